@@ -1,0 +1,317 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, type ServiceInput, type ServiceSpec, parseServiceSpec } from "../../core/config";
+import * as defaults from "../../core/defaults";
+import { slotObjectName, targetGroupName } from "../../core/naming";
+import { SLOTS, type Slot } from "../../core/slots";
+import { type SlotWeights, splitTraffic } from "../../core/weights";
+import type { IngressAttachment } from "./sharedIngress";
+
+export interface BlueGreenServiceArgs {
+  /**
+   * The service: name, port, health path, per-slot images, routing, stable slot and candidate
+   * weight, exactly as under `remedy:services` in stack config. Validated when the component is
+   * constructed; a bad field throws naming `args.service.<field>`. These are plain values, not
+   * Inputs, because they decide the shape of the resource graph (which slots exist, the weights).
+   */
+  readonly service: ServiceInput;
+  /** Listener, ALB security group and VPC to attach to; usually `SharedIngress.attachment()`. */
+  readonly ingress: IngressAttachment;
+  /**
+   * Namespace to deploy into. Default: `service.namespace` (itself defaulting to the service
+   * name). Pass a `Namespace` resource's `metadata.name` to make every object depend on it.
+   */
+  readonly namespace?: pulumi.Input<string>;
+  /** Tags added to every AWS resource. Default none. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Kubernetes objects of one slot; absent for a slot that has no image yet. */
+export interface SlotWorkload {
+  readonly deployment: k8s.apps.v1.Deployment;
+  readonly service: k8s.core.v1.Service;
+  readonly podDisruptionBudget: k8s.policy.v1.PodDisruptionBudget;
+  readonly targetGroupBinding: k8s.apiextensions.CustomResource;
+}
+
+/** API version and kind of the AWS Load Balancer Controller's binding resource. */
+export const TARGET_GROUP_BINDING = { apiVersion: "elbv2.k8s.aws/v1beta1", kind: "TargetGroupBinding" } as const;
+
+/**
+ * One microservice with two slots, blue and green. Each slot is a Kubernetes Deployment, Service
+ * and PodDisruptionBudget, registered into its own ALB target group by a TargetGroupBinding. One
+ * listener rule forwards to both target groups with weights: the stable slot gets
+ * `100 - candidate weight`, the other slot (the candidate) gets the rest.
+ */
+export class BlueGreenService extends pulumi.ComponentResource {
+  /** The validated, defaulted service spec this component was built from. */
+  public readonly spec: ServiceSpec;
+  /** Target group per slot (always both, so the rule can shift weight without replacement). */
+  public readonly targetGroups: Readonly<Record<Slot, aws.lb.TargetGroup>>;
+  /** Kubernetes objects per slot that has an image. */
+  public readonly workloads: Readonly<Partial<Record<Slot, SlotWorkload>>>;
+  /** The weighted-forward listener rule. */
+  public readonly rule: aws.lb.ListenerRule;
+
+  public readonly targetGroupArns: pulumi.Output<Record<Slot, string>>;
+  public readonly targetGroupNames: pulumi.Output<Record<Slot, string>>;
+  public readonly ruleArn: pulumi.Output<string>;
+  /** The stable slot: the one serving the released version. */
+  public readonly activeSlot: pulumi.Output<Slot>;
+  /** The other slot. */
+  public readonly candidateSlot: pulumi.Output<Slot>;
+  public readonly weights: pulumi.Output<SlotWeights>;
+  /** Version running in each slot that has an image. */
+  public readonly versions: pulumi.Output<Partial<Record<Slot, string>>>;
+
+  constructor(name: string, args: BlueGreenServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("remedy:delivery:BlueGreenService", name, {}, opts);
+    try {
+      this.spec = parseServiceSpec(args.service, "args.service");
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        throw new pulumi.ResourceError(`BlueGreenService ${name}: ${err.message}`, this);
+      }
+      throw err;
+    }
+    const spec = this.spec;
+    const split = splitTraffic(spec.stable, spec.candidateWeight);
+    const namespace = args.namespace ?? spec.namespace;
+    const tags = { ...args.tags, "remedy:service": spec.name, "remedy:stack": pulumi.getStack() };
+
+    const targetGroups = {} as Record<Slot, aws.lb.TargetGroup>;
+    const workloads: Partial<Record<Slot, SlotWorkload>> = {};
+    for (const slot of SLOTS) {
+      targetGroups[slot] = createTargetGroup(name, this, spec, slot, args.ingress.vpcId, tags);
+      const slotSpec = spec.slots[slot];
+      if (slotSpec !== undefined) {
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, namespace, targetGroups[slot], args.ingress);
+      }
+    }
+    this.targetGroups = targetGroups;
+    this.workloads = workloads;
+
+    this.rule = new aws.lb.ListenerRule(
+      name,
+      {
+        listenerArn: args.ingress.listenerArn,
+        priority: spec.routing.priority,
+        conditions: [
+          ...(spec.routing.hosts.length > 0 ? [{ hostHeader: { values: [...spec.routing.hosts] } }] : []),
+          ...(spec.routing.paths.length > 0 ? [{ pathPattern: { values: [...spec.routing.paths] } }] : []),
+        ],
+        actions: [
+          {
+            type: "forward",
+            forward: {
+              targetGroups: SLOTS.map((slot) => ({ arn: targetGroups[slot].arn, weight: split.weights[slot] })),
+              stickiness: {
+                enabled: spec.stickinessSeconds > 0,
+                duration: Math.max(spec.stickinessSeconds, 1),
+              },
+            },
+          },
+        ],
+        tags,
+      },
+      { parent: this },
+    );
+
+    this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });
+    this.targetGroupNames = pulumi.output({ blue: targetGroups.blue.name, green: targetGroups.green.name });
+    this.ruleArn = this.rule.arn;
+    this.activeSlot = pulumi.output(split.stableSlot);
+    this.candidateSlot = pulumi.output(split.candidateSlot);
+    this.weights = pulumi.output(split.weights);
+    const versions: Partial<Record<Slot, string>> = {};
+    for (const slot of SLOTS) {
+      const v = spec.slots[slot]?.version;
+      if (v !== undefined) versions[slot] = v;
+    }
+    this.versions = pulumi.output(versions);
+
+    this.registerOutputs({
+      targetGroupArns: this.targetGroupArns,
+      targetGroupNames: this.targetGroupNames,
+      ruleArn: this.ruleArn,
+      activeSlot: this.activeSlot,
+      candidateSlot: this.candidateSlot,
+      weights: this.weights,
+      versions: this.versions,
+    });
+  }
+}
+
+/** Labels selecting one slot's pods. Only `app` and `slot`: a selector is immutable, versions change. */
+export function slotSelector(service: string, slot: Slot): Record<string, string> {
+  return { app: service, slot };
+}
+
+/** @internal */
+export function createTargetGroup(
+  name: string,
+  self: pulumi.ComponentResource,
+  spec: ServiceSpec,
+  slot: Slot,
+  vpcId: pulumi.Input<string>,
+  tags: Record<string, string>,
+): aws.lb.TargetGroup {
+  const protocol = "HTTP";
+  const targetType = "ip";
+  return new aws.lb.TargetGroup(
+    `${name}-${slot}`,
+    {
+      name: pulumi.output(vpcId).apply((vpc) =>
+        targetGroupName({ stack: pulumi.getStack(), service: spec.name, slot, port: spec.port, protocol, targetType, vpcId: vpc }),
+      ),
+      vpcId,
+      port: spec.port,
+      protocol,
+      targetType,
+      deregistrationDelay: spec.deregistrationDelaySeconds,
+      healthCheck: {
+        enabled: true,
+        path: spec.healthPath,
+        port: "traffic-port",
+        protocol,
+        matcher: defaults.DEFAULT_HEALTH_CHECK_MATCHER,
+        interval: defaults.DEFAULT_HEALTH_CHECK_INTERVAL_SECONDS,
+        healthyThreshold: defaults.DEFAULT_HEALTHY_THRESHOLD,
+        unhealthyThreshold: defaults.DEFAULT_UNHEALTHY_THRESHOLD,
+      },
+      tags: { ...tags, "remedy:slot": slot },
+    },
+    { parent: self },
+  );
+}
+
+/** @internal */
+export function createSlotWorkload(
+  name: string,
+  self: pulumi.ComponentResource,
+  spec: ServiceSpec,
+  slot: Slot,
+  namespace: pulumi.Input<string>,
+  targetGroup: aws.lb.TargetGroup,
+  ingress: IngressAttachment,
+): SlotWorkload {
+  const slotSpec = spec.slots[slot];
+  if (slotSpec === undefined) {
+    throw new Error(`slot ${slot} of ${spec.name} has no image`);
+  }
+  const objectName = slotObjectName(spec.name, slot);
+  const selector = slotSelector(spec.name, slot);
+  const labels = {
+    ...selector,
+    version: slotSpec.version,
+    "app.kubernetes.io/name": spec.name,
+    "app.kubernetes.io/version": slotSpec.version,
+    "app.kubernetes.io/managed-by": "remedy",
+  };
+  const metadata = { name: objectName, namespace, labels };
+  const parent = { parent: self };
+  const resources: k8s.types.input.core.v1.ResourceRequirements = {
+    requests: { ...spec.resources.requests },
+    limits: {
+      memory: spec.resources.limits.memory,
+      ...(spec.resources.limits.cpu !== undefined ? { cpu: spec.resources.limits.cpu } : {}),
+    },
+  };
+
+  const deployment = new k8s.apps.v1.Deployment(
+    `${name}-${slot}`,
+    {
+      metadata,
+      spec: {
+        replicas: slotSpec.replicas,
+        selector: { matchLabels: selector },
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            terminationGracePeriodSeconds: defaults.DEFAULT_TERMINATION_GRACE_SECONDS,
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: "topology.kubernetes.io/zone",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: selector },
+              },
+            ],
+            containers: [
+              {
+                name: spec.name,
+                image: slotSpec.image,
+                ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
+                env: [
+                  ...Object.entries(spec.env).map(([k, value]) => ({ name: k, value })),
+                  { name: "REMEDY_SLOT", value: slot },
+                  { name: "REMEDY_VERSION", value: slotSpec.version },
+                ],
+                readinessProbe: {
+                  httpGet: { path: spec.healthPath, port: "http" },
+                  initialDelaySeconds: defaults.DEFAULT_READINESS_INITIAL_DELAY_SECONDS,
+                  periodSeconds: defaults.DEFAULT_READINESS_PERIOD_SECONDS,
+                },
+                livenessProbe: {
+                  httpGet: { path: spec.livenessPath, port: "http" },
+                  initialDelaySeconds: defaults.DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS,
+                  periodSeconds: defaults.DEFAULT_LIVENESS_PERIOD_SECONDS,
+                  failureThreshold: defaults.DEFAULT_LIVENESS_FAILURE_THRESHOLD,
+                },
+                lifecycle: { preStop: { sleep: { seconds: defaults.DEFAULT_PRESTOP_SLEEP_SECONDS } } },
+                resources,
+                securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    parent,
+  );
+
+  const service = new k8s.core.v1.Service(
+    `${name}-${slot}`,
+    {
+      metadata,
+      spec: {
+        type: "ClusterIP",
+        selector,
+        ports: [{ name: "http", port: spec.port, targetPort: "http", protocol: "TCP" }],
+      },
+    },
+    parent,
+  );
+
+  const podDisruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
+    `${name}-${slot}`,
+    { metadata, spec: { maxUnavailable: defaults.DEFAULT_PDB_MAX_UNAVAILABLE, selector: { matchLabels: selector } } },
+    parent,
+  );
+
+  const targetGroupBinding = new k8s.apiextensions.CustomResource(
+    `${name}-${slot}`,
+    {
+      ...TARGET_GROUP_BINDING,
+      metadata,
+      spec: {
+        serviceRef: { name: service.metadata.name, port: spec.port },
+        targetGroupARN: targetGroup.arn,
+        targetType: "ip",
+        networking: {
+          ingress: [
+            {
+              from: [{ securityGroup: { groupID: ingress.securityGroupId } }],
+              ports: [{ protocol: "TCP", port: spec.port }],
+            },
+          ],
+        },
+      },
+    },
+    parent,
+  );
+
+  return { deployment, service, podDisruptionBudget, targetGroupBinding };
+}

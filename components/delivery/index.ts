@@ -1,0 +1,2 @@
+export * from "./blueGreenService";
+export * from "./sharedIngress";

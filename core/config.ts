@@ -1,0 +1,591 @@
+/**
+ * Stack configuration schema: what a user writes under `remedy:*` in `Pulumi.<stack>.yaml`,
+ * validated before any resource is registered. Every error names the key path, what was wrong,
+ * the value found and how to fix it, e.g.
+ * `services[2].candidate.weight: must be an integer 0..100, got 140`.
+ */
+import { z } from "zod";
+import * as defaults from "./defaults";
+import { isLabelValue, parseImageRef, versionFromImage } from "./image";
+import { SLOTS, Slot, otherSlot } from "./slots";
+
+/** One configuration problem, with the key path in `services[2].candidate.weight` form. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown when configuration is invalid; `issues` lists every problem, not just the first. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly issues: readonly ConfigIssue[],
+    source: string,
+  ) {
+    super(
+      `invalid ${source} (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field helpers: each gives the user a message that says what the key is for.
+
+function required(what: string) {
+  return (iss: { input?: unknown }) =>
+    iss.input === undefined ? `required: ${what}` : `must be ${what}`;
+}
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const dnsLabel = (what: string, max: number) =>
+  z
+    .string({ error: required(`${what} (lowercase DNS label)`) })
+    .max(max, { error: `must be at most ${max} characters` })
+    .regex(DNS_LABEL, {
+      error: "must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, not ending with '-'",
+    });
+
+const int = (what: string, min: number, max: number) =>
+  z
+    .number({ error: required(`${what}, an integer ${min}..${max}`) })
+    .int({ error: `must be an integer ${min}..${max}` })
+    .min(min, { error: `must be an integer ${min}..${max}` })
+    .max(max, { error: `must be an integer ${min}..${max}` });
+
+const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+const quantity = (what: string) =>
+  z
+    .string({ error: required(`${what}, a Kubernetes quantity such as "250m" or "512Mi"`) })
+    .regex(QUANTITY, { error: `must be a Kubernetes quantity such as "250m" or "512Mi"` });
+
+const arn = (service: string, what: string) =>
+  z
+    .string({ error: required(what) })
+    .regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`), {
+      error: `must be an ARN of ${what} (arn:aws:${service}:<region>:<account>:...)`,
+    });
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+const slotSchema = z.strictObject({
+  image: z.string({ error: required('the container image, pinned to a tag or digest, e.g. "registry/app:1.4.2"') }),
+  version: z
+    .string({ error: required("a version label") })
+    .refine(isLabelValue, {
+      error: "must be a valid Kubernetes label value (max 63 chars of A-Z a-z 0-9 - _ ., alphanumeric at both ends)",
+    })
+    .optional(),
+  replicas: int("the replica count of this slot", 0, 1000).optional(),
+});
+
+const resourcesSchema = z.strictObject({
+  requests: z
+    .strictObject({ cpu: quantity("CPU request").optional(), memory: quantity("memory request").optional() })
+    .optional(),
+  limits: z
+    .strictObject({ cpu: quantity("CPU limit").optional(), memory: quantity("memory limit").optional() })
+    .optional(),
+});
+
+const PATH_PATTERN = /^\/[A-Za-z0-9_\-.$/~"'@:+*?&=%]*$/;
+const HOST_PATTERN = /^(\*\.)?([a-zA-Z0-9*?-]+\.)*[a-zA-Z0-9*?-]+$/;
+
+const routingSchema = z.strictObject({
+  hosts: z
+    .array(
+      z.string().regex(HOST_PATTERN, { error: 'must be a host name such as "api.example.com" (wildcards * and ? allowed)' }),
+      { error: required("a list of host names") },
+    )
+    .optional(),
+  paths: z
+    .array(z.string().regex(PATH_PATTERN, { error: 'must be a path pattern starting with "/", such as "/payments/*"' }), {
+      error: required("a list of path patterns"),
+    })
+    .optional(),
+  priority: int(
+    "the listener rule priority (unique per listener; lower is evaluated first)",
+    1,
+    defaults.MAX_RULE_PRIORITY,
+  ),
+});
+
+const serviceSchema = z.strictObject({
+  name: dnsLabel("the service name", 50),
+  namespace: dnsLabel("the Kubernetes namespace", 63).optional(),
+  port: int("the container port the service listens on", 1, 65535),
+  healthPath: z
+    .string({ error: required('the HTTP health check path, e.g. "/healthz"') })
+    .regex(/^\/\S*$/, { error: 'must be an HTTP path starting with "/"' }),
+  livenessPath: z
+    .string()
+    .regex(/^\/\S*$/, { error: 'must be an HTTP path starting with "/"' })
+    .optional(),
+  replicas: int("the replica count per slot", 0, 1000).optional(),
+  resources: resourcesSchema.optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" }), z.string({ error: "must be a string (quote numbers and booleans)" })).optional(),
+  routing: z.strictObject(routingSchema.shape, { error: required("the routing block { hosts?, paths?, priority }") }),
+  stable: z.enum(SLOTS as [Slot, Slot], { error: required('the stable slot, "blue" or "green"') }),
+  slots: z.strictObject(
+    { blue: slotSchema.optional(), green: slotSchema.optional() },
+    { error: required("the slots block { blue?: { image }, green?: { image } }") },
+  ),
+  candidate: z
+    .strictObject({ weight: int("the percentage of traffic sent to the candidate slot", 0, 100) })
+    .optional(),
+  stickinessSeconds: int("target group stickiness duration in seconds (0 disables)", 0, 604800).optional(),
+  deregistrationDelaySeconds: int("target group deregistration delay in seconds", 0, 3600).optional(),
+});
+
+const ingressSchema = z.strictObject({
+  vpcId: z
+    .string({ error: required('the VPC id of the EKS cluster, e.g. "vpc-0abc..."') })
+    .regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as "vpc-0a1b2c3d4e5f67890"' }),
+  subnetIds: z
+    .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must be a subnet id such as "subnet-0a1b2c3d"' }), {
+      error: required("a list of subnet ids"),
+    })
+    .optional(),
+  certificateArn: arn("acm", "an ACM certificate").optional(),
+  internal: z.boolean({ error: "must be true or false" }).optional(),
+  allowedCidrs: z
+    .array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as "10.0.0.0/8"' }))
+    .optional(),
+  idleTimeoutSeconds: int("the ALB idle timeout in seconds", 1, 4000).optional(),
+  listenerArn: arn("elasticloadbalancing", "an existing ALB listener").optional(),
+  securityGroupId: z
+    .string()
+    .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'must be a security group id such as "sg-0a1b2c3d"' })
+    .optional(),
+});
+
+const stackSchema = z.strictObject({
+  ingress: z.strictObject(ingressSchema.shape, {
+    error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
+  }),
+  createNamespaces: z.boolean({ error: "must be true or false" }).optional(),
+  services: z
+    .array(serviceSchema, { error: required("a list of services") })
+    .min(1, { error: "must list at least one service" }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Parsed (normalised) types: every default applied, every version derived.
+
+export interface SlotSpec {
+  readonly image: string;
+  /** Label-safe version: explicit `version`, else the image tag, else a digest prefix. */
+  readonly version: string;
+  readonly replicas: number;
+}
+
+export interface ResourceSpec {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu?: string; readonly memory: string };
+}
+
+export interface RoutingSpec {
+  readonly hosts: readonly string[];
+  readonly paths: readonly string[];
+  readonly priority: number;
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly port: number;
+  readonly healthPath: string;
+  readonly livenessPath: string;
+  readonly replicas: number;
+  readonly resources: ResourceSpec;
+  readonly env: Readonly<Record<string, string>>;
+  readonly routing: RoutingSpec;
+  readonly stable: Slot;
+  /** A slot is absent when it has never been given an image. The stable slot is always present. */
+  readonly slots: Readonly<Partial<Record<Slot, SlotSpec>>>;
+  /** Percent of traffic to the non-stable slot, 0 when it has no image. */
+  readonly candidateWeight: number;
+  readonly stickinessSeconds: number;
+  readonly deregistrationDelaySeconds: number;
+}
+
+export type IngressSpec =
+  | {
+      readonly mode: "create";
+      readonly vpcId: string;
+      readonly subnetIds: readonly string[];
+      readonly certificateArn?: string;
+      readonly internal: boolean;
+      readonly allowedCidrs: readonly string[];
+      readonly idleTimeoutSeconds: number;
+    }
+  | {
+      readonly mode: "existing";
+      readonly vpcId: string;
+      readonly listenerArn: string;
+      readonly securityGroupId: string;
+    };
+
+export interface StackConfig {
+  readonly ingress: IngressSpec;
+  readonly createNamespaces: boolean;
+  readonly services: readonly ServiceSpec[];
+}
+
+type RawService = z.infer<typeof serviceSchema>;
+type RawStack = z.infer<typeof stackSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Cross-field rules: run once the shape is valid.
+
+type Path = (string | number)[];
+
+function checkService(s: RawService, at: Path, out: Issue[]): void {
+  for (const slot of SLOTS) {
+    const spec = s.slots[slot];
+    if (spec === undefined) continue;
+    const ref = parseImageRef(spec.image);
+    if (typeof ref === "string") {
+      out.push({ path: [...at, "slots", slot, "image"], message: `${ref}, got ${JSON.stringify(spec.image)}` });
+      continue;
+    }
+    if (spec.version === undefined) {
+      const v = versionFromImage(ref);
+      if (typeof v !== "string") {
+        out.push({ path: [...at, "slots", slot, "image"], message: `${v.error}, got ${JSON.stringify(spec.image)}` });
+      } else if (!isLabelValue(v)) {
+        out.push({
+          path: [...at, "slots", slot, "version"],
+          message: `required: the image tag "${v}" is not a valid Kubernetes label value; set an explicit version (max 63 chars of A-Z a-z 0-9 - _ .)`,
+        });
+      }
+    }
+  }
+  if (s.slots[s.stable] === undefined) {
+    out.push({
+      path: [...at, "slots", s.stable],
+      message: `required: the stable slot is "${s.stable}", so slots.${s.stable}.image must be set (or set stable to the slot that has an image)`,
+    });
+  }
+  const candidate = otherSlot(s.stable);
+  const weight = s.candidate?.weight ?? 0;
+  if (weight > 0 && s.slots[candidate] === undefined) {
+    out.push({
+      path: [...at, "candidate", "weight"],
+      message: `is ${weight} but the candidate slot "${candidate}" has no image; set slots.${candidate}.image or weight 0`,
+    });
+  }
+  const hosts = s.routing.hosts ?? [];
+  const paths = s.routing.paths ?? [];
+  if (hosts.length + paths.length === 0) {
+    out.push({ path: [...at, "routing"], message: "needs at least one of hosts or paths, or the rule would match nothing" });
+  }
+  if (hosts.length + paths.length > defaults.MAX_RULE_CONDITION_VALUES) {
+    out.push({
+      path: [...at, "routing"],
+      message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
+    });
+  }
+  const requests = s.resources?.requests;
+  const limits = s.resources?.limits;
+  if (requests?.memory !== undefined && limits?.memory !== undefined && compareQuantity(limits.memory, requests.memory) < 0) {
+    out.push({
+      path: [...at, "resources", "limits", "memory"],
+      message: `${limits.memory} is below the request ${requests.memory}; Kubernetes rejects limits below requests`,
+    });
+  }
+}
+
+function checkStack(raw: RawStack, out: Issue[]): void {
+  const ing = raw.ingress;
+  if (ing.listenerArn !== undefined) {
+    if (ing.securityGroupId === undefined) {
+      out.push({
+        path: ["ingress", "securityGroupId"],
+        message: "required with ingress.listenerArn: the ALB's security group, so target group bindings can admit its traffic",
+      });
+    }
+    for (const k of ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds"] as const) {
+      if (ing[k] !== undefined) {
+        out.push({
+          path: ["ingress", k],
+          message: "cannot be combined with ingress.listenerArn (it configures a remedy-created ALB); remove one of them",
+        });
+      }
+    }
+  } else {
+    if (ing.securityGroupId !== undefined) {
+      out.push({
+        path: ["ingress", "securityGroupId"],
+        message: "only applies with ingress.listenerArn; remedy creates the security group of its own ALB",
+      });
+    }
+    if (ing.subnetIds === undefined || ing.subnetIds.length < 2) {
+      out.push({
+        path: ["ingress", "subnetIds"],
+        message: `required: at least two subnet ids in different availability zones for the ALB, got ${JSON.stringify(ing.subnetIds ?? [])} (or set ingress.listenerArn to use an existing ALB)`,
+      });
+    }
+  }
+
+  const names = new Map<string, number>();
+  const priorities = new Map<number, number>();
+  const routes = new Map<string, number>();
+  raw.services.forEach((s, i) => {
+    checkService(s, ["services", i], out);
+    const seen = names.get(s.name);
+    if (seen !== undefined) {
+      out.push({ path: ["services", i, "name"], message: `"${s.name}" is already used by services[${seen}]; service names must be unique` });
+    } else names.set(s.name, i);
+    const p = priorities.get(s.routing.priority);
+    if (p !== undefined) {
+      out.push({
+        path: ["services", i, "routing", "priority"],
+        message: `${s.routing.priority} is already used by services[${p}] (${raw.services[p].name}); rule priorities must be unique per listener — pick an unused value 1..${defaults.MAX_RULE_PRIORITY}`,
+      });
+    } else priorities.set(s.routing.priority, i);
+    const route = JSON.stringify([[...(s.routing.hosts ?? [])].sort(), [...(s.routing.paths ?? [])].sort()]);
+    const r = routes.get(route);
+    if (r !== undefined) {
+      out.push({
+        path: ["services", i, "routing"],
+        message: `matches exactly the same hosts and paths as services[${r}] (${raw.services[r].name}), so one of them would never receive traffic`,
+      });
+    } else routes.set(route, i);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+interface Issue {
+  readonly path: PropertyKey[];
+  readonly message: string;
+}
+
+/** `["services", 2, "candidate", "weight"]` -> `services[2].candidate.weight`. */
+export function formatPath(path: readonly PropertyKey[], root = ""): string {
+  let out = root;
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out === "" ? "(root)" : out;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length];
+}
+
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let s: unknown = schema;
+  const unwrap = (): void => {
+    while (s instanceof z.ZodOptional) s = s.unwrap();
+  };
+  for (const part of path) {
+    unwrap();
+    if (s instanceof z.ZodArray && typeof part === "number") s = s.element;
+    else if (s instanceof z.ZodObject && typeof part === "string") s = s.shape[part];
+    else return [];
+  }
+  unwrap();
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function toIssues(schema: z.ZodType, zodIssues: readonly z.core.$ZodIssue[], root: string): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const iss of zodIssues) {
+    if (iss.code === "unrecognized_keys") {
+      const known = knownKeys(schema, iss.path);
+      for (const key of iss.keys) {
+        const best = known
+          .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+          .sort((a, b) => a.d - b.d)[0];
+        const hint = best !== undefined && best.d <= 3 ? `did you mean "${best.k}"?` : `known keys: ${known.join(", ")}`;
+        out.push({ path: formatPath([...iss.path, key], root), message: `unknown key; ${hint}` });
+      }
+      continue;
+    }
+    if (iss.code === "invalid_union") {
+      out.push(...toIssues(schema, iss.errors.flat(), root));
+      continue;
+    }
+    const hasInput = "input" in iss && iss.input !== undefined;
+    const got = hasInput && !iss.message.startsWith("required") ? `, got ${describe(iss.input)}` : "";
+    out.push({ path: formatPath(iss.path, root), message: `${iss.message}${got}` });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation
+
+function normaliseService(s: RawService): ServiceSpec {
+  const replicas = s.replicas ?? defaults.DEFAULT_REPLICAS;
+  const slots: Partial<Record<Slot, SlotSpec>> = {};
+  for (const slot of SLOTS) {
+    const spec = s.slots[slot];
+    if (spec === undefined) continue;
+    const ref = parseImageRef(spec.image);
+    const derived = typeof ref === "string" ? undefined : versionFromImage(ref);
+    slots[slot] = {
+      image: spec.image,
+      version: spec.version ?? (typeof derived === "string" ? derived : "unknown"),
+      replicas: spec.replicas ?? replicas,
+    };
+  }
+  const memoryRequest = s.resources?.requests?.memory ?? defaults.DEFAULT_MEMORY_REQUEST;
+  return {
+    name: s.name,
+    namespace: s.namespace ?? s.name,
+    port: s.port,
+    healthPath: s.healthPath,
+    livenessPath: s.livenessPath ?? s.healthPath,
+    replicas,
+    resources: {
+      requests: { cpu: s.resources?.requests?.cpu ?? defaults.DEFAULT_CPU_REQUEST, memory: memoryRequest },
+      limits: { cpu: s.resources?.limits?.cpu, memory: s.resources?.limits?.memory ?? memoryRequest },
+    },
+    env: s.env ?? {},
+    routing: { hosts: s.routing.hosts ?? [], paths: s.routing.paths ?? [], priority: s.routing.priority },
+    stable: s.stable,
+    slots,
+    candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : (s.candidate?.weight ?? 0),
+    stickinessSeconds: s.stickinessSeconds ?? 0,
+    deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+  };
+}
+
+function normaliseStack(raw: RawStack): StackConfig {
+  const ing = raw.ingress;
+  const ingress: IngressSpec =
+    ing.listenerArn !== undefined
+      ? { mode: "existing", vpcId: ing.vpcId, listenerArn: ing.listenerArn, securityGroupId: ing.securityGroupId as string }
+      : {
+          mode: "create",
+          vpcId: ing.vpcId,
+          subnetIds: ing.subnetIds ?? [],
+          certificateArn: ing.certificateArn,
+          internal: ing.internal ?? false,
+          allowedCidrs: ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS,
+          idleTimeoutSeconds: ing.idleTimeoutSeconds ?? defaults.DEFAULT_IDLE_TIMEOUT_SECONDS,
+        };
+  return {
+    ingress,
+    createNamespaces: raw.createNamespaces ?? true,
+    services: raw.services.map(normaliseService),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/**
+ * Validates and normalises a whole stack's configuration.
+ * @param raw the `remedy` config namespace as an object: `{ ingress, services, createNamespaces? }`.
+ * @throws ConfigError listing every problem, before anything is deployed.
+ */
+export function parseStackConfig(raw: unknown): StackConfig {
+  const result = stackSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(toIssues(stackSchema, result.error.issues, ""), "remedy stack configuration");
+  }
+  const issues: Issue[] = [];
+  checkStack(result.data, issues);
+  if (issues.length > 0) {
+    throw new ConfigError(
+      issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+      "remedy stack configuration",
+    );
+  }
+  return normaliseStack(result.data);
+}
+
+/**
+ * Validates and normalises one service, as the `BlueGreenService` component receives it.
+ * @param root prefix for error paths, e.g. `args`.
+ * @throws ConfigError naming each bad field under `root`.
+ */
+export function parseServiceSpec(raw: unknown, root = "service"): ServiceSpec {
+  const result = serviceSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(toIssues(serviceSchema, result.error.issues, root), root);
+  }
+  const issues: Issue[] = [];
+  checkService(result.data, [], issues);
+  if (issues.length > 0) {
+    throw new ConfigError(
+      issues.map((i) => ({ path: formatPath(i.path, root), message: i.message })),
+      root,
+    );
+  }
+  return normaliseService(result.data);
+}
+
+/** The raw (input) shape of a service, as written in config or passed to the component. */
+export type ServiceInput = z.input<typeof serviceSchema>;
+
+/**
+ * A normalised spec back in input form, every default written out, so that
+ * `parseServiceSpec(serviceInputOf(spec))` equals `spec`. Lets the stack hand a validated service
+ * to the `BlueGreenService` component, which validates its args again on its own.
+ */
+export function serviceInputOf(spec: ServiceSpec): ServiceInput {
+  const slots: { blue?: z.input<typeof slotSchema>; green?: z.input<typeof slotSchema> } = {};
+  for (const slot of SLOTS) {
+    const s = spec.slots[slot];
+    if (s !== undefined) slots[slot] = { image: s.image, version: s.version, replicas: s.replicas };
+  }
+  return {
+    name: spec.name,
+    namespace: spec.namespace,
+    port: spec.port,
+    healthPath: spec.healthPath,
+    livenessPath: spec.livenessPath,
+    replicas: spec.replicas,
+    resources: {
+      requests: { ...spec.resources.requests },
+      limits: spec.resources.limits.cpu === undefined ? { memory: spec.resources.limits.memory } : { ...spec.resources.limits },
+    },
+    env: { ...spec.env },
+    routing: { hosts: [...spec.routing.hosts], paths: [...spec.routing.paths], priority: spec.routing.priority },
+    stable: spec.stable,
+    slots,
+    candidate: { weight: spec.candidateWeight },
+    stickinessSeconds: spec.stickinessSeconds,
+    deregistrationDelaySeconds: spec.deregistrationDelaySeconds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
+const DECIMAL: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+
+/** Compares two Kubernetes quantities (suffixes Ki..Pi, m, k..P); NaN-safe: unknown suffixes compare equal. */
+export function compareQuantity(a: string, b: string): number {
+  const value = (q: string): number => {
+    const m = /^([0-9.]+)([A-Za-z]*)$/.exec(q);
+    if (!m) return NaN;
+    const mult = BINARY[m[2]] ?? DECIMAL[m[2]];
+    return mult === undefined ? NaN : Number(m[1]) * mult;
+  };
+  const d = value(a) - value(b);
+  return Number.isNaN(d) ? 0 : Math.sign(d);
+}

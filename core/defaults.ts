@@ -1,0 +1,84 @@
+/**
+ * Every default remedy applies, in one place. Each constant is documented with
+ * why it has the value it has; components and the config schema import from here.
+ */
+
+/** Replicas per slot when a service does not say. Two keeps a slot available through one pod eviction. */
+export const DEFAULT_REPLICAS = 2;
+
+/** Container CPU request when a service does not say. */
+export const DEFAULT_CPU_REQUEST = "100m";
+
+/** Container memory request (and limit, see below) when a service does not say. */
+export const DEFAULT_MEMORY_REQUEST = "128Mi";
+
+/**
+ * Container memory limit when a service does not say. Memory is not compressible, so a limit
+ * equal to the request avoids noisy-neighbour OOM kills. No CPU limit by default: CPU
+ * throttling hurts latency more than it protects neighbours.
+ */
+export const DEFAULT_MEMORY_LIMIT = DEFAULT_MEMORY_REQUEST;
+
+/** `maxUnavailable` of each slot's PodDisruptionBudget: one pod at a time, whatever the replica count. */
+export const DEFAULT_PDB_MAX_UNAVAILABLE = 1;
+
+/** Seconds before the first readiness probe. */
+export const DEFAULT_READINESS_INITIAL_DELAY_SECONDS = 5;
+
+/** Seconds between readiness probes. Short, so a slot turns ready quickly after a deploy. */
+export const DEFAULT_READINESS_PERIOD_SECONDS = 5;
+
+/** Seconds before the first liveness probe; generous so slow starters are not killed in a loop. */
+export const DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS = 15;
+
+/** Seconds between liveness probes. */
+export const DEFAULT_LIVENESS_PERIOD_SECONDS = 10;
+
+/** Failed liveness probes before the kubelet restarts the container. */
+export const DEFAULT_LIVENESS_FAILURE_THRESHOLD = 3;
+
+/**
+ * Seconds a terminating pod keeps serving (preStop `sleep` action) so the ALB can deregister it
+ * before the process gets SIGTERM. Must exceed the time the AWS Load Balancer Controller takes to
+ * deregister a target; 15 s covers it in practice.
+ */
+export const DEFAULT_PRESTOP_SLEEP_SECONDS = 15;
+
+/** Pod `terminationGracePeriodSeconds`: the preStop sleep plus time for in-flight requests to drain. */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 45;
+
+/**
+ * Target group deregistration delay in seconds. The AWS default (300 s) makes every flip and
+ * rollback leave connections draining for five minutes; 30 s is enough for request/response APIs.
+ */
+export const DEFAULT_DEREGISTRATION_DELAY_SECONDS = 30;
+
+/** Target group health check: interval in seconds (ALB minimum is 5). */
+export const DEFAULT_HEALTH_CHECK_INTERVAL_SECONDS = 10;
+
+/** Target group health check: consecutive successes before a target is healthy. */
+export const DEFAULT_HEALTHY_THRESHOLD = 2;
+
+/** Target group health check: consecutive failures before a target is unhealthy. */
+export const DEFAULT_UNHEALTHY_THRESHOLD = 2;
+
+/** Target group health check: HTTP codes that count as healthy. */
+export const DEFAULT_HEALTH_CHECK_MATCHER = "200-399";
+
+/** CIDRs allowed to reach a remedy-created ALB. Public by default, as an internet-facing ALB is. */
+export const DEFAULT_ALLOWED_CIDRS: readonly string[] = ["0.0.0.0/0"];
+
+/** ALB idle timeout in seconds (the AWS default). */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+
+/** TLS policy for the HTTPS listener of a remedy-created ALB: TLS 1.2+ with TLS 1.3. */
+export const DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/** Namespace label that makes the AWS Load Balancer Controller inject pod readiness gates. */
+export const POD_READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject";
+
+/** ALB limit: condition values (hosts + paths) a single listener rule may evaluate. */
+export const MAX_RULE_CONDITION_VALUES = 5;
+
+/** ALB limit: listener rule priorities are 1..50000. */
+export const MAX_RULE_PRIORITY = 50_000;

@@ -1,0 +1,12 @@
+/**
+ * The remedy stack program: `pulumi up` on `prod` (or `hotfix`) reads `remedy:*` config,
+ * validates it, builds the shared ingress and every service, and exports what operators and
+ * other stacks need. Resources are built in `program.ts` so tests and benchmarks can run it.
+ */
+import { readStackConfig } from "./config";
+import { buildStack, stackOutputs } from "./program";
+
+const outputs = stackOutputs(buildStack(readStackConfig()));
+
+export const ingress = outputs.ingress;
+export const services = outputs.services;

@@ -1,0 +1,253 @@
+import { strict as assert } from "node:assert";
+import * as fc from "fast-check";
+import { ConfigError, parseServiceSpec, parseStackConfig, serviceInputOf } from "../../core/config";
+import * as defaults from "../../core/defaults";
+import { SUBNETS, VPC_ID, remedyConfig, serviceInput, stackInput } from "../helpers/fixtures";
+
+/** Runs `fn`, expects a ConfigError, returns its `path: message` lines. */
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail("expected the configuration to be refused");
+}
+
+function svc(name: string, priority: number, overrides: Record<string, unknown> = {}) {
+  return serviceInput({ name, routing: { paths: [`/${name}/*`], priority }, ...overrides });
+}
+
+describe("core/config: stack configuration", () => {
+  describe("Pulumi.prod.yaml", () => {
+    it("parses the shipped prod example into three services with every default applied", () => {
+      // Act
+      const config = parseStackConfig(remedyConfig("prod"));
+
+      // Assess
+      assert.deepEqual(
+        config.services.map((s) => s.name),
+        ["payments", "orders", "catalog"],
+      );
+      const [payments, orders, catalog] = config.services;
+      assert.equal(payments.namespace, "payments", "namespace defaults to the service name");
+      assert.equal(payments.candidateWeight, 10);
+      assert.deepEqual(payments.slots.green, {
+        image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1",
+        version: "v2.3.1",
+        replicas: 3,
+      });
+      assert.equal(payments.resources.limits.memory, "512Mi");
+      assert.equal(payments.resources.limits.cpu, undefined, "no CPU limit unless asked for");
+      assert.equal(orders.stable, "green");
+      assert.equal(orders.slots.blue?.replicas, 1, "per-slot replicas override the service's");
+      assert.equal(orders.livenessPath, "/health/live");
+      assert.equal(catalog.namespace, "storefront");
+      assert.equal(catalog.slots.blue?.version, "2026.11.3", "explicit version wins over the digest");
+      assert.equal(catalog.slots.green, undefined);
+      assert.equal(catalog.candidateWeight, 0);
+      assert.equal(catalog.livenessPath, "/ping", "liveness path defaults to the health path");
+      assert.equal(catalog.replicas, defaults.DEFAULT_REPLICAS);
+      assert.equal(catalog.deregistrationDelaySeconds, defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS);
+      assert.equal(config.ingress.mode, "create");
+      assert.equal(config.createNamespaces, true);
+    });
+
+    it("refuses the hotfix stack file until it is configured, naming both missing keys", () => {
+      assert.deepEqual(problems(() => parseStackConfig(remedyConfig("hotfix"))), [
+        "ingress: required: the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)",
+        "services: required: a list of services",
+      ]);
+    });
+  });
+
+  describe("field errors name the key path, the value and the fix", () => {
+    it("reports an out-of-range candidate weight on the third service", () => {
+      // Prepare
+      const raw = stackInput([svc("a", 1), svc("b", 2), svc("c", 3, { candidate: { weight: 140 } })]);
+
+      // Act + Assess
+      assert.deepEqual(problems(() => parseStackConfig(raw)), [
+        "services[2].candidate.weight: must be an integer 0..100, got 140",
+      ]);
+    });
+
+    it("reports every problem at once, not just the first", () => {
+      const raw = stackInput([svc("a", 1, { port: "80", stable: "purple", replica: 3 })]);
+      assert.deepEqual(problems(() => parseStackConfig(raw)), [
+        'services[0].port: must be the container port the service listens on, an integer 1..65535, got "80"',
+        'services[0].stable: must be the stable slot, "blue" or "green", got "purple"',
+        'services[0].replica: unknown key; did you mean "replicas"?',
+      ]);
+    });
+
+    it("says what a missing required key is for", () => {
+      const raw = stackInput([{ name: "a", routing: { paths: ["/a"], priority: 1 }, stable: "blue", slots: {} }]);
+      const lines = problems(() => parseStackConfig(raw));
+      assert.ok(lines.includes("services[0].port: required: the container port the service listens on, an integer 1..65535"), lines.join("\n"));
+      assert.ok(lines.includes('services[0].healthPath: required: the HTTP health check path, e.g. "/healthz"'), lines.join("\n"));
+    });
+
+    it("lists the known keys when an unknown key is not a near miss", () => {
+      const lines = problems(() => parseStackConfig(stackInput([svc("a", 1, { routing: { paths: ["/a"], priority: 1, weighting: 3 } })])));
+      assert.deepEqual(lines, ["services[0].routing.weighting: unknown key; known keys: hosts, paths, priority"]);
+    });
+
+    it("rejects service names that are not DNS labels", () => {
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("Payments_API", 1)]))), [
+        `services[0].name: must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, not ending with '-', got "Payments_API"`,
+      ]);
+    });
+
+    it("rejects malformed resource quantities and a memory limit below the request", () => {
+      assert.deepEqual(
+        problems(() => parseStackConfig(stackInput([svc("a", 1, { resources: { requests: { cpu: "lots" } } })]))),
+        ['services[0].resources.requests.cpu: must be a Kubernetes quantity such as "250m" or "512Mi", got "lots"'],
+      );
+      assert.deepEqual(
+        problems(() =>
+          parseStackConfig(stackInput([svc("a", 1, { resources: { requests: { memory: "1Gi" }, limits: { memory: "512Mi" } } })])),
+        ),
+        ["services[0].resources.limits.memory: 512Mi is below the request 1Gi; Kubernetes rejects limits below requests"],
+      );
+    });
+  });
+
+  describe("images must be pinned, versions must be label-safe", () => {
+    it("refuses untagged and :latest images because a rollback needs an immutable target", () => {
+      const lines = problems(() =>
+        parseStackConfig(stackInput([svc("a", 1, { slots: { blue: { image: "nginx" }, green: { image: "nginx:latest" } } })])),
+      );
+      assert.deepEqual(lines, [
+        'services[0].slots.blue.image: has no tag or digest; pin a version tag or a digest so rollbacks have an immutable target, got "nginx"',
+        'services[0].slots.green.image: uses the mutable tag "latest"; pin a version tag or a digest so rollbacks have an immutable target, got "nginx:latest"',
+      ]);
+    });
+
+    it("derives the version from a digest when there is no tag", () => {
+      const digest = "sha256:" + "ab".repeat(32);
+      const spec = parseServiceSpec(serviceInput({ slots: { blue: { image: `registry:5000/team/app@${digest}` } }, candidate: { weight: 0 } }));
+      assert.equal(spec.slots.blue?.version, "abababababab");
+    });
+
+    it("keeps a registry port out of the tag", () => {
+      const spec = parseServiceSpec(serviceInput({ slots: { blue: { image: "registry:5000/team/app:1.2.3" } }, candidate: undefined }));
+      assert.equal(spec.slots.blue?.version, "1.2.3");
+    });
+
+    it("asks for an explicit version when the tag is not a valid label value", () => {
+      const tag = "v" + "1".repeat(70);
+      const lines = problems(() => parseServiceSpec(serviceInput({ slots: { blue: { image: `r/app:${tag}` } }, candidate: undefined })));
+      assert.deepEqual(lines, [
+        `service.slots.blue.version: required: the image tag "${tag}" is not a valid Kubernetes label value; set an explicit version (max 63 chars of A-Z a-z 0-9 - _ .)`,
+      ]);
+    });
+  });
+
+  describe("cross-field rules", () => {
+    it("refuses traffic to a candidate slot that has no image", () => {
+      const lines = problems(() =>
+        parseStackConfig(stackInput([svc("a", 1, { slots: { blue: { image: "r/a:1" } }, candidate: { weight: 25 } })])),
+      );
+      assert.deepEqual(lines, ['services[0].candidate.weight: is 25 but the candidate slot "green" has no image; set slots.green.image or weight 0']);
+    });
+
+    it("requires the stable slot to have an image", () => {
+      const lines = problems(() =>
+        parseStackConfig(stackInput([svc("a", 1, { stable: "green", slots: { blue: { image: "r/a:1" } }, candidate: undefined })])),
+      );
+      assert.deepEqual(lines, [
+        'services[0].slots.green: required: the stable slot is "green", so slots.green.image must be set (or set stable to the slot that has an image)',
+      ]);
+    });
+
+    it("refuses duplicate names, duplicate rule priorities and identical routes", () => {
+      const lines = problems(() =>
+        parseStackConfig(
+          stackInput([
+            svc("a", 10),
+            svc("a", 20, { routing: { paths: ["/other"], priority: 20 } }),
+            svc("c", 10, { routing: { paths: ["/c"], priority: 10 } }),
+            svc("d", 40, { routing: { paths: ["/a/*"], priority: 40 } }),
+          ]),
+        ),
+      );
+      assert.deepEqual(lines, [
+        'services[1].name: "a" is already used by services[0]; service names must be unique',
+        `services[2].routing.priority: 10 is already used by services[0] (a); rule priorities must be unique per listener — pick an unused value 1..${defaults.MAX_RULE_PRIORITY}`,
+        "services[3].routing: matches exactly the same hosts and paths as services[0] (a), so one of them would never receive traffic",
+      ]);
+    });
+
+    it("requires at least one host or path and at most five values per rule", () => {
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { routing: { priority: 1 } })]))), [
+        "services[0].routing: needs at least one of hosts or paths, or the rule would match nothing",
+      ]);
+      const paths = ["/1", "/2", "/3", "/4", "/5", "/6"];
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { routing: { paths, priority: 1 } })]))), [
+        "services[0].routing: has 6 host/path values; an ALB rule allows at most 5 — use wildcards or split the service",
+      ]);
+    });
+  });
+
+  describe("ingress", () => {
+    const listenerArn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2";
+
+    it("adopts an existing listener when given its ARN and security group", () => {
+      const config = parseStackConfig({ ingress: { vpcId: VPC_ID, listenerArn, securityGroupId: "sg-0123456789abcdef0" }, services: [svc("a", 1)] });
+      assert.deepEqual(config.ingress, { mode: "existing", vpcId: VPC_ID, listenerArn, securityGroupId: "sg-0123456789abcdef0" });
+    });
+
+    it("refuses an existing listener without its security group, or mixed with ALB settings", () => {
+      const lines = problems(() => parseStackConfig({ ingress: { vpcId: VPC_ID, listenerArn, subnetIds: SUBNETS }, services: [svc("a", 1)] }));
+      assert.deepEqual(lines, [
+        "ingress.securityGroupId: required with ingress.listenerArn: the ALB's security group, so target group bindings can admit its traffic",
+        "ingress.subnetIds: cannot be combined with ingress.listenerArn (it configures a remedy-created ALB); remove one of them",
+      ]);
+    });
+
+    it("requires two subnets for a created ALB", () => {
+      const lines = problems(() => parseStackConfig(stackInput([svc("a", 1)], { subnetIds: [SUBNETS[0]] })));
+      assert.deepEqual(lines, [
+        `ingress.subnetIds: required: at least two subnet ids in different availability zones for the ALB, got ${JSON.stringify([SUBNETS[0]])} (or set ingress.listenerArn to use an existing ALB)`,
+      ]);
+    });
+
+    it("checks the certificate is an ACM ARN", () => {
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1)], { certificateArn: "my-cert" }))), [
+        'ingress.certificateArn: must be an ARN of an ACM certificate (arn:aws:acm:<region>:<account>:...), got "my-cert"',
+      ]);
+    });
+  });
+
+  describe("serviceInputOf", () => {
+    it("round-trips: parsing the input form of a parsed spec gives the same spec", () => {
+      fc.assert(
+        fc.property(
+          fc.record({
+            weight: fc.integer({ min: 0, max: 100 }),
+            stable: fc.constantFrom("blue", "green"),
+            replicas: fc.integer({ min: 0, max: 50 }),
+            greenReplicas: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }),
+            cpuLimit: fc.option(fc.constantFrom("500m", "2"), { nil: undefined }),
+            port: fc.integer({ min: 1, max: 65535 }),
+          }),
+          (p) => {
+            const spec = parseServiceSpec(
+              serviceInput({
+                port: p.port,
+                stable: p.stable,
+                replicas: p.replicas,
+                candidate: { weight: p.weight },
+                resources: p.cpuLimit === undefined ? undefined : { limits: { cpu: p.cpuLimit, memory: "1Gi" } },
+                slots: { blue: { image: "r/a:1" }, green: { image: "r/a:2", replicas: p.greenReplicas } },
+              }),
+            );
+            assert.deepEqual(parseServiceSpec(serviceInputOf(spec)), spec);
+          },
+        ),
+      );
+    });
+  });
+});

@@ -1,0 +1,47 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+/** The `config` map of a `Pulumi.<stack>.yaml` in the repository. */
+export function stackYaml(stack: string): Record<string, unknown> {
+  const doc = yaml.load(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
+  return doc.config ?? {};
+}
+
+/** The `remedy:*` keys of a stack file, without the namespace, as `parseStackConfig` takes them. */
+export function remedyConfig(stack: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(stackYaml(stack))) {
+    if (key.startsWith("remedy:")) out[key.slice("remedy:".length)] = value;
+  }
+  return out;
+}
+
+/** A valid service in input form; override any field. */
+export function serviceInput(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: "payments",
+    port: 8080,
+    healthPath: "/healthz",
+    routing: { hosts: ["api.example.com"], paths: ["/payments/*"], priority: 100 },
+    stable: "blue",
+    slots: {
+      blue: { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.0" },
+      green: { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1" },
+    },
+    candidate: { weight: 10 },
+    ...overrides,
+  };
+}
+
+export const VPC_ID = "vpc-0a1b2c3d4e5f67890";
+export const SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"];
+
+/** A valid stack config in input form with the given services. */
+export function stackInput(services: Record<string, unknown>[], ingress: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ingress: { vpcId: VPC_ID, subnetIds: SUBNETS, ...ingress }, services };
+}

@@ -1,0 +1,138 @@
+/**
+ * Pulumi unit-test mocks (`pulumi.runtime.setMocks`) that record every registered resource and
+ * invoke, and answer with realistic ids/ARNs so outputs can be asserted.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const MOCK_ACCOUNT = "123456789012";
+export const MOCK_REGION = "eu-west-1";
+export const MOCK_VPC_CIDR = "10.42.0.0/16";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+  readonly id: string;
+  readonly state: Record<string, unknown>;
+}
+
+export interface RecordedInvoke {
+  readonly token: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+export const recorded: { resources: RecordedResource[]; invokes: RecordedInvoke[] } = {
+  resources: [],
+  invokes: [],
+};
+
+let counter = 0;
+function hex(n: number): string {
+  return (n * 2654435761).toString(16).padStart(16, "0").slice(-16);
+}
+
+/** Provider-computed state a real `pulumi up` would return for the types remedy creates. */
+function stateFor(type: string, name: string, inputs: Record<string, unknown>, id: string): Record<string, unknown> {
+  const arn = (resource: string) => `arn:aws:elasticloadbalancing:${MOCK_REGION}:${MOCK_ACCOUNT}:${resource}`;
+  switch (type) {
+    case "aws:lb/targetGroup:TargetGroup": {
+      const tgName = (inputs.name as string | undefined) ?? `${name}-${id.slice(0, 7)}`;
+      return { ...inputs, name: tgName, arn: arn(`targetgroup/${tgName}/${id}`) };
+    }
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return {
+        ...inputs,
+        name: `${name}-${id.slice(0, 7)}`,
+        arn: arn(`loadbalancer/app/${name}/${id}`),
+        dnsName: `${name}-${id.slice(0, 7)}.${MOCK_REGION}.elb.amazonaws.com`,
+      };
+    case "aws:lb/listener:Listener":
+      return { ...inputs, arn: arn(`listener/app/remedy/${id}`) };
+    case "aws:lb/listenerRule:ListenerRule":
+      return { ...inputs, arn: arn(`listener-rule/app/remedy/${id}`) };
+    case "aws:ec2/securityGroup:SecurityGroup":
+      return { ...inputs, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:security-group/${id}` };
+    default:
+      return { ...inputs };
+  }
+}
+
+/** Installs the mocks. Idempotent; call from a root `before` hook before importing programs. */
+export async function installMocks(stack = "prod", preview = false): Promise<void> {
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        counter += 1;
+        const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hex(counter)}` : `${args.name}-${hex(counter)}`;
+        const state = stateFor(args.type, args.name, args.inputs as Record<string, unknown>, id);
+        recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id, state });
+        return { id, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        recorded.invokes.push({ token: args.token, inputs: args.inputs });
+        if (args.token === "aws:ec2/getVpc:getVpc") {
+          return { id: args.inputs.id, cidrBlock: MOCK_VPC_CIDR, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc/${args.inputs.id}` };
+        }
+        throw new Error(`unexpected invoke ${args.token} in unit tests`);
+      },
+    },
+    "remedy",
+    stack,
+    preview,
+  );
+}
+
+/** Forgets recorded resources and invokes (call in `beforeEach`). */
+export function resetRecorded(): void {
+  recorded.resources.length = 0;
+  recorded.invokes.length = 0;
+}
+
+/**
+ * Waits until every resource registration and invoke issued so far has been answered.
+ * Uses the SDK's own RPC queue drain (exported by `@pulumi/pulumi/runtime` but not typed).
+ */
+export async function settle(): Promise<void> {
+  const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  if (typeof runtime.waitForRPCs !== "function") {
+    throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs; update test/helpers/pulumiMocks.ts");
+  }
+  await runtime.waitForRPCs();
+}
+
+/** Resolves an Output's value (known under mocks). */
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+/** Recorded resources of one type token, optionally with one name. */
+export function ofType(type: string, name?: string): RecordedResource[] {
+  return recorded.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+}
+
+/** The single recorded resource of a type and name; fails clearly if absent or duplicated. */
+export function one(type: string, name: string): RecordedResource {
+  const found = ofType(type, name);
+  if (found.length !== 1) {
+    const names = ofType(type).map((r) => r.name);
+    throw new Error(`expected one ${type} named ${name}, found ${found.length} (have: ${names.join(", ") || "none"})`);
+  }
+  return found[0];
+}
+
+export const T = {
+  component: "remedy:delivery:BlueGreenService",
+  ingress: "remedy:delivery:SharedIngress",
+  tg: "aws:lb/targetGroup:TargetGroup",
+  rule: "aws:lb/listenerRule:ListenerRule",
+  lb: "aws:lb/loadBalancer:LoadBalancer",
+  listener: "aws:lb/listener:Listener",
+  sg: "aws:ec2/securityGroup:SecurityGroup",
+  sgIn: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+  sgOut: "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+  deployment: "kubernetes:apps/v1:Deployment",
+  service: "kubernetes:core/v1:Service",
+  pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+  tgb: "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding",
+  namespace: "kubernetes:core/v1:Namespace",
+} as const;

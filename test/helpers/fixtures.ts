@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
+import type { ServiceInput } from "../../core/config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -21,8 +22,11 @@ export function remedyConfig(stack: string): Record<string, unknown> {
   return out;
 }
 
-/** A valid service in input form; override any field. */
-export function serviceInput(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * A valid service in input form; override any field. Overrides may be deliberately invalid (to test
+ * validation), so the result is typed as the input the component accepts, unchecked.
+ */
+export function serviceInput(overrides: Record<string, unknown> = {}): ServiceInput {
   return {
     name: "payments",
     port: 8080,
@@ -35,13 +39,13 @@ export function serviceInput(overrides: Record<string, unknown> = {}): Record<st
     },
     candidate: { weight: 10 },
     ...overrides,
-  };
+  } as ServiceInput;
 }
 
 export const VPC_ID = "vpc-0a1b2c3d4e5f67890";
 export const SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"];
 
 /** A valid stack config in input form with the given services. */
-export function stackInput(services: Record<string, unknown>[], ingress: Record<string, unknown> = {}): Record<string, unknown> {
+export function stackInput(services: object[], ingress: Record<string, unknown> = {}): Record<string, unknown> {
   return { ingress: { vpcId: VPC_ID, subnetIds: SUBNETS, ...ingress }, services };
 }

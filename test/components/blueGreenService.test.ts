@@ -1,0 +1,228 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { BlueGreenService } from "../../components/delivery/blueGreenService";
+import { targetGroupName } from "../../core/naming";
+import { serviceInput } from "../helpers/fixtures";
+import { validateK8sObject } from "../helpers/k8sSchema";
+import { type RecordedResource, T, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+
+const INGRESS = {
+  listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
+  securityGroupId: "sg-0123456789abcdef0",
+  vpcId: "vpc-0a1b2c3d4e5f67890",
+};
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function build(name: string, overrides: Record<string, unknown> = {}, extra: { namespace?: string } = {}) {
+  // Prepare + Act: construct under mocks and wait for every registration.
+  const svc = new BlueGreenService(name, { service: serviceInput({ name, ...overrides }), ingress: INGRESS, ...extra });
+  await settle();
+  return svc;
+}
+
+describe("components/BlueGreenService", () => {
+  describe("with a candidate at 10% on green", () => {
+    let svc: BlueGreenService;
+    let resources: RecordedResource[];
+    before(async () => {
+      recorded.resources.length = 0;
+      svc = await build("payments");
+      resources = [...recorded.resources];
+    });
+    const find = (type: string, name: string) => {
+      const r = resources.filter((x) => x.type === type && x.name === name);
+      assert.equal(r.length, 1, `one ${type} ${name}`);
+      return r[0];
+    };
+
+    it("registers exactly the expected children, named after the component", () => {
+      const names = resources.map((r) => `${r.type} ${r.name}`).sort();
+      assert.deepEqual(names, [
+        `${T.rule} payments`,
+        `${T.tg} payments-blue`,
+        `${T.tg} payments-green`,
+        `${T.deployment} payments-blue`,
+        `${T.deployment} payments-green`,
+        `${T.service} payments-blue`,
+        `${T.service} payments-green`,
+        `${T.tgb} payments-blue`,
+        `${T.tgb} payments-green`,
+        `${T.pdb} payments-blue`,
+        `${T.pdb} payments-green`,
+        `${T.component} payments`,
+      ].sort());
+    });
+
+    it("parents every child to the component (URN type chain)", async () => {
+      const children = [
+        svc.rule,
+        svc.targetGroups.blue,
+        svc.targetGroups.green,
+        ...Object.values(svc.workloads).flatMap((w) => [w.deployment, w.service, w.podDisruptionBudget, w.targetGroupBinding]),
+      ];
+      assert.equal(children.length, 11);
+      for (const child of children) {
+        const urn = await promiseOf(child.urn);
+        assert.match(urn, /::remedy:delivery:BlueGreenService\$[^:]+:[^$]+::payments(-blue|-green)?$/, urn);
+      }
+    });
+
+    it("forwards from one rule to both target groups with 90/10 weights", async () => {
+      const rule = find(T.rule, "payments").inputs as Obj;
+      const blueArn = find(T.tg, "payments-blue").state.arn;
+      const greenArn = find(T.tg, "payments-green").state.arn;
+      assert.equal(rule.listenerArn, INGRESS.listenerArn);
+      assert.equal(rule.priority, 100);
+      assert.deepEqual(rule.conditions, [
+        { hostHeader: { values: ["api.example.com"] } },
+        { pathPattern: { values: ["/payments/*"] } },
+      ]);
+      assert.equal(rule.actions.length, 1);
+      assert.equal(rule.actions[0].type, "forward");
+      assert.deepEqual(rule.actions[0].forward.targetGroups, [
+        { arn: blueArn, weight: 90 },
+        { arn: greenArn, weight: 10 },
+      ]);
+      assert.deepEqual(rule.actions[0].forward.stickiness, { enabled: false, duration: 1 });
+      assert.equal(rule.tags["remedy:service"], "payments");
+      assert.equal(rule.tags["remedy:stack"], "prod");
+    });
+
+    it("creates ip target groups in the VPC, health-checked on the service's path, with replacement-safe names", () => {
+      for (const slot of ["blue", "green"] as const) {
+        const tg = find(T.tg, `payments-${slot}`).inputs as Obj;
+        assert.equal(tg.name, targetGroupName({ stack: "prod", service: "payments", slot, port: 8080, protocol: "HTTP", targetType: "ip", vpcId: INGRESS.vpcId }));
+        assert.equal(tg.vpcId, INGRESS.vpcId);
+        assert.equal(tg.targetType, "ip");
+        assert.equal(tg.port, 8080);
+        assert.equal(tg.protocol, "HTTP");
+        assert.equal(tg.deregistrationDelay, 30);
+        assert.equal(tg.healthCheck.path, "/healthz");
+        assert.equal(tg.healthCheck.port, "traffic-port");
+        assert.equal(tg.tags["remedy:slot"], slot);
+      }
+    });
+
+    it("selects each slot's pods by app+slot in the Deployment, Service and PDB, with the version only on pods", () => {
+      for (const slot of ["blue", "green"] as const) {
+        const version = slot === "blue" ? "v2.3.0" : "v2.3.1";
+        const dep = find(T.deployment, `payments-${slot}`).inputs as Obj;
+        const svcObj = find(T.service, `payments-${slot}`).inputs as Obj;
+        const pdb = find(T.pdb, `payments-${slot}`).inputs as Obj;
+        const selector = { app: "payments", slot };
+        assert.deepEqual(dep.spec.selector.matchLabels, selector);
+        assert.deepEqual(svcObj.spec.selector, selector);
+        assert.deepEqual(pdb.spec.selector.matchLabels, selector);
+        const podLabels = dep.spec.template.metadata.labels;
+        for (const [k, v] of Object.entries(selector)) assert.equal(podLabels[k], v, `pod label ${k}`);
+        assert.equal(podLabels.version, version);
+        assert.equal(dep.metadata.name, `payments-${slot}`);
+        assert.equal(dep.metadata.labels.version, version);
+        assert.equal(pdb.spec.maxUnavailable, 1);
+      }
+    });
+
+    it("runs the slot's image with probes on the health path, resources and a draining preStop", () => {
+      const dep = find(T.deployment, "payments-green").inputs as Obj;
+      assert.equal(dep.spec.replicas, 2);
+      assert.deepEqual(dep.spec.strategy.rollingUpdate, { maxSurge: "25%", maxUnavailable: 0 });
+      const [container] = dep.spec.template.spec.containers;
+      assert.equal(container.image, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1");
+      assert.deepEqual(container.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+      assert.deepEqual(container.readinessProbe.httpGet, { path: "/healthz", port: "http" });
+      assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" });
+      assert.deepEqual(container.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } });
+      assert.deepEqual(container.lifecycle.preStop, { sleep: { seconds: 15 } });
+      assert.ok(dep.spec.template.spec.terminationGracePeriodSeconds > 15, "grace period outlasts the preStop sleep");
+      assert.deepEqual(
+        container.env.filter((e: Obj) => e.name.startsWith("REMEDY_")),
+        [
+          { name: "REMEDY_SLOT", value: "green" },
+          { name: "REMEDY_VERSION", value: "v2.3.1" },
+        ],
+      );
+    });
+
+    it("binds each slot's Service to that slot's target group, admitting only the ALB security group", () => {
+      for (const slot of ["blue", "green"] as const) {
+        const tgb = find(T.tgb, `payments-${slot}`).inputs as Obj;
+        assert.equal(tgb.apiVersion, "elbv2.k8s.aws/v1beta1");
+        assert.equal(tgb.kind, "TargetGroupBinding");
+        assert.equal(tgb.spec.targetGroupARN, find(T.tg, `payments-${slot}`).state.arn);
+        assert.deepEqual(tgb.spec.serviceRef, { name: `payments-${slot}`, port: 8080 });
+        assert.equal(tgb.spec.targetType, "ip");
+        assert.deepEqual(tgb.spec.networking.ingress, [
+          { from: [{ securityGroup: { groupID: INGRESS.securityGroupId } }], ports: [{ protocol: "TCP", port: 8080 }] },
+        ]);
+      }
+    });
+
+    it("produces Kubernetes objects that pass the official schemas", () => {
+      const k8sObjects = resources.filter((r) => r.type.startsWith("kubernetes:"));
+      assert.equal(k8sObjects.length, 8);
+      for (const r of k8sObjects) validateK8sObject(r);
+    });
+
+    it("outputs target groups, rule, active slot, weights and versions", async () => {
+      assert.deepEqual(await promiseOf(svc.targetGroupArns), {
+        blue: find(T.tg, "payments-blue").state.arn,
+        green: find(T.tg, "payments-green").state.arn,
+      });
+      assert.deepEqual(await promiseOf(svc.targetGroupNames), {
+        blue: find(T.tg, "payments-blue").inputs.name,
+        green: find(T.tg, "payments-green").inputs.name,
+      });
+      assert.equal(await promiseOf(svc.ruleArn), find(T.rule, "payments").state.arn);
+      assert.equal(await promiseOf(svc.activeSlot), "blue");
+      assert.equal(await promiseOf(svc.candidateSlot), "green");
+      assert.deepEqual(await promiseOf(svc.weights), { blue: 90, green: 10 });
+      assert.deepEqual(await promiseOf(svc.versions), { blue: "v2.3.0", green: "v2.3.1" });
+    });
+  });
+
+  it("puts every Kubernetes object in the namespace it is given", async () => {
+    await build("orders", { routing: { paths: ["/orders"], priority: 7 } }, { namespace: "shop" });
+    const k8sObjects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));
+    assert.equal(k8sObjects.length, 8);
+    for (const r of k8sObjects) assert.equal((r.inputs as Obj).metadata.namespace, "shop", `${r.type} ${r.name}`);
+  });
+
+  it("sends all traffic to green when green is stable, and the candidate weight to blue", async () => {
+    const svc = await build("search", { stable: "green", candidate: { weight: 35 }, routing: { paths: ["/s"], priority: 8 } });
+    const rule = one(T.rule, "search").inputs as Obj;
+    assert.deepEqual(rule.actions[0].forward.targetGroups.map((t: Obj) => t.weight), [35, 65]);
+    assert.equal(await promiseOf(svc.activeSlot), "green");
+  });
+
+  it("keeps a target group but no workload for a slot without an image, at weight 0", async () => {
+    const svc = await build("catalog", { slots: { blue: { image: "r/catalog:1.0.0" } }, candidate: undefined, routing: { paths: ["/c"], priority: 9 } });
+    assert.equal(ofType(T.tg).length, 2, "both target groups exist so the rule never needs replacing");
+    assert.deepEqual(ofType(T.deployment).map((r) => r.name), ["catalog-blue"]);
+    assert.deepEqual(ofType(T.tgb).map((r) => r.name), ["catalog-blue"]);
+    assert.deepEqual((one(T.rule, "catalog").inputs as Obj).actions[0].forward.targetGroups.map((t: Obj) => t.weight), [100, 0]);
+    assert.deepEqual(await promiseOf(svc.versions), { blue: "1.0.0" });
+    assert.equal(svc.workloads.green, undefined);
+  });
+
+  it("enables stickiness only when asked", async () => {
+    await build("cart", { stickinessSeconds: 300, routing: { paths: ["/cart"], priority: 11 } });
+    assert.deepEqual((one(T.rule, "cart").inputs as Obj).actions[0].forward.stickiness, { enabled: true, duration: 300 });
+  });
+
+  it("refuses bad args before registering any child, naming the arg path", () => {
+    recorded.resources.length = 0;
+    assert.throws(
+      () => new BlueGreenService("bad", { service: serviceInput({ name: "bad", candidate: { weight: 140 } }), ingress: INGRESS }),
+      (err: unknown) => {
+        assert.ok(pulumi.ResourceError.isInstance(err), "a ResourceError attached to the component");
+        assert.match((err as Error).message, /BlueGreenService bad: invalid args\.service \(1 problem\):\n {2}- args\.service\.candidate\.weight: must be an integer 0\.\.100, got 140/);
+        return true;
+      },
+    );
+    return settle().then(() => {
+      const children = recorded.resources.filter((r) => r.type !== T.component);
+      assert.deepEqual(children, [], "no child was registered");
+    });
+  });
+});

@@ -1,0 +1,132 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "../../core/config";
+import { POD_READINESS_GATE_LABEL } from "../../core/defaults";
+import { stackYaml } from "../helpers/fixtures";
+import { validateK8sObject } from "../helpers/k8sSchema";
+import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Sets the stack's config as the Pulumi engine would, then runs `stacks/index.ts` fresh. */
+function runProgram(config: Record<string, unknown>): Obj {
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+  );
+  const entry = require.resolve("../../stacks/index");
+  delete require.cache[entry];
+  return require(entry) as Obj;
+}
+
+describe("stacks: the prod program", () => {
+  afterEach(() => pulumi.runtime.setAllConfig({}));
+
+  describe("pulumi up on prod with Pulumi.prod.yaml", () => {
+    let exports: Obj;
+    let snapshot: typeof recorded.resources;
+    before(async () => {
+      recorded.resources.length = 0;
+      exports = runProgram(stackYaml("prod"));
+      await settle();
+      snapshot = [...recorded.resources];
+    });
+    // The root hook clears recordings before each test; every test here reads the one program run.
+    beforeEach(() => recorded.resources.push(...snapshot));
+
+    it("builds one shared ingress, three namespaces and three blue/green services", () => {
+      assert.deepEqual(ofType(T.ingress).map((r) => r.name), ["remedy"]);
+      assert.deepEqual(ofType(T.component).map((r) => r.name), ["payments", "orders", "catalog"]);
+      const namespaces = ofType(T.namespace);
+      assert.deepEqual(namespaces.map((r) => r.name).sort(), ["orders", "payments", "storefront"]);
+      for (const ns of namespaces) {
+        assert.equal((ns.inputs as Obj).metadata.labels[POD_READINESS_GATE_LABEL], "enabled", "pods wait for ALB health via readiness gates");
+      }
+    });
+
+    it("attaches every service's rule to the one HTTPS listener, with its own priority and weights", () => {
+      const https = one(T.listener, "remedy-https");
+      const rules = Object.fromEntries(ofType(T.rule).map((r) => [r.name, r.inputs as Obj]));
+      assert.deepEqual(Object.keys(rules).sort(), ["catalog", "orders", "payments"]);
+      for (const rule of Object.values(rules)) assert.equal(rule.listenerArn, https.state.arn);
+      const summary = (r: Obj) => [r.priority, r.actions[0].forward.targetGroups.map((t: Obj) => t.weight)];
+      assert.deepEqual(summary(rules.payments), [100, [90, 10]]);
+      assert.deepEqual(summary(rules.orders), [200, [0, 100]], "orders is stable on green");
+      assert.deepEqual(summary(rules.catalog), [300, [100, 0]]);
+    });
+
+    it("deploys each service into its namespace; catalog has no green workload yet", () => {
+      const deployments = ofType(T.deployment).map((r) => `${(r.inputs as Obj).metadata.namespace}/${r.name}`);
+      assert.deepEqual(deployments.sort(), ["orders/orders-blue", "orders/orders-green", "payments/payments-blue", "payments/payments-green", "storefront/catalog-blue"]);
+      assert.equal((one(T.deployment, "orders-blue").inputs as Obj).spec.replicas, 1, "the warm previous version keeps one replica");
+    });
+
+    it("admits the created ALB's security group in every TargetGroupBinding", () => {
+      const sgId = one(T.sg, "remedy-alb").id;
+      const bindings = ofType(T.tgb);
+      assert.equal(bindings.length, 5);
+      for (const tgb of bindings) {
+        assert.equal((tgb.inputs as Obj).spec.networking.ingress[0].from[0].securityGroup.groupID, sgId);
+      }
+    });
+
+    it("produces only schema-valid Kubernetes objects", () => {
+      const objects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));
+      assert.equal(objects.length, 3 + 5 * 4);
+      for (const r of objects) validateK8sObject(r);
+    });
+
+    it("exports the ingress and, per service, slots, weights, versions, images, target groups and rule", async () => {
+      assert.equal(await promiseOf(exports.ingress.listenerArn), one(T.listener, "remedy-https").state.arn);
+      assert.equal(await promiseOf(exports.ingress.dnsName), one(T.lb, "remedy").state.dnsName);
+      const payments = exports.services.payments;
+      assert.equal(await promiseOf(payments.activeSlot), "blue");
+      assert.deepEqual(await promiseOf(payments.weights), { blue: 90, green: 10 });
+      assert.deepEqual(await promiseOf(payments.versions), { blue: "v2.3.0", green: "v2.3.1" });
+      assert.deepEqual(payments.images, {
+        blue: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.0",
+        green: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1",
+      });
+      assert.deepEqual(await promiseOf(payments.targetGroupArns), {
+        blue: one(T.tg, "payments-blue").state.arn,
+        green: one(T.tg, "payments-green").state.arn,
+      });
+      assert.equal(await promiseOf(exports.services.catalog.namespace), "storefront");
+      assert.deepEqual(Object.keys(exports.services), ["payments", "orders", "catalog"]);
+    });
+  });
+
+  it("adopts an existing listener and skips namespace creation when told to", async () => {
+    const config = stackYaml("prod");
+    const listenerArn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    runProgram({
+      ...config,
+      "remedy:ingress": { vpcId: "vpc-0a1b2c3d4e5f67890", listenerArn, securityGroupId: "sg-0123456789abcdef0" },
+      "remedy:createNamespaces": false,
+    });
+    await settle();
+    assert.deepEqual(ofType(T.lb), []);
+    assert.deepEqual(ofType(T.namespace), []);
+    for (const rule of ofType(T.rule)) assert.equal((rule.inputs as Obj).listenerArn, listenerArn);
+  });
+
+  it("stops on bad config before registering anything, with every problem listed", async () => {
+    const config = stackYaml("prod") as { "remedy:services": Obj[] };
+    const services = structuredClone(config["remedy:services"]);
+    services[2].candidate = { weight: 140 };
+    services[1].port = "3000";
+    assert.throws(
+      () => runProgram({ ...config, "remedy:services": services }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((i) => i.path),
+          ["services[1].port", "services[2].candidate.weight"],
+        );
+        assert.match(err.message, /services\[2\]\.candidate\.weight: must be an integer 0\.\.100, got 140/);
+        return true;
+      },
+    );
+    await settle();
+    assert.deepEqual(recorded.resources, []);
+  });
+});

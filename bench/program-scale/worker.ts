@@ -1,0 +1,70 @@
+/**
+ * One measurement of bench/program-scale, in its own process so peak memory is its own:
+ * evaluates the prod stack program under Pulumi mocks for N services and prints one JSON line.
+ * Usage: worker.ts <services>
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig } from "../../core/config";
+import { buildStack, stackOutputs } from "../../stacks/program";
+
+const services = Number(process.argv[2]);
+if (!Number.isInteger(services) || services < 1) {
+  console.error("usage: worker.ts <services: positive integer>");
+  process.exit(2);
+}
+
+/** N services shaped like the prod example: two slots, a 10% candidate, host + path routing. */
+function config(n: number): unknown {
+  return {
+    ingress: {
+      vpcId: "vpc-0a1b2c3d4e5f67890",
+      subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+      certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+    },
+    services: Array.from({ length: n }, (_, i) => ({
+      name: `svc-${i}`,
+      port: 8080,
+      healthPath: "/healthz",
+      replicas: 3,
+      routing: { hosts: ["api.example.com"], paths: [`/svc-${i}`, `/svc-${i}/*`], priority: i + 1 },
+      stable: i % 2 === 0 ? "blue" : "green",
+      slots: {
+        blue: { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc-${i}:v1.${i}.0` },
+        green: { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc-${i}:v1.${i}.1` },
+      },
+      candidate: { weight: 10 },
+    })),
+  };
+}
+
+async function main(): Promise<void> {
+  let resources = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        resources += 1;
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, arn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:${args.type}/${args.name}` },
+        };
+      },
+      call: (args) => (args.token === "aws:ec2/getVpc:getVpc" ? { cidrBlock: "10.0.0.0/16" } : {}),
+    },
+    "remedy",
+    "prod",
+    false,
+  );
+  const raw = config(services);
+  const start = process.hrtime.bigint();
+  const outputs = stackOutputs(buildStack(parseStackConfig(raw)));
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (Object.keys(outputs.services).length !== services) throw new Error("not every service was built");
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify({ services, ms, resources, peakRssMiB }));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

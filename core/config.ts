@@ -241,26 +241,31 @@ type RawStack = z.infer<typeof stackSchema>;
 
 type Path = (string | number)[];
 
+/**
+ * The version a slot runs: its explicit `version`, else one derived from the pinned image.
+ * On failure, names the key to fix (`image` or `version`) and says why.
+ */
+function slotVersion(spec: { image: string; version?: string }): { version: string } | { key: "image" | "version"; error: string } {
+  const ref = parseImageRef(spec.image);
+  if (typeof ref === "string") return { key: "image", error: `${ref}, got ${JSON.stringify(spec.image)}` };
+  const v = versionFromImage(ref);
+  if (typeof v !== "string") return { key: "image", error: `${v.error}, got ${JSON.stringify(spec.image)}` };
+  if (spec.version !== undefined) return { version: spec.version };
+  if (!isLabelValue(v)) {
+    return {
+      key: "version",
+      error: `required: the image tag "${v}" is not a valid Kubernetes label value; set an explicit version (max 63 chars of A-Z a-z 0-9 - _ .)`,
+    };
+  }
+  return { version: v };
+}
+
 function checkService(s: RawService, at: Path, out: Issue[]): void {
   for (const slot of SLOTS) {
     const spec = s.slots[slot];
     if (spec === undefined) continue;
-    const ref = parseImageRef(spec.image);
-    if (typeof ref === "string") {
-      out.push({ path: [...at, "slots", slot, "image"], message: `${ref}, got ${JSON.stringify(spec.image)}` });
-      continue;
-    }
-    if (spec.version === undefined) {
-      const v = versionFromImage(ref);
-      if (typeof v !== "string") {
-        out.push({ path: [...at, "slots", slot, "image"], message: `${v.error}, got ${JSON.stringify(spec.image)}` });
-      } else if (!isLabelValue(v)) {
-        out.push({
-          path: [...at, "slots", slot, "version"],
-          message: `required: the image tag "${v}" is not a valid Kubernetes label value; set an explicit version (max 63 chars of A-Z a-z 0-9 - _ .)`,
-        });
-      }
-    }
+    const resolved = slotVersion(spec);
+    if ("error" in resolved) out.push({ path: [...at, "slots", slot, resolved.key], message: resolved.error });
   }
   if (s.slots[s.stable] === undefined) {
     out.push({
@@ -442,13 +447,9 @@ function normaliseService(s: RawService): ServiceSpec {
   for (const slot of SLOTS) {
     const spec = s.slots[slot];
     if (spec === undefined) continue;
-    const ref = parseImageRef(spec.image);
-    const derived = typeof ref === "string" ? undefined : versionFromImage(ref);
-    slots[slot] = {
-      image: spec.image,
-      version: spec.version ?? (typeof derived === "string" ? derived : "unknown"),
-      replicas: spec.replicas ?? replicas,
-    };
+    const resolved = slotVersion(spec);
+    if ("error" in resolved) throw new Error(`internal: normalising an unchecked slot: ${resolved.error}`);
+    slots[slot] = { image: spec.image, version: resolved.version, replicas: spec.replicas ?? replicas };
   }
   const memoryRequest = s.resources?.requests?.memory ?? defaults.DEFAULT_MEMORY_REQUEST;
   return {

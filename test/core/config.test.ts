@@ -125,6 +125,13 @@ describe("core/config: stack configuration", () => {
       ]);
     });
 
+    it("refuses :latest even with an explicit version label", () => {
+      const lines = problems(() => parseServiceSpec(serviceInput({ slots: { blue: { image: "r/a:latest", version: "1.0.0" } }, candidate: undefined })));
+      assert.deepEqual(lines, [
+        'service.slots.blue.image: uses the mutable tag "latest"; pin a version tag or a digest so rollbacks have an immutable target, got "r/a:latest"',
+      ]);
+    });
+
     it("derives the version from a digest when there is no tag", () => {
       const digest = "sha256:" + "ab".repeat(32);
       const spec = parseServiceSpec(serviceInput({ slots: { blue: { image: `registry:5000/team/app@${digest}` } }, candidate: { weight: 0 } }));

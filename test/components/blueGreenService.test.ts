@@ -181,6 +181,17 @@ describe("components/BlueGreenService", () => {
     });
   });
 
+  it("names Pulumi resources after the component and Kubernetes objects after the service", async () => {
+    const svc = new BlueGreenService("edge-payments", { service: serviceInput({ name: "payments" }), ingress: INGRESS });
+    await settle();
+    const children = recorded.resources.filter((r) => r.type !== T.component);
+    assert.equal(children.length, 11);
+    for (const r of children) assert.match(r.name, /^edge-payments(-blue|-green)?$/, `${r.type} ${r.name}`);
+    assert.equal((one(T.deployment, "edge-payments-green").inputs as Obj).metadata.name, "payments-green");
+    assert.equal((one(T.tgb, "edge-payments-green").inputs as Obj).spec.serviceRef.name, "payments-green");
+    assert.match(await promiseOf(svc.targetGroups.green.name), /^payments-green-[0-9a-f]{8}$/);
+  });
+
   it("puts every Kubernetes object in the namespace it is given", async () => {
     await build("orders", { routing: { paths: ["/orders"], priority: 7 } }, { namespace: "shop" });
     const k8sObjects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));

@@ -153,6 +153,7 @@ const ingressSchema = z.strictObject({
     .array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as "10.0.0.0/8"' }))
     .optional(),
   idleTimeoutSeconds: int("the ALB idle timeout in seconds", 1, 4000).optional(),
+  deletionProtection: z.boolean({ error: "must be true or false" }).optional(),
   listenerArn: arn("elasticloadbalancing", "an existing ALB listener").optional(),
   securityGroupId: z
     .string()
@@ -219,6 +220,7 @@ export type IngressSpec =
       readonly internal: boolean;
       readonly allowedCidrs: readonly string[];
       readonly idleTimeoutSeconds: number;
+      readonly deletionProtection: boolean;
     }
   | {
       readonly mode: "existing";
@@ -311,7 +313,7 @@ function checkStack(raw: RawStack, out: Issue[]): void {
         message: "required with ingress.listenerArn: the ALB's security group, so target group bindings can admit its traffic",
       });
     }
-    for (const k of ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds"] as const) {
+    for (const k of ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds", "deletionProtection"] as const) {
       if (ing[k] !== undefined) {
         out.push({
           path: ["ingress", k],
@@ -486,6 +488,7 @@ function normaliseStack(raw: RawStack): StackConfig {
           internal: ing.internal ?? false,
           allowedCidrs: ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS,
           idleTimeoutSeconds: ing.idleTimeoutSeconds ?? defaults.DEFAULT_IDLE_TIMEOUT_SECONDS,
+          deletionProtection: ing.deletionProtection ?? false,
         };
   return {
     ingress,

@@ -57,6 +57,7 @@ export function buildStack(config: StackConfig): StackResources {
           internal: config.ingress.internal,
           allowedCidrs: config.ingress.allowedCidrs,
           idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
+          deletionProtection: config.ingress.deletionProtection,
         });
 
   const namespaces = new Map<string, k8s.core.v1.Namespace>();

@@ -29,6 +29,11 @@ export interface SharedIngressArgs {
   readonly internal?: boolean;
   /** CIDRs allowed to reach the ALB. Default `["0.0.0.0/0"]`. Not allowed with `listenerArn`. */
   readonly allowedCidrs?: readonly string[];
+  /**
+   * ALB deletion protection: `pulumi destroy` (or a replacement) fails until it is turned off.
+   * Default `false`. Not allowed with `listenerArn`.
+   */
+  readonly deletionProtection?: boolean;
   /** ALB idle timeout in seconds. Default 60. Not allowed with `listenerArn`. */
   readonly idleTimeoutSeconds?: number;
   /**
@@ -110,7 +115,7 @@ function validate(name: string, args: SharedIngressArgs, self: pulumi.Resource):
     if (args.securityGroupId === undefined) {
       fail("`securityGroupId` is required with `listenerArn`: target group bindings must admit the ALB's traffic");
     }
-    const createOnly = ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds"] as const;
+    const createOnly = ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds", "deletionProtection"] as const;
     for (const key of createOnly) {
       if (args[key] !== undefined) {
         fail(`\`${key}\` configures a remedy-created ALB and cannot be combined with \`listenerArn\`; remove one`);
@@ -142,30 +147,29 @@ export function createLoadBalancer(
   const https = args.certificateArn !== undefined;
   const ports = https ? [80, 443] : [80];
 
+  // Egress only into the VPC, every associated CIDR (pods may live in a secondary CIDR with EKS
+  // custom networking): the ALB talks to pod IPs and nothing else.
+  const vpc = aws.ec2.getVpcOutput({ id: args.vpcId }, parent);
+  const vpcCidrs = pulumi.all([vpc.cidrBlock, vpc.cidrBlockAssociations]).apply(([primary, associations]) => {
+    const cidrs = (associations ?? []).filter((a) => a.state === "associated").map((a) => a.cidrBlock);
+    return cidrs.length > 0 ? cidrs : [primary];
+  });
   const securityGroup = new aws.ec2.SecurityGroup(
     `${name}-alb`,
     {
       vpcId: args.vpcId,
       description: `remedy shared ALB ${name}: ${ports.join("/")} in, VPC out`,
+      ingress: ports.map((port) => ({
+        description: `listener ${port}`,
+        protocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        cidrBlocks: [...(args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS)],
+      })),
+      egress: [{ description: "to pods in the VPC", protocol: "tcp", fromPort: 1, toPort: 65535, cidrBlocks: vpcCidrs }],
       revokeRulesOnDelete: true,
       tags,
     },
-    parent,
-  );
-  for (const cidr of args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS) {
-    for (const port of ports) {
-      new aws.vpc.SecurityGroupIngressRule(
-        `${name}-in-${port}-${cidr.replace(/[./]/g, "-")}`,
-        { securityGroupId: securityGroup.id, cidrIpv4: cidr, ipProtocol: "tcp", fromPort: port, toPort: port, tags },
-        parent,
-      );
-    }
-  }
-  // Egress only into the VPC: the ALB talks to pod IPs, nothing else.
-  const vpc = aws.ec2.getVpcOutput({ id: args.vpcId }, parent);
-  new aws.vpc.SecurityGroupEgressRule(
-    `${name}-out-vpc`,
-    { securityGroupId: securityGroup.id, cidrIpv4: vpc.cidrBlock, ipProtocol: "tcp", fromPort: 1, toPort: 65535, tags },
     parent,
   );
 
@@ -178,6 +182,7 @@ export function createLoadBalancer(
       subnets: args.subnetIds,
       idleTimeout: args.idleTimeoutSeconds ?? defaults.DEFAULT_IDLE_TIMEOUT_SECONDS,
       dropInvalidHeaderFields: true,
+      enableDeletionProtection: args.deletionProtection ?? false,
       enableHttp2: true,
       tags,
     },

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { SharedIngress } from "../../components/delivery/sharedIngress";
 import { SUBNETS, VPC_ID } from "../helpers/fixtures";
-import { MOCK_VPC_CIDR, T, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+import { MOCK_VPC_CIDR, MOCK_VPC_SECONDARY_CIDR, T, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
@@ -18,10 +18,13 @@ describe("components/SharedIngress", () => {
     const sg = one(T.sg, "edge-alb").inputs as Obj;
     assert.equal(sg.vpcId, VPC_ID);
     const sgId = one(T.sg, "edge-alb").id;
-    const inbound = ofType(T.sgIn).map((r) => r.inputs as Obj);
-    assert.deepEqual(inbound.map((r) => [r.securityGroupId, r.cidrIpv4, r.fromPort, r.toPort, r.ipProtocol]), [[sgId, "10.0.0.0/8", 80, 80, "tcp"]]);
-    const outbound = ofType(T.sgOut).map((r) => r.inputs as Obj);
-    assert.deepEqual(outbound.map((r) => [r.securityGroupId, r.cidrIpv4]), [[sgId, MOCK_VPC_CIDR]], "egress only to the VPC");
+    const rule = (r: Obj) => [r.protocol, r.fromPort, r.toPort, r.cidrBlocks];
+    assert.deepEqual(sg.ingress.map(rule), [["tcp", 80, 80, ["10.0.0.0/8"]]]);
+    assert.deepEqual(
+      sg.egress.map(rule),
+      [["tcp", 1, 65535, [MOCK_VPC_CIDR, MOCK_VPC_SECONDARY_CIDR]]],
+      "egress only to the VPC's associated CIDRs, secondary ones included",
+    );
     assert.deepEqual(recorded.invokes.map((i) => [i.token, i.inputs.id]), [["aws:ec2/getVpc:getVpc", VPC_ID]]);
 
     const lb = one(T.lb, "edge").inputs as Obj;
@@ -30,6 +33,7 @@ describe("components/SharedIngress", () => {
     assert.deepEqual(lb.subnets, SUBNETS);
     assert.deepEqual(lb.securityGroups, [sgId]);
     assert.equal(lb.dropInvalidHeaderFields, true);
+    assert.equal(lb.enableDeletionProtection, false);
 
     const listeners = ofType(T.listener);
     assert.equal(listeners.length, 1);
@@ -48,8 +52,9 @@ describe("components/SharedIngress", () => {
   });
 
   it("serves HTTPS with the certificate and redirects HTTP when given a certificate", async () => {
-    const ingress = new SharedIngress("edge", { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERT });
+    const ingress = new SharedIngress("edge", { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERT, deletionProtection: true });
     await settle();
+    assert.equal((one(T.lb, "edge").inputs as Obj).enableDeletionProtection, true);
     const https = one(T.listener, "edge-https");
     assert.equal((https.inputs as Obj).port, 443);
     assert.equal((https.inputs as Obj).protocol, "HTTPS");
@@ -57,7 +62,11 @@ describe("components/SharedIngress", () => {
     assert.match((https.inputs as Obj).sslPolicy, /^ELBSecurityPolicy-TLS13/);
     const http = one(T.listener, "edge-http").inputs as Obj;
     assert.deepEqual(http.defaultActions[0].redirect, { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" });
-    assert.deepEqual(ofType(T.sgIn).map((r) => (r.inputs as Obj).fromPort).sort(), [443, 80], "80 and 443 open from 0.0.0.0/0");
+    assert.deepEqual(
+      (one(T.sg, "edge-alb").inputs as Obj).ingress.map((r: Obj) => [r.fromPort, r.cidrBlocks]),
+      [[80, ["0.0.0.0/0"]], [443, ["0.0.0.0/0"]]],
+      "80 and 443 open from 0.0.0.0/0",
+    );
     assert.equal(await promiseOf(ingress.listenerArn), https.state.arn, "services attach to the HTTPS listener");
   });
 

@@ -51,6 +51,7 @@ describe("core/config: stack configuration", () => {
       assert.equal(catalog.replicas, defaults.DEFAULT_REPLICAS);
       assert.equal(catalog.deregistrationDelaySeconds, defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS);
       assert.equal(config.ingress.mode, "create");
+      assert.equal(config.ingress.mode === "create" && config.ingress.deletionProtection, true);
       assert.equal(config.createNamespaces, true);
     });
 

@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "eu-west-1";
 export const MOCK_VPC_CIDR = "10.42.0.0/16";
+/** A secondary CIDR, as EKS custom networking puts pods in. */
+export const MOCK_VPC_SECONDARY_CIDR = "100.64.0.0/16";
 
 export interface RecordedResource {
   readonly type: string;
@@ -71,7 +73,16 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         recorded.invokes.push({ token: args.token, inputs: args.inputs });
         if (args.token === "aws:ec2/getVpc:getVpc") {
-          return { id: args.inputs.id, cidrBlock: MOCK_VPC_CIDR, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc/${args.inputs.id}` };
+          return {
+            id: args.inputs.id,
+            cidrBlock: MOCK_VPC_CIDR,
+            cidrBlockAssociations: [
+              { associationId: "vpc-cidr-assoc-1", cidrBlock: MOCK_VPC_CIDR, state: "associated" },
+              { associationId: "vpc-cidr-assoc-2", cidrBlock: MOCK_VPC_SECONDARY_CIDR, state: "associated" },
+              { associationId: "vpc-cidr-assoc-3", cidrBlock: "172.31.0.0/16", state: "disassociated" },
+            ],
+            arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc/${args.inputs.id}`,
+          };
         }
         throw new Error(`unexpected invoke ${args.token} in unit tests`);
       },
@@ -128,8 +139,6 @@ export const T = {
   lb: "aws:lb/loadBalancer:LoadBalancer",
   listener: "aws:lb/listener:Listener",
   sg: "aws:ec2/securityGroup:SecurityGroup",
-  sgIn: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-  sgOut: "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
   deployment: "kubernetes:apps/v1:Deployment",
   service: "kubernetes:core/v1:Service",
   pdb: "kubernetes:policy/v1:PodDisruptionBudget",

@@ -78,6 +78,7 @@ describe("stacks: the prod program", () => {
     it("exports the ingress and, per service, slots, weights, versions, images, target groups and rule", async () => {
       assert.equal(await promiseOf(exports.ingress.listenerArn), one(T.listener, "remedy-https").state.arn);
       assert.equal(await promiseOf(exports.ingress.dnsName), one(T.lb, "remedy").state.dnsName);
+      assert.equal((one(T.lb, "remedy").inputs as Obj).enableDeletionProtection, true, "prod protects its ALB");
       const payments = exports.services.payments;
       assert.equal(await promiseOf(payments.activeSlot), "blue");
       assert.deepEqual(await promiseOf(payments.weights), { blue: 90, green: 10 });

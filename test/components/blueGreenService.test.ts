@@ -192,6 +192,22 @@ describe("components/BlueGreenService", () => {
     assert.match(await promiseOf(svc.targetGroups.green.name), /^payments-green-[0-9a-f]{8}$/);
   });
 
+  it("hands the caller's providers down to every child (e.g. another cluster or region)", async () => {
+    const aws = await import("@pulumi/aws");
+    const k8s = await import("@pulumi/kubernetes");
+    const awsProvider = new aws.Provider("us-east", { region: "us-east-1" });
+    const k8sProvider = new k8s.Provider("cluster-b", { context: "cluster-b" });
+    new BlueGreenService("payments", { service: serviceInput(), ingress: INGRESS }, { providers: [awsProvider, k8sProvider] });
+    await settle();
+    const awsRef = `${await promiseOf(awsProvider.urn)}::${await promiseOf(awsProvider.id)}`;
+    const k8sRef = `${await promiseOf(k8sProvider.urn)}::${await promiseOf(k8sProvider.id)}`;
+    const children = recorded.resources.filter((r) => r.type.startsWith("aws:lb") || r.type.startsWith("kubernetes:"));
+    assert.equal(children.length, 11);
+    for (const r of children) {
+      assert.equal(r.provider, r.type.startsWith("aws:") ? awsRef : k8sRef, `${r.type} ${r.name}`);
+    }
+  });
+
   it("puts every Kubernetes object in the namespace it is given", async () => {
     await build("orders", { routing: { paths: ["/orders"], priority: 7 } }, { namespace: "shop" });
     const k8sObjects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));

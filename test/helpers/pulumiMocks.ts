@@ -16,6 +16,8 @@ export interface RecordedResource {
   readonly inputs: Record<string, unknown>;
   readonly id: string;
   readonly state: Record<string, unknown>;
+  /** Provider reference (`<urn>::<id>`) when the resource has an explicit provider. */
+  readonly provider?: string;
 }
 
 export interface RecordedInvoke {
@@ -67,7 +69,7 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
         counter += 1;
         const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hex(counter)}` : `${args.name}-${hex(counter)}`;
         const state = stateFor(args.type, args.name, args.inputs as Record<string, unknown>, id);
-        recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id, state });
+        recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id, state, provider: args.provider });
         return { id, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {

@@ -241,6 +241,16 @@ type RawStack = z.infer<typeof stackSchema>;
 // ---------------------------------------------------------------------------------------------
 // Cross-field rules: run once the shape is valid.
 
+/** Ingress settings that configure a remedy-created ALB, so they exclude adopting a `listenerArn`. */
+export const ALB_ONLY_INGRESS_KEYS = [
+  "subnetIds",
+  "certificateArn",
+  "internal",
+  "allowedCidrs",
+  "idleTimeoutSeconds",
+  "deletionProtection",
+] as const;
+
 type Path = (string | number)[];
 
 /**
@@ -294,13 +304,15 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
     });
   }
-  const requests = s.resources?.requests;
-  const limits = s.resources?.limits;
-  if (requests?.memory !== undefined && limits?.memory !== undefined && compareQuantity(limits.memory, requests.memory) < 0) {
-    out.push({
-      path: [...at, "resources", "limits", "memory"],
-      message: `${limits.memory} is below the request ${requests.memory}; Kubernetes rejects limits below requests`,
-    });
+  for (const kind of ["cpu", "memory"] as const) {
+    const request = s.resources?.requests?.[kind];
+    const limit = s.resources?.limits?.[kind];
+    if (request !== undefined && limit !== undefined && compareQuantity(limit, request) < 0) {
+      out.push({
+        path: [...at, "resources", "limits", kind],
+        message: `${limit} is below the request ${request}; Kubernetes rejects limits below requests`,
+      });
+    }
   }
 }
 
@@ -313,7 +325,7 @@ function checkStack(raw: RawStack, out: Issue[]): void {
         message: "required with ingress.listenerArn: the ALB's security group, so target group bindings can admit its traffic",
       });
     }
-    for (const k of ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds", "deletionProtection"] as const) {
+    for (const k of ALB_ONLY_INGRESS_KEYS) {
       if (ing[k] !== undefined) {
         out.push({
           path: ["ingress", k],

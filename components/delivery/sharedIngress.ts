@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ALB_ONLY_INGRESS_KEYS } from "../../core/config";
 import * as defaults from "../../core/defaults";
 
 /** Where a `BlueGreenService` attaches: the listener its rule goes on and the ALB's security group. */
@@ -115,8 +116,7 @@ function validate(name: string, args: SharedIngressArgs, self: pulumi.Resource):
     if (args.securityGroupId === undefined) {
       fail("`securityGroupId` is required with `listenerArn`: target group bindings must admit the ALB's traffic");
     }
-    const createOnly = ["subnetIds", "certificateArn", "internal", "allowedCidrs", "idleTimeoutSeconds", "deletionProtection"] as const;
-    for (const key of createOnly) {
+    for (const key of ALB_ONLY_INGRESS_KEYS) {
       if (args[key] !== undefined) {
         fail(`\`${key}\` configures a remedy-created ALB and cannot be combined with \`listenerArn\`; remove one`);
       }

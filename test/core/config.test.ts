@@ -101,7 +101,7 @@ describe("core/config: stack configuration", () => {
       ]);
     });
 
-    it("rejects malformed resource quantities and a memory limit below the request", () => {
+    it("rejects malformed resource quantities and limits below requests", () => {
       assert.deepEqual(
         problems(() => parseStackConfig(stackInput([svc("a", 1, { resources: { requests: { cpu: "lots" } } })]))),
         ['services[0].resources.requests.cpu: must be a Kubernetes quantity such as "250m" or "512Mi", got "lots"'],
@@ -111,6 +111,10 @@ describe("core/config: stack configuration", () => {
           parseStackConfig(stackInput([svc("a", 1, { resources: { requests: { memory: "1Gi" }, limits: { memory: "512Mi" } } })])),
         ),
         ["services[0].resources.limits.memory: 512Mi is below the request 1Gi; Kubernetes rejects limits below requests"],
+      );
+      assert.deepEqual(
+        problems(() => parseStackConfig(stackInput([svc("a", 1, { resources: { requests: { cpu: "1" }, limits: { cpu: "500m" } } })]))),
+        ["services[0].resources.limits.cpu: 500m is below the request 1; Kubernetes rejects limits below requests"],
       );
     });
   });

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, type ServiceInput, type ServiceSpec, parseServiceSpec } from "../../core/config";
+import { ConfigError, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { slotObjectName, targetGroupName } from "../../core/naming";
 import { SLOTS, type Slot } from "../../core/slots";
@@ -86,7 +86,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
       targetGroups[slot] = createTargetGroup(name, this, spec, slot, args.ingress.vpcId, tags);
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, namespace, targetGroups[slot], args.ingress);
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, namespace, targetGroups[slot], args.ingress);
       }
     }
     this.targetGroups = targetGroups;
@@ -192,14 +192,11 @@ export function createSlotWorkload(
   self: pulumi.ComponentResource,
   spec: ServiceSpec,
   slot: Slot,
+  slotSpec: SlotSpec,
   namespace: pulumi.Input<string>,
   targetGroup: aws.lb.TargetGroup,
   ingress: IngressAttachment,
 ): SlotWorkload {
-  const slotSpec = spec.slots[slot];
-  if (slotSpec === undefined) {
-    throw new Error(`slot ${slot} of ${spec.name} has no image`);
-  }
   const objectName = slotObjectName(spec.name, slot);
   const selector = slotSelector(spec.name, slot);
   const labels = {

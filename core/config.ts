@@ -304,10 +304,13 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
     });
   }
+  // Compare against the request that will be applied, defaults included: a limit below the
+  // default request is rejected by Kubernetes just the same.
+  const defaultRequests = { cpu: defaults.DEFAULT_CPU_REQUEST, memory: defaults.DEFAULT_MEMORY_REQUEST };
   for (const kind of ["cpu", "memory"] as const) {
-    const request = s.resources?.requests?.[kind];
+    const request = s.resources?.requests?.[kind] ?? defaultRequests[kind];
     const limit = s.resources?.limits?.[kind];
-    if (request !== undefined && limit !== undefined && compareQuantity(limit, request) < 0) {
+    if (limit !== undefined && compareQuantity(limit, request) < 0) {
       out.push({
         path: [...at, "resources", "limits", kind],
         message: `${limit} is below the request ${request}; Kubernetes rejects limits below requests`,

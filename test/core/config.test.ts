@@ -116,6 +116,14 @@ describe("core/config: stack configuration", () => {
         problems(() => parseStackConfig(stackInput([svc("a", 1, { resources: { requests: { cpu: "1" }, limits: { cpu: "500m" } } })]))),
         ["services[0].resources.limits.cpu: 500m is below the request 1; Kubernetes rejects limits below requests"],
       );
+      assert.deepEqual(
+        problems(() => parseStackConfig(stackInput([svc("a", 1, { resources: { limits: { cpu: "50m", memory: "64Mi" } } })]))),
+        [
+          `services[0].resources.limits.cpu: 50m is below the request ${defaults.DEFAULT_CPU_REQUEST}; Kubernetes rejects limits below requests`,
+          `services[0].resources.limits.memory: 64Mi is below the request ${defaults.DEFAULT_MEMORY_REQUEST}; Kubernetes rejects limits below requests`,
+        ],
+        "a limit below the default request is refused too",
+      );
     });
   });
 

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../../core/config";
 import { buildStack, stackOutputs } from "../../stacks/program";
+import { settle } from "../../test/helpers/pulumiMocks";
 
 const services = Number(process.argv[2]);
 if (!Number.isInteger(services) || services < 1) {
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   const raw = config(services);
   const start = process.hrtime.bigint();
   const outputs = stackOutputs(buildStack(parseStackConfig(raw)));
-  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  await settle();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (Object.keys(outputs.services).length !== services) throw new Error("not every service was built");
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;

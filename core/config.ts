@@ -111,6 +111,44 @@ const routingSchema = z.strictObject({
   ),
 });
 
+const alarmWindowShape = {
+  periodSeconds: int("the alarm period in seconds, a multiple of 60 (ALB metrics are per minute)", 60, 86_400)
+    .refine((n) => n % 60 === 0, { error: "must be a multiple of 60: ALB publishes target group metrics per minute" })
+    .optional(),
+  evaluationPeriods: int("the number of periods the alarm evaluates", 1, 100).optional(),
+  datapointsToAlarm: int("the breaching periods (out of evaluationPeriods) that raise the alarm", 1, 100).optional(),
+};
+
+const alarmsSchema = z.strictObject({
+  errorRate: z
+    .strictObject({
+      thresholdPercent: z
+        .number({ error: required("the 5xx rate, in percent of requests, that rolls back (0 < x <= 100)") })
+        .gt(0, { error: "must be above 0 and at most 100 (percent of requests)" })
+        .max(100, { error: "must be above 0 and at most 100 (percent of requests)" })
+        .optional(),
+      minRequests: int("the requests a period needs before its 5xx rate counts", 1, 1_000_000).optional(),
+      ...alarmWindowShape,
+    })
+    .optional(),
+  latencyP99: z
+    .strictObject({
+      thresholdSeconds: z
+        .number({ error: required("the p99 target response time, in seconds, that rolls back") })
+        .gt(0, { error: "must be above 0 (seconds)" })
+        .max(600, { error: "must be at most 600 (seconds)" })
+        .optional(),
+      ...alarmWindowShape,
+    })
+    .optional(),
+  unhealthyHosts: z
+    .strictObject({
+      threshold: int("the unhealthy target count that rolls back", 1, 1000).optional(),
+      ...alarmWindowShape,
+    })
+    .optional(),
+});
+
 const serviceSchema = z.strictObject({
   name: dnsLabel("the service name", 50),
   namespace: dnsLabel("the Kubernetes namespace", 63).optional(),
@@ -136,6 +174,7 @@ const serviceSchema = z.strictObject({
     .optional(),
   stickinessSeconds: int("target group stickiness duration in seconds (0 disables)", 0, 604800).optional(),
   deregistrationDelaySeconds: int("target group deregistration delay in seconds", 0, 3600).optional(),
+  alarms: alarmsSchema.optional(),
 });
 
 const ingressSchema = z.strictObject({
@@ -192,6 +231,20 @@ export interface RoutingSpec {
   readonly priority: number;
 }
 
+/** How long, and how many breaching periods, before an alarm fires. */
+export interface AlarmWindowSpec {
+  readonly periodSeconds: number;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+}
+
+/** The rollback alarms on each slot's target group, defaults applied. */
+export interface AlarmsSpec {
+  readonly errorRate: AlarmWindowSpec & { readonly thresholdPercent: number; readonly minRequests: number };
+  readonly latencyP99: AlarmWindowSpec & { readonly thresholdSeconds: number };
+  readonly unhealthyHosts: AlarmWindowSpec & { readonly threshold: number };
+}
+
 export interface ServiceSpec {
   readonly name: string;
   readonly namespace: string;
@@ -209,6 +262,7 @@ export interface ServiceSpec {
   readonly candidateWeight: number;
   readonly stickinessSeconds: number;
   readonly deregistrationDelaySeconds: number;
+  readonly alarms: AlarmsSpec;
 }
 
 export type IngressSpec =
@@ -303,6 +357,24 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       path: [...at, "routing"],
       message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
     });
+  }
+  for (const kind of ["errorRate", "latencyP99", "unhealthyHosts"] as const) {
+    const a = s.alarms?.[kind];
+    const evaluation = a?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
+    const datapoints = a?.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
+    if (datapoints > evaluation) {
+      out.push({
+        path: [...at, "alarms", kind, "datapointsToAlarm"],
+        message: `${datapoints} exceeds evaluationPeriods ${evaluation}; an alarm cannot need more breaching periods than it evaluates`,
+      });
+    }
+    const period = a?.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
+    if (period * evaluation > 86_400) {
+      out.push({
+        path: [...at, "alarms", kind, "evaluationPeriods"],
+        message: `${evaluation} periods of ${period} s exceed one day, the longest window CloudWatch evaluates`,
+      });
+    }
   }
   // Compare against the request that will be applied, defaults included: a limit below the
   // default request is rejected by Kubernetes just the same.
@@ -458,6 +530,35 @@ function toIssues(schema: z.ZodType, zodIssues: readonly z.core.$ZodIssue[], roo
 // ---------------------------------------------------------------------------------------------
 // Normalisation
 
+type RawAlarmWindow = { periodSeconds?: number; evaluationPeriods?: number; datapointsToAlarm?: number };
+
+function alarmWindow(a: RawAlarmWindow | undefined): AlarmWindowSpec {
+  const evaluationPeriods = a?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
+  return {
+    periodSeconds: a?.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS,
+    evaluationPeriods,
+    datapointsToAlarm: a?.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluationPeriods),
+  };
+}
+
+function normaliseAlarms(a: RawService["alarms"]): AlarmsSpec {
+  return {
+    errorRate: {
+      ...alarmWindow(a?.errorRate),
+      thresholdPercent: a?.errorRate?.thresholdPercent ?? defaults.DEFAULT_ERROR_RATE_THRESHOLD_PERCENT,
+      minRequests: a?.errorRate?.minRequests ?? defaults.DEFAULT_ERROR_RATE_MIN_REQUESTS,
+    },
+    latencyP99: {
+      ...alarmWindow(a?.latencyP99),
+      thresholdSeconds: a?.latencyP99?.thresholdSeconds ?? defaults.DEFAULT_LATENCY_P99_THRESHOLD_SECONDS,
+    },
+    unhealthyHosts: {
+      ...alarmWindow(a?.unhealthyHosts),
+      threshold: a?.unhealthyHosts?.threshold ?? defaults.DEFAULT_UNHEALTHY_HOSTS_THRESHOLD,
+    },
+  };
+}
+
 function normaliseService(s: RawService): ServiceSpec {
   const replicas = s.replicas ?? defaults.DEFAULT_REPLICAS;
   const slots: Partial<Record<Slot, SlotSpec>> = {};
@@ -487,6 +588,7 @@ function normaliseService(s: RawService): ServiceSpec {
     candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
     deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+    alarms: normaliseAlarms(s.alarms),
   };
 }
 
@@ -589,6 +691,11 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     candidate: { weight: spec.candidateWeight },
     stickinessSeconds: spec.stickinessSeconds,
     deregistrationDelaySeconds: spec.deregistrationDelaySeconds,
+    alarms: {
+      errorRate: { ...spec.alarms.errorRate },
+      latencyP99: { ...spec.alarms.latencyP99 },
+      unhealthyHosts: { ...spec.alarms.unhealthyHosts },
+    },
   };
 }
 

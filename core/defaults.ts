@@ -82,3 +82,50 @@ export const MAX_RULE_CONDITION_VALUES = 5;
 
 /** ALB limit: listener rule priorities are 1..50000. */
 export const MAX_RULE_PRIORITY = 50_000;
+
+// ---------------------------------------------------------------------------------------------
+// Automatic rollback: alarms on each slot's target group. ALB publishes target group metrics
+// every 60 s, so periods are whole minutes. "2 of 3" evaluations tolerate one noisy minute
+// without waiting for three.
+
+/** Candidate 5xx rate (percent of requests) at or above which the release is rolled back. */
+export const DEFAULT_ERROR_RATE_THRESHOLD_PERCENT = 5;
+
+/**
+ * Requests a period needs before its 5xx rate counts. Below it the rate is reported as 0, so
+ * one failed request out of three at 10% canary traffic does not roll a release back.
+ */
+export const DEFAULT_ERROR_RATE_MIN_REQUESTS = 20;
+
+/** p99 target response time, in seconds, at or above which the release is rolled back. */
+export const DEFAULT_LATENCY_P99_THRESHOLD_SECONDS = 1.5;
+
+/** Unhealthy targets in the candidate's target group at or above which it is rolled back. */
+export const DEFAULT_UNHEALTHY_HOSTS_THRESHOLD = 1;
+
+/** Alarm period in seconds (ALB metric resolution). */
+export const DEFAULT_ALARM_PERIOD_SECONDS = 60;
+
+/** Periods an alarm evaluates. */
+export const DEFAULT_ALARM_EVALUATION_PERIODS = 3;
+
+/** Breaching periods (out of the evaluated ones) that put an alarm in ALARM. */
+export const DEFAULT_ALARM_DATAPOINTS_TO_ALARM = 2;
+
+/** Rollback Lambda memory in MB: the handler is I/O-bound, 256 MB gives it a faster CPU share for cold start. */
+export const DEFAULT_ROLLBACK_MEMORY_MB = 256;
+
+/** Rollback Lambda timeout in seconds: enough for SDK retries with backoff on a throttled API. */
+export const DEFAULT_ROLLBACK_TIMEOUT_SECONDS = 30;
+
+/**
+ * Lambda asynchronous retries of a failed rollback invocation (the maximum AWS allows). Safe
+ * because the handler is idempotent; after the last one the event goes to the dead-letter queue.
+ */
+export const DEFAULT_ROLLBACK_ASYNC_RETRIES = 2;
+
+/** Days the rollback Lambda's logs are kept. */
+export const DEFAULT_LOG_RETENTION_DAYS = 30;
+
+/** Seconds a failed rollback event stays in the dead-letter queue (the SQS maximum, 14 days). */
+export const DEFAULT_DLQ_RETENTION_SECONDS = 1_209_600;

@@ -1,0 +1,347 @@
+/**
+ * Release state: the single source of truth for where each service's traffic goes and why.
+ * Pure transitions shared by the rollback Lambda, the stack program and the CLI, so the three
+ * never disagree. Every transition is idempotent: applying the same event to the state it
+ * produced changes nothing, which is what makes duplicate and late alarm deliveries harmless.
+ */
+import { z } from "zod";
+import { SLOTS, Slot } from "./slots";
+import { type SlotWeights, splitTraffic } from "./weights";
+
+/** Lifecycle of a service's current release. Const object plus union type. */
+export const Phase = {
+  /** One version serves all traffic; no release in flight. */
+  Stable: "stable",
+  /** A candidate in the other slot receives part of the traffic. */
+  Releasing: "releasing",
+  /** The candidate became stable; the previous version stays warm for the rollback window. */
+  Promoted: "promoted",
+  /** An alarm or an operator sent all traffic back to the stable slot; the candidate is held. */
+  RolledBack: "rolled-back",
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+export interface SlotVersion {
+  readonly slot: Slot;
+  readonly version: string;
+}
+
+/** The AWS objects a flip touches. Static per service; written by the stack program. */
+export interface Routing {
+  readonly ruleArn: string;
+  readonly targetGroupArns: Readonly<Record<Slot, string>>;
+  /** Target group stickiness of the rule's forward action, in seconds (0 = off); a flip keeps it. */
+  readonly stickinessSeconds: number;
+}
+
+export interface RollbackRecord {
+  readonly releaseId: string;
+  /** When traffic went back (the handler's clock). */
+  readonly at: string;
+  /** Alarm name, or `operator:<name>`. */
+  readonly by: string;
+  readonly reason: string;
+  readonly failedSlot: Slot;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+}
+
+export interface ReleaseState {
+  readonly service: string;
+  /** Optimistic-lock counter: +1 on every change; writes are conditional on it. */
+  readonly revision: number;
+  readonly phase: Phase;
+  readonly stable: SlotVersion;
+  /** The version being released (or rolled back, while held). `null` when none. */
+  readonly candidate: SlotVersion | null;
+  /** After a promotion: the previous stable version, kept warm as the rollback target. */
+  readonly previous: SlotVersion | null;
+  readonly weights: SlotWeights;
+  readonly releaseId: string | null;
+  readonly releaseStartedAt: string | null;
+  readonly lastRollback: RollbackRecord | null;
+  readonly routing: Routing;
+  readonly updatedAt: string;
+}
+
+interface EventBase {
+  /** ISO-8601 time the change is made. */
+  readonly at: string;
+  /** Who asks: an alarm name, `pulumi:<stack>`, `operator:<name>`. */
+  readonly by: string;
+}
+
+export type ReleaseEvent =
+  | (EventBase & { readonly type: "start-release"; readonly candidate: SlotVersion; readonly weight: number })
+  | (EventBase & { readonly type: "shift-weight"; readonly weight: number })
+  | (EventBase & { readonly type: "promote" })
+  | (EventBase & {
+      readonly type: "roll-back";
+      /** The slot whose alarm fired (or the operator named). */
+      readonly failedSlot: Slot;
+      /** When the problem was observed (alarm state-change time); older than the release = late. */
+      readonly observedAt: string;
+      readonly reason: string;
+    })
+  | (EventBase & { readonly type: "acknowledge" });
+
+export type ReleaseEventType = ReleaseEvent["type"];
+
+/** One append-only history entry; one per applied transition. */
+export interface HistoryEntry {
+  readonly service: string;
+  readonly revision: number;
+  readonly at: string;
+  readonly by: string;
+  readonly action: ReleaseEventType;
+  readonly releaseId: string | null;
+  readonly summary: string;
+  readonly weights: SlotWeights;
+}
+
+export type Transition =
+  | { readonly kind: "applied"; readonly state: ReleaseState; readonly entry: HistoryEntry }
+  /** Nothing to do (duplicate, late, irrelevant); `reason` says why. */
+  | { readonly kind: "unchanged"; readonly state: ReleaseState; readonly reason: string }
+  /** The event asks for something the state forbids; `reason` names the fix. */
+  | { readonly kind: "refused"; readonly state: ReleaseState; readonly reason: string };
+
+/** A fresh state: `stable` serves 100%. */
+export function initialState(service: string, stable: SlotVersion, routing: Routing, at: string): ReleaseState {
+  return {
+    service,
+    revision: 0,
+    phase: Phase.Stable,
+    stable,
+    candidate: null,
+    previous: null,
+    weights: splitTraffic(stable.slot, 0).weights,
+    releaseId: null,
+    releaseStartedAt: null,
+    lastRollback: null,
+    routing,
+    updatedAt: at,
+  };
+}
+
+function describe(v: SlotVersion): string {
+  return `${v.version} (${v.slot})`;
+}
+
+function validWeight(weight: number): boolean {
+  return Number.isInteger(weight) && weight >= 0 && weight <= 100;
+}
+
+function applied(
+  before: ReleaseState,
+  event: ReleaseEvent,
+  change: Partial<ReleaseState>,
+  summary: string,
+): Transition {
+  const state: ReleaseState = { ...before, ...change, revision: before.revision + 1, updatedAt: event.at };
+  return {
+    kind: "applied",
+    state,
+    entry: {
+      service: state.service,
+      revision: state.revision,
+      at: event.at,
+      by: event.by,
+      action: event.type,
+      releaseId: state.releaseId,
+      summary,
+      weights: state.weights,
+    },
+  };
+}
+
+const unchanged = (state: ReleaseState, reason: string): Transition => ({ kind: "unchanged", state, reason });
+const refused = (state: ReleaseState, reason: string): Transition => ({ kind: "refused", state, reason });
+
+function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-release" }>): Transition {
+  if (!validWeight(e.weight)) return refused(s, `candidate weight must be an integer 0..100, got ${e.weight}`);
+  if (e.candidate.slot === s.stable.slot) {
+    return refused(s, `candidate slot ${e.candidate.slot} is the stable slot; release into ${s.stable.slot === Slot.Blue ? Slot.Green : Slot.Blue}`);
+  }
+  const sameCandidate = s.candidate?.slot === e.candidate.slot && s.candidate.version === e.candidate.version;
+  if (s.phase === Phase.RolledBack && sameCandidate) {
+    const rb = s.lastRollback;
+    return refused(
+      s,
+      `candidate ${e.candidate.version} was rolled back${rb ? ` at ${rb.at} by ${rb.by}: ${rb.reason}` : ""}; ` +
+        "change the candidate image or acknowledge the rollback",
+    );
+  }
+  if (s.phase === Phase.Releasing && sameCandidate) {
+    return e.weight === s.weights[e.candidate.slot]
+      ? unchanged(s, `release of ${describe(e.candidate)} at ${e.weight}% is already in progress`)
+      : shiftWeight(s, { type: "shift-weight", weight: e.weight, at: e.at, by: e.by });
+  }
+  const weights = splitTraffic(s.stable.slot, e.weight).weights;
+  return applied(
+    s,
+    e,
+    {
+      phase: Phase.Releasing,
+      candidate: e.candidate,
+      previous: null,
+      weights,
+      releaseId: `${e.candidate.slot}:${e.candidate.version}:${s.revision + 1}`,
+      releaseStartedAt: e.at,
+    },
+    `release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}`,
+  );
+}
+
+function shiftWeight(s: ReleaseState, e: Extract<ReleaseEvent, { type: "shift-weight" }>): Transition {
+  if (s.phase !== Phase.Releasing || !s.candidate) return refused(s, `no release in progress (phase ${s.phase})`);
+  if (!validWeight(e.weight)) return refused(s, `candidate weight must be an integer 0..100, got ${e.weight}`);
+  if (s.weights[s.candidate.slot] === e.weight) return unchanged(s, `candidate already at ${e.weight}%`);
+  return applied(
+    s,
+    e,
+    { weights: splitTraffic(s.stable.slot, e.weight).weights },
+    `shift ${describe(s.candidate)} to ${e.weight}%`,
+  );
+}
+
+function promote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "promote" }>): Transition {
+  if (s.phase === Phase.Promoted || (s.phase === Phase.Stable && !s.candidate)) {
+    return unchanged(s, `${describe(s.stable)} is already stable`);
+  }
+  if (s.phase !== Phase.Releasing || !s.candidate) return refused(s, `nothing to promote (phase ${s.phase})`);
+  return applied(
+    s,
+    e,
+    {
+      phase: Phase.Promoted,
+      stable: s.candidate,
+      candidate: null,
+      previous: s.stable,
+      weights: splitTraffic(s.candidate.slot, 0).weights,
+    },
+    `promote ${describe(s.candidate)}; ${describe(s.stable)} stays warm as the rollback target`,
+  );
+}
+
+function rollBack(s: ReleaseState, e: Extract<ReleaseEvent, { type: "roll-back" }>): Transition {
+  if (s.phase === Phase.RolledBack) {
+    return unchanged(s, `release ${s.releaseId ?? "?"} was already rolled back at ${s.lastRollback?.at ?? "?"}`);
+  }
+  if (s.phase !== Phase.Releasing || !s.candidate || !s.releaseId || !s.releaseStartedAt) {
+    return unchanged(s, `no release in progress (phase ${s.phase}); ${describe(s.stable)} serves all traffic`);
+  }
+  if (e.failedSlot !== s.candidate.slot) {
+    return unchanged(s, `${e.failedSlot} is the stable slot, not the candidate; nothing to roll back to`);
+  }
+  if (s.weights[s.candidate.slot] === 0) {
+    return unchanged(s, `candidate ${describe(s.candidate)} receives no traffic`);
+  }
+  if (Date.parse(e.observedAt) < Date.parse(s.releaseStartedAt)) {
+    return unchanged(s, `event observed at ${e.observedAt} predates release ${s.releaseId} (started ${s.releaseStartedAt})`);
+  }
+  const record: RollbackRecord = {
+    releaseId: s.releaseId,
+    at: e.at,
+    by: e.by,
+    reason: e.reason,
+    failedSlot: s.candidate.slot,
+    fromVersion: s.candidate.version,
+    toVersion: s.stable.version,
+  };
+  return applied(
+    s,
+    e,
+    { phase: Phase.RolledBack, weights: splitTraffic(s.stable.slot, 0).weights, lastRollback: record },
+    `roll back ${describe(s.candidate)} to ${describe(s.stable)}: ${e.reason}`,
+  );
+}
+
+function acknowledge(s: ReleaseState, e: Extract<ReleaseEvent, { type: "acknowledge" }>): Transition {
+  if (s.phase !== Phase.RolledBack || !s.candidate) return unchanged(s, "no rollback to acknowledge");
+  return applied(
+    s,
+    e,
+    { phase: Phase.Stable, candidate: null },
+    `acknowledge rollback of ${describe(s.candidate)}; the version may be released again`,
+  );
+}
+
+/** Applies one event. Never throws for a well-typed event; refusals come back as `refused`. */
+export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition {
+  switch (event.type) {
+    case "start-release":
+      return startRelease(state, event);
+    case "shift-weight":
+      return shiftWeight(state, event);
+    case "promote":
+      return promote(state, event);
+    case "roll-back":
+      return rollBack(state, event);
+    case "acknowledge":
+      return acknowledge(state, event);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of stored state (DynamoDB items are written by three programs; trust nothing).
+
+const slotSchema = z.enum(SLOTS as [Slot, Slot]);
+const slotVersionSchema = z.object({ slot: slotSchema, version: z.string().min(1) });
+const isoTime = z.iso.datetime({ offset: true });
+const weightSchema = z.number().int().min(0).max(100);
+
+export const releaseStateSchema = z
+  .object({
+    service: z.string().min(1),
+    revision: z.number().int().min(0),
+    phase: z.enum(Object.values(Phase) as [Phase, ...Phase[]]),
+    stable: slotVersionSchema,
+    candidate: slotVersionSchema.nullable(),
+    previous: slotVersionSchema.nullable(),
+    weights: z.object({ blue: weightSchema, green: weightSchema }),
+    releaseId: z.string().nullable(),
+    releaseStartedAt: isoTime.nullable(),
+    lastRollback: z
+      .object({
+        releaseId: z.string(),
+        at: isoTime,
+        by: z.string(),
+        reason: z.string(),
+        failedSlot: slotSchema,
+        fromVersion: z.string(),
+        toVersion: z.string(),
+      })
+      .nullable(),
+    routing: z.object({
+      ruleArn: z.string().startsWith("arn:"),
+      targetGroupArns: z.object({ blue: z.string().startsWith("arn:"), green: z.string().startsWith("arn:") }),
+      stickinessSeconds: z.number().int().min(0).max(604_800),
+    }),
+    updatedAt: isoTime,
+  })
+  .refine((s) => s.weights.blue + s.weights.green === 100, { message: "weights must sum to 100", path: ["weights"] })
+  .refine((s) => !s.candidate || s.candidate.slot !== s.stable.slot, {
+    message: "candidate and stable must be in different slots",
+    path: ["candidate", "slot"],
+  });
+
+/** Thrown when a stored release state does not have the expected shape. */
+export class ReleaseStateError extends Error {
+  constructor(service: string, problems: string[]) {
+    super(`release state of ${service} is invalid: ${problems.join("; ")}`);
+    this.name = "ReleaseStateError";
+  }
+}
+
+/** Validates a stored release state; every problem is named by its key path. */
+export function parseReleaseState(raw: unknown, service = "(unknown service)"): ReleaseState {
+  const result = releaseStateSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ReleaseStateError(
+      service,
+      result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,159 @@
+/**
+ * The three alarm event shapes the rollback handler accepts (DESIGN.md contract), normalised
+ * to one `AlarmSignal`:
+ * - CloudWatch's Lambda alarm action: `{ source: "aws.cloudwatch", alarmArn, alarmData: { alarmName, state } }`
+ * - an SNS notification of an alarm: `{ Records: [{ EventSource: "aws:sns", Sns: { Message: "<json>" } }] }`
+ * - EventBridge: `{ "detail-type": "CloudWatch Alarm State Change", source: "aws.cloudwatch", detail: { alarmName, state } }`
+ * Anything else is an `InvalidEventError` naming what was wrong.
+ */
+import { z } from "zod";
+
+export const AlarmState = { Alarm: "ALARM", Ok: "OK", InsufficientData: "INSUFFICIENT_DATA" } as const;
+export type AlarmState = (typeof AlarmState)[keyof typeof AlarmState];
+
+export const EventShape = {
+  AlarmAction: "cloudwatch-alarm-action",
+  Sns: "sns",
+  EventBridge: "eventbridge",
+} as const;
+export type EventShape = (typeof EventShape)[keyof typeof EventShape];
+
+export interface AlarmSignal {
+  readonly shape: EventShape;
+  readonly alarmName: string;
+  readonly alarmArn?: string;
+  readonly state: AlarmState;
+  readonly reason: string;
+  /** When the alarm entered `state`, ISO-8601 (UTC). */
+  readonly at: string;
+}
+
+/** The event is not one of the accepted shapes; `message` names the field and what was expected. */
+export class InvalidEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidEventError";
+  }
+}
+
+/**
+ * CloudWatch writes `2023-08-04T12:36:15.490+0000` (no colon in the offset), SNS the same;
+ * EventBridge's envelope uses `2019-10-02T17:04:40Z`. Accept both, return ISO-8601 UTC.
+ */
+const cwTime = z.string().transform((raw, ctx) => {
+  const normalised = raw.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(normalised) ? Date.parse(normalised) : NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: `must be a timestamp such as 2026-11-24T10:00:00.000+0000, got ${JSON.stringify(raw)}` });
+    return z.NEVER;
+  }
+  return new Date(ms).toISOString();
+});
+
+const stateValue = z.enum([AlarmState.Alarm, AlarmState.Ok, AlarmState.InsufficientData]);
+const alarmStateSchema = z.object({ value: stateValue, reason: z.string(), timestamp: cwTime });
+const alarmName = z.string().min(1).max(255);
+
+const alarmActionSchema = z.object({
+  source: z.literal("aws.cloudwatch"),
+  alarmArn: z.string().startsWith("arn:"),
+  alarmData: z.object({ alarmName, state: alarmStateSchema }),
+});
+
+const eventBridgeSchema = z.object({
+  source: z.literal("aws.cloudwatch"),
+  "detail-type": z.literal("CloudWatch Alarm State Change"),
+  resources: z.array(z.string()).optional(),
+  detail: z.object({ alarmName, state: alarmStateSchema }),
+});
+
+const snsMessageSchema = z.object({
+  AlarmName: alarmName,
+  AlarmArn: z.string().startsWith("arn:").optional(),
+  NewStateValue: stateValue,
+  NewStateReason: z.string(),
+  StateChangeTime: cwTime,
+});
+
+const snsSchema = z.object({
+  Records: z
+    .array(z.object({ EventSource: z.literal("aws:sns"), Sns: z.object({ Message: z.string() }) }))
+    .min(1),
+});
+
+function problems(err: z.ZodError, root: string): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => `${[root, ...i.path.map(String)].filter(Boolean).join(".")}: ${i.message}`)
+    .join("; ");
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Normalises an incoming event into alarm signals (several for a batched SNS delivery).
+ * @throws InvalidEventError for anything that is not one of the three accepted shapes.
+ */
+export function parseAlarmEvent(event: unknown): AlarmSignal[] {
+  if (!isObject(event)) {
+    throw new InvalidEventError(`event must be a JSON object, got ${event === null ? "null" : Array.isArray(event) ? "an array" : typeof event}`);
+  }
+  if ("Records" in event) {
+    const parsed = snsSchema.safeParse(event);
+    if (!parsed.success) throw new InvalidEventError(`not an SNS alarm notification: ${problems(parsed.error, "")}`);
+    return parsed.data.Records.map((record, i) => {
+      let message: unknown;
+      try {
+        message = JSON.parse(record.Sns.Message);
+      } catch (err) {
+        throw new InvalidEventError(`Records[${i}].Sns.Message: must be the JSON alarm notification: ${(err as Error).message}`);
+      }
+      const m = snsMessageSchema.safeParse(message);
+      if (!m.success) throw new InvalidEventError(`not a CloudWatch alarm notification: ${problems(m.error, `Records[${i}].Sns.Message`)}`);
+      return {
+        shape: EventShape.Sns,
+        alarmName: m.data.AlarmName,
+        alarmArn: m.data.AlarmArn,
+        state: m.data.NewStateValue,
+        reason: m.data.NewStateReason,
+        at: m.data.StateChangeTime,
+      };
+    });
+  }
+  if ("detail-type" in event || "detail" in event) {
+    const parsed = eventBridgeSchema.safeParse(event);
+    if (!parsed.success) throw new InvalidEventError(`not a CloudWatch Alarm State Change event: ${problems(parsed.error, "")}`);
+    const d = parsed.data.detail;
+    return [
+      {
+        shape: EventShape.EventBridge,
+        alarmName: d.alarmName,
+        alarmArn: parsed.data.resources?.find((r) => r.includes(":alarm:")),
+        state: d.state.value,
+        reason: d.state.reason,
+        at: d.state.timestamp,
+      },
+    ];
+  }
+  if ("alarmData" in event || event.source === "aws.cloudwatch") {
+    const parsed = alarmActionSchema.safeParse(event);
+    if (!parsed.success) throw new InvalidEventError(`not a CloudWatch alarm action event: ${problems(parsed.error, "")}`);
+    const d = parsed.data.alarmData;
+    return [
+      {
+        shape: EventShape.AlarmAction,
+        alarmName: d.alarmName,
+        alarmArn: parsed.data.alarmArn,
+        state: d.state.value,
+        reason: d.state.reason,
+        at: d.state.timestamp,
+      },
+    ];
+  }
+  const keys = Object.keys(event).slice(0, 8).join(", ") || "none";
+  throw new InvalidEventError(
+    `unrecognised event (top-level keys: ${keys}); expected a CloudWatch alarm action (alarmData), an SNS alarm notification (Records[].Sns) or an EventBridge "CloudWatch Alarm State Change" event`,
+  );
+}

@@ -1,0 +1,39 @@
+/**
+ * Rollback Lambda entry point (one per stack). CloudWatch alarms on each service's slots invoke
+ * it directly; it also accepts the SNS-wrapped and EventBridge forms of the same alarm.
+ * Clients, logger, metrics and configuration are created once per container, at module scope.
+ * Bundled by esbuild (components/rollback/bundle.ts) into the zip the RollbackFunction deploys.
+ */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import type { Context } from "aws-lambda";
+import { getStringFromEnv } from "./commons/env";
+import { ReleaseStore } from "./commons/releaseStore";
+import { createRollbackHandler, type RollbackResult } from "./commons/rollbackHandler";
+import { Traffic } from "./commons/traffic";
+
+const logger = new Logger({ serviceName: "remedy-rollback" });
+const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-rollback" });
+
+const run = createRollbackHandler({
+  store: new ReleaseStore(new DynamoDBClient({}), getStringFromEnv("RELEASE_TABLE")),
+  traffic: new Traffic(new ElasticLoadBalancingV2Client({})),
+  sns: new SNSClient({}),
+  cloudwatch: new CloudWatchClient({}),
+  topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
+  alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
+  logger,
+  metrics,
+});
+
+export const handler = async (event: unknown, context: Context): Promise<RollbackResult> => {
+  try {
+    return await run(event, context);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

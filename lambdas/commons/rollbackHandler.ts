@@ -82,7 +82,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
 
   function count(name: string, service?: string): void {
     const m = metrics.singleMetric();
-    if (service) m.addDimension("service", service);
+    if (service) m.addDimension("Service", service);
     m.addMetric(name, MetricUnit.Count, 1);
   }
 
@@ -105,7 +105,9 @@ export function createRollbackHandler(deps: RollbackDeps) {
       const out = await deps.cloudwatch.send(
         new DescribeAlarmsCommand({ AlarmNamePrefix: `${deps.alarmPrefix}/${service}/`, StateValue: "ALARM" }),
       );
-      return (out.MetricAlarms ?? []).map((a) => a.AlarmName ?? "?");
+      // Filter again: the StateValue filter is not applied together with a prefix by every
+      // implementation of the API (moto applies only the prefix).
+      return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
     } catch (err) {
       assertIsError(err);
       logger.warn("could not list firing alarms", { error: err.message });
@@ -194,6 +196,8 @@ export function createRollbackHandler(deps: RollbackDeps) {
           // back where the recorded state has it, so program, Lambda and rule agree.
           await deps.traffic.setWeights(state.routing, state.weights);
           logger.warn("lost a race after flipping; restored the recorded weights", { weights: state.weights, reason: t.reason });
+          count("RestoredFlips", target.service);
+          return { ...base, outcome: Outcome.Ignored, reason: `${t.reason}; restored the recorded weights`, weights: state.weights };
         }
         logger.info("no rollback", { reason: t.reason, revision: state.revision });
         count(flipped ? "DuplicateEvents" : "IgnoredEvents", target.service);
@@ -228,7 +232,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const before = decidedFrom;
     const after = attempted;
     const m = metrics.singleMetric();
-    m.addDimension("service", target.service);
+    m.addDimension("Service", target.service);
     m.addMetric("FlipLatency", MetricUnit.Milliseconds, flipMs);
     count("Rollbacks", target.service);
     logger.info("rolled back", { from: before.candidate, to: after.stable, revision: after.revision });

@@ -1,0 +1,116 @@
+/**
+ * A loopback HTTP proxy in front of moto that injects AWS faults per API operation: throttling,
+ * 503s, and "applied but the response was lost". Counts the requests that reached moto per
+ * operation, so tests can assert exactly how many times a mutating call was applied.
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type Fault = "throttle" | "unavailable" | "lose-response";
+
+interface Rule {
+  readonly operation: string;
+  readonly fault: Fault;
+  remaining: number;
+}
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  /** The next `times` requests for `operation` fail with `fault`. */
+  inject(operation: string, fault: Fault, times: number): void;
+  /** Requests that reached moto, by operation name. */
+  readonly forwarded: Record<string, number>;
+  /** Faults served, by operation name. */
+  readonly faulted: Record<string, number>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Operation name of an AWS SDK request: JSON (`X-Amz-Target`), RPCv2 (`/operation/X`) or query (`Action=X`). */
+function operationOf(req: http.IncomingMessage, body: string): string {
+  const target = req.headers["x-amz-target"];
+  if (typeof target === "string") return target.split(".").pop() ?? target;
+  const rpc = /\/operation\/([A-Za-z]+)$/.exec(req.url ?? "");
+  if (rpc) return rpc[1];
+  const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body);
+  return action ? action[1] : "unknown";
+}
+
+function faultResponse(res: http.ServerResponse, fault: Fault, json: boolean): void {
+  if (fault === "throttle") {
+    if (json) {
+      res.writeHead(400, { "content-type": "application/x-amz-json-1.0", "x-amzn-errortype": "ThrottlingException" });
+      res.end(JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ThrottlingException", message: "Rate of requests exceeds the allowed throughput." }));
+    } else {
+      res.writeHead(400, { "content-type": "text/xml" });
+      res.end(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
+      );
+    }
+    return;
+  }
+  res.writeHead(503, { "content-type": "text/plain" });
+  res.end("Service Unavailable");
+}
+
+export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const rules: Rule[] = [];
+  const forwarded: Record<string, number> = {};
+  const faulted: Record<string, number> = {};
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const op = operationOf(req, body.toString());
+      const rule = rules.find((r) => r.operation === op && r.remaining > 0);
+      if (rule) rule.remaining -= 1;
+      const json = typeof req.headers["x-amz-target"] === "string";
+      if (rule && rule.fault !== "lose-response") {
+        faulted[op] = (faulted[op] ?? 0) + 1;
+        faultResponse(res, rule.fault, json);
+        return;
+      }
+      forwarded[op] = (forwarded[op] ?? 0) + 1;
+      const up = http.request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (upRes) => {
+          if (rule?.fault === "lose-response") {
+            upRes.resume();
+            faulted[op] = (faulted[op] ?? 0) + 1;
+            faultResponse(res, "unavailable", json);
+            return;
+          }
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      up.on("error", (err) => {
+        res.writeHead(502);
+        res.end(err.message);
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    inject(operation, fault, times) {
+      rules.push({ operation, fault, remaining: times });
+    },
+    forwarded,
+    faulted,
+    reset() {
+      rules.length = 0;
+      for (const k of Object.keys(forwarded)) delete forwarded[k];
+      for (const k of Object.keys(faulted)) delete faulted[k];
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,310 @@
+/**
+ * A stack's AWS side, created for real in moto: VPC + subnets, ALB + listener, per service two
+ * target groups with registered (healthy) targets and a weighted-forward rule, the release state
+ * table (with each service's state), the notification topic (delivered to an SQS queue the test
+ * reads), and the rollback alarms from core/alarms. Used by the integration tests and the bench.
+ */
+import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateRuleCommand,
+  CreateTargetGroupCommand,
+  DeregisterTargetsCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Console } from "node:console";
+import { Writable } from "node:stream";
+import { AlarmKind, alarmName, loadBalancerDimension, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { parseServiceSpec } from "../../core/config";
+import { initialState, applyEvent, type ReleaseState, type Routing } from "../../core/releaseState";
+import { SLOTS, Slot } from "../../core/slots";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
+import { Traffic } from "../../lambdas/commons/traffic";
+
+export const REGION = "eu-west-1";
+export const PREFIX = "remedy-test";
+export const TABLE = "remedy-test-releases";
+
+const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
+
+/** SDK client settings for an endpoint (moto or the fault proxy in front of it). */
+export function clientConfig(endpoint: string, maxAttempts = 3) {
+  return { endpoint, region: REGION, credentials, maxAttempts };
+}
+
+export interface Clients {
+  readonly elb: ElasticLoadBalancingV2Client;
+  readonly ddb: DynamoDBClient;
+  readonly cw: CloudWatchClient;
+  readonly sns: SNSClient;
+}
+
+export function clients(endpoint: string, maxAttempts = 3): Clients {
+  const c = clientConfig(endpoint, maxAttempts);
+  return {
+    elb: new ElasticLoadBalancingV2Client(c),
+    ddb: new DynamoDBClient(c),
+    cw: new CloudWatchClient(c),
+    sns: new SNSClient(c),
+  };
+}
+
+/** Collects what a Powertools Logger or Metrics instance prints (both print via a private `console`). */
+export function capture(target: Logger | Metrics): string[] {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const console = new Console({ stdout: sink, stderr: sink });
+  (target as unknown as { console: Console }).console = console;
+  if (target instanceof Metrics) {
+    // singleMetric() builds a fresh Metrics with its own console; route it to the same sink.
+    const single = target.singleMetric.bind(target);
+    target.singleMetric = () => {
+      const m = single();
+      (m as unknown as { console: Console }).console = console;
+      return m;
+    };
+  }
+  return lines;
+}
+
+export interface ServiceWorld {
+  readonly name: string;
+  readonly routing: Routing;
+  readonly alarmNames: Record<Slot, Record<AlarmKind, string>>;
+}
+
+export interface World {
+  readonly endpoint: string;
+  readonly clients: Clients;
+  readonly store: ReleaseStore;
+  readonly traffic: Traffic;
+  readonly topicArn: string;
+  readonly services: Record<string, ServiceWorld>;
+  /** Messages SNS delivered to the test queue since the last call. */
+  notifications(): Promise<{ subject: string; message: string }[]>;
+  /** Puts an alarm in `state` (SetAlarmState) and returns it as DescribeAlarms reports it. */
+  setAlarm(name: string, state: "ALARM" | "OK", reason?: string): Promise<MetricAlarm>;
+  deregisterAll(service: string, slot: Slot): Promise<void>;
+}
+
+/**
+ * Creates the world. Each service starts releasing `v2` in green at `weight`% with `v1` stable
+ * in blue (written as real transitions through core).
+ */
+export async function createWorld(endpoint: string, serviceNames: readonly string[], weight = 10): Promise<World> {
+  const c = clients(endpoint);
+  const ec2 = new EC2Client(clientConfig(endpoint));
+  const sqs = new SQSClient(clientConfig(endpoint));
+  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
+  const subnets: string[] = [];
+  for (const [i, az] of ["a", "b"].entries()) {
+    const s = await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REGION}${az}` }));
+    subnets.push(s.Subnet?.SubnetId as string);
+  }
+  const lb = (await c.elb.send(new CreateLoadBalancerCommand({ Name: "remedy", Subnets: subnets }))).LoadBalancers?.[0];
+  const listener = (
+    await c.elb.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: lb?.LoadBalancerArn,
+        Protocol: "HTTP",
+        Port: 80,
+        DefaultActions: [{ Type: "fixed-response", FixedResponseConfig: { StatusCode: "404" } }],
+      }),
+    )
+  ).Listeners?.[0];
+  const lbDim = loadBalancerDimension(listener?.ListenerArn as string);
+
+  await c.ddb.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+    }),
+  );
+  const store = new ReleaseStore(c.ddb, TABLE);
+  const topicArn = (await c.sns.send(new CreateTopicCommand({ Name: `${PREFIX}-notifications` }))).TopicArn as string;
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${PREFIX}-inbox` }))).QueueUrl as string;
+  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
+  await c.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: queueArn }));
+
+  const services: Record<string, ServiceWorld> = {};
+  let priority = 1;
+  for (const name of serviceNames) {
+    const tgs = {} as Record<Slot, string>;
+    for (const slot of SLOTS) {
+      const tg = await c.elb.send(
+        new CreateTargetGroupCommand({ Name: `${name}-${slot}`, Protocol: "HTTP", Port: 8080, VpcId: vpc, TargetType: "ip" }),
+      );
+      tgs[slot] = tg.TargetGroups?.[0]?.TargetGroupArn as string;
+      await c.elb.send(
+        new RegisterTargetsCommand({ TargetGroupArn: tgs[slot], Targets: [{ Id: `10.0.1.${priority * 2 + (slot === Slot.Blue ? 0 : 1)}`, Port: 8080 }] }),
+      );
+    }
+    const rule = await c.elb.send(
+      new CreateRuleCommand({
+        ListenerArn: listener?.ListenerArn,
+        Priority: priority++,
+        Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: [`/${name}/*`] } }],
+        Actions: [
+          {
+            Type: "forward",
+            ForwardConfig: { TargetGroups: SLOTS.map((s) => ({ TargetGroupArn: tgs[s], Weight: s === Slot.Blue ? 100 : 0 })) },
+          },
+        ],
+      }),
+    );
+    const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0 };
+    const traffic = new Traffic(c.elb);
+    let state: ReleaseState = initialState(name, { slot: Slot.Blue, version: "v1" }, routing, new Date(Date.now() - 60_000).toISOString());
+    await store.create(state);
+    const started = applyEvent(state, {
+      type: "start-release",
+      candidate: { slot: Slot.Green, version: "v2" },
+      weight,
+      at: new Date(Date.now() - 30_000).toISOString(),
+      by: "test",
+    });
+    if (started.kind !== "applied") throw new Error(started.reason);
+    await traffic.setWeights(routing, started.state.weights);
+    await store.commit(state.revision, started.state, started.entry);
+    state = started.state;
+
+    const spec = parseServiceSpec({
+      name,
+      port: 8080,
+      healthPath: "/healthz",
+      routing: { paths: [`/${name}/*`], priority: 1 },
+      stable: "blue",
+      slots: { blue: { image: "r/app:v1" }, green: { image: "r/app:v2" } },
+    });
+    const alarmNames = {} as Record<Slot, Record<AlarmKind, string>>;
+    for (const slot of SLOTS) {
+      alarmNames[slot] = {} as Record<AlarmKind, string>;
+      for (const def of slotAlarms({ prefix: PREFIX, service: name, slot, loadBalancer: lbDim, targetGroup: targetGroupDimension(tgs[slot]), spec: spec.alarms })) {
+        alarmNames[slot][def.kind] = def.name;
+        await c.cw.send(
+          new PutMetricAlarmCommand({
+            AlarmName: def.name,
+            AlarmDescription: def.description,
+            ComparisonOperator: def.comparisonOperator,
+            Threshold: def.threshold,
+            EvaluationPeriods: def.evaluationPeriods,
+            DatapointsToAlarm: def.datapointsToAlarm,
+            TreatMissingData: def.treatMissingData,
+            AlarmActions: [topicArn],
+            ...(def.metric
+              ? {
+                  Namespace: def.metric.namespace,
+                  MetricName: def.metric.metricName,
+                  Period: def.metric.period,
+                  Statistic: def.metric.statistic as "Maximum" | undefined,
+                  ExtendedStatistic: def.metric.extendedStatistic,
+                  Dimensions: Object.entries(def.metric.dimensions).map(([Name, Value]) => ({ Name, Value })),
+                }
+              : {
+                  Metrics: def.metricQueries?.map((q) => ({
+                    Id: q.id,
+                    Expression: q.expression,
+                    Label: q.label,
+                    ReturnData: q.returnData,
+                    MetricStat: q.metric
+                      ? {
+                          Metric: {
+                            Namespace: q.metric.namespace,
+                            MetricName: q.metric.metricName,
+                            Dimensions: Object.entries(q.metric.dimensions).map(([Name, Value]) => ({ Name, Value })),
+                          },
+                          Period: q.metric.period,
+                          Stat: q.metric.stat,
+                        }
+                      : undefined,
+                  })),
+                }),
+          }),
+        );
+      }
+    }
+    services[name] = { name, routing, alarmNames };
+  }
+
+  return {
+    endpoint,
+    clients: c,
+    store,
+    traffic: new Traffic(c.elb),
+    topicArn,
+    services,
+    async notifications() {
+      const out: { subject: string; message: string }[] = [];
+      for (;;) {
+        const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        const msgs = r.Messages ?? [];
+        if (msgs.length === 0) return out;
+        for (const m of msgs) {
+          const body = JSON.parse(m.Body ?? "{}") as { Subject?: string; Message?: string };
+          out.push({ subject: body.Subject ?? "", message: body.Message ?? "" });
+        }
+        await sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+        );
+      }
+    },
+    async setAlarm(name, state, reason = "Threshold Crossed: 3 out of the last 3 datapoints were greater than or equal to the threshold (5.0)") {
+      await c.cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: reason }));
+      const alarm = (await c.cw.send(new DescribeAlarmsCommand({ AlarmNames: [name] }))).MetricAlarms?.[0];
+      if (!alarm) throw new Error(`alarm ${name} not found after SetAlarmState`);
+      return alarm;
+    },
+    async deregisterAll(service, slot) {
+      const tg = services[service].routing.targetGroupArns[slot];
+      const ip = (n: number) => `10.0.1.${n}`;
+      const idx = serviceNames.indexOf(service) + 1;
+      await c.elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: ip(idx * 2 + (slot === Slot.Blue ? 0 : 1)), Port: 8080 }] }));
+    },
+  };
+}
+
+/** Handler dependencies pointed at `endpoint`, with Powertools output captured. */
+export function handlerDeps(endpoint: string, topicArn: string, overrides: Partial<RollbackDeps> = {}) {
+  const c = clients(endpoint);
+  const logger = new Logger({ serviceName: "remedy-rollback", logLevel: "INFO" });
+  const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-rollback" });
+  const logs = capture(logger);
+  const emf = capture(metrics);
+  const deps: RollbackDeps = {
+    store: new ReleaseStore(c.ddb, TABLE),
+    traffic: new Traffic(c.elb),
+    sns: c.sns,
+    cloudwatch: c.cw,
+    topicArn,
+    alarmPrefix: PREFIX,
+    logger,
+    metrics,
+    ...overrides,
+  };
+  return { deps, logs, emf, handler: createRollbackHandler(deps) };
+}
+
+/** alarmName re-exported for tests that build foreign names. */
+export { alarmName };

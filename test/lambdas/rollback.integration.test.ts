@@ -1,0 +1,311 @@
+/**
+ * The rollback handler against a real moto_server: ALB, target groups, rule, alarms, release
+ * table and topic exist in moto; alarms are put in ALARM with SetAlarmState and the event
+ * CloudWatch would send is delivered to the handler in-process. SDK calls go through a fault
+ * proxy that can throttle, fail or lose responses.
+ */
+import { strict as assert } from "node:assert";
+import { PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
+import { Phase, applyEvent } from "../../core/releaseState";
+import { Slot } from "../../core/slots";
+import { Outcome, type RollbackResult } from "../../lambdas/commons/rollbackHandler";
+import { alarmActionEvent, cwTimestamp, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
+import { startFaultProxy, type FaultProxy } from "../helpers/faultProxy";
+import { startMoto, type MotoServer } from "../helpers/moto";
+import { PREFIX, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+
+describe("lambdas/rollback against moto_server", function () {
+  this.timeout(60_000);
+  let moto: MotoServer;
+  let proxy: FaultProxy;
+  let world: World;
+  let h: ReturnType<typeof handlerDeps>;
+
+  before(async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint);
+  });
+  after(async () => {
+    await proxy?.close();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    world = await createWorld(moto.endpoint, ["payments", "orders"]);
+    proxy.reset();
+    h = handlerDeps(proxy.endpoint, world.topicArn);
+  });
+
+  const payments = () => world.services.payments;
+  const greenErrors = () => payments().alarmNames.green["error-rate"];
+  const weightsOf = (svc: string) => world.traffic.currentWeights(world.services[svc].routing);
+  const metricNames = () =>
+    h.emf
+      .map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] }; Service?: string })
+      .filter((e) => e._aws.CloudWatchMetrics[0].Namespace === "remedy")
+      .flatMap((e) => e._aws.CloudWatchMetrics[0].Metrics.map((m) => `${m.Name}${e.Service ? `:${e.Service}` : ""}`));
+
+  async function assertRolledBack(result: RollbackResult): Promise<void> {
+    assert.equal(result.outcome, Outcome.RolledBack, JSON.stringify(result));
+    assert.deepEqual(await weightsOf("payments"), { blue: 100, green: 0 });
+    const state = await world.store.get("payments");
+    assert.equal(state?.phase, Phase.RolledBack);
+    assert.equal(state?.lastRollback?.by, greenErrors());
+    assert.equal(state?.lastRollback?.fromVersion, "v2");
+    assert.equal(state?.lastRollback?.toVersion, "v1");
+  }
+
+  for (const [shape, build] of [
+    ["the CloudWatch alarm Lambda action", (a: Parameters<typeof alarmActionEvent>[0]) => alarmActionEvent(a)],
+    ["an SNS-wrapped alarm notification", (a: Parameters<typeof alarmActionEvent>[0]) => snsEvent(a, world.topicArn)],
+    ["the EventBridge CloudWatch Alarm State Change", (a: Parameters<typeof alarmActionEvent>[0]) => eventBridgeEvent(a)],
+  ] as const) {
+    it(`rolls back on ${shape}: weights, release state, history, SNS and metric`, async () => {
+      // Prepare
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx rate 12.5 >= 5.0");
+      // Act
+      const result = await h.handler(build(alarm));
+      // Assess
+      await assertRolledBack(result);
+      const state = await world.store.get("payments");
+      assert.equal(state?.lastRollback?.reason, "Threshold Crossed: 5xx rate 12.5 >= 5.0");
+      assert.ok((result.results[0].flipMs ?? -1) >= 0);
+      const history = await world.store.history("payments");
+      assert.deepEqual(history.map((e) => e.action), ["start-release", "roll-back"]);
+      assert.equal(history[1].by, greenErrors());
+      assert.equal(proxy.forwarded.ModifyRule, 1);
+      const notes = await world.notifications();
+      assert.equal(notes.length, 1);
+      assert.equal(notes[0].subject, "remedy: payments rolled back to v1");
+      assert.match(notes[0].message, /rolled back payments: v2 \(green\) -> v1 \(blue\)/);
+      assert.match(notes[0].message, /Alarm: +remedy-test\/payments\/green\/error-rate/);
+      assert.match(notes[0].message, /Also firing: +none/);
+      assert.ok(metricNames().includes("Rollbacks:payments"), metricNames().join());
+      assert.ok(metricNames().includes("FlipLatency:payments"));
+      // The other service is untouched.
+      assert.deepEqual(await weightsOf("orders"), { blue: 90, green: 10 });
+      assert.equal((await world.store.get("orders"))?.phase, Phase.Releasing);
+    });
+  }
+
+  it("lists the service's other firing alarms in the notification", async () => {
+    await world.setAlarm(payments().alarmNames.green["latency-p99"], "ALARM");
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assertRolledBack(await h.handler(alarmActionEvent(alarm)));
+    const [note] = await world.notifications();
+    assert.match(note.message, /Also firing: +remedy-test\/payments\/green\/latency-p99/);
+  });
+
+  it("treats a duplicate delivery as a no-op: one flip, one record, one notification", async () => {
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assertRolledBack(await h.handler(alarmActionEvent(alarm)));
+    const second = await h.handler(alarmActionEvent(alarm));
+    assert.equal(second.outcome, Outcome.Ignored);
+    assert.match(second.results[0].reason, /already rolled back/);
+    assert.equal(proxy.forwarded.ModifyRule, 1);
+    assert.equal((await world.store.history("payments")).length, 2);
+    assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("records and notifies once when the same alarm arrives in three shapes at once", async () => {
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    const results = await Promise.all([
+      h.handler(alarmActionEvent(alarm)),
+      h.handler(snsEvent(alarm, world.topicArn)),
+      h.handler(eventBridgeEvent(alarm)),
+    ]);
+    const outcomes = results.map((r) => r.outcome).sort();
+    assert.equal(outcomes.filter((o) => o === Outcome.RolledBack).length, 1, outcomes.join());
+    assert.deepEqual(await weightsOf("payments"), { blue: 100, green: 0 });
+    const history = await world.store.history("payments");
+    assert.equal(history.filter((e) => e.action === "roll-back").length, 1);
+    assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("ignores OK and INSUFFICIENT_DATA, before and after an ALARM", async () => {
+    const ok = await world.setAlarm(greenErrors(), "OK", "Threshold Crossed: back to normal");
+    const first = await h.handler(alarmActionEvent(ok));
+    assert.equal(first.outcome, Outcome.Ignored);
+    assert.equal(first.results[0].reason, "alarm is OK; only ALARM rolls back");
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assertRolledBack(await h.handler(alarmActionEvent(alarm)));
+    const recovered = await world.setAlarm(greenErrors(), "OK");
+    assert.equal((await h.handler(eventBridgeEvent(recovered))).outcome, Outcome.Ignored);
+    const insufficient = { ...alarmActionEvent(recovered) };
+    insufficient.alarmData = { ...insufficient.alarmData, state: { ...insufficient.alarmData.state, value: "INSUFFICIENT_DATA" } };
+    assert.equal((await h.handler(insufficient)).outcome, Outcome.Ignored);
+    assert.deepEqual(await weightsOf("payments"), { blue: 100, green: 0 });
+    assert.equal(proxy.forwarded.ModifyRule, 1);
+  });
+
+  it("ignores an alarm of another stack, and one for the stable slot, without touching AWS", async () => {
+    await world.clients.cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: "someone-else/payments/green/error-rate",
+        Namespace: "AWS/ApplicationELB",
+        MetricName: "HTTPCode_Target_5XX_Count",
+        Statistic: "Sum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      }),
+    );
+    const foreign = await world.setAlarm("someone-else/payments/green/error-rate", "ALARM");
+    const r1 = await h.handler(alarmActionEvent(foreign));
+    assert.equal(r1.outcome, Outcome.Ignored);
+    assert.equal(r1.results[0].reason, `not a rollback alarm of ${PREFIX}`);
+
+    const stable = await world.setAlarm(payments().alarmNames.blue["error-rate"], "ALARM");
+    const r2 = await h.handler(alarmActionEvent(stable));
+    assert.equal(r2.outcome, Outcome.Ignored);
+    assert.match(r2.results[0].reason, /blue is the stable slot/);
+
+    assert.equal(proxy.forwarded.ModifyRule, undefined);
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+    assert.equal((await world.notifications()).length, 0);
+  });
+
+  it("ignores a late ALARM that predates the current release", async () => {
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    const late = alarmActionEvent(alarm);
+    const old = cwTimestamp(new Date(Date.now() - 3_600_000));
+    late.alarmData = { ...late.alarmData, state: { ...late.alarmData.state, timestamp: old } };
+    const r = await h.handler(late);
+    assert.equal(r.outcome, Outcome.Ignored);
+    assert.match(r.results[0].reason, /predates release green:v2:/);
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+  });
+
+  it("rejects malformed events with a logged error naming the problem, changing nothing", async () => {
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    const broken = snsEvent(alarm, world.topicArn);
+    broken.Records[0].Sns.Message = "{not json";
+    const r1 = await h.handler(broken);
+    assert.equal(r1.outcome, Outcome.Rejected);
+    assert.match(r1.results[0].reason, /^Records\[0\]\.Sns\.Message: must be the JSON alarm notification/);
+
+    const r2 = await h.handler({ hello: "world" });
+    assert.match(r2.results[0].reason, /unrecognised event \(top-level keys: hello\); expected a CloudWatch alarm action/);
+
+    const noState = alarmActionEvent(alarm) as Record<string, unknown>;
+    noState.alarmData = { alarmName: alarm.AlarmName };
+    const r3 = await h.handler(noState);
+    assert.match(r3.results[0].reason, /not a CloudWatch alarm action event: alarmData\.state: /);
+
+    assert.equal((await h.handler("ALARM")).outcome, Outcome.Rejected);
+    const errors = h.logs.map((l) => JSON.parse(l) as { level: string; message: string; error?: string }).filter((l) => l.level === "ERROR");
+    assert.equal(errors.length, 4);
+    assert.ok(errors.every((e) => e.message === "rejected event" && typeof e.error === "string"));
+    assert.equal(metricNames().filter((m) => m === "RejectedEvents").length, 4);
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+    assert.equal(proxy.forwarded.GetItem, undefined);
+  });
+
+  it("refuses to flip to a stable slot with no healthy targets and escalates via SNS", async () => {
+    await world.deregisterAll("payments", Slot.Blue);
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    const r = await h.handler(alarmActionEvent(alarm));
+    assert.equal(r.outcome, Outcome.Escalated);
+    assert.equal(r.results[0].reason, "the rollback target v1 (blue) has no healthy targets; flipping would send all traffic nowhere");
+    assert.equal(proxy.forwarded.ModifyRule, undefined);
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+    assert.equal((await world.store.get("payments"))?.phase, Phase.Releasing);
+    const [note] = await world.notifications();
+    assert.equal(note.subject, "remedy: payments NOT rolled back automatically");
+    assert.match(note.message, /Why: +the rollback target v1 \(blue\) has no healthy targets/);
+    assert.ok(metricNames().includes("Escalations:payments"));
+  });
+
+  it("escalates when a service has no release state", async () => {
+    await world.clients.cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: `${PREFIX}/search/green/error-rate`,
+        Namespace: "AWS/ApplicationELB",
+        MetricName: "HTTPCode_Target_5XX_Count",
+        Statistic: "Sum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      }),
+    );
+    const alarm = await world.setAlarm(`${PREFIX}/search/green/error-rate`, "ALARM");
+    const r = await h.handler(alarmActionEvent(alarm));
+    assert.equal(r.outcome, Outcome.Escalated);
+    assert.match(r.results[0].reason, /no release state for search in remedy-test-releases; run `pulumi up`/);
+    assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("retries throttled ModifyRule calls and flips exactly once", async () => {
+    proxy.inject("ModifyRule", "throttle", 2);
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assertRolledBack(await h.handler(alarmActionEvent(alarm)));
+    assert.equal(proxy.faulted.ModifyRule, 2);
+    assert.equal(proxy.forwarded.ModifyRule, 1);
+    assert.equal((await world.store.history("payments")).filter((e) => e.action === "roll-back").length, 1);
+    assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("survives 5xx on reads and a lost commit response without a second record or notification", async () => {
+    proxy.inject("GetItem", "unavailable", 1);
+    proxy.inject("DescribeTargetHealth", "throttle", 1);
+    proxy.inject("TransactWriteItems", "lose-response", 1);
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assertRolledBack(await h.handler(alarmActionEvent(alarm)));
+    assert.equal(proxy.faulted.TransactWriteItems, 1);
+    assert.equal(proxy.forwarded.ModifyRule, 1);
+    assert.equal((await world.store.history("payments")).filter((e) => e.action === "roll-back").length, 1);
+    assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("fails loudly when AWS keeps throttling, and completes on redelivery with one record", async () => {
+    proxy.inject("ModifyRule", "throttle", 3);
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assert.rejects(h.handler(alarmActionEvent(alarm)), (err: Error) => /Rate exceeded/.test(err.message));
+    assert.equal((await world.store.get("payments"))?.phase, Phase.Releasing);
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+    // Lambda's asynchronous retry delivers the same event again.
+    await assertRolledBack(await h.handler(alarmActionEvent(alarm)));
+    assert.equal((await world.store.history("payments")).filter((e) => e.action === "roll-back").length, 1);
+    assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("restores the recorded weights when a new release lands between its flip and its record", async () => {
+    // Prepare: a `pulumi up` starting release v3 at 20% races the handler's commit.
+    const realCommit = world.store.commit.bind(world.store);
+    let raced = false;
+    const store = h.deps.store;
+    store.commit = async (expected, next, entry) => {
+      if (!raced) {
+        raced = true;
+        const current = await world.store.get("payments");
+        if (!current) throw new Error("no state");
+        const t = applyEvent(current, {
+          type: "start-release",
+          candidate: { slot: Slot.Green, version: "v3" },
+          weight: 20,
+          at: new Date(Date.now() + 1000).toISOString(),
+          by: "pulumi:prod",
+        });
+        if (t.kind !== "applied") throw new Error(t.reason);
+        await world.traffic.setWeights(current.routing, t.state.weights);
+        await realCommit(current.revision, t.state, t.entry);
+      }
+      return realCommit(expected, next, entry);
+    };
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    // Act
+    const r = await h.handler(alarmActionEvent(alarm));
+    // Assess: the alarm was about v2; v3 is now releasing, so traffic goes back to v3's 80/20.
+    assert.equal(r.outcome, Outcome.Ignored);
+    assert.match(r.results[0].reason, /predates release green:v3:.*; restored the recorded weights/);
+    assert.deepEqual(await weightsOf("payments"), { blue: 80, green: 20 });
+    const state = await world.store.get("payments");
+    assert.equal(state?.candidate?.version, "v3");
+    assert.equal(state?.phase, Phase.Releasing);
+    assert.equal((await world.notifications()).length, 0);
+  });
+});

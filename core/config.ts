@@ -205,6 +205,17 @@ const stackSchema = z.strictObject({
     error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
   }),
   createNamespaces: z.boolean({ error: "must be true or false" }).optional(),
+  rollback: z
+    .strictObject({
+      notificationEmails: z
+        .array(z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { error: 'must be an email address such as "oncall@example.com"' }), {
+          error: required("a list of email addresses"),
+        })
+        .optional(),
+      tableDeletionProtection: z.boolean({ error: "must be true or false" }).optional(),
+      logRetentionDays: int("the days the rollback Lambda's logs are kept", 1, 3653).optional(),
+    })
+    .optional(),
   services: z
     .array(serviceSchema, { error: required("a list of services") })
     .min(1, { error: "must list at least one service" }),
@@ -283,9 +294,17 @@ export type IngressSpec =
       readonly securityGroupId: string;
     };
 
+/** Stack-wide automatic rollback settings. */
+export interface RollbackSpec {
+  readonly notificationEmails: readonly string[];
+  readonly tableDeletionProtection: boolean;
+  readonly logRetentionDays: number;
+}
+
 export interface StackConfig {
   readonly ingress: IngressSpec;
   readonly createNamespaces: boolean;
+  readonly rollback: RollbackSpec;
   readonly services: readonly ServiceSpec[];
 }
 
@@ -610,6 +629,11 @@ function normaliseStack(raw: RawStack): StackConfig {
   return {
     ingress,
     createNamespaces: raw.createNamespaces ?? true,
+    rollback: {
+      notificationEmails: raw.rollback?.notificationEmails ?? [],
+      tableDeletionProtection: raw.rollback?.tableDeletionProtection ?? true,
+      logRetentionDays: raw.rollback?.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS,
+    },
     services: raw.services.map(normaliseService),
   };
 }

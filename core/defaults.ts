@@ -129,3 +129,9 @@ export const DEFAULT_LOG_RETENTION_DAYS = 30;
 
 /** Seconds a failed rollback event stays in the dead-letter queue (the SQS maximum, 14 days). */
 export const DEFAULT_DLQ_RETENTION_SECONDS = 1_209_600;
+
+/**
+ * Oldest alarm event (seconds) Lambda still delivers to the rollback function after retries.
+ * An hour-old ALARM is a no-op anyway (the release has moved on or humans have), so drop it.
+ */
+export const DEFAULT_ROLLBACK_MAX_EVENT_AGE_SECONDS = 3_600;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type StackConfig, parseStackConfig } from "../core/config";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
-export const CONFIG_KEYS = ["ingress", "services", "createNamespaces"] as const;
+export const CONFIG_KEYS = ["ingress", "services", "createNamespaces", "rollback"] as const;
 
 /**
  * Reads the `remedy:*` config of the current stack and validates it. Every key is read as a raw

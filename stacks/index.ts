@@ -3,10 +3,14 @@
  * validates it, builds the shared ingress and every service, and exports what operators and
  * other stacks need. Resources are built in `program.ts` so tests and benchmarks can run it.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./config";
 import { buildStack, stackOutputs } from "./program";
 
-const outputs = stackOutputs(buildStack(readStackConfig()));
+const outputs = stackOutputs(
+  buildStack(readStackConfig(), { alarmNamePrefix: `${pulumi.getProject()}-${pulumi.getStack()}` }),
+);
 
 export const ingress = outputs.ingress;
 export const services = outputs.services;
+export const rollback = outputs.rollback;

@@ -2,9 +2,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService } from "../components/delivery/blueGreenService";
 import { SharedIngress } from "../components/delivery/sharedIngress";
+import { AutoRollback } from "../components/rollback/autoRollback";
+import { RollbackFunction } from "../components/rollback/rollbackFunction";
 import { type StackConfig, serviceInputOf } from "../core/config";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
-import type { Slot } from "../core/slots";
+import { SLOTS, type Slot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
 
 /** What each service exports: enough for operators, the CLI and a hotfix stack to find it. */
@@ -18,12 +20,16 @@ export interface ServiceOutputs {
   readonly targetGroupArns: pulumi.Output<Record<Slot, string>>;
   readonly targetGroupNames: pulumi.Output<Record<Slot, string>>;
   readonly ruleArn: pulumi.Output<string>;
+  readonly alarmNames: pulumi.Output<string[]>;
 }
 
 export interface StackResources {
   readonly ingress: SharedIngress;
   readonly namespaces: ReadonlyMap<string, k8s.core.v1.Namespace>;
   readonly services: ReadonlyMap<string, BlueGreenService>;
+  readonly rollback: RollbackFunction;
+  readonly alarms: ReadonlyMap<string, AutoRollback>;
+  readonly alarmNamePrefix: string;
 }
 
 export interface StackOutputs {
@@ -33,16 +39,30 @@ export interface StackOutputs {
     readonly dnsName: pulumi.Output<string | undefined>;
   };
   readonly services: Record<string, ServiceOutputs>;
+  readonly rollback: {
+    readonly functionArn: pulumi.Output<string>;
+    readonly releaseTable: pulumi.Output<string>;
+    readonly notificationTopicArn: pulumi.Output<string>;
+    readonly alarmNamePrefix: string;
+  };
 }
 
 /** Name of the shared ingress component (and of its ALB, auto-named from it). */
 export const INGRESS_NAME = "remedy";
 
+/** Name of the stack's RollbackFunction component. */
+export const ROLLBACK_NAME = "rollback";
+
+export interface BuildOptions {
+  /** Prefix of every rollback alarm name: `<project>-<stack>`, unique per account and region. */
+  readonly alarmNamePrefix: string;
+}
+
 /**
  * Builds a whole stack from validated config: one shared ingress, the namespaces (labelled so the
  * AWS Load Balancer Controller injects pod readiness gates), and one blue/green service per entry.
  */
-export function buildStack(config: StackConfig): StackResources {
+export function buildStack(config: StackConfig, options: BuildOptions): StackResources {
   const ingress =
     config.ingress.mode === "existing"
       ? new SharedIngress(INGRESS_NAME, {
@@ -87,7 +107,32 @@ export function buildStack(config: StackConfig): StackResources {
       }),
     );
   }
-  return { ingress, namespaces, services };
+
+  const rollback = new RollbackFunction(ROLLBACK_NAME, {
+    alarmNamePrefix: options.alarmNamePrefix,
+    ruleArns: [...services.values()].map((s) => s.ruleArn),
+    notificationEmails: config.rollback.notificationEmails,
+    tableDeletionProtection: config.rollback.tableDeletionProtection,
+    logRetentionDays: config.rollback.logRetentionDays,
+  });
+  const alarms = new Map<string, AutoRollback>();
+  for (const spec of config.services) {
+    const svc = services.get(spec.name) as BlueGreenService;
+    alarms.set(
+      spec.name,
+      new AutoRollback(`${spec.name}-rollback`, {
+        service: spec.name,
+        slots: SLOTS.filter((slot) => spec.slots[slot] !== undefined),
+        alarms: spec.alarms,
+        alarmNamePrefix: options.alarmNamePrefix,
+        listenerArn: attachment.listenerArn,
+        targetGroupArns: svc.targetGroupArns,
+        functionArn: rollback.functionArn,
+        topicArn: rollback.topicArn,
+      }),
+    );
+  }
+  return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix };
 }
 
 /** The stack's exports. */
@@ -106,6 +151,7 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       targetGroupArns: svc.targetGroupArns,
       targetGroupNames: svc.targetGroupNames,
       ruleArn: svc.ruleArn,
+      alarmNames: (resources.alarms.get(name) as AutoRollback).alarmNames,
     };
   }
   return {
@@ -115,5 +161,11 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       dnsName: resources.ingress.dnsName,
     },
     services,
+    rollback: {
+      functionArn: resources.rollback.functionArn,
+      releaseTable: resources.rollback.tableName,
+      notificationTopicArn: resources.rollback.topicArn,
+      alarmNamePrefix: resources.alarmNamePrefix,
+    },
   };
 }

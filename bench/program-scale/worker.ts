@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   );
   const raw = config(services);
   const start = process.hrtime.bigint();
-  const outputs = stackOutputs(buildStack(parseStackConfig(raw)));
+  const outputs = stackOutputs(buildStack(parseStackConfig(raw), { alarmNamePrefix: "remedy-bench" }));
   await settle();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (Object.keys(outputs.services).length !== services) throw new Error("not every service was built");

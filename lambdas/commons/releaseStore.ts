@@ -20,6 +20,13 @@ import { parseReleaseState, type HistoryEntry, type ReleaseState } from "../../c
 export const STATE_SORT_KEY = "state";
 export const historySortKey = (revision: number): string => `history#${String(revision).padStart(10, "0")}`;
 
+function withoutKeys(item: Record<string, unknown>): Record<string, unknown> {
+  const rest = { ...item };
+  delete rest.pk;
+  delete rest.sk;
+  return rest;
+}
+
 /** Another writer changed the state since it was read; reload and decide again. */
 export class ConflictError extends Error {
   constructor(service: string, expectedRevision: number) {
@@ -44,8 +51,7 @@ export class ReleaseStore {
       }),
     );
     if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...state } = unmarshall(out.Item);
-    return parseReleaseState(state, service);
+    return parseReleaseState(withoutKeys(unmarshall(out.Item)), service);
   }
 
   /** Writes a first state; fails with `ConflictError` if the service already has one. */
@@ -116,8 +122,7 @@ export class ReleaseStore {
         }),
       );
       for (const item of out.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...entry } = unmarshall(item);
-        entries.push(entry as HistoryEntry);
+        entries.push(withoutKeys(unmarshall(item)) as unknown as HistoryEntry);
       }
       start = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
     } while (start);

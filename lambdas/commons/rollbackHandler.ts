@@ -13,8 +13,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { isDeepStrictEqual } from "node:util";
-import { parseAlarmName, type ParsedAlarmName } from "../../core/alarms";
+import { AlarmKind, alarmName, parseAlarmName, type ParsedAlarmName } from "../../core/alarms";
 import { ReleaseStateError, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { SLOTS } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { AlarmState, InvalidEventError, parseAlarmEvent, type AlarmSignal } from "./events";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
@@ -102,11 +103,10 @@ export function createRollbackHandler(deps: RollbackDeps) {
   /** Other alarms of the service now in ALARM; context for humans, never fatal. */
   async function firingAlarms(service: string): Promise<string[]> {
     try {
-      const out = await deps.cloudwatch.send(
-        new DescribeAlarmsCommand({ AlarmNamePrefix: `${deps.alarmPrefix}/${service}/`, StateValue: "ALARM" }),
-      );
-      // Filter again: the StateValue filter is not applied together with a prefix by every
-      // implementation of the API (moto applies only the prefix).
+      // Exact names rather than a prefix: the role may describe only this stack's alarm ARNs,
+      // and IAM can match those only when the request names them.
+      const names = SLOTS.flatMap((slot) => Object.values(AlarmKind).map((kind) => alarmName(deps.alarmPrefix, service, slot, kind)));
+      const out = await deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }));
       return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
     } catch (err) {
       assertIsError(err);

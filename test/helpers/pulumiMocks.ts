@@ -51,11 +51,25 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
         dnsName: `${name}-${id.slice(0, 7)}.${MOCK_REGION}.elb.amazonaws.com`,
       };
     case "aws:lb/listener:Listener":
-      return { ...inputs, arn: arn(`listener/app/remedy/${id}`) };
+      return { ...inputs, arn: arn(`listener/app/remedy/${hex(counter + 7)}/${hex(counter)}`) };
     case "aws:lb/listenerRule:ListenerRule":
       return { ...inputs, arn: arn(`listener-rule/app/remedy/${id}`) };
     case "aws:ec2/securityGroup:SecurityGroup":
       return { ...inputs, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:security-group/${id}` };
+    case "aws:lambda/function:Function":
+      return { ...inputs, name: (inputs.name as string | undefined) ?? id, arn: `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${id}` };
+    case "aws:dynamodb/table:Table":
+      return { ...inputs, name: id, arn: `arn:aws:dynamodb:${MOCK_REGION}:${MOCK_ACCOUNT}:table/${id}` };
+    case "aws:sns/topic:Topic":
+      return { ...inputs, name: id, arn: `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${id}` };
+    case "aws:sqs/queue:Queue":
+      return { ...inputs, name: id, arn: `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${id}`, url: `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${id}` };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { ...inputs, name: id, arn: `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${id}` };
+    case "aws:iam/role:Role":
+      return { ...inputs, name: id, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${id}` };
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { ...inputs, arn: `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:${String(inputs.name ?? id)}` };
     default:
       return { ...inputs };
   }
@@ -85,6 +99,10 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
             ],
             arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc/${args.inputs.id}`,
           };
+        }
+        if (args.token === "aws:index/getRegion:getRegion") return { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION };
+        if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
+          return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE" };
         }
         throw new Error(`unexpected invoke ${args.token} in unit tests`);
       },

@@ -75,6 +75,26 @@ describe("stacks: the prod program", () => {
       for (const r of objects) validateK8sObject(r);
     });
 
+    it("arms automatic rollback: one Lambda for the stack, three alarms per deployed slot", () => {
+      assert.deepEqual(ofType("remedy:rollback:RollbackFunction").map((r) => r.name), ["rollback"]);
+      assert.deepEqual(ofType("remedy:rollback:AutoRollback").map((r) => r.name).sort(), ["catalog-rollback", "orders-rollback", "payments-rollback"]);
+      const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => r.inputs.name as string);
+      const of = (svc: string) => alarms.filter((n) => n.startsWith(`remedy-prod/${svc}/`)).length;
+      assert.equal(of("payments"), 6);
+      assert.equal(of("orders"), 6);
+      assert.equal(of("catalog"), 3, "catalog has only a blue slot");
+      const fnArn = one("aws:lambda/function:Function", "rollback").state.arn;
+      const rate = one("aws:cloudwatch/metricAlarm:MetricAlarm", "payments-rollback-green-error-rate").inputs as Obj;
+      assert.equal(rate.threshold, 2, "Pulumi.prod.yaml's payments override");
+      assert.equal(rate.alarmActions[0], fnArn);
+      assert.equal((one("aws:cloudwatch/metricAlarm:MetricAlarm", "orders-rollback-green-error-rate").inputs as Obj).threshold, 5, "default");
+      const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "rollback").inputs.policy as string) as Obj;
+      const flip = (policy.Statement as Obj[]).find((st) => st.Sid === "FlipThisStacksRules") as Obj;
+      assert.deepEqual([...flip.Resource].sort(), ofType(T.rule).map((r) => r.state.arn).sort(), "exactly this stack's three rules");
+      assert.deepEqual((one("aws:sns/topicSubscription:TopicSubscription", "rollback-email-0").inputs as Obj).endpoint, "oncall@example.com");
+      assert.equal((one("aws:cloudwatch/logGroup:LogGroup", "rollback").inputs as Obj).retentionInDays, 90);
+    });
+
     it("exports the ingress and, per service, slots, weights, versions, images, target groups and rule", async () => {
       assert.equal(await promiseOf(exports.ingress.listenerArn), one(T.listener, "remedy-https").state.arn);
       assert.equal(await promiseOf(exports.ingress.dnsName), one(T.lb, "remedy").state.dnsName);
@@ -93,6 +113,10 @@ describe("stacks: the prod program", () => {
       });
       assert.equal(await promiseOf(exports.services.catalog.namespace), "storefront");
       assert.deepEqual(Object.keys(exports.services), ["payments", "orders", "catalog"]);
+      assert.equal(exports.rollback.alarmNamePrefix, "remedy-prod");
+      assert.equal(await promiseOf(exports.rollback.functionArn), one("aws:lambda/function:Function", "rollback").state.arn);
+      assert.equal(await promiseOf(exports.rollback.releaseTable), one("aws:dynamodb/table:Table", "rollback-releases").state.name);
+      assert.equal((await promiseOf(exports.services.payments.alarmNames)).length, 6);
     });
   });
 

@@ -1,0 +1,115 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { type AlarmKind, checkAlarmPrefix, loadBalancerDimension, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import type { AlarmsSpec } from "../../core/config";
+import { SLOTS, type Slot } from "../../core/slots";
+
+export interface AutoRollbackArgs {
+  /** The service name (a DNS label); part of every alarm name. Required. */
+  readonly service: string;
+  /** Slots that run a workload; each gets the three alarms. Required, at least one. */
+  readonly slots: readonly Slot[];
+  /** Thresholds and windows, defaults applied (`ServiceSpec.alarms` from core/config). Required. */
+  readonly alarms: AlarmsSpec;
+  /** Must equal the RollbackFunction's `alarmNamePrefix`, or the function ignores these alarms. */
+  readonly alarmNamePrefix: string;
+  /** The ALB listener the service's rule is on (its ARN gives the `LoadBalancer` dimension). */
+  readonly listenerArn: pulumi.Input<string>;
+  /** Target group ARN per slot (BlueGreenService `targetGroupArns`). */
+  readonly targetGroupArns: pulumi.Input<Record<Slot, string>>;
+  /** The stack's rollback Lambda, invoked as an alarm action. */
+  readonly functionArn: pulumi.Input<string>;
+  /** Topic for humans, notified on ALARM and OK. */
+  readonly topicArn: pulumi.Input<string>;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Per service: CloudWatch alarms on each slot's target group (5xx rate by metric math, p99
+ * response time, unhealthy hosts) whose ALARM action invokes the stack's rollback Lambda
+ * directly and notifies the topic. The Lambda acts only on the slot that is the releasing
+ * candidate; an alarm on the stable slot pages humans and changes nothing. Alarms exist on both
+ * slots so that promotions and rollbacks never have to re-create them.
+ */
+export class AutoRollback extends pulumi.ComponentResource {
+  /** Alarm per slot and kind. */
+  public readonly alarms: Partial<Record<Slot, Record<AlarmKind, aws.cloudwatch.MetricAlarm>>>;
+  public readonly alarmNames: pulumi.Output<string[]>;
+  public readonly alarmArns: pulumi.Output<string[]>;
+
+  constructor(name: string, args: AutoRollbackArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("remedy:rollback:AutoRollback", name, {}, opts);
+    const prefixError = checkAlarmPrefix(args.alarmNamePrefix);
+    if (prefixError) throw new pulumi.ResourceError(`\`alarmNamePrefix\`: ${prefixError}`, this);
+    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(args.service)) {
+      throw new pulumi.ResourceError(`\`service\` must be a lowercase DNS label, got ${JSON.stringify(args.service)}`, this);
+    }
+    if (args.slots.length === 0 || args.slots.some((s) => !SLOTS.includes(s))) {
+      throw new pulumi.ResourceError(`\`slots\` must list "blue" and/or "green", got ${JSON.stringify(args.slots)}`, this);
+    }
+
+    const loadBalancer = pulumi.output(args.listenerArn).apply(loadBalancerDimension);
+    const tgs = pulumi.output(args.targetGroupArns);
+    const tags = { "remedy:service": args.service, "remedy:component": "rollback", ...args.tags };
+    this.alarms = {};
+    const all: aws.cloudwatch.MetricAlarm[] = [];
+    for (const slot of SLOTS.filter((s) => args.slots.includes(s))) {
+      const defs = slotAlarms<pulumi.Output<string>>({
+        prefix: args.alarmNamePrefix,
+        service: args.service,
+        slot,
+        loadBalancer,
+        targetGroup: tgs.apply((t) => targetGroupDimension(t[slot])),
+        spec: args.alarms,
+      });
+      const bySlot = {} as Record<AlarmKind, aws.cloudwatch.MetricAlarm>;
+      for (const d of defs) {
+        bySlot[d.kind] = new aws.cloudwatch.MetricAlarm(
+          `${name}-${slot}-${d.kind}`,
+          {
+            name: d.name,
+            alarmDescription: d.description,
+            comparisonOperator: d.comparisonOperator,
+            threshold: d.threshold,
+            evaluationPeriods: d.evaluationPeriods,
+            datapointsToAlarm: d.datapointsToAlarm,
+            treatMissingData: d.treatMissingData,
+            ...(d.metric
+              ? {
+                  namespace: d.metric.namespace,
+                  metricName: d.metric.metricName,
+                  dimensions: d.metric.dimensions,
+                  period: d.metric.period,
+                  statistic: d.metric.statistic,
+                  extendedStatistic: d.metric.extendedStatistic,
+                }
+              : {
+                  metricQueries: (d.metricQueries ?? []).map((q) => ({
+                    id: q.id,
+                    expression: q.expression,
+                    label: q.label,
+                    returnData: q.returnData,
+                    metric: q.metric && {
+                      namespace: q.metric.namespace,
+                      metricName: q.metric.metricName,
+                      stat: q.metric.stat,
+                      period: q.metric.period,
+                      dimensions: q.metric.dimensions,
+                    },
+                  })),
+                }),
+            alarmActions: [args.functionArn, args.topicArn],
+            okActions: [args.topicArn],
+            tags: { ...tags, "remedy:slot": slot },
+          },
+          { parent: this },
+        );
+        all.push(bySlot[d.kind]);
+      }
+      this.alarms[slot] = bySlot;
+    }
+    this.alarmNames = pulumi.all(all.map((a) => a.name));
+    this.alarmArns = pulumi.all(all.map((a) => a.arn));
+    this.registerOutputs({ alarmNames: this.alarmNames, alarmArns: this.alarmArns });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Bundles a Lambda handler from `lambdas/` with esbuild into one minified CommonJS file, in
+ * process, when the Pulumi program runs (so `pulumi up` needs no separate build step). The
+ * result is deterministic for the same sources, so an unchanged handler is not redeployed.
+ */
+import { buildSync } from "esbuild";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+
+export interface Bundle {
+  /** The bundled `index.js`. */
+  readonly code: string;
+  readonly sha256: string;
+}
+
+/** Lambda runtime the bundles target and the functions run on. */
+export const LAMBDA_RUNTIME = "nodejs22.x";
+
+const cache = new Map<string, Bundle>();
+
+/** Absolute path of a handler entry point in `lambdas/`, e.g. `rollback`. */
+export function lambdaEntry(name: string): string {
+  return path.resolve(__dirname, "..", "..", "lambdas", `${name}.ts`);
+}
+
+/** Bundles `lambdas/<name>.ts` (cached per process). */
+export function bundleLambda(name: string): Bundle {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const result = buildSync({
+    entryPoints: [lambdaEntry(name)],
+    bundle: true,
+    write: false,
+    platform: "node",
+    target: "node22",
+    format: "cjs",
+    minify: true,
+    legalComments: "none",
+    // Prefer the ES module builds of the AWS SDK: they tree-shake far better.
+    mainFields: ["module", "main"],
+    logLevel: "silent",
+  });
+  if (result.errors.length > 0 || result.outputFiles.length !== 1) {
+    throw new Error(`esbuild could not bundle lambdas/${name}.ts: ${result.errors.map((e) => e.text).join("; ")}`);
+  }
+  const code = result.outputFiles[0].text;
+  const bundle = { code, sha256: createHash("sha256").update(code).digest("hex") };
+  cache.set(name, bundle);
+  return bundle;
+}

@@ -1,0 +1,276 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { alarmArnPattern, checkAlarmPrefix } from "../../core/alarms";
+import * as defaults from "../../core/defaults";
+import { LAMBDA_RUNTIME, bundleLambda } from "./bundle";
+
+export interface RollbackFunctionArgs {
+  /**
+   * Prefix of every rollback alarm of the stack, `<project>-<stack>` by convention. The function
+   * acts only on alarms named `<prefix>/<service>/<slot>/<kind>`, may read only those alarms, and
+   * only they may invoke it. Required; 1..100 characters of A-Z a-z 0-9 . _ -.
+   */
+  readonly alarmNamePrefix: string;
+  /** Listener rules (one per service) the function may modify. Nothing else may be modified. */
+  readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
+  /** Email addresses subscribed to the notification topic. Default: none (subscribe out of band). */
+  readonly notificationEmails?: readonly string[];
+  /** Protect the release state table from deletion. Default `true`. */
+  readonly tableDeletionProtection?: boolean;
+  /** Default {@link defaults.DEFAULT_ROLLBACK_MEMORY_MB}. */
+  readonly memoryMb?: number;
+  /** Default {@link defaults.DEFAULT_ROLLBACK_TIMEOUT_SECONDS}. */
+  readonly timeoutSeconds?: number;
+  /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
+  readonly logRetentionDays?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The stack's automatic-rollback machinery, one per stack: the release state table, the
+ * notification topic, and the rollback Lambda (bundled from `lambdas/rollback.ts`) with a
+ * least-privilege role, an invoke permission for this stack's alarms only, asynchronous retries
+ * into a dead-letter queue, and alarms on its own errors and on the queue.
+ */
+export class RollbackFunction extends pulumi.ComponentResource {
+  public readonly table: aws.dynamodb.Table;
+  public readonly topic: aws.sns.Topic;
+  public readonly function: aws.lambda.Function;
+  public readonly role: aws.iam.Role;
+  public readonly policy: aws.iam.RolePolicy;
+  public readonly deadLetterQueue: aws.sqs.Queue;
+
+  public readonly functionArn: pulumi.Output<string>;
+  public readonly tableName: pulumi.Output<string>;
+  public readonly topicArn: pulumi.Output<string>;
+  /** ArnLike pattern of the alarms that may invoke the function. */
+  public readonly alarmArnPattern: pulumi.Output<string>;
+  /** SHA-256 of the deployed handler bundle (`index.js`). */
+  public readonly bundleSha256: string;
+
+  constructor(name: string, args: RollbackFunctionArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("remedy:rollback:RollbackFunction", name, {}, opts);
+    const prefixError = checkAlarmPrefix(args.alarmNamePrefix);
+    if (prefixError) throw new pulumi.ResourceError(`\`alarmNamePrefix\`: ${prefixError}`, this);
+    for (const [key, value, min, max] of [
+      ["memoryMb", args.memoryMb, 128, 10_240],
+      ["timeoutSeconds", args.timeoutSeconds, 3, 900],
+      ["logRetentionDays", args.logRetentionDays, 1, 3653],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
+        throw new pulumi.ResourceError(`\`${key}\` must be an integer ${min}..${max}, got ${value}`, this);
+      }
+    }
+    for (const email of args.notificationEmails ?? []) {
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+        throw new pulumi.ResourceError(`\`notificationEmails\`: ${JSON.stringify(email)} is not an email address`, this);
+      }
+    }
+    const tags = { "remedy:component": "rollback", ...args.tags };
+    const parent = { parent: this };
+    const region = aws.getRegionOutput({}, parent);
+    const identity = aws.getCallerIdentityOutput({}, parent);
+    const pattern = pulumi
+      .all([region.region, identity.accountId])
+      .apply(([r, a]) => alarmArnPattern(r, a, args.alarmNamePrefix));
+
+    this.table = new aws.dynamodb.Table(
+      `${name}-releases`,
+      {
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: "pk",
+        rangeKey: "sk",
+        attributes: [
+          { name: "pk", type: "S" },
+          { name: "sk", type: "S" },
+        ],
+        pointInTimeRecovery: { enabled: true },
+        serverSideEncryption: { enabled: true },
+        deletionProtectionEnabled: args.tableDeletionProtection ?? true,
+        tags,
+      },
+      parent,
+    );
+
+    // No KMS key: CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed key.
+    this.topic = new aws.sns.Topic(`${name}-notifications`, { tags }, parent);
+    (args.notificationEmails ?? []).forEach(
+      (email, i) =>
+        new aws.sns.TopicSubscription(`${name}-email-${i}`, { topic: this.topic.arn, protocol: "email", endpoint: email }, parent),
+    );
+
+    this.deadLetterQueue = new aws.sqs.Queue(
+      `${name}-dlq`,
+      { messageRetentionSeconds: defaults.DEFAULT_DLQ_RETENTION_SECONDS, sqsManagedSseEnabled: true, tags },
+      parent,
+    );
+
+    const logGroup = new aws.cloudwatch.LogGroup(
+      name,
+      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags },
+      parent,
+    );
+
+    this.role = new aws.iam.Role(
+      name,
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+        tags,
+      },
+      parent,
+    );
+
+    this.policy = new aws.iam.RolePolicy(
+      name,
+      {
+        role: this.role.id,
+        policy: pulumi
+          .all([pulumi.output(args.ruleArns), this.table.arn, this.topic.arn, this.deadLetterQueue.arn, logGroup.arn, pattern])
+          .apply(([rules, table, topic, dlq, logs, alarms]) => JSON.stringify(rollbackPolicy({ rules, table, topic, dlq, logs, alarms }))),
+      },
+      parent,
+    );
+
+    const bundle = bundleLambda("rollback");
+    this.bundleSha256 = bundle.sha256;
+    this.function = new aws.lambda.Function(
+      name,
+      {
+        runtime: LAMBDA_RUNTIME,
+        architectures: ["arm64"],
+        handler: "index.handler",
+        code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.code) }),
+        role: this.role.arn,
+        memorySize: args.memoryMb ?? defaults.DEFAULT_ROLLBACK_MEMORY_MB,
+        timeout: args.timeoutSeconds ?? defaults.DEFAULT_ROLLBACK_TIMEOUT_SECONDS,
+        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+        environment: {
+          variables: {
+            RELEASE_TABLE: this.table.name,
+            NOTIFY_TOPIC_ARN: this.topic.arn,
+            ALARM_PREFIX: args.alarmNamePrefix,
+            POWERTOOLS_SERVICE_NAME: "remedy-rollback",
+            POWERTOOLS_METRICS_NAMESPACE: "remedy",
+          },
+        },
+        description: `remedy automatic rollback for alarms ${args.alarmNamePrefix}/*`,
+        tags,
+      },
+      { parent: this, dependsOn: [this.policy] },
+    );
+
+    new aws.lambda.FunctionEventInvokeConfig(
+      name,
+      {
+        functionName: this.function.name,
+        maximumRetryAttempts: defaults.DEFAULT_ROLLBACK_ASYNC_RETRIES,
+        maximumEventAgeInSeconds: defaults.DEFAULT_ROLLBACK_MAX_EVENT_AGE_SECONDS,
+        destinationConfig: { onFailure: { destination: this.deadLetterQueue.arn } },
+      },
+      parent,
+    );
+
+    new aws.lambda.Permission(
+      `${name}-alarms`,
+      {
+        function: this.function.name,
+        action: "lambda:InvokeFunction",
+        principal: "lambda.alarms.cloudwatch.amazonaws.com",
+        sourceAccount: identity.accountId,
+        sourceArn: pattern,
+      },
+      parent,
+    );
+
+    // Alarms on the rollback machinery itself. Their names do not match `<prefix>/`, so they
+    // never invoke the function; they page humans through the topic.
+    new aws.cloudwatch.MetricAlarm(
+      `${name}-errors`,
+      {
+        name: `${args.alarmNamePrefix}-rollback-errors`,
+        alarmDescription: "remedy: the rollback Lambda failed; a rollback may not have happened. Check its logs and dead-letter queue.",
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: this.function.name },
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [this.topic.arn],
+        okActions: [this.topic.arn],
+        tags,
+      },
+      parent,
+    );
+    new aws.cloudwatch.MetricAlarm(
+      `${name}-dlq`,
+      {
+        name: `${args.alarmNamePrefix}-rollback-dead-letters`,
+        alarmDescription: "remedy: an alarm event could not be processed after retries; it is in the dead-letter queue.",
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: this.deadLetterQueue.name },
+        statistic: "Maximum",
+        period: 60,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [this.topic.arn],
+        tags,
+      },
+      parent,
+    );
+
+    this.functionArn = this.function.arn;
+    this.tableName = this.table.name;
+    this.topicArn = this.topic.arn;
+    this.alarmArnPattern = pattern;
+    this.registerOutputs({
+      functionArn: this.functionArn,
+      tableName: this.tableName,
+      topicArn: this.topicArn,
+      alarmArnPattern: this.alarmArnPattern,
+      deadLetterQueueArn: this.deadLetterQueue.arn,
+    });
+  }
+}
+
+/** @internal The rollback role's policy: every mutating action on named resources only. */
+export function rollbackPolicy(r: {
+  rules: string[];
+  table: string;
+  topic: string;
+  dlq: string;
+  logs: string;
+  alarms: string;
+}) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "FlipThisStacksRules", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: r.rules },
+      {
+        // ELB Describe* actions support no resource-level scoping; they are read-only.
+        Sid: "ReadTargetHealth",
+        Effect: "Allow",
+        Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"],
+        Resource: "*",
+      },
+      {
+        Sid: "ReleaseState",
+        Effect: "Allow",
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
+        Resource: [r.table],
+      },
+      { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
+      { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [r.topic] },
+      { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [r.dlq] },
+      { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
+    ],
+  };
+}

@@ -1,0 +1,254 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { AutoRollback } from "../../components/rollback/autoRollback";
+import { LAMBDA_RUNTIME, bundleLambda } from "../../components/rollback/bundle";
+import { RollbackFunction } from "../../components/rollback/rollbackFunction";
+import { parseAlarmName } from "../../core/alarms";
+import { parseServiceSpec } from "../../core/config";
+import { MOCK_ACCOUNT, MOCK_REGION, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const RULES = [
+  "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2/1111",
+  "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2/2222",
+];
+const LISTENER = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2";
+const TGS = {
+  blue: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-blue-1a2b3c4d/73e2d6bc24d8a067",
+  green: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-green-5e6f7a8b/0123456789abcdef",
+};
+const FN = `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:rollback`;
+const TOPIC = `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:rollback-notifications`;
+
+const T = {
+  fn: "aws:lambda/function:Function",
+  table: "aws:dynamodb/table:Table",
+  policy: "aws:iam/rolePolicy:RolePolicy",
+  permission: "aws:lambda/permission:Permission",
+  invokeConfig: "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  queue: "aws:sqs/queue:Queue",
+  topic: "aws:sns/topic:Topic",
+  subscription: "aws:sns/topicSubscription:TopicSubscription",
+};
+
+interface Statement {
+  Sid: string;
+  Action: string[];
+  Resource: string | string[];
+}
+
+const READ_ONLY = /^[a-z0-9]+:(Describe|Get|List|Query)/;
+
+describe("components/rollback: RollbackFunction", () => {
+  async function build(extra: Partial<ConstructorParameters<typeof RollbackFunction>[1]> = {}) {
+    const fn = new RollbackFunction("rollback", { alarmNamePrefix: "remedy-prod", ruleArns: RULES, ...extra });
+    await settle();
+    return fn;
+  }
+
+  it("deploys the esbuild bundle of lambdas/rollback.ts on nodejs22.x arm64 with its configuration", async () => {
+    // Act
+    const fn = await build();
+    // Assess
+    const f = one(T.fn, "rollback").inputs as Obj;
+    assert.equal(f.runtime, LAMBDA_RUNTIME);
+    assert.deepEqual(f.architectures, ["arm64"]);
+    assert.equal(f.handler, "index.handler");
+    assert.equal(f.memorySize, 256);
+    assert.equal(f.timeout, 30);
+    const table = one(T.table, "rollback-releases");
+    const topic = one(T.topic, "rollback-notifications");
+    assert.deepEqual(f.environment.variables, {
+      RELEASE_TABLE: table.state.name,
+      NOTIFY_TOPIC_ARN: topic.state.arn,
+      ALARM_PREFIX: "remedy-prod",
+      POWERTOOLS_SERVICE_NAME: "remedy-rollback",
+      POWERTOOLS_METRICS_NAMESPACE: "remedy",
+    });
+    assert.equal(f.loggingConfig.logFormat, "JSON");
+    assert.equal((f.code as Obj).__pulumiArchive, true, "code is an asset archive");
+    assert.equal(fn.bundleSha256, bundleLambda("rollback").sha256, "of the rollback handler bundle");
+    assert.equal(await promiseOf(fn.functionArn), one(T.fn, "rollback").state.arn);
+  });
+
+  it("keeps release state in a pay-per-request table with pk/sk, point-in-time recovery and deletion protection", async () => {
+    await build();
+    const t = one(T.table, "rollback-releases").inputs as Obj;
+    assert.equal(t.billingMode, "PAY_PER_REQUEST");
+    assert.equal(t.hashKey, "pk");
+    assert.equal(t.rangeKey, "sk");
+    assert.deepEqual(t.pointInTimeRecovery, { enabled: true });
+    assert.equal(t.deletionProtectionEnabled, true);
+    await build({ tableDeletionProtection: false });
+    assert.equal((ofType(T.table)[1].inputs as Obj).deletionProtectionEnabled, false);
+  });
+
+  it("retries failed invocations twice into a dead-letter queue and alarms on errors and dead letters", async () => {
+    await build();
+    const dlq = one(T.queue, "rollback-dlq");
+    const cfg = one(T.invokeConfig, "rollback").inputs as Obj;
+    assert.equal(cfg.maximumRetryAttempts, 2);
+    assert.equal(cfg.destinationConfig.onFailure.destination, dlq.state.arn);
+    const errors = one(T.alarm, "rollback-errors").inputs as Obj;
+    assert.equal(errors.name, "remedy-prod-rollback-errors");
+    assert.equal(errors.namespace, "AWS/Lambda");
+    assert.equal(errors.metricName, "Errors");
+    assert.equal(errors.threshold, 1);
+    assert.deepEqual(errors.alarmActions, [one(T.topic, "rollback-notifications").state.arn]);
+    assert.equal(parseAlarmName("remedy-prod", errors.name as string), undefined, "its own alarm never invokes it");
+    const dead = one(T.alarm, "rollback-dlq").inputs as Obj;
+    assert.equal(dead.metricName, "ApproximateNumberOfMessagesVisible");
+    assert.equal(dead.dimensions.QueueName, dlq.state.name);
+  });
+
+  it("lets only this stack's alarms invoke it", async () => {
+    await build();
+    const p = one(T.permission, "rollback-alarms").inputs as Obj;
+    assert.equal(p.principal, "lambda.alarms.cloudwatch.amazonaws.com");
+    assert.equal(p.action, "lambda:InvokeFunction");
+    assert.equal(p.sourceArn, `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:remedy-prod/*`);
+    assert.equal(p.sourceAccount, MOCK_ACCOUNT);
+  });
+
+  it("grants least privilege: no mutating action on `*`, rules/table/topic/alarms of this stack only", async () => {
+    await build();
+    const policy = JSON.parse(one(T.policy, "rollback").inputs.policy as string) as { Statement: Statement[] };
+    const bySid = Object.fromEntries(policy.Statement.map((s) => [s.Sid, s]));
+    for (const s of policy.Statement) {
+      const mutating = s.Action.filter((a) => !READ_ONLY.test(a));
+      const resources = ([] as string[]).concat(s.Resource);
+      if (mutating.length > 0) assert.ok(!resources.some((r) => r.includes("*") && !r.endsWith(":*")), `${s.Sid}: ${mutating.join()} on ${resources.join()}`);
+      assert.ok(!s.Action.some((a) => a.endsWith(":*") || a === "*"), `${s.Sid} uses an action wildcard`);
+    }
+    assert.deepEqual(bySid.FlipThisStacksRules.Action, ["elasticloadbalancing:ModifyRule"]);
+    assert.deepEqual(bySid.FlipThisStacksRules.Resource, RULES);
+    assert.deepEqual(bySid.ReleaseState.Resource, [one(T.table, "rollback-releases").state.arn]);
+    assert.deepEqual(bySid.ReadThisStacksAlarms.Resource, [`arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:remedy-prod/*`]);
+    assert.deepEqual(bySid.Notify.Resource, [one(T.topic, "rollback-notifications").state.arn]);
+    assert.deepEqual(bySid.DeadLetters.Resource, [one(T.queue, "rollback-dlq").state.arn]);
+    assert.deepEqual(bySid.ReadTargetHealth.Action, ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"]);
+    // Every action the handler calls is granted (TransactWriteItems is authorised per item as PutItem).
+    const granted = policy.Statement.flatMap((s) => s.Action);
+    for (const a of ["elasticloadbalancing:ModifyRule", "elasticloadbalancing:DescribeTargetHealth", "dynamodb:GetItem", "dynamodb:PutItem", "cloudwatch:DescribeAlarms", "sns:Publish"]) {
+      assert.ok(granted.includes(a), `${a} granted`);
+    }
+  });
+
+  it("subscribes notification emails and refuses bad args before creating anything", async () => {
+    await build({ notificationEmails: ["oncall@example.com"] });
+    assert.equal((one(T.subscription, "rollback-email-0").inputs as Obj).endpoint, "oncall@example.com");
+    recorded.resources.length = 0;
+    const cases: [Partial<ConstructorParameters<typeof RollbackFunction>[1]>, RegExp][] = [
+      [{ alarmNamePrefix: "remedy prod" }, /`alarmNamePrefix`: alarm name prefix "remedy prod" must be 1\.\.100 characters/],
+      [{ memoryMb: 64 }, /`memoryMb` must be an integer 128\.\.10240, got 64/],
+      [{ notificationEmails: ["oncall"] }, /`notificationEmails`: "oncall" is not an email address/],
+    ];
+    for (const [args, message] of cases) {
+      assert.throws(
+        () => new RollbackFunction("bad", { alarmNamePrefix: "remedy-prod", ruleArns: RULES, ...args }),
+        (err: unknown) => pulumi.ResourceError.isInstance(err) && message.test((err as Error).message),
+      );
+    }
+    await settle();
+    assert.deepEqual(recorded.resources.filter((r) => !r.type.startsWith("remedy:")), []);
+  });
+
+  it("bundles to a self-contained file well under 1 MB", () => {
+    const b = bundleLambda("rollback");
+    assert.ok(b.code.length < 1_500_000, `bundle is ${b.code.length} bytes`);
+    // The only package left to the runtime is the optional CRT signer the SDK tries in a try/catch.
+    const external = [...b.code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m.startsWith("node:"));
+    assert.deepEqual([...new Set(external)], ["@aws-sdk/signature-v4-crt"]);
+    assert.equal(bundleLambda("rollback").sha256, b.sha256, "deterministic");
+  });
+});
+
+describe("components/rollback: AutoRollback", () => {
+  const spec = parseServiceSpec({
+    name: "payments",
+    port: 8080,
+    healthPath: "/healthz",
+    routing: { paths: ["/payments/*"], priority: 100 },
+    stable: "blue",
+    slots: { blue: { image: "r/payments:2.3.0" }, green: { image: "r/payments:2.3.1" } },
+    alarms: { errorRate: { thresholdPercent: 2, minRequests: 50 }, latencyP99: { thresholdSeconds: 0.8, evaluationPeriods: 5, datapointsToAlarm: 4 } },
+  });
+
+  async function build(slots: ("blue" | "green")[] = ["blue", "green"]) {
+    const ar = new AutoRollback("payments-rollback", {
+      service: "payments",
+      slots,
+      alarms: spec.alarms,
+      alarmNamePrefix: "remedy-prod",
+      listenerArn: LISTENER,
+      targetGroupArns: TGS,
+      functionArn: FN,
+      topicArn: TOPIC,
+    });
+    await settle();
+    return ar;
+  }
+
+  it("creates three alarms per slot, named so the rollback Lambda can route them", async () => {
+    const ar = await build();
+    const names = ofType(T.alarm).map((r) => r.inputs.name as string).sort();
+    assert.deepEqual(names, [
+      "remedy-prod/payments/blue/error-rate",
+      "remedy-prod/payments/blue/latency-p99",
+      "remedy-prod/payments/blue/unhealthy-hosts",
+      "remedy-prod/payments/green/error-rate",
+      "remedy-prod/payments/green/latency-p99",
+      "remedy-prod/payments/green/unhealthy-hosts",
+    ]);
+    for (const n of names) assert.ok(parseAlarmName("remedy-prod", n), `${n} parses back`);
+    assert.deepEqual([...(await promiseOf(ar.alarmNames))].sort(), names);
+    assert.deepEqual(ofType(T.alarm).map((r) => r.name).sort(), names.map((n) => `payments-rollback-${n.split("/").slice(2).join("-")}`));
+  });
+
+  it("invokes the Lambda and notifies the topic on ALARM, notifies on OK, never breaches on missing data", async () => {
+    await build(["green"]);
+    assert.equal(ofType(T.alarm).length, 3);
+    for (const a of ofType(T.alarm)) {
+      assert.deepEqual(a.inputs.alarmActions, [FN, TOPIC]);
+      assert.deepEqual(a.inputs.okActions, [TOPIC]);
+      assert.equal(a.inputs.treatMissingData, "notBreaching");
+      assert.equal(a.inputs.comparisonOperator, "GreaterThanOrEqualToThreshold");
+    }
+  });
+
+  it("computes the 5xx rate by metric math on the slot's target group, with the configured thresholds", async () => {
+    await build(["green"]);
+    const rate = one(T.alarm, "payments-rollback-green-error-rate").inputs as Obj;
+    assert.equal(rate.threshold, 2);
+    assert.equal(rate.evaluationPeriods, 3);
+    assert.equal(rate.datapointsToAlarm, 2);
+    const [errors, requests, expr] = rate.metricQueries as Obj[];
+    assert.equal(errors.metric.metricName, "HTTPCode_Target_5XX_Count");
+    assert.equal(requests.metric.metricName, "RequestCount");
+    assert.deepEqual(errors.metric.dimensions, { LoadBalancer: "app/remedy/50dc6c495c0c9188", TargetGroup: "targetgroup/payments-green-5e6f7a8b/0123456789abcdef" });
+    assert.equal(expr.expression, "IF(FILL(requests, 0) >= 50, 100 * FILL(errors, 0) / requests, 0)");
+    assert.equal(expr.returnData, true);
+    assert.equal(errors.returnData, false);
+
+    const p99 = one(T.alarm, "payments-rollback-green-latency-p99").inputs as Obj;
+    assert.equal(p99.extendedStatistic, "p99");
+    assert.equal(p99.metricName, "TargetResponseTime");
+    assert.equal(p99.threshold, 0.8);
+    assert.equal(p99.evaluationPeriods, 5);
+    assert.equal(p99.datapointsToAlarm, 4);
+
+    const hosts = one(T.alarm, "payments-rollback-green-unhealthy-hosts").inputs as Obj;
+    assert.equal(hosts.metricName, "UnHealthyHostCount");
+    assert.equal(hosts.statistic, "Maximum");
+    assert.equal(hosts.threshold, 1);
+    assert.equal(hosts.dimensions.TargetGroup, "targetgroup/payments-green-5e6f7a8b/0123456789abcdef");
+  });
+
+  it("refuses a bad service name or slot list, naming the arg", () => {
+    const base = { slots: ["blue" as const], alarms: spec.alarms, listenerArn: LISTENER, targetGroupArns: TGS, functionArn: FN, topicArn: TOPIC };
+    assert.throws(() => new AutoRollback("x", { ...base, alarmNamePrefix: "remedy-prod", service: "Payments" }), /`service` must be a lowercase DNS label, got "Payments"/);
+    assert.throws(() => new AutoRollback("y", { ...base, alarmNamePrefix: "remedy-prod", service: "payments", slots: [] }), /`slots` must list "blue" and\/or "green", got \[\]/);
+  });
+});

@@ -116,7 +116,7 @@ describe("stacks: the prod program", () => {
       assert.equal(exports.rollback.alarmNamePrefix, "remedy-prod");
       assert.equal(await promiseOf(exports.rollback.functionArn), one("aws:lambda/function:Function", "rollback").state.arn);
       assert.equal(await promiseOf(exports.rollback.releaseTable), one("aws:dynamodb/table:Table", "rollback-releases").state.name);
-      assert.equal((await promiseOf(exports.services.payments.alarmNames)).length, 6);
+      assert.equal((await promiseOf<string[]>(exports.services.payments.alarmNames)).length, 6);
     });
   });
 

@@ -12,6 +12,7 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
+import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
 import { AlarmKind, alarmName, parseAlarmName, type ParsedAlarmName } from "../../core/alarms";
 import { ReleaseStateError, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
@@ -35,6 +36,7 @@ export interface RollbackDeps {
   readonly alarmPrefix: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Wall clock (epoch ms) for recorded times; defaults to `Date.now`. */
   readonly now?: () => number;
 }
 
@@ -55,7 +57,7 @@ export interface SignalResult {
   readonly reason: string;
   readonly alarm?: string;
   readonly service?: string;
-  /** Milliseconds from handler start until `ModifyRule` returned. */
+  /** Milliseconds (0.01 ms resolution) from handler start until `ModifyRule` returned. */
   readonly flipMs?: number;
   readonly weights?: SlotWeights;
 }
@@ -211,7 +213,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
         }
         await deps.traffic.setWeights(state.routing, t.state.weights);
         flipped = t.state.weights;
-        flipMs = now() - started;
+        flipMs = Math.round((performance.now() - started) * 100) / 100;
         logger.info("flipped", { weights: flipped, flipMs, healthyTargets: healthy });
       }
       attempted = t.state;
@@ -260,7 +262,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
   }
 
   return async function handler(event: unknown, context?: Context): Promise<RollbackResult> {
-    const started = now();
+    const started = performance.now(); // monotonic, sub-millisecond: flip latency
     if (context) logger.addContext(context);
     let signals: AlarmSignal[];
     try {

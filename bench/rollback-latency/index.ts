@@ -1,0 +1,171 @@
+/**
+ * bench/rollback-latency: the rollback handler against a real moto_server, versus the physical
+ * floor measured in the same run against the same server with the same SDK client settings.
+ *
+ * - critical path: handler start -> rule weights flipped (`ModifyRule` returned), from the
+ *   handler's own monotonic clock, over RUNS alarm deliveries (each on a fresh release);
+ * - baseline: one bare `ModifyRule` call; also the floor of a *safe* flip (GetItem ->
+ *   DescribeTargetHealth -> ModifyRule as three bare sequential calls), for context.
+ * Runs are interleaved so machine noise hits all series alike. Goal (issue #3): critical path at
+ * most 1.5x the bare ModifyRule at p50 and p99. Also: zipped bundle size (goal < 1 MB) and the
+ * handler's cold import time in a fresh Node process.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import { deflateRawSync } from "node:zlib";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeTargetHealthCommand, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { bundleLambda } from "../../components/rollback/bundle";
+import { applyEvent } from "../../core/releaseState";
+import { Slot } from "../../core/slots";
+import { alarmActionEvent, cwTimestamp } from "../../test/helpers/alarmEvents";
+import { startMoto } from "../../test/helpers/moto";
+import { TABLE, createWorld, handlerDeps } from "../../test/helpers/rollbackWorld";
+
+const RUNS = Number(process.env.BENCH_ROLLBACK_RUNS ?? 200);
+const WARMUP = 20;
+const GOAL_RATIO = 1.5;
+const BUNDLE_GOAL_BYTES = 1024 * 1024;
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+function zippedSize(code: string): { bytes: number; how: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-bundle-"));
+  try {
+    fs.writeFileSync(path.join(dir, "index.js"), code);
+    execFileSync("zip", ["-q", "-9", "-X", "bundle.zip", "index.js"], { cwd: dir });
+    return { bytes: fs.statSync(path.join(dir, "bundle.zip")).size, how: "zip -9" };
+  } catch {
+    return { bytes: deflateRawSync(code, { level: 9 }).length + 120, how: "deflate estimate (no zip binary)" };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function coldImportMs(code: string, repeats = 5): { bundle: number; baseline: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-import-"));
+  const file = path.join(dir, "index.js");
+  fs.writeFileSync(file, code);
+  const env = { ...process.env, RELEASE_TABLE: "t", NOTIFY_TOPIC_ARN: "arn:aws:sns:eu-west-1:1:t", ALARM_PREFIX: "p", AWS_REGION: "eu-west-1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+  const measure = (target: string) => {
+    const script = `const {performance}=require("node:perf_hooks");const t=performance.now();${target};process.stdout.write(String(performance.now()-t))`;
+    const samples = Array.from({ length: repeats }, () => Number(execFileSync(process.execPath, ["-e", script], { env, encoding: "utf8" })));
+    return percentile(samples, 50);
+  };
+  try {
+    return { bundle: measure(`require(${JSON.stringify(file)})`), baseline: measure(`require("node:http")`) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Returns true when every goal is met. */
+export async function run(): Promise<boolean> {
+  console.log(`bench/rollback-latency: rollback handler vs bare ModifyRule on one moto_server, ${RUNS} interleaved runs`);
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  const moto = await startMoto();
+  try {
+    const world = await createWorld(moto.endpoint, ["payments"]);
+    const svc = world.services.payments;
+    const h = handlerDeps(moto.endpoint, world.topicArn);
+    const alarm = await world.setAlarm(svc.alarmNames.green["error-rate"], "ALARM");
+    const { elb, ddb } = world.clients;
+    const routing = svc.routing;
+    const bareModify = () =>
+      elb.send(
+        new ModifyRuleCommand({
+          RuleArn: routing.ruleArn,
+          Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: routing.targetGroupArns.blue, Weight: 90 }, { TargetGroupArn: routing.targetGroupArns.green, Weight: 10 }] } }],
+        }),
+      );
+    const safeFloor = async () => {
+      await ddb.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: "payments" }, sk: { S: "state" } }, ConsistentRead: true }));
+      await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: routing.targetGroupArns.blue }));
+      await bareModify();
+    };
+    let release = 0;
+    /** Untimed: acknowledge the last rollback and start a fresh release at 10%. */
+    const freshRelease = async () => {
+      let s = await world.store.get("payments");
+      if (!s) throw new Error("no state");
+      for (const event of [
+        { type: "acknowledge" as const, at: new Date(Date.now() - 2000).toISOString(), by: "bench" },
+        { type: "start-release" as const, candidate: { slot: Slot.Green, version: `v3.${++release}` }, weight: 10, at: new Date(Date.now() - 1000).toISOString(), by: "bench" },
+      ]) {
+        const t = applyEvent(s, event);
+        if (t.kind === "applied") {
+          await world.store.commit(s.revision, t.state, t.entry);
+          s = t.state;
+        }
+      }
+      await world.traffic.setWeights(routing, s.weights);
+    };
+    const deliver = async (): Promise<{ flip: number; total: number }> => {
+      await freshRelease();
+      const event = alarmActionEvent(alarm);
+      event.alarmData.state.timestamp = cwTimestamp(new Date());
+      const t = performance.now();
+      const r = await h.handler(event);
+      const total = performance.now() - t;
+      const flip = r.results[0]?.flipMs;
+      if (r.outcome !== "rolled-back" || flip === undefined) throw new Error(`run did not roll back: ${JSON.stringify(r)}`);
+      return { flip, total };
+    };
+
+    for (let i = 0; i < WARMUP; i++) {
+      await bareModify();
+      await safeFloor();
+      await deliver();
+    }
+    const bare: number[] = [];
+    const floor: number[] = [];
+    const flips: number[] = [];
+    const totals: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      bare.push(await timed(bareModify));
+      floor.push(await timed(safeFloor));
+      const d = await deliver();
+      flips.push(d.flip);
+      totals.push(d.total);
+    }
+    await world.notifications(); // drain
+
+    const row = (label: string, v: number[]) =>
+      console.log(`  ${label.padEnd(44)} p50 ${percentile(v, 50).toFixed(2).padStart(6)} ms   p99 ${percentile(v, 99).toFixed(2).padStart(6)} ms`);
+    row("bare ModifyRule (baseline)", bare);
+    row("bare GetItem+DescribeTargetHealth+ModifyRule", floor);
+    row("handler: start -> weights flipped", flips);
+    row("handler: start -> recorded + notified", totals);
+    const ratio = (p: number) => percentile(flips, p) / percentile(bare, p);
+    const vsFloor = (p: number) => percentile(flips, p) / percentile(floor, p);
+    const okLatency = ratio(50) <= GOAL_RATIO && ratio(99) <= GOAL_RATIO;
+    console.log(
+      `  critical path vs bare ModifyRule: p50 ${ratio(50).toFixed(2)}x, p99 ${ratio(99).toFixed(2)}x (goal <= ${GOAL_RATIO}x) ${okLatency ? "PASS" : "MISS"}`,
+    );
+    console.log(`  critical path vs the safe-flip floor (3 bare calls): p50 ${vsFloor(50).toFixed(2)}x, p99 ${vsFloor(99).toFixed(2)}x`);
+
+    const bundle = bundleLambda("rollback");
+    const zip = zippedSize(bundle.code);
+    const okSize = zip.bytes < BUNDLE_GOAL_BYTES;
+    console.log(
+      `  bundle: ${(bundle.code.length / 1024).toFixed(0)} KiB minified, ${(zip.bytes / 1024).toFixed(0)} KiB zipped (${zip.how}); goal < 1024 KiB ${okSize ? "PASS" : "MISS"}`,
+    );
+    const cold = coldImportMs(bundle.code);
+    console.log(`  cold import of the bundle in a fresh node: ${cold.bundle.toFixed(1)} ms (require("node:http") alone: ${cold.baseline.toFixed(1)} ms), median of 5`);
+    return okLatency && okSize;
+  } finally {
+    await moto.stop();
+  }
+}

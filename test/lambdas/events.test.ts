@@ -1,0 +1,35 @@
+import { strict as assert } from "node:assert";
+import { EventShape, InvalidEventError, parseAlarmEvent } from "../../lambdas/commons/events";
+
+const ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-prod/payments/green/error-rate";
+
+describe("lambdas/commons/events: the three accepted alarm event shapes", () => {
+  it("normalises CloudWatch's +0000 timestamps to ISO-8601 UTC", () => {
+    const [s] = parseAlarmEvent({
+      source: "aws.cloudwatch",
+      alarmArn: ARN,
+      alarmData: { alarmName: "remedy-prod/payments/green/error-rate", state: { value: "ALARM", reason: "r", timestamp: "2026-11-24T12:36:15.490+0000" } },
+    });
+    assert.deepEqual(s, { shape: EventShape.AlarmAction, alarmName: "remedy-prod/payments/green/error-rate", alarmArn: ARN, state: "ALARM", reason: "r", at: "2026-11-24T12:36:15.490Z" });
+  });
+
+  it("returns one signal per SNS record", () => {
+    const msg = (name: string) => JSON.stringify({ AlarmName: name, NewStateValue: "ALARM", NewStateReason: "x", StateChangeTime: "2026-11-24T12:00:00.000+0000" });
+    const signals = parseAlarmEvent({ Records: [{ EventSource: "aws:sns", Sns: { Message: msg("a") } }, { EventSource: "aws:sns", Sns: { Message: msg("b") } }] });
+    assert.deepEqual(signals.map((s) => [s.shape, s.alarmName]), [["sns", "a"], ["sns", "b"]]);
+  });
+
+  it("refuses other events with a message naming the field", () => {
+    const cases: [unknown, RegExp][] = [
+      [null, /^event must be a JSON object, got null$/],
+      [[1], /^event must be a JSON object, got an array$/],
+      [{ Records: [{ EventSource: "aws:sqs", body: "{}" }] }, /^not an SNS alarm notification: Records\.0\.EventSource: /],
+      [{ source: "aws.cloudwatch", "detail-type": "EC2 Instance State-change Notification", detail: {} }, /^not a CloudWatch Alarm State Change event: detail-type: /],
+      [{ source: "aws.cloudwatch", alarmArn: ARN, alarmData: { alarmName: "a", state: { value: "ALARM", reason: "r", timestamp: "yesterday" } } }, /alarmData\.state\.timestamp: must be a timestamp such as 2026-11-24T10:00:00\.000\+0000, got "yesterday"/],
+      [{ source: "aws.cloudwatch", alarmArn: ARN, alarmData: { alarmName: "a", state: { value: "FIRING", reason: "r", timestamp: "2026-11-24T12:00:00Z" } } }, /alarmData\.state\.value: /],
+    ];
+    for (const [event, message] of cases) {
+      assert.throws(() => parseAlarmEvent(event), (err: Error) => err instanceof InvalidEventError && message.test(err.message), JSON.stringify(event));
+    }
+  });
+});

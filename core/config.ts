@@ -193,7 +193,11 @@ const ingressSchema = z.strictObject({
     .optional(),
   idleTimeoutSeconds: int("the ALB idle timeout in seconds", 1, 4000).optional(),
   deletionProtection: z.boolean({ error: "must be true or false" }).optional(),
-  listenerArn: arn("elasticloadbalancing", "an existing ALB listener").optional(),
+  listenerArn: arn("elasticloadbalancing", "an existing ALB listener")
+    .regex(/:listener\/app\/[^/]+\/[^/]+\/[^/]+$/, {
+      error: "must be an Application Load Balancer listener ARN (...:listener/app/<alb-name>/<alb-id>/<listener-id>)",
+    })
+    .optional(),
   securityGroupId: z
     .string()
     .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'must be a security group id such as "sg-0a1b2c3d"' })

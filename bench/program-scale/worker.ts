@@ -38,18 +38,30 @@ function config(n: number): unknown {
   };
 }
 
+/** ARNs shaped like AWS's, as the alarm dimensions are parsed out of them. */
+function arnFor(type: string, name: string): string {
+  const elb = "arn:aws:elasticloadbalancing:eu-west-1:123456789012";
+  if (type === "aws:lb/targetGroup:TargetGroup") return `${elb}:targetgroup/${name.slice(0, 32)}/0123456789abcdef`;
+  if (type === "aws:lb/listener:Listener") return `${elb}:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2`;
+  if (type === "aws:lb/loadBalancer:LoadBalancer") return `${elb}:loadbalancer/app/remedy/50dc6c495c0c9188`;
+  return `${elb}:${type}/${name}`;
+}
+
+const CALLS: Record<string, Record<string, unknown>> = {
+  "aws:ec2/getVpc:getVpc": { cidrBlock: "10.0.0.0/16" },
+  "aws:index/getRegion:getRegion": { region: "eu-west-1", name: "eu-west-1" },
+  "aws:index/getCallerIdentity:getCallerIdentity": { accountId: "123456789012" },
+};
+
 async function main(): Promise<void> {
   let resources = 0;
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         resources += 1;
-        return {
-          id: `${args.name}-id`,
-          state: { ...args.inputs, arn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:${args.type}/${args.name}` },
-        };
+        return { id: `${args.name}-id`, state: { ...args.inputs, arn: arnFor(args.type, args.name) } };
       },
-      call: (args) => (args.token === "aws:ec2/getVpc:getVpc" ? { cidrBlock: "10.0.0.0/16" } : {}),
+      call: (args) => CALLS[args.token] ?? {},
     },
     "remedy",
     "prod",

@@ -5,6 +5,7 @@
  */
 import { buildSync } from "esbuild";
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 
 export interface Bundle {
@@ -18,9 +19,15 @@ export const LAMBDA_RUNTIME = "nodejs22.x";
 
 const cache = new Map<string, Bundle>();
 
-/** Absolute path of a handler entry point in `lambdas/`, e.g. `rollback`. */
+/**
+ * Absolute path of a handler entry point in `lambdas/`, e.g. `rollback`: the TypeScript source
+ * when run from the repository (as `pulumi up` does), the compiled file when run from a build.
+ */
 export function lambdaEntry(name: string): string {
-  return path.resolve(__dirname, "..", "..", "lambdas", `${name}.ts`);
+  const candidates = [".ts", ".js"].map((ext) => path.resolve(__dirname, "..", "..", "lambdas", `${name}${ext}`));
+  const found = candidates.find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`lambda entry point not found: ${candidates.join(" or ")}`);
+  return found;
 }
 
 /** Bundles `lambdas/<name>.ts` (cached per process). */

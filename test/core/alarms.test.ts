@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
 import { AlarmKind, alarmArnPattern, alarmName, checkAlarmPrefix, loadBalancerDimension, parseAlarmName, targetGroupDimension } from "../../core/alarms";
-import { ConfigError, parseServiceSpec } from "../../core/config";
+import { ConfigError, parseServiceSpec, parseStackConfig } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { SLOTS } from "../../core/slots";
 import { serviceInput } from "../helpers/fixtures";
@@ -49,6 +49,11 @@ describe("core/alarms: names, dimensions, thresholds", () => {
 });
 
 describe("core/config: service alarms", () => {
+  it("refuses an adopted listener ARN that is not an ALB listener (alarm dimensions come from it)", () => {
+    const raw = { ingress: { vpcId: "vpc-0a1b2c3d4e5f67890", listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shared/50dc6c495c0c9188", securityGroupId: "sg-0a1b2c3d" }, services: [serviceInput({ name: "payments" })] };
+    assert.throws(() => parseStackConfig(raw), /ingress\.listenerArn: must be an Application Load Balancer listener ARN \(\.\.\.:listener\/app\/<alb-name>\/<alb-id>\/<listener-id>\)/);
+  });
+
   it("applies documented defaults when a service says nothing", () => {
     const spec = parseServiceSpec(serviceInput({ name: "payments" }));
     assert.deepEqual(spec.alarms.errorRate, {

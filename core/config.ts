@@ -217,7 +217,11 @@ const stackSchema = z.strictObject({
         })
         .optional(),
       tableDeletionProtection: z.boolean({ error: "must be true or false" }).optional(),
-      logRetentionDays: int("the days the rollback Lambda's logs are kept", 1, 3653).optional(),
+      logRetentionDays: int("the days the rollback Lambda's logs are kept", 1, 3653)
+        .refine((d) => defaults.LOG_RETENTION_DAYS_ALLOWED.includes(d), {
+          error: `must be a retention CloudWatch Logs accepts: ${defaults.LOG_RETENTION_DAYS_ALLOWED.join(", ")}`,
+        })
+        .optional(),
     })
     .optional(),
   services: z

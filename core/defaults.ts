@@ -135,3 +135,8 @@ export const DEFAULT_DLQ_RETENTION_SECONDS = 1_209_600;
  * An hour-old ALARM is a no-op anyway (the release has moved on or humans have), so drop it.
  */
 export const DEFAULT_ROLLBACK_MAX_EVENT_AGE_SECONDS = 3_600;
+
+/** The retention periods CloudWatch Logs accepts, in days; any other value fails at deploy time. */
+export const LOG_RETENTION_DAYS_ALLOWED: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];

@@ -61,6 +61,12 @@ export class RollbackFunction extends pulumi.ComponentResource {
         throw new pulumi.ResourceError(`\`${key}\` must be an integer ${min}..${max}, got ${value}`, this);
       }
     }
+    if (args.logRetentionDays !== undefined && !defaults.LOG_RETENTION_DAYS_ALLOWED.includes(args.logRetentionDays)) {
+      throw new pulumi.ResourceError(
+        `\`logRetentionDays\` must be one of ${defaults.LOG_RETENTION_DAYS_ALLOWED.join(", ")}, got ${args.logRetentionDays}`,
+        this,
+      );
+    }
     for (const email of args.notificationEmails ?? []) {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
         throw new pulumi.ResourceError(`\`notificationEmails\`: ${JSON.stringify(email)} is not an email address`, this);

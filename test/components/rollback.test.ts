@@ -144,6 +144,7 @@ describe("components/rollback: RollbackFunction", () => {
       [{ alarmNamePrefix: "remedy prod" }, /`alarmNamePrefix`: alarm name prefix "remedy prod" must be 1\.\.100 characters/],
       [{ memoryMb: 64 }, /`memoryMb` must be an integer 128\.\.10240, got 64/],
       [{ notificationEmails: ["oncall"] }, /`notificationEmails`: "oncall" is not an email address/],
+      [{ logRetentionDays: 45 }, /`logRetentionDays` must be one of 1, 3, 5, .*, 3653, got 45/],
     ];
     for (const [args, message] of cases) {
       assert.throws(

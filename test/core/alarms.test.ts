@@ -49,6 +49,12 @@ describe("core/alarms: names, dimensions, thresholds", () => {
 });
 
 describe("core/config: service alarms", () => {
+  it("accepts only log retentions CloudWatch Logs supports", () => {
+    const raw = (days: number) => ({ ingress: { vpcId: "vpc-0a1b2c3d4e5f67890", subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"] }, rollback: { logRetentionDays: days }, services: [serviceInput({ name: "payments" })] });
+    assert.equal(parseStackConfig(raw(90)).rollback.logRetentionDays, 90);
+    assert.throws(() => parseStackConfig(raw(45)), /rollback\.logRetentionDays: must be a retention CloudWatch Logs accepts: 1, 3, 5, .*, got 45/);
+  });
+
   it("refuses an adopted listener ARN that is not an ALB listener (alarm dimensions come from it)", () => {
     const raw = { ingress: { vpcId: "vpc-0a1b2c3d4e5f67890", listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shared/50dc6c495c0c9188", securityGroupId: "sg-0a1b2c3d" }, services: [serviceInput({ name: "payments" })] };
     assert.throws(() => parseStackConfig(raw), /ingress\.listenerArn: must be an Application Load Balancer listener ARN \(\.\.\.:listener\/app\/<alb-name>\/<alb-id>\/<listener-id>\)/);

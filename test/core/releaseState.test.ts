@@ -100,6 +100,24 @@ describe("core/releaseState: transitions (properties)", () => {
     );
   });
 
+  it("rolls back any release in progress when its candidate's alarm fires after the start", () => {
+    fc.assert(
+      fc.property(slotArb, versionArb, fc.integer({ min: 1, max: 100 }), fc.array(fc.integer({ min: 1, max: 100 }), { maxLength: 4 }), (stable, version, weight, shifts) => {
+        // Prepare: a release, shifted any number of times.
+        const candidate = otherSlot(stable);
+        let s = mustApply(fresh(stable, "v0"), { type: "start-release", candidate: { slot: candidate, version }, weight, at: at(1), by: "pulumi:prod" });
+        for (const w of shifts) s = applyEvent(s, { type: "shift-weight", weight: w, at: at(2), by: "pulumi:prod" }).state;
+        // Act
+        const t = applyEvent(s, { type: "roll-back", failedSlot: candidate, observedAt: at(3), reason: "5xx", at: at(3), by: "alarm" });
+        // Assess
+        assert.equal(t.kind, "applied");
+        assert.equal(t.state.weights[stable], 100);
+        assert.equal(t.state.stable.version, "v0");
+        assert.equal(t.state.phase, Phase.RolledBack);
+      }),
+    );
+  });
+
   it("changes nothing when the same event is applied twice", () => {
     fc.assert(
       fc.property(reachableArb, eventArb, (s, e) => {

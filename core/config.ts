@@ -175,6 +175,11 @@ const serviceSchema = z.strictObject({
   stickinessSeconds: int("target group stickiness duration in seconds (0 disables)", 0, 604800).optional(),
   deregistrationDelaySeconds: int("target group deregistration delay in seconds", 0, 3600).optional(),
   alarms: alarmsSchema.optional(),
+  acknowledgeRollback: z
+    .string({ error: required("the rolled-back candidate version to release again, as the rollback warning names it") })
+    .min(1)
+    .optional(),
+  rollbackWindowMinutes: int("minutes a promoted-away version stays warm as the rollback target", 0, 43_200).optional(),
 });
 
 const ingressSchema = z.strictObject({
@@ -282,6 +287,9 @@ export interface ServiceSpec {
   readonly stickinessSeconds: number;
   readonly deregistrationDelaySeconds: number;
   readonly alarms: AlarmsSpec;
+  /** The rolled-back candidate version the operator acknowledges; lifts the hold on it. */
+  readonly acknowledgeRollback?: string;
+  readonly rollbackWindowMinutes: number;
 }
 
 export type IngressSpec =
@@ -616,6 +624,8 @@ function normaliseService(s: RawService): ServiceSpec {
     stickinessSeconds: s.stickinessSeconds ?? 0,
     deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
     alarms: normaliseAlarms(s.alarms),
+    ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
+    rollbackWindowMinutes: s.rollbackWindowMinutes ?? defaults.DEFAULT_ROLLBACK_WINDOW_MINUTES,
   };
 }
 
@@ -728,6 +738,8 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
       latencyP99: { ...spec.alarms.latencyP99 },
       unhealthyHosts: { ...spec.alarms.unhealthyHosts },
     },
+    ...(spec.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: spec.acknowledgeRollback }),
+    rollbackWindowMinutes: spec.rollbackWindowMinutes,
   };
 }
 

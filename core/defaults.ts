@@ -140,3 +140,9 @@ export const DEFAULT_ROLLBACK_MAX_EVENT_AGE_SECONDS = 3_600;
 export const LOG_RETENTION_DAYS_ALLOWED: readonly number[] = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
+
+/**
+ * Minutes a promoted-away version keeps its replicas as the rollback target. After it, the next
+ * `pulumi up` scales that slot to zero (the image stays configured, so scaling back is one edit).
+ */
+export const DEFAULT_ROLLBACK_WINDOW_MINUTES = 60;

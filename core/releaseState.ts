@@ -56,6 +56,8 @@ export interface ReleaseState {
   readonly candidate: SlotVersion | null;
   /** After a promotion: the previous stable version, kept warm as the rollback target. */
   readonly previous: SlotVersion | null;
+  /** When the last promotion happened; starts the rollback window of `previous`. */
+  readonly promotedAt: string | null;
   readonly weights: SlotWeights;
   readonly releaseId: string | null;
   readonly releaseStartedAt: string | null;
@@ -83,7 +85,9 @@ export type ReleaseEvent =
       readonly observedAt: string;
       readonly reason: string;
     })
-  | (EventBase & { readonly type: "acknowledge" });
+  | (EventBase & { readonly type: "acknowledge" })
+  /** The program declares which version is stable outside a release (first record, manual change). */
+  | (EventBase & { readonly type: "adopt"; readonly stable: SlotVersion });
 
 export type ReleaseEventType = ReleaseEvent["type"];
 
@@ -93,7 +97,8 @@ export interface HistoryEntry {
   readonly revision: number;
   readonly at: string;
   readonly by: string;
-  readonly action: ReleaseEventType;
+  /** The event applied, or `update-routing` when only the rule or target groups changed. */
+  readonly action: ReleaseEventType | "update-routing";
   readonly releaseId: string | null;
   readonly summary: string;
   readonly weights: SlotWeights;
@@ -115,6 +120,7 @@ export function initialState(service: string, stable: SlotVersion, routing: Rout
     stable,
     candidate: null,
     previous: null,
+    promotedAt: null,
     weights: splitTraffic(stable.slot, 0).weights,
     releaseId: null,
     releaseStartedAt: null,
@@ -218,6 +224,7 @@ function promote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "promote" }>)
       stable: s.candidate,
       candidate: null,
       previous: s.stable,
+      promotedAt: e.at,
       weights: splitTraffic(s.candidate.slot, 0).weights,
     },
     `promote ${describe(s.candidate)}; ${describe(s.stable)} stays warm as the rollback target`,
@@ -267,6 +274,22 @@ function acknowledge(s: ReleaseState, e: Extract<ReleaseEvent, { type: "acknowle
   );
 }
 
+function adopt(s: ReleaseState, e: Extract<ReleaseEvent, { type: "adopt" }>): Transition {
+  const same = s.stable.slot === e.stable.slot && s.stable.version === e.stable.version;
+  if (same && (s.phase === Phase.Stable || s.phase === Phase.Promoted) && !s.candidate) {
+    return unchanged(s, `${describe(e.stable)} is already stable`);
+  }
+  if (s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0) {
+    return refused(s, `release ${s.releaseId ?? "?"} is in progress; promote it or set its weight to 0 first`);
+  }
+  return applied(
+    s,
+    e,
+    { phase: Phase.Stable, stable: e.stable, candidate: null, previous: null, weights: splitTraffic(e.stable.slot, 0).weights },
+    `adopt ${describe(e.stable)} as stable`,
+  );
+}
+
 /** Applies one event. Never throws for a well-typed event; refusals come back as `refused`. */
 export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition {
   switch (event.type) {
@@ -280,6 +303,8 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
       return rollBack(state, event);
     case "acknowledge":
       return acknowledge(state, event);
+    case "adopt":
+      return adopt(state, event);
   }
 }
 
@@ -299,6 +324,7 @@ export const releaseStateSchema = z
     stable: slotVersionSchema,
     candidate: slotVersionSchema.nullable(),
     previous: slotVersionSchema.nullable(),
+    promotedAt: isoTime.nullable().default(null),
     weights: z.object({ blue: weightSchema, green: weightSchema }),
     releaseId: z.string().nullable(),
     releaseStartedAt: isoTime.nullable(),

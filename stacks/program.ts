@@ -4,9 +4,12 @@ import { BlueGreenService } from "../components/delivery/blueGreenService";
 import { SharedIngress } from "../components/delivery/sharedIngress";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
+import { type ReleasePlan, planRelease } from "../core/converge";
+import type { ReleaseState } from "../core/releaseState";
+import type { ReleaseBackend } from "./releases";
 import { type StackConfig, serviceInputOf } from "../core/config";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
-import { SLOTS, type Slot } from "../core/slots";
+import { SLOTS, type Slot, otherSlot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
 
 /** What each service exports: enough for operators, the CLI and a hotfix stack to find it. */
@@ -21,6 +24,16 @@ export interface ServiceOutputs {
   readonly targetGroupNames: pulumi.Output<Record<Slot, string>>;
   readonly ruleArn: pulumi.Output<string>;
   readonly alarmNames: pulumi.Output<string[]>;
+  /** Release state after this update: phase, stable/candidate versions, revision. */
+  readonly release: pulumi.Output<ReleaseSummary>;
+}
+
+export interface ReleaseSummary {
+  readonly phase: string;
+  readonly stable: string;
+  readonly candidate: string | null;
+  readonly revision: number;
+  readonly held: boolean;
 }
 
 export interface StackResources {
@@ -30,6 +43,8 @@ export interface StackResources {
   readonly rollback: RollbackFunction;
   readonly alarms: ReadonlyMap<string, AutoRollback>;
   readonly alarmNamePrefix: string;
+  readonly plans: ReadonlyMap<string, pulumi.Output<ReleasePlan>>;
+  readonly releases: ReadonlyMap<string, pulumi.Output<ReleaseSummary>>;
 }
 
 export interface StackOutputs {
@@ -56,6 +71,12 @@ export const ROLLBACK_NAME = "rollback";
 export interface BuildOptions {
   /** Prefix of every rollback alarm name: `<project>-<stack>`, unique per account and region. */
   readonly alarmNamePrefix: string;
+  /** Where release state is read from before planning and recorded after deploying. */
+  readonly releases: ReleaseBackend;
+  /** Who records releases in history, e.g. `pulumi:prod`. */
+  readonly by: string;
+  /** Wall clock (ISO) for planning; default now. */
+  readonly now?: string;
 }
 
 /**
@@ -95,15 +116,42 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     }
   }
 
+  const now = options.now ?? new Date().toISOString();
   const services = new Map<string, BlueGreenService>();
+  const plans = new Map<string, pulumi.Output<ReleasePlan>>();
   const attachment = ingress.attachment();
   for (const spec of config.services) {
+    const candidateSlot = otherSlot(spec.stable);
+    const stableSpec = spec.slots[spec.stable];
+    const candidateSpec = spec.slots[candidateSlot];
+    if (!stableSpec) throw new Error(`internal: ${spec.name} has no stable slot after validation`);
+    const state: pulumi.Output<ReleaseState | undefined> = pulumi.output(options.releases.get(spec.name));
+    const plan = state.apply((s) => {
+      const p = planRelease(
+        {
+          service: spec.name,
+          stable: { slot: spec.stable, version: stableSpec.version },
+          candidate: candidateSpec ? { slot: candidateSlot, version: candidateSpec.version } : null,
+          weight: spec.candidateWeight,
+          acknowledgeRollback: spec.acknowledgeRollback,
+          rollbackWindowMinutes: spec.rollbackWindowMinutes,
+        },
+        s,
+        now,
+        options.by,
+      );
+      for (const w of p.warnings) void pulumi.log.warn(w);
+      return p;
+    });
+    plans.set(spec.name, plan);
     services.set(
       spec.name,
       new BlueGreenService(spec.name, {
         service: serviceInputOf(spec),
         ingress: attachment,
         namespace: namespaces.get(spec.namespace)?.metadata.name ?? spec.namespace,
+        weights: plan.apply((p) => p.weights),
+        replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => (p.scaleDownPrevious ? 0 : candidateSpec.replicas)) } : {},
       }),
     );
   }
@@ -132,7 +180,38 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       }),
     );
   }
-  return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix };
+
+  // After each service is deployed (and the table exists), record the release. Skipped in
+  // preview, which must not change anything.
+  const releases = new Map<string, pulumi.Output<ReleaseSummary>>();
+  for (const spec of config.services) {
+    const svc = services.get(spec.name) as BlueGreenService;
+    const plan = plans.get(spec.name) as pulumi.Output<ReleasePlan>;
+    releases.set(
+      spec.name,
+      pulumi
+        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName])
+        .apply(async ([ruleArn, targetGroupArns, p]): Promise<ReleaseSummary> => {
+          const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
+            phase: s?.phase ?? "unrecorded",
+            stable: s ? `${s.stable.version} (${s.stable.slot})` : `${spec.slots[spec.stable]?.version ?? "?"} (${spec.stable})`,
+            candidate: s?.candidate ? `${s.candidate.version} (${s.candidate.slot})` : null,
+            revision: s?.revision ?? 0,
+            held: p.held,
+          });
+          if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));
+          const r = await options.releases.record(
+            spec.name,
+            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds },
+            p.events,
+            p.weights,
+          );
+          for (const w of r.warnings) void pulumi.log.warn(w);
+          return summary(r.state);
+        }),
+    );
+  }
+  return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases };
 }
 
 /** The stack's exports. */
@@ -152,6 +231,7 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       targetGroupNames: svc.targetGroupNames,
       ruleArn: svc.ruleArn,
       alarmNames: (resources.alarms.get(name) as AutoRollback).alarmNames,
+      release: resources.releases.get(name) as pulumi.Output<ReleaseSummary>,
     };
   }
   return {

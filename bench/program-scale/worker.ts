@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../../core/config";
 import { buildStack, stackOutputs } from "../../stacks/program";
+import { MemoryReleaseBackend } from "../../stacks/releases";
 import { settle } from "../../test/helpers/pulumiMocks";
 
 const services = Number(process.argv[2]);
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   );
   const raw = config(services);
   const start = process.hrtime.bigint();
-  const outputs = stackOutputs(buildStack(parseStackConfig(raw), { alarmNamePrefix: "remedy-bench" }));
+  const outputs = stackOutputs(buildStack(parseStackConfig(raw), { alarmNamePrefix: "remedy-bench", releases: new MemoryReleaseBackend(), by: "pulumi:bench" }));
   await settle();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (Object.keys(outputs.services).length !== services) throw new Error("not every service was built");

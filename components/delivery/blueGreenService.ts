@@ -25,6 +25,14 @@ export interface BlueGreenServiceArgs {
   readonly namespace?: pulumi.Input<string>;
   /** Tags added to every AWS resource. Default none. */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Weights the listener rule forwards with, overriding `service.stable` + `candidate.weight`.
+   * The stack program passes the weights it converged on with release state (a rolled-back
+   * candidate is held at 0). Default: from `service`.
+   */
+  readonly weights?: pulumi.Input<SlotWeights>;
+  /** Replica count per slot, overriding `service` (e.g. 0 once a rollback window is over). */
+  readonly replicas?: Partial<Record<Slot, pulumi.Input<number>>>;
 }
 
 /** Kubernetes objects of one slot; absent for a slot that has no image yet. */
@@ -77,6 +85,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
     }
     const spec = this.spec;
     const split = splitTraffic(spec.stable, spec.candidateWeight);
+    const weights = pulumi.output(args.weights ?? split.weights);
     const namespace = args.namespace ?? spec.namespace;
     const tags = { ...args.tags, "remedy:service": spec.name, "remedy:stack": pulumi.getStack() };
 
@@ -86,7 +95,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
       targetGroups[slot] = createTargetGroup(name, this, spec, slot, args.ingress.vpcId, tags);
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, namespace, targetGroups[slot], args.ingress);
+        const replicas = args.replicas?.[slot] ?? slotSpec.replicas;
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress);
       }
     }
     this.targetGroups = targetGroups;
@@ -105,7 +115,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
           {
             type: "forward",
             forward: {
-              targetGroups: SLOTS.map((slot) => ({ arn: targetGroups[slot].arn, weight: split.weights[slot] })),
+              targetGroups: SLOTS.map((slot) => ({ arn: targetGroups[slot].arn, weight: weights.apply((w) => w[slot]) })),
               stickiness: {
                 enabled: spec.stickinessSeconds > 0,
                 duration: Math.max(spec.stickinessSeconds, 1),
@@ -123,7 +133,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
     this.ruleArn = this.rule.arn;
     this.activeSlot = pulumi.output(split.stableSlot);
     this.candidateSlot = pulumi.output(split.candidateSlot);
-    this.weights = pulumi.output(split.weights);
+    this.weights = weights;
     const versions: Partial<Record<Slot, string>> = {};
     for (const slot of SLOTS) {
       const v = spec.slots[slot]?.version;
@@ -193,6 +203,7 @@ export function createSlotWorkload(
   spec: ServiceSpec,
   slot: Slot,
   slotSpec: SlotSpec,
+  replicas: pulumi.Input<number>,
   namespace: pulumi.Input<string>,
   targetGroup: aws.lb.TargetGroup,
   ingress: IngressAttachment,
@@ -221,7 +232,7 @@ export function createSlotWorkload(
     {
       metadata,
       spec: {
-        replicas: slotSpec.replicas,
+        replicas,
         selector: { matchLabels: selector },
         strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
         template: {

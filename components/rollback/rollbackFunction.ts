@@ -15,6 +15,11 @@ export interface RollbackFunctionArgs {
   readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
   /** Email addresses subscribed to the notification topic. Default: none (subscribe out of band). */
   readonly notificationEmails?: readonly string[];
+  /**
+   * Name of the release state table. Default `<alarmNamePrefix>-releases`: deterministic, so the
+   * stack program can read release state before the first resource is registered.
+   */
+  readonly tableName?: string;
   /** Protect the release state table from deletion. Default `true`. */
   readonly tableDeletionProtection?: boolean;
   /** Default {@link defaults.DEFAULT_ROLLBACK_MEMORY_MB}. */
@@ -83,6 +88,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
     this.table = new aws.dynamodb.Table(
       `${name}-releases`,
       {
+        name: args.tableName ?? releaseTableName(args.alarmNamePrefix),
         billingMode: "PAY_PER_REQUEST",
         hashKey: "pk",
         rangeKey: "sk",
@@ -245,6 +251,11 @@ export class RollbackFunction extends pulumi.ComponentResource {
       deadLetterQueueArn: this.deadLetterQueue.arn,
     });
   }
+}
+
+/** The default release state table name of a stack. */
+export function releaseTableName(alarmNamePrefix: string): string {
+  return `${alarmNamePrefix}-releases`;
 }
 
 /** @internal The rollback role's policy: every mutating action on named resources only. */

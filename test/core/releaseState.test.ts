@@ -59,6 +59,7 @@ const eventArb: fc.Arbitrary<ReleaseEvent> = fc.oneof(
     by: fc.constant("remedy-prod/payments/green/error-rate"),
   }),
   fc.record({ type: fc.constant("acknowledge" as const), at: timeArb, by: fc.constant("operator:ana") }),
+  fc.record({ type: fc.constant("adopt" as const), stable: fc.record({ slot: slotArb, version: versionArb }), at: timeArb, by: fc.constant("pulumi:prod") }),
 );
 
 /** Every state reachable from a fresh state by a sequence of arbitrary events. */

@@ -30,7 +30,12 @@ export const recorded: { resources: RecordedResource[]; invokes: RecordedInvoke[
   invokes: [],
 };
 
-let counter = 0;
+/** A stable number per resource type + name, so ids and ARNs are the same on every run of a program, as in AWS. */
+function seed(type: string, name: string): number {
+  let h = 2166136261;
+  for (const c of `${type}::${name}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return h;
+}
 function hex(n: number): string {
   return (n * 2654435761).toString(16).padStart(16, "0").slice(-16);
 }
@@ -51,7 +56,7 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
         dnsName: `${name}-${id.slice(0, 7)}.${MOCK_REGION}.elb.amazonaws.com`,
       };
     case "aws:lb/listener:Listener":
-      return { ...inputs, arn: arn(`listener/app/remedy/${hex(counter + 7)}/${hex(counter)}`) };
+      return { ...inputs, arn: arn(`listener/app/remedy/${hex(seed(type, `${name}#lb`))}/${hex(seed(type, name))}`) };
     case "aws:lb/listenerRule:ListenerRule":
       return { ...inputs, arn: arn(`listener-rule/app/remedy/${id}`) };
     case "aws:ec2/securityGroup:SecurityGroup":
@@ -80,8 +85,8 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
   await pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-        counter += 1;
-        const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hex(counter)}` : `${args.name}-${hex(counter)}`;
+        const n = seed(args.type, args.name);
+        const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hex(n)}` : `${args.name}-${hex(n)}`;
         const state = stateFor(args.type, args.name, args.inputs as Record<string, unknown>, id);
         recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id, state, provider: args.provider });
         return { id, state };

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../core/config";
 import { POD_READINESS_GATE_LABEL } from "../../core/defaults";
+import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
@@ -19,6 +20,11 @@ function runProgram(config: Record<string, unknown>): Obj {
 }
 
 describe("stacks: the prod program", () => {
+  let restoreBackend: () => void;
+  before(() => {
+    restoreBackend = setReleaseBackendFactory(() => new MemoryReleaseBackend());
+  });
+  after(() => restoreBackend());
   afterEach(() => pulumi.runtime.setAllConfig({}));
 
   describe("pulumi up on prod with Pulumi.prod.yaml", () => {

@@ -1,0 +1,105 @@
+/**
+ * How `pulumi up` converges on release state instead of fighting the rollback Lambda.
+ *
+ * Config says what the operator wants (stable slot/version, candidate and its weight);
+ * release state says what happened (a rollback, a promotion). `planRelease` decides the weights
+ * the listener rule gets now, the events to record once the deployment is done, warnings, and
+ * whether the previous version's rollback window is over. Pure: no Pulumi, no AWS.
+ */
+import { Phase, type ReleaseEvent, type ReleaseState, type SlotVersion } from "./releaseState";
+import { otherSlot } from "./slots";
+import { type SlotWeights, splitTraffic } from "./weights";
+
+export interface DesiredRelease {
+  readonly service: string;
+  readonly stable: SlotVersion;
+  /** The other slot's version when it has an image. */
+  readonly candidate: SlotVersion | null;
+  /** Percent of traffic config gives the candidate. */
+  readonly weight: number;
+  /** The rolled-back version the operator acknowledges (`services[].acknowledgeRollback`). */
+  readonly acknowledgeRollback?: string;
+  /** Minutes a promoted-away version stays warm (`services[].rollbackWindowMinutes`). */
+  readonly rollbackWindowMinutes: number;
+}
+
+export interface ReleasePlan {
+  /** Weights the listener rule is given by this `up`. */
+  readonly weights: SlotWeights;
+  /** Events to apply to release state, in order, after the deployment succeeded. */
+  readonly events: readonly ReleaseEvent[];
+  readonly warnings: readonly string[];
+  /** True while a rolled-back candidate is held at 0%. */
+  readonly held: boolean;
+  /** True when the previous version's rollback window is over: its slot may scale to zero. */
+  readonly scaleDownPrevious: boolean;
+}
+
+const same = (a: SlotVersion | null | undefined, b: SlotVersion | null | undefined) =>
+  !!a && !!b && a.slot === b.slot && a.version === b.version;
+
+/** The plan for one service. `now` is an ISO time; `by` who runs the program (`pulumi:<stack>`). */
+export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, now: string, by: string): ReleasePlan {
+  const configWeights = splitTraffic(d.stable.slot, d.candidate ? d.weight : 0).weights;
+  const base = { at: now, by };
+  const warnings: string[] = [];
+  const events: ReleaseEvent[] = [];
+  const release = (): ReleaseEvent[] =>
+    d.candidate && d.weight > 0 ? [{ type: "start-release", candidate: d.candidate, weight: d.weight, ...base }] : [];
+
+  if (!state) {
+    return { weights: configWeights, events: [{ type: "adopt", stable: d.stable, ...base }, ...release()], warnings, held: false, scaleDownPrevious: false };
+  }
+
+  // A rolled-back candidate stays at 0% until its image changes or the operator acknowledges it.
+  if (state.phase === Phase.RolledBack && state.candidate && same(state.candidate, d.candidate) && same(state.stable, d.stable)) {
+    const rb = state.lastRollback;
+    if (d.acknowledgeRollback === state.candidate.version) {
+      events.push({ type: "acknowledge", ...base }, ...release());
+      return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false };
+    }
+    warnings.push(
+      `service ${d.service}: candidate ${state.candidate.version} was rolled back at ${rb?.at ?? "?"} by ${rb && !rb.by.startsWith("operator:") ? "alarm " : ""}${rb?.by ?? "?"}: ${rb?.reason ?? "?"}; ` +
+        `change the candidate image or set services.${d.service}.acknowledgeRollback to "${state.candidate.version}"`,
+    );
+    if (d.acknowledgeRollback !== undefined) {
+      warnings.push(`service ${d.service}: acknowledgeRollback "${d.acknowledgeRollback}" does not match the rolled-back version "${state.candidate.version}"; ignored`);
+    }
+    return { weights: splitTraffic(state.stable.slot, 0).weights, events, warnings, held: true, scaleDownPrevious: false };
+  }
+
+  // Config promoted the candidate: record the promotion.
+  if (state.phase === Phase.Releasing && same(state.candidate, d.stable)) {
+    events.push({ type: "promote", ...base });
+    return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false };
+  }
+
+  if (!same(state.stable, d.stable)) {
+    // Stable changed outside a release (manual change, hotfix): record it as adopted.
+    if (state.phase === Phase.Releasing) events.push({ type: "shift-weight", weight: 0, ...base });
+    events.push({ type: "adopt", stable: d.stable, ...base }, ...release());
+    if (state.phase === Phase.Releasing) {
+      warnings.push(`service ${d.service}: stable changed from ${state.stable.version} to ${d.stable.version} while ${state.candidate?.version ?? "?"} was releasing; recorded as a manual change`);
+    }
+    return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false };
+  }
+
+  // Same stable: start, adjust or back out the release.
+  if (state.phase === Phase.Releasing && same(state.candidate, d.candidate)) {
+    if (state.weights[otherSlot(d.stable.slot)] !== d.weight) events.push({ type: "shift-weight", weight: d.weight, ...base });
+  } else if (state.phase === Phase.Releasing && !d.candidate) {
+    events.push({ type: "shift-weight", weight: 0, ...base });
+  } else if (!(state.phase === Phase.RolledBack && same(state.candidate, d.candidate))) {
+    if (state.phase === Phase.Releasing) events.push({ type: "shift-weight", weight: 0, ...base });
+    events.push(...release());
+  }
+
+  const windowOver =
+    !!state.previous &&
+    !!state.promotedAt &&
+    state.phase === Phase.Promoted &&
+    Date.parse(now) - Date.parse(state.promotedAt) >= d.rollbackWindowMinutes * 60_000 &&
+    same(state.previous, d.candidate) &&
+    d.weight === 0;
+  return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: windowOver };
+}

@@ -1,0 +1,191 @@
+/**
+ * The stack program's side of release state: read each service's state before planning (so
+ * `pulumi up` converges on what the rollback Lambda did), and record the release after the
+ * deployment. Behind an interface so unit tests use memory and the moto harness uses moto.
+ */
+import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { isDeepStrictEqual } from "node:util";
+import {
+  applyEvent,
+  initialState,
+  type HistoryEntry,
+  type ReleaseEvent,
+  type ReleaseState,
+  type Routing,
+} from "../core/releaseState";
+import type { SlotWeights } from "../core/weights";
+import { ConflictError, ReleaseStore } from "../lambdas/commons/releaseStore";
+import { Traffic } from "../lambdas/commons/traffic";
+
+/** The subset of ReleaseStore the program needs (memory in unit tests). */
+export interface ReleaseStoreLike {
+  get(service: string): Promise<ReleaseState | undefined>;
+  create(state: ReleaseState): Promise<void>;
+  commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry): Promise<void>;
+}
+
+export interface TrafficLike {
+  setWeights(routing: Routing, weights: SlotWeights): Promise<void>;
+}
+
+export interface RecordResult {
+  readonly state: ReleaseState;
+  readonly warnings: readonly string[];
+}
+
+export interface ReleaseBackend {
+  /** The service's state, or `undefined` when it has none (or the table does not exist yet). */
+  get(service: string): Promise<ReleaseState | undefined>;
+  /** Applies the plan's events after a deployment; see {@link recordRelease}. */
+  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights): Promise<RecordResult>;
+}
+
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Applies `events` to the service's current state with conditional writes (re-reading on a
+ * conflict), creating the state on first use and keeping `routing` current. If the resulting
+ * state disagrees with the weights the deployment just gave the rule (the Lambda rolled back
+ * while `pulumi up` ran), the rule is set back to the state's weights: state wins, no drift.
+ */
+export async function recordRelease(
+  store: ReleaseStoreLike,
+  traffic: TrafficLike,
+  service: string,
+  routing: Routing,
+  events: readonly ReleaseEvent[],
+  deployedWeights: SlotWeights,
+): Promise<RecordResult> {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const warnings: string[] = [];
+    try {
+      let s = await store.get(service);
+      let pending = [...events];
+      if (!s) {
+        const first = pending[0];
+        if (!first || first.type !== "adopt") throw new Error(`internal: first record of ${service} must adopt a stable version`);
+        s = initialState(service, first.stable, routing, first.at);
+        await store.create(s);
+        pending = pending.slice(1);
+      }
+      if (!isDeepStrictEqual(s.routing, routing)) {
+        const next: ReleaseState = { ...s, routing, revision: s.revision + 1, updatedAt: events[0]?.at ?? new Date().toISOString() };
+        await store.commit(s.revision, next, {
+          service,
+          revision: next.revision,
+          at: next.updatedAt,
+          by: events[0]?.by ?? "pulumi",
+          action: "update-routing",
+          releaseId: next.releaseId,
+          summary: `routing: rule ${routing.ruleArn}`,
+          weights: next.weights,
+        });
+        s = next;
+      }
+      for (const e of pending) {
+        const t = applyEvent(s, e);
+        if (t.kind === "refused") warnings.push(`service ${service}: release state refused ${e.type}: ${t.reason}`);
+        if (t.kind !== "applied") continue;
+        await store.commit(s.revision, t.state, t.entry);
+        s = t.state;
+      }
+      if (!isDeepStrictEqual(s.weights, deployedWeights)) {
+        await traffic.setWeights(routing, s.weights);
+        warnings.push(
+          `service ${service}: release state changed while this update ran (phase ${s.phase}); the rule now follows it: blue ${s.weights.blue}% / green ${s.weights.green}%`,
+        );
+      }
+      return { state: s, warnings };
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt === MAX_ATTEMPTS) throw err;
+    }
+  }
+  throw new Error("unreachable");
+}
+
+/** Release state in the stack's DynamoDB table, through the AWS SDK's usual settings (incl. AWS_ENDPOINT_URL). */
+export class DynamoReleaseBackend implements ReleaseBackend {
+  private readonly store: ReleaseStore;
+  private readonly traffic: Traffic;
+
+  constructor(tableName: string, region: string | undefined) {
+    const config = region ? { region } : {};
+    this.store = new ReleaseStore(new DynamoDBClient(config), tableName);
+    this.traffic = new Traffic(new ElasticLoadBalancingV2Client(config));
+  }
+
+  async get(service: string): Promise<ReleaseState | undefined> {
+    try {
+      return await this.store.get(service);
+    } catch (err) {
+      // First deployment: the table is created by this very update.
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw err;
+    }
+  }
+
+  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights): Promise<RecordResult> {
+    return recordRelease(this.store, this.traffic, service, routing, events, deployedWeights);
+  }
+}
+
+/** In-memory release state (unit tests, previews without AWS). */
+export class MemoryReleaseStore implements ReleaseStoreLike {
+  readonly states = new Map<string, ReleaseState>();
+  readonly history: HistoryEntry[] = [];
+
+  get(service: string): Promise<ReleaseState | undefined> {
+    return Promise.resolve(this.states.get(service));
+  }
+
+  create(state: ReleaseState): Promise<void> {
+    if (this.states.has(state.service)) return Promise.reject(new ConflictError(state.service, -1));
+    this.states.set(state.service, state);
+    return Promise.resolve();
+  }
+
+  commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry): Promise<void> {
+    const current = this.states.get(next.service);
+    if (!current || current.revision !== expectedRevision) return Promise.reject(new ConflictError(next.service, expectedRevision));
+    this.states.set(next.service, next);
+    this.history.push(entry);
+    return Promise.resolve();
+  }
+}
+
+export class MemoryReleaseBackend implements ReleaseBackend {
+  readonly weightsSet: { routing: Routing; weights: SlotWeights }[] = [];
+  constructor(readonly store = new MemoryReleaseStore()) {}
+
+  get(service: string): Promise<ReleaseState | undefined> {
+    return this.store.get(service);
+  }
+
+  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights): Promise<RecordResult> {
+    const traffic: TrafficLike = {
+      setWeights: (r, w) => {
+        this.weightsSet.push({ routing: r, weights: w });
+        return Promise.resolve();
+      },
+    };
+    return recordRelease(this.store, traffic, service, routing, events, deployedWeights);
+  }
+}
+
+type Factory = (tableName: string, region: string | undefined) => ReleaseBackend;
+let factory: Factory = (tableName, region) => new DynamoReleaseBackend(tableName, region);
+
+/** The backend the stack program uses; tests and the local harness replace it. */
+export function releaseBackend(tableName: string, region: string | undefined): ReleaseBackend {
+  return factory(tableName, region);
+}
+
+/** Replaces the backend factory; returns a function that restores the previous one. */
+export function setReleaseBackendFactory(f: Factory): () => void {
+  const previous = factory;
+  factory = f;
+  return () => {
+    factory = previous;
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * `pulumi up` converging on release state: the prod program run several times under Pulumi
+ * mocks against one in-memory release store, with the rollback Lambda's transition applied to
+ * the store in between, as it would be in AWS.
+ */
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { planRelease } from "../../core/converge";
+import { parseStackConfig } from "../../core/config";
+import { Phase, applyEvent } from "../../core/releaseState";
+import { Slot } from "../../core/slots";
+import { buildStack } from "../../stacks/program";
+import { MemoryReleaseBackend } from "../../stacks/releases";
+import { remedyConfig } from "../helpers/fixtures";
+import { T, one, ofType, recorded, settle } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const T0 = Date.parse("2026-11-24T10:00:00Z");
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+/** Pulumi.prod.yaml's config with `payments` changed by `edit`. */
+function prodWith(edit: (payments: Obj) => void = () => undefined) {
+  const raw = JSON.parse(JSON.stringify(remedyConfig("prod"))) as Obj;
+  edit(raw.services[0] as Obj);
+  return parseStackConfig(raw);
+}
+
+describe("stacks: pulumi up converges on release state", () => {
+  let backend: MemoryReleaseBackend;
+  const warnings: string[] = [];
+  let realWarn: typeof pulumi.log.warn;
+
+  before(() => {
+    realWarn = pulumi.log.warn;
+    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (msg: string) => {
+      warnings.push(msg);
+      return Promise.resolve();
+    };
+  });
+  after(() => {
+    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = realWarn;
+  });
+  beforeEach(() => {
+    backend = new MemoryReleaseBackend();
+    warnings.length = 0;
+  });
+
+  async function up(minutes: number, edit?: (payments: Obj) => void) {
+    recorded.resources.length = 0;
+    warnings.length = 0;
+    buildStack(prodWith(edit), { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(minutes) });
+    await settle();
+    const rule = one(T.rule, "payments").inputs as Obj;
+    const weights = Object.fromEntries(
+      (rule.actions[0].forward.targetGroups as Obj[]).map((g, i) => [i === 0 ? "blue" : "green", g.weight as number]),
+    );
+    return { weights, state: await backend.get("payments") };
+  }
+
+  /** What the rollback Lambda does to release state when the green error-rate alarm fires. */
+  async function alarmRollsBack(minutes: number) {
+    const s = await backend.get("payments");
+    if (!s) throw new Error("no state");
+    const t = applyEvent(s, {
+      type: "roll-back",
+      failedSlot: Slot.Green,
+      observedAt: at(minutes),
+      reason: "Threshold Crossed: 5xx rate 12.5 >= 2.0",
+      at: at(minutes),
+      by: "remedy-prod/payments/green/error-rate",
+    });
+    if (t.kind !== "applied") throw new Error(t.reason);
+    await backend.store.commit(s.revision, t.state, t.entry);
+  }
+
+  it("records the first release: adopts the stable version, then starts the candidate at its weight", async () => {
+    const { weights, state } = await up(0);
+    assert.deepEqual(weights, { blue: 90, green: 10 });
+    assert.equal(state?.phase, Phase.Releasing);
+    assert.deepEqual(state?.candidate, { slot: "green", version: "v2.3.1" });
+    assert.deepEqual(backend.store.history.filter((h) => h.service === "payments").map((h) => h.action), ["start-release"]);
+    assert.ok(state?.routing.ruleArn.includes("listener-rule/"), "routing recorded from the deployed rule");
+    // orders (stable green, blue warm at 0%) and catalog (one slot) are simply adopted.
+    assert.equal((await backend.get("orders"))?.phase, Phase.Stable);
+    assert.equal((await backend.get("catalog"))?.stable.version, "2026.11.3");
+  });
+
+  it("after an automatic rollback, an unchanged `up` keeps 100% on stable and warns; nothing is recorded", async () => {
+    await up(0);
+    await alarmRollsBack(5);
+    const before = (await backend.get("payments"))?.revision;
+    const { weights, state } = await up(10);
+    assert.deepEqual(weights, { blue: 100, green: 0 });
+    assert.equal(state?.revision, before, "no write");
+    assert.deepEqual(warnings, [
+      `service payments: candidate v2.3.1 was rolled back at ${at(5)} by alarm remedy-prod/payments/green/error-rate: Threshold Crossed: 5xx rate 12.5 >= 2.0; change the candidate image or set services.payments.acknowledgeRollback to "v2.3.1"`,
+    ]);
+    assert.deepEqual(backend.weightsSet, [], "the rule already matches release state");
+    // And again: no perpetual drift.
+    assert.deepEqual((await up(11)).weights, { blue: 100, green: 0 });
+  });
+
+  it("a new candidate image starts a new release", async () => {
+    await up(0);
+    await alarmRollsBack(5);
+    const { weights, state } = await up(10, (p) => {
+      p.slots.green.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.2";
+    });
+    assert.deepEqual(weights, { blue: 90, green: 10 });
+    assert.equal(state?.phase, Phase.Releasing);
+    assert.equal(state?.candidate?.version, "v2.3.2");
+    assert.deepEqual(warnings, []);
+  });
+
+  it("acknowledging the rolled-back version clears the hold; a wrong version is named and ignored", async () => {
+    await up(0);
+    await alarmRollsBack(5);
+    const wrong = await up(10, (p) => {
+      p.acknowledgeRollback = "v2.3.0";
+    });
+    assert.deepEqual(wrong.weights, { blue: 100, green: 0 });
+    assert.match(warnings[1] ?? "", /acknowledgeRollback "v2\.3\.0" does not match the rolled-back version "v2\.3\.1"; ignored/);
+    const { weights, state } = await up(11, (p) => {
+      p.acknowledgeRollback = "v2.3.1";
+    });
+    assert.deepEqual(weights, { blue: 90, green: 10 });
+    assert.equal(state?.phase, Phase.Releasing);
+    const actions = backend.store.history.filter((h) => h.service === "payments").map((h) => h.action);
+    assert.deepEqual(actions, ["start-release", "roll-back", "acknowledge", "start-release"]);
+  });
+
+  it("promotes in history and scales the old slot down once the rollback window is over", async () => {
+    await up(0);
+    const promote = (p: Obj) => {
+      p.stable = "green";
+      p.candidate = { weight: 0 };
+      p.rollbackWindowMinutes = 30;
+    };
+    const promoted = await up(5, promote);
+    assert.deepEqual(promoted.weights, { blue: 0, green: 100 });
+    assert.equal(promoted.state?.phase, Phase.Promoted);
+    assert.deepEqual(promoted.state?.previous, { slot: "blue", version: "v2.3.0" });
+    const blueReplicas = () => (ofType(T.deployment).find((d) => d.name === "payments-blue")?.inputs as Obj).spec.replicas as number;
+    assert.equal(blueReplicas(), 3, "warm within the window");
+    await up(20, promote);
+    assert.equal(blueReplicas(), 3, "still warm 15 minutes after promotion");
+    await up(40, promote);
+    assert.equal(blueReplicas(), 0, "scaled down 35 minutes after promotion");
+  });
+
+  it("follows release state when the Lambda rolls back while `up` is running", async () => {
+    await up(0);
+    // Plan with the state before the rollback, record after it.
+    const plan = planRelease(
+      { service: "payments", stable: { slot: Slot.Blue, version: "v2.3.0" }, candidate: { slot: Slot.Green, version: "v2.3.1" }, weight: 25, rollbackWindowMinutes: 60 },
+      await backend.get("payments"),
+      at(6),
+      "pulumi:prod",
+    );
+    assert.deepEqual(plan.weights, { blue: 75, green: 25 });
+    await alarmRollsBack(6);
+    const routing = (await backend.get("payments"))?.routing;
+    if (!routing) throw new Error("no routing");
+    const r = await backend.record("payments", routing, plan.events, plan.weights);
+    assert.equal(r.state.phase, Phase.RolledBack);
+    assert.deepEqual(backend.weightsSet.map((w) => w.weights), [{ blue: 100, green: 0 }], "rule put back to release state");
+    assert.ok(r.warnings.some((w) => /release state changed while this update ran \(phase rolled-back\); the rule now follows it: blue 100% \/ green 0%/.test(w)), r.warnings.join("\n"));
+  });
+});

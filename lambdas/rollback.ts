@@ -34,6 +34,7 @@ export const handler = async (event: unknown, context: Context): Promise<Rollbac
   try {
     return await run(event, context);
   } finally {
-    metrics.publishStoredMetrics();
+    // The handler emits per-service single metrics (published as added); flush anything else.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };

@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { deflateRawSync } from "node:zlib";
+import { strToU8, zipSync } from "fflate";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeTargetHealthCommand, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { bundleLambda } from "../../components/rollback/bundle";
@@ -42,16 +42,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 function zippedSize(code: string): { bytes: number; how: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-bundle-"));
-  try {
-    fs.writeFileSync(path.join(dir, "index.js"), code);
-    execFileSync("zip", ["-q", "-9", "-X", "bundle.zip", "index.js"], { cwd: dir });
-    return { bytes: fs.statSync(path.join(dir, "bundle.zip")).size, how: "zip -9" };
-  } catch {
-    return { bytes: deflateRawSync(code, { level: 9 }).length + 120, how: "deflate estimate (no zip binary)" };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return { bytes: zipSync({ "index.js": strToU8(code) }, { level: 9 }).length, how: "zip, deflate level 9" };
 }
 
 function coldImportMs(code: string, repeats = 5): { bundle: number; baseline: number } {

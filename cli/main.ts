@@ -1,0 +1,49 @@
+/**
+ * `remedy <command>` (DESIGN.md CLI contract): `--json` for machine output; exit 0 success,
+ * 1 check failed / refused, 2 usage or input error.
+ */
+import { formatTimeline, rehearse } from "./rehearsal/rehearse";
+
+const USAGE = `usage: remedy <command> [--json]
+
+commands:
+  rehearse    the whole remediation loop on a local AWS emulator (moto), no cloud account
+
+planned (not available yet): status, rollback, drill, check-api`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const args = argv.filter((a) => a !== "--json");
+  const [command, ...rest] = args;
+  if (!command || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === "rehearse") {
+    if (rest.length > 0) {
+      console.error(`remedy rehearse: unexpected argument ${rest[0]}\n\n${USAGE}`);
+      return 2;
+    }
+    try {
+      const result = await rehearse();
+      console.log(json ? JSON.stringify(result, null, 2) : formatTimeline(result));
+      return result.verdict === "pass" ? 0 : 1;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      console.error(json ? JSON.stringify({ verdict: "error", error: message }) : `remedy rehearse: ${message}`);
+      return 2;
+    }
+  }
+  console.error(`remedy: unknown or not yet available command "${command}"\n\n${USAGE}`);
+  return 2;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,245 @@
+/**
+ * The whole remediation loop on a local AWS emulator, no cloud account: deploy the prod stack's
+ * AWS side into moto (the real program under moto-backed Pulumi mocks), release payments
+ * v2.3.1 to 10%, breach its error-rate alarm, deliver CloudWatch's alarm event to the deployed
+ * rollback Lambda bundle, check traffic went back, show that a second `up` keeps the rollback,
+ * and that a new candidate image releases again.
+ */
+import { DescribeAlarmsCommand, SetAlarmStateCommand, CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import * as yaml from "js-yaml";
+import { bundleLambda } from "../../components/rollback/bundle";
+import { releaseTableName } from "../../components/rollback/rollbackFunction";
+import { parseStackConfig } from "../../core/config";
+import type { ReleaseState } from "../../core/releaseState";
+import type { SlotWeights } from "../../core/weights";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { Traffic } from "../../lambdas/commons/traffic";
+import { buildStack, stackOutputs } from "../../stacks/program";
+import { DynamoReleaseBackend } from "../../stacks/releases";
+import { createAwsMocks, type AwsMocks } from "./awsMocks";
+import { startMoto, type MotoServer } from "./moto";
+
+export const REHEARSAL_REGION = "eu-west-1";
+const PROJECT = "remedy";
+const STACK = "prod";
+const PREFIX = `${PROJECT}-${STACK}`;
+const SERVICE = "payments";
+
+export interface TimelineEntry {
+  readonly step: string;
+  readonly change: string;
+  readonly weights: SlotWeights | null;
+  /** Milliseconds since the rehearsal started. */
+  readonly elapsedMs: number;
+  readonly ok: boolean;
+}
+
+export interface RehearsalResult {
+  readonly verdict: "pass" | "fail";
+  readonly endpoint: string;
+  readonly timeline: readonly TimelineEntry[];
+  /** From the alarm event reaching the handler to `ModifyRule` returning. */
+  readonly alarmToFlipMs: number | null;
+  readonly warnings: readonly string[];
+  readonly failures: readonly string[];
+}
+
+/** Pulumi.prod.yaml's `remedy:*` config, pointed at the moto VPC (no certificate, no emails). */
+export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[], candidateImage?: string): unknown {
+  const doc = yaml.load(fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> };
+  const raw = JSON.parse(JSON.stringify(doc.config)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const services = raw["remedy:services"] as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (candidateImage) services[0].slots.green.image = candidateImage;
+  return {
+    ingress: { vpcId, subnetIds },
+    services,
+    rollback: { logRetentionDays: 7 },
+  };
+}
+
+interface Harness {
+  readonly aws: AwsMocks;
+  readonly warnings: string[];
+}
+
+async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<Record<string, unknown>> {
+  h.aws.beginRun();
+  await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false);
+  const realWarn = pulumi.log.warn;
+  (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (msg: string) => {
+    h.warnings.push(msg);
+    return Promise.resolve();
+  };
+  try {
+    const resources = buildStack(parseStackConfig(config), {
+      alarmNamePrefix: PREFIX,
+      releases: new DynamoReleaseBackend(releaseTableName(PREFIX), REHEARSAL_REGION),
+      by: `pulumi:${STACK}`,
+    });
+    const outputs = stackOutputs(resources);
+    const runtime = pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> };
+    await runtime.waitForRPCs();
+    const release = await new Promise((resolve) => outputs.services[SERVICE].release.apply(resolve));
+    await after?.(h.aws);
+    return { release };
+  } finally {
+    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = realWarn;
+  }
+}
+
+type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string; results: { flipMs?: number; reason: string }[] }>;
+
+/** Loads the deployed function's bundle with the environment moto holds for it, as Lambda would. */
+async function loadDeployedHandler(aws: AwsMocks, endpoint: string): Promise<Handler> {
+  const fn = [...aws.live.values()].find((r) => r.type === "aws:lambda/function:Function");
+  if (!fn) throw new Error("no rollback function was deployed");
+  const lambda = new LambdaClient({ endpoint, region: REHEARSAL_REGION });
+  const conf = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn.id }));
+  // Quiet: the timeline reports what the function did; its JSON logs and EMF metrics would drown it.
+  Object.assign(process.env, conf.Environment?.Variables ?? {}, { POWERTOOLS_LOG_LEVEL: "SILENT", POWERTOOLS_METRICS_DISABLED: "true" });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-lambda-"));
+  const file = path.join(dir, "index.js");
+  fs.writeFileSync(file, bundleLambda("rollback").code);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file) as { handler: Handler };
+  return mod.handler;
+}
+
+export interface RehearseOptions {
+  /** Repository root (where Pulumi.prod.yaml is). */
+  readonly root?: string;
+  /** Called after each `pulumi up` with the harness, before moto stops (tests inspect it). */
+  readonly afterUp?: (run: number, aws: AwsMocks) => void | Promise<void>;
+}
+
+/** Runs the rehearsal. Starts moto on a free port unless AWS_ENDPOINT_URL is set. */
+export async function rehearse(options: RehearseOptions = {}): Promise<RehearsalResult> {
+  const root = options.root ?? path.resolve(__dirname, "..", "..");
+  let runs = 0;
+  const t0 = performance.now();
+  const timeline: TimelineEntry[] = [];
+  const failures: string[] = [];
+  let moto: MotoServer | undefined;
+  const saved = { ...process.env };
+  try {
+    let endpoint = process.env.AWS_ENDPOINT_URL;
+    if (!endpoint) {
+      moto = await startMoto();
+      endpoint = moto.endpoint;
+    }
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: REHEARSAL_REGION,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing",
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    });
+    const cfg = { endpoint, region: REHEARSAL_REGION };
+    const elb = new ElasticLoadBalancingV2Client(cfg);
+    const cw = new CloudWatchClient(cfg);
+    const traffic = new Traffic(elb);
+    const store = new ReleaseStore(new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient(cfg), releaseTableName(PREFIX));
+    const h: Harness = { aws: createAwsMocks(endpoint, REHEARSAL_REGION), warnings: [] };
+
+    const ec2 = new EC2Client(cfg);
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
+    const subnetIds: string[] = [];
+    for (const [i, az] of ["a", "b"].entries()) {
+      subnetIds.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REHEARSAL_REGION}${az}` }))).Subnet?.SubnetId as string);
+    }
+
+    let state: ReleaseState | undefined;
+    const weightsNow = async (): Promise<SlotWeights | null> => {
+      state = await store.get(SERVICE);
+      return state ? traffic.currentWeights(state.routing) : null;
+    };
+    const record = async (step: string, change: string, expect?: SlotWeights, extra?: () => string | undefined) => {
+      const weights = await weightsNow();
+      const problem = expect && JSON.stringify(weights) !== JSON.stringify(expect) ? `expected blue ${expect.blue}/green ${expect.green}` : extra?.();
+      if (problem) failures.push(`${step}: ${problem}`);
+      timeline.push({ step, change: problem ? `${change} — ${problem}` : change, weights, elapsedMs: Math.round(performance.now() - t0), ok: !problem });
+    };
+
+    // 1. First up: everything is created; payments releases v2.3.1 to 10%.
+    await pulumiUp(h, rehearsalConfig(root, vpcId, subnetIds), (aws) => options.afterUp?.(++runs, aws));
+    await record("pulumi up #1", `created ${[...h.aws.live.values()].filter((r) => r.type.startsWith("aws:")).length} AWS resources in moto, recorded ${[...h.aws.live.values()].filter((r) => r.type.startsWith("kubernetes:")).length} Kubernetes objects; payments releases v2.3.1 to 10%`, { blue: 90, green: 10 }, () =>
+      state?.phase === "releasing" ? undefined : `release state phase ${state?.phase ?? "missing"}`,
+    );
+
+    // 2. The candidate misbehaves: its 5xx-rate alarm goes to ALARM.
+    const alarmName = `${PREFIX}/${SERVICE}/green/error-rate`;
+    await cw.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: "ALARM", StateReason: "Threshold Crossed: 1 datapoint [12.5] was greater than or equal to the threshold (2.0)." }));
+    const alarm = (await cw.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName] }))).MetricAlarms?.[0];
+    if (!alarm) throw new Error(`alarm ${alarmName} was not deployed`);
+    await record("alarm breach", `${alarmName} -> ALARM (${alarm.StateReason ?? ""})`, { blue: 90, green: 10 });
+
+    // 3. CloudWatch invokes the rollback Lambda with its alarm-action event.
+    const handler = await loadDeployedHandler(h.aws, endpoint);
+    const ts = (alarm.StateUpdatedTimestamp ?? new Date()).toISOString().replace("Z", "+0000");
+    const event = {
+      source: "aws.cloudwatch",
+      alarmArn: alarm.AlarmArn,
+      accountId: alarm.AlarmArn?.split(":")[4],
+      time: ts,
+      region: REHEARSAL_REGION,
+      alarmData: {
+        alarmName,
+        state: { value: "ALARM", reason: alarm.StateReason, timestamp: ts },
+        previousState: { value: "OK", reason: "", timestamp: ts },
+        configuration: { description: alarm.AlarmDescription, metrics: [] },
+      },
+    };
+    const result = await handler(event, { functionName: "rollback", awsRequestId: "rehearsal", invokedFunctionArn: "", memoryLimitInMB: "256", functionVersion: "$LATEST", getRemainingTimeInMillis: () => 30_000 });
+    const alarmToFlipMs = result.results[0]?.flipMs ?? null;
+    await record(
+      "rollback Lambda",
+      `${result.outcome}: ${result.results[0]?.reason ?? ""}; weights flipped ${alarmToFlipMs ?? "?"} ms after the alarm event arrived`,
+      { blue: 100, green: 0 },
+      () => (result.outcome === "rolled-back" ? undefined : `outcome ${result.outcome}`),
+    );
+
+    // 4. Unchanged config, second up: the rollback holds, with a warning.
+    h.warnings.length = 0;
+    await pulumiUp(h, rehearsalConfig(root, vpcId, subnetIds), (aws) => options.afterUp?.(++runs, aws));
+    const hold = h.warnings.find((w) => w.startsWith(`service ${SERVICE}: candidate v2.3.1 was rolled back`));
+    await record("pulumi up #2 (unchanged)", hold ? `kept the rollback; warned: ${hold}` : "no rollback warning", { blue: 100, green: 0 }, () => (hold ? undefined : "missing the rollback warning"));
+
+    // 5. A fixed candidate image starts a new release.
+    await pulumiUp(h, rehearsalConfig(root, vpcId, subnetIds, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.2"), (aws) =>
+      options.afterUp?.(++runs, aws),
+    );
+    await record("pulumi up #3 (v2.3.2)", "new candidate image: release v2.3.2 to 10%", { blue: 90, green: 10 }, () =>
+      state?.phase === "releasing" && state.candidate?.version === "v2.3.2" ? undefined : `release state ${state?.phase ?? "?"} ${state?.candidate?.version ?? ""}`,
+    );
+
+    return { verdict: failures.length === 0 ? "pass" : "fail", endpoint, timeline, alarmToFlipMs, warnings: [...h.warnings], failures };
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await moto?.stop();
+  }
+}
+
+/** The timeline as a readable table. */
+export function formatTimeline(r: RehearsalResult): string {
+  const rows = r.timeline.map((e, i) => {
+    const w = e.weights ? `${e.weights.blue}/${e.weights.green}` : "-";
+    return `${String(i + 1).padStart(2)}  ${e.ok ? "ok  " : "FAIL"}  ${e.step.padEnd(26)} ${w.padStart(7)}  ${String(e.elapsedMs).padStart(6)} ms  ${e.change}`;
+  });
+  return [
+    `remedy rehearse: the remediation loop on a local AWS emulator (${r.endpoint})`,
+    ` #  ok    step                       blue/green  elapsed   what changed`,
+    ...rows,
+    "",
+    `alarm event -> weights flipped: ${r.alarmToFlipMs ?? "?"} ms`,
+    `verdict: ${r.verdict.toUpperCase()}${r.failures.length ? ` (${r.failures.join("; ")})` : ""}`,
+  ].join("\n");
+}

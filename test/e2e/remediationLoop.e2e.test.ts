@@ -1,0 +1,98 @@
+/**
+ * The remediation loop end to end: the real prod program deployed into moto (moto-backed Pulumi
+ * mocks), release v2.3.1 at 10% -> alarm breach -> the deployed rollback bundle invoked with
+ * CloudWatch's event -> weights 100/0 -> unchanged `up` keeps them and warns -> new candidate
+ * image -> release proceeds. This is `remedy rehearse`, with the harness inspected after each up.
+ */
+import { strict as assert } from "node:assert";
+import type { AwsMocks, RecordedObject } from "../../cli/rehearsal/awsMocks";
+import { rehearse, type RehearsalResult } from "../../cli/rehearsal/rehearse";
+import { validateK8sObject } from "../helpers/k8sSchema";
+import { installMocks } from "../helpers/pulumiMocks";
+
+interface Snapshot {
+  readonly live: Map<string, RecordedObject>;
+  readonly resources: RecordedObject[];
+  readonly updated: string[];
+}
+
+describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
+  this.timeout(120_000);
+  let result: RehearsalResult;
+  const runs: Snapshot[] = [];
+
+  before(async () => {
+    result = await rehearse({
+      afterUp: (_run: number, aws: AwsMocks) => {
+        runs.push({ live: new Map(aws.live), resources: [...aws.resources], updated: [...aws.updated] });
+      },
+    });
+  });
+  // The rehearsal installed moto-backed mocks; put the unit-test mocks back for later suites.
+  after(() => installMocks("prod"));
+
+  it("passes every step, in order, with the weights each step must leave", () => {
+    assert.equal(result.verdict, "pass", result.failures.join("\n"));
+    assert.deepEqual(
+      result.timeline.map((e) => [e.step, e.weights]),
+      [
+        ["pulumi up #1", { blue: 90, green: 10 }],
+        ["alarm breach", { blue: 90, green: 10 }],
+        ["rollback Lambda", { blue: 100, green: 0 }],
+        ["pulumi up #2 (unchanged)", { blue: 100, green: 0 }],
+        ["pulumi up #3 (v2.3.2)", { blue: 90, green: 10 }],
+      ],
+    );
+    assert.ok(result.timeline.every((e, i) => i === 0 || e.elapsedMs >= result.timeline[i - 1].elapsedMs));
+  });
+
+  it("flips within the handler's first ModifyRule, and says so", () => {
+    assert.ok(result.alarmToFlipMs !== null && result.alarmToFlipMs > 0 && result.alarmToFlipMs < 5_000, String(result.alarmToFlipMs));
+    assert.match(result.timeline[2].change, /^rolled-back: Threshold Crossed/);
+  });
+
+  it("warns on the second up with the rollback's time, alarm and reason", () => {
+    assert.ok(
+      result.warnings.some((w) =>
+        /^service payments: candidate v2\.3\.1 was rolled back at \S+Z by alarm remedy-prod\/payments\/green\/error-rate: Threshold Crossed: .*; change the candidate image or set services\.payments\.acknowledgeRollback to "v2\.3\.1"$/.test(w),
+      ),
+      result.warnings.join("\n"),
+    );
+  });
+
+  it("creates AWS resources in moto with moto's ids, and applies later runs as updates", () => {
+    assert.equal(runs.length, 3);
+    const rule = (s: Snapshot) => s.live.get("aws:lb/listenerRule:ListenerRule::payments");
+    assert.match(rule(runs[0])?.id ?? "", /^arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule\/app\//);
+    assert.equal(rule(runs[1])?.id, rule(runs[0])?.id, "the rule is updated in place, not replaced");
+    assert.ok(runs[1].updated.includes("aws:lb/listenerRule:ListenerRule::payments"), runs[1].updated.join());
+    assert.ok(runs[2].updated.includes("aws:lb/listenerRule:ListenerRule::payments"));
+    const types = new Set([...runs[0].live.values()].map((r) => r.type));
+    for (const t of [
+      "aws:lb/loadBalancer:LoadBalancer",
+      "aws:lb/targetGroup:TargetGroup",
+      "aws:cloudwatch/metricAlarm:MetricAlarm",
+      "aws:dynamodb/table:Table",
+      "aws:sns/topic:Topic",
+      "aws:iam/role:Role",
+      "aws:lambda/function:Function",
+      "aws:lambda/permission:Permission",
+    ]) {
+      assert.ok(types.has(t), `${t} deployed`);
+    }
+    assert.equal(
+      runs[0].live.get("aws:dynamodb/table:Table::rollback-releases")?.id,
+      "remedy-prod-releases",
+      "the release table has the deterministic name the program reads before deploying",
+    );
+  });
+
+  it("records only schema-valid Kubernetes objects, and deploys the new image on the third run", () => {
+    for (const run of runs) {
+      for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:"))) validateK8sObject(r);
+    }
+    const green = runs[2].resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "payments-green");
+    const image = (green?.inputs as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0].image;
+    assert.match(image, /payments:v2\.3\.2$/);
+  });
+});

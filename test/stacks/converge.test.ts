@@ -168,3 +168,20 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.ok(r.warnings.some((w) => /release state changed while this update ran \(phase rolled-back\); the rule now follows it: blue 100% \/ green 0%/.test(w)), r.warnings.join("\n"));
   });
 });
+
+describe("core/converge: planRelease (pure)", () => {
+  const desired = { service: "payments", stable: { slot: Slot.Blue, version: "v1" }, candidate: { slot: Slot.Green, version: "v2" }, weight: 10, rollbackWindowMinutes: 60 };
+
+  it("plans adopt + start-release for a service with no state, at the configured weights", () => {
+    const p = planRelease(desired, undefined, at(0), "pulumi:prod");
+    assert.deepEqual(p.weights, { blue: 90, green: 10 });
+    assert.deepEqual(p.events.map((e) => e.type), ["adopt", "start-release"]);
+    assert.equal(p.held, false);
+  });
+
+  it("only adopts a warm non-stable slot at weight 0; it is not a release", () => {
+    const p = planRelease({ ...desired, weight: 0 }, undefined, at(0), "pulumi:prod");
+    assert.deepEqual(p.events.map((e) => e.type), ["adopt"]);
+    assert.deepEqual(p.weights, { blue: 100, green: 0 });
+  });
+});

@@ -81,6 +81,11 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
     if (state.phase === Phase.Releasing) {
       warnings.push(`service ${d.service}: stable changed from ${state.stable.version} to ${d.stable.version} while ${state.candidate?.version ?? "?"} was releasing; recorded as a manual change`);
     }
+    if (state.phase === Phase.RolledBack && same(state.candidate, d.stable)) {
+      warnings.push(
+        `service ${d.service}: stable set to ${d.stable.version}, which was rolled back at ${state.lastRollback?.at ?? "?"} (${state.lastRollback?.reason ?? "?"}); recorded as a manual change`,
+      );
+    }
     return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false };
   }
 

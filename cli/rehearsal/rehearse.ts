@@ -108,9 +108,13 @@ async function loadDeployedHandler(aws: AwsMocks, endpoint: string): Promise<Han
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-lambda-"));
   const file = path.join(dir, "index.js");
   fs.writeFileSync(file, bundleLambda("rollback").code);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(file) as { handler: Handler };
-  return mod.handler;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(file) as { handler: Handler };
+    return mod.handler;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface RehearseOptions {

@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { planRelease } from "../../core/converge";
 import { parseStackConfig } from "../../core/config";
-import { Phase, applyEvent } from "../../core/releaseState";
+import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
@@ -183,5 +183,16 @@ describe("core/converge: planRelease (pure)", () => {
     const p = planRelease({ ...desired, weight: 0 }, undefined, at(0), "pulumi:prod");
     assert.deepEqual(p.events.map((e) => e.type), ["adopt"]);
     assert.deepEqual(p.weights, { blue: 100, green: 0 });
+  });
+
+  it("warns when config makes a rolled-back version stable by hand, and records it", () => {
+    let s = initialState("payments", { slot: Slot.Blue, version: "v1" }, { ruleArn: "arn:aws:x", targetGroupArns: { blue: "arn:aws:b", green: "arn:aws:g" }, stickinessSeconds: 0 }, at(0));
+    for (const e of [
+      { type: "start-release" as const, candidate: { slot: Slot.Green, version: "v2" }, weight: 10, at: at(1), by: "p" },
+      { type: "roll-back" as const, failedSlot: Slot.Green, observedAt: at(2), reason: "5xx", at: at(2), by: "alarm" },
+    ]) s = applyEvent(s, e).state;
+    const p = planRelease({ ...desired, stable: { slot: Slot.Green, version: "v2" }, candidate: { slot: Slot.Blue, version: "v1" }, weight: 0 }, s, at(3), "pulumi:prod");
+    assert.deepEqual(p.events.map((e) => e.type), ["adopt"]);
+    assert.match(p.warnings[0] ?? "", /stable set to v2, which was rolled back at .* \(5xx\); recorded as a manual change/);
   });
 });

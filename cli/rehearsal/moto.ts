@@ -46,7 +46,7 @@ function motoBinary(): string {
   if (probe.error || probe.status !== 0) {
     throw new Error(
       `moto_server not found or not runnable (${bin}): ${probe.error?.message ?? `exit ${String(probe.status)}`}. ` +
-        "These tests need the moto AWS emulator: install it with `pip install 'moto[server]>=5.2'` " +
+        "The integration tests and `remedy rehearse` need the moto AWS emulator: install it with `pip install 'moto[server]>=5.2'` " +
         "or point MOTO_SERVER at the binary.",
     );
   }

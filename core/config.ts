@@ -180,6 +180,17 @@ const serviceSchema = z.strictObject({
     .min(1)
     .optional(),
   rollbackWindowMinutes: int("minutes a promoted-away version stays warm as the rollback target", 0, 43_200).optional(),
+  hotfix: z
+    .strictObject(
+      {
+        reason: z
+          .string({ error: required("why this release skips the progressive steps (an incident id and a sentence)") })
+          .min(10, { error: "must say why (at least 10 characters: an incident id and a sentence)" }),
+        expires: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time such as "2026-11-25T18:00:00Z"' }),
+      },
+      { error: required("the hotfix block { reason, expires }") },
+    )
+    .optional(),
 });
 
 const ingressSchema = z.strictObject({
@@ -209,7 +220,12 @@ const ingressSchema = z.strictObject({
     .optional(),
 });
 
+const STACK_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,2}$/;
+const stackRef = (what: string) =>
+  z.string({ error: required(what) }).regex(STACK_REF, { error: 'must be a stack name such as "acme/remedy/prod" (organization/project/stack)' });
+
 const stackSchema = z.strictObject({
+  hotfixStack: stackRef("the hotfix stack whose tested images prod may ship, e.g. \"acme/remedy/hotfix\"").optional(),
   ingress: z.strictObject(ingressSchema.shape, {
     error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
   }),
@@ -290,6 +306,14 @@ export interface ServiceSpec {
   /** The rolled-back candidate version the operator acknowledges; lifts the hold on it. */
   readonly acknowledgeRollback?: string;
   readonly rollbackWindowMinutes: number;
+  /** Hotfix release mode: straight to 100%, alarms armed, reason and expiry recorded. */
+  readonly hotfix?: HotfixReleaseSpec;
+}
+
+export interface HotfixReleaseSpec {
+  readonly reason: string;
+  /** ISO-8601; after it the hotfix mode is refused. */
+  readonly expires: string;
 }
 
 export type IngressSpec =
@@ -318,6 +342,8 @@ export interface RollbackSpec {
 }
 
 export interface StackConfig {
+  /** Stack reference of the hotfix stack (prod only; required when a service is in hotfix mode). */
+  readonly hotfixStack?: string;
   readonly ingress: IngressSpec;
   readonly createNamespaces: boolean;
   readonly rollback: RollbackSpec;
@@ -393,6 +419,20 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
     });
   }
+  if (s.hotfix !== undefined) {
+    if (s.slots[candidate] === undefined) {
+      out.push({
+        path: [...at, "hotfix"],
+        message: `needs the hotfix image in slots.${candidate}.image (the slot that is not stable); hotfix mode releases it to 100%`,
+      });
+    }
+    if (s.candidate?.weight !== undefined && s.candidate.weight !== 100) {
+      out.push({
+        path: [...at, "candidate", "weight"],
+        message: `is ${s.candidate.weight} but a hotfix goes straight to full traffic; remove candidate.weight or set 100`,
+      });
+    }
+  }
   for (const kind of ["errorRate", "latencyP99", "unhealthyHosts"] as const) {
     const a = s.alarms?.[kind];
     const evaluation = a?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
@@ -458,6 +498,14 @@ function checkStack(raw: RawStack, out: Issue[]): void {
     }
   }
 
+  raw.services.forEach((s, i) => {
+    if (s.hotfix !== undefined && raw.hotfixStack === undefined) {
+      out.push({
+        path: ["hotfixStack"],
+        message: `required because services[${i}] (${s.name}) is in hotfix mode: the hotfix stack whose tested images prod may ship, e.g. "acme/remedy/hotfix"`,
+      });
+    }
+  });
   const names = new Map<string, number>();
   const priorities = new Map<number, number>();
   const routes = new Map<string, number>();
@@ -620,12 +668,13 @@ function normaliseService(s: RawService): ServiceSpec {
     routing: { hosts: s.routing.hosts ?? [], paths: s.routing.paths ?? [], priority: s.routing.priority },
     stable: s.stable,
     slots,
-    candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : (s.candidate?.weight ?? 0),
+    candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
     deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
     alarms: normaliseAlarms(s.alarms),
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
     rollbackWindowMinutes: s.rollbackWindowMinutes ?? defaults.DEFAULT_ROLLBACK_WINDOW_MINUTES,
+    ...(s.hotfix === undefined ? {} : { hotfix: { reason: s.hotfix.reason, expires: new Date(s.hotfix.expires).toISOString() } }),
   };
 }
 
@@ -645,6 +694,7 @@ function normaliseStack(raw: RawStack): StackConfig {
           deletionProtection: ing.deletionProtection ?? false,
         };
   return {
+    ...(raw.hotfixStack === undefined ? {} : { hotfixStack: raw.hotfixStack }),
     ingress,
     createNamespaces: raw.createNamespaces ?? true,
     rollback: {
@@ -740,6 +790,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     },
     ...(spec.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: spec.acknowledgeRollback }),
     rollbackWindowMinutes: spec.rollbackWindowMinutes,
+    ...(spec.hotfix === undefined ? {} : { hotfix: { ...spec.hotfix } }),
   };
 }
 
@@ -758,4 +809,149 @@ export function compareQuantity(a: string, b: string): number {
   };
   const d = value(a) - value(b);
   return Number.isNaN(d) ? 0 : Math.sign(d);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hotfix stack: an isolated copy of prod's live versions, with hotfix images where given.
+
+const hotfixStackSchema = z.strictObject({
+  ingress: z.strictObject(ingressSchema.shape, {
+    error: required("the hotfix environment's own ingress (vpcId + subnetIds for its own ALB)"),
+  }),
+  createNamespaces: z.boolean({ error: "must be true or false" }).optional(),
+  rollback: stackSchema.shape.rollback,
+  hotfix: z.strictObject(
+    {
+      prodStack: stackRef('the prod stack to seed from, e.g. "acme/remedy/prod"'),
+      host: z
+        .string({ error: required('the host name the hotfix environment answers on, e.g. "hotfix.example.com"') })
+        .regex(HOST_PATTERN, { error: 'must be a host name such as "hotfix.example.com"' }),
+      namespace: dnsLabel("the Kubernetes namespace of the hotfix environment", 63).optional(),
+      replicas: int("the replica count per slot in the hotfix environment", 1, 100).optional(),
+      images: z
+        .record(z.string(), z.string({ error: required("the hotfix image, pinned to a tag or digest") }), {
+          error: required("a map of service name to hotfix image"),
+        })
+        .optional(),
+    },
+    { error: required("the hotfix block { prodStack, host, images? }") },
+  ),
+});
+
+export interface HotfixStackConfig {
+  readonly raw: z.infer<typeof hotfixStackSchema>;
+  readonly prodStack: string;
+  readonly host: string;
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly images: Readonly<Record<string, string>>;
+}
+
+/**
+ * Validates a hotfix stack's `remedy:*` config (no `services`: they come from prod).
+ * @throws ConfigError listing every problem.
+ */
+export function parseHotfixStackConfig(raw: unknown): HotfixStackConfig {
+  if (typeof raw === "object" && raw !== null && "services" in raw) {
+    throw new ConfigError(
+      [{ path: "services", message: "not allowed in a hotfix stack: services come from prod through hotfix.prodStack; give hotfix images in hotfix.images" }],
+      "remedy hotfix stack configuration",
+    );
+  }
+  const result = hotfixStackSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(toIssues(hotfixStackSchema, result.error.issues, ""), "remedy hotfix stack configuration");
+  }
+  const h = result.data.hotfix;
+  return {
+    raw: result.data,
+    prodStack: h.prodStack,
+    host: h.host,
+    namespace: h.namespace ?? defaults.DEFAULT_HOTFIX_NAMESPACE,
+    replicas: h.replicas ?? defaults.DEFAULT_HOTFIX_REPLICAS,
+    images: h.images ?? {},
+  };
+}
+
+/** What prod exports for its hotfix stack: every service with only its live (stable) slot. */
+export interface HotfixSeed {
+  readonly services: readonly ServiceInput[];
+}
+
+/** Prod's live versions, as the `hotfixSeed` stack output. */
+export function hotfixSeed(config: StackConfig): HotfixSeed {
+  return {
+    services: config.services.map((spec) => {
+      const input = serviceInputOf(spec);
+      const live = spec.slots[spec.stable] as SlotSpec;
+      const rest = { ...input };
+      delete rest.hotfix;
+      delete rest.acknowledgeRollback;
+      return { ...rest, slots: { [spec.stable]: { image: live.image, version: live.version } }, candidate: { weight: 0 } };
+    }),
+  };
+}
+
+/**
+ * The hotfix stack's full configuration: prod's live versions in their own namespace, behind
+ * the hotfix host on the hotfix ALB, with each hotfix image as a candidate at 100%.
+ * @throws ConfigError naming the key (hotfix.images.<name>, or the derived service) and the fix.
+ */
+export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): StackConfig {
+  const known = seed.services.map((s) => s.name);
+  const unknown = Object.keys(h.images).filter((n) => !known.includes(n));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      unknown.map((n) => ({ path: `hotfix.images.${n}`, message: `prod has no service "${n}" (prod services: ${known.join(", ")})` })),
+      "remedy hotfix stack configuration",
+    );
+  }
+  const services = seed.services.map((s) => {
+    const stable = s.stable;
+    const candidate = otherSlot(stable);
+    const live = s.slots[stable];
+    const image = h.images[s.name];
+    return {
+      ...s,
+      namespace: h.namespace,
+      replicas: h.replicas,
+      routing: { hosts: [h.host], paths: s.routing.paths, priority: s.routing.priority },
+      slots: { [stable]: { image: live?.image, version: live?.version }, ...(image ? { [candidate]: { image } } : {}) },
+      candidate: { weight: image ? 100 : 0 },
+    };
+  });
+  return parseStackConfig({ ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, rollback: h.raw.rollback, services });
+}
+
+/** Longest a hotfix mode may stay on prod before it must be renewed or turned into a normal release. */
+export const MAX_HOTFIX_DAYS = 14;
+
+/**
+ * Prod services in hotfix mode must ship an image the hotfix stack deployed (its `testedImages`
+ * output), with an expiry in the future and at most {@link MAX_HOTFIX_DAYS} ahead.
+ * @throws ConfigError listing every refused service, before anything is deployed.
+ */
+export function checkHotfixReleases(config: StackConfig, tested: Readonly<Record<string, string>> | undefined, now: string): void {
+  const issues: ConfigIssue[] = [];
+  config.services.forEach((s, i) => {
+    if (!s.hotfix) return;
+    const image = s.slots[otherSlot(s.stable)]?.image;
+    const at = `services[${i}]`;
+    const expires = Date.parse(s.hotfix.expires);
+    if (expires <= Date.parse(now)) {
+      issues.push({ path: `${at}.hotfix.expires`, message: `hotfix mode expired at ${s.hotfix.expires}; remove the hotfix block (ship as a normal release) or set a new expiry` });
+    } else if (expires - Date.parse(now) > MAX_HOTFIX_DAYS * 86_400_000) {
+      issues.push({ path: `${at}.hotfix.expires`, message: `${s.hotfix.expires} is more than ${MAX_HOTFIX_DAYS} days away; a hotfix mode must be short-lived` });
+    }
+    const deployed = tested?.[s.name];
+    if (image !== deployed) {
+      issues.push({
+        path: `${at}.slots.${otherSlot(s.stable)}.image`,
+        message: deployed
+          ? `${image ?? "(none)"} was never deployed to the hotfix stack ${config.hotfixStack ?? "?"} (it tested ${deployed}); test this image there first`
+          : `the hotfix stack ${config.hotfixStack ?? "?"} has no tested image for ${s.name}; deploy ${image ?? "the hotfix"} there and test it first`,
+      });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(issues, "hotfix release");
 }

@@ -21,6 +21,8 @@ export interface DesiredRelease {
   readonly acknowledgeRollback?: string;
   /** Minutes a promoted-away version stays warm (`services[].rollbackWindowMinutes`). */
   readonly rollbackWindowMinutes: number;
+  /** Hotfix release mode (`services[].hotfix`): recorded with the release. */
+  readonly hotfix?: { readonly reason: string; readonly expires: string };
 }
 
 export interface ReleasePlan {
@@ -45,7 +47,9 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   const warnings: string[] = [];
   const events: ReleaseEvent[] = [];
   const release = (): ReleaseEvent[] =>
-    d.candidate && d.weight > 0 ? [{ type: "start-release", candidate: d.candidate, weight: d.weight, ...base }] : [];
+    d.candidate && d.weight > 0
+      ? [{ type: "start-release", candidate: d.candidate, weight: d.weight, ...(d.hotfix ? { hotfix: d.hotfix } : {}), ...base }]
+      : [];
 
   if (!state) {
     return { weights: configWeights, events: [{ type: "adopt", stable: d.stable, ...base }, ...release()], warnings, held: false, scaleDownPrevious: false };

@@ -146,3 +146,9 @@ export const LOG_RETENTION_DAYS_ALLOWED: readonly number[] = [
  * `pulumi up` scales that slot to zero (the image stays configured, so scaling back is one edit).
  */
 export const DEFAULT_ROLLBACK_WINDOW_MINUTES = 60;
+
+/** Kubernetes namespace of a hotfix environment when its config does not say. */
+export const DEFAULT_HOTFIX_NAMESPACE = "hotfix";
+
+/** Replicas per slot in a hotfix environment: enough to test, cheap to keep. */
+export const DEFAULT_HOTFIX_REPLICAS = 1;

@@ -74,7 +74,13 @@ interface EventBase {
 }
 
 export type ReleaseEvent =
-  | (EventBase & { readonly type: "start-release"; readonly candidate: SlotVersion; readonly weight: number })
+  | (EventBase & {
+      readonly type: "start-release";
+      readonly candidate: SlotVersion;
+      readonly weight: number;
+      /** A hotfix release: straight to full traffic, with why and until when. */
+      readonly hotfix?: { readonly reason: string; readonly expires: string };
+    })
   | (EventBase & { readonly type: "shift-weight"; readonly weight: number })
   | (EventBase & { readonly type: "promote" })
   | (EventBase & {
@@ -195,7 +201,8 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
       releaseId: `${e.candidate.slot}:${e.candidate.version}:${s.revision + 1}`,
       releaseStartedAt: e.at,
     },
-    `release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}`,
+    `${e.hotfix ? "HOTFIX " : ""}release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}` +
+      (e.hotfix ? `; reason: ${e.hotfix.reason}; hotfix mode expires ${e.hotfix.expires}` : ""),
   );
 }
 

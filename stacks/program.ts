@@ -135,6 +135,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           weight: spec.candidateWeight,
           acknowledgeRollback: spec.acknowledgeRollback,
           rollbackWindowMinutes: spec.rollbackWindowMinutes,
+          hotfix: spec.hotfix,
         },
         s,
         now,

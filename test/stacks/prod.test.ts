@@ -10,13 +10,14 @@ import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMo
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Sets the stack's config as the Pulumi engine would, then runs `stacks/index.ts` fresh. */
-function runProgram(config: Record<string, unknown>): Obj {
+async function runProgram(config: Record<string, unknown>): Promise<Obj> {
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
   );
   const entry = require.resolve("../../stacks/index");
   delete require.cache[entry];
-  return require(entry) as Obj;
+  const main = require(entry) as () => Promise<Obj>;
+  return main();
 }
 
 describe("stacks: the prod program", () => {
@@ -32,7 +33,7 @@ describe("stacks: the prod program", () => {
     let snapshot: typeof recorded.resources;
     before(async () => {
       recorded.resources.length = 0;
-      exports = runProgram(stackYaml("prod"));
+      exports = await runProgram(stackYaml("prod"));
       await settle();
       snapshot = [...recorded.resources];
     });
@@ -129,7 +130,7 @@ describe("stacks: the prod program", () => {
   it("adopts an existing listener and skips namespace creation when told to", async () => {
     const config = stackYaml("prod");
     const listenerArn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2";
-    runProgram({
+    await runProgram({
       ...config,
       "remedy:ingress": { vpcId: "vpc-0a1b2c3d4e5f67890", listenerArn, securityGroupId: "sg-0123456789abcdef0" },
       "remedy:createNamespaces": false,
@@ -145,8 +146,8 @@ describe("stacks: the prod program", () => {
     const services = structuredClone(config["remedy:services"]);
     services[2].candidate = { weight: 140 };
     services[1].port = "3000";
-    assert.throws(
-      () => runProgram({ ...config, "remedy:services": services }),
+    await assert.rejects(
+      runProgram({ ...config, "remedy:services": services }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.deepEqual(

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { ConfigError, parseServiceSpec, parseStackConfig, serviceInputOf } from "../../core/config";
+import { ConfigError, parseHotfixStackConfig, parseServiceSpec, parseStackConfig, serviceInputOf } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { SUBNETS, VPC_ID, remedyConfig, serviceInput, stackInput } from "../helpers/fixtures";
 
@@ -55,11 +55,13 @@ describe("core/config: stack configuration", () => {
       assert.equal(config.createNamespaces, true);
     });
 
-    it("refuses the hotfix stack file until it is configured, naming both missing keys", () => {
-      assert.deepEqual(problems(() => parseStackConfig(remedyConfig("hotfix"))), [
-        "ingress: required: the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)",
-        "services: required: a list of services",
-      ]);
+    it("reads the shipped hotfix stack file as a hotfix stack (services come from prod)", () => {
+      const h = parseHotfixStackConfig(remedyConfig("hotfix"));
+      assert.equal(h.prodStack, "organization/remedy/prod");
+      assert.equal(h.host, "hotfix.example.com");
+      assert.equal(h.namespace, "hotfix");
+      assert.deepEqual(Object.keys(h.images), ["payments"]);
+      assert.ok(problems(() => parseStackConfig(remedyConfig("hotfix"))).includes("services: required: a list of services"));
     });
   });
 

@@ -31,9 +31,14 @@ export const recorded: { resources: RecordedResource[]; invokes: RecordedInvoke[
 };
 
 /** A stable number per resource type + name, so ids and ARNs are the same on every run of a program, as in AWS. */
+let currentStack = "prod";
+
+/** Outputs a mocked `StackReference` returns, by referenced stack name (set by tests). */
+export const stackReferenceOutputs = new Map<string, Record<string, unknown>>();
+
 function seed(type: string, name: string): number {
   let h = 2166136261;
-  for (const c of `${type}::${name}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  for (const c of `${currentStack}::${type}::${name}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
   return h;
 }
 function hex(n: number): string {
@@ -82,9 +87,17 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
 
 /** Installs the mocks. Idempotent; call from a root `before` hook before importing programs. */
 export async function installMocks(stack = "prod", preview = false): Promise<void> {
+  currentStack = stack;
   await pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const refName = String(args.inputs.name);
+          const outputs = stackReferenceOutputs.get(refName);
+          if (!outputs) throw new Error(`unit tests: no outputs registered for stack reference ${refName}`);
+          recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id: refName, state: { outputs } });
+          return { id: refName, state: { name: refName, outputs, secretOutputNames: [] } };
+        }
         const n = seed(args.type, args.name);
         const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hex(n)}` : `${args.name}-${hex(n)}`;
         const state = stateFor(args.type, args.name, args.inputs as Record<string, unknown>, id);

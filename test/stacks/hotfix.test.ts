@@ -1,0 +1,190 @@
+/**
+ * The hotfix stack (`Pulumi.hotfix.yaml`) and hotfix release mode on prod, run through the real
+ * program entry (`stacks/index.ts`) under Pulumi mocks, with prod's outputs served to a mocked
+ * StackReference.
+ */
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, hotfixSeed, parseStackConfig } from "../../core/config";
+import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { remedyConfig, stackYaml } from "../helpers/fixtures";
+import { T, installMocks, ofType, one, recorded, settle, stackReferenceOutputs, type RecordedResource } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const PROD_REF = "organization/remedy/prod";
+const HOTFIX_REF = "organization/remedy/hotfix";
+const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1";
+
+async function runProgram(stack: string, config: Record<string, unknown>): Promise<{ exports: Obj; resources: RecordedResource[] }> {
+  await installMocks(stack);
+  recorded.resources.length = 0;
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+  );
+  const entry = require.resolve("../../stacks/index");
+  delete require.cache[entry];
+  const main = require(entry) as () => Promise<Obj>;
+  const exports = await main();
+  await settle();
+  return { exports, resources: [...recorded.resources] };
+}
+
+/** Every string anywhere in a value. */
+function strings(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) return v.flatMap(strings);
+  if (v && typeof v === "object") return Object.values(v).flatMap(strings);
+  return [];
+}
+
+describe("stacks: the hotfix stack and hotfix releases", () => {
+  let restoreBackend: () => void;
+  before(() => {
+    restoreBackend = setReleaseBackendFactory(() => new MemoryReleaseBackend());
+    stackReferenceOutputs.set(PROD_REF, { hotfixSeed: hotfixSeed(parseStackConfig(remedyConfig("prod"))) });
+  });
+  after(async () => {
+    restoreBackend();
+    stackReferenceOutputs.clear();
+    pulumi.runtime.setAllConfig({});
+    await installMocks("prod");
+  });
+
+  describe("pulumi up on hotfix with Pulumi.hotfix.yaml", () => {
+    let hotfix: { exports: Obj; resources: RecordedResource[] };
+    let prod: { exports: Obj; resources: RecordedResource[] };
+    before(async () => {
+      prod = await runProgram("prod", stackYaml("prod"));
+      hotfix = await runProgram("hotfix", stackYaml("hotfix"));
+    });
+    beforeEach(() => recorded.resources.push(...hotfix.resources));
+
+    it("seeds every prod service at its live version; only payments runs the hotfix image, at 100%", () => {
+      const deployments = ofType(T.deployment).map((d) => [d.name, (d.inputs as Obj).spec.template.spec.containers[0].image as string]);
+      assert.deepEqual(deployments.sort(), [
+        ["catalog-blue", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/catalog@sha256:4f6b2a1c9d8e7f60a1b2c3d4e5f60718293a4b5c6d7e8f9012a3b4c5d6e7f809"],
+        ["orders-green", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v5.8.2"],
+        ["payments-blue", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.0"],
+        ["payments-green", HOTFIX_IMAGE],
+      ].sort());
+      const weights = (rule: string) => (one(T.rule, rule).inputs as Obj).actions[0].forward.targetGroups.map((g: Obj) => g.weight);
+      assert.deepEqual(weights("payments"), [0, 100]);
+      assert.deepEqual(weights("orders"), [0, 100], "orders is live on green in prod");
+      assert.deepEqual(weights("catalog"), [100, 0]);
+      for (const d of ofType(T.deployment)) assert.equal((d.inputs as Obj).spec.replicas, 1);
+    });
+
+    it("isolates: own namespace, own host, own ALB, alarms, Lambda, role and release table", () => {
+      assert.deepEqual(ofType(T.namespace).map((n) => n.name), ["hotfix"]);
+      for (const d of ofType(T.deployment)) assert.equal((d.inputs as Obj).metadata.namespace, "hotfix");
+      for (const r of ofType(T.rule)) assert.deepEqual((r.inputs as Obj).conditions[0], { hostHeader: { values: ["hotfix.example.com"] } });
+      assert.equal(ofType(T.lb).length, 1);
+      assert.equal(one("aws:dynamodb/table:Table", "rollback-releases").inputs.name, "remedy-hotfix-releases");
+      const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs.name as string);
+      assert.ok(alarms.length > 0 && alarms.every((n) => n.startsWith("remedy-hotfix")), alarms.join());
+      assert.equal(one("aws:lambda/permission:Permission", "rollback-alarms").inputs.sourceArn, "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-hotfix/*");
+      assert.equal(hotfix.exports.rollback.alarmNamePrefix, "remedy-hotfix");
+      assert.deepEqual(hotfix.exports.testedImages, { payments: HOTFIX_IMAGE });
+    });
+
+    it("cannot touch prod: no prod ARN, name or namespace anywhere in the hotfix stack's resources", () => {
+      // ARNs and ids of everything prod created (config inputs such as the shared VPC or the
+      // wildcard certificate are not prod resources).
+      const prodArns = new Set(prod.resources.flatMap((r) => [r.state.arn, r.id]).filter((v): v is string => typeof v === "string" && v.length > 8));
+      assert.ok(prodArns.size > 20, `collected ${prodArns.size} prod ARNs`);
+      for (const r of hotfix.resources) {
+        for (const v of strings(r.inputs)) {
+          assert.ok(!prodArns.has(v), `${r.type} ${r.name} references prod's ${v}`);
+          assert.ok(!v.includes("remedy-prod"), `${r.type} ${r.name} names prod: ${v}`);
+        }
+      }
+      const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "rollback").inputs.policy as string) as Obj;
+      const resources: string[] = (policy.Statement as Obj[]).flatMap((st) => ([] as string[]).concat(st.Resource as string | string[]));
+      const hotfixArns = new Set(hotfix.resources.flatMap((r) => strings(r.state)));
+      for (const arn of resources.filter((x) => x !== "*")) {
+        assert.ok(hotfixArns.has(arn) || arn.includes(":alarm:remedy-hotfix/") || arn.includes("log-group"), `policy resource ${arn} is the hotfix stack's own`);
+      }
+      const prodNamespaces = new Set(prod.resources.filter((r) => r.type === T.namespace).map((r) => r.name));
+      assert.ok(!prodNamespaces.has("hotfix"));
+    });
+
+    it("leaves prod's program unaffected: prod reads no other stack and builds the same resources", async () => {
+      assert.equal(prod.resources.filter((r) => r.type === "pulumi:pulumi:StackReference").length, 0);
+      const again = await runProgram("prod", stackYaml("prod"));
+      const shape = (rs: RecordedResource[]) => rs.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
+      assert.deepEqual(shape(again.resources), shape(prod.resources));
+    });
+  });
+
+  it("refuses bad hotfix stack config with the key and the fix", async () => {
+    const base = stackYaml("hotfix") as Obj;
+    await assert.rejects(runProgram("hotfix", { ...base, "remedy:hotfix": { ...base["remedy:hotfix"], images: { search: HOTFIX_IMAGE } } }), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /hotfix\.images\.search: prod has no service "search" \(prod services: payments, orders, catalog\)/);
+      return true;
+    });
+    await assert.rejects(runProgram("hotfix", { ...base, "remedy:services": [] }), /services: not allowed in a hotfix stack: services come from prod through hotfix\.prodStack/);
+    stackReferenceOutputs.set("organization/remedy/empty", {});
+    await assert.rejects(
+      runProgram("hotfix", { ...base, "remedy:hotfix": { ...base["remedy:hotfix"], prodStack: "organization/remedy/empty" } }),
+      /stack organization\/remedy\/empty exports no "hotfixSeed"; run `pulumi up` on organization\/remedy\/empty with this version of remedy first/,
+    );
+  });
+
+  describe("hotfix release mode on prod", () => {
+    const inFuture = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
+    function prodWithHotfix(hotfix: Obj | undefined, image = HOTFIX_IMAGE, extra: Obj = {}): Obj {
+      const config = structuredClone(stackYaml("prod")) as Obj;
+      const payments = config["remedy:services"][0] as Obj;
+      payments.slots.green.image = image;
+      delete payments.candidate;
+      if (hotfix) payments.hotfix = hotfix;
+      return { ...config, "remedy:hotfixStack": HOTFIX_REF, ...extra };
+    }
+    before(() => stackReferenceOutputs.set(HOTFIX_REF, { testedImages: { payments: HOTFIX_IMAGE } }));
+
+    it("ships the tested hotfix straight to 100% with alarms still armed, and records why and until when", async () => {
+      const backend = new MemoryReleaseBackend();
+      const restore = setReleaseBackendFactory(() => backend);
+      try {
+        const expires = inFuture(6);
+        const { resources } = await runProgram("prod", prodWithHotfix({ reason: "INC-4711: card payments fail for EUR", expires }));
+        const rule = resources.find((r) => r.type === T.rule && r.name === "payments")?.inputs as Obj;
+        assert.deepEqual(rule.actions[0].forward.targetGroups.map((g: Obj) => g.weight), [0, 100]);
+        const alarm = resources.find((r) => r.name === "payments-rollback-green-error-rate")?.inputs as Obj;
+        assert.ok(alarm.alarmActions[0].includes(":function:"), "green's alarm still invokes the rollback Lambda");
+        const entry = backend.store.history.find((h) => h.service === "payments" && h.action === "start-release");
+        assert.match(entry?.summary ?? "", /^HOTFIX release v2\.3\.1-hotfix\.1 \(green\) at 100%; stable v2\.3\.0 \(blue\); reason: INC-4711: card payments fail for EUR; hotfix mode expires /);
+        assert.equal((await backend.get("payments"))?.weights.green, 100);
+      } finally {
+        restore();
+      }
+    });
+
+    it("refuses an expired hotfix, one too far out, an untested image, a progressive weight, a missing reason or hotfix stack", async () => {
+      const refused = async (config: Obj, pattern: RegExp) => {
+        await assert.rejects(runProgram("prod", config), (err: Error) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.message, pattern);
+          return true;
+        });
+        const children = recorded.resources.filter((r) => !r.type.startsWith("remedy:") && r.type !== "pulumi:pulumi:StackReference");
+        assert.deepEqual(children, [], "nothing deployed");
+      };
+      await refused(prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(-1) }), /services\[0\]\.hotfix\.expires: hotfix mode expired at .*; remove the hotfix block \(ship as a normal release\) or set a new expiry/);
+      await refused(prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(24 * 30) }), /is more than 14 days away; a hotfix mode must be short-lived/);
+      await refused(
+        prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.2"),
+        /services\[0\]\.slots\.green\.image: .*payments:v2\.3\.1-hotfix\.2 was never deployed to the hotfix stack organization\/remedy\/hotfix \(it tested .*payments:v2\.3\.1-hotfix\.1\); test this image there first/,
+      );
+      const weighted = prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) });
+      (weighted["remedy:services"] as Obj[])[0].candidate = { weight: 10 };
+      await refused(weighted, /services\[0\]\.candidate\.weight: is 10 but a hotfix goes straight to full traffic; remove candidate\.weight or set 100/);
+      await refused(prodWithHotfix({ expires: inFuture(6) }), /services\[0\]\.hotfix\.reason: required: why this release skips the progressive steps/);
+      const noRef = prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) });
+      delete noRef["remedy:hotfixStack"];
+      await refused(noRef, /hotfixStack: required because services\[0\] \(payments\) is in hotfix mode/);
+    });
+  });
+});

@@ -65,12 +65,12 @@ export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[]
   };
 }
 
-interface Harness {
+export interface Harness {
   readonly aws: AwsMocks;
   readonly warnings: string[];
 }
 
-async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<Record<string, unknown>> {
+export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<Record<string, unknown>> {
   h.aws.beginRun();
   await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false);
   const realWarn = pulumi.log.warn;
@@ -95,10 +95,10 @@ async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => 
   }
 }
 
-type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string; results: { flipMs?: number; reason: string }[] }>;
+export type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string; results: { flipMs?: number; reason: string }[] }>;
 
 /** Loads the deployed function's bundle with the environment moto holds for it, as Lambda would. */
-async function loadDeployedHandler(aws: AwsMocks, endpoint: string): Promise<Handler> {
+export async function loadDeployedHandler(aws: AwsMocks, endpoint: string): Promise<Handler> {
   const fn = [...aws.live.values()].find((r) => r.type === "aws:lambda/function:Function");
   if (!fn) throw new Error("no rollback function was deployed");
   const lambda = new LambdaClient({ endpoint, region: REHEARSAL_REGION });

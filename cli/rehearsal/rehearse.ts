@@ -124,6 +124,18 @@ export interface RehearseOptions {
   readonly afterUp?: (run: number, aws: AwsMocks) => void | Promise<void>;
 }
 
+/** A VPC with two subnets in two AZs, as the ALB needs, in the emulator at `endpoint`. */
+export async function createNetwork(endpoint: string): Promise<{ vpcId: string; subnetIds: string[] }> {
+  const ec2 = new EC2Client({ endpoint, region: REHEARSAL_REGION });
+  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
+  const subnetIds: string[] = [];
+  for (const [i, az] of ["a", "b"].entries()) {
+    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REHEARSAL_REGION}${az}` }));
+    subnetIds.push(subnet.Subnet?.SubnetId as string);
+  }
+  return { vpcId, subnetIds };
+}
+
 /** Runs the rehearsal. Starts moto on a free port unless AWS_ENDPOINT_URL is set. */
 export async function rehearse(options: RehearseOptions = {}): Promise<RehearsalResult> {
   const root = options.root ?? path.resolve(__dirname, "..", "..");
@@ -153,12 +165,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     const store = new ReleaseStore(new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient(cfg), releaseTableName(PREFIX));
     const h: Harness = { aws: createAwsMocks(endpoint, REHEARSAL_REGION), warnings: [] };
 
-    const ec2 = new EC2Client(cfg);
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
-    const subnetIds: string[] = [];
-    for (const [i, az] of ["a", "b"].entries()) {
-      subnetIds.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REHEARSAL_REGION}${az}` }))).Subnet?.SubnetId as string);
-    }
+    const { vpcId, subnetIds } = await createNetwork(endpoint);
 
     let state: ReleaseState | undefined;
     const weightsNow = async (): Promise<SlotWeights | null> => {

@@ -5,10 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
 import * as path from "node:path";
 import { createAwsMocks } from "../../cli/rehearsal/awsMocks";
-import { REHEARSAL_REGION, loadDeployedHandler, pulumiUp, rehearsalConfig, type Harness } from "../../cli/rehearsal/rehearse";
+import { REHEARSAL_REGION, createNetwork, loadDeployedHandler, pulumiUp, rehearsalConfig, type Harness } from "../../cli/rehearsal/rehearse";
 import { checkHotfixReleases, parseStackConfig } from "../../core/config";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Traffic } from "../../lambdas/commons/traffic";
@@ -41,12 +40,7 @@ describe("e2e: a hotfix release on prod rolls back automatically (moto)", functi
   it("ships the hotfix at 100%, rolls it back on its alarm, and holds it on the next up", async () => {
     // Prepare: prod's config in hotfix mode for payments, checked as the program checks it.
     const cfg = { endpoint: moto.endpoint, region: REHEARSAL_REGION };
-    const ec2 = new EC2Client(cfg);
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
-    const subnets: string[] = [];
-    for (const [i, az] of ["a", "b"].entries()) {
-      subnets.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REHEARSAL_REGION}${az}` }))).Subnet?.SubnetId as string);
-    }
+    const { vpcId, subnetIds: subnets } = await createNetwork(moto.endpoint);
     const config = rehearsalConfig(path.resolve(__dirname, "..", ".."), vpcId, subnets, HOTFIX_IMAGE) as Obj;
     const payments = (config.services as Obj[])[0];
     delete payments.candidate;

@@ -2,14 +2,17 @@
  * `remedy <command>` (DESIGN.md CLI contract): `--json` for machine output; exit 0 success,
  * 1 check failed / refused, 2 usage or input error.
  */
+import { checkApiCommand } from "./commands/checkApi";
 import { formatTimeline, rehearse } from "./rehearsal/rehearse";
 
 const USAGE = `usage: remedy <command> [--json]
 
 commands:
   rehearse    the whole remediation loop on a local AWS emulator (moto), no cloud account
+  check-api   --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
+              GraphQL compatibility: exit 0 compatible, 1 breaking, 2 bad input
 
-planned (not available yet): status, rollback, drill, check-api`;
+planned (not available yet): status, rollback, drill`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes("--json");
@@ -18,6 +21,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!command || command === "--help" || command === "-h") {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === "check-api") {
+    return checkApiCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
   }
   if (command === "rehearse") {
     if (rest.length > 0) {

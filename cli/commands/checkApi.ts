@@ -1,0 +1,105 @@
+/**
+ * `remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous] [--json]`
+ * Exit 0 compatible, 1 breaking (or an operation no longer validates), 2 bad input.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import {
+  ApiInputError,
+  checkCompatibility,
+  formatReport,
+  loadSchema,
+  parseManifest,
+  parseOperations,
+  type ClientOperation,
+  type CompatReport,
+} from "../../core/apiCompat";
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ApiInputError(file, undefined, undefined, `cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Operations from files and directories: `.graphql`/`.gql` documents and `.json` persisted-operation manifests. */
+export function loadOperations(paths: readonly string[]): ClientOperation[] {
+  const files: string[] = [];
+  const walk = (p: string): void => {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch {
+      throw new ApiInputError(p, undefined, undefined, "cannot read operations: no such file or directory");
+    }
+    if (stat.isDirectory()) {
+      for (const entry of fs.readdirSync(p).sort()) walk(path.join(p, entry));
+    } else if (/\.(graphql|gql|json)$/.test(p)) {
+      files.push(p);
+    }
+  };
+  for (const p of paths) walk(p);
+  return files.flatMap((f) => (f.endsWith(".json") ? parseManifest(readText(f, "operations"), f) : parseOperations(readText(f, "operations"), f)));
+}
+
+export interface CheckApiArgs {
+  readonly live: string;
+  readonly candidate: string;
+  readonly operations: readonly string[];
+  readonly deprecatedRemoval: "breaking" | "dangerous";
+}
+
+export function parseCheckApiArgs(argv: readonly string[]): CheckApiArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        live: { type: "string" },
+        candidate: { type: "string" },
+        operations: { type: "string", multiple: true },
+        "deprecated-removal": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!values.live || !values.candidate) throw new UsageError("--live <sdl> and --candidate <sdl> are required");
+  const dr = values["deprecated-removal"] ?? "breaking";
+  if (dr !== "breaking" && dr !== "dangerous") throw new UsageError(`--deprecated-removal must be "breaking" or "dangerous", got "${dr}"`);
+  return { live: values.live, candidate: values.candidate, operations: values.operations ?? [], deprecatedRemoval: dr };
+}
+
+export async function checkApiFiles(a: CheckApiArgs): Promise<CompatReport> {
+  const live = loadSchema(readText(a.live, "the live schema"), a.live);
+  const candidate = loadSchema(readText(a.candidate, "the candidate schema"), a.candidate);
+  const operations = a.operations.length > 0 ? loadOperations(a.operations) : undefined;
+  return checkCompatibility(live, candidate, { deprecatedRemoval: a.deprecatedRemoval, operations });
+}
+
+/** Runs the command; returns the exit code. */
+export async function checkApiCommand(argv: readonly string[], json: boolean, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  try {
+    const report = await checkApiFiles(parseCheckApiArgs(argv));
+    out(json ? JSON.stringify(report, null, 2) : formatReport(report));
+    return report.compatible ? 0 : 1;
+  } catch (e) {
+    if (e instanceof ApiInputError || e instanceof UsageError) {
+      const error = { error: e.name, message: e.message, ...(e instanceof ApiInputError ? { file: e.source, line: e.line, column: e.column } : {}) };
+      err(json ? JSON.stringify(error) : `remedy check-api: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,79 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { main } from "../../cli/main";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const FIX = "test/fixtures/graphql";
+
+/** Runs `remedy <argv>` in-process, capturing stdout/stderr. */
+async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (s: string) => out.push(s);
+  console.error = (s: string) => err.push(s);
+  try {
+    const code = await main(argv);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+describe("cli: remedy check-api", () => {
+  const live = `${FIX}/live.graphql`;
+
+  it("exits 0 for a compatible candidate (breaking change unused by the known operations)", async () => {
+    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-unused-break.graphql`, "--operations", `${FIX}/ops`);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^unused {5}Payment\.note {2}Field 'note' was removed from object type 'Payment' \(breaking, but no known operation uses it\)$/m);
+    assert.match(r.out, /^compatible: 0 breaking, 0 dangerous, 1 unused breaking, 1 safe, 0 broken operations$/m);
+  });
+
+  it("exits 1 for a breaking candidate and prints the report as JSON with --json", async () => {
+    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-used-break.graphql`, "--operations", `${FIX}/ops`, "--json");
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.out) as { compatible: boolean; summary: Record<string, number>; changes: { category: string; coordinate: string; type: string; message: string }[]; brokenOperations: { operation: string; file: string }[] };
+    assert.equal(report.compatible, false);
+    assert.deepEqual(report.summary, { breaking: 1, dangerous: 1, safe: 1, "safe-by-usage": 1 });
+    const amount = report.changes.find((c) => c.coordinate === "Payment.amount");
+    assert.deepEqual(Object.keys(amount ?? {}).sort(), ["category", "coordinate", "message", "type", "usedBy"]);
+    assert.deepEqual(report.brokenOperations.map((b) => b.operation), ["PaymentStatus", "Totals"]);
+  });
+
+  it("exits 2 on bad input, naming file, line and column; and on usage errors", async () => {
+    const bad = await remedy("check-api", "--live", live, "--candidate", `${FIX}/invalid.graphql`, "--json");
+    assert.equal(bad.code, 2);
+    assert.deepEqual(JSON.parse(bad.err), {
+      error: "ApiInputError",
+      message: `${FIX}/invalid.graphql:7:10: Syntax Error: Expected ":", found Name "Int".`,
+      file: `${FIX}/invalid.graphql`,
+      line: 7,
+      column: 10,
+    });
+    const missing = await remedy("check-api", "--live", "nope.graphql", "--candidate", live);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.err, "remedy check-api: nope.graphql: cannot read the live schema: ENOENT");
+    assert.equal((await remedy("check-api", "--live", live)).code, 2);
+    assert.match((await remedy("check-api", "--live", live, "--candidate", live, "--deprecated-removal", "never")).err, /--deprecated-removal must be "breaking" or "dangerous", got "never"/);
+    assert.equal((await remedy("no-such-command")).code, 2);
+  });
+
+  it("runs as `remedy` from the shell with the contract's exit codes", function () {
+    this.timeout(30_000);
+    const run = (...args: string[]) => {
+      try {
+        execFileSync(process.execPath, [path.join(ROOT, "cli", "remedy.js"), ...args], { cwd: ROOT, stdio: "pipe" });
+        return 0;
+      } catch (err) {
+        return (err as { status: number }).status;
+      }
+    };
+    assert.equal(run("check-api", "--live", live, "--candidate", live), 0);
+    assert.equal(run("check-api", "--live", live, "--candidate", `${FIX}/candidate-used-break.graphql`), 1);
+    assert.equal(run("check-api", "--live", live, "--candidate", `${FIX}/invalid.graphql`), 2);
+  });
+});

@@ -180,6 +180,26 @@ const serviceSchema = z.strictObject({
     .min(1)
     .optional(),
   rollbackWindowMinutes: int("minutes a promoted-away version stays warm as the rollback target", 0, 43_200).optional(),
+  api: z
+    .strictObject(
+      {
+        schemas: z.record(z.string(), z.string({ error: required("the path of that version's GraphQL SDL") }), {
+          error: required("a map of service version -> GraphQL SDL path"),
+        }),
+        operations: z.array(z.string(), { error: required("a list of operation files or directories") }).optional(),
+        deprecatedRemoval: z.enum(["breaking", "dangerous"], { error: 'must be "breaking" or "dangerous"' }).optional(),
+        override: z
+          .strictObject({
+            version: z.string({ error: required("the candidate version the override is for") }),
+            reason: z
+              .string({ error: required("why the breaking change is acceptable (who was told, what versioning was considered)") })
+              .min(10, { error: "must say why (at least 10 characters)" }),
+          })
+          .optional(),
+      },
+      { error: required("the api block { schemas, operations?, deprecatedRemoval?, override? }") },
+    )
+    .optional(),
   hotfix: z
     .strictObject(
       {
@@ -308,6 +328,17 @@ export interface ServiceSpec {
   readonly rollbackWindowMinutes: number;
   /** Hotfix release mode: straight to 100%, alarms armed, reason and expiry recorded. */
   readonly hotfix?: HotfixReleaseSpec;
+  /** GraphQL compatibility gate between the stable and the candidate version. */
+  readonly api?: ApiSpec;
+}
+
+export interface ApiSpec {
+  /** SDL path per service version. */
+  readonly schemas: Readonly<Record<string, string>>;
+  readonly operations: readonly string[];
+  readonly deprecatedRemoval: "breaking" | "dangerous";
+  /** Ships a breaking candidate anyway; only for the named version. */
+  readonly override?: { readonly version: string; readonly reason: string };
 }
 
 export interface HotfixReleaseSpec {
@@ -675,6 +706,16 @@ function normaliseService(s: RawService): ServiceSpec {
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
     rollbackWindowMinutes: s.rollbackWindowMinutes ?? defaults.DEFAULT_ROLLBACK_WINDOW_MINUTES,
     ...(s.hotfix === undefined ? {} : { hotfix: { reason: s.hotfix.reason, expires: new Date(s.hotfix.expires).toISOString() } }),
+    ...(s.api === undefined
+      ? {}
+      : {
+          api: {
+            schemas: s.api.schemas,
+            operations: s.api.operations ?? [],
+            deprecatedRemoval: s.api.deprecatedRemoval ?? "breaking",
+            ...(s.api.override ? { override: s.api.override } : {}),
+          },
+        }),
   };
 }
 
@@ -791,6 +832,9 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     ...(spec.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: spec.acknowledgeRollback }),
     rollbackWindowMinutes: spec.rollbackWindowMinutes,
     ...(spec.hotfix === undefined ? {} : { hotfix: { ...spec.hotfix } }),
+    ...(spec.api === undefined
+      ? {}
+      : { api: { schemas: { ...spec.api.schemas }, operations: [...spec.api.operations], deprecatedRemoval: spec.api.deprecatedRemoval, ...(spec.api.override ? { override: { ...spec.api.override } } : {}) } }),
   };
 }
 
@@ -887,6 +931,8 @@ export function hotfixSeed(config: StackConfig): HotfixSeed {
       const rest = { ...input };
       delete rest.hotfix;
       delete rest.acknowledgeRollback;
+      // The hotfix environment has no API gate: its candidate is the hotfix under test.
+      delete rest.api;
       return { ...rest, slots: { [spec.stable]: { image: live.image, version: live.version } }, candidate: { weight: 0 } };
     }),
   };

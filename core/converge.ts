@@ -23,6 +23,8 @@ export interface DesiredRelease {
   readonly rollbackWindowMinutes: number;
   /** Hotfix release mode (`services[].hotfix`): recorded with the release. */
   readonly hotfix?: { readonly reason: string; readonly expires: string };
+  /** Why a candidate that breaks the live API ships anyway. */
+  readonly apiOverride?: string;
 }
 
 export interface ReleasePlan {
@@ -48,7 +50,16 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   const events: ReleaseEvent[] = [];
   const release = (): ReleaseEvent[] =>
     d.candidate && d.weight > 0
-      ? [{ type: "start-release", candidate: d.candidate, weight: d.weight, ...(d.hotfix ? { hotfix: d.hotfix } : {}), ...base }]
+      ? [
+          {
+            type: "start-release",
+            candidate: d.candidate,
+            weight: d.weight,
+            ...(d.hotfix ? { hotfix: d.hotfix } : {}),
+            ...(d.apiOverride ? { apiOverride: d.apiOverride } : {}),
+            ...base,
+          },
+        ]
       : [];
 
   if (!state) {

@@ -80,6 +80,8 @@ export type ReleaseEvent =
       readonly weight: number;
       /** A hotfix release: straight to full traffic, with why and until when. */
       readonly hotfix?: { readonly reason: string; readonly expires: string };
+      /** Why a candidate that breaks the live API ships anyway (`api.override`). */
+      readonly apiOverride?: string;
     })
   | (EventBase & { readonly type: "shift-weight"; readonly weight: number })
   | (EventBase & { readonly type: "promote" })
@@ -202,7 +204,8 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
       releaseStartedAt: e.at,
     },
     `${e.hotfix ? "HOTFIX " : ""}release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}` +
-      (e.hotfix ? `; reason: ${e.hotfix.reason}; hotfix mode expires ${e.hotfix.expires}` : ""),
+      (e.hotfix ? `; reason: ${e.hotfix.reason}; hotfix mode expires ${e.hotfix.expires}` : "") +
+      (e.apiOverride ? `; API compatibility overridden: ${e.apiOverride}` : ""),
   );
 }
 

@@ -17,6 +17,7 @@ import {
   parseHotfixStackConfig,
   parseStackConfig,
 } from "../core/config";
+import { checkApiGates } from "./apiGate";
 import { readRawConfig } from "./config";
 import { type StackOutputs, buildStack, stackOutputs } from "./program";
 import { releaseBackend } from "./releases";
@@ -35,13 +36,14 @@ async function requireOutput<T>(ref: pulumi.StackReference, stack: string, key: 
   return value;
 }
 
-function build(config: StackConfig): StackOutputs {
+function build(config: StackConfig, apiOverrides?: ReadonlyMap<string, string>): StackOutputs {
   const alarmNamePrefix = `${pulumi.getProject()}-${pulumi.getStack()}`;
   return stackOutputs(
     buildStack(config, {
       alarmNamePrefix,
       releases: releaseBackend(releaseTableName(alarmNamePrefix), new pulumi.Config("aws").get("region")),
       by: `pulumi:${pulumi.getStack()}`,
+      apiOverrides,
     }),
   );
 }
@@ -61,5 +63,8 @@ export async function main(): Promise<ProgramOutputs> {
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);
     checkHotfixReleases(config, tested, new Date().toISOString());
   }
-  return { ...build(config), hotfixSeed: hotfixSeed(config) };
+  // API compatibility gate: a breaking candidate stops preview and up here, before anything.
+  const gate = await checkApiGates(config, process.cwd());
+  for (const w of gate.warnings) void pulumi.log.warn(w);
+  return { ...build(config, gate.overrides), hotfixSeed: hotfixSeed(config) };
 }

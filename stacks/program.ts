@@ -77,6 +77,8 @@ export interface BuildOptions {
   readonly by: string;
   /** Wall clock (ISO) for planning; default now. */
   readonly now?: string;
+  /** API compatibility overrides applied by the gate, by service (recorded with the release). */
+  readonly apiOverrides?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -136,6 +138,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           acknowledgeRollback: spec.acknowledgeRollback,
           rollbackWindowMinutes: spec.rollbackWindowMinutes,
           hotfix: spec.hotfix,
+          apiOverride: options.apiOverrides?.get(spec.name),
         },
         s,
         now,

@@ -140,6 +140,8 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       payments.slots.green.image = image;
       delete payments.candidate;
       if (hotfix) payments.hotfix = hotfix;
+      // The API gate applies to hotfixes too: the hotfix serves v2.3.0's schema.
+      payments.api.schemas[HOTFIX_IMAGE.split(":").pop() as string] = "api/payments/v2.3.0.graphql";
       return { ...config, "remedy:hotfixStack": HOTFIX_REF, ...extra };
     }
     before(() => stackReferenceOutputs.set(HOTFIX_REF, { testedImages: { payments: HOTFIX_IMAGE } }));

@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, each printing ratios against a baseline measured in the same run. */
+import { run as checkApi } from "./check-api";
 import { run as programScale } from "./program-scale";
 import { run as rollbackLatency } from "./rollback-latency";
 
@@ -7,6 +8,7 @@ async function main(): Promise<void> {
   const benches: Array<[string, () => boolean | Promise<boolean>]> = [
     ["program-scale", programScale],
     ["rollback-latency", rollbackLatency],
+    ["check-api", checkApi],
   ];
   const results: Array<[string, boolean]> = [];
   for (const [name, run] of benches) {

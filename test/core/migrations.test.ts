@@ -1,0 +1,78 @@
+import { strict as assert } from "node:assert";
+import { checkContract, checkRelease, columnChanges, parsePlan, phaseSteps, type VersionUsage } from "../../core/migrations";
+
+const plan = parsePlan({
+  id: "0007-payments-refactor",
+  description: "several operations",
+  operations: [
+    { op: "addColumn", table: "payments", column: "note", type: "text", default: "''" },
+    { op: "renameColumn", table: "payments", from: "amount", to: "amount_minor", type: "bigint", notNull: true },
+    { op: "setNotNull", table: "payments", column: "currency", default: "'EUR'" },
+    { op: "dropColumn", table: "payments", column: "legacy" },
+    { op: "addIndex", table: "payments", name: "payments_currency_idx", columns: ["currency"] },
+  ],
+});
+
+describe("core/migrations: expand/contract plans", () => {
+  it("puts only additive DDL in expand, batched copies in backfill and removals in contract", () => {
+    const expand = phaseSteps(plan, "expand");
+    assert.deepEqual(expand.map((s) => s.description), [
+      "add payments.note",
+      "add payments.amount_minor beside amount",
+      "dual-write amount <-> amount_minor",
+      "default payments.currency to 'EUR'",
+      "build index payments_currency_idx concurrently",
+    ]);
+    assert.ok(expand.every((s) => s.kind === "ddl" && !/DROP COLUMN/.test(s.sql)));
+    const index = expand[4];
+    assert.ok(index.kind === "ddl" && index.concurrently && index.sql === "CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_currency_idx ON payments (currency)");
+    const backfill = phaseSteps(plan, "backfill");
+    assert.deepEqual(backfill.map((s) => (s.kind === "backfill" ? [s.table, s.key, s.set, s.where] : [])), [
+      ["payments", "id", "amount_minor = amount", "amount_minor IS DISTINCT FROM amount"],
+      ["payments", "id", "currency = 'EUR'", "currency IS NULL"],
+    ]);
+    const contract = phaseSteps(plan, "contract").map((s) => s.description);
+    assert.deepEqual(contract, [
+      "check payments.amount_minor IS NOT NULL (not valid)",
+      "validate payments_amount_minor_not_null",
+      "set payments.amount_minor NOT NULL",
+      "stop dual-writing amount <-> amount_minor",
+      "drop payments.amount",
+      "check payments.currency IS NOT NULL (not valid)",
+      "validate payments_currency_not_null",
+      "set payments.currency NOT NULL",
+      "drop payments.legacy",
+    ]);
+    assert.deepEqual(columnChanges(plan, "expand"), { added: ["payments.note", "payments.amount_minor"], removed: [] });
+    assert.deepEqual(columnChanges(plan, "contract"), { added: [], removed: ["payments.amount", "payments.legacy"] });
+  });
+
+  it("names the bad field of an invalid plan", () => {
+    assert.throws(
+      () => parsePlan({ id: "rename", description: "x", operations: [{ op: "renameColumn", table: "Payments", from: "a", to: "b", type: "bigint" }] }, "migrations/x.json"),
+      /invalid migration migrations\/x\.json: id: must be "<sortable number>-<name>".*; operations\.0\.table: must be a lowercase SQL identifier/,
+    );
+    assert.throws(() => parsePlan({ id: "0001-x", description: "x", operations: [{ op: "truncate", table: "t" }] }), /operations\.0\.op/);
+  });
+
+  it("refuses a contract while a version in the rollback window uses what it drops, naming column and versions", () => {
+    const window: VersionUsage[] = [
+      { service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor"] },
+      { service: "payments", version: "v2.3.0", role: "previous", columns: ["payments.amount"] },
+      { service: "reports", version: "r9", role: "stable", columns: ["payments.legacy", "payments.amount"] },
+    ];
+    assert.deepEqual(checkContract(plan, window), [
+      "contract of 0007-payments-refactor drops payments.amount, still used by payments v2.3.0 (previous), reports r9 (stable); wait until no version in the rollback window uses it (promote past it and let the rollback window end)",
+      "contract of 0007-payments-refactor drops payments.legacy, still used by reports r9 (stable); wait until no version in the rollback window uses it (promote past it and let the rollback window end)",
+    ]);
+    assert.deepEqual(checkContract(plan, [window[0]]), []);
+  });
+
+  it("refuses a release whose candidate or rollback target needs a column the live schema lacks", () => {
+    const live = new Set(["payments.id", "payments.amount"]);
+    assert.deepEqual(
+      checkRelease(live, [{ service: "payments", version: "v2.4.0", role: "candidate", columns: ["payments.id", "payments.amount_minor"] }], [plan]),
+      ["payments v2.4.0 (candidate) uses payments.amount_minor, which the live schema does not have; apply the expand phase of 0007-payments-refactor first"],
+    );
+  });
+});

@@ -3,6 +3,7 @@
  * 1 check failed / refused, 2 usage or input error.
  */
 import { checkApiCommand } from "./commands/checkApi";
+import { migrateCommand } from "./commands/migrate";
 import { formatTimeline, rehearse } from "./rehearsal/rehearse";
 
 const USAGE = `usage: remedy <command> [--json]
@@ -11,6 +12,9 @@ commands:
   rehearse    the whole remediation loop on a local AWS emulator (moto), no cloud account
   check-api   --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
               GraphQL compatibility: exit 0 compatible, 1 breaking, 2 bad input
+
+  migrate     plan|status|apply <plan-id> <expand|backfill|contract> against DATABASE_URL
+              expand/contract migrations; exit 0 done, 1 refused (rollback-safety gate, lock timeout), 2 bad input
 
 planned (not available yet): status, rollback, drill`;
 
@@ -21,6 +25,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!command || command === "--help" || command === "-h") {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === "migrate") {
+    return migrateCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
   }
   if (command === "check-api") {
     return checkApiCommand(rest, json, (s) => console.log(s), (s) => console.error(s));

@@ -180,6 +180,16 @@ const serviceSchema = z.strictObject({
     .min(1)
     .optional(),
   rollbackWindowMinutes: int("minutes a promoted-away version stays warm as the rollback target", 0, 43_200).optional(),
+  database: z
+    .strictObject(
+      {
+        uses: z.record(z.string(), z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column"' })), {
+          error: required('a map of service version -> the "table.column"s it reads or writes'),
+        }),
+      },
+      { error: required("the database block { uses }") },
+    )
+    .optional(),
   api: z
     .strictObject(
       {
@@ -244,7 +254,23 @@ const STACK_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,2}$/;
 const stackRef = (what: string) =>
   z.string({ error: required(what) }).regex(STACK_REF, { error: 'must be a stack name such as "acme/remedy/prod" (organization/project/stack)' });
 
+const migrationPhase = z.enum(["expand", "backfill", "contract"], { error: 'must be "expand", "backfill" or "contract"' });
+const databaseSchema = z.strictObject({
+  plans: z.string({ error: required("the directory of migration plans") }).optional(),
+  applied: z.array(z.string().regex(/^[^:]+:(expand|backfill|contract)$/, { error: 'must be "<plan-id>:<phase>"' })).optional(),
+  run: z.strictObject({ plan: z.string({ error: required("the plan id") }), phase: migrationPhase }).optional(),
+  job: z
+    .strictObject({
+      image: z.string({ error: required("the image that runs `remedy migrate`, pinned to a tag or digest") }),
+      command: z.array(z.string()).optional(),
+      namespace: dnsLabel("the namespace of the migration Job", 63),
+      databaseUrlSecret: z.strictObject({ name: dnsLabel("the Secret holding DATABASE_URL", 253), key: z.string().min(1) }),
+    })
+    .optional(),
+});
+
 const stackSchema = z.strictObject({
+  database: databaseSchema.optional(),
   hotfixStack: stackRef("the hotfix stack whose tested images prod may ship, e.g. \"acme/remedy/hotfix\"").optional(),
   ingress: z.strictObject(ingressSchema.shape, {
     error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
@@ -330,6 +356,8 @@ export interface ServiceSpec {
   readonly hotfix?: HotfixReleaseSpec;
   /** GraphQL compatibility gate between the stable and the candidate version. */
   readonly api?: ApiSpec;
+  /** Columns (`table.column`) each version reads or writes, for the migration gate. */
+  readonly database?: { readonly uses: Readonly<Record<string, readonly string[]>> };
 }
 
 export interface ApiSpec {
@@ -372,7 +400,21 @@ export interface RollbackSpec {
   readonly logRetentionDays: number;
 }
 
+export interface DatabaseSpec {
+  readonly plans: string;
+  readonly applied: readonly string[];
+  readonly run?: { readonly plan: string; readonly phase: "expand" | "backfill" | "contract" };
+  readonly job?: {
+    readonly image: string;
+    readonly command: readonly string[];
+    readonly namespace: string;
+    readonly databaseUrlSecret: { readonly name: string; readonly key: string };
+  };
+}
+
 export interface StackConfig {
+  /** Expand/contract migrations: the phase this deployment runs, and the gate's inputs. */
+  readonly database?: DatabaseSpec;
   /** Stack reference of the hotfix stack (prod only; required when a service is in hotfix mode). */
   readonly hotfixStack?: string;
   readonly ingress: IngressSpec;
@@ -529,6 +571,9 @@ function checkStack(raw: RawStack, out: Issue[]): void {
     }
   }
 
+  if (raw.database?.run && !raw.database.job) {
+    out.push({ path: ["database", "job"], message: "required with database.run: the image, namespace and DATABASE_URL secret of the migration Job" });
+  }
   raw.services.forEach((s, i) => {
     if (s.hotfix !== undefined && raw.hotfixStack === undefined) {
       out.push({
@@ -706,6 +751,7 @@ function normaliseService(s: RawService): ServiceSpec {
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
     rollbackWindowMinutes: s.rollbackWindowMinutes ?? defaults.DEFAULT_ROLLBACK_WINDOW_MINUTES,
     ...(s.hotfix === undefined ? {} : { hotfix: { reason: s.hotfix.reason, expires: new Date(s.hotfix.expires).toISOString() } }),
+    ...(s.database === undefined ? {} : { database: { uses: s.database.uses } }),
     ...(s.api === undefined
       ? {}
       : {
@@ -735,6 +781,16 @@ function normaliseStack(raw: RawStack): StackConfig {
           deletionProtection: ing.deletionProtection ?? false,
         };
   return {
+    ...(raw.database === undefined
+      ? {}
+      : {
+          database: {
+            plans: raw.database.plans ?? "migrations",
+            applied: raw.database.applied ?? [],
+            ...(raw.database.run ? { run: raw.database.run } : {}),
+            ...(raw.database.job ? { job: { ...raw.database.job, command: raw.database.job.command ?? ["npx", "remedy", "migrate", "apply"] } } : {}),
+          },
+        }),
     ...(raw.hotfixStack === undefined ? {} : { hotfixStack: raw.hotfixStack }),
     ingress,
     createNamespaces: raw.createNamespaces ?? true,
@@ -832,6 +888,9 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     ...(spec.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: spec.acknowledgeRollback }),
     rollbackWindowMinutes: spec.rollbackWindowMinutes,
     ...(spec.hotfix === undefined ? {} : { hotfix: { ...spec.hotfix } }),
+    ...(spec.database === undefined
+      ? {}
+      : { database: { uses: Object.fromEntries(Object.entries(spec.database.uses).map(([v, cols]) => [v, [...cols]])) } }),
     ...(spec.api === undefined
       ? {}
       : { api: { schemas: { ...spec.api.schemas }, operations: [...spec.api.operations], deprecatedRemoval: spec.api.deprecatedRemoval, ...(spec.api.override ? { override: { ...spec.api.override } } : {}) } }),

@@ -215,3 +215,50 @@ export function checkRelease(liveColumns: ReadonlySet<string>, versions: readonl
       }),
   );
 }
+
+/**
+ * The deployment-time gate: the phase this deployment runs (`run`) must be the next one of its
+ * plan; a contract must not drop what a version in the rollback window uses; and every version
+ * in the window must find its columns in the schema as it will be after this deployment.
+ * @param applied phases applied by earlier deployments, `<plan id>:<phase>`.
+ */
+export function checkMigrationDeployment(
+  plans: readonly MigrationPlan[],
+  applied: readonly string[],
+  run: { readonly plan: string; readonly phase: MigrationPhase } | undefined,
+  window: readonly VersionUsage[],
+): string[] {
+  const issues: string[] = [];
+  const known = new Set(plans.flatMap((p) => PHASES.map((ph) => `${p.id}:${ph}`)));
+  for (const a of applied) if (!known.has(a)) issues.push(`database.applied: ${a} is not a phase of any plan (known plans: ${plans.map((p) => p.id).join(", ") || "none"})`);
+  const after = new Set(applied);
+  if (run) {
+    const plan = plans.find((p) => p.id === run.plan);
+    if (!plan) {
+      issues.push(`database.run.plan: no plan ${run.plan} (known plans: ${plans.map((p) => p.id).join(", ") || "none"})`);
+    } else {
+      const name = `${run.plan}:${run.phase}`;
+      if (after.has(name)) issues.push(`database.run: ${name} is already applied; remove database.run or run the next phase`);
+      const missing = PHASES.slice(0, PHASES.indexOf(run.phase)).map((ph) => `${run.plan}:${ph}`).filter((n) => !after.has(n));
+      if (missing.length > 0) issues.push(`database.run: ${name} needs ${missing.join(", ")} first; phases run in order, one per deployment`);
+      if (run.phase === "contract") issues.push(...checkContract(plan, window));
+      after.add(name);
+    }
+  }
+  for (const plan of plans) {
+    const added = columnChanges(plan, "expand").added;
+    const removed = columnChanges(plan, "contract").removed;
+    const contracting = run?.plan === plan.id && run.phase === "contract";
+    for (const v of window) {
+      for (const c of v.columns) {
+        if (added.includes(c) && !after.has(`${plan.id}:expand`)) {
+          issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id} adds in its expand phase, not applied yet; run that phase first (database.run)`);
+        }
+        if (removed.includes(c) && after.has(`${plan.id}:contract`) && !contracting) {
+          issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id}'s contract phase already removed; this version can no longer run`);
+        }
+      }
+    }
+  }
+  return issues;
+}

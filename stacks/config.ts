@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type StackConfig, parseStackConfig } from "../core/config";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
-export const CONFIG_KEYS = ["ingress", "services", "createNamespaces", "rollback", "hotfixStack", "hotfix"] as const;
+export const CONFIG_KEYS = ["ingress", "services", "createNamespaces", "rollback", "hotfixStack", "hotfix", "database"] as const;
 
 /**
  * Reads every `remedy:*` key as a raw object, so that problems are reported by the schema

@@ -20,7 +20,11 @@ import {
 import { checkApiGates } from "./apiGate";
 import { readRawConfig } from "./config";
 import { type StackOutputs, buildStack, stackOutputs } from "./program";
-import { releaseBackend } from "./releases";
+import { releaseBackend, type ReleaseBackend } from "./releases";
+import * as path from "node:path";
+import { loadPlans } from "../cli/commands/migrate";
+import { checkMigrationDeployment, type VersionUsage } from "../core/migrations";
+import { otherSlot } from "../core/slots";
 
 export type ProgramOutputs = StackOutputs & {
   readonly hotfixSeed?: HotfixSeed;
@@ -36,16 +40,46 @@ async function requireOutput<T>(ref: pulumi.StackReference, stack: string, key: 
   return value;
 }
 
-function build(config: StackConfig, apiOverrides?: ReadonlyMap<string, string>): StackOutputs {
-  const alarmNamePrefix = `${pulumi.getProject()}-${pulumi.getStack()}`;
-  return stackOutputs(
-    buildStack(config, {
-      alarmNamePrefix,
-      releases: releaseBackend(releaseTableName(alarmNamePrefix), new pulumi.Config("aws").get("region")),
-      by: `pulumi:${pulumi.getStack()}`,
-      apiOverrides,
-    }),
-  );
+const alarmNamePrefix = (): string => `${pulumi.getProject()}-${pulumi.getStack()}`;
+const backend = (): ReleaseBackend => releaseBackend(releaseTableName(alarmNamePrefix()), new pulumi.Config("aws").get("region"));
+
+function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): StackOutputs {
+  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, ...extra }));
+}
+
+/** A deployment the migration gate refuses; lists every reason. */
+export class MigrationGateError extends Error {
+  constructor(issues: readonly string[]) {
+    super(`migration gate refused this deployment (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues.map((i) => `  - ${i}`).join("\n")}`);
+    this.name = "MigrationGateError";
+  }
+}
+
+/**
+ * The rollback window of every service that declares `database.uses`: its stable and candidate
+ * versions from config, and the previous version from release state (kept warm after a promotion).
+ */
+async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, issues: string[]): Promise<VersionUsage[]> {
+  const window: VersionUsage[] = [];
+  for (const [i, spec] of config.services.entries()) {
+    if (!spec.database) continue;
+    const state = await releases.get(spec.name);
+    const members: [string | undefined, VersionUsage["role"]][] = [
+      [spec.slots[spec.stable]?.version, "stable"],
+      [spec.slots[otherSlot(spec.stable)]?.version, "candidate"],
+      [state?.previous?.version, "previous"],
+    ];
+    for (const [version, role] of members) {
+      if (!version || window.some((w) => w.service === spec.name && w.version === version)) continue;
+      const columns = spec.database.uses[version];
+      if (!columns) {
+        issues.push(`services[${i}].database.uses: no entry for ${spec.name} ${version} (${role}); declare the "table.column"s it reads and writes`);
+        continue;
+      }
+      window.push({ service: spec.name, version, role, columns });
+    }
+  }
+  return window;
 }
 
 export async function main(): Promise<ProgramOutputs> {
@@ -54,7 +88,7 @@ export async function main(): Promise<ProgramOutputs> {
     const h = parseHotfixStackConfig(raw);
     const prod = new pulumi.StackReference("prod", { name: h.prodStack });
     const seed = await requireOutput<HotfixSeed>(prod, h.prodStack, "hotfixSeed", `run \`pulumi up\` on ${h.prodStack} with this version of remedy first`);
-    const outputs = build(hotfixStackConfig(seed, h));
+    const outputs = build(hotfixStackConfig(seed, h), backend());
     return { ...outputs, hotfix: { prodStack: h.prodStack, host: h.host }, testedImages: h.images };
   }
   const config = parseStackConfig(raw);
@@ -66,5 +100,16 @@ export async function main(): Promise<ProgramOutputs> {
   // API compatibility gate: a breaking candidate stops preview and up here, before anything.
   const gate = await checkApiGates(config, process.cwd());
   for (const w of gate.warnings) void pulumi.log.warn(w);
-  return { ...build(config, gate.overrides), hotfixSeed: hotfixSeed(config) };
+  // Migration gate: the phase this deployment runs, and every version in the rollback window
+  // against the schema it will leave behind.
+  const releases = backend();
+  let window: VersionUsage[] | undefined;
+  if (config.database) {
+    const issues: string[] = [];
+    window = await rollbackWindow(config, releases, issues);
+    const plans = loadPlans(path.resolve(process.cwd(), config.database.plans));
+    issues.push(...checkMigrationDeployment(plans, config.database.applied, config.database.run, window));
+    if (issues.length > 0) throw new MigrationGateError(issues);
+  }
+  return { ...build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window }), hotfixSeed: hotfixSeed(config) };
 }

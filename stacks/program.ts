@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService } from "../components/delivery/blueGreenService";
 import { SharedIngress } from "../components/delivery/sharedIngress";
 import { AutoRollback } from "../components/rollback/autoRollback";
+import { MigrationJob } from "../components/database/migrationJob";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
+import type { VersionUsage } from "../core/migrations";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
@@ -45,6 +47,7 @@ export interface StackResources {
   readonly alarmNamePrefix: string;
   readonly plans: ReadonlyMap<string, pulumi.Output<ReleasePlan>>;
   readonly releases: ReadonlyMap<string, pulumi.Output<ReleaseSummary>>;
+  readonly migration?: MigrationJob;
 }
 
 export interface StackOutputs {
@@ -79,6 +82,8 @@ export interface BuildOptions {
   readonly now?: string;
   /** API compatibility overrides applied by the gate, by service (recorded with the release). */
   readonly apiOverrides?: ReadonlyMap<string, string>;
+  /** The rollback window the migration gate checked; passed to a contract Job to re-check. */
+  readonly rollbackWindow?: readonly VersionUsage[];
 }
 
 /**
@@ -119,6 +124,20 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   }
 
   const now = options.now ?? new Date().toISOString();
+  // A migration phase runs as a Job: expand/backfill before the releases that need them.
+  const db = config.database;
+  const jobArgs = db?.run && db.job
+    ? {
+        plan: db.run.plan,
+        phase: db.run.phase,
+        image: db.job.image,
+        command: db.job.command,
+        namespace: db.job.namespace,
+        databaseUrlSecret: db.job.databaseUrlSecret,
+        rollbackWindow: options.rollbackWindow,
+      }
+    : undefined;
+  const earlyJob = jobArgs && jobArgs.phase !== "contract" ? new MigrationJob("migrate", jobArgs) : undefined;
   const services = new Map<string, BlueGreenService>();
   const plans = new Map<string, pulumi.Output<ReleasePlan>>();
   const attachment = ingress.attachment();
@@ -156,6 +175,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         namespace: namespaces.get(spec.namespace)?.metadata.name ?? spec.namespace,
         weights: plan.apply((p) => p.weights),
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => (p.scaleDownPrevious ? 0 : candidateSpec.replicas)) } : {},
+        deployAfter: earlyJob ? [earlyJob] : [],
       }),
     );
   }
@@ -215,7 +235,10 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         }),
     );
   }
-  return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases };
+  // A contract Job runs after the releases that stopped using the old shape.
+  const migration =
+    earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { dependsOn: [...services.values()] }) : undefined);
+  return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
 }
 
 /** The stack's exports. */

@@ -33,6 +33,11 @@ export interface BlueGreenServiceArgs {
   readonly weights?: pulumi.Input<SlotWeights>;
   /** Replica count per slot, overriding `service` (e.g. 0 once a rollback window is over). */
   readonly replicas?: Partial<Record<Slot, pulumi.Input<number>>>;
+  /**
+   * Resources the new version must wait for (e.g. the migration Job whose expand phase it
+   * needs): the Deployments and the listener rule depend on them. Default none.
+   */
+  readonly deployAfter?: readonly pulumi.Resource[];
 }
 
 /** Kubernetes objects of one slot; absent for a slot that has no image yet. */
@@ -96,7 +101,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
         const replicas = args.replicas?.[slot] ?? slotSpec.replicas;
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress);
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? []);
       }
     }
     this.targetGroups = targetGroups;
@@ -125,7 +130,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
         ],
         tags,
       },
-      { parent: this },
+      { parent: this, dependsOn: [...(args.deployAfter ?? [])] },
     );
 
     this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });
@@ -207,6 +212,7 @@ export function createSlotWorkload(
   namespace: pulumi.Input<string>,
   targetGroup: aws.lb.TargetGroup,
   ingress: IngressAttachment,
+  deployAfter: readonly pulumi.Resource[] = [],
 ): SlotWorkload {
   const objectName = slotObjectName(spec.name, slot);
   const selector = slotSelector(spec.name, slot);
@@ -277,7 +283,7 @@ export function createSlotWorkload(
         },
       },
     },
-    parent,
+    { ...parent, dependsOn: [...deployAfter] },
   );
 
   const service = new k8s.core.v1.Service(

@@ -4,6 +4,7 @@
  */
 import Ajv from "ajv";
 import { Deployment } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { Namespace, Service } from "kubernetes-models/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import tgbSchema from "../fixtures/schemas/targetGroupBinding.v1beta1.json";
@@ -15,6 +16,7 @@ const validateTgb = ajv.compile(tgbSchema);
 type Model = { validate(): void };
 const MODELS: Record<string, (data: never) => Model> = {
   "kubernetes:apps/v1:Deployment": (d) => new Deployment(d),
+  "kubernetes:batch/v1:Job": (d) => new Job(d),
   "kubernetes:core/v1:Service": (d) => new Service(d),
   "kubernetes:core/v1:Namespace": (d) => new Namespace(d),
   "kubernetes:policy/v1:PodDisruptionBudget": (d) => new PodDisruptionBudget(d),

@@ -1,0 +1,89 @@
+/**
+ * The migration gate and the migration Job in the program: `stacks/index.ts` under mocks with
+ * Pulumi.prod.yaml plus `remedy:database`, using the shipped plan migrations/0001-rename-payments-amount.
+ */
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { MigrationGateError } from "../../stacks/main";
+import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { stackYaml } from "../helpers/fixtures";
+import { validateK8sObject } from "../helpers/k8sSchema";
+import { installMocks, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const PLAN = "0001-rename-payments-amount";
+const JOB = { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/remedy:0.1.0", namespace: "payments", databaseUrlSecret: { name: "payments-db", key: "url" } };
+
+function prod(database: Obj, uses: Record<string, string[]>): Record<string, unknown> {
+  const config = structuredClone(stackYaml("prod")) as Obj;
+  (config["remedy:services"] as Obj[])[0].database = { uses };
+  return { ...config, "remedy:database": database };
+}
+
+describe("stacks: the migration gate and migration Job", () => {
+  let restore: () => void;
+  before(async () => {
+    await installMocks("prod");
+    restore = setReleaseBackendFactory(() => new MemoryReleaseBackend());
+  });
+  after(() => {
+    restore();
+    pulumi.runtime.setAllConfig({});
+  });
+
+  async function run(config: Record<string, unknown>): Promise<void> {
+    recorded.resources.length = 0;
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    const entry = require.resolve("../../stacks/index");
+    delete require.cache[entry];
+    await (require(entry) as () => Promise<Obj>)();
+    await settle();
+  }
+
+  const old = ["payments.id", "payments.amount"];
+  const renamed = ["payments.id", "payments.amount_minor"];
+
+  it("runs the expand phase as a Job before the releases, with the database URL from a Secret", async () => {
+    await run(prod({ run: { plan: PLAN, phase: "expand" }, job: JOB }, { "v2.3.0": old, "v2.3.1": old }));
+    const job = one("kubernetes:batch/v1:Job", "migrate");
+    validateK8sObject(job);
+    const spec = (job.inputs as Obj).spec;
+    assert.equal((job.inputs as Obj).metadata.name, "migrate-0001-rename-payments-amount-expand");
+    assert.equal(spec.backoffLimit, 0);
+    const container = spec.template.spec.containers[0];
+    assert.deepEqual(container.command, ["npx", "remedy", "migrate", "apply", PLAN, "expand"]);
+    assert.deepEqual(container.env[0], { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } });
+    assert.equal(ofType("remedy:database:MigrationJob").length, 1);
+  });
+
+  it("refuses a candidate that needs a column whose expand phase has not run", async () => {
+    await assert.rejects(run(prod({}, { "v2.3.0": old, "v2.3.1": renamed })), (err: Error) => {
+      assert.ok(err instanceof MigrationGateError, String(err));
+      assert.match(err.message, /payments v2\.3\.1 \(candidate\) uses payments\.amount_minor, which 0001-rename-payments-amount adds in its expand phase, not applied yet; run that phase first \(database\.run\)/);
+      return true;
+    });
+    assert.deepEqual(recorded.resources.filter((r) => !r.type.startsWith("remedy:")), [], "nothing deployed");
+    // Running the expand in the same deployment satisfies it.
+    await run(prod({ run: { plan: PLAN, phase: "expand" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed }));
+  });
+
+  it("refuses a contract while the stable version still uses the old column, and skipped phases", async () => {
+    await assert.rejects(
+      run(prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed })),
+      /contract of 0001-rename-payments-amount drops payments\.amount, still used by payments v2\.3\.0 \(stable\)/,
+    );
+    await assert.rejects(
+      run(prod({ run: { plan: PLAN, phase: "backfill" }, job: JOB }, { "v2.3.0": old, "v2.3.1": old })),
+      /database\.run: 0001-rename-payments-amount:backfill needs 0001-rename-payments-amount:expand first/,
+    );
+    await assert.rejects(run(prod({}, { "v2.3.0": old })), /services\[0\]\.database\.uses: no entry for payments v2\.3\.1 \(candidate\)/);
+  });
+
+  it("runs an allowed contract as a Job after the releases, re-checking the window it was given", async () => {
+    await run(prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": renamed, "v2.3.1": renamed }));
+    const env = (one("kubernetes:batch/v1:Job", "migrate").inputs as Obj).spec.template.spec.containers[0].env as Obj[];
+    const window = JSON.parse(env.find((e) => e.name === "REMEDY_ROLLBACK_WINDOW")?.value as string) as Obj[];
+    assert.deepEqual(window.map((w) => [w.version, w.role]), [["v2.3.0", "stable"], ["v2.3.1", "candidate"]]);
+  });
+});

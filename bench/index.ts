@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, each printing ratios against a baseline measured in the same run. */
 import { run as checkApi } from "./check-api";
+import { run as migrate } from "./migrate";
 import { run as programScale } from "./program-scale";
 import { run as rollbackLatency } from "./rollback-latency";
 
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
     ["program-scale", programScale],
     ["rollback-latency", rollbackLatency],
     ["check-api", checkApi],
+    ["migrate", migrate],
   ];
   const results: Array<[string, boolean]> = [];
   for (const [name, run] of benches) {

@@ -152,3 +152,18 @@ export const DEFAULT_HOTFIX_NAMESPACE = "hotfix";
 
 /** Replicas per slot in a hotfix environment: enough to test, cheap to keep. */
 export const DEFAULT_HOTFIX_REPLICAS = 1;
+
+/** Longest a migration DDL statement waits for its lock per attempt; readers queue behind it at most this long. */
+export const DEFAULT_DDL_LOCK_TIMEOUT_MS = 2000;
+
+/** Attempts per migration DDL statement (with exponential backoff between them). */
+export const DEFAULT_DDL_ATTEMPTS = 5;
+
+/** Rows per backfill batch: each batch is one short transaction holding row locks only on its range. */
+export const DEFAULT_BACKFILL_BATCH_SIZE = 5000;
+
+/**
+ * Backfill pause after each batch, as a multiple of the batch's own duration (1 = 50% duty
+ * cycle), leaving CPU and I/O to the live workload. bench/migrate shows the trade-off.
+ */
+export const DEFAULT_BACKFILL_THROTTLE = 1;

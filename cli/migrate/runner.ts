@@ -10,6 +10,7 @@
  */
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";
+import * as defaults from "../../core/defaults";
 import { PHASES, checkContract, phaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
 
 export const LEDGER_TABLE = "remedy_migrations";
@@ -24,12 +25,17 @@ export interface Progress {
 }
 
 export interface RunnerOptions {
-  /** Longest a DDL statement may wait for its lock before giving up that attempt. Default 2000 ms. */
+  /** Longest a DDL statement may wait for its lock before giving up that attempt. Default {@link defaults.DEFAULT_DDL_LOCK_TIMEOUT_MS}. */
   readonly lockTimeoutMs?: number;
   /** Attempts per DDL statement. Default 5. */
   readonly attempts?: number;
   /** Rows per backfill batch (key range width). Default 5,000. */
   readonly batchSize?: number;
+  /**
+   * Pause between backfill batches, as a fraction of the time the batch took (0.5 = rest half as
+   * long as it worked), so the live workload keeps CPU and I/O headroom. Default {@link defaults.DEFAULT_BACKFILL_THROTTLE}.
+   */
+  readonly throttle?: number;
   /** Called after each backfill batch. */
   readonly onProgress?: (p: Progress) => void;
   /** Called after each completed backfill batch; throwing stops the run (tests simulate crashes). */
@@ -58,15 +64,17 @@ export class MigrationRunner {
   private readonly lockTimeoutMs: number;
   private readonly attempts: number;
   private readonly batchSize: number;
+  private readonly throttle: number;
 
   constructor(
     private readonly pool: Pool,
     private readonly plans: readonly MigrationPlan[],
     private readonly options: RunnerOptions = {},
   ) {
-    this.lockTimeoutMs = options.lockTimeoutMs ?? 2000;
-    this.attempts = options.attempts ?? 5;
-    this.batchSize = options.batchSize ?? 5000;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? defaults.DEFAULT_DDL_LOCK_TIMEOUT_MS;
+    this.attempts = options.attempts ?? defaults.DEFAULT_DDL_ATTEMPTS;
+    this.batchSize = options.batchSize ?? defaults.DEFAULT_BACKFILL_BATCH_SIZE;
+    this.throttle = options.throttle ?? defaults.DEFAULT_BACKFILL_THROTTLE;
   }
 
   private async ensureTables(): Promise<void> {
@@ -199,6 +207,7 @@ export class MigrationRunner {
     let batch = 0;
     while (last < end) {
       const next = last + BigInt(this.batchSize);
+      const batchStarted = Date.now();
       const client: PoolClient = await this.pool.connect();
       try {
         await client.query("BEGIN");
@@ -223,6 +232,7 @@ export class MigrationRunner {
       }
       last = next;
       batch += 1;
+      if (this.throttle > 0 && last < end) await sleep((Date.now() - batchStarted) * this.throttle);
       const seconds = Math.max((Date.now() - started) / 1000, 0.001);
       this.options.onProgress?.({ migration, step: step.description, done, total: Math.max(total, done), rowsPerSecond: Math.round((done - resumedAt) / seconds) });
       this.options.afterBatch?.(batch);

@@ -110,6 +110,37 @@ describe("migrations on real PostgreSQL 15: expand/contract", function () {
     assert.deepEqual(await runner.status(), { applied: ["0001-rename-payments-amount:expand", "0001-rename-payments-amount:backfill", "0001-rename-payments-amount:contract"], pending: [] });
   });
 
+  it("adds a column, sets NOT NULL safely, builds an index concurrently and drops a column, phase by phase", async () => {
+    await db.query("CREATE TABLE accounts (id bigserial PRIMARY KEY, region text, legacy text)");
+    await db.query("INSERT INTO accounts (region, legacy) SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE 'us' END, 'x' FROM generate_series(1, 9000) g");
+    const plan = parsePlan({
+      id: "0005-accounts-cleanup",
+      description: "region NOT NULL, index it, note column, drop legacy",
+      operations: [
+        { op: "addColumn", table: "accounts", column: "note", type: "text", default: "''" },
+        { op: "setNotNull", table: "accounts", column: "region", default: "'eu'" },
+        { op: "addIndex", table: "accounts", name: "accounts_region_idx", columns: ["region"] },
+        { op: "dropColumn", table: "accounts", column: "legacy" },
+      ],
+    });
+    const runner = new MigrationRunner(db, [plan], { batchSize: 2500 });
+    await runner.apply(plan.id, "expand");
+    // Old code that inserts without region gets the default once expand ran.
+    await db.query("INSERT INTO accounts (legacy) VALUES ('y')");
+    const idx = await db.query("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'accounts_region_idx'");
+    assert.deepEqual(idx.rows, [{ indisvalid: true }], "index built and valid");
+    await runner.apply(plan.id, "backfill");
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM accounts WHERE region IS NULL")).rows[0].n, 0);
+    await runner.apply(plan.id, "contract", [{ service: "accounts", version: "v3", role: "stable", columns: ["accounts.id", "accounts.region"] }]);
+    const cols = await db.query("SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'accounts' ORDER BY column_name");
+    assert.deepEqual(cols.rows, [
+      { column_name: "id", is_nullable: "NO" },
+      { column_name: "note", is_nullable: "YES" },
+      { column_name: "region", is_nullable: "NO" },
+    ]);
+    assert.deepEqual((await db.query("SELECT conname FROM pg_constraint WHERE conname LIKE 'accounts_region%'")).rows, [], "helper check constraint removed");
+  });
+
   it("refuses to skip a phase: each is its own deployment, in order", async () => {
     await createTable("skips", 10);
     const plan = renamePlan("0002-rename-skips-amount", "skips");

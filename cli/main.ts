@@ -4,6 +4,7 @@
  */
 import { checkApiCommand } from "./commands/checkApi";
 import { migrateCommand } from "./commands/migrate";
+import { opsCommand, type OpsHooks } from "./commands/ops";
 import { formatTimeline, rehearse } from "./rehearsal/rehearse";
 
 const USAGE = `usage: remedy <command> [--json]
@@ -16,15 +17,20 @@ commands:
   migrate     plan|status|apply <plan-id> <expand|backfill|contract> against DATABASE_URL
               expand/contract migrations; exit 0 done, 1 refused (rollback-safety gate, lock timeout), 2 bad input
 
-planned (not available yet): status, rollback, drill`;
+  status      [--stack prod] [--json]                      services, versions, weights, phase, alarms, last rollback, hotfix
+  rollback    <service> --reason <text> [--force] [--stack]  the Lambda's rollback, by hand
+  drill       <service> [--timeout 120] [--allow-stable]   force the candidate's alarm, time the automatic flip, restore`;
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promise<number> {
   const json = argv.includes("--json");
   const args = argv.filter((a) => a !== "--json");
   const [command, ...rest] = args;
   if (!command || command === "--help" || command === "-h") {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === "status" || command === "rollback" || command === "drill") {
+    return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
   }
   if (command === "migrate") {
     return migrateCommand(rest, json, (s) => console.log(s), (s) => console.error(s));

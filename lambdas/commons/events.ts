@@ -15,6 +15,8 @@ export const EventShape = {
   AlarmAction: "cloudwatch-alarm-action",
   Sns: "sns",
   EventBridge: "eventbridge",
+  /** Not an event: an operator's `remedy rollback`. */
+  Operator: "operator",
 } as const;
 export type EventShape = (typeof EventShape)[keyof typeof EventShape];
 

@@ -10,6 +10,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteItemsCommand,
   TransactionCanceledException,
   ConditionalCheckFailedException,
@@ -105,6 +106,29 @@ export class ReleaseStore {
       if (conditional) throw new ConflictError(next.service, expectedRevision);
       throw err;
     }
+  }
+
+  /** Every service's state (a scan: for operator tools, not the hot path). */
+  async list(): Promise<ReleaseState[]> {
+    const states: ReleaseState[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.ddb.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: "sk = :s",
+          ExpressionAttributeValues: marshall({ ":s": STATE_SORT_KEY }),
+          ExclusiveStartKey: start ? marshall(start) : undefined,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const raw = unmarshall(item);
+        states.push(parseReleaseState(withoutKeys(raw), String(raw.pk)));
+      }
+      start = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
+    } while (start);
+    return states.sort((a, b) => a.service.localeCompare(b.service));
   }
 
   /** History entries, oldest first. */

@@ -14,11 +14,11 @@ import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { AlarmKind, alarmName, parseAlarmName, type ParsedAlarmName } from "../../core/alarms";
-import { ReleaseStateError, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
-import { SLOTS } from "../../core/slots";
+import { AlarmKind, alarmName, parseAlarmName } from "../../core/alarms";
+import { Phase, ReleaseStateError, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
-import { AlarmState, InvalidEventError, parseAlarmEvent, type AlarmSignal } from "./events";
+import { AlarmState, EventShape, InvalidEventError, parseAlarmEvent, type AlarmSignal } from "./events";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
 
@@ -30,7 +30,7 @@ export interface RollbackDeps {
   readonly traffic: Traffic;
   readonly sns: SNSClient;
   readonly cloudwatch: CloudWatchClient;
-  /** Topic for humans: rollbacks, escalations. */
+  /** Topic for humans: rollbacks, escalations. Empty: nobody is notified (operator CLI without a topic). */
   readonly topicArn: string;
   /** `<project>-<stack>`: only alarms named `<prefix>/<service>/<slot>/<kind>` are acted on. */
   readonly alarmPrefix: string;
@@ -49,6 +49,8 @@ export const Outcome = {
   Escalated: "escalated",
   /** The event was not an accepted shape; nothing changed. */
   Rejected: "rejected",
+  /** An operator's rollback was refused (nothing to roll back, unhealthy target without --force). */
+  Refused: "refused",
 } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
@@ -90,6 +92,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
   }
 
   async function publish(subject: string, lines: string[], attributes: Record<string, string>): Promise<void> {
+    if (!deps.topicArn) return;
     await deps.sns.send(
       new PublishCommand({
         TopicArn: deps.topicArn,
@@ -117,7 +120,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
   }
 
-  async function escalate(signal: AlarmSignal, target: ParsedAlarmName, why: string): Promise<SignalResult> {
+  async function escalate(signal: AlarmSignal, target: Target, why: string): Promise<SignalResult> {
     logger.error("not rolling back: escalating to humans", { reason: why });
     count("Escalations", target.service);
     await publish(
@@ -162,7 +165,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
   }
 
-  async function rollBack(signal: AlarmSignal, target: ParsedAlarmName, started: number): Promise<SignalResult> {
+  async function rollBack(signal: AlarmSignal, target: Target, started: number, manual?: { force: boolean }): Promise<SignalResult> {
     const base = { alarm: signal.alarmName, service: target.service };
     let state: ReleaseState | undefined;
     try {
@@ -208,8 +211,10 @@ export function createRollbackHandler(deps: RollbackDeps) {
       if (!flipped || !isDeepStrictEqual(flipped, t.state.weights)) {
         const to = t.state.stable;
         const healthy = await deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]);
-        if (healthy === 0) {
-          return escalate(signal, target, `the rollback target ${to.version} (${to.slot}) has no healthy targets; flipping would send all traffic nowhere`);
+        if (healthy === 0 && !manual?.force) {
+          const why = `the rollback target ${to.version} (${to.slot}) has no healthy targets; flipping would send all traffic nowhere`;
+          if (manual) return { ...base, outcome: Outcome.Refused, reason: `${why} (use --force to flip anyway)` };
+          return escalate(signal, target, why);
         }
         await deps.traffic.setWeights(state.routing, t.state.weights);
         flipped = t.state.weights;
@@ -261,7 +266,28 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
   }
 
-  return async function handler(event: unknown, context?: Context): Promise<RollbackResult> {
+  /**
+   * An operator's rollback (`remedy rollback`): the same decision and flip as an alarm's, with
+   * the operator as `by`. `force` flips even to a target with no healthy targets, and says so in
+   * the recorded reason.
+   */
+  async function manual(req: { service: string; reason: string; by: string; force?: boolean }): Promise<SignalResult> {
+    const started = performance.now();
+    const state = await deps.store.get(req.service);
+    if (!state) return { outcome: Outcome.Refused, service: req.service, reason: `no release state for ${req.service}` };
+    if (state.phase !== Phase.Releasing || !state.candidate || state.weights[state.candidate.slot] === 0) {
+      return { outcome: Outcome.Refused, service: req.service, reason: `nothing to roll back: ${req.service} is ${state.phase}, ${state.stable.version} (${state.stable.slot}) serves all traffic` };
+    }
+    let reason = req.reason;
+    if (req.force) {
+      const healthy = await deps.traffic.healthyTargets(state.routing.targetGroupArns[state.stable.slot]);
+      if (healthy === 0) reason = `${reason} [forced: ${state.stable.version} (${state.stable.slot}) had no healthy targets]`;
+    }
+    const signal: AlarmSignal = { shape: EventShape.Operator, alarmName: req.by, state: AlarmState.Alarm, reason, at: new Date(now()).toISOString() };
+    return rollBack(signal, { service: req.service, slot: state.candidate.slot }, started, { force: req.force ?? false });
+  }
+
+  async function handler(event: unknown, context?: Context): Promise<RollbackResult> {
     const started = performance.now(); // monotonic, sub-millisecond: flip latency
     if (context) logger.addContext(context);
     let signals: AlarmSignal[];
@@ -285,5 +311,13 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const order: Outcome[] = [Outcome.Escalated, Outcome.RolledBack, Outcome.Duplicate, Outcome.Ignored];
     const outcome = order.find((o) => results.some((r) => r.outcome === o)) ?? Outcome.Ignored;
     return { outcome, results };
-  };
+  }
+
+  return Object.assign(handler, { manual });
+}
+
+/** Service and slot a rollback is about. */
+interface Target {
+  readonly service: string;
+  readonly slot: Slot;
 }

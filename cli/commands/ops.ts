@@ -1,0 +1,274 @@
+/**
+ * Operator commands against a deployed stack, through the AWS SDK's standard settings
+ * (AWS_ENDPOINT_URL, AWS_PROFILE, AWS_REGION):
+ *   remedy status [--stack prod] [--json]
+ *   remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>]
+ *   remedy drill <service> [--timeout 120] [--allow-stable] [--stack prod]
+ * A stack's resources are found by name: release table `<project>-<stack>-releases`, alarms
+ * `<project>-<stack>/<service>/<slot>/<kind>` (project `remedy` unless --project).
+ * Exit 0 success, 1 refused / drill failed, 2 usage or environment error (one line).
+ */
+import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Console } from "node:console";
+import * as os from "node:os";
+import { Writable } from "node:stream";
+import { parseArgs } from "node:util";
+import { alarmName, parseAlarmName } from "../../core/alarms";
+import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { otherSlot } from "../../core/slots";
+import type { SlotWeights } from "../../core/weights";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHandler";
+import { Traffic } from "../../lambdas/commons/traffic";
+
+export class OpsError extends Error {}
+
+interface Io {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+  readonly tty: boolean;
+}
+
+export interface OpsHooks {
+  /** Called by `drill` after it forced the alarm (tests deliver the event, as moto fires no actions). */
+  readonly afterAlarm?: (alarm: MetricAlarm) => Promise<void>;
+}
+
+function clients() {
+  return {
+    ddb: new DynamoDBClient({}),
+    elb: new ElasticLoadBalancingV2Client({}),
+    cw: new CloudWatchClient({}),
+    sns: new SNSClient({}),
+  };
+}
+
+function quietMetrics(): Metrics {
+  const m = new Metrics({ namespace: "remedy", serviceName: "remedy-cli" });
+  const sink = new Console({ stdout: new Writable({ write: (_c, _e, cb) => cb() }) });
+  (m as unknown as { console: Console }).console = sink;
+  const single = m.singleMetric.bind(m);
+  m.singleMetric = () => {
+    const s = single();
+    (s as unknown as { console: Console }).console = sink;
+    return s;
+  };
+  return m;
+}
+
+/** One line for the errors an operator can fix. */
+function describeError(err: unknown, table: string, stack: string): string {
+  const e = err as { name?: string; message?: string };
+  if (err instanceof ResourceNotFoundException) return `unknown stack ${stack}: no release table ${table} (run \`pulumi up\` on ${stack}, or pass --stack)`;
+  if (e.name === "CredentialsProviderError") return `no AWS credentials: ${e.message ?? ""} (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)`;
+  if (/Throttl/.test(e.name ?? "")) return `AWS throttled the request after retries (${e.name}); try again`;
+  return `${e.name ?? "Error"}: ${e.message ?? String(err)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+export interface ServiceStatus {
+  readonly service: string;
+  readonly phase: string;
+  readonly stable: string;
+  readonly candidate: string | null;
+  readonly weights: SlotWeights;
+  readonly alarms: { readonly firing: readonly string[]; readonly total: number };
+  readonly lastRollback: { readonly at: string; readonly by: string; readonly reason: string } | null;
+  readonly hotfix: string | null;
+}
+
+const ANSI = /\u001b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
+const visible = (s: string) => s.replace(ANSI, "").length;
+const paint = (on: boolean, code: number, s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+
+/** Columns padded on visible width, so colors never break alignment. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => visible(r[c]))));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(widths[c] - visible(cell)))).join("  ")).join("\n");
+}
+
+async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: string): Promise<ServiceStatus[]> {
+  const states = await store.list();
+  const alarms: MetricAlarm[] = [];
+  let token: string | undefined;
+  do {
+    const out = await cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${prefix}/`, NextToken: token }));
+    alarms.push(...(out.MetricAlarms ?? []));
+    token = out.NextToken;
+  } while (token);
+  const result: ServiceStatus[] = [];
+  for (const s of states) {
+    const mine = alarms.filter((a) => parseAlarmName(prefix, a.AlarmName ?? "")?.service === s.service);
+    const history = await store.history(s.service);
+    const lastStart = [...history].reverse().find((h) => h.action === "start-release");
+    const hotfix = s.phase === Phase.Releasing && lastStart?.summary.startsWith("HOTFIX") ? (/hotfix mode expires (\S+)/.exec(lastStart.summary)?.[1] ?? "yes") : null;
+    result.push({
+      service: s.service,
+      phase: s.phase,
+      stable: `${s.stable.version} (${s.stable.slot})`,
+      candidate: s.candidate ? `${s.candidate.version} (${s.candidate.slot})` : null,
+      weights: s.weights,
+      alarms: { firing: mine.filter((a) => a.StateValue === "ALARM").map((a) => (a.AlarmName ?? "").slice(prefix.length + 1)), total: mine.length },
+      lastRollback: s.lastRollback ? { at: s.lastRollback.at, by: s.lastRollback.by, reason: s.lastRollback.reason } : null,
+      hotfix,
+    });
+  }
+  return result;
+}
+
+export function formatStatus(stack: string, rows: readonly ServiceStatus[], color: boolean): string {
+  const phaseColor: Record<string, number> = { stable: 32, promoted: 32, releasing: 33, "rolled-back": 31 };
+  const body = rows.map((r) => [
+    paint(color, 1, r.service),
+    paint(color, phaseColor[r.phase] ?? 0, r.phase),
+    r.stable,
+    r.candidate ?? "-",
+    `${r.weights.blue}/${r.weights.green}`,
+    r.alarms.firing.length > 0 ? paint(color, 31, `ALARM ${r.alarms.firing.join(", ")}`) : paint(color, 32, `ok (${r.alarms.total})`),
+    r.lastRollback ? `${r.lastRollback.at} by ${r.lastRollback.by}: ${r.lastRollback.reason}` : "-",
+    r.hotfix ? paint(color, 35, `hotfix until ${r.hotfix}`) : "-",
+  ]);
+  const header = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS", "LAST ROLLBACK", "HOTFIX"].map((h) => paint(color, 2, h));
+  return `stack ${stack}\n${table([header, ...body])}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function opsCommand(command: "status" | "rollback" | "drill", argv: readonly string[], json: boolean, io: Io, hooks: OpsHooks = {}): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        stack: { type: "string" },
+        project: { type: "string" },
+        reason: { type: "string" },
+        force: { type: "boolean" },
+        "topic-arn": { type: "string" },
+        timeout: { type: "string" },
+        "allow-stable": { type: "boolean" },
+      },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (err) {
+    io.err(`remedy ${command}: ${(err as Error).message}`);
+    return 2;
+  }
+  const stack = String(values.stack ?? "prod");
+  const prefix = `${String(values.project ?? "remedy")}-${stack}`;
+  const tableName = `${prefix}-releases`;
+  const c = clients();
+  const store = new ReleaseStore(c.ddb, tableName);
+  const traffic = new Traffic(c.elb);
+  const fail = (message: string, code: number) => {
+    io.err(json ? JSON.stringify({ error: message }) : `remedy ${command}: ${message}`);
+    return code;
+  };
+  try {
+    if (command === "status") {
+      const rows = await gatherStatus(store, c.cw, prefix);
+      io.out(json ? JSON.stringify({ stack, services: rows }, null, 2) : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR));
+      return 0;
+    }
+    const service = positionals[0];
+    if (!service) return fail(`usage: remedy ${command} <service> ${command === "rollback" ? "--reason <text> [--force]" : "[--timeout 120] [--allow-stable]"}`, 2);
+    const state = await store.get(service);
+    if (!state) {
+      const known = (await store.list()).map((s) => s.service);
+      return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
+    }
+    if (command === "rollback") {
+      const reason = typeof values.reason === "string" ? values.reason.trim() : "";
+      if (reason.length < 5) return fail("--reason <text> is required: say why (it is recorded in release history)", 2);
+      const handler = createRollbackHandler({
+        store,
+        traffic,
+        sns: c.sns,
+        cloudwatch: c.cw,
+        topicArn: String(values["topic-arn"] ?? process.env.REMEDY_TOPIC_ARN ?? ""),
+        alarmPrefix: prefix,
+        logger: new Logger({ serviceName: "remedy-cli", logLevel: "SILENT" }),
+        metrics: quietMetrics(),
+      });
+      const r = await handler.manual({ service, reason, by: `operator:${os.userInfo().username}`, force: values.force === true });
+      if (json) io.out(JSON.stringify(r, null, 2));
+      if (r.outcome === Outcome.RolledBack) {
+        const after = await store.get(service);
+        if (!json) io.out(`rolled back ${service}: ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"}); blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`);
+        return 0;
+      }
+      if (!json) io.err(`remedy rollback: refused: ${r.reason}`);
+      return 1;
+    }
+    return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: Number(values.timeout ?? 120), allowStable: values["allow-stable"] === true, json, io, hooks });
+  } catch (err) {
+    if (err instanceof OpsError) return fail(err.message, 2);
+    return fail(describeError(err, tableName, stack), 2);
+  }
+}
+
+async function drill(
+  service: string,
+  state: ReleaseState,
+  o: { store: ReleaseStore; traffic: Traffic; cw: CloudWatchClient; prefix: string; timeoutS: number; allowStable: boolean; json: boolean; io: Io; hooks: OpsHooks },
+): Promise<number> {
+  if (!Number.isFinite(o.timeoutS) || o.timeoutS <= 0) throw new OpsError(`--timeout must be a positive number of seconds, got ${o.timeoutS}`);
+  const live = state.phase === Phase.Releasing && state.candidate && state.weights[state.candidate.slot] > 0;
+  if (!live && !o.allowStable) {
+    o.io.err(`remedy drill: refused: ${service} has no candidate receiving traffic (phase ${state.phase}); --allow-stable drills the stable slot's alarm, which must not flip anything`);
+    return 1;
+  }
+  const slot = live && state.candidate ? state.candidate.slot : state.stable.slot;
+  const name = alarmName(o.prefix, service, slot, "error-rate");
+  const prior = await o.traffic.currentWeights(state.routing);
+  const who = `operator:${os.userInfo().username}`;
+  await o.cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: "ALARM", StateReason: `remedy drill by ${who}: forced ALARM to rehearse the automatic rollback` }));
+  const t0 = Date.now();
+  const alarm = (await o.cw.send(new DescribeAlarmsCommand({ AlarmNames: [name] }))).MetricAlarms?.[0];
+  if (!alarm) throw new OpsError(`alarm ${name} not found; is ${service} deployed with automatic rollback?`);
+  await o.hooks.afterAlarm?.(alarm);
+  let flippedAfter: number | undefined;
+  while (Date.now() - t0 < o.timeoutS * 1000) {
+    const w = await o.traffic.currentWeights(state.routing);
+    if (w[slot] === 0 && prior[slot] > 0) {
+      flippedAfter = (Date.now() - t0) / 1000;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // Restore: alarm back to OK; if the Lambda rolled back, re-release the candidate as it was.
+  await o.cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: "OK", StateReason: `remedy drill by ${who}: restored` }));
+  let restored = false;
+  const after = await o.store.get(service);
+  if (flippedAfter !== undefined && after && after.phase === Phase.RolledBack && state.candidate) {
+    const at = new Date().toISOString();
+    let s = after;
+    const events: ReleaseEvent[] = [
+      { type: "acknowledge", at, by: `${who} (drill)` },
+      { type: "start-release", candidate: state.candidate, weight: prior[state.candidate.slot], at, by: `${who} (drill restore)` },
+    ];
+    for (const e of events) {
+      const t = applyEvent(s, e);
+      if (t.kind === "applied") {
+        await o.store.commit(s.revision, t.state, t.entry);
+        s = t.state;
+      }
+    }
+    await o.traffic.setWeights(s.routing, prior);
+    restored = true;
+  }
+  const result = { service, alarm: name, slot, flipped: flippedAfter !== undefined, detectionToFlipSeconds: flippedAfter ?? null, timeoutSeconds: o.timeoutS, restored, priorWeights: prior, otherSlot: otherSlot(slot) };
+  if (o.json) o.io.out(JSON.stringify(result, null, 2));
+  else if (flippedAfter !== undefined) o.io.out(`drill ${service}: ${name} -> ALARM; traffic flipped off ${slot} after ${flippedAfter.toFixed(1)} s; restored ${restored ? `blue/green ${prior.blue}/${prior.green}` : "alarm only"}`);
+  else o.io.err(`remedy drill: FAILED: ${name} went to ALARM but traffic did not flip within ${o.timeoutS} s; check the rollback Lambda (its logs, errors alarm and dead-letter queue)`);
+  return flippedAfter !== undefined ? 0 : 1;
+}

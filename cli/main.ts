@@ -7,19 +7,17 @@ import { migrateCommand } from "./commands/migrate";
 import { opsCommand, type OpsHooks } from "./commands/ops";
 import { formatTimeline, rehearse } from "./rehearsal/rehearse";
 
-const USAGE = `usage: remedy <command> [--json]
+const USAGE = `usage: remedy <command> [options] [--json]
 
 commands:
-  rehearse    the whole remediation loop on a local AWS emulator (moto), no cloud account
-  check-api   --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
-              GraphQL compatibility: exit 0 compatible, 1 breaking, 2 bad input
+  status     [--stack prod]                              versions, weights, phase, alarms, last rollback, hotfix
+  rollback   <service> --reason <text> [--force]         the rollback Lambda's decision and flip, by hand
+  drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip, restore
+  rehearse                                               the whole remediation loop on a local AWS emulator (moto)
+  check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
+  migrate    plan | status | apply <plan-id> <expand|backfill|contract>   (against DATABASE_URL)
 
-  migrate     plan|status|apply <plan-id> <expand|backfill|contract> against DATABASE_URL
-              expand/contract migrations; exit 0 done, 1 refused (rollback-safety gate, lock timeout), 2 bad input
-
-  status      [--stack prod] [--json]                      services, versions, weights, phase, alarms, last rollback, hotfix
-  rollback    <service> --reason <text> [--force] [--stack]  the Lambda's rollback, by hand
-  drill       <service> [--timeout 120] [--allow-stable]   force the candidate's alarm, time the automatic flip, restore`;
+exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promise<number> {
   const json = argv.includes("--json");

@@ -24,17 +24,18 @@ async function remedy(...argv: string[]): Promise<{ code: number; out: string; e
 }
 
 describe("cli: remedy check-api", () => {
-  const live = `${FIX}/live.graphql`;
+  const live = "api/payments/v2.3.0.graphql";
+  const ops = ["--operations", "api/payments/operations", "--operations", `${FIX}/ops`];
 
   it("exits 0 for a compatible candidate (breaking change unused by the known operations)", async () => {
-    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-unused-break.graphql`, "--operations", `${FIX}/ops`);
+    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-unused-break.graphql`, ...ops);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^unused {5}Payment\.note {2}Field 'note' was removed from object type 'Payment' \(breaking, but no known operation uses it\)$/m);
     assert.match(r.out, /^compatible: 0 breaking, 0 dangerous, 1 unused breaking, 1 safe, 0 broken operations$/m);
   });
 
   it("exits 1 for a breaking candidate and prints the report as JSON with --json", async () => {
-    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-used-break.graphql`, "--operations", `${FIX}/ops`, "--json");
+    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-used-break.graphql`, ...ops, "--json");
     assert.equal(r.code, 1);
     const report = JSON.parse(r.out) as { compatible: boolean; summary: Record<string, number>; changes: { category: string; coordinate: string; type: string; message: string }[]; brokenOperations: { operation: string; file: string }[] };
     assert.equal(report.compatible, false);

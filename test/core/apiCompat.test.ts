@@ -6,7 +6,11 @@ import { ApiInputError, Category, checkCompatibility, loadSchema, parseManifest,
 import { CHANGE_CASES } from "../fixtures/graphql/changeCases";
 
 const FIX = path.join(__dirname, "..", "fixtures", "graphql");
+const API = path.join(__dirname, "..", "..", "api", "payments");
 const read = (f: string) => fs.readFileSync(path.join(FIX, f), "utf8");
+/** The live schema and client operations are the shipped example's (Pulumi.prod.yaml's payments). */
+const liveSdl = fs.readFileSync(path.join(API, "v2.3.0.graphql"), "utf8");
+const checkoutOps = fs.readFileSync(path.join(API, "operations", "checkout.graphql"), "utf8");
 
 describe("core/apiCompat: schema changes", () => {
   for (const c of CHANGE_CASES) {
@@ -27,8 +31,8 @@ describe("core/apiCompat: schema changes", () => {
   }
 
   it("treats removing an already-deprecated field as breaking by default, dangerous when configured", async () => {
-    const live = loadSchema(read("live.graphql"), "live.graphql");
-    const candidate = buildSchema(read("live.graphql").replace(/\s+legacyTotal: Int @deprecated\(reason: "use payments"\)/, ""));
+    const live = loadSchema(liveSdl, "live.graphql");
+    const candidate = buildSchema(liveSdl.replace(/\s+legacyTotal: Int @deprecated\(reason: "use payments"\)/, ""));
     const strict = await checkCompatibility(live, candidate);
     assert.deepEqual(strict.changes.map((c) => [c.category, c.coordinate]), [["breaking", "Query.legacyTotal"]]);
     const lenient = await checkCompatibility(live, candidate, { deprecatedRemoval: "dangerous" });
@@ -37,9 +41,9 @@ describe("core/apiCompat: schema changes", () => {
   });
 
   it("reports safe additions as safe and an identical schema as compatible with no changes", async () => {
-    const live = loadSchema(read("live.graphql"), "live.graphql");
+    const live = loadSchema(liveSdl, "live.graphql");
     assert.deepEqual((await checkCompatibility(live, live)).changes, []);
-    const added = buildSchema(`${read("live.graphql")}\ntype Refund { id: ID! }`);
+    const added = buildSchema(`${liveSdl}\ntype Refund { id: ID! }`);
     const r = await checkCompatibility(live, added);
     assert.deepEqual(r.changes.map((c) => [c.category, c.coordinate]), [["safe", "Refund"], ["safe", "Refund.id"]]);
     assert.equal(r.compatible, true);
@@ -47,9 +51,9 @@ describe("core/apiCompat: schema changes", () => {
 });
 
 describe("core/apiCompat: usage-aware check against known operations", () => {
-  const live = () => loadSchema(read("live.graphql"), "live.graphql");
+  const live = () => loadSchema(liveSdl, "live.graphql");
   const ops = () => [
-    ...parseOperations(read("ops/checkout.graphql"), "ops/checkout.graphql"),
+    ...parseOperations(checkoutOps, "ops/checkout.graphql"),
     ...parseManifest(read("ops/persisted.json"), "ops/persisted.json"),
   ];
 
@@ -75,7 +79,7 @@ describe("core/apiCompat: usage-aware check against known operations", () => {
   });
 
   it("counts an enum value removal as used when the enum is used anywhere (values arrive in variables)", async () => {
-    const candidate = buildSchema(read("live.graphql").replace("  FAILED\n", ""));
+    const candidate = buildSchema(liveSdl.replace("  FAILED\n", ""));
     const r = await checkCompatibility(live(), candidate, { operations: ops() });
     const removed = r.changes.find((c) => c.coordinate === "Status.FAILED");
     assert.equal(removed?.category, Category.Breaking);

@@ -26,6 +26,7 @@ import { buildStack, stackOutputs } from "../../stacks/program";
 import { DynamoReleaseBackend } from "../../stacks/releases";
 import { createAwsMocks, type AwsMocks } from "./awsMocks";
 import { startMoto, type MotoServer } from "./moto";
+import { captureWarnings, settle } from "./pulumiRuntime";
 
 export const REHEARSAL_REGION = "eu-west-1";
 const PROJECT = "remedy";
@@ -73,11 +74,7 @@ export interface Harness {
 export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<Record<string, unknown>> {
   h.aws.beginRun();
   await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false);
-  const realWarn = pulumi.log.warn;
-  (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (msg: string) => {
-    h.warnings.push(msg);
-    return Promise.resolve();
-  };
+  const captured = captureWarnings(h.warnings);
   try {
     const resources = buildStack(parseStackConfig(config), {
       alarmNamePrefix: PREFIX,
@@ -85,13 +82,12 @@ export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMoc
       by: `pulumi:${STACK}`,
     });
     const outputs = stackOutputs(resources);
-    const runtime = pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> };
-    await runtime.waitForRPCs();
+    await settle();
     const release = await new Promise((resolve) => outputs.services[SERVICE].release.apply(resolve));
     await after?.(h.aws);
     return { release };
   } finally {
-    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = realWarn;
+    captured.restore();
   }
 }
 

@@ -1,41 +1,24 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { main } from "../../cli/main";
+import { runRemedy } from "../helpers/cli";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const FIX = "test/fixtures/graphql";
-
-/** Runs `remedy <argv>` in-process, capturing stdout/stderr. */
-async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (s: string) => out.push(s);
-  console.error = (s: string) => err.push(s);
-  try {
-    const code = await main(argv);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 describe("cli: remedy check-api", () => {
   const live = "api/payments/v2.3.0.graphql";
   const ops = ["--operations", "api/payments/operations", "--operations", `${FIX}/ops`];
 
   it("exits 0 for a compatible candidate (breaking change unused by the known operations)", async () => {
-    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-unused-break.graphql`, ...ops);
+    const r = await runRemedy(["check-api", "--live", live, "--candidate", `${FIX}/candidate-unused-break.graphql`, ...ops]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^unused {5}Payment\.note {2}Field 'note' was removed from object type 'Payment' \(breaking, but no known operation uses it\)$/m);
     assert.match(r.out, /^compatible: 0 breaking, 0 dangerous, 1 unused breaking, 1 safe, 0 broken operations$/m);
   });
 
   it("exits 1 for a breaking candidate and prints the report as JSON with --json", async () => {
-    const r = await remedy("check-api", "--live", live, "--candidate", `${FIX}/candidate-used-break.graphql`, ...ops, "--json");
+    const r = await runRemedy(["check-api", "--live", live, "--candidate", `${FIX}/candidate-used-break.graphql`, ...ops, "--json"]);
     assert.equal(r.code, 1);
     const report = JSON.parse(r.out) as { compatible: boolean; summary: Record<string, number>; changes: { category: string; coordinate: string; type: string; message: string }[]; brokenOperations: { operation: string; file: string }[] };
     assert.equal(report.compatible, false);
@@ -46,7 +29,7 @@ describe("cli: remedy check-api", () => {
   });
 
   it("exits 2 on bad input, naming file, line and column; and on usage errors", async () => {
-    const bad = await remedy("check-api", "--live", live, "--candidate", `${FIX}/invalid.graphql`, "--json");
+    const bad = await runRemedy(["check-api", "--live", live, "--candidate", `${FIX}/invalid.graphql`, "--json"]);
     assert.equal(bad.code, 2);
     assert.deepEqual(JSON.parse(bad.err), {
       error: "ApiInputError",
@@ -55,12 +38,12 @@ describe("cli: remedy check-api", () => {
       line: 7,
       column: 10,
     });
-    const missing = await remedy("check-api", "--live", "nope.graphql", "--candidate", live);
+    const missing = await runRemedy(["check-api", "--live", "nope.graphql", "--candidate", live]);
     assert.equal(missing.code, 2);
     assert.equal(missing.err, "remedy check-api: nope.graphql: cannot read the live schema: ENOENT");
-    assert.equal((await remedy("check-api", "--live", live)).code, 2);
-    assert.match((await remedy("check-api", "--live", live, "--candidate", live, "--deprecated-removal", "never")).err, /--deprecated-removal must be "breaking" or "dangerous", got "never"/);
-    assert.equal((await remedy("no-such-command")).code, 2);
+    assert.equal((await runRemedy(["check-api", "--live", live])).code, 2);
+    assert.match((await runRemedy(["check-api", "--live", live, "--candidate", live, "--deprecated-removal", "never"])).err, /--deprecated-removal must be "breaking" or "dangerous", got "never"/);
+    assert.equal((await runRemedy(["no-such-command"])).code, 2);
   });
 
   it("runs as `remedy` from the shell with the contract's exit codes", function () {

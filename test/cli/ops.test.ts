@@ -5,9 +5,9 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { main } from "../../cli/main";
 import { Phase } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
+import { runRemedy } from "../helpers/cli";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
 import { createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
@@ -20,20 +20,6 @@ describe("cli: remedy status / rollback / drill against moto", function () {
   let moto: MotoServer;
   let world: World;
   const saved = { ...process.env };
-
-  async function remedy(argv: string[], hooks = {}): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const [log, error] = [console.log, console.error];
-    console.log = (s: string) => out.push(s);
-    console.error = (s: string) => err.push(s);
-    try {
-      return { code: await main(argv, hooks), out: out.join("\n"), err: err.join("\n") };
-    } finally {
-      console.log = log;
-      console.error = error;
-    }
-  }
 
   before(async () => {
     moto = await startMoto();
@@ -52,7 +38,7 @@ describe("cli: remedy status / rollback / drill against moto", function () {
 
   it("status: every service with versions, weights, phase and alarm states, as JSON and as an aligned table", async () => {
     await world.setAlarm(world.services.payments.alarmNames.green["latency-p99"], "ALARM");
-    const j = await remedy(["status", "--stack", "test", "--json"]);
+    const j = await runRemedy(["status", "--stack", "test", "--json"]);
     assert.equal(j.code, 0, j.err);
     const status = JSON.parse(j.out) as { stack: string; services: { service: string; phase: string; stable: string; candidate: string; weights: object; alarms: { firing: string[]; total: number } }[] };
     assert.equal(status.stack, "test");
@@ -60,7 +46,7 @@ describe("cli: remedy status / rollback / drill against moto", function () {
       ["orders", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: [], total: 6 }],
       ["payments", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: ["payments/green/latency-p99"], total: 6 }],
     ]);
-    const t = await remedy(["status", "--stack", "test"]);
+    const t = await runRemedy(["status", "--stack", "test"]);
     const lines = t.out.split("\n").slice(1);
     const col = (line: string, text: string) => line.indexOf(text);
     assert.equal(col(lines[0], "PHASE"), col(lines[1], "releasing"));
@@ -85,7 +71,7 @@ describe("cli: remedy status / rollback / drill against moto", function () {
   });
 
   it("rollback: the Lambda's decision and flip by hand, recorded with the operator and reason; refused when nothing to roll back", async () => {
-    const r = await remedy(["rollback", "payments", "--reason", "checkout errors reported by support", "--stack", "test"]);
+    const r = await runRemedy(["rollback", "payments", "--reason", "checkout errors reported by support", "--stack", "test"]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^rolled back payments: v2 \(green\) -> v1 \(blue\); blue\/green 100\/0; flipped in [\d.]+ ms$/);
     assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
@@ -93,25 +79,25 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.equal(state?.phase, Phase.RolledBack);
     assert.match(state?.lastRollback?.by ?? "", /^operator:/);
     assert.equal(state?.lastRollback?.reason, "checkout errors reported by support");
-    const again = await remedy(["rollback", "payments", "--reason", "again please", "--stack", "test"]);
+    const again = await runRemedy(["rollback", "payments", "--reason", "again please", "--stack", "test"]);
     assert.equal(again.code, 1);
     assert.match(again.err, /refused: nothing to roll back: payments is rolled-back/);
   });
 
   it("rollback: refuses a target with no healthy targets unless forced, and records the force", async () => {
     await world.deregisterAll("payments", Slot.Blue);
-    const r = await remedy(["rollback", "payments", "--reason", "bad candidate", "--stack", "test"]);
+    const r = await runRemedy(["rollback", "payments", "--reason", "bad candidate", "--stack", "test"]);
     assert.equal(r.code, 1);
     assert.match(r.err, /refused: the rollback target v1 \(blue\) has no healthy targets; .*\(use --force to flip anyway\)/);
     assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 90, green: 10 });
-    const forced = await remedy(["rollback", "payments", "--reason", "bad candidate", "--force", "--stack", "test"]);
+    const forced = await runRemedy(["rollback", "payments", "--reason", "bad candidate", "--force", "--stack", "test"]);
     assert.equal(forced.code, 0, forced.err);
     assert.equal((await world.store.get("payments"))?.lastRollback?.reason, "bad candidate [forced: v1 (blue) had no healthy targets]");
   });
 
   it("drill: forces the candidate's alarm, times the Lambda's flip, and restores the release", async () => {
     const h = handlerDeps(moto.endpoint, world.topicArn);
-    const r = await remedy(["drill", "payments", "--stack", "test", "--timeout", "10", "--json"], {
+    const r = await runRemedy(["drill", "payments", "--stack", "test", "--timeout", "10", "--json"], {
       // moto fires no alarm actions: deliver the event CloudWatch would send.
       afterAlarm: async (alarm: Parameters<typeof alarmActionEvent>[0]) => void (await h.handler(alarmActionEvent(alarm))),
     });
@@ -129,22 +115,22 @@ describe("cli: remedy status / rollback / drill against moto", function () {
   });
 
   it("drill: fails (exit 1) when nothing flips in time, and refuses a service without a live candidate", async () => {
-    const r = await remedy(["drill", "orders", "--stack", "test", "--timeout", "1"]);
+    const r = await runRemedy(["drill", "orders", "--stack", "test", "--timeout", "1"]);
     assert.equal(r.code, 1);
     assert.match(r.err, /FAILED: remedy-test\/orders\/green\/error-rate went to ALARM but traffic did not flip within 1 s/);
-    await remedy(["rollback", "payments", "--reason", "make it stable", "--stack", "test"]);
-    const refused = await remedy(["drill", "payments", "--stack", "test"]);
+    await runRemedy(["rollback", "payments", "--reason", "make it stable", "--stack", "test"]);
+    const refused = await runRemedy(["drill", "payments", "--stack", "test"]);
     assert.equal(refused.code, 1);
     assert.match(refused.err, /refused: payments has no candidate receiving traffic \(phase rolled-back\); --allow-stable/);
   });
 
   it("errors are one line with exit 2: unknown stack, unknown service, missing reason", async () => {
-    const stack = await remedy(["status", "--stack", "nope"]);
+    const stack = await runRemedy(["status", "--stack", "nope"]);
     assert.equal(stack.code, 2);
     assert.equal(stack.err, "remedy status: unknown stack nope: no release table remedy-nope-releases (run `pulumi up` on nope, or pass --stack)");
-    const svc = await remedy(["rollback", "search", "--reason", "x y z w", "--stack", "test"]);
+    const svc = await runRemedy(["rollback", "search", "--reason", "x y z w", "--stack", "test"]);
     assert.equal(svc.code, 2);
     assert.equal(svc.err, "remedy rollback: unknown service search in stack test (known: orders, payments)");
-    assert.equal((await remedy(["rollback", "payments", "--stack", "test"])).code, 2);
+    assert.equal((await runRemedy(["rollback", "payments", "--stack", "test"])).code, 2);
   });
 });

@@ -3,22 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Pool } from "pg";
-import { main } from "../../cli/main";
+import { runRemedy } from "../helpers/cli";
 import { startPostgres, type PostgresServer } from "../helpers/postgres";
-
-async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (s: string) => out.push(s);
-  console.error = (s: string) => err.push(s);
-  try {
-    return { code: await main(argv), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 describe("cli: remedy migrate against a real PostgreSQL 15", function () {
   this.timeout(60_000);
@@ -41,28 +27,28 @@ describe("cli: remedy migrate against a real PostgreSQL 15", function () {
 
   it("applies the shipped plan phase by phase, reports progress, and refuses contract while v2.3.0 is in the rollback window", async () => {
     const id = "0001-rename-payments-amount";
-    const expand = await remedy("migrate", "apply", id, "expand");
+    const expand = await runRemedy(["migrate", "apply", id, "expand"]);
     assert.equal(expand.code, 0, expand.err);
     assert.match(expand.out, /^applied: 0001-rename-payments-amount:expand\npending: 0001-rename-payments-amount:backfill, 0001-rename-payments-amount:contract$/);
-    const backfill = await remedy("migrate", "apply", id, "backfill", "--batch-size", "1000");
+    const backfill = await runRemedy(["migrate", "apply", id, "backfill", "--batch-size", "1000"]);
     assert.equal(backfill.code, 0, backfill.err);
     assert.match(backfill.err, /copy payments\.amount into amount_minor: 5000\/5000 rows \(100%\), \d+ rows\/s/);
 
     const window = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "remedy-window-")), "window.json");
     fs.writeFileSync(window, JSON.stringify([{ service: "payments", version: "v2.3.0", role: "previous", columns: ["payments.amount"] }]));
-    const refused = await remedy("migrate", "apply", id, "contract", "--window", window, "--json");
+    const refused = await runRemedy(["migrate", "apply", id, "contract", "--window", window, "--json"]);
     assert.equal(refused.code, 1);
     assert.match(JSON.parse(refused.err).message as string, /drops payments\.amount, still used by payments v2\.3\.0 \(previous\)/);
 
     fs.writeFileSync(window, JSON.stringify([{ service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor"] }]));
-    const contract = await remedy("migrate", "apply", id, "contract", "--window", window, "--json");
+    const contract = await runRemedy(["migrate", "apply", id, "contract", "--window", window, "--json"]);
     assert.equal(contract.code, 0, contract.err);
     assert.deepEqual(JSON.parse(contract.out), { applied: [`${id}:expand`, `${id}:backfill`, `${id}:contract`], pending: [] });
   });
 
   it("exits 2 on usage and input errors", async () => {
-    assert.equal((await remedy("migrate", "apply", "0009-nope", "expand")).code, 2);
-    assert.equal((await remedy("migrate", "apply", "0001-rename-payments-amount", "sideways")).code, 2);
-    assert.match((await remedy("migrate", "plan", "--dir", "no/such/dir")).err, /cannot read the migrations directory no\/such\/dir/);
+    assert.equal((await runRemedy(["migrate", "apply", "0009-nope", "expand"])).code, 2);
+    assert.equal((await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "sideways"])).code, 2);
+    assert.match((await runRemedy(["migrate", "plan", "--dir", "no/such/dir"])).err, /cannot read the migrations directory no\/such\/dir/);
   });
 });

@@ -137,17 +137,8 @@ export function resetRecorded(): void {
   recorded.invokes.length = 0;
 }
 
-/**
- * Waits until every resource registration and invoke issued so far has been answered.
- * Uses the SDK's own RPC queue drain (exported by `@pulumi/pulumi/runtime` but not typed).
- */
-export async function settle(): Promise<void> {
-  const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
-  if (typeof runtime.waitForRPCs !== "function") {
-    throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs; update test/helpers/pulumiMocks.ts");
-  }
-  await runtime.waitForRPCs();
-}
+/** Waits until every registration and invoke issued so far has been answered. */
+export { settle } from "../../cli/rehearsal/pulumiRuntime";
 
 /** Resolves an Output's value (known under mocks). */
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {

@@ -4,9 +4,11 @@
  */
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import { captureWarnings, type CapturedWarnings } from "../../cli/rehearsal/pulumiRuntime";
 import { ApiCompatibilityError } from "../../stacks/apiGate";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
+import { runStackEntry } from "../helpers/stackProgram";
 import { T, installMocks, ofType, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -24,18 +26,14 @@ describe("stacks: the API compatibility gate in pulumi preview/up", () => {
   let backend: MemoryReleaseBackend;
   let restore: () => void;
   const warnings: string[] = [];
-  let realWarn: typeof pulumi.log.warn;
+  let captured: CapturedWarnings;
 
   before(async () => {
     await installMocks("prod");
-    realWarn = pulumi.log.warn;
-    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (m: string) => {
-      warnings.push(m);
-      return Promise.resolve();
-    };
+    captured = captureWarnings(warnings);
   });
   after(() => {
-    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = realWarn;
+    captured.restore();
     pulumi.runtime.setAllConfig({});
   });
   beforeEach(() => {
@@ -47,10 +45,7 @@ describe("stacks: the API compatibility gate in pulumi preview/up", () => {
 
   async function run(config: Record<string, unknown>): Promise<Obj> {
     recorded.resources.length = 0;
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
-    const entry = require.resolve("../../stacks/index");
-    delete require.cache[entry];
-    const exports = await (require(entry) as () => Promise<Obj>)();
+    const exports = await runStackEntry(config);
     await settle();
     return exports;
   }

@@ -4,7 +4,7 @@
  * the store in between, as it would be in AWS.
  */
 import { strict as assert } from "node:assert";
-import * as pulumi from "@pulumi/pulumi";
+import { captureWarnings, type CapturedWarnings } from "../../cli/rehearsal/pulumiRuntime";
 import { planRelease } from "../../core/converge";
 import { parseStackConfig } from "../../core/config";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
@@ -29,18 +29,12 @@ function prodWith(edit: (payments: Obj) => void = () => undefined) {
 describe("stacks: pulumi up converges on release state", () => {
   let backend: MemoryReleaseBackend;
   const warnings: string[] = [];
-  let realWarn: typeof pulumi.log.warn;
+  let captured: CapturedWarnings;
 
   before(() => {
-    realWarn = pulumi.log.warn;
-    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (msg: string) => {
-      warnings.push(msg);
-      return Promise.resolve();
-    };
+    captured = captureWarnings(warnings);
   });
-  after(() => {
-    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = realWarn;
-  });
+  after(() => captured.restore());
   beforeEach(() => {
     backend = new MemoryReleaseBackend();
     warnings.length = 0;

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, hotfixSeed, parseStackConfig } from "../../core/config";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
+import { runStackEntry } from "../helpers/stackProgram";
 import { T, installMocks, ofType, one, recorded, settle, stackReferenceOutputs, type RecordedResource } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,13 +20,7 @@ const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3
 async function runProgram(stack: string, config: Record<string, unknown>): Promise<{ exports: Obj; resources: RecordedResource[] }> {
   await installMocks(stack);
   recorded.resources.length = 0;
-  pulumi.runtime.setAllConfig(
-    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
-  );
-  const entry = require.resolve("../../stacks/index");
-  delete require.cache[entry];
-  const main = require(entry) as () => Promise<Obj>;
-  const exports = await main();
+  const exports = await runStackEntry(config);
   await settle();
   return { exports, resources: [...recorded.resources] };
 }

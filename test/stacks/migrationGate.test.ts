@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MigrationGateError } from "../../stacks/main";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
+import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { installMocks, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
 
@@ -34,10 +35,7 @@ describe("stacks: the migration gate and migration Job", () => {
 
   async function run(config: Record<string, unknown>): Promise<void> {
     recorded.resources.length = 0;
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
-    const entry = require.resolve("../../stacks/index");
-    delete require.cache[entry];
-    await (require(entry) as () => Promise<Obj>)();
+    await runStackEntry(config);
     await settle();
   }
 

@@ -4,21 +4,12 @@ import { ConfigError } from "../../core/config";
 import { POD_READINESS_GATE_LABEL } from "../../core/defaults";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
+import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** Sets the stack's config as the Pulumi engine would, then runs `stacks/index.ts` fresh. */
-async function runProgram(config: Record<string, unknown>): Promise<Obj> {
-  pulumi.runtime.setAllConfig(
-    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
-  );
-  const entry = require.resolve("../../stacks/index");
-  delete require.cache[entry];
-  const main = require(entry) as () => Promise<Obj>;
-  return main();
-}
 
 describe("stacks: the prod program", () => {
   let restoreBackend: () => void;
@@ -33,7 +24,7 @@ describe("stacks: the prod program", () => {
     let snapshot: typeof recorded.resources;
     before(async () => {
       recorded.resources.length = 0;
-      exports = await runProgram(stackYaml("prod"));
+      exports = await runStackEntry(stackYaml("prod"));
       await settle();
       snapshot = [...recorded.resources];
     });
@@ -130,7 +121,7 @@ describe("stacks: the prod program", () => {
   it("adopts an existing listener and skips namespace creation when told to", async () => {
     const config = stackYaml("prod");
     const listenerArn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2";
-    await runProgram({
+    await runStackEntry({
       ...config,
       "remedy:ingress": { vpcId: "vpc-0a1b2c3d4e5f67890", listenerArn, securityGroupId: "sg-0123456789abcdef0" },
       "remedy:createNamespaces": false,
@@ -147,7 +138,7 @@ describe("stacks: the prod program", () => {
     services[2].candidate = { weight: 140 };
     services[1].port = "3000";
     await assert.rejects(
-      runProgram({ ...config, "remedy:services": services }),
+      runStackEntry({ ...config, "remedy:services": services }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.deepEqual(

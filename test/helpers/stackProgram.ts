@@ -1,0 +1,18 @@
+/**
+ * Runs the real program entry (`stacks/index.ts`) under the installed mocks with a stack's config
+ * set as the Pulumi engine would (`Pulumi.<stack>.yaml` keys, objects as JSON), the module loaded
+ * fresh each time.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function runStackEntry(config: Record<string, unknown>): Promise<Obj> {
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+  );
+  const entry = require.resolve("../../stacks/index");
+  delete require.cache[entry];
+  const main = require(entry) as () => Promise<Obj>;
+  return main();
+}

@@ -22,6 +22,7 @@ import { alarmName, parseAlarmName } from "../../core/alarms";
 import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
+import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
@@ -48,16 +49,10 @@ function clients() {
   };
 }
 
+/** Metrics for the shared rollback code, discarded: EMF lines belong in Lambda logs, not a terminal. */
 function quietMetrics(): Metrics {
   const m = new Metrics({ namespace: "remedy", serviceName: "remedy-cli" });
-  const sink = new Console({ stdout: new Writable({ write: (_c, _e, cb) => cb() }) });
-  (m as unknown as { console: Console }).console = sink;
-  const single = m.singleMetric.bind(m);
-  m.singleMetric = () => {
-    const s = single();
-    (s as unknown as { console: Console }).console = sink;
-    return s;
-  };
+  redirectOutput(m, new Console({ stdout: new Writable({ write: (_c, _e, cb) => cb() }) }));
   return m;
 }
 

@@ -26,6 +26,7 @@ import { AlarmKind, alarmName, loadBalancerDimension, slotAlarms, targetGroupDim
 import { parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseState, type Routing } from "../../core/releaseState";
 import { SLOTS, Slot } from "../../core/slots";
+import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
@@ -67,17 +68,7 @@ export function capture(target: Logger | Metrics): string[] {
       done();
     },
   });
-  const console = new Console({ stdout: sink, stderr: sink });
-  (target as unknown as { console: Console }).console = console;
-  if (target instanceof Metrics) {
-    // singleMetric() builds a fresh Metrics with its own console; route it to the same sink.
-    const single = target.singleMetric.bind(target);
-    target.singleMetric = () => {
-      const m = single();
-      (m as unknown as { console: Console }).console = console;
-      return m;
-    };
-  }
+  redirectOutput(target, new Console({ stdout: sink, stderr: sink }));
   return lines;
 }
 

@@ -4,6 +4,7 @@
  * silent skip.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
 import * as net from "node:net";
 
 export interface MotoServer {
@@ -104,4 +105,16 @@ export async function startMoto(): Promise<MotoServer> {
       });
     },
   };
+}
+
+/** A VPC with two subnets in two AZs, as an ALB needs, in the emulator at `endpoint`. */
+export async function createNetwork(endpoint: string, region: string): Promise<{ vpcId: string; subnetIds: string[] }> {
+  const ec2 = new EC2Client({ endpoint, region, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
+  const subnetIds: string[] = [];
+  for (const [i, az] of ["a", "b"].entries()) {
+    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${region}${az}` }));
+    subnetIds.push(subnet.Subnet?.SubnetId as string);
+  }
+  return { vpcId, subnetIds };
 }

@@ -6,7 +6,6 @@
  * and that a new candidate image releases again.
  */
 import { DescribeAlarmsCommand, SetAlarmStateCommand, CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import * as pulumi from "@pulumi/pulumi";
@@ -25,7 +24,7 @@ import { Traffic } from "../../lambdas/commons/traffic";
 import { buildStack, stackOutputs } from "../../stacks/program";
 import { DynamoReleaseBackend } from "../../stacks/releases";
 import { createAwsMocks, type AwsMocks } from "./awsMocks";
-import { startMoto, type MotoServer } from "./moto";
+import { createNetwork, startMoto, type MotoServer } from "./moto";
 import { captureWarnings, settle } from "./pulumiRuntime";
 
 export const REHEARSAL_REGION = "eu-west-1";
@@ -120,18 +119,6 @@ export interface RehearseOptions {
   readonly afterUp?: (run: number, aws: AwsMocks) => void | Promise<void>;
 }
 
-/** A VPC with two subnets in two AZs, as the ALB needs, in the emulator at `endpoint`. */
-export async function createNetwork(endpoint: string): Promise<{ vpcId: string; subnetIds: string[] }> {
-  const ec2 = new EC2Client({ endpoint, region: REHEARSAL_REGION });
-  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
-  const subnetIds: string[] = [];
-  for (const [i, az] of ["a", "b"].entries()) {
-    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REHEARSAL_REGION}${az}` }));
-    subnetIds.push(subnet.Subnet?.SubnetId as string);
-  }
-  return { vpcId, subnetIds };
-}
-
 /** Runs the rehearsal. Starts moto on a free port unless AWS_ENDPOINT_URL is set. */
 export async function rehearse(options: RehearseOptions = {}): Promise<RehearsalResult> {
   const root = options.root ?? path.resolve(__dirname, "..", "..");
@@ -161,7 +148,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     const store = new ReleaseStore(new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient(cfg), releaseTableName(PREFIX));
     const h: Harness = { aws: createAwsMocks(endpoint, REHEARSAL_REGION), warnings: [] };
 
-    const { vpcId, subnetIds } = await createNetwork(endpoint);
+    const { vpcId, subnetIds } = await createNetwork(endpoint, REHEARSAL_REGION);
 
     let state: ReleaseState | undefined;
     const weightsNow = async (): Promise<SlotWeights | null> => {

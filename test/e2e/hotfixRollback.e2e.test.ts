@@ -7,7 +7,8 @@ import { strict as assert } from "node:assert";
 import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import * as path from "node:path";
 import { createAwsMocks } from "../../cli/rehearsal/awsMocks";
-import { REHEARSAL_REGION, createNetwork, loadDeployedHandler, pulumiUp, rehearsalConfig, type Harness } from "../../cli/rehearsal/rehearse";
+import { createNetwork } from "../../cli/rehearsal/moto";
+import { REHEARSAL_REGION, loadDeployedHandler, pulumiUp, rehearsalConfig, type Harness } from "../../cli/rehearsal/rehearse";
 import { checkHotfixReleases, parseStackConfig } from "../../core/config";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Traffic } from "../../lambdas/commons/traffic";
@@ -40,7 +41,7 @@ describe("e2e: a hotfix release on prod rolls back automatically (moto)", functi
   it("ships the hotfix at 100%, rolls it back on its alarm, and holds it on the next up", async () => {
     // Prepare: prod's config in hotfix mode for payments, checked as the program checks it.
     const cfg = { endpoint: moto.endpoint, region: REHEARSAL_REGION };
-    const { vpcId, subnetIds: subnets } = await createNetwork(moto.endpoint);
+    const { vpcId, subnetIds: subnets } = await createNetwork(moto.endpoint, REHEARSAL_REGION);
     const config = rehearsalConfig(path.resolve(__dirname, "..", ".."), vpcId, subnets, HOTFIX_IMAGE) as Obj;
     const payments = (config.services as Obj[])[0];
     delete payments.candidate;

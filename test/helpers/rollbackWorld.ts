@@ -6,7 +6,6 @@
  */
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
@@ -22,6 +21,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
 import { Writable } from "node:stream";
+import { createNetwork } from "../../cli/rehearsal/moto";
 import { AlarmKind, alarmName, loadBalancerDimension, slotAlarms, targetGroupDimension } from "../../core/alarms";
 import { parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseState, type Routing } from "../../core/releaseState";
@@ -98,14 +98,8 @@ export interface World {
  */
 export async function createWorld(endpoint: string, serviceNames: readonly string[], weight = 10): Promise<World> {
   const c = clients(endpoint);
-  const ec2 = new EC2Client(clientConfig(endpoint));
   const sqs = new SQSClient(clientConfig(endpoint));
-  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc?.VpcId as string;
-  const subnets: string[] = [];
-  for (const [i, az] of ["a", "b"].entries()) {
-    const s = await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: `${REGION}${az}` }));
-    subnets.push(s.Subnet?.SubnetId as string);
-  }
+  const { vpcId: vpc, subnetIds: subnets } = await createNetwork(endpoint, REGION);
   const lb = (await c.elb.send(new CreateLoadBalancerCommand({ Name: "remedy", Subnets: subnets }))).LoadBalancers?.[0];
   const listener = (
     await c.elb.send(

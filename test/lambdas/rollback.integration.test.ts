@@ -45,6 +45,21 @@ describe("lambdas/rollback against moto_server", function () {
       .filter((e) => e._aws.CloudWatchMetrics[0].Namespace === "remedy")
       .flatMap((e) => e._aws.CloudWatchMetrics[0].Metrics.map((m) => `${m.Name}${e.Service ? `:${e.Service}` : ""}`));
 
+  /** An alarm remedy did not create (another stack's, or for a service with no release state). */
+  const putBareAlarm = (name: string) =>
+    world.clients.cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace: "AWS/ApplicationELB",
+        MetricName: "HTTPCode_Target_5XX_Count",
+        Statistic: "Sum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      }),
+    );
+
   async function assertRolledBack(result: RollbackResult): Promise<void> {
     assert.equal(result.outcome, Outcome.RolledBack, JSON.stringify(result));
     assert.deepEqual(await weightsOf("payments"), { blue: 100, green: 0 });
@@ -141,18 +156,7 @@ describe("lambdas/rollback against moto_server", function () {
   });
 
   it("ignores an alarm of another stack, and one for the stable slot, without touching AWS", async () => {
-    await world.clients.cw.send(
-      new PutMetricAlarmCommand({
-        AlarmName: "someone-else/payments/green/error-rate",
-        Namespace: "AWS/ApplicationELB",
-        MetricName: "HTTPCode_Target_5XX_Count",
-        Statistic: "Sum",
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      }),
-    );
+    await putBareAlarm("someone-else/payments/green/error-rate");
     const foreign = await world.setAlarm("someone-else/payments/green/error-rate", "ALARM");
     const r1 = await h.handler(alarmActionEvent(foreign));
     assert.equal(r1.outcome, Outcome.Ignored);
@@ -220,18 +224,7 @@ describe("lambdas/rollback against moto_server", function () {
   });
 
   it("escalates when a service has no release state", async () => {
-    await world.clients.cw.send(
-      new PutMetricAlarmCommand({
-        AlarmName: `${PREFIX}/search/green/error-rate`,
-        Namespace: "AWS/ApplicationELB",
-        MetricName: "HTTPCode_Target_5XX_Count",
-        Statistic: "Sum",
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      }),
-    );
+    await putBareAlarm(`${PREFIX}/search/green/error-rate`);
     const alarm = await world.setAlarm(`${PREFIX}/search/green/error-rate`, "ALARM");
     const r = await h.handler(alarmActionEvent(alarm));
     assert.equal(r.outcome, Outcome.Escalated);

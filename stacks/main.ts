@@ -20,7 +20,7 @@ import {
 import { checkApiGates } from "./apiGate";
 import { readRawConfig } from "./config";
 import { type StackOutputs, buildStack, stackOutputs } from "./program";
-import { releaseBackend, type ReleaseBackend } from "./releases";
+import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
 import { loadPlans } from "../cli/commands/migrate";
 import { checkMigrationDeployment, type VersionUsage } from "../core/migrations";
@@ -41,7 +41,7 @@ async function requireOutput<T>(ref: pulumi.StackReference, stack: string, key: 
 }
 
 const alarmNamePrefix = (): string => `${pulumi.getProject()}-${pulumi.getStack()}`;
-const backend = (): ReleaseBackend => releaseBackend(releaseTableName(alarmNamePrefix()), new pulumi.Config("aws").get("region"));
+const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableName(alarmNamePrefix()), new pulumi.Config("aws").get("region")));
 
 function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): StackOutputs {
   return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, ...extra }));

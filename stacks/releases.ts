@@ -173,6 +173,26 @@ export class MemoryReleaseBackend implements ReleaseBackend {
   }
 }
 
+/**
+ * Reads each service's state once per program run: the migration gate, the plan and the preview
+ * summary all see the same snapshot (and the table is not read three times per service).
+ * Recording still re-reads inside {@link recordRelease}, which must see the latest state.
+ */
+export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
+  const reads = new Map<string, Promise<ReleaseState | undefined>>();
+  return {
+    get(service) {
+      let read = reads.get(service);
+      if (!read) {
+        read = backend.get(service);
+        reads.set(service, read);
+      }
+      return read;
+    },
+    record: (service, routing, events, deployedWeights) => backend.record(service, routing, events, deployedWeights),
+  };
+}
+
 type Factory = (tableName: string, region: string | undefined) => ReleaseBackend;
 let factory: Factory = (tableName, region) => new DynamoReleaseBackend(tableName, region);
 

@@ -10,7 +10,7 @@ import { parseStackConfig } from "../../core/config";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { buildStack } from "../../stacks/program";
-import { MemoryReleaseBackend } from "../../stacks/releases";
+import { MemoryReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { T, one, ofType, recorded, settle } from "../helpers/pulumiMocks";
 
@@ -188,5 +188,20 @@ describe("core/converge: planRelease (pure)", () => {
     const p = planRelease({ ...desired, stable: { slot: Slot.Green, version: "v2" }, candidate: { slot: Slot.Blue, version: "v1" }, weight: 0 }, s, at(3), "pulumi:prod");
     assert.deepEqual(p.events.map((e) => e.type), ["adopt"]);
     assert.match(p.warnings[0] ?? "", /stable set to v2, which was rolled back at .* \(5xx\); recorded as a manual change/);
+  });
+
+  it("snapshotReads: one read per service per program run; records still go to the store", async () => {
+    const inner = new MemoryReleaseBackend();
+    let reads = 0;
+    const counting = { get: (svc: string) => ((reads += 1), inner.get(svc)), record: inner.record.bind(inner) };
+    const b = snapshotReads(counting);
+    assert.equal(await b.get("payments"), undefined);
+    assert.equal(await b.get("payments"), undefined);
+    await b.get("orders");
+    assert.equal(reads, 2);
+    const routing = { ruleArn: "arn:aws:r", targetGroupArns: { blue: "arn:aws:b", green: "arn:aws:g" }, stickinessSeconds: 0 };
+    const r = await b.record("payments", routing, [{ type: "adopt", stable: { slot: Slot.Blue, version: "v1" }, at: at(0), by: "pulumi:prod" }], { blue: 100, green: 0 });
+    assert.equal(r.state.stable.version, "v1");
+    assert.equal((await inner.get("payments"))?.stable.version, "v1");
   });
 });

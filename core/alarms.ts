@@ -14,7 +14,9 @@ export const AlarmKind = {
 } as const;
 export type AlarmKind = (typeof AlarmKind)[keyof typeof AlarmKind];
 
-const KINDS = Object.values(AlarmKind) as readonly string[];
+/** Every alarm kind, in the order the alarms of a slot are created. */
+export const ALARM_KINDS: readonly AlarmKind[] = Object.values(AlarmKind);
+const KINDS = ALARM_KINDS as readonly string[];
 
 /** CloudWatch's limit on alarm names. */
 export const MAX_ALARM_NAME_LENGTH = 255;

@@ -37,6 +37,12 @@ export interface ReleasePlan {
   readonly held: boolean;
   /** True when the previous version's rollback window is over: its slot may scale to zero. */
   readonly scaleDownPrevious: boolean;
+  /**
+   * True when the slot config calls the candidate must run at full size: inside the rollback
+   * window (the previous version is the automatic rollback target, ready to take all traffic
+   * back), or after a post-promotion rollback (it serves all traffic).
+   */
+  readonly keepPreviousWarm?: boolean;
 }
 
 const same = (a: SlotVersion | null | undefined, b: SlotVersion | null | undefined) =>
@@ -62,6 +68,29 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
         ]
       : [];
 
+  // After a post-promotion rollback, config still names the failed version stable: hold it at 0%
+  // until the operator makes the previous version stable again or acknowledges the rollback.
+  if (
+    state?.phase === Phase.RolledBack &&
+    state.lastRollback?.afterPromotion &&
+    state.candidate &&
+    same(state.candidate, d.stable) &&
+    same(state.stable, d.candidate)
+  ) {
+    const rb = state.lastRollback;
+    if (d.acknowledgeRollback === state.candidate.version) {
+      events.push({ type: "acknowledge", ...base }, { type: "adopt", stable: d.stable, ...base });
+      warnings.push(`service ${d.service}: rollback of ${state.candidate.version} acknowledged; it serves all traffic again`);
+      return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false };
+    }
+    warnings.push(
+      `service ${d.service}: promoted ${state.candidate.version} was rolled back to ${state.stable.version} at ${rb.at} by ${rb.by.startsWith("operator:") ? "" : "alarm "}${rb.by}: ${rb.reason}; ` +
+        `traffic stays on ${state.stable.version} (${state.stable.slot}). Set services.${d.service}.stable to "${state.stable.slot}", or set services.${d.service}.acknowledgeRollback to "${state.candidate.version}" to send traffic back to it`,
+    );
+    // The slot config calls the candidate serves all traffic now: it needs full size.
+    return { weights: splitTraffic(state.stable.slot, 0).weights, events, warnings, held: true, scaleDownPrevious: false, keepPreviousWarm: true };
+  }
+
   if (!state) {
     return { weights: configWeights, events: [{ type: "adopt", stable: d.stable, ...base }, ...release()], warnings, held: false, scaleDownPrevious: false };
   }
@@ -85,8 +114,8 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
 
   // Config promoted the candidate: record the promotion.
   if (state.phase === Phase.Releasing && same(state.candidate, d.stable)) {
-    events.push({ type: "promote", ...base });
-    return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false };
+    events.push({ type: "promote", rollbackWindowMinutes: d.rollbackWindowMinutes, ...base });
+    return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: false, keepPreviousWarm: d.rollbackWindowMinutes > 0 };
   }
 
   if (!same(state.stable, d.stable)) {
@@ -114,12 +143,10 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
     events.push(...release());
   }
 
-  const windowOver =
-    !!state.previous &&
-    !!state.promotedAt &&
-    state.phase === Phase.Promoted &&
-    Date.parse(now) - Date.parse(state.promotedAt) >= d.rollbackWindowMinutes * 60_000 &&
-    same(state.previous, d.candidate) &&
-    d.weight === 0;
-  return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: windowOver };
+  const promotedAway = !!state.previous && !!state.promotedAt && state.phase === Phase.Promoted && same(state.previous, d.candidate) && d.weight === 0;
+  const windowEnds = state.rollbackWindowEndsAt
+    ? Date.parse(state.rollbackWindowEndsAt)
+    : Date.parse(state.promotedAt ?? now) + d.rollbackWindowMinutes * 60_000;
+  const windowOver = promotedAway && Date.parse(now) >= windowEnds;
+  return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: windowOver, keepPreviousWarm: promotedAway && !windowOver };
 }

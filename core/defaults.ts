@@ -167,3 +167,38 @@ export const DEFAULT_BACKFILL_BATCH_SIZE = 5000;
  * cycle), leaving CPU and I/O to the live workload. bench/migrate shows the trade-off.
  */
 export const DEFAULT_BACKFILL_THROTTLE = 1;
+
+/**
+ * Longest alarm reason recorded in release state, history and notifications, in characters.
+ * CloudWatch's own reasons stay under 1,023; anything longer is cut (saying so) so a rollback
+ * always fits one DynamoDB item (400 KB) and is never flipped without being recorded.
+ */
+export const MAX_RECORDED_REASON_CHARS = 2_048;
+
+/** Longest notification body sent to SNS, in characters (SNS accepts 256 KB). */
+export const MAX_NOTIFICATION_CHARS = 64_000;
+
+/**
+ * Milliseconds of a rollback invocation kept for what must happen (sending the recorded
+ * notification and marking it sent); optional calls (listing other firing alarms) run only
+ * with time to spare beyond this.
+ */
+export const ROLLBACK_RESERVED_MS = 3_000;
+
+/** An optional call is skipped when less than this is left beyond the reserve, in ms. */
+export const ROLLBACK_OPTIONAL_CALL_MIN_MS = 500;
+
+/** Longest an optional call may take, in ms. */
+export const ROLLBACK_OPTIONAL_CALL_MAX_MS = 2_000;
+
+/** Least time left, in ms, to attempt an SNS publish; below it the notification stays pending for the retry. */
+export const ROLLBACK_PUBLISH_MIN_MS = 1_000;
+
+/** Longest an SNS publish may take before it is abandoned for the retry, in ms. */
+export const ROLLBACK_PUBLISH_MAX_MS = 10_000;
+
+/**
+ * How long one copy of the rollback handler holds a pending notification while sending it, in
+ * ms. Longer than the publish timeout; a copy that crashed loses the lease after it.
+ */
+export const NOTIFICATION_LEASE_MS = 30_000;

@@ -44,6 +44,11 @@ export interface RollbackRecord {
   readonly failedSlot: Slot;
   readonly fromVersion: string;
   readonly toVersion: string;
+  /**
+   * True when the failed version had already been promoted (a post-promotion rollback inside
+   * the rollback window): `pulumi up` then holds even though config still names it stable.
+   */
+  readonly afterPromotion?: boolean;
 }
 
 export interface ReleaseState {
@@ -58,12 +63,22 @@ export interface ReleaseState {
   readonly previous: SlotVersion | null;
   /** When the last promotion happened; starts the rollback window of `previous`. */
   readonly promotedAt: string | null;
+  /**
+   * Until when `previous` stays warm at full size and an alarm on the new stable sends traffic
+   * back to it automatically. `null` outside a rollback window.
+   */
+  readonly rollbackWindowEndsAt: string | null;
   readonly weights: SlotWeights;
   readonly releaseId: string | null;
   readonly releaseStartedAt: string | null;
   readonly lastRollback: RollbackRecord | null;
   readonly routing: Routing;
   readonly updatedAt: string;
+  /**
+   * Random id of the write that produced this state (set by writers that must tell their own
+   * write from an identical one by another copy, e.g. two rollback Lambdas in the same ms).
+   */
+  readonly writeId?: string;
 }
 
 interface EventBase {
@@ -84,7 +99,11 @@ export type ReleaseEvent =
       readonly apiOverride?: string;
     })
   | (EventBase & { readonly type: "shift-weight"; readonly weight: number })
-  | (EventBase & { readonly type: "promote" })
+  | (EventBase & {
+      readonly type: "promote";
+      /** Minutes the previous version stays warm as an automatic rollback target. Default 0 (none). */
+      readonly rollbackWindowMinutes?: number;
+    })
   | (EventBase & {
       readonly type: "roll-back";
       /** The slot whose alarm fired (or the operator named). */
@@ -129,6 +148,7 @@ export function initialState(service: string, stable: SlotVersion, routing: Rout
     candidate: null,
     previous: null,
     promotedAt: null,
+    rollbackWindowEndsAt: null,
     weights: splitTraffic(stable.slot, 0).weights,
     releaseId: null,
     releaseStartedAt: null,
@@ -152,7 +172,9 @@ function applied(
   change: Partial<ReleaseState>,
   summary: string,
 ): Transition {
-  const state: ReleaseState = { ...before, ...change, revision: before.revision + 1, updatedAt: event.at };
+  const carried = { ...before };
+  delete (carried as { writeId?: string }).writeId;
+  const state: ReleaseState = { ...carried, ...change, revision: before.revision + 1, updatedAt: event.at };
   return {
     kind: "applied",
     state,
@@ -199,6 +221,7 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
       phase: Phase.Releasing,
       candidate: e.candidate,
       previous: null,
+      rollbackWindowEndsAt: null,
       weights,
       releaseId: `${e.candidate.slot}:${e.candidate.version}:${s.revision + 1}`,
       releaseStartedAt: e.at,
@@ -226,6 +249,9 @@ function promote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "promote" }>)
     return unchanged(s, `${describe(s.stable)} is already stable`);
   }
   if (s.phase !== Phase.Releasing || !s.candidate) return refused(s, `nothing to promote (phase ${s.phase})`);
+  const minutes = e.rollbackWindowMinutes ?? 0;
+  if (!Number.isInteger(minutes) || minutes < 0) return refused(s, `rollback window must be a whole number of minutes >= 0, got ${minutes}`);
+  const endsAt = minutes > 0 ? new Date(Date.parse(e.at) + minutes * 60_000).toISOString() : null;
   return applied(
     s,
     e,
@@ -235,9 +261,13 @@ function promote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "promote" }>)
       candidate: null,
       previous: s.stable,
       promotedAt: e.at,
+      rollbackWindowEndsAt: endsAt,
       weights: splitTraffic(s.candidate.slot, 0).weights,
     },
-    `promote ${describe(s.candidate)}; ${describe(s.stable)} stays warm as the rollback target`,
+    `promote ${describe(s.candidate)}; ` +
+      (endsAt
+        ? `${describe(s.stable)} stays warm at full size as the automatic rollback target until ${endsAt}`
+        : `${describe(s.stable)} is no longer a rollback target (no rollback window)`),
   );
 }
 
@@ -245,6 +275,7 @@ function rollBack(s: ReleaseState, e: Extract<ReleaseEvent, { type: "roll-back" 
   if (s.phase === Phase.RolledBack) {
     return unchanged(s, `release ${s.releaseId ?? "?"} was already rolled back at ${s.lastRollback?.at ?? "?"}`);
   }
+  if (s.phase === Phase.Promoted) return rollBackPromoted(s, e);
   if (s.phase !== Phase.Releasing || !s.candidate || !s.releaseId || !s.releaseStartedAt) {
     return unchanged(s, `no release in progress (phase ${s.phase}); ${describe(s.stable)} serves all traffic`);
   }
@@ -274,6 +305,53 @@ function rollBack(s: ReleaseState, e: Extract<ReleaseEvent, { type: "roll-back" 
   );
 }
 
+/** Inside the rollback window, a failing new stable goes back to the still-warm previous version. */
+function rollBackPromoted(s: ReleaseState, e: Extract<ReleaseEvent, { type: "roll-back" }>): Transition {
+  const prev = s.previous;
+  if (!prev || !s.promotedAt || !s.rollbackWindowEndsAt) {
+    return unchanged(s, `${describe(s.stable)} was promoted without a rollback window; nothing to roll back to automatically`);
+  }
+  if (e.failedSlot !== s.stable.slot) {
+    return unchanged(s, `${e.failedSlot} holds the previous version ${prev.version}, which receives no traffic`);
+  }
+  if (Date.parse(e.at) >= Date.parse(s.rollbackWindowEndsAt)) {
+    return unchanged(s, `the rollback window of ${describe(prev)} closed at ${s.rollbackWindowEndsAt}; roll forward or release ${prev.version} again`);
+  }
+  const since = s.releaseStartedAt ?? s.promotedAt;
+  if (Date.parse(e.observedAt) < Date.parse(since)) {
+    return unchanged(s, `event observed at ${e.observedAt} predates release ${s.releaseId ?? "?"} (started ${since})`);
+  }
+  const record: RollbackRecord = {
+    releaseId: s.releaseId ?? `${s.stable.slot}:${s.stable.version}:${s.revision}`,
+    at: e.at,
+    by: e.by,
+    reason: e.reason,
+    failedSlot: s.stable.slot,
+    fromVersion: s.stable.version,
+    toVersion: prev.version,
+    afterPromotion: true,
+  };
+  return applied(
+    s,
+    e,
+    {
+      phase: Phase.RolledBack,
+      stable: prev,
+      candidate: s.stable,
+      previous: null,
+      rollbackWindowEndsAt: null,
+      weights: splitTraffic(prev.slot, 0).weights,
+      lastRollback: record,
+    },
+    `roll back promoted ${describe(s.stable)} to ${describe(prev)} inside its rollback window: ${e.reason}`,
+  );
+}
+
+/** True while a promoted service's previous version is an automatic rollback target at `now`. */
+export function rollbackWindowOpen(s: ReleaseState, now: string): boolean {
+  return s.phase === Phase.Promoted && !!s.previous && !!s.rollbackWindowEndsAt && Date.parse(now) < Date.parse(s.rollbackWindowEndsAt);
+}
+
 function acknowledge(s: ReleaseState, e: Extract<ReleaseEvent, { type: "acknowledge" }>): Transition {
   if (s.phase !== Phase.RolledBack || !s.candidate) return unchanged(s, "no rollback to acknowledge");
   return applied(
@@ -295,7 +373,7 @@ function adopt(s: ReleaseState, e: Extract<ReleaseEvent, { type: "adopt" }>): Tr
   return applied(
     s,
     e,
-    { phase: Phase.Stable, stable: e.stable, candidate: null, previous: null, weights: splitTraffic(e.stable.slot, 0).weights },
+    { phase: Phase.Stable, stable: e.stable, candidate: null, previous: null, rollbackWindowEndsAt: null, weights: splitTraffic(e.stable.slot, 0).weights },
     `adopt ${describe(e.stable)} as stable`,
   );
 }
@@ -335,6 +413,7 @@ export const releaseStateSchema = z
     candidate: slotVersionSchema.nullable(),
     previous: slotVersionSchema.nullable(),
     promotedAt: isoTime.nullable().default(null),
+    rollbackWindowEndsAt: isoTime.nullable().default(null),
     weights: z.object({ blue: weightSchema, green: weightSchema }),
     releaseId: z.string().nullable(),
     releaseStartedAt: isoTime.nullable(),
@@ -347,6 +426,7 @@ export const releaseStateSchema = z
         failedSlot: slotSchema,
         fromVersion: z.string(),
         toVersion: z.string(),
+        afterPromotion: z.boolean().optional(),
       })
       .nullable(),
     routing: z.object({
@@ -355,6 +435,7 @@ export const releaseStateSchema = z
       stickinessSeconds: z.number().int().min(0).max(604_800),
     }),
     updatedAt: isoTime,
+    writeId: z.string().min(1).optional(),
   })
   .refine((s) => s.weights.blue + s.weights.green === 100, { message: "weights must sum to 100", path: ["weights"] })
   .refine((s) => !s.candidate || s.candidate.slot !== s.stable.slot, {

@@ -26,6 +26,9 @@ const run = createRollbackHandler({
   cloudwatch: new CloudWatchClient({}),
   topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
+  // Alarms of another account or region never roll this stack back, whatever their name.
+  expectedAccount: getStringFromEnv("ALARM_ACCOUNT_ID"),
+  expectedRegion: getStringFromEnv("AWS_REGION"),
   logger,
   metrics,
 });

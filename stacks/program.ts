@@ -174,7 +174,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         ingress: attachment,
         namespace: namespaces.get(spec.namespace)?.metadata.name ?? spec.namespace,
         weights: plan.apply((p) => p.weights),
-        replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => (p.scaleDownPrevious ? 0 : candidateSpec.replicas)) } : {},
+        replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deployAfter: earlyJob ? [earlyJob] : [],
       }),
     );
@@ -239,6 +239,17 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const migration =
     earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { dependsOn: [...services.values()] }) : undefined);
   return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+}
+
+/**
+ * Replicas of the slot config calls the candidate: 0 once the previous version's rollback window
+ * is over; at least the stable slot's size while it is the automatic rollback target (or serves
+ * all traffic after a post-promotion rollback); else as configured.
+ */
+export function candidateReplicas(plan: ReleasePlan, configured: number, stableReplicas: number): number {
+  if (plan.scaleDownPrevious) return 0;
+  if (plan.keepPreviousWarm) return Math.max(configured, stableReplicas);
+  return configured;
 }
 
 /** The stack's exports. */

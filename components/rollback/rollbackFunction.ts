@@ -164,6 +164,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
             RELEASE_TABLE: this.table.name,
             NOTIFY_TOPIC_ARN: this.topic.arn,
             ALARM_PREFIX: args.alarmNamePrefix,
+            ALARM_ACCOUNT_ID: identity.accountId,
             POWERTOOLS_SERVICE_NAME: "remedy-rollback",
             POWERTOOLS_METRICS_NAMESPACE: "remedy",
           },
@@ -281,7 +282,8 @@ export function rollbackPolicy(r: {
       {
         Sid: "ReleaseState",
         Effect: "Allow",
-        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
+        // PutItem (transactions), UpdateItem (notification outbox), Query (pending notifications).
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
         Resource: [r.table],
       },
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },

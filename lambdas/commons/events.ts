@@ -24,6 +24,9 @@ export interface AlarmSignal {
   readonly shape: EventShape;
   readonly alarmName: string;
   readonly alarmArn?: string;
+  /** Account and region the event envelope names (the ARN's, when present, take precedence). */
+  readonly account?: string;
+  readonly region?: string;
   readonly state: AlarmState;
   readonly reason: string;
   /** When the alarm entered `state`, ISO-8601 (UTC). */
@@ -59,12 +62,16 @@ const alarmName = z.string().min(1).max(255);
 const alarmActionSchema = z.object({
   source: z.literal("aws.cloudwatch"),
   alarmArn: z.string().startsWith("arn:"),
+  accountId: z.string().optional(),
+  region: z.string().optional(),
   alarmData: z.object({ alarmName, state: alarmStateSchema }),
 });
 
 const eventBridgeSchema = z.object({
   source: z.literal("aws.cloudwatch"),
   "detail-type": z.literal("CloudWatch Alarm State Change"),
+  account: z.string().optional(),
+  region: z.string().optional(),
   resources: z.array(z.string()).optional(),
   detail: z.object({ alarmName, state: alarmStateSchema }),
 });
@@ -72,6 +79,7 @@ const eventBridgeSchema = z.object({
 const snsMessageSchema = z.object({
   AlarmName: alarmName,
   AlarmArn: z.string().startsWith("arn:").optional(),
+  AWSAccountId: z.string().optional(),
   NewStateValue: stateValue,
   NewStateReason: z.string(),
   StateChangeTime: cwTime,
@@ -88,6 +96,11 @@ function problems(err: z.ZodError, root: string): string {
     .slice(0, 5)
     .map((i) => `${[root, ...i.path.map(String)].filter(Boolean).join(".")}: ${i.message}`)
     .join("; ");
+}
+
+/** `o` without its undefined properties. */
+function defined<T extends Record<string, string | undefined>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -118,6 +131,7 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
         shape: EventShape.Sns,
         alarmName: m.data.AlarmName,
         alarmArn: m.data.AlarmArn,
+        ...defined({ account: m.data.AWSAccountId }),
         state: m.data.NewStateValue,
         reason: m.data.NewStateReason,
         at: m.data.StateChangeTime,
@@ -133,6 +147,7 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
         shape: EventShape.EventBridge,
         alarmName: d.alarmName,
         alarmArn: parsed.data.resources?.find((r) => r.includes(":alarm:")),
+        ...defined({ account: parsed.data.account, region: parsed.data.region }),
         state: d.state.value,
         reason: d.state.reason,
         at: d.state.timestamp,
@@ -148,6 +163,7 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
         shape: EventShape.AlarmAction,
         alarmName: d.alarmName,
         alarmArn: parsed.data.alarmArn,
+        ...defined({ account: parsed.data.accountId, region: parsed.data.region }),
         state: d.state.value,
         reason: d.state.reason,
         at: d.state.timestamp,
@@ -158,4 +174,26 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
   throw new InvalidEventError(
     `unrecognised event (top-level keys: ${keys}); expected a CloudWatch alarm action (alarmData), an SNS alarm notification (Records[].Sns) or an EventBridge "CloudWatch Alarm State Change" event`,
   );
+}
+
+export interface AlarmOrigin {
+  readonly account?: string;
+  readonly region?: string;
+  /** The alarm name inside the ARN, when there is one. */
+  readonly name?: string;
+}
+
+/**
+ * Where an alarm lives: the account, region and name in its ARN
+ * (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`), else what the envelope says. Each
+ * part is undefined when the event does not say.
+ */
+export function alarmOrigin(signal: AlarmSignal): AlarmOrigin {
+  const m = signal.alarmArn ? /^arn:aws[a-z-]*:cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$/.exec(signal.alarmArn) : null;
+  if (m) {
+    // An envelope that contradicts the ARN is not trusted either way.
+    const conflict = (signal.account && signal.account !== m[2]) || (signal.region && signal.region !== m[1]);
+    return conflict ? { name: m[3] } : { region: m[1], account: m[2], name: m[3] };
+  }
+  return { account: signal.account, region: signal.region };
 }

@@ -14,12 +14,41 @@ import {
   TransactWriteItemsCommand,
   TransactionCanceledException,
   ConditionalCheckFailedException,
+  UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
 
 export const STATE_SORT_KEY = "state";
 export const historySortKey = (revision: number): string => `history#${String(revision).padStart(10, "0")}`;
+/** Sort key of the notification owed for the change that produced `revision`. */
+export const notificationSortKey = (revision: number): string => `notify#${String(revision).padStart(10, "0")}`;
+
+/** DynamoDB's item size limit; a write above it fails on every attempt. */
+export const MAX_ITEM_BYTES = 400 * 1024;
+
+/**
+ * A notification owed to humans, written in the same transaction as the change it is about, so
+ * it is never lost: `pending` until SNS accepted it, `sending` while one copy of the handler
+ * holds it (a lease, so a crashed copy does not block it forever), then `sent`.
+ */
+export interface OutboxMessage {
+  readonly subject: string;
+  readonly lines: readonly string[];
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export interface PendingNotification extends OutboxMessage {
+  readonly service: string;
+  readonly sk: string;
+  readonly status: "pending" | "sending";
+  readonly createdAt: string;
+}
+
+/** Upper bound of an item's stored size (attribute names + values as DynamoDB JSON). */
+export function itemBytes(item: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(marshall(item, { removeUndefinedValues: true })), "utf8");
+}
 
 function withoutKeys(item: Record<string, unknown>): Record<string, unknown> {
   const rest = { ...item };
@@ -75,11 +104,26 @@ export class ReleaseStore {
    * Replaces the state written at `expectedRevision` with `next`, and appends `entry`, atomically.
    * @throws ConflictError when the stored revision is not `expectedRevision`.
    */
-  async commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry): Promise<void> {
+  async commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry, notification?: OutboxMessage): Promise<void> {
+    const outbox = notification
+      ? [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: marshall(
+                { pk: next.service, sk: notificationSortKey(next.revision), status: "pending", createdAt: next.updatedAt, ...notification },
+                { removeUndefinedValues: true },
+              ),
+              ConditionExpression: "attribute_not_exists(sk)",
+            },
+          },
+        ]
+      : [];
     try {
       await this.ddb.send(
         new TransactWriteItemsCommand({
           TransactItems: [
+            ...outbox,
             {
               Put: {
                 TableName: this.tableName,
@@ -104,6 +148,75 @@ export class ReleaseStore {
         err instanceof TransactionCanceledException &&
         (err.CancellationReasons ?? []).some((r) => r.Code === "ConditionalCheckFailed");
       if (conditional) throw new ConflictError(next.service, expectedRevision);
+      throw err;
+    }
+  }
+
+  /** Notifications of `service` not yet accepted by SNS, oldest first. */
+  async pendingNotifications(service: string): Promise<PendingNotification[]> {
+    const out: PendingNotification[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :n)",
+          FilterExpression: "#st <> :sent",
+          ExpressionAttributeNames: { "#st": "status" },
+          ExpressionAttributeValues: marshall({ ":pk": service, ":n": "notify#", ":sent": "sent" }),
+          ExclusiveStartKey: start ? marshall(start) : undefined,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const raw = unmarshall(item);
+        out.push({ ...(raw as PendingNotification), service: String(raw.pk) });
+      }
+      start = page.LastEvaluatedKey ? unmarshall(page.LastEvaluatedKey) : undefined;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * Takes the lease on a notification: only one copy of the handler sends it at a time. A lease
+   * older than `leaseMs` (its holder crashed or timed out) can be taken over.
+   * @returns false when another copy holds it or it was already sent.
+   */
+  async claimNotification(service: string, sk: string, claimer: string, nowMs: number, leaseMs: number): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk }),
+          UpdateExpression: "SET #st = :sending, claimedBy = :me, claimedAt = :now",
+          ConditionExpression: "attribute_exists(sk) AND (#st = :pending OR (#st = :sending AND claimedAt < :expired))",
+          ExpressionAttributeNames: { "#st": "status" },
+          ExpressionAttributeValues: marshall({ ":sending": "sending", ":pending": "pending", ":me": claimer, ":now": nowMs, ":expired": nowMs - leaseMs }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */
+  async settleNotification(service: string, sk: string, claimer: string, outcome: "sent" | "pending", at: string): Promise<void> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk }),
+          UpdateExpression: outcome === "sent" ? "SET #st = :st, sentAt = :at" : "SET #st = :st, lastFailureAt = :at REMOVE claimedBy, claimedAt",
+          ConditionExpression: "claimedBy = :me",
+          ExpressionAttributeNames: { "#st": "status" },
+          ExpressionAttributeValues: marshall({ ":st": outcome, ":at": at, ":me": claimer }),
+        }),
+      );
+    } catch (err) {
+      // Our lease expired and another copy took the notification over: it is theirs now.
+      if (err instanceof ConditionalCheckFailedException) return;
       throw err;
     }
   }

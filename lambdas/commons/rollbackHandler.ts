@@ -12,18 +12,33 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
+import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { AlarmKind, alarmName, parseAlarmName } from "../../core/alarms";
-import { Phase, ReleaseStateError, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { ALARM_KINDS, alarmName, parseAlarmName } from "../../core/alarms";
+import * as defaults from "../../core/defaults";
+import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
-import { AlarmState, EventShape, InvalidEventError, parseAlarmEvent, type AlarmSignal } from "./events";
-import { ConflictError, type ReleaseStore } from "./releaseStore";
+import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent, type AlarmSignal } from "./events";
+import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
 
 /** Conditional-write attempts before giving up (each attempt re-reads and re-decides). */
 const MAX_ATTEMPTS = 4;
+
+/** Stay this far below DynamoDB's item limit: never flip what cannot be recorded. */
+const ITEM_BYTES_BUDGET = MAX_ITEM_BYTES - 50 * 1024;
+
+/**
+ * `text` cut to `max` characters, saying how much was cut. Alarm reasons come from events and
+ * can be arbitrarily long; what is recorded and sent must fit DynamoDB and SNS.
+ */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.length - max;
+  return `${text.slice(0, max)}... [truncated ${cut} characters]`;
+}
 
 export interface RollbackDeps {
   readonly store: ReleaseStore;
@@ -38,6 +53,14 @@ export interface RollbackDeps {
   readonly metrics: Metrics;
   /** Wall clock (epoch ms) for recorded times; defaults to `Date.now`. */
   readonly now?: () => number;
+  /**
+   * This stack's AWS account and region. When set, an alarm whose ARN (or event envelope) names
+   * another account or region is ignored even if its name matches this stack's prefix.
+   */
+  readonly expectedAccount?: string;
+  readonly expectedRegion?: string;
+  /** Random id per write; defaults to `crypto.randomUUID` (tests pin it). */
+  readonly newWriteId?: () => string;
 }
 
 export const Outcome = {
@@ -69,10 +92,14 @@ export interface RollbackResult {
   readonly results: readonly SignalResult[];
 }
 
-/** SNS refused the notification after the rollback was recorded; thrown so the errors alarm pages. */
+/**
+ * A recorded notification could not be sent (SNS failed past its retries, or too little time was
+ * left). Thrown so Lambda retries the event (which delivers the still-pending notification) and
+ * the errors alarm pages; the rollback itself is recorded.
+ */
 export class NotificationError extends Error {
   constructor(service: string, cause: unknown) {
-    super(`rolled back ${service} but could not notify: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`rolled back ${service} but could not notify yet (the notification stays pending and is retried): ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = "NotificationError";
   }
 }
@@ -83,7 +110,10 @@ function assertIsError(err: unknown): asserts err is Error {
 
 export function createRollbackHandler(deps: RollbackDeps) {
   const now = deps.now ?? Date.now;
+  const newWriteId = deps.newWriteId ?? randomUUID;
   const { logger, metrics } = deps;
+  /** Milliseconds left before Lambda stops this invocation; unlimited outside Lambda. */
+  let remaining: () => number = () => Number.POSITIVE_INFINITY;
 
   function count(name: string, service?: string): void {
     const m = metrics.singleMetric();
@@ -91,78 +121,106 @@ export function createRollbackHandler(deps: RollbackDeps) {
     m.addMetric(name, MetricUnit.Count, 1);
   }
 
-  async function publish(subject: string, lines: string[], attributes: Record<string, string>): Promise<void> {
+  async function publish(message: OutboxMessage, abortSignal?: AbortSignal): Promise<void> {
     if (!deps.topicArn) return;
+    const subject = message.subject;
     await deps.sns.send(
       new PublishCommand({
         TopicArn: deps.topicArn,
         Subject: subject.length > 100 ? `${subject.slice(0, 97)}...` : subject,
-        Message: lines.join("\n"),
+        Message: truncate(message.lines.join("\n"), defaults.MAX_NOTIFICATION_CHARS),
         MessageAttributes: Object.fromEntries(
-          Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }]),
+          Object.entries(message.attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }]),
         ),
       }),
+      abortSignal ? { abortSignal } : {},
     );
   }
 
-  /** Other alarms of the service now in ALARM; context for humans, never fatal. */
-  async function firingAlarms(service: string): Promise<string[]> {
+  /**
+   * Other alarms of the service now in ALARM; context for humans, never fatal, and skipped when
+   * the invocation's remaining time is needed for what must happen (sending the notification).
+   */
+  async function firingAlarms(service: string): Promise<string[] | string> {
+    const budget = remaining() - defaults.ROLLBACK_RESERVED_MS;
+    if (budget < defaults.ROLLBACK_OPTIONAL_CALL_MIN_MS) return `skipped: ${Math.max(0, Math.round(remaining()))} ms left`;
     try {
       // Exact names rather than a prefix: the role may describe only this stack's alarm ARNs,
       // and IAM can match those only when the request names them.
-      const names = SLOTS.flatMap((slot) => Object.values(AlarmKind).map((kind) => alarmName(deps.alarmPrefix, service, slot, kind)));
-      const out = await deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }));
+      const names = SLOTS.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(deps.alarmPrefix, service, slot, kind)));
+      const out = await deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }), {
+        abortSignal: AbortSignal.timeout(Math.min(budget, defaults.ROLLBACK_OPTIONAL_CALL_MAX_MS)),
+      });
       return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
     } catch (err) {
       assertIsError(err);
       logger.warn("could not list firing alarms", { error: err.message });
-      return [];
+      return `unavailable: ${err.message}`;
     }
   }
 
   async function escalate(signal: AlarmSignal, target: Target, why: string): Promise<SignalResult> {
     logger.error("not rolling back: escalating to humans", { reason: why });
     count("Escalations", target.service);
-    await publish(
-      `remedy: ${target.service} NOT rolled back automatically`,
-      [
+    await publish({
+      subject: `remedy: ${target.service} NOT rolled back automatically`,
+      lines: [
         `remedy could not roll back ${target.service} automatically; act now.`,
         `Why:    ${why}`,
         `Alarm:  ${signal.alarmName} (${signal.state} since ${signal.at})`,
-        `Reason: ${signal.reason}`,
+        `Reason: ${truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS)}`,
         `Run \`remedy status\` for the release state, \`remedy rollback ${target.service} --reason <text>\` once the target is healthy.`,
       ],
-      { service: target.service, outcome: Outcome.Escalated },
-    );
+      attributes: { service: target.service, outcome: Outcome.Escalated },
+    });
     return { outcome: Outcome.Escalated, reason: why, alarm: signal.alarmName, service: target.service };
   }
 
-  async function notifyRolledBack(
-    signal: AlarmSignal,
-    before: ReleaseState,
-    after: ReleaseState,
-    flipMs: number,
-  ): Promise<void> {
-    const firing = await firingAlarms(after.service);
-    const cand = before.candidate;
-    const lines = [
-      `remedy rolled back ${after.service}: ${cand?.version ?? "?"} (${cand?.slot ?? "?"}) -> ${after.stable.version} (${after.stable.slot}).`,
-      `Alarm:        ${signal.alarmName} (${signal.state} since ${signal.at})`,
-      `Reason:       ${signal.reason}`,
-      `Traffic:      blue ${after.weights.blue}% / green ${after.weights.green}%, flipped ${flipMs} ms after the alarm event arrived`,
-      `Release:      ${before.releaseId ?? "?"}, revision ${after.revision}`,
-      `Also firing:  ${firing.filter((n) => n !== signal.alarmName).join(", ") || "none"}`,
-      `Next:         the candidate is held. \`pulumi up\` keeps traffic on ${after.stable.version} until the candidate image changes or the rollback is acknowledged.`,
-    ];
-    try {
-      await publish(`remedy: ${after.service} rolled back to ${after.stable.version}`, lines, {
-        service: after.service,
-        outcome: Outcome.RolledBack,
-      });
-    } catch (err) {
-      count("NotificationFailures", after.service);
-      throw new NotificationError(after.service, err);
+  /** What humans are told about a rollback; recorded with it, sent afterwards. */
+  function rollbackMessage(signal: AlarmSignal, before: ReleaseState, after: ReleaseState, flipMs: number): OutboxMessage {
+    const rb = after.lastRollback;
+    const failed = rb ? `${rb.fromVersion} (${rb.failedSlot})` : "?";
+    return {
+      subject: `remedy: ${after.service} rolled back to ${after.stable.version}`,
+      lines: [
+        `remedy rolled back ${after.service}: ${failed} -> ${after.stable.version} (${after.stable.slot})${rb?.afterPromotion ? ", after its promotion, inside the rollback window" : ""}.`,
+        `Alarm:        ${signal.alarmName} (${signal.state} since ${signal.at})`,
+        `Reason:       ${rb?.reason ?? truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS)}`,
+        `Traffic:      blue ${after.weights.blue}% / green ${after.weights.green}%, flipped ${flipMs} ms after the alarm event arrived`,
+        `Release:      ${before.releaseId ?? "?"}, revision ${after.revision}`,
+        `Next:         the failed version is held. \`pulumi up\` keeps traffic on ${after.stable.version} until the candidate image changes or the rollback is acknowledged.`,
+      ],
+      attributes: { service: after.service, outcome: Outcome.RolledBack },
+    };
+  }
+
+  /**
+   * Sends every notification of `service` still pending, each under a lease so two copies never
+   * both send it. A failure leaves it pending and throws, so Lambda's retry delivers it.
+   */
+  async function deliverPending(service: string): Promise<number> {
+    if (!deps.topicArn) return 0;
+    const pending = await deps.store.pendingNotifications(service);
+    let sent = 0;
+    for (const n of pending) {
+      const claimer = newWriteId();
+      if (!(await deps.store.claimNotification(service, n.sk, claimer, now(), defaults.NOTIFICATION_LEASE_MS))) continue;
+      try {
+        const firing = await firingAlarms(service);
+        const also = typeof firing === "string" ? `(${firing})` : firing.filter((a) => !n.lines.some((l) => l.includes(`${a} (`))).join(", ") || "none";
+        const left = remaining() - defaults.ROLLBACK_PUBLISH_MIN_MS;
+        if (left <= 0) throw new Error(`only ${Math.round(remaining())} ms left in this invocation`);
+        await publish({ ...n, lines: [...n.lines.slice(0, -1), `Also firing:  ${also}`, ...n.lines.slice(-1)] }, AbortSignal.timeout(Math.min(left, defaults.ROLLBACK_PUBLISH_MAX_MS)));
+      } catch (err) {
+        count("NotificationFailures", service);
+        await deps.store.settleNotification(service, n.sk, claimer, "pending", new Date(now()).toISOString()).catch(() => undefined);
+        throw new NotificationError(service, err);
+      }
+      await deps.store.settleNotification(service, n.sk, claimer, "sent", new Date(now()).toISOString());
+      count("Notifications", service);
+      sent++;
     }
+    return sent;
   }
 
   async function rollBack(signal: AlarmSignal, target: Target, started: number, manual?: { force: boolean }): Promise<SignalResult> {
@@ -181,16 +239,21 @@ export function createRollbackHandler(deps: RollbackDeps) {
       type: "roll-back",
       failedSlot: target.slot,
       observedAt: signal.at,
-      reason: signal.reason,
+      // What is recorded must fit one DynamoDB item however long the alarm's reason is.
+      reason: truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS),
       at: new Date(now()).toISOString(),
       by: signal.alarmName,
     };
+    // Identifies this copy's write: another copy deciding the same event in the same
+    // millisecond writes an identical state, and must not be mistaken for ours.
+    const writeId = newWriteId();
     let flipped: SlotWeights | undefined;
     let flipMs = 0;
     let attempted: ReleaseState | undefined;
     let decidedFrom: ReleaseState | undefined;
+    let conflicted = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (attempted && isDeepStrictEqual(state, attempted)) {
+      if (attempted && state.writeId === writeId) {
         // Our own write landed but its response was lost (and the SDK retry then conflicted).
         break;
       }
@@ -208,26 +271,44 @@ export function createRollbackHandler(deps: RollbackDeps) {
         count(flipped ? "DuplicateEvents" : "IgnoredEvents", target.service);
         return { ...base, outcome: flipped ? Outcome.Duplicate : Outcome.Ignored, reason: t.reason, weights: state.weights };
       }
-      if (!flipped || !isDeepStrictEqual(flipped, t.state.weights)) {
+      const next: ReleaseState = { ...t.state, writeId };
+      const message = deps.topicArn ? rollbackMessage(signal, state, next, 0) : undefined;
+      const bytes = Math.max(itemBytes({ pk: next.service, sk: "state", ...next }), itemBytes({ pk: next.service, sk: "history", ...t.entry }), message ? itemBytes({ ...message }) : 0);
+      if (bytes > ITEM_BYTES_BUDGET) {
+        // Never flip what cannot be recorded: the next `pulumi up` would re-ship the candidate.
+        return escalate(signal, target, `the rollback record would be ${bytes} bytes, over DynamoDB's item limit; not flipping what cannot be recorded`);
+      }
+      // After a lost race, the other writer may have moved the rule (a `pulumi up` setting new
+      // weights): compare with the live rule, not with what we flipped earlier.
+      const mustFlip =
+        !flipped ||
+        !isDeepStrictEqual(flipped, t.state.weights) ||
+        (conflicted && !isDeepStrictEqual(await deps.traffic.currentWeights(state.routing), t.state.weights));
+      if (mustFlip) {
         const to = t.state.stable;
         const healthy = await deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]);
         if (healthy === 0 && !manual?.force) {
           const why = `the rollback target ${to.version} (${to.slot}) has no healthy targets; flipping would send all traffic nowhere`;
+          if (flipped) {
+            // We already flipped on an earlier attempt; restore the recorded weights before escalating.
+            await deps.traffic.setWeights(state.routing, state.weights);
+          }
           if (manual) return { ...base, outcome: Outcome.Refused, reason: `${why} (use --force to flip anyway)` };
           return escalate(signal, target, why);
         }
         await deps.traffic.setWeights(state.routing, t.state.weights);
+        if (!flipped) flipMs = Math.round((performance.now() - started) * 100) / 100;
         flipped = t.state.weights;
-        flipMs = Math.round((performance.now() - started) * 100) / 100;
-        logger.info("flipped", { weights: flipped, flipMs, healthyTargets: healthy });
+        logger.info("flipped", { weights: flipped, flipMs, healthyTargets: healthy, attempt });
       }
-      attempted = t.state;
+      attempted = next;
       decidedFrom = state;
       try {
-        await deps.store.commit(state.revision, t.state, t.entry);
+        await deps.store.commit(state.revision, next, t.entry, message && rollbackMessage(signal, state, next, flipMs));
         break;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
+        conflicted = true;
         logger.warn("release state changed while rolling back; re-deciding", { attempt });
         const fresh = await deps.store.get(target.service);
         if (!fresh) throw new Error(`release state of ${target.service} disappeared while rolling back`);
@@ -236,21 +317,25 @@ export function createRollbackHandler(deps: RollbackDeps) {
       if (attempt === MAX_ATTEMPTS) throw new Error(`release state of ${target.service} kept changing; gave up after ${MAX_ATTEMPTS} attempts`);
     }
     if (!decidedFrom || !attempted) throw new Error("internal: rollback loop ended without a decision");
-    const before = decidedFrom;
     const after = attempted;
     const m = metrics.singleMetric();
     m.addDimension("Service", target.service);
     m.addMetric("FlipLatency", MetricUnit.Milliseconds, flipMs);
     count("Rollbacks", target.service);
-    logger.info("rolled back", { from: before.candidate, to: after.stable, revision: after.revision });
-    await notifyRolledBack(signal, before, after, flipMs);
-    return { ...base, outcome: Outcome.RolledBack, reason: after.lastRollback?.reason ?? signal.reason, flipMs, weights: after.weights };
+    logger.info("rolled back", { from: decidedFrom.candidate, to: after.stable, revision: after.revision, afterPromotion: after.lastRollback?.afterPromotion ?? false });
+    return { ...base, outcome: Outcome.RolledBack, reason: after.lastRollback?.reason ?? event.reason, flipMs, weights: after.weights };
   }
 
   async function handleSignal(signal: AlarmSignal, started: number): Promise<SignalResult> {
     if (signal.state !== AlarmState.Alarm) {
       count("IgnoredEvents");
       return { outcome: Outcome.Ignored, alarm: signal.alarmName, reason: `alarm is ${signal.state}; only ALARM rolls back` };
+    }
+    const foreign = checkOrigin(signal);
+    if (foreign) {
+      logger.warn("alarm is not from this stack's account and region", { reason: foreign });
+      count("ForeignAlarms");
+      return { outcome: Outcome.Ignored, alarm: signal.alarmName, reason: foreign };
     }
     const target = parseAlarmName(deps.alarmPrefix, signal.alarmName);
     if (!target) {
@@ -260,10 +345,33 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
     logger.appendKeys({ targetService: target.service, slot: target.slot });
     try {
-      return await rollBack(signal, target, started);
+      const result = await rollBack(signal, target, started);
+      // Owed notifications (this rollback's, or one an earlier delivery could not send) go out
+      // after the flip and the record, never before.
+      if (result.outcome !== Outcome.Escalated) await deliverPending(target.service);
+      return result;
     } finally {
       logger.removeKeys(["targetService", "slot"]);
     }
+  }
+
+  /** Why an alarm is not this stack's (another account or region), or undefined when it is. */
+  function checkOrigin(signal: AlarmSignal): string | undefined {
+    if (!deps.expectedAccount && !deps.expectedRegion) return undefined;
+    const origin = alarmOrigin(signal);
+    if (!origin.account || (deps.expectedRegion && !origin.region)) {
+      return `cannot tell which account and region alarm ${signal.alarmName} belongs to (no alarm ARN in the event); not acting on it`;
+    }
+    if (origin.name !== undefined && origin.name !== signal.alarmName) {
+      return `alarm ARN names ${origin.name}, not ${signal.alarmName}; not acting on it`;
+    }
+    if (deps.expectedAccount && origin.account !== deps.expectedAccount) {
+      return `alarm ${signal.alarmName} is in account ${origin.account}, not this stack's account ${deps.expectedAccount}`;
+    }
+    if (deps.expectedRegion && origin.region !== deps.expectedRegion) {
+      return `alarm ${signal.alarmName} is in region ${origin.region ?? "?"}, not this stack's region ${deps.expectedRegion}`;
+    }
+    return undefined;
   }
 
   /**
@@ -275,21 +383,31 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const started = performance.now();
     const state = await deps.store.get(req.service);
     if (!state) return { outcome: Outcome.Refused, service: req.service, reason: `no release state for ${req.service}` };
-    if (state.phase !== Phase.Releasing || !state.candidate || state.weights[state.candidate.slot] === 0) {
-      return { outcome: Outcome.Refused, service: req.service, reason: `nothing to roll back: ${req.service} is ${state.phase}, ${state.stable.version} (${state.stable.slot}) serves all traffic` };
+    const at = new Date(now()).toISOString();
+    const releasing = state.phase === Phase.Releasing && !!state.candidate && state.weights[state.candidate.slot] > 0;
+    const promoted = rollbackWindowOpen(state, at);
+    if (!releasing && !promoted) {
+      const why = state.phase === Phase.Promoted ? `the rollback window of ${state.previous?.version ?? "the previous version"} is closed` : `${state.stable.version} (${state.stable.slot}) serves all traffic`;
+      return { outcome: Outcome.Refused, service: req.service, reason: `nothing to roll back: ${req.service} is ${state.phase}, ${why}` };
     }
+    // Releasing: back to stable. Promoted, inside the window: back to the still-warm previous.
+    const failed = releasing && state.candidate ? state.candidate.slot : state.stable.slot;
+    const to = releasing ? state.stable : (state.previous ?? state.stable);
     let reason = req.reason;
     if (req.force) {
-      const healthy = await deps.traffic.healthyTargets(state.routing.targetGroupArns[state.stable.slot]);
-      if (healthy === 0) reason = `${reason} [forced: ${state.stable.version} (${state.stable.slot}) had no healthy targets]`;
+      const healthy = await deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]);
+      if (healthy === 0) reason = `${reason} [forced: ${to.version} (${to.slot}) had no healthy targets]`;
     }
-    const signal: AlarmSignal = { shape: EventShape.Operator, alarmName: req.by, state: AlarmState.Alarm, reason, at: new Date(now()).toISOString() };
-    return rollBack(signal, { service: req.service, slot: state.candidate.slot }, started, { force: req.force ?? false });
+    const signal: AlarmSignal = { shape: EventShape.Operator, alarmName: req.by, state: AlarmState.Alarm, reason, at };
+    const result = await rollBack(signal, { service: req.service, slot: failed }, started, { force: req.force ?? false });
+    if (result.outcome === Outcome.RolledBack) await deliverPending(req.service);
+    return result;
   }
 
   async function handler(event: unknown, context?: Context): Promise<RollbackResult> {
     const started = performance.now(); // monotonic, sub-millisecond: flip latency
     if (context) logger.addContext(context);
+    remaining = context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis() : () => Number.POSITIVE_INFINITY;
     let signals: AlarmSignal[];
     try {
       signals = parseAlarmEvent(event);
@@ -313,7 +431,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     return { outcome, results };
   }
 
-  return Object.assign(handler, { manual });
+  return Object.assign(handler, { manual, deliverPending });
 }
 
 /** Service and slot a rollback is about. */

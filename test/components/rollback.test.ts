@@ -64,6 +64,7 @@ describe("components/rollback: RollbackFunction", () => {
       RELEASE_TABLE: table.state.name,
       NOTIFY_TOPIC_ARN: topic.state.arn,
       ALARM_PREFIX: "remedy-prod",
+      ALARM_ACCOUNT_ID: "123456789012",
       POWERTOOLS_SERVICE_NAME: "remedy-rollback",
       POWERTOOLS_METRICS_NAMESPACE: "remedy",
     });

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { EventShape, InvalidEventError, parseAlarmEvent } from "../../lambdas/commons/events";
+import { EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent } from "../../lambdas/commons/events";
 
 const ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-prod/payments/green/error-rate";
 
@@ -11,6 +11,22 @@ describe("lambdas/commons/events: the three accepted alarm event shapes", () => 
       alarmData: { alarmName: "remedy-prod/payments/green/error-rate", state: { value: "ALARM", reason: "r", timestamp: "2026-11-24T12:36:15.490+0000" } },
     });
     assert.deepEqual(s, { shape: EventShape.AlarmAction, alarmName: "remedy-prod/payments/green/error-rate", alarmArn: ARN, state: "ALARM", reason: "r", at: "2026-11-24T12:36:15.490Z" });
+  });
+
+  it("carries the account and region of each shape's envelope, and reads them from the alarm ARN", () => {
+    const state = { value: "ALARM", reason: "r", timestamp: "2026-11-24T12:36:15.490+0000" };
+    const name = "remedy-prod/payments/green/error-rate";
+    const [action] = parseAlarmEvent({ source: "aws.cloudwatch", alarmArn: ARN, accountId: "123456789012", region: "eu-west-1", alarmData: { alarmName: name, state } });
+    assert.deepEqual([action.account, action.region], ["123456789012", "eu-west-1"]);
+    assert.deepEqual(alarmOrigin(action), { account: "123456789012", region: "eu-west-1", name });
+    const [bridge] = parseAlarmEvent({ source: "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", account: "210987654321", region: "us-east-1", detail: { alarmName: name, state } });
+    assert.deepEqual(alarmOrigin(bridge), { account: "210987654321", region: "us-east-1" }, "no resources: the envelope says");
+    const msg = JSON.stringify({ AlarmName: name, AWSAccountId: "123456789012", NewStateValue: "ALARM", NewStateReason: "x", StateChangeTime: "2026-11-24T12:00:00.000+0000" });
+    const [sns] = parseAlarmEvent({ Records: [{ EventSource: "aws:sns", Sns: { Message: msg } }] });
+    assert.deepEqual(alarmOrigin(sns), { account: "123456789012", region: undefined }, "SNS without AlarmArn names no region code");
+    // An envelope contradicting the ARN is trusted neither way.
+    const [forged] = parseAlarmEvent({ source: "aws.cloudwatch", alarmArn: ARN, accountId: "999999999999", alarmData: { alarmName: name, state } });
+    assert.deepEqual(alarmOrigin(forged), { name });
   });
 
   it("returns one signal per SNS record", () => {

@@ -1,0 +1,278 @@
+/**
+ * The rollback handler's reviewed defects, each driven against moto_server through the fault
+ * proxy: races with `pulumi up`, notifications that must never be lost nor sent twice, oversized
+ * alarm reasons, alarms of other accounts/regions, and rollbacks after a promotion.
+ */
+import { strict as assert } from "node:assert";
+import type { Context } from "aws-lambda";
+import { Phase, applyEvent, type ReleaseState } from "../../core/releaseState";
+import { Slot } from "../../core/slots";
+import { Outcome } from "../../lambdas/commons/rollbackHandler";
+import { alarmActionEvent, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
+import { startFaultProxy, type FaultProxy } from "../helpers/faultProxy";
+import { startMoto, type MotoServer } from "../helpers/moto";
+import { REGION, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+
+const ACCOUNT = "123456789012";
+
+/** A Lambda context whose clock says `ms` are left. */
+function contextWithRemaining(ms: number): Context {
+  return { getRemainingTimeInMillis: () => ms, awsRequestId: "test", functionName: "rollback" } as unknown as Context;
+}
+
+describe("lambdas/rollback: reviewed defects, against moto_server", function () {
+  this.timeout(60_000);
+  let moto: MotoServer;
+  let proxy: FaultProxy;
+  let world: World;
+  let h: ReturnType<typeof handlerDeps>;
+
+  before(async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint);
+  });
+  after(async () => {
+    await proxy?.close();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    world = await createWorld(moto.endpoint, ["payments"]);
+    proxy.reset();
+    h = handlerDeps(proxy.endpoint, world.topicArn, { expectedAccount: ACCOUNT, expectedRegion: REGION });
+  });
+
+  const payments = () => world.services.payments;
+  const greenErrors = () => payments().alarmNames.green["error-rate"];
+  const weights = () => world.traffic.currentWeights(payments().routing);
+
+  /** Applies one event to the stored state as `pulumi up` (or another writer) would. */
+  async function write(event: Parameters<typeof applyEvent>[1]): Promise<ReleaseState> {
+    const current = await world.store.get("payments");
+    if (!current) throw new Error("no state");
+    const t = applyEvent(current, event);
+    if (t.kind !== "applied") throw new Error(t.reason);
+    await world.store.commit(current.revision, t.state, t.entry);
+    return t.state;
+  }
+
+  describe("races with pulumi up", () => {
+    it("re-flips after a conflict when pulumi up moved the rule between its read and its write", async () => {
+      // Prepare: `pulumi up` shifts the same candidate to 20% (rule + record) while the handler
+      // is between its flip and its commit.
+      const realCommit = h.deps.store.commit.bind(h.deps.store);
+      let raced = false;
+      h.deps.store.commit = async (expected, next, entry, note) => {
+        if (!raced) {
+          raced = true;
+          const s = await write({ type: "shift-weight", weight: 20, at: new Date().toISOString(), by: "pulumi:prod" });
+          await world.traffic.setWeights(s.routing, s.weights);
+        }
+        return realCommit(expected, next, entry, note);
+      };
+      const alarm = await world.setAlarm(greenErrors(), "ALARM");
+      // Act
+      const r = await h.handler(alarmActionEvent(alarm));
+      // Assess: recorded rolled back, and the live rule agrees (before the fix it stayed 80/20).
+      assert.equal(r.outcome, Outcome.RolledBack, JSON.stringify(r));
+      const state = await world.store.get("payments");
+      assert.equal(state?.phase, Phase.RolledBack);
+      assert.deepEqual(state?.weights, { blue: 100, green: 0 });
+      assert.deepEqual(await weights(), { blue: 100, green: 0 });
+      assert.equal(proxy.forwarded.ModifyRule, 2, "flipped, then re-flipped over pulumi's 80/20");
+      assert.equal(proxy.forwarded.DescribeRules, 1, "read the live rule once, after the conflict");
+      assert.equal((await world.notifications()).length, 1);
+    });
+  });
+
+  describe("notifications are an idempotent step of their own", () => {
+    it("keeps the notification pending when SNS fails past its retries, and sends it on the redelivery", async () => {
+      // Prepare
+      proxy.inject("Publish", "unavailable", 3);
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 40%");
+      // Act: the first delivery flips and records, then cannot notify.
+      await assert.rejects(h.handler(alarmActionEvent(alarm)), (err: Error) => err.name === "NotificationError" && /stays pending and is retried/.test(err.message));
+      // Assess
+      assert.deepEqual(await weights(), { blue: 100, green: 0 });
+      assert.equal((await world.store.get("payments"))?.phase, Phase.RolledBack);
+      const pending = await world.store.pendingNotifications("payments");
+      assert.equal(pending.length, 1);
+      assert.equal(pending[0].status, "pending", "the failed copy gave its lease back");
+      assert.equal((await world.notifications()).length, 0);
+      // Act: Lambda's retry delivers the same event again.
+      const retry = await h.handler(alarmActionEvent(alarm));
+      // Assess: nothing flipped or recorded again, and the owed notification went out once.
+      assert.equal(retry.outcome, Outcome.Ignored);
+      assert.match(retry.results[0].reason, /already rolled back/);
+      const notes = await world.notifications();
+      assert.equal(notes.length, 1);
+      assert.equal(notes[0].subject, "remedy: payments rolled back to v1");
+      assert.match(notes[0].message, /Reason: +Threshold Crossed: 5xx 40%/);
+      assert.equal((await world.store.pendingNotifications("payments")).length, 0);
+      assert.equal(proxy.forwarded.ModifyRule, 1);
+      // A third delivery sends nothing more.
+      await h.handler(alarmActionEvent(alarm));
+      assert.equal((await world.notifications()).length, 0);
+    });
+
+    it("skips the optional alarm lookup when the deadline is near, and leaves the notification pending when no time is left", async () => {
+      const alarm = await world.setAlarm(greenErrors(), "ALARM");
+      // 500 ms left: flip and record, but too little time to publish.
+      await assert.rejects(h.handler(alarmActionEvent(alarm), contextWithRemaining(500)), /only 500 ms left in this invocation/);
+      assert.equal(proxy.forwarded.DescribeAlarms, undefined, "no optional call with the deadline this near");
+      assert.equal(proxy.forwarded.Publish, undefined);
+      assert.equal((await world.store.pendingNotifications("payments")).length, 1);
+      // 2.5 s left on the retry: enough to publish, not for the optional lookup.
+      await h.handler(alarmActionEvent(alarm), contextWithRemaining(2_500));
+      assert.equal(proxy.forwarded.DescribeAlarms, undefined);
+      const [note] = await world.notifications();
+      assert.match(note.message, /Also firing: +\(skipped: 2500 ms left\)/);
+    });
+
+    it("sends one notification when two copies decide the same alarm in the same millisecond", async () => {
+      // Prepare: both copies read the clock as the same millisecond, so they write identical
+      // states; B reads before A commits and writes after.
+      const sameMs = Date.now();
+      const a = handlerDeps(proxy.endpoint, world.topicArn, { now: () => sameMs, expectedAccount: ACCOUNT, expectedRegion: REGION });
+      const b = handlerDeps(proxy.endpoint, world.topicArn, { now: () => sameMs, expectedAccount: ACCOUNT, expectedRegion: REGION });
+      let aDone!: () => void;
+      const aFinished = new Promise<void>((resolve) => (aDone = resolve));
+      const realGet = b.deps.store.get.bind(b.deps.store);
+      let first = true;
+      b.deps.store.get = async (service) => {
+        const s = await realGet(service);
+        if (first) {
+          first = false;
+          await aFinished;
+        }
+        return s;
+      };
+      const alarm = await world.setAlarm(greenErrors(), "ALARM");
+      // Act
+      const bResult = b.handler(alarmActionEvent(alarm));
+      const aResult = await a.handler(alarmActionEvent(alarm));
+      aDone();
+      const results = [aResult, await bResult];
+      // Assess: B recognises A's identical write as not its own.
+      assert.deepEqual(results.map((r) => r.outcome).sort(), [Outcome.Duplicate, Outcome.RolledBack]);
+      assert.equal((await world.notifications()).length, 1);
+      assert.equal((await world.store.history("payments")).filter((e) => e.action === "roll-back").length, 1);
+      assert.deepEqual(await weights(), { blue: 100, green: 0 });
+    });
+
+    it("lets only one copy send a pending notification, and a crashed copy's lease be taken over", async () => {
+      // Prepare: a rollback recorded, its notification pending (SNS failed).
+      proxy.inject("Publish", "unavailable", 3);
+      const alarm = await world.setAlarm(greenErrors(), "ALARM");
+      await assert.rejects(h.handler(alarmActionEvent(alarm)));
+      const [n] = await world.store.pendingNotifications("payments");
+      // Act: a copy claims it and "crashes" (never settles); two copies then try at once.
+      assert.equal(await world.store.claimNotification("payments", n.sk, "crashed", Date.now(), 30_000), true);
+      assert.equal(await world.store.claimNotification("payments", n.sk, "other", Date.now(), 30_000), false, "held by the crashed copy");
+      const later = Date.now() + 31_000;
+      const c1 = handlerDeps(proxy.endpoint, world.topicArn, { now: () => later });
+      const c2 = handlerDeps(proxy.endpoint, world.topicArn, { now: () => later });
+      const sent = await Promise.all([c1.handler.deliverPending("payments"), c2.handler.deliverPending("payments")]);
+      // Assess
+      assert.deepEqual(sent.sort(), [0, 1]);
+      assert.equal((await world.notifications()).length, 1);
+      assert.equal((await world.store.pendingNotifications("payments")).length, 0);
+    });
+  });
+
+  describe("oversized alarm reasons", () => {
+    it("truncates what it records so a 500 KB reason still flips, records and notifies", async () => {
+      // Prepare: DynamoDB would refuse a 500 KB attribute on every retry.
+      const alarm = await world.setAlarm(greenErrors(), "ALARM");
+      const event = alarmActionEvent(alarm);
+      const huge = `Threshold Crossed: ${"x".repeat(500 * 1024)}`;
+      event.alarmData = { ...event.alarmData, state: { ...event.alarmData.state, reason: huge } };
+      // Act
+      const r = await h.handler(event);
+      // Assess
+      assert.equal(r.outcome, Outcome.RolledBack, JSON.stringify(r).slice(0, 300));
+      const state = await world.store.get("payments");
+      assert.equal(state?.phase, Phase.RolledBack);
+      assert.ok((state?.lastRollback?.reason.length ?? Infinity) < 2_200);
+      assert.match(state?.lastRollback?.reason ?? "", /^Threshold Crossed: x+\.\.\. \[truncated \d+ characters\]$/);
+      const history = await world.store.history("payments");
+      assert.ok(history[history.length - 1].summary.length < 2_300);
+      assert.deepEqual(await weights(), { blue: 100, green: 0 });
+      const [note] = await world.notifications();
+      assert.match(note.message, /\[truncated \d+ characters\]/);
+    });
+  });
+
+  describe("alarms of another account or region", () => {
+    it("ignores an alarm with this stack's name from another account or region, in all three shapes", async () => {
+      const alarm = await world.setAlarm(greenErrors(), "ALARM");
+      const otherAccount = { ...alarm, AlarmArn: String(alarm.AlarmArn).replace(`:${ACCOUNT}:`, ":999999999999:") };
+      const otherRegion = { ...alarm, AlarmArn: String(alarm.AlarmArn).replace(`:${REGION}:`, ":us-east-1:") };
+      const cases = [
+        [alarmActionEvent(otherAccount), /is in account 999999999999, not this stack's account 123456789012/],
+        [snsEvent(otherAccount, world.topicArn), /is in account 999999999999/],
+        [eventBridgeEvent(otherRegion), /is in region us-east-1, not this stack's region eu-west-1/],
+      ] as const;
+      for (const [event, why] of cases) {
+        const r = await h.handler(event);
+        assert.equal(r.outcome, Outcome.Ignored);
+        assert.match(r.results[0].reason, why);
+      }
+      // An SNS notification without AlarmArn cannot be attributed: not acted on either.
+      const unattributed = snsEvent(alarm, world.topicArn);
+      const msg = JSON.parse(unattributed.Records[0].Sns.Message) as Record<string, unknown>;
+      delete msg.AlarmArn;
+      unattributed.Records[0].Sns.Message = JSON.stringify(msg);
+      const r = await h.handler(unattributed);
+      assert.match(r.results[0].reason, /cannot tell which account and region/);
+      assert.equal(proxy.forwarded.GetItem, undefined, "decided before reading release state");
+      assert.deepEqual(await weights(), { blue: 90, green: 10 });
+      // The genuine alarm still rolls back.
+      assert.equal((await h.handler(alarmActionEvent(alarm))).outcome, Outcome.RolledBack);
+    });
+  });
+
+  describe("after a promotion, inside the rollback window", () => {
+    it("sends traffic back to the still-warm previous version when the new stable alarms", async () => {
+      // Prepare: v2 (green) promoted with a 60-minute window; v1 (blue) is the warm previous.
+      await write({ type: "promote", rollbackWindowMinutes: 60, at: new Date().toISOString(), by: "pulumi:prod" });
+      await world.traffic.setWeights(payments().routing, { blue: 0, green: 100 });
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 30%");
+      // Act
+      const r = await h.handler(alarmActionEvent(alarm));
+      // Assess
+      assert.equal(r.outcome, Outcome.RolledBack, JSON.stringify(r));
+      assert.deepEqual(await weights(), { blue: 100, green: 0 });
+      const state = await world.store.get("payments");
+      assert.equal(state?.phase, Phase.RolledBack);
+      assert.deepEqual(state?.stable, { slot: Slot.Blue, version: "v1" });
+      assert.deepEqual(state?.candidate, { slot: Slot.Green, version: "v2" });
+      assert.equal(state?.lastRollback?.afterPromotion, true);
+      const [note] = await world.notifications();
+      assert.match(note.message, /v2 \(green\) -> v1 \(blue\), after its promotion, inside the rollback window/);
+    });
+
+    it("does not act once the window is closed, nor on an alarm of the idle previous slot", async () => {
+      const promotedAt = new Date(Date.now() - 5 * 60_000).toISOString();
+      await write({ type: "promote", rollbackWindowMinutes: 2, at: promotedAt, by: "pulumi:prod" });
+      await world.traffic.setWeights(payments().routing, { blue: 0, green: 100 });
+      const closed = await h.handler(alarmActionEvent(await world.setAlarm(greenErrors(), "ALARM")));
+      assert.equal(closed.outcome, Outcome.Ignored);
+      assert.match(closed.results[0].reason, /the rollback window of v1 \(blue\) closed at /);
+      const idle = await h.handler(alarmActionEvent(await world.setAlarm(payments().alarmNames.blue["error-rate"], "ALARM")));
+      assert.match(idle.results[0].reason, /blue holds the previous version v1, which receives no traffic/);
+      assert.deepEqual(await weights(), { blue: 0, green: 100 });
+      assert.equal(proxy.forwarded.ModifyRule, undefined);
+    });
+
+    it("lets an operator roll a promoted release back while the window is open", async () => {
+      await write({ type: "promote", rollbackWindowMinutes: 60, at: new Date().toISOString(), by: "pulumi:prod" });
+      await world.traffic.setWeights(payments().routing, { blue: 0, green: 100 });
+      const r = await h.handler.manual({ service: "payments", reason: "checkout errors seen by support", by: "operator:alice" });
+      assert.equal(r.outcome, Outcome.RolledBack, JSON.stringify(r));
+      assert.deepEqual(await weights(), { blue: 100, green: 0 });
+      assert.equal((await world.store.get("payments"))?.lastRollback?.by, "operator:alice");
+      assert.equal((await world.notifications()).length, 1);
+    });
+  });
+});

@@ -143,6 +143,61 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.equal(blueReplicas(), 0, "scaled down 35 minutes after promotion");
   });
 
+  it("keeps the previous slot at full size during the window, even if config gives it fewer replicas", async () => {
+    await up(0);
+    const promote = (p: Obj) => {
+      p.stable = "green";
+      p.candidate = { weight: 0 };
+      p.rollbackWindowMinutes = 30;
+      p.slots.blue.replicas = 1;
+    };
+    await up(5, promote);
+    const replicas = (name: string) => (ofType(T.deployment).find((d) => d.name === name)?.inputs as Obj).spec.replicas as number;
+    assert.equal(replicas("payments-blue"), 3, "the rollback target can take all traffic back");
+    assert.equal((await backend.get("payments"))?.rollbackWindowEndsAt, at(35));
+    await up(40, promote);
+    assert.equal(replicas("payments-blue"), 0);
+  });
+
+  it("after a post-promotion rollback, an unchanged `up` holds the failed version at 0% until config or an acknowledgement says otherwise", async () => {
+    // Prepare: v2.3.1 promoted with a 30-minute window, then its alarm fires at minute 10.
+    await up(0);
+    const promote = (p: Obj) => {
+      p.stable = "green";
+      p.candidate = { weight: 0 };
+      p.rollbackWindowMinutes = 30;
+    };
+    await up(5, promote);
+    const s = await backend.get("payments");
+    if (!s) throw new Error("no state");
+    const t = applyEvent(s, { type: "roll-back", failedSlot: Slot.Green, observedAt: at(10), reason: "p99 3.1 s", at: at(10), by: "remedy-prod/payments/green/latency-p99" });
+    if (t.kind !== "applied") throw new Error(t.reason);
+    await backend.store.commit(s.revision, t.state, t.entry);
+    // Act: the same config (stable: green) again.
+    const held = await up(12, promote);
+    // Assess: traffic stays on v2.3.0, blue at full size, nothing written, and the warning says what to do.
+    assert.deepEqual(held.weights, { blue: 100, green: 0 });
+    assert.equal(held.state?.revision, t.state.revision);
+    assert.equal((ofType(T.deployment).find((d) => d.name === "payments-blue")?.inputs as Obj).spec.replicas, 3);
+    assert.deepEqual(warnings, [
+      `service payments: promoted v2.3.1 was rolled back to v2.3.0 at ${at(10)} by alarm remedy-prod/payments/green/latency-p99: p99 3.1 s; traffic stays on v2.3.0 (blue). Set services.payments.stable to "blue", or set services.payments.acknowledgeRollback to "v2.3.1" to send traffic back to it`,
+    ]);
+    // Config made blue stable again: the ordinary hold of a rolled-back candidate.
+    const swapped = await up(15, (p) => {
+      p.rollbackWindowMinutes = 30;
+    });
+    assert.deepEqual(swapped.weights, { blue: 100, green: 0 });
+    assert.match(warnings[0] ?? "", /candidate v2\.3\.1 was rolled back/);
+    // Or: acknowledging sends traffic back to the promoted version.
+    const acked = await up(16, (p) => {
+      promote(p);
+      p.acknowledgeRollback = "v2.3.1";
+    });
+    assert.deepEqual(acked.weights, { blue: 0, green: 100 });
+    assert.equal(acked.state?.phase, Phase.Stable);
+    assert.deepEqual(acked.state?.stable, { slot: "green", version: "v2.3.1" });
+  });
+
   it("follows release state when the Lambda rolls back while `up` is running", async () => {
     await up(0);
     // Plan with the state before the rollback, record after it.

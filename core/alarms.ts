@@ -11,6 +11,8 @@ export const AlarmKind = {
   ErrorRate: "error-rate",
   LatencyP99: "latency-p99",
   UnhealthyHosts: "unhealthy-hosts",
+  /** The ALB could not connect to the slot's pods (TargetConnectionErrorCount). */
+  ConnectionErrors: "connection-errors",
 } as const;
 export type AlarmKind = (typeof AlarmKind)[keyof typeof AlarmKind];
 
@@ -127,7 +129,7 @@ const ALB = "AWS/ApplicationELB";
 export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
   const dimensions = { LoadBalancer: a.loadBalancer, TargetGroup: a.targetGroup };
   const who = `${a.service} ${a.slot}`;
-  const { errorRate: e, latencyP99: l, unhealthyHosts: u } = a.spec;
+  const { errorRate: e, latencyP99: l, unhealthyHosts: u, connectionErrors: c } = a.spec;
   const metric = (id: string, metricName: string) => ({
     id,
     returnData: false,
@@ -176,5 +178,34 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
       treatMissingData: "notBreaching",
       metric: { namespace: ALB, metricName: "UnHealthyHostCount", dimensions, period: u.periodSeconds, statistic: "Maximum" },
     },
+    {
+      kind: AlarmKind.ConnectionErrors,
+      name: alarmName(a.prefix, a.service, a.slot, AlarmKind.ConnectionErrors),
+      description: `remedy: ${who} ALB-to-pod connection errors >= ${c.threshold} per ${c.periodSeconds}s in ${c.datapointsToAlarm} of ${c.evaluationPeriods} periods (pods not listening, or gone); rolls the release back`,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: c.threshold,
+      evaluationPeriods: c.evaluationPeriods,
+      datapointsToAlarm: c.datapointsToAlarm,
+      treatMissingData: "notBreaching",
+      metric: { namespace: ALB, metricName: "TargetConnectionErrorCount", dimensions, period: c.periodSeconds, statistic: "Sum" },
+    },
   ];
+}
+
+/**
+ * The load balancer's own 5xx (HTTPCode_ELB_5XX_Count: 502/503/504, e.g. an empty target group).
+ * CloudWatch publishes it per load balancer only, so it cannot name the slot at fault: it pages
+ * humans and never invokes the rollback Lambda (its name is not `<prefix>/<service>/...`).
+ */
+export function loadBalancerAlarm<D>(prefix: string, loadBalancer: D, threshold: number): Omit<AlarmDefinition<D>, "kind"> {
+  return {
+    name: `${prefix}-alb-elb-5xx`,
+    description: `remedy: the shared ALB itself answered >= ${threshold} 5xx per minute in 2 of 3 minutes (no healthy or no registered targets, timeouts). Not per target group, so no automatic rollback: check \`remedy status\` and the target groups' health.`,
+    comparisonOperator: "GreaterThanOrEqualToThreshold",
+    threshold,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 2,
+    treatMissingData: "notBreaching",
+    metric: { namespace: ALB, metricName: "HTTPCode_ELB_5XX_Count", dimensions: { LoadBalancer: loadBalancer }, period: 60, statistic: "Sum" },
+  };
 }

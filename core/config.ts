@@ -147,7 +147,44 @@ const alarmsSchema = z.strictObject({
       ...alarmWindowShape,
     })
     .optional(),
+  connectionErrors: z
+    .strictObject({
+      threshold: int("the failed connections from the ALB to the slot's pods, per period, that roll back", 1, 1_000_000).optional(),
+      ...alarmWindowShape,
+    })
+    .optional(),
 });
+
+const keyRef = (what: string) =>
+  z.strictObject(
+    {
+      name: z
+        .string({ error: required(`the ${what}'s name`) })
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: `must be a Kubernetes ${what} name (lowercase DNS subdomain)` })
+        .max(253),
+      key: z.string({ error: required(`the key inside the ${what}`) }).regex(/^[-._a-zA-Z0-9]+$/, { error: "must be a key of letters, digits, '-', '_' or '.'" }),
+    },
+    { error: required(`{ name, key } of a ${what}`) },
+  );
+
+/** One environment value: plain text, or a reference the kubelet resolves (never stored in config). */
+const envValueSchema = z.union(
+  [
+    z.string(),
+    z.strictObject({ secretKeyRef: keyRef("Secret") }),
+    z.strictObject({ configMapKeyRef: keyRef("ConfigMap") }),
+  ],
+  { error: 'must be a string (quote numbers and booleans), { secretKeyRef: { name, key } } or { configMapKeyRef: { name, key } }' },
+);
+
+const envSchema = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" }),
+  envValueSchema,
+  { error: required("a map of environment variable name to value or { secretKeyRef }") },
+);
+
+/** Names that hold secrets by convention; a plaintext value for one is refused. */
+const SECRET_ENV_NAME = /(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|SECRET_?KEY|ACCESS_?KEY|CREDENTIALS?)$/i;
 
 const serviceSchema = z.strictObject({
   name: dnsLabel("the service name", 50),
@@ -162,7 +199,7 @@ const serviceSchema = z.strictObject({
     .optional(),
   replicas: int("the replica count per slot", 0, 1000).optional(),
   resources: resourcesSchema.optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" }), z.string({ error: "must be a string (quote numbers and booleans)" })).optional(),
+  env: envSchema.optional(),
   routing: z.strictObject(routingSchema.shape, { error: required("the routing block { hosts?, paths?, priority }") }),
   stable: z.enum(SLOTS as [Slot, Slot], { error: required('the stable slot, "blue" or "green"') }),
   slots: z.strictObject(
@@ -239,6 +276,7 @@ const ingressSchema = z.strictObject({
     .optional(),
   idleTimeoutSeconds: int("the ALB idle timeout in seconds", 1, 4000).optional(),
   deletionProtection: z.boolean({ error: "must be true or false" }).optional(),
+  allowPlainHttp: z.boolean({ error: "must be true or false" }).optional(),
   listenerArn: arn("elasticloadbalancing", "an existing ALB listener")
     .regex(/:listener\/app\/[^/]+\/[^/]+\/[^/]+$/, {
       error: "must be an Application Load Balancer listener ARN (...:listener/app/<alb-name>/<alb-id>/<listener-id>)",
@@ -249,6 +287,19 @@ const ingressSchema = z.strictObject({
     .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'must be a security group id such as "sg-0a1b2c3d"' })
     .optional(),
 });
+
+const kubernetesSchema = z.strictObject(
+  {
+    cluster: z
+      .string({ error: required('the EKS cluster this stack deploys to, e.g. "prod-eks" (remedy never uses the current kubeconfig context)') })
+      .regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { error: "must be an EKS cluster name (1..100 of A-Z a-z 0-9 _ -, starting alphanumeric)" }),
+    context: z
+      .string({ error: required("a kubeconfig context name") })
+      .min(1)
+      .optional(),
+  },
+  { error: required("the kubernetes block { cluster, context? }") },
+);
 
 const STACK_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,2}$/;
 const stackRef = (what: string) =>
@@ -270,6 +321,7 @@ const databaseSchema = z.strictObject({
 });
 
 const stackSchema = z.strictObject({
+  kubernetes: kubernetesSchema,
   database: databaseSchema.optional(),
   hotfixStack: stackRef("the hotfix stack whose tested images prod may ship, e.g. \"acme/remedy/hotfix\"").optional(),
   ingress: z.strictObject(ingressSchema.shape, {
@@ -329,7 +381,14 @@ export interface AlarmsSpec {
   readonly errorRate: AlarmWindowSpec & { readonly thresholdPercent: number; readonly minRequests: number };
   readonly latencyP99: AlarmWindowSpec & { readonly thresholdSeconds: number };
   readonly unhealthyHosts: AlarmWindowSpec & { readonly threshold: number };
+  readonly connectionErrors: AlarmWindowSpec & { readonly threshold: number };
 }
+
+/** An environment value: plain text, or a Secret/ConfigMap key the kubelet resolves. */
+export type EnvValue =
+  | string
+  | { readonly secretKeyRef: { readonly name: string; readonly key: string } }
+  | { readonly configMapKeyRef: { readonly name: string; readonly key: string } };
 
 export interface ServiceSpec {
   readonly name: string;
@@ -339,7 +398,7 @@ export interface ServiceSpec {
   readonly livenessPath: string;
   readonly replicas: number;
   readonly resources: ResourceSpec;
-  readonly env: Readonly<Record<string, string>>;
+  readonly env: Readonly<Record<string, EnvValue>>;
   readonly routing: RoutingSpec;
   readonly stable: Slot;
   /** A slot is absent when it has never been given an image. The stable slot is always present. */
@@ -385,6 +444,8 @@ export type IngressSpec =
       readonly allowedCidrs: readonly string[];
       readonly idleTimeoutSeconds: number;
       readonly deletionProtection: boolean;
+      /** Plain HTTP with no certificate, explicitly allowed. */
+      readonly allowPlainHttp: boolean;
     }
   | {
       readonly mode: "existing";
@@ -412,7 +473,16 @@ export interface DatabaseSpec {
   };
 }
 
+/** The cluster the stack deploys to, always named: remedy never uses the current kubeconfig context. */
+export interface KubernetesSpec {
+  /** EKS cluster name. */
+  readonly cluster: string;
+  /** A kubeconfig context to use instead of a kubeconfig generated for `cluster`; must name it. */
+  readonly context?: string;
+}
+
 export interface StackConfig {
+  readonly kubernetes: KubernetesSpec;
   /** Expand/contract migrations: the phase this deployment runs, and the gate's inputs. */
   readonly database?: DatabaseSpec;
   /** Stack reference of the hotfix stack (prod only; required when a service is in hotfix mode). */
@@ -437,6 +507,7 @@ export const ALB_ONLY_INGRESS_KEYS = [
   "allowedCidrs",
   "idleTimeoutSeconds",
   "deletionProtection",
+  "allowPlainHttp",
 ] as const;
 
 type Path = (string | number)[];
@@ -481,6 +552,30 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       message: `is ${weight} but the candidate slot "${candidate}" has no image; set slots.${candidate}.image or weight 0`,
     });
   }
+  // A slot that receives traffic must have pods: a slot scaled to 0 behind a weight is an empty
+  // target group, and the ALB answers 503 to its share of requests.
+  const replicasOf = (slot: Slot) => s.slots[slot]?.replicas ?? s.replicas ?? defaults.DEFAULT_REPLICAS;
+  const effectiveWeight = s.hotfix !== undefined ? 100 : weight;
+  if (s.slots[s.stable] !== undefined && effectiveWeight < 100 && replicasOf(s.stable) === 0) {
+    out.push({
+      path: [...at, ...(s.slots[s.stable]?.replicas === 0 ? ["slots", s.stable, "replicas"] : ["replicas"])],
+      message: `is 0 but the stable slot "${s.stable}" receives ${100 - effectiveWeight}% of traffic; an empty target group answers 503 — give it at least 1 replica`,
+    });
+  }
+  if (s.slots[candidate] !== undefined && effectiveWeight > 0 && replicasOf(candidate) === 0) {
+    out.push({
+      path: [...at, ...(s.slots[candidate]?.replicas === 0 ? ["slots", candidate, "replicas"] : ["replicas"])],
+      message: `is 0 but the candidate slot "${candidate}" receives ${effectiveWeight}% of traffic; an empty target group answers 503 — give it at least 1 replica or weight 0`,
+    });
+  }
+  for (const [name, value] of Object.entries(s.env ?? {})) {
+    if (typeof value === "string" && SECRET_ENV_NAME.test(name)) {
+      out.push({
+        path: [...at, "env", name],
+        message: `looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }`,
+      });
+    }
+  }
   const hosts = s.routing.hosts ?? [];
   const paths = s.routing.paths ?? [];
   if (hosts.length + paths.length === 0) {
@@ -506,7 +601,7 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       });
     }
   }
-  for (const kind of ["errorRate", "latencyP99", "unhealthyHosts"] as const) {
+  for (const kind of ["errorRate", "latencyP99", "unhealthyHosts", "connectionErrors"] as const) {
     const a = s.alarms?.[kind];
     const evaluation = a?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
     const datapoints = a?.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
@@ -539,6 +634,15 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
   }
 }
 
+function checkKubernetes(k: z.infer<typeof kubernetesSchema>, out: Issue[]): void {
+  if (k.context !== undefined && k.context !== k.cluster && !k.context.endsWith(`:cluster/${k.cluster}`) && !k.context.endsWith(`/${k.cluster}`) && !k.context.startsWith(`${k.cluster}@`)) {
+    out.push({
+      path: ["kubernetes", "context"],
+      message: `${JSON.stringify(k.context)} does not name cluster "${k.cluster}"; use the context \`aws eks update-kubeconfig --name ${k.cluster}\` creates (arn:aws:eks:<region>:<account>:cluster/${k.cluster}), or leave context out so remedy generates a kubeconfig for the cluster`,
+    });
+  }
+}
+
 function checkStack(raw: RawStack, out: Issue[]): void {
   const ing = raw.ingress;
   if (ing.listenerArn !== undefined) {
@@ -563,6 +667,14 @@ function checkStack(raw: RawStack, out: Issue[]): void {
         message: "only applies with ingress.listenerArn; remedy creates the security group of its own ALB",
       });
     }
+    const open = (ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS).filter((c) => c === "0.0.0.0/0");
+    if (ing.certificateArn === undefined && open.length > 0 && ing.allowPlainHttp !== true) {
+      out.push({
+        path: ["ingress", "certificateArn"],
+        message:
+          "required: without it the ALB serves plain HTTP to 0.0.0.0/0; set an ACM certificate for HTTPS, narrow ingress.allowedCidrs (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP",
+      });
+    }
     if (ing.subnetIds === undefined || ing.subnetIds.length < 2) {
       out.push({
         path: ["ingress", "subnetIds"],
@@ -571,6 +683,7 @@ function checkStack(raw: RawStack, out: Issue[]): void {
     }
   }
 
+  checkKubernetes(raw.kubernetes, out);
   if (raw.database?.run && !raw.database.job) {
     out.push({ path: ["database", "job"], message: "required with database.run: the image, namespace and DATABASE_URL secret of the migration Job" });
   }
@@ -676,7 +789,12 @@ function toIssues(schema: z.ZodType, zodIssues: readonly z.core.$ZodIssue[], roo
       continue;
     }
     if (iss.code === "invalid_union") {
-      out.push(...toIssues(schema, iss.errors.flat(), root));
+      // Report the branch the input was meant for (the one that got past the value's own type
+      // and keys), with paths under the union's; else the union's own message.
+      const prefixed = iss.errors.map((branch) => branch.map((e) => ({ ...e, path: [...iss.path, ...e.path] })));
+      const meant = prefixed.filter((branch) => branch.length > 0 && branch.every((e) => e.path.length > iss.path.length));
+      if (meant.length === 1) out.push(...toIssues(schema, meant[0], root));
+      else out.push({ path: formatPath(iss.path, root), message: `${iss.message}, got ${describe(iss.input)}` });
       continue;
     }
     const hasInput = "input" in iss && iss.input !== undefined;
@@ -714,6 +832,10 @@ function normaliseAlarms(a: RawService["alarms"]): AlarmsSpec {
     unhealthyHosts: {
       ...alarmWindow(a?.unhealthyHosts),
       threshold: a?.unhealthyHosts?.threshold ?? defaults.DEFAULT_UNHEALTHY_HOSTS_THRESHOLD,
+    },
+    connectionErrors: {
+      ...alarmWindow(a?.connectionErrors),
+      threshold: a?.connectionErrors?.threshold ?? defaults.DEFAULT_CONNECTION_ERRORS_THRESHOLD,
     },
   };
 }
@@ -779,8 +901,10 @@ function normaliseStack(raw: RawStack): StackConfig {
           allowedCidrs: ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS,
           idleTimeoutSeconds: ing.idleTimeoutSeconds ?? defaults.DEFAULT_IDLE_TIMEOUT_SECONDS,
           deletionProtection: ing.deletionProtection ?? false,
+          allowPlainHttp: ing.allowPlainHttp ?? false,
         };
   return {
+    kubernetes: { cluster: raw.kubernetes.cluster, ...(raw.kubernetes.context === undefined ? {} : { context: raw.kubernetes.context }) },
     ...(raw.database === undefined
       ? {}
       : {
@@ -873,7 +997,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
       requests: { ...spec.resources.requests },
       limits: spec.resources.limits.cpu === undefined ? { memory: spec.resources.limits.memory } : { ...spec.resources.limits },
     },
-    env: { ...spec.env },
+    env: Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, typeof v === "string" ? v : JSON.parse(JSON.stringify(v))])),
     routing: { hosts: [...spec.routing.hosts], paths: [...spec.routing.paths], priority: spec.routing.priority },
     stable: spec.stable,
     slots,
@@ -884,6 +1008,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
       errorRate: { ...spec.alarms.errorRate },
       latencyP99: { ...spec.alarms.latencyP99 },
       unhealthyHosts: { ...spec.alarms.unhealthyHosts },
+      connectionErrors: { ...spec.alarms.connectionErrors },
     },
     ...(spec.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: spec.acknowledgeRollback }),
     rollbackWindowMinutes: spec.rollbackWindowMinutes,
@@ -918,6 +1043,7 @@ export function compareQuantity(a: string, b: string): number {
 // Hotfix stack: an isolated copy of prod's live versions, with hotfix images where given.
 
 const hotfixStackSchema = z.strictObject({
+  kubernetes: kubernetesSchema,
   ingress: z.strictObject(ingressSchema.shape, {
     error: required("the hotfix environment's own ingress (vpcId + subnetIds for its own ALB)"),
   }),
@@ -931,6 +1057,16 @@ const hotfixStackSchema = z.strictObject({
         .regex(HOST_PATTERN, { error: 'must be a host name such as "hotfix.example.com"' }),
       namespace: dnsLabel("the Kubernetes namespace of the hotfix environment", 63).optional(),
       replicas: int("the replica count per slot in the hotfix environment", 1, 100).optional(),
+      hosts: z
+        .record(
+          z.string(),
+          z.string({ error: required("the host name of that service in the hotfix environment") }).regex(HOST_PATTERN, { error: 'must be a host name such as "payments.hotfix.example.com"' }),
+          { error: required("a map of service name to its hotfix host name") },
+        )
+        .optional(),
+      env: z
+        .record(z.string(), envSchema, { error: required("a map of service name to its environment in the hotfix environment") })
+        .optional(),
       images: z
         .record(z.string(), z.string({ error: required("the hotfix image, pinned to a tag or digest") }), {
           error: required("a map of service name to hotfix image"),
@@ -948,6 +1084,10 @@ export interface HotfixStackConfig {
   readonly namespace: string;
   readonly replicas: number;
   readonly images: Readonly<Record<string, string>>;
+  /** Host per service, overriding the derived one. */
+  readonly hosts: Readonly<Record<string, string>>;
+  /** Environment per service: prod's is never exported to the hotfix stack. */
+  readonly env: Readonly<Record<string, Readonly<Record<string, EnvValue>>>>;
 }
 
 /**
@@ -973,6 +1113,8 @@ export function parseHotfixStackConfig(raw: unknown): HotfixStackConfig {
     namespace: h.namespace ?? defaults.DEFAULT_HOTFIX_NAMESPACE,
     replicas: h.replicas ?? defaults.DEFAULT_HOTFIX_REPLICAS,
     images: h.images ?? {},
+    hosts: h.hosts ?? {},
+    env: h.env ?? {},
   };
 }
 
@@ -990,6 +1132,9 @@ export function hotfixSeed(config: StackConfig): HotfixSeed {
       const rest = { ...input };
       delete rest.hotfix;
       delete rest.acknowledgeRollback;
+      // Never exported: env may carry secrets, and the hotfix namespace has its own Secrets.
+      // The hotfix stack takes each service's environment from its own config (hotfix.env).
+      delete rest.env;
       // The hotfix environment has no API gate: its candidate is the hotfix under test.
       delete rest.api;
       return { ...rest, slots: { [spec.stable]: { image: live.image, version: live.version } }, candidate: { weight: 0 } };
@@ -1004,28 +1149,48 @@ export function hotfixSeed(config: StackConfig): HotfixSeed {
  */
 export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): StackConfig {
   const known = seed.services.map((s) => s.name);
-  const unknown = Object.keys(h.images).filter((n) => !known.includes(n));
-  if (unknown.length > 0) {
-    throw new ConfigError(
-      unknown.map((n) => ({ path: `hotfix.images.${n}`, message: `prod has no service "${n}" (prod services: ${known.join(", ")})` })),
-      "remedy hotfix stack configuration",
-    );
-  }
+  const unknown = (["images", "hosts", "env"] as const).flatMap((key) =>
+    Object.keys(h[key])
+      .filter((n) => !known.includes(n))
+      .map((n) => ({ path: `hotfix.${key}.${n}`, message: `prod has no service "${n}" (prod services: ${known.join(", ")})` })),
+  );
+  if (unknown.length > 0) throw new ConfigError(unknown, "remedy hotfix stack configuration");
+  const hosts = hotfixHosts(seed, h);
   const services = seed.services.map((s) => {
     const stable = s.stable;
     const candidate = otherSlot(stable);
     const live = s.slots[stable];
     const image = h.images[s.name];
+    const env = h.env[s.name];
     return {
       ...s,
       namespace: h.namespace,
       replicas: h.replicas,
-      routing: { hosts: [h.host], paths: s.routing.paths, priority: s.routing.priority },
+      routing: { hosts: [hosts[s.name]], paths: s.routing.paths, priority: s.routing.priority },
+      ...(env ? { env } : {}),
       slots: { [stable]: { image: live?.image, version: live?.version }, ...(image ? { [candidate]: { image } } : {}) },
       candidate: { weight: image ? 100 : 0 },
     };
   });
-  return parseStackConfig({ ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, rollback: h.raw.rollback, services });
+  return parseStackConfig({ kubernetes: h.raw.kubernetes, ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, rollback: h.raw.rollback, services });
+}
+
+/**
+ * The host each service answers on in the hotfix environment: `hotfix.hosts.<service>` if
+ * given; else the hotfix host, as long as the service's paths still tell it apart from every
+ * other service there; else `<service>.<hotfix host>` (prod services routed by host alone, or
+ * sharing paths across hosts, would otherwise all land on one host with the same rule).
+ */
+export function hotfixHosts(seed: HotfixSeed, h: Pick<HotfixStackConfig, "host" | "hosts">): Record<string, string> {
+  const pathsKey = (s: ServiceInput) => JSON.stringify([...(s.routing.paths ?? [])].sort());
+  const sharing = new Map<string, number>();
+  for (const s of seed.services) if (h.hosts[s.name] === undefined) sharing.set(pathsKey(s), (sharing.get(pathsKey(s)) ?? 0) + 1);
+  const out: Record<string, string> = {};
+  for (const s of seed.services) {
+    const explicit = h.hosts[s.name];
+    out[s.name] = explicit ?? ((s.routing.paths ?? []).length > 0 && sharing.get(pathsKey(s)) === 1 ? h.host : `${s.name}.${h.host}`);
+  }
+  return out;
 }
 
 /** Longest a hotfix mode may stay on prod before it must be renewed or turned into a normal release. */

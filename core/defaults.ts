@@ -202,3 +202,25 @@ export const ROLLBACK_PUBLISH_MAX_MS = 10_000;
  * ms. Longer than the publish timeout; a copy that crashed loses the lease after it.
  */
 export const NOTIFICATION_LEASE_MS = 30_000;
+
+/**
+ * Failed TCP connections from the ALB to one slot's pods per period (TargetConnectionErrorCount)
+ * that roll the release back: pods that are not listening, or a slot whose pods are gone.
+ */
+export const DEFAULT_CONNECTION_ERRORS_THRESHOLD = 5;
+
+/**
+ * Load-balancer-generated 5xx responses (HTTPCode_ELB_5XX_Count: 502/503/504, e.g. an empty
+ * target group) per minute that page humans. CloudWatch publishes this metric per load balancer
+ * only, not per target group, so it cannot name the slot at fault and does not roll back.
+ */
+export const DEFAULT_ELB_5XX_THRESHOLD = 10;
+
+/** Seconds before Kubernetes stops a migration Job (its `activeDeadlineSeconds`). */
+export const DEFAULT_MIGRATION_JOB_DEADLINE_SECONDS = 3_600;
+
+/**
+ * Seconds Pulumi waits for a migration Job beyond its deadline (image pull, scheduling), so
+ * Pulumi's own timeout (`customTimeouts`) never fires before Kubernetes' deadline does.
+ */
+export const MIGRATION_JOB_SCHEDULING_MARGIN_SECONDS = 600;

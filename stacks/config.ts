@@ -1,8 +1,30 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type StackConfig, parseStackConfig } from "../core/config";
+import { type AwsSettings, parseAwsSettings } from "./awsClients";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
-export const CONFIG_KEYS = ["ingress", "services", "createNamespaces", "rollback", "hotfixStack", "hotfix", "database"] as const;
+export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "rollback", "hotfixStack", "hotfix", "database"] as const;
+
+/** Provider keys of the `aws` namespace that decide which account and credentials are used. */
+export const AWS_CONFIG_KEYS = ["region", "profile", "accessKey", "secretKey", "token", "assumeRoles", "assumeRole", "sharedCredentialsFiles", "sharedConfigFiles"] as const;
+
+/**
+ * The AWS provider's settings from `aws:*` stack config, for the SDK calls the program makes
+ * itself (release state), so they reach the same account with the same credentials.
+ */
+export function readAwsSettings(config = new pulumi.Config("aws")): AwsSettings {
+  const raw: Record<string, unknown> = {};
+  for (const key of AWS_CONFIG_KEYS) {
+    let value: unknown;
+    try {
+      value = config.getObject<unknown>(key);
+    } catch {
+      value = config.get(key);
+    }
+    if (value !== undefined) raw[key] = value;
+  }
+  return parseAwsSettings(raw);
+}
 
 /**
  * Reads every `remedy:*` key as a raw object, so that problems are reported by the schema

@@ -13,12 +13,13 @@ import {
   type StackConfig,
   checkHotfixReleases,
   hotfixSeed,
+  hotfixHosts,
   hotfixStackConfig,
   parseHotfixStackConfig,
   parseStackConfig,
 } from "../core/config";
 import { checkApiGates } from "./apiGate";
-import { readRawConfig } from "./config";
+import { readAwsSettings, readRawConfig } from "./config";
 import { type StackOutputs, buildStack, stackOutputs } from "./program";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
@@ -28,7 +29,7 @@ import { otherSlot } from "../core/slots";
 
 export type ProgramOutputs = StackOutputs & {
   readonly hotfixSeed?: HotfixSeed;
-  readonly hotfix?: { readonly prodStack: string; readonly host: string };
+  readonly hotfix?: { readonly prodStack: string; readonly host: string; readonly hosts: Readonly<Record<string, string>> };
   readonly testedImages?: Readonly<Record<string, string>>;
 };
 
@@ -41,10 +42,10 @@ async function requireOutput<T>(ref: pulumi.StackReference, stack: string, key: 
 }
 
 const alarmNamePrefix = (): string => `${pulumi.getProject()}-${pulumi.getStack()}`;
-const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableName(alarmNamePrefix()), new pulumi.Config("aws").get("region")));
+const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableName(alarmNamePrefix()), readAwsSettings(), alarmNamePrefix()));
 
 function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): StackOutputs {
-  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, ...extra }));
+  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, aws: readAwsSettings(), ...extra }));
 }
 
 /** A deployment the migration gate refuses; lists every reason. */
@@ -89,7 +90,7 @@ export async function main(): Promise<ProgramOutputs> {
     const prod = new pulumi.StackReference("prod", { name: h.prodStack });
     const seed = await requireOutput<HotfixSeed>(prod, h.prodStack, "hotfixSeed", `run \`pulumi up\` on ${h.prodStack} with this version of remedy first`);
     const outputs = build(hotfixStackConfig(seed, h), backend());
-    return { ...outputs, hotfix: { prodStack: h.prodStack, host: h.host }, testedImages: h.images };
+    return { ...outputs, hotfix: { prodStack: h.prodStack, host: h.host, hosts: hotfixHosts(seed, h) }, testedImages: h.images };
   }
   const config = parseStackConfig(raw);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {

@@ -4,6 +4,8 @@ import { BlueGreenService } from "../components/delivery/blueGreenService";
 import { SharedIngress } from "../components/delivery/sharedIngress";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
+import { clusterProvider } from "../components/kubernetes/clusterProvider";
+import type { AwsSettings } from "./awsClients";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
 import type { VersionUsage } from "../core/migrations";
 import { type ReleasePlan, planRelease } from "../core/converge";
@@ -43,6 +45,8 @@ export interface StackResources {
   readonly namespaces: ReadonlyMap<string, k8s.core.v1.Namespace>;
   readonly services: ReadonlyMap<string, BlueGreenService>;
   readonly rollback: RollbackFunction;
+  /** The explicit provider of every Kubernetes object (the cluster named in `remedy:kubernetes`). */
+  readonly kubernetes: k8s.Provider;
   readonly alarms: ReadonlyMap<string, AutoRollback>;
   readonly alarmNamePrefix: string;
   readonly plans: ReadonlyMap<string, pulumi.Output<ReleasePlan>>;
@@ -84,7 +88,12 @@ export interface BuildOptions {
   readonly apiOverrides?: ReadonlyMap<string, string>;
   /** The rollback window the migration gate checked; passed to a contract Job to re-check. */
   readonly rollbackWindow?: readonly VersionUsage[];
+  /** The AWS provider's settings; the EKS token is fetched with the same region, profile and role. */
+  readonly aws?: AwsSettings;
 }
+
+/** Name of the stack's explicit Kubernetes provider. */
+export const CLUSTER_PROVIDER_NAME = "cluster";
 
 /**
  * Builds a whole stack from validated config: one shared ingress, the namespaces (labelled so the
@@ -106,8 +115,17 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           allowedCidrs: config.ingress.allowedCidrs,
           idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
           deletionProtection: config.ingress.deletionProtection,
+          allowPlainHttp: config.ingress.allowPlainHttp,
         });
 
+  // Every Kubernetes object goes to the cluster named in config, never the current context.
+  const kubernetes = clusterProvider(CLUSTER_PROVIDER_NAME, {
+    kubernetes: config.kubernetes,
+    region: options.aws?.region,
+    profile: options.aws?.profile,
+    roleArn: options.aws?.assumeRoles.at(-1)?.roleArn,
+  });
+  const onCluster = { providers: [kubernetes] };
   const namespaces = new Map<string, k8s.core.v1.Namespace>();
   if (config.createNamespaces) {
     for (const ns of new Set(config.services.map((s) => s.namespace))) {
@@ -118,7 +136,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
             name: ns,
             labels: { [POD_READINESS_GATE_LABEL]: "enabled", "app.kubernetes.io/managed-by": "remedy" },
           },
-        }),
+        }, { provider: kubernetes }),
       );
     }
   }
@@ -137,7 +155,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         rollbackWindow: options.rollbackWindow,
       }
     : undefined;
-  const earlyJob = jobArgs && jobArgs.phase !== "contract" ? new MigrationJob("migrate", jobArgs) : undefined;
+  const earlyJob = jobArgs && jobArgs.phase !== "contract" ? new MigrationJob("migrate", jobArgs, onCluster) : undefined;
   const services = new Map<string, BlueGreenService>();
   const plans = new Map<string, pulumi.Output<ReleasePlan>>();
   const attachment = ingress.attachment();
@@ -176,13 +194,14 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         weights: plan.apply((p) => p.weights),
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deployAfter: earlyJob ? [earlyJob] : [],
-      }),
+      }, onCluster),
     );
   }
 
   const rollback = new RollbackFunction(ROLLBACK_NAME, {
     alarmNamePrefix: options.alarmNamePrefix,
     ruleArns: [...services.values()].map((s) => s.ruleArn),
+    loadBalancerArn: attachment.listenerArn,
     notificationEmails: config.rollback.notificationEmails,
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
@@ -237,8 +256,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   }
   // A contract Job runs after the releases that stopped using the old shape.
   const migration =
-    earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { dependsOn: [...services.values()] }) : undefined);
-  return { ingress, namespaces, services, rollback, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+    earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { ...onCluster, dependsOn: [...services.values()] }) : undefined);
+  return { ingress, namespaces, services, rollback, kubernetes, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
 }
 
 /**

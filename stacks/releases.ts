@@ -3,8 +3,10 @@
  * `pulumi up` converges on what the rollback Lambda did), and record the release after the
  * deployment. Behind an interface so unit tests use memory and the moto harness uses moto.
  */
+import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { type AwsSettings, sdkClientConfig } from "./awsClients";
 import { isDeepStrictEqual } from "node:util";
 import {
   applyEvent,
@@ -104,24 +106,59 @@ export async function recordRelease(
   throw new Error("unreachable");
 }
 
-/** Release state in the stack's DynamoDB table, through the AWS SDK's usual settings (incl. AWS_ENDPOINT_URL). */
+/**
+ * The stack's release table is missing although the stack was deployed before (its rollback
+ * alarms exist): the table was deleted, or these credentials/region reach another account.
+ * Treating that as a first deployment would forget every rollback and re-ship held versions.
+ */
+export class ReleaseStateUnavailableError extends Error {
+  constructor(tableName: string, evidence: string) {
+    super(
+      `release table ${tableName} does not exist, but this stack was deployed before (${evidence}); ` +
+        "refusing to treat it as a first deployment, which would forget recorded rollbacks. Check aws:region, aws:profile and aws:assumeRoles " +
+        "point at the stack's account, or restore the table (point-in-time recovery is on) before running `pulumi up` again",
+    );
+    this.name = "ReleaseStateUnavailableError";
+  }
+}
+
+/**
+ * Release state in the stack's DynamoDB table, with the provider's settings (`aws:region`,
+ * `aws:profile`, `aws:assumeRoles`...) and the SDK's usual environment (incl. AWS_ENDPOINT_URL).
+ */
 export class DynamoReleaseBackend implements ReleaseBackend {
   private readonly store: ReleaseStore;
   private readonly traffic: Traffic;
+  private readonly cloudwatch: CloudWatchClient;
 
-  constructor(tableName: string, region: string | undefined) {
-    const config = region ? { region } : {};
+  /**
+   * @param alarmNamePrefix the stack's alarm prefix: its alarms existing without the table means
+   *   the table should exist.
+   */
+  constructor(
+    private readonly tableName: string,
+    settings: AwsSettings,
+    private readonly alarmNamePrefix?: string,
+  ) {
+    const config = sdkClientConfig(settings);
     this.store = new ReleaseStore(new DynamoDBClient(config), tableName);
     this.traffic = new Traffic(new ElasticLoadBalancingV2Client(config));
+    this.cloudwatch = new CloudWatchClient(config);
   }
 
   async get(service: string): Promise<ReleaseState | undefined> {
     try {
       return await this.store.get(service);
     } catch (err) {
-      // First deployment: the table is created by this very update.
-      if (err instanceof ResourceNotFoundException) return undefined;
-      throw err;
+      if (!(err instanceof ResourceNotFoundException)) throw err;
+      // First deployment (the table is created by this very update) unless the stack's alarms
+      // already exist: then the table should too.
+      if (this.alarmNamePrefix) {
+        const out = await this.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${this.alarmNamePrefix}/`, MaxRecords: 1 }));
+        const found = [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])][0]?.AlarmName;
+        if (found) throw new ReleaseStateUnavailableError(this.tableName, `its alarm ${found} exists`);
+      }
+      return undefined;
     }
   }
 
@@ -193,12 +230,12 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
   };
 }
 
-type Factory = (tableName: string, region: string | undefined) => ReleaseBackend;
-let factory: Factory = (tableName, region) => new DynamoReleaseBackend(tableName, region);
+type Factory = (tableName: string, settings: AwsSettings, alarmNamePrefix: string) => ReleaseBackend;
+let factory: Factory = (tableName, settings, alarmNamePrefix) => new DynamoReleaseBackend(tableName, settings, alarmNamePrefix);
 
 /** The backend the stack program uses; tests and the local harness replace it. */
-export function releaseBackend(tableName: string, region: string | undefined): ReleaseBackend {
-  return factory(tableName, region);
+export function releaseBackend(tableName: string, settings: AwsSettings, alarmNamePrefix: string): ReleaseBackend {
+  return factory(tableName, settings, alarmNamePrefix);
 }
 
 /** Replaces the backend factory; returns a function that restores the previous one. */

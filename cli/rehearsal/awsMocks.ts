@@ -298,6 +298,15 @@ export function createAwsMocks(endpoint: string, region: string): AwsMocks {
         }
         case "aws:index/getRegion:getRegion":
           return { id: region, name: region, region };
+        case "aws:eks/getCluster:getCluster":
+          // No EKS in the rehearsal: a stand-in endpoint for the generated kubeconfig (Kubernetes
+          // objects are recorded, never sent to a cluster).
+          return {
+            id: args.inputs.name,
+            name: args.inputs.name,
+            endpoint: "https://rehearsal.eks.invalid",
+            certificateAuthorities: [{ data: Buffer.from("rehearsal").toString("base64") }],
+          };
         case "aws:index/getCallerIdentity:getCallerIdentity":
           return { id: MOTO_ACCOUNT, accountId: MOTO_ACCOUNT, arn: `arn:aws:iam::${MOTO_ACCOUNT}:user/moto`, userId: "moto" };
         default:

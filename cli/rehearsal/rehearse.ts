@@ -52,14 +52,18 @@ export interface RehearsalResult {
   readonly failures: readonly string[];
 }
 
-/** Pulumi.prod.yaml's `remedy:*` config, pointed at the moto VPC (no certificate, no emails). */
+/**
+ * Pulumi.prod.yaml's `remedy:*` config, pointed at the moto VPC: no certificate (plain HTTP,
+ * allowed explicitly, on loopback only), no emails.
+ */
 export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[], candidateImage?: string): unknown {
   const doc = yaml.load(fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> };
   const raw = JSON.parse(JSON.stringify(doc.config)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const services = raw["remedy:services"] as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   if (candidateImage) services[0].slots.green.image = candidateImage;
   return {
-    ingress: { vpcId, subnetIds },
+    kubernetes: raw["remedy:kubernetes"],
+    ingress: { vpcId, subnetIds, allowPlainHttp: true },
     services,
     rollback: { logRetentionDays: 7 },
   };
@@ -77,7 +81,7 @@ export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMoc
   try {
     const resources = buildStack(parseStackConfig(config), {
       alarmNamePrefix: PREFIX,
-      releases: new DynamoReleaseBackend(releaseTableName(PREFIX), REHEARSAL_REGION),
+      releases: new DynamoReleaseBackend(releaseTableName(PREFIX), { region: REHEARSAL_REGION, assumeRoles: [] }, PREFIX),
       by: `pulumi:${STACK}`,
     });
     const outputs = stackOutputs(resources);

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as defaults from "../../core/defaults";
 import type { MigrationPhase, VersionUsage } from "../../core/migrations";
 
 export interface MigrationJobArgs {
@@ -16,7 +17,10 @@ export interface MigrationJobArgs {
   readonly databaseUrlSecret: { readonly name: string; readonly key: string };
   /** Versions in the rollback window; a contract Job re-checks them (REMEDY_ROLLBACK_WINDOW). */
   readonly rollbackWindow?: readonly VersionUsage[];
-  /** Seconds before Kubernetes kills the Job. Default 3600. */
+  /**
+   * Seconds before Kubernetes kills the Job. Default {@link defaults.DEFAULT_MIGRATION_JOB_DEADLINE_SECONDS};
+   * Pulumi waits this long plus a scheduling margin for it to complete.
+   */
   readonly activeDeadlineSeconds?: number;
 }
 
@@ -43,6 +47,14 @@ export class MigrationJob extends pulumi.ComponentResource {
       throw new pulumi.ResourceError(`\`image\` must be pinned to a tag or digest, got ${JSON.stringify(args.image)}`, this);
     }
     this.jobName = migrationJobName(args.plan, args.phase);
+    const deadline = args.activeDeadlineSeconds ?? defaults.DEFAULT_MIGRATION_JOB_DEADLINE_SECONDS;
+    if (!Number.isInteger(deadline) || deadline < 60 || deadline > 86_400) {
+      throw new pulumi.ResourceError(`\`activeDeadlineSeconds\` must be an integer 60..86400, got ${deadline}`, this);
+    }
+    // Pulumi waits for the Job to complete, by default for 10 minutes; a backfill may run for the
+    // Job's whole deadline. Wait that long plus scheduling time, or Pulumi would give up (and fail
+    // the `up`) while the Job is still running fine.
+    const wait = `${Math.ceil((deadline + defaults.MIGRATION_JOB_SCHEDULING_MARGIN_SECONDS) / 60)}m`;
     this.job = new k8s.batch.v1.Job(
       name,
       {
@@ -53,7 +65,7 @@ export class MigrationJob extends pulumi.ComponentResource {
         },
         spec: {
           backoffLimit: 0,
-          activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600,
+          activeDeadlineSeconds: deadline,
           ttlSecondsAfterFinished: 86_400,
           template: {
             metadata: { labels: { "remedy/migration": args.plan, "remedy/phase": args.phase } },
@@ -75,7 +87,7 @@ export class MigrationJob extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this },
+      { parent: this, customTimeouts: { create: wait, update: wait } },
     );
     this.registerOutputs({ jobName: this.jobName });
   }

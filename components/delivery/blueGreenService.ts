@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
+import { ConfigError, type EnvValue, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { slotObjectName, targetGroupName } from "../../core/naming";
 import { SLOTS, type Slot } from "../../core/slots";
@@ -130,7 +130,11 @@ export class BlueGreenService extends pulumi.ComponentResource {
         ],
         tags,
       },
-      { parent: this, dependsOn: [...(args.deployAfter ?? [])] },
+      // Traffic moves only after the slots it goes to have rolled out: Pulumi waits for each
+      // Deployment to be ready (and, with the controller's pod readiness gates, for its pods to be
+      // healthy in the target group) before it updates the rule. Without this, changing a slot's
+      // image and weight in one `up` sends the new weight to old pods or an empty target group.
+      { parent: this, dependsOn: [...(args.deployAfter ?? []), ...Object.values(workloads).map((w) => w.deployment)] },
     );
 
     this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });
@@ -156,6 +160,13 @@ export class BlueGreenService extends pulumi.ComponentResource {
       versions: this.versions,
     });
   }
+}
+
+/** A container env entry: plain value, or `valueFrom` a Secret/ConfigMap key (never the secret itself). */
+export function envVar(name: string, value: EnvValue): k8s.types.input.core.v1.EnvVar {
+  if (typeof value === "string") return { name, value };
+  if ("secretKeyRef" in value) return { name, valueFrom: { secretKeyRef: { name: value.secretKeyRef.name, key: value.secretKeyRef.key } } };
+  return { name, valueFrom: { configMapKeyRef: { name: value.configMapKeyRef.name, key: value.configMapKeyRef.key } } };
 }
 
 /** Labels selecting one slot's pods. Only `app` and `slot`: a selector is immutable, versions change. */
@@ -233,59 +244,6 @@ export function createSlotWorkload(
     },
   };
 
-  const deployment = new k8s.apps.v1.Deployment(
-    `${name}-${slot}`,
-    {
-      metadata,
-      spec: {
-        replicas,
-        selector: { matchLabels: selector },
-        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
-        template: {
-          metadata: { labels },
-          spec: {
-            terminationGracePeriodSeconds: defaults.DEFAULT_TERMINATION_GRACE_SECONDS,
-            topologySpreadConstraints: [
-              {
-                maxSkew: 1,
-                topologyKey: "topology.kubernetes.io/zone",
-                whenUnsatisfiable: "ScheduleAnyway",
-                labelSelector: { matchLabels: selector },
-              },
-            ],
-            containers: [
-              {
-                name: spec.name,
-                image: slotSpec.image,
-                ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
-                env: [
-                  ...Object.entries(spec.env).map(([k, value]) => ({ name: k, value })),
-                  { name: "REMEDY_SLOT", value: slot },
-                  { name: "REMEDY_VERSION", value: slotSpec.version },
-                ],
-                readinessProbe: {
-                  httpGet: { path: spec.healthPath, port: "http" },
-                  initialDelaySeconds: defaults.DEFAULT_READINESS_INITIAL_DELAY_SECONDS,
-                  periodSeconds: defaults.DEFAULT_READINESS_PERIOD_SECONDS,
-                },
-                livenessProbe: {
-                  httpGet: { path: spec.livenessPath, port: "http" },
-                  initialDelaySeconds: defaults.DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS,
-                  periodSeconds: defaults.DEFAULT_LIVENESS_PERIOD_SECONDS,
-                  failureThreshold: defaults.DEFAULT_LIVENESS_FAILURE_THRESHOLD,
-                },
-                lifecycle: { preStop: { sleep: { seconds: defaults.DEFAULT_PRESTOP_SLEEP_SECONDS } } },
-                resources,
-                securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
-              },
-            ],
-          },
-        },
-      },
-    },
-    { ...parent, dependsOn: [...deployAfter] },
-  );
-
   const service = new k8s.core.v1.Service(
     `${name}-${slot}`,
     {
@@ -324,7 +282,68 @@ export function createSlotWorkload(
         },
       },
     },
-    parent,
+    {
+      ...parent,
+      // The controller's webhook refuses an in-place change of spec.targetGroupARN: a new target
+      // group (new port, protocol, VPC) needs a new binding, and the old one must go first.
+      replaceOnChanges: ["spec.targetGroupARN"],
+      deleteBeforeReplace: true,
+    },
+  );
+
+  const deployment = new k8s.apps.v1.Deployment(
+    `${name}-${slot}`,
+    {
+      metadata,
+      spec: {
+        replicas,
+        selector: { matchLabels: selector },
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            terminationGracePeriodSeconds: defaults.DEFAULT_TERMINATION_GRACE_SECONDS,
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: "topology.kubernetes.io/zone",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: selector },
+              },
+            ],
+            containers: [
+              {
+                name: spec.name,
+                image: slotSpec.image,
+                ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
+                env: [
+                  ...Object.entries(spec.env).map(([k, value]) => envVar(k, value)),
+                  { name: "REMEDY_SLOT", value: slot },
+                  { name: "REMEDY_VERSION", value: slotSpec.version },
+                ],
+                readinessProbe: {
+                  httpGet: { path: spec.healthPath, port: "http" },
+                  initialDelaySeconds: defaults.DEFAULT_READINESS_INITIAL_DELAY_SECONDS,
+                  periodSeconds: defaults.DEFAULT_READINESS_PERIOD_SECONDS,
+                },
+                livenessProbe: {
+                  httpGet: { path: spec.livenessPath, port: "http" },
+                  initialDelaySeconds: defaults.DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS,
+                  periodSeconds: defaults.DEFAULT_LIVENESS_PERIOD_SECONDS,
+                  failureThreshold: defaults.DEFAULT_LIVENESS_FAILURE_THRESHOLD,
+                },
+                lifecycle: { preStop: { sleep: { seconds: defaults.DEFAULT_PRESTOP_SLEEP_SECONDS } } },
+                resources,
+                securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    // The binding first: the controller injects readiness gates only into pods created after
+    // their TargetGroupBinding exists, so the first pods wait for ALB health too.
+    { ...parent, dependsOn: [...deployAfter, targetGroupBinding] },
   );
 
   return { deployment, service, podDisruptionBudget, targetGroupBinding };

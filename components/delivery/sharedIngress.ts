@@ -35,6 +35,12 @@ export interface SharedIngressArgs {
    * Default `false`. Not allowed with `listenerArn`.
    */
   readonly deletionProtection?: boolean;
+  /**
+   * Accept a plain-HTTP listener reachable from 0.0.0.0/0 (no `certificateArn`). Default `false`:
+   * without a certificate, `allowedCidrs` must not include 0.0.0.0/0 unless this is set.
+   * Not allowed with `listenerArn`.
+   */
+  readonly allowPlainHttp?: boolean;
   /** ALB idle timeout in seconds. Default 60. Not allowed with `listenerArn`. */
   readonly idleTimeoutSeconds?: number;
   /**
@@ -126,6 +132,11 @@ function validate(name: string, args: SharedIngressArgs, self: pulumi.Resource):
   if (args.securityGroupId !== undefined) {
     fail("`securityGroupId` only applies with `listenerArn`; a remedy-created ALB gets its own security group");
   }
+  if (args.certificateArn === undefined && (args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS).includes("0.0.0.0/0") && args.allowPlainHttp !== true) {
+    fail(
+      "without `certificateArn` the ALB would serve plain HTTP to 0.0.0.0/0; give an ACM certificate, narrow `allowedCidrs`, or set `allowPlainHttp: true`",
+    );
+  }
   if (args.subnetIds === undefined) {
     fail("`subnetIds` is required (two or more availability zones) unless `listenerArn` adopts an existing ALB");
   }
@@ -143,6 +154,9 @@ export function createLoadBalancer(
   args: SharedIngressArgs,
 ): { loadBalancer: aws.lb.LoadBalancer; securityGroup: aws.ec2.SecurityGroup; listener: aws.lb.Listener } {
   const parent = { parent: self };
+  // With deletion protection on, Pulumi refuses to delete or replace these too (`protect`), so a
+  // config change that would replace the ALB fails at preview instead of at AWS's API.
+  const guarded = { parent: self, protect: args.deletionProtection ?? false };
   const tags = { ...args.tags, "remedy:component": name };
   const https = args.certificateArn !== undefined;
   const ports = https ? [80, 443] : [80];
@@ -186,7 +200,7 @@ export function createLoadBalancer(
       enableHttp2: true,
       tags,
     },
-    parent,
+    guarded,
   );
 
   const notFound = {
@@ -206,7 +220,7 @@ export function createLoadBalancer(
         defaultActions: [notFound],
         tags,
       },
-      parent,
+      guarded,
     );
     new aws.lb.Listener(
       `${name}-http`,
@@ -217,13 +231,13 @@ export function createLoadBalancer(
         defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
         tags,
       },
-      parent,
+      guarded,
     );
   } else {
     listener = new aws.lb.Listener(
       `${name}-http`,
       { loadBalancerArn: loadBalancer.arn, port: 80, protocol: "HTTP", defaultActions: [notFound], tags },
-      parent,
+      guarded,
     );
   }
   return { loadBalancer, securityGroup, listener };

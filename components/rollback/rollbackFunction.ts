@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { alarmArnPattern, checkAlarmPrefix } from "../../core/alarms";
+import { alarmArnPattern, checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { LAMBDA_RUNTIME, bundleLambda } from "./bundle";
 
@@ -13,6 +13,13 @@ export interface RollbackFunctionArgs {
   readonly alarmNamePrefix: string;
   /** Listener rules (one per service) the function may modify. Nothing else may be modified. */
   readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Listener (or load balancer) ARN of the shared ALB: its own 5xx (HTTPCode_ELB_5XX_Count, per
+   * load balancer only) page the topic. Default: no such alarm.
+   */
+  readonly loadBalancerArn?: pulumi.Input<string>;
+  /** ELB 5xx per minute that page humans. Default {@link defaults.DEFAULT_ELB_5XX_THRESHOLD}. */
+  readonly elb5xxThreshold?: number;
   /** Email addresses subscribed to the notification topic. Default: none (subscribe out of band). */
   readonly notificationEmails?: readonly string[];
   /**
@@ -101,7 +108,9 @@ export class RollbackFunction extends pulumi.ComponentResource {
         deletionProtectionEnabled: args.tableDeletionProtection ?? true,
         tags,
       },
-      parent,
+      // Release state is the record of every rollback: with deletion protection on, Pulumi too
+      // refuses to delete or replace the table.
+      { parent: this, protect: args.tableDeletionProtection ?? true },
     );
 
     // No KMS key: CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed key.
@@ -239,6 +248,37 @@ export class RollbackFunction extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    if (args.loadBalancerArn !== undefined) {
+      const def = loadBalancerAlarm(
+        args.alarmNamePrefix,
+        pulumi.output(args.loadBalancerArn).apply(loadBalancerDimension),
+        args.elb5xxThreshold ?? defaults.DEFAULT_ELB_5XX_THRESHOLD,
+      );
+      const m = def.metric;
+      if (!m) throw new Error("internal: the load balancer alarm is a single-metric alarm");
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-elb-5xx`,
+        {
+          name: def.name,
+          alarmDescription: def.description,
+          namespace: m.namespace,
+          metricName: m.metricName,
+          dimensions: m.dimensions,
+          statistic: m.statistic,
+          period: m.period,
+          evaluationPeriods: def.evaluationPeriods,
+          datapointsToAlarm: def.datapointsToAlarm,
+          threshold: def.threshold,
+          comparisonOperator: def.comparisonOperator,
+          treatMissingData: def.treatMissingData,
+          alarmActions: [this.topic.arn],
+          okActions: [this.topic.arn],
+          tags,
+        },
+        parent,
+      );
+    }
 
     this.functionArn = this.function.arn;
     this.tableName = this.table.name;

@@ -43,8 +43,8 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const status = JSON.parse(j.out) as { stack: string; services: { service: string; phase: string; stable: string; candidate: string; weights: object; alarms: { firing: string[]; total: number } }[] };
     assert.equal(status.stack, "test");
     assert.deepEqual(status.services.map((s) => [s.service, s.phase, s.stable, s.candidate, s.weights, s.alarms]), [
-      ["orders", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: [], total: 6 }],
-      ["payments", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: ["payments/green/latency-p99"], total: 6 }],
+      ["orders", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: [], total: 8 }],
+      ["payments", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: ["payments/green/latency-p99"], total: 8 }],
     ]);
     const t = await runRemedy(["status", "--stack", "test"]);
     const lines = t.out.split("\n").slice(1);

@@ -193,13 +193,15 @@ describe("components/rollback: AutoRollback", () => {
     return ar;
   }
 
-  it("creates three alarms per slot, named so the rollback Lambda can route them", async () => {
+  it("creates four alarms per slot, named so the rollback Lambda can route them", async () => {
     const ar = await build();
     const names = ofType(T.alarm).map((r) => r.inputs.name as string).sort();
     assert.deepEqual(names, [
+      "remedy-prod/payments/blue/connection-errors",
       "remedy-prod/payments/blue/error-rate",
       "remedy-prod/payments/blue/latency-p99",
       "remedy-prod/payments/blue/unhealthy-hosts",
+      "remedy-prod/payments/green/connection-errors",
       "remedy-prod/payments/green/error-rate",
       "remedy-prod/payments/green/latency-p99",
       "remedy-prod/payments/green/unhealthy-hosts",
@@ -211,7 +213,7 @@ describe("components/rollback: AutoRollback", () => {
 
   it("invokes the Lambda and notifies the topic on ALARM, notifies on OK, never breaches on missing data", async () => {
     await build(["green"]);
-    assert.equal(ofType(T.alarm).length, 3);
+    assert.equal(ofType(T.alarm).length, 4);
     for (const a of ofType(T.alarm)) {
       assert.deepEqual(a.inputs.alarmActions, [FN, TOPIC]);
       assert.deepEqual(a.inputs.okActions, [TOPIC]);
@@ -246,6 +248,14 @@ describe("components/rollback: AutoRollback", () => {
     assert.equal(hosts.statistic, "Maximum");
     assert.equal(hosts.threshold, 1);
     assert.equal(hosts.dimensions.TargetGroup, "targetgroup/payments-green-5e6f7a8b/0123456789abcdef");
+
+    // The ALB cannot reach the slot's pods (not listening, or gone): per target group, rolls back.
+    const conn = one(T.alarm, "payments-rollback-green-connection-errors").inputs as Obj;
+    assert.equal(conn.metricName, "TargetConnectionErrorCount");
+    assert.equal(conn.statistic, "Sum");
+    assert.equal(conn.threshold, 5);
+    assert.deepEqual(conn.dimensions, { LoadBalancer: "app/remedy/50dc6c495c0c9188", TargetGroup: "targetgroup/payments-green-5e6f7a8b/0123456789abcdef" });
+    assert.deepEqual(conn.alarmActions, [FN, TOPIC]);
   });
 
   it("refuses a bad service name or slot list, naming the arg", () => {

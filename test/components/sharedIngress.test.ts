@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { SharedIngress } from "../../components/delivery/sharedIngress";
 import { SUBNETS, VPC_ID } from "../helpers/fixtures";
-import { MOCK_VPC_CIDR, MOCK_VPC_SECONDARY_CIDR, T, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+import { MOCK_VPC_CIDR, MOCK_VPC_SECONDARY_CIDR, T, one, ofType, promiseOf, recorded, resetRecorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
@@ -86,7 +86,12 @@ describe("components/SharedIngress", () => {
       { vpcId: VPC_ID, listenerArn: LISTENER, securityGroupId: "sg-1", certificateArn: CERT },
       "`certificateArn` configures a remedy-created ALB and cannot be combined with `listenerArn`",
     ],
-    ["neither subnets nor a listener", { vpcId: VPC_ID }, "`subnetIds` is required"],
+    ["neither subnets nor a listener", { vpcId: VPC_ID, certificateArn: CERT }, "`subnetIds` is required"],
+    [
+      "plain HTTP open to 0.0.0.0/0 unless explicitly allowed",
+      { vpcId: VPC_ID, subnetIds: SUBNETS },
+      "without `certificateArn` the ALB would serve plain HTTP to 0.0.0.0/0; give an ACM certificate, narrow `allowedCidrs`, or set `allowPlainHttp: true`",
+    ],
     ["securityGroupId without listenerArn", { vpcId: VPC_ID, subnetIds: SUBNETS, securityGroupId: "sg-1" }, "`securityGroupId` only applies with `listenerArn`"],
   ] as const) {
     it(`refuses ${title}`, () => {
@@ -98,6 +103,26 @@ describe("components/SharedIngress", () => {
   }
 
   it("refuses a name too long for the auto-named ALB", () => {
-    assert.throws(() => new SharedIngress("a-very-long-shared-ingress-name", { vpcId: VPC_ID, subnetIds: SUBNETS }), /use at most 24/);
+    assert.throws(() => new SharedIngress("a-very-long-shared-ingress-name", { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERT }), /use at most 24/);
+  });
+
+  it("serves plain HTTP to 0.0.0.0/0 only when allowPlainHttp says so", async () => {
+    new SharedIngress("edge", { vpcId: VPC_ID, subnetIds: SUBNETS, allowPlainHttp: true });
+    await settle();
+    assert.equal((one(T.listener, "edge-http").inputs as Obj).protocol, "HTTP");
+    assert.deepEqual((one(T.sg, "edge-alb").inputs as Obj).ingress.map((r: Obj) => r.cidrBlocks), [["0.0.0.0/0"]]);
+  });
+
+  it("protects the ALB and its listeners from deletion and replacement by Pulumi when deletion protection is on", async () => {
+    new SharedIngress("edge", { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERT, deletionProtection: true });
+    await settle();
+    for (const [type, name] of [[T.lb, "edge"], [T.listener, "edge-https"], [T.listener, "edge-http"]] as const) {
+      assert.equal(one(type, name).options.protect, true, `${name} is protected`);
+    }
+    assert.equal(one(T.sg, "edge-alb").options.protect, false, "the security group is not: it may be replaced freely");
+    resetRecorded();
+    new SharedIngress("edge2", { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERT });
+    await settle();
+    assert.equal(one(T.lb, "edge2").options.protect, false, "no protection without deletionProtection");
   });
 });

@@ -50,7 +50,7 @@ describe("core/alarms: names, dimensions, thresholds", () => {
 
 describe("core/config: service alarms", () => {
   it("accepts only log retentions CloudWatch Logs supports", () => {
-    const raw = (days: number) => ({ ingress: { vpcId: "vpc-0a1b2c3d4e5f67890", subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"] }, rollback: { logRetentionDays: days }, services: [serviceInput({ name: "payments" })] });
+    const raw = (days: number) => ({ kubernetes: { cluster: "c" }, ingress: { vpcId: "vpc-0a1b2c3d4e5f67890", subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"], allowPlainHttp: true }, rollback: { logRetentionDays: days }, services: [serviceInput({ name: "payments" })] });
     assert.equal(parseStackConfig(raw(90)).rollback.logRetentionDays, 90);
     assert.throws(() => parseStackConfig(raw(45)), /rollback\.logRetentionDays: must be a retention CloudWatch Logs accepts: 1, 3, 5, .*, got 45/);
   });

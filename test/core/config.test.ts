@@ -217,12 +217,12 @@ describe("core/config: stack configuration", () => {
     const listenerArn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2";
 
     it("adopts an existing listener when given its ARN and security group", () => {
-      const config = parseStackConfig({ ingress: { vpcId: VPC_ID, listenerArn, securityGroupId: "sg-0123456789abcdef0" }, services: [svc("a", 1)] });
+      const config = parseStackConfig({ kubernetes: { cluster: "c" }, ingress: { vpcId: VPC_ID, listenerArn, securityGroupId: "sg-0123456789abcdef0" }, services: [svc("a", 1)] });
       assert.deepEqual(config.ingress, { mode: "existing", vpcId: VPC_ID, listenerArn, securityGroupId: "sg-0123456789abcdef0" });
     });
 
     it("refuses an existing listener without its security group, or mixed with ALB settings", () => {
-      const lines = problems(() => parseStackConfig({ ingress: { vpcId: VPC_ID, listenerArn, subnetIds: SUBNETS }, services: [svc("a", 1)] }));
+      const lines = problems(() => parseStackConfig({ kubernetes: { cluster: "c" }, ingress: { vpcId: VPC_ID, listenerArn, subnetIds: SUBNETS }, services: [svc("a", 1)] }));
       assert.deepEqual(lines, [
         "ingress.securityGroupId: required with ingress.listenerArn: the ALB's security group, so target group bindings can admit its traffic",
         "ingress.subnetIds: cannot be combined with ingress.listenerArn (it configures a remedy-created ALB); remove one of them",
@@ -243,6 +243,65 @@ describe("core/config: stack configuration", () => {
     });
   });
 
+  describe("production defaults that must be chosen, not fallen into", () => {
+    it("requires the cluster to be named, and a context to name that cluster", () => {
+      const raw = stackInput([svc("a", 1)]);
+      delete raw.kubernetes;
+      assert.deepEqual(problems(() => parseStackConfig(raw)), [
+        'kubernetes: required: the kubernetes block { cluster, context? }',
+      ]);
+      assert.deepEqual(problems(() => parseStackConfig({ ...raw, kubernetes: { context: "minikube" } })), [
+        'kubernetes.cluster: required: the EKS cluster this stack deploys to, e.g. "prod-eks" (remedy never uses the current kubeconfig context)',
+      ]);
+      assert.deepEqual(problems(() => parseStackConfig({ ...raw, kubernetes: { cluster: "prod-eks", context: "minikube" } })), [
+        'kubernetes.context: "minikube" does not name cluster "prod-eks"; use the context `aws eks update-kubeconfig --name prod-eks` creates (arn:aws:eks:<region>:<account>:cluster/prod-eks), or leave context out so remedy generates a kubeconfig for the cluster',
+      ]);
+      const ok = parseStackConfig({ ...raw, kubernetes: { cluster: "prod-eks", context: "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eks" } });
+      assert.deepEqual(ok.kubernetes, { cluster: "prod-eks", context: "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eks" });
+    });
+
+    it("refuses plain HTTP open to 0.0.0.0/0 unless explicitly allowed", () => {
+      const plain = stackInput([svc("a", 1)], { certificateArn: undefined });
+      assert.deepEqual(problems(() => parseStackConfig(plain)), [
+        "ingress.certificateArn: required: without it the ALB serves plain HTTP to 0.0.0.0/0; set an ACM certificate for HTTPS, narrow ingress.allowedCidrs (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP",
+      ]);
+      const allowed = parseStackConfig(stackInput([svc("a", 1)], { certificateArn: undefined, allowPlainHttp: true }));
+      assert.equal(allowed.ingress.mode === "create" && allowed.ingress.allowPlainHttp, true);
+      const narrowed = parseStackConfig(stackInput([svc("a", 1)], { certificateArn: undefined, internal: true, allowedCidrs: ["10.0.0.0/8"] }));
+      assert.equal(narrowed.ingress.mode === "create" && narrowed.ingress.allowPlainHttp, false);
+    });
+
+    it("refuses a slot scaled to 0 that receives traffic, naming the key", () => {
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { slots: { blue: { image: "r/a:1" }, green: { image: "r/a:2", replicas: 0 } }, candidate: { weight: 20 } })]))), [
+        'services[0].slots.green.replicas: is 0 but the candidate slot "green" receives 20% of traffic; an empty target group answers 503 — give it at least 1 replica or weight 0',
+      ]);
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { replicas: 0, candidate: { weight: 0 } })]))), [
+        'services[0].replicas: is 0 but the stable slot "blue" receives 100% of traffic; an empty target group answers 503 — give it at least 1 replica',
+      ]);
+      // A warm slot at weight 0 may be scaled to 0.
+      parseStackConfig(stackInput([svc("a", 1, { slots: { blue: { image: "r/a:1" }, green: { image: "r/a:2", replicas: 0 } }, candidate: { weight: 0 } })]));
+    });
+
+    it("names the union's own message when an env value fits no form", () => {
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { env: { PORT: 8080 } })]))), [
+        'services[0].env.PORT: must be a string (quote numbers and booleans), { secretKeyRef: { name, key } } or { configMapKeyRef: { name, key } }, got 8080',
+      ]);
+    });
+
+    it("takes env from Secrets and ConfigMaps by reference, and refuses plaintext secrets", () => {
+      const env = { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "payments-db", key: "password" } }, FEATURES: { configMapKeyRef: { name: "flags", key: "payments" } } };
+      const config = parseStackConfig(stackInput([svc("a", 1, { env })]));
+      assert.deepEqual(config.services[0].env, env);
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { env: { STRIPE_API_KEY: "sk_live_123", GITHUB_TOKEN: "ghp_1" } })]))), [
+        "services[0].env.STRIPE_API_KEY: looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
+        "services[0].env.GITHUB_TOKEN: looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
+      ]);
+      const bad = problems(() => parseStackConfig(stackInput([svc("a", 1, { env: { DB_PASSWORD: { secretKeyRef: { name: "Payments DB" } } } })])));
+      assert.ok(bad.some((l) => l.startsWith("services[0].env.DB_PASSWORD.secretKeyRef.name: must be a Kubernetes Secret name")), bad.join("\n"));
+      assert.ok(bad.some((l) => l.startsWith("services[0].env.DB_PASSWORD.secretKeyRef.key: required: the key inside the Secret")), bad.join("\n"));
+    });
+  });
+
   describe("serviceInputOf", () => {
     it("round-trips: parsing the input form of a parsed spec gives the same spec", () => {
       fc.assert(
@@ -250,8 +309,8 @@ describe("core/config: stack configuration", () => {
           fc.record({
             weight: fc.integer({ min: 0, max: 100 }),
             stable: fc.constantFrom("blue", "green"),
-            replicas: fc.integer({ min: 0, max: 50 }),
-            greenReplicas: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }),
+            replicas: fc.integer({ min: 1, max: 50 }),
+            greenReplicas: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
             cpuLimit: fc.option(fc.constantFrom("500m", "2"), { nil: undefined }),
             port: fc.integer({ min: 1, max: 65535 }),
           }),

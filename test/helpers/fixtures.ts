@@ -46,6 +46,9 @@ export const VPC_ID = "vpc-0a1b2c3d4e5f67890";
 export const SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"];
 
 /** A valid stack config in input form with the given services. */
+export const CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+
+/** A valid stack config in input form with the given services (HTTPS, on the cluster `test-eks`). */
 export function stackInput(services: object[], ingress: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ingress: { vpcId: VPC_ID, subnetIds: SUBNETS, ...ingress }, services };
+  return { kubernetes: { cluster: "test-eks" }, ingress: { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERTIFICATE_ARN, ...ingress }, services };
 }

@@ -23,7 +23,7 @@ const MODELS: Record<string, (data: never) => Model> = {
 };
 
 /** Throws with the object's type, name and every schema violation. */
-export function validateK8sObject(resource: RecordedResource): void {
+export function validateK8sObject(resource: Pick<RecordedResource, "type" | "name" | "inputs">): void {
   if (resource.type === "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding") {
     if (!validateTgb(resource.inputs)) {
       throw new Error(`${resource.type} ${resource.name}: ${ajv.errorsText(validateTgb.errors)}`);

@@ -18,6 +18,54 @@ export interface RecordedResource {
   readonly state: Record<string, unknown>;
   /** Provider reference (`<urn>::<id>`) when the resource has an explicit provider. */
   readonly provider?: string;
+  /** Resource options the program registered it with (as the engine receives them). */
+  readonly options: RegistrationOptions;
+}
+
+/** The resource options of a registration, read off the engine request. */
+export interface RegistrationOptions {
+  /** URNs of the resources it waits for (`dependsOn`, components expanded to their children). */
+  readonly dependsOn: readonly string[];
+  readonly parent: string;
+  readonly protect: boolean;
+  readonly deleteBeforeReplace: boolean;
+  readonly replaceOnChanges: readonly string[];
+  readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
+}
+
+/** Options of the registration in flight, keyed by `<type>::<name>` (set by the monitor hook). */
+const inflight = new Map<string, RegistrationOptions>();
+const NO_OPTIONS: RegistrationOptions = { dependsOn: [], parent: "", protect: false, deleteBeforeReplace: false, replaceOnChanges: [] };
+
+interface RegisterRequestObject {
+  type: string;
+  name: string;
+  parent: string;
+  protect?: boolean;
+  dependenciesList: string[];
+  deletebeforereplace: boolean;
+  replaceonchangesList: string[];
+  customtimeouts?: { create: string; update: string; pb_delete: string };
+}
+
+/** Wraps the mock monitor so every registration's options are recorded with the resource. */
+function hookMonitor(): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: { toObject(): RegisterRequestObject }, cb: unknown) => unknown; __remedyHooked?: boolean };
+  if (!monitor || monitor.__remedyHooked) return;
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const o = req.toObject();
+    inflight.set(`${o.type}::${o.name}`, {
+      dependsOn: o.dependenciesList,
+      parent: o.parent,
+      protect: o.protect ?? false,
+      deleteBeforeReplace: o.deletebeforereplace,
+      replaceOnChanges: o.replaceonchangesList,
+      ...(o.customtimeouts ? { customTimeouts: { create: o.customtimeouts.create, update: o.customtimeouts.update, delete: o.customtimeouts.pb_delete } } : {}),
+    });
+    return original(req, cb);
+  };
+  monitor.__remedyHooked = true;
 }
 
 export interface RecordedInvoke {
@@ -95,13 +143,14 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
           const refName = String(args.inputs.name);
           const outputs = stackReferenceOutputs.get(refName);
           if (!outputs) throw new Error(`unit tests: no outputs registered for stack reference ${refName}`);
-          recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id: refName, state: { outputs } });
+          recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id: refName, state: { outputs }, options: NO_OPTIONS });
           return { id: refName, state: { name: refName, outputs, secretOutputNames: [] } };
         }
         const n = seed(args.type, args.name);
         const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hex(n)}` : `${args.name}-${hex(n)}`;
         const state = stateFor(args.type, args.name, args.inputs as Record<string, unknown>, id);
-        recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id, state, provider: args.provider });
+        const options = inflight.get(`${args.type}::${args.name}`) ?? NO_OPTIONS;
+        recorded.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id, state, provider: args.provider, options });
         return { id, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -118,6 +167,15 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
             arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc/${args.inputs.id}`,
           };
         }
+        if (args.token === "aws:eks/getCluster:getCluster") {
+          return {
+            id: args.inputs.name,
+            name: args.inputs.name,
+            arn: `arn:aws:eks:${MOCK_REGION}:${MOCK_ACCOUNT}:cluster/${String(args.inputs.name)}`,
+            endpoint: `https://${hex(seed("eks", String(args.inputs.name))).toUpperCase()}.gr7.${MOCK_REGION}.eks.amazonaws.com`,
+            certificateAuthorities: [{ data: Buffer.from(`mock CA of ${String(args.inputs.name)}`).toString("base64") }],
+          };
+        }
         if (args.token === "aws:index/getRegion:getRegion") return { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION };
         if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
           return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE" };
@@ -129,6 +187,18 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
     stack,
     preview,
   );
+  hookMonitor();
+}
+
+/** The URN the mock engine gives a resource registered under `parentTypes` (outermost first). */
+export function urnOf(r: RecordedResource): string {
+  const parentType = r.options.parent ? r.options.parent.split("::")[2].split("$").pop() : undefined;
+  return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${parentType ? `${parentType}$` : ""}${r.type}::${r.name}`;
+}
+
+/** True when `r` was registered to wait for `dep`. */
+export function dependsOn(r: RecordedResource, dep: RecordedResource): boolean {
+  return r.options.dependsOn.includes(urnOf(dep));
 }
 
 /** Forgets recorded resources and invokes (call in `beforeEach`). */

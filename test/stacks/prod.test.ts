@@ -73,14 +73,21 @@ describe("stacks: the prod program", () => {
       for (const r of objects) validateK8sObject(r);
     });
 
-    it("arms automatic rollback: one Lambda for the stack, three alarms per deployed slot", () => {
+    it("arms automatic rollback: one Lambda for the stack, four alarms per deployed slot, and the ALB's own 5xx paging humans", () => {
       assert.deepEqual(ofType("remedy:rollback:RollbackFunction").map((r) => r.name), ["rollback"]);
       assert.deepEqual(ofType("remedy:rollback:AutoRollback").map((r) => r.name).sort(), ["catalog-rollback", "orders-rollback", "payments-rollback"]);
       const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => r.inputs.name as string);
       const of = (svc: string) => alarms.filter((n) => n.startsWith(`remedy-prod/${svc}/`)).length;
-      assert.equal(of("payments"), 6);
-      assert.equal(of("orders"), 6);
-      assert.equal(of("catalog"), 3, "catalog has only a blue slot");
+      assert.equal(of("payments"), 8);
+      assert.equal(of("orders"), 8);
+      assert.equal(of("catalog"), 4, "catalog has only a blue slot");
+      // HTTPCode_ELB_5XX_Count exists per load balancer only: it pages, it cannot name a slot.
+      const elb = one("aws:cloudwatch/metricAlarm:MetricAlarm", "rollback-elb-5xx").inputs as Obj;
+      assert.equal(elb.name, "remedy-prod-alb-elb-5xx");
+      assert.equal(elb.metricName, "HTTPCode_ELB_5XX_Count");
+      assert.deepEqual(Object.keys(elb.dimensions), ["LoadBalancer"]);
+      assert.match(elb.dimensions.LoadBalancer, /^app\/remedy\//);
+      assert.deepEqual(elb.alarmActions, [one("aws:sns/topic:Topic", "rollback-notifications").state.arn], "humans only, never the Lambda");
       const fnArn = one("aws:lambda/function:Function", "rollback").state.arn;
       const rate = one("aws:cloudwatch/metricAlarm:MetricAlarm", "payments-rollback-green-error-rate").inputs as Obj;
       assert.equal(rate.threshold, 2, "Pulumi.prod.yaml's payments override");
@@ -114,7 +121,7 @@ describe("stacks: the prod program", () => {
       assert.equal(exports.rollback.alarmNamePrefix, "remedy-prod");
       assert.equal(await promiseOf(exports.rollback.functionArn), one("aws:lambda/function:Function", "rollback").state.arn);
       assert.equal(await promiseOf(exports.rollback.releaseTable), one("aws:dynamodb/table:Table", "rollback-releases").state.name);
-      assert.equal((await promiseOf<string[]>(exports.services.payments.alarmNames)).length, 6);
+      assert.equal((await promiseOf<string[]>(exports.services.payments.alarmNames)).length, 8);
     });
   });
 

@@ -50,7 +50,7 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const lines = t.out.split("\n").slice(1);
     const col = (line: string, text: string) => line.indexOf(text);
     assert.equal(col(lines[0], "PHASE"), col(lines[1], "releasing"));
-    assert.equal(col(lines[0], "ALARMS"), col(lines[1], "ok (6)"));
+    assert.equal(col(lines[0], "ALARMS"), col(lines[1], "ok (8)"));
     assert.equal(col(lines[0], "ALARMS"), col(lines[2], "ALARM payments"));
     assert.doesNotMatch(t.out, ANSI, "plain when not a TTY");
   });

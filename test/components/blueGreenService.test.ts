@@ -4,7 +4,7 @@ import { BlueGreenService } from "../../components/delivery/blueGreenService";
 import { targetGroupName } from "../../core/naming";
 import { serviceInput } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { type RecordedResource, T, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+import { type RecordedResource, T, dependsOn, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
 
 const INGRESS = {
   listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
@@ -158,6 +158,22 @@ describe("components/BlueGreenService", () => {
       }
     });
 
+    it("moves traffic only after the slots' Deployments have rolled out (the rule waits for them)", () => {
+      const rule = find(T.rule, "payments");
+      for (const slot of ["blue", "green"]) {
+        assert.ok(dependsOn(rule, find(T.deployment, `payments-${slot}`)), `the rule waits for payments-${slot}: ${rule.options.dependsOn.join(", ")}`);
+      }
+    });
+
+    it("creates each binding before its Deployment, and replaces it (delete first) when its target group changes", () => {
+      for (const slot of ["blue", "green"]) {
+        const tgb = find(T.tgb, `payments-${slot}`);
+        assert.ok(dependsOn(find(T.deployment, `payments-${slot}`), tgb), "first pods get the readiness gate");
+        assert.deepEqual(tgb.options.replaceOnChanges, ["spec.targetGroupARN"], "the controller's webhook refuses an in-place ARN change");
+        assert.equal(tgb.options.deleteBeforeReplace, true);
+      }
+    });
+
     it("produces Kubernetes objects that pass the official schemas", () => {
       const k8sObjects = resources.filter((r) => r.type.startsWith("kubernetes:"));
       assert.equal(k8sObjects.length, 8);
@@ -206,6 +222,17 @@ describe("components/BlueGreenService", () => {
     for (const r of children) {
       assert.equal(r.provider, r.type.startsWith("aws:") ? awsRef : k8sRef, `${r.type} ${r.name}`);
     }
+  });
+
+  it("passes env from Secrets and ConfigMaps by reference, never their values", async () => {
+    await build("payments", { env: { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "payments-db", key: "password" } }, FLAGS: { configMapKeyRef: { name: "flags", key: "payments" } } } });
+    const env = (one(T.deployment, "payments-green").inputs as Obj).spec.template.spec.containers[0].env as Obj[];
+    assert.deepEqual(env.slice(0, 3), [
+      { name: "LOG_LEVEL", value: "info" },
+      { name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "payments-db", key: "password" } } },
+      { name: "FLAGS", valueFrom: { configMapKeyRef: { name: "flags", key: "payments" } } },
+    ]);
+    validateK8sObject(one(T.deployment, "payments-green"));
   });
 
   it("puts every Kubernetes object in the namespace it is given", async () => {

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, hotfixSeed, parseStackConfig } from "../../core/config";
+import { ConfigError, hotfixSeed, hotfixStackConfig, parseHotfixStackConfig, parseStackConfig } from "../../core/config";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
@@ -73,7 +73,11 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
     it("isolates: own namespace, own host, own ALB, alarms, Lambda, role and release table", () => {
       assert.deepEqual(ofType(T.namespace).map((n) => n.name), ["hotfix"]);
       for (const d of ofType(T.deployment)) assert.equal((d.inputs as Obj).metadata.namespace, "hotfix");
-      for (const r of ofType(T.rule)) assert.deepEqual((r.inputs as Obj).conditions[0], { hostHeader: { values: ["hotfix.example.com"] } });
+      // Path-routed services share the hotfix host; catalog (routed by host alone) gets its own.
+      const hostOf = (rule: string) => (one(T.rule, rule).inputs as Obj).conditions[0];
+      assert.deepEqual(hostOf("payments"), { hostHeader: { values: ["hotfix.example.com"] } });
+      assert.deepEqual(hostOf("orders"), { hostHeader: { values: ["hotfix.example.com"] } });
+      assert.deepEqual(hostOf("catalog"), { hostHeader: { values: ["catalog.hotfix.example.com"] } });
       assert.equal(ofType(T.lb).length, 1);
       assert.equal(one("aws:dynamodb/table:Table", "rollback-releases").inputs.name, "remedy-hotfix-releases");
       const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs.name as string);
@@ -110,6 +114,51 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       const shape = (rs: RecordedResource[]) => rs.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
       assert.deepEqual(shape(again.resources), shape(prod.resources));
     });
+  });
+
+  it("never exports env in the seed; the hotfix stack takes each service's env from its own config", async () => {
+    // Prepare: prod gives orders a secret by reference and a plain value.
+    const prodConfig = parseStackConfig({
+      ...remedyConfig("prod"),
+      services: (remedyConfig("prod").services as Obj[]).map((s) =>
+        s.name === "orders" ? { ...s, env: { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "orders-db", key: "password" } } } } : s,
+      ),
+    });
+    // Act
+    const seed = hotfixSeed(prodConfig);
+    // Assess
+    for (const s of seed.services) assert.equal("env" in s, false, `${s.name}: no env in the seed`);
+    assert.ok(!strings(seed).some((v) => v === "orders-db" || v === "info"));
+    const h = parseHotfixStackConfig(remedyConfig("hotfix"));
+    const hotfixConfig = hotfixStackConfig(seed, h);
+    assert.deepEqual(hotfixConfig.services.find((s) => s.name === "orders")?.env, { LOG_LEVEL: "debug" }, "from Pulumi.hotfix.yaml hotfix.env");
+    assert.deepEqual(hotfixConfig.services.find((s) => s.name === "payments")?.env, {});
+  });
+
+  it("gives every prod service routed by host alone its own hotfix host, so two of them can deploy", () => {
+    // Prepare: prod with two services routed by host only (before: both became hotfix.example.com, refused as duplicates).
+    const prodConfig = parseStackConfig({
+      ...remedyConfig("prod"),
+      services: [
+        ...(remedyConfig("prod").services as Obj[]),
+        { name: "search", port: 9000, healthPath: "/ping", routing: { hosts: ["search.example.com"], priority: 400 }, stable: "blue", slots: { blue: { image: "r/search:1.0.0" } } },
+      ],
+    });
+    const h = parseHotfixStackConfig(remedyConfig("hotfix"));
+    // Act
+    const config = hotfixStackConfig(hotfixSeed(prodConfig), h);
+    // Assess
+    const routes = Object.fromEntries(config.services.map((s) => [s.name, [s.routing.hosts, s.routing.paths]]));
+    assert.deepEqual(routes, {
+      payments: [["hotfix.example.com"], ["/payments", "/payments/*"]],
+      orders: [["hotfix.example.com"], ["/orders", "/orders/*"]],
+      catalog: [["catalog.hotfix.example.com"], []],
+      search: [["search.hotfix.example.com"], []],
+    });
+    // An explicit host wins; an unknown service in hotfix.hosts is named.
+    const chosen = hotfixStackConfig(hotfixSeed(prodConfig), { ...h, hosts: { search: "find.hotfix.example.com" } });
+    assert.deepEqual(chosen.services.find((s) => s.name === "search")?.routing.hosts, ["find.hotfix.example.com"]);
+    assert.throws(() => hotfixStackConfig(hotfixSeed(prodConfig), { ...h, hosts: { serch: "x.example.com" } }), /hotfix\.hosts\.serch: prod has no service "serch"/);
   });
 
   it("refuses bad hotfix stack config with the key and the fix", async () => {

@@ -53,6 +53,10 @@ describe("stacks: the migration gate and migration Job", () => {
     assert.deepEqual(container.command, ["npx", "remedy", "migrate", "apply", PLAN, "expand"]);
     assert.deepEqual(container.env[0], { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } });
     assert.equal(ofType("remedy:database:MigrationJob").length, 1);
+    // Pulumi waits as long as Kubernetes lets the Job run (3600 s) plus scheduling, not its default 10 minutes.
+    assert.equal(spec.activeDeadlineSeconds, 3600);
+    assert.deepEqual(job.options.customTimeouts, { create: "70m", update: "70m", delete: "" });
+    assert.match(job.provider ?? "", /::pulumi:providers:kubernetes::cluster::/, "on the stack's explicit cluster provider");
   });
 
   it("refuses a candidate that needs a column whose expand phase has not run", async () => {

@@ -67,6 +67,26 @@ describe("stacks: the prod program", () => {
       }
     });
 
+    it("puts every Kubernetes object on one explicit provider for the cluster named in config, never the current context", () => {
+      const [provider] = ofType("pulumi:providers:kubernetes");
+      assert.equal(ofType("pulumi:providers:kubernetes").length, 1);
+      assert.equal(provider.name, "cluster");
+      const kubeconfig = JSON.parse(provider.inputs.kubeconfig as string) as Obj;
+      assert.equal(kubeconfig["current-context"], "remedy-platform-eks");
+      assert.match(kubeconfig.clusters[0].cluster.server, /^https:\/\/[0-9A-F]+\.gr7\.eu-west-1\.eks\.amazonaws\.com$/);
+      assert.deepEqual(kubeconfig.users[0].user.exec.args, ["eks", "get-token", "--cluster-name", "platform-eks", "--output", "json", "--region", "eu-west-1"]);
+      assert.equal(provider.inputs.context, undefined);
+      const objects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));
+      assert.ok(objects.length > 0);
+      for (const r of objects) assert.match(r.provider ?? "(default provider)", /::pulumi:providers:kubernetes::cluster::/, `${r.type} ${r.name}`);
+    });
+
+    it("protects the ALB, its listeners and the release table from deletion when deletion protection is on", () => {
+      assert.equal(one(T.lb, "remedy").options.protect, true);
+      assert.equal(one(T.listener, "remedy-https").options.protect, true);
+      assert.equal(one("aws:dynamodb/table:Table", "rollback-releases").options.protect, true);
+    });
+
     it("produces only schema-valid Kubernetes objects", () => {
       const objects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));
       assert.equal(objects.length, 3 + 5 * 4);

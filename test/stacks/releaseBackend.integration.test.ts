@@ -1,0 +1,81 @@
+/**
+ * The program's release state backend against moto_server: it uses the AWS provider's settings
+ * (assumed role, region) rather than the shell's, and refuses to treat a missing table as a
+ * first deployment once the stack has been deployed.
+ */
+import { strict as assert } from "node:assert";
+import { PutMetricAlarmCommand, CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { parseAwsSettings } from "../../stacks/awsClients";
+import { DynamoReleaseBackend, ReleaseStateUnavailableError } from "../../stacks/releases";
+import { startFaultProxy, type FaultProxy } from "../helpers/faultProxy";
+import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { PREFIX, TABLE, createWorld } from "../helpers/rollbackWorld";
+
+describe("stacks/releases: DynamoDB backend with the provider's settings (moto)", function () {
+  this.timeout(60_000);
+  let moto: MotoServer;
+  let proxy: FaultProxy;
+  const saved = { ...process.env };
+
+  before(async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint);
+  });
+  after(async () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await proxy?.close();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    proxy.reset();
+    // Every SDK client (incl. the STS client that assumes the role) goes through the proxy.
+    Object.assign(process.env, motoEnv(proxy.endpoint));
+  });
+
+  it("reads release state with the role from aws:assumeRoles, not the shell's credentials", async () => {
+    // Prepare
+    await createWorld(moto.endpoint, ["payments"]);
+    const settings = parseAwsSettings({ region: "eu-west-1", assumeRoles: [{ roleArn: "arn:aws:iam::123456789012:role/remedy-deployer", sessionName: "ci", duration: "15m" }] });
+    assert.deepEqual(settings.assumeRoles, [{ roleArn: "arn:aws:iam::123456789012:role/remedy-deployer", sessionName: "ci", durationSeconds: 900 }]);
+    const backend = new DynamoReleaseBackend(TABLE, settings, PREFIX);
+    // Act
+    const state = await backend.get("payments");
+    // Assess
+    assert.equal(state?.candidate?.version, "v2");
+    assert.equal(proxy.forwarded.AssumeRole, 1, "the role was assumed before reading");
+    assert.equal(proxy.forwarded.GetItem, 1);
+  });
+
+  it("treats a missing table as a first deployment only while the stack has no alarms yet", async () => {
+    const backend = new DynamoReleaseBackend("remedy-new-releases", parseAwsSettings({ region: "eu-west-1" }), "remedy-new");
+    assert.equal(await backend.get("payments"), undefined, "first deployment");
+    // The stack was deployed (its alarms exist) but the table is gone, or these settings reach another one.
+    await new CloudWatchClient({ region: "eu-west-1" }).send(
+      new PutMetricAlarmCommand({
+        AlarmName: "remedy-new/payments/green/error-rate",
+        Namespace: "AWS/ApplicationELB",
+        MetricName: "HTTPCode_Target_5XX_Count",
+        Statistic: "Sum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      }),
+    );
+    await assert.rejects(backend.get("payments"), (err: Error) => {
+      assert.ok(err instanceof ReleaseStateUnavailableError);
+      assert.match(err.message, /release table remedy-new-releases does not exist, but this stack was deployed before \(its alarm remedy-new\/payments\/green\/error-rate exists\); refusing to treat it as a first deployment/);
+      assert.match(err.message, /Check aws:region, aws:profile and aws:assumeRoles/);
+      return true;
+    });
+  });
+
+  it("names the setting and the fix for provider settings it cannot honour", () => {
+    assert.throws(() => parseAwsSettings({ assumeRoles: [{ roleArn: "deployer" }] }), /aws:assumeRoles\[0\]\.roleArn: required: the IAM role ARN to assume \(arn:aws:iam::<account>:role\/<name>\), got "deployer"/);
+    assert.throws(() => parseAwsSettings({ accessKey: "AKIA..." }), /aws:secretKey: required with aws:accessKey; set both or neither/);
+    assert.throws(() => parseAwsSettings({ assumeRoles: [{ roleArn: "arn:aws:iam::123456789012:role/r", duration: "soon" }] }), /aws:assumeRoles\[0\]\.duration: must be a duration such as "1h"/);
+    assert.deepEqual(parseAwsSettings({ assumeRole: { roleArn: "arn:aws:iam::123456789012:role/r" } }).assumeRoles, [{ roleArn: "arn:aws:iam::123456789012:role/r" }], "the single-role form");
+  });
+});

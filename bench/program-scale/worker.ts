@@ -18,6 +18,7 @@ if (!Number.isInteger(services) || services < 1) {
 /** N services shaped like the prod example: two slots, a 10% candidate, host + path routing. */
 function config(n: number): unknown {
   return {
+    kubernetes: { cluster: "bench-eks" },
     ingress: {
       vpcId: "vpc-0a1b2c3d4e5f67890",
       subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
@@ -52,6 +53,7 @@ const CALLS: Record<string, Record<string, unknown>> = {
   "aws:ec2/getVpc:getVpc": { cidrBlock: "10.0.0.0/16" },
   "aws:index/getRegion:getRegion": { region: "eu-west-1", name: "eu-west-1" },
   "aws:index/getCallerIdentity:getCallerIdentity": { accountId: "123456789012" },
+  "aws:eks/getCluster:getCluster": { endpoint: "https://bench.eks.amazonaws.com", certificateAuthorities: [{ data: "YmVuY2g=" }] },
 };
 
 async function main(): Promise<void> {

@@ -29,7 +29,7 @@ export function clusterProvider(name: string, args: ClusterProviderArgs, opts: p
       eksKubeconfig({
         cluster: k.cluster,
         endpoint,
-        certificateAuthorityData: cas[0]?.data ?? "",
+        certificateAuthorityData: cas?.[0]?.data ?? "",
         ...(args.region ? { region: args.region } : {}),
         ...(args.profile ? { profile: args.profile } : {}),
         ...(args.roleArn ? { roleArn: args.roleArn } : {}),

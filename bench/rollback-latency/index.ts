@@ -49,7 +49,7 @@ function coldImportMs(code: string, repeats = 5): { bundle: number; baseline: nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-import-"));
   const file = path.join(dir, "index.js");
   fs.writeFileSync(file, code);
-  const env = { ...process.env, RELEASE_TABLE: "t", NOTIFY_TOPIC_ARN: "arn:aws:sns:eu-west-1:1:t", ALARM_PREFIX: "p", AWS_REGION: "eu-west-1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+  const env = { ...process.env, RELEASE_TABLE: "t", NOTIFY_TOPIC_ARN: "arn:aws:sns:eu-west-1:1:t", ALARM_PREFIX: "p", ALARM_ACCOUNT_ID: "123456789012", AWS_REGION: "eu-west-1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
   const measure = (target: string) => {
     const script = `const {performance}=require("node:perf_hooks");const t=performance.now();${target};process.stdout.write(String(performance.now()-t))`;
     const samples = Array.from({ length: repeats }, () => Number(execFileSync(process.execPath, ["-e", script], { env, encoding: "utf8" })));

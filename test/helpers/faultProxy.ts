@@ -114,3 +114,31 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     },
   };
 }
+
+/** moto_server and a fault proxy in front of it, for one suite. */
+export interface MotoBehindProxy {
+  readonly moto: import("./moto").MotoServer;
+  readonly proxy: FaultProxy;
+}
+
+/**
+ * Starts moto_server and a fault proxy before the suite and stops both after it; before each
+ * test, wipes moto and resets the proxy's rules and counters. Read the fields inside hooks/tests.
+ */
+export function useMotoBehindProxy(): MotoBehindProxy {
+  const env = {} as { moto: MotoBehindProxy["moto"]; proxy: FaultProxy };
+  before(async () => {
+    const { startMoto } = await import("./moto");
+    env.moto = await startMoto();
+    env.proxy = await startFaultProxy(env.moto.endpoint);
+  });
+  after(async () => {
+    await env.proxy?.close();
+    await env.moto?.stop();
+  });
+  beforeEach(async () => {
+    await env.moto.reset();
+    env.proxy.reset();
+  });
+  return env;
+}

@@ -291,5 +291,21 @@ export function handlerDeps(endpoint: string, topicArn: string, overrides: Parti
   return { deps, logs, emf, handler: createRollbackHandler(deps) };
 }
 
+/** Creates an alarm remedy did not define (another stack's, or one for a service with no state). */
+export function putBareAlarm(cw: CloudWatchClient, name: string) {
+  return cw.send(
+    new PutMetricAlarmCommand({
+      AlarmName: name,
+      Namespace: "AWS/ApplicationELB",
+      MetricName: "HTTPCode_Target_5XX_Count",
+      Statistic: "Sum",
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    }),
+  );
+}
+
 /** alarmName re-exported for tests that build foreign names. */
 export { alarmName };

@@ -5,34 +5,23 @@
  * proxy that can throttle, fail or lose responses.
  */
 import { strict as assert } from "node:assert";
-import { PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
 import { Phase, applyEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { Outcome, type RollbackResult } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, cwTimestamp, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
-import { startFaultProxy, type FaultProxy } from "../helpers/faultProxy";
-import { startMoto, type MotoServer } from "../helpers/moto";
-import { PREFIX, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
+import { PREFIX, createWorld, handlerDeps, putBareAlarm as putWorldAlarm, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/rollback against moto_server", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
+  const env = useMotoBehindProxy();
   let proxy: FaultProxy;
   let world: World;
   let h: ReturnType<typeof handlerDeps>;
 
-  before(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-  });
-  after(async () => {
-    await proxy?.close();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    world = await createWorld(moto.endpoint, ["payments", "orders"]);
-    proxy.reset();
+    proxy = env.proxy;
+    world = await createWorld(env.moto.endpoint, ["payments", "orders"]);
     h = handlerDeps(proxy.endpoint, world.topicArn);
   });
 
@@ -46,19 +35,7 @@ describe("lambdas/rollback against moto_server", function () {
       .flatMap((e) => e._aws.CloudWatchMetrics[0].Metrics.map((m) => `${m.Name}${e.Service ? `:${e.Service}` : ""}`));
 
   /** An alarm remedy did not create (another stack's, or for a service with no release state). */
-  const putBareAlarm = (name: string) =>
-    world.clients.cw.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: "AWS/ApplicationELB",
-        MetricName: "HTTPCode_Target_5XX_Count",
-        Statistic: "Sum",
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      }),
-    );
+  const putBareAlarm = (name: string) => putWorldAlarm(world.clients.cw, name);
 
   async function assertRolledBack(result: RollbackResult): Promise<void> {
     assert.equal(result.outcome, Outcome.RolledBack, JSON.stringify(result));

@@ -9,8 +9,7 @@ import { Phase, applyEvent, type ReleaseState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
-import { startFaultProxy, type FaultProxy } from "../helpers/faultProxy";
-import { startMoto, type MotoServer } from "../helpers/moto";
+import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
 import { REGION, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
 
 const ACCOUNT = "123456789012";
@@ -22,23 +21,14 @@ function contextWithRemaining(ms: number): Context {
 
 describe("lambdas/rollback: reviewed defects, against moto_server", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
+  const env = useMotoBehindProxy();
   let proxy: FaultProxy;
   let world: World;
   let h: ReturnType<typeof handlerDeps>;
 
-  before(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-  });
-  after(async () => {
-    await proxy?.close();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    world = await createWorld(moto.endpoint, ["payments"]);
-    proxy.reset();
+    proxy = env.proxy;
+    world = await createWorld(env.moto.endpoint, ["payments"]);
     h = handlerDeps(proxy.endpoint, world.topicArn, { expectedAccount: ACCOUNT, expectedRegion: REGION });
   });
 

@@ -4,32 +4,26 @@
  * first deployment once the stack has been deployed.
  */
 import { strict as assert } from "node:assert";
-import { PutMetricAlarmCommand, CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { parseAwsSettings } from "../../stacks/awsClients";
 import { DynamoReleaseBackend, ReleaseStateUnavailableError } from "../../stacks/releases";
-import { startFaultProxy, type FaultProxy } from "../helpers/faultProxy";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
-import { PREFIX, TABLE, createWorld } from "../helpers/rollbackWorld";
+import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
+import { motoEnv, type MotoServer } from "../helpers/moto";
+import { PREFIX, TABLE, createWorld, putBareAlarm } from "../helpers/rollbackWorld";
 
 describe("stacks/releases: DynamoDB backend with the provider's settings (moto)", function () {
   this.timeout(60_000);
+  const env = useMotoBehindProxy();
   let moto: MotoServer;
   let proxy: FaultProxy;
   const saved = { ...process.env };
 
-  before(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-  });
-  after(async () => {
+  after(() => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
-    await proxy?.close();
-    await moto?.stop();
   });
-  beforeEach(async () => {
-    await moto.reset();
-    proxy.reset();
+  beforeEach(() => {
+    ({ moto, proxy } = env);
     // Every SDK client (incl. the STS client that assumes the role) goes through the proxy.
     Object.assign(process.env, motoEnv(proxy.endpoint));
   });
@@ -52,18 +46,7 @@ describe("stacks/releases: DynamoDB backend with the provider's settings (moto)"
     const backend = new DynamoReleaseBackend("remedy-new-releases", parseAwsSettings({ region: "eu-west-1" }), "remedy-new");
     assert.equal(await backend.get("payments"), undefined, "first deployment");
     // The stack was deployed (its alarms exist) but the table is gone, or these settings reach another one.
-    await new CloudWatchClient({ region: "eu-west-1" }).send(
-      new PutMetricAlarmCommand({
-        AlarmName: "remedy-new/payments/green/error-rate",
-        Namespace: "AWS/ApplicationELB",
-        MetricName: "HTTPCode_Target_5XX_Count",
-        Statistic: "Sum",
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      }),
-    );
+    await putBareAlarm(new CloudWatchClient({ region: "eu-west-1" }), "remedy-new/payments/green/error-rate");
     await assert.rejects(backend.get("payments"), (err: Error) => {
       assert.ok(err instanceof ReleaseStateUnavailableError);
       assert.match(err.message, /release table remedy-new-releases does not exist, but this stack was deployed before \(its alarm remedy-new\/payments\/green\/error-rate exists\); refusing to treat it as a first deployment/);

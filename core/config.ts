@@ -1162,8 +1162,11 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
     const live = s.slots[stable];
     const image = h.images[s.name];
     const env = h.env[s.name];
+    // Only the hotfix stack's own env: a seed exported by an older prod may still carry prod's.
+    const seeded = { ...s };
+    delete seeded.env;
     return {
-      ...s,
+      ...seeded,
       namespace: h.namespace,
       replicas: h.replicas,
       routing: { hosts: [hosts[s.name]], paths: s.routing.paths, priority: s.routing.priority },

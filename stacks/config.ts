@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type StackConfig, parseStackConfig } from "../core/config";
-import { type AwsSettings, parseAwsSettings } from "./awsClients";
+import { type AwsSettings, AwsSettingsError, parseAwsSettings } from "./awsClients";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
 export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "rollback", "hotfixStack", "hotfix", "database"] as const;
@@ -12,16 +12,23 @@ export const AWS_CONFIG_KEYS = ["region", "profile", "accessKey", "secretKey", "
  * The AWS provider's settings from `aws:*` stack config, for the SDK calls the program makes
  * itself (release state), so they reach the same account with the same credentials.
  */
-export function readAwsSettings(config = new pulumi.Config("aws")): AwsSettings {
+export function readAwsSettings(): AwsSettings {
   const raw: Record<string, unknown> = {};
   for (const key of AWS_CONFIG_KEYS) {
-    let value: unknown;
-    try {
-      value = config.getObject<unknown>(key);
-    } catch {
-      value = config.get(key);
+    // The runtime's raw getter: secrets (aws:secretKey, aws:token) are read without Pulumi's
+    // "use getSecret" warning, and never leave this process.
+    const value = pulumi.runtime.getConfig(`aws:${key}`);
+    if (value === undefined) continue;
+    const structured = key === "assumeRoles" || key === "assumeRole" || key === "sharedCredentialsFiles" || key === "sharedConfigFiles";
+    if (!structured) {
+      raw[key] = value;
+      continue;
     }
-    if (value !== undefined) raw[key] = value;
+    try {
+      raw[key] = JSON.parse(value) as unknown;
+    } catch {
+      throw new AwsSettingsError(`aws:${key}: must be ${key === "assumeRole" ? "an object" : "a list"} in stack config (YAML), got ${JSON.stringify(value)}`);
+    }
   }
   return parseAwsSettings(raw);
 }

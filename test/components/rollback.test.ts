@@ -132,9 +132,25 @@ describe("components/rollback: RollbackFunction", () => {
     assert.deepEqual(bySid.ReadTargetHealth.Action, ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"]);
     // Every action the handler calls is granted (TransactWriteItems is authorised per item as PutItem).
     const granted = policy.Statement.flatMap((s) => s.Action);
-    for (const a of ["elasticloadbalancing:ModifyRule", "elasticloadbalancing:DescribeTargetHealth", "dynamodb:GetItem", "dynamodb:PutItem", "cloudwatch:DescribeAlarms", "sns:Publish"]) {
+    for (const a of ["elasticloadbalancing:ModifyRule", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "cloudwatch:DescribeAlarms", "sns:Publish"]) {
       assert.ok(granted.includes(a), `${a} granted`);
     }
+    // The notification outbox (claim, mark sent) is on the table only, like every other write.
+    assert.deepEqual(bySid.ReleaseState.Action, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]);
+  });
+
+  it("protects the release table in Pulumi too while its deletion protection is on, and pages humans on the ALB's own 5xx", async () => {
+    await build({ loadBalancerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/remedy/50dc6c495c0c9188" });
+    assert.equal(one(T.table, "rollback-releases").options.protect, true);
+    const elb = one("aws:cloudwatch/metricAlarm:MetricAlarm", "rollback-elb-5xx").inputs as Obj;
+    assert.equal(elb.name, "remedy-prod-alb-elb-5xx");
+    assert.deepEqual(elb.dimensions, { LoadBalancer: "app/remedy/50dc6c495c0c9188" });
+    assert.equal(elb.threshold, 10);
+    assert.deepEqual(elb.alarmActions, [one(T.topic, "rollback-notifications").state.arn]);
+    recorded.resources.length = 0;
+    await build({ tableDeletionProtection: false });
+    assert.equal(one(T.table, "rollback-releases").options.protect, false, "a hotfix stack's table can be destroyed");
+    assert.equal(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name === "rollback-elb-5xx").length, 0, "no ALB given, no ALB alarm");
   });
 
   it("subscribes notification emails and refuses bad args before creating anything", async () => {

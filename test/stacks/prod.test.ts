@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../core/config";
 import { POD_READINESS_GATE_LABEL } from "../../core/defaults";
+import type { AwsSettings } from "../../stacks/awsClients";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
@@ -157,6 +158,37 @@ describe("stacks: the prod program", () => {
     assert.deepEqual(ofType(T.lb), []);
     assert.deepEqual(ofType(T.namespace), []);
     for (const rule of ofType(T.rule)) assert.equal((rule.inputs as Obj).listenerArn, listenerArn);
+  });
+
+  it("reads release state and fetches the EKS token with the AWS provider's own settings", async () => {
+    // Prepare: the provider deploys with a profile and an assumed role; remedy must use them too.
+    const seen: AwsSettings[] = [];
+    const restore = setReleaseBackendFactory((_table, settings) => {
+      seen.push(settings);
+      return new MemoryReleaseBackend();
+    });
+    try {
+      // Act
+      await runStackEntry({
+        ...stackYaml("prod"),
+        "aws:profile": "deploy",
+        "aws:secretKey": "not-read-without-accessKey",
+        "aws:accessKey": "AKIAEXAMPLE",
+        "aws:assumeRoles": [{ roleArn: "arn:aws:iam::123456789012:role/remedy-deployer", sessionName: "ci" }],
+      });
+      await settle();
+    } finally {
+      restore();
+    }
+    // Assess
+    assert.equal(seen.length, 1);
+    assert.deepEqual(
+      { region: seen[0].region, profile: seen[0].profile, accessKey: seen[0].accessKey, roles: seen[0].assumeRoles },
+      { region: "eu-west-1", profile: "deploy", accessKey: "AKIAEXAMPLE", roles: [{ roleArn: "arn:aws:iam::123456789012:role/remedy-deployer", sessionName: "ci" }] },
+    );
+    const exec = (JSON.parse(one("pulumi:providers:kubernetes", "cluster").inputs.kubeconfig as string) as Obj).users[0].user.exec;
+    assert.deepEqual(exec.args.slice(-2), ["--role-arn", "arn:aws:iam::123456789012:role/remedy-deployer"]);
+    assert.deepEqual(exec.env, [{ name: "AWS_PROFILE", value: "deploy" }]);
   });
 
   it("stops on bad config before registering anything, with every problem listed", async () => {

@@ -4,3 +4,4 @@ export { SharedIngress, type SharedIngressArgs, type IngressAttachment } from ".
 export * as rollback from "./rollback";
 export { AutoRollback, type AutoRollbackArgs } from "./rollback/autoRollback";
 export { RollbackFunction, type RollbackFunctionArgs } from "./rollback/rollbackFunction";
+export { clusterProvider, type ClusterProviderArgs } from "./kubernetes/clusterProvider";

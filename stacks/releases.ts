@@ -152,7 +152,9 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     } catch (err) {
       if (!(err instanceof ResourceNotFoundException)) throw err;
       // First deployment (the table is created by this very update) unless the stack's alarms
-      // already exist: then the table should too.
+      // already exist: then the table should too. Alarms are created only after the table (their
+      // action is the Lambda, whose role policy names the table), so an `up` that failed halfway
+      // never leaves alarms without a table and cannot lock itself out here.
       if (this.alarmNamePrefix) {
         const out = await this.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${this.alarmNamePrefix}/`, MaxRecords: 1 }));
         const found = [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])][0]?.AlarmName;

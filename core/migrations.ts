@@ -8,6 +8,7 @@
  *   rollback window still uses it.
  * And the gate that decides whether a contract phase or a code release is safe. Pure: no I/O.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 export const PHASES = ["expand", "backfill", "contract"] as const;
@@ -16,12 +17,38 @@ export type MigrationPhase = (typeof PHASES)[number];
 const ident = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier (a-z, 0-9, _; at most 63 characters)" });
-const sqlType = z.string().regex(/^[a-z][a-z0-9 _(),]*$/i, { error: 'must be a SQL type such as "bigint" or "numeric(12,2)"' });
+/**
+ * The column types a plan may name: a closed grammar, so nothing but a type reaches the SQL
+ * (`text; DROP TABLE x` is refused, not run).
+ */
+const TYPE_SOURCE =
+  "(?:smallint|integer|int|int2|int4|int8|bigint|real|double precision|float4|float8|boolean|bool|text|uuid|date|" +
+  "timestamptz|timestamp(?: with(?:out)? time zone)?|timetz|time|interval|jsonb|json|bytea|inet|cidr|" +
+  "(?:numeric|decimal)(?:\\(\\d{1,4}(?:, ?\\d{1,4})?\\))?|(?:varchar|character varying|char|character)\\(\\d{1,5}\\))(?:\\[\\])?";
+const TYPE = new RegExp(`^${TYPE_SOURCE}$`, "i");
+const sqlType = z.string().regex(TYPE, {
+  error: 'must be a PostgreSQL type such as "bigint", "numeric(12,2)", "varchar(64)", "timestamptz" or "jsonb" (optionally with [])',
+});
+
+/**
+ * Defaults a plan may give: a literal (number, 'quoted string' with '' escapes, true, false,
+ * null) or one of a few functions, optionally cast (`'EUR'::text`). Never an arbitrary expression.
+ */
+const DEFAULT = new RegExp(
+  `^(?:-?\\d+(?:\\.\\d+)?|'(?:[^']|'')*'|true|false|null|now\\(\\)|current_timestamp|current_date|gen_random_uuid\\(\\))(?:::${TYPE_SOURCE})?$`,
+  "i",
+);
+const sqlDefault = (what: string) =>
+  z.string({ error: `required: ${what}` }).regex(DEFAULT, {
+    error: "must be a SQL literal (42, 4.2, 'text', true, false, null) or now(), current_timestamp, current_date, gen_random_uuid(), optionally cast with ::type",
+  });
 
 const operationSchema = z.discriminatedUnion("op", [
-  z.strictObject({ op: z.literal("addColumn"), table: ident, column: ident, type: sqlType, default: z.string().optional() }),
-  z.strictObject({ op: z.literal("renameColumn"), table: ident, from: ident, to: ident, type: sqlType, notNull: z.boolean().optional(), key: ident.optional() }),
-  z.strictObject({ op: z.literal("setNotNull"), table: ident, column: ident, default: z.string({ error: "required: the value existing NULLs get, as a SQL literal" }), key: ident.optional() }),
+  z.strictObject({ op: z.literal("addColumn"), table: ident, column: ident, type: sqlType, default: sqlDefault("the default").optional() }),
+  z
+    .strictObject({ op: z.literal("renameColumn"), table: ident, from: ident, to: ident, type: sqlType, notNull: z.boolean().optional(), key: ident.optional() })
+    .refine((o) => o.from !== o.to, { error: "must differ from `from`: renaming a column onto itself would drop it in the contract phase", path: ["to"] }),
+  z.strictObject({ op: z.literal("setNotNull"), table: ident, column: ident, default: sqlDefault("the value existing NULLs get, as a SQL literal"), key: ident.optional() }),
   z.strictObject({ op: z.literal("dropColumn"), table: ident, column: ident }),
   z.strictObject({ op: z.literal("addIndex"), table: ident, name: ident, columns: z.array(ident).min(1), unique: z.boolean().optional() }),
 ]);
@@ -65,62 +92,75 @@ export type Step =
       readonly where: string;
     };
 
-const trigger = (table: string, from: string, to: string) => `remedy_sync_${table}_${from}_${to}`.slice(0, 63);
+/** Double-quoted identifier (names are validated identifiers; quoting keeps reserved words such as "user" working). */
+export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * A database object name derived from `parts`, at most 63 characters (PostgreSQL truncates
+ * longer names, so two long names could collide), unique per input: a readable prefix plus a
+ * hash of the whole input.
+ */
+export function objectName(kind: string, ...parts: string[]): string {
+  const hash = createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 10);
+  const readable = `remedy_${kind}_${parts.join("_")}`.slice(0, 63 - hash.length - 1);
+  return `${readable}_${hash}`;
+}
+
+/** The dual-write function and trigger of a rename. */
+export const syncTriggerName = (table: string, from: string, to: string): string => objectName("sync", table, from, to);
+/** The name earlier remedy versions used (truncated, collision-prone); dropped too on contract. */
+const legacyTriggerName = (table: string, from: string, to: string) => `remedy_sync_${table}_${from}_${to}`.slice(0, 63);
 
 /** The SQL steps of one operation in one phase. */
 function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
   switch (o.op) {
     case "addColumn":
       return phase === "expand"
-        ? [{ kind: "ddl", table: o.table, description: `add ${o.table}.${o.column}`, sql: `ALTER TABLE ${o.table} ADD COLUMN IF NOT EXISTS ${o.column} ${o.type}${o.default ? ` DEFAULT ${o.default}` : ""}` }]
+        ? [{ kind: "ddl", table: o.table, description: `add ${o.table}.${o.column}`, sql: `ALTER TABLE ${q(o.table)} ADD COLUMN IF NOT EXISTS ${q(o.column)} ${o.type}${o.default ? ` DEFAULT ${o.default}` : ""}` }]
         : [];
     case "renameColumn": {
-      const fn = trigger(o.table, o.from, o.to);
+      const fn = syncTriggerName(o.table, o.from, o.to);
+      const legacy = legacyTriggerName(o.table, o.from, o.to);
       const key = o.key ?? "id";
+      const [t, from, to] = [q(o.table), q(o.from), q(o.to)];
       if (phase === "expand") {
         return [
-          { kind: "ddl", table: o.table, description: `add ${o.table}.${o.to} beside ${o.from}`, sql: `ALTER TABLE ${o.table} ADD COLUMN IF NOT EXISTS ${o.to} ${o.type}` },
-          {
-            kind: "ddl",
-            table: o.table,
-            description: `dual-write ${o.from} <-> ${o.to}`,
-            sql: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    IF NEW.${o.to} IS NULL THEN NEW.${o.to} := NEW.${o.from};
-    ELSIF NEW.${o.from} IS NULL THEN NEW.${o.from} := NEW.${o.to};
-    END IF;
-  ELSIF NEW.${o.from} IS DISTINCT FROM OLD.${o.from} AND NEW.${o.to} IS NOT DISTINCT FROM OLD.${o.to} THEN
-    NEW.${o.to} := NEW.${o.from};
-  ELSIF NEW.${o.to} IS DISTINCT FROM OLD.${o.to} AND NEW.${o.from} IS NOT DISTINCT FROM OLD.${o.from} THEN
-    NEW.${o.from} := NEW.${o.to};
-  END IF;
-  RETURN NEW;
-END $fn$;
-DROP TRIGGER IF EXISTS ${fn} ON ${o.table};
-CREATE TRIGGER ${fn} BEFORE INSERT OR UPDATE ON ${o.table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-          },
+          { kind: "ddl", table: o.table, description: `add ${o.table}.${o.to} beside ${o.from}`, sql: `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${to} ${o.type}` },
+          { kind: "ddl", table: o.table, description: `dual-write ${o.from} <-> ${o.to}`, sql: dualWriteSql(o.table, o.from, o.to, fn) },
         ];
       }
       if (phase === "backfill") {
-        return [{ kind: "backfill", table: o.table, key, description: `copy ${o.table}.${o.from} into ${o.to}`, set: `${o.to} = ${o.from}`, where: `${o.to} IS DISTINCT FROM ${o.from}` }];
+        // Only rows the dual-write has not covered: never overwrite a value new code wrote.
+        return [{ kind: "backfill", table: o.table, key, description: `copy ${o.table}.${o.from} into ${o.to}`, set: `${to} = ${from}`, where: `${to} IS NULL AND ${from} IS NOT NULL` }];
       }
       return [
         ...(o.notNull ? notNullSteps(o.table, o.to) : []),
-        { kind: "ddl", table: o.table, description: `stop dual-writing ${o.from} <-> ${o.to}`, sql: `DROP TRIGGER IF EXISTS ${fn} ON ${o.table}; DROP FUNCTION IF EXISTS ${fn}()` },
-        { kind: "ddl", table: o.table, description: `drop ${o.table}.${o.from}`, sql: `ALTER TABLE ${o.table} DROP COLUMN IF EXISTS ${o.from}` },
+        {
+          kind: "ddl",
+          table: o.table,
+          description: `stop dual-writing ${o.from} <-> ${o.to}, drop ${o.table}.${o.from}, give ${o.to} its default`,
+          // One transaction: inserts never see the trigger without the column or the reverse.
+          sql: [
+            `DROP TRIGGER IF EXISTS ${q(fn)} ON ${t}`,
+            `DROP FUNCTION IF EXISTS ${q(fn)}()`,
+            `DROP TRIGGER IF EXISTS ${q(legacy)} ON ${t}`,
+            `DROP FUNCTION IF EXISTS ${q(legacy)}()`,
+            `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${from}`,
+            restoreDefaultSql(o.table, o.from, o.to),
+          ].join(";\n"),
+        },
       ];
     }
     case "setNotNull":
       if (phase === "expand") {
-        return [{ kind: "ddl", table: o.table, description: `default ${o.table}.${o.column} to ${o.default}`, sql: `ALTER TABLE ${o.table} ALTER COLUMN ${o.column} SET DEFAULT ${o.default}` }];
+        return [{ kind: "ddl", table: o.table, description: `default ${o.table}.${o.column} to ${o.default}`, sql: `ALTER TABLE ${q(o.table)} ALTER COLUMN ${q(o.column)} SET DEFAULT ${o.default}` }];
       }
       if (phase === "backfill") {
-        return [{ kind: "backfill", table: o.table, key: o.key ?? "id", description: `fill NULL ${o.table}.${o.column}`, set: `${o.column} = ${o.default}`, where: `${o.column} IS NULL` }];
+        return [{ kind: "backfill", table: o.table, key: o.key ?? "id", description: `fill NULL ${o.table}.${o.column}`, set: `${q(o.column)} = ${o.default}`, where: `${q(o.column)} IS NULL` }];
       }
       return notNullSteps(o.table, o.column);
     case "dropColumn":
-      return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop ${o.table}.${o.column}`, sql: `ALTER TABLE ${o.table} DROP COLUMN IF EXISTS ${o.column}` }] : [];
+      return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop ${o.table}.${o.column}`, sql: `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.column)}` }] : [];
     case "addIndex":
       return phase === "expand"
         ? [
@@ -129,12 +169,74 @@ CREATE TRIGGER ${fn} BEFORE INSERT OR UPDATE ON ${o.table} FOR EACH ROW EXECUTE 
               table: o.table,
               concurrently: true,
               description: `build index ${o.name} concurrently`,
-              sql: `CREATE ${o.unique ? "UNIQUE " : ""}INDEX CONCURRENTLY IF NOT EXISTS ${o.name} ON ${o.table} (${o.columns.join(", ")})`,
-              cleanup: `DROP INDEX CONCURRENTLY IF EXISTS ${o.name}`,
+              sql: `CREATE ${o.unique ? "UNIQUE " : ""}INDEX CONCURRENTLY IF NOT EXISTS ${q(o.name)} ON ${q(o.table)} (${o.columns.map(q).join(", ")})`,
+              cleanup: `DROP INDEX CONCURRENTLY IF EXISTS ${q(o.name)}`,
             },
           ]
         : [];
   }
+}
+
+/** Where expand keeps a renamed column's original default while the trigger applies it. */
+export const SAVED_DEFAULTS_TABLE = "remedy_saved_defaults";
+
+/**
+ * The dual-write trigger of a rename, correct whichever side the writer uses, defaults
+ * included. The old column's default moves into the trigger (saved in
+ * {@link SAVED_DEFAULTS_TABLE}, so a retried expand still knows it): with a column default in
+ * place, new code writing only the new column would leave the old one at its default and the
+ * trigger could not tell a default from a written value.
+ * - INSERT: a side left NULL takes the other's value; both NULL take the saved default.
+ * - UPDATE: the side that changed is copied to the side that did not.
+ */
+function dualWriteSql(table: string, from: string, to: string, fn: string): string {
+  const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  return `CREATE TABLE IF NOT EXISTS ${SAVED_DEFAULTS_TABLE} (table_name text, column_name text, expr text, PRIMARY KEY (table_name, column_name));
+INSERT INTO ${SAVED_DEFAULTS_TABLE} (table_name, column_name, expr)
+  SELECT ${lit(table)}, ${lit(from)}, pg_get_expr(d.adbin, d.adrelid)
+  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+  WHERE d.adrelid = ${lit(table)}::regclass AND a.attname = ${lit(from)}
+  ON CONFLICT DO NOTHING;
+DO $do$
+DECLARE d text;
+BEGIN
+  SELECT expr INTO d FROM ${SAVED_DEFAULTS_TABLE} WHERE table_name = ${lit(table)} AND column_name = ${lit(from)};
+  EXECUTE format($f$CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.%I IS NULL AND NEW.%I IS NULL THEN NEW.%I := %s; END IF;
+    IF NEW.%I IS NULL THEN NEW.%I := NEW.%I;
+    ELSIF NEW.%I IS NULL THEN NEW.%I := NEW.%I;
+    END IF;
+  ELSIF NEW.%I IS DISTINCT FROM OLD.%I AND NEW.%I IS NOT DISTINCT FROM OLD.%I THEN
+    NEW.%I := NEW.%I;
+  ELSIF NEW.%I IS DISTINCT FROM OLD.%I AND NEW.%I IS NOT DISTINCT FROM OLD.%I THEN
+    NEW.%I := NEW.%I;
+  END IF;
+  RETURN NEW;
+END $fn$$f$,
+    ${lit(fn)},
+    ${lit(from)}, ${lit(to)}, ${lit(from)}, coalesce(d, 'NULL'),
+    ${lit(to)}, ${lit(to)}, ${lit(from)},
+    ${lit(from)}, ${lit(from)}, ${lit(to)},
+    ${lit(from)}, ${lit(from)}, ${lit(to)}, ${lit(to)}, ${lit(to)}, ${lit(from)},
+    ${lit(to)}, ${lit(to)}, ${lit(from)}, ${lit(from)}, ${lit(from)}, ${lit(to)});
+END $do$;
+ALTER TABLE ${q(table)} ALTER COLUMN ${q(from)} DROP DEFAULT;
+DROP TRIGGER IF EXISTS ${q(fn)} ON ${q(table)};
+CREATE TRIGGER ${q(fn)} BEFORE INSERT OR UPDATE ON ${q(table)} FOR EACH ROW EXECUTE FUNCTION ${q(fn)}()`;
+}
+
+/** On contract, the new column gets the default the old one had. */
+function restoreDefaultSql(table: string, from: string, to: string): string {
+  const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  return `DO $do$
+DECLARE d text;
+BEGIN
+  IF to_regclass('${SAVED_DEFAULTS_TABLE}') IS NULL THEN RETURN; END IF;
+  SELECT expr INTO d FROM ${SAVED_DEFAULTS_TABLE} WHERE table_name = ${lit(table)} AND column_name = ${lit(from)};
+  IF d IS NOT NULL THEN EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET DEFAULT %s', ${lit(table)}, ${lit(to)}, d); END IF;
+END $do$`;
 }
 
 /**
@@ -143,11 +245,12 @@ CREATE TRIGGER ${fn} BEFORE INSERT OR UPDATE ON ${o.table} FOR EACH ROW EXECUTE 
  * PostgreSQL 12+ proves from the validated constraint without scanning.
  */
 function notNullSteps(table: string, column: string): Step[] {
-  const check = `${table}_${column}_not_null`.slice(0, 63);
+  const check = objectName("nn", table, column);
+  const [t, c, k] = [q(table), q(column), q(check)];
   return [
-    { kind: "ddl", table, description: `check ${table}.${column} IS NOT NULL (not valid)`, sql: `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${check}; ALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${column} IS NOT NULL) NOT VALID` },
-    { kind: "ddl", table, description: `validate ${check}`, sql: `ALTER TABLE ${table} VALIDATE CONSTRAINT ${check}` },
-    { kind: "ddl", table, description: `set ${table}.${column} NOT NULL`, sql: `ALTER TABLE ${table} ALTER COLUMN ${column} SET NOT NULL; ALTER TABLE ${table} DROP CONSTRAINT ${check}` },
+    { kind: "ddl", table, description: `check ${table}.${column} IS NOT NULL (not valid)`, sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${k}; ALTER TABLE ${t} ADD CONSTRAINT ${k} CHECK (${c} IS NOT NULL) NOT VALID` },
+    { kind: "ddl", table, description: `validate ${check}`, sql: `ALTER TABLE ${t} VALIDATE CONSTRAINT ${k}` },
+    { kind: "ddl", table, description: `set ${table}.${column} NOT NULL`, sql: `ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL; ALTER TABLE ${t} DROP CONSTRAINT ${k}` },
   ];
 }
 

@@ -62,8 +62,15 @@ export class MigrationGateError extends Error {
  */
 async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, issues: string[]): Promise<VersionUsage[]> {
   const window: VersionUsage[] = [];
+  const contracting = config.database?.run?.phase === "contract";
   for (const [i, spec] of config.services.entries()) {
-    if (!spec.database) continue;
+    if (!spec.database) {
+      // Fail closed: a service that says nothing about its columns might use what a contract drops.
+      if (contracting) {
+        issues.push(`services[${i}].database.uses: required while a contract phase runs (database.run): declare the "table.column"s each version of ${spec.name} uses, or { uses: { "<version>": [] } } if it uses none of this database`);
+      }
+      continue;
+    }
     const state = await releases.get(spec.name);
     const members: [string | undefined, VersionUsage["role"]][] = [
       [spec.slots[spec.stable]?.version, "stable"],

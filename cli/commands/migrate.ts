@@ -12,11 +12,12 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "pg";
 import { PHASES, parsePlan, phaseSteps, type MigrationPhase, type MigrationPlan, type VersionUsage } from "../../core/migrations";
-import { ContractRefusedError, LockTimeoutError, MigrationRunner } from "../migrate/runner";
+import { z } from "zod";
+import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner } from "../migrate/runner";
 
 class InputError extends Error {}
 
-/** Every `*.json` plan in `dir`, sorted by id. */
+/** Every `*.json` plan in `dir`, sorted by id; two files with one id are refused. */
 export function loadPlans(dir: string): MigrationPlan[] {
   let files: string[];
   try {
@@ -24,22 +25,62 @@ export function loadPlans(dir: string): MigrationPlan[] {
   } catch {
     throw new InputError(`cannot read the migrations directory ${dir}`);
   }
+  const seen = new Map<string, string>();
   return files.map((f) => {
     const file = path.join(dir, f);
+    let plan: MigrationPlan;
     try {
-      return parsePlan(JSON.parse(fs.readFileSync(file, "utf8")), file);
+      plan = parsePlan(JSON.parse(fs.readFileSync(file, "utf8")), file);
     } catch (err) {
       throw new InputError((err as Error).message.startsWith("invalid migration") ? (err as Error).message : `${file}: ${(err as Error).message}`);
     }
+    const other = seen.get(plan.id);
+    if (other) throw new InputError(`${file}: plan id ${plan.id} is already used by ${other}; every plan needs its own id (the ledger records phases by id)`);
+    seen.set(plan.id, file);
+    return plan;
   });
 }
 
-function readWindow(file: string | undefined): VersionUsage[] {
-  const text = file ? fs.readFileSync(file, "utf8") : process.env.REMEDY_ROLLBACK_WINDOW;
-  if (!text) return [];
-  const data = JSON.parse(text) as unknown;
-  if (!Array.isArray(data)) throw new InputError("the rollback window must be a JSON list of { service, version, role, columns }");
-  return data as VersionUsage[];
+const windowSchema = z.array(
+  z.strictObject({
+    service: z.string().min(1),
+    version: z.string().min(1),
+    role: z.enum(["stable", "candidate", "previous"]),
+    columns: z.array(z.string().regex(/^(public\.)?[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column" (or "public.table.column")' })),
+  }),
+);
+
+/**
+ * The rollback window from --window or REMEDY_ROLLBACK_WINDOW, validated; `undefined` when
+ * neither is given (a contract then refuses: it fails closed). `public.` prefixes are dropped so
+ * schema-qualified names match the plan's tables.
+ */
+export function readWindow(file: string | undefined): VersionUsage[] | undefined {
+  let text: string | undefined;
+  try {
+    text = file ? fs.readFileSync(file, "utf8") : process.env.REMEDY_ROLLBACK_WINDOW;
+  } catch {
+    throw new InputError(`cannot read the rollback window file ${file ?? ""}`);
+  }
+  if (text === undefined || text.trim() === "") return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`the rollback window is not JSON: ${(e as Error).message}`);
+  }
+  const r = windowSchema.safeParse(data);
+  if (!r.success) {
+    throw new InputError(`the rollback window must be a JSON list of { service, version, role, columns }: ${r.error.issues.map((i) => `[${i.path.join("].")}: ${i.message}`).join("; ")}`);
+  }
+  return r.data.map((v) => ({ ...v, columns: v.columns.map((c) => c.replace(/^public\./, "")) }));
+}
+
+/** A positive integer option, or an InputError naming it. */
+function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new InputError(`--${name} must be an integer 1..${max}, got ${JSON.stringify(raw)}`);
+  return Number(raw);
 }
 
 export async function migrateCommand(argv: readonly string[], json: boolean, out: (s: string) => void, err: (s: string) => void): Promise<number> {
@@ -70,8 +111,8 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     if (!url) throw new InputError("DATABASE_URL is not set (postgres://user@host:5432/db)");
     pool = new Pool({ connectionString: url, max: 4 });
     const runner = new MigrationRunner(pool, plans, {
-      lockTimeoutMs: parsed.values["lock-timeout"] ? Number(parsed.values["lock-timeout"]) : undefined,
-      batchSize: parsed.values["batch-size"] ? Number(parsed.values["batch-size"]) : undefined,
+      lockTimeoutMs: positiveInt("lock-timeout", parsed.values["lock-timeout"], 600_000),
+      batchSize: positiveInt("batch-size", parsed.values["batch-size"], 1_000_000),
       onProgress: (p) => err(`${p.migration} ${p.step}: ${p.done}/${p.total} rows (${p.total ? Math.floor((100 * p.done) / p.total) : 100}%), ${p.rowsPerSecond} rows/s`),
     });
     if (sub === "apply") {
@@ -82,7 +123,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     out(json ? JSON.stringify(status, null, 2) : [`applied: ${status.applied.join(", ") || "none"}`, `pending: ${status.pending.join(", ") || "none"}`].join("\n"));
     return 0;
   } catch (e) {
-    if (e instanceof ContractRefusedError || e instanceof LockTimeoutError) {
+    if (e instanceof ContractRefusedError || e instanceof LockTimeoutError || e instanceof MigrationLockedError) {
       err(json ? JSON.stringify({ error: e.name, message: e.message }) : `remedy migrate: ${e.message}`);
       return 1;
     }

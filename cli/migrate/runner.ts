@@ -11,7 +11,7 @@
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";
 import * as defaults from "../../core/defaults";
-import { PHASES, checkContract, phaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
+import { PHASES, checkContract, phaseSteps, q, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
 
 export const LEDGER_TABLE = "remedy_migrations";
 export const PROGRESS_TABLE = "remedy_backfill_progress";
@@ -50,6 +50,25 @@ export class LockTimeoutError extends Error {
   }
 }
 
+/** Another runner holds the plan's advisory lock: two runners never apply phases of one plan at once. */
+export class MigrationLockedError extends Error {
+  constructor(planId: string, holder: string) {
+    super(`another remedy migrate is applying ${planId} (advisory lock held by ${holder}); wait for it to finish, or check pg_stat_activity`);
+    this.name = "MigrationLockedError";
+  }
+}
+
+/** A runner option out of range, named with what it must be. */
+export class RunnerOptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RunnerOptionError";
+  }
+}
+
+/** Advisory lock namespace of remedy migrations (first key of pg_try_advisory_lock(int, int)). */
+export const ADVISORY_LOCK_NAMESPACE = 0x72656d; // "rem"
+
 /** A phase was refused by the compatibility gate. */
 export class ContractRefusedError extends Error {
   constructor(readonly reasons: readonly string[]) {
@@ -75,12 +94,23 @@ export class MigrationRunner {
     this.attempts = options.attempts ?? defaults.DEFAULT_DDL_ATTEMPTS;
     this.batchSize = options.batchSize ?? defaults.DEFAULT_BACKFILL_BATCH_SIZE;
     this.throttle = options.throttle ?? defaults.DEFAULT_BACKFILL_THROTTLE;
+    const int = (name: string, v: number, min: number, max: number) => {
+      if (!Number.isInteger(v) || v < min || v > max) throw new RunnerOptionError(`${name} must be an integer ${min}..${max}, got ${String(v)}`);
+    };
+    int("lockTimeoutMs", this.lockTimeoutMs, 1, 600_000);
+    int("attempts", this.attempts, 1, 100);
+    int("batchSize", this.batchSize, 1, 1_000_000);
+    if (!Number.isFinite(this.throttle) || this.throttle < 0 || this.throttle > 100) throw new RunnerOptionError(`throttle must be a number 0..100, got ${String(this.throttle)}`);
   }
 
   private async ensureTables(): Promise<void> {
     await this.pool.query(`CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     await this.pool.query(
-      `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (migration text, step text, last_key bigint NOT NULL, rows_done bigint NOT NULL, PRIMARY KEY (migration, step))`,
+      `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (migration text, step text, last_key text NOT NULL, rows_done bigint NOT NULL, PRIMARY KEY (migration, step))`,
+    );
+    // Earlier versions kept integer keys only; keys are any ordered type now (text, uuid, ...).
+    await this.pool.query(
+      `DO $$ BEGIN IF (SELECT data_type FROM information_schema.columns WHERE table_name = '${PROGRESS_TABLE}' AND column_name = 'last_key') = 'bigint' THEN ALTER TABLE ${PROGRESS_TABLE} ALTER COLUMN last_key TYPE text USING last_key::text; END IF; END $$`,
     );
   }
 
@@ -131,14 +161,43 @@ export class MigrationRunner {
    * Applies one phase of one plan (and refuses to skip an earlier pending phase). A contract
    * phase first asks the gate whether a version in the rollback window still needs the old shape.
    */
-  async apply(planId: string, phase: MigrationPhase, rollbackWindow: readonly VersionUsage[] = []): Promise<void> {
+  async apply(planId: string, phase: MigrationPhase, rollbackWindow?: readonly VersionUsage[]): Promise<void> {
     const plan = this.plans.find((p) => p.id === planId);
     if (!plan) throw new Error(`no migration plan ${planId} (known: ${this.plans.map((p) => p.id).join(", ")})`);
     if (phase === "contract") {
+      // Fail closed: without the rollback window nobody can say the old shape is unused.
+      if (rollbackWindow === undefined) {
+        throw new ContractRefusedError([
+          `contract of ${planId} needs the rollback window (every version of every service that may run: stable, candidate, previous) to know nothing still uses what it drops; give it with --window <file> or REMEDY_ROLLBACK_WINDOW (the migration Job sets it)`,
+        ]);
+      }
       const reasons = checkContract(plan, rollbackWindow);
       if (reasons.length > 0) throw new ContractRefusedError(reasons);
     }
     await this.ensureTables();
+    // One runner per plan at a time: the lock lives as long as this session.
+    const lock = await this.pool.connect();
+    try {
+      const got = await lock.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [ADVISORY_LOCK_NAMESPACE, planId]);
+      if (!got.rows[0]?.ok) {
+        const holder = await lock.query<{ pid: number; since: string }>(
+          "SELECT a.pid, a.backend_start::text AS since FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = hashtext($2)::oid LIMIT 1",
+          [ADVISORY_LOCK_NAMESPACE, planId],
+        );
+        const h = holder.rows[0];
+        throw new MigrationLockedError(planId, h ? `backend pid ${h.pid}, connected since ${h.since}` : "another session");
+      }
+      try {
+        await this.applyLocked(planId, phase);
+      } finally {
+        await lock.query("SELECT pg_advisory_unlock($1, hashtext($2))", [ADVISORY_LOCK_NAMESPACE, planId]).catch(() => undefined);
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async applyLocked(planId: string, phase: MigrationPhase): Promise<void> {
     const u = this.umzug();
     const name = `${planId}:${phase}`;
     const pending = (await u.pending()).map((m) => m.name);
@@ -192,32 +251,48 @@ export class MigrationRunner {
     }
   }
 
+  /**
+   * Keyset pagination over any ordered key (integers, text, UUIDs): each batch is the next
+   * `batchSize` keys after the last one done, so sparse ids cost no empty batches. One short
+   * transaction per batch updates the rows and records the last key, so a stopped backfill
+   * resumes exactly where it was.
+   */
   private async backfill(migration: string, stepId: string, step: Extract<Step, { kind: "backfill" }>): Promise<void> {
-    const bounds = await this.pool.query<{ lo: string | null; hi: string | null }>(`SELECT min(${step.key})::text AS lo, max(${step.key})::text AS hi FROM ${step.table}`);
-    const { lo, hi } = bounds.rows[0];
-    if (lo === null || hi === null) return;
-    const saved = await this.pool.query<{ last_key: string; rows_done: string }>(`SELECT last_key::text, rows_done::text FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = $2`, [migration, stepId]);
-    let last = saved.rows[0] ? BigInt(saved.rows[0].last_key) : BigInt(lo) - 1n;
+    const [t, k] = [q(step.table), q(step.key)];
+    const saved = await this.pool.query<{ last_key: string; rows_done: string }>(`SELECT last_key, rows_done::text FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = $2`, [migration, stepId]);
+    let last: string | undefined = saved.rows[0]?.last_key;
     let done = saved.rows[0] ? Number(saved.rows[0].rows_done) : 0;
-    const remaining = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${step.table} WHERE ${step.key} > $1 AND (${step.where})`, [last.toString()])).rows[0].n);
+    const after = (alias = "") => (last === undefined ? "TRUE" : `${alias}${k} > $1`);
+    const params = () => (last === undefined ? [] : [last]);
+    const remaining = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${t} WHERE ${after()} AND (${step.where})`, params())).rows[0].n);
     const total = done + remaining;
-    const end = BigInt(hi);
     const resumedAt = done;
     const started = Date.now();
     let batch = 0;
-    while (last < end) {
-      const next = last + BigInt(this.batchSize);
+    for (;;) {
       const batchStarted = Date.now();
       const client: PoolClient = await this.pool.connect();
+      let upTo: string | null = null;
       try {
         await client.query("BEGIN");
         await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
-        const r = await client.query(`UPDATE ${step.table} SET ${step.set} WHERE ${step.key} > $1 AND ${step.key} <= $2 AND (${step.where})`, [last.toString(), next.toString()]);
+        const limitParam: number = last === undefined ? 1 : 2;
+        const edge: { rows: { hi: string | null }[] } = await client.query<{ hi: string | null }>(
+          // The batch's last key; works for any ordered type (max() does not exist for uuid).
+          `SELECT ${k}::text AS hi FROM (SELECT ${k} FROM ${t} WHERE ${after()} ORDER BY ${k} LIMIT $${limitParam}) b ORDER BY ${k} DESC LIMIT 1`,
+          [...params(), this.batchSize],
+        );
+        upTo = edge.rows[0]?.hi ?? null;
+        if (upTo === null) {
+          await client.query("COMMIT");
+          break;
+        }
+        const r = await client.query(`UPDATE ${t} SET ${step.set} WHERE ${after()} AND ${k} <= $${limitParam} AND (${step.where})`, [...params(), upTo]);
         done += r.rowCount ?? 0;
         await client.query(
           `INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, $2, $3, $4)
            ON CONFLICT (migration, step) DO UPDATE SET last_key = EXCLUDED.last_key, rows_done = EXCLUDED.rows_done`,
-          [migration, stepId, next.toString(), done],
+          [migration, stepId, upTo, done],
         );
         await client.query("COMMIT");
       } catch (err) {
@@ -230,9 +305,9 @@ export class MigrationRunner {
       } finally {
         client.release();
       }
-      last = next;
+      last = upTo;
       batch += 1;
-      if (this.throttle > 0 && last < end) await sleep((Date.now() - batchStarted) * this.throttle);
+      if (this.throttle > 0) await sleep((Date.now() - batchStarted) * this.throttle);
       const seconds = Math.max((Date.now() - started) / 1000, 0.001);
       this.options.onProgress?.({ migration, step: step.description, done, total: Math.max(total, done), rowsPerSecond: Math.round((done - resumedAt) / seconds) });
       this.options.afterBatch?.(batch);

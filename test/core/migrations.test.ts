@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { checkContract, checkRelease, columnChanges, parsePlan, phaseSteps, type VersionUsage } from "../../core/migrations";
+import { checkContract, checkRelease, columnChanges, objectName, parsePlan, phaseSteps, syncTriggerName, type VersionUsage } from "../../core/migrations";
 
 const plan = parsePlan({
   id: "0007-payments-refactor",
@@ -25,26 +25,46 @@ describe("core/migrations: expand/contract plans", () => {
     ]);
     assert.ok(expand.every((s) => s.kind === "ddl" && !/DROP COLUMN/.test(s.sql)));
     const index = expand[4];
-    assert.ok(index.kind === "ddl" && index.concurrently && index.sql === "CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_currency_idx ON payments (currency)");
+    assert.ok(index.kind === "ddl" && index.concurrently && index.sql === 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "payments_currency_idx" ON "payments" ("currency")');
     const backfill = phaseSteps(plan, "backfill");
     assert.deepEqual(backfill.map((s) => (s.kind === "backfill" ? [s.table, s.key, s.set, s.where] : [])), [
-      ["payments", "id", "amount_minor = amount", "amount_minor IS DISTINCT FROM amount"],
-      ["payments", "id", "currency = 'EUR'", "currency IS NULL"],
+      ["payments", "id", '"amount_minor" = "amount"', '"amount_minor" IS NULL AND "amount" IS NOT NULL'],
+      ["payments", "id", `"currency" = 'EUR'`, '"currency" IS NULL'],
     ]);
     const contract = phaseSteps(plan, "contract").map((s) => s.description);
     assert.deepEqual(contract, [
       "check payments.amount_minor IS NOT NULL (not valid)",
-      "validate payments_amount_minor_not_null",
+      `validate ${objectName("nn", "payments", "amount_minor")}`,
       "set payments.amount_minor NOT NULL",
-      "stop dual-writing amount <-> amount_minor",
-      "drop payments.amount",
+      "stop dual-writing amount <-> amount_minor, drop payments.amount, give amount_minor its default",
       "check payments.currency IS NOT NULL (not valid)",
-      "validate payments_currency_not_null",
+      `validate ${objectName("nn", "payments", "currency")}`,
       "set payments.currency NOT NULL",
       "drop payments.legacy",
     ]);
     assert.deepEqual(columnChanges(plan, "expand"), { added: ["payments.note", "payments.amount_minor"], removed: [] });
     assert.deepEqual(columnChanges(plan, "contract"), { added: [], removed: ["payments.amount", "payments.legacy"] });
+  });
+
+  it("derives unique object names within PostgreSQL's 63 characters, however long the identifiers", () => {
+    const long = "a".repeat(60);
+    const a = syncTriggerName(long, `${long}1`, `${long}2`);
+    const b = syncTriggerName(long, `${long}1`, `${long}3`);
+    assert.ok(a.length <= 63 && b.length <= 63, `${a} / ${b}`);
+    assert.notEqual(a, b, "truncation used to make these collide");
+    assert.match(syncTriggerName("payments", "amount", "amount_minor"), /^remedy_sync_payments_amount_amount_minor_[0-9a-f]{10}$/);
+  });
+
+  it("refuses SQL hidden in a type or a default, a rename onto itself, before anything runs", () => {
+    const op = (o: Record<string, unknown>) => () => parsePlan({ id: "0002-x", description: "x", operations: [{ table: "payments", ...o }] });
+    assert.throws(op({ op: "addColumn", column: "c", type: "text; DROP TABLE payments" }), /operations\.0\.type: must be a PostgreSQL type such as "bigint"/);
+    assert.throws(op({ op: "addColumn", column: "c", type: "text", default: "0); DROP TABLE payments; --" }), /operations\.0\.default: must be a SQL literal/);
+    assert.throws(op({ op: "setNotNull", column: "c", default: "(SELECT 1)" }), /operations\.0\.default: must be a SQL literal/);
+    assert.throws(op({ op: "renameColumn", from: "amount", to: "amount", type: "bigint" }), /operations\.0\.to: must differ from `from`/);
+    // What a plan may say.
+    for (const [type, def] of [["numeric(12,2)", "0"], ["varchar(64)", "'it''s'"], ["timestamptz", "now()"], ["uuid", "gen_random_uuid()"], ["text[]", "'{}'::text[]"], ["double precision", "-4.5"]]) {
+      assert.doesNotThrow(op({ op: "addColumn", column: "c", type, default: def }), `${type} default ${def}`);
+    }
   });
 
   it("names the bad field of an invalid plan", () => {

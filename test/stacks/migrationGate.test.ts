@@ -82,10 +82,34 @@ describe("stacks: the migration gate and migration Job", () => {
     await assert.rejects(run(prod({}, { "v2.3.0": old })), /services\[0\]\.database\.uses: no entry for payments v2\.3\.1 \(candidate\)/);
   });
 
+  it("fails closed: a contract is refused while a service has not declared what it uses", async () => {
+    // orders and catalog say nothing about their columns: either might read payments.amount.
+    await assert.rejects(
+      run(prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": renamed, "v2.3.1": renamed })),
+      (err: Error) => {
+        assert.ok(err instanceof MigrationGateError);
+        assert.match(err.message, /services\[1\]\.database\.uses: required while a contract phase runs \(database\.run\): declare the "table\.column"s each version of orders uses/);
+        assert.match(err.message, /services\[2\]\.database\.uses: required while a contract phase runs/);
+        return true;
+      },
+    );
+    assert.deepEqual(recorded.resources.filter((r) => !r.type.startsWith("remedy:")), [], "nothing deployed");
+  });
+
   it("runs an allowed contract as a Job after the releases, re-checking the window it was given", async () => {
-    await run(prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": renamed, "v2.3.1": renamed }));
+    const config = prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": renamed, "v2.3.1": renamed });
+    const services = config["remedy:services"] as Obj[];
+    services[1].database = { uses: { "v5.8.1": [], "v5.8.2": [] } };
+    services[2].database = { uses: { "2026.11.3": [] } };
+    await run(config);
     const env = (one("kubernetes:batch/v1:Job", "migrate").inputs as Obj).spec.template.spec.containers[0].env as Obj[];
     const window = JSON.parse(env.find((e) => e.name === "REMEDY_ROLLBACK_WINDOW")?.value as string) as Obj[];
-    assert.deepEqual(window.map((w) => [w.version, w.role]), [["v2.3.0", "stable"], ["v2.3.1", "candidate"]]);
+    assert.deepEqual(window.map((w) => [w.service, w.version, w.role]), [
+      ["payments", "v2.3.0", "stable"],
+      ["payments", "v2.3.1", "candidate"],
+      ["orders", "v5.8.2", "stable"],
+      ["orders", "v5.8.1", "candidate"],
+      ["catalog", "2026.11.3", "stable"],
+    ]);
   });
 });

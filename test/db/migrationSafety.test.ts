@@ -1,0 +1,183 @@
+/**
+ * Expand/contract defects found by using the runner as a user would, each on a real PostgreSQL
+ * 15 cluster: defaults under dual-write, name collisions, plans that must be refused before
+ * anything runs, keyset backfills over sparse and non-integer keys, concurrent runners, and a
+ * gate that fails closed. Data is compared row by row, not only error counts.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Client, Pool } from "pg";
+import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, MigrationLockedError, MigrationRunner, RunnerOptionError } from "../../cli/migrate/runner";
+import { parsePlan, syncTriggerName, type MigrationPlan } from "../../core/migrations";
+import { runRemedy } from "../helpers/cli";
+import { startPostgres, type PostgresServer } from "../helpers/postgres";
+
+const rename = (id: string, table: string, from = "amount", to = "amount_minor"): MigrationPlan =>
+  parsePlan({ id, description: `rename ${table}.${from}`, operations: [{ op: "renameColumn", table, from, to, type: "bigint", notNull: true }] });
+
+describe("migrations on real PostgreSQL 15: safety", function () {
+  this.timeout(60_000);
+  let pg: PostgresServer;
+  let db: Pool;
+  const savedUrl = process.env.DATABASE_URL;
+
+  before(async () => {
+    pg = await startPostgres();
+    db = new Pool({ connectionString: pg.url, max: 10 });
+    process.env.DATABASE_URL = pg.url;
+  });
+  after(async () => {
+    if (savedUrl === undefined) delete process.env.DATABASE_URL;
+    else process.env.DATABASE_URL = savedUrl;
+    await db?.end();
+    await pg?.stop();
+  });
+
+  it("dual-writes correctly whichever side writes, with a default on the old column, and never lets the backfill overwrite new writes", async () => {
+    // Prepare: the old column has a default; 1,000 rows written by V1 before the migration.
+    await db.query("CREATE TABLE ledger (id bigserial PRIMARY KEY, amount bigint NOT NULL DEFAULT 0, note text)");
+    await db.query("INSERT INTO ledger (amount, note) SELECT g, 'before' FROM generate_series(1, 1000) g");
+    const plan = rename("0101-rename-ledger-amount", "ledger");
+    const runner = new MigrationRunner(db, [plan], { batchSize: 100, throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    // Act: old and new code write side by side (explicit values, and V1 relying on the default).
+    const expected = new Map<string, number>();
+    const insert = async (sql: string, value: number) => expected.set((await db.query<{ id: string }>(sql)).rows[0].id, value);
+    for (let i = 0; i < 50; i++) {
+      await insert(`INSERT INTO ledger (amount_minor, note) VALUES (${5000 + i}, 'v2') RETURNING id`, 5000 + i);
+      await insert(`INSERT INTO ledger (amount, note) VALUES (${7000 + i}, 'v1') RETURNING id`, 7000 + i);
+      await insert(`INSERT INTO ledger (note) VALUES ('v1 default') RETURNING id`, 0);
+    }
+    await db.query("UPDATE ledger SET amount_minor = 9999 WHERE id = 3"); // V2 updates an old row
+    await db.query("UPDATE ledger SET amount = 8888 WHERE id = 4"); // V1 updates another
+    await runner.apply(plan.id, "backfill");
+    // Assess: every row, whoever wrote it, has the same value on both sides, and the right one.
+    const rows = (await db.query<{ id: string; amount: string; amount_minor: string }>("SELECT id, amount::text, amount_minor::text FROM ledger ORDER BY id")).rows;
+    assert.equal(rows.length, 1150);
+    const wrong = rows.filter((r) => r.amount !== r.amount_minor);
+    assert.deepEqual(wrong, [], "old and new columns agree on every row");
+    for (const [id, value] of expected) assert.equal(Number(rows.find((r) => r.id === id)?.amount_minor), value, `row ${id}`);
+    assert.equal(rows.find((r) => r.id === "3")?.amount_minor, "9999");
+    assert.equal(rows.find((r) => r.id === "4")?.amount_minor, "8888");
+    assert.equal(rows.find((r) => r.id === "500")?.amount_minor, "500", "pre-existing rows backfilled");
+    // Contract: the new column keeps the old one's default and NOT NULL.
+    await runner.apply(plan.id, "contract", [{ service: "ledger", version: "v2", role: "stable", columns: ["ledger.amount_minor"] }]);
+    const fresh = await db.query<{ amount_minor: string }>("INSERT INTO ledger (note) VALUES ('v2 default') RETURNING amount_minor::text");
+    assert.equal(fresh.rows[0].amount_minor, "0");
+    await assert.rejects(db.query("INSERT INTO ledger (amount_minor) VALUES (NULL)"), /null value in column "amount_minor"/);
+  });
+
+  it("keeps the dual-write triggers of two long renames apart (names are unique and at most 63 characters)", async () => {
+    const table = `t_${"x".repeat(50)}`;
+    await db.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, ${"c".repeat(20)}_amount_one bigint, ${"c".repeat(20)}_amount_two bigint)`);
+    const a = rename("0102-long-a", table, `${"c".repeat(20)}_amount_one`, `${"c".repeat(20)}_amount_one_minor`);
+    const b = rename("0103-long-b", table, `${"c".repeat(20)}_amount_two`, `${"c".repeat(20)}_amount_two_minor`);
+    // Two independent plans (each applied by its own runner, as two teams would).
+    await new MigrationRunner(db, [a], { throttle: 0 }).apply(a.id, "expand");
+    await new MigrationRunner(db, [b], { throttle: 0 }).apply(b.id, "expand");
+    const triggers = (await db.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = '${table}'::regclass AND NOT tgisinternal ORDER BY tgname`)).rows.map((r) => r.tgname);
+    assert.deepEqual(triggers.sort(), [syncTriggerName(table, `${"c".repeat(20)}_amount_one`, `${"c".repeat(20)}_amount_one_minor`), syncTriggerName(table, `${"c".repeat(20)}_amount_two`, `${"c".repeat(20)}_amount_two_minor`)].sort());
+    const r = await db.query(`INSERT INTO ${table} (${"c".repeat(20)}_amount_one, ${"c".repeat(20)}_amount_two) VALUES (1, 2) RETURNING ${"c".repeat(20)}_amount_one_minor AS one, ${"c".repeat(20)}_amount_two_minor AS two`);
+    assert.deepEqual(r.rows[0], { one: "1", two: "2" }, "both triggers fire");
+  });
+
+  it("refuses injected SQL and duplicate plan ids before anything runs (exit 2, database untouched)", async () => {
+    await db.query("CREATE TABLE victims (id bigserial PRIMARY KEY, v bigint)");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-plans-"));
+    fs.writeFileSync(path.join(dir, "0201-evil.json"), JSON.stringify({ id: "0201-evil", description: "x", operations: [{ op: "addColumn", table: "victims", column: "c", type: "text; DROP TABLE victims" }] }));
+    const evil = await runRemedy(["migrate", "apply", "0201-evil", "expand", "--dir", dir]);
+    assert.equal(evil.code, 2);
+    assert.match(evil.err, /operations\.0\.type: must be a PostgreSQL type/);
+    fs.rmSync(path.join(dir, "0201-evil.json"));
+    const op = { op: "addColumn", table: "victims", column: "c", type: "text" };
+    fs.writeFileSync(path.join(dir, "0202-a.json"), JSON.stringify({ id: "0202-same", description: "a", operations: [op] }));
+    fs.writeFileSync(path.join(dir, "0202-b.json"), JSON.stringify({ id: "0202-same", description: "b", operations: [op] }));
+    const dupe = await runRemedy(["migrate", "apply", "0202-same", "expand", "--dir", dir]);
+    assert.equal(dupe.code, 2);
+    assert.match(dupe.err, /0202-b\.json: plan id 0202-same is already used by .*0202-a\.json/);
+    const columns = (await db.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'victims' ORDER BY 1")).rows.map((r) => r.column_name);
+    assert.deepEqual(columns, ["id", "v"], "nothing ran");
+  });
+
+  it("backfills sparse integer keys and UUID keys by keyset pagination: one batch per batch-size rows", async () => {
+    // Sparse: 1,000 rows spread over ids up to 10^9 (range batches would need 200,000 empty ones).
+    await db.query("CREATE TABLE sparse (id bigint PRIMARY KEY, flag text)");
+    await db.query("INSERT INTO sparse (id) SELECT g * 1000000 FROM generate_series(1, 1000) g");
+    await db.query("CREATE TABLE keyed (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), flag text)");
+    await db.query("INSERT INTO keyed (flag) SELECT NULL FROM generate_series(1, 1000)");
+    for (const [table, key] of [["sparse", "id"], ["keyed", "id"]]) {
+      const plan = parsePlan({ id: `03${table.length}0-fill-${table}`, description: "fill", operations: [{ op: "setNotNull", table, column: "flag", default: "'no'", key }] });
+      let batches = 0;
+      const runner = new MigrationRunner(db, [plan], { batchSize: 100, throttle: 0, afterBatch: (n) => (batches = n) });
+      await runner.apply(plan.id, "expand");
+      await runner.apply(plan.id, "backfill");
+      assert.equal(batches, 10, `${table}: 1,000 rows in batches of 100`);
+      const left = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE flag IS NULL`);
+      assert.equal(left.rows[0].n, "0", `${table}: every row filled`);
+    }
+  });
+
+  it("refuses a batch size of 0 and numbers that are not numbers, naming the option", async () => {
+    const plan = rename("0401-x", "ledger");
+    assert.throws(() => new MigrationRunner(db, [plan], { batchSize: 0 }), (e: Error) => e instanceof RunnerOptionError && /batchSize must be an integer 1\.\.1000000, got 0/.test(e.message));
+    for (const bad of ["0", "abc", "1e3", "-5"]) {
+      const r = await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "backfill", `--batch-size=${bad}`]);
+      assert.equal(r.code, 2, bad);
+      assert.equal(r.err.trim(), `remedy migrate: --batch-size must be an integer 1..1000000, got ${JSON.stringify(bad)}`);
+    }
+    const lt = await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "expand", "--lock-timeout", "soon"]);
+    assert.equal(lt.code, 2);
+    assert.match(lt.err, /--lock-timeout must be an integer 1\.\.600000, got "soon"/);
+  });
+
+  it("lets only one runner apply a plan at a time (advisory lock), naming the holder", async () => {
+    await db.query("CREATE TABLE locked (id bigserial PRIMARY KEY, amount bigint)");
+    const plan = rename("0501-rename-locked", "locked");
+    const holder = new Client({ connectionString: pg.url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock($1, hashtext($2))", [ADVISORY_LOCK_NAMESPACE, plan.id]);
+      const pid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+      await assert.rejects(new MigrationRunner(db, [plan]).apply(plan.id, "expand"), (e: Error) => {
+        assert.ok(e instanceof MigrationLockedError);
+        assert.match(e.message, new RegExp(`another remedy migrate is applying 0501-rename-locked \\(advisory lock held by backend pid ${pid}, connected since `));
+        return true;
+      });
+      assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'locked' AND column_name = 'amount_minor'")).rowCount, 0, "nothing ran");
+    } finally {
+      await holder.end();
+    }
+    await new MigrationRunner(db, [plan]).apply(plan.id, "expand");
+    assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'locked' AND column_name = 'amount_minor'")).rowCount, 1, "applies once the lock is free");
+  });
+
+  it("fails closed: a contract with no rollback window, or a window it cannot read, is refused", async () => {
+    await db.query("CREATE TABLE closed (id bigserial PRIMARY KEY, amount bigint)");
+    const plan = rename("0601-rename-closed", "closed");
+    const runner = new MigrationRunner(db, [plan], { throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    await assert.rejects(runner.apply(plan.id, "contract"), (e: Error) => e instanceof ContractRefusedError && /needs the rollback window/.test(e.message));
+    // The CLI, with the shipped plan on the shipped table: no --window, no REMEDY_ROLLBACK_WINDOW.
+    await db.query("CREATE TABLE IF NOT EXISTS payments (id bigserial PRIMARY KEY, currency text NOT NULL, amount bigint NOT NULL)");
+    const id = "0001-rename-payments-amount";
+    assert.equal((await runRemedy(["migrate", "apply", id, "expand"])).code, 0);
+    assert.equal((await runRemedy(["migrate", "apply", id, "backfill"])).code, 0);
+    const bare = await runRemedy(["migrate", "apply", id, "contract"]);
+    assert.equal(bare.code, 1, bare.err);
+    assert.match(bare.err, /needs the rollback window/);
+    // A schema-qualified column still counts: public.payments.amount is payments.amount.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "remedy-window-")), "w.json");
+    fs.writeFileSync(file, JSON.stringify([{ service: "payments", version: "v2.3.0", role: "previous", columns: ["public.payments.amount"] }]));
+    const qualified = await runRemedy(["migrate", "apply", id, "contract", "--window", file]);
+    assert.equal(qualified.code, 1);
+    assert.match(qualified.err, /drops payments\.amount, still used by payments v2\.3\.0 \(previous\)/);
+    fs.writeFileSync(file, JSON.stringify([{ service: "payments", version: "v2.3.0", columns: ["payments.amount"] }]));
+    const malformed = await runRemedy(["migrate", "apply", id, "contract", "--window", file]);
+    assert.equal(malformed.code, 2);
+    assert.match(malformed.err, /the rollback window must be a JSON list of \{ service, version, role, columns \}: \[0\]\.role: /);
+    assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'payments' AND column_name = 'amount'")).rowCount, 1, "the old column is still there");
+  });
+});

@@ -46,8 +46,31 @@ const sqlDefault = (what: string) =>
 const operationSchema = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("addColumn"), table: ident, column: ident, type: sqlType, default: sqlDefault("the default").optional() }),
   z
-    .strictObject({ op: z.literal("renameColumn"), table: ident, from: ident, to: ident, type: sqlType, notNull: z.boolean().optional(), key: ident.optional() })
-    .refine((o) => o.from !== o.to, { error: "must differ from `from`: renaming a column onto itself would drop it in the contract phase", path: ["to"] }),
+    .strictObject({
+      op: z.literal("renameColumn"),
+      table: ident,
+      from: ident,
+      to: ident,
+      type: sqlType,
+      notNull: z.boolean().optional(),
+      key: ident.optional(),
+      /** Old -> new value, over `from` (e.g. "round(amount * 100)::bigint"); required with `down` when the type changes. */
+      up: z.string().min(1).optional(),
+      /** New -> old value, over `to` (e.g. "amount_minor / 100.0"). */
+      down: z.string().min(1).optional(),
+      /** Constraints and indexes on `from` the plan accepts losing with it (recreated on `to` by other operations). */
+      replaces: z.array(ident).optional(),
+    })
+    .refine((o) => o.from !== o.to, { error: "must differ from `from`: renaming a column onto itself would drop it in the contract phase", path: ["to"] })
+    .refine((o) => (o.up === undefined) === (o.down === undefined), { error: "up and down go together: a type change must convert both ways while old and new code run", path: ["up"] })
+    .superRefine((o, ctx) => {
+      for (const [key, column] of [["up", o.from], ["down", o.to]] as const) {
+        const expr = o[key];
+        if (expr === undefined) continue;
+        const r = parseConversion(expr, column);
+        if (typeof r === "string") ctx.addIssue({ code: "custom", path: [key], message: `must be an expression over ${column}: ${r}` });
+      }
+    }),
   z.strictObject({ op: z.literal("setNotNull"), table: ident, column: ident, default: sqlDefault("the value existing NULLs get, as a SQL literal"), key: ident.optional() }),
   z.strictObject({ op: z.literal("dropColumn"), table: ident, column: ident }),
   z.strictObject({ op: z.literal("addIndex"), table: ident, name: ident, columns: z.array(ident).min(1), unique: z.boolean().optional() }),
@@ -79,6 +102,8 @@ export type Step =
       /** Runs outside a transaction (CREATE INDEX CONCURRENTLY); `cleanup` undoes a failed attempt. */
       readonly concurrently?: boolean;
       readonly cleanup?: string;
+      /** The index a concurrent build creates: an invalid one left by an interrupted build is rebuilt, and the result verified. */
+      readonly index?: string;
     }
   | {
       readonly kind: "backfill";
@@ -126,12 +151,12 @@ function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
       if (phase === "expand") {
         return [
           { kind: "ddl", table: o.table, description: `add ${o.table}.${o.to} beside ${o.from}`, sql: `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${to} ${o.type}` },
-          { kind: "ddl", table: o.table, description: `dual-write ${o.from} <-> ${o.to}`, sql: dualWriteSql(o.table, o.from, o.to, fn) },
+          { kind: "ddl", table: o.table, description: `dual-write ${o.from} <-> ${o.to}`, sql: dualWriteSql(o.table, o.from, o.to, fn, conversions(o)) },
         ];
       }
       if (phase === "backfill") {
         // Only rows the dual-write has not covered: never overwrite a value new code wrote.
-        return [{ kind: "backfill", table: o.table, key, description: `copy ${o.table}.${o.from} into ${o.to}`, set: `${to} = ${from}`, where: `${to} IS NULL AND ${from} IS NOT NULL` }];
+        return [{ kind: "backfill", table: o.table, key, description: `copy ${o.table}.${o.from} into ${o.to}`, set: `${to} = ${conversions(o).up(from)}`, where: `${to} IS NULL AND ${from} IS NOT NULL` }];
       }
       return [
         ...(o.notNull ? notNullSteps(o.table, o.to) : []),
@@ -168,6 +193,7 @@ function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
               kind: "ddl",
               table: o.table,
               concurrently: true,
+              index: o.name,
               description: `build index ${o.name} concurrently`,
               sql: `CREATE ${o.unique ? "UNIQUE " : ""}INDEX CONCURRENTLY IF NOT EXISTS ${q(o.name)} ON ${q(o.table)} (${o.columns.map(q).join(", ")})`,
               cleanup: `DROP INDEX CONCURRENTLY IF EXISTS ${q(o.name)}`,
@@ -175,6 +201,61 @@ function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
           ]
         : [];
   }
+}
+
+/** How a rename converts values: old -> new (`up`) and new -> old (`down`); identity when the type is kept. */
+interface Conversions {
+  readonly up: (fromRef: string) => string;
+  readonly down: (toRef: string) => string;
+}
+
+/** Functions a conversion may call. */
+const CONVERSION_FUNCTIONS = new Set(["round", "trunc", "floor", "ceil", "ceiling", "abs", "coalesce", "nullif", "greatest", "least", "lower", "upper", "trim", "btrim", "ltrim", "rtrim", "length", "substr", "left", "right", "replace", "to_char", "to_number", "to_timestamp", "to_date", "date_trunc", "extract", "epoch"]);
+
+/**
+ * A conversion expression over one column (`column`), checked token by token: numbers, quoted
+ * strings, operators, parentheses, `::type` casts, the allowed functions and the column itself.
+ * Anything else (another column, a subquery, `;`) is refused, so a plan cannot smuggle SQL.
+ * @returns a renderer that puts the column reference in place, or an error message.
+ */
+export function parseConversion(expr: string, column: string): ((ref: string) => string) | string {
+  const parts: ({ col: true } | { text: string })[] = [];
+  const token = new RegExp(`\\s*(?:(\\d+(?:\\.\\d+)?)|('(?:[^']|'')*')|(::\\s*${TYPE_SOURCE})|([a-z_][a-z0-9_]*)|(<=|>=|<>|\\|\\||[-+*/%(),<>=]))`, "iy");
+  let pos = 0;
+  let depth = 0;
+  while (pos < expr.length) {
+    if (/^\s+$/.test(expr.slice(pos))) break;
+    token.lastIndex = pos;
+    const m = token.exec(expr);
+    if (!m) return `unexpected ${JSON.stringify(expr.slice(pos, pos + 12))} at character ${pos + 1}`;
+    pos = token.lastIndex;
+    const [, num, str, cast, word, op] = m;
+    if (num !== undefined || str !== undefined) parts.push({ text: num ?? str });
+    else if (cast !== undefined) parts.push({ text: cast.replace(/\s+/g, " ") });
+    else if (word !== undefined) {
+      const w = word.toLowerCase();
+      if (w === column) parts.push({ col: true });
+      else if (CONVERSION_FUNCTIONS.has(w) || ["null", "true", "false", "from", "as"].includes(w)) parts.push({ text: w });
+      else return `${JSON.stringify(word)} is neither ${column} nor an allowed function (${[...CONVERSION_FUNCTIONS].slice(0, 8).join(", ")}, ...)`;
+    } else {
+      if (op === "(") depth++;
+      if (op === ")") depth--;
+      if (depth < 0) return "unbalanced parentheses";
+      parts.push({ text: op });
+    }
+  }
+  if (depth !== 0) return "unbalanced parentheses";
+  if (!parts.some((p) => "col" in p)) return `must use ${column}`;
+  return (ref) => parts.map((p) => ("col" in p ? ref : p.text)).join(" ");
+}
+
+/** The conversions of a rename (identity without `up`/`down`). */
+export function conversions(o: Extract<Operation, { op: "renameColumn" }>): Conversions {
+  if (o.up === undefined || o.down === undefined) return { up: (r) => r, down: (r) => r };
+  const up = parseConversion(o.up, o.from);
+  const down = parseConversion(o.down, o.to);
+  if (typeof up === "string" || typeof down === "string") throw new Error(`internal: unchecked conversion of ${o.table}.${o.from}`);
+  return { up, down };
 }
 
 /** Where expand keeps a renamed column's original default while the trigger applies it. */
@@ -189,8 +270,26 @@ export const SAVED_DEFAULTS_TABLE = "remedy_saved_defaults";
  * - INSERT: a side left NULL takes the other's value; both NULL take the saved default.
  * - UPDATE: the side that changed is copied to the side that did not.
  */
-function dualWriteSql(table: string, from: string, to: string, fn: string): string {
+function dualWriteSql(table: string, from: string, to: string, fn: string, conv: Conversions): string {
   const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const [f, t] = [`NEW.${q(from)}`, `NEW.${q(to)}`];
+  const up = conv.up(f);
+  const down = conv.down(t);
+  // The body is built here with quoted identifiers; only the saved default comes from the
+  // database (format's %s). Any % of the body is escaped for format().
+  const body = `BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF ${f} IS NULL AND ${t} IS NULL THEN ${f} := %s; END IF;
+    IF ${t} IS NULL THEN ${t} := ${up};
+    ELSIF ${f} IS NULL THEN ${f} := ${down};
+    END IF;
+  ELSIF ${f} IS DISTINCT FROM OLD.${q(from)} AND ${t} IS NOT DISTINCT FROM OLD.${q(to)} THEN
+    ${t} := ${up};
+  ELSIF ${t} IS DISTINCT FROM OLD.${q(to)} AND ${f} IS NOT DISTINCT FROM OLD.${q(from)} THEN
+    ${f} := ${down};
+  END IF;
+  RETURN NEW;
+END`.replace(/%(?!s;)/g, "%%");
   return `CREATE TABLE IF NOT EXISTS ${SAVED_DEFAULTS_TABLE} (table_name text, column_name text, expr text, PRIMARY KEY (table_name, column_name));
 INSERT INTO ${SAVED_DEFAULTS_TABLE} (table_name, column_name, expr)
   SELECT ${lit(table)}, ${lit(from)}, pg_get_expr(d.adbin, d.adrelid)
@@ -201,26 +300,9 @@ DO $do$
 DECLARE d text;
 BEGIN
   SELECT expr INTO d FROM ${SAVED_DEFAULTS_TABLE} WHERE table_name = ${lit(table)} AND column_name = ${lit(from)};
-  EXECUTE format($f$CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    IF NEW.%I IS NULL AND NEW.%I IS NULL THEN NEW.%I := %s; END IF;
-    IF NEW.%I IS NULL THEN NEW.%I := NEW.%I;
-    ELSIF NEW.%I IS NULL THEN NEW.%I := NEW.%I;
-    END IF;
-  ELSIF NEW.%I IS DISTINCT FROM OLD.%I AND NEW.%I IS NOT DISTINCT FROM OLD.%I THEN
-    NEW.%I := NEW.%I;
-  ELSIF NEW.%I IS DISTINCT FROM OLD.%I AND NEW.%I IS NOT DISTINCT FROM OLD.%I THEN
-    NEW.%I := NEW.%I;
-  END IF;
-  RETURN NEW;
-END $fn$$f$,
-    ${lit(fn)},
-    ${lit(from)}, ${lit(to)}, ${lit(from)}, coalesce(d, 'NULL'),
-    ${lit(to)}, ${lit(to)}, ${lit(from)},
-    ${lit(from)}, ${lit(from)}, ${lit(to)},
-    ${lit(from)}, ${lit(from)}, ${lit(to)}, ${lit(to)}, ${lit(to)}, ${lit(from)},
-    ${lit(to)}, ${lit(to)}, ${lit(from)}, ${lit(from)}, ${lit(from)}, ${lit(to)});
+  EXECUTE format(${lit(`CREATE OR REPLACE FUNCTION ${q(fn)}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+${body}
+$fn$`)}, coalesce(d, 'NULL'));
 END $do$;
 ALTER TABLE ${q(table)} ALTER COLUMN ${q(from)} DROP DEFAULT;
 DROP TRIGGER IF EXISTS ${q(fn)} ON ${q(table)};

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { Pool } from "pg";
 import { PHASES, parsePlan, phaseSteps, type MigrationPhase, type MigrationPlan, type VersionUsage } from "../../core/migrations";
 import { z } from "zod";
-import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner } from "../migrate/runner";
+import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../migrate/runner";
 
 class InputError extends Error {}
 
@@ -127,7 +127,11 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       err(json ? JSON.stringify({ error: e.name, message: e.message }) : `remedy migrate: ${e.message}`);
       return 1;
     }
-    if (e instanceof InputError || e instanceof SyntaxError || (e instanceof Error && /^no migration plan|^apply .* before/.test(e.message))) {
+    if (e instanceof PlanRefusedError) {
+      err(json ? JSON.stringify({ error: e.name, message: e.message, problems: e.problems }) : `remedy migrate: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof InputError || e instanceof RunnerOptionError || e instanceof SyntaxError || (e instanceof Error && /^no migration plan|^apply .* before/.test(e.message))) {
       err(`remedy migrate: ${(e as Error).message}`);
       return 2;
     }

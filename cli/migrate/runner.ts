@@ -69,6 +69,14 @@ export class RunnerOptionError extends Error {
 /** Advisory lock namespace of remedy migrations (first key of pg_try_advisory_lock(int, int)). */
 export const ADVISORY_LOCK_NAMESPACE = 0x72656d; // "rem"
 
+/** The plan does not fit the live database (checked before anything runs); each problem names the operation and the fix. */
+export class PlanRefusedError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`the plan does not fit the database; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "PlanRefusedError";
+  }
+}
+
 /** A phase was refused by the compatibility gate. */
 export class ContractRefusedError extends Error {
   constructor(readonly reasons: readonly string[]) {
@@ -204,6 +212,14 @@ export class MigrationRunner {
     if (!pending.includes(name)) return; // already applied
     const before = pending.slice(0, pending.indexOf(name));
     if (before.length > 0) throw new Error(`apply ${before.join(", ")} before ${name}: phases run in order, each its own deployment`);
+    const plan = this.plans.find((p) => p.id === planId) as MigrationPlan;
+    if (phase === "expand") {
+      // A retried expand (an earlier attempt stopped halfway) finds its own new columns: only a
+      // first attempt checks that they do not exist yet.
+      const started = (await this.pool.query(`SELECT 1 FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = '(started)'`, [name])).rowCount === 1;
+      await this.precheck(plan, started);
+      await this.pool.query(`INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, '(started)', '', 0) ON CONFLICT DO NOTHING`, [name]);
+    }
     try {
       await u.up({ migrations: [name] });
     } catch (err) {
@@ -224,13 +240,110 @@ export class MigrationRunner {
     return this.backfill(migration, stepId, step);
   }
 
+  /** `format_type` of a column, undefined when it does not exist. */
+  private async columnType(table: string, column: string): Promise<string | undefined> {
+    const r = await this.pool.query<{ t: string }>(
+      "SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+      [q(table), column],
+    );
+    return r.rows[0]?.t;
+  }
+
+  /** A declared type as PostgreSQL spells it (`int` -> `integer`, `numeric(12, 2)` -> `numeric(12,2)`). */
+  private async canonicalType(type: string): Promise<string> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(`CREATE TEMP TABLE remedy_type_probe (c ${type}) ON COMMIT DROP`);
+      const r = await client.query<{ t: string }>("SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'remedy_type_probe'::regclass AND attname = 'c'");
+      return r.rows[0].t;
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release();
+    }
+  }
+
+  /** Constraints and indexes that involve a column (a rename would drop them with it). */
+  private async attachedTo(table: string, column: string): Promise<{ name: string; kind: string }[]> {
+    const r = await this.pool.query<{ name: string; kind: string }>(
+      `SELECT c.conname AS name, CASE c.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique constraint' WHEN 'c' THEN 'check constraint' WHEN 'f' THEN 'foreign key' WHEN 'x' THEN 'exclusion constraint' ELSE c.contype::text END AS kind
+         FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+        WHERE c.conrelid = to_regclass($1) AND a.attname = $2
+       UNION
+       SELECT c.conname, 'foreign key (referenced)' FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey)
+        WHERE c.confrelid = to_regclass($1) AND a.attname = $2
+       UNION
+       SELECT ic.relname, 'index' FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+        WHERE i.indrelid = to_regclass($1) AND a.attname = $2 AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+       ORDER BY 1`,
+      [q(table), column],
+    );
+    return r.rows.filter((x) => !x.name.startsWith("remedy_"));
+  }
+
+  /**
+   * Checks an expand phase against the live database before anything runs: a rename needs its
+   * source column, must not land on an existing column, needs conversions for a type change and
+   * must not silently drop constraints or indexes; an added column must not exist with another type.
+   * @throws PlanRefusedError listing every problem.
+   */
+  private async precheck(plan: MigrationPlan, resumed: boolean): Promise<void> {
+    const problems: string[] = [];
+    for (const [i, o] of plan.operations.entries()) {
+      const at = `${plan.id} operations[${i}]`;
+      if (o.op === "renameColumn") {
+        const from = await this.columnType(o.table, o.from);
+        const to = await this.columnType(o.table, o.to);
+        if (from === undefined) {
+          problems.push(`${at}.from: ${o.table}.${o.from} does not exist`);
+          continue;
+        }
+        if (to !== undefined && !resumed) problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
+        const declared = await this.canonicalType(o.type);
+        if (declared !== from && o.up === undefined) {
+          problems.push(
+            `${at}.type: ${o.table}.${o.from} is ${from} but the plan says ${declared}; a type change must convert explicitly both ways while old and new code run: set up (over ${o.from}, e.g. "round(${o.from} * 100)::bigint") and down (over ${o.to}, e.g. "${o.to} / 100.0"), or keep type ${from}`,
+          );
+        }
+        const attached = (await this.attachedTo(o.table, o.from)).filter((a) => !(o.replaces ?? []).includes(a.name));
+        if (attached.length > 0) {
+          problems.push(
+            `${at}: ${o.table}.${o.from} has ${attached.map((a) => `${a.kind} ${a.name}`).join(", ")}, which the contract phase would drop with it; recreate them on ${o.to} (addIndex, addCheck, addForeignKey in a plan) and list them in operations[${i}].replaces, or drop them first`,
+          );
+        }
+      }
+      if (o.op === "addColumn") {
+        const existing = await this.columnType(o.table, o.column);
+        if (existing !== undefined && existing !== (await this.canonicalType(o.type))) {
+          problems.push(`${at}.type: ${o.table}.${o.column} already exists as ${existing}, not ${o.type}; it would be kept as it is. Use another name, or change the plan's type to ${existing}`);
+        }
+      }
+    }
+    if (problems.length > 0) throw new PlanRefusedError(problems);
+  }
+
+  /** true/false for a valid/invalid index of that name, undefined when there is none. */
+  private async indexValid(client: PoolClient, name: string): Promise<boolean | undefined> {
+    const r = await client.query<{ valid: boolean }>(
+      "SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = current_schema()",
+      [name],
+    );
+    return r.rows[0]?.valid;
+  }
+
   private async ddl(step: Extract<Step, { kind: "ddl" }>): Promise<void> {
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       const client = await this.pool.connect();
       try {
         if (step.concurrently) {
           await client.query(`SET lock_timeout = ${this.lockTimeoutMs}`);
+          // An interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index that IF NOT EXISTS
+          // would skip: drop it and build again.
+          if (step.index && (await this.indexValid(client, step.index)) === false && step.cleanup) await client.query(step.cleanup);
           await client.query(step.sql);
+          if (step.index && (await this.indexValid(client, step.index)) !== true) {
+            throw new Error(`index ${step.index} is not valid after building it; see pg_index.indisvalid`);
+          }
         } else {
           await client.query("BEGIN");
           await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);

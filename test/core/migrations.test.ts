@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { checkContract, checkRelease, columnChanges, objectName, parsePlan, phaseSteps, syncTriggerName, type VersionUsage } from "../../core/migrations";
+import { checkContract, checkRelease, columnChanges, objectName, parseConversion, parsePlan, phaseSteps, syncTriggerName, type VersionUsage } from "../../core/migrations";
 
 const plan = parsePlan({
   id: "0007-payments-refactor",
@@ -65,6 +65,29 @@ describe("core/migrations: expand/contract plans", () => {
     for (const [type, def] of [["numeric(12,2)", "0"], ["varchar(64)", "'it''s'"], ["timestamptz", "now()"], ["uuid", "gen_random_uuid()"], ["text[]", "'{}'::text[]"], ["double precision", "-4.5"]]) {
       assert.doesNotThrow(op({ op: "addColumn", column: "c", type, default: def }), `${type} default ${def}`);
     }
+  });
+
+  it("accepts conversions over the one column only, refusing other columns, subqueries and statements", () => {
+    const ok = parseConversion("round(amount * 100)::bigint", "amount");
+    assert.equal(typeof ok === "function" && ok('NEW."amount"'), 'round ( NEW."amount" * 100 ) ::bigint');
+    for (const [expr, why] of [
+      ["amount * rate", /"rate" is neither amount nor an allowed function/],
+      ["(SELECT max(amount) FROM payments)", /"SELECT" is neither amount nor an allowed function/],
+      ["amount; DROP TABLE payments", /unexpected ";/],
+      ["round(amount", /unbalanced parentheses/],
+      ["42", /must use amount/],
+    ] as const) {
+      const r = parseConversion(expr, "amount");
+      assert.ok(typeof r === "string" && why.test(r), `${expr}: ${String(r)}`);
+    }
+    assert.throws(
+      () => parsePlan({ id: "0002-x", description: "x", operations: [{ op: "renameColumn", table: "t", from: "a", to: "b", type: "bigint", up: "a * 100" }] }),
+      /operations\.0\.up: up and down go together/,
+    );
+    assert.throws(
+      () => parsePlan({ id: "0002-x", description: "x", operations: [{ op: "renameColumn", table: "t", from: "a", to: "b", type: "bigint", up: "a * rate", down: "b / 100" }] }),
+      /operations\.0\.up: must be an expression over a: "rate" is neither a nor an allowed function/,
+    );
   });
 
   it("names the bad field of an invalid plan", () => {

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, Pool } from "pg";
-import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, MigrationLockedError, MigrationRunner, RunnerOptionError } from "../../cli/migrate/runner";
+import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../../cli/migrate/runner";
 import { parsePlan, syncTriggerName, type MigrationPlan } from "../../core/migrations";
 import { runRemedy } from "../helpers/cli";
 import { startPostgres, type PostgresServer } from "../helpers/postgres";
@@ -179,5 +179,75 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     assert.equal(malformed.code, 2);
     assert.match(malformed.err, /the rollback window must be a JSON list of \{ service, version, role, columns \}: \[0\]\.role: /);
     assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'payments' AND column_name = 'amount'")).rowCount, 1, "the old column is still there");
+  });
+
+  it("changes a type only with explicit conversions both ways, and keeps every row exact while old and new code write", async () => {
+    // Prepare: numeric(12,2) amounts in major units become bigint minor units.
+    await db.query("CREATE TABLE money (id bigserial PRIMARY KEY, amount numeric(12,2) NOT NULL)");
+    await db.query("INSERT INTO money (amount) SELECT g / 100.0 FROM generate_series(1, 500) g");
+    const implicit = parsePlan({ id: "0701-money", description: "x", operations: [{ op: "renameColumn", table: "money", from: "amount", to: "amount_minor", type: "bigint" }] });
+    // Act + Assess: the implicit (lossy) change is refused before anything runs.
+    await assert.rejects(new MigrationRunner(db, [implicit]).apply(implicit.id, "expand"), (e: Error) => {
+      assert.ok(e instanceof PlanRefusedError, String(e));
+      assert.match(e.message, /0701-money operations\[0\]\.type: money\.amount is numeric\(12,2\) but the plan says bigint; a type change must convert explicitly both ways/);
+      return true;
+    });
+    assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'money' AND column_name = 'amount_minor'")).rowCount, 0, "nothing ran");
+    // With conversions: both sides stay exact.
+    const plan = parsePlan({
+      id: "0701-money",
+      description: "x",
+      operations: [{ op: "renameColumn", table: "money", from: "amount", to: "amount_minor", type: "bigint", up: "round(amount * 100)::bigint", down: "amount_minor / 100.0", notNull: true }],
+    });
+    const runner = new MigrationRunner(db, [plan], { batchSize: 100, throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    const v1 = await db.query<{ id: string }>("INSERT INTO money (amount) VALUES (12.34) RETURNING id");
+    const v2 = await db.query<{ id: string }>("INSERT INTO money (amount_minor) VALUES (5678) RETURNING id");
+    await db.query("UPDATE money SET amount_minor = 101 WHERE id = 1");
+    await runner.apply(plan.id, "backfill");
+    const rows = (await db.query<{ id: string; amount: string; amount_minor: string }>("SELECT id, amount::text, amount_minor::text FROM money ORDER BY id")).rows;
+    const mismatched = rows.filter((r) => Math.round(Number(r.amount) * 100) !== Number(r.amount_minor));
+    assert.deepEqual(mismatched, [], "amount * 100 = amount_minor on every row");
+    const byId = Object.fromEntries(rows.map((r) => [r.id, [r.amount, r.amount_minor]]));
+    assert.deepEqual(byId[v1.rows[0].id], ["12.34", "1234"]);
+    assert.deepEqual(byId[v2.rows[0].id], ["56.78", "5678"]);
+    assert.deepEqual(byId["1"], ["1.01", "101"]);
+    assert.deepEqual(byId["250"], ["2.50", "250"]);
+  });
+
+  it("refuses a rename onto an existing column, or one that would silently drop constraints and indexes", async () => {
+    await db.query("CREATE TABLE shop (id bigserial PRIMARY KEY, sku text UNIQUE, price bigint CHECK (price >= 0), amount bigint, legacy bigint)");
+    await db.query("CREATE INDEX shop_price_idx ON shop (price)");
+    const onto = parsePlan({ id: "0801-shop", description: "x", operations: [{ op: "renameColumn", table: "shop", from: "amount", to: "legacy", type: "bigint" }] });
+    await assert.rejects(new MigrationRunner(db, [onto]).apply(onto.id, "expand"), /operations\[0\]\.to: shop\.legacy already exists; renaming onto it would overwrite its data/);
+    const constrained = parsePlan({ id: "0801-shop", description: "x", operations: [
+      { op: "renameColumn", table: "shop", from: "price", to: "price_minor", type: "bigint" },
+      { op: "renameColumn", table: "shop", from: "sku", to: "article", type: "text" },
+    ] });
+    await assert.rejects(new MigrationRunner(db, [constrained]).apply(constrained.id, "expand"), (e: Error) => {
+      assert.ok(e instanceof PlanRefusedError);
+      assert.match(e.problems[0], /operations\[0\]: shop\.price has check constraint shop_price_check, index shop_price_idx, which the contract phase would drop with it; recreate them on price_minor .* and list them in operations\[0\]\.replaces/);
+      assert.match(e.problems[1], /operations\[1\]: shop\.sku has unique constraint shop_sku_key/);
+      return true;
+    });
+    // Acknowledged (to be recreated on the new column): accepted.
+    const acknowledged = parsePlan({ id: "0801-shop", description: "x", operations: [{ op: "renameColumn", table: "shop", from: "price", to: "price_minor", type: "bigint", replaces: ["shop_price_check", "shop_price_idx"] }] });
+    await new MigrationRunner(db, [acknowledged]).apply(acknowledged.id, "expand");
+  });
+
+  it("rebuilds an index an interrupted concurrent build left INVALID, instead of reporting success", async () => {
+    // Prepare: a unique build that failed part-way leaves an INVALID index behind.
+    await db.query("CREATE TABLE tags (id bigserial PRIMARY KEY, name text)");
+    await db.query("INSERT INTO tags (name) VALUES ('a'), ('a'), ('b')");
+    await assert.rejects(db.query("CREATE UNIQUE INDEX CONCURRENTLY tags_name_key ON tags (name)"), /could not create unique index/);
+    const valid = async () => (await db.query<{ v: boolean }>("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 'tags_name_key'::regclass")).rows[0]?.v;
+    assert.equal(await valid(), false, "left invalid");
+    await db.query("DELETE FROM tags WHERE id = 2");
+    // Act
+    const plan = parsePlan({ id: "0901-tags", description: "x", operations: [{ op: "addIndex", table: "tags", name: "tags_name_key", columns: ["name"], unique: true }] });
+    await new MigrationRunner(db, [plan]).apply(plan.id, "expand");
+    // Assess
+    assert.equal(await valid(), true);
+    await assert.rejects(db.query("INSERT INTO tags (name) VALUES ('b')"), /duplicate key value violates unique constraint "tags_name_key"/);
   });
 });

@@ -223,8 +223,13 @@ const serviceSchema = z.strictObject({
         uses: z.record(z.string(), z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column"' })), {
           error: required('a map of service version -> the "table.column"s it reads or writes'),
         }),
+        writesNull: z
+          .record(z.string(), z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column"' })), {
+            error: required('a map of service version -> the "table.column"s it may write NULL to'),
+          })
+          .optional(),
       },
-      { error: required("the database block { uses }") },
+      { error: required("the database block { uses, writesNull? }") },
     )
     .optional(),
   api: z
@@ -416,7 +421,11 @@ export interface ServiceSpec {
   /** GraphQL compatibility gate between the stable and the candidate version. */
   readonly api?: ApiSpec;
   /** Columns (`table.column`) each version reads or writes, for the migration gate. */
-  readonly database?: { readonly uses: Readonly<Record<string, readonly string[]>> };
+  readonly database?: {
+    readonly uses: Readonly<Record<string, readonly string[]>>;
+    /** Columns each version may write NULL to: a NOT NULL contract is refused while such a version may run. */
+    readonly writesNull?: Readonly<Record<string, readonly string[]>>;
+  };
 }
 
 export interface ApiSpec {
@@ -873,7 +882,7 @@ function normaliseService(s: RawService): ServiceSpec {
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
     rollbackWindowMinutes: s.rollbackWindowMinutes ?? defaults.DEFAULT_ROLLBACK_WINDOW_MINUTES,
     ...(s.hotfix === undefined ? {} : { hotfix: { reason: s.hotfix.reason, expires: new Date(s.hotfix.expires).toISOString() } }),
-    ...(s.database === undefined ? {} : { database: { uses: s.database.uses } }),
+    ...(s.database === undefined ? {} : { database: { uses: s.database.uses, ...(s.database.writesNull ? { writesNull: s.database.writesNull } : {}) } }),
     ...(s.api === undefined
       ? {}
       : {
@@ -1015,7 +1024,12 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     ...(spec.hotfix === undefined ? {} : { hotfix: { ...spec.hotfix } }),
     ...(spec.database === undefined
       ? {}
-      : { database: { uses: Object.fromEntries(Object.entries(spec.database.uses).map(([v, cols]) => [v, [...cols]])) } }),
+      : {
+          database: {
+            uses: Object.fromEntries(Object.entries(spec.database.uses).map(([v, cols]) => [v, [...cols]])),
+            ...(spec.database.writesNull ? { writesNull: Object.fromEntries(Object.entries(spec.database.writesNull).map(([v, cols]) => [v, [...cols]])) } : {}),
+          },
+        }),
     ...(spec.api === undefined
       ? {}
       : { api: { schemas: { ...spec.api.schemas }, operations: [...spec.api.operations], deprecatedRemoval: spec.api.deprecatedRemoval, ...(spec.api.override ? { override: { ...spec.api.override } } : {}) } }),

@@ -341,17 +341,26 @@ export function phaseSteps(plan: MigrationPlan, phase: MigrationPhase): Step[] {
   return plan.operations.flatMap((o) => operationSteps(o, phase));
 }
 
-/** Columns (`table.column`) a phase adds and removes. */
-export function columnChanges(plan: MigrationPlan, phase: MigrationPhase): { added: string[]; removed: string[] } {
+/**
+ * Columns (`table.column`) a phase adds and removes, and those its contract makes NOT NULL
+ * (`notNull`, with the old column of a rename whose NULLs the trigger would copy across).
+ */
+export function columnChanges(plan: MigrationPlan, phase: MigrationPhase): { added: string[]; removed: string[]; notNull: string[] } {
   const added: string[] = [];
   const removed: string[] = [];
+  const notNull: string[] = [];
+  for (const o of plan.operations) {
+    if (phase !== "contract") break;
+    if (o.op === "setNotNull") notNull.push(`${o.table}.${o.column}`);
+    if (o.op === "renameColumn" && o.notNull) notNull.push(`${o.table}.${o.to}`, `${o.table}.${o.from}`);
+  }
   for (const o of plan.operations) {
     if (o.op === "addColumn" && phase === "expand") added.push(`${o.table}.${o.column}`);
     if (o.op === "renameColumn" && phase === "expand") added.push(`${o.table}.${o.to}`);
     if (o.op === "renameColumn" && phase === "contract") removed.push(`${o.table}.${o.from}`);
     if (o.op === "dropColumn" && phase === "contract") removed.push(`${o.table}.${o.column}`);
   }
-  return { added, removed };
+  return { added, removed, notNull };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,6 +374,8 @@ export interface VersionUsage {
   readonly role: "stable" | "candidate" | "previous";
   /** Columns it reads or writes, as `table.column`. */
   readonly columns: readonly string[];
+  /** Columns it may write NULL to (`table.column`): a NOT NULL contract waits until it is gone. */
+  readonly writesNull?: readonly string[];
 }
 
 /**
@@ -372,8 +383,17 @@ export interface VersionUsage {
  * removes. Returns one message per blocked column; empty = allowed.
  */
 export function checkContract(plan: MigrationPlan, window: readonly VersionUsage[]): string[] {
-  const { removed } = columnChanges(plan, "contract");
-  return removed.flatMap((col) => {
+  const { removed, notNull } = columnChanges(plan, "contract");
+  const nullWriters = notNull.flatMap((col) => {
+    const writers = window.filter((v) => (v.writesNull ?? []).includes(col));
+    return writers.length === 0
+      ? []
+      : [
+          `contract of ${plan.id} makes ${col} NOT NULL, but ${writers.map((w) => `${w.service} ${w.version} (${w.role})`).join(", ")} may write NULL to it and would fail on every such write after a rollback; ` +
+            "wait until no version in the rollback window writes NULL there (database.writesNull)",
+        ];
+  });
+  return nullWriters.concat(removed.flatMap((col) => {
     const users = window.filter((v) => v.columns.includes(col));
     return users.length === 0
       ? []
@@ -381,7 +401,7 @@ export function checkContract(plan: MigrationPlan, window: readonly VersionUsage
           `contract of ${plan.id} drops ${col}, still used by ${users.map((u) => `${u.service} ${u.version} (${u.role})`).join(", ")}; ` +
             "wait until no version in the rollback window uses it (promote past it and let the rollback window end)",
         ];
-  });
+  }));
 }
 
 /**

@@ -84,7 +84,8 @@ async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, iss
         issues.push(`services[${i}].database.uses: no entry for ${spec.name} ${version} (${role}); declare the "table.column"s it reads and writes`);
         continue;
       }
-      window.push({ service: spec.name, version, role, columns });
+      const writesNull = spec.database.writesNull?.[version];
+      window.push({ service: spec.name, version, role, columns, ...(writesNull ? { writesNull } : {}) });
     }
   }
   return window;

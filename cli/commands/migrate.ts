@@ -47,6 +47,7 @@ const windowSchema = z.array(
     version: z.string().min(1),
     role: z.enum(["stable", "candidate", "previous"]),
     columns: z.array(z.string().regex(/^(public\.)?[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column" (or "public.table.column")' })),
+    writesNull: z.array(z.string().regex(/^(public\.)?[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column" (or "public.table.column")' })).optional(),
   }),
 );
 
@@ -73,7 +74,8 @@ export function readWindow(file: string | undefined): VersionUsage[] | undefined
   if (!r.success) {
     throw new InputError(`the rollback window must be a JSON list of { service, version, role, columns }: ${r.error.issues.map((i) => `[${i.path.join("].")}: ${i.message}`).join("; ")}`);
   }
-  return r.data.map((v) => ({ ...v, columns: v.columns.map((c) => c.replace(/^public\./, "")) }));
+  const bare = (c: string) => c.replace(/^public\./, "");
+  return r.data.map((v) => ({ ...v, columns: v.columns.map(bare), ...(v.writesNull ? { writesNull: v.writesNull.map(bare) } : {}) }));
 }
 
 /** A positive integer option, or an InputError naming it. */

@@ -42,8 +42,8 @@ describe("core/migrations: expand/contract plans", () => {
       "set payments.currency NOT NULL",
       "drop payments.legacy",
     ]);
-    assert.deepEqual(columnChanges(plan, "expand"), { added: ["payments.note", "payments.amount_minor"], removed: [] });
-    assert.deepEqual(columnChanges(plan, "contract"), { added: [], removed: ["payments.amount", "payments.legacy"] });
+    assert.deepEqual(columnChanges(plan, "expand"), { added: ["payments.note", "payments.amount_minor"], removed: [], notNull: [] });
+    assert.deepEqual(columnChanges(plan, "contract"), { added: [], removed: ["payments.amount", "payments.legacy"], notNull: ["payments.amount_minor", "payments.amount", "payments.currency"] });
   });
 
   it("derives unique object names within PostgreSQL's 63 characters, however long the identifiers", () => {
@@ -109,6 +109,22 @@ describe("core/migrations: expand/contract plans", () => {
       "contract of 0007-payments-refactor drops payments.legacy, still used by reports r9 (stable); wait until no version in the rollback window uses it (promote past it and let the rollback window end)",
     ]);
     assert.deepEqual(checkContract(plan, [window[0]]), []);
+  });
+
+  it("refuses a NOT NULL contract while a version in the rollback window may write NULL there", () => {
+    // plan: renameColumn amount -> amount_minor with notNull, and setNotNull on payments.currency.
+    const window: VersionUsage[] = [
+      { service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor", "payments.currency"] },
+      { service: "payments", version: "v2.3.9", role: "candidate", columns: ["payments.amount_minor", "payments.currency"], writesNull: ["payments.currency"] },
+    ];
+    assert.deepEqual(checkContract(plan, window), [
+      "contract of 0007-payments-refactor makes payments.currency NOT NULL, but payments v2.3.9 (candidate) may write NULL to it and would fail on every such write after a rollback; wait until no version in the rollback window writes NULL there (database.writesNull)",
+    ]);
+    // Writing NULL into the old column of a NOT NULL rename counts too: the trigger copies it across.
+    const old: VersionUsage = { service: "payments", version: "v2.3.0", role: "previous", columns: [], writesNull: ["payments.amount"] };
+    assert.match(checkContract(plan, [old])[0] ?? "", /makes payments\.amount NOT NULL, but payments v2\.3\.0 \(previous\) may write NULL/);
+    assert.deepEqual(checkContract(plan, [window[0]]), []);
+    assert.deepEqual(columnChanges(plan, "contract").notNull, ["payments.amount_minor", "payments.amount", "payments.currency"]);
   });
 
   it("refuses a release whose candidate or rollback target needs a column the live schema lacks", () => {

@@ -15,7 +15,7 @@ commands:
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip, restore
   rehearse                                               the whole remediation loop on a local AWS emulator (moto)
   check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
-  migrate    plan | status | apply <plan-id> <expand|backfill|contract>   (against DATABASE_URL)
+  migrate    plan | status | apply <plan-id> <expand|backfill|contract> | abort <plan-id>   (against DATABASE_URL)
 
 exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 

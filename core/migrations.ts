@@ -73,6 +73,36 @@ const operationSchema = z.discriminatedUnion("op", [
     }),
   z.strictObject({ op: z.literal("setNotNull"), table: ident, column: ident, default: sqlDefault("the value existing NULLs get, as a SQL literal"), key: ident.optional() }),
   z.strictObject({ op: z.literal("dropColumn"), table: ident, column: ident }),
+  z.strictObject({ op: z.literal("dropNotNull"), table: ident, column: ident }),
+  z
+    .strictObject({ op: z.literal("addCheck"), table: ident, name: ident, columns: z.array(ident).min(1), condition: z.string().min(1) })
+    .superRefine((o, ctx) => {
+      const r = parseExpression(o.condition, o.columns, true);
+      if (typeof r === "string") ctx.addIssue({ code: "custom", path: ["condition"], message: `must be a condition over ${o.columns.join(", ")}: ${r}` });
+    }),
+  z.strictObject({
+    op: z.literal("addForeignKey"),
+    table: ident,
+    name: ident,
+    columns: z.array(ident).min(1),
+    references: z.strictObject({ table: ident, columns: z.array(ident).min(1) }),
+    onDelete: z.enum(["no action", "restrict", "cascade", "set null"], { error: 'must be "no action", "restrict", "cascade" or "set null"' }).optional(),
+  }).refine((o) => o.columns.length === o.references.columns.length, { error: "must list as many columns as references.columns", path: ["columns"] }),
+  z.strictObject({ op: z.literal("dropIndex"), name: ident }),
+  z.strictObject({ op: z.literal("dropTable"), table: ident }),
+  z.strictObject({
+    op: z.literal("sql"),
+    description: z.string().min(1),
+    /** Table the statements lock (lock_timeout and messages name it). */
+    table: ident,
+    phase: z.enum(PHASES, { error: 'must be "expand", "backfill" or "contract"' }),
+    up: z.string().min(1),
+    /** Undoes `up` (for `remedy migrate abort`); required: a step nobody can undo is not allowed. */
+    down: z.string({ error: "required: the SQL that undoes up (remedy migrate abort runs it)" }).min(1),
+    /** Columns (`table.column`) the step adds or removes, so the gate knows. */
+    adds: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/)).optional(),
+    removes: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/)).optional(),
+  }).refine((o) => o.phase === "contract" || (o.removes ?? []).length === 0, { error: "only a contract step may remove columns", path: ["removes"] }),
   z.strictObject({ op: z.literal("addIndex"), table: ident, name: ident, columns: z.array(ident).min(1), unique: z.boolean().optional() }),
 ]);
 export type Operation = z.infer<typeof operationSchema>;
@@ -186,6 +216,35 @@ function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
       return notNullSteps(o.table, o.column);
     case "dropColumn":
       return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop ${o.table}.${o.column}`, sql: `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.column)}` }] : [];
+    case "dropNotNull":
+      return phase === "expand" ? [{ kind: "ddl", table: o.table, description: `allow NULL in ${o.table}.${o.column}`, sql: `ALTER TABLE ${q(o.table)} ALTER COLUMN ${q(o.column)} DROP NOT NULL` }] : [];
+    case "addCheck": {
+      // NOT VALID: instant, checks new writes only; VALIDATE later scans under SHARE UPDATE EXCLUSIVE.
+      const cond = (parseExpression(o.condition, o.columns, true) as (ref: (c: string) => string) => string)(q);
+      if (phase === "expand") return [{ kind: "ddl", table: o.table, description: `check ${o.name} on ${o.table} (not valid)`, sql: `ALTER TABLE ${q(o.table)} DROP CONSTRAINT IF EXISTS ${q(o.name)}; ALTER TABLE ${q(o.table)} ADD CONSTRAINT ${q(o.name)} CHECK (${cond}) NOT VALID` }];
+      if (phase === "backfill") return [{ kind: "ddl", table: o.table, description: `validate ${o.name}`, sql: `ALTER TABLE ${q(o.table)} VALIDATE CONSTRAINT ${q(o.name)}` }];
+      return [];
+    }
+    case "addForeignKey": {
+      if (phase === "expand") {
+        return [
+          {
+            kind: "ddl",
+            table: o.table,
+            description: `foreign key ${o.name} ${o.table} -> ${o.references.table} (not valid)`,
+            sql: `ALTER TABLE ${q(o.table)} DROP CONSTRAINT IF EXISTS ${q(o.name)}; ALTER TABLE ${q(o.table)} ADD CONSTRAINT ${q(o.name)} FOREIGN KEY (${o.columns.map(q).join(", ")}) REFERENCES ${q(o.references.table)} (${o.references.columns.map(q).join(", ")})${o.onDelete ? ` ON DELETE ${o.onDelete.toUpperCase()}` : ""} NOT VALID`,
+          },
+        ];
+      }
+      if (phase === "backfill") return [{ kind: "ddl", table: o.table, description: `validate ${o.name}`, sql: `ALTER TABLE ${q(o.table)} VALIDATE CONSTRAINT ${q(o.name)}` }];
+      return [];
+    }
+    case "dropIndex":
+      return phase === "contract" ? [{ kind: "ddl", table: o.name, concurrently: true, description: `drop index ${o.name} concurrently`, sql: `DROP INDEX CONCURRENTLY IF EXISTS ${q(o.name)}` }] : [];
+    case "dropTable":
+      return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop table ${o.table}`, sql: `DROP TABLE IF EXISTS ${q(o.table)}` }] : [];
+    case "sql":
+      return phase === o.phase ? [{ kind: "ddl", table: o.table, description: o.description, sql: o.up }] : [];
     case "addIndex":
       return phase === "expand"
         ? [
@@ -219,7 +278,20 @@ const CONVERSION_FUNCTIONS = new Set(["round", "trunc", "floor", "ceil", "ceilin
  * @returns a renderer that puts the column reference in place, or an error message.
  */
 export function parseConversion(expr: string, column: string): ((ref: string) => string) | string {
-  const parts: ({ col: true } | { text: string })[] = [];
+  const r = parseExpression(expr, [column], false);
+  return typeof r === "string" ? r : (ref) => r(() => ref);
+}
+
+/** Words a CHECK condition may use besides columns and functions. */
+const CONDITION_WORDS = new Set(["and", "or", "not", "is", "null", "in", "between", "like", "ilike", "true", "false", "distinct", "from"]);
+
+/**
+ * An expression over `columns` (a conversion, or with `condition` a CHECK condition), checked
+ * token by token like {@link parseConversion}; renders with a function giving each column's reference.
+ */
+export function parseExpression(expr: string, columns: readonly string[], condition: boolean): ((ref: (column: string) => string) => string) | string {
+  const column = columns.join(" or ");
+  const parts: ({ col: string } | { text: string })[] = [];
   const token = new RegExp(`\\s*(?:(\\d+(?:\\.\\d+)?)|('(?:[^']|'')*')|(::\\s*${TYPE_SOURCE})|([a-z_][a-z0-9_]*)|(<=|>=|<>|\\|\\||[-+*/%(),<>=]))`, "iy");
   let pos = 0;
   let depth = 0;
@@ -234,8 +306,8 @@ export function parseConversion(expr: string, column: string): ((ref: string) =>
     else if (cast !== undefined) parts.push({ text: cast.replace(/\s+/g, " ") });
     else if (word !== undefined) {
       const w = word.toLowerCase();
-      if (w === column) parts.push({ col: true });
-      else if (CONVERSION_FUNCTIONS.has(w) || ["null", "true", "false", "from", "as"].includes(w)) parts.push({ text: w });
+      if (columns.includes(w)) parts.push({ col: w });
+      else if (CONVERSION_FUNCTIONS.has(w) || ["null", "true", "false", "from", "as"].includes(w) || (condition && CONDITION_WORDS.has(w))) parts.push({ text: w });
       else return `${JSON.stringify(word)} is neither ${column} nor an allowed function (${[...CONVERSION_FUNCTIONS].slice(0, 8).join(", ")}, ...)`;
     } else {
       if (op === "(") depth++;
@@ -246,7 +318,7 @@ export function parseConversion(expr: string, column: string): ((ref: string) =>
   }
   if (depth !== 0) return "unbalanced parentheses";
   if (!parts.some((p) => "col" in p)) return `must use ${column}`;
-  return (ref) => parts.map((p) => ("col" in p ? ref : p.text)).join(" ");
+  return (ref) => parts.map((p) => ("col" in p ? ref(p.col) : p.text)).join(" ");
 }
 
 /** The conversions of a rename (identity without `up`/`down`). */
@@ -336,6 +408,76 @@ function notNullSteps(table: string, column: string): Step[] {
   ];
 }
 
+/**
+ * The steps that undo one phase of one operation (`remedy migrate abort`), for expand and
+ * backfill; a contract cannot be undone (it dropped data).
+ */
+function undoSteps(o: Operation, phase: MigrationPhase): Step[] {
+  const ddl = (table: string, description: string, sql: string, extra: Partial<Extract<Step, { kind: "ddl" }>> = {}): Step => ({ kind: "ddl", table, description, sql, ...extra });
+  if (phase === "contract") return [];
+  switch (o.op) {
+    case "addColumn":
+      return phase === "expand" ? [ddl(o.table, `drop ${o.table}.${o.column}`, `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.column)}`)] : [];
+    case "renameColumn": {
+      if (phase !== "expand") return [];
+      const fn = syncTriggerName(o.table, o.from, o.to);
+      const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+      return [
+        ddl(
+          o.table,
+          `stop dual-writing ${o.from} <-> ${o.to}, drop ${o.table}.${o.to}, give ${o.from} its default back`,
+          [
+            `DROP TRIGGER IF EXISTS ${q(fn)} ON ${q(o.table)}`,
+            `DROP FUNCTION IF EXISTS ${q(fn)}()`,
+            `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.to)}`,
+            restoreDefaultSql(o.table, o.from, o.from),
+            `DELETE FROM ${SAVED_DEFAULTS_TABLE} WHERE table_name = ${lit(o.table)} AND column_name = ${lit(o.from)} AND to_regclass('${SAVED_DEFAULTS_TABLE}') IS NOT NULL`,
+          ].join(";\n"),
+        ),
+      ];
+    }
+    case "setNotNull":
+      return phase === "expand" ? [ddl(o.table, `remove the default of ${o.table}.${o.column}`, `ALTER TABLE ${q(o.table)} ALTER COLUMN ${q(o.column)} DROP DEFAULT`)] : [];
+    case "dropNotNull":
+      return phase === "expand" ? [ddl(o.table, `set ${o.table}.${o.column} NOT NULL again`, `ALTER TABLE ${q(o.table)} ALTER COLUMN ${q(o.column)} SET NOT NULL`)] : [];
+    case "addCheck":
+    case "addForeignKey":
+      return phase === "expand" ? [ddl(o.table, `drop ${o.name}`, `ALTER TABLE ${q(o.table)} DROP CONSTRAINT IF EXISTS ${q(o.name)}`)] : [];
+    case "addIndex":
+      return phase === "expand" ? [ddl(o.table, `drop index ${o.name}`, `DROP INDEX CONCURRENTLY IF EXISTS ${q(o.name)}`, { concurrently: true })] : [];
+    case "sql":
+      return phase === o.phase ? [ddl(o.table, `undo: ${o.description}`, o.down)] : [];
+    case "dropColumn":
+    case "dropIndex":
+    case "dropTable":
+      return [];
+  }
+}
+
+/** The steps undoing a plan's phase, operations in reverse order. */
+export function undoPhaseSteps(plan: MigrationPlan, phase: MigrationPhase): Step[] {
+  return [...plan.operations].reverse().flatMap((o) => undoSteps(o, phase));
+}
+
+/**
+ * Refuses to abort (undo expand/backfill of) a plan while a version in the rollback window uses
+ * a column its expand added: undoing would break that version.
+ */
+export function checkAbort(plan: MigrationPlan, window: readonly VersionUsage[]): string[] {
+  const { added } = columnChanges(plan, "expand");
+  return added.flatMap((col) => {
+    const users = window.filter((v) => v.columns.includes(col));
+    return users.length === 0
+      ? []
+      : [`abort of ${plan.id} drops ${col}, used by ${users.map((u) => `${u.service} ${u.version} (${u.role})`).join(", ")}; roll those versions back first`];
+  });
+}
+
+/** True when `column` (`table.column`) is `pattern` or falls under a `table.*` pattern. */
+export function columnMatches(pattern: string, column: string): boolean {
+  return pattern.endsWith(".*") ? column.startsWith(pattern.slice(0, -1)) : pattern === column;
+}
+
 /** Every step of a plan's phase, in order. */
 export function phaseSteps(plan: MigrationPlan, phase: MigrationPhase): Step[] {
   return plan.operations.flatMap((o) => operationSteps(o, phase));
@@ -359,6 +501,11 @@ export function columnChanges(plan: MigrationPlan, phase: MigrationPhase): { add
     if (o.op === "renameColumn" && phase === "expand") added.push(`${o.table}.${o.to}`);
     if (o.op === "renameColumn" && phase === "contract") removed.push(`${o.table}.${o.from}`);
     if (o.op === "dropColumn" && phase === "contract") removed.push(`${o.table}.${o.column}`);
+    if (o.op === "dropTable" && phase === "contract") removed.push(`${o.table}.*`);
+    if (o.op === "sql" && o.phase === phase) {
+      added.push(...(o.adds ?? []));
+      removed.push(...(o.removes ?? []));
+    }
   }
   return { added, removed, notNull };
 }
@@ -393,8 +540,9 @@ export function checkContract(plan: MigrationPlan, window: readonly VersionUsage
             "wait until no version in the rollback window writes NULL there (database.writesNull)",
         ];
   });
+  const uses = (v: VersionUsage, col: string) => v.columns.some((c) => columnMatches(col, c));
   return nullWriters.concat(removed.flatMap((col) => {
-    const users = window.filter((v) => v.columns.includes(col));
+    const users = window.filter((v) => uses(v, col));
     return users.length === 0
       ? []
       : [
@@ -459,7 +607,7 @@ export function checkMigrationDeployment(
         if (added.includes(c) && !after.has(`${plan.id}:expand`)) {
           issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id} adds in its expand phase, not applied yet; run that phase first (database.run)`);
         }
-        if (removed.includes(c) && after.has(`${plan.id}:contract`) && !contracting) {
+        if (removed.some((r) => columnMatches(r, c)) && after.has(`${plan.id}:contract`) && !contracting) {
           issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id}'s contract phase already removed; this version can no longer run`);
         }
       }

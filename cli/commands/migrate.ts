@@ -4,7 +4,10 @@
  *   status                      applied and pending phases
  *   apply <plan-id> <phase>     one phase; a contract phase is refused while a version in the
  *                               rollback window (--window <file> or REMEDY_ROLLBACK_WINDOW, JSON
- *                               list of {service, version, role, columns}) still uses what it drops
+ *                               list of {service, version, role, columns, writesNull?}) still uses
+ *                               what it drops, and without a window at all
+ *   abort <plan-id>             undo an applied expand/backfill (not a contract), refused while a
+ *                               version in the window uses what it added
  * Exit 0 done, 1 refused (gate or lock timeout), 2 usage or input error.
  */
 import * as fs from "node:fs";
@@ -109,7 +112,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       out(json ? JSON.stringify(view, null, 2) : view.map((p) => [`${p.id}: ${p.description}`, ...PHASES.map((ph) => `  ${ph}: ${p.phases[ph].join("; ") || "(nothing)"}`)].join("\n")).join("\n"));
       return 0;
     }
-    if (!["plan", "status", "apply"].includes(sub ?? "")) throw new InputError(`usage: remedy migrate plan|status|apply <plan-id> <expand|backfill|contract> [--dir ${dir}]`);
+    if (!["plan", "status", "apply", "abort"].includes(sub ?? "")) throw new InputError(`usage: remedy migrate plan|status|apply <plan-id> <expand|backfill|contract>|abort <plan-id> [--dir ${dir}]`);
     if (!url) throw new InputError("DATABASE_URL is not set (postgres://user@host:5432/db)");
     pool = new Pool({ connectionString: url, max: 4 });
     const runner = new MigrationRunner(pool, plans, {
@@ -120,6 +123,11 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     if (sub === "apply") {
       if (!planId || !PHASES.includes(phase as MigrationPhase)) throw new InputError("usage: remedy migrate apply <plan-id> <expand|backfill|contract>");
       await runner.apply(planId, phase as MigrationPhase, readWindow(parsed.values.window));
+    }
+    if (sub === "abort") {
+      if (!planId) throw new InputError("usage: remedy migrate abort <plan-id> [--window <file>]");
+      const undone = await runner.abort(planId, readWindow(parsed.values.window));
+      err(`remedy migrate: undid ${undone.join(", ") || "nothing (no phase of it was applied)"}`);
     }
     const status = await runner.status();
     out(json ? JSON.stringify(status, null, 2) : [`applied: ${status.applied.join(", ") || "none"}`, `pending: ${status.pending.join(", ") || "none"}`].join("\n"));

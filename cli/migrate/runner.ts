@@ -11,7 +11,7 @@
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";
 import * as defaults from "../../core/defaults";
-import { PHASES, checkContract, phaseSteps, q, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
+import { PHASES, checkAbort, checkContract, phaseSteps, q, undoPhaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
 
 export const LEDGER_TABLE = "remedy_migrations";
 export const PROGRESS_TABLE = "remedy_backfill_progress";
@@ -183,6 +183,44 @@ export class MigrationRunner {
       if (reasons.length > 0) throw new ContractRefusedError(reasons);
     }
     await this.ensureTables();
+    await this.withPlanLock(planId, () => this.applyLocked(planId, phase));
+  }
+
+  /**
+   * Undoes the applied expand (and backfill) of a plan whose contract has not run: its
+   * columns, triggers, indexes and constraints go, the ledger forgets the phases, and the old
+   * shape is as before. Refused while a version in the rollback window uses what it would drop.
+   */
+  async abort(planId: string, rollbackWindow: readonly VersionUsage[] | undefined): Promise<string[]> {
+    const plan = this.plans.find((p) => p.id === planId);
+    if (!plan) throw new Error(`no migration plan ${planId} (known: ${this.plans.map((p) => p.id).join(", ")})`);
+    if (rollbackWindow === undefined) {
+      throw new ContractRefusedError([`abort of ${planId} needs the rollback window to know no version uses the columns it would drop; give it with --window <file> or REMEDY_ROLLBACK_WINDOW`]);
+    }
+    const reasons = checkAbort(plan, rollbackWindow);
+    if (reasons.length > 0) throw new ContractRefusedError(reasons);
+    await this.ensureTables();
+    return this.withPlanLock(planId, async () => {
+      const applied = new Set((await this.pool.query<{ name: string }>(`SELECT name FROM ${LEDGER_TABLE} WHERE name LIKE $1`, [`${planId}:%`])).rows.map((r) => r.name));
+      if (applied.has(`${planId}:contract`)) {
+        throw new ContractRefusedError([`${planId}:contract is applied: it dropped data and cannot be undone; write a new plan that adds back what you need`]);
+      }
+      const undone: string[] = [];
+      for (const phase of ["backfill", "expand"] as const) {
+        const name = `${planId}:${phase}`;
+        const started = (await this.pool.query(`SELECT 1 FROM ${PROGRESS_TABLE} WHERE migration = $1`, [name])).rowCount ?? 0;
+        if (!applied.has(name) && started === 0) continue;
+        for (const step of undoPhaseSteps(plan, phase)) if (step.kind === "ddl") await this.ddl(step);
+        await this.pool.query(`DELETE FROM ${LEDGER_TABLE} WHERE name = $1`, [name]);
+        await this.pool.query(`DELETE FROM ${PROGRESS_TABLE} WHERE migration = $1`, [name]);
+        undone.push(name);
+      }
+      return undone;
+    });
+  }
+
+  /** Runs `fn` holding the plan's advisory lock; another holder makes it fail at once. */
+  private async withPlanLock<T>(planId: string, fn: () => Promise<T>): Promise<T> {
     // One runner per plan at a time: the lock lives as long as this session.
     const lock = await this.pool.connect();
     try {
@@ -196,7 +234,7 @@ export class MigrationRunner {
         throw new MigrationLockedError(planId, h ? `backend pid ${h.pid}, connected since ${h.since}` : "another session");
       }
       try {
-        await this.applyLocked(planId, phase);
+        return await fn();
       } finally {
         await lock.query("SELECT pg_advisory_unlock($1, hashtext($2))", [ADVISORY_LOCK_NAMESPACE, planId]).catch(() => undefined);
       }

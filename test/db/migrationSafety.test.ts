@@ -250,4 +250,80 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     assert.equal(await valid(), true);
     await assert.rejects(db.query("INSERT INTO tags (name) VALUES ('b')"), /duplicate key value violates unique constraint "tags_name_key"/);
   });
+
+  it("adds CHECK and FOREIGN KEY constraints NOT VALID then validates them, relaxes NOT NULL, drops an index concurrently, runs a raw SQL step in its phase", async () => {
+    await db.query("CREATE TABLE customers (id bigserial PRIMARY KEY)");
+    await db.query("INSERT INTO customers SELECT FROM generate_series(1, 10)");
+    await db.query("CREATE TABLE carts (id bigserial PRIMARY KEY, customer_id bigint, total bigint NOT NULL, note text NOT NULL DEFAULT '')");
+    await db.query("INSERT INTO carts (customer_id, total) SELECT (g % 10) + 1, g FROM generate_series(1, 200) g");
+    await db.query("CREATE INDEX carts_note_idx ON carts (note)");
+    const plan = parsePlan({
+      id: "1001-carts",
+      description: "constraints",
+      operations: [
+        { op: "addCheck", table: "carts", name: "carts_total_positive", columns: ["total"], condition: "total >= 0 AND total < 1000000" },
+        { op: "addForeignKey", table: "carts", name: "carts_customer_fk", columns: ["customer_id"], references: { table: "customers", columns: ["id"] }, onDelete: "cascade" },
+        { op: "dropNotNull", table: "carts", column: "note" },
+        { op: "dropIndex", name: "carts_note_idx" },
+        { op: "sql", description: "comment the table", table: "carts", phase: "expand", up: "COMMENT ON TABLE carts IS 'v2'", down: "COMMENT ON TABLE carts IS NULL" },
+      ],
+    });
+    const runner = new MigrationRunner(db, [plan], { throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    const validated = async (name: string) => (await db.query<{ v: boolean }>("SELECT convalidated AS v FROM pg_constraint WHERE conname = $1", [name])).rows[0]?.v;
+    assert.equal(await validated("carts_total_positive"), false, "NOT VALID: no scan under an exclusive lock");
+    assert.equal(await validated("carts_customer_fk"), false);
+    await assert.rejects(db.query("INSERT INTO carts (customer_id, total) VALUES (1, -5)"), /violates check constraint "carts_total_positive"/);
+    await assert.rejects(db.query("INSERT INTO carts (customer_id, total) VALUES (999, 5)"), /violates foreign key constraint "carts_customer_fk"/);
+    await db.query("INSERT INTO carts (customer_id, total, note) VALUES (1, 5, NULL)");
+    assert.equal((await db.query<{ c: string }>("SELECT obj_description('carts'::regclass) AS c")).rows[0].c, "v2");
+    await runner.apply(plan.id, "backfill");
+    assert.equal(await validated("carts_total_positive"), true);
+    assert.equal(await validated("carts_customer_fk"), true);
+    await runner.apply(plan.id, "contract", []);
+    assert.equal((await db.query("SELECT 1 FROM pg_class WHERE relname = 'carts_note_idx'")).rowCount, 0, "index dropped");
+    await db.query("DELETE FROM customers WHERE id = 1");
+    assert.equal((await db.query("SELECT 1 FROM carts WHERE customer_id = 1")).rowCount, 0, "ON DELETE CASCADE");
+  });
+
+  it("aborts an in-progress rename: the new column, trigger and saved default go, the old shape comes back, and it can be run again", async () => {
+    await db.query("CREATE TABLE invoices (id bigserial PRIMARY KEY, amount bigint NOT NULL DEFAULT 7)");
+    await db.query("INSERT INTO invoices (amount) SELECT g FROM generate_series(1, 300) g");
+    const plan = rename("1101-rename-invoices-amount", "invoices");
+    const runner = new MigrationRunner(db, [plan], { batchSize: 50, throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    const v2 = { service: "invoices", version: "v2", role: "candidate" as const, columns: ["invoices.amount_minor"] };
+    // Refused while v2 (which reads amount_minor) may still run; refused without a window.
+    await assert.rejects(runner.abort(plan.id, [v2]), /abort of 1101-rename-invoices-amount drops invoices\.amount_minor, used by invoices v2 \(candidate\); roll those versions back first/);
+    await assert.rejects(runner.abort(plan.id, undefined), /needs the rollback window/);
+    // Act
+    const undone = await runner.abort(plan.id, [{ service: "invoices", version: "v1", role: "stable", columns: ["invoices.amount"] }]);
+    // Assess
+    assert.deepEqual(undone, [`${plan.id}:backfill`, `${plan.id}:expand`]);
+    assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'invoices' AND column_name = 'amount_minor'")).rowCount, 0);
+    assert.equal((await db.query("SELECT 1 FROM pg_trigger WHERE tgrelid = 'invoices'::regclass AND NOT tgisinternal")).rowCount, 0);
+    const v1 = await db.query<{ amount: string }>("INSERT INTO invoices DEFAULT VALUES RETURNING amount::text");
+    assert.equal(v1.rows[0].amount, "7", "the old column has its default again");
+    assert.deepEqual(await runner.status(), { applied: [], pending: [`${plan.id}:expand`, `${plan.id}:backfill`, `${plan.id}:contract`] });
+    // And again, from scratch.
+    await runner.apply(plan.id, "expand");
+    const both = await db.query<{ amount: string; amount_minor: string }>("INSERT INTO invoices DEFAULT VALUES RETURNING amount::text, amount_minor::text");
+    assert.deepEqual(both.rows[0], { amount: "7", amount_minor: "7" });
+    // A contract cannot be aborted.
+    await runner.apply(plan.id, "backfill");
+    await runner.apply(plan.id, "contract", [v2]);
+    await assert.rejects(runner.abort(plan.id, []), /1101-rename-invoices-amount:contract is applied: it dropped data and cannot be undone/);
+  });
+
+  it("gates dropping a table on every column of it", async () => {
+    await db.query("CREATE TABLE legacy_audit (id bigserial PRIMARY KEY, what text)");
+    const plan = parsePlan({ id: "1201-drop-audit", description: "x", operations: [{ op: "dropTable", table: "legacy_audit" }] });
+    const runner = new MigrationRunner(db, [plan], { throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    await assert.rejects(runner.apply(plan.id, "contract", [{ service: "audit", version: "a1", role: "previous", columns: ["legacy_audit.what"] }]), /drops legacy_audit\.\*, still used by audit a1 \(previous\)/);
+    await runner.apply(plan.id, "contract", [{ service: "audit", version: "a2", role: "stable", columns: [] }]);
+    assert.equal((await db.query("SELECT to_regclass('legacy_audit') AS t")).rows[0].t, null);
+  });
 });

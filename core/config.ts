@@ -319,6 +319,7 @@ const databaseSchema = z.strictObject({
     .strictObject({
       image: z.string({ error: required("the image that runs `remedy migrate`, pinned to a tag or digest") }),
       command: z.array(z.string()).optional(),
+      checkCommand: z.array(z.string()).optional(),
       namespace: dnsLabel("the namespace of the migration Job", 63),
       databaseUrlSecret: z.strictObject({ name: dnsLabel("the Secret holding DATABASE_URL", 253), key: z.string().min(1) }),
     })
@@ -477,6 +478,8 @@ export interface DatabaseSpec {
   readonly job?: {
     readonly image: string;
     readonly command: readonly string[];
+    /** The schema gate each new version's pods run first (init container); `--uses <columns>` is appended. */
+    readonly checkCommand: readonly string[];
     readonly namespace: string;
     readonly databaseUrlSecret: { readonly name: string; readonly key: string };
   };
@@ -921,7 +924,9 @@ function normaliseStack(raw: RawStack): StackConfig {
             plans: raw.database.plans ?? "migrations",
             applied: raw.database.applied ?? [],
             ...(raw.database.run ? { run: raw.database.run } : {}),
-            ...(raw.database.job ? { job: { ...raw.database.job, command: raw.database.job.command ?? ["npx", "remedy", "migrate", "apply"] } } : {}),
+            ...(raw.database.job
+              ? { job: { ...raw.database.job, command: raw.database.job.command ?? ["npx", "remedy", "migrate", "apply"], checkCommand: raw.database.job.checkCommand ?? ["npx", "remedy", "migrate", "check"] } }
+              : {}),
           },
         }),
     ...(raw.hotfixStack === undefined ? {} : { hotfixStack: raw.hotfixStack }),

@@ -473,6 +473,33 @@ export function checkAbort(plan: MigrationPlan, window: readonly VersionUsage[])
   });
 }
 
+/** Columns whose existing rows get their values in the backfill phase (a rename's new column). */
+export function backfilledColumns(plan: MigrationPlan): string[] {
+  return plan.operations.flatMap((o) => (o.op === "renameColumn" ? [`${o.table}.${o.to}`] : []));
+}
+
+/**
+ * What a version needs from the live database before it may start: each column it uses exists,
+ * and a column a plan fills by backfill has that backfill recorded in the ledger. The in-cluster
+ * check (`remedy migrate check`) runs this against the real ledger, not the config's `applied`.
+ */
+export function checkUsesAgainstLedger(columns: readonly string[], live: ReadonlySet<string>, ledger: ReadonlySet<string>, plans: readonly MigrationPlan[]): string[] {
+  const issues: string[] = [];
+  for (const c of columns) {
+    if (!live.has(c)) {
+      const plan = plans.find((p) => columnChanges(p, "expand").added.includes(c));
+      issues.push(`${c} does not exist in the database${plan ? `; ${plan.id}'s expand phase adds it and has not run` : ""}`);
+      continue;
+    }
+    for (const p of plans) {
+      if (backfilledColumns(p).includes(c) && !ledger.has(`${p.id}:backfill`)) {
+        issues.push(`${c} exists but ${p.id}'s backfill has not completed (ledger ${"remedy_migrations"}): existing rows still read NULL`);
+      }
+    }
+  }
+  return issues;
+}
+
 /** True when `column` (`table.column`) is `pattern` or falls under a `table.*` pattern. */
 export function columnMatches(pattern: string, column: string): boolean {
   return pattern.endsWith(".*") ? column.startsWith(pattern.slice(0, -1)) : pattern === column;
@@ -600,12 +627,16 @@ export function checkMigrationDeployment(
   }
   for (const plan of plans) {
     const added = columnChanges(plan, "expand").added;
+    const filled = backfilledColumns(plan);
     const removed = columnChanges(plan, "contract").removed;
     const contracting = run?.plan === plan.id && run.phase === "contract";
     for (const v of window) {
       for (const c of v.columns) {
         if (added.includes(c) && !after.has(`${plan.id}:expand`)) {
           issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id} adds in its expand phase, not applied yet; run that phase first (database.run)`);
+        }
+        if (filled.includes(c) && after.has(`${plan.id}:expand`) && !after.has(`${plan.id}:backfill`)) {
+          issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id} fills in its backfill phase, not applied yet: existing rows would read NULL; run that phase first (database.run)`);
         }
         if (removed.some((r) => columnMatches(r, c)) && after.has(`${plan.id}:contract`) && !contracting) {
           issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id}'s contract phase already removed; this version can no longer run`);

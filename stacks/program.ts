@@ -194,6 +194,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         weights: plan.apply((p) => p.weights),
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deployAfter: earlyJob ? [earlyJob] : [],
+        ...(db?.job ? { schemaGate: { image: db.job.image, command: db.job.checkCommand, databaseUrlSecret: db.job.databaseUrlSecret } } : {}),
       }, onCluster),
     );
   }

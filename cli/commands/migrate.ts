@@ -93,7 +93,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { dir: { type: "string" }, window: { type: "string" }, "lock-timeout": { type: "string" }, "batch-size": { type: "string" } },
+      options: { dir: { type: "string" }, window: { type: "string" }, "lock-timeout": { type: "string" }, "batch-size": { type: "string" }, uses: { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -112,7 +112,9 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       out(json ? JSON.stringify(view, null, 2) : view.map((p) => [`${p.id}: ${p.description}`, ...PHASES.map((ph) => `  ${ph}: ${p.phases[ph].join("; ") || "(nothing)"}`)].join("\n")).join("\n"));
       return 0;
     }
-    if (!["plan", "status", "apply", "abort"].includes(sub ?? "")) throw new InputError(`usage: remedy migrate plan|status|apply <plan-id> <expand|backfill|contract>|abort <plan-id> [--dir ${dir}]`);
+    if (!["plan", "status", "apply", "abort", "check"].includes(sub ?? "")) {
+      throw new InputError(`usage: remedy migrate plan|status|apply <plan-id> <expand|backfill|contract>|abort <plan-id>|check --uses <table.column,...> [--dir ${dir}]`);
+    }
     if (!url) throw new InputError("DATABASE_URL is not set (postgres://user@host:5432/db)");
     pool = new Pool({ connectionString: url, max: 4 });
     const runner = new MigrationRunner(pool, plans, {
@@ -123,6 +125,18 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     if (sub === "apply") {
       if (!planId || !PHASES.includes(phase as MigrationPhase)) throw new InputError("usage: remedy migrate apply <plan-id> <expand|backfill|contract>");
       await runner.apply(planId, phase as MigrationPhase, readWindow(parsed.values.window));
+    }
+    if (sub === "check") {
+      const uses = (parsed.values.uses ?? "").split(",").map((c) => c.trim()).filter(Boolean);
+      const bad = uses.filter((c) => !/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(c));
+      if (bad.length > 0 || uses.length === 0) throw new InputError(`--uses must list "table.column"s separated by commas${bad.length ? `, got ${bad.map((b) => JSON.stringify(b)).join(", ")}` : ""}`);
+      const problems = await runner.checkUses(uses);
+      if (problems.length > 0) {
+        err(json ? JSON.stringify({ error: "SchemaNotReady", problems }) : `remedy migrate: this version cannot start yet:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        return 1;
+      }
+      out(json ? JSON.stringify({ ready: true, uses }) : `ready: ${uses.join(", ")}`);
+      return 0;
     }
     if (sub === "abort") {
       if (!planId) throw new InputError("usage: remedy migrate abort <plan-id> [--window <file>]");

@@ -11,7 +11,7 @@
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";
 import * as defaults from "../../core/defaults";
-import { PHASES, checkAbort, checkContract, phaseSteps, q, undoPhaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
+import { PHASES, checkAbort, checkContract, checkUsesAgainstLedger, phaseSteps, q, undoPhaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
 
 export const LEDGER_TABLE = "remedy_migrations";
 export const PROGRESS_TABLE = "remedy_backfill_progress";
@@ -265,6 +265,16 @@ export class MigrationRunner {
       const cause = (err as { cause?: unknown }).cause;
       throw cause instanceof Error ? cause : err;
     }
+  }
+
+  /**
+   * Whether a version using `columns` may start now, from the live schema and the ledger (not
+   * from what config claims is applied). Empty = yes.
+   */
+  async checkUses(columns: readonly string[]): Promise<string[]> {
+    await this.ensureTables();
+    const ledger = new Set((await this.pool.query<{ name: string }>(`SELECT name FROM ${LEDGER_TABLE}`)).rows.map((r) => r.name));
+    return checkUsesAgainstLedger(columns, await this.liveColumns(), ledger, this.plans);
   }
 
   /** Columns (`table.column`) of the public schema now: the live shape the release gate checks against. */

@@ -38,6 +38,24 @@ export interface BlueGreenServiceArgs {
    * needs): the Deployments and the listener rule depend on them. Default none.
    */
   readonly deployAfter?: readonly pulumi.Resource[];
+  /**
+   * Checks the live database before each pod of a slot starts: an init container runs
+   * `<command> --uses <the version's database.uses>` (remedy migrate check), which fails while a
+   * column is missing or its backfill is not recorded in the migration ledger, so a version never
+   * starts (and, since the rule waits for rollout, never gets traffic) ahead of its schema.
+   * Default: none.
+   */
+  readonly schemaGate?: SchemaGateArgs;
+}
+
+/** The init container that checks the schema a version needs against the live database. */
+export interface SchemaGateArgs {
+  /** Image with remedy's CLI. */
+  readonly image: string;
+  /** Command; `--uses <columns>` is appended. E.g. `["npx", "remedy", "migrate", "check"]`. */
+  readonly command: readonly string[];
+  /** Secret and key holding `DATABASE_URL`. */
+  readonly databaseUrlSecret: { readonly name: string; readonly key: string };
 }
 
 /** Kubernetes objects of one slot; absent for a slot that has no image yet. */
@@ -101,7 +119,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
         const replicas = args.replicas?.[slot] ?? slotSpec.replicas;
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? []);
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate);
       }
     }
     this.targetGroups = targetGroups;
@@ -224,7 +242,22 @@ export function createSlotWorkload(
   targetGroup: aws.lb.TargetGroup,
   ingress: IngressAttachment,
   deployAfter: readonly pulumi.Resource[] = [],
+  schemaGate?: SchemaGateArgs,
 ): SlotWorkload {
+  const uses = spec.database?.uses[slotSpec.version] ?? [];
+  const initContainers =
+    schemaGate && uses.length > 0
+      ? [
+          {
+            name: "schema-gate",
+            image: schemaGate.image,
+            command: [...schemaGate.command, "--uses", [...uses].sort().join(",")],
+            env: [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: schemaGate.databaseUrlSecret.name, key: schemaGate.databaseUrlSecret.key } } }],
+            resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+            securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
+          },
+        ]
+      : undefined;
   const objectName = slotObjectName(spec.name, slot);
   const selector = slotSelector(spec.name, slot);
   const labels = {
@@ -311,6 +344,7 @@ export function createSlotWorkload(
                 labelSelector: { matchLabels: selector },
               },
             ],
+            ...(initContainers ? { initContainers } : {}),
             containers: [
               {
                 name: spec.name,

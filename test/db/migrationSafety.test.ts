@@ -326,4 +326,33 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     await runner.apply(plan.id, "contract", [{ service: "audit", version: "a2", role: "stable", columns: [] }]);
     assert.equal((await db.query("SELECT to_regclass('legacy_audit') AS t")).rows[0].t, null);
   });
+
+  it("remedy migrate check: a version may start only once its columns exist and their backfill is in the ledger", async () => {
+    // Prepare: the shipped plan on a fresh table in a database of its own.
+    await db.query("CREATE DATABASE gate");
+    const url = pg.url.replace(/\/remedy$/, "/gate");
+    const gate = new Pool({ connectionString: url });
+    process.env.DATABASE_URL = url;
+    try {
+      await gate.query("CREATE TABLE payments (id bigserial PRIMARY KEY, currency text NOT NULL, amount bigint NOT NULL)");
+      await gate.query("INSERT INTO payments (currency, amount) SELECT 'EUR', g FROM generate_series(1, 100) g");
+      const check = () => runRemedy(["migrate", "check", "--uses", "payments.id,payments.amount_minor"]);
+      // Act + Assess
+      const before = await check();
+      assert.equal(before.code, 1);
+      assert.match(before.err, /payments\.amount_minor does not exist in the database; 0001-rename-payments-amount's expand phase adds it and has not run/);
+      assert.equal((await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "expand"])).code, 0);
+      const expanded = await check();
+      assert.equal(expanded.code, 1);
+      assert.match(expanded.err, /payments\.amount_minor exists but 0001-rename-payments-amount's backfill has not completed/);
+      assert.equal((await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "backfill"])).code, 0);
+      const ready = await check();
+      assert.equal(ready.code, 0, ready.err);
+      assert.equal(ready.out.trim(), "ready: payments.id, payments.amount_minor");
+      assert.equal((await runRemedy(["migrate", "check", "--uses", "payments"])).code, 2);
+    } finally {
+      process.env.DATABASE_URL = pg.url;
+      await gate.end();
+    }
+  });
 });

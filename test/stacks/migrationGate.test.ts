@@ -66,8 +66,22 @@ describe("stacks: the migration gate and migration Job", () => {
       return true;
     });
     assert.deepEqual(recorded.resources.filter((r) => !r.type.startsWith("remedy:")), [], "nothing deployed");
-    // Running the expand in the same deployment satisfies it.
-    await run(prod({ run: { plan: PLAN, phase: "expand" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed }));
+    // Running the expand is not enough: existing rows read NULL until the backfill has run.
+    await assert.rejects(
+      run(prod({ run: { plan: PLAN, phase: "expand" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed })),
+      /payments v2\.3\.1 \(candidate\) uses payments\.amount_minor, which 0001-rename-payments-amount fills in its backfill phase, not applied yet: existing rows would read NULL/,
+    );
+    // The backfill Job runs first in the same deployment: allowed, and each slot's pods check the
+    // real ledger before they start (init container), whatever config claims is applied.
+    await run(prod({ applied: [`${PLAN}:expand`], run: { plan: PLAN, phase: "backfill" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed }));
+    const green = (one("kubernetes:apps/v1:Deployment", "payments-green").inputs as Obj).spec.template.spec;
+    assert.deepEqual(green.initContainers[0].command, ["npx", "remedy", "migrate", "check", "--uses", "payments.amount_minor,payments.id"]);
+    assert.equal(green.initContainers[0].image, JOB.image);
+    assert.deepEqual(green.initContainers[0].env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } }]);
+    const blue = (one("kubernetes:apps/v1:Deployment", "payments-blue").inputs as Obj).spec.template.spec;
+    assert.deepEqual(blue.initContainers[0].command.slice(-1), ["payments.amount,payments.id"]);
+    validateK8sObject(one("kubernetes:apps/v1:Deployment", "payments-green"));
+    assert.equal((one("kubernetes:apps/v1:Deployment", "orders-green").inputs as Obj).spec.template.spec.initContainers, undefined, "orders declares no columns");
   });
 
   it("refuses a contract while the stable version still uses the old column, and skipped phases", async () => {

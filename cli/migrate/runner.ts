@@ -425,6 +425,10 @@ export class MigrationRunner {
     let done = saved.rows[0] ? Number(saved.rows[0].rows_done) : 0;
     const after = (alias = "") => (last === undefined ? "TRUE" : `${alias}${k} > $1`);
     const params = () => (last === undefined ? [] : [last]);
+    // Rows inserted from now on are dual-written (the expand phase installed the trigger): the
+    // backfill stops at the highest key there is now instead of chasing the workload's inserts.
+    const top = (await this.pool.query<{ hi: string | null }>(`SELECT ${k}::text AS hi FROM ${t} ORDER BY ${k} DESC LIMIT 1`)).rows[0]?.hi ?? null;
+    if (top === null) return;
     const remaining = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${t} WHERE ${after()} AND (${step.where})`, params())).rows[0].n);
     const total = done + remaining;
     const resumedAt = done;
@@ -439,9 +443,9 @@ export class MigrationRunner {
         await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
         const limitParam: number = last === undefined ? 1 : 2;
         const edge: { rows: { hi: string | null }[] } = await client.query<{ hi: string | null }>(
-          // The batch's last key; works for any ordered type (max() does not exist for uuid).
-          `SELECT ${k}::text AS hi FROM (SELECT ${k} FROM ${t} WHERE ${after()} ORDER BY ${k} LIMIT $${limitParam}) b ORDER BY ${k} DESC LIMIT 1`,
-          [...params(), this.batchSize],
+          // The batch's last key (at most the top key); any ordered type (there is no max(uuid)).
+          `SELECT ${k}::text AS hi FROM (SELECT ${k} FROM ${t} WHERE ${after()} AND ${k} <= $${limitParam + 1} ORDER BY ${k} LIMIT $${limitParam}) b ORDER BY ${k} DESC LIMIT 1`,
+          [...params(), this.batchSize, top],
         );
         upTo = edge.rows[0]?.hi ?? null;
         if (upTo === null) {

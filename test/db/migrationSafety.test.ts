@@ -355,4 +355,49 @@ describe("migrations on real PostgreSQL 15: safety", function () {
       await gate.end();
     }
   });
+
+  it("contracts atomically under load: new-code inserts never fail, even while a reader holds the table and the contract retries", async () => {
+    // Prepare: the old column is NOT NULL; new code inserts only the new one.
+    await db.query("CREATE TABLE busy (id bigserial PRIMARY KEY, amount bigint NOT NULL)");
+    await db.query("INSERT INTO busy (amount) SELECT g FROM generate_series(1, 1000) g");
+    const plan = rename("1301-rename-busy", "busy");
+    const runner = new MigrationRunner(db, [plan], { lockTimeoutMs: 100, attempts: 20, throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    let stop = false;
+    let inserts = 0;
+    const failures: string[] = [];
+    const writer = (async () => {
+      while (!stop) {
+        try {
+          await db.query("INSERT INTO busy (amount_minor) VALUES ($1)", [inserts + 5000]);
+          inserts += 1;
+        } catch (e) {
+          failures.push((e as Error).message);
+        }
+      }
+    })();
+    // A long reader holds ACCESS SHARE: every contract attempt times out until it commits.
+    const reader = new Client({ connectionString: pg.url });
+    await reader.connect();
+    await reader.query("BEGIN");
+    await reader.query("SELECT count(*) FROM busy");
+    // Act
+    const contract = runner.apply(plan.id, "contract", [{ service: "busy", version: "v2", role: "stable", columns: ["busy.amount_minor"] }]);
+    await new Promise((r) => setTimeout(r, 600));
+    const heldColumns = (await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'busy' ORDER BY 1")).rows.map((r) => r.column_name as string);
+    await reader.query("COMMIT");
+    await reader.end();
+    await contract;
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await writer;
+    // Assess
+    assert.deepEqual(heldColumns, ["amount", "amount_minor", "id"], "nothing half-done while the reader held the table");
+    assert.deepEqual(failures, [], "no insert failed before, during or after the contract");
+    assert.ok(inserts > 50, `the writer kept writing (${inserts} inserts)`);
+    const cols = (await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'busy' ORDER BY 1")).rows.map((r) => r.column_name as string);
+    assert.deepEqual(cols, ["amount_minor", "id"]);
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM busy WHERE amount_minor IS NULL")).rows[0].n, 0);
+  });
 });

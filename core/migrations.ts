@@ -90,6 +90,9 @@ const operationSchema = z.discriminatedUnion("op", [
   }).refine((o) => o.columns.length === o.references.columns.length, { error: "must list as many columns as references.columns", path: ["columns"] }),
   z.strictObject({ op: z.literal("dropIndex"), name: ident }),
   z.strictObject({ op: z.literal("dropTable"), table: ident }),
+  z
+    .strictObject({ op: z.literal("renameTable"), from: ident, to: ident })
+    .refine((o) => o.from !== o.to, { error: "must differ from `from`", path: ["to"] }),
   z.strictObject({
     op: z.literal("sql"),
     description: z.string().min(1),
@@ -243,6 +246,20 @@ function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
       return phase === "contract" ? [{ kind: "ddl", table: o.name, concurrently: true, description: `drop index ${o.name} concurrently`, sql: `DROP INDEX CONCURRENTLY IF EXISTS ${q(o.name)}` }] : [];
     case "dropTable":
       return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop table ${o.table}`, sql: `DROP TABLE IF EXISTS ${q(o.table)}` }] : [];
+    case "renameTable":
+      // Old code keeps using the old name through a view: a simple view is automatically
+      // updatable, so its reads, inserts (with the table's defaults), updates and deletes reach the table.
+      if (phase === "expand") {
+        return [
+          {
+            kind: "ddl",
+            table: o.from,
+            description: `rename table ${o.from} to ${o.to}, keep ${o.from} as a view`,
+            sql: `DO $do$ BEGIN IF to_regclass('${o.to}') IS NULL THEN ALTER TABLE ${q(o.from)} RENAME TO ${q(o.to)}; CREATE VIEW ${q(o.from)} AS SELECT * FROM ${q(o.to)}; END IF; END $do$`,
+          },
+        ];
+      }
+      return phase === "contract" ? [{ kind: "ddl", table: o.to, description: `drop the view ${o.from}`, sql: `DROP VIEW IF EXISTS ${q(o.from)}` }] : [];
     case "sql":
       return phase === o.phase ? [{ kind: "ddl", table: o.table, description: o.description, sql: o.up }] : [];
     case "addIndex":
@@ -447,6 +464,10 @@ function undoSteps(o: Operation, phase: MigrationPhase): Step[] {
       return phase === "expand" ? [ddl(o.table, `drop index ${o.name}`, `DROP INDEX CONCURRENTLY IF EXISTS ${q(o.name)}`, { concurrently: true })] : [];
     case "sql":
       return phase === o.phase ? [ddl(o.table, `undo: ${o.description}`, o.down)] : [];
+    case "renameTable":
+      return phase === "expand"
+        ? [ddl(o.from, `rename table ${o.to} back to ${o.from}`, `DROP VIEW IF EXISTS ${q(o.from)}; ALTER TABLE IF EXISTS ${q(o.to)} RENAME TO ${q(o.from)}`)]
+        : [];
     case "dropColumn":
     case "dropIndex":
     case "dropTable":
@@ -466,7 +487,7 @@ export function undoPhaseSteps(plan: MigrationPlan, phase: MigrationPhase): Step
 export function checkAbort(plan: MigrationPlan, window: readonly VersionUsage[]): string[] {
   const { added } = columnChanges(plan, "expand");
   return added.flatMap((col) => {
-    const users = window.filter((v) => v.columns.includes(col));
+    const users = window.filter((v) => v.columns.some((c) => columnMatches(col, c)));
     return users.length === 0
       ? []
       : [`abort of ${plan.id} drops ${col}, used by ${users.map((u) => `${u.service} ${u.version} (${u.role})`).join(", ")}; roll those versions back first`];
@@ -487,7 +508,7 @@ export function checkUsesAgainstLedger(columns: readonly string[], live: Readonl
   const issues: string[] = [];
   for (const c of columns) {
     if (!live.has(c)) {
-      const plan = plans.find((p) => columnChanges(p, "expand").added.includes(c));
+      const plan = plans.find((p) => columnChanges(p, "expand").added.some((a) => columnMatches(a, c)));
       issues.push(`${c} does not exist in the database${plan ? `; ${plan.id}'s expand phase adds it and has not run` : ""}`);
       continue;
     }
@@ -529,6 +550,8 @@ export function columnChanges(plan: MigrationPlan, phase: MigrationPhase): { add
     if (o.op === "renameColumn" && phase === "contract") removed.push(`${o.table}.${o.from}`);
     if (o.op === "dropColumn" && phase === "contract") removed.push(`${o.table}.${o.column}`);
     if (o.op === "dropTable" && phase === "contract") removed.push(`${o.table}.*`);
+    if (o.op === "renameTable" && phase === "expand") added.push(`${o.to}.*`);
+    if (o.op === "renameTable" && phase === "contract") removed.push(`${o.from}.*`);
     if (o.op === "sql" && o.phase === phase) {
       added.push(...(o.adds ?? []));
       removed.push(...(o.removes ?? []));
@@ -588,8 +611,8 @@ export function checkRelease(liveColumns: ReadonlySet<string>, versions: readonl
     v.columns
       .filter((c) => !liveColumns.has(c))
       .map((c) => {
-        const expands = plans.find((p) => columnChanges(p, "expand").added.includes(c));
-        const contracted = plans.find((p) => columnChanges(p, "contract").removed.includes(c));
+        const expands = plans.find((p) => columnChanges(p, "expand").added.some((a) => columnMatches(a, c)));
+        const contracted = plans.find((p) => columnChanges(p, "contract").removed.some((r) => columnMatches(r, c)));
         const fix = expands ? `apply the expand phase of ${expands.id} first` : contracted ? `${contracted.id} already removed it; this version can no longer run` : "add it with a migration first";
         return `${v.service} ${v.version} (${v.role}) uses ${c}, which the live schema does not have; ${fix}`;
       }),
@@ -632,7 +655,7 @@ export function checkMigrationDeployment(
     const contracting = run?.plan === plan.id && run.phase === "contract";
     for (const v of window) {
       for (const c of v.columns) {
-        if (added.includes(c) && !after.has(`${plan.id}:expand`)) {
+        if (added.some((a) => columnMatches(a, c)) && !after.has(`${plan.id}:expand`)) {
           issues.push(`${v.service} ${v.version} (${v.role}) uses ${c}, which ${plan.id} adds in its expand phase, not applied yet; run that phase first (database.run)`);
         }
         if (filled.includes(c) && after.has(`${plan.id}:expand`) && !after.has(`${plan.id}:backfill`)) {

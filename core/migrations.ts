@@ -216,7 +216,12 @@ function operationSteps(o: Operation, phase: MigrationPhase): Step[] {
       if (phase === "backfill") {
         return [{ kind: "backfill", table: o.table, key: o.key ?? "id", description: `fill NULL ${o.table}.${o.column}`, set: `${q(o.column)} = ${o.default}`, where: `${q(o.column)} IS NULL` }];
       }
-      return notNullSteps(o.table, o.column);
+      // NULLs written since the backfill (by a version that has since left the window) are
+      // filled first, so the validation cannot fail on them.
+      return [
+        { kind: "backfill", table: o.table, key: o.key ?? "id", description: `fill NULL ${o.table}.${o.column} written since the backfill`, set: `${q(o.column)} = ${o.default}`, where: `${q(o.column)} IS NULL` },
+        ...notNullSteps(o.table, o.column),
+      ];
     case "dropColumn":
       return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop ${o.table}.${o.column}`, sql: `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.column)}` }] : [];
     case "dropNotNull":

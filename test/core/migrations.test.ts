@@ -37,6 +37,7 @@ describe("core/migrations: expand/contract plans", () => {
       `validate ${objectName("nn", "payments", "amount_minor")}`,
       "set payments.amount_minor NOT NULL",
       "stop dual-writing amount <-> amount_minor, drop payments.amount, give amount_minor its default",
+      "fill NULL payments.currency written since the backfill",
       "check payments.currency IS NOT NULL (not valid)",
       `validate ${objectName("nn", "payments", "currency")}`,
       "set payments.currency NOT NULL",

@@ -423,4 +423,23 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     await runner.apply(plan.id, "contract", [{ service: "orders", version: "o2", role: "stable", columns: ["purchases.status"] }]);
     assert.equal((await db.query("SELECT to_regclass('orders_v1') AS t")).rows[0].t, null);
   });
+
+  it("holds a NOT NULL contract while a version in the window writes NULL there, which would fail after a rollback", async () => {
+    await db.query("CREATE TABLE shipments (id bigserial PRIMARY KEY, carrier text)");
+    await db.query("INSERT INTO shipments (carrier) SELECT NULL FROM generate_series(1, 100)");
+    const plan = parsePlan({ id: "1501-carrier-not-null", description: "x", operations: [{ op: "setNotNull", table: "shipments", column: "carrier", default: "'unknown'" }] });
+    const runner = new MigrationRunner(db, [plan], { throttle: 0 });
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    // V1 writes NULL explicitly (its ORM sends every column); it is still the rollback target.
+    await db.query("INSERT INTO shipments (carrier) VALUES (NULL)");
+    const v1 = { service: "shipping", version: "s1", role: "previous" as const, columns: ["shipments.carrier"], writesNull: ["shipments.carrier"] };
+    await assert.rejects(runner.apply(plan.id, "contract", [v1]), /makes shipments\.carrier NOT NULL, but shipping s1 \(previous\) may write NULL to it/);
+    assert.equal((await db.query("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'shipments' AND column_name = 'carrier'")).rows[0].is_nullable, "YES", "not contracted");
+    // Once s1 is out of the window: contracted (the NULL s1 wrote after the backfill is filled
+    // first), and s1's write is exactly what would now fail.
+    await runner.apply(plan.id, "contract", [{ service: "shipping", version: "s2", role: "stable", columns: ["shipments.carrier"] }]);
+    await assert.rejects(db.query("INSERT INTO shipments (carrier) VALUES (NULL)"), /null value in column "carrier"/);
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM shipments WHERE carrier = 'unknown'")).rows[0].n, 101);
+  });
 });

@@ -210,6 +210,16 @@ const serviceSchema = z.strictObject({
     .strictObject({ weight: int("the percentage of traffic sent to the candidate slot", 0, 100) })
     .optional(),
   stickinessSeconds: int("target group stickiness duration in seconds (0 disables)", 0, 604800).optional(),
+  testRoute: z
+    .strictObject(
+      {
+        priority: int("the priority of the header-matched test rule (lower than routing.priority, so it is evaluated first)", 1, defaults.MAX_RULE_PRIORITY),
+        header: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, { error: "must be an HTTP header name (letters, digits, '-'; at most 40)" }).optional(),
+        value: z.string().regex(/^[A-Za-z0-9._*?-]{1,128}$/, { error: "must be a header value of letters, digits and . _ - (wildcards * ?)" }).optional(),
+      },
+      { error: required("the testRoute block { priority, header?, value? }") },
+    )
+    .optional(),
   deregistrationDelaySeconds: int("target group deregistration delay in seconds", 0, 3600).optional(),
   alarms: alarmsSchema.optional(),
   acknowledgeRollback: z
@@ -412,6 +422,11 @@ export interface ServiceSpec {
   /** Percent of traffic to the non-stable slot, 0 when it has no image. */
   readonly candidateWeight: number;
   readonly stickinessSeconds: number;
+  /**
+   * A rule that sends requests carrying `header: value` to the candidate slot only, whatever its
+   * weight: test a candidate at 0% before it gets production traffic.
+   */
+  readonly testRoute?: { readonly priority: number; readonly header: string; readonly value: string };
   readonly deregistrationDelaySeconds: number;
   readonly alarms: AlarmsSpec;
   /** The rolled-back candidate version the operator acknowledges; lifts the hold on it. */
@@ -590,6 +605,17 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
   }
   const hosts = s.routing.hosts ?? [];
   const paths = s.routing.paths ?? [];
+  if (s.testRoute !== undefined) {
+    if (s.testRoute.priority >= s.routing.priority) {
+      out.push({
+        path: [...at, "testRoute", "priority"],
+        message: `${s.testRoute.priority} must be lower than routing.priority ${s.routing.priority}: the listener evaluates lower priorities first, and the main rule would answer the test requests`,
+      });
+    }
+    if (hosts.length + paths.length + 1 > defaults.MAX_RULE_CONDITION_VALUES) {
+      out.push({ path: [...at, "testRoute"], message: `the test rule needs the ${hosts.length + paths.length} host/path values plus its header, over the ALB's ${defaults.MAX_RULE_CONDITION_VALUES}; use fewer hosts or paths` });
+    }
+  }
   if (hosts.length + paths.length === 0) {
     out.push({ path: [...at, "routing"], message: "needs at least one of hosts or paths, or the rule would match nothing" });
   }
@@ -716,13 +742,16 @@ function checkStack(raw: RawStack, out: Issue[]): void {
     if (seen !== undefined) {
       out.push({ path: ["services", i, "name"], message: `"${s.name}" is already used by services[${seen}]; service names must be unique` });
     } else names.set(s.name, i);
-    const p = priorities.get(s.routing.priority);
-    if (p !== undefined) {
-      out.push({
-        path: ["services", i, "routing", "priority"],
-        message: `${s.routing.priority} is already used by services[${p}] (${raw.services[p].name}); rule priorities must be unique per listener — pick an unused value 1..${defaults.MAX_RULE_PRIORITY}`,
-      });
-    } else priorities.set(s.routing.priority, i);
+    for (const [key, priority] of [["routing", s.routing.priority], ["testRoute", s.testRoute?.priority]] as const) {
+      if (priority === undefined) continue;
+      const p = priorities.get(priority);
+      if (p !== undefined) {
+        out.push({
+          path: ["services", i, key, "priority"],
+          message: `${priority} is already used by services[${p}] (${raw.services[p].name}); rule priorities must be unique per listener — pick an unused value 1..${defaults.MAX_RULE_PRIORITY}`,
+        });
+      } else priorities.set(priority, i);
+    }
     const route = JSON.stringify([[...(s.routing.hosts ?? [])].sort(), [...(s.routing.paths ?? [])].sort()]);
     const r = routes.get(route);
     if (r !== undefined) {
@@ -880,6 +909,9 @@ function normaliseService(s: RawService): ServiceSpec {
     slots,
     candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
+    ...(s.testRoute === undefined
+      ? {}
+      : { testRoute: { priority: s.testRoute.priority, header: s.testRoute.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER, value: s.testRoute.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE } }),
     deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
     alarms: normaliseAlarms(s.alarms),
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
@@ -1017,6 +1049,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     slots,
     candidate: { weight: spec.candidateWeight },
     stickinessSeconds: spec.stickinessSeconds,
+    ...(spec.testRoute === undefined ? {} : { testRoute: { ...spec.testRoute } }),
     deregistrationDelaySeconds: spec.deregistrationDelaySeconds,
     alarms: {
       errorRate: { ...spec.alarms.errorRate },

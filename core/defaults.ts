@@ -224,3 +224,9 @@ export const DEFAULT_MIGRATION_JOB_DEADLINE_SECONDS = 3_600;
  * Pulumi's own timeout (`customTimeouts`) never fires before Kubernetes' deadline does.
  */
 export const MIGRATION_JOB_SCHEDULING_MARGIN_SECONDS = 600;
+
+/** Header of a service's test route (`testRoute.header`): requests carrying it reach the candidate only. */
+export const DEFAULT_TEST_ROUTE_HEADER = "x-remedy-candidate";
+
+/** Value the test route's header must have (`testRoute.value`). */
+export const DEFAULT_TEST_ROUTE_VALUE = "1";

@@ -84,6 +84,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
   public readonly workloads: Readonly<Partial<Record<Slot, SlotWorkload>>>;
   /** The weighted-forward listener rule. */
   public readonly rule: aws.lb.ListenerRule;
+  /** The header-matched rule to the candidate slot (`service.testRoute`), when the candidate has a workload. */
+  public readonly testRule?: aws.lb.ListenerRule;
 
   public readonly targetGroupArns: pulumi.Output<Record<Slot, string>>;
   public readonly targetGroupNames: pulumi.Output<Record<Slot, string>>;
@@ -154,6 +156,28 @@ export class BlueGreenService extends pulumi.ComponentResource {
       // image and weight in one `up` sends the new weight to old pods or an empty target group.
       { parent: this, dependsOn: [...(args.deployAfter ?? []), ...Object.values(workloads).map((w) => w.deployment)] },
     );
+
+    // The test route: requests with the header reach the candidate only, at any weight (0% too),
+    // once its Deployment has rolled out.
+    const candidate = split.candidateSlot;
+    const candidateWorkload = workloads[candidate];
+    if (spec.testRoute && candidateWorkload) {
+      this.testRule = new aws.lb.ListenerRule(
+        `${name}-test`,
+        {
+          listenerArn: args.ingress.listenerArn,
+          priority: spec.testRoute.priority,
+          conditions: [
+            ...(spec.routing.hosts.length > 0 ? [{ hostHeader: { values: [...spec.routing.hosts] } }] : []),
+            ...(spec.routing.paths.length > 0 ? [{ pathPattern: { values: [...spec.routing.paths] } }] : []),
+            { httpHeader: { httpHeaderName: spec.testRoute.header, values: [spec.testRoute.value] } },
+          ],
+          actions: [{ type: "forward", targetGroupArn: targetGroups[candidate].arn }],
+          tags: { ...tags, "remedy:rule": "test-route" },
+        },
+        { parent: this, dependsOn: [...(args.deployAfter ?? []), candidateWorkload.deployment] },
+      );
+    }
 
     this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });
     this.targetGroupNames = pulumi.output({ blue: targetGroups.blue.name, green: targetGroups.green.name });

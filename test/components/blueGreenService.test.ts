@@ -224,6 +224,33 @@ describe("components/BlueGreenService", () => {
     }
   });
 
+  it("routes requests with the test header to the candidate only, at any weight, once it has rolled out", async () => {
+    // Prepare + Act: the candidate at 0%, a test route in front of the main rule.
+    await build("payments", { candidate: { weight: 0 }, testRoute: { priority: 99 } });
+    // Assess
+    const test = one(T.rule, "payments-test");
+    const inputs = test.inputs as Obj;
+    assert.equal(inputs.priority, 99);
+    assert.deepEqual(inputs.conditions, [
+      { hostHeader: { values: ["api.example.com"] } },
+      { pathPattern: { values: ["/payments/*"] } },
+      { httpHeader: { httpHeaderName: "x-remedy-candidate", values: ["1"] } },
+    ]);
+    assert.deepEqual(inputs.actions, [{ type: "forward", targetGroupArn: one(T.tg, "payments-green").state.arn }]);
+    assert.ok(dependsOn(test, one(T.deployment, "payments-green")), "no test traffic before the rollout");
+    const main = (one(T.rule, "payments").inputs as Obj).actions[0].forward.targetGroups.map((g: Obj) => g.weight);
+    assert.deepEqual(main, [100, 0], "production traffic stays on stable");
+  });
+
+  it("has no test rule while the candidate slot has no image, and refuses a test route evaluated after the main rule", async () => {
+    await build("catalog", { slots: { blue: { image: "r/catalog:1.0.0" } }, candidate: undefined, testRoute: { priority: 99, header: "x-canary", value: "yes" } });
+    assert.equal(ofType(T.rule).filter((r) => r.name === "catalog-test").length, 0);
+    assert.throws(
+      () => new BlueGreenService("late", { service: serviceInput({ name: "late", testRoute: { priority: 150 } }), ingress: INGRESS }),
+      /args\.service\.testRoute\.priority: 150 must be lower than routing\.priority 100: the listener evaluates lower priorities first/,
+    );
+  });
+
   it("passes env from Secrets and ConfigMaps by reference, never their values", async () => {
     await build("payments", { env: { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "payments-db", key: "password" } }, FLAGS: { configMapKeyRef: { name: "flags", key: "payments" } } } });
     const env = (one(T.deployment, "payments-green").inputs as Obj).spec.template.spec.containers[0].env as Obj[];

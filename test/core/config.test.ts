@@ -288,6 +288,15 @@ describe("core/config: stack configuration", () => {
       ]);
     });
 
+    it("accepts a test route evaluated before the main rule, with a priority no other rule uses", () => {
+      const ok = parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5 } })]));
+      assert.deepEqual(ok.services[0].testRoute, { priority: 5, header: "x-remedy-candidate", value: "1" });
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 20 } }), svc("b", 20)]))), [
+        "services[0].testRoute.priority: 20 must be lower than routing.priority 10: the listener evaluates lower priorities first, and the main rule would answer the test requests",
+        "services[1].routing.priority: 20 is already used by services[0] (a); rule priorities must be unique per listener — pick an unused value 1..50000",
+      ]);
+    });
+
     it("takes env from Secrets and ConfigMaps by reference, and refuses plaintext secrets", () => {
       const env = { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "payments-db", key: "password" } }, FEATURES: { configMapKeyRef: { name: "flags", key: "payments" } } };
       const config = parseStackConfig(stackInput([svc("a", 1, { env })]));

@@ -167,7 +167,7 @@ export function objectName(kind: string, ...parts: string[]): string {
 /** The dual-write function and trigger of a rename. */
 export const syncTriggerName = (table: string, from: string, to: string): string => objectName("sync", table, from, to);
 /** The name earlier remedy versions used (truncated, collision-prone); dropped too on contract. */
-const legacyTriggerName = (table: string, from: string, to: string) => `remedy_sync_${table}_${from}_${to}`.slice(0, 63);
+export const legacyTriggerName = (table: string, from: string, to: string): string => `remedy_sync_${table}_${from}_${to}`.slice(0, 63);
 
 /** The SQL steps of one operation in one phase. */
 function operationSteps(o: Operation, phase: MigrationPhase): Step[] {

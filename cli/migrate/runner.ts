@@ -11,7 +11,7 @@
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";
 import * as defaults from "../../core/defaults";
-import { PHASES, checkAbort, checkContract, checkUsesAgainstLedger, phaseSteps, q, undoPhaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
+import { PHASES, checkAbort, checkContract, checkUsesAgainstLedger, legacyTriggerName, phaseSteps, q, syncTriggerName, undoPhaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
 
 export const LEDGER_TABLE = "remedy_migrations";
 export const PROGRESS_TABLE = "remedy_backfill_progress";
@@ -346,7 +346,12 @@ export class MigrationRunner {
           problems.push(`${at}.from: ${o.table}.${o.from} does not exist`);
           continue;
         }
-        if (to !== undefined && !resumed) problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
+        // A dual-write trigger of this rename (also under the name older remedy versions used)
+        // means an earlier attempt got that far: its new column is ours.
+        const triggered =
+          to !== undefined &&
+          ((await this.pool.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ANY ($2)", [q(o.table), [syncTriggerName(o.table, o.from, o.to), legacyTriggerName(o.table, o.from, o.to)]])).rowCount ?? 0) > 0;
+        if (to !== undefined && !resumed && !triggered) problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
         const declared = await this.canonicalType(o.type);
         if (declared !== from && o.up === undefined) {
           problems.push(

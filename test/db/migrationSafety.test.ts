@@ -230,6 +230,13 @@ describe("migrations on real PostgreSQL 15: safety", function () {
       assert.match(e.problems[1], /operations\[1\]: shop\.sku has unique constraint shop_sku_key/);
       return true;
     });
+    // An expand an older remedy started (its trigger name, no start marker) may be resumed.
+    await db.query("CREATE TABLE resumed (id bigserial PRIMARY KEY, amount bigint, amount_minor bigint)");
+    await db.query("CREATE FUNCTION remedy_sync_resumed_amount_amount_minor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$");
+    await db.query("CREATE TRIGGER remedy_sync_resumed_amount_amount_minor BEFORE INSERT ON resumed FOR EACH ROW EXECUTE FUNCTION remedy_sync_resumed_amount_amount_minor()");
+    const legacy = rename("0802-rename-resumed", "resumed");
+    await new MigrationRunner(db, [legacy]).apply(legacy.id, "expand");
+    assert.equal((await db.query<{ m: string }>("INSERT INTO resumed (amount) VALUES (3) RETURNING amount_minor::text AS m")).rows[0].m, "3");
     // Acknowledged (to be recreated on the new column): accepted.
     const acknowledged = parsePlan({ id: "0801-shop", description: "x", operations: [{ op: "renameColumn", table: "shop", from: "price", to: "price_minor", type: "bigint", replaces: ["shop_price_check", "shop_price_idx"] }] });
     await new MigrationRunner(db, [acknowledged]).apply(acknowledged.id, "expand");

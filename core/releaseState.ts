@@ -5,6 +5,7 @@
  * produced changes nothing, which is what makes duplicate and late alarm deliveries harmless.
  */
 import { z } from "zod";
+import type { NormalizedStrategy } from "./progressive";
 import { SLOTS, Slot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
 
@@ -79,6 +80,22 @@ export interface ReleaseState {
    * write from an identical one by another copy, e.g. two rollback Lambdas in the same ms).
    */
   readonly writeId?: string;
+  /**
+   * A release driven step by step by the release driver (progressive delivery): the strategy,
+   * the step it is on and since when, and an operator's pending `remedy promote`. Absent for a
+   * release whose weights config sets by hand.
+   */
+  readonly progress?: ReleaseProgress | null;
+}
+
+export interface ReleaseProgress {
+  readonly strategy: NormalizedStrategy;
+  /** -1 before the first step; `strategy.steps.length` while baking at 100%. */
+  readonly stepIndex: number;
+  readonly stepStartedAt: string;
+  readonly promote?: "step" | "full";
+  /** Rollback window the promotion opens, in minutes. */
+  readonly rollbackWindowMinutes: number;
 }
 
 interface EventBase {
@@ -97,7 +114,13 @@ export type ReleaseEvent =
       readonly hotfix?: { readonly reason: string; readonly expires: string };
       /** Why a candidate that breaks the live API ships anyway (`api.override`). */
       readonly apiOverride?: string;
+      /** Driven by the release driver through these steps (the release starts at `weight`, usually 0). */
+      readonly progressive?: { readonly strategy: NormalizedStrategy; readonly rollbackWindowMinutes: number };
     })
+  /** The release driver moves a progressive release onto step `stepIndex` at `weight`%. */
+  | (EventBase & { readonly type: "advance-step"; readonly stepIndex: number; readonly weight: number })
+  /** An operator asks a progressive release to move past a pause (`step`) or promote now (`full`). */
+  | (EventBase & { readonly type: "request-promote"; readonly mode: "step" | "full" })
   | (EventBase & { readonly type: "shift-weight"; readonly weight: number })
   | (EventBase & {
       readonly type: "promote";
@@ -225,6 +248,7 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
       weights,
       releaseId: `${e.candidate.slot}:${e.candidate.version}:${s.revision + 1}`,
       releaseStartedAt: e.at,
+      progress: e.progressive ? { strategy: e.progressive.strategy, stepIndex: -1, stepStartedAt: e.at, rollbackWindowMinutes: e.progressive.rollbackWindowMinutes } : null,
     },
     `${e.hotfix ? "HOTFIX " : ""}release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}` +
       (e.hotfix ? `; reason: ${e.hotfix.reason}; hotfix mode expires ${e.hotfix.expires}` : "") +
@@ -262,6 +286,7 @@ function promote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "promote" }>)
       previous: s.stable,
       promotedAt: e.at,
       rollbackWindowEndsAt: endsAt,
+      progress: null,
       weights: splitTraffic(s.candidate.slot, 0).weights,
     },
     `promote ${describe(s.candidate)}; ` +
@@ -352,6 +377,28 @@ export function rollbackWindowOpen(s: ReleaseState, now: string): boolean {
   return s.phase === Phase.Promoted && !!s.previous && !!s.rollbackWindowEndsAt && Date.parse(now) < Date.parse(s.rollbackWindowEndsAt);
 }
 
+function advanceStep(s: ReleaseState, e: Extract<ReleaseEvent, { type: "advance-step" }>): Transition {
+  const p = s.progress;
+  if (s.phase !== Phase.Releasing || !s.candidate || !p) return refused(s, `no progressive release in progress (phase ${s.phase})`);
+  if (e.stepIndex <= p.stepIndex) return unchanged(s, `already on step ${p.stepIndex}`);
+  if (!validWeight(e.weight) || e.weight < s.weights[s.candidate.slot]) {
+    return refused(s, `step weight must be an integer ${s.weights[s.candidate.slot]}..100 (weights only go up), got ${e.weight}`);
+  }
+  return applied(
+    s,
+    e,
+    { weights: splitTraffic(s.stable.slot, e.weight).weights, progress: { strategy: p.strategy, stepIndex: e.stepIndex, stepStartedAt: e.at, rollbackWindowMinutes: p.rollbackWindowMinutes } },
+    e.stepIndex >= p.strategy.steps.length ? `${describe(s.candidate)} at ${e.weight}%: baking ${p.strategy.bakeMinutes} min` : `${describe(s.candidate)} step ${e.stepIndex + 1}/${p.strategy.steps.length}: ${e.weight}%`,
+  );
+}
+
+function requestPromote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "request-promote" }>): Transition {
+  const p = s.progress;
+  if (s.phase !== Phase.Releasing || !s.candidate || !p) return refused(s, `no progressive release in progress (phase ${s.phase})`);
+  if (p.promote === e.mode) return unchanged(s, `promotion (${e.mode}) already requested`);
+  return applied(s, e, { progress: { ...p, promote: e.mode } }, `promotion of ${describe(s.candidate)} requested (${e.mode === "full" ? "--full: now" : "past the pause"})`);
+}
+
 function acknowledge(s: ReleaseState, e: Extract<ReleaseEvent, { type: "acknowledge" }>): Transition {
   if (s.phase !== Phase.RolledBack || !s.candidate) return unchanged(s, "no rollback to acknowledge");
   return applied(
@@ -391,6 +438,10 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
       return rollBack(state, event);
     case "acknowledge":
       return acknowledge(state, event);
+    case "advance-step":
+      return advanceStep(state, event);
+    case "request-promote":
+      return requestPromote(state, event);
     case "adopt":
       return adopt(state, event);
   }
@@ -436,6 +487,24 @@ export const releaseStateSchema = z
     }),
     updatedAt: isoTime,
     writeId: z.string().min(1).optional(),
+    progress: z
+      .object({
+        strategy: z.object({
+          steps: z.array(
+            z.union([
+              z.object({ kind: z.literal("weight"), weight: weightSchema, minutes: z.number().int().min(0) }),
+              z.object({ kind: z.literal("pause"), reason: z.string() }),
+            ]),
+          ),
+          bakeMinutes: z.number().int().min(0),
+        }),
+        stepIndex: z.number().int().min(-1),
+        stepStartedAt: isoTime,
+        promote: z.enum(["step", "full"]).optional(),
+        rollbackWindowMinutes: z.number().int().min(0),
+      })
+      .nullable()
+      .optional(),
   })
   .refine((s) => s.weights.blue + s.weights.green === 100, { message: "weights must sum to 100", path: ["weights"] })
   .refine((s) => !s.candidate || s.candidate.slot !== s.stable.slot, {

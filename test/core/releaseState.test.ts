@@ -1,3 +1,4 @@
+import { normalizeStrategy } from "../../core/progressive";
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
 import {
@@ -59,6 +60,16 @@ const eventArb: fc.Arbitrary<ReleaseEvent> = fc.oneof(
     by: fc.constant("remedy-prod/payments/green/error-rate"),
   }),
   fc.record({ type: fc.constant("acknowledge" as const), at: timeArb, by: fc.constant("operator:ana") }),
+  fc.record({
+    type: fc.constant("start-release" as const),
+    candidate: fc.record({ slot: slotArb, version: versionArb }),
+    weight: fc.constant(0),
+    progressive: fc.constant({ strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 30 }),
+    at: timeArb,
+    by: fc.constant("pulumi:prod"),
+  }),
+  fc.record({ type: fc.constant("advance-step" as const), stepIndex: fc.integer({ min: -1, max: 3 }), weight: fc.integer({ min: -1, max: 101 }), at: timeArb, by: fc.constant("release-driver") }),
+  fc.record({ type: fc.constant("request-promote" as const), mode: fc.constantFrom("step" as const, "full" as const), at: timeArb, by: fc.constant("operator:ana") }),
   fc.record({ type: fc.constant("adopt" as const), stable: fc.record({ slot: slotArb, version: versionArb }), at: timeArb, by: fc.constant("pulumi:prod") }),
 );
 
@@ -68,6 +79,19 @@ const reachableArb = fc
   .map(([slot, events]) => events.reduce((s, e) => applyEvent(s, e).state, fresh(slot)));
 
 describe("core/releaseState: transitions (properties)", () => {
+  it("lets the release driver only raise a progressive candidate's weight, one recorded step at a time", () => {
+    fc.assert(
+      fc.property(reachableArb, fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 101 }), (s, stepIndex, weight) => {
+        const t = applyEvent(s, { type: "advance-step", stepIndex, weight, at: at(200), by: "release-driver" });
+        if (t.kind !== "applied") return;
+        assert.ok(s.progress && s.candidate && s.phase === "releasing", "only a progressive release in progress");
+        assert.ok(t.state.weights[s.candidate.slot] >= s.weights[s.candidate.slot], "weights only go up");
+        assert.ok((t.state.progress?.stepIndex ?? -2) > s.progress.stepIndex, "forward only");
+        assert.equal(applyEvent(t.state, { type: "advance-step", stepIndex, weight, at: at(201), by: "release-driver" }).kind, "unchanged", "the same step twice is a no-op");
+      }),
+    );
+  });
+
   it("keeps weights summing to 100, within 0..100, after any sequence of events", () => {
     fc.assert(
       fc.property(slotArb, fc.array(eventArb, { maxLength: 20 }), (slot, events) => {

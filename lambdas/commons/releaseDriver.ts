@@ -1,0 +1,97 @@
+/**
+ * The release driver's tick (issue 15 groundwork; the scheduled Lambda and the program's side
+ * come next): for every progressive release, read the candidate's alarms and health, let core
+ * decide (hold / advance / promote), record the step with a conditional write FIRST and only
+ * then move traffic, and check afterwards that nobody (the rollback Lambda, `pulumi up`) changed
+ * the release meanwhile; if someone did, the rule is put back where the recorded state has it.
+ * Traffic therefore only goes up on a release that is recorded as still releasing.
+ */
+import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { isDeepStrictEqual } from "node:util";
+import { ALARM_KINDS, alarmName } from "../../core/alarms";
+import { decideTick, type Decision } from "../../core/progressive";
+import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { ConflictError, type ReleaseStore } from "./releaseStore";
+import type { Traffic } from "./traffic";
+
+export interface DriverDeps {
+  readonly store: ReleaseStore;
+  readonly traffic: Traffic;
+  readonly cloudwatch: CloudWatchClient;
+  /** `<project>-<stack>`: the candidate's alarms are `<prefix>/<service>/<slot>/<kind>`. */
+  readonly alarmPrefix: string;
+  readonly logger: Logger;
+  /** Wall clock (epoch ms); tests inject it. */
+  readonly now?: () => number;
+}
+
+export interface TickResult {
+  readonly service: string;
+  readonly decision: Decision["action"] | "skipped" | "conflict";
+  readonly reason: string;
+  readonly weights?: ReleaseState["weights"];
+}
+
+export function createReleaseDriver(deps: DriverDeps) {
+  const now = deps.now ?? Date.now;
+
+  async function firing(service: string, slot: string): Promise<string[]> {
+    const names = ALARM_KINDS.map((kind) => alarmName(deps.alarmPrefix, service, slot as "blue" | "green", kind));
+    const out = await deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }));
+    return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
+  }
+
+  /** One service's tick. */
+  async function tickService(state: ReleaseState): Promise<TickResult> {
+    const p = state.progress;
+    const cand = state.candidate;
+    if (state.phase !== Phase.Releasing || !p || !cand) return { service: state.service, decision: "skipped", reason: `not a progressive release in progress (phase ${state.phase})` };
+    const at = new Date(now()).toISOString();
+    // The rule must match the record before anything moves (a flip after an earlier commit may have failed).
+    const live = await deps.traffic.currentWeights(state.routing);
+    if (!isDeepStrictEqual(live, state.weights)) await deps.traffic.setWeights(state.routing, state.weights);
+    const signals = { alarmsInAlarm: await firing(state.service, cand.slot), healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
+    const d = decideTick(p.strategy, { stepIndex: p.stepIndex, stepStartedAt: p.stepStartedAt, weight: state.weights[cand.slot], ...(p.promote ? { promote: p.promote } : {}) }, signals);
+    if (d.action === "hold") return { service: state.service, decision: "hold", reason: d.reason, weights: state.weights };
+    const event: ReleaseEvent =
+      d.action === "advance"
+        ? { type: "advance-step", stepIndex: d.stepIndex, weight: d.weight, at, by: "release-driver" }
+        : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at, by: "release-driver" };
+    const t = applyEvent(state, event);
+    if (t.kind !== "applied") return { service: state.service, decision: "hold", reason: t.reason, weights: state.weights };
+    try {
+      await deps.store.commit(state.revision, t.state, t.entry);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      // Someone else changed the release since we read it (a rollback, an up): decide next tick.
+      return { service: state.service, decision: "conflict", reason: "release state changed since it was read; nothing moved" };
+    }
+    await deps.traffic.setWeights(state.routing, t.state.weights);
+    // A rollback recorded between our commit and our flip must win: put the rule back.
+    const after = await deps.store.get(state.service);
+    if (after && after.revision !== t.state.revision) {
+      await deps.traffic.setWeights(after.routing, after.weights);
+      deps.logger.warn("release changed right after this step; the rule follows the recorded state", { phase: after.phase, weights: after.weights });
+      return { service: state.service, decision: "conflict", reason: `release became ${after.phase} right after the step; the rule follows it`, weights: after.weights };
+    }
+    deps.logger.info(d.reason, { service: state.service, weights: t.state.weights });
+    return { service: state.service, decision: d.action, reason: d.reason, weights: t.state.weights };
+  }
+
+  /** One tick over every service of the stack; a failing service does not stop the others. */
+  async function tick(): Promise<TickResult[]> {
+    const results: TickResult[] = [];
+    for (const state of await deps.store.list()) {
+      try {
+        results.push(await tickService(state));
+      } catch (err) {
+        deps.logger.error("release driver tick failed", { service: state.service, error: (err as Error).message });
+        results.push({ service: state.service, decision: "skipped", reason: `failed: ${(err as Error).message}` });
+      }
+    }
+    return results;
+  }
+
+  return { tick, tickService };
+}

@@ -13,6 +13,8 @@ commands:
   status     [--stack prod]                              versions, weights, phase, alarms, last rollback, hotfix
   rollback   <service> --reason <text> [--force]         the rollback Lambda's decision and flip, by hand
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip, restore
+  promote    <service> [--full]                          move a progressive release past its pause, or promote it at the next tick
+  abort      <service> --reason <text>                   stop a release: all traffic back to stable, recorded
   rehearse                                               the whole remediation loop on a local AWS emulator (moto)
   check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
   migrate    plan | status | apply <plan-id> <expand|backfill|contract> | abort <plan-id>   (against DATABASE_URL)
@@ -41,6 +43,20 @@ Rehearses the real rollback path on a live stack: puts the candidate's error-rat
 waits for the Lambda to flip, reports detection-to-flip seconds, then restores alarm and release.
 
 exit codes: 0 flipped and restored, 1 nothing flipped in time, 2 usage or environment error`,
+  promote: `usage: remedy promote <service> [--full] [--stack prod] [--json]
+
+Asks the release driver to move a progressive release (services[].strategy) past its current
+pause, or with --full to promote it at its next tick. Recorded in release history with your name.
+The driver still refuses to advance while a candidate alarm fires or it has no healthy targets.
+
+exit codes: 0 requested, 1 refused (not a progressive release in progress), 2 usage or environment error`,
+  abort: `usage: remedy abort <service> --reason <text> [--stack prod] [--json]
+
+Stops a release in progress: all traffic back to the stable version, with the rollback Lambda's
+decision and flip, recorded as an abort with your name and reason. pulumi up then holds the
+candidate as after a rollback.
+
+exit codes: 0 aborted, 1 refused (nothing releasing, stable unhealthy), 2 usage or environment error`,
   rehearse: `usage: remedy rehearse [--json]
 
 The whole remediation loop on a local AWS emulator (moto_server on a free loopback port, unless
@@ -113,7 +129,7 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
       return 0;
     }
   }
-  if (command === "status" || command === "rollback" || command === "drill") {
+  if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
     return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
   }
   if (command === "migrate") {

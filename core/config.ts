@@ -7,6 +7,7 @@
 import { z } from "zod";
 import * as defaults from "./defaults";
 import { isLabelValue, parseImageRef, versionFromImage } from "./image";
+import { type NormalizedStrategy, StrategyError, normalizeStrategy } from "./progressive";
 import { SLOTS, Slot, otherSlot } from "./slots";
 
 /** One configuration problem, with the key path in `services[2].candidate.weight` form. */
@@ -210,6 +211,42 @@ const serviceSchema = z.strictObject({
     .strictObject({ weight: int("the percentage of traffic sent to the candidate slot", 0, 100) })
     .optional(),
   stickinessSeconds: int("target group stickiness duration in seconds (0 disables)", 0, 604800).optional(),
+  strategy: z
+    .discriminatedUnion(
+      "kind",
+      [
+        z.strictObject({ kind: z.literal("manual") }),
+        z.strictObject({ kind: z.literal("allAtOnce"), bakeMinutes: int("minutes at 100% before promotion", 0, 10_080).optional() }),
+        z.strictObject({
+          kind: z.literal("canary"),
+          weight: int("the canary's percentage of traffic", 1, 99),
+          minutes: int("minutes at the canary weight", 0, 10_080),
+          bakeMinutes: int("minutes at 100% before promotion", 0, 10_080).optional(),
+          pauseBeforeFull: z.boolean({ error: "must be true or false" }).optional(),
+        }),
+        z.strictObject({
+          kind: z.literal("linear"),
+          stepPercent: int("the percentage added each step", 1, 50),
+          minutes: int("minutes per step", 1, 10_080),
+          bakeMinutes: int("minutes at 100% before promotion", 0, 10_080).optional(),
+        }),
+        z.strictObject({
+          kind: z.literal("steps"),
+          steps: z
+            .array(
+              z.union([
+                z.strictObject({ kind: z.literal("weight"), weight: int("the step's percentage of traffic", 1, 100), minutes: int("minutes at this step", 0, 10_080) }),
+                z.strictObject({ kind: z.literal("pause"), reason: z.string().min(1) }),
+              ]),
+              { error: required("the list of steps") },
+            )
+            .min(1),
+          bakeMinutes: int("minutes at 100% before promotion", 0, 10_080).optional(),
+        }),
+      ],
+      { error: 'must be { kind: "manual" | "allAtOnce" | "canary" | "linear", ... }' },
+    )
+    .optional(),
   testRoute: z
     .strictObject(
       {
@@ -427,6 +464,11 @@ export interface ServiceSpec {
    * weight: test a candidate at 0% before it gets production traffic.
    */
   readonly testRoute?: { readonly priority: number; readonly header: string; readonly value: string };
+  /**
+   * Progressive delivery: the release driver moves the candidate through these steps on its own
+   * and promotes it. Absent for `strategy: manual` (the default): `candidate.weight` decides.
+   */
+  readonly strategy?: NormalizedStrategy;
   readonly deregistrationDelaySeconds: number;
   readonly alarms: AlarmsSpec;
   /** The rolled-back candidate version the operator acknowledges; lifts the hold on it. */
@@ -605,6 +647,20 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
   }
   const hosts = s.routing.hosts ?? [];
   const paths = s.routing.paths ?? [];
+  if (s.strategy !== undefined && s.strategy.kind !== "manual" && s.candidate?.weight !== undefined && s.hotfix === undefined) {
+    out.push({
+      path: [...at, "candidate", "weight"],
+      message: `cannot be combined with strategy ${s.strategy.kind}: the release driver sets the candidate's weight step by step; remove candidate.weight (or use strategy: { kind: manual })`,
+    });
+  }
+  if (s.strategy?.kind === "steps") {
+    try {
+      normalizeStrategy({ kind: "steps", steps: s.strategy.steps, bakeMinutes: 0 });
+    } catch (err) {
+      if (!(err instanceof StrategyError)) throw err;
+      out.push({ path: [...at, "strategy"], message: err.message });
+    }
+  }
   if (s.testRoute !== undefined) {
     if (s.testRoute.priority >= s.routing.priority) {
       out.push({
@@ -881,6 +937,27 @@ function normaliseAlarms(a: RawService["alarms"]): AlarmsSpec {
   };
 }
 
+function normaliseStrategy(raw: NonNullable<RawService["strategy"]>): NormalizedStrategy {
+  const bakeMinutes = "bakeMinutes" in raw && raw.bakeMinutes !== undefined ? raw.bakeMinutes : defaults.DEFAULT_BAKE_MINUTES;
+  try {
+    switch (raw.kind) {
+      case "allAtOnce":
+        return normalizeStrategy({ kind: "allAtOnce", bakeMinutes });
+      case "canary":
+        return normalizeStrategy({ kind: "canary", weight: raw.weight, minutes: raw.minutes, bakeMinutes, pauseBeforeFull: raw.pauseBeforeFull ?? false });
+      case "linear":
+        return normalizeStrategy({ kind: "linear", stepPercent: raw.stepPercent, minutes: raw.minutes, bakeMinutes });
+      case "steps":
+        return normalizeStrategy({ kind: "steps", steps: raw.steps, bakeMinutes });
+      case "manual":
+        throw new Error("internal: manual has no steps");
+    }
+  } catch (err) {
+    if (err instanceof StrategyError) throw new Error(`internal: unchecked strategy: ${err.message}`);
+    throw err;
+  }
+}
+
 function normaliseService(s: RawService): ServiceSpec {
   const replicas = s.replicas ?? defaults.DEFAULT_REPLICAS;
   const slots: Partial<Record<Slot, SlotSpec>> = {};
@@ -909,6 +986,7 @@ function normaliseService(s: RawService): ServiceSpec {
     slots,
     candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
+    ...(s.strategy === undefined || s.strategy.kind === "manual" || s.hotfix !== undefined ? {} : { strategy: normaliseStrategy(s.strategy) }),
     ...(s.testRoute === undefined
       ? {}
       : { testRoute: { priority: s.testRoute.priority, header: s.testRoute.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER, value: s.testRoute.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE } }),
@@ -1047,9 +1125,10 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     routing: { hosts: [...spec.routing.hosts], paths: [...spec.routing.paths], priority: spec.routing.priority },
     stable: spec.stable,
     slots,
-    candidate: { weight: spec.candidateWeight },
+    ...(spec.strategy === undefined ? { candidate: { weight: spec.candidateWeight } } : {}),
     stickinessSeconds: spec.stickinessSeconds,
     ...(spec.testRoute === undefined ? {} : { testRoute: { ...spec.testRoute } }),
+    ...(spec.strategy === undefined ? {} : { strategy: { kind: "steps" as const, steps: spec.strategy.steps.map((st) => ({ ...st })), bakeMinutes: spec.strategy.bakeMinutes } }),
     deregistrationDelaySeconds: spec.deregistrationDelaySeconds,
     alarms: {
       errorRate: { ...spec.alarms.errorRate },

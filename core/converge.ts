@@ -6,6 +6,7 @@
  * the listener rule gets now, the events to record once the deployment is done, warnings, and
  * whether the previous version's rollback window is over. Pure: no Pulumi, no AWS.
  */
+import type { NormalizedStrategy } from "./progressive";
 import { Phase, type ReleaseEvent, type ReleaseState, type SlotVersion } from "./releaseState";
 import { otherSlot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
@@ -25,6 +26,11 @@ export interface DesiredRelease {
   readonly hotfix?: { readonly reason: string; readonly expires: string };
   /** Why a candidate that breaks the live API ships anyway. */
   readonly apiOverride?: string;
+  /**
+   * Progressive delivery (`services[].strategy`): the release starts at 0% and the release
+   * driver moves it; `pulumi up` then follows the recorded weights and never sets them itself.
+   */
+  readonly strategy?: NormalizedStrategy;
 }
 
 export interface ReleasePlan {
@@ -54,8 +60,23 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   const base = { at: now, by };
   const warnings: string[] = [];
   const events: ReleaseEvent[] = [];
+  // The version promoted away stays in the other slot, warm: that is not a new release.
+  const warmPrevious = !!state && same(state.previous, d.candidate);
   const release = (): ReleaseEvent[] =>
-    d.candidate && d.weight > 0
+    d.candidate && d.strategy
+      ? warmPrevious
+        ? []
+        : [
+          {
+            type: "start-release",
+            candidate: d.candidate,
+            weight: 0,
+            progressive: { strategy: d.strategy, rollbackWindowMinutes: d.rollbackWindowMinutes },
+            ...(d.apiOverride ? { apiOverride: d.apiOverride } : {}),
+            ...base,
+          },
+        ]
+      : d.candidate && d.weight > 0
       ? [
           {
             type: "start-release",
@@ -110,6 +131,18 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
       warnings.push(`service ${d.service}: acknowledgeRollback "${d.acknowledgeRollback}" does not match the rolled-back version "${state.candidate.version}"; ignored`);
     }
     return { weights: splitTraffic(state.stable.slot, 0).weights, events, warnings, held: true, scaleDownPrevious: false };
+  }
+
+  // A progressive release: the release driver owns the weights; follow what it recorded.
+  if (d.strategy && state.phase === Phase.Releasing && state.progress && same(state.candidate, d.candidate) && same(state.stable, d.stable)) {
+    return { weights: state.weights, events, warnings, held: false, scaleDownPrevious: false };
+  }
+  // The release driver promoted it: traffic stays on the new version; config may catch up.
+  if (d.strategy && state.phase === Phase.Promoted && same(state.stable, d.candidate) && same(state.previous, d.stable)) {
+    warnings.push(
+      `service ${d.service}: the release driver promoted ${state.stable.version} (${state.stable.slot}) at ${state.promotedAt ?? "?"}; set services.${d.service}.stable to "${state.stable.slot}" so config says so (the previous slot is scaled down once the rollback window is over and config names the new stable)`,
+    );
+    return { weights: state.weights, events, warnings, held: false, scaleDownPrevious: false };
   }
 
   // Config promoted the candidate: record the promotion.

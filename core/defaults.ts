@@ -230,3 +230,9 @@ export const DEFAULT_TEST_ROUTE_HEADER = "x-remedy-candidate";
 
 /** Value the test route's header must have (`testRoute.value`). */
 export const DEFAULT_TEST_ROUTE_VALUE = "1";
+
+/** Minutes a progressive release stays at 100% with alarms OK before the release driver promotes it. */
+export const DEFAULT_BAKE_MINUTES = 10;
+
+/** How often the release driver ticks (EventBridge schedule), in minutes. */
+export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;

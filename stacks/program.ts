@@ -6,6 +6,7 @@ import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
 import { clusterProvider } from "../components/kubernetes/clusterProvider";
 import type { AwsSettings } from "./awsClients";
+import { ReleaseDriver } from "../components/rollback/releaseDriver";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
 import type { VersionUsage } from "../core/migrations";
 import { type ReleasePlan, planRelease } from "../core/converge";
@@ -52,6 +53,8 @@ export interface StackResources {
   readonly plans: ReadonlyMap<string, pulumi.Output<ReleasePlan>>;
   readonly releases: ReadonlyMap<string, pulumi.Output<ReleaseSummary>>;
   readonly migration?: MigrationJob;
+  /** The release driver, when a service has a progressive `strategy`. */
+  readonly driver?: ReleaseDriver;
 }
 
 export interface StackOutputs {
@@ -176,6 +179,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           rollbackWindowMinutes: spec.rollbackWindowMinutes,
           hotfix: spec.hotfix,
           apiOverride: options.apiOverrides?.get(spec.name),
+          ...(spec.strategy ? { strategy: spec.strategy } : {}),
         },
         s,
         now,
@@ -207,6 +211,18 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
   });
+  // Progressive services are moved step by step by the stack's release driver.
+  const progressive = config.services.filter((s) => s.strategy !== undefined);
+  const driver =
+    progressive.length > 0
+      ? new ReleaseDriver("release-driver", {
+          alarmNamePrefix: options.alarmNamePrefix,
+          tableName: rollback.tableName,
+          tableArn: rollback.table.arn,
+          ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
+          logRetentionDays: config.rollback.logRetentionDays,
+        })
+      : undefined;
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
     const svc = services.get(spec.name) as BlueGreenService;
@@ -258,7 +274,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   // A contract Job runs after the releases that stopped using the old shape.
   const migration =
     earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { ...onCluster, dependsOn: [...services.values()] }) : undefined);
-  return { ingress, namespaces, services, rollback, kubernetes, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+  return { ingress, namespaces, services, rollback, kubernetes, driver, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
 }
 
 /**

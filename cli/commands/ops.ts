@@ -23,7 +23,7 @@ import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../c
 import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
-import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { ConflictError, ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 
@@ -136,7 +136,7 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
 
 // ---------------------------------------------------------------------------------------------
 
-export async function opsCommand(command: "status" | "rollback" | "drill", argv: readonly string[], json: boolean, io: Io, hooks: OpsHooks = {}): Promise<number> {
+export async function opsCommand(command: "status" | "rollback" | "drill" | "promote" | "abort", argv: readonly string[], json: boolean, io: Io, hooks: OpsHooks = {}): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
@@ -150,6 +150,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill", argv:
         "topic-arn": { type: "string" },
         timeout: { type: "string" },
         "allow-stable": { type: "boolean" },
+        full: { type: "boolean" },
       },
       allowPositionals: true,
       strict: true,
@@ -175,15 +176,37 @@ export async function opsCommand(command: "status" | "rollback" | "drill", argv:
       return 0;
     }
     const service = positionals[0];
-    if (!service) return fail(`usage: remedy ${command} <service> ${command === "rollback" ? "--reason <text> [--force]" : "[--timeout 120] [--allow-stable]"}`, 2);
+    const usage: Record<string, string> = { rollback: "--reason <text> [--force]", abort: "--reason <text>", promote: "[--full]", drill: "[--timeout 120] [--allow-stable]" };
+    if (!service) return fail(`usage: remedy ${command} <service> ${usage[command] ?? ""}`, 2);
     const state = await store.get(service);
     if (!state) {
       const known = (await store.list()).map((s) => s.service);
       return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
     }
-    if (command === "rollback") {
-      const reason = typeof values.reason === "string" ? values.reason.trim() : "";
-      if (reason.length < 5) return fail("--reason <text> is required: say why (it is recorded in release history)", 2);
+    if (command === "promote") {
+      // The release driver acts on it at its next tick (alarms still checked, unless they fire).
+      const mode = values.full === true ? "full" : "step";
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        const current = attempt === 1 ? state : await store.get(service);
+        if (!current) return fail(`release state of ${service} disappeared`, 2);
+        const t = applyEvent(current, { type: "request-promote", mode, at: new Date().toISOString(), by: `operator:${os.userInfo().username}` });
+        if (t.kind === "refused") return fail(`refused: ${t.reason}; remedy promote applies to a progressive release (services[].strategy)`, 1);
+        if (t.kind === "unchanged") {
+          io.out(json ? JSON.stringify({ service, requested: mode, already: true }) : `${service}: ${t.reason}`);
+          return 0;
+        }
+        try {
+          await store.commit(current.revision, t.state, t.entry);
+          io.out(json ? JSON.stringify({ service, requested: mode }) : `${service}: promotion requested (${mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`);
+          return 0;
+        } catch (err) {
+          if (!(err instanceof ConflictError) || attempt === 4) throw err;
+        }
+      }
+    }
+    if (command === "rollback" || command === "abort") {
+      const reason = typeof values.reason === "string" ? `${command === "abort" ? "release aborted: " : ""}${values.reason.trim()}` : "";
+      if (reason.replace("release aborted: ", "").length < 5) return fail("--reason <text> is required: say why (it is recorded in release history)", 2);
       const handler = createRollbackHandler({
         store,
         traffic,
@@ -198,10 +221,10 @@ export async function opsCommand(command: "status" | "rollback" | "drill", argv:
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {
         const after = await store.get(service);
-        if (!json) io.out(`rolled back ${service}: ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"}); blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`);
+        if (!json) io.out(`${command === "abort" ? "aborted" : "rolled back"} ${service}: ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"}); blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`);
         return 0;
       }
-      if (!json) io.err(`remedy rollback: refused: ${r.reason}`);
+      if (!json) io.err(`remedy ${command}: refused: ${r.reason}`);
       return 1;
     }
     return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: Number(values.timeout ?? 120), allowStable: values["allow-stable"] === true, json, io, hooks });

@@ -5,7 +5,8 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { Phase } from "../../core/releaseState";
+import { normalizeStrategy } from "../../core/progressive";
+import { Phase, applyEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { runRemedy } from "../helpers/cli";
 import { alarmActionEvent } from "../helpers/alarmEvents";
@@ -132,5 +133,39 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.equal(svc.code, 2);
     assert.equal(svc.err, "remedy rollback: unknown service search in stack test (known: orders, payments)");
     assert.equal((await runRemedy(["rollback", "payments", "--stack", "test"])).code, 2);
+  });
+
+  it("promote: records an operator's request on a progressive release for the driver; abort: stops a release, recorded as an abort", async () => {
+    // Prepare: payments becomes a progressive canary of v3 (as pulumi up would record it).
+    const s = await world.store.get("payments");
+    if (!s) throw new Error("no state");
+    let state = s;
+    for (const e of [
+      { type: "shift-weight" as const, weight: 0, at: new Date().toISOString(), by: "pulumi:test" },
+      { type: "start-release" as const, candidate: { slot: "green" as const, version: "v3" }, weight: 0, progressive: { strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10, pauseBeforeFull: true }), rollbackWindowMinutes: 60 }, at: new Date().toISOString(), by: "pulumi:test" },
+      { type: "advance-step" as const, stepIndex: 0, weight: 10, at: new Date().toISOString(), by: "release-driver" },
+    ]) {
+      const t = applyEvent(state, e);
+      if (t.kind !== "applied") throw new Error(t.reason);
+      await world.store.commit(state.revision, t.state, t.entry);
+      state = t.state;
+    }
+    // Act + Assess: promote
+    const promote = await runRemedy(["promote", "payments", "--stack", "test", "--full"]);
+    assert.equal(promote.code, 0, promote.err);
+    assert.match(promote.out, /payments: promotion requested \(--full: promote at the next tick\); the release driver acts on its next tick/);
+    assert.equal((await world.store.get("payments"))?.progress?.promote, "full");
+    assert.match((await runRemedy(["promote", "payments", "--stack", "test", "--full"])).out, /promotion \(full\) already requested/);
+    const manual = await runRemedy(["promote", "orders", "--stack", "test"]);
+    assert.equal(manual.code, 1);
+    assert.match(manual.err, /refused: no progressive release in progress \(phase releasing\); remedy promote applies to a progressive release/);
+    // abort
+    const abort = await runRemedy(["abort", "payments", "--stack", "test", "--reason", "INC-9: checkout latency"]);
+    assert.equal(abort.code, 0, abort.err);
+    assert.match(abort.out, /^aborted payments: v3 \(green\) -> v1 \(blue\); blue\/green 100\/0/);
+    const after = await world.store.get("payments");
+    assert.equal(after?.phase, Phase.RolledBack);
+    assert.equal(after?.lastRollback?.reason, "release aborted: INC-9: checkout latency");
+    assert.match(after?.lastRollback?.by ?? "", /^operator:/);
   });
 });

@@ -288,6 +288,22 @@ describe("core/config: stack configuration", () => {
       ]);
     });
 
+    it("takes a progressive strategy in place of candidate.weight, with the bake defaulted, and names bad steps", () => {
+      const c = parseStackConfig(stackInput([svc("a", 1, { candidate: undefined, strategy: { kind: "linear", stepPercent: 25, minutes: 10 } })]));
+      assert.deepEqual(c.services[0].strategy, {
+        steps: [25, 50, 75].map((weight) => ({ kind: "weight", weight, minutes: 10 })).concat([{ kind: "weight", weight: 100, minutes: 0 }]),
+        bakeMinutes: 10,
+      });
+      assert.equal(parseStackConfig(stackInput([svc("a", 1, { strategy: { kind: "manual" } })])).services[0].strategy, undefined, "manual: candidate.weight decides");
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1, { candidate: { weight: 10 }, strategy: { kind: "canary", weight: 10, minutes: 5 } })]))), [
+        "services[0].candidate.weight: cannot be combined with strategy canary: the release driver sets the candidate's weight step by step; remove candidate.weight (or use strategy: { kind: manual })",
+      ]);
+      assert.deepEqual(
+        problems(() => parseStackConfig(stackInput([svc("a", 1, { candidate: undefined, strategy: { kind: "steps", steps: [{ kind: "weight", weight: 50, minutes: 5 }, { kind: "weight", weight: 20, minutes: 5 }] } })]))),
+        ["services[0].strategy: steps[1].weight 20 is below the step before (50); weights only go up, a rollback is the way down"],
+      );
+    });
+
     it("accepts a test route evaluated before the main rule, with a priority no other rule uses", () => {
       const ok = parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5 } })]));
       assert.deepEqual(ok.services[0].testRoute, { priority: 5, header: "x-remedy-candidate", value: "1" });

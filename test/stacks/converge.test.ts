@@ -198,6 +198,52 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.deepEqual(acked.state?.stable, { slot: "green", version: "v2.3.1" });
   });
 
+  it("progressive: starts the release at 0% for the driver, follows the driver's steps, and keeps its promotion", async () => {
+    // Prepare: payments as a canary (no candidate.weight: the driver sets it).
+    const canary = (p: Obj) => {
+      delete p.candidate;
+      p.strategy = { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 };
+    };
+    // Act 1: the first up starts the release at 0% with the strategy recorded.
+    const first = await up(0, canary);
+    assert.deepEqual(first.weights, { blue: 100, green: 0 });
+    assert.equal(first.state?.phase, Phase.Releasing);
+    assert.deepEqual(first.state?.progress?.strategy.steps.map((st) => (st.kind === "weight" ? st.weight : "pause")), [10, 100]);
+    assert.equal(first.state?.progress?.stepIndex, -1);
+    // The driver moves it to 10%; an unchanged up follows (never resets it to config).
+    const s = first.state;
+    if (!s) throw new Error("no state");
+    const step = applyEvent(s, { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by: "release-driver" });
+    if (step.kind !== "applied") throw new Error(step.reason);
+    await backend.store.commit(s.revision, step.state, step.entry);
+    const followed = await up(2, canary);
+    assert.deepEqual(followed.weights, { blue: 90, green: 10 });
+    assert.equal(followed.state?.revision, step.state.revision, "nothing written");
+    // The driver promotes: an up with config still naming blue stable keeps green and says so.
+    const promoted = applyEvent(step.state, { type: "promote", rollbackWindowMinutes: 60, at: at(20), by: "release-driver" });
+    if (promoted.kind !== "applied") throw new Error(promoted.reason);
+    await backend.store.commit(step.state.revision, promoted.state, promoted.entry);
+    const after = await up(21, canary);
+    assert.deepEqual(after.weights, { blue: 0, green: 100 });
+    assert.match(warnings[0] ?? "", /the release driver promoted v2\.3\.1 \(green\) at .*; set services\.payments\.stable to "green"/);
+    // Config catches up: the previous slot is warm through the window, then scaled to 0.
+    const caughtUp = await up(30, (p) => {
+      canary(p);
+      p.stable = "green";
+    });
+    assert.deepEqual(caughtUp.weights, { blue: 0, green: 100 });
+    assert.equal(caughtUp.state?.phase, Phase.Promoted);
+    // And the release driver exists, allowed to step only this rule.
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
+    const stepRules = (policy.Statement as Obj[]).find((st) => st.Sid === "StepThisStacksRules") as Obj;
+    assert.deepEqual(stepRules.Resource, [one(T.rule, "payments").state.arn]);
+    assert.equal((one("aws:cloudwatch/eventRule:EventRule", "release-driver").inputs as Obj).scheduleExpression, "rate(1 minute)");
+    const permission = one("aws:lambda/permission:Permission", "release-driver-schedule").inputs as Obj;
+    assert.equal(permission.principal, "events.amazonaws.com");
+    assert.equal(permission.sourceArn, one("aws:cloudwatch/eventRule:EventRule", "release-driver").state.arn);
+    assert.match(permission.sourceArn as string, /^arn:aws:events:eu-west-1:123456789012:rule\/release-driver-/);
+  });
+
   it("follows release state when the Lambda rolls back while `up` is running", async () => {
     await up(0);
     // Plan with the state before the rollback, record after it.

@@ -23,10 +23,11 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
-  status: `usage: remedy status [--stack prod] [--project remedy] [--json]
+  status: `usage: remedy status [--stack prod] [--project remedy] [--watch [--interval 5] [--count n]] [--json]
 
 Every service of a stack: phase, stable and candidate versions, blue/green weights, alarms in
-ALARM, the last rollback (when, by, why) and hotfix mode. Reads the stack's release table and
+ALARM, the last rollback (when, by, why), a progressive release's step and when it may move next,
+and hotfix mode. --watch redraws every --interval seconds (JSON: one line per refresh). Reads the stack's release table and
 alarms with the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
 
 exit codes: 0 shown, 2 unknown stack or no credentials`,

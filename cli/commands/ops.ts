@@ -77,6 +77,24 @@ export interface ServiceStatus {
   readonly alarms: { readonly firing: readonly string[]; readonly total: number };
   readonly lastRollback: { readonly at: string; readonly by: string; readonly reason: string } | null;
   readonly hotfix: string | null;
+  /** A progressive release's position: step, weight and when the next move may happen. */
+  readonly step: string | null;
+}
+
+/** Where a progressive release is, for humans. */
+export function describeProgress(s: ReleaseState): string | null {
+  const p = s.progress;
+  if (!p || s.phase !== Phase.Releasing || !s.candidate) return null;
+  const steps = p.strategy.steps;
+  const until = (minutes: number) => new Date(Date.parse(p.stepStartedAt) + minutes * 60_000).toISOString();
+  let text: string;
+  if (p.stepIndex < 0) text = "starting (next tick)";
+  else if (p.stepIndex >= steps.length) text = `baking at 100% until ${until(p.strategy.bakeMinutes)}`;
+  else {
+    const st = steps[p.stepIndex];
+    text = st.kind === "pause" ? `paused at ${s.weights[s.candidate.slot]}%: ${st.reason}` : `step ${p.stepIndex + 1}/${steps.length} at ${st.weight}% until ${until(st.minutes)}`;
+  }
+  return p.promote ? `${text} (promote${p.promote === "full" ? " --full" : ""} requested)` : text;
 }
 
 const ANSI = /\u001b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
@@ -113,6 +131,7 @@ async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: s
       alarms: { firing: mine.filter((a) => a.StateValue === "ALARM").map((a) => (a.AlarmName ?? "").slice(prefix.length + 1)), total: mine.length },
       lastRollback: s.lastRollback ? { at: s.lastRollback.at, by: s.lastRollback.by, reason: s.lastRollback.reason } : null,
       hotfix,
+      step: describeProgress(s),
     });
   }
   return result;
@@ -128,9 +147,10 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
     `${r.weights.blue}/${r.weights.green}`,
     r.alarms.firing.length > 0 ? paint(color, 31, `ALARM ${r.alarms.firing.join(", ")}`) : paint(color, 32, `ok (${r.alarms.total})`),
     r.lastRollback ? `${r.lastRollback.at} by ${r.lastRollback.by}: ${r.lastRollback.reason}` : "-",
+    r.step ?? "-",
     r.hotfix ? paint(color, 35, `hotfix until ${r.hotfix}`) : "-",
   ]);
-  const header = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS", "LAST ROLLBACK", "HOTFIX"].map((h) => paint(color, 2, h));
+  const header = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS", "LAST ROLLBACK", "STEP", "HOTFIX"].map((h) => paint(color, 2, h));
   return `stack ${stack}\n${table([header, ...body])}`;
 }
 
@@ -151,6 +171,9 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         timeout: { type: "string" },
         "allow-stable": { type: "boolean" },
         full: { type: "boolean" },
+        watch: { type: "boolean" },
+        interval: { type: "string" },
+        count: { type: "string" },
       },
       allowPositionals: true,
       strict: true,
@@ -171,8 +194,24 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
   };
   try {
     if (command === "status") {
-      const rows = await gatherStatus(store, c.cw, prefix);
-      io.out(json ? JSON.stringify({ stack, services: rows }, null, 2) : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR));
+      const render = async () => {
+        const rows = await gatherStatus(store, c.cw, prefix);
+        io.out(json ? JSON.stringify({ stack, at: new Date().toISOString(), services: rows }, null, values.watch ? 0 : 2) : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR));
+      };
+      if (!values.watch) {
+        await render();
+        return 0;
+      }
+      // --watch: redraw every --interval seconds (default 5), --count times (default: until Ctrl-C).
+      const interval = Number(values.interval ?? 5);
+      const count = values.count === undefined ? Infinity : Number(values.count);
+      if (!Number.isFinite(interval) || interval < 0.1) return fail(`--interval must be a number of seconds >= 0.1, got ${String(values.interval)}`, 2);
+      if (!(count >= 1) || (Number.isFinite(count) && !Number.isInteger(count))) return fail(`--count must be a whole number >= 1, got ${String(values.count)}`, 2);
+      for (let i = 0; i < count; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, interval * 1000));
+        if (io.tty && !json) io.out("\u001b[2J\u001b[H");
+        await render();
+      }
       return 0;
     }
     const service = positionals[0];

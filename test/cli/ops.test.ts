@@ -150,6 +150,19 @@ describe("cli: remedy status / rollback / drill against moto", function () {
       await world.store.commit(state.revision, t.state, t.entry);
       state = t.state;
     }
+    // status shows where it is, and --watch refreshes (JSON: one line per refresh).
+    const watched = await runRemedy(["status", "--stack", "test", "--watch", "--interval", "0.1", "--count", "2", "--json"]);
+    assert.equal(watched.code, 0, watched.err);
+    const frames = watched.out.split("\n").map((l) => JSON.parse(l) as { services: { service: string; step: string | null }[] });
+    assert.equal(frames.length, 2);
+    for (const f of frames) {
+      assert.match(f.services.find((x) => x.service === "payments")?.step ?? "", /^step 1\/3 at 10% until \d{4}-\d\d-\d\dT/);
+      assert.equal(f.services.find((x) => x.service === "orders")?.step, null, "a manual release has no step");
+    }
+    const plain = await runRemedy(["status", "--stack", "test"]);
+    const rows = plain.out.split("\n").slice(1);
+    assert.equal(rows[0].indexOf("STEP"), rows[2].indexOf("step 1/3"), "the STEP column lines up");
+    assert.equal((await runRemedy(["status", "--stack", "test", "--watch", "--count", "0"])).code, 2);
     // Act + Assess: promote
     const promote = await runRemedy(["promote", "payments", "--stack", "test", "--full"]);
     assert.equal(promote.code, 0, promote.err);

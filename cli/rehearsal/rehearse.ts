@@ -18,6 +18,8 @@ import { bundleLambda } from "../../components/rollback/bundle";
 import { releaseTableName } from "../../components/rollback/rollbackFunction";
 import { parseStackConfig } from "../../core/config";
 import type { ReleaseState } from "../../core/releaseState";
+import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { Logger } from "@aws-lambda-powertools/logger";
 import type { SlotWeights } from "../../core/weights";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Traffic } from "../../lambdas/commons/traffic";
@@ -56,11 +58,12 @@ export interface RehearsalResult {
  * Pulumi.prod.yaml's `remedy:*` config, pointed at the moto VPC: no certificate (plain HTTP,
  * allowed explicitly, on loopback only), no emails.
  */
-export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[], candidateImage?: string): unknown {
+export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[], candidateImage?: string, edit?: (payments: Record<string, any>) => void): unknown { // eslint-disable-line @typescript-eslint/no-explicit-any
   const doc = yaml.load(fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> };
   const raw = JSON.parse(JSON.stringify(doc.config)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const services = raw["remedy:services"] as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   if (candidateImage) services[0].slots.green.image = candidateImage;
+  edit?.(services[0]);
   return {
     kubernetes: raw["remedy:kubernetes"],
     ingress: { vpcId, subnetIds, allowPlainHttp: true },
@@ -98,7 +101,7 @@ export type Handler = (event: unknown, context: unknown) => Promise<{ outcome: s
 
 /** Loads the deployed function's bundle with the environment moto holds for it, as Lambda would. */
 export async function loadDeployedHandler(aws: AwsMocks, endpoint: string): Promise<Handler> {
-  const fn = [...aws.live.values()].find((r) => r.type === "aws:lambda/function:Function");
+  const fn = [...aws.live.values()].find((r) => r.type === "aws:lambda/function:Function" && r.name === "rollback");
   if (!fn) throw new Error("no rollback function was deployed");
   const lambda = new LambdaClient({ endpoint, region: REHEARSAL_REGION });
   const conf = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn.id }));
@@ -217,6 +220,51 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     await record("pulumi up #3 (v2.3.2)", "new candidate image: release v2.3.2 to 10%", { blue: 90, green: 10 }, () =>
       state?.phase === "releasing" && state.candidate?.version === "v2.3.2" ? undefined : `release state ${state?.phase ?? "?"} ${state?.candidate?.version ?? ""}`,
     );
+
+    // 6. Progressive delivery: v2.3.3 as a canary (10% for 5 min, bake 10): pulumi up starts it at
+    //    0% and the release driver moves it on its own (its clock runs fast here).
+    const canary = (p: Record<string, unknown>) => {
+      delete p.candidate;
+      p.strategy = { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 };
+    };
+    await pulumiUp(h, rehearsalConfig(root, vpcId, subnetIds, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.3", canary), (aws) => options.afterUp?.(++runs, aws));
+    await record("pulumi up #4 (canary)", "v2.3.3 as a canary: recorded at 0%, the release driver takes over", { blue: 100, green: 0 }, () =>
+      state?.progress && state.candidate?.version === "v2.3.3" ? undefined : "no progressive release recorded",
+    );
+    let clock = Date.now();
+    const logger = new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" });
+    const driver = createReleaseDriver({ store, traffic, cloudwatch: cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    const tick = async (label: string, minutes: number, expect: SlotWeights, phase?: string) => {
+      clock += minutes * 60_000;
+      const r = (await driver.tick()).find((x) => x.service === SERVICE);
+      await record(label, `+${minutes} min: ${r?.decision ?? "?"}: ${r?.reason ?? ""}`, expect, () => (phase && state?.phase !== phase ? `phase ${state?.phase ?? "?"}, expected ${phase}` : undefined));
+    };
+    await tick("driver tick", 1, { blue: 90, green: 10 });
+    await tick("driver tick", 5, { blue: 0, green: 100 });
+    await tick("driver tick (promote)", 10, { blue: 0, green: 100 }, "promoted");
+
+    // 7. The next canary (v2.3.4 on blue) fails mid-step: its alarm rolls it back; the driver stops.
+    await pulumiUp(
+      h,
+      rehearsalConfig(root, vpcId, subnetIds, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.3", (p) => {
+        canary(p);
+        p.stable = "green";
+        (p.slots as Record<string, { image: string }>).blue.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.4";
+      }),
+      (aws) => options.afterUp?.(++runs, aws),
+    );
+    await record("pulumi up #5 (canary)", "v2.3.4 as a canary on blue: recorded at 0%", { blue: 0, green: 100 });
+    await tick("driver tick", 1, { blue: 10, green: 90 });
+    const blueAlarm = `${PREFIX}/${SERVICE}/blue/error-rate`;
+    await cw.send(new SetAlarmStateCommand({ AlarmName: blueAlarm, StateValue: "ALARM", StateReason: "Threshold Crossed: 1 datapoint [31.0] was greater than or equal to the threshold (2.0)." }));
+    const failing = (await cw.send(new DescribeAlarmsCommand({ AlarmNames: [blueAlarm] }))).MetricAlarms?.[0];
+    const fts = (failing?.StateUpdatedTimestamp ?? new Date()).toISOString().replace("Z", "+0000");
+    const midStep = await handler(
+      { ...event, alarmArn: failing?.AlarmArn, alarmData: { ...event.alarmData, alarmName: blueAlarm, state: { value: "ALARM", reason: failing?.StateReason, timestamp: fts } } },
+      { functionName: "rollback", awsRequestId: "rehearsal-2", invokedFunctionArn: "", memoryLimitInMB: "256", functionVersion: "$LATEST", getRemainingTimeInMillis: () => 30_000 },
+    );
+    await record("rollback Lambda (mid-step)", `${midStep.outcome}: ${midStep.results[0]?.reason ?? ""}`, { blue: 0, green: 100 }, () => (midStep.outcome === "rolled-back" ? undefined : `outcome ${midStep.outcome}`));
+    await tick("driver tick (stopped)", 5, { blue: 0, green: 100 }, "rolled-back");
 
     return { verdict: failures.length === 0 ? "pass" : "fail", endpoint, timeline, alarmToFlipMs, warnings: [...h.warnings], failures };
   } finally {

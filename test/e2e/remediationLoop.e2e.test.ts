@@ -2,7 +2,8 @@
  * The remediation loop end to end: the real prod program deployed into moto (moto-backed Pulumi
  * mocks), release v2.3.1 at 10% -> alarm breach -> the deployed rollback bundle invoked with
  * CloudWatch's event -> weights 100/0 -> unchanged `up` keeps them and warns -> new candidate
- * image -> release proceeds. This is `remedy rehearse`, with the harness inspected after each up.
+ * image -> release proceeds; then a canary stepped and promoted by the release driver, and one
+ * rolled back mid-step. This is `remedy rehearse`, with the harness inspected after each up.
  */
 import { strict as assert } from "node:assert";
 import type { AwsMocks, RecordedObject } from "../../cli/rehearsal/awsMocks";
@@ -41,8 +42,23 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["rollback Lambda", { blue: 100, green: 0 }],
         ["pulumi up #2 (unchanged)", { blue: 100, green: 0 }],
         ["pulumi up #3 (v2.3.2)", { blue: 90, green: 10 }],
+        // Progressive delivery: a canary steps and promotes on its own; the next fails mid-step.
+        ["pulumi up #4 (canary)", { blue: 100, green: 0 }],
+        ["driver tick", { blue: 90, green: 10 }],
+        ["driver tick", { blue: 0, green: 100 }],
+        ["driver tick (promote)", { blue: 0, green: 100 }],
+        ["pulumi up #5 (canary)", { blue: 0, green: 100 }],
+        ["driver tick", { blue: 10, green: 90 }],
+        ["rollback Lambda (mid-step)", { blue: 0, green: 100 }],
+        ["driver tick (stopped)", { blue: 0, green: 100 }],
       ],
     );
+    assert.match(result.timeline[8].change, /promote: baked 10 min at 100% with alarms OK/);
+    assert.match(result.timeline[12].change, /skipped: not a progressive release in progress \(phase rolled-back\)/);
+    // The driver is deployed with the stack once a service has a strategy: its function and schedule exist.
+    const last = runs[runs.length - 1].live;
+    assert.ok([...last.values()].some((r) => r.type === "aws:lambda/function:Function" && r.name === "release-driver"), "release driver function deployed in moto");
+    assert.ok([...last.values()].some((r) => r.type === "aws:cloudwatch/eventRule:EventRule" && (r.inputs as { scheduleExpression?: string }).scheduleExpression === "rate(1 minute)"));
     assert.ok(result.timeline.every((e, i) => i === 0 || e.elapsedMs >= result.timeline[i - 1].elapsedMs));
   });
 
@@ -61,7 +77,7 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
   });
 
   it("creates AWS resources in moto with moto's ids, and applies later runs as updates", () => {
-    assert.equal(runs.length, 3);
+    assert.equal(runs.length, 5, "three ups of the loop, two of the canaries");
     const rule = (s: Snapshot) => s.live.get("aws:lb/listenerRule:ListenerRule::payments");
     assert.match(rule(runs[0])?.id ?? "", /^arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule\/app\//);
     assert.equal(rule(runs[1])?.id, rule(runs[0])?.id, "the rule is updated in place, not replaced");

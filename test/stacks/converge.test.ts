@@ -244,6 +244,33 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.match(permission.sourceArn as string, /^arn:aws:events:eu-west-1:123456789012:rule\/release-driver-/);
   });
 
+  it("progressive: when the driver steps while `up` is running, the rule follows the driver, not the plan", async () => {
+    // Prepare: a canary at step 0 (10%), planned by an up...
+    const canary = (p: Obj) => {
+      delete p.candidate;
+      p.strategy = { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 };
+    };
+    const first = await up(0, canary);
+    const s0 = first.state;
+    if (!s0) throw new Error("no state");
+    const step0 = applyEvent(s0, { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by: "release-driver" });
+    if (step0.kind !== "applied") throw new Error(step0.reason);
+    await backend.store.commit(s0.revision, step0.state, step0.entry);
+    const desired = { service: "payments", stable: { slot: Slot.Blue, version: "v2.3.0" }, candidate: { slot: Slot.Green, version: "v2.3.1" }, weight: 0, rollbackWindowMinutes: 60, strategy: step0.state.progress?.strategy };
+    const plan = planRelease(desired, step0.state, at(6), "pulumi:prod");
+    assert.deepEqual(plan.weights, { blue: 90, green: 10 });
+    assert.deepEqual(plan.events, [], "an up never writes a progressive release's weights");
+    // ...and the driver moves it to 100% before that up records.
+    const step1 = applyEvent(step0.state, { type: "advance-step", stepIndex: 2, weight: 100, at: at(6), by: "release-driver" });
+    if (step1.kind !== "applied") throw new Error(step1.reason);
+    await backend.store.commit(step0.state.revision, step1.state, step1.entry);
+    // Act
+    const r = await backend.record("payments", step0.state.routing, plan.events, plan.weights);
+    // Assess: the rule is put where the driver recorded it.
+    assert.deepEqual(backend.weightsSet.map((w) => w.weights), [{ blue: 0, green: 100 }]);
+    assert.ok(r.warnings.some((w) => /the rule now follows it: blue 0% \/ green 100%/.test(w)), r.warnings.join("\n"));
+  });
+
   it("follows release state when the Lambda rolls back while `up` is running", async () => {
     await up(0);
     // Plan with the state before the rollback, record after it.

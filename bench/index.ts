@@ -2,6 +2,7 @@
 import { run as checkApi } from "./check-api";
 import { run as migrate } from "./migrate";
 import { run as programScale } from "./program-scale";
+import { run as releaseDriver } from "./release-driver";
 import { run as rollbackLatency } from "./rollback-latency";
 
 async function main(): Promise<void> {
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
     ["rollback-latency", rollbackLatency],
     ["check-api", checkApi],
     ["migrate", migrate],
+    ["release-driver", releaseDriver],
   ];
   const results: Array<[string, boolean]> = [];
   for (const [name, run] of benches) {

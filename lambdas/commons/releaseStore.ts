@@ -146,7 +146,8 @@ export class ReleaseStore {
     } catch (err) {
       const conditional =
         err instanceof TransactionCanceledException &&
-        (err.CancellationReasons ?? []).some((r) => r.Code === "ConditionalCheckFailed");
+        // TransactionConflict: another transaction on the same item was in flight; same remedy.
+        (err.CancellationReasons ?? []).some((r) => r.Code === "ConditionalCheckFailed" || r.Code === "TransactionConflict");
       if (conditional) throw new ConflictError(next.service, expectedRevision);
       throw err;
     }

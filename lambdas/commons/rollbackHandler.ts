@@ -25,7 +25,10 @@ import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type Rele
 import type { Traffic } from "./traffic";
 
 /** Conditional-write attempts before giving up (each attempt re-reads and re-decides). */
-const MAX_ATTEMPTS = 4;
+const MAX_ATTEMPTS = 6;
+
+/** A short random pause after a lost race, growing per attempt: concurrent copies stop colliding in lockstep. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * 15 * 2 ** attempt));
 
 /** Stay this far below DynamoDB's item limit: never flip what cannot be recorded. */
 const ITEM_BYTES_BUDGET = MAX_ITEM_BYTES - 50 * 1024;
@@ -310,6 +313,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
         if (!(err instanceof ConflictError)) throw err;
         conflicted = true;
         logger.warn("release state changed while rolling back; re-deciding", { attempt });
+        await backoff(attempt);
         const fresh = await deps.store.get(target.service);
         if (!fresh) throw new Error(`release state of ${target.service} disappeared while rolling back`);
         state = fresh;

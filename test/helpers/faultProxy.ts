@@ -53,8 +53,19 @@ function faultResponse(res: http.ServerResponse, fault: Fault, json: boolean): v
   res.end("Service Unavailable");
 }
 
+/**
+ * Conditional writes are forwarded one at a time. moto's TransactWriteItems is not atomic under
+ * concurrent requests (a transaction that fails its condition restores the whole table from a
+ * copy taken before it started, erasing a concurrent one that succeeded meanwhile), and its
+ * conditional UpdateItem and PutItem check and write without a lock. Real DynamoDB conditional
+ * writes are atomic; serialising them makes moto behave alike, and the handlers' conflict
+ * handling still meets every interleaving of whole writes.
+ */
+const SERIALIZED = new Set(["TransactWriteItems", "UpdateItem", "PutItem"]);
+
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
+  let queue: Promise<void> = Promise.resolve();
   const rules: Rule[] = [];
   const forwarded: Record<string, number> = {};
   const faulted: Record<string, number> = {};
@@ -74,6 +85,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         return;
       }
       forwarded[op] = (forwarded[op] ?? 0) + 1;
+      let done: () => void = () => undefined;
+      if (SERIALIZED.has(op)) {
+        const prior = queue;
+        queue = new Promise<void>((r) => (done = r));
+        void prior.then(() => forward());
+      } else forward();
+      res.on("close", () => done());
+      function forward(): void {
       const up = http.request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {
@@ -92,6 +111,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         res.end(err.message);
       });
       up.end(body);
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

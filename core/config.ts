@@ -202,11 +202,22 @@ const serviceSchema = z.strictObject({
   resources: resourcesSchema.optional(),
   env: envSchema.optional(),
   routing: z.strictObject(routingSchema.shape, { error: required("the routing block { hosts?, paths?, priority }") }),
-  stable: z.enum(SLOTS as [Slot, Slot], { error: required('the stable slot, "blue" or "green"') }),
-  slots: z.strictObject(
-    { blue: slotSchema.optional(), green: slotSchema.optional() },
-    { error: required("the slots block { blue?: { image }, green?: { image } }") },
-  ),
+  image: z
+    .string({ error: required('the version to run, as an image pinned to a tag or digest ("registry/app:1.5.0"), or a repository when version names the tag') })
+    .optional(),
+  version: z
+    .string({ error: required("a version label") })
+    .refine(isLabelValue, {
+      error: "must be a valid Kubernetes label value (max 63 chars of A-Z a-z 0-9 - _ ., alphanumeric at both ends)",
+    })
+    .optional(),
+  stable: z.enum(SLOTS as [Slot, Slot], { error: required('the stable slot, "blue" or "green"') }).optional(),
+  slots: z
+    .strictObject(
+      { blue: slotSchema.optional(), green: slotSchema.optional() },
+      { error: required("the slots block { blue?: { image }, green?: { image } }") },
+    )
+    .optional(),
   candidate: z
     .strictObject({ weight: int("the percentage of traffic sent to the candidate slot", 0, 100) })
     .optional(),
@@ -456,6 +467,18 @@ export interface ServiceSpec {
   readonly stable: Slot;
   /** A slot is absent when it has never been given an image. The stable slot is always present. */
   readonly slots: Readonly<Partial<Record<Slot, SlotSpec>>>;
+  /**
+   * Image mode (`image` [+ `version`] instead of `stable` + `slots`): the version the service
+   * should run. `stable` and `slots` are provisional until {@link resolveDesiredReleases} has
+   * read release state (`resolved: true`): the program refuses to build an unresolved one.
+   */
+  readonly desired?: {
+    readonly image: string;
+    readonly version: string;
+    readonly resolved: boolean;
+    /** Once resolved: whether the version is the live stable one or the candidate to release. */
+    readonly role?: "stable" | "candidate";
+  };
   /** Percent of traffic to the non-stable slot, 0 when it has no image. */
   readonly candidateWeight: number;
   readonly stickinessSeconds: number;
@@ -600,7 +623,55 @@ function slotVersion(spec: { image: string; version?: string }): { version: stri
   return { version: v };
 }
 
+/**
+ * The version a service asks for in image mode (`image`, optional `version`): a pinned image, or
+ * a repository whose tag `version` names (so a release is a one-line `version` bump).
+ */
+export function desiredImage(s: { image: string; version?: string }): { image: string; version: string } | { key: "image" | "version"; error: string } {
+  const ref = parseImageRef(s.image);
+  if (typeof ref === "string") return { key: "image", error: `${ref}, got ${JSON.stringify(s.image)}` };
+  const image = ref.tag === undefined && ref.digest === undefined && s.version !== undefined ? `${s.image}:${s.version}` : s.image;
+  const resolved = slotVersion({ image, version: s.version });
+  if ("error" in resolved) {
+    return ref.tag === undefined && ref.digest === undefined && s.version === undefined
+      ? { key: "image", error: `has no tag or digest; pin a version tag or a digest, or set version to the tag to run (image: repository, version: tag), got ${JSON.stringify(s.image)}` }
+      : resolved;
+  }
+  return { image, version: resolved.version };
+}
+
+/** Image mode (`image` instead of `stable` + `slots`): which keys it excludes, and why. */
+function checkImageMode(s: RawService, at: Path, out: Issue[]): void {
+  const image = s.image as string;
+  const d = desiredImage({ image, version: s.version });
+  if ("error" in d) out.push({ path: [...at, d.key], message: d.error });
+  const why = "remedy picks the idle slot from release state when image is set";
+  if (s.stable !== undefined) out.push({ path: [...at, "stable"], message: `cannot be combined with image: ${why}; remove stable (or remove image and name the slots yourself)` });
+  if (s.slots !== undefined) out.push({ path: [...at, "slots"], message: `cannot be combined with image: ${why}; remove slots and set replicas on the service (or remove image)` });
+  if (s.candidate !== undefined) out.push({ path: [...at, "candidate"], message: "cannot be combined with image: the release driver moves the new version's weight step by step; remove candidate" });
+  if (s.strategy?.kind === "manual") {
+    out.push({ path: [...at, "strategy", "kind"], message: "manual cannot be combined with image: a manual release sets weights per slot; use a progressive strategy (canary, linear, allAtOnce, steps) or stable + slots" });
+  }
+  if (s.hotfix !== undefined) {
+    out.push({ path: [...at, "hotfix"], message: "needs stable + slots (the hotfix goes into the slot `remedy status` shows is not stable); image mode releases through the strategy" });
+  }
+}
+
 function checkService(s: RawService, at: Path, out: Issue[]): void {
+  checkCommon(s, at, out);
+  if (s.image !== undefined) return checkImageMode(s, at, out);
+  if (s.stable === undefined || s.slots === undefined) {
+    if (s.stable === undefined) out.push({ path: [...at, "stable"], message: 'required: the stable slot, "blue" or "green" (or set image to let remedy pick the idle slot)' });
+    if (s.slots === undefined) out.push({ path: [...at, "slots"], message: "required: the slots block { blue?: { image }, green?: { image } } (or set image to let remedy pick the idle slot)" });
+    return;
+  }
+  if (s.version !== undefined) {
+    out.push({ path: [...at, "version"], message: "only applies with image (image mode); with slots, set slots.<slot>.version" });
+  }
+  checkSlotMode(s as RawService & { stable: Slot; slots: NonNullable<RawService["slots"]> }, at, out);
+}
+
+function checkSlotMode(s: RawService & { stable: Slot; slots: NonNullable<RawService["slots"]> }, at: Path, out: Issue[]): void {
   for (const slot of SLOTS) {
     const spec = s.slots[slot];
     if (spec === undefined) continue;
@@ -637,6 +708,24 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       message: `is 0 but the candidate slot "${candidate}" receives ${effectiveWeight}% of traffic; an empty target group answers 503 — give it at least 1 replica or weight 0`,
     });
   }
+  if (s.hotfix !== undefined) {
+    if (s.slots[candidate] === undefined) {
+      out.push({
+        path: [...at, "hotfix"],
+        message: `needs the hotfix image in slots.${candidate}.image (the slot that is not stable); hotfix mode releases it to 100%`,
+      });
+    }
+    if (s.candidate?.weight !== undefined && s.candidate.weight !== 100) {
+      out.push({
+        path: [...at, "candidate", "weight"],
+        message: `is ${s.candidate.weight} but a hotfix goes straight to full traffic; remove candidate.weight or set 100`,
+      });
+    }
+  }
+}
+
+/** Rules every service follows, in image mode or slot mode. */
+function checkCommon(s: RawService, at: Path, out: Issue[]): void {
   for (const [name, value] of Object.entries(s.env ?? {})) {
     if (typeof value === "string" && SECRET_ENV_NAME.test(name)) {
       out.push({
@@ -680,20 +769,6 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
       path: [...at, "routing"],
       message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
     });
-  }
-  if (s.hotfix !== undefined) {
-    if (s.slots[candidate] === undefined) {
-      out.push({
-        path: [...at, "hotfix"],
-        message: `needs the hotfix image in slots.${candidate}.image (the slot that is not stable); hotfix mode releases it to 100%`,
-      });
-    }
-    if (s.candidate?.weight !== undefined && s.candidate.weight !== 100) {
-      out.push({
-        path: [...at, "candidate", "weight"],
-        message: `is ${s.candidate.weight} but a hotfix goes straight to full traffic; remove candidate.weight or set 100`,
-      });
-    }
   }
   for (const kind of ["errorRate", "latencyP99", "unhealthyHosts", "connectionErrors"] as const) {
     const a = s.alarms?.[kind];
@@ -961,13 +1036,35 @@ function normaliseStrategy(raw: NonNullable<RawService["strategy"]>): Normalized
 function normaliseService(s: RawService): ServiceSpec {
   const replicas = s.replicas ?? defaults.DEFAULT_REPLICAS;
   const slots: Partial<Record<Slot, SlotSpec>> = {};
-  for (const slot of SLOTS) {
-    const spec = s.slots[slot];
-    if (spec === undefined) continue;
-    const resolved = slotVersion(spec);
-    if ("error" in resolved) throw new Error(`internal: normalising an unchecked slot: ${resolved.error}`);
-    slots[slot] = { image: spec.image, version: resolved.version, replicas: spec.replicas ?? replicas };
+  let stable: Slot;
+  let desired: ServiceSpec["desired"];
+  if (s.image !== undefined) {
+    // Image mode: provisional slots (as on a first deployment) until resolveDesiredReleases
+    // reads release state and puts the version into the idle slot.
+    const d = desiredImage({ image: s.image, version: s.version });
+    if ("error" in d) throw new Error(`internal: normalising an unchecked image: ${d.error}`);
+    desired = { ...d, resolved: false };
+    stable = Slot.Blue;
+    slots[stable] = { ...d, replicas };
+  } else {
+    if (s.stable === undefined || s.slots === undefined) throw new Error("internal: normalising a service without stable/slots");
+    stable = s.stable;
+    for (const slot of SLOTS) {
+      const spec = s.slots[slot];
+      if (spec === undefined) continue;
+      const resolved = slotVersion(spec);
+      if ("error" in resolved) throw new Error(`internal: normalising an unchecked slot: ${resolved.error}`);
+      slots[slot] = { image: spec.image, version: resolved.version, replicas: spec.replicas ?? replicas };
+    }
   }
+  const strategy =
+    s.hotfix !== undefined || s.strategy?.kind === "manual"
+      ? undefined
+      : s.strategy !== undefined
+        ? normaliseStrategy(s.strategy)
+        : desired !== undefined
+          ? normaliseStrategy(defaults.DEFAULT_IMAGE_MODE_STRATEGY)
+          : undefined;
   const memoryRequest = s.resources?.requests?.memory ?? defaults.DEFAULT_MEMORY_REQUEST;
   return {
     name: s.name,
@@ -982,11 +1079,12 @@ function normaliseService(s: RawService): ServiceSpec {
     },
     env: s.env ?? {},
     routing: { hosts: s.routing.hosts ?? [], paths: s.routing.paths ?? [], priority: s.routing.priority },
-    stable: s.stable,
+    stable,
     slots,
-    candidateWeight: s.slots[otherSlot(s.stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
+    ...(desired ? { desired } : {}),
+    candidateWeight: slots[otherSlot(stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
-    ...(s.strategy === undefined || s.strategy.kind === "manual" || s.hotfix !== undefined ? {} : { strategy: normaliseStrategy(s.strategy) }),
+    ...(strategy ? { strategy } : {}),
     ...(s.testRoute === undefined
       ? {}
       : { testRoute: { priority: s.testRoute.priority, header: s.testRoute.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER, value: s.testRoute.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE } }),
@@ -1288,9 +1386,9 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
   if (unknown.length > 0) throw new ConfigError(unknown, "remedy hotfix stack configuration");
   const hosts = hotfixHosts(seed, h);
   const services = seed.services.map((s) => {
-    const stable = s.stable;
+    const stable = s.stable as Slot;
     const candidate = otherSlot(stable);
-    const live = s.slots[stable];
+    const live = s.slots?.[stable];
     const image = h.images[s.name];
     const env = h.env[s.name];
     // Only the hotfix stack's own env: a seed exported by an older prod may still carry prod's.

@@ -31,6 +31,11 @@ export interface DesiredRelease {
    * driver moves it; `pulumi up` then follows the recorded weights and never sets them itself.
    */
   readonly strategy?: NormalizedStrategy;
+  /**
+   * Image mode asked for the candidate (`services[].image` names it): release it even when it is
+   * the version promoted away (going back to it), instead of keeping it warm as the rollback target.
+   */
+  readonly releaseCandidate?: boolean;
 }
 
 export interface ReleasePlan {
@@ -61,7 +66,7 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   const warnings: string[] = [];
   const events: ReleaseEvent[] = [];
   // The version promoted away stays in the other slot, warm: that is not a new release.
-  const warmPrevious = !!state && same(state.previous, d.candidate);
+  const warmPrevious = !!state && same(state.previous, d.candidate) && !d.releaseCandidate;
   const release = (): ReleaseEvent[] =>
     d.candidate && d.strategy
       ? warmPrevious

@@ -234,5 +234,12 @@ export const DEFAULT_TEST_ROUTE_VALUE = "1";
 /** Minutes a progressive release stays at 100% with alarms OK before the release driver promotes it. */
 export const DEFAULT_BAKE_MINUTES = 10;
 
+/**
+ * The strategy of a service in image mode (`image` without `strategy`): 10% for 5 minutes, then
+ * 100%, then the bake ({@link DEFAULT_BAKE_MINUTES}) before promotion — CodeDeploy's
+ * Canary10Percent5Minutes.
+ */
+export const DEFAULT_IMAGE_MODE_STRATEGY = { kind: "canary", weight: 10, minutes: 5 } as const;
+
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;

@@ -25,6 +25,11 @@ export type Phase = (typeof Phase)[keyof typeof Phase];
 export interface SlotVersion {
   readonly slot: Slot;
   readonly version: string;
+  /**
+   * The image that version runs, as the program deployed it (absent in records written before
+   * image mode). Image mode reads it to keep the live slot's image when it releases a new one.
+   */
+  readonly image?: string;
 }
 
 /** The AWS objects a flip touches. Static per service; written by the stack program. */
@@ -148,7 +153,7 @@ export interface HistoryEntry {
   readonly at: string;
   readonly by: string;
   /** The event applied, or `update-routing` when only the rule or target groups changed. */
-  readonly action: ReleaseEventType | "update-routing";
+  readonly action: ReleaseEventType | "update-routing" | "record-images";
   readonly releaseId: string | null;
   readonly summary: string;
   readonly weights: SlotWeights;
@@ -179,6 +184,25 @@ export function initialState(service: string, stable: SlotVersion, routing: Rout
     routing,
     updatedAt: at,
   };
+}
+
+/**
+ * `state` with the images of its stable, candidate and previous versions filled in from what the
+ * program deploys (`deployed`: slot, version and image), where the record has none yet (records
+ * written before image mode). `undefined` when nothing is missing. A recorded image is never
+ * replaced: the same slot and version label keep the image they were released with.
+ */
+export function fillImages(state: ReleaseState, deployed: readonly SlotVersion[]): Pick<ReleaseState, "stable" | "candidate" | "previous"> | undefined {
+  let changed = false;
+  const fill = <T extends SlotVersion | null>(v: T): T => {
+    if (!v || v.image) return v;
+    const d = deployed.find((x) => x.slot === v.slot && x.version === v.version && x.image);
+    if (!d) return v;
+    changed = true;
+    return { ...v, image: d.image };
+  };
+  const out = { stable: fill(state.stable), candidate: fill(state.candidate), previous: fill(state.previous) };
+  return changed ? out : undefined;
 }
 
 function describe(v: SlotVersion): string {
@@ -259,12 +283,13 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
 function shiftWeight(s: ReleaseState, e: Extract<ReleaseEvent, { type: "shift-weight" }>): Transition {
   if (s.phase !== Phase.Releasing || !s.candidate) return refused(s, `no release in progress (phase ${s.phase})`);
   if (!validWeight(e.weight)) return refused(s, `candidate weight must be an integer 0..100, got ${e.weight}`);
-  if (s.weights[s.candidate.slot] === e.weight) return unchanged(s, `candidate already at ${e.weight}%`);
+  // A weight set by hand ends a progressive release: the release driver no longer moves it.
+  if (s.weights[s.candidate.slot] === e.weight && !s.progress) return unchanged(s, `candidate already at ${e.weight}%`);
   return applied(
     s,
     e,
-    { weights: splitTraffic(s.stable.slot, e.weight).weights },
-    `shift ${describe(s.candidate)} to ${e.weight}%`,
+    { weights: splitTraffic(s.stable.slot, e.weight).weights, progress: null },
+    `shift ${describe(s.candidate)} to ${e.weight}%${s.progress ? "; the release driver no longer moves it" : ""}`,
   );
 }
 
@@ -451,7 +476,7 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
 // Validation of stored state (DynamoDB items are written by three programs; trust nothing).
 
 const slotSchema = z.enum(SLOTS as [Slot, Slot]);
-const slotVersionSchema = z.object({ slot: slotSchema, version: z.string().min(1) });
+const slotVersionSchema = z.object({ slot: slotSchema, version: z.string().min(1), image: z.string().min(1).optional() });
 const isoTime = z.iso.datetime({ offset: true });
 const weightSchema = z.number().int().min(0).max(100);
 

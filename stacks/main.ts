@@ -18,6 +18,7 @@ import {
   parseHotfixStackConfig,
   parseStackConfig,
 } from "../core/config";
+import { resolveDesiredReleases } from "../core/desired";
 import { checkApiGates } from "./apiGate";
 import { readAwsSettings, readRawConfig } from "./config";
 import { type StackOutputs, buildStack, stackOutputs } from "./program";
@@ -91,6 +92,19 @@ async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, iss
   return window;
 }
 
+/**
+ * Image mode: each such service's version goes into a slot chosen from its release state (read
+ * once, through the same snapshot the gates and the plan use); the warnings go to the update.
+ */
+export async function resolveImageMode(config: StackConfig, releases: ReleaseBackend, now = new Date().toISOString()): Promise<StackConfig> {
+  const imageMode = config.services.filter((s) => s.desired);
+  if (imageMode.length === 0) return config;
+  const states = new Map(await Promise.all(imageMode.map(async (s) => [s.name, await releases.get(s.name)] as const)));
+  const resolved = resolveDesiredReleases(config, states, now);
+  for (const w of resolved.warnings) void pulumi.log.warn(w);
+  return resolved.config;
+}
+
 export async function main(): Promise<ProgramOutputs> {
   const raw = readRawConfig();
   if ("hotfix" in raw) {
@@ -100,7 +114,8 @@ export async function main(): Promise<ProgramOutputs> {
     const outputs = build(hotfixStackConfig(seed, h), backend());
     return { ...outputs, hotfix: { prodStack: h.prodStack, host: h.host, hosts: hotfixHosts(seed, h) }, testedImages: h.images };
   }
-  const config = parseStackConfig(raw);
+  const releases = backend();
+  const config = await resolveImageMode(parseStackConfig(raw), releases);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);
@@ -111,7 +126,6 @@ export async function main(): Promise<ProgramOutputs> {
   for (const w of gate.warnings) void pulumi.log.warn(w);
   // Migration gate: the phase this deployment runs, and every version in the rollback window
   // against the schema it will leave behind.
-  const releases = backend();
   let window: VersionUsage[] | undefined;
   if (config.database) {
     const issues: string[] = [];

@@ -163,6 +163,9 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const plans = new Map<string, pulumi.Output<ReleasePlan>>();
   const attachment = ingress.attachment();
   for (const spec of config.services) {
+    if (spec.desired && !spec.desired.resolved) {
+      throw new Error(`internal: service ${spec.name} is in image mode but its slot was not resolved from release state (resolveDesiredReleases)`);
+    }
     const candidateSlot = otherSlot(spec.stable);
     const stableSpec = spec.slots[spec.stable];
     const candidateSpec = spec.slots[candidateSlot];
@@ -172,14 +175,15 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       const p = planRelease(
         {
           service: spec.name,
-          stable: { slot: spec.stable, version: stableSpec.version },
-          candidate: candidateSpec ? { slot: candidateSlot, version: candidateSpec.version } : null,
+          stable: { slot: spec.stable, version: stableSpec.version, image: stableSpec.image },
+          candidate: candidateSpec ? { slot: candidateSlot, version: candidateSpec.version, image: candidateSpec.image } : null,
           weight: spec.candidateWeight,
           acknowledgeRollback: spec.acknowledgeRollback,
           rollbackWindowMinutes: spec.rollbackWindowMinutes,
           hotfix: spec.hotfix,
           apiOverride: options.apiOverrides?.get(spec.name),
           ...(spec.strategy ? { strategy: spec.strategy } : {}),
+          ...(spec.desired?.role === "candidate" ? { releaseCandidate: true } : {}),
         },
         s,
         now,
@@ -265,6 +269,10 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
             { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds },
             p.events,
             p.weights,
+            SLOTS.flatMap((slot) => {
+              const s = spec.slots[slot];
+              return s ? [{ slot, version: s.version, image: s.image }] : [];
+            }),
           );
           for (const w of r.warnings) void pulumi.log.warn(w);
           return summary(r.state);

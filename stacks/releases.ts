@@ -10,11 +10,13 @@ import { type AwsSettings, sdkClientConfig } from "./awsClients";
 import { isDeepStrictEqual } from "node:util";
 import {
   applyEvent,
+  fillImages,
   initialState,
   type HistoryEntry,
   type ReleaseEvent,
   type ReleaseState,
   type Routing,
+  type SlotVersion,
 } from "../core/releaseState";
 import type { SlotWeights } from "../core/weights";
 import { ConflictError, ReleaseStore } from "../lambdas/commons/releaseStore";
@@ -40,7 +42,7 @@ export interface ReleaseBackend {
   /** The service's state, or `undefined` when it has none (or the table does not exist yet). */
   get(service: string): Promise<ReleaseState | undefined>;
   /** Applies the plan's events after a deployment; see {@link recordRelease}. */
-  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights): Promise<RecordResult>;
+  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult>;
 }
 
 const MAX_ATTEMPTS = 4;
@@ -58,6 +60,7 @@ export async function recordRelease(
   routing: Routing,
   events: readonly ReleaseEvent[],
   deployedWeights: SlotWeights,
+  deployed: readonly SlotVersion[] = [],
 ): Promise<RecordResult> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const warnings: string[] = [];
@@ -81,6 +84,23 @@ export async function recordRelease(
           action: "update-routing",
           releaseId: next.releaseId,
           summary: `routing: rule ${routing.ruleArn}`,
+          weights: next.weights,
+        });
+        s = next;
+      }
+      const images = fillImages(s, deployed);
+      if (images) {
+        // Records written before image mode: learn the images the slots run (image mode needs them).
+        const next: ReleaseState = { ...s, ...images, revision: s.revision + 1, updatedAt: events[0]?.at ?? new Date().toISOString() };
+        const named = [next.stable, next.candidate, next.previous].filter((v): v is SlotVersion => !!v?.image).map((v) => `${v.version} (${v.slot}) = ${v.image}`);
+        await store.commit(s.revision, next, {
+          service,
+          revision: next.revision,
+          at: next.updatedAt,
+          by: events[0]?.by ?? "pulumi",
+          action: "record-images",
+          releaseId: next.releaseId,
+          summary: `images: ${named.join(", ")}`,
           weights: next.weights,
         });
         s = next;
@@ -164,8 +184,8 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     }
   }
 
-  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights): Promise<RecordResult> {
-    return recordRelease(this.store, this.traffic, service, routing, events, deployedWeights);
+  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
+    return recordRelease(this.store, this.traffic, service, routing, events, deployedWeights, deployed);
   }
 }
 
@@ -201,14 +221,14 @@ export class MemoryReleaseBackend implements ReleaseBackend {
     return this.store.get(service);
   }
 
-  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights): Promise<RecordResult> {
+  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
     const traffic: TrafficLike = {
       setWeights: (r, w) => {
         this.weightsSet.push({ routing: r, weights: w });
         return Promise.resolve();
       },
     };
-    return recordRelease(this.store, traffic, service, routing, events, deployedWeights);
+    return recordRelease(this.store, traffic, service, routing, events, deployedWeights, deployed);
   }
 }
 
@@ -228,7 +248,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
       }
       return read;
     },
-    record: (service, routing, events, deployedWeights) => backend.record(service, routing, events, deployedWeights),
+    record: (service, routing, events, deployedWeights, deployed) => backend.record(service, routing, events, deployedWeights, deployed),
   };
 }
 

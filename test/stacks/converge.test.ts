@@ -16,6 +16,7 @@ import { T, one, ofType, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
 const T0 = Date.parse("2026-11-24T10:00:00Z");
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
@@ -72,7 +73,7 @@ describe("stacks: pulumi up converges on release state", () => {
     const { weights, state } = await up(0);
     assert.deepEqual(weights, { blue: 90, green: 10 });
     assert.equal(state?.phase, Phase.Releasing);
-    assert.deepEqual(state?.candidate, { slot: "green", version: "v2.3.1" });
+    assert.deepEqual(state?.candidate, { slot: "green", version: "v2.3.1", image: `${ECR}:v2.3.1` }, "the image is recorded with the version");
     assert.deepEqual(backend.store.history.filter((h) => h.service === "payments").map((h) => h.action), ["start-release"]);
     assert.ok(state?.routing.ruleArn.includes("listener-rule/"), "routing recorded from the deployed rule");
     // orders (stable green, blue warm at 0%) and catalog (one slot) are simply adopted.
@@ -134,7 +135,7 @@ describe("stacks: pulumi up converges on release state", () => {
     const promoted = await up(5, promote);
     assert.deepEqual(promoted.weights, { blue: 0, green: 100 });
     assert.equal(promoted.state?.phase, Phase.Promoted);
-    assert.deepEqual(promoted.state?.previous, { slot: "blue", version: "v2.3.0" });
+    assert.deepEqual(promoted.state?.previous, { slot: "blue", version: "v2.3.0", image: `${ECR}:v2.3.0` });
     const blueReplicas = () => (ofType(T.deployment).find((d) => d.name === "payments-blue")?.inputs as Obj).spec.replicas as number;
     assert.equal(blueReplicas(), 3, "warm within the window");
     await up(20, promote);
@@ -195,7 +196,7 @@ describe("stacks: pulumi up converges on release state", () => {
     });
     assert.deepEqual(acked.weights, { blue: 0, green: 100 });
     assert.equal(acked.state?.phase, Phase.Stable);
-    assert.deepEqual(acked.state?.stable, { slot: "green", version: "v2.3.1" });
+    assert.deepEqual(acked.state?.stable, { slot: "green", version: "v2.3.1", image: `${ECR}:v2.3.1` });
   });
 
   it("progressive: starts the release at 0% for the driver, follows the driver's steps, and keeps its promotion", async () => {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import * as defaults from "./defaults";
 import { isLabelValue, parseImageRef, versionFromImage } from "./image";
-import { type NormalizedStrategy, StrategyError, normalizeStrategy } from "./progressive";
+import { type NormalizedStrategy, type PreTrafficCheck, StrategyError, normalizeStrategy } from "./progressive";
 import { SLOTS, Slot, otherSlot } from "./slots";
 
 /** One configuration problem, with the key path in `services[2].candidate.weight` form. */
@@ -268,6 +268,27 @@ const serviceSchema = z.strictObject({
       { error: required("the testRoute block { priority, header?, value? }") },
     )
     .optional(),
+  preTraffic: z
+    .strictObject(
+      {
+        http: z
+          .strictObject(
+            {
+              url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL the release driver can reach, e.g. "https://api.example.com/orders/healthz"' }),
+              expectStatus: int("the HTTP status the check expects (default any 2xx)", 100, 599).optional(),
+            },
+            { error: required("the http check { url, expectStatus? }") },
+          )
+          .optional(),
+        lambda: z
+          .strictObject({ functionArn: arn("lambda", "the hook function (it answers { status: Succeeded | Failed })") }, { error: required("the hook { functionArn }") })
+          .optional(),
+        timeoutSeconds: int("seconds one run of the check may take", 1, 30).optional(),
+        attempts: int("failed runs after which the release is held", 1, 10).optional(),
+      },
+      { error: required("the preTraffic block { http: { url } } or { lambda: { functionArn } }") },
+    )
+    .optional(),
   deregistrationDelaySeconds: int("target group deregistration delay in seconds", 0, 3600).optional(),
   alarms: alarmsSchema.optional(),
   acknowledgeRollback: z
@@ -487,6 +508,8 @@ export interface ServiceSpec {
    * weight: test a candidate at 0% before it gets production traffic.
    */
   readonly testRoute?: { readonly priority: number; readonly header: string; readonly value: string };
+  /** Checked by the release driver before a progressive release's first step; a failure holds it. */
+  readonly preTraffic?: { readonly check: PreTrafficCheck; readonly maxAttempts: number };
   /**
    * Progressive delivery: the release driver moves the candidate through these steps on its own
    * and promotes it. Absent for `strategy: manual` (the default): `candidate.weight` decides.
@@ -748,6 +771,19 @@ function checkCommon(s: RawService, at: Path, out: Issue[]): void {
     } catch (err) {
       if (!(err instanceof StrategyError)) throw err;
       out.push({ path: [...at, "strategy"], message: err.message });
+    }
+  }
+  if (s.preTraffic !== undefined) {
+    const kinds = [s.preTraffic.http, s.preTraffic.lambda].filter((k) => k !== undefined).length;
+    if (kinds !== 1) {
+      out.push({ path: [...at, "preTraffic"], message: `needs exactly one of http or lambda, got ${kinds === 0 ? "neither" : "both"}` });
+    }
+    const progressive = s.hotfix === undefined && s.strategy?.kind !== "manual" && (s.strategy !== undefined || s.image !== undefined);
+    if (!progressive) {
+      out.push({ path: [...at, "preTraffic"], message: "only applies to a progressive release (strategy canary, linear, allAtOnce or steps, or image mode): the release driver runs it before the first step" });
+    }
+    if (s.preTraffic.http !== undefined && s.testRoute === undefined) {
+      out.push({ path: [...at, "testRoute"], message: "required by preTraffic.http: the check reaches the candidate (at 0%) through the header-matched test rule; add testRoute { priority }" });
     }
   }
   if (s.testRoute !== undefined) {
@@ -1033,6 +1069,21 @@ function normaliseStrategy(raw: NonNullable<RawService["strategy"]>): Normalized
   }
 }
 
+function normalisePreTraffic(p: NonNullable<RawService["preTraffic"]>, route: RawService["testRoute"]): NonNullable<ServiceSpec["preTraffic"]> {
+  const timeoutSeconds = p.timeoutSeconds ?? defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS;
+  const check: PreTrafficCheck = p.http
+    ? {
+        kind: "http",
+        url: p.http.url,
+        header: route?.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER,
+        value: route?.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE,
+        expectStatus: p.http.expectStatus === undefined ? [200, 299] : [p.http.expectStatus, p.http.expectStatus],
+        timeoutSeconds,
+      }
+    : { kind: "lambda", functionArn: (p.lambda as { functionArn: string }).functionArn, timeoutSeconds };
+  return { check, maxAttempts: p.attempts ?? defaults.DEFAULT_PRE_TRAFFIC_ATTEMPTS };
+}
+
 function normaliseService(s: RawService): ServiceSpec {
   const replicas = s.replicas ?? defaults.DEFAULT_REPLICAS;
   const slots: Partial<Record<Slot, SlotSpec>> = {};
@@ -1085,6 +1136,7 @@ function normaliseService(s: RawService): ServiceSpec {
     candidateWeight: slots[otherSlot(stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
     ...(strategy ? { strategy } : {}),
+    ...(strategy && s.preTraffic ? { preTraffic: normalisePreTraffic(s.preTraffic, s.testRoute) } : {}),
     ...(s.testRoute === undefined
       ? {}
       : { testRoute: { priority: s.testRoute.priority, header: s.testRoute.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER, value: s.testRoute.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE } }),
@@ -1226,6 +1278,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     ...(spec.strategy === undefined ? { candidate: { weight: spec.candidateWeight } } : {}),
     stickinessSeconds: spec.stickinessSeconds,
     ...(spec.testRoute === undefined ? {} : { testRoute: { ...spec.testRoute } }),
+    ...(spec.preTraffic === undefined ? {} : { preTraffic: preTrafficInputOf(spec.preTraffic) }),
     ...(spec.strategy === undefined ? {} : { strategy: { kind: "steps" as const, steps: spec.strategy.steps.map((st) => ({ ...st })), bakeMinutes: spec.strategy.bakeMinutes } }),
     deregistrationDelaySeconds: spec.deregistrationDelaySeconds,
     alarms: {
@@ -1249,6 +1302,14 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
       ? {}
       : { api: { schemas: { ...spec.api.schemas }, operations: [...spec.api.operations], deprecatedRemoval: spec.api.deprecatedRemoval, ...(spec.api.override ? { override: { ...spec.api.override } } : {}) } }),
   };
+}
+
+function preTrafficInputOf(p: NonNullable<ServiceSpec["preTraffic"]>): NonNullable<ServiceInput["preTraffic"]> {
+  const c = p.check;
+  const common = { timeoutSeconds: c.timeoutSeconds, attempts: p.maxAttempts };
+  if (c.kind === "lambda") return { lambda: { functionArn: c.functionArn }, ...common };
+  const [min, max] = c.expectStatus;
+  return { http: { url: c.url, ...(min === max ? { expectStatus: min } : {}) }, ...common };
 }
 
 // ---------------------------------------------------------------------------------------------

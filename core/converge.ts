@@ -6,7 +6,7 @@
  * the listener rule gets now, the events to record once the deployment is done, warnings, and
  * whether the previous version's rollback window is over. Pure: no Pulumi, no AWS.
  */
-import type { NormalizedStrategy } from "./progressive";
+import type { NormalizedStrategy, PreTrafficCheck } from "./progressive";
 import { Phase, type ReleaseEvent, type ReleaseState, type SlotVersion } from "./releaseState";
 import { otherSlot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
@@ -31,6 +31,8 @@ export interface DesiredRelease {
    * driver moves it; `pulumi up` then follows the recorded weights and never sets them itself.
    */
   readonly strategy?: NormalizedStrategy;
+  /** The check a progressive release must pass before its first step (`services[].preTraffic`). */
+  readonly preTraffic?: { readonly check: PreTrafficCheck; readonly maxAttempts: number };
   /**
    * Image mode asked for the candidate (`services[].image` names it): release it even when it is
    * the version promoted away (going back to it), instead of keeping it warm as the rollback target.
@@ -76,7 +78,7 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
             type: "start-release",
             candidate: d.candidate,
             weight: 0,
-            progressive: { strategy: d.strategy, rollbackWindowMinutes: d.rollbackWindowMinutes },
+            progressive: { strategy: d.strategy, rollbackWindowMinutes: d.rollbackWindowMinutes, ...(d.preTraffic ? { preTraffic: d.preTraffic } : {}) },
             ...(d.apiOverride ? { apiOverride: d.apiOverride } : {}),
             ...base,
           },

@@ -241,5 +241,14 @@ export const DEFAULT_BAKE_MINUTES = 10;
  */
 export const DEFAULT_IMAGE_MODE_STRATEGY = { kind: "canary", weight: 10, minutes: 5 } as const;
 
+/** Seconds one run of a pre-traffic check (`preTraffic.timeoutSeconds`) may take. */
+export const DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS = 10;
+
+/**
+ * Failed runs of a pre-traffic check (one per driver tick) after which the release is held
+ * until an operator acts (`preTraffic.attempts`): rides out a pod that was not quite ready.
+ */
+export const DEFAULT_PRE_TRAFFIC_ATTEMPTS = 3;
+
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;

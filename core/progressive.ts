@@ -87,6 +87,44 @@ export function normalizeStrategy(s: StrategySpec): NormalizedStrategy {
   return { steps, bakeMinutes: s.bakeMinutes };
 }
 
+/**
+ * A check the candidate must pass, through its test route, before the first step gives it
+ * production traffic (CodeDeploy's BeforeAllowTraffic hook, Argo's pre-promotion analysis).
+ */
+export type PreTrafficCheck =
+  /** GET `url` with the test route's header: the answer's status must be in `expectStatus` [min, max]. */
+  | { readonly kind: "http"; readonly url: string; readonly header: string; readonly value: string; readonly expectStatus: readonly [number, number]; readonly timeoutSeconds: number }
+  /** Invoke a Lambda with the release; it answers `{ "status": "Succeeded" | "Failed", "reason"?: string }`. */
+  | { readonly kind: "lambda"; readonly functionArn: string; readonly timeoutSeconds: number };
+
+/** A release's pre-traffic check and how it went. */
+export interface PreTrafficState {
+  readonly check: PreTrafficCheck;
+  /** Failed runs after which the release is held until an operator acts. */
+  readonly maxAttempts: number;
+  /** Failed runs so far (reset by `remedy promote`). */
+  readonly attempts: number;
+  /** When it passed; the first step may then be taken. */
+  readonly passedAt?: string;
+  /** What the last run said. */
+  readonly lastResult?: string;
+}
+
+/**
+ * What a pre-traffic check means for the first step: `run` it now, it `passed`, or `hold` (it
+ * failed `maxAttempts` times and waits for an operator). `undefined` state: no check configured.
+ */
+export function preTrafficGate(pt: PreTrafficState | undefined, service: string): { readonly gate: "passed" | "run" } | { readonly gate: "hold"; readonly reason: string } {
+  if (!pt || pt.passedAt) return { gate: "passed" };
+  if (pt.attempts < pt.maxAttempts) return { gate: "run" };
+  return {
+    gate: "hold",
+    reason:
+      `pre-traffic check failed ${pt.attempts} time${pt.attempts === 1 ? "" : "s"} (last: ${pt.lastResult ?? "?"}); the candidate gets no traffic. ` +
+      `Release a fixed version, \`remedy promote ${service}\` to run the check again, or \`remedy promote ${service} --full\` to promote without it`,
+  };
+}
+
 /** Where a release is: the step it is on (-1 = not started) and since when. */
 export interface Progress {
   readonly stepIndex: number;

@@ -5,7 +5,7 @@
  * produced changes nothing, which is what makes duplicate and late alarm deliveries harmless.
  */
 import { z } from "zod";
-import type { NormalizedStrategy } from "./progressive";
+import type { NormalizedStrategy, PreTrafficCheck, PreTrafficState } from "./progressive";
 import { SLOTS, Slot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
 
@@ -101,6 +101,8 @@ export interface ReleaseProgress {
   readonly promote?: "step" | "full";
   /** Rollback window the promotion opens, in minutes. */
   readonly rollbackWindowMinutes: number;
+  /** The check the candidate must pass before its first step (`services[].preTraffic`). */
+  readonly preTraffic?: PreTrafficState;
 }
 
 interface EventBase {
@@ -120,8 +122,17 @@ export type ReleaseEvent =
       /** Why a candidate that breaks the live API ships anyway (`api.override`). */
       readonly apiOverride?: string;
       /** Driven by the release driver through these steps (the release starts at `weight`, usually 0). */
-      readonly progressive?: { readonly strategy: NormalizedStrategy; readonly rollbackWindowMinutes: number };
+      readonly progressive?: {
+        readonly strategy: NormalizedStrategy;
+        readonly rollbackWindowMinutes: number;
+        readonly preTraffic?: { readonly check: PreTrafficCheck; readonly maxAttempts: number };
+      };
     })
+  /**
+   * The release driver ran the pre-traffic check: run number `attempt` (failures so far + 1)
+   * `passed` or not. Recording the same run twice changes nothing.
+   */
+  | (EventBase & { readonly type: "pre-traffic-result"; readonly attempt: number; readonly passed: boolean; readonly reason: string })
   /** The release driver moves a progressive release onto step `stepIndex` at `weight`%. */
   | (EventBase & { readonly type: "advance-step"; readonly stepIndex: number; readonly weight: number })
   /** An operator asks a progressive release to move past a pause (`step`) or promote now (`full`). */
@@ -272,7 +283,15 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
       weights,
       releaseId: `${e.candidate.slot}:${e.candidate.version}:${s.revision + 1}`,
       releaseStartedAt: e.at,
-      progress: e.progressive ? { strategy: e.progressive.strategy, stepIndex: -1, stepStartedAt: e.at, rollbackWindowMinutes: e.progressive.rollbackWindowMinutes } : null,
+      progress: e.progressive
+        ? {
+            strategy: e.progressive.strategy,
+            stepIndex: -1,
+            stepStartedAt: e.at,
+            rollbackWindowMinutes: e.progressive.rollbackWindowMinutes,
+            ...(e.progressive.preTraffic ? { preTraffic: { check: e.progressive.preTraffic.check, maxAttempts: e.progressive.preTraffic.maxAttempts, attempts: 0 } } : {}),
+          }
+        : null,
     },
     `${e.hotfix ? "HOTFIX " : ""}release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}` +
       (e.hotfix ? `; reason: ${e.hotfix.reason}; hotfix mode expires ${e.hotfix.expires}` : "") +
@@ -406,20 +425,47 @@ function advanceStep(s: ReleaseState, e: Extract<ReleaseEvent, { type: "advance-
   const p = s.progress;
   if (s.phase !== Phase.Releasing || !s.candidate || !p) return refused(s, `no progressive release in progress (phase ${s.phase})`);
   if (e.stepIndex <= p.stepIndex) return unchanged(s, `already on step ${p.stepIndex}`);
+  if (p.stepIndex < 0 && p.preTraffic && !p.preTraffic.passedAt) {
+    return refused(s, `the pre-traffic check has not passed (${p.preTraffic.attempts}/${p.preTraffic.maxAttempts} failed); no traffic before it does`);
+  }
   if (!validWeight(e.weight) || e.weight < s.weights[s.candidate.slot]) {
     return refused(s, `step weight must be an integer ${s.weights[s.candidate.slot]}..100 (weights only go up), got ${e.weight}`);
   }
   return applied(
     s,
     e,
-    { weights: splitTraffic(s.stable.slot, e.weight).weights, progress: { strategy: p.strategy, stepIndex: e.stepIndex, stepStartedAt: e.at, rollbackWindowMinutes: p.rollbackWindowMinutes } },
+    {
+      weights: splitTraffic(s.stable.slot, e.weight).weights,
+      // A pending `promote` (past a pause) is used up by the step; the pre-traffic record stays.
+      progress: { strategy: p.strategy, stepIndex: e.stepIndex, stepStartedAt: e.at, rollbackWindowMinutes: p.rollbackWindowMinutes, ...(p.preTraffic ? { preTraffic: p.preTraffic } : {}) },
+    },
     e.stepIndex >= p.strategy.steps.length ? `${describe(s.candidate)} at ${e.weight}%: baking ${p.strategy.bakeMinutes} min` : `${describe(s.candidate)} step ${e.stepIndex + 1}/${p.strategy.steps.length}: ${e.weight}%`,
+  );
+}
+
+function preTrafficResult(s: ReleaseState, e: Extract<ReleaseEvent, { type: "pre-traffic-result" }>): Transition {
+  const p = s.progress;
+  const pt = p?.preTraffic;
+  if (s.phase !== Phase.Releasing || !s.candidate || !p || !pt) return refused(s, `no progressive release with a pre-traffic check in progress (phase ${s.phase})`);
+  if (p.stepIndex >= 0 || pt.passedAt) return unchanged(s, "the pre-traffic check already passed");
+  if (e.attempt !== pt.attempts + 1) return unchanged(s, `run ${e.attempt} of the pre-traffic check is already recorded (${pt.attempts} failed)`);
+  const next: PreTrafficState = e.passed ? { ...pt, passedAt: e.at, lastResult: e.reason } : { ...pt, attempts: pt.attempts + 1, lastResult: e.reason };
+  return applied(
+    s,
+    e,
+    { progress: { ...p, preTraffic: next } },
+    `pre-traffic check of ${describe(s.candidate)} ${e.passed ? "passed" : `failed (${next.attempts}/${pt.maxAttempts})`}: ${e.reason}`,
   );
 }
 
 function requestPromote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "request-promote" }>): Transition {
   const p = s.progress;
   if (s.phase !== Phase.Releasing || !s.candidate || !p) return refused(s, `no progressive release in progress (phase ${s.phase})`);
+  const pt = p.preTraffic;
+  if (e.mode === "step" && p.stepIndex < 0 && pt && !pt.passedAt && pt.attempts >= pt.maxAttempts) {
+    // Held by a failed pre-traffic check: `promote` runs it again (`--full` skips it).
+    return applied(s, e, { progress: { ...p, preTraffic: { ...pt, attempts: 0 } } }, `pre-traffic check of ${describe(s.candidate)} to run again (${pt.attempts} failed: ${pt.lastResult ?? "?"})`);
+  }
   if (p.promote === e.mode) return unchanged(s, `promotion (${e.mode}) already requested`);
   return applied(s, e, { progress: { ...p, promote: e.mode } }, `promotion of ${describe(s.candidate)} requested (${e.mode === "full" ? "--full: now" : "past the pause"})`);
 }
@@ -467,6 +513,8 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
       return advanceStep(state, event);
     case "request-promote":
       return requestPromote(state, event);
+    case "pre-traffic-result":
+      return preTrafficResult(state, event);
     case "adopt":
       return adopt(state, event);
   }
@@ -527,6 +575,25 @@ export const releaseStateSchema = z
         stepStartedAt: isoTime,
         promote: z.enum(["step", "full"]).optional(),
         rollbackWindowMinutes: z.number().int().min(0),
+        preTraffic: z
+          .object({
+            check: z.discriminatedUnion("kind", [
+              z.object({
+                kind: z.literal("http"),
+                url: z.url(),
+                header: z.string().min(1),
+                value: z.string().min(1),
+                expectStatus: z.tuple([z.number().int(), z.number().int()]),
+                timeoutSeconds: z.number().int().min(1),
+              }),
+              z.object({ kind: z.literal("lambda"), functionArn: z.string().startsWith("arn:"), timeoutSeconds: z.number().int().min(1) }),
+            ]),
+            maxAttempts: z.number().int().min(1),
+            attempts: z.number().int().min(0),
+            passedAt: isoTime.optional(),
+            lastResult: z.string().optional(),
+          })
+          .optional(),
       })
       .nullable()
       .optional(),

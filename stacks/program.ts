@@ -183,6 +183,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           hotfix: spec.hotfix,
           apiOverride: options.apiOverrides?.get(spec.name),
           ...(spec.strategy ? { strategy: spec.strategy } : {}),
+          ...(spec.preTraffic ? { preTraffic: spec.preTraffic } : {}),
           ...(spec.desired?.role === "candidate" ? { releaseCandidate: true } : {}),
         },
         s,
@@ -224,6 +225,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           tableName: rollback.tableName,
           tableArn: rollback.table.arn,
           ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
+          hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;

@@ -88,7 +88,13 @@ export function describeProgress(s: ReleaseState): string | null {
   const steps = p.strategy.steps;
   const until = (minutes: number) => new Date(Date.parse(p.stepStartedAt) + minutes * 60_000).toISOString();
   let text: string;
-  if (p.stepIndex < 0) text = "starting (next tick)";
+  const pt = p.preTraffic;
+  if (p.stepIndex < 0 && pt && !pt.passedAt) {
+    text =
+      pt.attempts >= pt.maxAttempts
+        ? `HELD: pre-traffic check failed ${pt.attempts}/${pt.maxAttempts} (${pt.lastResult ?? "?"}); remedy promote ${s.service} runs it again`
+        : `pre-traffic check at the next tick${pt.attempts > 0 ? ` (${pt.attempts}/${pt.maxAttempts} failed: ${pt.lastResult ?? "?"})` : ""}`;
+  } else if (p.stepIndex < 0) text = "starting (next tick)";
   else if (p.stepIndex >= steps.length) text = `baking at 100% until ${until(p.strategy.bakeMinutes)}`;
   else {
     const st = steps[p.stepIndex];

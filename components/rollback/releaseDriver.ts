@@ -12,6 +12,8 @@ export interface ReleaseDriverArgs {
   readonly tableArn: pulumi.Input<string>;
   /** Listener rules of progressive services: the only rules it may modify. */
   readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
+  /** Lambda pre-traffic hooks (`preTraffic.lambda.functionArn`): the only functions it may invoke. */
+  readonly hookFunctionArns?: readonly string[];
   /** Minutes between ticks. Default {@link defaults.RELEASE_DRIVER_INTERVAL_MINUTES}. */
   readonly intervalMinutes?: number;
   /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
@@ -58,7 +60,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: pulumi.all([pulumi.output(args.ruleArns), pulumi.output(args.tableArn), logGroup.arn, alarms]).apply(([rules, table, logs, alarmPattern]) =>
-          JSON.stringify(releaseDriverPolicy({ rules, table, logs, alarms: alarmPattern })),
+          JSON.stringify(releaseDriverPolicy({ rules, table, logs, alarms: alarmPattern, hooks: [...(args.hookFunctionArns ?? [])] })),
         ),
       },
       parent,
@@ -92,10 +94,11 @@ export class ReleaseDriver extends pulumi.ComponentResource {
 }
 
 /** @internal The driver role's policy: every mutating action on named resources only. */
-export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: string; alarms: string }) {
+export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: string; alarms: string; hooks?: string[] }) {
   return {
     Version: "2012-10-17",
     Statement: [
+      ...(r.hooks && r.hooks.length > 0 ? [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: r.hooks }] : []),
       { Sid: "StepThisStacksRules", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: r.rules },
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },
       { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem"], Resource: [r.table] },

@@ -1,17 +1,20 @@
 /**
- * The release driver's tick (issue 15 groundwork; the scheduled Lambda and the program's side
- * come next): for every progressive release, read the candidate's alarms and health, let core
- * decide (hold / advance / promote), record the step with a conditional write FIRST and only
+ * The release driver's tick (run by `lambdas/releaseDriver.ts` on a schedule): for every
+ * progressive release, read the candidate's alarms and health, let core decide (hold / advance /
+ * promote), run the pre-traffic check before the first step (each run recorded; a failure holds
+ * the release at 0%), record the step with a conditional write FIRST and only
  * then move traffic, and check afterwards that nobody (the rollback Lambda, `pulumi up`) changed
  * the release meanwhile; if someone did, the rule is put back where the recorded state has it.
  * Traffic therefore only goes up on a release that is recorded as still releasing.
  */
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { isDeepStrictEqual } from "node:util";
 import { ALARM_KINDS, alarmName } from "../../core/alarms";
-import { decideTick, type Decision } from "../../core/progressive";
+import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
 
@@ -22,6 +25,8 @@ export interface DriverDeps {
   /** `<project>-<stack>`: the candidate's alarms are `<prefix>/<service>/<slot>/<kind>`. */
   readonly alarmPrefix: string;
   readonly logger: Logger;
+  /** Invokes Lambda pre-traffic hooks; default a client with the SDK's environment. */
+  readonly lambda?: LambdaClient;
   /** Wall clock (epoch ms); tests inject it. */
   readonly now?: () => number;
 }
@@ -35,6 +40,8 @@ export interface TickResult {
 
 export function createReleaseDriver(deps: DriverDeps) {
   const now = deps.now ?? Date.now;
+  let lambdaClient = deps.lambda;
+  const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
 
   async function firing(service: string, slot: string): Promise<string[]> {
     const names = ALARM_KINDS.map((kind) => alarmName(deps.alarmPrefix, service, slot as "blue" | "green", kind));
@@ -54,14 +61,40 @@ export function createReleaseDriver(deps: DriverDeps) {
     const signals = { alarmsInAlarm: await firing(state.service, cand.slot), healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
     const d = decideTick(p.strategy, { stepIndex: p.stepIndex, stepStartedAt: p.stepStartedAt, weight: state.weights[cand.slot], ...(p.promote ? { promote: p.promote } : {}) }, signals);
     if (d.action === "hold") return { service: state.service, decision: "hold", reason: d.reason, weights: state.weights };
+    // Before the first step: the pre-traffic check, recorded run by run; a failure holds at 0%.
+    let base = state;
+    let stepAt = at;
+    if (d.action === "advance" && p.stepIndex < 0) {
+      const gate = preTrafficGate(p.preTraffic, state.service);
+      if (gate.gate === "hold") return { service: state.service, decision: "hold", reason: gate.reason, weights: state.weights };
+      if (gate.gate === "run" && p.preTraffic) {
+        const attempt = p.preTraffic.attempts + 1;
+        const result = await runPreTrafficCheck(lambda(), state, attempt);
+        stepAt = new Date(now()).toISOString();
+        const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at: stepAt, by: "release-driver" });
+        if (r.kind !== "applied") return { service: state.service, decision: "hold", reason: r.reason, weights: state.weights };
+        try {
+          await deps.store.commit(state.revision, r.state, r.entry);
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          return { service: state.service, decision: "conflict", reason: "release state changed during the pre-traffic check; nothing moved" };
+        }
+        if (!result.passed) {
+          deps.logger.warn("pre-traffic check failed; holding the release at 0%", { service: state.service, attempt, reason: result.reason });
+          return { service: state.service, decision: "hold", reason: `pre-traffic check failed (${attempt}/${p.preTraffic.maxAttempts}): ${result.reason}`, weights: state.weights };
+        }
+        deps.logger.info("pre-traffic check passed", { service: state.service, reason: result.reason });
+        base = r.state;
+      }
+    }
     const event: ReleaseEvent =
       d.action === "advance"
-        ? { type: "advance-step", stepIndex: d.stepIndex, weight: d.weight, at, by: "release-driver" }
-        : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at, by: "release-driver" };
-    const t = applyEvent(state, event);
+        ? { type: "advance-step", stepIndex: d.stepIndex, weight: d.weight, at: stepAt, by: "release-driver" }
+        : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at: stepAt, by: "release-driver" };
+    const t = applyEvent(base, event);
     if (t.kind !== "applied") return { service: state.service, decision: "hold", reason: t.reason, weights: state.weights };
     try {
-      await deps.store.commit(state.revision, t.state, t.entry);
+      await deps.store.commit(base.revision, t.state, t.entry);
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       // Someone else changed the release since we read it (a rollback, an up): decide next tick.

@@ -6,7 +6,8 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { normalizeStrategy } from "../../core/progressive";
-import { Phase, applyEvent } from "../../core/releaseState";
+import { describeProgress } from "../../cli/commands/ops";
+import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { runRemedy } from "../helpers/cli";
 import { alarmActionEvent } from "../helpers/alarmEvents";
@@ -180,5 +181,33 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.equal(after?.phase, Phase.RolledBack);
     assert.equal(after?.lastRollback?.reason, "release aborted: INC-9: checkout latency");
     assert.match(after?.lastRollback?.by ?? "", /^operator:/);
+  });
+});
+
+describe("cli: remedy status STEP column for a pre-traffic check (pure)", () => {
+  it("says when the check runs, what failed so far, and that a held release waits for remedy promote", () => {
+    // Prepare: a release at 0% with an HTTP check, failed once, then held after its 2nd failure.
+    const routing = { ruleArn: "arn:aws:elasticloadbalancing:r", targetGroupArns: { blue: "arn:aws:elasticloadbalancing:b", green: "arn:aws:elasticloadbalancing:g" }, stickinessSeconds: 0 };
+    const check = { kind: "http" as const, url: "https://api.example.com/healthz", header: "x-remedy-candidate", value: "1", expectStatus: [200, 299] as const, timeoutSeconds: 5 };
+    const t0 = "2026-12-01T10:00:00.000Z";
+    const start = applyEvent(initialState("payments", { slot: Slot.Blue, version: "v1" }, routing, t0), {
+      type: "start-release",
+      candidate: { slot: Slot.Green, version: "v2" },
+      weight: 0,
+      progressive: { strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 0, preTraffic: { check, maxAttempts: 2 } },
+      at: t0,
+      by: "pulumi:prod",
+    }).state;
+    const fail = (s: typeof start, attempt: number) => applyEvent(s, { type: "pre-traffic-result", attempt, passed: false, reason: "answered 503", at: t0, by: "release-driver" }).state;
+
+    // Act
+    const lines = [start, fail(start, 1), fail(fail(start, 1), 2)].map(describeProgress);
+
+    // Assess
+    assert.deepEqual(lines, [
+      "pre-traffic check at the next tick",
+      "pre-traffic check at the next tick (1/2 failed: answered 503)",
+      "HELD: pre-traffic check failed 2/2 (answered 503); remedy promote payments runs it again",
+    ]);
   });
 });

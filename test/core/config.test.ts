@@ -313,6 +313,46 @@ describe("core/config: stack configuration", () => {
       ]);
     });
 
+    it("takes a pre-traffic check (HTTP through the test route, or a Lambda hook) for progressive releases only", () => {
+      // Prepare
+      const canary = { candidate: undefined, strategy: { kind: "canary", weight: 10, minutes: 5 } };
+      const hook = "arn:aws:lambda:eu-west-1:123456789012:function:payments-smoke";
+
+      // Act
+      const viaHttp = parseStackConfig(stackInput([svc("a", 10, { ...canary, testRoute: { priority: 5, header: "x-canary" }, preTraffic: { http: { url: "https://api.example.com/a/healthz" } } })])).services[0];
+      const viaLambda = parseStackConfig(stackInput([svc("a", 10, { ...canary, preTraffic: { lambda: { functionArn: hook }, attempts: 1, timeoutSeconds: 20 } })])).services[0];
+      const refused = problems(() =>
+        parseStackConfig(
+          stackInput([
+            svc("a", 10, { ...canary, preTraffic: { http: { url: "ftp://x/y" } } }),
+            svc("b", 20, { preTraffic: { lambda: { functionArn: hook } } }),
+            svc("c", 30, { ...canary, preTraffic: {} }),
+            svc("d", 40, { ...canary, preTraffic: { lambda: { functionArn: "payments-smoke" } } }),
+          ]),
+        ),
+      );
+
+      // Assess
+      assert.deepEqual(viaHttp.preTraffic, {
+        check: { kind: "http", url: "https://api.example.com/a/healthz", header: "x-canary", value: "1", expectStatus: [200, 299], timeoutSeconds: defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS },
+        maxAttempts: defaults.DEFAULT_PRE_TRAFFIC_ATTEMPTS,
+      });
+      assert.deepEqual(viaLambda.preTraffic, { check: { kind: "lambda", functionArn: hook, timeoutSeconds: 20 }, maxAttempts: 1 });
+      assert.deepEqual(parseServiceSpec(serviceInputOf(viaHttp)), viaHttp, "round-trips to the component");
+      assert.deepEqual(refused, [
+        'services[0].preTraffic.http.url: must be an http(s) URL the release driver can reach, e.g. "https://api.example.com/orders/healthz", got "ftp://x/y"',
+        "services[3].preTraffic.lambda.functionArn: must be an ARN of the hook function (it answers { status: Succeeded | Failed }) (arn:aws:lambda:<region>:<account>:...), got \"payments-smoke\"",
+      ]);
+      const crossField = problems(() =>
+        parseStackConfig(stackInput([svc("a", 10, { ...canary, preTraffic: { http: { url: "https://api.example.com/a/healthz" } } }), svc("b", 20, { preTraffic: { lambda: { functionArn: hook } } }), svc("c", 30, { ...canary, preTraffic: {} })])),
+      );
+      assert.deepEqual(crossField, [
+        "services[0].testRoute: required by preTraffic.http: the check reaches the candidate (at 0%) through the header-matched test rule; add testRoute { priority }",
+        "services[1].preTraffic: only applies to a progressive release (strategy canary, linear, allAtOnce or steps, or image mode): the release driver runs it before the first step",
+        "services[2].preTraffic: needs exactly one of http or lambda, got neither",
+      ]);
+    });
+
     it("takes env from Secrets and ConfigMaps by reference, and refuses plaintext secrets", () => {
       const env = { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "payments-db", key: "password" } }, FEATURES: { configMapKeyRef: { name: "flags", key: "payments" } } };
       const config = parseStackConfig(stackInput([svc("a", 1, { env })]));

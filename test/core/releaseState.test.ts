@@ -1,4 +1,4 @@
-import { normalizeStrategy } from "../../core/progressive";
+import { normalizeStrategy, preTrafficGate } from "../../core/progressive";
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
 import {
@@ -176,6 +176,36 @@ describe("core/releaseState: transitions (examples)", () => {
     reason: "Threshold Crossed: 5xx rate 12% > 5%",
     at: at(3),
     by: "remedy-prod/payments/green/error-rate",
+  });
+
+  it("records pre-traffic runs once each, refuses the first step before a pass, and lets an operator re-run a held check", () => {
+    // Prepare: a canary whose HTTP check may fail twice.
+    const check = { kind: "http" as const, url: "https://api.example.com/healthz", header: "x-remedy-candidate", value: "1", expectStatus: [200, 299] as const, timeoutSeconds: 5 };
+    const strategy = { steps: [{ kind: "weight" as const, weight: 10, minutes: 5 }, { kind: "weight" as const, weight: 100, minutes: 0 }], bakeMinutes: 10 };
+    const s0 = mustApply(fresh(), { type: "start-release", candidate: { slot: Slot.Green, version: "v2" }, weight: 0, progressive: { strategy, rollbackWindowMinutes: 0, preTraffic: { check, maxAttempts: 2 } }, at: at(1), by: "pulumi:prod" });
+    const run = (attempt: number, passed: boolean, minute: number): ReleaseEvent => ({ type: "pre-traffic-result", attempt, passed, reason: passed ? "answered 200" : "answered 503", at: at(minute), by: "release-driver" });
+    const step: ReleaseEvent = { type: "advance-step", stepIndex: 0, weight: 10, at: at(9), by: "release-driver" };
+
+    // Act + Assess: the first step is refused until the check passes.
+    assert.deepEqual(preTrafficGate(s0.progress?.preTraffic, "payments"), { gate: "run" });
+    assert.match((applyEvent(s0, step) as { reason: string }).reason, /the pre-traffic check has not passed \(0\/2 failed\)/);
+    const s1 = mustApply(s0, run(1, false, 2));
+    assert.equal(applyEvent(s1, run(1, false, 2)).kind, "unchanged", "a duplicate record of run 1 changes nothing");
+    const s2 = mustApply(s1, run(2, false, 3));
+    const held = preTrafficGate(s2.progress?.preTraffic, "payments");
+    assert.equal(held.gate, "hold");
+    assert.match((held as { reason: string }).reason, /failed 2 times \(last: answered 503\); .*`remedy promote payments` to run the check again/);
+    assert.deepEqual(s2.weights, { blue: 100, green: 0 });
+    // The operator's promote re-arms the check (it does not skip it); the pass then allows the step.
+    const s3 = mustApply(s2, { type: "request-promote", mode: "step", at: at(4), by: "operator:ana" });
+    assert.equal(s3.progress?.preTraffic?.attempts, 0);
+    assert.equal(s3.progress?.promote, undefined);
+    const s4 = mustApply(s3, run(1, true, 5));
+    assert.equal(s4.progress?.preTraffic?.passedAt, at(5));
+    const s5 = mustApply(s4, step);
+    assert.deepEqual(s5.weights, { blue: 90, green: 10 });
+    assert.equal(s5.progress?.preTraffic?.passedAt, at(5), "the pass stays on record through the steps");
+    assert.deepEqual(parseReleaseState(JSON.parse(JSON.stringify(s5)), "payments"), s5, "the stored shape validates");
   });
 
   it("rolls a releasing candidate back and records who, why, when and which versions", () => {

@@ -4,8 +4,11 @@
  * duplicate ticks, and loses every race to the rollback Lambda.
  */
 import { strict as assert } from "node:assert";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { normalizeStrategy } from "../../core/progressive";
+import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { Phase, applyEvent, type ReleaseEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
@@ -48,11 +51,11 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     await world.traffic.setWeights(state.routing, state.weights);
   }
 
-  function driver() {
+  function driver(lambda?: LambdaClient) {
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
     capture(logger);
-    return createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    return createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, ...(lambda ? { lambda } : {}) });
   }
 
   const weights = () => world.traffic.currentWeights(world.services.payments.routing);
@@ -138,5 +141,167 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     clock = at(1);
     assert.equal((await tickPayments(d))?.decision, "promote");
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
+  });
+
+  describe("pre-traffic check before the first step", () => {
+    /** A local HTTP server standing in for the candidate behind its test route, or for Lambda's Invoke API. */
+    let server: http.Server;
+    let base: string;
+    let answer: { status: number; body: string; headers?: Record<string, string> };
+    const seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
+    before(async () => {
+      server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (c: Buffer) => (body += c.toString()));
+        req.on("end", () => {
+          seen.push({ url: req.url ?? "", headers: req.headers, body });
+          res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
+          res.end(answer.body);
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    /** Replaces the canary with v4 on green, checked by `check` (3 attempts) before its first step. */
+    async function releaseWithCheck(check: PreTrafficCheck): Promise<void> {
+      seen.length = 0;
+      const s = await world.store.get("payments");
+      if (!s) throw new Error("no state");
+      const t = applyEvent(s, {
+        type: "start-release",
+        candidate: { slot: Slot.Green, version: "v4", image: "registry/payments:v4" },
+        weight: 0,
+        progressive: { strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 30, preTraffic: { check, maxAttempts: 3 } },
+        at: new Date(T0 - 500).toISOString(),
+        by: "pulumi:test",
+      });
+      if (t.kind !== "applied") throw new Error(t.reason);
+      await world.store.commit(s.revision, t.state, t.entry);
+    }
+    const httpCheck = (): Extract<PreTrafficCheck, { kind: "http" }> => ({ kind: "http", url: `${base}/payments/healthz`, header: "x-remedy-candidate", value: "1", expectStatus: [200, 299], timeoutSeconds: 2 });
+
+    it("HTTP: sends the test route's header; a pass is recorded and the first step follows in the same tick", async () => {
+      // Prepare
+      await releaseWithCheck(httpCheck());
+      answer = { status: 204, body: "" };
+      const d = driver();
+      clock = at(0);
+
+      // Act
+      const r = await tickPayments(d);
+
+      // Assess
+      assert.equal(r?.decision, "advance");
+      assert.deepEqual(await weights(), { blue: 90, green: 10 });
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].url, "/payments/healthz");
+      assert.equal(seen[0].headers["x-remedy-candidate"], "1", "the request carries the test route's header");
+      const s = await world.store.get("payments");
+      assert.match(s?.progress?.preTraffic?.lastResult ?? "", /answered 204 in \d+ ms/);
+      assert.ok(s?.progress?.preTraffic?.passedAt, "the pass is recorded");
+      const history = (await world.store.history("payments")).slice(-2).map((h) => h.action);
+      assert.deepEqual(history, ["pre-traffic-result", "advance-step"], "recorded before any traffic moved");
+      clock = at(1);
+      await tickPayments(d);
+      assert.equal(seen.length, 1, "a passed check is not run again");
+    });
+
+    it("HTTP: a failing answer holds at 0% run after run, then holds for an operator; remedy promote runs it again", async () => {
+      // Prepare
+      await releaseWithCheck(httpCheck());
+      answer = { status: 503, body: "{}" };
+      const d = driver();
+      const timeline: string[] = [];
+
+      // Act: three failed runs, a fourth tick that does not run it, a duplicate of the third.
+      for (const minute of [0, 1, 2, 3]) {
+        clock = at(minute);
+        const r = await tickPayments(d);
+        timeline.push(`${minute}:${r?.decision}:${r?.reason.slice(0, 40)}`);
+      }
+
+      // Assess
+      assert.deepEqual(timeline, [
+        "0:hold:pre-traffic check failed (1/3): GET http",
+        "1:hold:pre-traffic check failed (2/3): GET http",
+        "2:hold:pre-traffic check failed (3/3): GET http",
+        "3:hold:pre-traffic check failed 3 times (last: ",
+      ]);
+      assert.equal(seen.length, 3, "held after the third failure: not run again");
+      assert.deepEqual(await weights(), { blue: 100, green: 0 }, "no production traffic at any point");
+      const held = await world.store.get("payments");
+      assert.match(held?.progress?.preTraffic?.lastResult ?? "", /answered 503, expected 200-299$/);
+
+      // Act: the operator fixed it and asks to run it again.
+      const t = applyEvent(held as NonNullable<typeof held>, { type: "request-promote", mode: "step", at: new Date(at(4)).toISOString(), by: "operator:ana" });
+      if (t.kind !== "applied") throw new Error(t.reason);
+      await world.store.commit((held as NonNullable<typeof held>).revision, t.state, t.entry);
+      answer = { status: 200, body: "ok" };
+      clock = at(5);
+      const r = await tickPayments(d);
+
+      // Assess
+      assert.equal(r?.decision, "advance");
+      assert.deepEqual(await weights(), { blue: 90, green: 10 });
+    });
+
+    it("HTTP: a candidate that does not answer in time fails with the timeout named", async () => {
+      // Prepare: a port nobody listens on is refused at once; a black hole needs the timeout.
+      const hole = http.createServer(() => undefined);
+      await new Promise<void>((resolve) => hole.listen(0, "127.0.0.1", resolve));
+      try {
+        await releaseWithCheck({ ...httpCheck(), url: `http://127.0.0.1:${(hole.address() as AddressInfo).port}/slow`, timeoutSeconds: 1 });
+        clock = at(0);
+        // Act
+        const r = await tickPayments(driver());
+        // Assess
+        assert.equal(r?.decision, "hold");
+        assert.match(r?.reason ?? "", /GET http:\/\/127\.0\.0\.1:\d+\/slow failed: no answer within 1 s/);
+      } finally {
+        hole.closeAllConnections();
+        await new Promise<void>((resolve) => hole.close(() => resolve()));
+      }
+    });
+
+    it("Lambda hook: invoked with the release through the SDK; Succeeded passes, Failed and function errors hold with their reasons", async () => {
+      // Prepare: the SDK's Invoke call goes to the local server (moto does not invoke functions).
+      const fn = "arn:aws:lambda:eu-west-1:123456789012:function:payments-smoke";
+      const lambda = new LambdaClient({ endpoint: base, region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" }, maxAttempts: 1 });
+      await releaseWithCheck({ kind: "lambda", functionArn: fn, timeoutSeconds: 2 });
+      const d = driver(lambda);
+
+      // Act 1: a function error (unhandled exception in the hook).
+      answer = { status: 200, body: JSON.stringify({ errorMessage: "checkout returned 500", errorType: "Error" }), headers: { "x-amz-function-error": "Unhandled" } };
+      clock = at(0);
+      const crashed = await tickPayments(d);
+      // Act 2: the hook reports Failed.
+      answer = { status: 200, body: JSON.stringify({ status: "Failed", reason: "3/20 smoke requests failed" }) };
+      clock = at(1);
+      const failed = await tickPayments(d);
+      // Act 3: it reports Succeeded.
+      answer = { status: 200, body: JSON.stringify({ status: "Succeeded", reason: "20/20 ok" }) };
+      clock = at(2);
+      const passed = await tickPayments(d);
+
+      // Assess
+      assert.match(crashed?.reason ?? "", /\(1\/3\): hook payments-smoke failed \(Unhandled\): checkout returned 500$/);
+      assert.match(failed?.reason ?? "", /\(2\/3\): hook payments-smoke reported Failed: 3\/20 smoke requests failed$/);
+      assert.equal(passed?.decision, "advance");
+      assert.deepEqual(await weights(), { blue: 90, green: 10 });
+      assert.match(seen[0].url, /^\/2015-03-31\/functions\/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Apayments-smoke\/invocations/);
+      const payload = JSON.parse(seen[2].body) as Record<string, unknown>;
+      assert.deepEqual(payload, {
+        source: "remedy.release-driver",
+        service: "payments",
+        releaseId: (await world.store.get("payments"))?.releaseId,
+        candidate: { slot: "green", version: "v4", image: "registry/payments:v4" },
+        stable: { slot: "blue", version: "v1" },
+        targetGroupArn: world.services.payments.routing.targetGroupArns.green,
+        attempt: 3,
+      });
+      assert.equal((await world.store.get("payments"))?.progress?.preTraffic?.lastResult, "hook payments-smoke succeeded: 20/20 ok");
+    });
   });
 });

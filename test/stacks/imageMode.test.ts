@@ -142,4 +142,24 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const released = await up(3, imageConfig("v2.3.1"));
     assert.deepEqual(released.state?.candidate, { slot: "green", version: "v2.3.1", image: `${ECR}:v2.3.1` });
   });
+
+  it("records the pre-traffic check with the release and lets the driver invoke only the named hook", async () => {
+    // Prepare
+    const hook = "arn:aws:lambda:eu-west-1:123456789012:function:payments-smoke";
+    const withHook = (version: string) => {
+      const raw = imageConfig(version);
+      Object.assign(raw.services[0] as Obj, { preTraffic: { lambda: { functionArn: hook }, attempts: 2 } });
+      return raw;
+    };
+    await up(0, withHook("v2.3.0"));
+
+    // Act
+    const r = await up(1, withHook("v2.3.1"));
+
+    // Assess
+    assert.deepEqual(r.state?.progress?.preTraffic, { check: { kind: "lambda", functionArn: hook, timeoutSeconds: 10 }, maxAttempts: 2, attempts: 0 });
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
+    const invoke = (policy.Statement as Obj[]).filter((st) => (st.Action as string[]).some((a) => a.startsWith("lambda:")));
+    assert.deepEqual(invoke, [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [hook] }]);
+  });
 });

@@ -1,0 +1,97 @@
+/**
+ * Runs a release's pre-traffic check (`services[].preTraffic`) for the release driver: an HTTP
+ * request through the candidate's test route, or a Lambda hook given the release. Never throws:
+ * every failure (timeout, refused connection, function error, an answer of the wrong shape) is a
+ * failed check with a reason a human can act on, recorded in release state.
+ */
+import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import type { PreTrafficCheck } from "../../core/progressive";
+import type { ReleaseState } from "../../core/releaseState";
+
+export interface CheckResult {
+  readonly passed: boolean;
+  readonly reason: string;
+}
+
+/** What a Lambda hook receives. */
+export interface PreTrafficHookEvent {
+  readonly source: "remedy.release-driver";
+  readonly service: string;
+  readonly releaseId: string | null;
+  readonly candidate: { readonly slot: string; readonly version: string; readonly image?: string };
+  readonly stable: { readonly slot: string; readonly version: string };
+  /** The candidate's target group: the hook may call its targets directly. */
+  readonly targetGroupArn: string;
+  readonly attempt: number;
+}
+
+const REASON_MAX = 300;
+const cut = (s: string) => (s.length > REASON_MAX ? `${s.slice(0, REASON_MAX - 1)}…` : s);
+
+export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http" }>): Promise<CheckResult> {
+  const started = Date.now();
+  try {
+    const res = await fetch(check.url, { headers: { [check.header]: check.value }, redirect: "manual", signal: AbortSignal.timeout(check.timeoutSeconds * 1000) });
+    await res.body?.cancel();
+    const [min, max] = check.expectStatus;
+    const ms = Date.now() - started;
+    return res.status >= min && res.status <= max
+      ? { passed: true, reason: `GET ${check.url} (${check.header}: ${check.value}) answered ${res.status} in ${ms} ms` }
+      : { passed: false, reason: `GET ${check.url} (${check.header}: ${check.value}) answered ${res.status}, expected ${min === max ? min : `${min}-${max}`}` };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === "TimeoutError" ? `no answer within ${check.timeoutSeconds} s` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    return { passed: false, reason: cut(`GET ${check.url} failed: ${why}`) };
+  }
+}
+
+export async function runLambdaCheck(lambda: LambdaClient, check: Extract<PreTrafficCheck, { kind: "lambda" }>, event: PreTrafficHookEvent): Promise<CheckResult> {
+  const fn = check.functionArn.split(":").slice(6, 7)[0] ?? check.functionArn;
+  try {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: check.functionArn, Payload: new TextEncoder().encode(JSON.stringify(event)) }), {
+      abortSignal: AbortSignal.timeout(check.timeoutSeconds * 1000),
+    });
+    const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
+    if (out.FunctionError) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { errorMessage?: string }).errorMessage ?? text;
+      } catch {
+        // not JSON: keep the raw text
+      }
+      return { passed: false, reason: cut(`hook ${fn} failed (${out.FunctionError}): ${message}`) };
+    }
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = undefined;
+    }
+    const a = answer as { status?: unknown; reason?: unknown } | undefined;
+    const reason = typeof a?.reason === "string" ? `: ${a.reason}` : "";
+    if (a?.status === "Succeeded") return { passed: true, reason: cut(`hook ${fn} succeeded${reason}`) };
+    if (a?.status === "Failed") return { passed: false, reason: cut(`hook ${fn} reported Failed${reason}`) };
+    return { passed: false, reason: cut(`hook ${fn} answered ${text.slice(0, 80) || "nothing"}; expected {"status": "Succeeded" | "Failed", "reason"?: "..."}`) };
+  } catch (err) {
+    const e = err as Error;
+    const why = e.name === "TimeoutError" || e.name === "AbortError" ? `no answer within ${check.timeoutSeconds} s` : `${e.name}: ${e.message}`;
+    return { passed: false, reason: cut(`hook ${fn} could not be invoked: ${why}`) };
+  }
+}
+
+/** Runs `state`'s check (it must have one) as run number `attempt`. */
+export function runPreTrafficCheck(lambda: LambdaClient, state: ReleaseState, attempt: number): Promise<CheckResult> {
+  const check = state.progress?.preTraffic?.check;
+  const cand = state.candidate;
+  if (!check || !cand) return Promise.resolve({ passed: false, reason: "internal: no pre-traffic check or candidate" });
+  if (check.kind === "http") return runHttpCheck(check);
+  return runLambdaCheck(lambda, check, {
+    source: "remedy.release-driver",
+    service: state.service,
+    releaseId: state.releaseId,
+    candidate: { slot: cand.slot, version: cand.version, ...(cand.image ? { image: cand.image } : {}) },
+    stable: { slot: state.stable.slot, version: state.stable.version },
+    targetGroupArn: state.routing.targetGroupArns[cand.slot],
+    attempt,
+  });
+}

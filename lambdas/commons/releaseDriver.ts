@@ -55,10 +55,24 @@ export function createReleaseDriver(deps: DriverDeps) {
     const cand = state.candidate;
     if (state.phase !== Phase.Releasing || !p || !cand) return { service: state.service, decision: "skipped", reason: `not a progressive release in progress (phase ${state.phase})` };
     const at = new Date(now()).toISOString();
-    // The rule must match the record before anything moves (a flip after an earlier commit may have failed).
+    // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it
+    // flips before it records), so the rule is not touched at all.
+    const alarmsInAlarm = await firing(state.service, cand.slot);
+    if (alarmsInAlarm.length > 0) {
+      return { service: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${alarmsInAlarm.join(", ")}; not advancing`, weights: state.weights };
+    }
+    // The rule must match the record before anything moves (a flip after an earlier commit may
+    // have failed). If the release changed meanwhile, the rule follows the newer record instead.
     const live = await deps.traffic.currentWeights(state.routing);
-    if (!isDeepStrictEqual(live, state.weights)) await deps.traffic.setWeights(state.routing, state.weights);
-    const signals = { alarmsInAlarm: await firing(state.service, cand.slot), healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
+    if (!isDeepStrictEqual(live, state.weights)) {
+      await deps.traffic.setWeights(state.routing, state.weights);
+      const again = await deps.store.get(state.service);
+      if (again && again.revision !== state.revision) {
+        await deps.traffic.setWeights(again.routing, again.weights);
+        return { service: state.service, decision: "conflict", reason: `release became ${again.phase} while the rule was repaired; the rule follows it`, weights: again.weights };
+      }
+    }
+    const signals = { alarmsInAlarm, healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
     const d = decideTick(p.strategy, { stepIndex: p.stepIndex, stepStartedAt: p.stepStartedAt, weight: state.weights[cand.slot], ...(p.promote ? { promote: p.promote } : {}) }, signals);
     if (d.action === "hold") return { service: state.service, decision: "hold", reason: d.reason, weights: state.weights };
     // Before the first step: the pre-traffic check, recorded run by run; a failure holds at 0%.

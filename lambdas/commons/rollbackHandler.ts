@@ -322,6 +322,15 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
     if (!decidedFrom || !attempted) throw new Error("internal: rollback loop ended without a decision");
     const after = attempted;
+    // A writer that read the release before this rollback was recorded (the release driver
+    // putting back what it took for drift, an `up` finishing) may have moved the rule after our
+    // flip: once recorded, the rule must say what the record says.
+    const live = await deps.traffic.currentWeights(after.routing);
+    if (!isDeepStrictEqual(live, after.weights)) {
+      await deps.traffic.setWeights(after.routing, after.weights);
+      logger.warn("the rule moved between the flip and the record; set it back to the rollback", { live, weights: after.weights });
+      count("RestoredFlips", target.service);
+    }
     const m = metrics.singleMetric();
     m.addDimension("Service", target.service);
     m.addMetric("FlipLatency", MetricUnit.Milliseconds, flipMs);

@@ -13,6 +13,7 @@ import { Phase, applyEvent, type ReleaseEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
+import { Traffic } from "../../lambdas/commons/traffic";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
 import { PREFIX, capture, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
@@ -126,6 +127,64 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.equal((await world.store.get("payments"))?.phase, Phase.RolledBack);
     clock = at(10);
     assert.equal((await tickPayments(d))?.decision, "skipped", "a rolled-back release is not driven");
+  });
+
+  it("a driver tick working from a state read before a rollback never leaves the rule undoing it", async () => {
+    // Prepare: the canary at 10%; the driver's listing is taken, then an operator's rollback
+    // (flip + record) completes before the driver looks at the rule (found by bench/release-driver).
+    const d0 = driver();
+    clock = at(0);
+    await tickPayments(d0);
+    const stale = await world.store.list();
+    const h = handlerDeps(env.proxy.endpoint, world.topicArn);
+    const rb = await h.handler.manual({ service: "payments", reason: "checkout errors reported by support", by: "operator:ana" });
+    assert.equal(rb.outcome, Outcome.RolledBack);
+    const staleStore = Object.assign(Object.create(world.store) as typeof world.store, { list: () => Promise.resolve(stale) });
+    const c = clients(env.proxy.endpoint);
+    const logger = new Logger({ serviceName: "remedy-release-driver" });
+    capture(logger);
+    const d = createReleaseDriver({ store: staleStore, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    clock = at(6);
+
+    // Act
+    const r = (await d.tick()).find((x) => x.service === "payments");
+
+    // Assess
+    assert.equal(r?.decision, "conflict");
+    assert.match(r?.reason ?? "", /release became rolled-back while the rule was repaired; the rule follows it/);
+    assert.deepEqual(await weights(), { blue: 100, green: 0 });
+    assert.equal((await world.store.get("payments"))?.phase, Phase.RolledBack);
+  });
+
+  it("the rollback Lambda checks the rule after recording: a stale write landing between its flip and its record is undone", async () => {
+    // Prepare: the canary at 10%; right after the handler's flip, a writer with the old state puts 90/10 back.
+    const d0 = driver();
+    clock = at(0);
+    await tickPayments(d0);
+    const before = await world.store.get("payments");
+    if (!before) throw new Error("no state");
+    const c = clients(env.proxy.endpoint);
+    const traffic = new Traffic(c.elb);
+    const realSet = traffic.setWeights.bind(traffic);
+    let undone = false;
+    traffic.setWeights = async (routing, w) => {
+      await realSet(routing, w);
+      if (!undone && w.blue === 100) {
+        undone = true;
+        await realSet(routing, before.weights); // the stale writer lands after the flip
+      }
+    };
+    const h = handlerDeps(env.proxy.endpoint, world.topicArn, { traffic });
+    const alarm = await world.setAlarm(world.services.payments.alarmNames.green["error-rate"], "ALARM");
+
+    // Act
+    const r = await h.handler(alarmActionEvent(alarm));
+
+    // Assess
+    assert.equal(r.outcome, Outcome.RolledBack);
+    assert.ok(undone, "the stale write happened");
+    assert.deepEqual(await weights(), { blue: 100, green: 0 }, "the rule says what the record says");
+    assert.ok(h.logs.some((l) => l.includes("the rule moved between the flip and the record")), h.logs.join("\n"));
   });
 
   it("promotes at once when an operator asks for --full, and puts a drifted rule back before deciding", async () => {

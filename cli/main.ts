@@ -13,7 +13,7 @@ commands:
   status     [--stack prod]                              versions, weights, phase, alarms, last rollback, hotfix
   rollback   <service> --reason <text> [--force]         the rollback Lambda's decision and flip, by hand
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip, restore
-  promote    <service> [--full]                          move a progressive release past its pause, or promote it at the next tick
+  promote    <service> [--full]                          move a progressive release past its pause (or re-run a failed pre-traffic check), or promote it at the next tick
   abort      <service> --reason <text>                   stop a release: all traffic back to stable, recorded
   rehearse                                               the whole remediation loop on a local AWS emulator (moto)
   check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
@@ -47,8 +47,10 @@ exit codes: 0 flipped and restored, 1 nothing flipped in time, 2 usage or enviro
   promote: `usage: remedy promote <service> [--full] [--stack prod] [--json]
 
 Asks the release driver to move a progressive release (services[].strategy) past its current
-pause, or with --full to promote it at its next tick. Recorded in release history with your name.
-The driver still refuses to advance while a candidate alarm fires or it has no healthy targets.
+pause, or with --full to promote it at its next tick. On a release held by a failed pre-traffic
+check (services[].preTraffic), runs the check again at the next tick (--full skips it).
+Recorded in release history with your name. The driver still refuses to advance while a
+candidate alarm fires or it has no healthy targets.
 
 exit codes: 0 requested, 1 refused (not a progressive release in progress), 2 usage or environment error`,
   abort: `usage: remedy abort <service> --reason <text> [--stack prod] [--json]

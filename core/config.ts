@@ -381,8 +381,9 @@ const kubernetesSchema = z.strictObject(
       .string({ error: required("a kubeconfig context name") })
       .min(1)
       .optional(),
+    driverAccess: z.boolean({ error: "must be true or false" }).optional(),
   },
-  { error: required("the kubernetes block { cluster, context? }") },
+  { error: required("the kubernetes block { cluster, context?, driverAccess? }") },
 );
 
 const STACK_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,2}$/;
@@ -594,6 +595,12 @@ export interface KubernetesSpec {
   readonly cluster: string;
   /** A kubeconfig context to use instead of a kubeconfig generated for `cluster`; must name it. */
   readonly context?: string;
+  /**
+   * Whether the release driver gets an EKS access entry (and RBAC on the progressive services'
+   * Deployments) to scale a promoted-away slot to 0 when its rollback window ends. Default true;
+   * false where the cluster does not allow access entries: `pulumi up` then scales it down.
+   */
+  readonly driverAccess: boolean;
 }
 
 export interface StackConfig {
@@ -1176,7 +1183,11 @@ function normaliseStack(raw: RawStack): StackConfig {
           allowPlainHttp: ing.allowPlainHttp ?? false,
         };
   return {
-    kubernetes: { cluster: raw.kubernetes.cluster, ...(raw.kubernetes.context === undefined ? {} : { context: raw.kubernetes.context }) },
+    kubernetes: {
+      cluster: raw.kubernetes.cluster,
+      ...(raw.kubernetes.context === undefined ? {} : { context: raw.kubernetes.context }),
+      driverAccess: raw.kubernetes.driverAccess ?? defaults.DEFAULT_DRIVER_CLUSTER_ACCESS,
+    },
     ...(raw.database === undefined
       ? {}
       : {

@@ -250,5 +250,11 @@ export const DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS = 10;
  */
 export const DEFAULT_PRE_TRAFFIC_ATTEMPTS = 3;
 
+/**
+ * Whether the release driver may scale a promoted-away slot to 0 itself when its rollback window
+ * ends (`remedy:kubernetes.driverAccess`): needs EKS access entries on the cluster.
+ */
+export const DEFAULT_DRIVER_CLUSTER_ACCESS = true;
+
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;

@@ -91,6 +91,11 @@ export interface ReleaseState {
    * release whose weights config sets by hand.
    */
   readonly progress?: ReleaseProgress | null;
+  /**
+   * When the release driver scaled the promoted-away version's slot to 0, its rollback window
+   * being over. Absent while it still runs (or where `pulumi up` scales it instead).
+   */
+  readonly previousRetiredAt?: string | null;
 }
 
 export interface ReleaseProgress {
@@ -152,6 +157,8 @@ export type ReleaseEvent =
       readonly reason: string;
     })
   | (EventBase & { readonly type: "acknowledge" })
+  /** The release driver scaled the previous version's slot to 0 after its rollback window. */
+  | (EventBase & { readonly type: "retire-previous" })
   /** The program declares which version is stable outside a release (first record, manual change). */
   | (EventBase & { readonly type: "adopt"; readonly stable: SlotVersion });
 
@@ -280,6 +287,7 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
       candidate: e.candidate,
       previous: null,
       rollbackWindowEndsAt: null,
+      previousRetiredAt: null,
       weights,
       releaseId: `${e.candidate.slot}:${e.candidate.version}:${s.revision + 1}`,
       releaseStartedAt: e.at,
@@ -330,6 +338,7 @@ function promote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "promote" }>)
       previous: s.stable,
       promotedAt: e.at,
       rollbackWindowEndsAt: endsAt,
+      previousRetiredAt: null,
       progress: null,
       weights: splitTraffic(s.candidate.slot, 0).weights,
     },
@@ -470,6 +479,20 @@ function requestPromote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "reque
   return applied(s, e, { progress: { ...p, promote: e.mode } }, `promotion of ${describe(s.candidate)} requested (${e.mode === "full" ? "--full: now" : "past the pause"})`);
 }
 
+/** When the rollback window of `s.previous` ends (its promotion, without a window). */
+export function rollbackWindowEnd(s: ReleaseState): string | null {
+  if (s.phase !== Phase.Promoted || !s.previous || !s.promotedAt) return null;
+  return s.rollbackWindowEndsAt ?? s.promotedAt;
+}
+
+function retirePrevious(s: ReleaseState, e: Extract<ReleaseEvent, { type: "retire-previous" }>): Transition {
+  const ends = rollbackWindowEnd(s);
+  if (!ends || !s.previous) return unchanged(s, `no promoted-away version to retire (phase ${s.phase})`);
+  if (s.previousRetiredAt) return unchanged(s, `${describe(s.previous)} was already scaled to 0 at ${s.previousRetiredAt}`);
+  if (Date.parse(e.at) < Date.parse(ends)) return refused(s, `the rollback window of ${describe(s.previous)} is open until ${ends}`);
+  return applied(s, e, { previousRetiredAt: e.at }, `${describe(s.previous)} scaled to 0: its rollback window ended at ${ends}`);
+}
+
 function acknowledge(s: ReleaseState, e: Extract<ReleaseEvent, { type: "acknowledge" }>): Transition {
   if (s.phase !== Phase.RolledBack || !s.candidate) return unchanged(s, "no rollback to acknowledge");
   return applied(
@@ -515,6 +538,8 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
       return requestPromote(state, event);
     case "pre-traffic-result":
       return preTrafficResult(state, event);
+    case "retire-previous":
+      return retirePrevious(state, event);
     case "adopt":
       return adopt(state, event);
   }
@@ -560,6 +585,7 @@ export const releaseStateSchema = z
     }),
     updatedAt: isoTime,
     writeId: z.string().min(1).optional(),
+    previousRetiredAt: isoTime.nullable().optional(),
     progress: z
       .object({
         strategy: z.object({

@@ -7,15 +7,34 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { fromEnv } from "@aws-sdk/credential-providers";
 import type { Context } from "aws-lambda";
 import { getStringFromEnv } from "./commons/env";
+import { createKubeScaler } from "./commons/kube";
 import { createReleaseDriver, type TickResult } from "./commons/releaseDriver";
 import { ReleaseStore } from "./commons/releaseStore";
 import { Traffic } from "./commons/traffic";
 
 const logger = new Logger({ serviceName: "remedy-release-driver" });
 
+/** Scaling promoted-away slots down needs the cluster's endpoint and CA (set by the ReleaseDriver component). */
+function retire() {
+  const endpoint = process.env.KUBE_ENDPOINT;
+  if (!endpoint) return undefined;
+  const namespaces = JSON.parse(getStringFromEnv("RETIRE_NAMESPACES")) as Record<string, string>;
+  const kube = createKubeScaler({
+    endpoint,
+    certificateAuthorityData: getStringFromEnv("KUBE_CA"),
+    cluster: getStringFromEnv("KUBE_CLUSTER"),
+    region: getStringFromEnv("AWS_REGION"),
+    credentials: fromEnv(),
+  });
+  return { kube, namespaces };
+}
+
+const retirement = retire();
 const driver = createReleaseDriver({
+  ...(retirement ? { retire: retirement } : {}),
   store: new ReleaseStore(new DynamoDBClient({}), getStringFromEnv("RELEASE_TABLE")),
   traffic: new Traffic(new ElasticLoadBalancingV2Client({})),
   cloudwatch: new CloudWatchClient({}),

@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService } from "../components/delivery/blueGreenService";
@@ -226,6 +227,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           tableArn: rollback.table.arn,
           ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
+          ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()]) } : {}),
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;
@@ -285,6 +287,19 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const migration =
     earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { ...onCluster, dependsOn: [...services.values()] }) : undefined);
   return { ingress, namespaces, services, rollback, kubernetes, driver, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+}
+
+/** What the release driver needs to scale the progressive services' promoted-away slots to 0. */
+function driverClusterAccess(config: StackConfig, progressive: readonly StackConfig["services"][number][], provider: k8s.Provider, namespaces: readonly k8s.core.v1.Namespace[]) {
+  const cluster = aws.eks.getClusterOutput({ name: config.kubernetes.cluster });
+  return {
+    provider,
+    cluster: config.kubernetes.cluster,
+    endpoint: cluster.endpoint,
+    certificateAuthorityData: cluster.certificateAuthorities.apply((cas) => cas?.[0]?.data ?? ""),
+    namespaces: Object.fromEntries(progressive.map((s) => [s.name, s.namespace])),
+    dependsOn: namespaces,
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { eksKubeconfig } from "../../core/kubeconfig";
 
 export interface ClusterProviderArgs {
   /** The cluster from stack config (`remedy:kubernetes`). Required. */
-  readonly kubernetes: KubernetesSpec;
+  readonly kubernetes: Pick<KubernetesSpec, "cluster" | "context">;
   /** Region, profile and role the token is fetched with (the AWS provider's settings). */
   readonly region?: string;
   readonly profile?: string;

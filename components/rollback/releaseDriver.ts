@@ -1,5 +1,8 @@
 import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { slotObjectName } from "../../core/naming";
+import { SLOTS } from "../../core/slots";
 import { alarmArnPattern, checkAlarmPrefix } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { LAMBDA_RUNTIME, bundleLambda } from "./bundle";
@@ -14,6 +17,24 @@ export interface ReleaseDriverArgs {
   readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
   /** Lambda pre-traffic hooks (`preTraffic.lambda.functionArn`): the only functions it may invoke. */
   readonly hookFunctionArns?: readonly string[];
+  /**
+   * Lets the driver scale a promoted-away slot to 0 once its rollback window is over: an EKS
+   * access entry maps its role to a Kubernetes group that may get and patch only these
+   * services' Deployments (`<service>-blue`/`-green`), in their namespaces. The cluster must
+   * allow access entries (authentication mode API or API_AND_CONFIG_MAP). Absent: `pulumi up`
+   * scales them down after the window instead.
+   */
+  readonly kubernetes?: {
+    readonly provider: k8s.Provider;
+    readonly cluster: string;
+    readonly endpoint: pulumi.Input<string>;
+    /** Base64 PEM, as `aws.eks.getCluster` reports it. */
+    readonly certificateAuthorityData: pulumi.Input<string>;
+    /** Service name -> its namespace. */
+    readonly namespaces: Readonly<Record<string, string>>;
+    /** Resources the RBAC objects wait for (the namespaces, when the stack creates them). */
+    readonly dependsOn?: readonly pulumi.Resource[];
+  };
   /** Minutes between ticks. Default {@link defaults.RELEASE_DRIVER_INTERVAL_MINUTES}. */
   readonly intervalMinutes?: number;
   /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
@@ -65,6 +86,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       },
       parent,
     );
+    const kube = args.kubernetes;
     const bundle = bundleLambda("releaseDriver");
     this.function = new aws.lambda.Function(
       name,
@@ -77,7 +99,16 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         memorySize: 256,
         timeout: 50,
         loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-        environment: { variables: { RELEASE_TABLE: args.tableName, ALARM_PREFIX: args.alarmNamePrefix, POWERTOOLS_SERVICE_NAME: "remedy-release-driver" } },
+        environment: {
+          variables: {
+            RELEASE_TABLE: args.tableName,
+            ALARM_PREFIX: args.alarmNamePrefix,
+            POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
+            ...(kube
+              ? { KUBE_ENDPOINT: kube.endpoint, KUBE_CA: kube.certificateAuthorityData, KUBE_CLUSTER: kube.cluster, RETIRE_NAMESPACES: JSON.stringify(kube.namespaces) }
+              : {}),
+          },
+        },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
       },
@@ -88,6 +119,28 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     this.schedule = new aws.cloudwatch.EventRule(name, { scheduleExpression: `rate(${interval} minute${interval === 1 ? "" : "s"})`, description: `remedy release driver tick (${args.alarmNamePrefix})`, tags }, parent);
     new aws.cloudwatch.EventTarget(name, { rule: this.schedule.name, arn: this.function.arn }, parent);
     new aws.lambda.Permission(`${name}-schedule`, { function: this.function.name, action: "lambda:InvokeFunction", principal: "events.amazonaws.com", sourceArn: this.schedule.arn }, parent);
+    if (kube) {
+      // The group is per stack: another stack's driver on the same cluster gets no grant here.
+      const group = `${args.alarmNamePrefix}-release-driver`;
+      const entry = new aws.eks.AccessEntry(name, { clusterName: kube.cluster, principalArn: this.role.arn, kubernetesGroups: [group], type: "STANDARD", tags }, parent);
+      const byNamespace = new Map<string, string[]>();
+      for (const [service, ns] of Object.entries(kube.namespaces)) {
+        byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), ...SLOTS.map((slot) => slotObjectName(service, slot))]);
+      }
+      for (const [ns, deployments] of byNamespace) {
+        const metadata = { name: group, namespace: ns, labels: { "app.kubernetes.io/managed-by": "remedy", "app.kubernetes.io/component": "release-driver" } };
+        const role = new k8s.rbac.v1.Role(
+          `${name}-${ns}`,
+          { metadata, rules: [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: deployments.sort(), verbs: ["get", "patch"] }] },
+          { parent: this, provider: kube.provider, dependsOn: [...(kube.dependsOn ?? [])] },
+        );
+        new k8s.rbac.v1.RoleBinding(
+          `${name}-${ns}`,
+          { metadata, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: group }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }] },
+          { parent: this, provider: kube.provider, dependsOn: [role, entry, ...(kube.dependsOn ?? [])] },
+        );
+      }
+    }
     this.functionArn = this.function.arn;
     this.registerOutputs({ functionArn: this.functionArn, scheduleArn: this.schedule.arn });
   }

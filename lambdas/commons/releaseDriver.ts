@@ -13,7 +13,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { isDeepStrictEqual } from "node:util";
 import { ALARM_KINDS, alarmName } from "../../core/alarms";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
-import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { slotObjectName } from "../../core/naming";
+import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
@@ -25,6 +27,11 @@ export interface DriverDeps {
   /** `<project>-<stack>`: the candidate's alarms are `<prefix>/<service>/<slot>/<kind>`. */
   readonly alarmPrefix: string;
   readonly logger: Logger;
+  /**
+   * Scales a promoted-away version's Deployment to 0 once its rollback window is over, with the
+   * namespace of each service it may scale. Absent: the next `pulumi up` scales it instead.
+   */
+  readonly retire?: { readonly kube: KubeScaler; readonly namespaces: Readonly<Record<string, string>> };
   /** Invokes Lambda pre-traffic hooks; default a client with the SDK's environment. */
   readonly lambda?: LambdaClient;
   /** Wall clock (epoch ms); tests inject it. */
@@ -33,7 +40,7 @@ export interface DriverDeps {
 
 export interface TickResult {
   readonly service: string;
-  readonly decision: Decision["action"] | "skipped" | "conflict";
+  readonly decision: Decision["action"] | "skipped" | "conflict" | "retire";
   readonly reason: string;
   readonly weights?: ReleaseState["weights"];
 }
@@ -49,10 +56,47 @@ export function createReleaseDriver(deps: DriverDeps) {
     return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
   }
 
+  /**
+   * After a promotion: once the rollback window is over, scale the previous version's slot to 0
+   * (only if it still runs that version's image), then record it. Repeats harmlessly until recorded.
+   */
+  async function retirePrevious(state: ReleaseState): Promise<TickResult> {
+    const prev = state.previous;
+    const ends = rollbackWindowEnd(state);
+    const skip = (reason: string): TickResult => ({ service: state.service, decision: "skipped", reason });
+    if (!prev || !ends || state.previousRetiredAt) return skip(`not a progressive release in progress (phase ${state.phase})`);
+    if (now() < Date.parse(ends)) return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) stays warm as the rollback target until ${ends}` };
+    const namespace = deps.retire?.namespaces[state.service];
+    if (!deps.retire || !namespace) return skip(`${prev.version} (${prev.slot}) is no longer a rollback target; the next pulumi up scales it to 0`);
+    if (!prev.image) return skip(`${prev.version} (${prev.slot}) has no recorded image to check; the next pulumi up scales it to 0`);
+    const name = slotObjectName(state.service, prev.slot);
+    let detail: string;
+    try {
+      const r = await deps.retire.kube.scaleToZeroIfImage(namespace, name, prev.image);
+      if (r.outcome !== "scaled") return skip(r.detail);
+      detail = r.detail;
+    } catch (err) {
+      if (!(err instanceof KubeError)) throw err;
+      deps.logger.error("could not scale the previous slot down", { service: state.service, error: err.message });
+      return skip(`failed: ${err.message}`);
+    }
+    const t = applyEvent(state, { type: "retire-previous", at: new Date(now()).toISOString(), by: "release-driver" });
+    if (t.kind !== "applied") return skip(t.reason);
+    try {
+      await deps.store.commit(state.revision, t.state, t.entry);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      return { service: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
+    }
+    deps.logger.info("scaled the previous slot down", { service: state.service, detail });
+    return { service: state.service, decision: "retire", reason: detail, weights: state.weights };
+  }
+
   /** One service's tick. */
   async function tickService(state: ReleaseState): Promise<TickResult> {
     const p = state.progress;
     const cand = state.candidate;
+    if (state.phase === Phase.Promoted) return retirePrevious(state);
     if (state.phase !== Phase.Releasing || !p || !cand) return { service: state.service, decision: "skipped", reason: `not a progressive release in progress (phase ${state.phase})` };
     const at = new Date(now()).toISOString();
     // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it

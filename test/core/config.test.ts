@@ -248,7 +248,7 @@ describe("core/config: stack configuration", () => {
       const raw = stackInput([svc("a", 1)]);
       delete raw.kubernetes;
       assert.deepEqual(problems(() => parseStackConfig(raw)), [
-        'kubernetes: required: the kubernetes block { cluster, context? }',
+        'kubernetes: required: the kubernetes block { cluster, context?, driverAccess? }',
       ]);
       assert.deepEqual(problems(() => parseStackConfig({ ...raw, kubernetes: { context: "minikube" } })), [
         'kubernetes.cluster: required: the EKS cluster this stack deploys to, e.g. "prod-eks" (remedy never uses the current kubeconfig context)',

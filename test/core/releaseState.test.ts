@@ -208,6 +208,22 @@ describe("core/releaseState: transitions (examples)", () => {
     assert.deepEqual(parseReleaseState(JSON.parse(JSON.stringify(s5)), "payments"), s5, "the stored shape validates");
   });
 
+  it("retires the promoted-away version only after its window, once; a new promotion starts over", () => {
+    // Prepare: v2 promoted at minute 2 with a 30-minute window.
+    const promoted = mustApply(release(fresh()), { type: "promote", rollbackWindowMinutes: 30, at: at(2), by: "release-driver" });
+    const retire = (minute: number): ReleaseEvent => ({ type: "retire-previous", at: at(minute), by: "release-driver" });
+
+    // Act + Assess
+    assert.match((applyEvent(promoted, retire(31)) as { reason: string }).reason, /the rollback window of v1 \(blue\) is open until/);
+    const retired = mustApply(promoted, retire(32));
+    assert.equal(retired.previousRetiredAt, at(32));
+    assert.equal(applyEvent(retired, retire(40)).kind, "unchanged", "once");
+    const again = mustApply(mustApply(retired, { type: "start-release", candidate: { slot: Slot.Blue, version: "v3" }, weight: 10, at: at(50), by: "pulumi:prod" }), { type: "promote", rollbackWindowMinutes: 0, at: at(51), by: "pulumi:prod" });
+    assert.equal(again.previousRetiredAt, null, "the next promoted-away version is not retired yet");
+    assert.equal(mustApply(again, retire(51)).previousRetiredAt, at(51), "no window: retired at once");
+    assert.equal(applyEvent(fresh(), retire(1)).kind, "unchanged");
+  });
+
   it("rolls a releasing candidate back and records who, why, when and which versions", () => {
     // Prepare
     const s = release(fresh());

@@ -7,6 +7,7 @@ import { Deployment } from "kubernetes-models/apps/v1";
 import { Job } from "kubernetes-models/batch/v1";
 import { Namespace, Service } from "kubernetes-models/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import tgbSchema from "../fixtures/schemas/targetGroupBinding.v1beta1.json";
 import type { RecordedResource } from "./pulumiMocks";
 
@@ -20,6 +21,8 @@ const MODELS: Record<string, (data: never) => Model> = {
   "kubernetes:core/v1:Service": (d) => new Service(d),
   "kubernetes:core/v1:Namespace": (d) => new Namespace(d),
   "kubernetes:policy/v1:PodDisruptionBudget": (d) => new PodDisruptionBudget(d),
+  "kubernetes:rbac.authorization.k8s.io/v1:Role": (d) => new Role(d),
+  "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": (d) => new RoleBinding(d),
 };
 
 /** Throws with the object's type, name and every schema violation. */

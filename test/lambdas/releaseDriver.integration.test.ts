@@ -14,6 +14,8 @@ import { Slot } from "../../core/slots";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
+import { createKubeScaler } from "../../lambdas/commons/kube";
+import { startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
 import { PREFIX, capture, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
@@ -200,6 +202,71 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     clock = at(1);
     assert.equal((await tickPayments(d))?.decision, "promote");
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
+  });
+
+  it("scales the promoted-away slot to 0 once its rollback window ends, if it still runs that version; records it once", async () => {
+    // Prepare: the canary promoted (window 30 min); blue still runs v1 in the stand-in cluster.
+    const kubeApi = await startFakeKubeApi();
+    try {
+      const s0 = await world.store.get("payments");
+      if (!s0) throw new Error("no state");
+      // The world's stable predates image records: learn v1's image as `pulumi up` would.
+      await world.store.commit(s0.revision, { ...s0, revision: s0.revision + 1, stable: { ...s0.stable, image: "registry/payments:v1" } }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "record-images", releaseId: s0.releaseId, summary: "images", weights: s0.weights });
+      kubeApi.deployments.set("payments/payments-blue", { image: "registry/payments:v1", replicas: 3 });
+      const c = clients(env.proxy.endpoint);
+      const logger = new Logger({ serviceName: "remedy-release-driver" });
+      capture(logger);
+      const kube = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+      const d = createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
+      const timeline: string[] = [];
+
+      // Act: promote (0, 5, 15), then ticks inside and after the window, and a duplicate.
+      for (const minute of [0, 5, 15, 30, 45, 46]) {
+        clock = at(minute);
+        const r = await tickPayments(d);
+        timeline.push(`${minute}:${r?.decision}`);
+      }
+
+      // Assess
+      assert.deepEqual(timeline, ["0:advance", "5:advance", "15:promote", "30:hold", "45:retire", "46:skipped"]);
+      assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v1", replicas: 0 });
+      assert.equal(kubeApi.requests.length, 1, "scaled once; the record stops the repeats");
+      const s = await world.store.get("payments");
+      assert.equal(s?.previousRetiredAt, new Date(at(45)).toISOString());
+      assert.equal((await world.store.history("payments")).at(-1)?.summary, `v1 (blue) scaled to 0: its rollback window ended at ${new Date(at(45)).toISOString()}`);
+    } finally {
+      await kubeApi.close();
+    }
+  });
+
+  it("does not scale the previous slot when a new release's image is already in it", async () => {
+    // Prepare: promoted, window over, but `pulumi up` has just put v4 into blue (not yet recorded).
+    const kubeApi = await startFakeKubeApi();
+    try {
+      const s0 = await world.store.get("payments");
+      if (!s0) throw new Error("no state");
+      await world.store.commit(s0.revision, { ...s0, revision: s0.revision + 1, stable: { ...s0.stable, image: "registry/payments:v1" } }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "record-images", releaseId: s0.releaseId, summary: "images", weights: s0.weights });
+      kubeApi.deployments.set("payments/payments-blue", { image: "registry/payments:v4", replicas: 3 });
+      const c = clients(env.proxy.endpoint);
+      const logger = new Logger({ serviceName: "remedy-release-driver" });
+      capture(logger);
+      const kube = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+      const d = createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
+      for (const minute of [0, 5, 15]) {
+        clock = at(minute);
+        await tickPayments(d);
+      }
+      // Act
+      clock = at(50);
+      const r = await tickPayments(d);
+      // Assess
+      assert.equal(r?.decision, "skipped");
+      assert.match(r?.reason ?? "", /payments\/payments-blue no longer runs registry\/payments:v1 .*left alone/);
+      assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v4", replicas: 3 });
+      assert.equal((await world.store.get("payments"))?.previousRetiredAt ?? null, null, "nothing recorded");
+    } finally {
+      await kubeApi.close();
+    }
   });
 
   describe("pre-traffic check before the first step", () => {

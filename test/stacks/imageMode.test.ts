@@ -13,7 +13,8 @@ import { resolveImageMode } from "../../stacks/main";
 import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
-import { T, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
+import { validateK8sObject } from "../helpers/k8sSchema";
+import { T, dependsOn, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -161,5 +162,44 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const invoke = (policy.Statement as Obj[]).filter((st) => (st.Action as string[]).some((a) => a.startsWith("lambda:")));
     assert.deepEqual(invoke, [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [hook] }]);
+  });
+
+  it("gives the release driver scale access to the progressive services' Deployments only, through a per-stack EKS access entry", async () => {
+    // Act
+    await up(0, imageConfig("v2.3.0"));
+
+    // Assess: the access entry maps the driver's role to a group of this stack.
+    const entry = one("aws:eks/accessEntry:AccessEntry", "release-driver").inputs as Obj;
+    const role = one("aws:iam/role:Role", "release-driver");
+    assert.equal(entry.clusterName, "platform-eks");
+    assert.equal(entry.principalArn, role.state.arn);
+    assert.deepEqual(entry.kubernetesGroups, ["remedy-prod-release-driver"]);
+    assert.equal(entry.type, "STANDARD");
+    // RBAC: get + patch on payments' two Deployments, nothing else, in its namespace.
+    const rbacRole = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "release-driver-payments");
+    const binding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "release-driver-payments");
+    assert.deepEqual((rbacRole.inputs as Obj).rules, [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["payments-blue", "payments-green"], verbs: ["get", "patch"] }]);
+    assert.equal((rbacRole.inputs as Obj).metadata.namespace, "payments");
+    assert.deepEqual((binding.inputs as Obj).subjects, [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "remedy-prod-release-driver" }]);
+    assert.deepEqual((binding.inputs as Obj).roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "remedy-prod-release-driver" });
+    for (const r of [rbacRole, binding]) {
+      validateK8sObject(r);
+      assert.match(r.provider ?? "(default provider)", /::pulumi:providers:kubernetes::cluster::/, "on the stack's cluster provider");
+    }
+    assert.ok(dependsOn(binding, one("aws:eks/accessEntry:AccessEntry", "release-driver")), "the binding waits for the access entry");
+    // The function knows where the cluster is and what it may scale.
+    const fnEnv = (one("aws:lambda/function:Function", "release-driver").inputs as Obj).environment.variables as Obj;
+    assert.match(fnEnv.KUBE_ENDPOINT as string, /^https:\/\/[0-9A-F]+\.gr7\.eu-west-1\.eks\.amazonaws\.com$/);
+    assert.equal(Buffer.from(fnEnv.KUBE_CA as string, "base64").toString(), "mock CA of platform-eks");
+    assert.equal(fnEnv.KUBE_CLUSTER, "platform-eks");
+    assert.deepEqual(JSON.parse(fnEnv.RETIRE_NAMESPACES as string), { payments: "payments" });
+
+    // Act 2: driverAccess off -> no entry, no RBAC, no cluster settings.
+    const off = imageConfig("v2.3.0");
+    off.kubernetes = { ...(off.kubernetes as Obj), driverAccess: false };
+    await up(1, off);
+    assert.equal(ofType("aws:eks/accessEntry:AccessEntry").length, 0);
+    assert.equal(ofType("kubernetes:rbac.authorization.k8s.io/v1:Role").length, 0);
+    assert.equal(((one("aws:lambda/function:Function", "release-driver").inputs as Obj).environment.variables as Obj).KUBE_ENDPOINT, undefined);
   });
 });

@@ -1,0 +1,129 @@
+/**
+ * The release driver's one Kubernetes call: scale a slot's Deployment to 0 once its version's
+ * rollback window is over, only if the slot still runs that version's image. Authenticates to EKS
+ * as the driver's IAM role, the way `aws eks get-token` does (a presigned STS GetCallerIdentity
+ * URL bound to the cluster name), against the cluster's endpoint and CA. The role is mapped to a
+ * Kubernetes group by an EKS access entry; RBAC lets that group get and patch only the named
+ * Deployments (see `components/rollback/releaseDriver.ts`).
+ */
+import * as https from "node:https";
+import { Hash } from "@smithy/hash-node";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+
+/** Seconds an EKS token's presigned URL is valid (the cluster accepts at most 15 minutes). */
+const TOKEN_EXPIRES_SECONDS = 60;
+
+const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * A bearer token for the EKS cluster `cluster`: `k8s-aws-v1.` + base64url of a presigned
+ * `sts:GetCallerIdentity` URL whose signed headers include `x-k8s-aws-id: <cluster>`.
+ */
+export async function eksToken(cluster: string, region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider, signingDate?: Date): Promise<string> {
+  const signer = new SignatureV4({ service: "sts", region, credentials, sha256: Hash.bind(null, "sha256"), applyChecksum: false });
+  const hostname = `sts.${region}.amazonaws.com`;
+  const signed = await signer.presign(
+    { method: "GET", protocol: "https:", hostname, path: "/", query: { Action: "GetCallerIdentity", Version: "2011-06-15" }, headers: { host: hostname, "x-k8s-aws-id": cluster } },
+    { expiresIn: TOKEN_EXPIRES_SECONDS, ...(signingDate ? { signingDate } : {}) },
+  );
+  const query = Object.entries(signed.query ?? {})
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`)
+    .join("&");
+  return `k8s-aws-v1.${Buffer.from(`https://${hostname}/?${query}`).toString("base64url")}`;
+}
+
+export interface KubeClusterAccess {
+  /** The cluster's API endpoint, `https://…`. */
+  readonly endpoint: string;
+  /** The cluster CA, base64 PEM (as EKS reports it). */
+  readonly certificateAuthorityData: string;
+  readonly cluster: string;
+  readonly region: string;
+  readonly credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Per-request timeout. Default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+export type ScaleOutcome =
+  /** Scaled to 0 (or it already was). */
+  | { readonly outcome: "scaled"; readonly detail: string }
+  /** The Deployment runs another image now (a new release is being deployed into the slot): left alone. */
+  | { readonly outcome: "image-changed"; readonly detail: string }
+  | { readonly outcome: "missing"; readonly detail: string };
+
+/** Thrown for answers that need a human (no access, API errors): the tick logs them and moves on. */
+export class KubeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KubeError";
+  }
+}
+
+export interface KubeScaler {
+  /** Scales `namespace/name` to 0 replicas if its first container runs `image`. */
+  scaleToZeroIfImage(namespace: string, name: string, image: string): Promise<ScaleOutcome>;
+}
+
+export function createKubeScaler(access: KubeClusterAccess): KubeScaler {
+  const ca = Buffer.from(access.certificateAuthorityData, "base64").toString("utf8");
+  const base = new URL(access.endpoint);
+  const timeout = access.timeoutMs ?? 5_000;
+
+  function request(method: string, path: string, token: string, body?: string, contentType?: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          method,
+          hostname: base.hostname,
+          port: base.port || 443,
+          path,
+          ca,
+          timeout,
+          headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": contentType ?? "application/json", "content-length": Buffer.byteLength(body) } : {}) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => (text += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on("timeout", () => req.destroy(new KubeError(`no answer from ${base.host} within ${timeout} ms`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  const message = (text: string) => {
+    try {
+      return (JSON.parse(text) as { message?: string }).message ?? text.slice(0, 200);
+    } catch {
+      return text.slice(0, 200);
+    }
+  };
+
+  return {
+    async scaleToZeroIfImage(namespace, name, image) {
+      const token = await eksToken(access.cluster, access.region, access.credentials);
+      const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}?fieldManager=remedy-release-driver`;
+      // One atomic, conditional write: JSON Patch `test` fails the whole patch if the image moved.
+      const patch = JSON.stringify([
+        { op: "test", path: "/spec/template/spec/containers/0/image", value: image },
+        { op: "replace", path: "/spec/replicas", value: 0 },
+      ]);
+      const res = await request("PATCH", path, token, patch, "application/json-patch+json");
+      if (res.status === 200) return { outcome: "scaled", detail: `${namespace}/${name} scaled to 0 (it ran ${image})` };
+      if (res.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
+      if (res.status === 422 || res.status === 409 || (res.status === 500 && /test/i.test(res.body))) {
+        return { outcome: "image-changed", detail: `${namespace}/${name} no longer runs ${image} (${message(res.body)}); left alone` };
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new KubeError(
+          `${res.status} from the cluster for ${namespace}/${name}: ${message(res.body)}; check the release driver's EKS access entry and its Role/RoleBinding in ${namespace} (or set remedy:kubernetes.driverAccess: false)`,
+        );
+      }
+      throw new KubeError(`PATCH ${namespace}/${name} answered ${res.status}: ${message(res.body)}`);
+    },
+  };
+}

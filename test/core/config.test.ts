@@ -257,7 +257,9 @@ describe("core/config: stack configuration", () => {
         'kubernetes.context: "minikube" does not name cluster "prod-eks"; use the context `aws eks update-kubeconfig --name prod-eks` creates (arn:aws:eks:<region>:<account>:cluster/prod-eks), or leave context out so remedy generates a kubeconfig for the cluster',
       ]);
       const ok = parseStackConfig({ ...raw, kubernetes: { cluster: "prod-eks", context: "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eks" } });
-      assert.deepEqual(ok.kubernetes, { cluster: "prod-eks", context: "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eks" });
+      assert.deepEqual(ok.kubernetes, { cluster: "prod-eks", context: "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eks", driverAccess: true });
+      assert.equal(parseStackConfig({ ...raw, kubernetes: { cluster: "prod-eks", driverAccess: false } }).kubernetes.driverAccess, false);
+      assert.deepEqual(problems(() => parseStackConfig({ ...raw, kubernetes: { cluster: "prod-eks", driverAccess: "yes" } })), ['kubernetes.driverAccess: must be true or false, got "yes"']);
     });
 
     it("refuses plain HTTP open to 0.0.0.0/0 unless explicitly allowed", () => {

@@ -24,7 +24,8 @@ import type { SlotWeights } from "../../core/weights";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { buildStack, stackOutputs } from "../../stacks/program";
-import { DynamoReleaseBackend } from "../../stacks/releases";
+import { resolveImageMode } from "../../stacks/main";
+import { DynamoReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { createAwsMocks, type AwsMocks } from "./awsMocks";
 import { createNetwork, startMoto, type MotoServer } from "./moto";
 import { captureWarnings, settle } from "./pulumiRuntime";
@@ -82,9 +83,11 @@ export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMoc
   await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false);
   const captured = captureWarnings(h.warnings);
   try {
-    const resources = buildStack(parseStackConfig(config), {
+    // As stacks/main.ts: image-mode services get their slot from release state first.
+    const releases = snapshotReads(new DynamoReleaseBackend(releaseTableName(PREFIX), { region: REHEARSAL_REGION, assumeRoles: [] }, PREFIX));
+    const resources = buildStack(await resolveImageMode(parseStackConfig(config), releases), {
       alarmNamePrefix: PREFIX,
-      releases: new DynamoReleaseBackend(releaseTableName(PREFIX), { region: REHEARSAL_REGION, assumeRoles: [] }, PREFIX),
+      releases,
       by: `pulumi:${STACK}`,
     });
     const outputs = stackOutputs(resources);
@@ -243,17 +246,23 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     await tick("driver tick", 5, { blue: 0, green: 100 });
     await tick("driver tick (promote)", 10, { blue: 0, green: 100 }, "promoted");
 
-    // 7. The next canary (v2.3.4 on blue) fails mid-step: its alarm rolls it back; the driver stops.
+    // 7. The next canary in image mode: config names only the version (v2.3.4), remedy puts it
+    //    into the idle slot (blue, since the driver promoted green); it fails mid-step and its
+    //    alarm rolls it back; the driver stops.
     await pulumiUp(
       h,
-      rehearsalConfig(root, vpcId, subnetIds, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.3", (p) => {
+      rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
         canary(p);
-        p.stable = "green";
-        (p.slots as Record<string, { image: string }>).blue.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.4";
+        delete p.stable;
+        delete p.slots;
+        p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
+        p.version = "v2.3.4";
       }),
       (aws) => options.afterUp?.(++runs, aws),
     );
-    await record("pulumi up #5 (canary)", "v2.3.4 as a canary on blue: recorded at 0%", { blue: 0, green: 100 });
+    await record("pulumi up #5 (version)", "image mode, version v2.3.4 only: remedy puts it into the idle slot (blue) at 0%", { blue: 0, green: 100 }, () =>
+      state?.candidate?.slot === "blue" && state.candidate.version === "v2.3.4" && state.stable.slot === "green" ? undefined : `candidate ${state?.candidate?.version ?? "?"} (${state?.candidate?.slot ?? "?"})`,
+    );
     await tick("driver tick", 1, { blue: 10, green: 90 });
     const blueAlarm = `${PREFIX}/${SERVICE}/blue/error-rate`;
     await cw.send(new SetAlarmStateCommand({ AlarmName: blueAlarm, StateValue: "ALARM", StateReason: "Threshold Crossed: 1 datapoint [31.0] was greater than or equal to the threshold (2.0)." }));

@@ -47,7 +47,7 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["driver tick", { blue: 90, green: 10 }],
         ["driver tick", { blue: 0, green: 100 }],
         ["driver tick (promote)", { blue: 0, green: 100 }],
-        ["pulumi up #5 (canary)", { blue: 0, green: 100 }],
+        ["pulumi up #5 (version)", { blue: 0, green: 100 }],
         ["driver tick", { blue: 10, green: 90 }],
         ["rollback Lambda (mid-step)", { blue: 0, green: 100 }],
         ["driver tick (stopped)", { blue: 0, green: 100 }],

@@ -1438,6 +1438,10 @@ export function hotfixSeed(config: StackConfig): HotfixSeed {
       delete rest.env;
       // The hotfix environment has no API gate: its candidate is the hotfix under test.
       delete rest.api;
+      // A hotfix goes straight to 100% there: prod's progressive strategy (and its pre-traffic
+      // check, which needs one) does not apply.
+      delete rest.strategy;
+      delete rest.preTraffic;
       return { ...rest, slots: { [spec.stable]: { image: live.image, version: live.version } }, candidate: { weight: 0 } };
     }),
   };

@@ -6,6 +6,9 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, hotfixSeed, hotfixStackConfig, parseHotfixStackConfig, parseStackConfig } from "../../core/config";
+import { resolveDesiredReleases } from "../../core/desired";
+import { type ReleaseState, initialState } from "../../core/releaseState";
+import { Slot } from "../../core/slots";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
@@ -133,6 +136,37 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
     const hotfixConfig = hotfixStackConfig(seed, h);
     assert.deepEqual(hotfixConfig.services.find((s) => s.name === "orders")?.env, { LOG_LEVEL: "debug" }, "from Pulumi.hotfix.yaml hotfix.env");
     assert.deepEqual(hotfixConfig.services.find((s) => s.name === "payments")?.env, {});
+  });
+
+  it("seeds a progressive / image-mode prod service at its live version, the hotfix going straight to 100% (no strategy, no pre-traffic check)", () => {
+    // Prepare: payments in image mode with a canary and a pre-traffic check, v2.3.1 live on green.
+    const prod = remedyConfig("prod");
+    const services = (prod.services as Obj[]).map((s) => {
+      if (s.name !== "payments") return s;
+      const rest = { ...s };
+      delete rest.stable;
+      delete rest.slots;
+      delete rest.candidate;
+      return { ...rest, image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.2", strategy: { kind: "canary", weight: 10, minutes: 5 }, preTraffic: { lambda: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:smoke" } } };
+    });
+    const parsed = parseStackConfig({ ...prod, services });
+    const live: ReleaseState = {
+      ...initialState("payments", { slot: Slot.Green, version: "v2.3.1", image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1" }, { ruleArn: "arn:aws:elasticloadbalancing:r", targetGroupArns: { blue: "arn:aws:elasticloadbalancing:b", green: "arn:aws:elasticloadbalancing:g" }, stickinessSeconds: 0 }, "2026-12-01T09:00:00.000Z"),
+    };
+    const resolved = resolveDesiredReleases(parsed, new Map([["payments", live]]), "2026-12-01T10:00:00.000Z").config;
+
+    // Act
+    const seed = hotfixSeed(resolved);
+    const config = hotfixStackConfig(seed, { ...parseHotfixStackConfig(remedyConfig("hotfix")), images: { payments: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1" } });
+
+    // Assess
+    const p = config.services.find((s) => s.name === "payments");
+    assert.equal(p?.stable, "green", "seeded at prod's live slot and version");
+    assert.equal(p?.slots.green?.version, "v2.3.1");
+    assert.equal(p?.slots.blue?.image, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1");
+    assert.equal(p?.candidateWeight, 100);
+    assert.equal(p?.strategy, undefined);
+    assert.equal(p?.preTraffic, undefined);
   });
 
   it("gives every prod service routed by host alone its own hotfix host, so two of them can deploy", () => {

@@ -34,6 +34,7 @@ function retire() {
 
 const retirement = retire();
 const driver = createReleaseDriver({
+  services: JSON.parse(getStringFromEnv("DRIVER_SERVICES")) as string[],
   ...(retirement ? { retire: retirement } : {}),
   store: new ReleaseStore(new DynamoDBClient({}), getStringFromEnv("RELEASE_TABLE")),
   traffic: new Traffic(new ElasticLoadBalancingV2Client({})),

@@ -225,6 +225,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           alarmNamePrefix: options.alarmNamePrefix,
           tableName: rollback.tableName,
           tableArn: rollback.table.arn,
+          services: progressive.map((s) => s.name),
           ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
           ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()]) } : {}),

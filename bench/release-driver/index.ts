@@ -44,7 +44,7 @@ export async function run(): Promise<boolean> {
     const logger = new Logger({ serviceName: "bench" });
     capture(logger);
     let clock = Date.now();
-    const driver = createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    const driver = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
     const routing = world.services.payments.routing;
     const strategy = normalizeStrategy({ kind: "linear", stepPercent: 25, minutes: 5, bakeMinutes: 0 });
     const due: number[] = [];

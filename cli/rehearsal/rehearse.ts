@@ -236,7 +236,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     );
     let clock = Date.now();
     const logger = new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" });
-    const driver = createReleaseDriver({ store, traffic, cloudwatch: cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    const driver = createReleaseDriver({ services: [SERVICE], store, traffic, cloudwatch: cw, alarmPrefix: PREFIX, logger, now: () => clock });
     const tick = async (label: string, minutes: number, expect: SlotWeights, phase?: string) => {
       clock += minutes * 60_000;
       const r = (await driver.tick()).find((x) => x.service === SERVICE);

@@ -13,6 +13,8 @@ export interface ReleaseDriverArgs {
   /** The release state table (RollbackFunction `tableName`) and its ARN. Required. */
   readonly tableName: pulumi.Input<string>;
   readonly tableArn: pulumi.Input<string>;
+  /** The progressive services it drives (read by key each tick). Required, at least one. */
+  readonly services: readonly string[];
   /** Listener rules of progressive services: the only rules it may modify. */
   readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
   /** Lambda pre-traffic hooks (`preTraffic.lambda.functionArn`): the only functions it may invoke. */
@@ -58,6 +60,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     super("remedy:rollback:ReleaseDriver", name, {}, opts);
     const prefixError = checkAlarmPrefix(args.alarmNamePrefix);
     if (prefixError) throw new pulumi.ResourceError(`\`alarmNamePrefix\`: ${prefixError}`, this);
+    if (args.services.length === 0) throw new pulumi.ResourceError("`services`: name at least one progressive service to drive", this);
     const interval = args.intervalMinutes ?? defaults.RELEASE_DRIVER_INTERVAL_MINUTES;
     if (!Number.isInteger(interval) || interval < 1 || interval > 60) {
       throw new pulumi.ResourceError(`\`intervalMinutes\` must be an integer 1..60, got ${interval}`, this);
@@ -104,6 +107,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
             RELEASE_TABLE: args.tableName,
             ALARM_PREFIX: args.alarmNamePrefix,
             POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
+            DRIVER_SERVICES: JSON.stringify(args.services),
             ...(kube
               ? { KUBE_ENDPOINT: kube.endpoint, KUBE_CA: kube.certificateAuthorityData, KUBE_CLUSTER: kube.cluster, RETIRE_NAMESPACES: JSON.stringify(kube.namespaces) }
               : {}),
@@ -154,7 +158,7 @@ export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: s
       ...(r.hooks && r.hooks.length > 0 ? [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: r.hooks }] : []),
       { Sid: "StepThisStacksRules", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: r.rules },
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },
-      { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
+      { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
       { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
     ],

@@ -24,6 +24,8 @@ export interface DriverDeps {
   readonly store: ReleaseStore;
   readonly traffic: Traffic;
   readonly cloudwatch: CloudWatchClient;
+  /** The services it drives (the stack's progressive ones), in tick order. */
+  readonly services: readonly string[];
   /** `<project>-<stack>`: the candidate's alarms are `<prefix>/<service>/<slot>/<kind>`. */
   readonly alarmPrefix: string;
   readonly logger: Logger;
@@ -173,12 +175,15 @@ export function createReleaseDriver(deps: DriverDeps) {
   /** One tick over every service of the stack; a failing service does not stop the others. */
   async function tick(): Promise<TickResult[]> {
     const results: TickResult[] = [];
-    for (const state of await deps.store.list()) {
+    // One consistent GetItem per progressive service: the cost of a tick does not grow with the
+    // table's history and outbox items (a Scan would read them all every minute).
+    for (const service of deps.services) {
       try {
-        results.push(await tickService(state));
+        const state = await deps.store.get(service);
+        results.push(state ? await tickService(state) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" });
       } catch (err) {
-        deps.logger.error("release driver tick failed", { service: state.service, error: (err as Error).message });
-        results.push({ service: state.service, decision: "skipped", reason: `failed: ${(err as Error).message}` });
+        deps.logger.error("release driver tick failed", { service, error: (err as Error).message });
+        results.push({ service, decision: "skipped", reason: `failed: ${(err as Error).message}` });
       }
     }
     return results;

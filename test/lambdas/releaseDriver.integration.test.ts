@@ -58,7 +58,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
     capture(logger);
-    return createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, ...(lambda ? { lambda } : {}) });
+    return createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, ...(lambda ? { lambda } : {}) });
   }
 
   const weights = () => world.traffic.currentWeights(world.services.payments.routing);
@@ -132,20 +132,24 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
   });
 
   it("a driver tick working from a state read before a rollback never leaves the rule undoing it", async () => {
-    // Prepare: the canary at 10%; the driver's listing is taken, then an operator's rollback
+    // Prepare: the canary at 10%; the driver's read is taken, then an operator's rollback
     // (flip + record) completes before the driver looks at the rule (found by bench/release-driver).
     const d0 = driver();
     clock = at(0);
     await tickPayments(d0);
-    const stale = await world.store.list();
+    const stale = await world.store.get("payments");
     const h = handlerDeps(env.proxy.endpoint, world.topicArn);
     const rb = await h.handler.manual({ service: "payments", reason: "checkout errors reported by support", by: "operator:ana" });
     assert.equal(rb.outcome, Outcome.RolledBack);
-    const staleStore = Object.assign(Object.create(world.store) as typeof world.store, { list: () => Promise.resolve(stale) });
+    // The driver's first read returns the state from before the rollback; later reads are live.
+    let reads = 0;
+    const staleStore = Object.assign(Object.create(world.store) as typeof world.store, {
+      get: (service: string) => (reads++ === 0 ? Promise.resolve(stale) : world.store.get(service)),
+    });
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
     capture(logger);
-    const d = createReleaseDriver({ store: staleStore, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    const d = createReleaseDriver({ services: ["payments"], store: staleStore, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
     clock = at(6);
 
     // Act
@@ -217,7 +221,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       const logger = new Logger({ serviceName: "remedy-release-driver" });
       capture(logger);
       const kube = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-      const d = createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
+      const d = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
       const timeline: string[] = [];
 
       // Act: promote (0, 5, 15), then ticks inside and after the window, and a duplicate.
@@ -251,7 +255,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       const logger = new Logger({ serviceName: "remedy-release-driver" });
       capture(logger);
       const kube = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-      const d = createReleaseDriver({ store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
+      const d = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
       for (const minute of [0, 5, 15]) {
         clock = at(minute);
         await tickPayments(d);

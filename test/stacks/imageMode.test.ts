@@ -193,6 +193,10 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.equal(Buffer.from(fnEnv.KUBE_CA as string, "base64").toString(), "mock CA of platform-eks");
     assert.equal(fnEnv.KUBE_CLUSTER, "platform-eks");
     assert.deepEqual(JSON.parse(fnEnv.RETIRE_NAMESPACES as string), { payments: "payments" });
+    assert.deepEqual(JSON.parse(fnEnv.DRIVER_SERVICES as string), ["payments"], "it reads these services' state by key, never scans the table");
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
+    const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
+    assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
 
     // Act 2: driverAccess off -> no entry, no RBAC, no cluster settings.
     const off = imageConfig("v2.3.0");

@@ -74,36 +74,20 @@ export async function recordRelease(
         await store.create(s);
         pending = pending.slice(1);
       }
-      if (!isDeepStrictEqual(s.routing, routing)) {
-        const next: ReleaseState = { ...s, routing, revision: s.revision + 1, updatedAt: events[0]?.at ?? new Date().toISOString() };
-        await store.commit(s.revision, next, {
-          service,
-          revision: next.revision,
-          at: next.updatedAt,
-          by: events[0]?.by ?? "pulumi",
-          action: "update-routing",
-          releaseId: next.releaseId,
-          summary: `routing: rule ${routing.ruleArn}`,
-          weights: next.weights,
-        });
-        s = next;
-      }
+      // Bookkeeping the program owns (not release transitions): a conditional write each.
+      const at = events[0]?.at ?? new Date().toISOString();
+      const by = events[0]?.by ?? "pulumi";
+      const bookkeep = async (current: ReleaseState, patch: Partial<ReleaseState>, action: "update-routing" | "record-images", summary: string): Promise<ReleaseState> => {
+        const next: ReleaseState = { ...current, ...patch, revision: current.revision + 1, updatedAt: at };
+        await store.commit(current.revision, next, { service, revision: next.revision, at, by, action, releaseId: next.releaseId, summary, weights: next.weights });
+        return next;
+      };
+      if (!isDeepStrictEqual(s.routing, routing)) s = await bookkeep(s, { routing }, "update-routing", `routing: rule ${routing.ruleArn}`);
       const images = fillImages(s, deployed);
       if (images) {
         // Records written before image mode: learn the images the slots run (image mode needs them).
-        const next: ReleaseState = { ...s, ...images, revision: s.revision + 1, updatedAt: events[0]?.at ?? new Date().toISOString() };
-        const named = [next.stable, next.candidate, next.previous].filter((v): v is SlotVersion => !!v?.image).map((v) => `${v.version} (${v.slot}) = ${v.image}`);
-        await store.commit(s.revision, next, {
-          service,
-          revision: next.revision,
-          at: next.updatedAt,
-          by: events[0]?.by ?? "pulumi",
-          action: "record-images",
-          releaseId: next.releaseId,
-          summary: `images: ${named.join(", ")}`,
-          weights: next.weights,
-        });
-        s = next;
+        const named = [images.stable, images.candidate, images.previous].filter((v): v is SlotVersion => !!v?.image).map((v) => `${v.version} (${v.slot}) = ${v.image}`);
+        s = await bookkeep(s, images, "record-images", `images: ${named.join(", ")}`);
       }
       for (const e of pending) {
         const t = applyEvent(s, e);

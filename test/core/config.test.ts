@@ -1,19 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { ConfigError, parseHotfixStackConfig, parseServiceSpec, parseStackConfig, serviceInputOf } from "../../core/config";
+import { parseHotfixStackConfig, parseServiceSpec, parseStackConfig, serviceInputOf } from "../../core/config";
 import * as defaults from "../../core/defaults";
-import { SUBNETS, VPC_ID, remedyConfig, serviceInput, stackInput } from "../helpers/fixtures";
+import { SUBNETS, VPC_ID, configProblems, remedyConfig, serviceInput, stackInput } from "../helpers/fixtures";
 
-/** Runs `fn`, expects a ConfigError, returns its `path: message` lines. */
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail("expected the configuration to be refused");
-}
+const problems = configProblems;
 
 function svc(name: string, priority: number, overrides: Record<string, unknown> = {}) {
   return serviceInput({ name, routing: { paths: [`/${name}/*`], priority }, ...overrides });

@@ -3,12 +3,12 @@
  * state. Pure: config parsing and resolution against hand-built release states.
  */
 import { strict as assert } from "node:assert";
-import { ConfigError, type StackConfig, parseStackConfig } from "../../core/config";
+import { type StackConfig, parseStackConfig } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { resolveDesiredReleases } from "../../core/desired";
 import { Phase, type ReleaseState, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
-import { stackInput } from "../helpers/fixtures";
+import { configProblems, stackInput } from "../helpers/fixtures";
 
 const REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders";
 const ROUTING = { ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/a/1/2/3", targetGroupArns: { blue: "arn:aws:elasticloadbalancing:b", green: "arn:aws:elasticloadbalancing:g" }, stickinessSeconds: 0 };
@@ -19,15 +19,7 @@ function imageService(overrides: Record<string, unknown> = {}) {
   return { name: "orders", port: 8080, healthPath: "/healthz", routing: { paths: ["/orders/*"], priority: 10 }, replicas: 3, image: `${REPO}:1.5.0`, ...overrides };
 }
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail("expected a ConfigError");
-}
+const problems = configProblems;
 
 const parse = (overrides: Record<string, unknown> = {}): StackConfig => parseStackConfig(stackInput([imageService(overrides)]));
 

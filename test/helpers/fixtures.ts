@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import type { ServiceInput } from "../../core/config";
+import { strict as assert } from "node:assert";
+import { ConfigError, type ServiceInput } from "../../core/config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -51,4 +52,15 @@ export const CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0
 /** A valid stack config in input form with the given services (HTTPS, on the cluster `test-eks`). */
 export function stackInput(services: object[], ingress: Record<string, unknown> = {}): Record<string, unknown> {
   return { kubernetes: { cluster: "test-eks" }, ingress: { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERTIFICATE_ARN, ...ingress }, services };
+}
+
+/** Runs `fn`, expects a ConfigError, returns its `path: message` lines. */
+export function configProblems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail("expected the configuration to be refused");
 }

@@ -11,11 +11,11 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { Phase, applyEvent, type ReleaseEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
-import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { type DriverDeps, createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { createKubeScaler } from "../../lambdas/commons/kube";
-import { startFakeKubeApi } from "../helpers/fakeKubeApi";
+import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
 import { PREFIX, capture, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
@@ -54,11 +54,11 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     await world.traffic.setWeights(state.routing, state.weights);
   }
 
-  function driver(lambda?: LambdaClient) {
+  function driver(extra: Partial<Pick<DriverDeps, "lambda" | "retire" | "store">> = {}) {
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
     capture(logger);
-    return createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, ...(lambda ? { lambda } : {}) });
+    return createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, ...extra });
   }
 
   const weights = () => world.traffic.currentWeights(world.services.payments.routing);
@@ -146,10 +146,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     const staleStore = Object.assign(Object.create(world.store) as typeof world.store, {
       get: (service: string) => (reads++ === 0 ? Promise.resolve(stale) : world.store.get(service)),
     });
-    const c = clients(env.proxy.endpoint);
-    const logger = new Logger({ serviceName: "remedy-release-driver" });
-    capture(logger);
-    const d = createReleaseDriver({ services: ["payments"], store: staleStore, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    const d = driver({ store: staleStore });
     clock = at(6);
 
     // Act
@@ -208,20 +205,28 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
   });
 
-  it("scales the promoted-away slot to 0 once its rollback window ends, if it still runs that version; records it once", async () => {
-    // Prepare: the canary promoted (window 30 min); blue still runs v1 in the stand-in cluster.
+  /**
+   * Runs `fn` with a stand-in cluster where payments-blue runs `image`, and a driver that may
+   * scale it; the world's stable (v1 on blue) first learns its image, as `pulumi up` records it.
+   */
+  async function withCluster(image: string, fn: (api: FakeKubeApi, d: ReturnType<typeof driver>) => Promise<void>): Promise<void> {
     const kubeApi = await startFakeKubeApi();
     try {
       const s0 = await world.store.get("payments");
       if (!s0) throw new Error("no state");
-      // The world's stable predates image records: learn v1's image as `pulumi up` would.
-      await world.store.commit(s0.revision, { ...s0, revision: s0.revision + 1, stable: { ...s0.stable, image: "registry/payments:v1" } }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "record-images", releaseId: s0.releaseId, summary: "images", weights: s0.weights });
-      kubeApi.deployments.set("payments/payments-blue", { image: "registry/payments:v1", replicas: 3 });
-      const c = clients(env.proxy.endpoint);
-      const logger = new Logger({ serviceName: "remedy-release-driver" });
-      capture(logger);
+      const entry = { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "record-images" as const, releaseId: s0.releaseId, summary: "images", weights: s0.weights };
+      await world.store.commit(s0.revision, { ...s0, revision: s0.revision + 1, stable: { ...s0.stable, image: "registry/payments:v1" } }, entry);
+      kubeApi.deployments.set("payments/payments-blue", { image, replicas: 3 });
       const kube = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-      const d = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
+      await fn(kubeApi, driver({ retire: { kube, namespaces: { payments: "payments" } } }));
+    } finally {
+      await kubeApi.close();
+    }
+  }
+
+  it("scales the promoted-away slot to 0 once its rollback window ends, if it still runs that version; records it once", async () => {
+    // Prepare: the canary gets promoted (window 30 min); blue still runs v1 in the stand-in cluster.
+    await withCluster("registry/payments:v1", async (kubeApi, d) => {
       const timeline: string[] = [];
 
       // Act: promote (0, 5, 15), then ticks inside and after the window, and a duplicate.
@@ -238,24 +243,12 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       const s = await world.store.get("payments");
       assert.equal(s?.previousRetiredAt, new Date(at(45)).toISOString());
       assert.equal((await world.store.history("payments")).at(-1)?.summary, `v1 (blue) scaled to 0: its rollback window ended at ${new Date(at(45)).toISOString()}`);
-    } finally {
-      await kubeApi.close();
-    }
+    });
   });
 
   it("does not scale the previous slot when a new release's image is already in it", async () => {
     // Prepare: promoted, window over, but `pulumi up` has just put v4 into blue (not yet recorded).
-    const kubeApi = await startFakeKubeApi();
-    try {
-      const s0 = await world.store.get("payments");
-      if (!s0) throw new Error("no state");
-      await world.store.commit(s0.revision, { ...s0, revision: s0.revision + 1, stable: { ...s0.stable, image: "registry/payments:v1" } }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "record-images", releaseId: s0.releaseId, summary: "images", weights: s0.weights });
-      kubeApi.deployments.set("payments/payments-blue", { image: "registry/payments:v4", replicas: 3 });
-      const c = clients(env.proxy.endpoint);
-      const logger = new Logger({ serviceName: "remedy-release-driver" });
-      capture(logger);
-      const kube = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-      const d = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock, retire: { kube, namespaces: { payments: "payments" } } });
+    await withCluster("registry/payments:v4", async (kubeApi, d) => {
       for (const minute of [0, 5, 15]) {
         clock = at(minute);
         await tickPayments(d);
@@ -268,9 +261,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       assert.match(r?.reason ?? "", /payments\/payments-blue no longer runs registry\/payments:v1 .*left alone/);
       assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v4", replicas: 3 });
       assert.equal((await world.store.get("payments"))?.previousRetiredAt ?? null, null, "nothing recorded");
-    } finally {
-      await kubeApi.close();
-    }
+    });
   });
 
   describe("pre-traffic check before the first step", () => {
@@ -400,7 +391,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       const fn = "arn:aws:lambda:eu-west-1:123456789012:function:payments-smoke";
       const lambda = new LambdaClient({ endpoint: base, region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" }, maxAttempts: 1 });
       await releaseWithCheck({ kind: "lambda", functionArn: fn, timeoutSeconds: 2 });
-      const d = driver(lambda);
+      const d = driver({ lambda });
 
       // Act 1: a function error (unhandled exception in the hook).
       answer = { status: 200, body: JSON.stringify({ errorMessage: "checkout returned 500", errorType: "Error" }), headers: { "x-amz-function-error": "Unhandled" } };

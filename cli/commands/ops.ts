@@ -19,7 +19,7 @@ import * as os from "node:os";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { alarmName, parseAlarmName } from "../../core/alarms";
-import { Phase, applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
@@ -82,8 +82,16 @@ export interface ServiceStatus {
 }
 
 /** Where a progressive release is, for humans. */
-export function describeProgress(s: ReleaseState): string | null {
+export function describeProgress(s: ReleaseState, now = Date.now()): string | null {
   const p = s.progress;
+  if (s.phase === Phase.Promoted && s.previous) {
+    // The post-promotion watch: the previous version's window, then its scale-down.
+    const prev = `previous ${s.previous.version} (${s.previous.slot})`;
+    const ends = rollbackWindowEnd(s);
+    if (s.previousRetiredAt) return `${prev} scaled to 0 at ${s.previousRetiredAt}`;
+    if (ends && now < Date.parse(ends)) return `${prev} warm, automatic rollback target until ${ends}`;
+    return `${prev}: rollback window over; scale-down pending`;
+  }
   if (!p || s.phase !== Phase.Releasing || !s.candidate) return null;
   const steps = p.strategy.steps;
   const until = (minutes: number) => new Date(Date.parse(p.stepStartedAt) + minutes * 60_000).toISOString();

@@ -210,4 +210,19 @@ describe("cli: remedy status STEP column for a pre-traffic check (pure)", () => 
       "HELD: pre-traffic check failed 2/2 (answered 503); remedy promote payments runs it again",
     ]);
   });
+
+  it("shows the post-promotion watch: the warm previous version until its window ends, then its scale-down", () => {
+    // Prepare: v2 promoted at 10:00 with a 60-minute window.
+    const routing = { ruleArn: "arn:aws:elasticloadbalancing:r", targetGroupArns: { blue: "arn:aws:elasticloadbalancing:b", green: "arn:aws:elasticloadbalancing:g" }, stickinessSeconds: 0 };
+    const t = (m: number) => new Date(Date.parse("2026-12-01T10:00:00.000Z") + m * 60_000).toISOString();
+    let s = initialState("payments", { slot: Slot.Blue, version: "v1" }, routing, t(-10));
+    s = applyEvent(s, { type: "start-release", candidate: { slot: Slot.Green, version: "v2" }, weight: 100, at: t(-5), by: "pulumi:prod" }).state;
+    s = applyEvent(s, { type: "promote", rollbackWindowMinutes: 60, at: t(0), by: "release-driver" }).state;
+    const retired = applyEvent(s, { type: "retire-previous", at: t(61), by: "release-driver" }).state;
+
+    // Act + Assess
+    assert.equal(describeProgress(s, Date.parse(t(30))), `previous v1 (blue) warm, automatic rollback target until ${t(60)}`);
+    assert.equal(describeProgress(s, Date.parse(t(61))), "previous v1 (blue): rollback window over; scale-down pending");
+    assert.equal(describeProgress(retired, Date.parse(t(62))), `previous v1 (blue) scaled to 0 at ${t(61)}`);
+  });
 });

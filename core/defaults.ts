@@ -256,5 +256,12 @@ export const DEFAULT_PRE_TRAFFIC_ATTEMPTS = 3;
  */
 export const DEFAULT_DRIVER_CLUSTER_ACCESS = true;
 
+/**
+ * Minutes past the end of a rollback window before the release driver scales the previous slot
+ * to 0: longer than any rollback Lambda run that started inside the window (its timeout is 30 s),
+ * so a rollback decided at the last moment never lands on a slot being emptied.
+ */
+export const RETIRE_GRACE_MINUTES = 5;
+
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;

@@ -12,6 +12,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { isDeepStrictEqual } from "node:util";
 import { ALARM_KINDS, alarmName } from "../../core/alarms";
+import * as defaults from "../../core/defaults";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
 import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
@@ -71,6 +72,12 @@ export function createReleaseDriver(deps: DriverDeps) {
     const namespace = deps.retire?.namespaces[state.service];
     if (!deps.retire || !namespace) return skip(`${prev.version} (${prev.slot}) is no longer a rollback target; the next pulumi up scales it to 0`);
     if (!prev.image) return skip(`${prev.version} (${prev.slot}) has no recorded image to check; the next pulumi up scales it to 0`);
+    // A rollback decided in the window's last moment may still be landing: wait out any such
+    // run, and never empty a slot the rule sends traffic to.
+    const after = Date.parse(ends) + defaults.RETIRE_GRACE_MINUTES * 60_000;
+    if (now() < after) return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min)` };
+    const live = await deps.traffic.currentWeights(state.routing);
+    if (live[prev.slot] > 0) return skip(`the rule sends ${live[prev.slot]}% to ${prev.version} (${prev.slot}); not scaling it down`);
     const name = slotObjectName(state.service, prev.slot);
     let detail: string;
     try {

@@ -230,19 +230,40 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       const timeline: string[] = [];
 
       // Act: promote (0, 5, 15), then ticks inside and after the window, and a duplicate.
-      for (const minute of [0, 5, 15, 30, 45, 46]) {
+      for (const minute of [0, 5, 15, 30, 45, 50, 51]) {
         clock = at(minute);
         const r = await tickPayments(d);
         timeline.push(`${minute}:${r?.decision}`);
       }
 
-      // Assess
-      assert.deepEqual(timeline, ["0:advance", "5:advance", "15:promote", "30:hold", "45:retire", "46:skipped"]);
+      // Assess: held through the window (ends at 45) and the 5-minute grace after it.
+      assert.deepEqual(timeline, ["0:advance", "5:advance", "15:promote", "30:hold", "45:hold", "50:retire", "51:skipped"]);
       assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v1", replicas: 0 });
       assert.equal(kubeApi.requests.length, 1, "scaled once; the record stops the repeats");
       const s = await world.store.get("payments");
-      assert.equal(s?.previousRetiredAt, new Date(at(45)).toISOString());
+      assert.equal(s?.previousRetiredAt, new Date(at(50)).toISOString());
       assert.equal((await world.store.history("payments")).at(-1)?.summary, `v1 (blue) scaled to 0: its rollback window ended at ${new Date(at(45)).toISOString()}`);
+    });
+  });
+
+  it("does not scale the previous slot while the rule sends it traffic (a last-moment rollback landing)", async () => {
+    await withCluster("registry/payments:v1", async (kubeApi, d) => {
+      for (const minute of [0, 5, 15]) {
+        clock = at(minute);
+        await tickPayments(d);
+      }
+      // Prepare: the rule already points at blue, the rollback's record not yet written.
+      const s = await world.store.get("payments");
+      if (!s) throw new Error("no state");
+      await world.traffic.setWeights(s.routing, { blue: 100, green: 0 });
+      // Act
+      clock = at(55);
+      const r = await tickPayments(d);
+      // Assess
+      assert.equal(r?.decision, "skipped");
+      assert.equal(r?.reason, "the rule sends 100% to v1 (blue); not scaling it down");
+      assert.equal(kubeApi.requests.length, 0);
+      assert.equal(kubeApi.deployments.get("payments/payments-blue")?.replicas, 3);
     });
   });
 

@@ -6,6 +6,7 @@
  * the listener rule gets now, the events to record once the deployment is done, warnings, and
  * whether the previous version's rollback window is over. Pure: no Pulumi, no AWS.
  */
+import { RETIRE_GRACE_MINUTES } from "./defaults";
 import type { NormalizedStrategy, PreTrafficCheck } from "./progressive";
 import { Phase, type ReleaseEvent, type ReleaseState, type SlotVersion } from "./releaseState";
 import { otherSlot } from "./slots";
@@ -187,6 +188,8 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   const windowEnds = state.rollbackWindowEndsAt
     ? Date.parse(state.rollbackWindowEndsAt)
     : Date.parse(state.promotedAt ?? now) + d.rollbackWindowMinutes * 60_000;
-  const windowOver = promotedAway && Date.parse(now) >= windowEnds;
+  // The same grace as the release driver: a rollback decided in the window's last moment lands
+  // on a slot that still has its pods.
+  const windowOver = promotedAway && Date.parse(now) >= windowEnds + RETIRE_GRACE_MINUTES * 60_000;
   return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: windowOver, keepPreviousWarm: promotedAway && !windowOver };
 }

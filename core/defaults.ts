@@ -257,7 +257,7 @@ export const DEFAULT_PRE_TRAFFIC_ATTEMPTS = 3;
 export const DEFAULT_DRIVER_CLUSTER_ACCESS = true;
 
 /**
- * Minutes past the end of a rollback window before the release driver scales the previous slot
+ * Minutes past the end of a rollback window before the release driver (and `pulumi up`) scales the previous slot
  * to 0: longer than any rollback Lambda run that started inside the window (its timeout is 30 s),
  * so a rollback decided at the last moment never lands on a slot being emptied.
  */

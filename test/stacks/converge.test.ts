@@ -140,8 +140,10 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.equal(blueReplicas(), 3, "warm within the window");
     await up(20, promote);
     assert.equal(blueReplicas(), 3, "still warm 15 minutes after promotion");
+    await up(38, promote);
+    assert.equal(blueReplicas(), 3, "still warm 3 minutes after the window (the grace a last-moment rollback needs)");
     await up(40, promote);
-    assert.equal(blueReplicas(), 0, "scaled down 35 minutes after promotion");
+    assert.equal(blueReplicas(), 0, "scaled down 35 minutes after promotion (window + 5 min grace)");
   });
 
   it("keeps the previous slot at full size during the window, even if config gives it fewer replicas", async () => {

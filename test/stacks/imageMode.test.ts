@@ -99,25 +99,25 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.equal(promoted.state?.phase, Phase.Promoted);
 
     // After the window the previous slot scales to 0 (still the old image, ready to scale back).
-    const later = await up(80, imageConfig("v2.3.1"));
+    const later = await up(84, imageConfig("v2.3.1")); // window end 78 + 5 min grace
     assert.deepEqual(later.deployments.blue, { image: `${ECR}:v2.3.0`, replicas: 0 });
 
     // Act 3: the next version goes into blue, now the idle slot.
-    const third = await up(81, imageConfig("v2.3.2"));
+    const third = await up(85, imageConfig("v2.3.2"));
     assert.deepEqual(third.deployments.blue, { image: `${ECR}:v2.3.2`, replicas: 3 });
     assert.deepEqual(third.deployments.green, { image: `${ECR}:v2.3.1`, replicas: 3 });
     assert.deepEqual(third.state?.candidate, { slot: "blue", version: "v2.3.2", image: `${ECR}:v2.3.2` });
     assert.deepEqual(third.weights, { blue: 0, green: 100 });
 
     // It fails at 10%: the rollback Lambda sends traffic back; an unchanged up holds it, never re-ships it.
-    await happens({ type: "advance-step", stepIndex: 0, weight: 10, at: at(82), by: "release-driver" });
-    await happens({ type: "roll-back", failedSlot: Slot.Blue, observedAt: at(83), reason: "Threshold Crossed: 5xx rate 9.1 >= 2.0", at: at(83), by: "remedy-prod/payments/blue/error-rate" });
-    const held = await up(84, imageConfig("v2.3.2"));
+    await happens({ type: "advance-step", stepIndex: 0, weight: 10, at: at(86), by: "release-driver" });
+    await happens({ type: "roll-back", failedSlot: Slot.Blue, observedAt: at(87), reason: "Threshold Crossed: 5xx rate 9.1 >= 2.0", at: at(87), by: "remedy-prod/payments/blue/error-rate" });
+    const held = await up(88, imageConfig("v2.3.2"));
     assert.deepEqual(held.weights, { blue: 0, green: 100 });
     assert.equal(held.state?.phase, Phase.RolledBack);
     assert.match(held.warnings.join("\n"), /candidate v2\.3\.2 was rolled back at .* set services\.payments\.acknowledgeRollback to "v2\.3\.2"/);
     // Setting the live version again drops the failed one from the idle slot.
-    const back = await up(85, imageConfig("v2.3.1"));
+    const back = await up(89, imageConfig("v2.3.1"));
     assert.deepEqual(Object.keys(back.deployments), ["green"]);
     assert.deepEqual(back.weights, { blue: 0, green: 100 });
   });

@@ -6,7 +6,7 @@
  * release state and passes it in, before any gate or resource sees the config.
  */
 import { ConfigError, type ConfigIssue, type ServiceSpec, type SlotSpec, type StackConfig } from "./config";
-import { Phase, type ReleaseState, type SlotVersion } from "./releaseState";
+import { Phase, type ReleaseState, type SlotVersion, rollbackWindowOpen } from "./releaseState";
 import { type Slot, otherSlot } from "./slots";
 
 export interface ResolvedReleases {
@@ -77,7 +77,7 @@ function resolveService(spec: ServiceSpec, state: ReleaseState | undefined, now:
     const image = imageOf(state.stable, "stable");
     return image ? { image, version: state.stable.version, replicas: spec.replicas } : undefined;
   };
-  const windowOpen = state.phase === Phase.Promoted && !!state.previous && !!state.rollbackWindowEndsAt && Date.parse(now) < Date.parse(state.rollbackWindowEndsAt);
+  const windowOpen = rollbackWindowOpen(state, now);
 
   if (sameLabel(state.stable, "live stable")) {
     // Nothing to release. The version promoted away stays in the idle slot while it may still be

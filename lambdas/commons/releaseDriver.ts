@@ -7,15 +7,15 @@
  * the release meanwhile; if someone did, the rule is put back where the recorded state has it.
  * Traffic therefore only goes up on a release that is recorded as still releasing.
  */
-import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { isDeepStrictEqual } from "node:util";
-import { ALARM_KINDS, alarmName } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
 import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { alarmsInAlarm } from "./alarmState";
 import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
@@ -52,12 +52,6 @@ export function createReleaseDriver(deps: DriverDeps) {
   const now = deps.now ?? Date.now;
   let lambdaClient = deps.lambda;
   const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
-
-  async function firing(service: string, slot: string): Promise<string[]> {
-    const names = ALARM_KINDS.map((kind) => alarmName(deps.alarmPrefix, service, slot as "blue" | "green", kind));
-    const out = await deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }));
-    return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
-  }
 
   /**
    * After a promotion: once the rollback window is over, scale the previous version's slot to 0
@@ -110,9 +104,9 @@ export function createReleaseDriver(deps: DriverDeps) {
     const at = new Date(now()).toISOString();
     // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it
     // flips before it records), so the rule is not touched at all.
-    const alarmsInAlarm = await firing(state.service, cand.slot);
-    if (alarmsInAlarm.length > 0) {
-      return { service: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${alarmsInAlarm.join(", ")}; not advancing`, weights: state.weights };
+    const firing = await alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, state.service, [cand.slot]);
+    if (firing.length > 0) {
+      return { service: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${firing.join(", ")}; not advancing`, weights: state.weights };
     }
     // The rule must match the record before anything moves (a flip after an earlier commit may
     // have failed). If the release changed meanwhile, the rule follows the newer record instead.
@@ -125,7 +119,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         return { service: state.service, decision: "conflict", reason: `release became ${again.phase} while the rule was repaired; the rule follows it`, weights: again.weights };
       }
     }
-    const signals = { alarmsInAlarm, healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
+    const signals = { alarmsInAlarm: firing, healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
     const d = decideTick(p.strategy, { stepIndex: p.stepIndex, stepStartedAt: p.stepStartedAt, weight: state.weights[cand.slot], ...(p.promote ? { promote: p.promote } : {}) }, signals);
     if (d.action === "hold") return { service: state.service, decision: "hold", reason: d.reason, weights: state.weights };
     // Before the first step: the pre-traffic check, recorded run by run; a failure holds at 0%.

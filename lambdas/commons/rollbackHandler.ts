@@ -7,7 +7,7 @@
  * (conditional transaction) -> notify. Duplicate, late and concurrent events end as no-ops;
  * a lost race is re-decided on fresh state and never leaves traffic where state says it is not.
  */
-import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
@@ -15,12 +15,13 @@ import type { Context } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { ALARM_KINDS, alarmName, parseAlarmName } from "../../core/alarms";
+import { parseAlarmName } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent, type AlarmSignal } from "./events";
+import { alarmsInAlarm } from "./alarmState";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
 
@@ -148,13 +149,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const budget = remaining() - defaults.ROLLBACK_RESERVED_MS;
     if (budget < defaults.ROLLBACK_OPTIONAL_CALL_MIN_MS) return `skipped: ${Math.max(0, Math.round(remaining()))} ms left`;
     try {
-      // Exact names rather than a prefix: the role may describe only this stack's alarm ARNs,
-      // and IAM can match those only when the request names them.
-      const names = SLOTS.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(deps.alarmPrefix, service, slot, kind)));
-      const out = await deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }), {
-        abortSignal: AbortSignal.timeout(Math.min(budget, defaults.ROLLBACK_OPTIONAL_CALL_MAX_MS)),
-      });
-      return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
+      return await alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, service, SLOTS, AbortSignal.timeout(Math.min(budget, defaults.ROLLBACK_OPTIONAL_CALL_MAX_MS)));
     } catch (err) {
       assertIsError(err);
       logger.warn("could not list firing alarms", { error: err.message });

@@ -10,7 +10,9 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  type QueryCommandInput,
   ScanCommand,
+  type ScanCommandInput,
   TransactWriteItemsCommand,
   TransactionCanceledException,
   ConditionalCheckFailedException,
@@ -55,6 +57,20 @@ function withoutKeys(item: Record<string, unknown>): Record<string, unknown> {
   delete rest.pk;
   delete rest.sk;
   return rest;
+}
+
+type Page = { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> };
+
+/** Every item of a paged Query or Scan, unmarshalled; `page(start)` sends one request from `start`. */
+async function allItems(page: (start: Record<string, unknown> | undefined) => Promise<Page>): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await page(start);
+    for (const item of out.Items ?? []) items.push(unmarshall(item as Parameters<typeof unmarshall>[0]));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
 }
 
 /** Another writer changed the state since it was read; reload and decide again. */
@@ -155,27 +171,20 @@ export class ReleaseStore {
 
   /** Notifications of `service` not yet accepted by SNS, oldest first. */
   async pendingNotifications(service: string): Promise<PendingNotification[]> {
-    const out: PendingNotification[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
+    const items = await allItems((start) =>
+      this.ddb.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :n)",
           FilterExpression: "#st <> :sent",
           ExpressionAttributeNames: { "#st": "status" },
           ExpressionAttributeValues: marshall({ ":pk": service, ":n": "notify#", ":sent": "sent" }),
-          ExclusiveStartKey: start ? marshall(start) : undefined,
+          ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
           ConsistentRead: true,
         }),
-      );
-      for (const item of page.Items ?? []) {
-        const raw = unmarshall(item);
-        out.push({ ...(raw as PendingNotification), service: String(raw.pk) });
-      }
-      start = page.LastEvaluatedKey ? unmarshall(page.LastEvaluatedKey) : undefined;
-    } while (start);
-    return out;
+      ),
+    );
+    return items.map((raw) => ({ ...(raw as unknown as PendingNotification), service: String(raw.pk) }));
   }
 
   /**
@@ -224,46 +233,33 @@ export class ReleaseStore {
 
   /** Every service's state (a scan: for operator tools, not the hot path). */
   async list(): Promise<ReleaseState[]> {
-    const states: ReleaseState[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
+    const items = await allItems((start) =>
+      this.ddb.send(
         new ScanCommand({
           TableName: this.tableName,
           FilterExpression: "sk = :s",
           ExpressionAttributeValues: marshall({ ":s": STATE_SORT_KEY }),
-          ExclusiveStartKey: start ? marshall(start) : undefined,
+          ExclusiveStartKey: start as ScanCommandInput["ExclusiveStartKey"],
           ConsistentRead: true,
         }),
-      );
-      for (const item of out.Items ?? []) {
-        const raw = unmarshall(item);
-        states.push(parseReleaseState(withoutKeys(raw), String(raw.pk)));
-      }
-      start = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
-    } while (start);
-    return states.sort((a, b) => a.service.localeCompare(b.service));
+      ),
+    );
+    return items.map((raw) => parseReleaseState(withoutKeys(raw), String(raw.pk))).sort((a, b) => a.service.localeCompare(b.service));
   }
 
   /** History entries, oldest first. */
   async history(service: string): Promise<HistoryEntry[]> {
-    const entries: HistoryEntry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
+    const items = await allItems((start) =>
+      this.ddb.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :h)",
           ExpressionAttributeValues: marshall({ ":pk": service, ":h": "history#" }),
-          ExclusiveStartKey: start ? marshall(start) : undefined,
+          ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
           ConsistentRead: true,
         }),
-      );
-      for (const item of out.Items ?? []) {
-        entries.push(withoutKeys(unmarshall(item)) as unknown as HistoryEntry);
-      }
-      start = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
-    } while (start);
-    return entries;
+      ),
+    );
+    return items.map((raw) => withoutKeys(raw) as unknown as HistoryEntry);
   }
 }

@@ -3,9 +3,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { slotObjectName } from "../../core/naming";
 import { SLOTS } from "../../core/slots";
-import { alarmArnPattern, checkAlarmPrefix } from "../../core/alarms";
+import { checkAlarmPrefix } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { LAMBDA_RUNTIME, bundleLambda } from "./bundle";
+import { bundledFunction, logGroupAndRole, stackAlarms } from "./lambdaParts";
 
 export interface ReleaseDriverArgs {
   /** The stack's alarm prefix (`<project>-<stack>`), as the RollbackFunction's. Required. */
@@ -67,18 +67,9 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     }
     const parent = { parent: this };
     const tags = { "remedy:component": "release-driver", ...args.tags };
-    const region = aws.getRegionOutput({}, parent);
-    const identity = aws.getCallerIdentityOutput({}, parent);
-    const alarms = pulumi.all([region.region, identity.accountId]).apply(([r, a]) => alarmArnPattern(r, a, args.alarmNamePrefix));
-    const logGroup = new aws.cloudwatch.LogGroup(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, parent);
-    this.role = new aws.iam.Role(
-      name,
-      {
-        assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
-        tags,
-      },
-      parent,
-    );
+    const alarms = stackAlarms(args.alarmNamePrefix, this).pattern;
+    const { logGroup, role } = logGroupAndRole(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, this);
+    this.role = role;
     this.policy = new aws.iam.RolePolicy(
       name,
       {
@@ -90,34 +81,29 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       parent,
     );
     const kube = args.kubernetes;
-    const bundle = bundleLambda("releaseDriver");
-    this.function = new aws.lambda.Function(
+    this.function = bundledFunction(
       name,
       {
-        runtime: LAMBDA_RUNTIME,
-        architectures: ["arm64"],
-        handler: "index.handler",
-        code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.code) }),
-        role: this.role.arn,
+        entry: "releaseDriver",
+        role: this.role,
+        policy: this.policy,
+        logGroup,
         memorySize: 256,
         timeout: 50,
-        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-        environment: {
-          variables: {
-            RELEASE_TABLE: args.tableName,
-            ALARM_PREFIX: args.alarmNamePrefix,
-            POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
-            DRIVER_SERVICES: JSON.stringify(args.services),
-            ...(kube
-              ? { KUBE_ENDPOINT: kube.endpoint, KUBE_CA: kube.certificateAuthorityData, KUBE_CLUSTER: kube.cluster, RETIRE_NAMESPACES: JSON.stringify(kube.namespaces) }
-              : {}),
-          },
+        variables: {
+          RELEASE_TABLE: args.tableName,
+          ALARM_PREFIX: args.alarmNamePrefix,
+          POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
+          DRIVER_SERVICES: JSON.stringify(args.services),
+          ...(kube
+            ? { KUBE_ENDPOINT: kube.endpoint, KUBE_CA: kube.certificateAuthorityData, KUBE_CLUSTER: kube.cluster, RETIRE_NAMESPACES: JSON.stringify(kube.namespaces) }
+            : {}),
         },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
       },
-      { parent: this, dependsOn: [this.policy] },
-    );
+      this,
+    ).fn;
     // One tick at a time: overlapping ticks would only conflict on the conditional writes.
     new aws.lambda.FunctionEventInvokeConfig(name, { functionName: this.function.name, maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 }, parent);
     this.schedule = new aws.cloudwatch.EventRule(name, { scheduleExpression: `rate(${interval} minute${interval === 1 ? "" : "s"})`, description: `remedy release driver tick (${args.alarmNamePrefix})`, tags }, parent);

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { alarmArnPattern, checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../../core/alarms";
+import { checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { LAMBDA_RUNTIME, bundleLambda } from "./bundle";
+import { bundledFunction, logGroupAndRole, stackAlarms } from "./lambdaParts";
 
 export interface RollbackFunctionArgs {
   /**
@@ -86,11 +86,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
     }
     const tags = { "remedy:component": "rollback", ...args.tags };
     const parent = { parent: this };
-    const region = aws.getRegionOutput({}, parent);
-    const identity = aws.getCallerIdentityOutput({}, parent);
-    const pattern = pulumi
-      .all([region.region, identity.accountId])
-      .apply(([r, a]) => alarmArnPattern(r, a, args.alarmNamePrefix));
+    const { pattern, accountId } = stackAlarms(args.alarmNamePrefix, this);
 
     this.table = new aws.dynamodb.Table(
       `${name}-releases`,
@@ -126,23 +122,8 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
 
-    const logGroup = new aws.cloudwatch.LogGroup(
-      name,
-      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags },
-      parent,
-    );
-
-    this.role = new aws.iam.Role(
-      name,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-        }),
-        tags,
-      },
-      parent,
-    );
+    const { logGroup, role } = logGroupAndRole(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, this);
+    this.role = role;
 
     this.policy = new aws.iam.RolePolicy(
       name,
@@ -155,34 +136,30 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
 
-    const bundle = bundleLambda("rollback");
-    this.bundleSha256 = bundle.sha256;
-    this.function = new aws.lambda.Function(
+    const { fn, bundle } = bundledFunction(
       name,
       {
-        runtime: LAMBDA_RUNTIME,
-        architectures: ["arm64"],
-        handler: "index.handler",
-        code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.code) }),
-        role: this.role.arn,
+        entry: "rollback",
+        role: this.role,
+        policy: this.policy,
+        logGroup,
         memorySize: args.memoryMb ?? defaults.DEFAULT_ROLLBACK_MEMORY_MB,
         timeout: args.timeoutSeconds ?? defaults.DEFAULT_ROLLBACK_TIMEOUT_SECONDS,
-        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-        environment: {
-          variables: {
-            RELEASE_TABLE: this.table.name,
-            NOTIFY_TOPIC_ARN: this.topic.arn,
-            ALARM_PREFIX: args.alarmNamePrefix,
-            ALARM_ACCOUNT_ID: identity.accountId,
-            POWERTOOLS_SERVICE_NAME: "remedy-rollback",
-            POWERTOOLS_METRICS_NAMESPACE: "remedy",
-          },
+        variables: {
+          RELEASE_TABLE: this.table.name,
+          NOTIFY_TOPIC_ARN: this.topic.arn,
+          ALARM_PREFIX: args.alarmNamePrefix,
+          ALARM_ACCOUNT_ID: accountId,
+          POWERTOOLS_SERVICE_NAME: "remedy-rollback",
+          POWERTOOLS_METRICS_NAMESPACE: "remedy",
         },
         description: `remedy automatic rollback for alarms ${args.alarmNamePrefix}/*`,
         tags,
       },
-      { parent: this, dependsOn: [this.policy] },
+      this,
     );
+    this.function = fn;
+    this.bundleSha256 = bundle.sha256;
 
     new aws.lambda.FunctionEventInvokeConfig(
       name,
@@ -201,7 +178,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
         function: this.function.name,
         action: "lambda:InvokeFunction",
         principal: "lambda.alarms.cloudwatch.amazonaws.com",
-        sourceAccount: identity.accountId,
+        sourceAccount: accountId,
         sourceArn: pattern,
       },
       parent,

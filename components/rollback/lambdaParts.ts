@@ -1,0 +1,66 @@
+/**
+ * What the stack's two Lambdas (RollbackFunction, ReleaseDriver) are built from, so both get the
+ * same log group, trust policy, runtime and logging: each piece named `name`, under `parent`.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { alarmArnPattern } from "../../core/alarms";
+import { type Bundle, LAMBDA_RUNTIME, bundleLambda } from "./bundle";
+
+/** ArnLike pattern of this stack's alarms (`<prefix>/*`) in the provider's region and account, and that account. */
+export function stackAlarms(alarmNamePrefix: string, parent: pulumi.Resource): { readonly pattern: pulumi.Output<string>; readonly accountId: pulumi.Output<string> } {
+  const region = aws.getRegionOutput({}, { parent });
+  const identity = aws.getCallerIdentityOutput({}, { parent });
+  return { pattern: pulumi.all([region.region, identity.accountId]).apply(([r, a]) => alarmArnPattern(r, a, alarmNamePrefix)), accountId: identity.accountId };
+}
+
+/** A function's log group and its execution role (assumable by Lambda only). */
+export function logGroupAndRole(name: string, args: { readonly retentionInDays: number; readonly tags: Record<string, string> }, parent: pulumi.Resource) {
+  const logGroup = new aws.cloudwatch.LogGroup(name, { retentionInDays: args.retentionInDays, tags: args.tags }, { parent });
+  const role = new aws.iam.Role(
+    name,
+    {
+      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+      tags: args.tags,
+    },
+    { parent },
+  );
+  return { logGroup, role };
+}
+
+export interface BundledFunctionArgs {
+  /** The handler entry in `lambdas/`, e.g. `rollback`. */
+  readonly entry: string;
+  readonly role: aws.iam.Role;
+  /** Created before the function, so its first invocation already has its permissions. */
+  readonly policy: aws.iam.RolePolicy;
+  readonly logGroup: aws.cloudwatch.LogGroup;
+  readonly memorySize: number;
+  readonly timeout: number;
+  readonly variables: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  readonly description: string;
+  readonly tags: Record<string, string>;
+}
+
+/** The esbuild bundle of `lambdas/<entry>.ts` as `index.js`, on arm64, logging JSON to its log group. */
+export function bundledFunction(name: string, args: BundledFunctionArgs, parent: pulumi.Resource): { readonly fn: aws.lambda.Function; readonly bundle: Bundle } {
+  const bundle = bundleLambda(args.entry);
+  const fn = new aws.lambda.Function(
+    name,
+    {
+      runtime: LAMBDA_RUNTIME,
+      architectures: ["arm64"],
+      handler: "index.handler",
+      code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.code) }),
+      role: args.role.arn,
+      memorySize: args.memorySize,
+      timeout: args.timeout,
+      loggingConfig: { logFormat: "JSON", logGroup: args.logGroup.name },
+      environment: { variables: args.variables },
+      description: args.description,
+      tags: args.tags,
+    },
+    { parent, dependsOn: [args.policy] },
+  );
+  return { fn, bundle };
+}

@@ -222,6 +222,13 @@ export function ofType(type: string, name?: string): RecordedResource[] {
   return recorded.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
 }
 
+/** The blue/green weights of a service's recorded listener rule (blue's target group first). */
+export function ruleWeights(service: string): { blue: number; green: number } {
+  const rule = one(T.rule, service).inputs as { actions: { forward: { targetGroups: { weight: number }[] } }[] };
+  const [blue, green] = rule.actions[0].forward.targetGroups.map((g) => g.weight);
+  return { blue, green };
+}
+
 /** The single recorded resource of a type and name; fails clearly if absent or duplicated. */
 export function one(type: string, name: string): RecordedResource {
   const found = ofType(type, name);

@@ -12,7 +12,7 @@ import { Slot } from "../../core/slots";
 import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
-import { T, one, ofType, recorded, settle } from "../helpers/pulumiMocks";
+import { T, one, ofType, recorded, ruleWeights, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -46,11 +46,7 @@ describe("stacks: pulumi up converges on release state", () => {
     warnings.length = 0;
     buildStack(prodWith(edit), { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(minutes) });
     await settle();
-    const rule = one(T.rule, "payments").inputs as Obj;
-    const weights = Object.fromEntries(
-      (rule.actions[0].forward.targetGroups as Obj[]).map((g, i) => [i === 0 ? "blue" : "green", g.weight as number]),
-    );
-    return { weights, state: await backend.get("payments") };
+    return { weights: ruleWeights("payments"), state: await backend.get("payments") };
   }
 
   /** What the rollback Lambda does to release state when the green error-rate alarm fires. */

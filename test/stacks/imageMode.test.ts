@@ -14,7 +14,7 @@ import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { T, dependsOn, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
+import { T, dependsOn, ofType, one, recorded, ruleWeights, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -51,8 +51,7 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const config = await resolveImageMode(parseStackConfig(raw), backend, at(minutes));
     buildStack(config, { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(minutes) });
     await settle();
-    const rule = one(T.rule, "payments").inputs as Obj;
-    const weights = Object.fromEntries((rule.actions[0].forward.targetGroups as Obj[]).map((g, i) => [i === 0 ? "blue" : "green", g.weight as number]));
+    const weights = ruleWeights("payments");
     const deployments = Object.fromEntries(
       ofType(T.deployment)
         .filter((d) => d.name.startsWith("payments-"))

@@ -14,7 +14,7 @@ import { isDeepStrictEqual } from "node:util";
 import * as defaults from "../../core/defaults";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
-import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { Phase, applyEvent, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { alarmsInAlarm } from "./alarmState";
 import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
@@ -53,6 +53,17 @@ export function createReleaseDriver(deps: DriverDeps) {
   let lambdaClient = deps.lambda;
   const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
 
+  /** Records `t` over revision `expected`; false when another writer changed the release first. */
+  async function committed(expected: number, t: { readonly state: ReleaseState; readonly entry: HistoryEntry }): Promise<boolean> {
+    try {
+      await deps.store.commit(expected, t.state, t.entry);
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      return false;
+    }
+  }
+
   /**
    * After a promotion: once the rollback window is over, scale the previous version's slot to 0
    * (only if it still runs that version's image), then record it. Repeats harmlessly until recorded.
@@ -85,10 +96,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     }
     const t = applyEvent(state, { type: "retire-previous", at: new Date(now()).toISOString(), by: "release-driver" });
     if (t.kind !== "applied") return skip(t.reason);
-    try {
-      await deps.store.commit(state.revision, t.state, t.entry);
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+    if (!(await committed(state.revision, t))) {
       return { service: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
     }
     deps.logger.info("scaled the previous slot down", { service: state.service, detail });
@@ -134,10 +142,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         stepAt = new Date(now()).toISOString();
         const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at: stepAt, by: "release-driver" });
         if (r.kind !== "applied") return { service: state.service, decision: "hold", reason: r.reason, weights: state.weights };
-        try {
-          await deps.store.commit(state.revision, r.state, r.entry);
-        } catch (err) {
-          if (!(err instanceof ConflictError)) throw err;
+        if (!(await committed(state.revision, r))) {
           return { service: state.service, decision: "conflict", reason: "release state changed during the pre-traffic check; nothing moved" };
         }
         if (!result.passed) {
@@ -154,10 +159,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at: stepAt, by: "release-driver" };
     const t = applyEvent(base, event);
     if (t.kind !== "applied") return { service: state.service, decision: "hold", reason: t.reason, weights: state.weights };
-    try {
-      await deps.store.commit(base.revision, t.state, t.entry);
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+    if (!(await committed(base.revision, t))) {
       // Someone else changed the release since we read it (a rollback, an up): decide next tick.
       return { service: state.service, decision: "conflict", reason: "release state changed since it was read; nothing moved" };
     }

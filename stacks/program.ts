@@ -122,9 +122,13 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           allowPlainHttp: config.ingress.allowPlainHttp,
         });
 
+  // One lookup of the EKS cluster, shared by the provider's kubeconfig and the release driver.
+  let eks: pulumi.Output<aws.eks.GetClusterResult> | undefined;
+  const cluster = () => (eks ??= aws.eks.getClusterOutput({ name: config.kubernetes.cluster }));
   // Every Kubernetes object goes to the cluster named in config, never the current context.
   const kubernetes = clusterProvider(CLUSTER_PROVIDER_NAME, {
     kubernetes: config.kubernetes,
+    ...(config.kubernetes.context === undefined ? { lookup: cluster() } : {}),
     region: options.aws?.region,
     profile: options.aws?.profile,
     roleArn: options.aws?.assumeRoles.at(-1)?.roleArn,
@@ -228,7 +232,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           services: progressive.map((s) => s.name),
           ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
-          ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()]) } : {}),
+          ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;
@@ -291,8 +295,13 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
 }
 
 /** What the release driver needs to scale the progressive services' promoted-away slots to 0. */
-function driverClusterAccess(config: StackConfig, progressive: readonly StackConfig["services"][number][], provider: k8s.Provider, namespaces: readonly k8s.core.v1.Namespace[]) {
-  const cluster = aws.eks.getClusterOutput({ name: config.kubernetes.cluster });
+function driverClusterAccess(
+  config: StackConfig,
+  progressive: readonly StackConfig["services"][number][],
+  provider: k8s.Provider,
+  namespaces: readonly k8s.core.v1.Namespace[],
+  cluster: pulumi.Output<aws.eks.GetClusterResult>,
+) {
   return {
     provider,
     cluster: config.kubernetes.cluster,

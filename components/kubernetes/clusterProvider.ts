@@ -11,6 +11,8 @@ export interface ClusterProviderArgs {
   readonly region?: string;
   readonly profile?: string;
   readonly roleArn?: string;
+  /** The cluster's lookup, when the caller already made it; default: looked up here. */
+  readonly lookup?: pulumi.Output<aws.eks.GetClusterResult>;
 }
 
 /**
@@ -23,7 +25,7 @@ export function clusterProvider(name: string, args: ClusterProviderArgs, opts: p
   if (k.context !== undefined) {
     return new k8s.Provider(name, { context: k.context, enableServerSideApply: true }, opts);
   }
-  const cluster = aws.eks.getClusterOutput({ name: k.cluster }, opts.parent ? { parent: opts.parent } : {});
+  const cluster = args.lookup ?? aws.eks.getClusterOutput({ name: k.cluster }, opts.parent ? { parent: opts.parent } : {});
   const kubeconfig = pulumi.all([cluster.endpoint, cluster.certificateAuthorities]).apply(([endpoint, cas]) =>
     JSON.stringify(
       eksKubeconfig({

@@ -7,6 +7,7 @@
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import type { PreTrafficCheck } from "../../core/progressive";
 import type { ReleaseState } from "../../core/releaseState";
+import { truncate } from "./text";
 
 export interface CheckResult {
   readonly passed: boolean;
@@ -25,8 +26,9 @@ export interface PreTrafficHookEvent {
   readonly attempt: number;
 }
 
+/** Characters of a check's result kept in release state and history. */
 const REASON_MAX = 300;
-const cut = (s: string) => (s.length > REASON_MAX ? `${s.slice(0, REASON_MAX - 1)}…` : s);
+const cut = (s: string) => truncate(s, REASON_MAX);
 
 export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http" }>): Promise<CheckResult> {
   const started = Date.now();

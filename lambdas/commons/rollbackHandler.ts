@@ -22,6 +22,7 @@ import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent, type AlarmSignal } from "./events";
 import { alarmsInAlarm } from "./alarmState";
+import { truncate } from "./text";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
 
@@ -34,15 +35,6 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.rando
 /** Stay this far below DynamoDB's item limit: never flip what cannot be recorded. */
 const ITEM_BYTES_BUDGET = MAX_ITEM_BYTES - 50 * 1024;
 
-/**
- * `text` cut to `max` characters, saying how much was cut. Alarm reasons come from events and
- * can be arbitrarily long; what is recorded and sent must fit DynamoDB and SNS.
- */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.length - max;
-  return `${text.slice(0, max)}... [truncated ${cut} characters]`;
-}
 
 export interface RollbackDeps {
   readonly store: ReleaseStore;

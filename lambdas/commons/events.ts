@@ -181,19 +181,29 @@ export interface AlarmOrigin {
   readonly region?: string;
   /** The alarm name inside the ARN, when there is one. */
   readonly name?: string;
+  /**
+   * Set when the event carries an ARN that is not a CloudWatch alarm's
+   * (`arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>`): the event is not trusted at all.
+   */
+  readonly invalid?: string;
 }
+
+/** A CloudWatch alarm ARN in any partition (aws, aws-cn, aws-us-gov...): region, account, name. */
+const ALARM_ARN = /^arn:aws(?:-[a-z]+)*:cloudwatch:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):alarm:(.+)$/;
 
 /**
  * Where an alarm lives: the account, region and name in its ARN
  * (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`), else what the envelope says. Each
- * part is undefined when the event does not say.
+ * part is undefined when the event does not say. An ARN of any other shape (a listener rule's, a
+ * function's) makes the origin `invalid`: a well-formed ARN of this account is not an alarm.
  */
 export function alarmOrigin(signal: AlarmSignal): AlarmOrigin {
-  const m = signal.alarmArn ? /^arn:aws[a-z-]*:cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$/.exec(signal.alarmArn) : null;
-  if (m) {
-    // An envelope that contradicts the ARN is not trusted either way.
-    const conflict = (signal.account && signal.account !== m[2]) || (signal.region && signal.region !== m[1]);
-    return conflict ? { name: m[3] } : { region: m[1], account: m[2], name: m[3] };
+  if (signal.alarmArn === undefined) return { account: signal.account, region: signal.region };
+  const m = ALARM_ARN.exec(signal.alarmArn);
+  if (!m) {
+    return { invalid: `${JSON.stringify(signal.alarmArn.slice(0, 200))} is not a CloudWatch alarm ARN (arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>)` };
   }
-  return { account: signal.account, region: signal.region };
+  // An envelope that contradicts the ARN is not trusted either way.
+  const conflict = (signal.account && signal.account !== m[2]) || (signal.region && signal.region !== m[1]);
+  return conflict ? { name: m[3] } : { region: m[1], account: m[2], name: m[3] };
 }

@@ -357,13 +357,15 @@ export function createRollbackHandler(deps: RollbackDeps) {
 
   /** Why an alarm is not this stack's (another account or region), or undefined when it is. */
   function checkOrigin(signal: AlarmSignal): string | undefined {
-    if (!deps.expectedAccount && !deps.expectedRegion) return undefined;
     const origin = alarmOrigin(signal);
-    if (!origin.account || (deps.expectedRegion && !origin.region)) {
-      return `cannot tell which account and region alarm ${signal.alarmName} belongs to (no alarm ARN in the event); not acting on it`;
-    }
+    // Whatever the deployment checks: an ARN in the event must be this alarm's ARN.
+    if (origin.invalid) return `alarmArn ${origin.invalid}; not acting on alarm ${signal.alarmName}`;
     if (origin.name !== undefined && origin.name !== signal.alarmName) {
       return `alarm ARN names ${origin.name}, not ${signal.alarmName}; not acting on it`;
+    }
+    if (!deps.expectedAccount && !deps.expectedRegion) return undefined;
+    if (!origin.account || (deps.expectedRegion && !origin.region)) {
+      return `cannot tell which account and region alarm ${signal.alarmName} belongs to (no alarm ARN in the event); not acting on it`;
     }
     if (deps.expectedAccount && origin.account !== deps.expectedAccount) {
       return `alarm ${signal.alarmName} is in account ${origin.account}, not this stack's account ${deps.expectedAccount}`;

@@ -29,6 +29,27 @@ describe("lambdas/commons/events: the three accepted alarm event shapes", () => 
     assert.deepEqual(alarmOrigin(forged), { name });
   });
 
+  it("accepts only a CloudWatch alarm ARN: a well-formed ARN of another service in the same account is invalid", () => {
+    const state = { value: "ALARM", reason: "r", timestamp: "2026-11-24T12:36:15.490+0000" };
+    const name = "remedy-prod/payments/green/error-rate";
+    const rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+    const cases = [
+      rule,
+      "arn:aws:lambda:eu-west-1:123456789012:function:alarm:remedy-prod/payments/green/error-rate",
+      "arn:aws:cloudwatch:eu-west-1:123456789012:dashboard/alarm:x",
+      "arn:aws:cloudwatch:eu-west-1:12345678901:alarm:" + name,
+      "arn:aws:cloudwatch::123456789012:alarm:" + name,
+    ];
+    for (const alarmArn of cases) {
+      const [s] = parseAlarmEvent({ source: "aws.cloudwatch", alarmArn, accountId: "123456789012", region: "eu-west-1", alarmData: { alarmName: name, state } });
+      assert.match(alarmOrigin(s).invalid ?? "", /is not a CloudWatch alarm ARN \(arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>\)/, alarmArn);
+      assert.equal(alarmOrigin(s).account, undefined, "nothing of an invalid ARN is trusted");
+    }
+    // Other partitions are alarm ARNs too.
+    const [cn] = parseAlarmEvent({ source: "aws.cloudwatch", alarmArn: `arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:${name}`, alarmData: { alarmName: name, state } });
+    assert.deepEqual(alarmOrigin(cn), { region: "cn-north-1", account: "123456789012", name });
+  });
+
   it("returns one signal per SNS record", () => {
     const msg = (name: string) => JSON.stringify({ AlarmName: name, NewStateValue: "ALARM", NewStateReason: "x", StateChangeTime: "2026-11-24T12:00:00.000+0000" });
     const signals = parseAlarmEvent({ Records: [{ EventSource: "aws:sns", Sns: { Message: msg("a") } }, { EventSource: "aws:sns", Sns: { Message: msg("b") } }] });

@@ -217,6 +217,19 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
       assert.match(r.results[0].reason, /cannot tell which account and region/);
       assert.equal(proxy.forwarded.GetItem, undefined, "decided before reading release state");
       assert.deepEqual(await weights(), { blue: 90, green: 10 });
+      // A well-formed ARN of this account and region that is not an alarm's (the listener rule's)
+      // is not an alarm ARN: refused in every shape that carries one, before release state is read.
+      const ruleArn = payments().routing.ruleArn;
+      const forged = { ...alarm, AlarmArn: ruleArn };
+      const viaBridge = eventBridgeEvent(alarm) as unknown as { resources: string[] };
+      viaBridge.resources = [ruleArn.replace("listener-rule", "alarm:listener-rule")];
+      for (const event of [alarmActionEvent(forged), snsEvent(forged, world.topicArn), viaBridge]) {
+        const f = await h.handler(event);
+        assert.equal(f.outcome, Outcome.Ignored, JSON.stringify(f).slice(0, 300));
+        assert.match(f.results[0].reason, /is not a CloudWatch alarm ARN/);
+      }
+      assert.equal(proxy.forwarded.GetItem, undefined, "decided before reading release state");
+      assert.deepEqual(await weights(), { blue: 90, green: 10 });
       // The genuine alarm still rolls back.
       assert.equal((await h.handler(alarmActionEvent(alarm))).outcome, Outcome.RolledBack);
     });

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import * as defaults from "./defaults";
+import { parseCidr, publicCidrs } from "./cidr";
 import { isLabelValue, parseImageRef, versionFromImage } from "./image";
 import { type NormalizedStrategy, type PreTrafficCheck, StrategyError, normalizeStrategy } from "./progressive";
 import { SLOTS, Slot, otherSlot } from "./slots";
@@ -356,7 +357,7 @@ const ingressSchema = z.strictObject({
   certificateArn: arn("acm", "an ACM certificate").optional(),
   internal: z.boolean({ error: "must be true or false" }).optional(),
   allowedCidrs: z
-    .array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as "10.0.0.0/8"' }))
+    .array(z.string().refine((c) => parseCidr(c) !== undefined, { error: 'must be an IPv4 or IPv6 CIDR such as "10.0.0.0/8" or "fd00::/8"' }))
     .optional(),
   idleTimeoutSeconds: int("the ALB idle timeout in seconds", 1, 4000).optional(),
   deletionProtection: z.boolean({ error: "must be true or false" }).optional(),
@@ -879,12 +880,14 @@ function checkStack(raw: RawStack, out: Issue[]): void {
         message: "only applies with ingress.listenerArn; remedy creates the security group of its own ALB",
       });
     }
-    const open = (ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS).filter((c) => c === "0.0.0.0/0");
+    // Any block reaching public address space counts (0.0.0.0/1 + 128.0.0.0/1, ::/0, an office /32):
+    // requests from there cross the internet in clear text.
+    const open = publicCidrs(ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS);
     if (ing.certificateArn === undefined && open.length > 0 && ing.allowPlainHttp !== true) {
       out.push({
         path: ["ingress", "certificateArn"],
         message:
-          "required: without it the ALB serves plain HTTP to 0.0.0.0/0; set an ACM certificate for HTTPS, narrow ingress.allowedCidrs (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP",
+          `required: without it the ALB serves plain HTTP to public address space (${open.join(", ")}); set an ACM certificate for HTTPS, narrow ingress.allowedCidrs to private ranges (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP`,
       });
     }
     if (ing.subnetIds === undefined || ing.subnetIds.length < 2) {

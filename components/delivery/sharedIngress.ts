@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ALB_ONLY_INGRESS_KEYS } from "../../core/config";
 import * as defaults from "../../core/defaults";
+import { parseCidr, publicCidrs } from "../../core/cidr";
 
 /** Where a `BlueGreenService` attaches: the listener its rule goes on and the ALB's security group. */
 export interface IngressAttachment {
@@ -132,9 +133,13 @@ function validate(name: string, args: SharedIngressArgs, self: pulumi.Resource):
   if (args.securityGroupId !== undefined) {
     fail("`securityGroupId` only applies with `listenerArn`; a remedy-created ALB gets its own security group");
   }
-  if (args.certificateArn === undefined && (args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS).includes("0.0.0.0/0") && args.allowPlainHttp !== true) {
+  const cidrs = args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS;
+  const invalid = cidrs.filter((c) => parseCidr(c) === undefined);
+  if (invalid.length > 0) fail(`\`allowedCidrs\`: ${invalid.map((c) => JSON.stringify(c)).join(", ")} is not an IPv4 or IPv6 CIDR`);
+  const open = publicCidrs(cidrs);
+  if (args.certificateArn === undefined && open.length > 0 && args.allowPlainHttp !== true) {
     fail(
-      "without `certificateArn` the ALB would serve plain HTTP to 0.0.0.0/0; give an ACM certificate, narrow `allowedCidrs`, or set `allowPlainHttp: true`",
+      `without \`certificateArn\` the ALB would serve plain HTTP to public address space (${open.join(", ")}); give an ACM certificate, narrow \`allowedCidrs\` to private ranges, or set \`allowPlainHttp: true\``,
     );
   }
   if (args.subnetIds === undefined) {
@@ -145,6 +150,12 @@ function validate(name: string, args: SharedIngressArgs, self: pulumi.Resource):
       `name is ${name.length} characters; the ALB is auto-named from it plus 8 random characters and AWS allows 32, so use at most ${MAX_NAME_FOR_ALB}`,
     );
   }
+}
+
+/** Security-group rule blocks: IPv4 in `cidrBlocks`, IPv6 in `ipv6CidrBlocks` (EC2 refuses them mixed). */
+export function cidrBlocksByFamily(cidrs: readonly string[]): { cidrBlocks: string[]; ipv6CidrBlocks?: string[] } {
+  const v6 = cidrs.filter((c) => parseCidr(c)?.family === 6);
+  return { cidrBlocks: cidrs.filter((c) => parseCidr(c)?.family === 4), ...(v6.length > 0 ? { ipv6CidrBlocks: v6 } : {}) };
 }
 
 /** @internal */
@@ -178,7 +189,7 @@ export function createLoadBalancer(
         protocol: "tcp",
         fromPort: port,
         toPort: port,
-        cidrBlocks: [...(args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS)],
+        ...cidrBlocksByFamily(args.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS),
       })),
       egress: [{ description: "to pods in the VPC", protocol: "tcp", fromPort: 1, toPort: 65535, cidrBlocks: vpcCidrs }],
       revokeRulesOnDelete: true,

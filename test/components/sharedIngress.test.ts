@@ -90,8 +90,15 @@ describe("components/SharedIngress", () => {
     [
       "plain HTTP open to 0.0.0.0/0 unless explicitly allowed",
       { vpcId: VPC_ID, subnetIds: SUBNETS },
-      "without `certificateArn` the ALB would serve plain HTTP to 0.0.0.0/0; give an ACM certificate, narrow `allowedCidrs`, or set `allowPlainHttp: true`",
+      "without `certificateArn` the ALB would serve plain HTTP to public address space (0.0.0.0/0); give an ACM certificate, narrow `allowedCidrs` to private ranges, or set `allowPlainHttp: true`",
     ],
+    [
+      "plain HTTP to the two halves of the IPv4 internet",
+      { vpcId: VPC_ID, subnetIds: SUBNETS, allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] },
+      "plain HTTP to public address space (0.0.0.0/1, 128.0.0.0/1)",
+    ],
+    ["plain HTTP to the IPv6 internet", { vpcId: VPC_ID, subnetIds: SUBNETS, allowedCidrs: ["10.0.0.0/8", "::/0"] }, "plain HTTP to public address space (::/0)"],
+    ["a malformed CIDR", { vpcId: VPC_ID, subnetIds: SUBNETS, certificateArn: CERT, allowedCidrs: ["10.0.0.0/33"] }, '`allowedCidrs`: "10.0.0.0/33" is not an IPv4 or IPv6 CIDR'],
     ["securityGroupId without listenerArn", { vpcId: VPC_ID, subnetIds: SUBNETS, securityGroupId: "sg-1" }, "`securityGroupId` only applies with `listenerArn`"],
   ] as const) {
     it(`refuses ${title}`, () => {

@@ -256,7 +256,20 @@ describe("core/config: stack configuration", () => {
     it("refuses plain HTTP open to 0.0.0.0/0 unless explicitly allowed", () => {
       const plain = stackInput([svc("a", 1)], { certificateArn: undefined });
       assert.deepEqual(problems(() => parseStackConfig(plain)), [
-        "ingress.certificateArn: required: without it the ALB serves plain HTTP to 0.0.0.0/0; set an ACM certificate for HTTPS, narrow ingress.allowedCidrs (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP",
+        "ingress.certificateArn: required: without it the ALB serves plain HTTP to public address space (0.0.0.0/0); set an ACM certificate for HTTPS, narrow ingress.allowedCidrs to private ranges (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP",
+      ]);
+      // The internet is covered by more than the literal 0.0.0.0/0: halves, IPv6, a public /32.
+      for (const allowedCidrs of [["0.0.0.0/1", "128.0.0.0/1"], ["::/0"], ["10.0.0.0/8", "203.0.113.7/32"], ["2001:db8::/32"], ["172.16.0.0/11"]]) {
+        const [p] = problems(() => parseStackConfig(stackInput([svc("a", 1)], { certificateArn: undefined, internal: true, allowedCidrs })));
+        assert.match(p ?? "", /^ingress\.certificateArn: required: without it the ALB serves plain HTTP to public address space \(/, JSON.stringify(allowedCidrs));
+        assert.ok(p.includes(allowedCidrs.filter((c) => !c.startsWith("10."))[0]), `${p} names the public block`);
+      }
+      for (const allowedCidrs of [["10.0.0.0/8", "192.168.0.0/16", "172.16.0.0/12"], ["fd00::/8"], ["100.64.0.0/10"]]) {
+        const ok = parseStackConfig(stackInput([svc("a", 1)], { certificateArn: undefined, internal: true, allowedCidrs }));
+        assert.equal(ok.ingress.mode, "create", JSON.stringify(allowedCidrs));
+      }
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 1)], { allowedCidrs: ["999.0.0.0/8"] }))), [
+        'ingress.allowedCidrs[0]: must be an IPv4 or IPv6 CIDR such as "10.0.0.0/8" or "fd00::/8", got "999.0.0.0/8"',
       ]);
       const allowed = parseStackConfig(stackInput([svc("a", 1)], { certificateArn: undefined, allowPlainHttp: true }));
       assert.equal(allowed.ingress.mode === "create" && allowed.ingress.allowPlainHttp, true);

@@ -6,10 +6,9 @@
  * the listener rule gets now, the events to record once the deployment is done, warnings, and
  * whether the previous version's rollback window is over. Pure: no Pulumi, no AWS.
  */
-import { RETIRE_GRACE_MINUTES } from "./defaults";
 import type { NormalizedStrategy, PreTrafficCheck } from "./progressive";
-import { Phase, type ReleaseEvent, type ReleaseState, type SlotVersion } from "./releaseState";
-import { otherSlot } from "./slots";
+import { Phase, type ReleaseEvent, type ReleaseState, type SlotVersion, retireNotBefore } from "./releaseState";
+import { type Slot, otherSlot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
 
 export interface DesiredRelease {
@@ -57,13 +56,36 @@ export interface ReleasePlan {
    * back), or after a post-promotion rollback (it serves all traffic).
    */
   readonly keepPreviousWarm?: boolean;
+  /**
+   * The slot the release driver scaled to 0 (`retire-previous`), outside Pulumi: `keep` while it
+   * still holds the retired version at 0% (plan 0 replicas, so Pulumi's inputs match the cluster);
+   * otherwise this `up` gives it traffic or a new version, and its Deployment must be re-applied at
+   * full size even where Pulumi's last inputs already said so (they were never 0), so that the
+   * rollout gates the rule.
+   */
+  readonly retired?: { readonly slot: Slot; readonly at: string; readonly keep: boolean };
 }
 
 const same = (a: SlotVersion | null | undefined, b: SlotVersion | null | undefined) =>
   !!a && !!b && a.slot === b.slot && a.version === b.version;
 
-/** The plan for one service. `now` is an ISO time; `by` who runs the program (`pulumi:<stack>`). */
+/**
+ * The plan for one service. `now` is an ISO time; `by` who runs the program (`pulumi:<stack>`).
+ * Also says what release state knows about a slot the release driver scaled to 0 (see
+ * {@link ReleasePlan.retired}), so the slot's Deployment is planned from the cluster's truth.
+ */
 export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, now: string, by: string): ReleasePlan {
+  const plan = planTraffic(d, state, now, by);
+  const prev = state?.previous;
+  if (!state?.previousRetiredAt || !prev) return plan;
+  // The retired version still in its slot, at 0%: it stays at 0 replicas. Anything else in that
+  // slot (traffic going back to it, a new version) must roll out before the rule moves.
+  const configured = same(d.stable, prev) ? d.stable : same(d.candidate, prev) ? d.candidate : null;
+  const keep = !!configured && plan.weights[prev.slot] === 0;
+  return { ...plan, retired: { slot: prev.slot, at: state.previousRetiredAt, keep }, ...(keep ? { scaleDownPrevious: true, keepPreviousWarm: false } : {}) };
+}
+
+function planTraffic(d: DesiredRelease, state: ReleaseState | undefined, now: string, by: string): ReleasePlan {
   const configWeights = splitTraffic(d.stable.slot, d.candidate ? d.weight : 0).weights;
   const base = { at: now, by };
   const warnings: string[] = [];
@@ -188,8 +210,9 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   const windowEnds = state.rollbackWindowEndsAt
     ? Date.parse(state.rollbackWindowEndsAt)
     : Date.parse(state.promotedAt ?? now) + d.rollbackWindowMinutes * 60_000;
-  // The same grace as the release driver: a rollback decided in the window's last moment lands
-  // on a slot that still has its pods.
-  const windowOver = promotedAway && Date.parse(now) >= windowEnds + RETIRE_GRACE_MINUTES * 60_000;
+  // The same moment as the release driver (grace after the window, target-group stickiness after
+  // the promotion), and at once when the driver already scaled it down: the Deployment's inputs
+  // then say what the cluster runs.
+  const windowOver = promotedAway && (!!state.previousRetiredAt || Date.parse(now) >= retireNotBefore(state, windowEnds));
   return { weights: configWeights, events, warnings, held: false, scaleDownPrevious: windowOver, keepPreviousWarm: promotedAway && !windowOver };
 }

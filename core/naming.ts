@@ -40,3 +40,13 @@ export function targetGroupName(id: TargetGroupIdentity): string {
     .replace(/-+$/, "");
   return `${prefix}-${hash}`;
 }
+
+/**
+ * Kubernetes name of a slot's TargetGroupBinding: the slot's object name plus the hash of its
+ * target group's name, so it changes exactly when the target group is replaced (see
+ * {@link targetGroupName}) and the new binding can exist beside the old one.
+ */
+export function targetGroupBindingName(service: string, slot: Slot, targetGroup: string): string {
+  const hash = /-([0-9a-f]{8})$/.exec(targetGroup)?.[1] ?? createHash("sha256").update(targetGroup).digest("hex").slice(0, 8);
+  return `${slotObjectName(service, slot)}-${hash}`;
+}

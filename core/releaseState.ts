@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { NormalizedStrategy, PreTrafficCheck, PreTrafficState } from "./progressive";
 import { SLOTS, Slot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
+import { RETIRE_GRACE_MINUTES } from "./defaults";
 
 /** Lifecycle of a service's current release. Const object plus union type. */
 export const Phase = {
@@ -483,6 +484,20 @@ function requestPromote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "reque
 export function rollbackWindowEnd(s: ReleaseState): string | null {
   if (s.phase !== Phase.Promoted || !s.previous || !s.promotedAt) return null;
   return s.rollbackWindowEndsAt ?? s.promotedAt;
+}
+
+/**
+ * Earliest moment (epoch ms) the promoted-away slot may be scaled to 0, given when its rollback
+ * window ends: the window's end plus {@link RETIRE_GRACE_MINUTES} (a rollback decided in the last
+ * moment lands on a slot that still has pods), and no earlier than the rule's target-group
+ * stickiness after the slot's weight reached 0 (the promotion): ALB group stickiness overrides
+ * weights for its duration (up to 7 days), so sticky clients of the old version keep going to its
+ * target group, and would get 503 from an empty one.
+ */
+export function retireNotBefore(s: ReleaseState, windowEndsMs: number): number {
+  const grace = windowEndsMs + RETIRE_GRACE_MINUTES * 60_000;
+  const zeroAt = s.promotedAt ? Date.parse(s.promotedAt) : windowEndsMs;
+  return Math.max(grace, zeroAt + (s.routing.stickinessSeconds ?? 0) * 1000);
 }
 
 function retirePrevious(s: ReleaseState, e: Extract<ReleaseEvent, { type: "retire-previous" }>): Transition {

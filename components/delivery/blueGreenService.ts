@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type EnvValue, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
-import { slotObjectName, targetGroupName } from "../../core/naming";
+import { slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
 import { SLOTS, type Slot } from "../../core/slots";
 import { type SlotWeights, splitTraffic } from "../../core/weights";
 import type { IngressAttachment } from "./sharedIngress";
@@ -33,6 +33,13 @@ export interface BlueGreenServiceArgs {
   readonly weights?: pulumi.Input<SlotWeights>;
   /** Replica count per slot, overriding `service` (e.g. 0 once a rollback window is over). */
   readonly replicas?: Partial<Record<Slot, pulumi.Input<number>>>;
+  /**
+   * Extra annotations on a slot's Deployment. The program sets {@link RETIRED_AT_ANNOTATION} on a
+   * slot the release driver scaled to 0 and this update brings back, so the Deployment changes
+   * (and Pulumi re-applies its replicas and awaits the rollout) even though its last inputs already
+   * had them. Default none.
+   */
+  readonly deploymentAnnotations?: Partial<Record<Slot, pulumi.Input<Record<string, string>>>>;
   /**
    * Resources the new version must wait for (e.g. the migration Job whose expand phase it
    * needs): the Deployments and the listener rule depend on them. Default none.
@@ -65,6 +72,20 @@ export interface SlotWorkload {
   readonly podDisruptionBudget: k8s.policy.v1.PodDisruptionBudget;
   readonly targetGroupBinding: k8s.apiextensions.CustomResource;
 }
+
+/**
+ * Set on every slot Deployment: the Kubernetes provider applies it server-side with `force`, so it
+ * takes `.spec.replicas` back from the release driver's field manager (`remedy-release-driver`,
+ * which scales a retired slot to 0). Without it the next `up` that sets replicas on that
+ * Deployment (the next release into the retired slot) fails with a field-manager conflict: the
+ * provider applies without force by default, and a conflict is any field another manager owns with
+ * a different value (kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts;
+ * pulumi-kubernetes: "conflicts ... can be forced using the pulumi.com/patchForce annotation").
+ */
+export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
+
+/** On a Deployment the release driver had scaled to 0: when, and that this update brings it back. */
+export const RETIRED_AT_ANNOTATION = "remedy.dev/retired-at";
 
 /** API version and kind of the AWS Load Balancer Controller's binding resource. */
 export const TARGET_GROUP_BINDING = { apiVersion: "elbv2.k8s.aws/v1beta1", kind: "TargetGroupBinding" } as const;
@@ -121,7 +142,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
         const replicas = args.replicas?.[slot] ?? slotSpec.replicas;
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate);
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate, args.deploymentAnnotations?.[slot]);
       }
     }
     this.targetGroups = targetGroups;
@@ -267,6 +288,7 @@ export function createSlotWorkload(
   ingress: IngressAttachment,
   deployAfter: readonly pulumi.Resource[] = [],
   schemaGate?: SchemaGateArgs,
+  annotations?: pulumi.Input<Record<string, string>>,
 ): SlotWorkload {
   const uses = spec.database?.uses[slotSpec.version] ?? [];
   const initContainers =
@@ -324,7 +346,10 @@ export function createSlotWorkload(
     `${name}-${slot}`,
     {
       ...TARGET_GROUP_BINDING,
-      metadata,
+      // Named after its target group: a replaced group (new port, VPC) gets a binding with a new
+      // name, created next to the old one, and the old binding is deleted only after the rule has
+      // moved to the new group (create-before-delete), instead of emptying the old group first.
+      metadata: { ...metadata, name: targetGroup.name.apply((tg) => targetGroupBindingName(spec.name, slot, tg)) },
       spec: {
         serviceRef: { name: service.metadata.name, port: spec.port },
         targetGroupARN: targetGroup.arn,
@@ -342,16 +367,18 @@ export function createSlotWorkload(
     {
       ...parent,
       // The controller's webhook refuses an in-place change of spec.targetGroupARN: a new target
-      // group (new port, protocol, VPC) needs a new binding, and the old one must go first.
+      // group needs a new binding (under its own name, see above, so nothing is deleted first).
       replaceOnChanges: ["spec.targetGroupARN"],
-      deleteBeforeReplace: true,
     },
   );
 
   const deployment = new k8s.apps.v1.Deployment(
     `${name}-${slot}`,
     {
-      metadata,
+      metadata: {
+        ...metadata,
+        annotations: pulumi.output(annotations ?? {}).apply((extra) => ({ ...extra, [PATCH_FORCE_ANNOTATION]: "true" })),
+      },
       spec: {
         replicas,
         selector: { matchLabels: selector },

@@ -14,7 +14,7 @@ import { isDeepStrictEqual } from "node:util";
 import * as defaults from "../../core/defaults";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
-import { Phase, applyEvent, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { Phase, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { alarmsInAlarm } from "./alarmState";
 import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
@@ -77,10 +77,14 @@ export function createReleaseDriver(deps: DriverDeps) {
     const namespace = deps.retire?.namespaces[state.service];
     if (!deps.retire || !namespace) return skip(`${prev.version} (${prev.slot}) is no longer a rollback target; the next pulumi up scales it to 0`);
     if (!prev.image) return skip(`${prev.version} (${prev.slot}) has no recorded image to check; the next pulumi up scales it to 0`);
-    // A rollback decided in the window's last moment may still be landing: wait out any such
-    // run, and never empty a slot the rule sends traffic to.
-    const after = Date.parse(ends) + defaults.RETIRE_GRACE_MINUTES * 60_000;
-    if (now() < after) return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min)` };
+    // A rollback decided in the window's last moment may still be landing, and sticky clients
+    // keep reaching the old target group whatever its weight: wait out both.
+    const after = retireNotBefore(state, Date.parse(ends));
+    if (now() < after) {
+      const sticky = state.routing.stickinessSeconds > 0 ? ` and ${state.routing.stickinessSeconds} s of target group stickiness after the promotion` : "";
+      return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min${sticky})` };
+    }
+    // Never empty a slot the rule sends traffic to.
     const live = await deps.traffic.currentWeights(state.routing);
     if (live[prev.slot] > 0) return skip(`the rule sends ${live[prev.slot]}% to ${prev.version} (${prev.slot}); not scaling it down`);
     const name = slotObjectName(state.service, prev.slot);

@@ -165,12 +165,23 @@ describe("components/BlueGreenService", () => {
       }
     });
 
-    it("creates each binding before its Deployment, and replaces it (delete first) when its target group changes", () => {
+    it("creates each binding before its Deployment, named after its target group, so a replaced group's binding is created before the old one goes", () => {
       for (const slot of ["blue", "green"]) {
         const tgb = find(T.tgb, `payments-${slot}`);
+        const tgName = find(T.tg, `payments-${slot}`).inputs.name as string;
         assert.ok(dependsOn(find(T.deployment, `payments-${slot}`), tgb), "first pods get the readiness gate");
         assert.deepEqual(tgb.options.replaceOnChanges, ["spec.targetGroupARN"], "the controller's webhook refuses an in-place ARN change");
-        assert.equal(tgb.options.deleteBeforeReplace, true);
+        assert.equal(tgb.options.deleteBeforeReplace, false, "delete-first would empty the old group while the rule still sends traffic to it");
+        assert.equal((tgb.inputs as Obj).metadata.name, `payments-${slot}-${tgName.slice(-8)}`);
+      }
+    });
+
+    it("annotates each Deployment with pulumi.com/patchForce, so an up takes .spec.replicas back from the release driver", () => {
+      for (const slot of ["blue", "green"]) {
+        assert.deepEqual((find(T.deployment, `payments-${slot}`).inputs as Obj).metadata.annotations, { "pulumi.com/patchForce": "true" });
+        for (const type of [T.service, T.pdb, T.tgb]) {
+          assert.equal((find(type, `payments-${slot}`).inputs as Obj).metadata.annotations, undefined, `${type} is not forced`);
+        }
       }
     });
 
@@ -206,6 +217,23 @@ describe("components/BlueGreenService", () => {
     assert.equal((one(T.deployment, "edge-payments-green").inputs as Obj).metadata.name, "payments-green");
     assert.equal((one(T.tgb, "edge-payments-green").inputs as Obj).spec.serviceRef.name, "payments-green");
     assert.match(await promiseOf(svc.targetGroups.green.name), /^payments-green-[0-9a-f]{8}$/);
+  });
+
+  it("gives a slot's binding a new name exactly when its target group is replaced (a port change), not on other changes", async () => {
+    // Prepare + Act: the same service on port 8080, again with another image, and on port 9090.
+    const names = async (overrides: Record<string, unknown>) => {
+      recorded.resources.length = 0;
+      await build("payments", overrides);
+      return { tg: one(T.tg, "payments-green").inputs.name as string, tgb: (one(T.tgb, "payments-green").inputs as Obj).metadata.name as string };
+    };
+    const before = await names({});
+    const sameGroup = await names({ slots: { blue: { image: "registry.example.com/payments:v2.3.0" }, green: { image: "registry.example.com/payments:v2.4.0" } } });
+    const newPort = await names({ port: 9090 });
+    // Assess
+    assert.deepEqual(sameGroup, before);
+    assert.notEqual(newPort.tg, before.tg, "the port forces a new target group");
+    assert.notEqual(newPort.tgb, before.tgb, "so the binding gets a new name and is created beside the old one");
+    assert.match(newPort.tgb, /^payments-green-[0-9a-f]{8}$/);
   });
 
   it("hands the caller's providers down to every child (e.g. another cluster or region)", async () => {

@@ -81,7 +81,8 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   // The retired version still in its slot, at 0%: it stays at 0 replicas. Anything else in that
   // slot (traffic going back to it, a new version) must roll out before the rule moves.
   const configured = same(d.stable, prev) ? d.stable : same(d.candidate, prev) ? d.candidate : null;
-  const keep = !!configured && plan.weights[prev.slot] === 0;
+  const releasing = plan.events.some((e) => e.type === "start-release" && e.candidate.slot === prev.slot);
+  const keep = !!configured && plan.weights[prev.slot] === 0 && !releasing;
   return { ...plan, retired: { slot: prev.slot, at: state.previousRetiredAt, keep }, ...(keep ? { scaleDownPrevious: true, keepPreviousWarm: false } : {}) };
 }
 
@@ -206,7 +207,10 @@ function planTraffic(d: DesiredRelease, state: ReleaseState | undefined, now: st
     events.push(...release());
   }
 
-  const promotedAway = !!state.previous && !!state.promotedAt && state.phase === Phase.Promoted && same(state.previous, d.candidate) && d.weight === 0;
+  // Going back to the promoted-away version (image mode re-releasing it) is a release, not a
+  // version kept warm or retired: it runs at full size.
+  const promotedAway =
+    !!state.previous && !!state.promotedAt && state.phase === Phase.Promoted && same(state.previous, d.candidate) && d.weight === 0 && !events.some((e) => e.type === "start-release");
   const windowEnds = state.rollbackWindowEndsAt
     ? Date.parse(state.rollbackWindowEndsAt)
     : Date.parse(state.promotedAt ?? now) + d.rollbackWindowMinutes * 60_000;

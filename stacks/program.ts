@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BlueGreenService } from "../components/delivery/blueGreenService";
+import { BlueGreenService, RETIRED_AT_ANNOTATION } from "../components/delivery/blueGreenService";
 import { SharedIngress } from "../components/delivery/sharedIngress";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
@@ -207,6 +207,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         namespace: namespaces.get(spec.namespace)?.metadata.name ?? spec.namespace,
         weights: plan.apply((p) => p.weights),
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
+        deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         deployAfter: earlyJob ? [earlyJob] : [],
         ...(db?.job ? { schemaGate: { image: db.job.image, command: db.job.checkCommand, databaseUrlSecret: db.job.databaseUrlSecret } } : {}),
       }, onCluster),
@@ -321,6 +322,17 @@ export function candidateReplicas(plan: ReleasePlan, configured: number, stableR
   if (plan.scaleDownPrevious) return 0;
   if (plan.keepPreviousWarm) return Math.max(configured, stableReplicas);
   return configured;
+}
+
+/**
+ * Annotations of a slot's Deployment from release state: a slot the release driver scaled to 0
+ * that this update brings back (traffic returns to it, or a new version goes in) is marked with
+ * when it was retired. Its Deployment then differs from Pulumi's last inputs even where those
+ * already had its full replica count (they were never 0: the driver scaled it outside Pulumi), so
+ * the provider re-applies the replicas and awaits the rollout before the rule gives it traffic.
+ */
+export function retiredAnnotations(plan: ReleasePlan, slot: Slot): Record<string, string> {
+  return plan.retired && !plan.retired.keep && plan.retired.slot === slot ? { [RETIRED_AT_ANNOTATION]: plan.retired.at } : {};
 }
 
 /** The stack's exports. */

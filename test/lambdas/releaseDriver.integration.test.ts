@@ -285,6 +285,31 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     });
   });
 
+  it("waits out the rule's target-group stickiness after the promotion: sticky clients still reach the old group at weight 0", async () => {
+    // Prepare: 1 hour of stickiness (ALB group stickiness overrides weights for its duration).
+    await withCluster("registry/payments:v1", async (kubeApi, d) => {
+      const s0 = await world.store.get("payments");
+      if (!s0) throw new Error("no state");
+      const routing = { ...s0.routing, stickinessSeconds: 3600 };
+      await world.store.commit(s0.revision, { ...s0, routing, revision: s0.revision + 1 }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "update-routing", releaseId: s0.releaseId, summary: "routing", weights: s0.weights });
+      const timeline: string[] = [];
+      let held = "";
+
+      // Act: promoted at 15 (window ends at 45), ticks past the grace and past the stickiness.
+      for (const minute of [0, 5, 15, 50, 74, 75]) {
+        clock = at(minute);
+        const r = await tickPayments(d);
+        timeline.push(`${minute}:${r?.decision}`);
+        if (minute === 50) held = r?.reason ?? "";
+      }
+
+      // Assess: not at 50 (window + grace), only at 75 (promotion + 60 min).
+      assert.deepEqual(timeline, ["0:advance", "5:advance", "15:promote", "50:hold", "74:hold", "75:retire"]);
+      assert.equal(held, `v1 (blue) is scaled to 0 after ${new Date(at(75)).toISOString()} (the window's end plus 5 min and 3600 s of target group stickiness after the promotion)`);
+      assert.equal(kubeApi.deployments.get("payments/payments-blue")?.replicas, 0);
+    });
+  });
+
   describe("pre-traffic check before the first step", () => {
     /** A local HTTP server standing in for the candidate behind its test route, or for Lambda's Invoke API. */
     let server: http.Server;

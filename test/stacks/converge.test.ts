@@ -317,6 +317,27 @@ describe("core/converge: planRelease (pure)", () => {
     assert.match(p.warnings[0] ?? "", /stable set to v2, which was rolled back at .* \(5xx\); recorded as a manual change/);
   });
 
+  it("scales the promoted-away slot down no earlier than the stickiness after the promotion, and at once once the driver retired it", () => {
+    // Prepare: v2 (green) promoted at minute 1 with a 60-minute window; 2 hours of stickiness.
+    let s = initialState("payments", { slot: Slot.Blue, version: "v1" }, { ruleArn: "arn:aws:x", targetGroupArns: { blue: "arn:aws:b", green: "arn:aws:g" }, stickinessSeconds: 7200 }, at(0));
+    for (const e of [
+      { type: "start-release" as const, candidate: { slot: Slot.Green, version: "v2" }, weight: 10, at: at(0), by: "p" },
+      { type: "promote" as const, rollbackWindowMinutes: 60, at: at(1), by: "p" },
+    ]) s = applyEvent(s, e).state;
+    const promoted = { ...desired, stable: { slot: Slot.Green, version: "v2" }, candidate: { slot: Slot.Blue, version: "v1" }, weight: 0 };
+    // Act + Assess: the window + grace (66) is not enough; promotion + 120 min (121) is.
+    assert.equal(planRelease(promoted, s, at(66), "pulumi:prod").scaleDownPrevious, false);
+    assert.equal(planRelease(promoted, s, at(120), "pulumi:prod").keepPreviousWarm, true);
+    assert.equal(planRelease(promoted, s, at(121), "pulumi:prod").scaleDownPrevious, true);
+    // Retired by the driver (its record is the truth, whatever the clock says): planned at 0.
+    const retired = applyEvent(s, { type: "retire-previous", at: at(121), by: "release-driver" }).state;
+    const p = planRelease(promoted, retired, at(121), "pulumi:prod");
+    assert.deepEqual([p.scaleDownPrevious, p.retired], [true, { slot: Slot.Blue, at: at(121), keep: true }]);
+    // Going back to it (config makes it stable): not kept at 0, and the retire is named.
+    const back = planRelease({ ...desired, candidate: null, weight: 0 }, retired, at(122), "pulumi:prod");
+    assert.deepEqual([back.scaleDownPrevious, back.retired, back.weights], [false, { slot: Slot.Blue, at: at(121), keep: false }, { blue: 100, green: 0 }]);
+  });
+
   it("snapshotReads: one read per service per program run; records still go to the store", async () => {
     const inner = new MemoryReleaseBackend();
     let reads = 0;

@@ -15,6 +15,10 @@ import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { T, dependsOn, ofType, one, recorded, ruleWeights, settle } from "../helpers/pulumiMocks";
+import * as https from "node:https";
+import { PATCH_FORCE_ANNOTATION, RETIRED_AT_ANNOTATION } from "../../components/delivery/blueGreenService";
+import { createKubeScaler, eksToken } from "../../lambdas/commons/kube";
+import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -57,7 +61,8 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
         .filter((d) => d.name.startsWith("payments-"))
         .map((d) => [d.name.slice("payments-".length), { image: (d.inputs as Obj).spec.template.spec.containers[0].image as string, replicas: (d.inputs as Obj).spec.replicas as number }]),
     );
-    return { weights, deployments, state: await backend.get("payments"), warnings: [...warnings] };
+    const objects = Object.fromEntries(ofType(T.deployment).filter((d) => d.name.startsWith("payments-")).map((d) => [d.name.slice("payments-".length), d.inputs as Obj]));
+    return { weights, deployments, objects, state: await backend.get("payments"), warnings: [...warnings] };
   }
 
   /** The release driver's or the rollback Lambda's write. */
@@ -204,5 +209,137 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.equal(ofType("aws:eks/accessEntry:AccessEntry").length, 0);
     assert.equal(ofType("kubernetes:rbac.authorization.k8s.io/v1:Role").length, 0);
     assert.equal(((one("aws:lambda/function:Function", "release-driver").inputs as Obj).environment.variables as Obj).KUBE_ENDPOINT, undefined);
+  });
+
+  describe("replicas of a slot the release driver scaled down (server-side apply stand-in)", function () {
+    this.timeout(60_000);
+    const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
+    /** The Kubernetes provider's field manager in SSA mode: `pulumi-kubernetes-<random suffix>` (pulumi-kubernetes#2271). */
+    const PULUMI_MANAGER = "pulumi-kubernetes-5b0d2f3a";
+    let api: FakeKubeApi;
+    before(async () => {
+      api = await startFakeKubeApi();
+    });
+    after(() => api.close());
+
+    /**
+     * What the Kubernetes provider does with a Deployment on `up`: a server-side apply as its field
+     * manager, with `force` when the object carries `pulumi.com/patchForce: "true"`.
+     */
+    async function providerApply(inputs: Obj, opts: { dropForce?: boolean } = {}): Promise<{ status: number; body: Obj }> {
+      const annotations = { ...((inputs.metadata as Obj).annotations as Obj | undefined) };
+      if (opts.dropForce) delete annotations[PATCH_FORCE_ANNOTATION];
+      const object = { ...inputs, metadata: { ...(inputs.metadata as Obj), annotations } };
+      const force = annotations[PATCH_FORCE_ANNOTATION] === "true";
+      const meta = inputs.metadata as Obj;
+      const token = await eksToken("platform-eks", "eu-west-1", CREDS);
+      const url = new URL(`${api.endpoint}/apis/apps/v1/namespaces/${String(meta.namespace)}/deployments/${String(meta.name)}?fieldManager=${PULUMI_MANAGER}&force=${force}`);
+      const body = JSON.stringify(object);
+      return new Promise((resolve, reject) => {
+        const req = https.request(
+          url,
+          { method: "PATCH", ca: Buffer.from(api.certificateAuthorityData, "base64"), headers: { authorization: `Bearer ${token}`, "content-type": "application/apply-patch+yaml", "content-length": Buffer.byteLength(body) } },
+          (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Obj }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    }
+    const driverScaler = () => createKubeScaler({ endpoint: api.endpoint, certificateAuthorityData: api.certificateAuthorityData, cluster: "platform-eks", region: "eu-west-1", credentials: CREDS });
+    const owners = (path: string) => [...(api.managedFields.get("payments/payments-blue") ?? new Map<string, Set<string>>())].filter(([, set]) => set.has(path)).map(([m]) => m).sort();
+
+    it("up, the driver retires the slot, up with a new version into that slot: the apply takes .spec.replicas back", async () => {
+      // Prepare: v2.3.0 in blue, v2.3.1 released into green and promoted; every up applied.
+      const applyAll = async (r: { objects: Record<string, Obj> }) => {
+        for (const o of Object.values(r.objects)) assert.equal((await providerApply(o)).status, 200);
+      };
+      await applyAll(await up(0, imageConfig("v2.3.0")));
+      await applyAll(await up(1, imageConfig("v2.3.1")));
+      await happens({ type: "advance-step", stepIndex: 1, weight: 100, at: at(2), by: "release-driver" });
+      await happens({ type: "promote", rollbackWindowMinutes: 60, at: at(18), by: "release-driver" });
+      await applyAll(await up(19, imageConfig("v2.3.1")));
+      assert.deepEqual(owners(".spec.replicas"), [`${PULUMI_MANAGER}|Apply`]);
+
+      // Act 1: the driver scales blue to 0 (its JSON Patch makes it the owner of .spec.replicas).
+      const scaled = await driverScaler().scaleToZeroIfImage("payments", "payments-blue", `${ECR}:v2.3.0`);
+      assert.equal(scaled.outcome, "scaled");
+      await happens({ type: "retire-previous", at: at(84), by: "release-driver" });
+      assert.deepEqual(owners(".spec.replicas"), ["remedy-release-driver|Update"]);
+
+      // Act 2: an unchanged up learns of it: blue is planned at 0, as the cluster runs it.
+      const learned = await up(85, imageConfig("v2.3.1"));
+      assert.deepEqual(learned.deployments.blue, { image: `${ECR}:v2.3.0`, replicas: 0 });
+      await applyAll(learned);
+
+      // Act 3: the next version goes into blue at full size.
+      const next = await up(86, imageConfig("v2.3.2"));
+      assert.deepEqual(next.deployments.blue, { image: `${ECR}:v2.3.2`, replicas: 3 });
+      // Without patchForce the provider's apply conflicts with the driver, as on a real cluster...
+      const unforced = await providerApply(next.objects.blue, { dropForce: true });
+      assert.equal(unforced.status, 409);
+      assert.match(String(unforced.body.message), /^Apply failed with 1 conflict: conflict with "remedy-release-driver" using apps\/v1: \.spec\.replicas$/);
+      // ...with it (as the program sets it), the apply succeeds and Pulumi owns replicas again.
+      const forced = await providerApply(next.objects.blue);
+      assert.equal(forced.status, 200, JSON.stringify(forced.body));
+      assert.deepEqual(api.deployments.get("payments/payments-blue"), { image: `${ECR}:v2.3.2`, replicas: 3 });
+      assert.deepEqual(owners(".spec.replicas"), [`${PULUMI_MANAGER}|Apply`]);
+    });
+
+    it("re-releasing the retired version brings its slot back in a changed Deployment, so the rollout gates traffic", async () => {
+      // Prepare: promoted, blue warm at 3 replicas in the last up; then the driver retired it.
+      await up(0, imageConfig("v2.3.0"));
+      await up(1, imageConfig("v2.3.1"));
+      await happens({ type: "advance-step", stepIndex: 1, weight: 100, at: at(2), by: "release-driver" });
+      await happens({ type: "promote", rollbackWindowMinutes: 60, at: at(18), by: "release-driver" });
+      const warm = await up(19, imageConfig("v2.3.1"));
+      assert.deepEqual(warm.deployments.blue, { image: `${ECR}:v2.3.0`, replicas: 3 });
+      await happens({ type: "retire-previous", at: at(84), by: "release-driver" });
+
+      // Act: going back to v2.3.0 (it goes into blue, where it still is, at full size).
+      const back = await up(90, imageConfig("v2.3.0"));
+
+      // Assess: same image and replicas as Pulumi's last inputs, but the Deployment changed (the
+      // retire is named), so the provider re-applies 3 replicas and awaits them; the rule waits.
+      assert.deepEqual(back.deployments.blue, { image: `${ECR}:v2.3.0`, replicas: 3 });
+      assert.equal(((back.objects.blue.metadata as Obj).annotations as Obj)[RETIRED_AT_ANNOTATION], at(84));
+      assert.notDeepEqual(back.objects.blue, warm.objects.blue, "Pulumi sees a diff");
+      assert.ok(dependsOn(one(T.rule, "payments"), one(T.deployment, "payments-blue")));
+      assert.equal(back.state?.candidate?.version, "v2.3.0");
+      assert.equal(back.weights.blue, 0, "the release starts at 0% for the driver");
+    });
+
+    it("slot mode: making the retired slot stable again gives it 100% only after its Deployment changed back to full size", async () => {
+      // Prepare: slot mode, v2.3.1 in green promoted by config with a 60-minute window.
+      const slots = (stable: string, withGreen = true): Obj => {
+        const raw = JSON.parse(JSON.stringify(remedyConfig("prod"))) as Obj;
+        const p = raw.services[0] as Obj;
+        delete p.candidate;
+        p.rollbackWindowMinutes = 60;
+        p.stable = stable;
+        if (!withGreen) delete (p.slots as Obj).green;
+        return raw;
+      };
+      await up(0, slots("blue", false));
+      const promoted = await up(1, slots("blue"));
+      assert.equal(promoted.state?.phase, "stable");
+      await up(2, { ...slots("blue"), services: [{ ...(slots("blue").services as Obj[])[0], candidate: { weight: 10 } }] });
+      const atGreen = await up(3, slots("green"));
+      assert.equal(atGreen.state?.phase, Phase.Promoted);
+      assert.deepEqual(atGreen.deployments.blue.replicas, 3, "warm through the window");
+      await happens({ type: "retire-previous", at: at(70), by: "release-driver" });
+
+      // Act: config goes back to blue (green dropped).
+      const back = await up(71, slots("blue", false));
+
+      // Assess
+      assert.deepEqual(back.weights, { blue: 100, green: 0 });
+      assert.equal(((back.objects.blue.metadata as Obj).annotations as Obj)[RETIRED_AT_ANNOTATION], at(70));
+      assert.notDeepEqual(back.objects.blue, atGreen.objects.blue, "a diff: the provider scales it back up before the rule moves");
+      assert.ok(dependsOn(one(T.rule, "payments"), one(T.deployment, "payments-blue")));
+    });
   });
 });

@@ -383,8 +383,14 @@ const kubernetesSchema = z.strictObject(
       .min(1)
       .optional(),
     driverAccess: z.boolean({ error: "must be true or false" }).optional(),
+    driverVpc: z
+      .strictObject({
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must be a subnet id such as "subnet-0a1b2c3d"' })).min(1, { error: "name at least one subnet" }),
+        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: 'must be a security group id such as "sg-0a1b2c3d"' })).min(1, { error: "name at least one security group" }),
+      })
+      .optional(),
   },
-  { error: required("the kubernetes block { cluster, context?, driverAccess? }") },
+  { error: required("the kubernetes block { cluster, context?, driverAccess?, driverVpc? }") },
 );
 
 const STACK_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,2}$/;
@@ -602,6 +608,11 @@ export interface KubernetesSpec {
    * false where the cluster does not allow access entries: `pulumi up` then scales it down.
    */
   readonly driverAccess: boolean;
+  /**
+   * Subnets and security groups the release driver Lambda runs in: needed to reach a private (or
+   * CIDR-restricted) EKS endpoint and internal pre-traffic URLs. Default: outside any VPC.
+   */
+  readonly driverVpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
 }
 
 export interface StackConfig {
@@ -899,6 +910,18 @@ function checkStack(raw: RawStack, out: Issue[]): void {
   }
 
   checkKubernetes(raw.kubernetes, out);
+  // The release driver runs HTTP pre-traffic checks itself: outside a VPC it cannot reach an
+  // internal ALB (the check would fail on every run and hold every release).
+  if (ing.listenerArn === undefined && ing.internal === true && raw.kubernetes.driverVpc === undefined) {
+    raw.services.forEach((s, i) => {
+      if (s.preTraffic?.http !== undefined) {
+        out.push({
+          path: ["services", i, "preTraffic", "http"],
+          message: `the ALB is internal (ingress.internal: true) but the release driver runs outside the VPC and cannot reach ${s.preTraffic.http.url}; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets that reach the ALB and, through NAT or VPC endpoints, the AWS APIs), or use preTraffic.lambda with a hook that runs in the VPC`,
+        });
+      }
+    });
+  }
   if (raw.database?.run && !raw.database.job) {
     out.push({ path: ["database", "job"], message: "required with database.run: the image, namespace and DATABASE_URL secret of the migration Job" });
   }
@@ -1190,6 +1213,7 @@ function normaliseStack(raw: RawStack): StackConfig {
       cluster: raw.kubernetes.cluster,
       ...(raw.kubernetes.context === undefined ? {} : { context: raw.kubernetes.context }),
       driverAccess: raw.kubernetes.driverAccess ?? defaults.DEFAULT_DRIVER_CLUSTER_ACCESS,
+      ...(raw.kubernetes.driverVpc ? { driverVpc: raw.kubernetes.driverVpc } : {}),
     },
     ...(raw.database === undefined
       ? {}

@@ -265,3 +265,21 @@ export const RETIRE_GRACE_MINUTES = 5;
 
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;
+
+/** Services the release driver ticks at once (each a few sequential AWS calls, or a pre-traffic check). */
+export const DRIVER_CONCURRENCY = 8;
+
+/**
+ * Milliseconds of an invocation the driver keeps for recording a pre-traffic check's result: a
+ * check gets what is left of the tick minus this, so one cut short is still recorded as failed.
+ */
+export const DRIVER_RECORD_RESERVE_MS = 4_000;
+
+/** Below this much time left, a pre-traffic check is not started this tick (it runs next tick). */
+export const DRIVER_MIN_CHECK_MS = 1_000;
+
+/**
+ * How far the schedule's time (the EventBridge event's `time`) may be from the wall clock for the
+ * driver to time steps from it; further off (a replayed or hand-made event), the wall clock is used.
+ */
+export const DRIVER_SCHEDULE_SKEW_SECONDS = 120;

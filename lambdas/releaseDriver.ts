@@ -43,7 +43,23 @@ const driver = createReleaseDriver({
   logger,
 });
 
-export const handler = async (_event: unknown, context: Context): Promise<TickResult[]> => {
+/** The EventBridge scheduled event (only `time` is read: the tick is timed from the schedule). */
+interface ScheduledEvent {
+  readonly time?: unknown;
+}
+
+/**
+ * One tick. A service whose tick failed (an AWS or cluster error) makes the invocation fail after
+ * every other service had its turn, so the driver's Errors metric (and its paging alarm) shows it;
+ * a timeout counts there too.
+ */
+export const handler = async (event: ScheduledEvent | undefined, context: Context): Promise<TickResult[]> => {
   logger.addContext(context);
-  return driver.tick();
+  const results = await driver.tick({
+    ...(typeof event?.time === "string" ? { scheduledAt: event.time } : {}),
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
+  const failed = results.filter((r) => r.failed);
+  if (failed.length > 0) throw new Error(`release driver tick failed for ${failed.map((r) => `${r.service} (${r.reason})`).join("; ")}`);
+  return results;
 };

@@ -21,7 +21,8 @@ import {
 import { resolveDesiredReleases } from "../core/desired";
 import { checkApiGates } from "./apiGate";
 import { readAwsSettings, readRawConfig } from "./config";
-import { type StackOutputs, buildStack, stackOutputs } from "./program";
+import * as aws from "@pulumi/aws";
+import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
 import { loadPlans } from "../cli/commands/migrate";
@@ -45,8 +46,11 @@ async function requireOutput<T>(ref: pulumi.StackReference, stack: string, key: 
 const alarmNamePrefix = (): string => `${pulumi.getProject()}-${pulumi.getStack()}`;
 const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableName(alarmNamePrefix()), readAwsSettings(), alarmNamePrefix()));
 
-function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): StackOutputs {
-  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, aws: readAwsSettings(), ...extra }));
+async function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): Promise<StackOutputs> {
+  // One lookup of the cluster, made before anything is built: the provider's kubeconfig and the
+  // release driver use it, and the driver's access is checked against it (at preview).
+  const cluster = needsClusterLookup(config) ? await aws.eks.getCluster({ name: config.kubernetes.cluster }) : undefined;
+  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, aws: readAwsSettings(), ...(cluster ? { cluster } : {}), ...extra }));
 }
 
 /** A deployment the migration gate refuses; lists every reason. */
@@ -111,7 +115,7 @@ export async function main(): Promise<ProgramOutputs> {
     const h = parseHotfixStackConfig(raw);
     const prod = new pulumi.StackReference("prod", { name: h.prodStack });
     const seed = await requireOutput<HotfixSeed>(prod, h.prodStack, "hotfixSeed", `run \`pulumi up\` on ${h.prodStack} with this version of remedy first`);
-    const outputs = build(hotfixStackConfig(seed, h), backend());
+    const outputs = await build(hotfixStackConfig(seed, h), backend());
     return { ...outputs, hotfix: { prodStack: h.prodStack, host: h.host, hosts: hotfixHosts(seed, h) }, testedImages: h.images };
   }
   const releases = backend();
@@ -134,5 +138,5 @@ export async function main(): Promise<ProgramOutputs> {
     issues.push(...checkMigrationDeployment(plans, config.database.applied, config.database.run, window));
     if (issues.length > 0) throw new MigrationGateError(issues);
   }
-  return { ...build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window }), hotfixSeed: hotfixSeed(config) };
+  return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window })), hotfixSeed: hotfixSeed(config) };
 }

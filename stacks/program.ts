@@ -15,6 +15,7 @@ import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 import { type StackConfig, serviceInputOf } from "../core/config";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
+import { driverAccessProblems } from "../core/driverAccess";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
 
@@ -94,6 +95,38 @@ export interface BuildOptions {
   readonly rollbackWindow?: readonly VersionUsage[];
   /** The AWS provider's settings; the EKS token is fetched with the same region, profile and role. */
   readonly aws?: AwsSettings;
+  /**
+   * The cluster's lookup (`aws.eks.getCluster`), when the caller made it: used for the provider's
+   * kubeconfig and the release driver, and checked before anything is built (see
+   * {@link checkDriverAccess}). Default: looked up here, unchecked.
+   */
+  readonly cluster?: aws.eks.GetClusterResult;
+}
+
+/** Whether this stack's program needs the cluster's lookup (a generated kubeconfig, or driver access). */
+export function needsClusterLookup(config: StackConfig): boolean {
+  return config.kubernetes.context === undefined || (config.kubernetes.driverAccess && config.services.some((s) => s.strategy !== undefined));
+}
+
+/**
+ * Refuses, before any resource exists, release-driver access the cluster cannot give: an access
+ * entry on a CONFIG_MAP cluster fails mid-`up`, and an endpoint the driver cannot reach makes
+ * scale-downs silently never happen.
+ * @throws DriverAccessError naming each problem and its fixes.
+ */
+export function checkDriverAccess(config: StackConfig, cluster: aws.eks.GetClusterResult): void {
+  if (!config.kubernetes.driverAccess || !config.services.some((s) => s.strategy !== undefined)) return;
+  const problems = driverAccessProblems(
+    config.kubernetes.cluster,
+    {
+      authenticationMode: cluster.accessConfigs?.[0]?.authenticationMode,
+      endpointPublicAccess: cluster.vpcConfig?.endpointPublicAccess,
+      endpointPrivateAccess: cluster.vpcConfig?.endpointPrivateAccess,
+      publicAccessCidrs: cluster.vpcConfig?.publicAccessCidrs,
+    },
+    config.kubernetes.driverVpc !== undefined,
+  );
+  if (problems.length > 0) throw new DriverAccessError(problems);
 }
 
 /** Name of the stack's explicit Kubernetes provider. */
@@ -104,6 +137,7 @@ export const CLUSTER_PROVIDER_NAME = "cluster";
  * AWS Load Balancer Controller injects pod readiness gates), and one blue/green service per entry.
  */
 export function buildStack(config: StackConfig, options: BuildOptions): StackResources {
+  if (options.cluster) checkDriverAccess(config, options.cluster);
   const ingress =
     config.ingress.mode === "existing"
       ? new SharedIngress(INGRESS_NAME, {
@@ -124,7 +158,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
 
   // One lookup of the EKS cluster, shared by the provider's kubeconfig and the release driver.
   let eks: pulumi.Output<aws.eks.GetClusterResult> | undefined;
-  const cluster = () => (eks ??= aws.eks.getClusterOutput({ name: config.kubernetes.cluster }));
+  const lookup = options.cluster;
+  const cluster = () => (eks ??= lookup ? pulumi.output(lookup) : aws.eks.getClusterOutput({ name: config.kubernetes.cluster }));
   // Every Kubernetes object goes to the cluster named in config, never the current context.
   const kubernetes = clusterProvider(CLUSTER_PROVIDER_NAME, {
     kubernetes: config.kubernetes,
@@ -234,6 +269,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
           ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
+          ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),
+          alarmTopicArn: rollback.topicArn,
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;
@@ -311,6 +348,14 @@ function driverClusterAccess(
     namespaces: Object.fromEntries(progressive.map((s) => [s.name, s.namespace])),
     dependsOn: namespaces,
   };
+}
+
+/** The release driver's cluster access cannot work as configured; lists each problem and its fixes. */
+export class DriverAccessError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`the release driver cannot reach the cluster as configured:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "DriverAccessError";
+  }
 }
 
 /**

@@ -40,6 +40,10 @@ export interface BundledFunctionArgs {
   readonly variables: pulumi.Input<Record<string, pulumi.Input<string>>>;
   readonly description: string;
   readonly tags: Record<string, string>;
+  /** Reserved concurrency (e.g. 1: one invocation at a time). Default: unreserved. */
+  readonly reservedConcurrentExecutions?: number;
+  /** Runs the function in these subnets with these security groups. Default: no VPC. */
+  readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
 }
 
 /** The esbuild bundle of `lambdas/<entry>.ts` as `index.js`, on arm64, logging JSON to its log group. */
@@ -59,6 +63,8 @@ export function bundledFunction(name: string, args: BundledFunctionArgs, parent:
       environment: { variables: args.variables },
       description: args.description,
       tags: args.tags,
+      ...(args.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: args.reservedConcurrentExecutions } : {}),
+      ...(args.vpc ? { vpcConfig: { subnetIds: [...args.vpc.subnetIds], securityGroupIds: [...args.vpc.securityGroupIds] } } : {}),
     },
     { parent, dependsOn: [args.policy] },
   );

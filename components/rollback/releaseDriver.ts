@@ -37,6 +37,18 @@ export interface ReleaseDriverArgs {
     /** Resources the RBAC objects wait for (the namespaces, when the stack creates them). */
     readonly dependsOn?: readonly pulumi.Resource[];
   };
+  /**
+   * Runs the driver in the VPC (subnets with a route to the AWS APIs it calls: a NAT gateway or
+   * VPC endpoints for DynamoDB, ELB, CloudWatch, STS and Lambda), so it reaches a private EKS
+   * endpoint and internal pre-traffic URLs. The security groups must be allowed to the cluster
+   * endpoint (443) and to the internal ALB. Default: outside any VPC.
+   */
+  readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
+  /**
+   * SNS topic paged when the driver's invocations fail or time out (its `Errors` metric), e.g. the
+   * stack's rollback topic. Default: no alarm.
+   */
+  readonly alarmTopicArn?: pulumi.Input<string>;
   /** Minutes between ticks. Default {@link defaults.RELEASE_DRIVER_INTERVAL_MINUTES}. */
   readonly intervalMinutes?: number;
   /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
@@ -55,6 +67,8 @@ export class ReleaseDriver extends pulumi.ComponentResource {
   public readonly policy: aws.iam.RolePolicy;
   public readonly schedule: aws.cloudwatch.EventRule;
   public readonly functionArn: pulumi.Output<string>;
+  /** Pages on the driver's failed or timed-out invocations (with `alarmTopicArn`). */
+  public readonly errorsAlarm?: aws.cloudwatch.MetricAlarm;
 
   constructor(name: string, args: ReleaseDriverArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("remedy:rollback:ReleaseDriver", name, {}, opts);
@@ -75,7 +89,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: pulumi.all([pulumi.output(args.ruleArns), pulumi.output(args.tableArn), logGroup.arn, alarms]).apply(([rules, table, logs, alarmPattern]) =>
-          JSON.stringify(releaseDriverPolicy({ rules, table, logs, alarms: alarmPattern, hooks: [...(args.hookFunctionArns ?? [])] })),
+          JSON.stringify(releaseDriverPolicy({ rules, table, logs, alarms: alarmPattern, hooks: [...(args.hookFunctionArns ?? [])], vpc: args.vpc !== undefined })),
         ),
       },
       parent,
@@ -101,11 +115,41 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
+        // One tick at a time: a second invocation is throttled (and, its event older than 60 s,
+        // dropped), never run beside a slow one. Steps stay safe under overlap anyway (each is a
+        // conditional record, and the rule moves only if the record is still the newest).
+        reservedConcurrentExecutions: 1,
+        ...(args.vpc ? { vpc: args.vpc } : {}),
       },
       this,
     ).fn;
-    // One tick at a time: overlapping ticks would only conflict on the conditional writes.
     new aws.lambda.FunctionEventInvokeConfig(name, { functionName: this.function.name, maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 }, parent);
+    if (args.alarmTopicArn !== undefined) {
+      // A tick that fails (an AWS or cluster error in any service) or times out is an invocation
+      // error; three failing minutes in five page the stack's topic. Not `<prefix>/...`: the
+      // rollback Lambda never acts on it.
+      this.errorsAlarm = new aws.cloudwatch.MetricAlarm(
+        `${name}-errors`,
+        {
+          name: `${args.alarmNamePrefix}-release-driver-errors`,
+          alarmDescription: `remedy release driver of ${args.alarmNamePrefix} fails or times out: progressive releases are not stepped, checked or retired. See its log group.`,
+          namespace: "AWS/Lambda",
+          metricName: "Errors",
+          dimensions: { FunctionName: this.function.name },
+          statistic: "Sum",
+          period: 60,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          threshold: 1,
+          comparisonOperator: "GreaterThanOrEqualToThreshold",
+          treatMissingData: "notBreaching",
+          alarmActions: [args.alarmTopicArn],
+          okActions: [args.alarmTopicArn],
+          tags,
+        },
+        parent,
+      );
+    }
     this.schedule = new aws.cloudwatch.EventRule(name, { scheduleExpression: `rate(${interval} minute${interval === 1 ? "" : "s"})`, description: `remedy release driver tick (${args.alarmNamePrefix})`, tags }, parent);
     new aws.cloudwatch.EventTarget(name, { rule: this.schedule.name, arn: this.function.arn }, parent);
     new aws.lambda.Permission(`${name}-schedule`, { function: this.function.name, action: "lambda:InvokeFunction", principal: "events.amazonaws.com", sourceArn: this.schedule.arn }, parent);
@@ -137,10 +181,15 @@ export class ReleaseDriver extends pulumi.ComponentResource {
 }
 
 /** @internal The driver role's policy: every mutating action on named resources only. */
-export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: string; alarms: string; hooks?: string[] }) {
+export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean }) {
   return {
     Version: "2012-10-17",
     Statement: [
+      // What AWSLambdaVPCAccessExecutionRole grants: Lambda manages the function's network
+      // interfaces with the function's role; these actions take no resource-level scoping.
+      ...(r.vpc
+        ? [{ Sid: "VpcNetworkInterfaces", Effect: "Allow", Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], Resource: "*" }]
+        : []),
       ...(r.hooks && r.hooks.length > 0 ? [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: r.hooks }] : []),
       { Sid: "StepThisStacksRules", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: r.rules },
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },

@@ -30,10 +30,26 @@ export interface PreTrafficHookEvent {
 const REASON_MAX = 300;
 const cut = (s: string) => truncate(s, REASON_MAX);
 
-export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http" }>): Promise<CheckResult> {
+/** How long a run may take: the check's own timeout, or less when the tick's deadline is nearer. */
+export interface CheckBudget {
+  /** Milliseconds the release driver can give the run (what is left of its tick). Default: no limit. */
+  readonly budgetMs?: number;
+}
+
+/** The run's timeout and, when the tick's deadline is what limits it, how to say so. */
+function limit(check: PreTrafficCheck, budget: CheckBudget): { ms: number; why: (what: string) => string } {
+  const own = check.timeoutSeconds * 1000;
+  const ms = Math.max(0, Math.floor(Math.min(own, budget.budgetMs ?? Infinity)));
+  return ms < own
+    ? { ms, why: (what) => `${what} cut short after ${ms} ms by the release driver's deadline (its timeout is ${check.timeoutSeconds} s); counted as a failed run` }
+    : { ms, why: () => `no answer within ${check.timeoutSeconds} s` };
+}
+
+export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http" }>, budget: CheckBudget = {}): Promise<CheckResult> {
   const started = Date.now();
+  const t = limit(check, budget);
   try {
-    const res = await fetch(check.url, { headers: { [check.header]: check.value }, redirect: "manual", signal: AbortSignal.timeout(check.timeoutSeconds * 1000) });
+    const res = await fetch(check.url, { headers: { [check.header]: check.value }, redirect: "manual", signal: AbortSignal.timeout(t.ms) });
     await res.body?.cancel();
     const [min, max] = check.expectStatus;
     const ms = Date.now() - started;
@@ -42,16 +58,17 @@ export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http
       : { passed: false, reason: `GET ${check.url} (${check.header}: ${check.value}) answered ${res.status}, expected ${min === max ? min : `${min}-${max}`}` };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === "TimeoutError" ? `no answer within ${check.timeoutSeconds} s` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const why = e.name === "TimeoutError" ? t.why("the request was") : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { passed: false, reason: cut(`GET ${check.url} failed: ${why}`) };
   }
 }
 
-export async function runLambdaCheck(lambda: LambdaClient, check: Extract<PreTrafficCheck, { kind: "lambda" }>, event: PreTrafficHookEvent): Promise<CheckResult> {
+export async function runLambdaCheck(lambda: LambdaClient, check: Extract<PreTrafficCheck, { kind: "lambda" }>, event: PreTrafficHookEvent, budget: CheckBudget = {}): Promise<CheckResult> {
   const fn = check.functionArn.split(":").slice(6, 7)[0] ?? check.functionArn;
+  const t = limit(check, budget);
   try {
     const out = await lambda.send(new InvokeCommand({ FunctionName: check.functionArn, Payload: new TextEncoder().encode(JSON.stringify(event)) }), {
-      abortSignal: AbortSignal.timeout(check.timeoutSeconds * 1000),
+      abortSignal: AbortSignal.timeout(t.ms),
     });
     const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
     if (out.FunctionError) {
@@ -76,17 +93,17 @@ export async function runLambdaCheck(lambda: LambdaClient, check: Extract<PreTra
     return { passed: false, reason: cut(`hook ${fn} answered ${text.slice(0, 80) || "nothing"}; expected {"status": "Succeeded" | "Failed", "reason"?: "..."}`) };
   } catch (err) {
     const e = err as Error;
-    const why = e.name === "TimeoutError" || e.name === "AbortError" ? `no answer within ${check.timeoutSeconds} s` : `${e.name}: ${e.message}`;
+    const why = e.name === "TimeoutError" || e.name === "AbortError" ? t.why("the invocation was") : `${e.name}: ${e.message}`;
     return { passed: false, reason: cut(`hook ${fn} could not be invoked: ${why}`) };
   }
 }
 
 /** Runs `state`'s check (it must have one) as run number `attempt`. */
-export function runPreTrafficCheck(lambda: LambdaClient, state: ReleaseState, attempt: number): Promise<CheckResult> {
+export function runPreTrafficCheck(lambda: LambdaClient, state: ReleaseState, attempt: number, budget: CheckBudget = {}): Promise<CheckResult> {
   const check = state.progress?.preTraffic?.check;
   const cand = state.candidate;
   if (!check || !cand) return Promise.resolve({ passed: false, reason: "internal: no pre-traffic check or candidate" });
-  if (check.kind === "http") return runHttpCheck(check);
+  if (check.kind === "http") return runHttpCheck(check, budget);
   return runLambdaCheck(lambda, check, {
     source: "remedy.release-driver",
     service: state.service,
@@ -95,5 +112,5 @@ export function runPreTrafficCheck(lambda: LambdaClient, state: ReleaseState, at
     stable: { slot: state.stable.slot, version: state.stable.version },
     targetGroupArn: state.routing.targetGroupArns[cand.slot],
     attempt,
-  });
+  }, budget);
 }

@@ -20,6 +20,8 @@ import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
+import type { Slot } from "../../core/slots";
+import type { SlotWeights } from "../../core/weights";
 
 export interface DriverDeps {
   readonly store: ReleaseStore;
@@ -41,11 +43,46 @@ export interface DriverDeps {
   readonly now?: () => number;
 }
 
+/** What the handler knows about this invocation. */
+export interface TickOptions {
+  /**
+   * The schedule's time for this tick (the EventBridge event's `time`, e.g. `2026-12-01T10:03:00Z`).
+   * Steps are timed from it, so a step of N minutes lasts exactly N ticks whatever the invocation
+   * delay; without it (or when it is off the wall clock by more than
+   * {@link defaults.DRIVER_SCHEDULE_SKEW_SECONDS}) the wall clock is used.
+   */
+  readonly scheduledAt?: string;
+  /** Milliseconds left before Lambda ends the invocation (`context.getRemainingTimeInMillis`). */
+  readonly remainingMs?: () => number;
+}
+
 export interface TickResult {
   readonly service: string;
   readonly decision: Decision["action"] | "skipped" | "conflict" | "retire";
   readonly reason: string;
   readonly weights?: ReleaseState["weights"];
+  /** Set when the service's tick failed (an AWS or cluster error): the invocation reports an error. */
+  readonly failed?: boolean;
+}
+
+/** The tick's clock: the schedule's time when the event carries a plausible one, else now. */
+export function tickTime(scheduledAt: string | undefined, wallClock: number): number {
+  const t = scheduledAt ? Date.parse(scheduledAt) : NaN;
+  return Number.isFinite(t) && Math.abs(wallClock - t) <= defaults.DRIVER_SCHEDULE_SKEW_SECONDS * 1000 ? t : wallClock;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in the items' order. */
+async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 export function createReleaseDriver(deps: DriverDeps) {
@@ -68,19 +105,19 @@ export function createReleaseDriver(deps: DriverDeps) {
    * After a promotion: once the rollback window is over, scale the previous version's slot to 0
    * (only if it still runs that version's image), then record it. Repeats harmlessly until recorded.
    */
-  async function retirePrevious(state: ReleaseState): Promise<TickResult> {
+  async function retirePrevious(state: ReleaseState, tickAt: number): Promise<TickResult> {
     const prev = state.previous;
     const ends = rollbackWindowEnd(state);
     const skip = (reason: string): TickResult => ({ service: state.service, decision: "skipped", reason });
     if (!prev || !ends || state.previousRetiredAt) return skip(`not a progressive release in progress (phase ${state.phase})`);
-    if (now() < Date.parse(ends)) return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) stays warm as the rollback target until ${ends}` };
+    if (tickAt < Date.parse(ends)) return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) stays warm as the rollback target until ${ends}` };
     const namespace = deps.retire?.namespaces[state.service];
     if (!deps.retire || !namespace) return skip(`${prev.version} (${prev.slot}) is no longer a rollback target; the next pulumi up scales it to 0`);
     if (!prev.image) return skip(`${prev.version} (${prev.slot}) has no recorded image to check; the next pulumi up scales it to 0`);
     // A rollback decided in the window's last moment may still be landing, and sticky clients
     // keep reaching the old target group whatever its weight: wait out both.
     const after = retireNotBefore(state, Date.parse(ends));
-    if (now() < after) {
+    if (tickAt < after) {
       const sticky = state.routing.stickinessSeconds > 0 ? ` and ${state.routing.stickinessSeconds} s of target group stickiness after the promotion` : "";
       return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min${sticky})` };
     }
@@ -96,9 +133,9 @@ export function createReleaseDriver(deps: DriverDeps) {
     } catch (err) {
       if (!(err instanceof KubeError)) throw err;
       deps.logger.error("could not scale the previous slot down", { service: state.service, error: err.message });
-      return skip(`failed: ${err.message}`);
+      return { ...skip(`failed: ${err.message}`), failed: true };
     }
-    const t = applyEvent(state, { type: "retire-previous", at: new Date(now()).toISOString(), by: "release-driver" });
+    const t = applyEvent(state, { type: "retire-previous", at: new Date(tickAt).toISOString(), by: "release-driver" });
     if (t.kind !== "applied") return skip(t.reason);
     if (!(await committed(state.revision, t))) {
       return { service: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
@@ -107,13 +144,33 @@ export function createReleaseDriver(deps: DriverDeps) {
     return { service: state.service, decision: "retire", reason: detail, weights: state.weights };
   }
 
-  /** One service's tick. */
-  async function tickService(state: ReleaseState): Promise<TickResult> {
+  /**
+   * Moves the rule to `to` only if, read right before the ModifyRule, the release is still at
+   * `expectedRevision`, none of the candidate's alarms fires (the rollback Lambda flips before it
+   * records, so a firing alarm means a rollback may be in flight) and, when `from` is given, the
+   * rule still forwards with `from` (a rollback's flip already landed). The three reads run in
+   * parallel. Returns why it did not move, or undefined when it did.
+   */
+  async function guardedMove(state: ReleaseState, expectedRevision: number, candidate: Slot, to: SlotWeights, from?: SlotWeights): Promise<string | undefined> {
+    const [fresh, firing, live] = await Promise.all([
+      deps.store.get(state.service),
+      alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, state.service, [candidate]),
+      from ? deps.traffic.currentWeights(state.routing) : Promise.resolve(undefined),
+    ]);
+    if (!fresh || fresh.revision !== expectedRevision) return `release state moved on (revision ${fresh?.revision ?? "?"}, phase ${fresh?.phase ?? "?"}) since revision ${expectedRevision}`;
+    if (firing.length > 0) return `candidate alarms in ALARM: ${firing.join(", ")} (a rollback may be in flight)`;
+    if (from && live && !isDeepStrictEqual(live, from)) return `the rule moved to blue ${live.blue}% / green ${live.green}% meanwhile (a rollback in flight?)`;
+    await deps.traffic.setWeights(state.routing, to);
+    return undefined;
+  }
+
+  /** One service's tick, on the tick's clock `tickAt`, within `remainingMs`. */
+  async function tickService(state: ReleaseState, tickAt: number = now(), remainingMs: () => number = () => Infinity): Promise<TickResult> {
     const p = state.progress;
     const cand = state.candidate;
-    if (state.phase === Phase.Promoted) return retirePrevious(state);
+    if (state.phase === Phase.Promoted) return retirePrevious(state, tickAt);
     if (state.phase !== Phase.Releasing || !p || !cand) return { service: state.service, decision: "skipped", reason: `not a progressive release in progress (phase ${state.phase})` };
-    const at = new Date(now()).toISOString();
+    const at = new Date(tickAt).toISOString();
     // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it
     // flips before it records), so the rule is not touched at all.
     const firing = await alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, state.service, [cand.slot]);
@@ -124,7 +181,8 @@ export function createReleaseDriver(deps: DriverDeps) {
     // have failed). If the release changed meanwhile, the rule follows the newer record instead.
     const live = await deps.traffic.currentWeights(state.routing);
     if (!isDeepStrictEqual(live, state.weights)) {
-      await deps.traffic.setWeights(state.routing, state.weights);
+      const why = await guardedMove(state, state.revision, cand.slot, state.weights);
+      if (why) return { service: state.service, decision: "hold", reason: `the rule differs from the record; not repaired: ${why}`, weights: live };
       const again = await deps.store.get(state.service);
       if (again && again.revision !== state.revision) {
         await deps.traffic.setWeights(again.routing, again.weights);
@@ -136,15 +194,19 @@ export function createReleaseDriver(deps: DriverDeps) {
     if (d.action === "hold") return { service: state.service, decision: "hold", reason: d.reason, weights: state.weights };
     // Before the first step: the pre-traffic check, recorded run by run; a failure holds at 0%.
     let base = state;
-    let stepAt = at;
     if (d.action === "advance" && p.stepIndex < 0) {
       const gate = preTrafficGate(p.preTraffic, state.service);
       if (gate.gate === "hold") return { service: state.service, decision: "hold", reason: gate.reason, weights: state.weights };
       if (gate.gate === "run" && p.preTraffic) {
+        // The check may use what is left of the tick but the time needed to record its result:
+        // one cut short by the deadline is a failed run, recorded like any other.
+        const budgetMs = remainingMs() - defaults.DRIVER_RECORD_RESERVE_MS;
+        if (budgetMs < defaults.DRIVER_MIN_CHECK_MS) {
+          return { service: state.service, decision: "hold", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: the pre-traffic check runs next tick`, weights: state.weights };
+        }
         const attempt = p.preTraffic.attempts + 1;
-        const result = await runPreTrafficCheck(lambda(), state, attempt);
-        stepAt = new Date(now()).toISOString();
-        const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at: stepAt, by: "release-driver" });
+        const result = await runPreTrafficCheck(lambda(), state, attempt, { budgetMs });
+        const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at, by: "release-driver" });
         if (r.kind !== "applied") return { service: state.service, decision: "hold", reason: r.reason, weights: state.weights };
         if (!(await committed(state.revision, r))) {
           return { service: state.service, decision: "conflict", reason: "release state changed during the pre-traffic check; nothing moved" };
@@ -157,18 +219,25 @@ export function createReleaseDriver(deps: DriverDeps) {
         base = r.state;
       }
     }
+    // Steps are timed from the tick's scheduled time, so the next tick N minutes on is due.
     const event: ReleaseEvent =
       d.action === "advance"
-        ? { type: "advance-step", stepIndex: d.stepIndex, weight: d.weight, at: stepAt, by: "release-driver" }
-        : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at: stepAt, by: "release-driver" };
+        ? { type: "advance-step", stepIndex: d.stepIndex, weight: d.weight, at, by: "release-driver" }
+        : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at, by: "release-driver" };
     const t = applyEvent(base, event);
     if (t.kind !== "applied") return { service: state.service, decision: "hold", reason: t.reason, weights: state.weights };
     if (!(await committed(base.revision, t))) {
       // Someone else changed the release since we read it (a rollback, an up): decide next tick.
       return { service: state.service, decision: "conflict", reason: "release state changed since it was read; nothing moved" };
     }
-    await deps.traffic.setWeights(state.routing, t.state.weights);
-    // A rollback recorded between our commit and our flip must win: put the rule back.
+    // Recorded; move the rule only if nothing happened since: never against a recorded or
+    // in-flight rollback, not even for the moment until its post-commit check puts it back.
+    const why = await guardedMove(state, t.state.revision, cand.slot, t.state.weights, state.weights);
+    if (why) {
+      deps.logger.warn("step recorded but the rule was not moved", { service: state.service, why });
+      return { service: state.service, decision: "conflict", reason: `recorded ${event.type} but did not move the rule: ${why}` };
+    }
+    // A rollback recorded between our check and our flip must win: put the rule back.
     const after = await deps.store.get(state.service);
     if (after && after.revision !== t.state.revision) {
       await deps.traffic.setWeights(after.routing, after.weights);
@@ -179,21 +248,24 @@ export function createReleaseDriver(deps: DriverDeps) {
     return { service: state.service, decision: d.action, reason: d.reason, weights: t.state.weights };
   }
 
-  /** One tick over every service of the stack; a failing service does not stop the others. */
-  async function tick(): Promise<TickResult[]> {
-    const results: TickResult[] = [];
+  /**
+   * One tick over every service of the stack, {@link defaults.DRIVER_CONCURRENCY} at a time, so a
+   * slow pre-traffic check does not starve the others; a failing service does not stop them.
+   */
+  async function tick(opts: TickOptions = {}): Promise<TickResult[]> {
+    const tickAt = tickTime(opts.scheduledAt, now());
+    const remainingMs = opts.remainingMs ?? (() => Infinity);
     // One consistent GetItem per progressive service: the cost of a tick does not grow with the
     // table's history and outbox items (a Scan would read them all every minute).
-    for (const service of deps.services) {
+    return pooled(deps.services, defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
       try {
         const state = await deps.store.get(service);
-        results.push(state ? await tickService(state) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" });
+        return state ? await tickService(state, tickAt, remainingMs) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };
       } catch (err) {
         deps.logger.error("release driver tick failed", { service, error: (err as Error).message });
-        results.push({ service, decision: "skipped", reason: `failed: ${(err as Error).message}` });
+        return { service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true };
       }
-    }
-    return results;
+    });
   }
 
   return { tick, tickService };

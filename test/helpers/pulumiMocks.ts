@@ -73,6 +73,12 @@ export interface RecordedInvoke {
   readonly inputs: Record<string, unknown>;
 }
 
+/** What the mocked `aws.eks.getCluster` reports about access (tests change it, then call {@link resetMockCluster}). */
+export const mockCluster = { authenticationMode: "API_AND_CONFIG_MAP", endpointPublicAccess: true, endpointPrivateAccess: true, publicAccessCidrs: ["0.0.0.0/0"] };
+export function resetMockCluster(): void {
+  Object.assign(mockCluster, { authenticationMode: "API_AND_CONFIG_MAP", endpointPublicAccess: true, endpointPrivateAccess: true, publicAccessCidrs: ["0.0.0.0/0"] });
+}
+
 export const recorded: { resources: RecordedResource[]; invokes: RecordedInvoke[] } = {
   resources: [],
   invokes: [],
@@ -176,6 +182,8 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
             arn: `arn:aws:eks:${MOCK_REGION}:${MOCK_ACCOUNT}:cluster/${String(args.inputs.name)}`,
             endpoint: `https://${hex(seed("eks", String(args.inputs.name))).toUpperCase()}.gr7.${MOCK_REGION}.eks.amazonaws.com`,
             certificateAuthorities: [{ data: Buffer.from(`mock CA of ${String(args.inputs.name)}`).toString("base64") }],
+            accessConfigs: [{ authenticationMode: mockCluster.authenticationMode, bootstrapClusterCreatorAdminPermissions: true }],
+            vpcConfig: { endpointPublicAccess: mockCluster.endpointPublicAccess, endpointPrivateAccess: mockCluster.endpointPrivateAccess, publicAccessCidrs: [...mockCluster.publicAccessCidrs] },
           };
         }
         if (args.token === "aws:index/getRegion:getRegion") return { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION };

@@ -11,7 +11,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { Phase, applyEvent, type ReleaseEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
-import { type DriverDeps, createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { type DriverDeps, createReleaseDriver, tickTime } from "../../lambdas/commons/releaseDriver";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { createKubeScaler } from "../../lambdas/commons/kube";
@@ -29,9 +29,9 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
   const T0 = Date.now() - 3_600_000;
   const at = (minutes: number) => T0 + minutes * 60_000;
 
-  /** Starts v3 on green as a canary (10% for 5 min, bake 10 min) from the world's state. */
-  async function startCanary(): Promise<void> {
-    const s = await world.store.get("payments");
+  /** Starts v3 on green as a canary (10% for 5 min, bake 10 min) from the world's state, or `strategy`, with `preTraffic`. */
+  async function startCanary(service = "payments", extra: { strategy?: Parameters<typeof normalizeStrategy>[0]; preTraffic?: { check: PreTrafficCheck; maxAttempts: number } } = {}): Promise<void> {
+    const s = await world.store.get(service);
     if (!s) throw new Error("no state");
     const events: ReleaseEvent[] = [
       { type: "shift-weight", weight: 0, at: new Date(T0 - 2000).toISOString(), by: "pulumi:test" },
@@ -39,7 +39,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         type: "start-release",
         candidate: { slot: Slot.Green, version: "v3" },
         weight: 0,
-        progressive: { strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 30 },
+        progressive: { strategy: normalizeStrategy(extra.strategy ?? { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 30, ...(extra.preTraffic ? { preTraffic: extra.preTraffic } : {}) },
         at: new Date(T0 - 1000).toISOString(),
         by: "pulumi:test",
       },
@@ -54,7 +54,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     await world.traffic.setWeights(state.routing, state.weights);
   }
 
-  function driver(extra: Partial<Pick<DriverDeps, "lambda" | "retire" | "store">> = {}) {
+  function driver(extra: Partial<Pick<DriverDeps, "lambda" | "retire" | "store" | "services">> = {}) {
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
     capture(logger);
@@ -85,6 +85,69 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.equal(s?.rollbackWindowEndsAt, new Date(at(15) + 30 * 60_000).toISOString(), "the promotion opens the rollback window");
     const history = (await world.store.history("payments")).map((h) => `${h.action} by ${h.by}`);
     assert.deepEqual(history.slice(-3), ["advance-step by release-driver", "advance-step by release-driver", "promote by release-driver"]);
+  });
+
+  it("times steps from the schedule's time, not the invocation's: linear 25% / 2 min moves at 1, 3, 5, 7 and promotes after the bake", async () => {
+    // Prepare: a linear release; each invocation starts a little less late after its scheduled
+    // minute than the one before (the jitter that made steps one tick late).
+    const s = await world.store.get("payments");
+    if (!s) throw new Error("no state");
+    await world.store.commit(s.revision, { ...s, revision: s.revision + 1, progress: { ...(s.progress as NonNullable<typeof s.progress>), strategy: normalizeStrategy({ kind: "linear", stepPercent: 25, minutes: 2, bakeMinutes: 3 }) } }, { service: "payments", revision: s.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "start-release", releaseId: s.releaseId, summary: "linear", weights: s.weights });
+    const d = driver();
+    const moved: string[] = [];
+
+    // Act: the schedule fires every minute from 1 to 11.
+    for (let minute = 1; minute <= 11; minute++) {
+      clock = at(minute) + 1_000 - minute * 60; // 940 ms late at minute 1, 340 ms at minute 11
+      const r = (await d.tick({ scheduledAt: new Date(at(minute)).toISOString().replace(/\.\d{3}Z$/, "Z") })).find((x) => x.service === "payments");
+      if (r?.decision === "advance" || r?.decision === "promote") moved.push(`${minute}:${r.decision}:${r.weights?.green ?? "?"}`);
+    }
+
+    // Assess
+    assert.deepEqual(moved, ["1:advance:25", "3:advance:50", "5:advance:75", "7:advance:100", "10:promote:100"]);
+    const steps = (await world.store.history("payments")).filter((h) => h.action === "advance-step").map((h) => h.at);
+    assert.deepEqual(steps, [1, 3, 5, 7].map((m) => new Date(Math.floor(at(m) / 1000) * 1000).toISOString()), "recorded at the scheduled minute");
+    // A time far off the wall clock (a replayed event) is not trusted: the wall clock decides.
+    assert.equal(tickTime("2020-01-01T00:00:00Z", at(1)), at(1));
+    assert.equal(tickTime("not a time", at(1)), at(1));
+  });
+
+  it("ticks services concurrently within the invocation's deadline: hanging checks are cut and recorded as failed runs, another service's due step still happens", async () => {
+    // Prepare: three services; orders and search have pre-traffic checks that never answer
+    // (timeout 30 s), payments has a canary due. The invocation has 9 s left.
+    await env.moto.reset();
+    world = await createWorld(env.moto.endpoint, ["orders", "payments", "search"]);
+    const hole = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => hole.listen(0, "127.0.0.1", resolve));
+    try {
+      const check: PreTrafficCheck = { kind: "http", url: `http://127.0.0.1:${(hole.address() as AddressInfo).port}/hang`, header: "x-remedy-candidate", value: "1", expectStatus: [200, 299], timeoutSeconds: 30 };
+      await startCanary("orders", { preTraffic: { check, maxAttempts: 3 } });
+      await startCanary("payments");
+      await startCanary("search", { preTraffic: { check, maxAttempts: 3 } });
+      const d = driver({ services: ["orders", "search", "payments"] });
+      const deadline = Date.now() + 9_000;
+      clock = at(0);
+
+      // Act
+      const results = await d.tick({ remainingMs: () => deadline - Date.now() });
+
+      // Assess
+      const by = Object.fromEntries(results.map((r) => [r.service, r]));
+      assert.equal(by.payments.decision, "advance", "the third service's due step happened");
+      for (const svc of ["orders", "search"]) {
+        assert.equal(by[svc].decision, "hold");
+        assert.match(by[svc].reason, /^pre-traffic check failed \(1\/3\): GET http:\/\/127\.0\.0\.1:\d+\/hang failed: the request was cut short after \d+ ms by the release driver's deadline \(its timeout is 30 s\); counted as a failed run$/);
+        const st = await world.store.get(svc);
+        assert.equal(st?.progress?.preTraffic?.attempts, 1, `${svc}: the cut run is recorded, so it is not rerun as if new`);
+      }
+      assert.ok(Date.now() < deadline, "finished inside the invocation");
+      // A tick with too little time left does not start a check at all.
+      const late = await d.tick({ remainingMs: () => 2_000 });
+      assert.match(late.find((r) => r.service === "orders")?.reason ?? "", /^\d+ ms left in this tick: the pre-traffic check runs next tick$/);
+    } finally {
+      hole.closeAllConnections();
+      await new Promise<void>((resolve) => hole.close(() => resolve()));
+    }
   });
 
   it("never advances while a candidate alarm is in ALARM or the candidate has no healthy targets", async () => {
@@ -147,16 +210,63 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       get: (service: string) => (reads++ === 0 ? Promise.resolve(stale) : world.store.get(service)),
     });
     const d = driver({ store: staleStore });
+    const moves: string[] = [];
+    const realSet = world.traffic.setWeights.bind(world.traffic);
+    world.traffic.setWeights = (routing, w) => (moves.push(`${w.blue}/${w.green}`), realSet(routing, w));
     clock = at(6);
 
     // Act
     const r = (await d.tick()).find((x) => x.service === "payments");
 
-    // Assess
-    assert.equal(r?.decision, "conflict");
-    assert.match(r?.reason ?? "", /release became rolled-back while the rule was repaired; the rule follows it/);
+    // Assess: the "repair" is checked against a fresh read right before ModifyRule: never made.
+    assert.equal(r?.decision, "hold");
+    assert.match(r?.reason ?? "", /^the rule differs from the record; not repaired: release state moved on \(revision \d+, phase rolled-back\)/);
+    assert.deepEqual(moves, [], "the rule was never moved against the rollback, not even briefly");
     assert.deepEqual(await weights(), { blue: 100, green: 0 });
     assert.equal((await world.store.get("payments"))?.phase, Phase.RolledBack);
+  });
+
+  it("an alarm firing after the driver read the alarms: the rollback's flip lands before its record, and the driver's step never moves the rule back", async () => {
+    // Prepare: the canary at 10%; at minute 5 the driver records its next step (100%). Right
+    // after that record, the candidate's alarm fires and the rollback Lambda flips to 100/0 (its
+    // record comes later: it flips first).
+    const d0 = driver();
+    clock = at(0);
+    await tickPayments(d0);
+    const alarmName = world.services.payments.alarmNames.green["error-rate"];
+    const routing = world.services.payments.routing;
+    const realSet = world.traffic.setWeights.bind(world.traffic);
+    let flipped = false;
+    const racingStore = Object.assign(Object.create(world.store) as typeof world.store, {
+      commit: async (...args: Parameters<typeof world.store.commit>) => {
+        await world.store.commit(...args);
+        if (!flipped) {
+          flipped = true;
+          await world.setAlarm(alarmName, "ALARM");
+          await realSet(routing, { blue: 100, green: 0 });
+        }
+      },
+    });
+    const moves: string[] = [];
+    world.traffic.setWeights = (r, w) => (moves.push(`${w.blue}/${w.green}`), realSet(r, w));
+    const d = driver({ store: racingStore });
+    clock = at(5);
+
+    // Act
+    const r = await tickPayments(d);
+
+    // Assess: recorded, but the rule stayed where the rollback put it.
+    assert.ok(flipped);
+    assert.equal(r?.decision, "conflict");
+    assert.match(r?.reason ?? "", /^recorded advance-step but did not move the rule: candidate alarms in ALARM: .*error-rate/);
+    assert.deepEqual(moves, [], "no ModifyRule from the driver after the flip");
+    assert.deepEqual(await weights(), { blue: 100, green: 0 });
+    // The rollback Lambda's record then lands on the newer revision.
+    const h = handlerDeps(env.proxy.endpoint, world.topicArn);
+    const alarm = await world.setAlarm(alarmName, "ALARM");
+    assert.equal((await h.handler(alarmActionEvent(alarm))).outcome, Outcome.RolledBack);
+    assert.equal((await world.store.get("payments"))?.phase, Phase.RolledBack);
+    assert.deepEqual(await weights(), { blue: 100, green: 0 });
   });
 
   it("the rollback Lambda checks the rule after recording: a stale write landing between its flip and its record is undone", async () => {

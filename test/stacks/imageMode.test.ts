@@ -14,7 +14,9 @@ import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { T, dependsOn, ofType, one, recorded, ruleWeights, settle } from "../helpers/pulumiMocks";
+import { T, dependsOn, mockCluster, ofType, one, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
+import { DriverAccessError } from "../../stacks/program";
+import * as aws from "@pulumi/aws";
 import * as https from "node:https";
 import { PATCH_FORCE_ANNOTATION, RETIRED_AT_ANNOTATION } from "../../components/delivery/blueGreenService";
 import { createKubeScaler, eksToken } from "../../lambdas/commons/kube";
@@ -202,6 +204,18 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
     assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
 
+    // One tick at a time, and failures page the stack's topic.
+    const fn = one("aws:lambda/function:Function", "release-driver");
+    assert.equal((fn.inputs as Obj).reservedConcurrentExecutions, 1);
+    assert.equal((fn.inputs as Obj).vpcConfig, undefined);
+    const errors = one("aws:cloudwatch/metricAlarm:MetricAlarm", "release-driver-errors").inputs as Obj;
+    const topic = one("aws:sns/topic:Topic", "rollback-notifications").state.arn;
+    assert.deepEqual(
+      [errors.name, errors.namespace, errors.metricName, errors.dimensions, errors.statistic, errors.period, errors.evaluationPeriods, errors.datapointsToAlarm, errors.threshold, errors.treatMissingData, errors.alarmActions],
+      ["remedy-prod-release-driver-errors", "AWS/Lambda", "Errors", { FunctionName: fn.state.name ?? (fn.inputs as Obj).name }, "Sum", 60, 5, 3, 1, "notBreaching", [topic]],
+    );
+    assert.ok(!String(errors.name).startsWith("remedy-prod/"), "not an alarm the rollback Lambda acts on");
+
     // Act 2: driverAccess off -> no entry, no RBAC, no cluster settings.
     const off = imageConfig("v2.3.0");
     off.kubernetes = { ...(off.kubernetes as Obj), driverAccess: false };
@@ -340,6 +354,51 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
       assert.equal(((back.objects.blue.metadata as Obj).annotations as Obj)[RETIRED_AT_ANNOTATION], at(70));
       assert.notDeepEqual(back.objects.blue, atGreen.objects.blue, "a diff: the provider scales it back up before the rule moves");
       assert.ok(dependsOn(one(T.rule, "payments"), one(T.deployment, "payments-blue")));
+    });
+  });
+
+  describe("the release driver's reach, checked at preview from the cluster lookup", () => {
+    afterEach(() => resetMockCluster());
+
+    it("refuses driver access on a CONFIG_MAP cluster before anything is created, naming both fixes", async () => {
+      // Prepare
+      mockCluster.authenticationMode = "CONFIG_MAP";
+      recorded.resources.length = 0;
+      const config = await resolveImageMode(parseStackConfig(imageConfig("v2.3.0")), backend, at(0));
+      const cluster = await aws.eks.getCluster({ name: "platform-eks" });
+      // Act + Assess: refused before any resource is registered (a preview stops with this).
+      assert.throws(
+        () => buildStack(config, { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(0), cluster }),
+        (err: Error) => err instanceof DriverAccessError && /authentication mode CONFIG_MAP.*API_AND_CONFIG_MAP.*driverAccess: false/s.test(err.message),
+      );
+      await settle();
+      assert.deepEqual(recorded.resources, []);
+      // driverAccess off: nothing to refuse.
+      const off = imageConfig("v2.3.0");
+      off.kubernetes = { ...(off.kubernetes as Obj), driverAccess: false };
+      const offConfig = await resolveImageMode(parseStackConfig(off), backend, at(0));
+      buildStack(offConfig, { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(0), cluster });
+      await settle();
+      assert.equal(ofType("aws:lambda/function:Function", "release-driver").length, 1);
+    });
+
+    it("runs the driver in the configured subnets, with the ENI permissions Lambda needs, and then accepts a private endpoint", async () => {
+      // Prepare
+      mockCluster.endpointPublicAccess = false;
+      const raw = imageConfig("v2.3.0");
+      raw.kubernetes = { ...(raw.kubernetes as Obj), driverVpc: { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"] } };
+      const cluster = await aws.eks.getCluster({ name: "platform-eks" });
+      recorded.resources.length = 0;
+      // Act
+      buildStack(await resolveImageMode(parseStackConfig(raw), backend, at(0)), { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(0), cluster });
+      await settle();
+      // Assess
+      const fn = one("aws:lambda/function:Function", "release-driver").inputs as Obj;
+      assert.deepEqual(fn.vpcConfig, { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"] });
+      assert.match(String((fn.environment as Obj).variables ? ((fn.environment as Obj).variables as Obj).KUBE_ENDPOINT : ""), /^https:\/\//);
+      const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
+      const eni = (policy.Statement as Obj[]).find((st) => st.Sid === "VpcNetworkInterfaces") as Obj;
+      assert.deepEqual(eni.Action, ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]);
     });
   });
 });

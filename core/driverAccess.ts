@@ -1,0 +1,48 @@
+/**
+ * Can the release driver reach and authenticate to the EKS cluster as configured? Checked at
+ * preview from the cluster lookup the program already makes (`aws.eks.getCluster`), so a setup
+ * that cannot work stops before anything changes instead of failing mid-`up` (the access entry)
+ * or silently at run time (a scale-down that never happens). Pure.
+ */
+
+/** The parts of `aws.eks.getCluster`'s answer the checks read. */
+export interface ClusterFacts {
+  /** `accessConfigs[0].authenticationMode`: `CONFIG_MAP`, `API` or `API_AND_CONFIG_MAP`. */
+  readonly authenticationMode?: string;
+  readonly endpointPublicAccess?: boolean;
+  readonly endpointPrivateAccess?: boolean;
+  readonly publicAccessCidrs?: readonly string[];
+}
+
+/**
+ * Why the release driver's cluster access cannot work, each with its fixes; empty when it can.
+ * @param cluster the cluster name (for messages).
+ * @param inVpc whether the driver runs in the VPC (`kubernetes.driverVpc`).
+ */
+export function driverAccessProblems(cluster: string, facts: ClusterFacts, inVpc: boolean): string[] {
+  const problems: string[] = [];
+  const off = "or set remedy:kubernetes.driverAccess: false (pulumi up then scales promoted-away slots down after their window)";
+  // EKS access entries need the API authentication mode (docs: "access entries ... cluster
+  // authentication mode must be API or API_AND_CONFIG_MAP").
+  if (facts.authenticationMode === "CONFIG_MAP") {
+    problems.push(
+      `kubernetes.driverAccess: cluster ${cluster} authenticates only through the aws-auth ConfigMap (authentication mode CONFIG_MAP), and the release driver's EKS access entry needs API or API_AND_CONFIG_MAP; ` +
+        `switch the cluster to API_AND_CONFIG_MAP (aws eks update-cluster-config --name ${cluster} --access-config authenticationMode=API_AND_CONFIG_MAP; it keeps aws-auth working), ${off}`,
+    );
+  }
+  if (!inVpc) {
+    if (facts.endpointPublicAccess === false) {
+      problems.push(
+        `kubernetes.driverVpc: cluster ${cluster}'s API endpoint is private only, and the release driver runs outside the VPC, so it could never scale a slot down; ` +
+          `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets with NAT or VPC endpoints for the AWS APIs, a security group the cluster admits on 443), ${off}`,
+      );
+    } else if (facts.publicAccessCidrs && facts.publicAccessCidrs.length > 0 && !facts.publicAccessCidrs.some((c) => c === "0.0.0.0/0")) {
+      problems.push(
+        `kubernetes.driverVpc: cluster ${cluster}'s public endpoint admits only ${facts.publicAccessCidrs.join(", ")}, and a Lambda outside a VPC calls from AWS addresses no CIDR list can name; ` +
+          `set kubernetes.driverVpc (through the private endpoint, or a NAT gateway whose address you add to publicAccessCidrs), ${off}`,
+      );
+    }
+  }
+  return problems;
+}
+

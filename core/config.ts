@@ -264,9 +264,18 @@ const serviceSchema = z.strictObject({
       {
         priority: int("the priority of the header-matched test rule (lower than routing.priority, so it is evaluated first)", 1, defaults.MAX_RULE_PRIORITY),
         header: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, { error: "must be an HTTP header name (letters, digits, '-'; at most 40)" }).optional(),
-        value: z.string().regex(/^[A-Za-z0-9._*?-]{1,128}$/, { error: "must be a header value of letters, digits and . _ - (wildcards * ?)" }).optional(),
+        value: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]{16,128}$/, {
+            error: `must be a secret of ${defaults.MIN_TEST_ROUTE_SECRET_LENGTH} to 128 letters, digits and . _ - (e.g. openssl rand -hex 16), set with pulumi config set --secret --path`,
+          })
+          .optional(),
+        sourceCidrs: z
+          .array(z.string().refine((c) => parseCidr(c) !== undefined, { error: 'must be an IPv4 or IPv6 CIDR such as "10.0.0.0/8"' }))
+          .min(1, { error: "name at least one CIDR, or leave sourceCidrs out and set a secret value" })
+          .optional(),
       },
-      { error: required("the testRoute block { priority, header?, value? }") },
+      { error: required("the testRoute block { priority, value (a secret) and/or sourceCidrs, header? }") },
     )
     .optional(),
   preTraffic: z
@@ -515,7 +524,11 @@ export interface ServiceSpec {
    * A rule that sends requests carrying `header: value` to the candidate slot only, whatever its
    * weight: test a candidate at 0% before it gets production traffic.
    */
-  readonly testRoute?: { readonly priority: number; readonly header: string; readonly value: string };
+  /**
+   * The header-matched rule to the candidate. `value` is a secret (from Pulumi secret config),
+   * or, with `sourceCidrs` (a source-IP condition), may be the default.
+   */
+  readonly testRoute?: { readonly priority: number; readonly header: string; readonly value: string; readonly sourceCidrs?: readonly string[] };
   /** Checked by the release driver before a progressive release's first step; a failure holds it. */
   readonly preTraffic?: { readonly check: PreTrafficCheck; readonly maxAttempts: number };
   /**
@@ -812,8 +825,20 @@ function checkCommon(s: RawService, at: Path, out: Issue[]): void {
         message: `${s.testRoute.priority} must be lower than routing.priority ${s.routing.priority}: the listener evaluates lower priorities first, and the main rule would answer the test requests`,
       });
     }
-    if (hosts.length + paths.length + 1 > defaults.MAX_RULE_CONDITION_VALUES) {
-      out.push({ path: [...at, "testRoute"], message: `the test rule needs the ${hosts.length + paths.length} host/path values plus its header, over the ALB's ${defaults.MAX_RULE_CONDITION_VALUES}; use fewer hosts or paths` });
+    // The test rule reaches a candidate at 0%, from anywhere the ALB is reachable: it needs a
+    // secret header value or a source-IP condition, never a guessable "1".
+    if (s.testRoute.value === undefined && s.testRoute.sourceCidrs === undefined) {
+      out.push({
+        path: [...at, "testRoute", "value"],
+        message: `required (or testRoute.sourceCidrs): without a secret value anyone who sends the header reaches the candidate at 0%; set one with pulumi config set --secret --path 'remedy:services[${String(at[1])}].testRoute.value' "$(openssl rand -hex 16)", or limit the test rule to your network with sourceCidrs`,
+      });
+    }
+    const cidrs = s.testRoute.sourceCidrs?.length ?? 0;
+    if (hosts.length + paths.length + 1 + cidrs > defaults.MAX_RULE_CONDITION_VALUES) {
+      out.push({
+        path: [...at, "testRoute"],
+        message: `the test rule needs the ${hosts.length + paths.length} host/path values plus its header${cidrs > 0 ? ` and ${cidrs} source CIDRs` : ""}, over the ALB's ${defaults.MAX_RULE_CONDITION_VALUES}; use fewer hosts, paths or CIDRs`,
+      });
     }
   }
   if (hosts.length + paths.length === 0) {
@@ -1172,7 +1197,14 @@ function normaliseService(s: RawService): ServiceSpec {
     ...(strategy && s.preTraffic ? { preTraffic: normalisePreTraffic(s.preTraffic, s.testRoute) } : {}),
     ...(s.testRoute === undefined
       ? {}
-      : { testRoute: { priority: s.testRoute.priority, header: s.testRoute.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER, value: s.testRoute.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE } }),
+      : {
+          testRoute: {
+            priority: s.testRoute.priority,
+            header: s.testRoute.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER,
+            value: s.testRoute.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE,
+            ...(s.testRoute.sourceCidrs ? { sourceCidrs: s.testRoute.sourceCidrs } : {}),
+          },
+        }),
     deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
     alarms: normaliseAlarms(s.alarms),
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
@@ -1315,7 +1347,17 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     slots,
     ...(spec.strategy === undefined ? { candidate: { weight: spec.candidateWeight } } : {}),
     stickinessSeconds: spec.stickinessSeconds,
-    ...(spec.testRoute === undefined ? {} : { testRoute: { ...spec.testRoute } }),
+    ...(spec.testRoute === undefined
+      ? {}
+      : {
+          testRoute: {
+            priority: spec.testRoute.priority,
+            header: spec.testRoute.header,
+            // The default value stands only beside sourceCidrs; a configured one is a secret.
+            ...(spec.testRoute.sourceCidrs && spec.testRoute.value === defaults.DEFAULT_TEST_ROUTE_VALUE ? {} : { value: spec.testRoute.value }),
+            ...(spec.testRoute.sourceCidrs ? { sourceCidrs: [...spec.testRoute.sourceCidrs] } : {}),
+          },
+        }),
     ...(spec.preTraffic === undefined ? {} : { preTraffic: preTrafficInputOf(spec.preTraffic) }),
     ...(spec.strategy === undefined ? {} : { strategy: { kind: "steps" as const, steps: spec.strategy.steps.map((st) => ({ ...st })), bakeMinutes: spec.strategy.bakeMinutes } }),
     deregistrationDelaySeconds: spec.deregistrationDelaySeconds,

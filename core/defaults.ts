@@ -228,8 +228,14 @@ export const MIGRATION_JOB_SCHEDULING_MARGIN_SECONDS = 600;
 /** Header of a service's test route (`testRoute.header`): requests carrying it reach the candidate only. */
 export const DEFAULT_TEST_ROUTE_HEADER = "x-remedy-candidate";
 
-/** Value the test route's header must have (`testRoute.value`). */
+/**
+ * Value the test route's header must have when the test rule is limited by `testRoute.sourceCidrs`
+ * and no secret `testRoute.value` is set. Without sourceCidrs a secret value is required.
+ */
 export const DEFAULT_TEST_ROUTE_VALUE = "1";
+
+/** Shortest secret `testRoute.value` accepted (16 characters: 64 bits as hex). */
+export const MIN_TEST_ROUTE_SECRET_LENGTH = 16;
 
 /** Minutes a progressive release stays at 100% with alarms OK before the release driver promotes it. */
 export const DEFAULT_BAKE_MINUTES = 10;

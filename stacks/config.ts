@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type StackConfig, parseStackConfig } from "../core/config";
+import { ConfigError, type StackConfig, parseStackConfig } from "../core/config";
+import * as defaults from "../core/defaults";
 import { type AwsSettings, AwsSettingsError, parseAwsSettings } from "./awsClients";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
@@ -53,4 +54,32 @@ export function readRawConfig(config = new pulumi.Config("remedy")): Record<stri
  */
 export function readStackConfig(config = new pulumi.Config("remedy")): StackConfig {
   return parseStackConfig(readRawConfig(config));
+}
+
+/** Whether a `<namespace>:<key>` config value is a Pulumi secret (set with `--secret`, at any path inside it). */
+export function isSecretConfig(key: string): boolean {
+  // The SDK's own check (what Config.get consults to warn about secrets); @internal in the
+  // pinned @pulumi/pulumi, so it is looked up rather than imported.
+  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+  if (typeof runtime.isConfigSecret !== "function") throw new Error("internal: this @pulumi/pulumi has no runtime.isConfigSecret; remedy cannot tell whether remedy:services holds secrets");
+  return runtime.isConfigSecret(key);
+}
+
+/**
+ * A test route's header value reaches a candidate at 0%: it must come from secret config (then
+ * `remedy:services` is a secret key and the value is encrypted in the stack file), never plain.
+ * @throws ConfigError naming `services[i].testRoute.value` and the command that sets it as a secret.
+ */
+export function requireSecretTestRoutes(config: StackConfig, isSecret: (key: string) => boolean = isSecretConfig): void {
+  const plain = config.services
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.testRoute !== undefined && !(s.testRoute.sourceCidrs && s.testRoute.value === defaults.DEFAULT_TEST_ROUTE_VALUE));
+  if (plain.length === 0 || isSecret("remedy:services")) return;
+  throw new ConfigError(
+    plain.map(({ i }) => ({
+      path: `services[${i}].testRoute.value`,
+      message: `is in plain text in the stack's config; set it as a secret: pulumi config set --secret --path 'remedy:services[${i}].testRoute.value' "$(openssl rand -hex 16)"`,
+    })),
+    "remedy stack configuration",
+  );
 }

@@ -20,7 +20,7 @@ import {
 } from "../core/config";
 import { resolveDesiredReleases } from "../core/desired";
 import { checkApiGates } from "./apiGate";
-import { readAwsSettings, readRawConfig } from "./config";
+import { readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
 import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
@@ -119,7 +119,9 @@ export async function main(): Promise<ProgramOutputs> {
     return { ...outputs, hotfix: { prodStack: h.prodStack, host: h.host, hosts: hotfixHosts(seed, h) }, testedImages: h.images };
   }
   const releases = backend();
-  const config = await resolveImageMode(parseStackConfig(raw), releases);
+  const parsed = parseStackConfig(raw);
+  requireSecretTestRoutes(parsed);
+  const config = await resolveImageMode(parsed, releases);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);

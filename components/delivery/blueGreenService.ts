@@ -191,7 +191,9 @@ export class BlueGreenService extends pulumi.ComponentResource {
           conditions: [
             ...(spec.routing.hosts.length > 0 ? [{ hostHeader: { values: [...spec.routing.hosts] } }] : []),
             ...(spec.routing.paths.length > 0 ? [{ pathPattern: { values: [...spec.routing.paths] } }] : []),
-            { httpHeader: { httpHeaderName: spec.testRoute.header, values: [spec.testRoute.value] } },
+            // The value is a secret: encrypted in Pulumi state, never in plain text outputs.
+            { httpHeader: { httpHeaderName: spec.testRoute.header, values: [pulumi.secret(spec.testRoute.value)] } },
+            ...(spec.testRoute.sourceCidrs ? [{ sourceIp: { values: [...spec.testRoute.sourceCidrs] } }] : []),
           ],
           actions: [{ type: "forward", targetGroupArn: targetGroups[candidate].arn }],
           tags: { ...tags, "remedy:rule": "test-route" },

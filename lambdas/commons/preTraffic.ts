@@ -54,8 +54,8 @@ export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http
     const [min, max] = check.expectStatus;
     const ms = Date.now() - started;
     return res.status >= min && res.status <= max
-      ? { passed: true, reason: `GET ${check.url} (${check.header}: ${check.value}) answered ${res.status} in ${ms} ms` }
-      : { passed: false, reason: `GET ${check.url} (${check.header}: ${check.value}) answered ${res.status}, expected ${min === max ? min : `${min}-${max}`}` };
+      ? { passed: true, reason: `GET ${check.url} (with the ${check.header} header) answered ${res.status} in ${ms} ms` }
+      : { passed: false, reason: `GET ${check.url} (with the ${check.header} header) answered ${res.status}, expected ${min === max ? min : `${min}-${max}`}` };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     const why = e.name === "TimeoutError" ? t.why("the request was") : (e.cause?.code ?? e.cause?.message ?? e.message);

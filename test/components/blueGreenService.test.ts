@@ -14,6 +14,10 @@ const INGRESS = {
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** How the Pulumi engine marks a secret value in resource inputs (its special signature key). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
 async function build(name: string, overrides: Record<string, unknown> = {}, extra: { namespace?: string } = {}) {
   // Prepare + Act: construct under mocks and wait for every registration.
   const svc = new BlueGreenService(name, { service: serviceInput({ name, ...overrides }), ingress: INGRESS, ...extra });
@@ -254,16 +258,22 @@ describe("components/BlueGreenService", () => {
 
   it("routes requests with the test header to the candidate only, at any weight, once it has rolled out", async () => {
     // Prepare + Act: the candidate at 0%, a test route in front of the main rule.
-    await build("payments", { candidate: { weight: 0 }, testRoute: { priority: 99 } });
+    const secret = "9f86d081884c7d659a2feaa0c55ad015";
+    const svc = await build("payments", { candidate: { weight: 0 }, testRoute: { priority: 99, value: secret, sourceCidrs: ["10.0.0.0/8"] } });
     // Assess
     const test = one(T.rule, "payments-test");
     const inputs = test.inputs as Obj;
     assert.equal(inputs.priority, 99);
-    assert.deepEqual(inputs.conditions, [
+    // The engine receives the conditions as a secret (Pulumi's signature key), encrypted in state.
+    const sealed = inputs.conditions as Obj;
+    assert.equal(sealed[SECRET_SIG], SECRET_VALUE_SIG, "conditions are a secret value");
+    assert.deepEqual(sealed.value, [
       { hostHeader: { values: ["api.example.com"] } },
       { pathPattern: { values: ["/payments/*"] } },
-      { httpHeader: { httpHeaderName: "x-remedy-candidate", values: ["1"] } },
+      { httpHeader: { httpHeaderName: "x-remedy-candidate", values: [secret] } },
+      { sourceIp: { values: ["10.0.0.0/8"] } },
     ]);
+    assert.equal(await pulumi.isSecret((svc.testRule as NonNullable<typeof svc.testRule>).conditions), true);
     assert.deepEqual(inputs.actions, [{ type: "forward", targetGroupArn: one(T.tg, "payments-green").state.arn }]);
     assert.ok(dependsOn(test, one(T.deployment, "payments-green")), "no test traffic before the rollout");
     const main = (one(T.rule, "payments").inputs as Obj).actions[0].forward.targetGroups.map((g: Obj) => g.weight);
@@ -271,10 +281,10 @@ describe("components/BlueGreenService", () => {
   });
 
   it("has no test rule while the candidate slot has no image, and refuses a test route evaluated after the main rule", async () => {
-    await build("catalog", { slots: { blue: { image: "r/catalog:1.0.0" } }, candidate: undefined, testRoute: { priority: 99, header: "x-canary", value: "yes" } });
+    await build("catalog", { slots: { blue: { image: "r/catalog:1.0.0" } }, candidate: undefined, testRoute: { priority: 99, header: "x-canary", value: "0123456789abcdef0123" } });
     assert.equal(ofType(T.rule).filter((r) => r.name === "catalog-test").length, 0);
     assert.throws(
-      () => new BlueGreenService("late", { service: serviceInput({ name: "late", testRoute: { priority: 150 } }), ingress: INGRESS }),
+      () => new BlueGreenService("late", { service: serviceInput({ name: "late", testRoute: { priority: 150, sourceCidrs: ["10.0.0.0/8"] } }), ingress: INGRESS }),
       /args\.service\.testRoute\.priority: 150 must be lower than routing\.priority 100: the listener evaluates lower priorities first/,
     );
   });

@@ -5,6 +5,8 @@ import * as defaults from "../../core/defaults";
 import { SUBNETS, VPC_ID, configProblems, remedyConfig, serviceInput, stackInput } from "../helpers/fixtures";
 
 const problems = configProblems;
+/** A test route secret, as `openssl rand -hex 16` makes one. */
+const SECRET = "9f86d081884c7d659a2feaa0c55ad015";
 
 function svc(name: string, priority: number, overrides: Record<string, unknown> = {}) {
   return serviceInput({ name, routing: { paths: [`/${name}/*`], priority }, ...overrides });
@@ -239,7 +241,7 @@ describe("core/config: stack configuration", () => {
       const raw = stackInput([svc("a", 1)]);
       delete raw.kubernetes;
       assert.deepEqual(problems(() => parseStackConfig(raw)), [
-        'kubernetes: required: the kubernetes block { cluster, context?, driverAccess? }',
+        'kubernetes: required: the kubernetes block { cluster, context?, driverAccess?, driverVpc? }',
       ]);
       assert.deepEqual(problems(() => parseStackConfig({ ...raw, kubernetes: { context: "minikube" } })), [
         'kubernetes.cluster: required: the EKS cluster this stack deploys to, e.g. "prod-eks" (remedy never uses the current kubeconfig context)',
@@ -311,12 +313,30 @@ describe("core/config: stack configuration", () => {
     });
 
     it("accepts a test route evaluated before the main rule, with a priority no other rule uses", () => {
-      const ok = parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5 } })]));
-      assert.deepEqual(ok.services[0].testRoute, { priority: 5, header: "x-remedy-candidate", value: "1" });
-      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 20 } }), svc("b", 20)]))), [
+      const ok = parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5, value: SECRET } })]));
+      assert.deepEqual(ok.services[0].testRoute, { priority: 5, header: "x-remedy-candidate", value: SECRET });
+      assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 20, value: SECRET } }), svc("b", 20)]))), [
         "services[0].testRoute.priority: 20 must be lower than routing.priority 10: the listener evaluates lower priorities first, and the main rule would answer the test requests",
         "services[1].routing.priority: 20 is already used by services[0] (a); rule priorities must be unique per listener — pick an unused value 1..50000",
       ]);
+    });
+
+    it("requires the test route to carry a secret header value or a source-IP condition: a guessable header reaches a 0% candidate from anywhere", () => {
+      // Act
+      const bare = problems(() => parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5 } })])));
+      const weak = problems(() => parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5, value: "1" } })])));
+      const byIp = parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5, sourceCidrs: ["10.0.0.0/8", "fd00::/8"] } })])).services[0];
+      const both = parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5, value: SECRET, sourceCidrs: ["10.0.0.0/8"] } })])).services[0];
+      const tooMany = problems(() => parseStackConfig(stackInput([svc("a", 10, { testRoute: { priority: 5, value: SECRET, sourceCidrs: ["10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"] } })])));
+      // Assess
+      assert.deepEqual(bare, [
+        `services[0].testRoute.value: required (or testRoute.sourceCidrs): without a secret value anyone who sends the header reaches the candidate at 0%; set one with pulumi config set --secret --path 'remedy:services[0].testRoute.value' "$(openssl rand -hex 16)", or limit the test rule to your network with sourceCidrs`,
+      ]);
+      assert.deepEqual(weak, ['services[0].testRoute.value: must be a secret of 16 to 128 letters, digits and . _ - (e.g. openssl rand -hex 16), set with pulumi config set --secret --path, got "1"']);
+      assert.deepEqual(byIp.testRoute, { priority: 5, header: "x-remedy-candidate", value: "1", sourceCidrs: ["10.0.0.0/8", "fd00::/8"] });
+      assert.deepEqual(parseServiceSpec(serviceInputOf(byIp)), byIp, "round-trips to the component");
+      assert.deepEqual(parseServiceSpec(serviceInputOf(both)), both);
+      assert.match(tooMany[0] ?? "", /^services\[0\]\.testRoute: the test rule needs the \d host\/path values plus its header and 4 source CIDRs, over the ALB's 5/);
     });
 
     it("takes a pre-traffic check (HTTP through the test route, or a Lambda hook) for progressive releases only", () => {
@@ -325,7 +345,7 @@ describe("core/config: stack configuration", () => {
       const hook = "arn:aws:lambda:eu-west-1:123456789012:function:payments-smoke";
 
       // Act
-      const viaHttp = parseStackConfig(stackInput([svc("a", 10, { ...canary, testRoute: { priority: 5, header: "x-canary" }, preTraffic: { http: { url: "https://api.example.com/a/healthz" } } })])).services[0];
+      const viaHttp = parseStackConfig(stackInput([svc("a", 10, { ...canary, testRoute: { priority: 5, header: "x-canary", value: SECRET }, preTraffic: { http: { url: "https://api.example.com/a/healthz" } } })])).services[0];
       const viaLambda = parseStackConfig(stackInput([svc("a", 10, { ...canary, preTraffic: { lambda: { functionArn: hook }, attempts: 1, timeoutSeconds: 20 } })])).services[0];
       const refused = problems(() =>
         parseStackConfig(
@@ -340,7 +360,7 @@ describe("core/config: stack configuration", () => {
 
       // Assess
       assert.deepEqual(viaHttp.preTraffic, {
-        check: { kind: "http", url: "https://api.example.com/a/healthz", header: "x-canary", value: "1", expectStatus: [200, 299], timeoutSeconds: defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS },
+        check: { kind: "http", url: "https://api.example.com/a/healthz", header: "x-canary", value: SECRET, expectStatus: [200, 299], timeoutSeconds: defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS },
         maxAttempts: defaults.DEFAULT_PRE_TRAFFIC_ATTEMPTS,
       });
       assert.deepEqual(viaLambda.preTraffic, { check: { kind: "lambda", functionArn: hook, timeoutSeconds: 20 }, maxAttempts: 1 });

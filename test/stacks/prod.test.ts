@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../../core/config";
+import { ConfigError, parseStackConfig } from "../../core/config";
+import { isSecretConfig, requireSecretTestRoutes } from "../../stacks/config";
 import { POD_READINESS_GATE_LABEL } from "../../core/defaults";
 import type { AwsSettings } from "../../stacks/awsClients";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
@@ -11,6 +12,11 @@ import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMo
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+
+/** `remedy:*` keys of a stack file as the raw config object the parser takes. */
+function configOf(yaml: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(yaml).filter(([k]) => k.startsWith("remedy:")).map(([k, v]) => [k.slice("remedy:".length), v]));
+}
 
 describe("stacks: the prod program", () => {
   let restoreBackend: () => void;
@@ -210,5 +216,38 @@ describe("stacks: the prod program", () => {
     );
     await settle();
     assert.deepEqual(recorded.resources, []);
+  });
+
+  describe("a test route's header value", () => {
+    const withTestRoute = () => {
+      const yaml = stackYaml("prod") as Record<string, unknown>;
+      const services = JSON.parse(JSON.stringify(yaml["remedy:services"])) as Obj[];
+      services[0].testRoute = { priority: 5, value: "9f86d081884c7d659a2feaa0c55ad015" };
+      return { ...yaml, "remedy:services": services };
+    };
+
+    it("is refused in plain-text config before anything is built, naming the key and the command", async () => {
+      recorded.resources.length = 0;
+      await assert.rejects(
+        runStackEntry(withTestRoute()),
+        (err: Error) =>
+          err instanceof ConfigError &&
+          err.message.includes(`services[0].testRoute.value: is in plain text in the stack's config; set it as a secret: pulumi config set --secret --path 'remedy:services[0].testRoute.value' "$(openssl rand -hex 16)"`),
+      );
+      await settle();
+      assert.deepEqual(recorded.resources, []);
+    });
+
+    it("is accepted from secret config (remedy:services is then a secret key), and a source-IP-limited route needs no secret", async () => {
+      assert.doesNotThrow(() => requireSecretTestRoutes(parseStackConfig(configOf(withTestRoute())), (k) => k === "remedy:services"));
+      const byIp = withTestRoute();
+      ((byIp["remedy:services"] as Obj[])[0] as Obj).testRoute = { priority: 5, sourceCidrs: ["10.0.0.0/8"] };
+      assert.doesNotThrow(() => requireSecretTestRoutes(parseStackConfig(configOf(byIp)), () => false));
+      // The runtime's own notion of secret keys is what the program consults.
+      pulumi.runtime.setAllConfig({ "remedy:services": "[]" }, ["remedy:services"]);
+      assert.equal(isSecretConfig("remedy:services"), true);
+      pulumi.runtime.setAllConfig({ "remedy:services": "[]" }, []);
+      assert.equal(isSecretConfig("remedy:services"), false);
+    });
   });
 });

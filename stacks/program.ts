@@ -16,6 +16,7 @@ import type { ReleaseBackend } from "./releases";
 import { type StackConfig, serviceInputOf } from "../core/config";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
+import { eksTokenAuth } from "../core/kubeconfig";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
 
@@ -138,6 +139,8 @@ export const CLUSTER_PROVIDER_NAME = "cluster";
  */
 export function buildStack(config: StackConfig, options: BuildOptions): StackResources {
   if (options.cluster) checkDriverAccess(config, options.cluster);
+  // Credentials `aws eks get-token` cannot follow are refused before anything is registered.
+  if (options.aws && config.kubernetes.context === undefined) eksTokenAuth(options.aws, config.kubernetes.cluster);
   const ingress =
     config.ingress.mode === "existing"
       ? new SharedIngress(INGRESS_NAME, {
@@ -165,8 +168,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     kubernetes: config.kubernetes,
     ...(config.kubernetes.context === undefined ? { lookup: cluster() } : {}),
     region: options.aws?.region,
-    profile: options.aws?.profile,
-    roleArn: options.aws?.assumeRoles.at(-1)?.roleArn,
+    ...(options.aws ? { credentials: options.aws } : {}),
   });
   const onCluster = { providers: [kubernetes] };
   const namespaces = new Map<string, k8s.core.v1.Namespace>();

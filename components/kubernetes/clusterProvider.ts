@@ -2,15 +2,19 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { KubernetesSpec } from "../../core/config";
-import { eksKubeconfig } from "../../core/kubeconfig";
+import { type TokenCredentials, eksKubeconfig, eksTokenAuth } from "../../core/kubeconfig";
 
 export interface ClusterProviderArgs {
   /** The cluster from stack config (`remedy:kubernetes`). Required. */
   readonly kubernetes: Pick<KubernetesSpec, "cluster" | "context">;
-  /** Region, profile and role the token is fetched with (the AWS provider's settings). */
+  /** Region the token is fetched for. */
   readonly region?: string;
-  readonly profile?: string;
-  readonly roleArn?: string;
+  /**
+   * The AWS provider's credentials (profile, static keys, shared files, one assumed role): the
+   * token is fetched with them. Settings the AWS CLI cannot follow are refused when the provider
+   * is constructed. Default: the CLI's own environment.
+   */
+  readonly credentials?: TokenCredentials;
   /** The cluster's lookup, when the caller already made it; default: looked up here. */
   readonly lookup?: pulumi.Output<aws.eks.GetClusterResult>;
 }
@@ -25,6 +29,8 @@ export function clusterProvider(name: string, args: ClusterProviderArgs, opts: p
   if (k.context !== undefined) {
     return new k8s.Provider(name, { context: k.context, enableServerSideApply: true }, opts);
   }
+  // Before anything is looked up or registered: credentials the CLI cannot follow are refused.
+  const auth = args.credentials ? eksTokenAuth(args.credentials, k.cluster) : undefined;
   const cluster = args.lookup ?? aws.eks.getClusterOutput({ name: k.cluster }, opts.parent ? { parent: opts.parent } : {});
   const kubeconfig = pulumi.all([cluster.endpoint, cluster.certificateAuthorities]).apply(([endpoint, cas]) =>
     JSON.stringify(
@@ -33,10 +39,10 @@ export function clusterProvider(name: string, args: ClusterProviderArgs, opts: p
         endpoint,
         certificateAuthorityData: cas?.[0]?.data ?? "",
         ...(args.region ? { region: args.region } : {}),
-        ...(args.profile ? { profile: args.profile } : {}),
-        ...(args.roleArn ? { roleArn: args.roleArn } : {}),
+        ...(auth ? { auth } : {}),
       }),
     ),
   );
-  return new k8s.Provider(name, { kubeconfig, enableServerSideApply: true }, opts);
+  // Static keys in the exec environment: the kubeconfig is encrypted in state.
+  return new k8s.Provider(name, { kubeconfig: auth?.secret ? pulumi.secret(kubeconfig) : kubeconfig, enableServerSideApply: true }, opts);
 }

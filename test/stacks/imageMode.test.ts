@@ -382,6 +382,15 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
       assert.equal(ofType("aws:lambda/function:Function", "release-driver").length, 1);
     });
 
+    it("refuses provider credentials the kubeconfig's token command cannot follow before anything is registered", async () => {
+      recorded.resources.length = 0;
+      const config = await resolveImageMode(parseStackConfig(imageConfig("v2.3.0")), backend, at(0));
+      const chain = { assumeRoles: [{ roleArn: "arn:aws:iam::111111111111:role/org-admin" }, { roleArn: "arn:aws:iam::123456789012:role/deployer" }] };
+      assert.throws(() => buildStack(config, { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(0), aws: chain }), /^KubeconfigAuthError: aws:assumeRoles: a chain of 2 roles/);
+      await settle();
+      assert.deepEqual(recorded.resources, []);
+    });
+
     it("runs the driver in the configured subnets, with the ENI permissions Lambda needs, and then accepts a private endpoint", async () => {
       // Prepare
       mockCluster.endpointPublicAccess = false;

@@ -24,7 +24,8 @@ import { Writable } from "node:stream";
 import { createNetwork } from "../../cli/rehearsal/moto";
 import { AlarmKind, alarmName, loadBalancerDimension, slotAlarms, targetGroupDimension } from "../../core/alarms";
 import { parseServiceSpec } from "../../core/config";
-import { initialState, applyEvent, type ReleaseState, type Routing } from "../../core/releaseState";
+import { initialState, applyEvent, type ReleaseEvent, type ReleaseState, type Routing } from "../../core/releaseState";
+import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { SLOTS, Slot } from "../../core/slots";
 import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
@@ -309,3 +310,38 @@ export function putBareAlarm(cw: CloudWatchClient, name: string) {
 
 /** alarmName re-exported for tests that build foreign names. */
 export { alarmName };
+
+export interface ProgressiveStart {
+  /** Default: canary 10% for 5 min, bake 10 min. */
+  readonly strategy?: Parameters<typeof normalizeStrategy>[0];
+  readonly preTraffic?: { readonly check: PreTrafficCheck; readonly maxAttempts: number };
+}
+
+/**
+ * Starts v3 on green as a progressive release of `service` at `at` (its state as `pulumi up`
+ * records one: the previous weight shifted to 0, then start-release at 0%), and sets the rule.
+ */
+export async function startProgressive(world: World, service: string, at: string, extra: ProgressiveStart = {}): Promise<ReleaseState> {
+  const s = await world.store.get(service);
+  if (!s) throw new Error(`no state for ${service}`);
+  const events: ReleaseEvent[] = [
+    { type: "shift-weight", weight: 0, at: new Date(Date.parse(at) - 1000).toISOString(), by: "pulumi:test" },
+    {
+      type: "start-release",
+      candidate: { slot: Slot.Green, version: "v3" },
+      weight: 0,
+      progressive: { strategy: normalizeStrategy(extra.strategy ?? { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 30, ...(extra.preTraffic ? { preTraffic: extra.preTraffic } : {}) },
+      at,
+      by: "pulumi:test",
+    },
+  ];
+  let state = s;
+  for (const e of events) {
+    const t = applyEvent(state, e);
+    if (t.kind !== "applied") throw new Error(t.reason);
+    await world.store.commit(state.revision, t.state, t.entry);
+    state = t.state;
+  }
+  await world.traffic.setWeights(state.routing, state.weights);
+  return state;
+}

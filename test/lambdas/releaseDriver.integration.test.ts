@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
-import { Phase, applyEvent, type ReleaseEvent } from "../../core/releaseState";
+import { Phase, applyEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { type DriverDeps, createReleaseDriver, tickTime } from "../../lambdas/commons/releaseDriver";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
@@ -18,7 +18,7 @@ import { createKubeScaler } from "../../lambdas/commons/kube";
 import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
-import { PREFIX, capture, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+import { PREFIX, type ProgressiveStart, capture, clients, createWorld, handlerDeps, startProgressive, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: progressive steps against moto_server", function () {
   this.timeout(60_000);
@@ -29,30 +29,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
   const T0 = Date.now() - 3_600_000;
   const at = (minutes: number) => T0 + minutes * 60_000;
 
-  /** Starts v3 on green as a canary (10% for 5 min, bake 10 min) from the world's state, or `strategy`, with `preTraffic`. */
-  async function startCanary(service = "payments", extra: { strategy?: Parameters<typeof normalizeStrategy>[0]; preTraffic?: { check: PreTrafficCheck; maxAttempts: number } } = {}): Promise<void> {
-    const s = await world.store.get(service);
-    if (!s) throw new Error("no state");
-    const events: ReleaseEvent[] = [
-      { type: "shift-weight", weight: 0, at: new Date(T0 - 2000).toISOString(), by: "pulumi:test" },
-      {
-        type: "start-release",
-        candidate: { slot: Slot.Green, version: "v3" },
-        weight: 0,
-        progressive: { strategy: normalizeStrategy(extra.strategy ?? { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }), rollbackWindowMinutes: 30, ...(extra.preTraffic ? { preTraffic: extra.preTraffic } : {}) },
-        at: new Date(T0 - 1000).toISOString(),
-        by: "pulumi:test",
-      },
-    ];
-    let state = s;
-    for (const e of events) {
-      const t = applyEvent(state, e);
-      if (t.kind !== "applied") throw new Error(t.reason);
-      await world.store.commit(state.revision, t.state, t.entry);
-      state = t.state;
-    }
-    await world.traffic.setWeights(state.routing, state.weights);
-  }
+  const startCanary = (service = "payments", extra: ProgressiveStart = {}) => startProgressive(world, service, new Date(T0 - 1000).toISOString(), extra);
 
   function driver(extra: Partial<Pick<DriverDeps, "lambda" | "retire" | "store" | "services">> = {}) {
     const c = clients(env.proxy.endpoint);
@@ -148,6 +125,41 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       hole.closeAllConnections();
       await new Promise<void>((resolve) => hole.close(() => resolve()));
     }
+  });
+
+  it("is safe under overlap: two ticks at once record one step and move the rule once; a stale tick never moves it back", async () => {
+    // Prepare: two copies of the driver (as if reserved concurrency were lifted), the canary due.
+    const moves: string[] = [];
+    const realSet = world.traffic.setWeights.bind(world.traffic);
+    world.traffic.setWeights = (r, w) => (moves.push(`${w.blue}/${w.green}`), realSet(r, w));
+    const [a, b] = [driver(), driver()];
+    clock = at(0);
+
+    // Act 1
+    const [ra, rb] = await Promise.all([tickPayments(a), tickPayments(b)]);
+
+    // Assess 1: one advance, one that lost the conditional write; the rule moved once.
+    assert.deepEqual([ra?.decision, rb?.decision].sort(), ["advance", "conflict"]);
+    assert.deepEqual(moves, ["90/10"]);
+    assert.equal((await world.store.history("payments")).filter((h) => h.action === "advance-step").length, 1);
+
+    // Act 2: the next step lands; a tick that read the state before it (at 10%) comes late.
+    const stale = await world.store.get("payments");
+    clock = at(5);
+    await tickPayments(a);
+    assert.deepEqual(await weights(), { blue: 0, green: 100 });
+    moves.length = 0;
+    let reads = 0;
+    const staleStore = Object.assign(Object.create(world.store) as typeof world.store, {
+      get: (service: string) => (reads++ === 0 ? Promise.resolve(stale) : world.store.get(service)),
+    });
+    const late = await tickPayments(driver({ store: staleStore }));
+
+    // Assess 2: it sees the rule "off" its stale record, re-reads, and leaves the rule alone.
+    assert.equal(late?.decision, "hold");
+    assert.match(late?.reason ?? "", /not repaired: release state moved on/);
+    assert.deepEqual(moves, [], "the rule never went back to 90/10");
+    assert.deepEqual(await weights(), { blue: 0, green: 100 });
   });
 
   it("never advances while a candidate alarm is in ALARM or the candidate has no healthy targets", async () => {

@@ -339,6 +339,27 @@ describe("core/config: stack configuration", () => {
       assert.match(tooMany[0] ?? "", /^services\[0\]\.testRoute: the test rule needs the \d host\/path values plus its header and 4 source CIDRs, over the ALB's 5/);
     });
 
+    it("refuses an HTTP pre-traffic check against an internal ALB unless the release driver runs in the VPC (kubernetes.driverVpc)", () => {
+      // Prepare
+      const canary = { candidate: undefined, strategy: { kind: "canary", weight: 10, minutes: 5 }, testRoute: { priority: 5, value: SECRET }, preTraffic: { http: { url: "https://internal.example.com/a/healthz" } } };
+      const internal = stackInput([svc("a", 10, canary)], { internal: true });
+      // Act
+      const refused = problems(() => parseStackConfig(internal));
+      const inVpc = parseStackConfig({ ...internal, kubernetes: { cluster: "test-eks", driverVpc: { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"] } } });
+      const badVpc = problems(() => parseStackConfig({ ...internal, kubernetes: { cluster: "test-eks", driverVpc: { subnetIds: [], securityGroupIds: ["default"] } } }));
+      // Assess
+      assert.equal(refused.length, 1);
+      assert.match(refused[0], /^services\[0\]\.preTraffic\.http: the ALB is internal \(ingress\.internal: true\) but the release driver runs outside the VPC and cannot reach https:\/\/internal\.example\.com\/a\/healthz; set kubernetes\.driverVpc/);
+      assert.deepEqual(inVpc.kubernetes.driverVpc, { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"] });
+      assert.deepEqual(badVpc, [
+        "kubernetes.driverVpc.subnetIds: name at least one subnet, got []",
+        'kubernetes.driverVpc.securityGroupIds[0]: must be a security group id such as "sg-0a1b2c3d", got "default"',
+      ]);
+      // A Lambda hook runs where it is deployed: no VPC needed for the driver.
+      const hook = { ...canary, preTraffic: { lambda: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:smoke" } } };
+      assert.equal(parseStackConfig(stackInput([svc("a", 10, hook)], { internal: true })).services[0].preTraffic?.check.kind, "lambda");
+    });
+
     it("takes a pre-traffic check (HTTP through the test route, or a Lambda hook) for progressive releases only", () => {
       // Prepare
       const canary = { candidate: undefined, strategy: { kind: "canary", weight: 10, minutes: 5 } };

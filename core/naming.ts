@@ -50,3 +50,24 @@ export function targetGroupBindingName(service: string, slot: Slot, targetGroup:
   const hash = /-([0-9a-f]{8})$/.exec(targetGroup)?.[1] ?? createHash("sha256").update(targetGroup).digest("hex").slice(0, 8);
   return `${slotObjectName(service, slot)}-${hash}`;
 }
+
+/** The target group name inside a target group ARN (`...:targetgroup/<name>/<id>`). */
+export function targetGroupNameOfArn(arn: string): string | undefined {
+  return /:targetgroup\/([^/]+)\/[^/]+$/.exec(arn)?.[1];
+}
+
+/**
+ * The name a slot's TargetGroupBinding gets in this update. While the slot's target group stays
+ * the one recorded in release state, the binding keeps the name it was deployed with (the
+ * recorded one; `<service>-<slot>` for stacks deployed before names were recorded): renaming it
+ * would create a second binding of the same target group, which the AWS Load Balancer Controller's
+ * webhook refuses ("TargetGroup ... is already bound to TargetGroupBinding ..."). When the target
+ * group is new (first deployment, or a replacement after a port/VPC change) the binding is named
+ * after it ({@link targetGroupBindingName}), so it is created beside the old one, which is
+ * deleted only after the rule has moved.
+ */
+export function bindingNameFor(service: string, slot: Slot, targetGroup: string, recorded?: { readonly targetGroupArn?: string; readonly binding?: string }): string {
+  const recordedGroup = recorded?.targetGroupArn ? targetGroupNameOfArn(recorded.targetGroupArn) : undefined;
+  if (recordedGroup !== undefined && recordedGroup === targetGroup) return recorded?.binding ?? slotObjectName(service, slot);
+  return targetGroupBindingName(service, slot, targetGroup);
+}

@@ -39,6 +39,12 @@ export interface Routing {
   readonly targetGroupArns: Readonly<Record<Slot, string>>;
   /** Target group stickiness of the rule's forward action, in seconds (0 = off); a flip keeps it. */
   readonly stickinessSeconds: number;
+  /**
+   * Kubernetes names of the slots' TargetGroupBindings as deployed (recorded by `pulumi up`), so
+   * the next `up` keeps a binding's name while its target group is unchanged (see
+   * `core/naming.ts` bindingNameFor). Absent in records written before it was kept.
+   */
+  readonly bindings?: Readonly<Partial<Record<Slot, string>>>;
 }
 
 export interface RollbackRecord {
@@ -597,6 +603,7 @@ export const releaseStateSchema = z
       ruleArn: z.string().startsWith("arn:"),
       targetGroupArns: z.object({ blue: z.string().startsWith("arn:"), green: z.string().startsWith("arn:") }),
       stickinessSeconds: z.number().int().min(0).max(604_800),
+      bindings: z.object({ blue: z.string().min(1).optional(), green: z.string().min(1).optional() }).optional(),
     }),
     updatedAt: isoTime,
     writeId: z.string().min(1).optional(),

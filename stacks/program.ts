@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BlueGreenService, RETIRED_AT_ANNOTATION } from "../components/delivery/blueGreenService";
+import { BlueGreenService, RETIRED_AT_ANNOTATION, slotTargetGroupName } from "../components/delivery/blueGreenService";
+import { bindingNameFor } from "../core/naming";
 import { SharedIngress } from "../components/delivery/sharedIngress";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
@@ -203,6 +204,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const earlyJob = jobArgs && jobArgs.phase !== "contract" ? new MigrationJob("migrate", jobArgs, onCluster) : undefined;
   const services = new Map<string, BlueGreenService>();
   const plans = new Map<string, pulumi.Output<ReleasePlan>>();
+  const bindingNames = new Map<string, Record<Slot, pulumi.Output<string>>>();
   const attachment = ingress.attachment();
   for (const spec of config.services) {
     if (spec.desired && !spec.desired.resolved) {
@@ -236,6 +238,16 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       return p;
     });
     plans.set(spec.name, plan);
+    // Each binding keeps its name while its target group is the one release state recorded.
+    const bindings = Object.fromEntries(
+      SLOTS.map((slot) => [
+        slot,
+        pulumi.all([state, attachment.vpcId]).apply(([s, vpc]) =>
+          bindingNameFor(spec.name, slot, slotTargetGroupName(spec, slot, vpc), s ? { targetGroupArn: s.routing.targetGroupArns[slot], binding: s.routing.bindings?.[slot] } : undefined),
+        ),
+      ]),
+    ) as Record<Slot, pulumi.Output<string>>;
+    bindingNames.set(spec.name, bindings);
     services.set(
       spec.name,
       new BlueGreenService(spec.name, {
@@ -245,6 +257,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         weights: plan.apply((p) => p.weights),
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
+        bindingNames: bindings,
         deployAfter: earlyJob ? [earlyJob] : [],
         ...(db?.job ? { schemaGate: { image: db.job.image, command: db.job.checkCommand, databaseUrlSecret: db.job.databaseUrlSecret } } : {}),
       }, onCluster),
@@ -303,8 +316,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     releases.set(
       spec.name,
       pulumi
-        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName])
-        .apply(async ([ruleArn, targetGroupArns, p]): Promise<ReleaseSummary> => {
+        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>])
+        .apply(async ([ruleArn, targetGroupArns, p, , bindings]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
             phase: s?.phase ?? "unrecorded",
             stable: s ? `${s.stable.version} (${s.stable.slot})` : `${spec.slots[spec.stable]?.version ?? "?"} (${spec.stable})`,
@@ -315,7 +328,9 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));
           const r = await options.releases.record(
             spec.name,
-            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds },
+            // The bindings' names (a slot without a workload: the name its binding will get), so
+            // the next up keeps them while the target groups stay.
+            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings },
             p.events,
             p.weights,
             SLOTS.flatMap((slot) => {

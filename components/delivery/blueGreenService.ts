@@ -34,6 +34,12 @@ export interface BlueGreenServiceArgs {
   /** Replica count per slot, overriding `service` (e.g. 0 once a rollback window is over). */
   readonly replicas?: Partial<Record<Slot, pulumi.Input<number>>>;
   /**
+   * Kubernetes name of a slot's TargetGroupBinding. Default: named after its target group
+   * (`<service>-<slot>-<hash>`). The program passes the name release state recorded while the
+   * target group is unchanged (see `core/naming.ts` bindingNameFor).
+   */
+  readonly bindingNames?: Partial<Record<Slot, pulumi.Input<string>>>;
+  /**
    * Extra annotations on a slot's Deployment. The program sets {@link RETIRED_AT_ANNOTATION} on a
    * slot the release driver scaled to 0 and this update brings back, so the Deployment changes
    * (and Pulumi re-applies its replicas and awaits the rollout) even though its last inputs already
@@ -142,7 +148,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
         const replicas = args.replicas?.[slot] ?? slotSpec.replicas;
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate, args.deploymentAnnotations?.[slot]);
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate, args.deploymentAnnotations?.[slot], args.bindingNames?.[slot]);
       }
     }
     this.targetGroups = targetGroups;
@@ -239,6 +245,14 @@ export function slotSelector(service: string, slot: Slot): Record<string, string
   return { app: service, slot };
 }
 
+const TARGET_GROUP_PROTOCOL = "HTTP";
+const TARGET_GROUP_TYPE = "ip";
+
+/** The physical name of a slot's target group in this stack (see `core/naming.ts` targetGroupName). */
+export function slotTargetGroupName(spec: Pick<ServiceSpec, "name" | "port">, slot: Slot, vpcId: string): string {
+  return targetGroupName({ stack: pulumi.getStack(), service: spec.name, slot, port: spec.port, protocol: TARGET_GROUP_PROTOCOL, targetType: TARGET_GROUP_TYPE, vpcId });
+}
+
 /** @internal */
 export function createTargetGroup(
   name: string,
@@ -248,14 +262,12 @@ export function createTargetGroup(
   vpcId: pulumi.Input<string>,
   tags: Record<string, string>,
 ): aws.lb.TargetGroup {
-  const protocol = "HTTP";
-  const targetType = "ip";
+  const protocol = TARGET_GROUP_PROTOCOL;
+  const targetType = TARGET_GROUP_TYPE;
   return new aws.lb.TargetGroup(
     `${name}-${slot}`,
     {
-      name: pulumi.output(vpcId).apply((vpc) =>
-        targetGroupName({ stack: pulumi.getStack(), service: spec.name, slot, port: spec.port, protocol, targetType, vpcId: vpc }),
-      ),
+      name: pulumi.output(vpcId).apply((vpc) => slotTargetGroupName(spec, slot, vpc)),
       vpcId,
       port: spec.port,
       protocol,
@@ -291,6 +303,7 @@ export function createSlotWorkload(
   deployAfter: readonly pulumi.Resource[] = [],
   schemaGate?: SchemaGateArgs,
   annotations?: pulumi.Input<Record<string, string>>,
+  bindingName?: pulumi.Input<string>,
 ): SlotWorkload {
   const uses = spec.database?.uses[slotSpec.version] ?? [];
   const initContainers =
@@ -351,7 +364,7 @@ export function createSlotWorkload(
       // Named after its target group: a replaced group (new port, VPC) gets a binding with a new
       // name, created next to the old one, and the old binding is deleted only after the rule has
       // moved to the new group (create-before-delete), instead of emptying the old group first.
-      metadata: { ...metadata, name: targetGroup.name.apply((tg) => targetGroupBindingName(spec.name, slot, tg)) },
+      metadata: { ...metadata, name: bindingName ?? targetGroup.name.apply((tg) => targetGroupBindingName(spec.name, slot, tg)) },
       spec: {
         serviceRef: { name: service.metadata.name, port: spec.port },
         targetGroupARN: targetGroup.arn,

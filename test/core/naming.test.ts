@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { AWS_LB_NAME_MAX, type TargetGroupIdentity, targetGroupName } from "../../core/naming";
+import { AWS_LB_NAME_MAX, type TargetGroupIdentity, bindingNameFor, targetGroupName, targetGroupNameOfArn } from "../../core/naming";
 import { SLOTS } from "../../core/slots";
 
 const identity = fc.record<TargetGroupIdentity>({
@@ -37,5 +37,34 @@ describe("core/naming: targetGroupName", () => {
   it("keeps the service and slot readable when they fit", () => {
     const name = targetGroupName({ stack: "prod", service: "payments", slot: "green", port: 8080, protocol: "HTTP", targetType: "ip", vpcId: "vpc-11111111" });
     assert.match(name, /^payments-green-[0-9a-f]{8}$/);
+  });
+
+  describe("bindingNameFor: a TargetGroupBinding keeps its name while its target group stays", () => {
+    const arn = (tg: string) => `arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/${tg}/50dc6c495c0c9188`;
+    const tg = "payments-blue-1a2b3c4d";
+
+    it("keeps the recorded name, or the pre-recording name <service>-<slot>, for the recorded target group", () => {
+      assert.equal(bindingNameFor("payments", "blue", tg, { targetGroupArn: arn(tg), binding: "payments-blue-1a2b3c4d" }), "payments-blue-1a2b3c4d");
+      assert.equal(bindingNameFor("payments", "blue", tg, { targetGroupArn: arn(tg) }), "payments-blue", "a stack deployed before names were recorded: no rename, no second binding of the group");
+    });
+
+    it("names a binding after a new target group: first deployment, or a replaced group", () => {
+      assert.equal(bindingNameFor("payments", "blue", tg), "payments-blue-1a2b3c4d");
+      assert.equal(bindingNameFor("payments", "blue", "payments-blue-99ffee00", { targetGroupArn: arn(tg), binding: "payments-blue" }), "payments-blue-99ffee00");
+      assert.equal(targetGroupNameOfArn(arn(tg)), tg);
+      assert.equal(targetGroupNameOfArn("arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1"), undefined);
+    });
+
+    it("never gives a replaced group's binding the name of the old one (property)", () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 65535 }), (a, b) => {
+          fc.pre(a !== b);
+          const name = (port: number) => targetGroupName({ stack: "prod", service: "payments", slot: "green", port, protocol: "HTTP", targetType: "ip", vpcId: "vpc-1" });
+          const first = bindingNameFor("payments", "green", name(a));
+          const next = bindingNameFor("payments", "green", name(b), { targetGroupArn: arn(name(a)), binding: first });
+          return next !== first && next.length <= 253;
+        }),
+      );
+    });
   });
 });

@@ -225,6 +225,34 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.equal(((one("aws:lambda/function:Function", "release-driver").inputs as Obj).environment.variables as Obj).KUBE_ENDPOINT, undefined);
   });
 
+  it("keeps each TargetGroupBinding's name while its target group stays (records from before keep <service>-<slot>), and names a replaced group's binding after it", async () => {
+    // Prepare: a stack deployed before binding names were recorded (its routing has none).
+    await up(0, imageConfig("v2.3.0"));
+    const s0 = await backend.get("payments");
+    if (!s0) throw new Error("no state");
+    const { bindings: _dropped, ...legacyRouting } = s0.routing;
+    backend.store.states.set("payments", { ...s0, routing: legacyRouting });
+    const tgbName = (slot: string) => ((one(T.tgb, `payments-${slot}`).inputs as Obj).metadata as Obj).name as string;
+
+    // Act 1: the upgrade's first up.
+    await up(1, imageConfig("v2.3.0"));
+    // Assess 1: no rename (a second binding of the same group is refused by the controller's webhook).
+    assert.equal(tgbName("blue"), "payments-blue");
+    assert.equal((await backend.get("payments"))?.routing.bindings?.blue, "payments-blue", "recorded");
+
+    // Act 2: a later up keeps it; a port change replaces the target group.
+    await up(2, imageConfig("v2.3.0"));
+    assert.equal(tgbName("blue"), "payments-blue");
+    const moved = imageConfig("v2.3.0");
+    (moved.services[0] as Obj).port = 9090;
+    await up(3, moved);
+    // Assess 2: the new group's binding has a new name: created beside the old one, not after deleting it.
+    const newGroup = one(T.tg, "payments-blue").inputs.name as string;
+    assert.equal(tgbName("blue"), `payments-blue-${newGroup.slice(-8)}`);
+    assert.equal(one(T.tgb, "payments-blue").options.deleteBeforeReplace, false);
+    assert.equal((await backend.get("payments"))?.routing.bindings?.blue, `payments-blue-${newGroup.slice(-8)}`);
+  });
+
   describe("replicas of a slot the release driver scaled down (server-side apply stand-in)", function () {
     this.timeout(60_000);
     const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };

@@ -192,9 +192,17 @@ describe("stacks: the prod program", () => {
       { region: seen[0].region, profile: seen[0].profile, accessKey: seen[0].accessKey, roles: seen[0].assumeRoles },
       { region: "eu-west-1", profile: "deploy", accessKey: "AKIAEXAMPLE", roles: [{ roleArn: "arn:aws:iam::123456789012:role/remedy-deployer", sessionName: "ci" }] },
     );
-    const exec = (JSON.parse(one("pulumi:providers:kubernetes", "cluster").inputs.kubeconfig as string) as Obj).users[0].user.exec;
+    // Static keys go to the token command too (they win over the profile, as in the provider),
+    // so the kubeconfig is a secret.
+    const sealed = one("pulumi:providers:kubernetes", "cluster").inputs.kubeconfig as Obj;
+    assert.equal(sealed["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+    const exec = (JSON.parse(sealed.value as string) as Obj).users[0].user.exec;
     assert.deepEqual(exec.args.slice(-2), ["--role-arn", "arn:aws:iam::123456789012:role/remedy-deployer"]);
-    assert.deepEqual(exec.env, [{ name: "AWS_PROFILE", value: "deploy" }]);
+    assert.deepEqual(exec.env, [
+      { name: "AWS_PROFILE", value: "deploy" },
+      { name: "AWS_ACCESS_KEY_ID", value: "AKIAEXAMPLE" },
+      { name: "AWS_SECRET_ACCESS_KEY", value: "not-read-without-accessKey" },
+    ]);
   });
 
   it("stops on bad config before registering anything, with every problem listed", async () => {

@@ -230,7 +230,8 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     await up(0, imageConfig("v2.3.0"));
     const s0 = await backend.get("payments");
     if (!s0) throw new Error("no state");
-    const { bindings: _dropped, ...legacyRouting } = s0.routing;
+    const legacyRouting = { ...s0.routing };
+    delete legacyRouting.bindings;
     backend.store.states.set("payments", { ...s0, routing: legacyRouting });
     const tgbName = (slot: string) => ((one(T.tgb, `payments-${slot}`).inputs as Obj).metadata as Obj).name as string;
 

@@ -281,6 +281,9 @@ export const DRIVER_CONCURRENCY = 8;
  */
 export const DRIVER_RECORD_RESERVE_MS = 4_000;
 
+/** Below this much time left in an invocation, the release driver starts no further service. */
+export const DRIVER_MIN_SERVICE_MS = 1_000;
+
 /** Below this much time left, a pre-traffic check is not started this tick (it runs next tick). */
 export const DRIVER_MIN_CHECK_MS = 1_000;
 

@@ -258,6 +258,11 @@ export function createReleaseDriver(deps: DriverDeps) {
     // One consistent GetItem per progressive service: the cost of a tick does not grow with the
     // table's history and outbox items (a Scan would read them all every minute).
     return pooled(deps.services, defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
+      // A service not started before the deadline waits for the next tick rather than being cut
+      // between its record and its move (the conditional writes keep that safe, but it is noise).
+      if (remainingMs() < defaults.DRIVER_MIN_SERVICE_MS) {
+        return { service, decision: "skipped", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: not started, next tick` };
+      }
       try {
         const state = await deps.store.get(service);
         return state ? await tickService(state, tickAt, remainingMs) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };

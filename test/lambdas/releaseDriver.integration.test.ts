@@ -121,6 +121,9 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       // A tick with too little time left does not start a check at all.
       const late = await d.tick({ remainingMs: () => 2_000 });
       assert.match(late.find((r) => r.service === "orders")?.reason ?? "", /^\d+ ms left in this tick: the pre-traffic check runs next tick$/);
+      // And with under a second left, no service is started at all.
+      const spent = await d.tick({ remainingMs: () => 400 });
+      assert.deepEqual(spent.map((r) => [r.service, r.decision, r.reason]), ["orders", "search", "payments"].map((svc) => [svc, "skipped", "400 ms left in this tick: not started, next tick"]));
     } finally {
       hole.closeAllConnections();
       await new Promise<void>((resolve) => hole.close(() => resolve()));

@@ -7,6 +7,7 @@
  */
 import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import type { TokenCredentials } from "../core/kubeconfig";
 
 /** One role of the provider's `aws:assumeRoles` chain. */
 export interface AssumeRoleSetting {
@@ -17,15 +18,12 @@ export interface AssumeRoleSetting {
   readonly durationSeconds?: number;
 }
 
-/** The provider settings remedy honours. */
-export interface AwsSettings {
+/**
+ * The provider settings remedy honours: the credentials (shared with the kubeconfig's token
+ * command, `core/kubeconfig.ts`), the region, and the whole `assumeRoles` chain.
+ */
+export interface AwsSettings extends TokenCredentials {
   readonly region?: string;
-  readonly profile?: string;
-  readonly accessKey?: string;
-  readonly secretKey?: string;
-  readonly token?: string;
-  readonly sharedCredentialsFiles?: readonly string[];
-  readonly sharedConfigFiles?: readonly string[];
   readonly assumeRoles: readonly AssumeRoleSetting[];
 }
 

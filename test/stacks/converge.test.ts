@@ -329,10 +329,11 @@ describe("core/converge: planRelease (pure)", () => {
     assert.equal(planRelease(promoted, s, at(66), "pulumi:prod").scaleDownPrevious, false);
     assert.equal(planRelease(promoted, s, at(120), "pulumi:prod").keepPreviousWarm, true);
     assert.equal(planRelease(promoted, s, at(121), "pulumi:prod").scaleDownPrevious, true);
-    // Retired by the driver (its record is the truth, whatever the clock says): planned at 0.
+    // Retired by the driver (its record is the truth, even where this up's clock or config would
+    // still keep it warm, e.g. a longer rollbackWindowMinutes now): planned at 0.
     const retired = applyEvent(s, { type: "retire-previous", at: at(121), by: "release-driver" }).state;
-    const p = planRelease(promoted, retired, at(121), "pulumi:prod");
-    assert.deepEqual([p.scaleDownPrevious, p.retired], [true, { slot: Slot.Blue, at: at(121), keep: true }]);
+    const p = planRelease({ ...promoted, rollbackWindowMinutes: 600 }, { ...retired, rollbackWindowEndsAt: null }, at(122), "pulumi:prod");
+    assert.deepEqual([p.scaleDownPrevious, p.keepPreviousWarm, p.retired], [true, false, { slot: Slot.Blue, at: at(121), keep: true }]);
     // Going back to it (config makes it stable): not kept at 0, and the retire is named.
     const back = planRelease({ ...desired, candidate: null, weight: 0 }, retired, at(122), "pulumi:prod");
     assert.deepEqual([back.scaleDownPrevious, back.retired, back.weights], [false, { slot: Slot.Blue, at: at(121), keep: false }, { blue: 100, green: 0 }]);

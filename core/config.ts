@@ -1511,6 +1511,9 @@ export function hotfixSeed(config: StackConfig): HotfixSeed {
       // check, which needs one) does not apply.
       delete rest.strategy;
       delete rest.preTraffic;
+      // Its header value is a secret: never in a (plain) stack output. The hotfix environment has
+      // no test route (its candidate takes all of its traffic).
+      delete rest.testRoute;
       return { ...rest, slots: { [spec.stable]: { image: live.image, version: live.version } }, candidate: { weight: 0 } };
     }),
   };

@@ -147,7 +147,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       delete rest.stable;
       delete rest.slots;
       delete rest.candidate;
-      return { ...rest, image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.2", strategy: { kind: "canary", weight: 10, minutes: 5 }, preTraffic: { lambda: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:smoke" } } };
+      return { ...rest, image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.2", strategy: { kind: "canary", weight: 10, minutes: 5 }, preTraffic: { lambda: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:smoke" } }, testRoute: { priority: 5, value: "9f86d081884c7d659a2feaa0c55ad015" } };
     });
     const parsed = parseStackConfig({ ...prod, services });
     const live: ReleaseState = {
@@ -167,6 +167,8 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
     assert.equal(p?.candidateWeight, 100);
     assert.equal(p?.strategy, undefined);
     assert.equal(p?.preTraffic, undefined);
+    assert.equal(p?.testRoute, undefined);
+    assert.ok(!JSON.stringify(seed).includes("9f86d081884c7d659a2feaa0c55ad015"), "the test route's secret never reaches prod's (plain) hotfixSeed output");
   });
 
   it("gives every prod service routed by host alone its own hotfix host, so two of them can deploy", () => {

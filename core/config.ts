@@ -947,6 +947,17 @@ function checkStack(raw: RawStack, out: Issue[]): void {
       }
     });
   }
+  // npx without --no-install fetches from the public registry whatever is published under the
+  // name when the image has no local copy, and runs it with DATABASE_URL in its environment.
+  for (const key of ["command", "checkCommand"] as const) {
+    const cmd = raw.database?.job?.[key];
+    if (cmd && /(^|\/)npx$/.test(cmd[0] ?? "") && !cmd.some((a) => a === "--no-install" || a === "--no" || a === "--offline")) {
+      out.push({
+        path: ["database", "job", key],
+        message: `${JSON.stringify(cmd)} lets npx install a package from the registry at run time (with DATABASE_URL in its environment) when the image has none; add "--no-install" after "npx", or call the installed entry point (e.g. ["remedy", ...] or ["node", "/app/cli/remedy.js", ...])`,
+      });
+    }
+  }
   if (raw.database?.run && !raw.database.job) {
     out.push({ path: ["database", "job"], message: "required with database.run: the image, namespace and DATABASE_URL secret of the migration Job" });
   }
@@ -1255,7 +1266,7 @@ function normaliseStack(raw: RawStack): StackConfig {
             applied: raw.database.applied ?? [],
             ...(raw.database.run ? { run: raw.database.run } : {}),
             ...(raw.database.job
-              ? { job: { ...raw.database.job, command: raw.database.job.command ?? ["npx", "remedy", "migrate", "apply"], checkCommand: raw.database.job.checkCommand ?? ["npx", "remedy", "migrate", "check"] } }
+              ? { job: { ...raw.database.job, command: raw.database.job.command ?? [...defaults.DEFAULT_MIGRATE_COMMAND], checkCommand: raw.database.job.checkCommand ?? [...defaults.DEFAULT_SCHEMA_CHECK_COMMAND] } }
               : {}),
           },
         }),

@@ -292,3 +292,14 @@ export const DRIVER_MIN_CHECK_MS = 1_000;
  * driver to time steps from it; further off (a replayed or hand-made event), the wall clock is used.
  */
 export const DRIVER_SCHEDULE_SKEW_SECONDS = 120;
+
+/**
+ * The migration Job's command (`<plan> <phase>` appended). `--no-install`: npx runs the remedy the
+ * image installed and fails if there is none, instead of fetching whatever the public registry
+ * has under that name (an unrelated package, which would run with DATABASE_URL in its
+ * environment).
+ */
+export const DEFAULT_MIGRATE_COMMAND: readonly string[] = ["npx", "--no-install", "remedy", "migrate", "apply"];
+
+/** The schema-check init container's command (`--uses <columns>` appended); see {@link DEFAULT_MIGRATE_COMMAND}. */
+export const DEFAULT_SCHEMA_CHECK_COMMAND: readonly string[] = ["npx", "--no-install", "remedy", "migrate", "check"];

@@ -10,7 +10,7 @@ export interface MigrationJobArgs {
   readonly phase: MigrationPhase;
   /** Image with remedy's CLI (or any image whose `command` applies the phase). Required. */
   readonly image: string;
-  /** Command; `<plan> <phase>` are appended. Default `["npx", "remedy", "migrate", "apply"]`. */
+  /** Command; `<plan> <phase>` are appended. Default {@link defaults.DEFAULT_MIGRATE_COMMAND}. */
   readonly command?: readonly string[];
   readonly namespace: pulumi.Input<string>;
   /** Secret and key holding `DATABASE_URL`. */
@@ -75,7 +75,7 @@ export class MigrationJob extends pulumi.ComponentResource {
                 {
                   name: "migrate",
                   image: args.image,
-                  command: [...(args.command ?? ["npx", "remedy", "migrate", "apply"]), args.plan, args.phase],
+                  command: [...(args.command ?? defaults.DEFAULT_MIGRATE_COMMAND), args.plan, args.phase],
                   env: [
                     { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.databaseUrlSecret.name, key: args.databaseUrlSecret.key } } },
                     { name: "REMEDY_ROLLBACK_WINDOW", value: JSON.stringify(args.rollbackWindow ?? []) },

@@ -65,7 +65,7 @@ export interface BlueGreenServiceArgs {
 export interface SchemaGateArgs {
   /** Image with remedy's CLI. */
   readonly image: string;
-  /** Command; `--uses <columns>` is appended. E.g. `["npx", "remedy", "migrate", "check"]`. */
+  /** Command; `--uses <columns>` is appended. E.g. `["npx", "--no-install", "remedy", "migrate", "check"]`. */
   readonly command: readonly string[];
   /** Secret and key holding `DATABASE_URL`. */
   readonly databaseUrlSecret: { readonly name: string; readonly key: string };

@@ -42,6 +42,23 @@ describe("stacks: the migration gate and migration Job", () => {
   const old = ["payments.id", "payments.amount"];
   const renamed = ["payments.id", "payments.amount_minor"];
 
+  it("never lets npx fetch remedy from the registry at run time: the defaults pass --no-install, a configured plain npx is refused", async () => {
+    // Prepare: an image without a local remedy would make `npx remedy` install the public package
+    // of that name and run it with DATABASE_URL in its environment.
+    const plain = { ...JOB, command: ["npx", "remedy", "migrate", "apply"], checkCommand: ["/usr/local/bin/npx", "-y", "remedy", "migrate", "check"] };
+    // Act + Assess
+    await assert.rejects(
+      run(prod({ run: { plan: PLAN, phase: "expand" }, job: plain }, { "v2.3.0": old, "v2.3.1": old })),
+      (err: Error) =>
+        /database\.job\.command: \["npx","remedy","migrate","apply"\] lets npx install a package from the registry at run time \(with DATABASE_URL in its environment\) when the image has none; add "--no-install"/.test(err.message) &&
+        /database\.job\.checkCommand: /.test(err.message),
+    );
+    assert.equal(ofType("kubernetes:batch/v1:Job").length, 0, "nothing built");
+    // The installed entry point, or npx --no-install, is accepted.
+    await run(prod({ run: { plan: PLAN, phase: "expand" }, job: { ...JOB, command: ["remedy", "migrate", "apply"], checkCommand: ["npx", "--no-install", "remedy", "migrate", "check"] } }, { "v2.3.0": old, "v2.3.1": old }));
+    assert.deepEqual(((one("kubernetes:batch/v1:Job", "migrate").inputs as Obj).spec.template.spec.containers[0] as Obj).command.slice(0, 3), ["remedy", "migrate", "apply"]);
+  });
+
   it("runs the expand phase as a Job before the releases, with the database URL from a Secret", async () => {
     await run(prod({ run: { plan: PLAN, phase: "expand" }, job: JOB }, { "v2.3.0": old, "v2.3.1": old }));
     const job = one("kubernetes:batch/v1:Job", "migrate");
@@ -50,7 +67,7 @@ describe("stacks: the migration gate and migration Job", () => {
     assert.equal((job.inputs as Obj).metadata.name, "migrate-0001-rename-payments-amount-expand");
     assert.equal(spec.backoffLimit, 0);
     const container = spec.template.spec.containers[0];
-    assert.deepEqual(container.command, ["npx", "remedy", "migrate", "apply", PLAN, "expand"]);
+    assert.deepEqual(container.command, ["npx", "--no-install", "remedy", "migrate", "apply", PLAN, "expand"]);
     assert.deepEqual(container.env[0], { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } });
     assert.equal(ofType("remedy:database:MigrationJob").length, 1);
     // Pulumi waits as long as Kubernetes lets the Job run (3600 s) plus scheduling, not its default 10 minutes.
@@ -75,7 +92,7 @@ describe("stacks: the migration gate and migration Job", () => {
     // real ledger before they start (init container), whatever config claims is applied.
     await run(prod({ applied: [`${PLAN}:expand`], run: { plan: PLAN, phase: "backfill" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed }));
     const green = (one("kubernetes:apps/v1:Deployment", "payments-green").inputs as Obj).spec.template.spec;
-    assert.deepEqual(green.initContainers[0].command, ["npx", "remedy", "migrate", "check", "--uses", "payments.amount_minor,payments.id"]);
+    assert.deepEqual(green.initContainers[0].command, ["npx", "--no-install", "remedy", "migrate", "check", "--uses", "payments.amount_minor,payments.id"]);
     assert.equal(green.initContainers[0].image, JOB.image);
     assert.deepEqual(green.initContainers[0].env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } }]);
     const blue = (one("kubernetes:apps/v1:Deployment", "payments-blue").inputs as Obj).spec.template.spec;

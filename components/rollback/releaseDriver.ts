@@ -21,8 +21,8 @@ export interface ReleaseDriverArgs {
   readonly hookFunctionArns?: readonly string[];
   /**
    * Lets the driver scale a promoted-away slot to 0 once its rollback window is over: an EKS
-   * access entry maps its role to a Kubernetes group that may get and patch only these
-   * services' Deployments (`<service>-blue`/`-green`), in their namespaces. The cluster must
+   * access entry maps its role to a Kubernetes group that may get only these services'
+   * Deployments (`<service>-blue`/`-green`) and patch only their scale subresource. The cluster must
    * allow access entries (authentication mode API or API_AND_CONFIG_MAP). Absent: `pulumi up`
    * scales them down after the window instead.
    */
@@ -165,7 +165,15 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         const metadata = { name: group, namespace: ns, labels: { "app.kubernetes.io/managed-by": "remedy", "app.kubernetes.io/component": "release-driver" } };
         const role = new k8s.rbac.v1.Role(
           `${name}-${ns}`,
-          { metadata, rules: [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: deployments.sort(), verbs: ["get", "patch"] }] },
+          {
+            metadata,
+            // Read the Deployments; change only their replica count (the scale subresource): whoever
+            // holds this role cannot change an image, a command or a service account.
+            rules: [
+              { apiGroups: ["apps"], resources: ["deployments"], resourceNames: deployments.sort(), verbs: ["get"] },
+              { apiGroups: ["apps"], resources: ["deployments/scale"], resourceNames: deployments.sort(), verbs: ["patch"] },
+            ],
+          },
           { parent: this, provider: kube.provider, dependsOn: [...(kube.dependsOn ?? [])] },
         );
         new k8s.rbac.v1.RoleBinding(

@@ -1,10 +1,11 @@
 /**
- * The release driver's one Kubernetes call: scale a slot's Deployment to 0 once its version's
- * rollback window is over, only if the slot still runs that version's image. Authenticates to EKS
+ * The release driver's Kubernetes calls: scale a slot's Deployment to 0 once its version's
+ * rollback window is over, only if the slot still runs that version's image (a GET, then a
+ * PATCH of the `scale` subresource conditional on the resourceVersion read). Authenticates to EKS
  * as the driver's IAM role, the way `aws eks get-token` does (a presigned STS GetCallerIdentity
  * URL bound to the cluster name), against the cluster's endpoint and CA. The role is mapped to a
- * Kubernetes group by an EKS access entry; RBAC lets that group get and patch only the named
- * Deployments (see `components/rollback/releaseDriver.ts`).
+ * Kubernetes group by an EKS access entry; RBAC lets that group get the named Deployments and
+ * patch only their `scale` subresource (see `components/rollback/releaseDriver.ts`).
  */
 import * as https from "node:https";
 import { Hash } from "@smithy/hash-node";
@@ -103,27 +104,33 @@ export function createKubeScaler(access: KubeClusterAccess): KubeScaler {
     }
   };
 
+  const base$ = (namespace: string, name: string) => `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`;
+  const denied = (status: number, namespace: string, name: string, body: string) =>
+    new KubeError(
+      `${status} from the cluster for ${namespace}/${name}: ${message(body)}; check the release driver's EKS access entry and its Role/RoleBinding in ${namespace} (or set remedy:kubernetes.driverAccess: false)`,
+    );
+
   return {
     async scaleToZeroIfImage(namespace, name, image) {
       const token = await eksToken(access.cluster, access.region, access.credentials);
-      const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}?fieldManager=remedy-release-driver`;
-      // One atomic, conditional write: JSON Patch `test` fails the whole patch if the image moved.
-      const patch = JSON.stringify([
-        { op: "test", path: "/spec/template/spec/containers/0/image", value: image },
-        { op: "replace", path: "/spec/replicas", value: 0 },
-      ]);
-      const res = await request("PATCH", path, token, patch, "application/json-patch+json");
+      // Read the Deployment (RBAC: get), check its image, then scale through the scale
+      // subresource (RBAC: patch on deployments/scale only: the driver can change nothing but
+      // replicas) with the resourceVersion it read as a precondition: if the Deployment changed
+      // in between (a new release's image), the API server answers 409 and nothing is scaled.
+      const got = await request("GET", base$(namespace, name), token);
+      if (got.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
+      if (got.status === 401 || got.status === 403) throw denied(got.status, namespace, name, got.body);
+      if (got.status !== 200) throw new KubeError(`GET ${namespace}/${name} answered ${got.status}: ${message(got.body)}`);
+      const d = JSON.parse(got.body) as { metadata?: { resourceVersion?: string }; spec?: { template?: { spec?: { containers?: { image?: string }[] } } } };
+      const running = d.spec?.template?.spec?.containers?.[0]?.image;
+      if (running !== image) return { outcome: "image-changed", detail: `${namespace}/${name} no longer runs ${image} (it runs ${running ?? "nothing"}); left alone` };
+      const patch = JSON.stringify({ metadata: { resourceVersion: d.metadata?.resourceVersion }, spec: { replicas: 0 } });
+      const res = await request("PATCH", `${base$(namespace, name)}/scale?fieldManager=remedy-release-driver`, token, patch, "application/merge-patch+json");
       if (res.status === 200) return { outcome: "scaled", detail: `${namespace}/${name} scaled to 0 (it ran ${image})` };
       if (res.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
-      if (res.status === 422 || res.status === 409 || (res.status === 500 && /test/i.test(res.body))) {
-        return { outcome: "image-changed", detail: `${namespace}/${name} no longer runs ${image} (${message(res.body)}); left alone` };
-      }
-      if (res.status === 401 || res.status === 403) {
-        throw new KubeError(
-          `${res.status} from the cluster for ${namespace}/${name}: ${message(res.body)}; check the release driver's EKS access entry and its Role/RoleBinding in ${namespace} (or set remedy:kubernetes.driverAccess: false)`,
-        );
-      }
-      throw new KubeError(`PATCH ${namespace}/${name} answered ${res.status}: ${message(res.body)}`);
+      if (res.status === 409) return { outcome: "image-changed", detail: `${namespace}/${name} changed while it was being scaled (${message(res.body)}); left alone` };
+      if (res.status === 401 || res.status === 403) throw denied(res.status, namespace, name, res.body);
+      throw new KubeError(`PATCH ${namespace}/${name}/scale answered ${res.status}: ${message(res.body)}`);
     },
   };
 }

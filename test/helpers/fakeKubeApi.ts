@@ -23,6 +23,12 @@ export interface FakeDeployment {
   replicas: number;
 }
 
+/** What a RoleBinding would allow the caller (checked per request, like the API server's RBAC). */
+export interface FakeRbac {
+  /** `verb resource` pairs allowed, e.g. `get deployments`, `patch deployments/scale`. */
+  readonly allow: readonly string[];
+}
+
 export interface FakeKubeApi {
   readonly endpoint: string;
   /** Base64 PEM of the server's certificate (it is its own CA), as EKS reports a cluster CA. */
@@ -35,10 +41,16 @@ export interface FakeKubeApi {
    */
   readonly objects: Map<string, Obj>;
   readonly managedFields: Map<string, Map<string, Set<string>>>;
+  /** resourceVersion per `namespace/name` (bumped by every change made through the API). */
+  readonly versions: Map<string, number>;
   /** Every request: method, path, the decoded presigned URL of its token, content type. */
   readonly requests: { method: string; path: string; presignedUrl: URL | null; contentType: string | undefined }[];
   /** Answer the next requests with this status (e.g. 403) instead of serving them. */
   deny?: { status: number; message: string };
+  /** When set, requests outside these verbs/resources are forbidden (403), as RBAC would. */
+  rbac?: FakeRbac;
+  /** Called after a GET of a Deployment is answered (a test changes the Deployment in between). */
+  afterGet?: (key: string) => void;
   close(): Promise<void>;
 }
 
@@ -83,8 +95,9 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   const deployments = new Map<string, FakeDeployment>();
   const requests: FakeKubeApi["requests"] = [];
   const objects = new Map<string, Obj>();
+  const versions = new Map<string, number>();
   const managedFields = new Map<string, Map<string, Set<string>>>();
-  const api: Partial<FakeKubeApi> & { deny?: FakeKubeApi["deny"] } = { deployments, requests, objects, managedFields };
+  const api: Partial<FakeKubeApi> & { deny?: FakeKubeApi["deny"]; rbac?: FakeRbac; afterGet?: FakeKubeApi["afterGet"] } = { deployments, requests, objects, managedFields, versions };
   /** `manager` now owns `paths`; with `take`, nobody else does. */
   const own = (key: string, manager: string, paths: Iterable<string>, take: (p: string) => boolean, replaceOwn = false) => {
     const owners = managedFields.get(key) ?? new Map<string, Set<string>>();
@@ -128,9 +141,14 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         /^[0-9a-f]{64}$/.test(q.get("X-Amz-Signature") ?? "");
       if (!valid) return answer(401, { kind: "Status", status: "Failure", message: "Unauthorized", code: 401 });
       if (api.deny) return answer(api.deny.status, { kind: "Status", status: "Failure", message: api.deny.message, code: api.deny.status });
-      const m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/?]+)/.exec(req.url ?? "");
+      const m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/?]+)(\/scale)?/.exec(req.url ?? "");
       const query = new URL(req.url ?? "/", "https://x").searchParams;
       const manager = query.get("fieldManager") ?? "unknown";
+      const resource = m?.[3] ? "deployments/scale" : "deployments";
+      const verb = req.method === "GET" ? "get" : "patch";
+      if (api.rbac && !api.rbac.allow.includes(`${verb} ${resource}`)) {
+        return answer(403, { kind: "Status", status: "Failure", reason: "Forbidden", code: 403, message: `${resource === "deployments" ? "deployments.apps" : "deployments.apps/scale"} "${m?.[2] ?? "?"}" is forbidden: cannot ${verb} resource "${resource}"` });
+      }
       if (m && req.method === "PATCH" && req.headers["content-type"] === "application/apply-patch+yaml") {
         // Server-side apply (JSON is YAML): conflicts with other managers' differing fields.
         const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
@@ -152,10 +170,33 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         objects.set(key, merge(live, applied));
         own(key, me, fields.keys(), changed, true);
         sync(key);
+        versions.set(key, (versions.get(key) ?? 0) + 1);
         return answer(200, objects.get(key));
       }
       const d = m ? deployments.get(`${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`) : undefined;
       if (!m || !d) return answer(404, { kind: "Status", status: "Failure", message: `deployments.apps "${m?.[2] ?? "?"}" not found`, reason: "NotFound", code: 404 });
+      const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
+      const version = () => String(versions.get(key) ?? 1);
+      if (req.method === "GET" && !m[3]) {
+        answer(200, { kind: "Deployment", metadata: { name: m[2], namespace: m[1], resourceVersion: version() }, spec: { replicas: d.replicas, template: { spec: { containers: [{ image: d.image }] } } } });
+        return api.afterGet?.(key);
+      }
+      if (m[3] && req.method === "PATCH" && req.headers["content-type"] === "application/merge-patch+json") {
+        // The scale subresource: replicas only, with an optional resourceVersion precondition.
+        const patch = JSON.parse(body) as { metadata?: { resourceVersion?: string }; spec?: { replicas?: number } };
+        if (patch.metadata?.resourceVersion !== undefined && patch.metadata.resourceVersion !== version()) {
+          return answer(409, { kind: "Status", status: "Failure", reason: "Conflict", code: 409, message: `Operation cannot be fulfilled on deployments.apps "${m[2]}": the object has been modified; please apply your changes to the latest version and try again` });
+        }
+        const replicas = patch.spec?.replicas ?? d.replicas;
+        if (replicas !== d.replicas) {
+          deployments.set(key, { ...d, replicas });
+          versions.set(key, Number(version()) + 1);
+          const o = objects.get(key);
+          if (o) objects.set(key, merge(o, { spec: { replicas } }));
+          own(key, `${manager}|Update`, [".spec.replicas"], () => true);
+        }
+        return answer(200, { kind: "Scale", metadata: { name: m[2], namespace: m[1], resourceVersion: version() }, spec: { replicas } });
+      }
       if (req.method !== "PATCH" || req.headers["content-type"] !== "application/json-patch+json") return answer(415, { kind: "Status", message: "unsupported" });
       const ops = JSON.parse(body) as { op: string; path: string; value: unknown }[];
       const next = { ...d };
@@ -165,8 +206,8 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         }
         if (op.op === "replace" && op.path === "/spec/replicas") next.replicas = op.value as number;
       }
-      const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
       deployments.set(key, next);
+      versions.set(key, Number(version()) + 1);
       // A JSON Patch is an Update: its manager takes every field it changed from everyone else.
       const o = objects.get(key);
       if (o && next.replicas !== d.replicas) {

@@ -364,7 +364,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       // Assess: held through the window (ends at 45) and the 5-minute grace after it.
       assert.deepEqual(timeline, ["0:advance", "5:advance", "15:promote", "30:hold", "45:hold", "50:retire", "51:skipped"]);
       assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v1", replicas: 0 });
-      assert.equal(kubeApi.requests.length, 1, "scaled once; the record stops the repeats");
+      assert.deepEqual(kubeApi.requests.map((r) => r.method), ["GET", "PATCH"], "scaled once (a read, then the scale); the record stops the repeats");
       const s = await world.store.get("payments");
       assert.equal(s?.previousRetiredAt, new Date(at(50)).toISOString());
       assert.equal((await world.store.history("payments")).at(-1)?.summary, `v1 (blue) scaled to 0: its rollback window ended at ${new Date(at(45)).toISOString()}`);

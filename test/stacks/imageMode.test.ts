@@ -184,7 +184,10 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     // RBAC: get + patch on payments' two Deployments, nothing else, in its namespace.
     const rbacRole = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "release-driver-payments");
     const binding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "release-driver-payments");
-    assert.deepEqual((rbacRole.inputs as Obj).rules, [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["payments-blue", "payments-green"], verbs: ["get", "patch"] }]);
+    assert.deepEqual((rbacRole.inputs as Obj).rules, [
+      { apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["payments-blue", "payments-green"], verbs: ["get"] },
+      { apiGroups: ["apps"], resources: ["deployments/scale"], resourceNames: ["payments-blue", "payments-green"], verbs: ["patch"] },
+    ]);
     assert.equal((rbacRole.inputs as Obj).metadata.namespace, "payments");
     assert.deepEqual((binding.inputs as Obj).subjects, [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "remedy-prod-release-driver" }]);
     assert.deepEqual((binding.inputs as Obj).roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "remedy-prod-release-driver" });

@@ -303,3 +303,9 @@ export const DEFAULT_MIGRATE_COMMAND: readonly string[] = ["npx", "--no-install"
 
 /** The schema-check init container's command (`--uses <columns>` appended); see {@link DEFAULT_MIGRATE_COMMAND}. */
 export const DEFAULT_SCHEMA_CHECK_COMMAND: readonly string[] = ["npx", "--no-install", "remedy", "migrate", "check"];
+
+/**
+ * The rollback Lambda pages about one escalation (service, alarm, cause) at most once in this
+ * window, however many events repeat it (CloudWatch re-invokes, or someone floods the function).
+ */
+export const ESCALATION_PAGE_WINDOW_MS = 15 * 60_000;

@@ -211,6 +211,29 @@ export class ReleaseStore {
     }
   }
 
+  /**
+   * Claims the right to page about `key` (an escalation: service, alarm and why) unless someone
+   * paged about it within `windowMs`: one conditional write, so concurrent or repeated events
+   * send one page per window, not one per event.
+   */
+  async claimEscalation(service: string, key: string, nowMs: number, windowMs: number): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk: `escalation#${key}` }),
+          UpdateExpression: "SET pagedAt = :now",
+          ConditionExpression: "attribute_not_exists(pagedAt) OR pagedAt < :cutoff",
+          ExpressionAttributeValues: marshall({ ":now": nowMs, ":cutoff": nowMs - windowMs }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
   /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */
   async settleNotification(service: string, sk: string, claimer: string, outcome: "sent" | "pending", at: string): Promise<void> {
     try {

@@ -12,7 +12,7 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
 import { parseAlarmName } from "../../core/alarms";
@@ -21,7 +21,7 @@ import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseE
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent, type AlarmSignal } from "./events";
-import { alarmsInAlarm } from "./alarmState";
+import { type AlarmNow, alarmsInAlarm, describeAlarm } from "./alarmState";
 import { truncate } from "./text";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
@@ -152,6 +152,12 @@ export function createRollbackHandler(deps: RollbackDeps) {
   async function escalate(signal: AlarmSignal, target: Target, why: string): Promise<SignalResult> {
     logger.error("not rolling back: escalating to humans", { reason: why });
     count("Escalations", target.service);
+    // One page per service, alarm and cause per window, however many events repeat it.
+    const key = createHash("sha256").update(JSON.stringify([signal.alarmName, why])).digest("hex").slice(0, 16);
+    if (deps.topicArn && !(await deps.store.claimEscalation(target.service, key, now(), defaults.ESCALATION_PAGE_WINDOW_MS))) {
+      count("DuplicateEscalations", target.service);
+      return { outcome: Outcome.Escalated, reason: `${why} (already paged within ${defaults.ESCALATION_PAGE_WINDOW_MS / 60_000} min)`, alarm: signal.alarmName, service: target.service };
+    }
     await publish({
       subject: `remedy: ${target.service} NOT rolled back automatically`,
       lines: [
@@ -213,14 +219,31 @@ export function createRollbackHandler(deps: RollbackDeps) {
     return sent;
   }
 
-  async function rollBack(signal: AlarmSignal, target: Target, started: number, manual?: { force: boolean }): Promise<SignalResult> {
+  async function rollBack(signal: AlarmSignal, target: Target, started: number, manual?: { force: boolean }, confirm = false): Promise<SignalResult> {
     const base = { alarm: signal.alarmName, service: target.service };
     let state: ReleaseState | undefined;
+    let now$: AlarmNow | undefined;
     try {
-      state = await deps.store.get(target.service);
+      // The event's claim of ALARM and its reason are not evidence: anyone allowed to invoke the
+      // function could send them. CloudWatch's own record is read beside the release state (in
+      // parallel: no extra round trip before the flip).
+      [state, now$] = await Promise.all([deps.store.get(target.service), confirm ? describeAlarm(deps.cloudwatch, signal.alarmName) : Promise.resolve(undefined)]);
     } catch (err) {
       if (err instanceof ReleaseStateError) return escalate(signal, target, err.message);
       throw err;
+    }
+    if (confirm) {
+      if (!now$) {
+        count("UnconfirmedEvents", target.service);
+        return { ...base, outcome: Outcome.Ignored, reason: `no alarm ${signal.alarmName} exists in CloudWatch; the event is not acted on` };
+      }
+      if (now$.state !== AlarmState.Alarm) {
+        count("UnconfirmedEvents", target.service);
+        logger.warn("the event says ALARM, CloudWatch does not", { alarm: signal.alarmName, cloudwatch: now$.state });
+        return { ...base, outcome: Outcome.Ignored, reason: `CloudWatch has ${signal.alarmName} in ${now$.state} (since ${now$.since}), not ALARM as the event says; not rolling back` };
+      }
+      // What is recorded and paged is CloudWatch's reason and time, not the event's text.
+      signal = { ...signal, reason: now$.reason, at: now$.since };
     }
     if (!state) {
       return escalate(signal, target, `no release state for ${target.service} in ${deps.store.tableName}; run \`pulumi up\` to record it`);
@@ -345,7 +368,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
     logger.appendKeys({ targetService: target.service, slot: target.slot });
     try {
-      const result = await rollBack(signal, target, started);
+      const result = await rollBack(signal, target, started, undefined, true);
       // Owed notifications (this rollback's, or one an earlier delivery could not send) go out
       // after the flip and the record, never before.
       if (result.outcome !== Outcome.Escalated) await deliverPending(target.service);

@@ -149,15 +149,69 @@ describe("lambdas/rollback against moto_server", function () {
     assert.equal((await world.notifications()).length, 0);
   });
 
-  it("ignores a late ALARM that predates the current release", async () => {
+  it("ignores a late ALARM that predates the current release (by CloudWatch's record of when it fired)", async () => {
+    // Prepare: the alarm fired, then a new release (v3 on green) started; its event arrives late.
     const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await new Promise((r) => setTimeout(r, 5));
+    let s = await world.store.get("payments");
+    if (!s) throw new Error("no state");
+    for (const e of [
+      { type: "shift-weight" as const, weight: 0, at: new Date().toISOString(), by: "pulumi:test" },
+      { type: "start-release" as const, candidate: { slot: Slot.Green, version: "v3" }, weight: 10, at: new Date().toISOString(), by: "pulumi:test" },
+    ]) {
+      const t = applyEvent(s, e);
+      if (t.kind !== "applied") throw new Error(t.reason);
+      await world.store.commit(s.revision, t.state, t.entry);
+      s = t.state;
+    }
+    // Act: even an event that claims a fresh timestamp is judged by CloudWatch's.
     const late = alarmActionEvent(alarm);
-    const old = cwTimestamp(new Date(Date.now() - 3_600_000));
-    late.alarmData = { ...late.alarmData, state: { ...late.alarmData.state, timestamp: old } };
+    late.alarmData = { ...late.alarmData, state: { ...late.alarmData.state, timestamp: cwTimestamp(new Date(Date.now() + 1000)) } };
     const r = await h.handler(late);
+    // Assess
     assert.equal(r.outcome, Outcome.Ignored);
-    assert.match(r.results[0].reason, /predates release green:v2:/);
+    assert.match(r.results[0].reason, /predates release green:v3:/);
     assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+  });
+
+  it("believes CloudWatch, not the event: a forged ALARM for an alarm that is OK does nothing, and a forged reason is never recorded or paged", async () => {
+    // Prepare: the alarm is OK in CloudWatch; the event (anyone who may invoke the function could send it) says ALARM.
+    const ok = await world.setAlarm(greenErrors(), "OK", "Threshold Crossed: no datapoints were greater than the threshold");
+    const forged = alarmActionEvent({ ...ok, StateValue: "ALARM", StateReason: "rm -rf: call +1-555-0100 now" });
+    // Act
+    const r1 = await h.handler(forged);
+    // Assess
+    assert.equal(r1.outcome, Outcome.Ignored);
+    assert.match(r1.results[0].reason, /^CloudWatch has remedy-test\/payments\/green\/error-rate in OK \(since .*\), not ALARM as the event says; not rolling back$/);
+    assert.equal(proxy.forwarded.ModifyRule, undefined);
+    assert.equal((await world.notifications()).length, 0);
+    // The alarm really fires: the rollback records CloudWatch's reason, not the event's.
+    const real = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx rate 12.5 >= 5.0");
+    const r2 = await h.handler(alarmActionEvent({ ...real, StateReason: "rm -rf: call +1-555-0100 now" }));
+    assert.equal(r2.outcome, Outcome.RolledBack);
+    const state = await world.store.get("payments");
+    assert.equal(state?.lastRollback?.reason, "Threshold Crossed: 5xx rate 12.5 >= 5.0");
+    const [note] = await world.notifications();
+    assert.ok(!note.message.includes("555-0100"), note.message);
+    // An alarm CloudWatch does not know is not acted on either.
+    const ghost = alarmActionEvent({ ...real, AlarmName: `${PREFIX}/ghost/green/error-rate`, AlarmArn: String(real.AlarmArn).replace("payments", "ghost") });
+    const r3 = await h.handler(ghost);
+    assert.equal(r3.results[0].reason, "no alarm remedy-test/ghost/green/error-rate exists in CloudWatch; the event is not acted on");
+  });
+
+  it("pages once per escalation cause, however many events repeat it", async () => {
+    // Prepare: the rollback target (blue) has no healthy targets: every event escalates.
+    await world.deregisterAll("payments", Slot.Blue);
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    // Act: CloudWatch (or a flood) delivers it five times.
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await h.handler(alarmActionEvent(alarm)));
+    // Assess
+    assert.deepEqual(results.map((r) => r.outcome), Array(5).fill(Outcome.Escalated));
+    const pages = await world.notifications();
+    assert.equal(pages.length, 1, pages.map((p) => p.subject).join("; "));
+    assert.equal(pages[0].subject, "remedy: payments NOT rolled back automatically");
+    assert.match(results[4].results[0].reason, /\(already paged within 15 min\)$/);
   });
 
   it("rejects malformed events with a logged error naming the problem, changing nothing", async () => {

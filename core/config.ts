@@ -438,6 +438,9 @@ const stackSchema = z.strictObject({
         })
         .optional(),
       tableDeletionProtection: z.boolean({ error: "must be true or false" }).optional(),
+      operatorRoleArns: z
+        .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: 'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/oncall"' }))
+        .optional(),
       logRetentionDays: int("the days the rollback Lambda's logs are kept", 1, 3653)
         .refine((d) => defaults.LOG_RETENTION_DAYS_ALLOWED.includes(d), {
           error: `must be a retention CloudWatch Logs accepts: ${defaults.LOG_RETENTION_DAYS_ALLOWED.join(", ")}`,
@@ -592,6 +595,11 @@ export type IngressSpec =
 export interface RollbackSpec {
   readonly notificationEmails: readonly string[];
   readonly tableDeletionProtection: boolean;
+  /**
+   * Roles operators run `remedy rollback/promote/abort` with: the only identities besides the
+   * stack's own roles and its CloudWatch alarms that may publish to the notification topic.
+   */
+  readonly operatorRoleArns: readonly string[];
   readonly logRetentionDays: number;
 }
 
@@ -1276,6 +1284,7 @@ function normaliseStack(raw: RawStack): StackConfig {
     rollback: {
       notificationEmails: raw.rollback?.notificationEmails ?? [],
       tableDeletionProtection: raw.rollback?.tableDeletionProtection ?? true,
+      operatorRoleArns: raw.rollback?.operatorRoleArns ?? [],
       logRetentionDays: raw.rollback?.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS,
     },
     services: raw.services.map(normaliseService),

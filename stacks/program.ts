@@ -269,6 +269,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     ruleArns: [...services.values()].map((s) => s.ruleArn),
     loadBalancerArn: attachment.listenerArn,
     notificationEmails: config.rollback.notificationEmails,
+    publisherRoleArns: [...config.rollback.operatorRoleArns],
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
   });

@@ -23,6 +23,12 @@ export interface RollbackFunctionArgs {
   /** Email addresses subscribed to the notification topic. Default: none (subscribe out of band). */
   readonly notificationEmails?: readonly string[];
   /**
+   * IAM roles besides the function's own that may publish to the topic (operators' roles for
+   * `remedy rollback/promote/abort`, the release driver's). Everyone else is denied `sns:Publish`
+   * by the topic policy, whatever their IAM policies say. Default: none.
+   */
+  readonly publisherRoleArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
    * Name of the release state table. Default `<alarmNamePrefix>-releases`: deterministic, so the
    * stack program can read release state before the first resource is registered.
    */
@@ -49,6 +55,8 @@ export class RollbackFunction extends pulumi.ComponentResource {
   public readonly topic: aws.sns.Topic;
   public readonly function: aws.lambda.Function;
   public readonly role: aws.iam.Role;
+  /** The customer-managed KMS key the topic is encrypted with (CloudWatch may use it). */
+  public readonly topicKey: aws.kms.Key;
   public readonly policy: aws.iam.RolePolicy;
   public readonly deadLetterQueue: aws.sqs.Queue;
 
@@ -109,8 +117,33 @@ export class RollbackFunction extends pulumi.ComponentResource {
       { parent: this, protect: args.tableDeletionProtection ?? true },
     );
 
-    // No KMS key: CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed key.
-    this.topic = new aws.sns.Topic(`${name}-notifications`, { tags }, parent);
+    // Encrypted with a key of the stack's own: CloudWatch alarms cannot publish to a topic
+    // encrypted with the AWS-managed key (alias/aws/sns), so the key policy lets CloudWatch use it.
+    const region = aws.getRegionOutput({}, { parent: this }).region;
+    this.topicKey = new aws.kms.Key(
+      `${name}-notifications`,
+      {
+        description: `remedy ${args.alarmNamePrefix}: encrypts the notification topic`,
+        enableKeyRotation: true,
+        deletionWindowInDays: 30,
+        policy: accountId.apply((account) => JSON.stringify(topicKeyPolicy(account))),
+        tags,
+      },
+      parent,
+    );
+    this.topic = new aws.sns.Topic(`${name}-notifications`, { kmsMasterKeyId: this.topicKey.arn, tags }, parent);
+    const { logGroup, role } = logGroupAndRole(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, this);
+    this.role = role;
+    new aws.sns.TopicPolicy(
+      `${name}-notifications`,
+      {
+        arn: this.topic.arn,
+        policy: pulumi
+          .all([this.topic.arn, accountId, region, this.role.arn, pulumi.output(args.publisherRoleArns ?? [])])
+          .apply(([topic, account, r, role, others]) => JSON.stringify(topicPolicy({ topic, account, region: r, alarmNamePrefix: args.alarmNamePrefix, publishers: [role, ...others] }))),
+      },
+      parent,
+    );
     (args.notificationEmails ?? []).forEach(
       (email, i) =>
         new aws.sns.TopicSubscription(`${name}-email-${i}`, { topic: this.topic.arn, protocol: "email", endpoint: email }, parent),
@@ -122,16 +155,14 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
 
-    const { logGroup, role } = logGroupAndRole(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, this);
-    this.role = role;
 
     this.policy = new aws.iam.RolePolicy(
       name,
       {
         role: this.role.id,
         policy: pulumi
-          .all([pulumi.output(args.ruleArns), this.table.arn, this.topic.arn, this.deadLetterQueue.arn, logGroup.arn, pattern])
-          .apply(([rules, table, topic, dlq, logs, alarms]) => JSON.stringify(rollbackPolicy({ rules, table, topic, dlq, logs, alarms }))),
+          .all([pulumi.output(args.ruleArns), this.table.arn, this.topic.arn, this.deadLetterQueue.arn, logGroup.arn, pattern, this.topicKey.arn])
+          .apply(([rules, table, topic, dlq, logs, alarms, key]) => JSON.stringify(rollbackPolicy({ rules, table, topic, dlq, logs, alarms, topicKey: key }))),
       },
       parent,
     );
@@ -276,6 +307,54 @@ export function releaseTableName(alarmNamePrefix: string): string {
   return `${alarmNamePrefix}-releases`;
 }
 
+/**
+ * @internal The topic key's policy: the account administers it (IAM policies then grant its use,
+ * as the rollback role's does), and CloudWatch may encrypt alarm notifications with it (AWS:
+ * "CloudWatch alarms ... encrypted topics need a customer managed key whose policy allows
+ * cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*").
+ */
+export function topicKeyPolicy(account: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "kms:*", Resource: "*" },
+      { Sid: "CloudWatchAlarmsEncrypt", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*" },
+    ],
+  };
+}
+
+/**
+ * @internal The notification topic's policy (replacing SNS's default, which lets every principal
+ * of the account publish, subscribe and delete): this stack's alarms (CloudWatch, with
+ * aws:SourceArn/aws:SourceAccount) and the named roles may publish; every other principal is
+ * denied `sns:Publish` whatever its IAM policies allow; nothing without TLS.
+ */
+export function topicPolicy(t: { topic: string; account: string; region: string; alarmNamePrefix: string; publishers: string[] }) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ThisStacksAlarmsPublish",
+        Effect: "Allow",
+        Principal: { Service: "cloudwatch.amazonaws.com" },
+        Action: "sns:Publish",
+        Resource: t.topic,
+        Condition: { ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${t.region}:${t.account}:alarm:${t.alarmNamePrefix}*` }, StringEquals: { "aws:SourceAccount": t.account } },
+      },
+      { Sid: "StackRolesPublish", Effect: "Allow", Principal: { AWS: t.publishers }, Action: "sns:Publish", Resource: t.topic },
+      {
+        Sid: "NobodyElsePublishes",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "sns:Publish",
+        Resource: t.topic,
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": t.publishers }, Bool: { "aws:PrincipalIsAWSService": "false" } },
+      },
+      { Sid: "TlsOnly", Effect: "Deny", Principal: "*", Action: "sns:*", Resource: t.topic, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+    ],
+  };
+}
+
 /** @internal The rollback role's policy: every mutating action on named resources only. */
 export function rollbackPolicy(r: {
   rules: string[];
@@ -284,6 +363,8 @@ export function rollbackPolicy(r: {
   dlq: string;
   logs: string;
   alarms: string;
+  /** The topic's KMS key: publishing to an encrypted topic needs GenerateDataKey and Decrypt on it. */
+  topicKey: string;
 }) {
   return {
     Version: "2012-10-17",
@@ -305,6 +386,7 @@ export function rollbackPolicy(r: {
       },
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
       { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [r.topic] },
+      { Sid: "NotifyEncrypted", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [r.topicKey] },
       { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [r.dlq] },
       { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
     ],

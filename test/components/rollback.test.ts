@@ -113,6 +113,42 @@ describe("components/rollback: RollbackFunction", () => {
     assert.equal(p.sourceAccount, MOCK_ACCOUNT);
   });
 
+  it("encrypts the topic with a rotating key of its own that CloudWatch may use, and lets only this stack's alarms and roles publish, over TLS", async () => {
+    // Prepare + Act
+    const fn = await build({ publisherRoleArns: ["arn:aws:iam::123456789012:role/oncall"] });
+    // Assess: the key.
+    const key = one("aws:kms/key:Key", "rollback-notifications");
+    const keyInputs = key.inputs as Obj;
+    assert.equal(keyInputs.enableKeyRotation, true);
+    const keyPolicy = JSON.parse(keyInputs.policy as string) as { Statement: Obj[] };
+    assert.deepEqual(keyPolicy.Statement.find((st) => st.Sid === "CloudWatchAlarmsEncrypt"), {
+      Sid: "CloudWatchAlarmsEncrypt", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*",
+    });
+    assert.deepEqual(keyPolicy.Statement.find((st) => st.Sid === "AccountAdministers")?.Principal, { AWS: `arn:aws:iam::${MOCK_ACCOUNT}:root` });
+    const topic = one(T.topic, "rollback-notifications");
+    assert.equal((topic.inputs as Obj).kmsMasterKeyId, key.state.arn);
+    // The topic policy replaces SNS's account-wide default.
+    const tp = one("aws:sns/topicPolicy:TopicPolicy", "rollback-notifications").inputs as Obj;
+    assert.equal(tp.arn, topic.state.arn);
+    const st = Object.fromEntries((JSON.parse(tp.policy as string) as { Statement: Obj[] }).Statement.map((x) => [x.Sid, x]));
+    const role = one("aws:iam/role:Role", "rollback").state.arn as string;
+    assert.deepEqual(st.ThisStacksAlarmsPublish.Condition, {
+      ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:remedy-prod*` },
+      StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT },
+    });
+    assert.deepEqual(st.StackRolesPublish.Principal, { AWS: [role, "arn:aws:iam::123456789012:role/oncall"] });
+    assert.deepEqual(st.NobodyElsePublishes, {
+      Sid: "NobodyElsePublishes", Effect: "Deny", Principal: "*", Action: "sns:Publish", Resource: topic.state.arn,
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": [role, "arn:aws:iam::123456789012:role/oncall"] }, Bool: { "aws:PrincipalIsAWSService": "false" } },
+    });
+    assert.deepEqual(st.TlsOnly.Condition, { Bool: { "aws:SecureTransport": "false" } });
+    assert.equal(st.TlsOnly.Effect, "Deny");
+    // The function may use the key to publish, and nothing else of KMS.
+    const policy = JSON.parse(one(T.policy, "rollback").inputs.policy as string) as { Statement: Obj[] };
+    assert.deepEqual(policy.Statement.find((x) => x.Sid === "NotifyEncrypted"), { Sid: "NotifyEncrypted", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [key.state.arn] });
+    assert.ok(fn.topicKey);
+  });
+
   it("grants least privilege: no mutating action on `*`, rules/table/topic/alarms of this stack only", async () => {
     await build();
     const policy = JSON.parse(one(T.policy, "rollback").inputs.policy as string) as { Statement: Statement[] };

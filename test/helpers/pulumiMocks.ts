@@ -126,6 +126,8 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
       return { ...inputs, name: id, arn: `arn:aws:dynamodb:${MOCK_REGION}:${MOCK_ACCOUNT}:table/${id}` };
     case "aws:sns/topic:Topic":
       return { ...inputs, name: id, arn: `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${id}` };
+    case "aws:kms/key:Key":
+      return { ...inputs, keyId: id, arn: `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${id}` };
     case "aws:sqs/queue:Queue":
       return { ...inputs, name: id, arn: `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${id}`, url: `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${id}` };
     case "aws:cloudwatch/logGroup:LogGroup":

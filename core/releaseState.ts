@@ -45,6 +45,11 @@ export interface Routing {
    * `core/naming.ts` bindingNameFor). Absent in records written before it was kept.
    */
   readonly bindings?: Readonly<Partial<Record<Slot, string>>>;
+  /**
+   * The stack's notification topic (recorded by `pulumi up`): where `remedy rollback/promote/abort`
+   * announce every manual override. Absent in records written before it was kept.
+   */
+  readonly notifyTopicArn?: string;
 }
 
 export interface RollbackRecord {
@@ -604,6 +609,7 @@ export const releaseStateSchema = z
       targetGroupArns: z.object({ blue: z.string().startsWith("arn:"), green: z.string().startsWith("arn:") }),
       stickinessSeconds: z.number().int().min(0).max(604_800),
       bindings: z.object({ blue: z.string().min(1).optional(), green: z.string().min(1).optional() }).optional(),
+      notifyTopicArn: z.string().startsWith("arn:").optional(),
     }),
     updatedAt: isoTime,
     writeId: z.string().min(1).optional(),

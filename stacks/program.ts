@@ -317,8 +317,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     releases.set(
       spec.name,
       pulumi
-        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>])
-        .apply(async ([ruleArn, targetGroupArns, p, , bindings]): Promise<ReleaseSummary> => {
+        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn])
+        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
             phase: s?.phase ?? "unrecorded",
             stable: s ? `${s.stable.version} (${s.stable.slot})` : `${spec.slots[spec.stable]?.version ?? "?"} (${spec.stable})`,
@@ -331,7 +331,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
             spec.name,
             // The bindings' names (a slot without a workload: the name its binding will get), so
             // the next up keeps them while the target groups stay.
-            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings },
+            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn },
             p.events,
             p.weights,
             SLOTS.flatMap((slot) => {

@@ -3,6 +3,8 @@
  * (AWS_ENDPOINT_URL, AWS_PROFILE, AWS_REGION):
  *   remedy status [--stack prod] [--json]
  *   remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>]
+ *     (every rollback, abort and promote is recorded with the caller's AWS identity and announced
+ *     on the stack's topic, the one `pulumi up` recorded unless --topic-arn names another)
  *   remedy drill <service> [--timeout 120] [--allow-stable] [--stack prod]
  * A stack's resources are found by name: release table `<project>-<stack>-releases`, alarms
  * `<project>-<stack>/<service>/<slot>/<kind>` (project `remedy` unless --project).
@@ -11,7 +13,8 @@
 import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { SNSClient } from "@aws-sdk/client-sns";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
@@ -46,7 +49,45 @@ function clients() {
     elb: new ElasticLoadBalancingV2Client({}),
     cw: new CloudWatchClient({}),
     sns: new SNSClient({}),
+    sts: new STSClient({}),
   };
+}
+
+/**
+ * Who acts, for the audit trail: the local user name (anyone can set it) and the AWS identity the
+ * credentials resolve to (STS GetCallerIdentity: what CloudTrail also records).
+ * @throws OpsError when the identity cannot be established (no override without it).
+ */
+export async function operatorIdentity(sts: STSClient): Promise<string> {
+  let arn: string | undefined;
+  try {
+    arn = (await sts.send(new GetCallerIdentityCommand({}))).Arn;
+  } catch (err) {
+    throw new OpsError(`cannot establish your AWS identity (sts:GetCallerIdentity: ${(err as Error).message}); an override is recorded with who made it, so check your AWS credentials`);
+  }
+  if (!arn) throw new OpsError("sts:GetCallerIdentity returned no ARN; an override is recorded with who made it");
+  return `operator:${os.userInfo().username} as ${arn}`;
+}
+
+/**
+ * Announces a manual override on the stack's topic (`--topic-arn`, REMEDY_TOPIC_ARN, else the one
+ * `pulumi up` recorded with the release). Returns the topic used, or undefined with a warning
+ * when none is known.
+ */
+async function announce(sns: SNSClient, topicArn: string | undefined, subject: string, lines: readonly string[], attributes: Record<string, string>, io: Io): Promise<string | undefined> {
+  if (!topicArn) {
+    io.err("remedy: warning: no notification topic known for this stack (run `pulumi up` with this version of remedy, or pass --topic-arn); nobody was told");
+    return undefined;
+  }
+  await sns.send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      Subject: subject.slice(0, 100),
+      Message: lines.join("\n"),
+      MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
+    }),
+  );
+  return topicArn;
 }
 
 /** Metrics for the shared rollback code, discarded: EMF lines belong in Lambda logs, not a terminal. */
@@ -236,13 +277,15 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       const known = (await store.list()).map((s) => s.service);
       return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
     }
+    const topicArn = (values["topic-arn"] as string | undefined) ?? process.env.REMEDY_TOPIC_ARN ?? state.routing.notifyTopicArn;
     if (command === "promote") {
       // The release driver acts on it at its next tick (alarms still checked, unless they fire).
       const mode = values.full === true ? "full" : "step";
+      const by = await operatorIdentity(c.sts);
       for (let attempt = 1; attempt <= 4; attempt++) {
         const current = attempt === 1 ? state : await store.get(service);
         if (!current) return fail(`release state of ${service} disappeared`, 2);
-        const t = applyEvent(current, { type: "request-promote", mode, at: new Date().toISOString(), by: `operator:${os.userInfo().username}` });
+        const t = applyEvent(current, { type: "request-promote", mode, at: new Date().toISOString(), by });
         if (t.kind === "refused") return fail(`refused: ${t.reason}; remedy promote applies to a progressive release (services[].strategy)`, 1);
         if (t.kind === "unchanged") {
           io.out(json ? JSON.stringify({ service, requested: mode, already: true }) : `${service}: ${t.reason}`);
@@ -250,6 +293,19 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         }
         try {
           await store.commit(current.revision, t.state, t.entry);
+          // Every manual override is announced: a promotion skips what the strategy would wait for.
+          await announce(
+            c.sns,
+            topicArn,
+            `remedy: ${service} promotion requested${mode === "full" ? " (--full)" : ""}`,
+            [
+              `${by} requested the promotion of ${service} ${current.candidate?.version ?? "?"} (${current.candidate?.slot ?? "?"})${mode === "full" ? " at once (--full: remaining steps, bake and any held pre-traffic check are skipped)" : " past the current pause"}.`,
+              `Traffic now: blue ${current.weights.blue}% / green ${current.weights.green}%; the release driver acts on its next tick.`,
+              `Run \`remedy abort ${service} --reason <text>\` to send all traffic back to ${current.stable.version}.`,
+            ],
+            { service, outcome: "promote-requested", mode },
+            io,
+          );
           io.out(json ? JSON.stringify({ service, requested: mode }) : `${service}: promotion requested (${mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`);
           return 0;
         } catch (err) {
@@ -265,12 +321,13 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         traffic,
         sns: c.sns,
         cloudwatch: c.cw,
-        topicArn: String(values["topic-arn"] ?? process.env.REMEDY_TOPIC_ARN ?? ""),
+        topicArn: topicArn ?? "",
         alarmPrefix: prefix,
         logger: new Logger({ serviceName: "remedy-cli", logLevel: "SILENT" }),
         metrics: quietMetrics(),
       });
-      const r = await handler.manual({ service, reason, by: `operator:${os.userInfo().username}`, force: values.force === true });
+      if (!topicArn) await announce(c.sns, undefined, "", [], {}, io);
+      const r = await handler.manual({ service, reason, by: await operatorIdentity(c.sts), force: values.force === true });
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {
         const after = await store.get(service);

@@ -6,7 +6,8 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { normalizeStrategy } from "../../core/progressive";
-import { describeProgress } from "../../cli/commands/ops";
+import { OpsError, describeProgress, operatorIdentity } from "../../cli/commands/ops";
+import { STSClient } from "@aws-sdk/client-sts";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { runRemedy } from "../helpers/cli";
@@ -95,6 +96,10 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const forced = await runRemedy(["rollback", "payments", "--reason", "bad candidate", "--force", "--stack", "test"]);
     assert.equal(forced.code, 0, forced.err);
     assert.equal((await world.store.get("payments"))?.lastRollback?.reason, "bad candidate [forced: v1 (blue) had no healthy targets]");
+    // A forced flip pages, with no --topic-arn: the topic pulumi up recorded.
+    const pages = await world.notifications();
+    assert.equal(pages.length, 1);
+    assert.match(pages[0].message, /bad candidate \[forced: v1 \(blue\) had no healthy targets\]/);
   });
 
   it("drill: forces the candidate's alarm, times the Lambda's flip, and restores the release", async () => {
@@ -169,6 +174,12 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.equal(promote.code, 0, promote.err);
     assert.match(promote.out, /payments: promotion requested \(--full: promote at the next tick\); the release driver acts on its next tick/);
     assert.equal((await world.store.get("payments"))?.progress?.promote, "full");
+    // Recorded with the caller's AWS identity, and announced on the stack's topic (recorded by up).
+    const requested = (await world.store.history("payments")).at(-1);
+    assert.match(requested?.by ?? "", /^operator:\S+ as arn:aws:(sts|iam)::\d{12}:\S+$/);
+    const pages = await world.notifications();
+    assert.deepEqual(pages.map((p) => p.subject), ["remedy: payments promotion requested (--full)"]);
+    assert.match(pages[0].message, /^operator:\S+ as arn:aws:\S+ requested the promotion of payments v3 \(green\) at once \(--full: remaining steps, bake and any held pre-traffic check are skipped\)\./);
     assert.match((await runRemedy(["promote", "payments", "--stack", "test", "--full"])).out, /promotion \(full\) already requested/);
     const manual = await runRemedy(["promote", "orders", "--stack", "test"]);
     assert.equal(manual.code, 1);
@@ -180,7 +191,9 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const after = await world.store.get("payments");
     assert.equal(after?.phase, Phase.RolledBack);
     assert.equal(after?.lastRollback?.reason, "release aborted: INC-9: checkout latency");
-    assert.match(after?.lastRollback?.by ?? "", /^operator:/);
+    assert.match(after?.lastRollback?.by ?? "", /^operator:\S+ as arn:aws:(sts|iam)::\d{12}:/);
+    const abortPages = await world.notifications();
+    assert.deepEqual(abortPages.map((p) => p.subject), ["remedy: payments rolled back to v1"], "the abort is announced without --topic-arn");
   });
 });
 
@@ -224,5 +237,12 @@ describe("cli: remedy status STEP column for a pre-traffic check (pure)", () => 
     assert.equal(describeProgress(s, Date.parse(t(30))), `previous v1 (blue) warm, automatic rollback target until ${t(60)}`);
     assert.equal(describeProgress(s, Date.parse(t(61))), "previous v1 (blue): rollback window over; scale-down pending");
     assert.equal(describeProgress(retired, Date.parse(t(62))), `previous v1 (blue) scaled to 0 at ${t(61)}`);
+  });
+});
+
+describe("cli: operatorIdentity (who made an override)", () => {
+  it("refuses an override when the caller's AWS identity cannot be established, naming the fix", async () => {
+    const sts = new STSClient({ endpoint: "http://127.0.0.1:9", region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "y" }, maxAttempts: 1 });
+    await assert.rejects(operatorIdentity(sts), (err: Error) => err instanceof OpsError && /^cannot establish your AWS identity \(sts:GetCallerIdentity: .*\); an override is recorded with who made it, so check your AWS credentials$/.test(err.message));
   });
 });

@@ -160,7 +160,8 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
         ],
       }),
     );
-    const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0 };
+    // As `pulumi up` records it, with the stack's topic for operators' announcements.
+    const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0, notifyTopicArn: topicArn };
     const traffic = new Traffic(c.elb);
     let state: ReleaseState = initialState(name, { slot: Slot.Blue, version: "v1" }, routing, new Date(Date.now() - 60_000).toISOString());
     await store.create(state);

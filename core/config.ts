@@ -418,6 +418,11 @@ const databaseSchema = z.strictObject({
       checkCommand: z.array(z.string()).optional(),
       namespace: dnsLabel("the namespace of the migration Job", 63),
       databaseUrlSecret: z.strictObject({ name: dnsLabel("the Secret holding DATABASE_URL", 253), key: z.string().min(1) }),
+      checkDatabaseUrlSecret: z
+        .strictObject({ name: dnsLabel("the Secret holding the read-only DATABASE_URL of the schema check", 253), key: z.string().min(1) }, {
+          error: required("the Secret { name, key } with a read-only DATABASE_URL for the schema check every app pod runs (GRANT CONNECT, USAGE ON SCHEMA public, SELECT ON remedy_migrations)"),
+        })
+        .optional(),
     })
     .optional(),
 });
@@ -614,6 +619,11 @@ export interface DatabaseSpec {
     readonly checkCommand: readonly string[];
     readonly namespace: string;
     readonly databaseUrlSecret: { readonly name: string; readonly key: string };
+    /**
+     * The read-only credential of the schema check in every app pod (CONNECT, USAGE on the
+     * schema, SELECT on the ledger): the DDL-capable `databaseUrlSecret` stays in the Job.
+     */
+    readonly checkDatabaseUrlSecret: { readonly name: string; readonly key: string };
   };
 }
 
@@ -966,6 +976,20 @@ function checkStack(raw: RawStack, out: Issue[]): void {
       });
     }
   }
+  const job = raw.database?.job;
+  if (job && job.checkDatabaseUrlSecret === undefined) {
+    out.push({
+      path: ["database", "job", "checkDatabaseUrlSecret"],
+      message:
+        "required: the Secret { name, key } holding a read-only DATABASE_URL for the schema check every app pod runs, so the migration's DDL-capable credential never reaches app pods. " +
+        "Create a role with GRANT CONNECT ON DATABASE <db>, GRANT USAGE ON SCHEMA public, GRANT SELECT ON remedy_migrations, and a Secret with its URL in each service namespace",
+    });
+  } else if (job?.checkDatabaseUrlSecret && job.checkDatabaseUrlSecret.name === job.databaseUrlSecret.name && job.checkDatabaseUrlSecret.key === job.databaseUrlSecret.key) {
+    out.push({
+      path: ["database", "job", "checkDatabaseUrlSecret"],
+      message: `is the migration's own credential (${job.databaseUrlSecret.name}/${job.databaseUrlSecret.key}); give the schema check a separate read-only one (CONNECT, USAGE ON SCHEMA public, SELECT ON remedy_migrations)`,
+    });
+  }
   if (raw.database?.run && !raw.database.job) {
     out.push({ path: ["database", "job"], message: "required with database.run: the image, namespace and DATABASE_URL secret of the migration Job" });
   }
@@ -1274,7 +1298,15 @@ function normaliseStack(raw: RawStack): StackConfig {
             applied: raw.database.applied ?? [],
             ...(raw.database.run ? { run: raw.database.run } : {}),
             ...(raw.database.job
-              ? { job: { ...raw.database.job, command: raw.database.job.command ?? [...defaults.DEFAULT_MIGRATE_COMMAND], checkCommand: raw.database.job.checkCommand ?? [...defaults.DEFAULT_SCHEMA_CHECK_COMMAND] } }
+              ? {
+                  job: {
+                    ...raw.database.job,
+                    command: raw.database.job.command ?? [...defaults.DEFAULT_MIGRATE_COMMAND],
+                    checkCommand: raw.database.job.checkCommand ?? [...defaults.DEFAULT_SCHEMA_CHECK_COMMAND],
+                    // Required (checked above): never falls back to the migration's credential.
+                    checkDatabaseUrlSecret: raw.database.job.checkDatabaseUrlSecret as { name: string; key: string },
+                  },
+                }
               : {}),
           },
         }),

@@ -259,7 +259,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
         deployAfter: earlyJob ? [earlyJob] : [],
-        ...(db?.job ? { schemaGate: { image: db.job.image, command: db.job.checkCommand, databaseUrlSecret: db.job.databaseUrlSecret } } : {}),
+        // The read-only credential: the DDL-capable one stays in the migration Job.
+        ...(db?.job ? { schemaGate: { image: db.job.image, command: db.job.checkCommand, databaseUrlSecret: db.job.checkDatabaseUrlSecret } } : {}),
       }, onCluster),
     );
   }

@@ -272,14 +272,27 @@ export class MigrationRunner {
    * from what config claims is applied). Empty = yes.
    */
   async checkUses(columns: readonly string[]): Promise<string[]> {
-    await this.ensureTables();
-    const ledger = new Set((await this.pool.query<{ name: string }>(`SELECT name FROM ${LEDGER_TABLE}`)).rows.map((r) => r.name));
+    // Read only: it runs in every app pod with a read-only credential (CONNECT, USAGE on the
+    // schema, SELECT on the ledger), so it creates nothing; no ledger yet means nothing applied.
+    let ledger = new Set<string>();
+    try {
+      ledger = new Set((await this.pool.query<{ name: string }>(`SELECT name FROM ${LEDGER_TABLE}`)).rows.map((r) => r.name));
+    } catch (err) {
+      if ((err as { code?: string }).code !== "42P01") throw err; // undefined_table
+    }
     return checkUsesAgainstLedger(columns, await this.liveColumns(), ledger, this.plans);
   }
 
-  /** Columns (`table.column`) of the public schema now: the live shape the release gate checks against. */
+  /**
+   * Columns (`table.column`) of the public schema now: the live shape the release gate checks
+   * against. Read from pg_catalog, which every role may read: information_schema.columns shows
+   * only the columns the current role has a privilege on, and the read-only check role has none.
+   */
   async liveColumns(): Promise<Set<string>> {
-    const r = await this.pool.query<{ c: string }>(`SELECT table_name || '.' || column_name AS c FROM information_schema.columns WHERE table_schema = 'public'`);
+    const r = await this.pool.query<{ c: string }>(
+      `SELECT c.relname || '.' || a.attname AS c FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'f') AND a.attnum > 0 AND NOT a.attisdropped`,
+    );
     return new Set(r.rows.map((x) => x.c));
   }
 

@@ -67,7 +67,7 @@ export interface SchemaGateArgs {
   readonly image: string;
   /** Command; `--uses <columns>` is appended. E.g. `["npx", "--no-install", "remedy", "migrate", "check"]`. */
   readonly command: readonly string[];
-  /** Secret and key holding `DATABASE_URL`. */
+  /** Secret and key holding a read-only `DATABASE_URL` (CONNECT, USAGE on the schema, SELECT on the ledger). */
   readonly databaseUrlSecret: { readonly name: string; readonly key: string };
 }
 

@@ -343,12 +343,26 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     try {
       await gate.query("CREATE TABLE payments (id bigserial PRIMARY KEY, currency text NOT NULL, amount bigint NOT NULL)");
       await gate.query("INSERT INTO payments (currency, amount) SELECT 'EUR', g FROM generate_series(1, 100) g");
-      const check = () => runRemedy(["migrate", "check", "--uses", "payments.id,payments.amount_minor"]);
-      // Act + Assess
+      // The init container's credential: read-only, with exactly the grants the README documents.
+      await gate.query("CREATE ROLE remedy_check LOGIN");
+      await gate.query("GRANT CONNECT ON DATABASE gate TO remedy_check");
+      await gate.query("GRANT USAGE ON SCHEMA public TO remedy_check");
+      const readOnly = url.replace("postgres://remedy@", "postgres://remedy_check@");
+      const check = async () => {
+        process.env.DATABASE_URL = readOnly;
+        try {
+          return await runRemedy(["migrate", "check", "--uses", "payments.id,payments.amount_minor"]);
+        } finally {
+          process.env.DATABASE_URL = url;
+        }
+      };
+      // Act + Assess: before any migration there is no ledger yet; the check creates nothing.
       const before = await check();
       assert.equal(before.code, 1);
       assert.match(before.err, /payments\.amount_minor does not exist in the database; 0001-rename-payments-amount's expand phase adds it and has not run/);
+      assert.equal((await gate.query("SELECT to_regclass('public.remedy_migrations') AS t")).rows[0].t, null, "the read-only check created no table");
       assert.equal((await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "expand"])).code, 0);
+      await gate.query("GRANT SELECT ON remedy_migrations TO remedy_check");
       const expanded = await check();
       assert.equal(expanded.code, 1);
       assert.match(expanded.err, /payments\.amount_minor exists but 0001-rename-payments-amount's backfill has not completed/);
@@ -357,6 +371,16 @@ describe("migrations on real PostgreSQL 15: safety", function () {
       assert.equal(ready.code, 0, ready.err);
       assert.equal(ready.out.trim(), "ready: payments.id, payments.amount_minor");
       assert.equal((await runRemedy(["migrate", "check", "--uses", "payments"])).code, 2);
+      // That credential can read the catalog and the ledger, and nothing else: no DDL, no data.
+      const ro = new Client({ connectionString: readOnly });
+      await ro.connect();
+      try {
+        await assert.rejects(ro.query("ALTER TABLE payments DROP COLUMN amount"), /must be owner of table payments/);
+        await assert.rejects(ro.query("SELECT * FROM payments"), /permission denied for table payments/);
+        await assert.rejects(ro.query("CREATE TABLE x (id int)"), /permission denied for schema public/);
+      } finally {
+        await ro.end();
+      }
     } finally {
       process.env.DATABASE_URL = pg.url;
       await gate.end();

@@ -9,12 +9,17 @@ import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/rel
 import { stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { installMocks, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
+import { T, installMocks, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const PLAN = "0001-rename-payments-amount";
-const JOB = { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/remedy:0.1.0", namespace: "payments", databaseUrlSecret: { name: "payments-db", key: "url" } };
+const JOB = {
+  image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/remedy:0.1.0",
+  namespace: "payments",
+  databaseUrlSecret: { name: "payments-db", key: "url" },
+  checkDatabaseUrlSecret: { name: "payments-db-check", key: "url" },
+};
 
 function prod(database: Obj, uses: Record<string, string[]>): Record<string, unknown> {
   const config = structuredClone(stackYaml("prod")) as Obj;
@@ -59,6 +64,19 @@ describe("stacks: the migration gate and migration Job", () => {
     assert.deepEqual(((one("kubernetes:batch/v1:Job", "migrate").inputs as Obj).spec.template.spec.containers[0] as Obj).command.slice(0, 3), ["remedy", "migrate", "apply"]);
   });
 
+  it("refuses a schema gate without its own read-only credential, or with the migration's, naming the grants", async () => {
+    const { checkDatabaseUrlSecret: _omit, ...noCheck } = JOB;
+    void _omit;
+    await assert.rejects(
+      run(prod({ run: { plan: PLAN, phase: "expand" }, job: noCheck }, { "v2.3.0": old, "v2.3.1": old })),
+      /database\.job\.checkDatabaseUrlSecret: required: the Secret \{ name, key \} holding a read-only DATABASE_URL .*GRANT CONNECT ON DATABASE <db>, GRANT USAGE ON SCHEMA public, GRANT SELECT ON remedy_migrations/,
+    );
+    await assert.rejects(
+      run(prod({ run: { plan: PLAN, phase: "expand" }, job: { ...JOB, checkDatabaseUrlSecret: JOB.databaseUrlSecret } }, { "v2.3.0": old, "v2.3.1": old })),
+      /database\.job\.checkDatabaseUrlSecret: is the migration's own credential \(payments-db\/url\)/,
+    );
+  });
+
   it("runs the expand phase as a Job before the releases, with the database URL from a Secret", async () => {
     await run(prod({ run: { plan: PLAN, phase: "expand" }, job: JOB }, { "v2.3.0": old, "v2.3.1": old }));
     const job = one("kubernetes:batch/v1:Job", "migrate");
@@ -94,7 +112,9 @@ describe("stacks: the migration gate and migration Job", () => {
     const green = (one("kubernetes:apps/v1:Deployment", "payments-green").inputs as Obj).spec.template.spec;
     assert.deepEqual(green.initContainers[0].command, ["npx", "--no-install", "remedy", "migrate", "check", "--uses", "payments.amount_minor,payments.id"]);
     assert.equal(green.initContainers[0].image, JOB.image);
-    assert.deepEqual(green.initContainers[0].env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } }]);
+    // The read-only credential: the migration's DDL-capable Secret never reaches app pods.
+    assert.deepEqual(green.initContainers[0].env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db-check", key: "url" } } }]);
+    assert.ok(!JSON.stringify(ofType(T.deployment).map((d) => d.inputs)).includes('"payments-db"'), "no app pod references payments-db");
     const blue = (one("kubernetes:apps/v1:Deployment", "payments-blue").inputs as Obj).spec.template.spec;
     assert.deepEqual(blue.initContainers[0].command.slice(-1), ["payments.amount,payments.id"]);
     validateK8sObject(one("kubernetes:apps/v1:Deployment", "payments-green"));

@@ -185,8 +185,14 @@ const envSchema = z.record(
   { error: required("a map of environment variable name to value or { secretKeyRef }") },
 );
 
-/** Names that hold secrets by convention; a plaintext value for one is refused. */
-const SECRET_ENV_NAME = /(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|SECRET_?KEY|ACCESS_?KEY|CREDENTIALS?)$/i;
+/**
+ * Names that hold secrets by convention (incl. connection strings: DATABASE_URL, *_DSN, *_URI of
+ * databases and brokers); a plaintext value for one is refused.
+ */
+const SECRET_ENV_NAME = /(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|SECRET_?KEY|ACCESS_?KEY|CREDENTIALS?|DSN|CONNECTION_?STRING)$|^(DATABASE|DB|POSTGRES|PG|MYSQL|MONGO(DB)?|REDIS|AMQP|RABBITMQ|KAFKA_SASL)_(URL|URI)$/i;
+
+/** A URL carrying a password (`scheme://user:password@host`), whatever the variable is called. */
+const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
 
 const serviceSchema = z.strictObject({
   name: dnsLabel("the service name", 50),
@@ -446,6 +452,10 @@ const stackSchema = z.strictObject({
       operatorRoleArns: z
         .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: 'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/oncall"' }))
         .optional(),
+      permissionsBoundaryArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/, { error: 'must be an IAM policy ARN such as "arn:aws:iam::123456789012:policy/remedy-boundary"' })
+        .optional(),
       logRetentionDays: int("the days the rollback Lambda's logs are kept", 1, 3653)
         .refine((d) => defaults.LOG_RETENTION_DAYS_ALLOWED.includes(d), {
           error: `must be a retention CloudWatch Logs accepts: ${defaults.LOG_RETENTION_DAYS_ALLOWED.join(", ")}`,
@@ -605,6 +615,8 @@ export interface RollbackSpec {
    * stack's own roles and its CloudWatch alarms that may publish to the notification topic.
    */
   readonly operatorRoleArns: readonly string[];
+  /** Permissions boundary for every role the stack creates (the rollback Lambda's, the release driver's). */
+  readonly permissionsBoundaryArn?: string;
   readonly logRetentionDays: number;
 }
 
@@ -800,10 +812,10 @@ function checkSlotMode(s: RawService & { stable: Slot; slots: NonNullable<RawSer
 /** Rules every service follows, in image mode or slot mode. */
 function checkCommon(s: RawService, at: Path, out: Issue[]): void {
   for (const [name, value] of Object.entries(s.env ?? {})) {
-    if (typeof value === "string" && SECRET_ENV_NAME.test(name)) {
+    if (typeof value === "string" && (SECRET_ENV_NAME.test(name) || URL_WITH_PASSWORD.test(value))) {
       out.push({
         path: [...at, "env", name],
-        message: `looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }`,
+        message: `${URL_WITH_PASSWORD.test(value) ? "is a URL with a password" : "looks like a secret"} but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }`,
       });
     }
   }
@@ -1317,6 +1329,7 @@ function normaliseStack(raw: RawStack): StackConfig {
       notificationEmails: raw.rollback?.notificationEmails ?? [],
       tableDeletionProtection: raw.rollback?.tableDeletionProtection ?? true,
       operatorRoleArns: raw.rollback?.operatorRoleArns ?? [],
+      ...(raw.rollback?.permissionsBoundaryArn ? { permissionsBoundaryArn: raw.rollback.permissionsBoundaryArn } : {}),
       logRetentionDays: raw.rollback?.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS,
     },
     services: raw.services.map(normaliseService),

@@ -309,3 +309,10 @@ export const DEFAULT_SCHEMA_CHECK_COMMAND: readonly string[] = ["npx", "--no-ins
  * window, however many events repeat it (CloudWatch re-invokes, or someone floods the function).
  */
 export const ESCALATION_PAGE_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Concurrent executions reserved for the rollback Lambda: enough for every alarm of a large stack
+ * firing at once, guaranteed whatever else runs in the account (reserving needs the account's
+ * unreserved pool to stay at 100 or more).
+ */
+export const DEFAULT_ROLLBACK_RESERVED_CONCURRENCY = 10;

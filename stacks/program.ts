@@ -271,6 +271,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     loadBalancerArn: attachment.listenerArn,
     notificationEmails: config.rollback.notificationEmails,
     publisherRoleArns: [...config.rollback.operatorRoleArns],
+    ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
   });
@@ -288,6 +289,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),
           alarmTopicArn: rollback.topicArn,
+          ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;

@@ -15,12 +15,13 @@ export function stackAlarms(alarmNamePrefix: string, parent: pulumi.Resource): {
 }
 
 /** A function's log group and its execution role (assumable by Lambda only). */
-export function logGroupAndRole(name: string, args: { readonly retentionInDays: number; readonly tags: Record<string, string> }, parent: pulumi.Resource) {
+export function logGroupAndRole(name: string, args: { readonly retentionInDays: number; readonly tags: Record<string, string>; readonly permissionsBoundary?: string }, parent: pulumi.Resource) {
   const logGroup = new aws.cloudwatch.LogGroup(name, { retentionInDays: args.retentionInDays, tags: args.tags }, { parent });
   const role = new aws.iam.Role(
     name,
     {
       assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+      ...(args.permissionsBoundary ? { permissionsBoundary: args.permissionsBoundary } : {}),
       tags: args.tags,
     },
     { parent },

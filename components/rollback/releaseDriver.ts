@@ -53,6 +53,8 @@ export interface ReleaseDriverArgs {
   readonly intervalMinutes?: number;
   /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
   readonly logRetentionDays?: number;
+  /** IAM permissions boundary (policy ARN) for the driver's role. Default: none. */
+  readonly permissionsBoundaryArn?: string;
   readonly tags?: Readonly<Record<string, string>>;
 }
 
@@ -82,7 +84,11 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     const parent = { parent: this };
     const tags = { "remedy:component": "release-driver", ...args.tags };
     const alarms = stackAlarms(args.alarmNamePrefix, this).pattern;
-    const { logGroup, role } = logGroupAndRole(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, this);
+    const { logGroup, role } = logGroupAndRole(
+      name,
+      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, ...(args.permissionsBoundaryArn ? { permissionsBoundary: args.permissionsBoundaryArn } : {}) },
+      this,
+    );
     this.role = role;
     this.policy = new aws.iam.RolePolicy(
       name,

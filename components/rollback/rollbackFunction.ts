@@ -41,6 +41,14 @@ export interface RollbackFunctionArgs {
   readonly timeoutSeconds?: number;
   /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
   readonly logRetentionDays?: number;
+  /**
+   * Concurrent executions reserved for the function, so a flood of other functions in the account
+   * cannot starve the rollback path (and a flood of events cannot take the account's whole pool).
+   * Default {@link defaults.DEFAULT_ROLLBACK_RESERVED_CONCURRENCY}.
+   */
+  readonly reservedConcurrency?: number;
+  /** IAM permissions boundary (policy ARN) for the function's role. Default: none. */
+  readonly permissionsBoundaryArn?: string;
   readonly tags?: Readonly<Record<string, string>>;
 }
 
@@ -132,7 +140,11 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
     this.topic = new aws.sns.Topic(`${name}-notifications`, { kmsMasterKeyId: this.topicKey.arn, tags }, parent);
-    const { logGroup, role } = logGroupAndRole(name, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags }, this);
+    const { logGroup, role } = logGroupAndRole(
+      name,
+      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, ...(args.permissionsBoundaryArn ? { permissionsBoundary: args.permissionsBoundaryArn } : {}) },
+      this,
+    );
     this.role = role;
     new aws.sns.TopicPolicy(
       `${name}-notifications`,
@@ -186,6 +198,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
         },
         description: `remedy automatic rollback for alarms ${args.alarmNamePrefix}/*`,
         tags,
+        reservedConcurrentExecutions: args.reservedConcurrency ?? defaults.DEFAULT_ROLLBACK_RESERVED_CONCURRENCY,
       },
       this,
     );

@@ -408,6 +408,17 @@ describe("core/config: stack configuration", () => {
         "services[0].env.STRIPE_API_KEY: looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
         "services[0].env.GITHUB_TOKEN: looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
       ]);
+      // Connection strings, by name or by a password in the URL.
+      assert.deepEqual(
+        problems(() => parseStackConfig(stackInput([svc("a", 1, { env: { DATABASE_URL: "postgres://app@db/app", SENTRY_DSN: "https://k@o1.ingest.sentry.io/1", CACHE: "redis://:hunter2@cache:6379/0" } })]))),
+        [
+          "services[0].env.DATABASE_URL: looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
+          "services[0].env.SENTRY_DSN: looks like a secret but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
+          "services[0].env.CACHE: is a URL with a password but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }",
+        ],
+      );
+      const fine = parseStackConfig(stackInput([svc("a", 1, { env: { UPSTREAM_URL: "https://api.example.com/v1", DB_POOL_SIZE: "10", DATABASE_URL: { secretKeyRef: { name: "payments-db", key: "url" } } } })]));
+      assert.equal(Object.keys(fine.services[0].env).length, 3, "URLs without a password, and connection strings by reference, pass");
       const bad = problems(() => parseStackConfig(stackInput([svc("a", 1, { env: { DB_PASSWORD: { secretKeyRef: { name: "Payments DB" } } } })])));
       assert.ok(bad.some((l) => l.startsWith("services[0].env.DB_PASSWORD.secretKeyRef.name: must be a Kubernetes Secret name")), bad.join("\n"));
       assert.ok(bad.some((l) => l.startsWith("services[0].env.DB_PASSWORD.secretKeyRef.key: required: the key inside the Secret")), bad.join("\n"));

@@ -389,6 +389,25 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     });
   });
 
+  it("puts every role the stack creates under the configured permissions boundary, and reserves the rollback Lambda's concurrency", async () => {
+    // Prepare
+    const raw = imageConfig("v2.3.0");
+    raw.rollback = { ...(raw.rollback as Obj | undefined), permissionsBoundaryArn: "arn:aws:iam::123456789012:policy/remedy-boundary" };
+    // Act
+    await up(0, raw);
+    // Assess
+    const roles = ofType("aws:iam/role:Role");
+    assert.deepEqual(roles.map((r) => r.name).sort(), ["release-driver", "rollback"]);
+    for (const r of roles) assert.equal((r.inputs as Obj).permissionsBoundary, "arn:aws:iam::123456789012:policy/remedy-boundary", r.name);
+    assert.equal((one("aws:lambda/function:Function", "rollback").inputs as Obj).reservedConcurrentExecutions, 10);
+    // Without it, no boundary is set (and a malformed one is refused by config).
+    await up(1, imageConfig("v2.3.0"));
+    assert.equal((one("aws:iam/role:Role", "rollback").inputs as Obj).permissionsBoundary, undefined);
+    const bad = imageConfig("v2.3.0");
+    bad.rollback = { permissionsBoundaryArn: "remedy-boundary" };
+    await assert.rejects(up(2, bad), /rollback\.permissionsBoundaryArn: must be an IAM policy ARN/);
+  });
+
   describe("the release driver's reach, checked at preview from the cluster lookup", () => {
     afterEach(() => resetMockCluster());
 

@@ -29,6 +29,7 @@ import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ConflictError, ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
+import { printable } from "../../lambdas/commons/text";
 
 export class OpsError extends Error {}
 
@@ -194,16 +195,19 @@ async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: s
 
 export function formatStatus(stack: string, rows: readonly ServiceStatus[], color: boolean): string {
   const phaseColor: Record<string, number> = { stable: 32, promoted: 32, releasing: 33, "rolled-back": 31 };
+  // Every recorded text is printed through printable(): it comes from alarms, operators and
+  // hooks, and must not be able to drive the operator's terminal.
+  const p = printable;
   const body = rows.map((r) => [
-    paint(color, 1, r.service),
-    paint(color, phaseColor[r.phase] ?? 0, r.phase),
-    r.stable,
-    r.candidate ?? "-",
+    paint(color, 1, p(r.service)),
+    paint(color, phaseColor[r.phase] ?? 0, p(r.phase)),
+    p(r.stable),
+    p(r.candidate ?? "-"),
     `${r.weights.blue}/${r.weights.green}`,
-    r.alarms.firing.length > 0 ? paint(color, 31, `ALARM ${r.alarms.firing.join(", ")}`) : paint(color, 32, `ok (${r.alarms.total})`),
-    r.lastRollback ? `${r.lastRollback.at} by ${r.lastRollback.by}: ${r.lastRollback.reason}` : "-",
-    r.step ?? "-",
-    r.hotfix ? paint(color, 35, `hotfix until ${r.hotfix}`) : "-",
+    r.alarms.firing.length > 0 ? paint(color, 31, p(`ALARM ${r.alarms.firing.join(", ")}`)) : paint(color, 32, `ok (${r.alarms.total})`),
+    r.lastRollback ? p(`${r.lastRollback.at} by ${r.lastRollback.by}: ${r.lastRollback.reason}`) : "-",
+    p(r.step ?? "-"),
+    r.hotfix ? paint(color, 35, p(`hotfix until ${r.hotfix}`)) : "-",
   ]);
   const header = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS", "LAST ROLLBACK", "STEP", "HOTFIX"].map((h) => paint(color, 2, h));
   return `stack ${stack}\n${table([header, ...body])}`;
@@ -288,7 +292,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         const t = applyEvent(current, { type: "request-promote", mode, at: new Date().toISOString(), by });
         if (t.kind === "refused") return fail(`refused: ${t.reason}; remedy promote applies to a progressive release (services[].strategy)`, 1);
         if (t.kind === "unchanged") {
-          io.out(json ? JSON.stringify({ service, requested: mode, already: true }) : `${service}: ${t.reason}`);
+          io.out(json ? JSON.stringify({ service, requested: mode, already: true }) : printable(`${service}: ${t.reason}`));
           return 0;
         }
         try {
@@ -331,10 +335,10 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {
         const after = await store.get(service);
-        if (!json) io.out(`${command === "abort" ? "aborted" : "rolled back"} ${service}: ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"}); blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`);
+        if (!json) io.out(printable(`${command === "abort" ? "aborted" : "rolled back"} ${service}: ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"}); blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`));
         return 0;
       }
-      if (!json) io.err(`remedy ${command}: refused: ${r.reason}`);
+      if (!json) io.err(printable(`remedy ${command}: refused: ${r.reason}`));
       return 1;
     }
     return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: Number(values.timeout ?? 120), allowStable: values["allow-stable"] === true, json, io, hooks });

@@ -58,6 +58,23 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.doesNotMatch(t.out, ANSI, "plain when not a TTY");
   });
 
+  it("status prints recorded text without its terminal control sequences", async () => {
+    // Prepare: a rollback reason written by whoever could set an alarm's reason or run rollback.
+    const hostile = "bad\u001b[2J\u001b[Hdeploy\u001b]0;pwned\u0007 ok\nfake row\u0000";
+    const r = await runRemedy(["rollback", "payments", "--reason", hostile, "--stack", "test"]);
+    assert.equal(r.code, 0, r.err);
+    // Act
+    const t = await runRemedy(["status", "--stack", "test"]);
+    // Assess: no escape, BEL, NUL or line break of the reason reaches the terminal.
+    assert.doesNotMatch(t.out, /[\u0000-\u0008\u000b-\u001f\u007f]/); // eslint-disable-line no-control-regex
+    assert.equal(t.out.split("\n").length, 4, "one line per service plus header and title");
+    assert.match(t.out, /bad\?\?deploy\? ok fake row\?/);
+    assert.doesNotMatch(r.out, /\u001b/); // eslint-disable-line no-control-regex
+    // JSON keeps the text, escaped by JSON itself.
+    const j = JSON.parse((await runRemedy(["status", "--stack", "test", "--json"])).out) as { services: { service: string; lastRollback?: { reason: string } }[] };
+    assert.equal(j.services.find((x) => x.service === "payments")?.lastRollback?.reason, hostile.trim());
+  });
+
   it("status renders colored and aligned in a real terminal (pty)", () => {
     const out = execFileSync("script", ["-qec", `node ${path.join(ROOT, "cli", "remedy.js")} status --stack test`, "/dev/null"], {
       cwd: ROOT,

@@ -229,6 +229,7 @@ const serviceSchema = z.strictObject({
     .strictObject({ weight: int("the percentage of traffic sent to the candidate slot", 0, 100) })
     .optional(),
   stickinessSeconds: int("target group stickiness duration in seconds (0 disables)", 0, 604800).optional(),
+  allowRunAsRoot: z.boolean({ error: "must be true or false" }).optional(),
   strategy: z
     .discriminatedUnion(
       "kind",
@@ -424,6 +425,7 @@ const databaseSchema = z.strictObject({
       checkCommand: z.array(z.string()).optional(),
       namespace: dnsLabel("the namespace of the migration Job", 63),
       databaseUrlSecret: z.strictObject({ name: dnsLabel("the Secret holding DATABASE_URL", 253), key: z.string().min(1) }),
+      allowRunAsRoot: z.boolean({ error: "must be true or false" }).optional(),
       checkDatabaseUrlSecret: z
         .strictObject({ name: dnsLabel("the Secret holding the read-only DATABASE_URL of the schema check", 253), key: z.string().min(1) }, {
           error: required("the Secret { name, key } with a read-only DATABASE_URL for the schema check every app pod runs (GRANT CONNECT, USAGE ON SCHEMA public, SELECT ON remedy_migrations)"),
@@ -538,6 +540,8 @@ export interface ServiceSpec {
   /** Percent of traffic to the non-stable slot, 0 when it has no image. */
   readonly candidateWeight: number;
   readonly stickinessSeconds: number;
+  /** Let the slots' containers run as root (an image without a non-root USER). Default false: runAsNonRoot. */
+  readonly allowRunAsRoot: boolean;
   /**
    * A rule that sends requests carrying `header: value` to the candidate slot only, whatever its
    * weight: test a candidate at 0% before it gets production traffic.
@@ -636,6 +640,8 @@ export interface DatabaseSpec {
      * schema, SELECT on the ledger): the DDL-capable `databaseUrlSecret` stays in the Job.
      */
     readonly checkDatabaseUrlSecret: { readonly name: string; readonly key: string };
+    /** Let the Job run as root. Default false. */
+    readonly allowRunAsRoot?: boolean;
   };
 }
 
@@ -1248,6 +1254,7 @@ function normaliseService(s: RawService): ServiceSpec {
     ...(desired ? { desired } : {}),
     candidateWeight: slots[otherSlot(stable)] === undefined ? 0 : s.hotfix !== undefined ? 100 : (s.candidate?.weight ?? 0),
     stickinessSeconds: s.stickinessSeconds ?? 0,
+    allowRunAsRoot: s.allowRunAsRoot ?? false,
     ...(strategy ? { strategy } : {}),
     ...(strategy && s.preTraffic ? { preTraffic: normalisePreTraffic(s.preTraffic, s.testRoute) } : {}),
     ...(s.testRoute === undefined
@@ -1412,6 +1419,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
     slots,
     ...(spec.strategy === undefined ? { candidate: { weight: spec.candidateWeight } } : {}),
     stickinessSeconds: spec.stickinessSeconds,
+    ...(spec.allowRunAsRoot ? { allowRunAsRoot: true } : {}),
     ...(spec.testRoute === undefined
       ? {}
       : {

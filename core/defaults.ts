@@ -316,3 +316,16 @@ export const ESCALATION_PAGE_WINDOW_MS = 15 * 60_000;
  * unreserved pool to stay at 100 or more).
  */
 export const DEFAULT_ROLLBACK_RESERVED_CONCURRENCY = 10;
+
+/**
+ * Pod security for every pod remedy creates (app slots, schema check, migration Job), the
+ * Kubernetes "restricted" profile's essentials: never root (unless a service's or the Job's
+ * `allowRunAsRoot` says so), no privilege escalation, no Linux capabilities, the runtime's
+ * default seccomp profile.
+ */
+export function podSecurityContext(allowRunAsRoot: boolean): { runAsNonRoot?: boolean; seccompProfile: { type: string } } {
+  return { ...(allowRunAsRoot ? {} : { runAsNonRoot: true }), seccompProfile: { type: "RuntimeDefault" } };
+}
+
+/** Container-level half of {@link podSecurityContext}. */
+export const CONTAINER_SECURITY_CONTEXT = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } } as const;

@@ -198,6 +198,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         command: db.job.command,
         namespace: db.job.namespace,
         databaseUrlSecret: db.job.databaseUrlSecret,
+        ...(db.job.allowRunAsRoot ? { allowRunAsRoot: true } : {}),
         rollbackWindow: options.rollbackWindow,
       }
     : undefined;

@@ -15,6 +15,8 @@ export interface MigrationJobArgs {
   readonly namespace: pulumi.Input<string>;
   /** Secret and key holding `DATABASE_URL`. */
   readonly databaseUrlSecret: { readonly name: string; readonly key: string };
+  /** Let the Job's container run as root (its image has no non-root USER). Default `false`: runAsNonRoot. */
+  readonly allowRunAsRoot?: boolean;
   /** Versions in the rollback window; a contract Job re-checks them (REMEDY_ROLLBACK_WINDOW). */
   readonly rollbackWindow?: readonly VersionUsage[];
   /**
@@ -71,6 +73,7 @@ export class MigrationJob extends pulumi.ComponentResource {
             metadata: { labels: { "remedy/migration": args.plan, "remedy/phase": args.phase } },
             spec: {
               restartPolicy: "Never",
+              securityContext: defaults.podSecurityContext(args.allowRunAsRoot ?? false),
               containers: [
                 {
                   name: "migrate",
@@ -81,6 +84,7 @@ export class MigrationJob extends pulumi.ComponentResource {
                     { name: "REMEDY_ROLLBACK_WINDOW", value: JSON.stringify(args.rollbackWindow ?? []) },
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                  securityContext: { ...defaults.CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
                 },
               ],
             },

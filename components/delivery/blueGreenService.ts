@@ -315,7 +315,7 @@ export function createSlotWorkload(
             command: [...schemaGate.command, "--uses", [...uses].sort().join(",")],
             env: [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: schemaGate.databaseUrlSecret.name, key: schemaGate.databaseUrlSecret.key } } }],
             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
-            securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: { ...defaults.CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
           },
         ]
       : undefined;
@@ -401,6 +401,7 @@ export function createSlotWorkload(
         template: {
           metadata: { labels },
           spec: {
+            securityContext: defaults.podSecurityContext(spec.allowRunAsRoot),
             terminationGracePeriodSeconds: defaults.DEFAULT_TERMINATION_GRACE_SECONDS,
             topologySpreadConstraints: [
               {
@@ -434,7 +435,7 @@ export function createSlotWorkload(
                 },
                 lifecycle: { preStop: { sleep: { seconds: defaults.DEFAULT_PRESTOP_SLEEP_SECONDS } } },
                 resources,
-                securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
+                securityContext: { ...defaults.CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
               },
             ],
           },

@@ -223,6 +223,21 @@ describe("components/BlueGreenService", () => {
     assert.match(await promiseOf(svc.targetGroups.green.name), /^payments-green-[0-9a-f]{8}$/);
   });
 
+  it("runs every pod non-root, without privilege escalation or capabilities, under RuntimeDefault seccomp, unless allowRunAsRoot", async () => {
+    // Prepare + Act
+    await build("payments");
+    const spec = (one(T.deployment, "payments-green").inputs as Obj).spec.template.spec;
+    // Assess
+    assert.deepEqual(spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    assert.deepEqual(spec.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+    validateK8sObject(one(T.deployment, "payments-green"));
+    recorded.resources.length = 0;
+    await build("legacy", { allowRunAsRoot: true });
+    const legacy = (one(T.deployment, "legacy-green").inputs as Obj).spec.template.spec;
+    assert.deepEqual(legacy.securityContext, { seccompProfile: { type: "RuntimeDefault" } }, "the opt-out drops only runAsNonRoot");
+    assert.deepEqual(legacy.containers[0].securityContext.capabilities, { drop: ["ALL"] });
+  });
+
   it("gives a slot's binding a new name exactly when its target group is replaced (a port change), not on other changes", async () => {
     // Prepare + Act: the same service on port 8080, again with another image, and on port 9090.
     const names = async (overrides: Record<string, unknown>) => {

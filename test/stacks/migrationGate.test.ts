@@ -87,6 +87,8 @@ describe("stacks: the migration gate and migration Job", () => {
     const container = spec.template.spec.containers[0];
     assert.deepEqual(container.command, ["npx", "--no-install", "remedy", "migrate", "apply", PLAN, "expand"]);
     assert.deepEqual(container.env[0], { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } });
+    assert.deepEqual(spec.template.spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    assert.deepEqual(container.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
     assert.equal(ofType("remedy:database:MigrationJob").length, 1);
     // Pulumi waits as long as Kubernetes lets the Job run (3600 s) plus scheduling, not its default 10 minutes.
     assert.equal(spec.activeDeadlineSeconds, 3600);

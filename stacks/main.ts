@@ -20,7 +20,7 @@ import {
 } from "../core/config";
 import { resolveDesiredReleases } from "../core/desired";
 import { checkApiGates } from "./apiGate";
-import { readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
+import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
 import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
@@ -50,7 +50,9 @@ async function build(config: StackConfig, releases: ReleaseBackend, extra: { api
   // One lookup of the cluster, made before anything is built: the provider's kubeconfig and the
   // release driver use it, and the driver's access is checked against it (at preview).
   const cluster = needsClusterLookup(config) ? await aws.eks.getCluster({ name: config.kubernetes.cluster }) : undefined;
-  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, aws: readAwsSettings(), ...(cluster ? { cluster } : {}), ...extra }));
+  // Values of a secret `remedy:services` stay secret in state where they may hold one (env).
+  const secretServices = isSecretConfig("remedy:services") || isSecretConfig("remedy:hotfix");
+  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, aws: readAwsSettings(), secretServices, ...(cluster ? { cluster } : {}), ...extra }));
 }
 
 /** A deployment the migration gate refuses; lists every reason. */

@@ -97,6 +97,8 @@ export interface BuildOptions {
   readonly rollbackWindow?: readonly VersionUsage[];
   /** The AWS provider's settings; the EKS token is fetched with the same region, profile and role. */
   readonly aws?: AwsSettings;
+  /** `remedy:services` holds a Pulumi secret: env values are kept secret in state. Default false. */
+  readonly secretServices?: boolean;
   /**
    * The cluster's lookup (`aws.eks.getCluster`), when the caller made it: used for the provider's
    * kubeconfig and the release driver, and checked before anything is built (see
@@ -259,6 +261,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
+        ...(options.secretServices ? { secretEnv: true } : {}),
         deployAfter: earlyJob ? [earlyJob] : [],
         // The read-only credential: the DDL-capable one stays in the migration Job.
         ...(db?.job ? { schemaGate: { image: db.job.image, command: db.job.checkCommand, databaseUrlSecret: db.job.checkDatabaseUrlSecret } } : {}),

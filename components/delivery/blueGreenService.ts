@@ -40,6 +40,12 @@ export interface BlueGreenServiceArgs {
    */
   readonly bindingNames?: Partial<Record<Slot, pulumi.Input<string>>>;
   /**
+   * Treat the plain `env` values as secrets (encrypted in Pulumi state): the program sets it when
+   * `remedy:services` holds a Pulumi secret (set with `--secret --path`), since which nested value
+   * was secret is not known at run time. Default false.
+   */
+  readonly secretEnv?: boolean;
+  /**
    * Extra annotations on a slot's Deployment. The program sets {@link RETIRED_AT_ANNOTATION} on a
    * slot the release driver scaled to 0 and this update brings back, so the Deployment changes
    * (and Pulumi re-applies its replicas and awaits the rollout) even though its last inputs already
@@ -148,7 +154,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
       const slotSpec = spec.slots[slot];
       if (slotSpec !== undefined) {
         const replicas = args.replicas?.[slot] ?? slotSpec.replicas;
-        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate, args.deploymentAnnotations?.[slot], args.bindingNames?.[slot]);
+        workloads[slot] = createSlotWorkload(name, this, spec, slot, slotSpec, replicas, namespace, targetGroups[slot], args.ingress, args.deployAfter ?? [], args.schemaGate, args.deploymentAnnotations?.[slot], args.bindingNames?.[slot], args.secretEnv ?? false);
       }
     }
     this.targetGroups = targetGroups;
@@ -234,8 +240,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
 }
 
 /** A container env entry: plain value, or `valueFrom` a Secret/ConfigMap key (never the secret itself). */
-export function envVar(name: string, value: EnvValue): k8s.types.input.core.v1.EnvVar {
-  if (typeof value === "string") return { name, value };
+export function envVar(name: string, value: EnvValue, secret = false): k8s.types.input.core.v1.EnvVar {
+  if (typeof value === "string") return { name, value: secret ? pulumi.secret(value) : value };
   if ("secretKeyRef" in value) return { name, valueFrom: { secretKeyRef: { name: value.secretKeyRef.name, key: value.secretKeyRef.key } } };
   return { name, valueFrom: { configMapKeyRef: { name: value.configMapKeyRef.name, key: value.configMapKeyRef.key } } };
 }
@@ -304,6 +310,7 @@ export function createSlotWorkload(
   schemaGate?: SchemaGateArgs,
   annotations?: pulumi.Input<Record<string, string>>,
   bindingName?: pulumi.Input<string>,
+  secretEnv = false,
 ): SlotWorkload {
   const uses = spec.database?.uses[slotSpec.version] ?? [];
   const initContainers =
@@ -418,7 +425,7 @@ export function createSlotWorkload(
                 image: slotSpec.image,
                 ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
                 env: [
-                  ...Object.entries(spec.env).map(([k, value]) => envVar(k, value)),
+                  ...Object.entries(spec.env).map(([k, value]) => envVar(k, value, secretEnv)),
                   { name: "REMEDY_SLOT", value: slot },
                   { name: "REMEDY_VERSION", value: slotSpec.version },
                 ],

@@ -7,9 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export async function runStackEntry(config: Record<string, unknown>): Promise<Obj> {
+/** `secretKeys`: the keys the engine reports as secrets (set with `pulumi config set --secret`). */
+export async function runStackEntry(config: Record<string, unknown>, secretKeys: readonly string[] = []): Promise<Obj> {
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+    [...secretKeys],
   );
   const entry = require.resolve("../../stacks/index");
   delete require.cache[entry];

@@ -246,6 +246,24 @@ describe("stacks: the prod program", () => {
       assert.deepEqual(recorded.resources, []);
     });
 
+    it("from secret config: the program runs, and the services' env values stay secrets in state", async () => {
+      recorded.resources.length = 0;
+      await runStackEntry(withTestRoute(), ["remedy:services"]);
+      await settle();
+      // The engine receives the Deployment's spec as a secret (a nested secret seals its top-level
+      // property): encrypted in state, shown as [secret] in diffs.
+      const sealed = (one(T.deployment, "orders-blue").inputs as Obj).spec as Obj;
+      assert.equal(sealed["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270", "a secret in state");
+      const env = ((sealed.value as Obj).template.spec.containers[0].env as Obj[]).find((e) => e.name === "LOG_LEVEL") as Obj;
+      assert.equal(env.value, "info");
+      // Not secret config: plain, as before.
+      recorded.resources.length = 0;
+      await runStackEntry(stackYaml("prod"));
+      await settle();
+      const plain = ((one(T.deployment, "orders-blue").inputs as Obj).spec.template.spec.containers[0].env as Obj[]).find((e) => e.name === "LOG_LEVEL") as Obj;
+      assert.equal(plain.value, "info");
+    });
+
     it("is accepted from secret config (remedy:services is then a secret key), and a source-IP-limited route needs no secret", async () => {
       assert.doesNotThrow(() => requireSecretTestRoutes(parseStackConfig(configOf(withTestRoute())), (k) => k === "remedy:services"));
       const byIp = withTestRoute();

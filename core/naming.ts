@@ -71,3 +71,12 @@ export function bindingNameFor(service: string, slot: Slot, targetGroup: string,
   if (recordedGroup !== undefined && recordedGroup === targetGroup) return recorded?.binding ?? slotObjectName(service, slot);
   return targetGroupBindingName(service, slot, targetGroup);
 }
+
+/**
+ * Whether `name` is a target group name {@link targetGroupName} makes for this service and slot
+ * (its readable prefix and an 8-hex hash), whatever the port, VPC or stack.
+ */
+export function isTargetGroupNameOf(service: string, slot: Slot, name: string): boolean {
+  const prefix = `${service}-${slot}`.slice(0, AWS_LB_NAME_MAX - 9).replace(/-+$/, "");
+  return name.length === prefix.length + 9 && name.startsWith(`${prefix}-`) && /^[0-9a-f]{8}$/.test(name.slice(-8));
+}

@@ -19,7 +19,7 @@ import { alarmsInAlarm } from "./alarmState";
 import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
-import type { Traffic } from "./traffic";
+import { type Traffic, routingProblem } from "./traffic";
 import type { Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 
@@ -179,7 +179,15 @@ export function createReleaseDriver(deps: DriverDeps) {
     }
     // The rule must match the record before anything moves (a flip after an earlier commit may
     // have failed). If the release changed meanwhile, the rule follows the newer record instead.
-    const live = await deps.traffic.currentWeights(state.routing);
+    const rule = await deps.traffic.liveRule(state.routing);
+    // The record is data anyone with table access could write: it may only steer the groups the
+    // rule already forwards to (set by pulumi up), named as pulumi up names them.
+    const bad = routingProblem(state.service, state.routing, rule.targetGroupArns);
+    if (bad) {
+      deps.logger.error("release state names routing pulumi up did not deploy; not acting on it", { service: state.service, reason: bad });
+      return { service: state.service, decision: "hold", reason: bad, failed: true };
+    }
+    const live = rule.weights;
     if (!isDeepStrictEqual(live, state.weights)) {
       const why = await guardedMove(state, state.revision, cand.slot, state.weights);
       if (why) return { service: state.service, decision: "hold", reason: `the rule differs from the record; not repaired: ${why}`, weights: live };

@@ -24,7 +24,7 @@ import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent
 import { type AlarmNow, alarmsInAlarm, describeAlarm } from "./alarmState";
 import { truncate } from "./text";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
-import type { Traffic } from "./traffic";
+import { type Traffic, routingProblem } from "./traffic";
 
 /** Conditional-write attempts before giving up (each attempt re-reads and re-decides). */
 const MAX_ATTEMPTS = 6;
@@ -299,7 +299,15 @@ export function createRollbackHandler(deps: RollbackDeps) {
         (conflicted && !isDeepStrictEqual(await deps.traffic.currentWeights(state.routing), t.state.weights));
       if (mustFlip) {
         const to = t.state.stable;
-        const healthy = await deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]);
+        // The record's routing is checked against the rule itself (read beside the health check,
+        // in parallel): a record naming other target groups than the rule's is never acted on.
+        const [healthy, rule] = await Promise.all([deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]), deps.traffic.liveRule(state.routing)]);
+        const bad = routingProblem(target.service, state.routing, rule.targetGroupArns);
+        if (bad) {
+          count("RefusedRouting", target.service);
+          if (manual) return { ...base, outcome: Outcome.Refused, reason: bad };
+          return escalate(signal, target, bad);
+        }
         if (healthy === 0 && !manual?.force) {
           const why = `the rollback target ${to.version} (${to.slot}) has no healthy targets; flipping would send all traffic nowhere`;
           if (flipped) {
@@ -335,8 +343,9 @@ export function createRollbackHandler(deps: RollbackDeps) {
     // A writer that read the release before this rollback was recorded (the release driver
     // putting back what it took for drift, an `up` finishing) may have moved the rule after our
     // flip: once recorded, the rule must say what the record says.
-    const live = await deps.traffic.currentWeights(after.routing);
-    if (!isDeepStrictEqual(live, after.weights)) {
+    const liveRule = await deps.traffic.liveRule(after.routing);
+    const live = liveRule.weights;
+    if (!isDeepStrictEqual(live, after.weights) && !routingProblem(after.service, after.routing, liveRule.targetGroupArns)) {
       await deps.traffic.setWeights(after.routing, after.weights);
       logger.warn("the rule moved between the flip and the record; set it back to the rollback", { live, weights: after.weights });
       count("RestoredFlips", target.service);

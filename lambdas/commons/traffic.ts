@@ -11,6 +11,7 @@ import {
 import type { Routing } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
+import { isTargetGroupNameOf, targetGroupNameOfArn } from "../../core/naming";
 
 export class Traffic {
   constructor(private readonly elb: ElasticLoadBalancingV2Client) {}
@@ -47,12 +48,40 @@ export class Traffic {
 
   /** The weights the rule forwards with now, read back from the load balancer. */
   async currentWeights(routing: Routing): Promise<SlotWeights> {
+    return (await this.liveRule(routing)).weights;
+  }
+
+  /** The rule as the load balancer has it: its weights per slot, and every target group it forwards to. */
+  async liveRule(routing: Routing): Promise<{ readonly weights: SlotWeights; readonly targetGroupArns: readonly string[] }> {
     const out = await this.elb.send(new DescribeRulesCommand({ RuleArns: [routing.ruleArn] }));
     const groups = out.Rules?.[0]?.Actions?.find((a) => a.Type === "forward")?.ForwardConfig?.TargetGroups ?? [];
     const weights = { blue: 0, green: 0 } as Record<Slot, number>;
     for (const slot of SLOTS) {
       weights[slot] = groups.find((g) => g.TargetGroupArn === routing.targetGroupArns[slot])?.Weight ?? 0;
     }
-    return weights;
+    return { weights, targetGroupArns: groups.flatMap((g) => (g.TargetGroupArn ? [g.TargetGroupArn] : [])) };
   }
+}
+
+/**
+ * Why a release record's routing must not be acted on, or undefined when it may. The record is
+ * only data in a table; what it names is checked against what only `pulumi up` can set: the rule
+ * must forward to exactly the two target groups the record names (the Lambdas never change which
+ * groups a rule forwards to, and may not), and each must carry the name `pulumi up` gives that
+ * service's slot. A record pointing a rule at other groups, or one service's record at another
+ * service's rule, is refused.
+ */
+export function routingProblem(service: string, routing: Routing, liveGroups: readonly string[]): string | undefined {
+  const recorded = SLOTS.map((slot) => routing.targetGroupArns[slot]);
+  const same = liveGroups.length === recorded.length && recorded.every((arn) => liveGroups.includes(arn));
+  if (!same) {
+    return `release state of ${service} names target groups ${recorded.join(", ")} but its rule ${routing.ruleArn} forwards to ${liveGroups.join(", ") || "nothing"}; not acting on a record that differs from what pulumi up deployed`;
+  }
+  for (const slot of SLOTS) {
+    const name = targetGroupNameOfArn(routing.targetGroupArns[slot]);
+    if (!name || !isTargetGroupNameOf(service, slot, name)) {
+      return `release state of ${service} names ${routing.targetGroupArns[slot]} for ${slot}, not a target group pulumi up made for ${service}-${slot}; not acting on it`;
+    }
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { AWS_LB_NAME_MAX, type TargetGroupIdentity, bindingNameFor, targetGroupName, targetGroupNameOfArn } from "../../core/naming";
+import { AWS_LB_NAME_MAX, type TargetGroupIdentity, bindingNameFor, isTargetGroupNameOf, targetGroupName, targetGroupNameOfArn } from "../../core/naming";
 import { SLOTS } from "../../core/slots";
 
 const identity = fc.record<TargetGroupIdentity>({
@@ -17,6 +17,9 @@ describe("core/naming: targetGroupName", () => {
   it("always fits AWS's 32 characters of alphanumerics and inner hyphens", () => {
     fc.assert(
       fc.property(identity, (id) => {
+        // Long names are cut to fit AWS's 32 characters: there the name cannot tell services (or
+        // slots) sharing the cut prefix apart, and the check against the live rule does.
+        fc.pre(`${id.service}-${id.slot}x`.length <= AWS_LB_NAME_MAX - 9);
         const name = targetGroupName(id);
         assert.ok(name.length <= AWS_LB_NAME_MAX, `${name} is ${name.length} chars`);
         assert.match(name, /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/);
@@ -66,5 +69,24 @@ describe("core/naming: targetGroupName", () => {
         }),
       );
     });
+  });
+
+  it("isTargetGroupNameOf recognises exactly the names targetGroupName makes for that service and slot (property)", () => {
+    fc.assert(
+      fc.property(identity, (id) => {
+        // Long names are cut to fit AWS's 32 characters: there the name cannot tell services (or
+        // slots) sharing the cut prefix apart, and the check against the live rule does.
+        fc.pre(`${id.service}-${id.slot}x`.length <= AWS_LB_NAME_MAX - 9);
+        const name = targetGroupName(id);
+        const other = id.slot === "blue" ? "green" : "blue";
+        return isTargetGroupNameOf(id.service, id.slot, name) && !isTargetGroupNameOf(id.service, other, name) && !isTargetGroupNameOf(`${id.service}x`, id.slot, name);
+      }),
+    );
+    for (let i = 0; i < 200; i++) {
+      const id = { stack: "prod", service: `svc${i}`, slot: (i % 2 ? "blue" : "green") as "blue" | "green", port: 8000 + i, protocol: "HTTP", targetType: "ip", vpcId: "vpc-1" };
+      assert.ok(isTargetGroupNameOf(id.service, id.slot, targetGroupName(id)), "every name the program makes passes");
+    }
+    assert.equal(isTargetGroupNameOf("payments", "blue", "attacker-tg"), false);
+    assert.equal(isTargetGroupNameOf("payments", "blue", "payments-blue-XYZ12345"), false);
   });
 });

@@ -27,6 +27,7 @@ import { parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseEvent, type ReleaseState, type Routing } from "../../core/releaseState";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { SLOTS, Slot } from "../../core/slots";
+import { targetGroupName } from "../../core/naming";
 import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
@@ -140,7 +141,8 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
     const tgs = {} as Record<Slot, string>;
     for (const slot of SLOTS) {
       const tg = await c.elb.send(
-        new CreateTargetGroupCommand({ Name: `${name}-${slot}`, Protocol: "HTTP", Port: 8080, VpcId: vpc, TargetType: "ip" }),
+        // Named as the program names them (core/naming.ts): the Lambdas check records against it.
+        new CreateTargetGroupCommand({ Name: targetGroupName({ stack: "test", service: name, slot, port: 8080, protocol: "HTTP", targetType: "ip", vpcId: vpc }), Protocol: "HTTP", Port: 8080, VpcId: vpc, TargetType: "ip" }),
       );
       tgs[slot] = tg.TargetGroups?.[0]?.TargetGroupArn as string;
       await c.elb.send(

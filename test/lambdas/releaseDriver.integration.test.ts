@@ -165,6 +165,26 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
   });
 
+  it("refuses a record whose routing the rule does not have (and fails the tick, so the errors alarm pages)", async () => {
+    // Prepare: payments' record names a target group of another load balancer setup.
+    const s = await world.store.get("payments");
+    if (!s) throw new Error("no state");
+    const evil = s.routing.targetGroupArns.green.replace(/targetgroup\/[^/]+\//, "targetgroup/attacker-tg/");
+    await world.store.commit(s.revision, { ...s, revision: s.revision + 1, routing: { ...s.routing, targetGroupArns: { ...s.routing.targetGroupArns, green: evil } } }, { service: "payments", revision: s.revision + 1, at: new Date(T0).toISOString(), by: "attacker", action: "update-routing", releaseId: s.releaseId, summary: "x", weights: s.weights });
+    const moves: string[] = [];
+    const realSet = world.traffic.setWeights.bind(world.traffic);
+    world.traffic.setWeights = (r, w) => (moves.push(`${w.blue}/${w.green}`), realSet(r, w));
+    clock = at(0);
+    // Act
+    const r = await tickPayments(driver());
+    // Assess
+    assert.equal(r?.decision, "hold");
+    assert.equal(r?.failed, true);
+    assert.match(r?.reason ?? "", /^release state of payments names target groups .*attacker-tg.* but its rule .* forwards to /);
+    assert.deepEqual(moves, []);
+    assert.deepEqual(await weights(), { blue: 100, green: 0 });
+  });
+
   it("never advances while a candidate alarm is in ALARM or the candidate has no healthy targets", async () => {
     const d = driver();
     clock = at(0);

@@ -199,6 +199,31 @@ describe("lambdas/rollback against moto_server", function () {
     assert.equal(r3.results[0].reason, "no alarm remedy-test/ghost/green/error-rate exists in CloudWatch; the event is not acted on");
   });
 
+  it("never acts on routing the rule does not have: a record pointing payments at other target groups, or at another service's rule, is refused and paged", async () => {
+    // Prepare: someone with write access to the table points payments' record at orders' groups,
+    // then at orders' rule (with orders' groups: a rule the Lambda may modify).
+    const s0 = await world.store.get("payments");
+    if (!s0) throw new Error("no state");
+    const orders = world.services.orders.routing;
+    const forge = async (routing: typeof orders) => {
+      const s = await world.store.get("payments");
+      if (!s) throw new Error("no state");
+      await world.store.commit(s.revision, { ...s, revision: s.revision + 1, routing }, { service: "payments", revision: s.revision + 1, at: new Date().toISOString(), by: "attacker", action: "update-routing", releaseId: s.releaseId, summary: "x", weights: s.weights });
+    };
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    for (const routing of [{ ...s0.routing, targetGroupArns: orders.targetGroupArns }, { ...orders }]) {
+      await forge(routing);
+      // Act
+      const r = await h.handler(alarmActionEvent(alarm));
+      // Assess
+      assert.equal(r.outcome, Outcome.Escalated, JSON.stringify(r));
+      assert.match(r.results[0].reason, /^release state of payments names (target groups .* but its rule .* forwards to|.* for blue, not a target group pulumi up made for payments-blue)/);
+    }
+    assert.equal(proxy.forwarded.ModifyRule, undefined, "no rule was touched");
+    assert.deepEqual(await weightsOf("payments"), { blue: 90, green: 10 });
+    assert.deepEqual(await weightsOf("orders"), { blue: 90, green: 10 });
+  });
+
   it("pages once per escalation cause, however many events repeat it", async () => {
     // Prepare: the rollback target (blue) has no healthy targets: every event escalates.
     await world.deregisterAll("payments", Slot.Blue);

@@ -70,7 +70,7 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
       assert.deepEqual(state?.weights, { blue: 100, green: 0 });
       assert.deepEqual(await weights(), { blue: 100, green: 0 });
       assert.equal(proxy.forwarded.ModifyRule, 2, "flipped, then re-flipped over pulumi's 80/20");
-      assert.equal(proxy.forwarded.DescribeRules, 2, "read the live rule after the conflict, and once more after recording");
+      assert.equal(proxy.forwarded.DescribeRules, 4, "each flip checks the record against the rule (2, beside the health check), the re-decision reads it after the conflict, and once more after recording");
       assert.equal((await world.notifications()).length, 1);
     });
   });

@@ -10,6 +10,7 @@ import { clusterProvider } from "../components/kubernetes/clusterProvider";
 import type { AwsSettings } from "./awsClients";
 import { ReleaseDriver } from "../components/rollback/releaseDriver";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
+import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { VersionUsage } from "../core/migrations";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import type { ReleaseState } from "../core/releaseState";
@@ -297,6 +298,11 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;
+  // Release state steers production: only the roles that must write it may.
+  restrictTableWrites("release-table", {
+    tableArn: rollback.table.arn,
+    writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployerArn(rollback), ...config.rollback.operatorRoleArns],
+  });
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
     const svc = services.get(spec.name) as BlueGreenService;

@@ -309,6 +309,9 @@ export function createAwsMocks(endpoint: string, region: string): AwsMocks {
           };
         case "aws:index/getCallerIdentity:getCallerIdentity":
           return { id: MOTO_ACCOUNT, accountId: MOTO_ACCOUNT, arn: `arn:aws:iam::${MOTO_ACCOUNT}:user/moto`, userId: "moto" };
+        case "aws:iam/getSessionContext:getSessionContext":
+          // The rehearsal runs as moto's IAM user: its own ARN is what IAM would evaluate.
+          return { id: args.inputs.arn, arn: args.inputs.arn, issuerArn: args.inputs.arn, issuerId: "moto", issuerName: "moto", sessionName: "" };
         default:
           throw new Error(`the moto harness does not implement invoke ${args.token}`);
       }

@@ -189,6 +189,13 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
           };
         }
         if (args.token === "aws:index/getRegion:getRegion") return { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION };
+        if (args.token === "aws:iam/getSessionContext:getSessionContext") {
+          // An assumed-role session resolves to its role (with the role's path); a user to itself.
+          const m = /^arn:aws:sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(String(args.inputs.arn));
+          return m
+            ? { id: args.inputs.arn, arn: args.inputs.arn, issuerArn: `arn:aws:iam::${m[1]}:role/deploy/${m[2]}`, issuerId: "AROAEXAMPLE", issuerName: m[2], sessionName: m[3] }
+            : { id: args.inputs.arn, arn: args.inputs.arn, issuerArn: args.inputs.arn, issuerId: "AIDAEXAMPLE", issuerName: "ci", sessionName: "" };
+        }
         if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
           return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE" };
         }

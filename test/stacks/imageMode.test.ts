@@ -389,6 +389,29 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     });
   });
 
+  it("limits writes to the release table to the roles that need them, by a resource policy", async () => {
+    // Prepare
+    const raw = imageConfig("v2.3.0");
+    raw.rollback = { ...(raw.rollback as Obj | undefined), operatorRoleArns: ["arn:aws:iam::123456789012:role/oncall"] };
+    // Act
+    await up(0, raw);
+    // Assess
+    const rp = one("aws:dynamodb/resourcePolicy:ResourcePolicy", "release-table").inputs as Obj;
+    const table = one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string;
+    assert.equal(rp.resourceArn, table);
+    const [deny] = (JSON.parse(rp.policy as string) as { Statement: Obj[] }).Statement;
+    assert.equal(deny.Effect, "Deny");
+    assert.equal(deny.Principal, "*");
+    assert.deepEqual(deny.Resource, [table, `${table}/*`]);
+    for (const a of ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate"]) assert.ok((deny.Action as string[]).includes(a), a);
+    assert.ok(!(deny.Action as string[]).some((a) => /Get|Query|Scan|Describe/.test(a)), "reads stay with IAM");
+    assert.deepEqual(
+      (deny.Condition as Obj).ArnNotEquals["aws:PrincipalArn"],
+      [one("aws:iam/role:Role", "rollback").state.arn, one("aws:iam/role:Role", "release-driver").state.arn, "arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:role/oncall"].sort(),
+      "the two Lambdas' roles, the identity running pulumi up, the operators",
+    );
+  });
+
   it("puts every role the stack creates under the configured permissions boundary, and reserves the rollback Lambda's concurrency", async () => {
     // Prepare
     const raw = imageConfig("v2.3.0");

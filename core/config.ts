@@ -218,6 +218,7 @@ const serviceSchema = z.strictObject({
       error: "must be a valid Kubernetes label value (max 63 chars of A-Z a-z 0-9 - _ ., alphanumeric at both ends)",
     })
     .optional(),
+  confirmRecordedImage: z.string({ error: required("the image release state records, as the refusal names it") }).min(1).optional(),
   stable: z.enum(SLOTS as [Slot, Slot], { error: required('the stable slot, "blue" or "green"') }).optional(),
   slots: z
     .strictObject(
@@ -536,6 +537,11 @@ export interface ServiceSpec {
     readonly resolved: boolean;
     /** Once resolved: whether the version is the live stable one or the candidate to release. */
     readonly role?: "stable" | "candidate";
+    /**
+     * An image release state records that this stack's last deployment did not run, which the
+     * operator vouches for (`services[].confirmRecordedImage`).
+     */
+    readonly confirmRecordedImage?: string;
   };
   /** Percent of traffic to the non-stable slot, 0 when it has no image. */
   readonly candidateWeight: number;
@@ -755,6 +761,9 @@ function checkService(s: RawService, at: Path, out: Issue[]): void {
     if (s.stable === undefined) out.push({ path: [...at, "stable"], message: 'required: the stable slot, "blue" or "green" (or set image to let remedy pick the idle slot)' });
     if (s.slots === undefined) out.push({ path: [...at, "slots"], message: "required: the slots block { blue?: { image }, green?: { image } } (or set image to let remedy pick the idle slot)" });
     return;
+  }
+  if (s.confirmRecordedImage !== undefined) {
+    out.push({ path: [...at, "confirmRecordedImage"], message: "only applies with image (image mode), where the live slot's image comes from release state; with slots, config names every image" });
   }
   if (s.version !== undefined) {
     out.push({ path: [...at, "version"], message: "only applies with image (image mode); with slots, set slots.<slot>.version" });
@@ -1213,7 +1222,7 @@ function normaliseService(s: RawService): ServiceSpec {
     // reads release state and puts the version into the idle slot.
     const d = desiredImage({ image: s.image, version: s.version });
     if ("error" in d) throw new Error(`internal: normalising an unchecked image: ${d.error}`);
-    desired = { ...d, resolved: false };
+    desired = { ...d, resolved: false, ...(s.confirmRecordedImage ? { confirmRecordedImage: s.confirmRecordedImage } : {}) };
     stable = Slot.Blue;
     slots[stable] = { ...d, replicas };
   } else {

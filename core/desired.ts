@@ -22,12 +22,31 @@ export interface ResolvedReleases {
  * @throws ConfigError naming `services[i].image` when release state cannot say which image the
  *   live slot runs, or when the new image reuses the live version's label.
  */
-export function resolveDesiredReleases(config: StackConfig, states: ReadonlyMap<string, ReleaseState | undefined>, now: string): ResolvedReleases {
+export function resolveDesiredReleases(
+  config: StackConfig,
+  states: ReadonlyMap<string, ReleaseState | undefined>,
+  now: string,
+  deployed?: ReadonlyMap<string, ReadonlySet<string>> | null,
+): ResolvedReleases {
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
   const services = config.services.map((spec, i) => {
     if (!spec.desired || spec.desired.resolved) return spec;
     const r = resolveService(spec, states.get(spec.name), now, `services[${i}]`);
+    if (!("issues" in r) && deployed !== undefined) {
+      const forged = unverifiedImages(spec, r.spec, deployed);
+      if (forged.length > 0) {
+        issues.push(
+          ...forged.map((image) => ({
+            path: `services[${i}].image`,
+            message:
+              `release state of ${spec.name} records ${image} for its live slot, but this stack's last deployment ran ${[...(deployed?.get(spec.name) ?? [])].join(", ") || "no image of it"}: ` +
+              `the release table was written outside remedy, and image mode would deploy what it says. Check the table's history; if you deployed ${image} yourself, set services[${i}].confirmRecordedImage to "${image}"`,
+          })),
+        );
+        return spec;
+      }
+    }
     if ("issues" in r) {
       issues.push(...r.issues);
       return spec;
@@ -37,6 +56,20 @@ export function resolveDesiredReleases(config: StackConfig, states: ReadonlyMap<
   });
   if (issues.length > 0) throw new ConfigError(issues, "remedy stack configuration (against release state)");
   return { config: { ...config, services }, warnings };
+}
+
+/**
+ * Images a resolved image-mode service takes from release state (every slot but the one config
+ * names) that this stack's last deployment did not run (`deployed`: its previous `images` output
+ * per service; null: no previous outputs) and the operator did not confirm.
+ */
+function unverifiedImages(spec: ServiceSpec, resolved: ServiceSpec, deployed: ReadonlyMap<string, ReadonlySet<string>> | null): string[] {
+  const wanted = spec.desired?.image;
+  const fromState = Object.values(resolved.slots)
+    .map((s) => s?.image)
+    .filter((image): image is string => image !== undefined && image !== wanted);
+  const known = deployed?.get(spec.name) ?? new Set<string>();
+  return [...new Set(fromState)].filter((image) => !known.has(image) && image !== spec.desired?.confirmRecordedImage);
 }
 
 type Resolution = { readonly spec: ServiceSpec; readonly warnings: string[] } | { readonly issues: ConfigIssue[] };

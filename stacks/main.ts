@@ -99,14 +99,33 @@ async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, iss
 }
 
 /**
+ * The images this stack's last deployment ran, per service: its own previous `services.<name>.images`
+ * outputs, read through a stack reference to itself. Null when it has none (a first deployment).
+ * Image mode deploys the live slot's image from release state; an image there that the stack never
+ * ran was written by someone else.
+ */
+export async function previouslyDeployedImages(): Promise<ReadonlyMap<string, ReadonlySet<string>> | null> {
+  const self = new pulumi.StackReference("self", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+  const details = await self.getOutputDetails("services");
+  const services = (details.value ?? details.secretValue) as Record<string, { images?: Record<string, string> }> | undefined;
+  if (!services) return null;
+  return new Map(Object.entries(services).map(([name, s]) => [name, new Set(Object.values(s.images ?? {}))]));
+}
+
+/**
  * Image mode: each such service's version goes into a slot chosen from its release state (read
  * once, through the same snapshot the gates and the plan use); the warnings go to the update.
  */
-export async function resolveImageMode(config: StackConfig, releases: ReleaseBackend, now = new Date().toISOString()): Promise<StackConfig> {
+export async function resolveImageMode(
+  config: StackConfig,
+  releases: ReleaseBackend,
+  now = new Date().toISOString(),
+  deployed?: () => Promise<ReadonlyMap<string, ReadonlySet<string>> | null>,
+): Promise<StackConfig> {
   const imageMode = config.services.filter((s) => s.desired);
   if (imageMode.length === 0) return config;
   const states = new Map(await Promise.all(imageMode.map(async (s) => [s.name, await releases.get(s.name)] as const)));
-  const resolved = resolveDesiredReleases(config, states, now);
+  const resolved = resolveDesiredReleases(config, states, now, deployed ? await deployed() : undefined);
   for (const w of resolved.warnings) void pulumi.log.warn(w);
   return resolved.config;
 }
@@ -123,7 +142,7 @@ export async function main(): Promise<ProgramOutputs> {
   const releases = backend();
   const parsed = parseStackConfig(raw);
   requireSecretTestRoutes(parsed);
-  const config = await resolveImageMode(parsed, releases);
+  const config = await resolveImageMode(parsed, releases, undefined, previouslyDeployedImages);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);

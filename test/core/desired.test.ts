@@ -182,3 +182,33 @@ describe("core/desired: image mode picks the slot from release state", () => {
     });
   });
 });
+
+describe("core/desired: images taken from release state must be ones this stack deployed", () => {
+  const live = () => stateAfter(); // 1.4.0 live on blue, as recorded
+  const check = (deployed: ReadonlyMap<string, ReadonlySet<string>> | null | undefined, overrides: Record<string, unknown> = {}) =>
+    resolveDesiredReleases(parse(overrides), new Map([["orders", live()]]), at(5), deployed);
+
+  it("accepts a recorded live image the last deployment ran, and a first deployment with nothing recorded", () => {
+    const r = check(new Map([["orders", new Set([`${REPO}:1.4.0`])]]));
+    assert.equal(r.config.services[0].slots.blue?.image, `${REPO}:1.4.0`);
+    assert.equal(r.config.services[0].slots.green?.image, `${REPO}:1.5.0`);
+    const first = resolveDesiredReleases(parse(), new Map([["orders", undefined]]), at(5), null);
+    assert.equal(first.config.services[0].slots.blue?.image, `${REPO}:1.5.0`);
+  });
+
+  it("refuses a recorded image the stack never ran (a forged table), naming the field that confirms it; the confirmation lets it through", () => {
+    // Prepare: the table says the live slot runs an image the last `up` never deployed.
+    const deployed = new Map([["orders", new Set([`${REPO}:1.3.9`])]]);
+    // Act + Assess
+    assert.deepEqual(problems(() => check(deployed)), [
+      `services[0].image: release state of orders records ${REPO}:1.4.0 for its live slot, but this stack's last deployment ran ${REPO}:1.3.9: the release table was written outside remedy, and image mode would deploy what it says. Check the table's history; if you deployed ${REPO}:1.4.0 yourself, set services[0].confirmRecordedImage to "${REPO}:1.4.0"`,
+    ]);
+    assert.equal(problems(() => check(null)).length, 1, "no previous outputs, yet a record: unverified");
+    assert.equal(check(deployed, { confirmRecordedImage: `${REPO}:1.4.0` }).config.services[0].slots.blue?.image, `${REPO}:1.4.0`);
+    assert.equal(problems(() => check(deployed, { confirmRecordedImage: `${REPO}:9.9.9` })).length, 1, "confirming another image confirms nothing");
+    // Without the deployment's outputs to compare (callers that do not ask), nothing is checked.
+    assert.equal(check(undefined).config.services[0].slots.blue?.image, `${REPO}:1.4.0`);
+    // Slot mode names every image itself: the confirmation is refused there.
+    assert.match(problems(() => parseStackConfig(stackInput([{ ...imageService(), image: undefined, stable: "blue", slots: { blue: { image: `${REPO}:1.4.0` } }, confirmRecordedImage: "x" }])))[0] ?? "", /^services\[0\]\.confirmRecordedImage: only applies with image/);
+  });
+});

@@ -5,6 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 
 export const MOCK_ACCOUNT = "123456789012";
+/** The Pulumi organization of the mocked stacks. */
+export const MOCK_ORGANIZATION = "acme";
 export const MOCK_REGION = "eu-west-1";
 export const MOCK_VPC_CIDR = "10.42.0.0/16";
 /** A secondary CIDR, as EKS custom networking puts pods in. */
@@ -205,6 +207,7 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
     "remedy",
     stack,
     preview,
+    MOCK_ORGANIZATION,
   );
   hookMonitor();
 }

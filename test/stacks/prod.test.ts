@@ -8,7 +8,9 @@ import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/rel
 import { stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+import { T, ofType, one, promiseOf, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
+import { initialState } from "../../core/releaseState";
+import { Slot } from "../../core/slots";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -274,6 +276,40 @@ describe("stacks: the prod program", () => {
       assert.equal(isSecretConfig("remedy:services"), true);
       pulumi.runtime.setAllConfig({ "remedy:services": "[]" }, []);
       assert.equal(isSecretConfig("remedy:services"), false);
+    });
+  });
+
+  describe("image mode reads the live image from release state", () => {
+    const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
+    const imageYaml = () => {
+      const yaml = structuredClone(stackYaml("prod")) as Record<string, unknown>;
+      const services = yaml["remedy:services"] as Obj[];
+      const p = services[0];
+      delete p.stable;
+      delete p.slots;
+      delete p.candidate;
+      Object.assign(p, { image: ECR, version: "v2.3.2", strategy: { kind: "canary", weight: 10, minutes: 5 } });
+      return yaml;
+    };
+    afterEach(() => stackReferenceOutputs.clear());
+
+    it("refuses a live image the stack's last deployment never ran (its own previous outputs, through a reference to itself)", async () => {
+      // Prepare: the table (written by someone else) says payments' live slot runs an image of theirs.
+      const backend = new MemoryReleaseBackend();
+      await backend.store.create(initialState("payments", { slot: Slot.Blue, version: "v2.3.0", image: "evil.example.com/payments:v2.3.0" }, { ruleArn: "arn:aws:x", targetGroupArns: { blue: "arn:aws:b", green: "arn:aws:g" }, stickinessSeconds: 0 }, new Date().toISOString()));
+      const restore = setReleaseBackendFactory(() => backend);
+      stackReferenceOutputs.set(`${pulumi.getOrganization()}/${pulumi.getProject()}/prod`, { services: { payments: { images: { blue: `${ECR}:v2.3.0` } } } });
+      try {
+        recorded.resources.length = 0;
+        // Act + Assess
+        await assert.rejects(
+          runStackEntry(imageYaml()),
+          (err: Error) => err instanceof ConfigError && err.message.includes("services[0].image: release state of payments records evil.example.com/payments:v2.3.0 for its live slot, but this stack's last deployment ran"),
+        );
+        assert.equal(ofType(T.deployment).length, 0, "nothing deployed");
+      } finally {
+        restore();
+      }
     });
   });
 });

@@ -13,7 +13,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
@@ -30,6 +30,7 @@ import { ConflictError, ReleaseStore } from "../../lambdas/commons/releaseStore"
 import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { printable } from "../../lambdas/commons/text";
+import { publishNotice } from "../../lambdas/commons/notify";
 
 export class OpsError extends Error {}
 
@@ -70,25 +71,9 @@ export async function operatorIdentity(sts: STSClient): Promise<string> {
   return `operator:${os.userInfo().username} as ${arn}`;
 }
 
-/**
- * Announces a manual override on the stack's topic (`--topic-arn`, REMEDY_TOPIC_ARN, else the one
- * `pulumi up` recorded with the release). Returns the topic used, or undefined with a warning
- * when none is known.
- */
-async function announce(sns: SNSClient, topicArn: string | undefined, subject: string, lines: readonly string[], attributes: Record<string, string>, io: Io): Promise<string | undefined> {
-  if (!topicArn) {
-    io.err("remedy: warning: no notification topic known for this stack (run `pulumi up` with this version of remedy, or pass --topic-arn); nobody was told");
-    return undefined;
-  }
-  await sns.send(
-    new PublishCommand({
-      TopicArn: topicArn,
-      Subject: subject.slice(0, 100),
-      Message: lines.join("\n"),
-      MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
-    }),
-  );
-  return topicArn;
+/** What an operator is told when no topic is known to announce an override on. */
+function warnNoTopic(io: Io): void {
+  io.err("remedy: warning: no notification topic known for this stack (run `pulumi up` with this version of remedy, or pass --topic-arn); nobody was told");
 }
 
 /** Metrics for the shared rollback code, discarded: EMF lines belong in Lambda logs, not a terminal. */
@@ -298,18 +283,18 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         try {
           await store.commit(current.revision, t.state, t.entry);
           // Every manual override is announced: a promotion skips what the strategy would wait for.
-          await announce(
-            c.sns,
-            topicArn,
-            `remedy: ${service} promotion requested${mode === "full" ? " (--full)" : ""}`,
-            [
-              `${by} requested the promotion of ${service} ${current.candidate?.version ?? "?"} (${current.candidate?.slot ?? "?"})${mode === "full" ? " at once (--full: remaining steps, bake and any held pre-traffic check are skipped)" : " past the current pause"}.`,
-              `Traffic now: blue ${current.weights.blue}% / green ${current.weights.green}%; the release driver acts on its next tick.`,
-              `Run \`remedy abort ${service} --reason <text>\` to send all traffic back to ${current.stable.version}.`,
-            ],
-            { service, outcome: "promote-requested", mode },
-            io,
-          );
+          if (!topicArn) warnNoTopic(io);
+          else {
+            await publishNotice(c.sns, topicArn, {
+              subject: `remedy: ${service} promotion requested${mode === "full" ? " (--full)" : ""}`,
+              lines: [
+                `${by} requested the promotion of ${service} ${current.candidate?.version ?? "?"} (${current.candidate?.slot ?? "?"})${mode === "full" ? " at once (--full: remaining steps, bake and any held pre-traffic check are skipped)" : " past the current pause"}.`,
+                `Traffic now: blue ${current.weights.blue}% / green ${current.weights.green}%; the release driver acts on its next tick.`,
+                `Run \`remedy abort ${service} --reason <text>\` to send all traffic back to ${current.stable.version}.`,
+              ],
+              attributes: { service, outcome: "promote-requested", mode },
+            });
+          }
           io.out(json ? JSON.stringify({ service, requested: mode }) : `${service}: promotion requested (${mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`);
           return 0;
         } catch (err) {
@@ -330,7 +315,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         logger: new Logger({ serviceName: "remedy-cli", logLevel: "SILENT" }),
         metrics: quietMetrics(),
       });
-      if (!topicArn) await announce(c.sns, undefined, "", [], {}, io);
+      if (!topicArn) warnNoTopic(io);
       const r = await handler.manual({ service, reason, by: await operatorIdentity(c.sts), force: values.force === true });
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {

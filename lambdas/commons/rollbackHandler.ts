@@ -8,7 +8,7 @@
  * a lost race is re-decided on fresh state and never leaves traffic where state says it is not.
  */
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { SNSClient } from "@aws-sdk/client-sns";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
@@ -23,6 +23,7 @@ import type { SlotWeights } from "../../core/weights";
 import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent, type AlarmSignal } from "./events";
 import { type AlarmNow, alarmsInAlarm, describeAlarm } from "./alarmState";
 import { truncate } from "./text";
+import { publishNotice } from "./notify";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
 import { type Traffic, routingProblem } from "./traffic";
 
@@ -119,18 +120,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
 
   async function publish(message: OutboxMessage, abortSignal?: AbortSignal): Promise<void> {
     if (!deps.topicArn) return;
-    const subject = message.subject;
-    await deps.sns.send(
-      new PublishCommand({
-        TopicArn: deps.topicArn,
-        Subject: subject.length > 100 ? `${subject.slice(0, 97)}...` : subject,
-        Message: truncate(message.lines.join("\n"), defaults.MAX_NOTIFICATION_CHARS),
-        MessageAttributes: Object.fromEntries(
-          Object.entries(message.attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }]),
-        ),
-      }),
-      abortSignal ? { abortSignal } : {},
-    );
+    await publishNotice(deps.sns, deps.topicArn, message, abortSignal);
   }
 
   /**

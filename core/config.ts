@@ -48,6 +48,9 @@ const dnsLabel = (what: string, max: number) =>
       error: "must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, not ending with '-'",
     });
 
+/** An IPv4 or IPv6 CIDR (see `core/cidr.ts`). */
+const cidr = () => z.string().refine((c) => parseCidr(c) !== undefined, { error: 'must be an IPv4 or IPv6 CIDR such as "10.0.0.0/8" or "fd00::/8"' });
+
 const int = (what: string, min: number, max: number) =>
   z
     .number({ error: required(`${what}, an integer ${min}..${max}`) })
@@ -279,7 +282,7 @@ const serviceSchema = z.strictObject({
           })
           .optional(),
         sourceCidrs: z
-          .array(z.string().refine((c) => parseCidr(c) !== undefined, { error: 'must be an IPv4 or IPv6 CIDR such as "10.0.0.0/8"' }))
+          .array(cidr())
           .min(1, { error: "name at least one CIDR, or leave sourceCidrs out and set a secret value" })
           .optional(),
       },
@@ -374,7 +377,7 @@ const ingressSchema = z.strictObject({
   certificateArn: arn("acm", "an ACM certificate").optional(),
   internal: z.boolean({ error: "must be true or false" }).optional(),
   allowedCidrs: z
-    .array(z.string().refine((c) => parseCidr(c) !== undefined, { error: 'must be an IPv4 or IPv6 CIDR such as "10.0.0.0/8" or "fd00::/8"' }))
+    .array(cidr())
     .optional(),
   idleTimeoutSeconds: int("the ALB idle timeout in seconds", 1, 4000).optional(),
   deletionProtection: z.boolean({ error: "must be true or false" }).optional(),

@@ -327,5 +327,7 @@ export function podSecurityContext(allowRunAsRoot: boolean): { runAsNonRoot?: bo
   return { ...(allowRunAsRoot ? {} : { runAsNonRoot: true }), seccompProfile: { type: "RuntimeDefault" } };
 }
 
-/** Container-level half of {@link podSecurityContext}. */
-export const CONTAINER_SECURITY_CONTEXT = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } } as const;
+/** Container-level half of {@link podSecurityContext} (a fresh object: Kubernetes inputs are mutable). */
+export function containerSecurityContext(): { allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } } {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+}

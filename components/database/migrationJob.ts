@@ -84,7 +84,7 @@ export class MigrationJob extends pulumi.ComponentResource {
                     { name: "REMEDY_ROLLBACK_WINDOW", value: JSON.stringify(args.rollbackWindow ?? []) },
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-                  securityContext: { ...defaults.CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
+                  securityContext: defaults.containerSecurityContext(),
                 },
               ],
             },

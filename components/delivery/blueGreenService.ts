@@ -322,7 +322,7 @@ export function createSlotWorkload(
             command: [...schemaGate.command, "--uses", [...uses].sort().join(",")],
             env: [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: schemaGate.databaseUrlSecret.name, key: schemaGate.databaseUrlSecret.key } } }],
             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
-            securityContext: { ...defaults.CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
+            securityContext: defaults.containerSecurityContext(),
           },
         ]
       : undefined;
@@ -442,7 +442,7 @@ export function createSlotWorkload(
                 },
                 lifecycle: { preStop: { sleep: { seconds: defaults.DEFAULT_PRESTOP_SLEEP_SECONDS } } },
                 resources,
-                securityContext: { ...defaults.CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
+                securityContext: defaults.containerSecurityContext(),
               },
             ],
           },

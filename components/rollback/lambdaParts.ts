@@ -7,11 +7,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { alarmArnPattern } from "../../core/alarms";
 import { type Bundle, LAMBDA_RUNTIME, bundleLambda } from "./bundle";
 
-/** ArnLike pattern of this stack's alarms (`<prefix>/*`) in the provider's region and account, and that account. */
-export function stackAlarms(alarmNamePrefix: string, parent: pulumi.Resource): { readonly pattern: pulumi.Output<string>; readonly accountId: pulumi.Output<string> } {
+/** ArnLike pattern of this stack's alarms (`<prefix>/*`) in the provider's region and account, that account and region. */
+export function stackAlarms(
+  alarmNamePrefix: string,
+  parent: pulumi.Resource,
+): { readonly pattern: pulumi.Output<string>; readonly accountId: pulumi.Output<string>; readonly region: pulumi.Output<string> } {
   const region = aws.getRegionOutput({}, { parent });
   const identity = aws.getCallerIdentityOutput({}, { parent });
-  return { pattern: pulumi.all([region.region, identity.accountId]).apply(([r, a]) => alarmArnPattern(r, a, alarmNamePrefix)), accountId: identity.accountId };
+  return { pattern: pulumi.all([region.region, identity.accountId]).apply(([r, a]) => alarmArnPattern(r, a, alarmNamePrefix)), accountId: identity.accountId, region: region.region };
 }
 
 /** A function's log group and its execution role (assumable by Lambda only). */

@@ -86,7 +86,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     const alarms = stackAlarms(args.alarmNamePrefix, this).pattern;
     const { logGroup, role } = logGroupAndRole(
       name,
-      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, ...(args.permissionsBoundaryArn ? { permissionsBoundary: args.permissionsBoundaryArn } : {}) },
+      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, permissionsBoundary: args.permissionsBoundaryArn },
       this,
     );
     this.role = role;

@@ -102,7 +102,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
     }
     const tags = { "remedy:component": "rollback", ...args.tags };
     const parent = { parent: this };
-    const { pattern, accountId } = stackAlarms(args.alarmNamePrefix, this);
+    const { pattern, accountId, region } = stackAlarms(args.alarmNamePrefix, this);
 
     this.table = new aws.dynamodb.Table(
       `${name}-releases`,
@@ -127,7 +127,6 @@ export class RollbackFunction extends pulumi.ComponentResource {
 
     // Encrypted with a key of the stack's own: CloudWatch alarms cannot publish to a topic
     // encrypted with the AWS-managed key (alias/aws/sns), so the key policy lets CloudWatch use it.
-    const region = aws.getRegionOutput({}, { parent: this }).region;
     this.topicKey = new aws.kms.Key(
       `${name}-notifications`,
       {
@@ -142,7 +141,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
     this.topic = new aws.sns.Topic(`${name}-notifications`, { kmsMasterKeyId: this.topicKey.arn, tags }, parent);
     const { logGroup, role } = logGroupAndRole(
       name,
-      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, ...(args.permissionsBoundaryArn ? { permissionsBoundary: args.permissionsBoundaryArn } : {}) },
+      { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, permissionsBoundary: args.permissionsBoundaryArn },
       this,
     );
     this.role = role;

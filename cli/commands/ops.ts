@@ -14,7 +14,7 @@ import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand, type Met
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import type { STSClient } from "@aws-sdk/client-sts";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
@@ -51,7 +51,6 @@ function clients() {
     elb: new ElasticLoadBalancingV2Client({}),
     cw: new CloudWatchClient({}),
     sns: new SNSClient({}),
-    sts: new STSClient({}),
   };
 }
 
@@ -60,7 +59,10 @@ function clients() {
  * credentials resolve to (STS GetCallerIdentity: what CloudTrail also records).
  * @throws OpsError when the identity cannot be established (no override without it).
  */
-export async function operatorIdentity(sts: STSClient): Promise<string> {
+export async function operatorIdentity(client?: STSClient): Promise<string> {
+  // Loaded on use: only the override commands need STS, and `remedy --help` should not pay for it.
+  const { GetCallerIdentityCommand, STSClient: Client } = await import("@aws-sdk/client-sts");
+  const sts = client ?? new Client({});
   let arn: string | undefined;
   try {
     arn = (await sts.send(new GetCallerIdentityCommand({}))).Arn;
@@ -270,7 +272,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
     if (command === "promote") {
       // The release driver acts on it at its next tick (alarms still checked, unless they fire).
       const mode = values.full === true ? "full" : "step";
-      const by = await operatorIdentity(c.sts);
+      const by = await operatorIdentity();
       for (let attempt = 1; attempt <= 4; attempt++) {
         const current = attempt === 1 ? state : await store.get(service);
         if (!current) return fail(`release state of ${service} disappeared`, 2);
@@ -316,7 +318,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         metrics: quietMetrics(),
       });
       if (!topicArn) warnNoTopic(io);
-      const r = await handler.manual({ service, reason, by: await operatorIdentity(c.sts), force: values.force === true });
+      const r = await handler.manual({ service, reason, by: await operatorIdentity(), force: values.force === true });
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {
         const after = await store.get(service);

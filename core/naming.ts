@@ -80,3 +80,24 @@ export function isTargetGroupNameOf(service: string, slot: Slot, name: string): 
   const prefix = `${service}-${slot}`.slice(0, AWS_LB_NAME_MAX - 9).replace(/-+$/, "");
   return name.length === prefix.length + 9 && name.startsWith(`${prefix}-`) && /^[0-9a-f]{8}$/.test(name.slice(-8));
 }
+
+/**
+ * Tag on a service's weighted listener rule naming the stack (its alarm prefix, unique per account
+ * and region) whose rollback Lambda may flip it. The Lambdas' IAM policies grant `ModifyRule` on
+ * rules carrying their stack's value (`aws:ResourceTag/<key>`), so the policy text does not grow
+ * with the service count. The test-route rule never carries it. (ELB supports ABAC: "How Elastic
+ * Load Balancing works with IAM"; the Service Authorization Reference lists `aws:ResourceTag/${TagKey}`
+ * for the `listener-rule/app` resource of `ModifyRule`.)
+ */
+export const ROLLBACK_RULE_TAG = "remedy:rollback";
+
+/** Tag on a progressive service's weighted rule naming the stack whose release driver may step it. */
+export const DRIVER_RULE_TAG = "remedy:release-driver";
+
+/**
+ * The resource pattern of every ALB listener rule in an account and region. Paired with a tag
+ * condition: IAM matches `listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>`.
+ */
+export function listenerRulePattern(region: string, account: string): string {
+  return `arn:aws:elasticloadbalancing:${region}:${account}:listener-rule/app/*`;
+}

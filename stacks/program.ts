@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService, RETIRED_AT_ANNOTATION, slotTargetGroupName } from "../components/delivery/blueGreenService";
-import { bindingNameFor } from "../core/naming";
+import { DRIVER_RULE_TAG, ROLLBACK_RULE_TAG, bindingNameFor } from "../core/naming";
 import { SharedIngress } from "../components/delivery/sharedIngress";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
@@ -262,6 +262,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
+        // What lets this stack's rollback Lambda (and, when progressive, its driver) modify the rule.
+        ruleTags: { [ROLLBACK_RULE_TAG]: options.alarmNamePrefix, ...(spec.strategy ? { [DRIVER_RULE_TAG]: options.alarmNamePrefix } : {}) },
         ...(options.secretServices ? { secretEnv: true } : {}),
         deployAfter: earlyJob ? [earlyJob] : [],
         // The read-only credential: the DDL-capable one stays in the migration Job.
@@ -272,7 +274,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
 
   const rollback = new RollbackFunction(ROLLBACK_NAME, {
     alarmNamePrefix: options.alarmNamePrefix,
-    ruleArns: [...services.values()].map((s) => s.ruleArn),
+    rules: [...services.values()].map((s) => s.rule),
     loadBalancerArn: attachment.listenerArn,
     notificationEmails: config.rollback.notificationEmails,
     publisherRoleArns: [...config.rollback.operatorRoleArns],
@@ -289,7 +291,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           tableName: rollback.tableName,
           tableArn: rollback.table.arn,
           services: progressive.map((s) => s.name),
-          ruleArns: progressive.map((s) => (services.get(s.name) as BlueGreenService).ruleArn),
+          rules: progressive.map((s) => (services.get(s.name) as BlueGreenService).rule),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
           ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),

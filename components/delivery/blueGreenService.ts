@@ -26,6 +26,12 @@ export interface BlueGreenServiceArgs {
   /** Tags added to every AWS resource. Default none. */
   readonly tags?: Readonly<Record<string, string>>;
   /**
+   * Tags on the weighted listener rule only (not the test-route rule): the program sets
+   * `remedy:rollback` (and, for a progressive service, `remedy:release-driver`) to the stack's
+   * alarm prefix, which is what lets its Lambdas modify the rule. Default none.
+   */
+  readonly ruleTags?: Readonly<Record<string, string>>;
+  /**
    * Weights the listener rule forwards with, overriding `service.stable` + `candidate.weight`.
    * The stack program passes the weights it converged on with release state (a rolled-back
    * candidate is held at 0). Default: from `service`.
@@ -181,7 +187,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
             },
           },
         ],
-        tags,
+        tags: { ...tags, ...args.ruleTags },
       },
       // Traffic moves only after the slots it goes to have rolled out: Pulumi waits for each
       // Deployment to be ready (and, with the controller's pod readiness gates, for its pods to be

@@ -17,6 +17,23 @@ export function stackAlarms(
   return { pattern: pulumi.all([region.region, identity.accountId]).apply(([r, a]) => alarmArnPattern(r, a, alarmNamePrefix)), accountId: identity.accountId, region: region.region };
 }
 
+/** IAM's limit on a role's inline policies, in characters without whitespace (IAM and STS quotas). */
+export const IAM_INLINE_POLICY_MAX_CHARS = 10_240;
+
+/**
+ * The policy as JSON, refused before IAM refuses it mid-`up` when it passes the inline-policy
+ * limit (each remedy role has exactly one inline policy).
+ */
+export function checkedPolicy(what: string, doc: unknown): string {
+  const text = JSON.stringify(doc);
+  if (text.length > IAM_INLINE_POLICY_MAX_CHARS) {
+    throw new Error(
+      `${what} is ${text.length} characters; IAM allows ${IAM_INLINE_POLICY_MAX_CHARS} of inline policy per role (not adjustable). Fewer distinct pre-traffic hook functions, or split the services over stacks.`,
+    );
+  }
+  return text;
+}
+
 /** A function's log group and its execution role (assumable by Lambda only). */
 export function logGroupAndRole(name: string, args: { readonly retentionInDays: number; readonly tags: Record<string, string>; readonly permissionsBoundary?: string }, parent: pulumi.Resource) {
   const logGroup = new aws.cloudwatch.LogGroup(name, { retentionInDays: args.retentionInDays, tags: args.tags }, { parent });

@@ -1,11 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { slotObjectName } from "../../core/naming";
+import { DRIVER_RULE_TAG, listenerRulePattern, slotObjectName } from "../../core/naming";
 import { SLOTS } from "../../core/slots";
 import { checkAlarmPrefix } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { bundledFunction, logGroupAndRole, stackAlarms } from "./lambdaParts";
+import { bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
 
 export interface ReleaseDriverArgs {
   /** The stack's alarm prefix (`<project>-<stack>`), as the RollbackFunction's. Required. */
@@ -15,8 +15,12 @@ export interface ReleaseDriverArgs {
   readonly tableArn: pulumi.Input<string>;
   /** The progressive services it drives (read by key each tick). Required, at least one. */
   readonly services: readonly string[];
-  /** Listener rules of progressive services: the only rules it may modify. */
-  readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Listener rules of the progressive services. It may modify exactly the rules tagged
+   * `remedy:release-driver: <alarmNamePrefix>` ({@link DRIVER_RULE_TAG}), so its policy does not
+   * grow with the service count; these only order its policy after them. Default none.
+   */
+  readonly rules?: readonly pulumi.Resource[];
   /** Lambda pre-traffic hooks (`preTraffic.lambda.functionArn`): the only functions it may invoke. */
   readonly hookFunctionArns?: readonly string[];
   /**
@@ -83,7 +87,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     }
     const parent = { parent: this };
     const tags = { "remedy:component": "release-driver", ...args.tags };
-    const alarms = stackAlarms(args.alarmNamePrefix, this).pattern;
+    const { pattern: alarms, region, accountId } = stackAlarms(args.alarmNamePrefix, this);
     const { logGroup, role } = logGroupAndRole(
       name,
       { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, permissionsBoundary: args.permissionsBoundaryArn },
@@ -94,11 +98,14 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       name,
       {
         role: this.role.id,
-        policy: pulumi.all([pulumi.output(args.ruleArns), pulumi.output(args.tableArn), logGroup.arn, alarms]).apply(([rules, table, logs, alarmPattern]) =>
-          JSON.stringify(releaseDriverPolicy({ rules, table, logs, alarms: alarmPattern, hooks: [...(args.hookFunctionArns ?? [])], vpc: args.vpc !== undefined })),
+        policy: pulumi.all([pulumi.output(args.tableArn), logGroup.arn, alarms, region, accountId]).apply(([table, logs, alarmPattern, r, account]) =>
+          checkedPolicy(
+            `${name} role policy`,
+            releaseDriverPolicy({ rules: listenerRulePattern(r, account), scope: args.alarmNamePrefix, table, logs, alarms: alarmPattern, hooks: [...(args.hookFunctionArns ?? [])], vpc: args.vpc !== undefined }),
+          ),
         ),
       },
-      parent,
+      { parent: this, dependsOn: [...(args.rules ?? [])] },
     );
     const kube = args.kubernetes;
     this.function = bundledFunction(
@@ -195,7 +202,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
 }
 
 /** @internal The driver role's policy: every mutating action on named resources only. */
-export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean }) {
+export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean }) {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -205,7 +212,14 @@ export function releaseDriverPolicy(r: { rules: string[]; table: string; logs: s
         ? [{ Sid: "VpcNetworkInterfaces", Effect: "Allow", Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], Resource: "*" }]
         : []),
       ...(r.hooks && r.hooks.length > 0 ? [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: r.hooks }] : []),
-      { Sid: "StepThisStacksRules", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: r.rules },
+      {
+        // Only the progressive services' rules of this stack (tagged for its driver).
+        Sid: "StepThisStacksRules",
+        Effect: "Allow",
+        Action: ["elasticloadbalancing:ModifyRule"],
+        Resource: r.rules,
+        Condition: { StringEquals: { [`aws:ResourceTag/${DRIVER_RULE_TAG}`]: r.scope } },
+      },
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },
       { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },

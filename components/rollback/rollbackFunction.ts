@@ -2,7 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { bundledFunction, logGroupAndRole, stackAlarms } from "./lambdaParts";
+import { ROLLBACK_RULE_TAG, listenerRulePattern } from "../../core/naming";
+import { bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
 
 export interface RollbackFunctionArgs {
   /**
@@ -11,8 +12,13 @@ export interface RollbackFunctionArgs {
    * only they may invoke it. Required; 1..100 characters of A-Z a-z 0-9 . _ -.
    */
   readonly alarmNamePrefix: string;
-  /** Listener rules (one per service) the function may modify. Nothing else may be modified. */
-  readonly ruleArns: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * The listener rules (one per service) the function may flip. It may modify exactly the rules
+   * tagged `remedy:rollback: <alarmNamePrefix>` ({@link ROLLBACK_RULE_TAG}; `BlueGreenService`
+   * sets it from `ruleTags`), so its policy has the same size for 1 or 500 services. These rules
+   * only order the role's policy after them (their tags exist before it relies on them). Default none.
+   */
+  readonly rules?: readonly pulumi.Resource[];
   /**
    * Listener (or load balancer) ARN of the shared ALB: its own 5xx (HTTPCode_ELB_5XX_Count, per
    * load balancer only) page the topic. Default: no such alarm.
@@ -172,10 +178,12 @@ export class RollbackFunction extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: pulumi
-          .all([pulumi.output(args.ruleArns), this.table.arn, this.topic.arn, this.deadLetterQueue.arn, logGroup.arn, pattern, this.topicKey.arn])
-          .apply(([rules, table, topic, dlq, logs, alarms, key]) => JSON.stringify(rollbackPolicy({ rules, table, topic, dlq, logs, alarms, topicKey: key }))),
+          .all([this.table.arn, this.topic.arn, this.deadLetterQueue.arn, logGroup.arn, pattern, this.topicKey.arn, region, accountId])
+          .apply(([table, topic, dlq, logs, alarms, key, r, account]) =>
+            checkedPolicy(`${name} role policy`, rollbackPolicy({ rules: listenerRulePattern(r, account), scope: args.alarmNamePrefix, table, topic, dlq, logs, alarms, topicKey: key })),
+          ),
       },
-      parent,
+      { parent: this, dependsOn: [...(args.rules ?? [])] },
     );
 
     const { fn, bundle } = bundledFunction(
@@ -367,9 +375,12 @@ export function topicPolicy(t: { topic: string; account: string; region: string;
   };
 }
 
-/** @internal The rollback role's policy: every mutating action on named resources only. */
+/** @internal The rollback role's policy: every mutating action on named (or this stack's tagged) resources only. */
 export function rollbackPolicy(r: {
-  rules: string[];
+  /** Resource pattern of the account's listener rules ({@link listenerRulePattern}). */
+  rules: string;
+  /** The value of {@link ROLLBACK_RULE_TAG} on the rules it may modify: the alarm prefix. */
+  scope: string;
   table: string;
   topic: string;
   dlq: string;
@@ -381,7 +392,15 @@ export function rollbackPolicy(r: {
   return {
     Version: "2012-10-17",
     Statement: [
-      { Sid: "FlipThisStacksRules", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: r.rules },
+      {
+        // Rules tagged for this stack only: the same text for 1 or 500 services (IAM allows 10,240
+        // characters of inline policy per role), and another stack's rules stay out of reach.
+        Sid: "FlipThisStacksRules",
+        Effect: "Allow",
+        Action: ["elasticloadbalancing:ModifyRule"],
+        Resource: r.rules,
+        Condition: { StringEquals: { [`aws:ResourceTag/${ROLLBACK_RULE_TAG}`]: r.scope } },
+      },
       {
         // ELB Describe* actions support no resource-level scoping; they are read-only.
         Sid: "ReadTargetHealth",

@@ -6,6 +6,7 @@ import { RollbackFunction } from "../../components/rollback/rollbackFunction";
 import { parseAlarmName } from "../../core/alarms";
 import { parseServiceSpec } from "../../core/config";
 import { MOCK_ACCOUNT, MOCK_REGION, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
+import { allows } from "../helpers/iamPolicy";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -37,13 +38,14 @@ interface Statement {
   Sid: string;
   Action: string[];
   Resource: string | string[];
+  Condition?: Obj;
 }
 
 const READ_ONLY = /^[a-z0-9]+:(Describe|Get|List|Query)/;
 
 describe("components/rollback: RollbackFunction", () => {
   async function build(extra: Partial<ConstructorParameters<typeof RollbackFunction>[1]> = {}) {
-    const fn = new RollbackFunction("rollback", { alarmNamePrefix: "remedy-prod", ruleArns: RULES, ...extra });
+    const fn = new RollbackFunction("rollback", { alarmNamePrefix: "remedy-prod", ...extra });
     await settle();
     return fn;
   }
@@ -156,11 +158,24 @@ describe("components/rollback: RollbackFunction", () => {
     for (const s of policy.Statement) {
       const mutating = s.Action.filter((a) => !READ_ONLY.test(a));
       const resources = ([] as string[]).concat(s.Resource);
-      if (mutating.length > 0) assert.ok(!resources.some((r) => r.includes("*") && !r.endsWith(":*")), `${s.Sid}: ${mutating.join()} on ${resources.join()}`);
+      // A mutating action on a pattern is scoped by a tag condition (the rules) or is a log stream.
+      if (mutating.length > 0) assert.ok(s.Condition !== undefined || !resources.some((r) => r.includes("*") && !r.endsWith(":*")), `${s.Sid}: ${mutating.join()} on ${resources.join()}`);
+      assert.ok(!resources.includes("*") || mutating.length === 0, `${s.Sid}: ${mutating.join()} on *`);
       assert.ok(!s.Action.some((a) => a.endsWith(":*") || a === "*"), `${s.Sid} uses an action wildcard`);
     }
     assert.deepEqual(bySid.FlipThisStacksRules.Action, ["elasticloadbalancing:ModifyRule"]);
-    assert.deepEqual(bySid.FlipThisStacksRules.Resource, RULES);
+    assert.deepEqual(bySid.FlipThisStacksRules.Resource, `arn:aws:elasticloadbalancing:${MOCK_REGION}:${MOCK_ACCOUNT}:listener-rule/app/*`);
+    assert.deepEqual(bySid.FlipThisStacksRules.Condition, { StringEquals: { "aws:ResourceTag/remedy:rollback": "remedy-prod" } });
+    // Evaluated as IAM would: this stack's tagged rules yes; another stack's, untagged or test
+    // routes (which never carry the tag), another account's, and a listener itself no.
+    const flip = (resource: string, tag?: string) => allows(policy, { action: "elasticloadbalancing:ModifyRule", resource, context: { "aws:ResourceTag/remedy:rollback": tag } });
+    const rule = (account: string) => RULES[0].replace("123456789012", account).replace("eu-west-1", MOCK_REGION);
+    assert.equal(flip(rule(MOCK_ACCOUNT), "remedy-prod"), true);
+    assert.equal(flip(rule(MOCK_ACCOUNT), "remedy-hotfix"), false, "another stack's rule");
+    assert.equal(flip(rule(MOCK_ACCOUNT)), false, "an untagged rule (e.g. a test route)");
+    assert.equal(flip(rule("210987654321"), "remedy-prod"), false, "another account");
+    assert.equal(flip(LISTENER.replace("eu-west-1", MOCK_REGION), "remedy-prod"), false, "a listener is not a rule");
+    assert.equal(allows(policy, { action: "elasticloadbalancing:DeleteRule", resource: rule(MOCK_ACCOUNT), context: { "aws:ResourceTag/remedy:rollback": "remedy-prod" } }), false);
     assert.deepEqual(bySid.ReleaseState.Resource, [one(T.table, "rollback-releases").state.arn]);
     assert.deepEqual(bySid.ReadThisStacksAlarms.Resource, [`arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:remedy-prod/*`]);
     assert.deepEqual(bySid.Notify.Resource, [one(T.topic, "rollback-notifications").state.arn]);
@@ -201,7 +216,7 @@ describe("components/rollback: RollbackFunction", () => {
     ];
     for (const [args, message] of cases) {
       assert.throws(
-        () => new RollbackFunction("bad", { alarmNamePrefix: "remedy-prod", ruleArns: RULES, ...args }),
+        () => new RollbackFunction("bad", { alarmNamePrefix: "remedy-prod", ...args }),
         (err: unknown) => pulumi.ResourceError.isInstance(err) && message.test((err as Error).message),
       );
     }

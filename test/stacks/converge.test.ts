@@ -12,6 +12,7 @@ import { Slot } from "../../core/slots";
 import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
+import { allows } from "../helpers/iamPolicy";
 import { T, one, ofType, recorded, ruleWeights, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -235,7 +236,10 @@ describe("stacks: pulumi up converges on release state", () => {
     // And the release driver exists, allowed to step only this rule.
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const stepRules = (policy.Statement as Obj[]).find((st) => st.Sid === "StepThisStacksRules") as Obj;
-    assert.deepEqual(stepRules.Resource, [one(T.rule, "payments").state.arn]);
+    assert.deepEqual(stepRules.Condition, { StringEquals: { "aws:ResourceTag/remedy:release-driver": "remedy-prod" } });
+    const tags = (one(T.rule, "payments").inputs as Obj).tags as Obj;
+    assert.equal(tags["remedy:release-driver"], "remedy-prod", "the progressive rule carries the driver's tag");
+    assert.ok(allows(policy as never, { action: "elasticloadbalancing:ModifyRule", resource: one(T.rule, "payments").state.arn as string, context: { "aws:ResourceTag/remedy:release-driver": tags["remedy:release-driver"] } }));
     assert.equal((one("aws:cloudwatch/eventRule:EventRule", "release-driver").inputs as Obj).scheduleExpression, "rate(1 minute)");
     const permission = one("aws:lambda/permission:Permission", "release-driver-schedule").inputs as Obj;
     assert.equal(permission.principal, "events.amazonaws.com");

@@ -104,7 +104,10 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "rollback").inputs.policy as string) as Obj;
       const resources: string[] = (policy.Statement as Obj[]).flatMap((st) => ([] as string[]).concat(st.Resource as string | string[]));
       const hotfixArns = new Set(hotfix.resources.flatMap((r) => strings(r.state)));
-      for (const arn of resources.filter((x) => x !== "*")) {
+      // Rules: any in the account tagged for the hotfix stack's alarm prefix, never prod's.
+      const flip = (policy.Statement as Obj[]).find((st) => st.Sid === "FlipThisStacksRules") as Obj;
+      assert.deepEqual(flip.Condition, { StringEquals: { "aws:ResourceTag/remedy:rollback": "remedy-hotfix" } });
+      for (const arn of resources.filter((x) => x !== "*" && x !== flip.Resource)) {
         assert.ok(hotfixArns.has(arn) || arn.includes(":alarm:remedy-hotfix/") || arn.includes("log-group"), `policy resource ${arn} is the hotfix stack's own`);
       }
       const prodNamespaces = new Set(prod.resources.filter((r) => r.type === T.namespace).map((r) => r.name));

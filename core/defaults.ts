@@ -272,8 +272,14 @@ export const RETIRE_GRACE_MINUTES = 5;
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;
 
-/** Services the release driver ticks at once (each a few sequential AWS calls, or a pre-traffic check). */
-export const DRIVER_CONCURRENCY = 8;
+/**
+ * Services the release driver ticks at once (each a few sequential AWS calls, or a pre-traffic
+ * check). Alarm reads are coalesced (CloudWatch allows 9 DescribeAlarms a second) and rules read
+ * per listener, so what remains per due service is DescribeTargetHealth, one rule re-read and
+ * ModifyRule against ELB's per-account buckets (40 Describe* a second); the SDK's adaptive retry
+ * mode slows the driver down when ELB or DynamoDB throttle it.
+ */
+export const DRIVER_CONCURRENCY = 24;
 
 /**
  * Milliseconds of an invocation the driver keeps for recording a pre-traffic check's result: a

@@ -32,13 +32,20 @@ function retire() {
   return { kube, namespaces };
 }
 
+/**
+ * The SDK's adaptive retry mode: on throttling (ELB's and DynamoDB's per-account buckets, shared
+ * with everything else in the account) it backs off with jitter and rate-limits later calls on
+ * the client side, so a tick over hundreds of services slows down instead of failing.
+ */
+const sdk = { retryMode: "adaptive", maxAttempts: 5 } as const;
+
 const retirement = retire();
 const driver = createReleaseDriver({
   services: JSON.parse(getStringFromEnv("DRIVER_SERVICES")) as string[],
   ...(retirement ? { retire: retirement } : {}),
-  store: new ReleaseStore(new DynamoDBClient({}), getStringFromEnv("RELEASE_TABLE")),
-  traffic: new Traffic(new ElasticLoadBalancingV2Client({})),
-  cloudwatch: new CloudWatchClient({}),
+  store: new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE")),
+  traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk)),
+  cloudwatch: new CloudWatchClient(sdk),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   logger,
 });

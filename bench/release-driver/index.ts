@@ -24,9 +24,15 @@ import { Slot } from "../../core/slots";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { alarmActionEvent } from "../../test/helpers/alarmEvents";
 import { startMoto } from "../../test/helpers/moto";
-import { PREFIX, capture, clients, createWorld, handlerDeps } from "../../test/helpers/rollbackWorld";
+import { PREFIX, capture, clients, createWorld, handlerDeps, startProgressive } from "../../test/helpers/rollbackWorld";
+import { gatherStatus } from "../../cli/commands/ops";
+import { AlarmBatcher } from "../../lambdas/commons/alarmState";
+import { listenerOfRule, liveRuleOf } from "../../lambdas/commons/traffic";
 
 const RELEASES = Number(process.env.BENCH_DRIVER_RELEASES ?? 30);
+/** Services due in the one big tick (and read by `remedy status`). */
+const MANY = Number(process.env.BENCH_DRIVER_SERVICES ?? 500);
+const GOAL_MANY_MS = 20_000;
 const ROLLBACKS = Number(process.env.BENCH_DRIVER_ROLLBACKS ?? 20);
 const GOAL_P99_MS = 1_000;
 
@@ -137,7 +143,63 @@ export async function run(): Promise<boolean> {
           `${(percentile(flips, 50) / percentile(bare, 50)).toFixed(2)}x / ${(f99 / percentile(bare, 99)).toFixed(2)}x a bare ModifyRule (p50/p99); in AWS CloudWatch's evaluation period comes first`,
       );
     } else console.log(`  detection to flip: no round rolled back (${wrong}/${ROLLBACKS} wrong) MISS`);
-    return ok && ok2;
+    return ok && ok2 && (await scale());
+  } finally {
+    await moto.stop();
+  }
+}
+
+/**
+ * One tick with 10, then with MANY services each due a step (fresh moto, one listener, every
+ * service's alarms defined), as the Lambda runs it (alarm reads coalesced at its 200 ms pace).
+ * Every due step must really have moved its rule. Then `remedy status` over all of them.
+ */
+async function scale(): Promise<boolean> {
+  const moto = await startMoto();
+  try {
+    const names = Array.from({ length: 10 + MANY }, (_, i) => `svc${String(i).padStart(4, "0")}`);
+    const t0 = performance.now();
+    const world = await createWorld(moto.endpoint, names);
+    const start = new Date(Date.now() - 3_600_000);
+    for (const n of names) await startProgressive(world, n, start.toISOString());
+    console.log(`  (set up ${names.length} services with their rules and alarms in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    const c = clients(moto.endpoint);
+    const logger = new Logger({ serviceName: "bench" });
+    capture(logger);
+    const bare: number[] = [];
+    const routing0 = world.services[names[0]].routing;
+    for (let i = 0; i < 20; i++) {
+      const b0 = performance.now();
+      await c.elb.send(new ModifyRuleCommand({ RuleArn: routing0.ruleArn, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: routing0.targetGroupArns.blue, Weight: 100 }, { TargetGroupArn: routing0.targetGroupArns.green, Weight: 0 }] } }] }));
+      bare.push(performance.now() - b0);
+    }
+    const bareP50 = percentile(bare, 50);
+    let ok = true;
+    for (const services of [names.slice(0, 10), names.slice(10)]) {
+      const driver = createReleaseDriver({ services, store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => start.getTime() + 1000, alarms: new AlarmBatcher(c.cw, PREFIX) });
+      const k0 = performance.now();
+      const results = await driver.tick();
+      const ms = performance.now() - k0;
+      // Every due step moved: the rule of each service forwards 10% to its candidate now.
+      const rules = await world.traffic.rulesOfListeners([listenerOfRule(world.services[services[0]].routing.ruleArn) as string]);
+      const moved = services.filter((n) => {
+        const r = liveRuleOf(world.services[n].routing, rules.get(world.services[n].routing.ruleArn));
+        return r.weights.green === 10 && r.weights.blue === 90;
+      }).length;
+      const advanced = results.filter((r) => r.decision === "advance").length;
+      const pass = moved === services.length && advanced === services.length && (services.length < MANY || ms < GOAL_MANY_MS);
+      ok &&= pass;
+      console.log(
+        `  tick, ${String(services.length).padStart(3)} due services: ${(ms / 1000).toFixed(2)} s (${(ms / services.length).toFixed(1)} ms a service, ${(ms / bareP50).toFixed(0)}x a bare ModifyRule of ${bareP50.toFixed(1)} ms); ${advanced} advanced, ${moved} rules moved` +
+          (services.length >= MANY ? ` (goal < ${GOAL_MANY_MS / 1000} s, every step moved) ${pass ? "PASS" : "MISS"}` : ""),
+      );
+    }
+    const s0 = performance.now();
+    const rows = await gatherStatus(world.store, c.cw, PREFIX);
+    const sms = performance.now() - s0;
+    const statusOk = rows.length === names.length && rows.every((r) => r.alarms.total === 8);
+    console.log(`  remedy status over ${rows.length} services: ${(sms / 1000).toFixed(2)} s (${(sms / bareP50).toFixed(0)}x a bare ModifyRule), every service with its 8 alarms ${statusOk ? "PASS" : "MISS"}`);
+    return ok && statusOk;
   } finally {
     await moto.stop();
   }

@@ -150,22 +150,32 @@ export function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(widths[c] - visible(cell)))).join("  ")).join("\n");
 }
 
-async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: string): Promise<ServiceStatus[]> {
-  const states = await store.list();
-  const alarms: MetricAlarm[] = [];
-  let token: string | undefined;
-  do {
-    const out = await cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${prefix}/`, NextToken: token }));
-    alarms.push(...(out.MetricAlarms ?? []));
-    token = out.NextToken;
-  } while (token);
-  const result: ServiceStatus[] = [];
-  for (const s of states) {
-    const mine = alarms.filter((a) => parseAlarmName(prefix, a.AlarmName ?? "")?.service === s.service);
-    const history = await store.history(s.service);
-    const lastStart = [...history].reverse().find((h) => h.action === "start-release");
-    const hotfix = s.phase === Phase.Releasing && lastStart?.summary.startsWith("HOTFIX") ? (/hotfix mode expires (\S+)/.exec(lastStart.summary)?.[1] ?? "yes") : null;
-    result.push({
+/**
+ * Every service's status: states in one paged Scan, the stack's alarms in paged DescribeAlarms
+ * calls (100 a page) matched to services through a map, and history only for the releases that
+ * need it (a hotfix is named there), 16 at a time: 500 services cost a handful of calls plus one
+ * Query per release in progress, not one per service in sequence.
+ */
+export async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: string): Promise<ServiceStatus[]> {
+  const [states, alarms] = await Promise.all([store.list(), stackAlarmsNow(cw, prefix)]);
+  const byService = new Map<string, MetricAlarm[]>();
+  for (const a of alarms) {
+    const service = parseAlarmName(prefix, a.AlarmName ?? "")?.service;
+    if (service !== undefined) byService.set(service, [...(byService.get(service) ?? []), a]);
+  }
+  const hotfixes = new Map<string, string | null>();
+  const releasing = states.filter((s) => s.phase === Phase.Releasing);
+  for (let i = 0; i < releasing.length; i += STATUS_HISTORY_CONCURRENCY) {
+    await Promise.all(
+      releasing.slice(i, i + STATUS_HISTORY_CONCURRENCY).map(async (s) => {
+        const lastStart = [...(await store.history(s.service))].reverse().find((h) => h.action === "start-release");
+        hotfixes.set(s.service, lastStart?.summary.startsWith("HOTFIX") ? (/hotfix mode expires (\S+)/.exec(lastStart.summary)?.[1] ?? "yes") : null);
+      }),
+    );
+  }
+  return states.map((s) => {
+    const mine = byService.get(s.service) ?? [];
+    return {
       service: s.service,
       phase: s.phase,
       stable: `${s.stable.version} (${s.stable.slot})`,
@@ -173,11 +183,25 @@ async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: s
       weights: s.weights,
       alarms: { firing: mine.filter((a) => a.StateValue === "ALARM").map((a) => (a.AlarmName ?? "").slice(prefix.length + 1)), total: mine.length },
       lastRollback: s.lastRollback ? { at: s.lastRollback.at, by: s.lastRollback.by, reason: s.lastRollback.reason } : null,
-      hotfix,
+      hotfix: hotfixes.get(s.service) ?? null,
       step: describeProgress(s),
-    });
-  }
-  return result;
+    };
+  });
+}
+
+/** Services whose history `remedy status` reads at once. */
+const STATUS_HISTORY_CONCURRENCY = 16;
+
+/** Every alarm of the stack (`<prefix>/...`), all pages of 100. */
+async function stackAlarmsNow(cw: CloudWatchClient, prefix: string): Promise<MetricAlarm[]> {
+  const alarms: MetricAlarm[] = [];
+  let token: string | undefined;
+  do {
+    const out = await cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${prefix}/`, MaxRecords: 100, NextToken: token }));
+    alarms.push(...(out.MetricAlarms ?? []));
+    token = out.NextToken;
+  } while (token);
+  return alarms;
 }
 
 export function formatStatus(stack: string, rows: readonly ServiceStatus[], color: boolean): string {

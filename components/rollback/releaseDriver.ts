@@ -221,7 +221,7 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
         Condition: { StringEquals: { [`aws:ResourceTag/${DRIVER_RULE_TAG}`]: r.scope } },
       },
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },
-      { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
+      { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
       { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
     ],

@@ -15,11 +15,11 @@ import * as defaults from "../../core/defaults";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
 import { Phase, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
-import { alarmsInAlarm } from "./alarmState";
+import { AlarmBatcher } from "./alarmState";
 import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
-import { type Traffic, routingProblem } from "./traffic";
+import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem } from "./traffic";
 import type { Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 
@@ -41,6 +41,10 @@ export interface DriverDeps {
   readonly lambda?: LambdaClient;
   /** Wall clock (epoch ms); tests inject it. */
   readonly now?: () => number;
+  /** Services ticked at once. Default {@link defaults.DRIVER_CONCURRENCY}. */
+  readonly concurrency?: number;
+  /** Coalesces alarm reads (see {@link AlarmBatcher}); default one over `cloudwatch`. */
+  readonly alarms?: AlarmBatcher;
 }
 
 /** What the handler knows about this invocation. */
@@ -71,6 +75,9 @@ export function tickTime(scheduledAt: string | undefined, wallClock: number): nu
   return Number.isFinite(t) && Math.abs(wallClock - t) <= defaults.DRIVER_SCHEDULE_SKEW_SECONDS * 1000 ? t : wallClock;
 }
 
+/** A rule as DescribeRules returns it. */
+type LiveRuleSource = Parameters<typeof liveRuleOf>[1];
+
 /** Runs `fn` over `items` with at most `limit` in flight; results in the items' order. */
 async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
@@ -87,6 +94,8 @@ async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) =>
 
 export function createReleaseDriver(deps: DriverDeps) {
   const now = deps.now ?? Date.now;
+  const alarms = deps.alarms ?? new AlarmBatcher(deps.cloudwatch, deps.alarmPrefix);
+  const alarmsInAlarm = (service: string, slots: readonly Slot[]) => alarms.firing(service, slots);
   let lambdaClient = deps.lambda;
   const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
 
@@ -154,7 +163,7 @@ export function createReleaseDriver(deps: DriverDeps) {
   async function guardedMove(state: ReleaseState, expectedRevision: number, candidate: Slot, to: SlotWeights, from?: SlotWeights): Promise<string | undefined> {
     const [fresh, firing, live] = await Promise.all([
       deps.store.get(state.service),
-      alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, state.service, [candidate]),
+      alarmsInAlarm(state.service, [candidate]),
       from ? deps.traffic.currentWeights(state.routing) : Promise.resolve(undefined),
     ]);
     if (!fresh || fresh.revision !== expectedRevision) return `release state moved on (revision ${fresh?.revision ?? "?"}, phase ${fresh?.phase ?? "?"}) since revision ${expectedRevision}`;
@@ -164,8 +173,11 @@ export function createReleaseDriver(deps: DriverDeps) {
     return undefined;
   }
 
-  /** One service's tick, on the tick's clock `tickAt`, within `remainingMs`. */
-  async function tickService(state: ReleaseState, tickAt: number = now(), remainingMs: () => number = () => Infinity): Promise<TickResult> {
+  /**
+   * One service's tick, on the tick's clock `tickAt`, within `remainingMs`. `rules`: the rules as
+   * read at the tick's start (one DescribeRules per listener); absent, the service's own is read.
+   */
+  async function tickService(state: ReleaseState, tickAt: number = now(), remainingMs: () => number = () => Infinity, rules?: ReadonlyMap<string, LiveRuleSource>): Promise<TickResult> {
     const p = state.progress;
     const cand = state.candidate;
     if (state.phase === Phase.Promoted) return retirePrevious(state, tickAt);
@@ -173,13 +185,14 @@ export function createReleaseDriver(deps: DriverDeps) {
     const at = new Date(tickAt).toISOString();
     // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it
     // flips before it records), so the rule is not touched at all.
-    const firing = await alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, state.service, [cand.slot]);
+    const firing = await alarmsInAlarm(state.service, [cand.slot]);
     if (firing.length > 0) {
       return { service: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${firing.join(", ")}; not advancing`, weights: state.weights };
     }
     // The rule must match the record before anything moves (a flip after an earlier commit may
     // have failed). If the release changed meanwhile, the rule follows the newer record instead.
-    const rule = await deps.traffic.liveRule(state.routing);
+    const listed = rules?.get(state.routing.ruleArn);
+    const rule: LiveRule = listed ? liveRuleOf(state.routing, listed) : await deps.traffic.liveRule(state.routing);
     // The record is data anyone with table access could write: it may only steer the groups the
     // rule already forwards to (set by pulumi up), named as pulumi up names them.
     const bad = routingProblem(state.service, state.routing, rule.targetGroupArns);
@@ -263,17 +276,30 @@ export function createReleaseDriver(deps: DriverDeps) {
   async function tick(opts: TickOptions = {}): Promise<TickResult[]> {
     const tickAt = tickTime(opts.scheduledAt, now());
     const remainingMs = opts.remainingMs ?? (() => Infinity);
-    // One consistent GetItem per progressive service: the cost of a tick does not grow with the
-    // table's history and outbox items (a Scan would read them all every minute).
-    return pooled(deps.services, defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
+    // The progressive services' states in consistent BatchGetItem calls (100 keys each): the cost
+    // of a tick does not grow with the table's history and outbox items (a Scan would read them
+    // all every minute), nor by one round trip per service.
+    let states: ReadonlyMap<string, ReleaseState>;
+    let rules: ReadonlyMap<string, LiveRuleSource> | undefined;
+    try {
+      states = await deps.store.getMany(deps.services);
+      // The releasing services' rules, one paged DescribeRules per listener.
+      const releasing = [...states.values()].filter((s) => s.phase === Phase.Releasing);
+      const listeners = releasing.flatMap((s) => listenerOfRule(s.routing.ruleArn) ?? []);
+      rules = listeners.length > 0 ? await deps.traffic.rulesOfListeners(listeners) : undefined;
+    } catch (err) {
+      deps.logger.error("release driver could not read release state or rules", { error: (err as Error).message });
+      return deps.services.map((service) => ({ service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true }));
+    }
+    return pooled(deps.services, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
       // A service not started before the deadline waits for the next tick rather than being cut
       // between its record and its move (the conditional writes keep that safe, but it is noise).
       if (remainingMs() < defaults.DRIVER_MIN_SERVICE_MS) {
         return { service, decision: "skipped", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: not started, next tick` };
       }
       try {
-        const state = await deps.store.get(service);
-        return state ? await tickService(state, tickAt, remainingMs) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };
+        const state = states.get(service);
+        return state ? await tickService(state, tickAt, remainingMs, rules) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };
       } catch (err) {
         deps.logger.error("release driver tick failed", { service, error: (err as Error).message });
         return { service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true };

@@ -6,6 +6,7 @@
  * a lost race never half-applies.
  */
 import {
+  BatchGetItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -22,6 +23,11 @@ import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
 
 export const STATE_SORT_KEY = "state";
+
+/** DynamoDB's limit of keys per BatchGetItem call. */
+const BATCH_GET_MAX_KEYS = 100;
+/** Retries of unprocessed keys before a batch read gives up. */
+const BATCH_GET_MAX_RETRIES = 6;
 export const historySortKey = (revision: number): string => `history#${String(revision).padStart(10, "0")}`;
 /** Sort key of the notification owed for the change that produced `revision`. */
 export const notificationSortKey = (revision: number): string => `notify#${String(revision).padStart(10, "0")}`;
@@ -98,6 +104,38 @@ export class ReleaseStore {
     );
     if (!out.Item) return undefined;
     return parseReleaseState(withoutKeys(unmarshall(out.Item)), service);
+  }
+
+  /**
+   * The current states of many services, strongly consistent, in BatchGetItem calls of at most
+   * 100 keys (DynamoDB's limit per call), sent together. Keys DynamoDB leaves unprocessed (its
+   * throughput or 16 MB response limits) are asked again with exponential backoff, as AWS
+   * recommends. A service without state is absent from the map.
+   */
+  async getMany(services: readonly string[]): Promise<Map<string, ReleaseState>> {
+    const out = new Map<string, ReleaseState>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < services.length; i += BATCH_GET_MAX_KEYS) chunks.push(services.slice(i, i + BATCH_GET_MAX_KEYS));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let keys: Record<string, unknown>[] | undefined = chunk.map((service) => marshall({ pk: service, sk: STATE_SORT_KEY }));
+        for (let attempt = 0; keys && keys.length > 0; attempt++) {
+          if (attempt > 0) {
+            if (attempt > BATCH_GET_MAX_RETRIES) throw new Error(`DynamoDB left ${keys.length} release states unread after ${BATCH_GET_MAX_RETRIES} retries (throttled)`);
+            await new Promise((r) => setTimeout(r, Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2)));
+          }
+          const res = await this.ddb.send(
+            new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys as never, ConsistentRead: true } } }),
+          );
+          for (const item of res.Responses?.[this.tableName] ?? []) {
+            const raw = unmarshall(item);
+            out.set(String(raw.pk), parseReleaseState(withoutKeys(raw), String(raw.pk)));
+          }
+          keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+        }
+      }),
+    );
+    return out;
   }
 
   /** Writes a first state; fails with `ConflictError` if the service already has one. */

@@ -3,6 +3,7 @@
  * health of a slot's target group.
  */
 import {
+  type Rule,
   DescribeRulesCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -52,15 +53,52 @@ export class Traffic {
   }
 
   /** The rule as the load balancer has it: its weights per slot, and every target group it forwards to. */
-  async liveRule(routing: Routing): Promise<{ readonly weights: SlotWeights; readonly targetGroupArns: readonly string[] }> {
+  async liveRule(routing: Routing): Promise<LiveRule> {
     const out = await this.elb.send(new DescribeRulesCommand({ RuleArns: [routing.ruleArn] }));
-    const groups = out.Rules?.[0]?.Actions?.find((a) => a.Type === "forward")?.ForwardConfig?.TargetGroups ?? [];
-    const weights = { blue: 0, green: 0 } as Record<Slot, number>;
-    for (const slot of SLOTS) {
-      weights[slot] = groups.find((g) => g.TargetGroupArn === routing.targetGroupArns[slot])?.Weight ?? 0;
-    }
-    return { weights, targetGroupArns: groups.flatMap((g) => (g.TargetGroupArn ? [g.TargetGroupArn] : [])) };
+    return liveRuleOf(routing, out.Rules?.[0]);
   }
+
+  /**
+   * Every rule of these listeners, by rule ARN: one paged DescribeRules per listener (up to 400
+   * rules a page) instead of one per service, so a tick over hundreds of services spends few of
+   * ELB's Describe* tokens (40 a second per account and region, shared with everything else).
+   */
+  async rulesOfListeners(listenerArns: readonly string[]): Promise<Map<string, Rule>> {
+    const out = new Map<string, Rule>();
+    await Promise.all(
+      [...new Set(listenerArns)].map(async (listener) => {
+        let marker: string | undefined;
+        do {
+          const page = await this.elb.send(new DescribeRulesCommand({ ListenerArn: listener, PageSize: 400, ...(marker ? { Marker: marker } : {}) }));
+          for (const r of page.Rules ?? []) if (r.RuleArn) out.set(r.RuleArn, r);
+          marker = page.NextMarker;
+        } while (marker);
+      }),
+    );
+    return out;
+  }
+}
+
+/** What a weighted rule forwards: its weights per slot, and every target group it forwards to. */
+export interface LiveRule {
+  readonly weights: SlotWeights;
+  readonly targetGroupArns: readonly string[];
+}
+
+/** The listener of a rule, from the rule's ARN (`listener-rule/app/<lb>/<id>/<listener>/<rule>`). */
+export function listenerOfRule(ruleArn: string): string | undefined {
+  const m = /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:)listener-rule\/(app\/[^/]+\/[^/]+\/[^/]+)\/[^/]+$/.exec(ruleArn);
+  return m ? `${m[1]}listener/${m[2]}` : undefined;
+}
+
+/** The weights and groups of `rule` (as DescribeRules returns it) for a service's routing. */
+export function liveRuleOf(routing: Routing, rule: Rule | undefined): LiveRule {
+  const groups = rule?.Actions?.find((a) => a.Type === "forward")?.ForwardConfig?.TargetGroups ?? [];
+  const weights = { blue: 0, green: 0 } as Record<Slot, number>;
+  for (const slot of SLOTS) {
+    weights[slot] = groups.find((g) => g.TargetGroupArn === routing.targetGroupArns[slot])?.Weight ?? 0;
+  }
+  return { weights, targetGroupArns: groups.flatMap((g) => (g.TargetGroupArn ? [g.TargetGroupArn] : [])) };
 }
 
 /**

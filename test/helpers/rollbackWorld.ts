@@ -36,6 +36,13 @@ import { Traffic } from "../../lambdas/commons/traffic";
 export const REGION = "eu-west-1";
 export const PREFIX = "remedy-test";
 export const TABLE = "remedy-test-releases";
+/** The one target of the `index`-th service's slot. */
+function targetAddress(index: number, slot: Slot): string {
+  return `10.0.${1 + Math.floor(index / 100)}.${(index % 100) * 2 + (slot === Slot.Blue ? 0 : 1)}`;
+}
+
+/** Services set up at once by createWorld. */
+const WORLD_SETUP_CONCURRENCY = 6;
 
 const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
 
@@ -136,8 +143,10 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
   await c.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: queueArn }));
 
   const services: Record<string, ServiceWorld> = {};
-  let priority = 1;
-  for (const name of serviceNames) {
+  // Services are set up a few at a time (benches create hundreds); each gets the priority and
+  // target addresses of its position, so the world is the same whatever the order.
+  const setUp = async (name: string, index: number) => {
+    const priority = index + 1;
     const tgs = {} as Record<Slot, string>;
     for (const slot of SLOTS) {
       const tg = await c.elb.send(
@@ -146,13 +155,13 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
       );
       tgs[slot] = tg.TargetGroups?.[0]?.TargetGroupArn as string;
       await c.elb.send(
-        new RegisterTargetsCommand({ TargetGroupArn: tgs[slot], Targets: [{ Id: `10.0.1.${priority * 2 + (slot === Slot.Blue ? 0 : 1)}`, Port: 8080 }] }),
+        new RegisterTargetsCommand({ TargetGroupArn: tgs[slot], Targets: [{ Id: targetAddress(index, slot), Port: 8080 }] }),
       );
     }
     const rule = await c.elb.send(
       new CreateRuleCommand({
         ListenerArn: listener?.ListenerArn,
-        Priority: priority++,
+        Priority: priority,
         Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: [`/${name}/*`] } }],
         Actions: [
           {
@@ -235,7 +244,16 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
       }
     }
     services[name] = { name, routing, alarmNames };
-  }
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(WORLD_SETUP_CONCURRENCY, serviceNames.length) }, async () => {
+      while (next < serviceNames.length) {
+        const i = next++;
+        await setUp(serviceNames[i], i);
+      }
+    }),
+  );
 
   return {
     endpoint,
@@ -267,9 +285,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
     },
     async deregisterAll(service, slot) {
       const tg = services[service].routing.targetGroupArns[slot];
-      const ip = (n: number) => `10.0.1.${n}`;
-      const idx = serviceNames.indexOf(service) + 1;
-      await c.elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: ip(idx * 2 + (slot === Slot.Blue ? 0 : 1)), Port: 8080 }] }));
+      await c.elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: targetAddress(serviceNames.indexOf(service), slot), Port: 8080 }] }));
     },
   };
 }

@@ -154,8 +154,9 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
     moves.length = 0;
     let reads = 0;
+    // (The tick's first read is its batch read of every progressive service's state.)
     const staleStore = Object.assign(Object.create(world.store) as typeof world.store, {
-      get: (service: string) => (reads++ === 0 ? Promise.resolve(stale) : world.store.get(service)),
+      getMany: (services: readonly string[]) => (reads++ === 0 && stale ? Promise.resolve(new Map([["payments", stale]])) : world.store.getMany(services)),
     });
     const late = await tickPayments(driver({ store: staleStore }));
 
@@ -242,8 +243,9 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.equal(rb.outcome, Outcome.RolledBack);
     // The driver's first read returns the state from before the rollback; later reads are live.
     let reads = 0;
+    // (The tick's first read is its batch read of every progressive service's state.)
     const staleStore = Object.assign(Object.create(world.store) as typeof world.store, {
-      get: (service: string) => (reads++ === 0 ? Promise.resolve(stale) : world.store.get(service)),
+      getMany: (services: readonly string[]) => (reads++ === 0 && stale ? Promise.resolve(new Map([["payments", stale]])) : world.store.getMany(services)),
     });
     const d = driver({ store: staleStore });
     const moves: string[] = [];

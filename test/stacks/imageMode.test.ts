@@ -205,7 +205,7 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.deepEqual(JSON.parse(fnEnv.DRIVER_SERVICES as string), ["payments"], "it reads these services' state by key, never scans the table");
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
-    assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
+    assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
 
     // One tick at a time, and failures page the stack's topic.
     const fn = one("aws:lambda/function:Function", "release-driver");

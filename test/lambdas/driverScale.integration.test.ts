@@ -1,0 +1,114 @@
+/**
+ * The release driver's tick over many services, against moto_server behind the fault proxy (which
+ * counts the calls that reach AWS): states in BatchGetItem calls of at most 100 keys, rules in one
+ * DescribeRules per listener, alarm reads coalesced into DescribeAlarms calls of up to 100 names,
+ * throttling absorbed. Every due step really moves its rule.
+ */
+import { strict as assert } from "node:assert";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Phase } from "../../core/releaseState";
+import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { AlarmBatcher } from "../../lambdas/commons/alarmState";
+import { useMotoBehindProxy } from "../helpers/faultProxy";
+import { PREFIX, capture, clients, createWorld, startProgressive, type World } from "../helpers/rollbackWorld";
+
+describe("lambdas/releaseDriver at scale: batched reads against moto_server", function () {
+  this.timeout(240_000);
+  const env = useMotoBehindProxy();
+  const SERVICES = Array.from({ length: 40 }, (_, i) => `svc${String(i).padStart(3, "0")}`);
+  let world: World;
+  const T0 = Date.now() - 3_600_000;
+
+  beforeEach(async () => {
+    world = await createWorld(env.proxy.endpoint, SERVICES);
+    for (const s of SERVICES) await startProgressive(world, s, new Date(T0 - 1000).toISOString());
+  });
+
+  it("steps 40 due services in one tick with 1 BatchGetItem, 1 DescribeRules for the listener and coalesced DescribeAlarms", async () => {
+    // Prepare: one service's candidate alarm fires (it must hold), the rest are due at 10%.
+    const firing = SERVICES[7];
+    await world.setAlarm(world.services[firing].alarmNames.green["error-rate"], "ALARM");
+    const c = clients(env.proxy.endpoint);
+    const logger = new Logger({ serviceName: "remedy-release-driver" });
+    capture(logger);
+    const alarms = new AlarmBatcher(c.cw, PREFIX); // at most one call per 200 ms, as in the Lambda
+    const driver = createReleaseDriver({ services: SERVICES, store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => T0, alarms });
+    env.proxy.reset();
+
+    // Act
+    const results = await driver.tick();
+
+    // Assess: every due service advanced (its rule really moved), the firing one held.
+    const f = { ...env.proxy.forwarded };
+    const byService = new Map(results.map((r) => [r.service, r]));
+    assert.equal(byService.get(firing)?.decision, "hold");
+    const advanced = results.filter((r) => r.decision === "advance");
+    assert.equal(advanced.length, SERVICES.length - 1, JSON.stringify(results.filter((r) => r.decision !== "advance" && r.service !== firing).slice(0, 3)));
+    const sample = [SERVICES[0], SERVICES[23], SERVICES[39]];
+    for (const s of sample) assert.deepEqual(await world.traffic.currentWeights(world.services[s].routing), { blue: 90, green: 10 }, s);
+    assert.deepEqual(await world.traffic.currentWeights(world.services[firing].routing), { blue: 100, green: 0 });
+    // What reached AWS during the tick: the batch reads, not one read per service.
+    assert.equal(f.BatchGetItem, 1, "40 keys: one call");
+    assert.equal(f.GetItem, 2 * (SERVICES.length - 1), "a fresh read right before and right after each move, nothing more");
+    assert.equal(f.ModifyRule, SERVICES.length - 1);
+    // DescribeRules: one listing of the listener, then each move's fresh re-read of its own rule.
+    assert.equal(f.DescribeRules, 1 + (SERVICES.length - 1), "no per-service read before deciding");
+    // Each service asks twice (before deciding, right before moving): 240 questions of 4 names
+    // each; coalesced, they take far fewer calls than one per question.
+    assert.equal(alarms.calls, f.DescribeAlarms);
+    assert.ok(f.DescribeAlarms <= SERVICES.length / 2, `DescribeAlarms called ${f.DescribeAlarms} times for ${SERVICES.length * 2} questions`);
+    assert.ok(f.DescribeAlarms >= Math.ceil((SERVICES.length * 2 * 4) / 100), "never more than 100 names a call");
+  });
+
+  it("reads in BatchGetItem calls of at most 100 keys, asking again for what DynamoDB leaves unread", async () => {
+    // 230 services' states (no rules needed to read them).
+    const base = (await world.store.get(SERVICES[0]))!; // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    const many = Array.from({ length: 230 }, (_, i) => `bulk${i}`);
+    for (const service of many) await world.store.create({ ...base, service });
+    env.proxy.reset();
+
+    const states = await world.store.getMany([...many, "never-deployed"]);
+
+    assert.equal(states.size, 230);
+    assert.equal(states.get("bulk229")?.service, "bulk229");
+    assert.equal(states.has("never-deployed"), false);
+    assert.equal(env.proxy.forwarded.BatchGetItem, 3, "231 keys: 100 + 100 + 31");
+    // Unprocessed keys (DynamoDB's answer under throttling) are asked for again.
+    let first = true;
+    const ddb = world.clients.ddb;
+    const send = ddb.send.bind(ddb) as (cmd: unknown) => Promise<Record<string, unknown>>;
+    (ddb as { send: unknown }).send = async (cmd: { input?: { RequestItems?: Record<string, { Keys: unknown[] }> } }) => {
+      const out = await send(cmd);
+      const items = cmd.input?.RequestItems;
+      if (!first || !items) return out;
+      first = false;
+      // Pretend DynamoDB only got to half of them.
+      const [table, req] = Object.entries(items)[0];
+      const responses = (out.Responses as Record<string, unknown[]>)[table];
+      return { ...out, Responses: { [table]: responses.slice(0, 50) }, UnprocessedKeys: { [table]: { Keys: req.Keys.slice(50), ConsistentRead: true } } };
+    };
+    try {
+      const again = await world.store.getMany(many.slice(0, 100));
+      assert.equal(again.size, 100, "the unprocessed half was read on the retry");
+    } finally {
+      (ddb as { send: unknown }).send = send;
+    }
+  });
+
+  it("reads the states again when DynamoDB throttles the batch, and every step still lands", async () => {
+    const c = clients(env.proxy.endpoint);
+    const logger = new Logger({ serviceName: "remedy-release-driver" });
+    capture(logger);
+    const driver = createReleaseDriver({ services: SERVICES, store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => T0 });
+    env.proxy.reset();
+    env.proxy.inject("BatchGetItem", "throttle", 1);
+    env.proxy.inject("DescribeTargetHealth", "throttle", 5);
+
+    const results = await driver.tick();
+
+    assert.equal(results.filter((r) => r.decision === "advance").length, SERVICES.length, JSON.stringify(results.find((r) => r.decision !== "advance")));
+    assert.equal(env.proxy.faulted.BatchGetItem, 1);
+    assert.equal((await world.store.get(SERVICES[22]))?.phase, Phase.Releasing);
+    assert.deepEqual(await world.traffic.currentWeights(world.services[SERVICES[22]].routing), { blue: 90, green: 10 });
+  });
+});

@@ -197,10 +197,10 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
  * CloudWatch publishes it per load balancer only, so it cannot name the slot at fault: it pages
  * humans and never invokes the rollback Lambda (its name is not `<prefix>/<service>/...`).
  */
-export function loadBalancerAlarm<D>(prefix: string, loadBalancer: D, threshold: number): Omit<AlarmDefinition<D>, "kind"> {
+export function loadBalancerAlarm<D>(prefix: string, loadBalancer: D, threshold: number, group?: string): Omit<AlarmDefinition<D>, "kind"> {
   return {
-    name: `${prefix}-alb-elb-5xx`,
-    description: `remedy: the shared ALB itself answered >= ${threshold} 5xx per minute in 2 of 3 minutes (no healthy or no registered targets, timeouts). Not per target group, so no automatic rollback: check \`remedy status\` and the target groups' health.`,
+    name: group === undefined ? `${prefix}-alb-elb-5xx` : `${prefix}-alb-${group}-elb-5xx`,
+    description: `remedy: the shared ALB${group === undefined ? "" : ` of ingress group ${group}`} itself answered >= ${threshold} 5xx per minute in 2 of 3 minutes (no healthy or no registered targets, timeouts). Not per target group, so no automatic rollback: check \`remedy status\` and the target groups' health.`,
     comparisonOperator: "GreaterThanOrEqualToThreshold",
     threshold,
     evaluationPeriods: 3,

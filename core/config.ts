@@ -197,9 +197,25 @@ const SECRET_ENV_NAME = /(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KE
 /** A URL carrying a password (`scheme://user:password@host`), whatever the variable is called. */
 const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
 
+/** Name of the group the top-level `ingress` settings describe (the stack's first ALB). */
+export const DEFAULT_INGRESS_GROUP = "default";
+
+/**
+ * Longest ingress group name: its ALB is auto-named `remedy-<group>` plus 8 random characters,
+ * and AWS allows 32 characters in a load balancer name.
+ */
+export const MAX_INGRESS_GROUP_CHARS = 32 - "remedy-".length - 8;
+
+const ingressGroupName = z
+  .string()
+  .regex(new RegExp(`^[a-z][a-z0-9-]{0,${MAX_INGRESS_GROUP_CHARS - 1}}$`), {
+    error: `must be 1..${MAX_INGRESS_GROUP_CHARS} of a-z 0-9 - starting with a letter (the group's ALB is named remedy-<group> plus 8 random characters, and AWS allows 32)`,
+  });
+
 const serviceSchema = z.strictObject({
   name: dnsLabel("the service name", 50),
   namespace: dnsLabel("the Kubernetes namespace", 63).optional(),
+  ingressGroup: ingressGroupName.optional(),
   port: int("the container port the service listens on", 1, 65535),
   healthPath: z
     .string({ error: required('the HTTP health check path, e.g. "/healthz"') })
@@ -365,16 +381,15 @@ const serviceSchema = z.strictObject({
     .optional(),
 });
 
-const ingressSchema = z.strictObject({
-  vpcId: z
-    .string({ error: required('the VPC id of the EKS cluster, e.g. "vpc-0abc..."') })
-    .regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as "vpc-0a1b2c3d4e5f67890"' }),
+/** The ALB settings a group may set (all optional: a remedy-created group inherits the stack's). */
+const albSettings = {
   subnetIds: z
     .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must be a subnet id such as "subnet-0a1b2c3d"' }), {
       error: required("a list of subnet ids"),
     })
     .optional(),
   certificateArn: arn("acm", "an ACM certificate").optional(),
+  additionalCertificateArns: z.array(arn("acm", "an ACM certificate")).optional(),
   internal: z.boolean({ error: "must be true or false" }).optional(),
   allowedCidrs: z
     .array(cidr())
@@ -390,6 +405,22 @@ const ingressSchema = z.strictObject({
   securityGroupId: z
     .string()
     .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'must be a security group id such as "sg-0a1b2c3d"' })
+    .optional(),
+};
+
+const ingressSchema = z.strictObject({
+  vpcId: z
+    .string({ error: required('the VPC id of the EKS cluster, e.g. "vpc-0abc..."') })
+    .regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as "vpc-0a1b2c3d4e5f67890"' }),
+  ...albSettings,
+  /**
+   * More ALBs: services name one with `ingressGroup`. Each group is an ALB of its own (listeners,
+   * security group, DNS name); a remedy-created group inherits every setting above it does not set.
+   */
+  groups: z
+    .record(ingressGroupName, z.strictObject(albSettings, { error: required("the group's ALB settings (an empty map {} inherits them all)") }), {
+      error: required("a map of group name to ALB settings"),
+    })
     .optional(),
 });
 
@@ -447,6 +478,14 @@ const stackSchema = z.strictObject({
     error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
   }),
   createNamespaces: z.boolean({ error: "must be true or false" }).optional(),
+  quotas: z
+    .strictObject({
+      rulesPerLoadBalancer: int("the account's raised quota of rules per Application Load Balancer", 100, 1000).optional(),
+      loadBalancersPerRegion: int("the account's raised quota of Application Load Balancers per region", 50, 1000).optional(),
+      targetGroupsPerRegion: int("the account's raised quota of target groups per region", 3000, 100_000).optional(),
+      securityGroupRules: int("the account's raised quota of inbound rules per security group", 60, 1000).optional(),
+    })
+    .optional(),
   rollback: z
     .strictObject({
       notificationEmails: z
@@ -519,6 +558,8 @@ export type EnvValue =
 export interface ServiceSpec {
   readonly name: string;
   readonly namespace: string;
+  /** The ingress group (ALB) the service's rule is on; default {@link DEFAULT_INGRESS_GROUP}. */
+  readonly ingressGroup: string;
   readonly port: number;
   readonly healthPath: string;
   readonly livenessPath: string;
@@ -605,6 +646,8 @@ export type IngressSpec =
       readonly vpcId: string;
       readonly subnetIds: readonly string[];
       readonly certificateArn?: string;
+      /** More certificates on the HTTPS listener (SNI), besides `certificateArn`. */
+      readonly additionalCertificateArns: readonly string[];
       readonly internal: boolean;
       readonly allowedCidrs: readonly string[];
       readonly idleTimeoutSeconds: number;
@@ -679,10 +722,26 @@ export interface StackConfig {
   readonly database?: DatabaseSpec;
   /** Stack reference of the hotfix stack (prod only; required when a service is in hotfix mode). */
   readonly hotfixStack?: string;
+  /** The default group's ALB (the top-level `ingress` settings). */
   readonly ingress: IngressSpec;
+  /**
+   * Every ALB of the stack by group name, {@link DEFAULT_INGRESS_GROUP} (= `ingress`) included;
+   * a service is on the one its `ingressGroup` names.
+   */
+  readonly ingressGroups: Readonly<Record<string, IngressSpec>>;
   readonly createNamespaces: boolean;
+  /** AWS quotas the account has had raised (the adjustable ones); default AWS's defaults. */
+  readonly quotas: QuotaOverrides;
   readonly rollback: RollbackSpec;
   readonly services: readonly ServiceSpec[];
+}
+
+/** Raised AWS quotas of the account, checked at preview instead of AWS's defaults. */
+export interface QuotaOverrides {
+  readonly rulesPerLoadBalancer?: number;
+  readonly loadBalancersPerRegion?: number;
+  readonly targetGroupsPerRegion?: number;
+  readonly securityGroupRules?: number;
 }
 
 type RawService = z.infer<typeof serviceSchema>;
@@ -940,54 +999,89 @@ function checkKubernetes(k: z.infer<typeof kubernetesSchema>, out: Issue[]): voi
   }
 }
 
-function checkStack(raw: RawStack, out: Issue[]): void {
-  const ing = raw.ingress;
+type RawIngress = RawStack["ingress"];
+type RawAlbSettings = Omit<RawIngress, "vpcId" | "groups">;
+
+/** A group's effective settings: its own, else (for a remedy-created ALB) the stack's. */
+function groupSettings(top: RawIngress, group: RawAlbSettings): RawAlbSettings {
+  if (group.listenerArn !== undefined) return group;
+  const inherited: Record<string, unknown> = {};
+  for (const k of ALB_ONLY_INGRESS_KEYS) if (top[k] !== undefined) inherited[k] = top[k];
+  return { ...inherited, ...Object.fromEntries(Object.entries(group).filter(([, v]) => v !== undefined)) } as RawAlbSettings;
+}
+
+/** Every group's effective raw settings, the default group first. */
+function rawGroups(ing: RawIngress): [string, RawAlbSettings, Path][] {
+  return [
+    [DEFAULT_INGRESS_GROUP, ing, ["ingress"]],
+    ...Object.entries(ing.groups ?? {}).map(([name, g]): [string, RawAlbSettings, Path] => [name, groupSettings(ing, g), ["ingress", "groups", name]]),
+  ];
+}
+
+function checkIngress(ing: RawAlbSettings, at: Path, out: Issue[]): void {
+  const where = at.join(".");
   if (ing.listenerArn !== undefined) {
     if (ing.securityGroupId === undefined) {
       out.push({
-        path: ["ingress", "securityGroupId"],
-        message: "required with ingress.listenerArn: the ALB's security group, so target group bindings can admit its traffic",
+        path: [...at, "securityGroupId"],
+        message: `required with ${where}.listenerArn: the ALB's security group, so target group bindings can admit its traffic`,
       });
     }
     for (const k of ALB_ONLY_INGRESS_KEYS) {
       if (ing[k] !== undefined) {
         out.push({
-          path: ["ingress", k],
-          message: "cannot be combined with ingress.listenerArn (it configures a remedy-created ALB); remove one of them",
+          path: [...at, k],
+          message: `cannot be combined with ${where}.listenerArn (it configures a remedy-created ALB); remove one of them`,
         });
       }
     }
-  } else {
-    if (ing.securityGroupId !== undefined) {
-      out.push({
-        path: ["ingress", "securityGroupId"],
-        message: "only applies with ingress.listenerArn; remedy creates the security group of its own ALB",
-      });
-    }
-    // Any block reaching public address space counts (0.0.0.0/1 + 128.0.0.0/1, ::/0, an office /32):
-    // requests from there cross the internet in clear text.
-    const open = publicCidrs(ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS);
-    if (ing.certificateArn === undefined && open.length > 0 && ing.allowPlainHttp !== true) {
-      out.push({
-        path: ["ingress", "certificateArn"],
-        message:
-          `required: without it the ALB serves plain HTTP to public address space (${open.join(", ")}); set an ACM certificate for HTTPS, narrow ingress.allowedCidrs to private ranges (and set ingress.internal: true), or set ingress.allowPlainHttp: true to accept plain HTTP`,
-      });
-    }
-    if (ing.subnetIds === undefined || ing.subnetIds.length < 2) {
-      out.push({
-        path: ["ingress", "subnetIds"],
-        message: `required: at least two subnet ids in different availability zones for the ALB, got ${JSON.stringify(ing.subnetIds ?? [])} (or set ingress.listenerArn to use an existing ALB)`,
-      });
-    }
+    return;
   }
+  if (ing.securityGroupId !== undefined) {
+    out.push({
+      path: [...at, "securityGroupId"],
+      message: `only applies with ${where}.listenerArn; remedy creates the security group of its own ALB`,
+    });
+  }
+  // Any block reaching public address space counts (0.0.0.0/1 + 128.0.0.0/1, ::/0, an office /32):
+  // requests from there cross the internet in clear text.
+  const open = publicCidrs(ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS);
+  if (ing.certificateArn === undefined && open.length > 0 && ing.allowPlainHttp !== true) {
+    out.push({
+      path: [...at, "certificateArn"],
+      message:
+        `required: without it the ALB serves plain HTTP to public address space (${open.join(", ")}); set an ACM certificate for HTTPS, narrow ${where}.allowedCidrs to private ranges (and set ${where}.internal: true), or set ${where}.allowPlainHttp: true to accept plain HTTP`,
+    });
+  }
+  if (ing.certificateArn === undefined && (ing.additionalCertificateArns ?? []).length > 0) {
+    out.push({ path: [...at, "additionalCertificateArns"], message: `needs ${where}.certificateArn: extra certificates go on the HTTPS listener, which only exists with a default certificate` });
+  }
+  if (ing.subnetIds === undefined || ing.subnetIds.length < 2) {
+    out.push({
+      path: [...at, "subnetIds"],
+      message: `required: at least two subnet ids in different availability zones for the ALB, got ${JSON.stringify(ing.subnetIds ?? [])} (or set ${where}.listenerArn to use an existing ALB)`,
+    });
+  }
+}
+
+function checkStack(raw: RawStack, out: Issue[]): void {
+  const ing = raw.ingress;
+  const groups = rawGroups(ing);
+  for (const [, settings, at] of groups) checkIngress(settings, at, out);
+  raw.services.forEach((s, i) => {
+    if (s.ingressGroup !== undefined && s.ingressGroup !== DEFAULT_INGRESS_GROUP && !(s.ingressGroup in (ing.groups ?? {}))) {
+      const known = [DEFAULT_INGRESS_GROUP, ...Object.keys(ing.groups ?? {})];
+      out.push({ path: ["services", i, "ingressGroup"], message: `no ingress group ${JSON.stringify(s.ingressGroup)}: define it under ingress.groups, or use one of ${known.join(", ")}` });
+    }
+  });
 
   checkKubernetes(raw.kubernetes, out);
   // The release driver runs HTTP pre-traffic checks itself: outside a VPC it cannot reach an
   // internal ALB (the check would fail on every run and hold every release).
-  if (ing.listenerArn === undefined && ing.internal === true && raw.kubernetes.driverVpc === undefined) {
+  const internalGroups = new Set(groups.filter(([, g]) => g.listenerArn === undefined && g.internal === true).map(([name]) => name));
+  if (internalGroups.size > 0 && raw.kubernetes.driverVpc === undefined) {
     raw.services.forEach((s, i) => {
-      if (s.preTraffic?.http !== undefined) {
+      if (s.preTraffic?.http !== undefined && internalGroups.has(s.ingressGroup ?? DEFAULT_INGRESS_GROUP)) {
         out.push({
           path: ["services", i, "preTraffic", "http"],
           message: `the ALB is internal (ingress.internal: true) but the release driver runs outside the VPC and cannot reach ${s.preTraffic.http.url}; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets that reach the ALB and, through NAT or VPC endpoints, the AWS APIs), or use preTraffic.lambda with a hook that runs in the VPC`,
@@ -1251,6 +1345,7 @@ function normaliseService(s: RawService): ServiceSpec {
   return {
     name: s.name,
     namespace: s.namespace ?? s.name,
+    ingressGroup: s.ingressGroup ?? DEFAULT_INGRESS_GROUP,
     port: s.port,
     healthPath: s.healthPath,
     livenessPath: s.livenessPath ?? s.healthPath,
@@ -1298,22 +1393,26 @@ function normaliseService(s: RawService): ServiceSpec {
   };
 }
 
-function normaliseStack(raw: RawStack): StackConfig {
-  const ing = raw.ingress;
-  const ingress: IngressSpec =
-    ing.listenerArn !== undefined
-      ? { mode: "existing", vpcId: ing.vpcId, listenerArn: ing.listenerArn, securityGroupId: ing.securityGroupId as string }
+function normaliseIngress(vpcId: string, ing: RawAlbSettings): IngressSpec {
+  return ing.listenerArn !== undefined
+      ? { mode: "existing", vpcId, listenerArn: ing.listenerArn, securityGroupId: ing.securityGroupId as string }
       : {
           mode: "create",
-          vpcId: ing.vpcId,
+          vpcId,
           subnetIds: ing.subnetIds ?? [],
           certificateArn: ing.certificateArn,
+          additionalCertificateArns: ing.additionalCertificateArns ?? [],
           internal: ing.internal ?? false,
           allowedCidrs: ing.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS,
           idleTimeoutSeconds: ing.idleTimeoutSeconds ?? defaults.DEFAULT_IDLE_TIMEOUT_SECONDS,
           deletionProtection: ing.deletionProtection ?? false,
           allowPlainHttp: ing.allowPlainHttp ?? false,
         };
+}
+
+function normaliseStack(raw: RawStack): StackConfig {
+  const ingressGroups = Object.fromEntries(rawGroups(raw.ingress).map(([name, g]) => [name, normaliseIngress(raw.ingress.vpcId, g)]));
+  const ingress = ingressGroups[DEFAULT_INGRESS_GROUP];
   return {
     kubernetes: {
       cluster: raw.kubernetes.cluster,
@@ -1343,7 +1442,9 @@ function normaliseStack(raw: RawStack): StackConfig {
         }),
     ...(raw.hotfixStack === undefined ? {} : { hotfixStack: raw.hotfixStack }),
     ingress,
+    ingressGroups,
     createNamespaces: raw.createNamespaces ?? true,
+    quotas: raw.quotas ?? {},
     rollback: {
       notificationEmails: raw.rollback?.notificationEmails ?? [],
       tableDeletionProtection: raw.rollback?.tableDeletionProtection ?? true,
@@ -1417,6 +1518,7 @@ export function serviceInputOf(spec: ServiceSpec): ServiceInput {
   return {
     name: spec.name,
     namespace: spec.namespace,
+    ...(spec.ingressGroup !== DEFAULT_INGRESS_GROUP ? { ingressGroup: spec.ingressGroup } : {}),
     port: spec.port,
     healthPath: spec.healthPath,
     livenessPath: spec.livenessPath,
@@ -1627,6 +1729,9 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
     // Only the hotfix stack's own env: a seed exported by an older prod may still carry prod's.
     const seeded = { ...s };
     delete seeded.env;
+    // The hotfix environment's own ALBs: a prod group it does not define becomes its default one.
+    const groups = (h.raw.ingress as { groups?: Record<string, unknown> }).groups ?? {};
+    if (seeded.ingressGroup !== undefined && !(seeded.ingressGroup in groups)) delete seeded.ingressGroup;
     return {
       ...seeded,
       namespace: h.namespace,

@@ -9,6 +9,9 @@ import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balan
 import { Logger } from "@aws-lambda-powertools/logger";
 import { fromEnv } from "@aws-sdk/credential-providers";
 import type { Context } from "aws-lambda";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DRIVER_CONFIG_FILE, type DriverFileConfig } from "../core/driverConfig";
 import { getStringFromEnv } from "./commons/env";
 import { createKubeScaler } from "./commons/kube";
 import { createReleaseDriver, type TickResult } from "./commons/releaseDriver";
@@ -17,11 +20,24 @@ import { Traffic } from "./commons/traffic";
 
 const logger = new Logger({ serviceName: "remedy-release-driver" });
 
+/** The services it drives (and their namespaces): a file in the code package, read at cold start. */
+function driverConfig(): DriverFileConfig {
+  const file = path.join(__dirname, DRIVER_CONFIG_FILE);
+  const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<DriverFileConfig>;
+  if (!Array.isArray(parsed.services) || !parsed.services.every((s) => typeof s === "string")) {
+    throw new Error(`${file}: "services" must be a list of service names (the ReleaseDriver component writes it)`);
+  }
+  return parsed as DriverFileConfig;
+}
+
+const config = driverConfig();
+
 /** Scaling promoted-away slots down needs the cluster's endpoint and CA (set by the ReleaseDriver component). */
 function retire() {
   const endpoint = process.env.KUBE_ENDPOINT;
   if (!endpoint) return undefined;
-  const namespaces = JSON.parse(getStringFromEnv("RETIRE_NAMESPACES")) as Record<string, string>;
+  const namespaces = config.namespaces;
+  if (!namespaces) throw new Error(`${DRIVER_CONFIG_FILE}: "namespaces" is required with KUBE_ENDPOINT`);
   const kube = createKubeScaler({
     endpoint,
     certificateAuthorityData: getStringFromEnv("KUBE_CA"),
@@ -41,7 +57,7 @@ const sdk = { retryMode: "adaptive", maxAttempts: 5 } as const;
 
 const retirement = retire();
 const driver = createReleaseDriver({
-  services: JSON.parse(getStringFromEnv("DRIVER_SERVICES")) as string[],
+  services: config.services,
   ...(retirement ? { retire: retirement } : {}),
   store: new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE")),
   traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk)),

@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService, RETIRED_AT_ANNOTATION, slotTargetGroupName } from "../components/delivery/blueGreenService";
 import { DRIVER_RULE_TAG, ROLLBACK_RULE_TAG, bindingNameFor } from "../core/naming";
-import { SharedIngress } from "../components/delivery/sharedIngress";
+import { type IngressAttachment, SharedIngress } from "../components/delivery/sharedIngress";
+import { QuotaError, quotaProblems } from "./quotas";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
 import { clusterProvider } from "../components/kubernetes/clusterProvider";
@@ -15,7 +16,7 @@ import type { VersionUsage } from "../core/migrations";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
-import { type StackConfig, serviceInputOf } from "../core/config";
+import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig, serviceInputOf } from "../core/config";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
 import { eksTokenAuth } from "../core/kubeconfig";
@@ -33,6 +34,9 @@ export interface ServiceOutputs {
   readonly targetGroupArns: pulumi.Output<Record<Slot, string>>;
   readonly targetGroupNames: pulumi.Output<Record<Slot, string>>;
   readonly ruleArn: pulumi.Output<string>;
+  /** The ingress group (ALB) the service is on, and that ALB's DNS name. */
+  readonly ingressGroup: string;
+  readonly dnsName: pulumi.Output<string | undefined>;
   readonly alarmNames: pulumi.Output<string[]>;
   /** Release state after this update: phase, stable/candidate versions, revision. */
   readonly release: pulumi.Output<ReleaseSummary>;
@@ -47,7 +51,10 @@ export interface ReleaseSummary {
 }
 
 export interface StackResources {
+  /** The default ingress group's ALB. */
   readonly ingress: SharedIngress;
+  /** Every ingress group's ALB by group name, the default included. */
+  readonly ingresses: ReadonlyMap<string, SharedIngress>;
   readonly namespaces: ReadonlyMap<string, k8s.core.v1.Namespace>;
   readonly services: ReadonlyMap<string, BlueGreenService>;
   readonly rollback: RollbackFunction;
@@ -62,12 +69,17 @@ export interface StackResources {
   readonly driver?: ReleaseDriver;
 }
 
+export interface IngressOutputs {
+  readonly listenerArn: pulumi.Output<string>;
+  readonly securityGroupId: pulumi.Output<string>;
+  readonly dnsName: pulumi.Output<string | undefined>;
+}
+
 export interface StackOutputs {
-  readonly ingress: {
-    readonly listenerArn: pulumi.Output<string>;
-    readonly securityGroupId: pulumi.Output<string>;
-    readonly dnsName: pulumi.Output<string | undefined>;
-  };
+  /** The default ingress group's ALB. */
+  readonly ingress: IngressOutputs;
+  /** Every ingress group's ALB (the default included) and the services on it. */
+  readonly ingressGroups: Record<string, IngressOutputs & { readonly services: readonly string[] }>;
   readonly services: Record<string, ServiceOutputs>;
   readonly rollback: {
     readonly functionArn: pulumi.Output<string>;
@@ -145,23 +157,13 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   if (options.cluster) checkDriverAccess(config, options.cluster);
   // Credentials `aws eks get-token` cannot follow are refused before anything is registered.
   if (options.aws && config.kubernetes.context === undefined) eksTokenAuth(options.aws, config.kubernetes.cluster);
-  const ingress =
-    config.ingress.mode === "existing"
-      ? new SharedIngress(INGRESS_NAME, {
-          vpcId: config.ingress.vpcId,
-          listenerArn: config.ingress.listenerArn,
-          securityGroupId: config.ingress.securityGroupId,
-        })
-      : new SharedIngress(INGRESS_NAME, {
-          vpcId: config.ingress.vpcId,
-          subnetIds: [...config.ingress.subnetIds],
-          certificateArn: config.ingress.certificateArn,
-          internal: config.ingress.internal,
-          allowedCidrs: config.ingress.allowedCidrs,
-          idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
-          deletionProtection: config.ingress.deletionProtection,
-          allowPlainHttp: config.ingress.allowPlainHttp,
-        });
+  // AWS's quotas, checked before anything is registered: preview fails naming each one.
+  const quota = quotaProblems(config, { alarmNamePrefix: options.alarmNamePrefix });
+  if (quota.length > 0) throw new QuotaError(quota);
+  // One ALB per ingress group; a service stays on the group it names, whatever else changes.
+  const ingresses = new Map<string, SharedIngress>();
+  for (const [group, spec] of Object.entries(config.ingressGroups)) ingresses.set(group, sharedIngress(ingressName(group), spec));
+  const ingress = ingresses.get(DEFAULT_INGRESS_GROUP) as SharedIngress;
 
   // One lookup of the EKS cluster, shared by the provider's kubeconfig and the release driver.
   let eks: pulumi.Output<aws.eks.GetClusterResult> | undefined;
@@ -209,8 +211,10 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const services = new Map<string, BlueGreenService>();
   const plans = new Map<string, pulumi.Output<ReleasePlan>>();
   const bindingNames = new Map<string, Record<Slot, pulumi.Output<string>>>();
-  const attachment = ingress.attachment();
+  const attachments = new Map([...ingresses].map(([group, ing]) => [group, ing.attachment()]));
+  const attachmentOf = (spec: StackConfig["services"][number]) => attachments.get(spec.ingressGroup) as IngressAttachment;
   for (const spec of config.services) {
+    const attachment = attachmentOf(spec);
     if (spec.desired && !spec.desired.resolved) {
       throw new Error(`internal: service ${spec.name} is in image mode but its slot was not resolved from release state (resolveDesiredReleases)`);
     }
@@ -275,7 +279,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const rollback = new RollbackFunction(ROLLBACK_NAME, {
     alarmNamePrefix: options.alarmNamePrefix,
     rules: [...services.values()].map((s) => s.rule),
-    loadBalancerArn: attachment.listenerArn,
+    loadBalancerArn: ingress.listenerArn,
+    groupLoadBalancerArns: Object.fromEntries([...ingresses].filter(([group]) => group !== DEFAULT_INGRESS_GROUP).map(([group, ing]) => [group, ing.listenerArn])),
     notificationEmails: config.rollback.notificationEmails,
     publisherRoleArns: [...config.rollback.operatorRoleArns],
     ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
@@ -315,7 +320,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         slots: SLOTS.filter((slot) => spec.slots[slot] !== undefined),
         alarms: spec.alarms,
         alarmNamePrefix: options.alarmNamePrefix,
-        listenerArn: attachment.listenerArn,
+        listenerArn: attachmentOf(spec).listenerArn,
         targetGroupArns: svc.targetGroupArns,
         functionArn: rollback.functionArn,
         topicArn: rollback.topicArn,
@@ -362,7 +367,28 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   // A contract Job runs after the releases that stopped using the old shape.
   const migration =
     earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { ...onCluster, dependsOn: [...services.values()] }) : undefined);
-  return { ingress, namespaces, services, rollback, kubernetes, driver, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+  return { ingress, ingresses, namespaces, services, rollback, kubernetes, driver, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+}
+
+/** The SharedIngress component name of an ingress group: the default group keeps the stack's first name. */
+export function ingressName(group: string): string {
+  return group === DEFAULT_INGRESS_GROUP ? INGRESS_NAME : `${INGRESS_NAME}-${group}`;
+}
+
+function sharedIngress(name: string, spec: IngressSpec): SharedIngress {
+  return spec.mode === "existing"
+    ? new SharedIngress(name, { vpcId: spec.vpcId, listenerArn: spec.listenerArn, securityGroupId: spec.securityGroupId })
+    : new SharedIngress(name, {
+        vpcId: spec.vpcId,
+        subnetIds: [...spec.subnetIds],
+        certificateArn: spec.certificateArn,
+        ...(spec.additionalCertificateArns.length > 0 ? { additionalCertificateArns: [...spec.additionalCertificateArns] } : {}),
+        internal: spec.internal,
+        allowedCidrs: spec.allowedCidrs,
+        idleTimeoutSeconds: spec.idleTimeoutSeconds,
+        deletionProtection: spec.deletionProtection,
+        allowPlainHttp: spec.allowPlainHttp,
+      });
 }
 
 /** What the release driver needs to scale the progressive services' promoted-away slots to 0. */
@@ -429,16 +455,18 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       targetGroupArns: svc.targetGroupArns,
       targetGroupNames: svc.targetGroupNames,
       ruleArn: svc.ruleArn,
+      ingressGroup: svc.spec.ingressGroup,
+      dnsName: (resources.ingresses.get(svc.spec.ingressGroup) as SharedIngress).dnsName,
       alarmNames: (resources.alarms.get(name) as AutoRollback).alarmNames,
       release: resources.releases.get(name) as pulumi.Output<ReleaseSummary>,
     };
   }
+  const ingressOutputs = (ing: SharedIngress): IngressOutputs => ({ listenerArn: ing.listenerArn, securityGroupId: ing.securityGroupId, dnsName: ing.dnsName });
   return {
-    ingress: {
-      listenerArn: resources.ingress.listenerArn,
-      securityGroupId: resources.ingress.securityGroupId,
-      dnsName: resources.ingress.dnsName,
-    },
+    ingress: ingressOutputs(resources.ingress),
+    ingressGroups: Object.fromEntries(
+      [...resources.ingresses].map(([group, ing]) => [group, { ...ingressOutputs(ing), services: [...resources.services.values()].filter((s) => s.spec.ingressGroup === group).map((s) => s.spec.name) }]),
+    ),
     services,
     rollback: {
       functionArn: resources.rollback.functionArn,

@@ -27,6 +27,11 @@ export interface SharedIngressArgs {
    * Default: none, a plain HTTP listener on 80. Not allowed with `listenerArn`.
    */
   readonly certificateArn?: pulumi.Input<string>;
+  /**
+   * More ACM certificates on the HTTPS listener, chosen by SNI (one per domain the services
+   * answer on). Requires `certificateArn`. AWS allows 25 besides the default. Default none.
+   */
+  readonly additionalCertificateArns?: readonly pulumi.Input<string>[];
   /** Internal (VPC-only) ALB. Default `false`. Not allowed with `listenerArn`. */
   readonly internal?: boolean;
   /** CIDRs allowed to reach the ALB. Default `["0.0.0.0/0"]`. Not allowed with `listenerArn`. */
@@ -54,6 +59,9 @@ export interface SharedIngressArgs {
   /** Tags added to every AWS resource. Default none. */
   readonly tags?: Readonly<Record<string, string>>;
 }
+
+/** AWS: certificates per Application Load Balancer listener, besides the default one. */
+export const MAX_LISTENER_CERTIFICATES = 25;
 
 /** Longest component name whose auto-named ALB (name + 8 random characters) fits AWS's 32. */
 const MAX_NAME_FOR_ALB = 24;
@@ -141,6 +149,11 @@ function validate(name: string, args: SharedIngressArgs, self: pulumi.Resource):
     fail(
       `without \`certificateArn\` the ALB would serve plain HTTP to public address space (${open.join(", ")}); give an ACM certificate, narrow \`allowedCidrs\` to private ranges, or set \`allowPlainHttp: true\``,
     );
+  }
+  const extra = args.additionalCertificateArns ?? [];
+  if (extra.length > 0 && args.certificateArn === undefined) fail("`additionalCertificateArns` needs `certificateArn`: they go on the HTTPS listener, which only exists with a default certificate");
+  if (extra.length > MAX_LISTENER_CERTIFICATES) {
+    fail(`\`additionalCertificateArns\` has ${extra.length} certificates; an ALB listener takes ${MAX_LISTENER_CERTIFICATES} besides its default (AWS quota "Certificates per Application Load Balancer"); split the services over ingress groups`);
   }
   if (args.subnetIds === undefined) {
     fail("`subnetIds` is required (two or more availability zones) unless `listenerArn` adopts an existing ALB");
@@ -243,6 +256,9 @@ export function createLoadBalancer(
         tags,
       },
       guarded,
+    );
+    (args.additionalCertificateArns ?? []).forEach(
+      (certificateArn, i) => new aws.lb.ListenerCertificate(`${name}-cert-${i}`, { listenerArn: listener.arn, certificateArn }, { parent: self }),
     );
   } else {
     listener = new aws.lb.Listener(

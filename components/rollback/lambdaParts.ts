@@ -59,6 +59,8 @@ export interface BundledFunctionArgs {
   readonly memorySize: number;
   readonly timeout: number;
   readonly variables: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** More files in the code package, next to `index.js` (name -> contents). Default none. */
+  readonly files?: Readonly<Record<string, string>>;
   readonly description: string;
   readonly tags: Record<string, string>;
   /** Reserved concurrency (e.g. 1: one invocation at a time). Default: unreserved. */
@@ -76,7 +78,10 @@ export function bundledFunction(name: string, args: BundledFunctionArgs, parent:
       runtime: LAMBDA_RUNTIME,
       architectures: ["arm64"],
       handler: "index.handler",
-      code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.code) }),
+      code: new pulumi.asset.AssetArchive({
+        "index.js": new pulumi.asset.StringAsset(bundle.code),
+        ...Object.fromEntries(Object.entries(args.files ?? {}).map(([file, text]) => [file, new pulumi.asset.StringAsset(text)])),
+      }),
       role: args.role.arn,
       memorySize: args.memorySize,
       timeout: args.timeout,

@@ -6,6 +6,7 @@ import { SLOTS } from "../../core/slots";
 import { checkAlarmPrefix } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
+import { DRIVER_CONFIG_FILE, type DriverFileConfig, driverEnvironment } from "../../core/driverConfig";
 
 export interface ReleaseDriverArgs {
   /** The stack's alarm prefix (`<project>-<stack>`), as the RollbackFunction's. Required. */
@@ -117,15 +118,13 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         logGroup,
         memorySize: 256,
         timeout: 50,
-        variables: {
-          RELEASE_TABLE: args.tableName,
-          ALARM_PREFIX: args.alarmNamePrefix,
-          POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
-          DRIVER_SERVICES: JSON.stringify(args.services),
-          ...(kube
-            ? { KUBE_ENDPOINT: kube.endpoint, KUBE_CA: kube.certificateAuthorityData, KUBE_CLUSTER: kube.cluster, RETIRE_NAMESPACES: JSON.stringify(kube.namespaces) }
-            : {}),
-        },
+        variables: driverEnvironment<pulumi.Input<string>>({
+          tableName: args.tableName,
+          alarmNamePrefix: args.alarmNamePrefix,
+          ...(kube ? { kube: { endpoint: kube.endpoint, certificateAuthorityData: kube.certificateAuthorityData, cluster: kube.cluster } } : {}),
+        }),
+        // The service list grows with the stack: in the code package, not the 4 KB environment.
+        files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
         // One tick at a time: a second invocation is throttled (and, its event older than 60 s,

@@ -24,6 +24,11 @@ export interface RollbackFunctionArgs {
    * load balancer only) page the topic. Default: no such alarm.
    */
   readonly loadBalancerArn?: pulumi.Input<string>;
+  /**
+   * The listeners (or load balancers) of the stack's other ALBs (ingress groups), by group name:
+   * one ELB 5xx alarm each, as for `loadBalancerArn`. Default none.
+   */
+  readonly groupLoadBalancerArns?: Readonly<Record<string, pulumi.Input<string>>>;
   /** ELB 5xx per minute that page humans. Default {@link defaults.DEFAULT_ELB_5XX_THRESHOLD}. */
   readonly elb5xxThreshold?: number;
   /** Email addresses subscribed to the notification topic. Default: none (subscribe out of band). */
@@ -277,16 +282,21 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
 
-    if (args.loadBalancerArn !== undefined) {
+    const balancers: [string | undefined, pulumi.Input<string>][] = [
+      ...(args.loadBalancerArn !== undefined ? [[undefined, args.loadBalancerArn] as [undefined, pulumi.Input<string>]] : []),
+      ...Object.entries(args.groupLoadBalancerArns ?? {}),
+    ];
+    for (const [group, arn] of balancers) {
       const def = loadBalancerAlarm(
         args.alarmNamePrefix,
-        pulumi.output(args.loadBalancerArn).apply(loadBalancerDimension),
+        pulumi.output(arn).apply(loadBalancerDimension),
         args.elb5xxThreshold ?? defaults.DEFAULT_ELB_5XX_THRESHOLD,
+        group,
       );
       const m = def.metric;
       if (!m) throw new Error("internal: the load balancer alarm is a single-metric alarm");
       new aws.cloudwatch.MetricAlarm(
-        `${name}-elb-5xx`,
+        group === undefined ? `${name}-elb-5xx` : `${name}-elb-5xx-${group}`,
         {
           name: def.name,
           alarmDescription: def.description,

@@ -273,3 +273,11 @@ export const T = {
   tgb: "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding",
   namespace: "kubernetes:core/v1:Namespace",
 } as const;
+
+/** The text of a file in a recorded asset archive input (e.g. a Lambda's `code`). */
+export async function archiveFile(archive: unknown, file: string): Promise<string> {
+  const assets = ((await (archive as { assets?: unknown }).assets) ?? {}) as Record<string, { text?: unknown }>;
+  const text = await assets[file]?.text;
+  if (typeof text !== "string") throw new Error(`no text file ${file} in the archive (files: ${Object.keys(assets).join(", ") || "none"})`);
+  return text;
+}

@@ -52,12 +52,13 @@ describe("lambdas/releaseDriver: the bundled entry, invoked as Lambda does, agai
     ALARM_PREFIX: PREFIX,
     POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
     POWERTOOLS_LOG_LEVEL: "CRITICAL",
-    DRIVER_SERVICES: JSON.stringify(["orders", "payments"]),
   });
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-driver-"));
     fs.writeFileSync(path.join(dir, "index.js"), bundleLambda("releaseDriver").code);
+    // As the ReleaseDriver component packages it: the service list next to index.js.
+    fs.writeFileSync(path.join(dir, "driver.json"), JSON.stringify({ services: ["orders", "payments"] }));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -14,7 +14,7 @@ import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { T, dependsOn, mockCluster, ofType, one, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
+import { T, archiveFile, dependsOn, mockCluster, ofType, one, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
 import { DriverAccessError } from "../../stacks/program";
 import * as aws from "@pulumi/aws";
 import * as https from "node:https";
@@ -201,8 +201,10 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.match(fnEnv.KUBE_ENDPOINT as string, /^https:\/\/[0-9A-F]+\.gr7\.eu-west-1\.eks\.amazonaws\.com$/);
     assert.equal(Buffer.from(fnEnv.KUBE_CA as string, "base64").toString(), "mock CA of platform-eks");
     assert.equal(fnEnv.KUBE_CLUSTER, "platform-eks");
-    assert.deepEqual(JSON.parse(fnEnv.RETIRE_NAMESPACES as string), { payments: "payments" });
-    assert.deepEqual(JSON.parse(fnEnv.DRIVER_SERVICES as string), ["payments"], "it reads these services' state by key, never scans the table");
+    // What grows with the stack is in the code package, not the 4 KB environment.
+    assert.deepEqual(Object.keys(fnEnv).sort(), ["ALARM_PREFIX", "KUBE_CA", "KUBE_CLUSTER", "KUBE_ENDPOINT", "POWERTOOLS_SERVICE_NAME", "RELEASE_TABLE"]);
+    const code = (one("aws:lambda/function:Function", "release-driver").inputs as Obj).code as Obj;
+    assert.deepEqual(JSON.parse(await archiveFile(code, "driver.json")), { services: ["payments"], namespaces: { payments: "payments" } }, "it reads these services' state by key, never scans the table");
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
     assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);

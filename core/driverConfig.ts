@@ -1,0 +1,31 @@
+/**
+ * What the release driver Lambda is told: a few fixed-size settings in its environment, and the
+ * list of services it drives (with their namespaces) in a file of its code package. Lambda allows
+ * 4 KB of environment in all; a service list there passed it at about 60 services, while the code
+ * package (50 MB zipped) holds thousands.
+ */
+
+/** The file in the driver's code package, next to `index.js`. */
+export const DRIVER_CONFIG_FILE = "driver.json";
+
+/** The contents of {@link DRIVER_CONFIG_FILE}. */
+export interface DriverFileConfig {
+  /** The progressive services, in tick order. */
+  readonly services: readonly string[];
+  /** Service -> namespace, when the driver may scale promoted-away slots to 0. */
+  readonly namespaces?: Readonly<Record<string, string>>;
+}
+
+/** The driver's environment variables (all fixed-size: nothing here grows with the service count). */
+export function driverEnvironment<T>(a: {
+  readonly tableName: T;
+  readonly alarmNamePrefix: string;
+  readonly kube?: { readonly endpoint: T; readonly certificateAuthorityData: T; readonly cluster: string };
+}): Record<string, T | string> {
+  return {
+    RELEASE_TABLE: a.tableName,
+    ALARM_PREFIX: a.alarmNamePrefix,
+    POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
+    ...(a.kube ? { KUBE_ENDPOINT: a.kube.endpoint, KUBE_CA: a.kube.certificateAuthorityData, KUBE_CLUSTER: a.kube.cluster } : {}),
+  };
+}

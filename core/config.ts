@@ -418,7 +418,7 @@ const ingressSchema = z.strictObject({
    * security group, DNS name); a remedy-created group inherits every setting above it does not set.
    */
   groups: z
-    .record(ingressGroupName, z.strictObject(albSettings, { error: required("the group's ALB settings (an empty map {} inherits them all)") }), {
+    .record(z.string(), z.strictObject(albSettings, { error: required("the group's ALB settings (an empty map {} inherits them all)") }), {
       error: required("a map of group name to ALB settings"),
     })
     .optional(),
@@ -1066,6 +1066,12 @@ function checkIngress(ing: RawAlbSettings, at: Path, out: Issue[]): void {
 
 function checkStack(raw: RawStack, out: Issue[]): void {
   const ing = raw.ingress;
+  for (const name of Object.keys(ing.groups ?? {})) {
+    const bad = ingressGroupName.safeParse(name);
+    if (!bad.success || name === DEFAULT_INGRESS_GROUP) {
+      out.push({ path: ["ingress", "groups", name], message: name === DEFAULT_INGRESS_GROUP ? `is the top-level ingress settings' group; give this group another name` : (bad.error?.issues[0]?.message ?? "bad group name") });
+    }
+  }
   const groups = rawGroups(ing);
   for (const [, settings, at] of groups) checkIngress(settings, at, out);
   raw.services.forEach((s, i) => {

@@ -138,7 +138,7 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
 
   // Names.
   const longest = (names: string[]) => names.reduce((a, b) => (b.length > a.length ? b : a), "");
-  const tgNames = config.services.flatMap((s) => SLOTS.map((slot) => targetGroupName({ stack: "s", service: s.name, slot, port: s.port, protocol: "HTTP", targetType: "ip", vpcId: config.ingressGroups[s.ingressGroup].vpcId })));
+  const tgNames = config.services.flatMap((s) => SLOTS.map((slot) => targetGroupName({ stack: "s", service: s.name, slot, port: s.port, protocol: "HTTP", targetType: "ip", vpcId: (config.ingressGroups[s.ingressGroup] ?? config.ingress).vpcId })));
   const tg = longest(tgNames);
   out.push({ quota: "Target group name length", limit: AWS_LB_NAME_MAX, count: tg.length, where: tg, fix: "-" });
   const alarm = longest(config.services.flatMap((s) => SLOTS.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(ctx.alarmNamePrefix, s.name, slot, kind)))));

@@ -24,6 +24,7 @@ import { Slot } from "../../core/slots";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { alarmActionEvent } from "../../test/helpers/alarmEvents";
 import { startMoto } from "../../test/helpers/moto";
+import { startFaultProxy } from "../../test/helpers/faultProxy";
 import { PREFIX, capture, clients, createWorld, handlerDeps, startProgressive } from "../../test/helpers/rollbackWorld";
 import { gatherStatus } from "../../cli/commands/ops";
 import { AlarmBatcher } from "../../lambdas/commons/alarmState";
@@ -156,14 +157,17 @@ export async function run(): Promise<boolean> {
  */
 async function scale(): Promise<boolean> {
   const moto = await startMoto();
+  // moto's conditional writes are not atomic under concurrency (DynamoDB's are): the proxy
+  // forwards them one at a time, as the tests do.
+  const proxy = await startFaultProxy(moto.endpoint);
   try {
     const names = Array.from({ length: 10 + MANY }, (_, i) => `svc${String(i).padStart(4, "0")}`);
     const t0 = performance.now();
-    const world = await createWorld(moto.endpoint, names);
+    const world = await createWorld(proxy.endpoint, names);
     const start = new Date(Date.now() - 3_600_000);
     for (const n of names) await startProgressive(world, n, start.toISOString());
     console.log(`  (set up ${names.length} services with their rules and alarms in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    const c = clients(moto.endpoint);
+    const c = clients(proxy.endpoint);
     const logger = new Logger({ serviceName: "bench" });
     capture(logger);
     const bare: number[] = [];
@@ -201,6 +205,7 @@ async function scale(): Promise<boolean> {
     console.log(`  remedy status over ${rows.length} services: ${(sms / 1000).toFixed(2)} s (${(sms / bareP50).toFixed(0)}x a bare ModifyRule), every service with its 8 alarms ${statusOk ? "PASS" : "MISS"}`);
     return ok && statusOk;
   } finally {
+    await proxy.close();
     await moto.stop();
   }
 }

@@ -282,6 +282,16 @@ export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;
 export const DRIVER_CONCURRENCY = 24;
 
 /**
+ * How long a fresh read of the release driver (a service's state, its rule) waits for other
+ * services' before the batch call starts: a few milliseconds on a step that happens once a minute
+ * at most, for a tick over hundreds of services that makes tens of calls instead of hundreds.
+ */
+export const DRIVER_READ_GATHER_MS = 10;
+
+/** Rules the release driver reads back in one DescribeRules call (by ARN). */
+export const DRIVER_RULES_PER_READ = 20;
+
+/**
  * Milliseconds of an invocation the driver keeps for recording a pre-traffic check's result: a
  * check gets what is left of the tick minus this, so one cut short is still recorded as failed.
  */

@@ -5,5 +5,9 @@
  * and benchmarks can run them.
  */
 import { main } from "./main";
+import { installFastStackTraces } from "./stackTraces";
+
+// Before any resource is registered: the SDK's per-resource stack captures stay cheap.
+installFastStackTraces();
 
 export = main;

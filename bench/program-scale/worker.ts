@@ -4,12 +4,16 @@
  * Usage: worker.ts <services>
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as v8 from "node:v8";
 import { parseStackConfig } from "../../core/config";
+import { quotaUsage } from "../../stacks/quotas";
 import { buildStack, stackOutputs } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { settle } from "../../test/helpers/pulumiMocks";
+import { installFastStackTraces } from "../../stacks/stackTraces";
 
 const services = Number(process.argv[2]);
+const SERVICES_PER_GROUP = 50;
 if (!Number.isInteger(services) || services < 1) {
   console.error("usage: worker.ts <services: positive integer>");
   process.exit(2);
@@ -17,15 +21,21 @@ if (!Number.isInteger(services) || services < 1) {
 
 /** N services shaped like the prod example: two slots, a 10% candidate, host + path routing. */
 function config(n: number): unknown {
+  // 50 services per ALB (100 target groups, AWS's limit per ALB): the first 50 on the default
+  // group, then groups g1, g2, ...
+  const groups = Math.ceil(n / SERVICES_PER_GROUP);
   return {
     kubernetes: { cluster: "bench-eks" },
     ingress: {
       vpcId: "vpc-0a1b2c3d4e5f67890",
       subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
       certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+      ...(groups > 1 ? { groups: Object.fromEntries(Array.from({ length: groups - 1 }, (_, g) => [`g${g + 1}`, {}])) } : {}),
     },
+    quotas: { loadBalancersPerRegion: Math.max(50, groups), targetGroupsPerRegion: Math.max(3000, 2 * n) },
     services: Array.from({ length: n }, (_, i) => ({
       name: `svc-${i}`,
+      ...(i >= SERVICES_PER_GROUP ? { ingressGroup: `g${Math.floor(i / SERVICES_PER_GROUP)}` } : {}),
       port: 8080,
       healthPath: "/healthz",
       replicas: 3,
@@ -57,6 +67,8 @@ const CALLS: Record<string, Record<string, unknown>> = {
 };
 
 async function main(): Promise<void> {
+  // As the stack's entry (stacks/index.ts) does under `pulumi up`; BENCH_MAPPED_STACKS=1 measures without.
+  if (process.env.BENCH_MAPPED_STACKS !== "1") installFastStackTraces();
   let resources = 0;
   await pulumi.runtime.setMocks(
     {
@@ -72,12 +84,17 @@ async function main(): Promise<void> {
   );
   const raw = config(services);
   const start = process.hrtime.bigint();
-  const outputs = stackOutputs(buildStack(parseStackConfig(raw), { alarmNamePrefix: "remedy-bench", releases: new MemoryReleaseBackend(), by: "pulumi:bench" }));
+  const parsed = parseStackConfig(raw);
+  // What buildStack refuses a preview on (it runs the same check before registering anything).
+  const usage = quotaUsage(parsed, { alarmNamePrefix: "remedy-bench" });
+  const outputs = stackOutputs(buildStack(parsed, { alarmNamePrefix: "remedy-bench", releases: new MemoryReleaseBackend(), by: "pulumi:bench" }));
   await settle();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (Object.keys(outputs.services).length !== services) throw new Error("not every service was built");
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ services, ms, resources, peakRssMiB }));
+  const heapLimitMiB = v8.getHeapStatistics().heap_size_limit / 2 ** 20;
+  const over = usage.filter((u) => u.count > u.limit);
+  console.log(JSON.stringify({ services, ms, resources, peakRssMiB, heapLimitMiB, quotaChecks: usage.length, quotaProblems: over.map((u) => `${u.quota}: ${u.count} > ${u.limit}`) }));
 }
 
 main().catch((err) => {

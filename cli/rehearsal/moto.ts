@@ -71,12 +71,24 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, output: () => 
   throw new Error(`moto_server did not answer on ${endpoint} within 20 s:\n${output()}`);
 }
 
+export interface MotoOptions {
+  /**
+   * A Python script that patches moto and then runs its server with the same arguments (e.g.
+   * bench/release-driver/moto_item_snapshots.py), run with `MOTO_PYTHON` (default `python3`, the
+   * interpreter moto is installed for). Default: moto_server as shipped.
+   */
+  readonly launcher?: string;
+}
+
 /** Starts moto_server on a free loopback port and waits until it answers. */
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(opts: MotoOptions = {}): Promise<MotoServer> {
   const bin = motoBinary();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+  const args = ["-H", "127.0.0.1", "-p", String(port)];
+  const child = opts.launcher
+    ? spawn(process.env.MOTO_PYTHON ?? "python3", [opts.launcher, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-4000);

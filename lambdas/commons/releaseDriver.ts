@@ -16,6 +16,7 @@ import { decideTick, preTrafficGate, type Decision } from "../../core/progressiv
 import { slotObjectName } from "../../core/naming";
 import { Phase, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { AlarmBatcher } from "./alarmState";
+import { Coalescer } from "./coalesce";
 import { KubeError, type KubeScaler } from "./kube";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
@@ -96,6 +97,16 @@ export function createReleaseDriver(deps: DriverDeps) {
   const now = deps.now ?? Date.now;
   const alarms = deps.alarms ?? new AlarmBatcher(deps.cloudwatch, deps.alarmPrefix);
   const alarmsInAlarm = (service: string, slots: readonly Slot[]) => alarms.firing(service, slots);
+  // The fresh reads around each move (state before and after, the rule before) of services
+  // ticked at once share BatchGetItem and DescribeRules calls.
+  const stateReads = new Coalescer<string, ReleaseState>((keys) => deps.store.getMany(keys), { maxBatch: 100, gatherMs: defaults.DRIVER_READ_GATHER_MS });
+  const ruleReads = new Coalescer<string, LiveRuleSource>((arns) => deps.traffic.rulesByArn(arns), { maxBatch: defaults.DRIVER_RULES_PER_READ, gatherMs: defaults.DRIVER_READ_GATHER_MS });
+  const freshState = (service: string) => stateReads.get(service);
+  const freshWeights = async (routing: ReleaseState["routing"]) => {
+    const rule = await ruleReads.get(routing.ruleArn);
+    if (!rule) throw new Error(`listener rule ${routing.ruleArn} not found`);
+    return liveRuleOf(routing, rule).weights;
+  };
   let lambdaClient = deps.lambda;
   const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
 
@@ -131,7 +142,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min${sticky})` };
     }
     // Never empty a slot the rule sends traffic to.
-    const live = await deps.traffic.currentWeights(state.routing);
+    const live = await freshWeights(state.routing);
     if (live[prev.slot] > 0) return skip(`the rule sends ${live[prev.slot]}% to ${prev.version} (${prev.slot}); not scaling it down`);
     const name = slotObjectName(state.service, prev.slot);
     let detail: string;
@@ -162,9 +173,9 @@ export function createReleaseDriver(deps: DriverDeps) {
    */
   async function guardedMove(state: ReleaseState, expectedRevision: number, candidate: Slot, to: SlotWeights, from?: SlotWeights): Promise<string | undefined> {
     const [fresh, firing, live] = await Promise.all([
-      deps.store.get(state.service),
+      freshState(state.service),
       alarmsInAlarm(state.service, [candidate]),
-      from ? deps.traffic.currentWeights(state.routing) : Promise.resolve(undefined),
+      from ? freshWeights(state.routing) : Promise.resolve(undefined),
     ]);
     if (!fresh || fresh.revision !== expectedRevision) return `release state moved on (revision ${fresh?.revision ?? "?"}, phase ${fresh?.phase ?? "?"}) since revision ${expectedRevision}`;
     if (firing.length > 0) return `candidate alarms in ALARM: ${firing.join(", ")} (a rollback may be in flight)`;
@@ -204,7 +215,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     if (!isDeepStrictEqual(live, state.weights)) {
       const why = await guardedMove(state, state.revision, cand.slot, state.weights);
       if (why) return { service: state.service, decision: "hold", reason: `the rule differs from the record; not repaired: ${why}`, weights: live };
-      const again = await deps.store.get(state.service);
+      const again = await freshState(state.service);
       if (again && again.revision !== state.revision) {
         await deps.traffic.setWeights(again.routing, again.weights);
         return { service: state.service, decision: "conflict", reason: `release became ${again.phase} while the rule was repaired; the rule follows it`, weights: again.weights };
@@ -259,7 +270,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       return { service: state.service, decision: "conflict", reason: `recorded ${event.type} but did not move the rule: ${why}` };
     }
     // A rollback recorded between our check and our flip must win: put the rule back.
-    const after = await deps.store.get(state.service);
+    const after = await freshState(state.service);
     if (after && after.revision !== t.state.revision) {
       await deps.traffic.setWeights(after.routing, after.weights);
       deps.logger.warn("release changed right after this step; the rule follows the recorded state", { phase: after.phase, weights: after.weights });

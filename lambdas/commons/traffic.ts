@@ -58,6 +58,12 @@ export class Traffic {
     return liveRuleOf(routing, out.Rules?.[0]);
   }
 
+  /** These rules as the load balancer has them, by ARN, in one DescribeRules call. */
+  async rulesByArn(ruleArns: readonly string[]): Promise<Map<string, Rule>> {
+    const out = await this.elb.send(new DescribeRulesCommand({ RuleArns: [...ruleArns] }));
+    return new Map((out.Rules ?? []).flatMap((r) => (r.RuleArn ? [[r.RuleArn, r] as [string, Rule]] : [])));
+  }
+
   /**
    * Every rule of these listeners, by rule ARN: one paged DescribeRules per listener (up to 400
    * rules a page) instead of one per service, so a tick over hundreds of services spends few of

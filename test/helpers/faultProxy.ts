@@ -4,6 +4,7 @@
  * operation, so tests can assert exactly how many times a mutating call was applied.
  */
 import * as http from "node:http";
+import { performance } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 
 export type Fault = "throttle" | "unavailable" | "lose-response";
@@ -22,6 +23,8 @@ export interface FaultProxy {
   readonly forwarded: Record<string, number>;
   /** Faults served, by operation name. */
   readonly faulted: Record<string, number>;
+  /** Milliseconds moto took to answer (request forwarded to response headers), summed by operation. */
+  readonly upstreamMs: Record<string, number>;
   reset(): void;
   close(): Promise<void>;
 }
@@ -69,6 +72,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const rules: Rule[] = [];
   const forwarded: Record<string, number> = {};
   const faulted: Record<string, number> = {};
+  const upstreamMs: Record<string, number> = {};
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -93,9 +97,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       } else forward();
       res.on("close", () => done());
       function forward(): void {
+      const sent = performance.now();
       const up = http.request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {
+          upstreamMs[op] = (upstreamMs[op] ?? 0) + (performance.now() - sent);
           if (rule?.fault === "lose-response") {
             upRes.resume();
             faulted[op] = (faulted[op] ?? 0) + 1;
@@ -123,10 +129,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     },
     forwarded,
     faulted,
+    upstreamMs,
     reset() {
       rules.length = 0;
       for (const k of Object.keys(forwarded)) delete forwarded[k];
       for (const k of Object.keys(faulted)) delete faulted[k];
+      for (const k of Object.keys(upstreamMs)) delete upstreamMs[k];
     },
     close() {
       server.closeAllConnections();

@@ -1,0 +1,75 @@
+/**
+ * Coalesces single-key reads made at about the same time into one batch call: while a call is in
+ * flight, new keys queue and go out together in the next one (up to `maxBatch` keys), at most one
+ * call every `minIntervalMs`. The release driver reads alarms, rules and release state this way,
+ * so a tick over hundreds of services makes tens of calls instead of one per service and read,
+ * and each answer is still as fresh as one call's latency (plus the interval).
+ */
+export interface CoalescerOptions {
+  /** Most keys in one call (the API's limit). */
+  readonly maxBatch: number;
+  /** Least time between the starts of two calls (a rate limit). Default 0. */
+  readonly minIntervalMs?: number;
+  /** Calls in flight at once. Default 1. */
+  readonly maxInFlight?: number;
+  /** How long a key waits for others before a call starts with it (when none is in flight). Default 0. */
+  readonly gatherMs?: number;
+}
+
+export class Coalescer<K, V> {
+  private queue: { key: K; resolve: (v: V | undefined) => void; reject: (err: unknown) => void }[] = [];
+  private inFlight = 0;
+  private lastStart = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  /** When the oldest queued key arrived. */
+  private firstQueuedAt = 0;
+  /** Batch calls made. */
+  public calls = 0;
+
+  constructor(
+    private readonly fetch: (keys: K[]) => Promise<ReadonlyMap<K, V>>,
+    private readonly opts: CoalescerOptions,
+  ) {}
+
+  /** The value of `key` as the next batch call reads it (undefined when the call finds none). */
+  get(key: K): Promise<V | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.queue.length === 0) this.firstQueuedAt = Date.now();
+      this.queue.push({ key, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.timer || this.queue.length === 0 || this.inFlight >= (this.opts.maxInFlight ?? 1)) return;
+    const now = Date.now();
+    const gathered = this.queue.length >= this.opts.maxBatch ? now : this.firstQueuedAt + (this.opts.gatherMs ?? 0);
+    const wait = Math.max(this.lastStart + (this.opts.minIntervalMs ?? 0), gathered) - now;
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    const batch = this.queue.splice(0, this.opts.maxBatch);
+    this.firstQueuedAt = Date.now();
+    this.inFlight++;
+    this.lastStart = Date.now();
+    this.calls++;
+    const keys = [...new Set(batch.map((q) => q.key))];
+    this.fetch(keys)
+      .then(
+        (found) => {
+          for (const q of batch) q.resolve(found.get(q.key));
+        },
+        (err: unknown) => {
+          for (const q of batch) q.reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+}

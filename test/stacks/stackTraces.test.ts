@@ -27,7 +27,7 @@ describe("stacks/stackTraces: cheap bookkeeping stacks, mapped errors", () => {
     assert.equal(firstFrame(mappedAfter), firstFrame(mappedBefore));
     assert.match(mappedAfter.split("\n")[1], /stackTraces\.test\.ts:\d+:\d+/);
     const plain = new Error().stack as string;
-    assert.match(plain, /^Error\n    at /);
+    assert.match(plain, /^Error\n {4}at /);
     // The SDK's frame pattern (resource.js framePositionRegExp): "at fn (file:line:col)".
     assert.match(plain.split("\n")[1], /\(?[^ ()]+stackTraces\.test\.ts:\d+:\d+\)?$/);
     // Installing twice changes nothing.
@@ -46,7 +46,7 @@ describe("stacks/stackTraces: cheap bookkeeping stacks, mapped errors", () => {
     process.env.PULUMI_DEBUG_PROMISE_LEAKS = "1";
     try {
       installFastStackTraces();
-      assert.match(debuggablePromise(), /^Error\n    at debuggablePromise \(.*stackTraces\.test\.ts:\d+:\d+\)/);
+      assert.match(debuggablePromise(), /^Error\n {4}at debuggablePromise \(.*stackTraces\.test\.ts:\d+:\d+\)/);
     } finally {
       delete process.env.PULUMI_DEBUG_PROMISE_LEAKS;
     }

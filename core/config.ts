@@ -1611,6 +1611,7 @@ const hotfixStackSchema = z.strictObject({
     error: required("the hotfix environment's own ingress (vpcId + subnetIds for its own ALB)"),
   }),
   createNamespaces: z.boolean({ error: "must be true or false" }).optional(),
+  quotas: stackSchema.shape.quotas,
   rollback: stackSchema.shape.rollback,
   hotfix: z.strictObject(
     {
@@ -1748,7 +1749,7 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
       candidate: { weight: image ? 100 : 0 },
     };
   });
-  return parseStackConfig({ kubernetes: h.raw.kubernetes, ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, rollback: h.raw.rollback, services });
+  return parseStackConfig({ kubernetes: h.raw.kubernetes, ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, quotas: h.raw.quotas, rollback: h.raw.rollback, services });
 }
 
 /**

@@ -4,7 +4,7 @@ import * as defaults from "../core/defaults";
 import { type AwsSettings, AwsSettingsError, parseAwsSettings } from "./awsClients";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
-export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "rollback", "hotfixStack", "hotfix", "database"] as const;
+export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "quotas", "rollback", "hotfixStack", "hotfix", "database"] as const;
 
 /** Provider keys of the `aws` namespace that decide which account and credentials are used. */
 export const AWS_CONFIG_KEYS = ["region", "profile", "accessKey", "secretKey", "token", "assumeRoles", "assumeRole", "sharedCredentialsFiles", "sharedConfigFiles"] as const;

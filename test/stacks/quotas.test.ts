@@ -5,6 +5,8 @@
  */
 import { strict as assert } from "node:assert";
 import { type StackConfig, type ServiceSpec, parseStackConfig } from "../../core/config";
+import * as pulumi from "@pulumi/pulumi";
+import { readRawConfig } from "../../stacks/config";
 import { buildStack, stackOutputs } from "../../stacks/program";
 import { QuotaError, type QuotaUse, quotaProblems, quotaUsage } from "../../stacks/quotas";
 import { MemoryReleaseBackend } from "../../stacks/releases";

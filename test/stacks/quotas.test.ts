@@ -174,6 +174,20 @@ describe("stacks/quotas: AWS quotas checked at preview", () => {
     assert.ok(lines.some((l) => /has 6 host\/path values; an ALB rule allows at most 5/.test(l)), lines.join("\n"));
   });
 
+  it("reads raised quotas from remedy:quotas in stack config", () => {
+    pulumi.runtime.setAllConfig({ "remedy:quotas": JSON.stringify({ rulesPerLoadBalancer: 250 }) });
+    try {
+      assert.deepEqual(readRawConfig().quotas, { rulesPerLoadBalancer: 250 });
+    } finally {
+      pulumi.runtime.setAllConfig({});
+    }
+    const config = parseStackConfig({ ...stackInput(services(1)), quotas: { rulesPerLoadBalancer: 250 } });
+    assert.equal(use(config, /^Rules per Application Load Balancer/).limit, 250);
+    assert.deepEqual(configProblems(() => parseStackConfig({ ...stackInput(services(1)), quotas: { rulesPerLoadBalancer: 50 } })), [
+      "quotas.rulesPerLoadBalancer: must be an integer 100..1000, got 50",
+    ]);
+  });
+
   it("refuses release table and topic policies past their size limits (operator roles)", () => {
     const roles = Array.from({ length: 400 }, (_, i) => `arn:aws:iam::123456789012:role/oncall-engineers-team-${String(i).padStart(4, "0")}`);
     const config = { ...parseStackConfig(stackInput(services(1))), rollback: { ...parseStackConfig(stackInput(services(1))).rollback, operatorRoleArns: roles } };

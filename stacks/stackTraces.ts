@@ -22,6 +22,6 @@ export function installFastStackTraces(): void {
     if (!leakDebugging && frames[0]?.getFunctionName() === "debuggablePromise") return "Error\n    at debuggablePromise (stack omitted: set PULUMI_DEBUG_PROMISE_LEAKS=1 to record it)";
     return `Error${frames.map((f) => `\n    at ${String(f)}`).join("")}`;
   };
-  Object.assign(fast, { remedyFast: true });
+  Object.assign(fast, { remedyFast: true, mapped });
   Error.prepareStackTrace = fast;
 }

@@ -154,7 +154,7 @@ export async function run(): Promise<boolean> {
 
 /**
  * One tick with 10, then with MANY services each due a step (fresh moto, one listener, every
- * service's alarms defined), as the Lambda runs it (alarm reads coalesced at its 200 ms pace).
+ * service's alarms defined), as the Lambda runs it (alarm reads coalesced, 5 DescribeAlarms a second after a burst of 5).
  * Every due step must really have moved its rule. Then `remedy status` over all of them.
  */
 async function scale(): Promise<boolean> {

@@ -41,20 +41,20 @@ const DESCRIBE_ALARMS_MAX_NAMES = 100;
  * calls. CloudWatch allows 9 DescribeAlarms per second per account and region by default (shared
  * with the rollback Lambda, which confirms every alarm event with one): a driver tick over 500
  * services asking once per service would be throttled for a minute. Names wait while a call is
- * in flight and go out together in the next (up to 100), at most one call every `minIntervalMs`
- * (default 200 ms: 5 a second, leaving CloudWatch's other 4 to the rollback path). Names stay
- * exact (no prefix listing): the roles may describe only this stack's alarm ARNs.
+ * in flight and go out together in the next (up to 100), at most 5 calls a second after a burst
+ * of 5 (CloudWatch's other 4 a second stay for the rollback path). Names stay exact (no prefix
+ * listing): the roles may describe only this stack's alarm ARNs.
  */
 export class AlarmBatcher {
   private readonly states: Coalescer<string, string>;
 
-  constructor(cloudwatch: CloudWatchClient, private readonly prefix: string, minIntervalMs = 200) {
+  constructor(cloudwatch: CloudWatchClient, private readonly prefix: string, rate = { perSecond: 5, burst: 5 }) {
     this.states = new Coalescer(
       async (names) => {
         const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"], MaxRecords: DESCRIBE_ALARMS_MAX_NAMES }));
         return new Map((out.MetricAlarms ?? []).map((a) => [a.AlarmName ?? "?", a.StateValue ?? "?"]));
       },
-      { maxBatch: DESCRIBE_ALARMS_MAX_NAMES, minIntervalMs },
+      { maxBatch: DESCRIBE_ALARMS_MAX_NAMES, rate },
     );
   }
 

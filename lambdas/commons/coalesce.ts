@@ -1,15 +1,18 @@
 /**
  * Coalesces single-key reads made at about the same time into one batch call: while a call is in
- * flight, new keys queue and go out together in the next one (up to `maxBatch` keys), at most one
- * call every `minIntervalMs`. The release driver reads alarms, rules and release state this way,
- * so a tick over hundreds of services makes tens of calls instead of one per service and read,
- * and each answer is still as fresh as one call's latency (plus the interval).
+ * flight, new keys queue and go out together in the next one (up to `maxBatch` keys), as often as
+ * a token bucket allows (`rate`). The release driver reads alarms, rules and release state this
+ * way, so a tick over hundreds of services makes tens of calls instead of one per service and read,
+ * and each answer is still as fresh as one call's latency (plus any wait for the rate limit).
  */
 export interface CoalescerOptions {
   /** Most keys in one call (the API's limit). */
   readonly maxBatch: number;
-  /** Least time between the starts of two calls (a rate limit). Default 0. */
-  readonly minIntervalMs?: number;
+  /**
+   * A token bucket, as AWS throttles: at most `burst` calls at once after a quiet spell, then
+   * `perSecond` a second. Default: no limit.
+   */
+  readonly rate?: { readonly perSecond: number; readonly burst: number };
   /** Calls in flight at once. Default 1. */
   readonly maxInFlight?: number;
   /** How long a key waits for others before a call starts with it (when none is in flight). Default 0. */
@@ -19,7 +22,8 @@ export interface CoalescerOptions {
 export class Coalescer<K, V> {
   private queue: { key: K; resolve: (v: V | undefined) => void; reject: (err: unknown) => void }[] = [];
   private inFlight = 0;
-  private lastStart = -Infinity;
+  private tokens: number;
+  private refilledAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   /** When the oldest queued key arrived. */
   private firstQueuedAt = 0;
@@ -29,7 +33,9 @@ export class Coalescer<K, V> {
   constructor(
     private readonly fetch: (keys: K[]) => Promise<ReadonlyMap<K, V>>,
     private readonly opts: CoalescerOptions,
-  ) {}
+  ) {
+    this.tokens = opts.rate?.burst ?? Infinity;
+  }
 
   /** The value of `key` as the next batch call reads it (undefined when the call finds none). */
   get(key: K): Promise<V | undefined> {
@@ -43,8 +49,14 @@ export class Coalescer<K, V> {
   private pump(): void {
     if (this.timer || this.queue.length === 0 || this.inFlight >= (this.opts.maxInFlight ?? 1)) return;
     const now = Date.now();
+    const rate = this.opts.rate;
+    if (rate) {
+      this.tokens = Math.min(rate.burst, this.tokens + ((now - this.refilledAt) / 1000) * rate.perSecond);
+      this.refilledAt = now;
+    }
+    const tokenAt = rate && this.tokens < 1 ? now + ((1 - this.tokens) / rate.perSecond) * 1000 : now;
     const gathered = this.queue.length >= this.opts.maxBatch ? now : this.firstQueuedAt + (this.opts.gatherMs ?? 0);
-    const wait = Math.max(this.lastStart + (this.opts.minIntervalMs ?? 0), gathered) - now;
+    const wait = Math.ceil(Math.max(tokenAt, gathered) - now);
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -55,7 +67,7 @@ export class Coalescer<K, V> {
     const batch = this.queue.splice(0, this.opts.maxBatch);
     this.firstQueuedAt = Date.now();
     this.inFlight++;
-    this.lastStart = Date.now();
+    if (rate) this.tokens -= 1;
     this.calls++;
     const keys = [...new Set(batch.map((q) => q.key))];
     this.fetch(keys)

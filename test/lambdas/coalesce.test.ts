@@ -30,17 +30,25 @@ describe("lambdas/commons/coalesce: batched single-key reads", () => {
     assert.equal(c.calls, 6);
   });
 
-  it("waits gatherMs for more keys, and keeps minIntervalMs between calls", async () => {
-    const { c, calls } = counting({ maxBatch: 100, gatherMs: 30, minIntervalMs: 60 });
+  it("waits gatherMs for more keys", async () => {
+    const { c, calls } = counting({ maxBatch: 100, gatherMs: 30 });
     const first = c.get(1);
     // A key asked a moment later (after pending callbacks, before any timer) joins the first.
     await new Promise((r) => setImmediate(r));
     const second = c.get(2);
     await Promise.all([first, second]);
     assert.deepEqual(calls.map((x) => x.keys), [[1, 2]], "gathered into one call");
-    await Promise.all([c.get(3), c.get(4)]);
-    assert.equal(calls.length, 2);
-    assert.ok(calls[1].at - calls[0].at >= 55, `calls ${calls[1].at - calls[0].at} ms apart`);
+  });
+
+  it("makes a burst of calls at once, then no more than perSecond a second (a token bucket, as AWS throttles)", async () => {
+    const { c, calls } = counting({ maxBatch: 1, maxInFlight: 10, rate: { perSecond: 20, burst: 3 } });
+    await Promise.all(Array.from({ length: 7 }, (_, i) => c.get(i + 1)));
+    assert.equal(calls.length, 7);
+    const t0 = calls[0].at;
+    // The burst: 3 calls without waiting for tokens (a slow machine only delays them).
+    assert.ok(calls[3].at - t0 >= 45, `the 4th call waited for a token: ${calls[3].at - t0} ms`);
+    // Then at most 20 a second: calls 4..7 need 4 tokens, at least 150 ms after the burst's first.
+    assert.ok(calls[6].at - t0 >= 195, `the 7th call came ${calls[6].at - t0} ms after the first`);
   });
 
   it("fails exactly the keys of a failed call, and keeps serving the others", async () => {

@@ -8,12 +8,16 @@ import { strict as assert } from "node:assert";
 import { installFastStackTraces } from "../../stacks/stackTraces";
 
 describe("stacks/stackTraces: cheap bookkeeping stacks, mapped errors", () => {
-  let saved: typeof Error.prepareStackTrace;
+  let saved: typeof Error.prepareStackTrace | undefined;
   beforeEach(() => {
+    // Another test may have run the stack's entry (stacks/index.ts), which installs it: start from
+    // the source-mapping formatter it wrapped.
+    const current = Error.prepareStackTrace as (typeof Error.prepareStackTrace & { mapped?: typeof Error.prepareStackTrace }) | undefined;
+    Error.prepareStackTrace = (current?.mapped ?? current) as typeof Error.prepareStackTrace;
     saved = Error.prepareStackTrace;
   });
   afterEach(() => {
-    Error.prepareStackTrace = saved;
+    Error.prepareStackTrace = saved as typeof Error.prepareStackTrace;
   });
 
   it("keeps errors with a message source-mapped and formats messageless ones natively, with parseable positions", () => {
@@ -42,7 +46,7 @@ describe("stacks/stackTraces: cheap bookkeeping stacks, mapped errors", () => {
       return new Error().stack as string;
     }
     assert.equal(debuggablePromise(), "Error\n    at debuggablePromise (stack omitted: set PULUMI_DEBUG_PROMISE_LEAKS=1 to record it)");
-    Error.prepareStackTrace = saved;
+    Error.prepareStackTrace = saved as typeof Error.prepareStackTrace;
     process.env.PULUMI_DEBUG_PROMISE_LEAKS = "1";
     try {
       installFastStackTraces();

@@ -286,7 +286,7 @@ export const DRIVER_CONCURRENCY = 24;
  * services' before the batch call starts: a few milliseconds on a step that happens once a minute
  * at most, for a tick over hundreds of services that makes tens of calls instead of hundreds.
  */
-export const DRIVER_READ_GATHER_MS = 10;
+export const DRIVER_READ_GATHER_MS = 25;
 
 /** Rules the release driver reads back in one DescribeRules call (by ARN). */
 export const DRIVER_RULES_PER_READ = 20;

@@ -294,13 +294,18 @@ export function createReleaseDriver(deps: DriverDeps) {
     let rules: ReadonlyMap<string, LiveRuleSource> | undefined;
     try {
       states = await deps.store.getMany(deps.services);
-      // The releasing services' rules, one paged DescribeRules per listener.
-      const releasing = [...states.values()].filter((s) => s.phase === Phase.Releasing);
-      const listeners = releasing.flatMap((s) => listenerOfRule(s.routing.ruleArn) ?? []);
+    } catch (err) {
+      deps.logger.error("release driver could not read release state", { error: (err as Error).message });
+      return deps.services.map((service) => ({ service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true }));
+    }
+    // The releasing services' rules, one paged DescribeRules per listener. Best effort: without
+    // it (a listener gone, throttling past the retries) each service reads its own rule.
+    const releasing = [...states.values()].filter((s) => s.phase === Phase.Releasing);
+    const listeners = releasing.flatMap((s) => listenerOfRule(s.routing.ruleArn) ?? []);
+    try {
       rules = listeners.length > 0 ? await deps.traffic.rulesOfListeners(listeners) : undefined;
     } catch (err) {
-      deps.logger.error("release driver could not read release state or rules", { error: (err as Error).message });
-      return deps.services.map((service) => ({ service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true }));
+      deps.logger.warn("could not list the listeners' rules; reading each service's own", { error: (err as Error).message });
     }
     return pooled(deps.services, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
       // A service not started before the deadline waits for the next tick rather than being cut

@@ -66,7 +66,13 @@ function faultResponse(res: http.ServerResponse, fault: Fault, json: boolean): v
  */
 const SERIALIZED = new Set(["TransactWriteItems", "UpdateItem", "PutItem"]);
 
-export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+/**
+ * @param opts.serializeConditionalWrites forward conditional writes one at a time (default true);
+ *   false only where no two requests ever write the same item (a bench where each service writes
+ *   only its own release state).
+ */
+export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean } = {}): Promise<FaultProxy> {
+  const serialize = opts.serializeConditionalWrites ?? true;
   const target = new URL(upstream);
   let queue: Promise<void> = Promise.resolve();
   const rules: Rule[] = [];
@@ -90,7 +96,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       }
       forwarded[op] = (forwarded[op] ?? 0) + 1;
       let done: () => void = () => undefined;
-      if (SERIALIZED.has(op)) {
+      if (serialize && SERIALIZED.has(op)) {
         const prior = queue;
         queue = new Promise<void>((r) => (done = r));
         void prior.then(() => forward());

@@ -104,7 +104,7 @@ describe("lambdas/releaseDriver at scale: batched reads against moto_server", fu
     }
   });
 
-  it("reads the states again when DynamoDB throttles the batch, and every step still lands", async () => {
+  it("reads the states again when DynamoDB throttles the batch, falls back to each service's rule when the listing fails, and every step still lands", async () => {
     await setUp(SERVICES);
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
@@ -113,11 +113,15 @@ describe("lambdas/releaseDriver at scale: batched reads against moto_server", fu
     env.proxy.reset();
     env.proxy.inject("BatchGetItem", "throttle", 1);
     env.proxy.inject("DescribeTargetHealth", "throttle", 5);
+    // The listing fails past the SDK's 3 attempts: each service reads its own rule instead.
+    env.proxy.inject("DescribeRules", "throttle", 3);
 
     const results = await driver.tick();
 
     assert.equal(results.filter((r) => r.decision === "advance").length, SERVICES.length, JSON.stringify(results.find((r) => r.decision !== "advance")));
     assert.equal(env.proxy.faulted.BatchGetItem, 1);
+    assert.equal(env.proxy.faulted.DescribeRules, 3);
+    assert.ok(env.proxy.forwarded.DescribeRules >= SERVICES.length, "each service read its own rule before deciding");
     assert.equal((await world.store.get(SERVICES[22]))?.phase, Phase.Releasing);
     assert.deepEqual(await world.traffic.currentWeights(world.services[SERVICES[22]].routing), { blue: 90, green: 10 });
   });

@@ -288,6 +288,13 @@ export const DRIVER_CONCURRENCY = 24;
  */
 export const DRIVER_READ_GATHER_MS = 25;
 
+/**
+ * The release driver's own limit on ELB Describe* calls: ELB gives each account and region a
+ * bucket of 40 Describe* tokens refilled at 10 a second ("Request throttling for the ELB API"),
+ * shared with everything else (the rollback Lambda, the AWS Load Balancer Controller, consoles).
+ */
+export const DRIVER_ELB_DESCRIBE_RATE = { perSecond: 8, burst: 30 } as const;
+
 /** Rules the release driver reads back in one DescribeRules call (by ARN). */
 export const DRIVER_RULES_PER_READ = 20;
 

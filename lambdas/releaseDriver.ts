@@ -17,6 +17,8 @@ import { createKubeScaler } from "./commons/kube";
 import { createReleaseDriver, type TickResult } from "./commons/releaseDriver";
 import { ReleaseStore } from "./commons/releaseStore";
 import { Traffic } from "./commons/traffic";
+import { TokenBucket } from "./commons/tokenBucket";
+import * as defaults from "../core/defaults";
 
 const logger = new Logger({ serviceName: "remedy-release-driver" });
 
@@ -60,7 +62,10 @@ const driver = createReleaseDriver({
   services: config.services,
   ...(retirement ? { retire: retirement } : {}),
   store: new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE")),
-  traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk)),
+  // Below ELB's per-account Describe* bucket (40, refilled at 10 a second), leaving room for the
+  // rollback Lambda, the AWS Load Balancer Controller and people: a tick with more due steps than
+  // this allows before its deadline leaves the rest to the next tick.
+  traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk), new TokenBucket(defaults.DRIVER_ELB_DESCRIBE_RATE)),
   cloudwatch: new CloudWatchClient(sdk),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   logger,

@@ -23,6 +23,7 @@ import { normalizeStrategy } from "../../core/progressive";
 import { applyEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import * as defaults from "../../core/defaults";
 import { alarmActionEvent } from "../../test/helpers/alarmEvents";
 import { startMoto } from "../../test/helpers/moto";
 import { startFaultProxy } from "../../test/helpers/faultProxy";
@@ -202,9 +203,11 @@ async function scale(): Promise<boolean> {
     for (const services of [names.slice(0, 10), names.slice(10)]) {
       const driver = createReleaseDriver({ services, store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => start.getTime() + 1000, alarms: new AlarmBatcher(c.cw, PREFIX) });
       proxy.reset();
+      const d0 = world.traffic.describeCalls;
       const k0 = performance.now();
       const results = await driver.tick();
       const ms = performance.now() - k0;
+      const describes = world.traffic.describeCalls - d0;
       const calls = Object.entries(proxy.forwarded).sort((a, b) => (proxy.upstreamMs[b[0]] ?? 0) - (proxy.upstreamMs[a[0]] ?? 0));
       // Every due step moved: the rule of each service forwards 10% to its candidate now.
       const rules = await world.traffic.rulesOfListeners([listenerOfRule(world.services[services[0]].routing.ruleArn) as string]);
@@ -220,6 +223,15 @@ async function scale(): Promise<boolean> {
           (services.length >= MANY ? ` (goal < ${GOAL_MANY_MS / 1000} s, every step moved) ${pass ? "PASS" : "MISS"}` : ""),
       );
       console.log(`    AWS calls (count, moto's summed answer time): ${calls.map(([op, n]) => `${op} ${n} (${((proxy.upstreamMs[op] ?? 0) / 1000).toFixed(1)} s)`).join(", ")}`);
+      // moto does not throttle; AWS does. At the driver's own ELB Describe* rate (the Lambda's
+      // setting, below ELB's bucket of 40 refilled at 10 a second):
+      const rate = defaults.DRIVER_ELB_DESCRIBE_RATE;
+      const perService = describes / services.length;
+      const fit = Math.floor((rate.burst + rate.perSecond * (50 - defaults.DRIVER_RECORD_RESERVE_MS / 1000)) / perService);
+      console.log(
+        `    on AWS: ${describes} ELB Describe* calls (${perService.toFixed(2)} a service) need >= ${Math.max(0, (describes - rate.burst) / rate.perSecond).toFixed(0)} s at the driver's ${rate.perSecond}/s after a burst of ${rate.burst}; ` +
+          `about ${fit} due steps fit one 50 s tick${fit < services.length ? `, the other ${services.length - fit} land in the next ticks` : ""}`,
+      );
     }
     const s0 = performance.now();
     const rows = await gatherStatus(world.store, c.cw, PREFIX);

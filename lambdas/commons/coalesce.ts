@@ -5,6 +5,8 @@
  * way, so a tick over hundreds of services makes tens of calls instead of one per service and read,
  * and each answer is still as fresh as one call's latency (plus any wait for the rate limit).
  */
+import { type Rate, TokenBucket } from "./tokenBucket";
+
 export interface CoalescerOptions {
   /** Most keys in one call (the API's limit). */
   readonly maxBatch: number;
@@ -12,7 +14,7 @@ export interface CoalescerOptions {
    * A token bucket, as AWS throttles: at most `burst` calls at once after a quiet spell, then
    * `perSecond` a second. Default: no limit.
    */
-  readonly rate?: { readonly perSecond: number; readonly burst: number };
+  readonly rate?: Rate;
   /** Calls in flight at once. Default 1. */
   readonly maxInFlight?: number;
   /** How long a key waits for others before a call starts with it (when none is in flight). Default 0. */
@@ -22,8 +24,7 @@ export interface CoalescerOptions {
 export class Coalescer<K, V> {
   private queue: { key: K; resolve: (v: V | undefined) => void; reject: (err: unknown) => void }[] = [];
   private inFlight = 0;
-  private tokens: number;
-  private refilledAt = Date.now();
+  private readonly bucket?: TokenBucket;
   private timer: NodeJS.Timeout | undefined;
   /** When the oldest queued key arrived. */
   private firstQueuedAt = 0;
@@ -34,7 +35,7 @@ export class Coalescer<K, V> {
     private readonly fetch: (keys: K[]) => Promise<ReadonlyMap<K, V>>,
     private readonly opts: CoalescerOptions,
   ) {
-    this.tokens = opts.rate?.burst ?? Infinity;
+    if (opts.rate) this.bucket = new TokenBucket(opts.rate);
   }
 
   /** The value of `key` as the next batch call reads it (undefined when the call finds none). */
@@ -49,14 +50,8 @@ export class Coalescer<K, V> {
   private pump(): void {
     if (this.timer || this.queue.length === 0 || this.inFlight >= (this.opts.maxInFlight ?? 1)) return;
     const now = Date.now();
-    const rate = this.opts.rate;
-    if (rate) {
-      this.tokens = Math.min(rate.burst, this.tokens + ((now - this.refilledAt) / 1000) * rate.perSecond);
-      this.refilledAt = now;
-    }
-    const tokenAt = rate && this.tokens < 1 ? now + ((1 - this.tokens) / rate.perSecond) * 1000 : now;
     const gathered = this.queue.length >= this.opts.maxBatch ? now : this.firstQueuedAt + (this.opts.gatherMs ?? 0);
-    const wait = Math.ceil(Math.max(tokenAt, gathered) - now);
+    const wait = Math.max(this.bucket?.msUntilToken() ?? 0, Math.ceil(gathered - now));
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -67,7 +62,7 @@ export class Coalescer<K, V> {
     const batch = this.queue.splice(0, this.opts.maxBatch);
     this.firstQueuedAt = Date.now();
     this.inFlight++;
-    if (rate) this.tokens -= 1;
+    this.bucket?.consume();
     this.calls++;
     const keys = [...new Set(batch.map((q) => q.key))];
     this.fetch(keys)

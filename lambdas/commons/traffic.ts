@@ -13,13 +13,30 @@ import type { Routing } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { isTargetGroupNameOf, targetGroupNameOfArn } from "../../core/naming";
+import type { TokenBucket } from "./tokenBucket";
 
 export class Traffic {
-  constructor(private readonly elb: ElasticLoadBalancingV2Client) {}
+  /**
+   * @param describeRate when given, every Describe* call waits for a token first (the release
+   *   driver's, below ELB's per-account Describe* bucket); the rollback path never waits.
+   */
+  constructor(
+    private readonly elb: ElasticLoadBalancingV2Client,
+    private readonly describeRate?: TokenBucket,
+  ) {}
+
+  /** Describe* calls made through this instance. */
+  public describeCalls = 0;
+
+  private async describe<T>(send: () => Promise<T>): Promise<T> {
+    this.describeCalls++;
+    await this.describeRate?.take();
+    return send();
+  }
 
   /** Targets the load balancer currently reports `healthy` in a target group. */
   async healthyTargets(targetGroupArn: string): Promise<number> {
-    const out = await this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+    const out = await this.describe(() => this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })));
     return (out.TargetHealthDescriptions ?? []).filter((d) => d.TargetHealth?.State === "healthy").length;
   }
 
@@ -54,13 +71,13 @@ export class Traffic {
 
   /** The rule as the load balancer has it: its weights per slot, and every target group it forwards to. */
   async liveRule(routing: Routing): Promise<LiveRule> {
-    const out = await this.elb.send(new DescribeRulesCommand({ RuleArns: [routing.ruleArn] }));
+    const out = await this.describe(() => this.elb.send(new DescribeRulesCommand({ RuleArns: [routing.ruleArn] })));
     return liveRuleOf(routing, out.Rules?.[0]);
   }
 
   /** These rules as the load balancer has them, by ARN, in one DescribeRules call. */
   async rulesByArn(ruleArns: readonly string[]): Promise<Map<string, Rule>> {
-    const out = await this.elb.send(new DescribeRulesCommand({ RuleArns: [...ruleArns] }));
+    const out = await this.describe(() => this.elb.send(new DescribeRulesCommand({ RuleArns: [...ruleArns] })));
     return new Map((out.Rules ?? []).flatMap((r) => (r.RuleArn ? [[r.RuleArn, r] as [string, Rule]] : [])));
   }
 
@@ -75,7 +92,7 @@ export class Traffic {
       [...new Set(listenerArns)].map(async (listener) => {
         let marker: string | undefined;
         do {
-          const page = await this.elb.send(new DescribeRulesCommand({ ListenerArn: listener, PageSize: 400, ...(marker ? { Marker: marker } : {}) }));
+          const page = await this.describe(() => this.elb.send(new DescribeRulesCommand({ ListenerArn: listener, PageSize: 400, ...(marker ? { Marker: marker } : {}) })));
           for (const r of page.Rules ?? []) if (r.RuleArn) out.set(r.RuleArn, r);
           marker = page.NextMarker;
         } while (marker);

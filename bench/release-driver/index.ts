@@ -173,7 +173,7 @@ async function scale(): Promise<boolean> {
     const names = Array.from({ length: 10 + MANY }, (_, i) => `svc${String(i).padStart(4, "0")}`);
     const t0 = performance.now();
     const start = new Date(Date.now() - 3_600_000);
-    const world = await createWorld(proxy.endpoint, names, 0, { progressiveAt: start.toISOString() });
+    const world = await createWorld(proxy.endpoint, names, 0, { progressiveAt: start.toISOString(), concurrency: 6 });
     console.log(`  (set up ${names.length} services with their rules and alarms in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const c = clients(proxy.endpoint);
     const logger = new Logger({ serviceName: "bench" });

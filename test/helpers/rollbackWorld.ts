@@ -39,6 +39,12 @@ export const TABLE = "remedy-test-releases";
 export interface WorldOptions {
   /** Create every service already in a progressive canary (10% for 5 min) at 0%, started at this time. */
   readonly progressiveAt?: string;
+  /**
+   * Services set up at once. Default 1: moto's conditional writes are not atomic under
+   * concurrency, so more only behind the fault proxy (which serializes them) or where every
+   * service writes only its own items (`progressiveAt`).
+   */
+  readonly concurrency?: number;
 }
 
 /** The one target of the `index`-th service's slot. */
@@ -46,8 +52,6 @@ function targetAddress(index: number, slot: Slot): string {
   return `10.0.${1 + Math.floor(index / 100)}.${(index % 100) * 2 + (slot === Slot.Blue ? 0 : 1)}`;
 }
 
-/** Services set up at once by createWorld. */
-const WORLD_SETUP_CONCURRENCY = 6;
 
 const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
 
@@ -148,7 +152,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
   await c.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: queueArn }));
 
   const services: Record<string, ServiceWorld> = {};
-  // Services are set up a few at a time (benches create hundreds); each gets the priority and
+  // Services may be set up a few at a time (benches create hundreds); each gets the priority and
   // target addresses of its position, so the world is the same whatever the order.
   const setUp = async (name: string, index: number) => {
     const priority = index + 1;
@@ -269,7 +273,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
   };
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(WORLD_SETUP_CONCURRENCY, serviceNames.length) }, async () => {
+    Array.from({ length: Math.min(opts.concurrency ?? 1, serviceNames.length) }, async () => {
       while (next < serviceNames.length) {
         const i = next++;
         await setUp(serviceNames[i], i);

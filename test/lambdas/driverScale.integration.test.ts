@@ -21,7 +21,7 @@ describe("lambdas/releaseDriver at scale: batched reads against moto_server", fu
 
   // Every service in a progressive canary (10% for 5 min) at 0%, started just before T0.
   const setUp = async (names: readonly string[]) => {
-    world = await createWorld(env.proxy.endpoint, names, 0, { progressiveAt: new Date(T0 - 1000).toISOString() });
+    world = await createWorld(env.proxy.endpoint, names, 0, { progressiveAt: new Date(T0 - 1000).toISOString(), concurrency: 6 });
   };
 
   it("steps 40 due services in one tick, its reads coalesced: BatchGetItem, DescribeRules and DescribeAlarms far fewer than one per service", async () => {

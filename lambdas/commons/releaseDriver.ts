@@ -303,7 +303,9 @@ export function createReleaseDriver(deps: DriverDeps) {
     const releasing = [...states.values()].filter((s) => s.phase === Phase.Releasing);
     const listeners = releasing.flatMap((s) => listenerOfRule(s.routing.ruleArn) ?? []);
     try {
-      rules = listeners.length > 0 ? await deps.traffic.rulesOfListeners(listeners) : undefined;
+      // Not when waiting for the ELB API rate would already take it past the deadline.
+      const affordable = deps.traffic.describeWaitMs() < remainingMs() - defaults.DRIVER_MIN_SERVICE_MS;
+      rules = listeners.length > 0 && affordable ? await deps.traffic.rulesOfListeners(listeners) : undefined;
     } catch (err) {
       deps.logger.warn("could not list the listeners' rules; reading each service's own", { error: (err as Error).message });
     }
@@ -312,6 +314,12 @@ export function createReleaseDriver(deps: DriverDeps) {
       // between its record and its move (the conditional writes keep that safe, but it is noise).
       if (remainingMs() < defaults.DRIVER_MIN_SERVICE_MS) {
         return { service, decision: "skipped", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: not started, next tick` };
+      }
+      // Nor when its first ELB read would wait for a token past the deadline (a big tick under the
+      // driver's Describe* rate): the invocation would time out instead of ending cleanly.
+      const wait = deps.traffic.describeWaitMs();
+      if (wait > 0 && remainingMs() < defaults.DRIVER_MIN_SERVICE_MS + wait) {
+        return { service, decision: "skipped", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick and ${wait} ms to wait for the ELB API rate: not started, next tick` };
       }
       try {
         const state = states.get(service);

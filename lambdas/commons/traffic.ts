@@ -28,6 +28,11 @@ export class Traffic {
   /** Describe* calls made through this instance. */
   public describeCalls = 0;
 
+  /** How long a Describe* call made now would wait for its token (0 without a rate). */
+  describeWaitMs(): number {
+    return this.describeRate?.msUntilToken() ?? 0;
+  }
+
   private async describe<T>(send: () => Promise<T>): Promise<T> {
     this.describeCalls++;
     await this.describeRate?.take();

@@ -9,6 +9,8 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Phase } from "../../core/releaseState";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { AlarmBatcher } from "../../lambdas/commons/alarmState";
+import { TokenBucket } from "../../lambdas/commons/tokenBucket";
+import { Traffic } from "../../lambdas/commons/traffic";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
 import { PREFIX, capture, clients, createWorld, type World } from "../helpers/rollbackWorld";
 
@@ -124,5 +126,25 @@ describe("lambdas/releaseDriver at scale: batched reads against moto_server", fu
     assert.ok(env.proxy.forwarded.DescribeRules >= SERVICES.length, "each service read its own rule before deciding");
     assert.equal((await world.store.get(SERVICES[22]))?.phase, Phase.Releasing);
     assert.deepEqual(await world.traffic.currentWeights(world.services[SERVICES[22]].routing), { blue: 90, green: 10 });
+  });
+
+  it("does not start a service whose first ELB read would wait for a token past the deadline", async () => {
+    await setUp(SERVICES.slice(0, 3));
+    const c = clients(env.proxy.endpoint);
+    const logger = new Logger({ serviceName: "remedy-release-driver" });
+    capture(logger);
+    // The driver's Describe* budget spent (6 calls queued at 1 a second): the next waits about 6 s.
+    const spent = new TokenBucket({ perSecond: 1, burst: 1 });
+    for (let i = 0; i < 6; i++) spent.consume();
+    const starved = createReleaseDriver({ services: SERVICES.slice(0, 3), store: world.store, traffic: new Traffic(c.elb, spent), cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => T0 });
+    const skipped = await starved.tick({ remainingMs: () => 5_000 });
+    for (const r of skipped) {
+      assert.equal(r.decision, "skipped");
+      assert.match(r.reason, /^5000 ms left in this tick and \d+ ms to wait for the ELB API rate: not started, next tick$/);
+    }
+    assert.deepEqual(await world.traffic.currentWeights(world.services[SERVICES[0]].routing), { blue: 100, green: 0 }, "nothing moved");
+    // With tokens to spare the same tick steps them all.
+    const ample = createReleaseDriver({ services: SERVICES.slice(0, 3), store: world.store, traffic: new Traffic(c.elb, new TokenBucket({ perSecond: 100, burst: 100 })), cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => T0 });
+    assert.deepEqual((await ample.tick({ remainingMs: () => 5_000 })).map((r) => r.decision), ["advance", "advance", "advance"]);
   });
 });

@@ -38,6 +38,11 @@ export function alarmName(prefix: string, service: string, slot: Slot, kind: Ala
 }
 
 /** IAM/ArnLike pattern matching every alarm of a stack (or of one service). */
+/** Every rollback alarm name of a service's slots, kind by kind. */
+export function serviceAlarmNames(prefix: string, service: string, slots: readonly Slot[]): string[] {
+  return slots.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(prefix, service, slot, kind)));
+}
+
 export function alarmArnPattern(region: string, account: string, prefix: string, service?: string): string {
   return `arn:aws:cloudwatch:${region}:${account}:alarm:${prefix}/${service === undefined ? "" : `${service}/`}*`;
 }

@@ -1737,7 +1737,7 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
     const seeded = { ...s };
     delete seeded.env;
     // The hotfix environment's own ALBs: a prod group it does not define becomes its default one.
-    const groups = (h.raw.ingress as { groups?: Record<string, unknown> }).groups ?? {};
+    const groups = h.raw.ingress.groups ?? {};
     if (seeded.ingressGroup !== undefined && !(seeded.ingressGroup in groups)) delete seeded.ingressGroup;
     return {
       ...seeded,

@@ -4,12 +4,12 @@
  * ARNs, and IAM can match those only when the request names them.
  */
 import { type CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import { ALARM_KINDS, alarmName } from "../../core/alarms";
+import { serviceAlarmNames } from "../../core/alarms";
 import type { Slot } from "../../core/slots";
 import { Coalescer } from "./coalesce";
 
 export async function alarmsInAlarm(cloudwatch: CloudWatchClient, prefix: string, service: string, slots: readonly Slot[], abortSignal?: AbortSignal): Promise<string[]> {
-  const names = slots.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(prefix, service, slot, kind)));
+  const names = serviceAlarmNames(prefix, service, slots);
   const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }), abortSignal ? { abortSignal } : {});
   return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
 }
@@ -65,7 +65,7 @@ export class AlarmBatcher {
 
   /** The names of the service's alarms on these slots that are in ALARM now. */
   async firing(service: string, slots: readonly Slot[]): Promise<string[]> {
-    const names = slots.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(this.prefix, service, slot, kind)));
+    const names = serviceAlarmNames(this.prefix, service, slots);
     const states = await Promise.all(names.map((n) => this.states.get(n)));
     return names.filter((_, i) => states[i] === "ALARM");
   }

@@ -22,12 +22,11 @@ export interface CoalescerOptions {
 }
 
 export class Coalescer<K, V> {
-  private queue: { key: K; resolve: (v: V | undefined) => void; reject: (err: unknown) => void }[] = [];
+  /** Keys waiting for a call, oldest first, with when each was asked. */
+  private queue: { key: K; at: number; resolve: (v: V | undefined) => void; reject: (err: unknown) => void }[] = [];
   private inFlight = 0;
   private readonly bucket?: TokenBucket;
   private timer: NodeJS.Timeout | undefined;
-  /** When the oldest queued key arrived. */
-  private firstQueuedAt = 0;
   /** Batch calls made. */
   public calls = 0;
 
@@ -41,8 +40,7 @@ export class Coalescer<K, V> {
   /** The value of `key` as the next batch call reads it (undefined when the call finds none). */
   get(key: K): Promise<V | undefined> {
     return new Promise((resolve, reject) => {
-      if (this.queue.length === 0) this.firstQueuedAt = Date.now();
-      this.queue.push({ key, resolve, reject });
+      this.queue.push({ key, at: Date.now(), resolve, reject });
       this.pump();
     });
   }
@@ -50,7 +48,7 @@ export class Coalescer<K, V> {
   private pump(): void {
     if (this.timer || this.queue.length === 0 || this.inFlight >= (this.opts.maxInFlight ?? 1)) return;
     const now = Date.now();
-    const gathered = this.queue.length >= this.opts.maxBatch ? now : this.firstQueuedAt + (this.opts.gatherMs ?? 0);
+    const gathered = this.queue.length >= this.opts.maxBatch ? now : this.queue[0].at + (this.opts.gatherMs ?? 0);
     const wait = Math.max(this.bucket?.msUntilToken() ?? 0, Math.ceil(gathered - now));
     if (wait > 0) {
       this.timer = setTimeout(() => {
@@ -60,7 +58,6 @@ export class Coalescer<K, V> {
       return;
     }
     const batch = this.queue.splice(0, this.opts.maxBatch);
-    this.firstQueuedAt = Date.now();
     this.inFlight++;
     this.bucket?.consume();
     this.calls++;

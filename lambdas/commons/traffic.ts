@@ -76,8 +76,7 @@ export class Traffic {
 
   /** The rule as the load balancer has it: its weights per slot, and every target group it forwards to. */
   async liveRule(routing: Routing): Promise<LiveRule> {
-    const out = await this.describe(() => this.elb.send(new DescribeRulesCommand({ RuleArns: [routing.ruleArn] })));
-    return liveRuleOf(routing, out.Rules?.[0]);
+    return liveRuleOf(routing, (await this.rulesByArn([routing.ruleArn])).get(routing.ruleArn));
   }
 
   /** These rules as the load balancer has them, by ARN, in one DescribeRules call. */

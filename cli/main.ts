@@ -78,7 +78,7 @@ exit codes: 0 compatible, 1 breaking or a broken operation, 2 bad input`,
 subcommands:
   plan                                   the plans and each phase's steps (with DATABASE_URL: and status)
   status                                 applied and pending phases
-  apply <plan-id> <expand|backfill|contract> [--window <file>] [--lock-timeout ms] [--batch-size n]
+  apply <plan-id> <expand|backfill|contract> [--window <file>] [--lock-timeout ms] [--max-lock-wait ms] [--batch-size n]
   check --uses <table.column,...>        may a version using these columns start now?
   abort <plan-id> [--window <file>]      undo an applied expand/backfill (not a contract)
 
@@ -93,7 +93,7 @@ exit codes: 0 listed, 2 unreadable or invalid plans`,
 Applied and pending phases, from the remedy_migrations ledger.
 
 exit codes: 0 shown, 2 no DATABASE_URL or invalid plans`,
-  "migrate apply": `usage: remedy migrate apply <plan-id> <expand|backfill|contract> [--window <file>] [--lock-timeout ms] [--batch-size n] [--dir migrations] [--json]
+  "migrate apply": `usage: remedy migrate apply <plan-id> <expand|backfill|contract> [--window <file>] [--lock-timeout ms] [--max-lock-wait ms] [--batch-size n] [--dir migrations] [--json]
 
 Applies one phase, in order, one runner per plan at a time. The plan is checked against the live
 database first (nothing runs if it does not fit). A contract needs the rollback window (--window,

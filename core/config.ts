@@ -4,6 +4,7 @@
  * the value found and how to fix it, e.g.
  * `services[2].candidate.weight: must be an integer 0..100, got 140`.
  */
+import { COLUMN_REF } from "./migrations";
 import { z } from "zod";
 import * as defaults from "./defaults";
 import { parseCidr, publicCidrs } from "./cidr";
@@ -336,11 +337,11 @@ const serviceSchema = z.strictObject({
   database: z
     .strictObject(
       {
-        uses: z.record(z.string(), z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column"' })), {
+        uses: z.record(z.string(), z.array(z.string().regex(COLUMN_REF, { error: 'must be "table.column"' })), {
           error: required('a map of service version -> the "table.column"s it reads or writes'),
         }),
         writesNull: z
-          .record(z.string(), z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column"' })), {
+          .record(z.string(), z.array(z.string().regex(COLUMN_REF, { error: 'must be "table.column"' })), {
             error: required('a map of service version -> the "table.column"s it may write NULL to'),
           })
           .optional(),

@@ -159,6 +159,13 @@ export const DEFAULT_DDL_LOCK_TIMEOUT_MS = 2000;
 /** Attempts per migration DDL statement (with exponential backoff between them). */
 export const DEFAULT_DDL_ATTEMPTS = 5;
 
+/**
+ * Longest a migration step waits for locks in total, across its lock_timeout attempts (a DDL
+ * statement, or one backfill batch whose rows someone holds): then it stops, names the blocking
+ * sessions and exits non-zero instead of waiting without end behind, say, an idle transaction.
+ */
+export const DEFAULT_MAX_LOCK_WAIT_MS = 60_000;
+
 /** Rows per backfill batch: each batch is one short transaction holding row locks only on its range. */
 export const DEFAULT_BACKFILL_BATCH_SIZE = 5000;
 

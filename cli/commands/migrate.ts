@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "pg";
-import { PHASES, parsePlan, phaseSteps, type MigrationPhase, type MigrationPlan, type VersionUsage } from "../../core/migrations";
+import { COLUMN_REF, PHASES, parsePlan, phaseSteps, type MigrationPhase, type MigrationPlan, type VersionUsage } from "../../core/migrations";
 import { z } from "zod";
 import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../migrate/runner";
 
@@ -44,13 +44,15 @@ export function loadPlans(dir: string): MigrationPlan[] {
   });
 }
 
+const windowColumn = z.string().refine((c) => COLUMN_REF.test(c.replace(/^public\./, "")), { error: 'must be "table.column" (or "public.table.column")' });
 const windowSchema = z.array(
   z.strictObject({
     service: z.string().min(1),
     version: z.string().min(1),
     role: z.enum(["stable", "candidate", "previous"]),
-    columns: z.array(z.string().regex(/^(public\.)?[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column" (or "public.table.column")' })),
-    writesNull: z.array(z.string().regex(/^(public\.)?[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, { error: 'must be "table.column" (or "public.table.column")' })).optional(),
+    columns: z.array(windowColumn),
+    /** Columns it may write NULL to; absent means "not said", and a NOT NULL contract on a column it uses waits. */
+    writesNull: z.array(windowColumn).optional(),
   }),
 );
 
@@ -93,7 +95,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { dir: { type: "string" }, window: { type: "string" }, "lock-timeout": { type: "string" }, "batch-size": { type: "string" }, uses: { type: "string" } },
+      options: { dir: { type: "string" }, window: { type: "string" }, "lock-timeout": { type: "string" }, "max-lock-wait": { type: "string" }, "batch-size": { type: "string" }, uses: { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -119,6 +121,8 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     pool = new Pool({ connectionString: url, max: 4 });
     const runner = new MigrationRunner(pool, plans, {
       lockTimeoutMs: positiveInt("lock-timeout", parsed.values["lock-timeout"], 600_000),
+      maxLockWaitMs: positiveInt("max-lock-wait", parsed.values["max-lock-wait"], 86_400_000),
+      onNote: (m) => err(`remedy migrate: ${m}`),
       batchSize: positiveInt("batch-size", parsed.values["batch-size"], 1_000_000),
       onProgress: (p) => err(`${p.migration} ${p.step}: ${p.done}/${p.total} rows (${p.total ? Math.floor((100 * p.done) / p.total) : 100}%), ${p.rowsPerSecond} rows/s`),
     });
@@ -128,7 +132,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     }
     if (sub === "check") {
       const uses = (parsed.values.uses ?? "").split(",").map((c) => c.trim()).filter(Boolean);
-      const bad = uses.filter((c) => !/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(c));
+      const bad = uses.filter((c) => !COLUMN_REF.test(c));
       if (bad.length > 0 || uses.length === 0) throw new InputError(`--uses must list "table.column"s separated by commas${bad.length ? `, got ${bad.map((b) => JSON.stringify(b)).join(", ")}` : ""}`);
       const problems = await runner.checkUses(uses);
       if (problems.length > 0) {
@@ -144,7 +148,11 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       err(`remedy migrate: undid ${undone.join(", ") || "nothing (no phase of it was applied)"}`);
     }
     const status = await runner.status();
-    out(json ? JSON.stringify(status, null, 2) : [`applied: ${status.applied.join(", ") || "none"}`, `pending: ${status.pending.join(", ") || "none"}`].join("\n"));
+    out(
+      json
+        ? JSON.stringify(status, null, 2)
+        : [`applied: ${status.applied.join(", ") || "none"}`, `pending: ${status.pending.join(", ") || "none"}`, ...status.interrupted.map((i) => `interrupted: ${i}`)].join("\n"),
+    );
     return 0;
   } catch (e) {
     if (e instanceof ContractRefusedError || e instanceof LockTimeoutError || e instanceof MigrationLockedError) {

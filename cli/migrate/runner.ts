@@ -11,10 +11,32 @@
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";
 import * as defaults from "../../core/defaults";
-import { PHASES, checkAbort, checkContract, checkUsesAgainstLedger, legacyTriggerName, phaseSteps, q, syncTriggerName, undoPhaseSteps, type MigrationPhase, type MigrationPlan, type Step, type VersionUsage } from "../../core/migrations";
+import {
+  PHASES,
+  checkAbort,
+  checkContract,
+  checkUsesAgainstLedger,
+  isLosslessWidening,
+  legacyTriggerName,
+  phaseSteps,
+  q,
+  suggestConversion,
+  syncTriggerName,
+  undoPhaseSteps,
+  type MigrationPhase,
+  type MigrationPlan,
+  type OwnedObject,
+  type Step,
+  type VersionUsage,
+} from "../../core/migrations";
 
 export const LEDGER_TABLE = "remedy_migrations";
 export const PROGRESS_TABLE = "remedy_backfill_progress";
+/**
+ * Which plan created which column, constraint or index: abort and failure cleanup drop only
+ * what this ledger says remedy created, never an object that was there before.
+ */
+export const OWNED_TABLE = "remedy_owned_objects";
 
 export interface Progress {
   readonly migration: string;
@@ -29,6 +51,14 @@ export interface RunnerOptions {
   readonly lockTimeoutMs?: number;
   /** Attempts per DDL statement. Default 5. */
   readonly attempts?: number;
+  /**
+   * Longest a step waits for locks in total (a DDL statement over its attempts, one backfill
+   * batch over its retries) before it stops and names the blocking sessions. Default
+   * {@link defaults.DEFAULT_MAX_LOCK_WAIT_MS}.
+   */
+  readonly maxLockWaitMs?: number;
+  /** Told what a run did that the operator should know (NULLs filled, objects left in place). */
+  readonly onNote?: (message: string) => void;
   /** Rows per backfill batch (key range width). Default 5,000. */
   readonly batchSize?: number;
   /**
@@ -42,10 +72,34 @@ export interface RunnerOptions {
   readonly afterBatch?: (batch: number) => void;
 }
 
-/** A DDL statement could not get its lock within the timeout on any attempt. */
+/** A session that held a lock the runner waited for (pg_blocking_pids), as pg_stat_activity shows it. */
+export interface Blocker {
+  readonly pid: number;
+  readonly state: string;
+  /** Since when its transaction is open (ISO), when it has one. */
+  readonly since: string | null;
+  readonly query: string;
+}
+
+/** A step could not get its locks within the total wait allowed; names who held them and the fix. */
 export class LockTimeoutError extends Error {
-  constructor(step: string, table: string, timeoutMs: number, attempts: number) {
-    super(`${step}: could not lock ${table} within ${timeoutMs} ms on ${attempts} attempts; something holds a conflicting lock (see pg_locks), try again later`);
+  constructor(
+    step: string,
+    table: string,
+    readonly waitedMs: number,
+    readonly attempts: number,
+    readonly blockers: readonly Blocker[],
+    resume: string,
+  ) {
+    const who =
+      blockers.length === 0
+        ? "no blocking session was seen at the last attempt (see pg_locks)"
+        : `blocked by ${blockers.map((b) => `pid ${b.pid} (${b.state}${b.since ? `, transaction open since ${b.since}` : ""}): ${JSON.stringify(b.query.slice(0, 200))}`).join("; ")}`;
+    const fix =
+      blockers.length === 0
+        ? "try again later"
+        : `finish or end ${blockers.length === 1 ? "that session" : "those sessions"} (SELECT pg_terminate_backend(${blockers.map((b) => b.pid).join("), pg_terminate_backend(")})) and run the same command again`;
+    super(`${step}: could not lock ${table}: waited ${waitedMs} ms over ${attempts} attempts; ${who}. Fix: ${fix}; ${resume}`);
     this.name = "LockTimeoutError";
   }
 }
@@ -85,6 +139,8 @@ export class ContractRefusedError extends Error {
   }
 }
 
+type Queryable = Pool | PoolClient;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class MigrationRunner {
@@ -92,6 +148,7 @@ export class MigrationRunner {
   private readonly attempts: number;
   private readonly batchSize: number;
   private readonly throttle: number;
+  private readonly maxLockWaitMs: number;
 
   constructor(
     private readonly pool: Pool,
@@ -102,17 +159,26 @@ export class MigrationRunner {
     this.attempts = options.attempts ?? defaults.DEFAULT_DDL_ATTEMPTS;
     this.batchSize = options.batchSize ?? defaults.DEFAULT_BACKFILL_BATCH_SIZE;
     this.throttle = options.throttle ?? defaults.DEFAULT_BACKFILL_THROTTLE;
+    this.maxLockWaitMs = options.maxLockWaitMs ?? defaults.DEFAULT_MAX_LOCK_WAIT_MS;
     const int = (name: string, v: number, min: number, max: number) => {
       if (!Number.isInteger(v) || v < min || v > max) throw new RunnerOptionError(`${name} must be an integer ${min}..${max}, got ${String(v)}`);
     };
     int("lockTimeoutMs", this.lockTimeoutMs, 1, 600_000);
     int("attempts", this.attempts, 1, 100);
     int("batchSize", this.batchSize, 1, 1_000_000);
+    int("maxLockWaitMs", this.maxLockWaitMs, 1, 86_400_000);
     if (!Number.isFinite(this.throttle) || this.throttle < 0 || this.throttle > 100) throw new RunnerOptionError(`throttle must be a number 0..100, got ${String(this.throttle)}`);
+  }
+
+  private note(message: string): void {
+    this.options.onNote?.(message);
   }
 
   private async ensureTables(): Promise<void> {
     await this.pool.query(`CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${OWNED_TABLE} (kind text NOT NULL, table_name text NOT NULL, name text NOT NULL, plan text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (kind, table_name, name))`,
+    );
     await this.pool.query(
       `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (migration text, step text, last_key text NOT NULL, rows_done bigint NOT NULL, PRIMARY KEY (migration, step))`,
     );
@@ -149,7 +215,7 @@ export class MigrationRunner {
         PHASES.map((phase) => ({
           name: `${plan.id}:${phase}`,
           up: async () => {
-            for (const [i, step] of phaseSteps(plan, phase).entries()) await this.runStep(`${plan.id}:${phase}`, `${i}`, step);
+            for (const [i, step] of phaseSteps(plan, phase).entries()) await this.runStep(plan.id, `${plan.id}:${phase}`, `${i}`, step);
           },
         })),
       ),
@@ -158,11 +224,33 @@ export class MigrationRunner {
     });
   }
 
-  /** Applied and pending phases, in order. */
-  async status(): Promise<{ applied: string[]; pending: string[] }> {
+  /**
+   * Applied and pending phases, in order, and phases a run left half done (`interrupted`: an
+   * expand or backfill that stopped, an abort that stopped between undo steps), each with what
+   * completes it.
+   */
+  async status(): Promise<{ applied: string[]; pending: string[]; interrupted: string[] }> {
     await this.ensureTables();
     const u = this.umzug();
-    return { applied: (await u.executed()).map((m) => m.name), pending: (await u.pending()).map((m) => m.name) };
+    const applied = (await u.executed()).map((m) => m.name);
+    const progress = await this.pool.query<{ migration: string; step: string; rows_done: string }>(`SELECT migration, step, rows_done::text FROM ${PROGRESS_TABLE} ORDER BY migration, step`);
+    const interrupted: string[] = [];
+    for (const name of this.names().filter((n) => !applied.includes(n))) {
+      const rows = progress.rows.filter((r) => r.migration === name);
+      if (rows.length === 0) continue;
+      const [planId, phase] = name.split(":") as [string, MigrationPhase];
+      const plan = this.plans.find((p) => p.id === planId) as MigrationPlan;
+      if (rows.some((r) => r.step === "(aborting)")) {
+        const done = rows.filter((r) => r.step.startsWith("undo:")).length;
+        interrupted.push(`${name}: abort stopped after ${done} of ${undoPhaseSteps(plan, phase).length} undo steps; run remedy migrate abort ${planId} again (it resumes), or apply ${phase} again`);
+      } else if (phase === "expand") {
+        interrupted.push(`${name}: started but not finished; run remedy migrate apply ${planId} expand again (it resumes), or abort ${planId}`);
+      } else {
+        const rowsDone = rows.reduce((n, r) => n + Number(r.rows_done), 0);
+        interrupted.push(`${name}: in progress or interrupted after ${rowsDone} rows; run remedy migrate apply ${planId} ${phase} again (it resumes where it stopped)`);
+      }
+    }
+    return { applied, pending: (await u.pending()).map((m) => m.name), interrupted };
   }
 
   /**
@@ -208,15 +296,50 @@ export class MigrationRunner {
       const undone: string[] = [];
       for (const phase of ["backfill", "expand"] as const) {
         const name = `${planId}:${phase}`;
-        const started = (await this.pool.query(`SELECT 1 FROM ${PROGRESS_TABLE} WHERE migration = $1`, [name])).rowCount ?? 0;
-        if (!applied.has(name) && started === 0) continue;
-        for (const step of undoPhaseSteps(plan, phase)) if (step.kind === "ddl") await this.ddl(step);
-        await this.pool.query(`DELETE FROM ${LEDGER_TABLE} WHERE name = $1`, [name]);
+        const progress = new Set((await this.pool.query<{ step: string }>(`SELECT step FROM ${PROGRESS_TABLE} WHERE migration = $1`, [name])).rows.map((r) => r.step));
+        if (!applied.has(name) && progress.size === 0) continue;
+        // The ledger stops claiming the phase before anything is undone, and a marker says an
+        // abort is under way; each undo step records itself in its own transaction, so a rerun
+        // resumes after the last one done and the ledger never claims a half-undone phase.
+        await this.transaction(async (c) => {
+          await c.query(`DELETE FROM ${LEDGER_TABLE} WHERE name = $1`, [name]);
+          await c.query(`INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, '(aborting)', '', 0) ON CONFLICT DO NOTHING`, [name]);
+        });
+        const steps = undoPhaseSteps(plan, phase);
+        for (const [i, step] of steps.entries()) {
+          if (progress.has(`undo:${i}`) || step.kind !== "ddl") continue;
+          try {
+            await this.ddl(step, planId, { migration: name, step: `undo:${i}` });
+          } catch (err) {
+            if (err instanceof LockTimeoutError || err instanceof PlanRefusedError) throw err;
+            throw new Error(
+              `${(err as Error).message}\nabort of ${name} stopped after ${i} of ${steps.length} undo steps (the ledger no longer lists ${name}; remedy migrate status shows it as interrupted): ` +
+                "fix the cause and run remedy migrate abort again (done steps are not repeated), or apply the phase again",
+            );
+          }
+        }
         await this.pool.query(`DELETE FROM ${PROGRESS_TABLE} WHERE migration = $1`, [name]);
         undone.push(name);
       }
       return undone;
     });
+  }
+
+  /** Runs `fn` in one transaction on one connection (standard_conforming_strings on). */
+  private async transaction<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SET LOCAL standard_conforming_strings = on");
+      const r = await fn(client);
+      await client.query("COMMIT");
+      return r;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** Runs `fn` holding the plan's advisory lock; another holder makes it fail at once. */
@@ -252,12 +375,15 @@ export class MigrationRunner {
     if (before.length > 0) throw new Error(`apply ${before.join(", ")} before ${name}: phases run in order, each its own deployment`);
     const plan = this.plans.find((p) => p.id === planId) as MigrationPlan;
     if (phase === "expand") {
-      // A retried expand (an earlier attempt stopped halfway) finds its own new columns: only a
-      // first attempt checks that they do not exist yet.
-      const started = (await this.pool.query(`SELECT 1 FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = '(started)'`, [name])).rowCount === 1;
-      await this.precheck(plan, started);
+      // A retried expand (an earlier attempt stopped halfway) finds its own new columns and
+      // constraints: the ownership ledger tells them from objects remedy did not create.
+      await this.precheck(plan);
       await this.pool.query(`INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, '(started)', '', 0) ON CONFLICT DO NOTHING`, [name]);
     }
+    if (phase === "backfill") await this.precheckViolations(plan, "backfill");
+    if (phase === "contract") await this.precheckNulls(plan);
+    // Applying a phase again after an abort stopped halfway completes it: the abort's markers go.
+    await this.pool.query(`DELETE FROM ${PROGRESS_TABLE} WHERE migration = $1 AND (step = '(aborting)' OR step LIKE 'undo:%')`, [name]);
     try {
       await u.up({ migrations: [name] });
     } catch (err) {
@@ -296,9 +422,10 @@ export class MigrationRunner {
     return new Set(r.rows.map((x) => x.c));
   }
 
-  private async runStep(migration: string, stepId: string, step: Step): Promise<void> {
-    if (step.kind === "ddl") return this.ddl(step);
-    return this.backfill(migration, stepId, step);
+  private async runStep(planId: string, migration: string, stepId: string, step: Step): Promise<void> {
+    if (step.kind === "ddl") return this.ddl(step, planId);
+    if (step.kind === "fillNulls") return this.fillNulls(migration, stepId, step);
+    await this.backfill(migration, stepId, step);
   }
 
   /** `format_type` of a column, undefined when it does not exist. */
@@ -348,7 +475,7 @@ export class MigrationRunner {
    * must not silently drop constraints or indexes; an added column must not exist with another type.
    * @throws PlanRefusedError listing every problem.
    */
-  private async precheck(plan: MigrationPlan, resumed: boolean): Promise<void> {
+  private async precheck(plan: MigrationPlan): Promise<void> {
     const problems: string[] = [];
     for (const [i, o] of plan.operations.entries()) {
       const at = `${plan.id} operations[${i}]`;
@@ -359,16 +486,21 @@ export class MigrationRunner {
           problems.push(`${at}.from: ${o.table}.${o.from} does not exist`);
           continue;
         }
-        // A dual-write trigger of this rename (also under the name older remedy versions used)
-        // means an earlier attempt got that far: its new column is ours.
-        const triggered =
-          to !== undefined &&
-          ((await this.pool.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ANY ($2)", [q(o.table), [syncTriggerName(o.table, o.from, o.to), legacyTriggerName(o.table, o.from, o.to)]])).rowCount ?? 0) > 0;
-        if (to !== undefined && !resumed && !triggered) problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
+        const toColumn: OwnedObject = { kind: "column", table: o.table, name: o.to };
+        if (to !== undefined && (await this.owner(this.pool, toColumn)) !== plan.id) {
+          // A dual-write trigger of this rename (under the names older remedy versions used too)
+          // means an earlier remedy, which kept no ownership ledger, created the column.
+          const triggered =
+            ((await this.pool.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ANY ($2)", [q(o.table), [syncTriggerName(o.table, o.from, o.to), legacyTriggerName(o.table, o.from, o.to)]])).rowCount ?? 0) > 0;
+          if (triggered) await this.pool.query(`INSERT INTO ${OWNED_TABLE} (kind, table_name, name, plan) VALUES ('column', $1, $2, $3) ON CONFLICT DO NOTHING`, [o.table, o.to, plan.id]);
+          else problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
+        }
         const declared = await this.canonicalType(o.type);
-        if (declared !== from && o.up === undefined) {
+        if (declared !== from && o.up === undefined && !isLosslessWidening(from, declared)) {
+          const example = suggestConversion(from, declared, o.from, o.to);
           problems.push(
-            `${at}.type: ${o.table}.${o.from} is ${from} but the plan says ${declared}; a type change must convert explicitly both ways while old and new code run: set up (over ${o.from}, e.g. "round(${o.from} * 100)::bigint") and down (over ${o.to}, e.g. "${o.to} / 100.0"), or keep type ${from}`,
+            `${at}.type: ${o.table}.${o.from} is ${from} but the plan says ${declared}, which is not a widening that keeps every value; a type change must convert explicitly both ways while old and new code run: ` +
+              `set up (over ${o.from}, e.g. ${JSON.stringify(example.up)}) and down (over ${o.to}, e.g. ${JSON.stringify(example.down)}), or keep type ${from}`,
           );
         }
         const attached = (await this.attachedTo(o.table, o.from)).filter((a) => !(o.replaces ?? []).includes(a.name));
@@ -384,8 +516,93 @@ export class MigrationRunner {
           problems.push(`${at}.type: ${o.table}.${o.column} already exists as ${existing}, not ${o.type}; it would be kept as it is. Use another name, or change the plan's type to ${existing}`);
         }
       }
+      if (o.op === "addCheck" || o.op === "addForeignKey" || o.op === "addIndex") {
+        const obj: OwnedObject = { kind: o.op === "addIndex" ? "index" : "constraint", table: o.table, name: o.name };
+        const owner = await this.owner(this.pool, obj);
+        if (owner !== plan.id && (await this.exists(this.pool, obj))) {
+          problems.push(
+            `${at}.name: ${o.op === "addIndex" ? `an index or table named ${o.name}` : `constraint ${o.name} on ${o.table}`} already exists and remedy did not create it${owner ? ` (plan ${owner} did)` : ""}; ` +
+              "remedy will not replace, weaken or drop it: pick another name, or drop it yourself first if it is yours to drop",
+          );
+        }
+      }
     }
+    // Rows that break a new constraint make its validation fail in the backfill: refused now,
+    // unless a sql step of the backfill phase may fix them first.
+    if (!plan.operations.some((o) => o.op === "sql" && o.phase === "backfill")) problems.push(...(await this.violations(plan, "expand")));
     if (problems.length > 0) throw new PlanRefusedError(problems);
+  }
+
+  /** Rows that violate a constraint a phase adds or validates, one problem per constraint. */
+  private async violations(plan: MigrationPlan, phase: MigrationPhase): Promise<string[]> {
+    const problems: string[] = [];
+    for (const step of phaseSteps(plan, phase)) {
+      if (step.kind !== "ddl" || !step.violations) continue;
+      const n = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM (${step.violations.rows}) v`)).rows[0].n);
+      if (n === 0) continue;
+      const sample = (await this.pool.query<{ s: string }>(`SELECT v::text AS s FROM (${step.violations.rows}) v LIMIT 3`)).rows.map((r) => r.s);
+      problems.push(
+        `${plan.id}: ${n} row${n === 1 ? "" : "s"} of ${step.table} ${step.violations.what} (${step.violations.shown}: ${sample.join(", ")}${n > 3 ? ", ..." : ""}), so ${step.violations.name} could never be validated; ` +
+          "fix or delete those rows first (or add a sql step in the backfill phase that does); nothing was changed",
+      );
+    }
+    return problems;
+  }
+
+  /** Refuses a contract that would meet NULLs nobody consented to fill, before anything runs. */
+  private async precheckNulls(plan: MigrationPlan): Promise<void> {
+    const reasons: string[] = [];
+    for (const step of phaseSteps(plan, "contract")) {
+      if (step.kind !== "fillNulls" || step.value !== undefined) continue;
+      const found = await this.nulls(step);
+      if (found.count > 0) reasons.push(this.nullsMessage(plan.id, step, found));
+    }
+    if (reasons.length > 0) throw new ContractRefusedError(reasons);
+  }
+
+  private async precheckViolations(plan: MigrationPlan, phase: MigrationPhase): Promise<void> {
+    const problems = await this.violations(plan, phase);
+    if (problems.length > 0) throw new PlanRefusedError(problems);
+  }
+
+  private async nulls(step: Extract<Step, { kind: "fillNulls" }>): Promise<{ count: number; keys: string[] }> {
+    const [t, c, k] = [q(step.table), q(step.column), q(step.key)];
+    const count = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${t} WHERE ${c} IS NULL`)).rows[0].n);
+    const keys = count === 0 ? [] : (await this.pool.query<{ k: string }>(`SELECT ${k}::text AS k FROM ${t} WHERE ${c} IS NULL ORDER BY ${k} LIMIT 3`)).rows.map((r) => r.k);
+    return { count, keys };
+  }
+
+  private nullsMessage(planId: string, step: Extract<Step, { kind: "fillNulls" }>, found: { count: number; keys: string[] }): string {
+    return (
+      `${step.table}.${step.column} has ${found.count} NULL${found.count === 1 ? "" : "s"} written since the backfill (${step.key} ${found.keys.join(", ")}${found.count > 3 ? ", ..." : ""}); the contract changed nothing. ` +
+      `Set ${step.field} in plan ${planId} to the value they should get (the contract reports how many it filled), or fix those rows yourself, and run the contract again`
+    );
+  }
+
+  /** NULLs in a column about to become NOT NULL: none, refused, or filled with the plan's consent and reported. */
+  private async fillNulls(migration: string, stepId: string, step: Extract<Step, { kind: "fillNulls" }>): Promise<void> {
+    const found = await this.nulls(step);
+    if (found.count === 0) return;
+    if (step.value === undefined) throw new ContractRefusedError([this.nullsMessage(migration.split(":")[0], step, found)]);
+    const filled = await this.backfill(migration, stepId, { kind: "backfill", table: step.table, key: step.key, description: `fill NULL ${step.table}.${step.column}`, set: `${q(step.column)} = ${step.value}`, where: `${q(step.column)} IS NULL` });
+    this.note(`${migration}: filled ${filled} NULL${filled === 1 ? "" : "s"} in ${step.table}.${step.column} with ${step.value} (${step.field})`);
+  }
+
+  /** Whether an object of that kind and name exists now. */
+  private async exists(c: Queryable, o: OwnedObject): Promise<boolean> {
+    const r =
+      o.kind === "column"
+        ? await c.query("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped", [q(o.table), o.name])
+        : o.kind === "constraint"
+          ? await c.query("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2", [q(o.table), o.name])
+          : await c.query("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = current_schema()", [o.name]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  /** The plan that created the object, per the ownership ledger; undefined when remedy did not. */
+  private async owner(c: Queryable, o: OwnedObject): Promise<string | undefined> {
+    const r = await c.query<{ plan: string }>(`SELECT plan FROM ${OWNED_TABLE} WHERE kind = $1 AND table_name = $2 AND name = $3`, [o.kind, o.table, o.name]);
+    return r.rows[0]?.plan;
   }
 
   /** true/false for a valid/invalid index of that name, undefined when there is none. */
@@ -397,33 +614,130 @@ export class MigrationRunner {
     return r.rows[0]?.valid;
   }
 
-  private async ddl(step: Extract<Step, { kind: "ddl" }>): Promise<void> {
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+  /**
+   * Runs `run` on `client`; meanwhile another connection records who blocks that backend
+   * (pg_blocking_pids), so a lock timeout can name the session, its state and query.
+   */
+  private async watched<T>(client: PoolClient, blockers: Map<number, Blocker>, run: () => Promise<T>): Promise<T> {
+    const pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+    let settled = false;
+    const poll = (async () => {
+      while (!settled) {
+        await sleep(Math.max(10, Math.min(100, Math.floor(this.lockTimeoutMs / 4))));
+        if (settled) break;
+        const r = await this.pool
+          .query<Blocker>("SELECT pid, coalesce(state, '') AS state, to_char(xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since, coalesce(query, '') AS query FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids($1))", [pid])
+          .catch(() => undefined);
+        if (r && r.rows.length > 0) {
+          blockers.clear();
+          for (const b of r.rows) blockers.set(b.pid, b);
+        }
+      }
+    })();
+    try {
+      return await run();
+    } finally {
+      settled = true;
+      await poll;
+    }
+  }
+
+  /**
+   * One DDL step: in a transaction under lock_timeout (or outside one, concurrently), retried on
+   * lock timeouts with backoff until its attempts or the total lock wait run out. Ownership:
+   * objects it creates are recorded in the same transaction; an object of that name remedy did
+   * not create refuses the step; an undo step drops only what this plan created. `record` marks
+   * the step done in the progress table in the same transaction (abort resumes after it).
+   */
+  private async ddl(step: Extract<Step, { kind: "ddl" }>, planId: string, record?: { migration: string; step: string }): Promise<void> {
+    const markDone = async (c: Queryable) => {
+      if (record) await c.query(`INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, $2, '', 0) ON CONFLICT DO NOTHING`, [record.migration, record.step]);
+    };
+    const describe = (o: OwnedObject) => `${o.kind} ${o.kind === "index" ? o.name : `${o.table}.${o.name}`}`;
+    if (step.dropsOwned) {
+      const o = step.dropsOwned;
+      const owner = await this.owner(this.pool, o);
+      if (owner !== planId) {
+        if (await this.exists(this.pool, o)) this.note(`left ${describe(o)} in place: remedy did not create it${owner ? ` (plan ${owner} did)` : ""}`);
+        await markDone(this.pool);
+        return;
+      }
+    }
+    /** Objects of `creates` absent now (to record as this plan's), or "done" when an earlier attempt made them all. */
+    const ownership = async (c: Queryable): Promise<OwnedObject[] | "done"> => {
+      const state = await Promise.all((step.creates ?? []).map(async (o) => ({ o, exists: await this.exists(c, o), owner: await this.owner(c, o) })));
+      const foreign = state.filter((x) => x.exists && x.owner !== planId && !x.o.adopt);
+      if (foreign.length > 0) {
+        throw new PlanRefusedError(
+          foreign.map(
+            (x) =>
+              `${step.description}: ${describe(x.o)} already exists and remedy did not create it${x.owner ? ` (plan ${x.owner} did)` : ""}; remedy will not replace, weaken or drop it. Pick another name, or drop it yourself if it is yours to drop`,
+          ),
+        );
+      }
+      // A constraint this plan already added is done (ADD CONSTRAINT cannot be repeated); column
+      // and index steps are written to be rerun (IF NOT EXISTS, CREATE OR REPLACE).
+      if (state.length > 0 && state.every((x) => x.exists && x.owner === planId && x.o.kind === "constraint")) return "done";
+      return state.filter((x) => !x.exists).map((x) => x.o);
+    };
+    const own = (c: Queryable, objects: readonly OwnedObject[]) =>
+      Promise.all(objects.map((o) => c.query(`INSERT INTO ${OWNED_TABLE} (kind, table_name, name, plan) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [o.kind, o.table, o.name, planId])));
+    const disown = (c: Queryable, o: OwnedObject) => c.query(`DELETE FROM ${OWNED_TABLE} WHERE kind = $1 AND table_name = $2 AND name = $3 AND plan = $4`, [o.kind, o.table, o.name, planId]);
+
+    const startedAt = Date.now();
+    const blockers = new Map<number, Blocker>();
+    for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
-      try {
+      const run = async () => {
         if (step.concurrently) {
           await client.query(`SET lock_timeout = ${this.lockTimeoutMs}`);
+          await client.query("SET standard_conforming_strings = on");
+          const fresh = await ownership(client);
+          if (fresh !== "done") await own(client, fresh); // before the build: a failed build's cleanup may then drop it
           // An interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index that IF NOT EXISTS
-          // would skip: drop it and build again.
+          // would skip: drop it (it is this plan's, recorded above) and build again.
           if (step.index && (await this.indexValid(client, step.index)) === false && step.cleanup) await client.query(step.cleanup);
           await client.query(step.sql);
           if (step.index && (await this.indexValid(client, step.index)) !== true) {
             throw new Error(`index ${step.index} is not valid after building it; see pg_index.indisvalid`);
           }
+          if (step.dropsOwned) await disown(client, step.dropsOwned);
+          await markDone(client);
         } else {
           await client.query("BEGIN");
           await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
-          await client.query(step.sql);
+          await client.query("SET LOCAL standard_conforming_strings = on");
+          const fresh = await ownership(client);
+          if (fresh !== "done") {
+            await client.query(step.sql);
+            await own(client, fresh);
+          }
+          if (step.dropsOwned) await disown(client, step.dropsOwned);
+          await markDone(client);
           await client.query("COMMIT");
         }
+      };
+      try {
+        // The first attempt runs unwatched; once it met a lock, the retries note who holds it.
+        await (attempt === 1 ? run() : this.watched(client, blockers, run));
         return;
       } catch (err) {
         if (!step.concurrently) await client.query("ROLLBACK").catch(() => undefined);
         const code = (err as { code?: string }).code;
-        if (step.concurrently && step.cleanup) await client.query(step.cleanup).catch(() => undefined);
+        const built = step.creates?.[0];
+        if (step.concurrently && step.cleanup && built && (await this.owner(client, built).catch(() => undefined)) === planId) {
+          // A failed build of ours leaves an INVALID index: dropped, and no longer claimed.
+          await client.query(step.cleanup).catch(() => undefined);
+          if (!(await this.exists(client, built).catch(() => true))) await disown(client, built).catch(() => undefined);
+        }
+        if (err instanceof PlanRefusedError) throw err;
         if (code !== "55P03") throw new Error(`${step.description}: ${(err as Error).message}`);
-        if (attempt === this.attempts) throw new LockTimeoutError(step.description, step.table, this.lockTimeoutMs, this.attempts);
-        await sleep(Math.min(200 * 2 ** (attempt - 1), 5000));
+        const backoff = Math.min(200 * 2 ** (attempt - 1), 5000);
+        const waited = Date.now() - startedAt;
+        if (attempt >= this.attempts || waited + backoff + this.lockTimeoutMs > this.maxLockWaitMs) {
+          throw new LockTimeoutError(step.description, step.table, waited, attempt, [...blockers.values()], "nothing of this step was applied; the phase starts again at this step");
+        }
+        await sleep(backoff);
       } finally {
         client.release();
       }
@@ -434,9 +748,10 @@ export class MigrationRunner {
    * Keyset pagination over any ordered key (integers, text, UUIDs): each batch is the next
    * `batchSize` keys after the last one done, so sparse ids cost no empty batches. One short
    * transaction per batch updates the rows and records the last key, so a stopped backfill
-   * resumes exactly where it was.
+   * resumes exactly where it was. A batch whose rows stay locked is retried until the total
+   * lock wait runs out; then it stops and names who holds them. Returns the rows updated.
    */
-  private async backfill(migration: string, stepId: string, step: Extract<Step, { kind: "backfill" }>): Promise<void> {
+  private async backfill(migration: string, stepId: string, step: Extract<Step, { kind: "backfill" }>): Promise<number> {
     const [t, k] = [q(step.table), q(step.key)];
     const saved = await this.pool.query<{ last_key: string; rows_done: string }>(`SELECT last_key, rows_done::text FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = $2`, [migration, stepId]);
     let last: string | undefined = saved.rows[0]?.last_key;
@@ -446,19 +761,22 @@ export class MigrationRunner {
     // Rows inserted from now on are dual-written (the expand phase installed the trigger): the
     // backfill stops at the highest key there is now instead of chasing the workload's inserts.
     const top = (await this.pool.query<{ hi: string | null }>(`SELECT ${k}::text AS hi FROM ${t} ORDER BY ${k} DESC LIMIT 1`)).rows[0]?.hi ?? null;
-    if (top === null) return;
+    if (top === null) return done;
     const remaining = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${t} WHERE ${after()} AND (${step.where})`, params())).rows[0].n);
     const total = done + remaining;
     const resumedAt = done;
     const started = Date.now();
     let batch = 0;
+    let waitingSince: number | undefined;
+    const blockers = new Map<number, Blocker>();
     for (;;) {
       const batchStarted = Date.now();
       const client: PoolClient = await this.pool.connect();
       let upTo: string | null = null;
-      try {
+      const run = async (): Promise<boolean> => {
         await client.query("BEGIN");
         await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
+        await client.query("SET LOCAL standard_conforming_strings = on");
         const limitParam: number = last === undefined ? 1 : 2;
         const edge: { rows: { hi: string | null }[] } = await client.query<{ hi: string | null }>(
           // The batch's last key (at most the top key); any ordered type (there is no max(uuid)).
@@ -468,7 +786,7 @@ export class MigrationRunner {
         upTo = edge.rows[0]?.hi ?? null;
         if (upTo === null) {
           await client.query("COMMIT");
-          break;
+          return false;
         }
         const r = await client.query(`UPDATE ${t} SET ${step.set} WHERE ${after()} AND ${k} <= $${limitParam} AND (${step.where})`, [...params(), upTo]);
         done += r.rowCount ?? 0;
@@ -478,22 +796,37 @@ export class MigrationRunner {
           [migration, stepId, upTo, done],
         );
         await client.query("COMMIT");
+        return true;
+      };
+      const doneBefore = done;
+      try {
+        if (!(await (waitingSince === undefined ? run() : this.watched(client, blockers, run)))) break;
+        waitingSince = undefined;
+        blockers.clear();
       } catch (err) {
+        done = doneBefore;
         await client.query("ROLLBACK").catch(() => undefined);
         if ((err as { code?: string }).code === "55P03") {
+          // Row locks held by the workload are short: retry the same range, for a while.
+          waitingSince ??= batchStarted;
+          const waited = Date.now() - waitingSince;
+          if (waited + 100 + this.lockTimeoutMs > this.maxLockWaitMs) {
+            throw new LockTimeoutError(step.description, step.table, waited, Math.max(1, Math.round(waited / this.lockTimeoutMs)), [...blockers.values()], `the backfill resumes after the last committed batch (${done} rows done)`);
+          }
           await sleep(100);
-          continue; // retry the same range: row locks held by the workload are short
+          continue;
         }
         throw err;
       } finally {
         client.release();
       }
-      last = upTo;
+      last = upTo as string | null as string;
       batch += 1;
       if (this.throttle > 0) await sleep((Date.now() - batchStarted) * this.throttle);
       const seconds = Math.max((Date.now() - started) / 1000, 0.001);
       this.options.onProgress?.({ migration, step: step.description, done, total: Math.max(total, done), rowsPerSecond: Math.round((done - resumedAt) / seconds) });
       this.options.afterBatch?.(batch);
     }
+    return done;
   }
 }

@@ -1,5 +1,20 @@
 import { strict as assert } from "node:assert";
-import { checkContract, checkRelease, columnChanges, objectName, parseConversion, parsePlan, phaseSteps, syncTriggerName, type VersionUsage } from "../../core/migrations";
+import {
+  canonicalLiteral,
+  checkContract,
+  checkRelease,
+  columnChanges,
+  dollarQuote,
+  isLosslessWidening,
+  objectName,
+  parseConversion,
+  parseExpression,
+  parsePlan,
+  phaseSteps,
+  suggestConversion,
+  syncTriggerName,
+  type VersionUsage,
+} from "../../core/migrations";
 
 const plan = parsePlan({
   id: "0007-payments-refactor",
@@ -18,13 +33,12 @@ describe("core/migrations: expand/contract plans", () => {
     const expand = phaseSteps(plan, "expand");
     assert.deepEqual(expand.map((s) => s.description), [
       "add payments.note",
-      "add payments.amount_minor beside amount",
-      "dual-write amount <-> amount_minor",
+      "add payments.amount_minor beside amount, dual-write amount <-> amount_minor",
       "default payments.currency to 'EUR'",
       "build index payments_currency_idx concurrently",
     ]);
     assert.ok(expand.every((s) => s.kind === "ddl" && !/DROP COLUMN/.test(s.sql)));
-    const index = expand[4];
+    const index = expand[3];
     assert.ok(index.kind === "ddl" && index.concurrently && index.sql === 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "payments_currency_idx" ON "payments" ("currency")');
     const backfill = phaseSteps(plan, "backfill");
     assert.deepEqual(backfill.map((s) => (s.kind === "backfill" ? [s.table, s.key, s.set, s.where] : [])), [
@@ -33,11 +47,12 @@ describe("core/migrations: expand/contract plans", () => {
     ]);
     const contract = phaseSteps(plan, "contract").map((s) => s.description);
     assert.deepEqual(contract, [
+      "NULLs in payments.amount_minor",
       "check payments.amount_minor IS NOT NULL (not valid)",
       `validate ${objectName("nn", "payments", "amount_minor")}`,
       "set payments.amount_minor NOT NULL",
       "stop dual-writing amount <-> amount_minor, drop payments.amount, give amount_minor its default",
-      "fill NULL payments.currency written since the backfill",
+      "NULLs in payments.currency written since the backfill",
       "check payments.currency IS NOT NULL (not valid)",
       `validate ${objectName("nn", "payments", "currency")}`,
       "set payments.currency NOT NULL",
@@ -93,17 +108,17 @@ describe("core/migrations: expand/contract plans", () => {
 
   it("names the bad field of an invalid plan", () => {
     assert.throws(
-      () => parsePlan({ id: "rename", description: "x", operations: [{ op: "renameColumn", table: "Payments", from: "a", to: "b", type: "bigint" }] }, "migrations/x.json"),
-      /invalid migration migrations\/x\.json: id: must be "<sortable number>-<name>".*; operations\.0\.table: must be a lowercase SQL identifier/,
+      () => parsePlan({ id: "rename", description: "x", operations: [{ op: "renameColumn", table: "public.payments", from: "a", to: "b", type: "bigint" }] }, "migrations/x.json"),
+      /invalid migration migrations\/x\.json: id: must be "<sortable number>-<name>".*; operations\.0\.table: must be a name of 1 to 63 bytes without ", \\, \., control characters/,
     );
     assert.throws(() => parsePlan({ id: "0001-x", description: "x", operations: [{ op: "truncate", table: "t" }] }), /operations\.0\.op/);
   });
 
   it("refuses a contract while a version in the rollback window uses what it drops, naming column and versions", () => {
     const window: VersionUsage[] = [
-      { service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor"] },
-      { service: "payments", version: "v2.3.0", role: "previous", columns: ["payments.amount"] },
-      { service: "reports", version: "r9", role: "stable", columns: ["payments.legacy", "payments.amount"] },
+      { service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor"], writesNull: [] },
+      { service: "payments", version: "v2.3.0", role: "previous", columns: ["payments.amount"], writesNull: [] },
+      { service: "reports", version: "r9", role: "stable", columns: ["payments.legacy", "payments.amount"], writesNull: [] },
     ];
     assert.deepEqual(checkContract(plan, window), [
       "contract of 0007-payments-refactor drops payments.amount, still used by payments v2.3.0 (previous), reports r9 (stable); wait until no version in the rollback window uses it (promote past it and let the rollback window end)",
@@ -115,7 +130,7 @@ describe("core/migrations: expand/contract plans", () => {
   it("refuses a NOT NULL contract while a version in the rollback window may write NULL there", () => {
     // plan: renameColumn amount -> amount_minor with notNull, and setNotNull on payments.currency.
     const window: VersionUsage[] = [
-      { service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor", "payments.currency"] },
+      { service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor", "payments.currency"], writesNull: [] },
       { service: "payments", version: "v2.3.9", role: "candidate", columns: ["payments.amount_minor", "payments.currency"], writesNull: ["payments.currency"] },
     ];
     assert.deepEqual(checkContract(plan, window), [
@@ -134,5 +149,96 @@ describe("core/migrations: expand/contract plans", () => {
       checkRelease(live, [{ service: "payments", version: "v2.4.0", role: "candidate", columns: ["payments.id", "payments.amount_minor"] }], [plan]),
       ["payments v2.4.0 (candidate) uses payments.amount_minor, which the live schema does not have; apply the expand phase of 0007-payments-refactor first"],
     );
+  });
+
+  it("fails closed on NOT NULL: a version that uses the column must say whether it writes NULL there", () => {
+    const silent: VersionUsage = { service: "payments", version: "v2.3.9", role: "previous", columns: ["payments.currency"] };
+    assert.deepEqual(checkContract(plan, [silent]), [
+      'contract of 0007-payments-refactor makes payments.currency NOT NULL, but payments v2.3.9 (previous) uses it without saying whether it writes NULL there; set database.writesNull for "v2.3.9" (the columns that version may write NULL to, [] if none; in a --window file: writesNull) and run the contract again',
+    ]);
+    assert.deepEqual(checkContract(plan, [{ ...silent, writesNull: [] }]), [], "declared: writes no NULL");
+    assert.deepEqual(checkContract(plan, [{ ...silent, columns: ["payments.note"] }]), [], "does not use it: nothing to say");
+    // The old column of a NOT NULL rename counts: the trigger copies its NULLs across.
+    assert.match(checkContract(plan, [{ ...silent, columns: ["payments.amount"] }]).join("\n"), /makes payments\.amount NOT NULL, but payments v2\.3\.9 \(previous\) uses it without saying/);
+  });
+
+  it("reads every PostgreSQL string constant form exactly and renders it so no quoting around it can be ended", () => {
+    const render = (expr: string) => {
+      const r = parseExpression(expr, ["note"], false);
+      assert.equal(typeof r, "function", `${expr}: ${String(r)}`);
+      return (r as (ref: (c: string) => string) => string)((c) => `NEW."${c}"`);
+    };
+    // Each form, with the texts that broke the trigger: $do$, $fn$, %s, quotes and backslashes.
+    assert.equal(render("note || '$do$ %s $fn$'"), `NEW."note" || '$do$ %s $fn$'`);
+    assert.equal(render("note || 'it''s'"), `NEW."note" || 'it''s'`);
+    assert.equal(render(String.raw`note || E'a\'b\\c\n\x41\101\u00e9'`), String.raw`NEW."note" || E'a''b\\c` + "\n" + String.raw`AAé'`);
+    assert.equal(render("note || $tag$ it's $do$ $$ %s $tag$"), `NEW."note" || ' it''s $do$ $$ %s '`);
+    assert.equal(render("note || $$x$$"), `NEW."note" || 'x'`);
+    assert.equal(render(String.raw`note || U&'d\0061t\+000061 \\'`), String.raw`NEW."note" || E'data \\'`);
+    assert.equal(render("note % 7 = 0"), `NEW."note" % 7 = 0`);
+    assert.equal(render(String.raw`note || 'C:\dir'`), String.raw`NEW."note" || E'C:\\dir'`, "a backslash reads the same whatever standard_conforming_strings is");
+    // Forms it cannot read exactly are refused, not passed through.
+    for (const [expr, why] of [
+      ["note || $x$ open", /unterminated dollar-quoted string \$x\$/],
+      ["note || 'open", /unterminated string constant/],
+      [String.raw`note || E'\xff'`, /raw byte above 0x7f/],
+      [String.raw`note || U&'!0061' UESCAPE '!'`, /UESCAPE is not supported/],
+      ["note || B'101'", /bit-string constants/],
+      ["note || 'a' 'b'", /two string constants in a row/],
+      [String.raw`note || E'\000'`, /NUL/],
+      ["note || $1", /unexpected "\$1"/],
+    ] as const) {
+      const r = parseExpression(expr, ["note"], false);
+      assert.ok(typeof r === "string" && why.test(r), `${expr}: ${String(r)}`);
+    }
+    assert.equal(canonicalLiteral("a'b"), "'a''b'");
+    assert.equal(canonicalLiteral("a\\'b"), "E'a\\\\''b'");
+  });
+
+  it("quotes with a dollar tag the text does not contain, even when the text ends like the tag", () => {
+    assert.equal(dollarQuote("x", "do"), "$do$x$do$");
+    assert.equal(dollarQuote("a $do$ b", "do"), "$do1$a $do$ b$do1$");
+    assert.equal(dollarQuote("a $do$ $do1$", "do"), "$do2$a $do$ $do1$$do2$");
+    // "x$do" + "$do$" would close early at "x$do$": the tag must not appear in text + tag before the end.
+    assert.equal(dollarQuote("x$do", "do"), "$do1$x$do$do1$");
+  });
+
+  it("keeps quoted mixed-case names, spaces and reserved words; refuses names PostgreSQL would truncate or that break quoting", () => {
+    const rename = (table: string, from: string, to: string) =>
+      parsePlan({ id: "0003-x", description: "x", operations: [{ op: "renameColumn", table, from, to, type: "bigint", up: `"${from}" * 100`, down: `"${to}" / 100` }] });
+    const p = rename("Order Items", "unitPrice", "unit price minor");
+    const steps = phaseSteps(p, "backfill");
+    assert.ok(steps[0].kind === "backfill" && steps[0].set === '"unit price minor" = "unitPrice" * 100', JSON.stringify(steps[0]));
+    assert.doesNotThrow(() => rename("user", "order", "select"));
+    assert.doesNotThrow(() => rename("t".repeat(63), "c".repeat(63), "d".repeat(63)));
+    assert.throws(() => rename("t".repeat(64), "a", "b"), /operations\.0\.table: must be a name of 1 to 63 bytes/);
+    assert.throws(() => rename("é".repeat(32), "a", "b"), /operations\.0\.table: must be a name of 1 to 63 bytes/, "64 bytes in UTF-8");
+    for (const bad of ['a"b', "a.b", "a\\b", " a", "a\nb", ""]) assert.throws(() => rename(bad, "a", "b"), /operations\.0\.table: must be a name/, JSON.stringify(bad));
+    // Unquoted words fold to lower case, as in PostgreSQL: a capitalised column must be quoted.
+    assert.match(String(parseExpression("unitPrice * 100", ["unitPrice"], false)), /write the column as "unitPrice"/);
+  });
+
+  it("knows which type changes keep every value, and suggests conversions that fit the others", () => {
+    const widen: [string, string][] = [
+      ["smallint", "integer"], ["integer", "bigint"], ["integer", "numeric"], ["integer", "numeric(12,2)"], ["bigint", "numeric(19,0)"],
+      ["character varying(10)", "character varying(20)"], ["character varying(10)", "text"], ["character varying(10)", "character varying"], ["text", "character varying"],
+      ["numeric(10,2)", "numeric(14,2)"], ["numeric(10,2)", "numeric(12,4)"], ["numeric(10,2)", "numeric"], ["real", "double precision"], ["integer[]", "bigint[]"],
+    ];
+    const narrow: [string, string][] = [
+      ["bigint", "integer"], ["integer", "numeric(11,2)"], ["bigint", "numeric(18,0)"], ["character varying(20)", "character varying(10)"], ["text", "character varying(255)"],
+      ["numeric(14,2)", "numeric(10,2)"], ["numeric(10,4)", "numeric(12,2)"], ["numeric", "numeric(30,10)"], ["double precision", "real"], ["numeric(12,2)", "bigint"],
+      ["text", "integer"], ["integer", "text"], ["timestamp without time zone", "timestamp with time zone"], ["integer[]", "integer"],
+    ];
+    for (const [a, b] of widen) assert.equal(isLosslessWidening(a, b), true, `${a} -> ${b}`);
+    for (const [a, b] of narrow) assert.equal(isLosslessWidening(a, b), false, `${a} -> ${b}`);
+    assert.deepEqual(suggestConversion("numeric(12,2)", "bigint", "amount", "amount_minor"), { up: "round(amount)::bigint", down: "amount_minor::numeric(12,2)" });
+    assert.deepEqual(suggestConversion("text", "integer", "qty", "quantity"), { up: "nullif(trim(qty), '')::integer", down: "quantity::text" });
+    assert.deepEqual(suggestConversion("integer", "character varying(32)", "code", "Code"), { up: "code::text", down: `nullif(trim("Code"), '')::integer` });
+    // Every suggestion is a conversion the plan grammar accepts (they run on PostgreSQL in test/db).
+    for (const [a, b] of [...narrow.filter(([x, y]) => !x.endsWith("[]") || y.endsWith("[]")), ["time without time zone", "text"] as [string, string]]) {
+      const s = suggestConversion(a, b, "old", "new");
+      assert.equal(typeof parseConversion(s.up, "old"), "function", `${a} -> ${b} up ${s.up}: ${String(parseConversion(s.up, "old"))}`);
+      assert.equal(typeof parseConversion(s.down, "new"), "function", `${a} -> ${b} down ${s.down}`);
+    }
   });
 });

@@ -32,8 +32,8 @@ const v2 = (db: Pool, t: string) => ({
 });
 
 const usage = (table: string) => ({
-  v1: { service: "payments", version: "v1", columns: [`${table}.id`, `${table}.currency`, `${table}.amount`] },
-  v2: { service: "payments", version: "v2", columns: [`${table}.id`, `${table}.currency`, `${table}.amount_minor`] },
+  v1: { service: "payments", version: "v1", columns: [`${table}.id`, `${table}.currency`, `${table}.amount`], writesNull: [] },
+  v2: { service: "payments", version: "v2", columns: [`${table}.id`, `${table}.currency`, `${table}.amount_minor`], writesNull: [] },
 });
 
 describe("migrations on real PostgreSQL 15: expand/contract", function () {
@@ -107,7 +107,7 @@ describe("migrations on real PostgreSQL 15: expand/contract", function () {
     assert.deepEqual(checkRelease(live, [{ ...u1, role: "candidate" }], [plan]), [
       "payments v1 (candidate) uses payments.amount, which the live schema does not have; 0001-rename-payments-amount already removed it; this version can no longer run",
     ]);
-    assert.deepEqual(await runner.status(), { applied: ["0001-rename-payments-amount:expand", "0001-rename-payments-amount:backfill", "0001-rename-payments-amount:contract"], pending: [] });
+    assert.deepEqual(await runner.status(), { applied: ["0001-rename-payments-amount:expand", "0001-rename-payments-amount:backfill", "0001-rename-payments-amount:contract"], pending: [], interrupted: [] });
   });
 
   it("adds a column, sets NOT NULL safely, builds an index concurrently and drops a column, phase by phase", async () => {
@@ -131,7 +131,7 @@ describe("migrations on real PostgreSQL 15: expand/contract", function () {
     assert.deepEqual(idx.rows, [{ indisvalid: true }], "index built and valid");
     await runner.apply(plan.id, "backfill");
     assert.equal((await db.query("SELECT count(*)::int AS n FROM accounts WHERE region IS NULL")).rows[0].n, 0);
-    await runner.apply(plan.id, "contract", [{ service: "accounts", version: "v3", role: "stable", columns: ["accounts.id", "accounts.region"] }]);
+    await runner.apply(plan.id, "contract", [{ service: "accounts", version: "v3", role: "stable", columns: ["accounts.id", "accounts.region"], writesNull: [] }]);
     const cols = await db.query("SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'accounts' ORDER BY column_name");
     assert.deepEqual(cols.rows, [
       { column_name: "id", is_nullable: "NO" },
@@ -191,7 +191,7 @@ describe("migrations on real PostgreSQL 15: expand/contract", function () {
       const readerWaitMs = Date.now() - t0;
       await assert.rejects(alter, (err: Error) => {
         assert.ok(err instanceof LockTimeoutError, String(err));
-        assert.match(err.message, /^add locked\.note: could not lock locked within 150 ms on 2 attempts/);
+        assert.match(err.message, /^add locked\.note: could not lock locked: waited \d+ ms over 2 attempts; blocked by pid \d+ \(idle in transaction/);
         return true;
       });
       assert.ok(readerWaitMs < 150 + 250, `reader waited ${readerWaitMs} ms`);

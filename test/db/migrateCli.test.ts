@@ -40,10 +40,10 @@ describe("cli: remedy migrate against a real PostgreSQL 15", function () {
     assert.equal(refused.code, 1);
     assert.match(JSON.parse(refused.err).message as string, /drops payments\.amount, still used by payments v2\.3\.0 \(previous\)/);
 
-    fs.writeFileSync(window, JSON.stringify([{ service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor"] }]));
+    fs.writeFileSync(window, JSON.stringify([{ service: "payments", version: "v2.4.0", role: "stable", columns: ["payments.amount_minor"], writesNull: [] }]));
     const contract = await runRemedy(["migrate", "apply", id, "contract", "--window", window, "--json"]);
     assert.equal(contract.code, 0, contract.err);
-    assert.deepEqual(JSON.parse(contract.out), { applied: [`${id}:expand`, `${id}:backfill`, `${id}:contract`], pending: [] });
+    assert.deepEqual(JSON.parse(contract.out), { applied: [`${id}:expand`, `${id}:backfill`, `${id}:contract`], pending: [], interrupted: [] });
   });
 
   it("exits 2 on usage and input errors", async () => {

@@ -63,7 +63,7 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     assert.equal(rows.find((r) => r.id === "4")?.amount_minor, "8888");
     assert.equal(rows.find((r) => r.id === "500")?.amount_minor, "500", "pre-existing rows backfilled");
     // Contract: the new column keeps the old one's default and NOT NULL.
-    await runner.apply(plan.id, "contract", [{ service: "ledger", version: "v2", role: "stable", columns: ["ledger.amount_minor"] }]);
+    await runner.apply(plan.id, "contract", [{ service: "ledger", version: "v2", role: "stable", columns: ["ledger.amount_minor"], writesNull: [] }]);
     const fresh = await db.query<{ amount_minor: string }>("INSERT INTO ledger (note) VALUES ('v2 default') RETURNING amount_minor::text");
     assert.equal(fresh.rows[0].amount_minor, "0");
     await assert.rejects(db.query("INSERT INTO ledger (amount_minor) VALUES (NULL)"), /null value in column "amount_minor"/);
@@ -189,7 +189,8 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     // Act + Assess: the implicit (lossy) change is refused before anything runs.
     await assert.rejects(new MigrationRunner(db, [implicit]).apply(implicit.id, "expand"), (e: Error) => {
       assert.ok(e instanceof PlanRefusedError, String(e));
-      assert.match(e.message, /0701-money operations\[0\]\.type: money\.amount is numeric\(12,2\) but the plan says bigint; a type change must convert explicitly both ways/);
+      assert.match(e.message, /0701-money operations\[0\]\.type: money\.amount is numeric\(12,2\) but the plan says bigint, which is not a widening that keeps every value; a type change must convert explicitly both ways/);
+      assert.match(e.message, /set up \(over amount, e\.g\. "round\(amount\)::bigint"\) and down \(over amount_minor, e\.g\. "amount_minor::numeric\(12,2\)"\)/);
       return true;
     });
     assert.equal((await db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'money' AND column_name = 'amount_minor'")).rowCount, 0, "nothing ran");
@@ -242,18 +243,23 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     await new MigrationRunner(db, [acknowledged]).apply(acknowledged.id, "expand");
   });
 
-  it("rebuilds an index an interrupted concurrent build left INVALID, instead of reporting success", async () => {
-    // Prepare: a unique build that failed part-way leaves an INVALID index behind.
+  it("rebuilds an index its own interrupted concurrent build left INVALID, and never touches an INVALID index remedy did not create", async () => {
     await db.query("CREATE TABLE tags (id bigserial PRIMARY KEY, name text)");
     await db.query("INSERT INTO tags (name) VALUES ('a'), ('a'), ('b')");
-    await assert.rejects(db.query("CREATE UNIQUE INDEX CONCURRENTLY tags_name_key ON tags (name)"), /could not create unique index/);
-    const valid = async () => (await db.query<{ v: boolean }>("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 'tags_name_key'::regclass")).rows[0]?.v;
-    assert.equal(await valid(), false, "left invalid");
-    await db.query("DELETE FROM tags WHERE id = 2");
-    // Act
     const plan = parsePlan({ id: "0901-tags", description: "x", operations: [{ op: "addIndex", table: "tags", name: "tags_name_key", columns: ["name"], unique: true }] });
+    const valid = async () => (await db.query<{ v: boolean }>("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = to_regclass('tags_name_key')")).rows[0]?.v;
+    // remedy's own build fails on the duplicates: its INVALID index is dropped and not claimed.
+    await assert.rejects(new MigrationRunner(db, [plan]).apply(plan.id, "expand"), /could not create unique index/);
+    assert.equal(await valid(), undefined, "the failed build left nothing");
+    assert.equal((await db.query("SELECT 1 FROM remedy_owned_objects WHERE name = 'tags_name_key'")).rowCount, 0);
+    // Someone else's failed build leaves an INVALID index of that name: refused, left alone.
+    await assert.rejects(db.query("CREATE UNIQUE INDEX CONCURRENTLY tags_name_key ON tags (name)"), /could not create unique index/);
+    await assert.rejects(new MigrationRunner(db, [plan]).apply(plan.id, "expand"), /operations\[0\]\.name: an index or table named tags_name_key already exists and remedy did not create it/);
+    assert.equal(await valid(), false, "not dropped, not rebuilt");
+    // A remedy build killed mid-way (recorded as this plan's before it started): rebuilt.
+    await db.query("INSERT INTO remedy_owned_objects (kind, table_name, name, plan) VALUES ('index', 'tags', 'tags_name_key', '0901-tags')");
+    await db.query("DELETE FROM tags WHERE id = 2");
     await new MigrationRunner(db, [plan]).apply(plan.id, "expand");
-    // Assess
     assert.equal(await valid(), true);
     await assert.rejects(db.query("INSERT INTO tags (name) VALUES ('b')"), /duplicate key value violates unique constraint "tags_name_key"/);
   });
@@ -300,7 +306,7 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     const runner = new MigrationRunner(db, [plan], { batchSize: 50, throttle: 0 });
     await runner.apply(plan.id, "expand");
     await runner.apply(plan.id, "backfill");
-    const v2 = { service: "invoices", version: "v2", role: "candidate" as const, columns: ["invoices.amount_minor"] };
+    const v2 = { service: "invoices", version: "v2", role: "candidate" as const, columns: ["invoices.amount_minor"], writesNull: [] };
     // Refused while v2 (which reads amount_minor) may still run; refused without a window.
     await assert.rejects(runner.abort(plan.id, [v2]), /abort of 1101-rename-invoices-amount drops invoices\.amount_minor, used by invoices v2 \(candidate\); roll those versions back first/);
     await assert.rejects(runner.abort(plan.id, undefined), /needs the rollback window/);
@@ -312,7 +318,7 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     assert.equal((await db.query("SELECT 1 FROM pg_trigger WHERE tgrelid = 'invoices'::regclass AND NOT tgisinternal")).rowCount, 0);
     const v1 = await db.query<{ amount: string }>("INSERT INTO invoices DEFAULT VALUES RETURNING amount::text");
     assert.equal(v1.rows[0].amount, "7", "the old column has its default again");
-    assert.deepEqual(await runner.status(), { applied: [], pending: [`${plan.id}:expand`, `${plan.id}:backfill`, `${plan.id}:contract`] });
+    assert.deepEqual(await runner.status(), { applied: [], pending: [`${plan.id}:expand`, `${plan.id}:backfill`, `${plan.id}:contract`], interrupted: [] });
     // And again, from scratch.
     await runner.apply(plan.id, "expand");
     const both = await db.query<{ amount: string; amount_minor: string }>("INSERT INTO invoices DEFAULT VALUES RETURNING amount::text, amount_minor::text");
@@ -414,7 +420,7 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     await reader.query("BEGIN");
     await reader.query("SELECT count(*) FROM busy");
     // Act
-    const contract = runner.apply(plan.id, "contract", [{ service: "busy", version: "v2", role: "stable", columns: ["busy.amount_minor"] }]);
+    const contract = runner.apply(plan.id, "contract", [{ service: "busy", version: "v2", role: "stable", columns: ["busy.amount_minor"], writesNull: [] }]);
     await new Promise((r) => setTimeout(r, 600));
     const heldColumns = (await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'busy' ORDER BY 1")).rows.map((r) => r.column_name as string);
     await reader.query("COMMIT");
@@ -455,22 +461,45 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     assert.equal((await db.query("SELECT to_regclass('orders_v1') AS t")).rows[0].t, null);
   });
 
-  it("holds a NOT NULL contract while a version in the window writes NULL there, which would fail after a rollback", async () => {
+  it("holds a NOT NULL contract while a version in the window writes NULL there, or does not say; fills later NULLs only with the plan's consent, and counts them", async () => {
     await db.query("CREATE TABLE shipments (id bigserial PRIMARY KEY, carrier text)");
     await db.query("INSERT INTO shipments (carrier) SELECT NULL FROM generate_series(1, 100)");
     const plan = parsePlan({ id: "1501-carrier-not-null", description: "x", operations: [{ op: "setNotNull", table: "shipments", column: "carrier", default: "'unknown'" }] });
-    const runner = new MigrationRunner(db, [plan], { throttle: 0 });
+    const notes: string[] = [];
+    const runner = new MigrationRunner(db, [plan], { throttle: 0, onNote: (m) => notes.push(m) });
     await runner.apply(plan.id, "expand");
     await runner.apply(plan.id, "backfill");
     // V1 writes NULL explicitly (its ORM sends every column); it is still the rollback target.
-    await db.query("INSERT INTO shipments (carrier) VALUES (NULL)");
+    await db.query("INSERT INTO shipments (carrier) VALUES (NULL), (NULL), ('dhl')");
+    const nullable = async () => (await db.query("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'shipments' AND column_name = 'carrier'")).rows[0].is_nullable;
     const v1 = { service: "shipping", version: "s1", role: "previous" as const, columns: ["shipments.carrier"], writesNull: ["shipments.carrier"] };
     await assert.rejects(runner.apply(plan.id, "contract", [v1]), /makes shipments\.carrier NOT NULL, but shipping s1 \(previous\) may write NULL to it/);
-    assert.equal((await db.query("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'shipments' AND column_name = 'carrier'")).rows[0].is_nullable, "YES", "not contracted");
-    // Once s1 is out of the window: contracted (the NULL s1 wrote after the backfill is filled
-    // first), and s1's write is exactly what would now fail.
-    await runner.apply(plan.id, "contract", [{ service: "shipping", version: "s2", role: "stable", columns: ["shipments.carrier"] }]);
+    // Fail closed: a version that uses the column and says nothing about NULLs holds it too.
+    const silent = { service: "shipping", version: "s1", role: "previous" as const, columns: ["shipments.carrier"] };
+    await assert.rejects(runner.apply(plan.id, "contract", [silent]), (e: Error) => {
+      assert.ok(e instanceof ContractRefusedError);
+      assert.match(e.message, /makes shipments\.carrier NOT NULL, but shipping s1 \(previous\) uses it without saying whether it writes NULL there; set database\.writesNull for "s1"/);
+      return true;
+    });
+    assert.equal(await nullable(), "YES", "not contracted");
+    // s1 has left the window, but its NULLs are still there: refused without consent, with the count.
+    const s2 = { service: "shipping", version: "s2", role: "stable" as const, columns: ["shipments.carrier"], writesNull: [] };
+    await assert.rejects(runner.apply(plan.id, "contract", [s2]), (e: Error) => {
+      assert.ok(e instanceof ContractRefusedError);
+      assert.match(e.message, /shipments\.carrier has 2 NULLs written since the backfill \(id 101, 102\); the contract changed nothing\. Set operations\[0\]\.fillNulls in plan 1501-carrier-not-null/);
+      return true;
+    });
+    assert.equal(await nullable(), "YES");
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM shipments WHERE carrier IS NULL")).rows[0].n, 2, "nothing rewritten");
+    // With consent: filled, counted, contracted.
+    const consented = parsePlan({ ...plan, operations: [{ op: "setNotNull", table: "shipments", column: "carrier", default: "'unknown'", fillNulls: "'unassigned'" }] });
+    await new MigrationRunner(db, [consented], { throttle: 0, onNote: (m) => notes.push(m) }).apply(plan.id, "contract", [s2]);
+    assert.deepEqual(notes, ["1501-carrier-not-null:contract: filled 2 NULLs in shipments.carrier with 'unassigned' (operations[0].fillNulls)"]);
     await assert.rejects(db.query("INSERT INTO shipments (carrier) VALUES (NULL)"), /null value in column "carrier"/);
-    assert.equal((await db.query("SELECT count(*)::int AS n FROM shipments WHERE carrier = 'unknown'")).rows[0].n, 101);
+    const rows = (await db.query<{ id: string; carrier: string }>("SELECT id::text, carrier FROM shipments ORDER BY shipments.id")).rows;
+    assert.deepEqual(
+      rows.map((r) => `${r.id}:${r.carrier}`),
+      [...Array.from({ length: 100 }, (_, i) => `${i + 1}:unknown`), "101:unassigned", "102:unassigned", "103:dhl"],
+    );
   });
 });

@@ -177,7 +177,7 @@ export type Step =
       readonly creates?: readonly OwnedObject[];
       /** An undo step that drops this object: it runs only when the ledger says this plan created it. */
       readonly dropsOwned?: OwnedObject;
-      /** Rows that would make the constraint this step adds or validates fail: counted and shown before it runs. */
+      /** Rows that would make the validation this step runs fail: counted and shown before it runs (and at expand). */
       readonly violations?: Violations;
     }
   | {
@@ -337,7 +337,6 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
           {
             kind: "ddl",
             table: o.table,
-            violations,
             description: `check ${o.name} on ${o.table} (not valid)`,
             sql: `ALTER TABLE ${q(o.table)} ADD CONSTRAINT ${q(o.name)} CHECK (${cond}) NOT VALID`,
             creates: [{ kind: "constraint", table: o.table, name: o.name }],
@@ -362,7 +361,6 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
           {
             kind: "ddl",
             table: o.table,
-            violations,
             description: `foreign key ${o.name} ${o.table} -> ${o.references.table} (not valid)`,
             creates: [{ kind: "constraint", table: o.table, name: o.name }],
             sql: `ALTER TABLE ${q(o.table)} ADD CONSTRAINT ${q(o.name)} FOREIGN KEY (${o.columns.map(q).join(", ")}) REFERENCES ${q(o.references.table)} (${o.references.columns.map(q).join(", ")})${o.onDelete ? ` ON DELETE ${o.onDelete.toUpperCase()}` : ""} NOT VALID`,

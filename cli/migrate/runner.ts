@@ -380,7 +380,6 @@ export class MigrationRunner {
       await this.precheck(plan);
       await this.pool.query(`INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, '(started)', '', 0) ON CONFLICT DO NOTHING`, [name]);
     }
-    if (phase === "backfill") await this.precheckViolations(plan, "backfill");
     if (phase === "contract") await this.precheckNulls(plan);
     // Applying a phase again after an abort stopped halfway completes it: the abort's markers go.
     await this.pool.query(`DELETE FROM ${PROGRESS_TABLE} WHERE migration = $1 AND (step = '(aborting)' OR step LIKE 'undo:%')`, [name]);
@@ -527,26 +526,38 @@ export class MigrationRunner {
         }
       }
     }
-    // Rows that break a new constraint make its validation fail in the backfill: refused now,
-    // unless a sql step of the backfill phase may fix them first.
-    if (!plan.operations.some((o) => o.op === "sql" && o.phase === "backfill")) problems.push(...(await this.violations(plan, "expand")));
+    // Rows that break a new constraint would make its validation in the backfill fail: refused
+    // now, unless a sql step of the backfill phase may fix them first.
+    if (!plan.operations.some((o) => o.op === "sql" && o.phase === "backfill")) {
+      for (const step of phaseSteps(plan, "backfill")) {
+        const problem = step.kind === "ddl" ? await this.violation(plan.id, step, true) : undefined;
+        if (problem) problems.push(`${problem}; nothing was changed`);
+      }
+    }
     if (problems.length > 0) throw new PlanRefusedError(problems);
   }
 
-  /** Rows that violate a constraint a phase adds or validates, one problem per constraint. */
-  private async violations(plan: MigrationPlan, phase: MigrationPhase): Promise<string[]> {
-    const problems: string[] = [];
-    for (const step of phaseSteps(plan, phase)) {
-      if (step.kind !== "ddl" || !step.violations) continue;
-      const n = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM (${step.violations.rows}) v`)).rows[0].n);
-      if (n === 0) continue;
-      const sample = (await this.pool.query<{ s: string }>(`SELECT v::text AS s FROM (${step.violations.rows}) v LIMIT 3`)).rows.map((r) => r.s);
-      problems.push(
-        `${plan.id}: ${n} row${n === 1 ? "" : "s"} of ${step.table} ${step.violations.what} (${step.violations.shown}: ${sample.join(", ")}${n > 3 ? ", ..." : ""}), so ${step.violations.name} could never be validated; ` +
-          "fix or delete those rows first (or add a sql step in the backfill phase that does); nothing was changed",
-      );
+  /**
+   * The rows that would make a validation step fail, as a problem naming how many and a sample;
+   * undefined when there are none. At expand (`early`), a column or table an earlier operation
+   * of the plan creates is not there yet: nothing to count, the backfill counts again.
+   */
+  private async violation(planId: string, step: Extract<Step, { kind: "ddl" }>, early = false): Promise<string | undefined> {
+    const v = step.violations;
+    if (!v) return undefined;
+    let n: number;
+    try {
+      n = Number((await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM (${v.rows}) v`)).rows[0].n);
+    } catch (err) {
+      if (early && ["42703", "42P01"].includes((err as { code?: string }).code ?? "")) return undefined;
+      throw err;
     }
-    return problems;
+    if (n === 0) return undefined;
+    const sample = (await this.pool.query<{ s: string }>(`SELECT v::text AS s FROM (${v.rows}) v LIMIT 3`)).rows.map((r) => r.s);
+    return (
+      `${planId}: ${n} row${n === 1 ? "" : "s"} of ${step.table} ${v.what} (${v.shown}: ${sample.join(", ")}${n > 3 ? ", ..." : ""}), so ${v.name} could never be validated; ` +
+      "fix or delete those rows first (or add a sql step in the backfill phase that does)"
+    );
   }
 
   /** Refuses a contract that would meet NULLs nobody consented to fill, before anything runs. */
@@ -558,11 +569,6 @@ export class MigrationRunner {
       if (found.count > 0) reasons.push(this.nullsMessage(plan.id, step, found));
     }
     if (reasons.length > 0) throw new ContractRefusedError(reasons);
-  }
-
-  private async precheckViolations(plan: MigrationPlan, phase: MigrationPhase): Promise<void> {
-    const problems = await this.violations(plan, phase);
-    if (problems.length > 0) throw new PlanRefusedError(problems);
   }
 
   private async nulls(step: Extract<Step, { kind: "fillNulls" }>): Promise<{ count: number; keys: string[] }> {
@@ -684,6 +690,8 @@ export class MigrationRunner {
       Promise.all(objects.map((o) => c.query(`INSERT INTO ${OWNED_TABLE} (kind, table_name, name, plan) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [o.kind, o.table, o.name, planId])));
     const disown = (c: Queryable, o: OwnedObject) => c.query(`DELETE FROM ${OWNED_TABLE} WHERE kind = $1 AND table_name = $2 AND name = $3 AND plan = $4`, [o.kind, o.table, o.name, planId]);
 
+    const violated = await this.violation(planId, step);
+    if (violated) throw new PlanRefusedError([`${violated}; the constraint stays NOT VALID (new writes are checked) and the phase resumes at this step`]);
     const startedAt = Date.now();
     const blockers = new Map<number, Blocker>();
     for (let attempt = 1; ; attempt++) {

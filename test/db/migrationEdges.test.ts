@@ -45,6 +45,25 @@ describe("migrations on real PostgreSQL 15: edge cases", function () {
     (await db.query<{ tgname: string }>("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY tgname", [`"${table}"`])).rows.map((r) => r.tgname);
 
   it("dual-writes through conversions and checks whose string constants hold $do$, $fn$, %s, quotes and backslashes, in every quoting form", async () => {
+    // Plain '...' constants holding the trigger's old quote tags and a format() placeholder:
+    // these passed validation, then broke out of the quoting at expand, leaving a column without its trigger.
+    await db.query("CREATE TABLE memos (id bigserial PRIMARY KEY, body text)");
+    await db.query("INSERT INTO memos (body) SELECT 'm' || g FROM generate_series(1, 50) g");
+    const plain = parsePlan({
+      id: "2000-memos-label",
+      description: "plain quotes",
+      operations: [{ op: "renameColumn", table: "memos", from: "body", to: "label", type: "text", up: "'$do$' || body || '%s; $fn$'", down: "substr(label, 5, length(label) - 12)" }],
+    });
+    const plainRunner = new MigrationRunner(db, [plain], { throttle: 0 });
+    await plainRunner.apply(plain.id, "expand");
+    assert.deepEqual(await triggers("memos"), [syncTriggerName("memos", "body", "label")]);
+    await db.query("INSERT INTO memos (body) VALUES ('v1')");
+    await db.query("INSERT INTO memos (label) VALUES ('$do$v2%s; $fn$')");
+    await plainRunner.apply(plain.id, "backfill");
+    const memos = (await db.query<{ body: string; label: string }>("SELECT body, label FROM memos ORDER BY id")).rows;
+    assert.deepEqual(memos.filter((r) => r.label !== `$do$${r.body}%s; $fn$`), []);
+    assert.deepEqual(memos.slice(-2).map((r) => r.body), ["v1", "v2"]);
+
     await db.query("CREATE TABLE notes (id bigserial PRIMARY KEY, body text)");
     await db.query("INSERT INTO notes (body) SELECT 'n' || g FROM generate_series(1, 200) g");
     // up: '$do$' || body || E'%s\'\\' || $fn$ $$ $fn$ || U&'\0024fn\0024'  (prefix 4 characters, suffix 12)

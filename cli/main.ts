@@ -98,9 +98,13 @@ exit codes: 0 shown, 2 no DATABASE_URL or invalid plans`,
 Applies one phase, in order, one runner per plan at a time. The plan is checked against the live
 database first (nothing runs if it does not fit). A contract needs the rollback window (--window,
 or REMEDY_ROLLBACK_WINDOW: a JSON list of { service, version, role, columns, writesNull? }) and is
-refused while a version in it uses what the contract drops or may write NULL where it adds NOT NULL.
+refused while a version in it uses what the contract drops, may write NULL where it adds NOT NULL,
+or uses such a column without saying (writesNull). NULLs written since the backfill are filled
+only with the operation's fillNulls, and counted; otherwise the contract is refused naming them.
+Each statement waits at most --lock-timeout (default 2000 ms) per attempt for its locks, and a step
+at most --max-lock-wait (default 60000 ms) in all; then it stops naming the blocking session.
 
-exit codes: 0 applied, 1 refused (gate, lock timeout, another runner), 2 usage or input error`,
+exit codes: 0 applied, 1 refused (gate, NULLs, rows breaking a constraint, lock wait, another runner), 2 usage or input error`,
   "migrate check": `usage: remedy migrate check --uses <table.column,...> [--dir migrations] [--json]
 
 Whether a version using these columns may start: each exists in the database, and a column a plan

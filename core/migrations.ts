@@ -170,9 +170,10 @@ export type Step =
       readonly index?: string;
       /**
        * Objects the step creates. The runner records in the ownership ledger each one that did
-       * not exist before the step (in the step's transaction), skips a step whose objects all
-       * exist and are recorded as this plan's (a resumed expand), and refuses one that finds an
-       * object of that name remedy did not create, unless the object says `adopt`.
+       * not exist before the step (in the step's transaction), skips a constraint step whose
+       * constraints exist and are recorded as this plan's (a resumed expand; column and index
+       * steps rerun), and refuses one that finds an object of that name remedy did not create,
+       * unless the object says `adopt`.
        */
       readonly creates?: readonly OwnedObject[];
       /** An undo step that drops this object: it runs only when the ledger says this plan created it. */
@@ -694,6 +695,7 @@ export function suggestConversion(fromType: string, toType: string, from: string
 
 /** Where expand keeps a renamed column's original default while the trigger applies it. */
 export const SAVED_DEFAULTS_TABLE = "remedy_saved_defaults";
+const CREATE_SAVED_DEFAULTS = `CREATE TABLE IF NOT EXISTS ${SAVED_DEFAULTS_TABLE} (table_name text, column_name text, expr text, PRIMARY KEY (table_name, column_name))`;
 
 /**
  * The dual-write trigger of a rename, correct whichever side the writer uses, defaults
@@ -727,7 +729,7 @@ END`;
   let marker = "remedy_saved_default";
   for (let n = 1; body("").includes(marker); n++) marker = `remedy_saved_default_${n}`;
   const template = body(marker);
-  return `CREATE TABLE IF NOT EXISTS ${SAVED_DEFAULTS_TABLE} (table_name text, column_name text, expr text, PRIMARY KEY (table_name, column_name));
+  return `${CREATE_SAVED_DEFAULTS};
 INSERT INTO ${SAVED_DEFAULTS_TABLE} (table_name, column_name, expr)
   SELECT ${lit(table)}, ${lit(from)}, pg_get_expr(d.adbin, d.adrelid)
   FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
@@ -791,10 +793,11 @@ function undoSteps(o: Operation, phase: MigrationPhase): Step[] {
           o.table,
           `stop dual-writing ${o.from} <-> ${o.to}, give ${o.from} its default back`,
           [
+            CREATE_SAVED_DEFAULTS, // an expand by an earlier remedy may not have made it
             `DROP TRIGGER IF EXISTS ${q(fn)} ON ${q(o.table)}`,
             `DROP FUNCTION IF EXISTS ${q(fn)}()`,
             restoreDefaultSql(o.table, o.from, o.from),
-            `DELETE FROM ${SAVED_DEFAULTS_TABLE} WHERE table_name = ${lit(o.table)} AND column_name = ${lit(o.from)} AND to_regclass('${SAVED_DEFAULTS_TABLE}') IS NOT NULL`,
+            `DELETE FROM ${SAVED_DEFAULTS_TABLE} WHERE table_name = ${lit(o.table)} AND column_name = ${lit(o.from)}`,
           ].join(";\n"),
         ),
         ddl(o.table, `drop ${o.table}.${o.to}`, `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.to)}`, { dropsOwned: { kind: "column", table: o.table, name: o.to } }),

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Pool } from "pg";
 import { COLUMN_REF, PHASES, parsePlan, phaseSteps, type MigrationPhase, type MigrationPlan, type VersionUsage } from "../../core/migrations";
 import { z } from "zod";
-import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../migrate/runner";
+import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError, ViolatingRowsError } from "../migrate/runner";
 
 class InputError extends Error {}
 
@@ -155,7 +155,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
     );
     return 0;
   } catch (e) {
-    if (e instanceof ContractRefusedError || e instanceof LockTimeoutError || e instanceof MigrationLockedError) {
+    if (e instanceof ContractRefusedError || e instanceof LockTimeoutError || e instanceof MigrationLockedError || e instanceof ViolatingRowsError) {
       err(json ? JSON.stringify({ error: e.name, message: e.message }) : `remedy migrate: ${e.message}`);
       return 1;
     }

@@ -131,6 +131,14 @@ export class PlanRefusedError extends Error {
   }
 }
 
+/** Rows in the table break a constraint the phase was about to validate; it stays NOT VALID, checking new writes. */
+export class ViolatingRowsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ViolatingRowsError";
+  }
+}
+
 /** A phase was refused by the compatibility gate. */
 export class ContractRefusedError extends Error {
   constructor(readonly reasons: readonly string[]) {
@@ -293,6 +301,8 @@ export class MigrationRunner {
       if (applied.has(`${planId}:contract`)) {
         throw new ContractRefusedError([`${planId}:contract is applied: it dropped data and cannot be undone; write a new plan that adds back what you need`]);
       }
+      // A rename an earlier remedy (no ownership ledger) expanded: its trigger marks the column as ours.
+      for (const o of plan.operations) if (o.op === "renameColumn") await this.claimRenamed(planId, o);
       const undone: string[] = [];
       for (const phase of ["backfill", "expand"] as const) {
         const name = `${planId}:${phase}`;
@@ -311,7 +321,7 @@ export class MigrationRunner {
           try {
             await this.ddl(step, planId, { migration: name, step: `undo:${i}` });
           } catch (err) {
-            if (err instanceof LockTimeoutError || err instanceof PlanRefusedError) throw err;
+            if (err instanceof LockTimeoutError || err instanceof PlanRefusedError || err instanceof ViolatingRowsError) throw err;
             throw new Error(
               `${(err as Error).message}\nabort of ${name} stopped after ${i} of ${steps.length} undo steps (the ledger no longer lists ${name}; remedy migrate status shows it as interrupted): ` +
                 "fix the cause and run remedy migrate abort again (done steps are not repeated), or apply the phase again",
@@ -485,14 +495,8 @@ export class MigrationRunner {
           problems.push(`${at}.from: ${o.table}.${o.from} does not exist`);
           continue;
         }
-        const toColumn: OwnedObject = { kind: "column", table: o.table, name: o.to };
-        if (to !== undefined && (await this.owner(this.pool, toColumn)) !== plan.id) {
-          // A dual-write trigger of this rename (under the names older remedy versions used too)
-          // means an earlier remedy, which kept no ownership ledger, created the column.
-          const triggered =
-            ((await this.pool.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ANY ($2)", [q(o.table), [syncTriggerName(o.table, o.from, o.to), legacyTriggerName(o.table, o.from, o.to)]])).rowCount ?? 0) > 0;
-          if (triggered) await this.pool.query(`INSERT INTO ${OWNED_TABLE} (kind, table_name, name, plan) VALUES ('column', $1, $2, $3) ON CONFLICT DO NOTHING`, [o.table, o.to, plan.id]);
-          else problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
+        if (to !== undefined && !(await this.claimRenamed(plan.id, o))) {
+          problems.push(`${at}.to: ${o.table}.${o.to} already exists; renaming onto it would overwrite its data. Pick another name, or drop it first`);
         }
         const declared = await this.canonicalType(o.type);
         if (declared !== from && o.up === undefined && !isLosslessWidening(from, declared)) {
@@ -535,6 +539,19 @@ export class MigrationRunner {
       }
     }
     if (problems.length > 0) throw new PlanRefusedError(problems);
+  }
+
+  /**
+   * Whether a rename's new column is this plan's: recorded in the ownership ledger, or carrying
+   * the rename's dual-write trigger (under the names older remedy versions used too), which means
+   * an earlier remedy, which kept no ownership ledger, created it; then it is recorded now.
+   */
+  private async claimRenamed(planId: string, o: Extract<MigrationPlan["operations"][number], { op: "renameColumn" }>): Promise<boolean> {
+    if ((await this.owner(this.pool, { kind: "column", table: o.table, name: o.to })) === planId) return true;
+    const triggered =
+      ((await this.pool.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ANY ($2)", [q(o.table), [syncTriggerName(o.table, o.from, o.to), legacyTriggerName(o.table, o.from, o.to)]])).rowCount ?? 0) > 0;
+    if (triggered) await this.pool.query(`INSERT INTO ${OWNED_TABLE} (kind, table_name, name, plan) VALUES ('column', $1, $2, $3) ON CONFLICT DO NOTHING`, [o.table, o.to, planId]);
+    return triggered;
   }
 
   /**
@@ -691,7 +708,7 @@ export class MigrationRunner {
     const disown = (c: Queryable, o: OwnedObject) => c.query(`DELETE FROM ${OWNED_TABLE} WHERE kind = $1 AND table_name = $2 AND name = $3 AND plan = $4`, [o.kind, o.table, o.name, planId]);
 
     const violated = await this.violation(planId, step);
-    if (violated) throw new PlanRefusedError([`${violated}; the constraint stays NOT VALID (new writes are checked) and the phase resumes at this step`]);
+    if (violated) throw new ViolatingRowsError(`${violated}; the constraint stays NOT VALID (new writes are checked) and the phase resumes at this step`);
     const startedAt = Date.now();
     const blockers = new Map<number, Blocker>();
     for (let attempt = 1; ; attempt++) {
@@ -776,6 +793,7 @@ export class MigrationRunner {
     const started = Date.now();
     let batch = 0;
     let waitingSince: number | undefined;
+    let lockAttempts = 0;
     const blockers = new Map<number, Blocker>();
     for (;;) {
       const batchStarted = Date.now();
@@ -810,6 +828,7 @@ export class MigrationRunner {
       try {
         if (!(await (waitingSince === undefined ? run() : this.watched(client, blockers, run)))) break;
         waitingSince = undefined;
+        lockAttempts = 0;
         blockers.clear();
       } catch (err) {
         done = doneBefore;
@@ -817,9 +836,10 @@ export class MigrationRunner {
         if ((err as { code?: string }).code === "55P03") {
           // Row locks held by the workload are short: retry the same range, for a while.
           waitingSince ??= batchStarted;
+          lockAttempts += 1;
           const waited = Date.now() - waitingSince;
           if (waited + 100 + this.lockTimeoutMs > this.maxLockWaitMs) {
-            throw new LockTimeoutError(step.description, step.table, waited, Math.max(1, Math.round(waited / this.lockTimeoutMs)), [...blockers.values()], `the backfill resumes after the last committed batch (${done} rows done)`);
+            throw new LockTimeoutError(step.description, step.table, waited, lockAttempts, [...blockers.values()], `the backfill resumes after the last committed batch (${done} rows done)`);
           }
           await sleep(100);
           continue;

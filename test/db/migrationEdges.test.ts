@@ -447,4 +447,17 @@ describe("migrations on real PostgreSQL 15: edge cases", function () {
     assert.equal((await db.query("SELECT count(*)::int AS n FROM twice WHERE amount_minor = amount")).rows[0].n, 20000);
     assert.deepEqual((await new MigrationRunner(db, [plan]).status()).applied, [`${plan.id}:expand`, `${plan.id}:backfill`]);
   });
+
+  it("aborts a rename an earlier remedy expanded (no ownership records): its trigger marks the new column as remedy's", async () => {
+    await db.query("CREATE TABLE legacy_rename (id bigserial PRIMARY KEY, amount bigint, amount_minor bigint)");
+    await db.query("CREATE FUNCTION remedy_sync_legacy_rename_amount_amount_minor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$");
+    await db.query("CREATE TRIGGER remedy_sync_legacy_rename_amount_amount_minor BEFORE INSERT ON legacy_rename FOR EACH ROW EXECUTE FUNCTION remedy_sync_legacy_rename_amount_amount_minor()");
+    const plan = parsePlan({ id: "2014-legacy", description: "x", operations: [{ op: "renameColumn", table: "legacy_rename", from: "amount", to: "amount_minor", type: "bigint" }] });
+    const runner = new MigrationRunner(db, [plan]);
+    await runner.status(); // creates the ledger tables
+    await db.query("INSERT INTO remedy_migrations (name) VALUES ($1)", [`${plan.id}:expand`]);
+    assert.deepEqual(await runner.abort(plan.id, []), [`${plan.id}:expand`]);
+    assert.ok(!(await columnExists("legacy_rename", "amount_minor")), "dropped: the legacy trigger proves remedy created it");
+    assert.ok(await columnExists("legacy_rename", "amount"));
+  });
 });

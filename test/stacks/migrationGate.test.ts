@@ -154,9 +154,13 @@ describe("stacks: the migration gate and migration Job", () => {
     const services = config["remedy:services"] as Obj[];
     services[1].database = { uses: { "v5.8.1": [], "v5.8.2": [] } };
     services[2].database = { uses: { "2026.11.3": [] } };
+    // The contract makes amount_minor NOT NULL: the versions using it must say whether they write NULL there.
+    await assert.rejects(run(config), /makes payments\.amount_minor NOT NULL, but payments v2\.3\.0 \(stable\), payments v2\.3\.1 \(candidate\) use it without saying whether they write NULL there; set database\.writesNull for "v2\.3\.0", "v2\.3\.1"/);
+    (services[0].database as Obj).writesNull = { "v2.3.0": [], "v2.3.1": [] };
     await run(config);
     const env = (one("kubernetes:batch/v1:Job", "migrate").inputs as Obj).spec.template.spec.containers[0].env as Obj[];
     const window = JSON.parse(env.find((e) => e.name === "REMEDY_ROLLBACK_WINDOW")?.value as string) as Obj[];
+    assert.deepEqual(window.find((w) => w.version === "v2.3.0")?.writesNull, [], "the Job re-checks the declaration");
     assert.deepEqual(window.map((w) => [w.service, w.version, w.role]), [
       ["payments", "v2.3.0", "stable"],
       ["payments", "v2.3.1", "candidate"],

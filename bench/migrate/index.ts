@@ -86,20 +86,26 @@ async function workload(pool: Pool, table: string, until: Promise<unknown>, vers
  * value, which equals its id), and written rows that are gone.
  */
 async function verify(pool: Pool, table: string, column: string, expected: Expected): Promise<{ wrong: number; lost: number; checked: number }> {
-  await pool.query("CREATE TEMP TABLE IF NOT EXISTS expected_values (id bigint PRIMARY KEY, v bigint NOT NULL)");
-  await pool.query("TRUNCATE expected_values");
-  const entries = [...expected.entries()];
-  for (let i = 0; i < entries.length; i += 10_000) {
-    const chunk = entries.slice(i, i + 10_000);
-    await pool.query("INSERT INTO expected_values (id, v) SELECT * FROM unnest($1::bigint[], $2::bigint[])", [chunk.map((e) => e[0]), chunk.map((e) => e[1])]);
+  // One connection throughout: the expected values live in a TEMP table, which only its session sees.
+  const c = await pool.connect();
+  try {
+    await c.query("CREATE TEMP TABLE IF NOT EXISTS expected_values (id bigint PRIMARY KEY, v bigint NOT NULL)");
+    await c.query("TRUNCATE expected_values");
+    const entries = [...expected.entries()];
+    for (let i = 0; i < entries.length; i += 10_000) {
+      const chunk = entries.slice(i, i + 10_000);
+      await c.query("INSERT INTO expected_values (id, v) SELECT * FROM unnest($1::bigint[], $2::bigint[])", [chunk.map((e) => e[0]), chunk.map((e) => e[1])]);
+    }
+    const wrong = await c.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${table} t LEFT JOIN expected_values e ON e.id = t.id WHERE t.${column} IS DISTINCT FROM coalesce(e.v, CASE WHEN t.id <= $1 THEN t.id END)`,
+      [ROWS],
+    );
+    const lost = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM expected_values e WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.id = e.id)`);
+    const checked = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
+    return { wrong: Number(wrong.rows[0].n), lost: Number(lost.rows[0].n), checked: Number(checked.rows[0].n) };
+  } finally {
+    c.release();
   }
-  const wrong = await pool.query<{ n: string }>(
-    `SELECT count(*)::text AS n FROM ${table} t LEFT JOIN expected_values e ON e.id = t.id WHERE t.${column} IS DISTINCT FROM coalesce(e.v, CASE WHEN t.id <= $1 THEN t.id END)`,
-    [ROWS],
-  );
-  const lost = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM expected_values e WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.id = e.id)`);
-  const checked = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
-  return { wrong: Number(wrong.rows[0].n), lost: Number(lost.rows[0].n), checked: Number(checked.rows[0].n) };
 }
 
 /** Lock waits any backend shows in pg_stat_activity while `until` runs: how many (distinct waits) and the longest (ms). */

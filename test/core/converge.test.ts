@@ -1,0 +1,177 @@
+/**
+ * core/converge.ts directly: how `pulumi up` plans weights, events, warnings and slot sizes from
+ * config and release state, branch by branch, with states reached through real transitions.
+ */
+import { strict as assert } from "node:assert";
+import { planRelease, type DesiredRelease } from "../../core/converge";
+import { normalizeStrategy } from "../../core/progressive";
+import { applyEvent, initialState, type ReleaseEvent, type ReleaseState, type SlotVersion } from "../../core/releaseState";
+
+const ROUTING = {
+  ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy/1/2/3",
+  targetGroupArns: { blue: "arn:tg/blue", green: "arn:tg/green" },
+  stickinessSeconds: 0,
+};
+const T0 = Date.parse("2026-11-24T10:00:00Z");
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+const BY = "pulumi:prod";
+const blue = (version: string): SlotVersion => ({ slot: "blue", version });
+const green = (version: string): SlotVersion => ({ slot: "green", version });
+const canary = normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 0 });
+
+function run(state: ReleaseState, ...events: ReleaseEvent[]): ReleaseState {
+  for (const e of events) {
+    const t = applyEvent(state, e);
+    assert.equal(t.kind, "applied", t.kind === "applied" ? "" : t.reason);
+    state = t.state;
+  }
+  return state;
+}
+const base = (minutes: number) => ({ at: at(minutes), by: BY });
+const stableV1 = () => initialState("payments", blue("v1"), ROUTING, at(0));
+const releasing = (weight = 20) => run(stableV1(), { type: "start-release", candidate: green("v2"), weight, ...base(1) });
+const rolledBack = () => run(releasing(), { type: "roll-back", failedSlot: "green", observedAt: at(2), reason: "5xx above 5%", ...base(2), by: "payments-green-5xx" });
+const promoted = (windowMinutes = 30) => run(releasing(), { type: "promote", rollbackWindowMinutes: windowMinutes, ...base(3) });
+
+function desired(d: Partial<DesiredRelease> = {}): DesiredRelease {
+  return { service: "payments", stable: blue("v1"), candidate: green("v2"), weight: 20, rollbackWindowMinutes: 30, ...d };
+}
+
+describe("core/converge: what `pulumi up` does with config and release state", () => {
+  it("records the first release: adopt, then a start-release at the config weight (hotfix and API override carried)", () => {
+    const hotfix = { reason: "INC-1", expires: at(60) };
+    const p = planRelease(desired({ hotfix, apiOverride: "client migrated" }), undefined, at(0), BY);
+    assert.deepEqual(p.weights, { blue: 80, green: 20 });
+    assert.deepEqual(p.events, [
+      { type: "adopt", stable: blue("v1"), ...base(0) },
+      { type: "start-release", candidate: green("v2"), weight: 20, hotfix, apiOverride: "client migrated", ...base(0) },
+    ]);
+    assert.deepEqual([p.held, p.scaleDownPrevious, p.warnings], [false, false, []]);
+    // No candidate, or weight 0 without a strategy: nothing to release.
+    assert.deepEqual(planRelease(desired({ candidate: null }), undefined, at(0), BY).events.map((e) => e.type), ["adopt"]);
+    assert.deepEqual(planRelease(desired({ weight: 0 }), undefined, at(0), BY).events.map((e) => e.type), ["adopt"]);
+    assert.deepEqual(planRelease(desired({ candidate: null }), undefined, at(0), BY).weights, { blue: 100, green: 0 });
+  });
+
+  it("starts a progressive release at 0% with its strategy, window and pre-traffic check, whatever weight config gives", () => {
+    const preTraffic = { check: { http: { url: "http://x/health" }, timeoutSeconds: 5 } as never, maxAttempts: 3 };
+    const p = planRelease(desired({ strategy: canary, preTraffic, weight: 50, apiOverride: "ok" }), stableV1(), at(1), BY);
+    assert.deepEqual(p.events, [
+      { type: "start-release", candidate: green("v2"), weight: 0, progressive: { strategy: canary, rollbackWindowMinutes: 30, preTraffic }, apiOverride: "ok", ...base(1) },
+    ]);
+    // While it releases, `up` follows the weights the driver recorded, not config's.
+    const state = run(stableV1(), p.events[0], { type: "pre-traffic-result", attempt: 1, passed: true, reason: "200", ...base(1.5) }, { type: "advance-step", stepIndex: 0, weight: 10, ...base(2) });
+    const follow = planRelease(desired({ strategy: canary, weight: 50 }), state, at(3), BY);
+    assert.deepEqual([follow.weights, follow.events, follow.warnings], [{ blue: 90, green: 10 }, [], []]);
+  });
+
+  it("holds a rolled-back candidate at 0% until its image changes or the rollback is acknowledged (a wrong acknowledgement is named)", () => {
+    const state = rolledBack();
+    const held = planRelease(desired(), state, at(5), BY);
+    assert.deepEqual([held.weights, held.events, held.held], [{ blue: 100, green: 0 }, [], true]);
+    assert.deepEqual(held.warnings, [
+      `service payments: candidate v2 was rolled back at ${at(2)} by alarm payments-green-5xx: 5xx above 5%; change the candidate image or set services.payments.acknowledgeRollback to "v2"`,
+    ]);
+    const wrong = planRelease(desired({ acknowledgeRollback: "v9" }), state, at(5), BY);
+    assert.equal(wrong.held, true);
+    assert.equal(wrong.warnings[1], 'service payments: acknowledgeRollback "v9" does not match the rolled-back version "v2"; ignored');
+    const acked = planRelease(desired({ acknowledgeRollback: "v2" }), state, at(5), BY);
+    assert.deepEqual([acked.weights, acked.held, acked.warnings], [{ blue: 80, green: 20 }, false, []]);
+    assert.deepEqual(acked.events, [{ type: "acknowledge", ...base(5) }, { type: "start-release", candidate: green("v2"), weight: 20, ...base(5) }]);
+    // An operator's rollback reads without "alarm".
+    const byOperator = run(releasing(), { type: "roll-back", failedSlot: "green", observedAt: at(2), reason: "bad", ...base(2), by: "operator:ana" });
+    assert.match(planRelease(desired(), byOperator, at(5), BY).warnings[0], /was rolled back at .* by operator:ana: bad;/);
+    // A new image is a new release: not held.
+    const next = planRelease(desired({ candidate: green("v3") }), state, at(5), BY);
+    assert.deepEqual([next.held, next.events.map((e) => e.type), next.weights], [false, ["start-release"], { blue: 80, green: 20 }]);
+  });
+
+  it("after a post-promotion rollback, holds the failed version at 0% while config still names it stable; acknowledging sends traffic back", () => {
+    const state = run(promoted(), { type: "roll-back", failedSlot: "green", observedAt: at(4), reason: "latency", ...base(4), by: "payments-green-p99" });
+    const d = desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 });
+    const held = planRelease(d, state, at(6), BY);
+    assert.deepEqual([held.weights, held.events, held.held, held.keepPreviousWarm, held.scaleDownPrevious], [{ blue: 100, green: 0 }, [], true, true, false]);
+    assert.match(held.warnings[0], /^service payments: promoted v2 was rolled back to v1 at .* by alarm payments-green-p99: latency; traffic stays on v1 \(blue\)\. Set services\.payments\.stable to "blue", or set services\.payments\.acknowledgeRollback to "v2"/);
+    const acked = planRelease({ ...d, acknowledgeRollback: "v2" }, state, at(6), BY);
+    assert.deepEqual(acked.events, [{ type: "acknowledge", ...base(6) }, { type: "adopt", stable: green("v2"), ...base(6) }]);
+    assert.deepEqual([acked.weights, acked.held], [{ blue: 0, green: 100 }, false]);
+    assert.deepEqual(acked.warnings, ["service payments: rollback of v2 acknowledged; it serves all traffic again"]);
+  });
+
+  it("records a promotion config makes, keeping the previous slot warm only when there is a rollback window", () => {
+    const d = desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 });
+    const p = planRelease(d, releasing(), at(3), BY);
+    assert.deepEqual(p.events, [{ type: "promote", rollbackWindowMinutes: 30, ...base(3) }]);
+    assert.deepEqual([p.weights, p.keepPreviousWarm], [{ blue: 0, green: 100 }, true]);
+    assert.equal(planRelease({ ...d, rollbackWindowMinutes: 0 }, releasing(), at(3), BY).keepPreviousWarm, false);
+  });
+
+  it("follows a promotion the release driver made, telling config to catch up", () => {
+    const state = run(stableV1(), { type: "start-release", candidate: green("v2"), weight: 0, progressive: { strategy: canary, rollbackWindowMinutes: 30 }, ...base(1) }, { type: "promote", rollbackWindowMinutes: 30, ...base(9) });
+    const p = planRelease(desired({ strategy: canary }), state, at(10), BY);
+    assert.deepEqual([p.weights, p.events], [{ blue: 0, green: 100 }, []]);
+    assert.deepEqual(p.warnings, [
+      `service payments: the release driver promoted v2 (green) at ${at(9)}; set services.payments.stable to "green" so config says so (the previous slot is scaled down once the rollback window is over and config names the new stable)`,
+    ]);
+  });
+
+  it("adjusts, backs out and replaces a release with the same stable", () => {
+    const state = releasing(20);
+    assert.deepEqual(planRelease(desired({ weight: 20 }), state, at(2), BY).events, [], "same weight: nothing to record");
+    assert.deepEqual(planRelease(desired({ weight: 50 }), state, at(2), BY).events, [{ type: "shift-weight", weight: 50, ...base(2) }]);
+    assert.deepEqual(planRelease(desired({ weight: 50 }), state, at(2), BY).weights, { blue: 50, green: 50 });
+    assert.deepEqual(planRelease(desired({ candidate: null }), state, at(2), BY).events, [{ type: "shift-weight", weight: 0, ...base(2) }]);
+    assert.deepEqual(planRelease(desired({ candidate: null }), state, at(2), BY).weights, { blue: 100, green: 0 });
+    // Another candidate while one releases: back it out, then start the new one.
+    assert.deepEqual(planRelease(desired({ candidate: green("v3"), weight: 5 }), state, at(2), BY).events, [
+      { type: "shift-weight", weight: 0, ...base(2) },
+      { type: "start-release", candidate: green("v3"), weight: 5, ...base(2) },
+    ]);
+    // From stable: a candidate starts; none does nothing.
+    assert.deepEqual(planRelease(desired(), stableV1(), at(2), BY).events.map((e) => e.type), ["start-release"]);
+    assert.deepEqual(planRelease(desired({ candidate: null }), stableV1(), at(2), BY).events, []);
+  });
+
+  it("records a stable changed outside a release as adopted, warning when a release or a rolled-back version is involved", () => {
+    const during = planRelease(desired({ stable: blue("v1.1"), candidate: null, weight: 0 }), releasing(0), at(2), BY);
+    assert.deepEqual(during.events, [{ type: "shift-weight", weight: 0, ...base(2) }, { type: "adopt", stable: blue("v1.1"), ...base(2) }]);
+    assert.deepEqual(during.warnings, ["service payments: stable changed from v1 to v1.1 while v2 was releasing; recorded as a manual change"]);
+    const quiet = planRelease(desired({ stable: blue("v1.1"), candidate: null }), stableV1(), at(2), BY);
+    assert.deepEqual([quiet.events.map((e) => e.type), quiet.warnings], [["adopt"], []]);
+    const onto = planRelease(desired({ stable: green("v2"), candidate: null }), rolledBack(), at(3), BY);
+    assert.deepEqual(onto.events.map((e) => e.type), ["adopt"]);
+    assert.deepEqual(onto.warnings, [`service payments: stable set to v2, which was rolled back at ${at(2)} (5xx above 5%); recorded as a manual change`]);
+  });
+
+  it("keeps the promoted-away version warm through its window (plus grace), scales it down at exactly that moment, and releases it again only when image mode asks", () => {
+    const state = promoted(30); // promoted at minute 3: window ends at 33, grace 5 minutes: 38
+    const d = desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 });
+    const inside = planRelease(d, state, at(20), BY);
+    assert.deepEqual([inside.events, inside.keepPreviousWarm, inside.scaleDownPrevious, inside.weights], [[], true, false, { blue: 0, green: 100 }]);
+    assert.deepEqual([planRelease(d, state, at(37.99), BY).scaleDownPrevious, planRelease(d, state, at(38), BY).scaleDownPrevious], [false, true]);
+    assert.equal(planRelease(d, state, at(38), BY).keepPreviousWarm, false);
+    // Stickiness longer than the window holds it longer: sticky clients still reach the old slot.
+    const sticky = { ...state, routing: { ...state.routing, stickinessSeconds: 3600 } };
+    assert.deepEqual([planRelease(d, sticky, at(62.9), BY).scaleDownPrevious, planRelease(d, sticky, at(63), BY).scaleDownPrevious], [false, true]);
+    // Image mode going back to it: a release at full size, not a warm or retired slot.
+    const back = planRelease({ ...d, strategy: canary, releaseCandidate: true }, state, at(20), BY);
+    assert.deepEqual([back.events.map((e) => e.type), back.keepPreviousWarm, back.scaleDownPrevious], [["start-release"], false, false]);
+    // Without image mode, the warm previous version is not a new progressive release.
+    assert.deepEqual(planRelease({ ...d, strategy: canary }, state, at(20), BY).events, []);
+  });
+
+  it("plans a slot the driver retired at 0 replicas while it holds the retired version at 0%, and at full size once it gets traffic or a new version", () => {
+    const state = run(promoted(30), { type: "retire-previous", ...base(40) });
+    const d = desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 });
+    const kept = planRelease(d, state, at(41), BY);
+    assert.deepEqual(kept.retired, { slot: "blue", at: at(40), keep: true });
+    assert.deepEqual([kept.scaleDownPrevious, kept.keepPreviousWarm], [true, false]);
+    const traffic = planRelease({ ...d, weight: 10 }, state, at(41), BY);
+    assert.deepEqual([traffic.retired, traffic.weights], [{ slot: "blue", at: at(40), keep: false }, { blue: 10, green: 90 }]);
+    const newVersion = planRelease({ ...d, candidate: blue("v3"), weight: 0 }, state, at(41), BY);
+    assert.deepEqual(newVersion.retired, { slot: "blue", at: at(40), keep: false });
+    const releasingIt = planRelease({ ...d, strategy: canary, releaseCandidate: true }, state, at(41), BY);
+    assert.deepEqual(releasingIt.retired?.keep, false, "a release into the retired slot rolls out first");
+    assert.equal(planRelease(d, promoted(30), at(41), BY).retired, undefined, "not retired: nothing to say");
+  });
+});

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { StrategyError, applyDecision, decideTick, normalizeStrategy, type Progress, type StrategySpec } from "../../core/progressive";
+import { StrategyError, applyDecision, decideTick, lastWeight, normalizeStrategy, preTrafficGate, type Progress, type StrategySpec } from "../../core/progressive";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
@@ -110,5 +110,88 @@ describe("core/progressive: canary / linear / all-at-once step logic", () => {
         }
       }),
     );
+  });
+});
+
+describe("core/progressive: boundaries (examples)", () => {
+  const start = (weight = 0): Progress => ({ stepIndex: -1, stepStartedAt: at(0), weight });
+
+  it("advances a candidate with exactly one healthy target, and holds one with none", () => {
+    const s = normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 0 });
+    assert.deepEqual(decideTick(s, start(), { alarmsInAlarm: [], healthyTargets: 1, now: at(0) }), { action: "advance", stepIndex: 0, weight: 10, reason: "release started; step 1/2: 10%" });
+    assert.deepEqual(decideTick(s, start(), { alarmsInAlarm: [], healthyTargets: 0, now: at(0) }), { action: "hold", reason: "the candidate has no healthy targets; not sending it traffic" });
+    assert.deepEqual(decideTick(s, { ...start(), promote: "full" }, { alarmsInAlarm: ["payments-green-5xx"], healthyTargets: 3, now: at(0) }), {
+      action: "hold",
+      reason: "candidate alarms in ALARM: payments-green-5xx; not advancing",
+    }, "an alarm holds even a --full promotion");
+  });
+
+  it("holds at a first step that is a pause until remedy promote, then takes the weight after it", () => {
+    const s = normalizeStrategy({ kind: "steps", steps: [{ kind: "pause", reason: "check the dashboards" }, { kind: "weight", weight: 20, minutes: 10 }], bakeMinutes: 5 });
+    assert.deepEqual(s.steps.map((x) => x.kind), ["pause", "weight", "weight"]);
+    assert.deepEqual(decideTick(s, start(), ok(0)), { action: "hold", reason: "check the dashboards" });
+    assert.deepEqual(decideTick(s, { ...start(), promote: "step" }, ok(0)), { action: "advance", stepIndex: 1, weight: 20, reason: "step 2/3: 20%" });
+    assert.deepEqual(decideTick(s, { ...start(), promote: "full" }, ok(0)), { action: "promote", reason: "promoted by an operator (--full)" });
+    assert.equal(lastWeight(s, 0), 0, "no weight before the first pause");
+  });
+
+  it("moves at the exact end of a step and of the bake, not a moment before", () => {
+    const s = normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 15 });
+    const onStep: Progress = { stepIndex: 0, stepStartedAt: at(0), weight: 10 };
+    assert.deepEqual(decideTick(s, onStep, ok(4.99)), { action: "hold", reason: `at 10% until ${at(5)}`, retryAt: at(5) });
+    assert.deepEqual(decideTick(s, onStep, ok(5)), { action: "advance", stepIndex: 2, weight: 100, reason: "all steps done; baking 15 min at 100%" });
+    const baking: Progress = { stepIndex: 2, stepStartedAt: at(5), weight: 100 };
+    assert.deepEqual(decideTick(s, baking, ok(19.99)), { action: "hold", reason: `baking at 100% until ${at(20)}`, retryAt: at(20) });
+    assert.deepEqual(decideTick(s, baking, ok(20)), { action: "promote", reason: "baked 15 min at 100% with alarms OK" });
+    const noBake = normalizeStrategy({ kind: "allAtOnce", bakeMinutes: 0 });
+    assert.deepEqual(decideTick(noBake, start(), ok(0)), { action: "advance", stepIndex: 1, weight: 100, reason: "release started; all steps done" });
+  });
+
+  it("enters a pause in the middle (keeping the weight before it) and leaves it only on remedy promote", () => {
+    const s = normalizeStrategy({ kind: "canary", weight: 25, minutes: 0, bakeMinutes: 0, pauseBeforeFull: true });
+    // A 0-minute step is passed through in the same move: straight into the pause, at 25%.
+    assert.deepEqual(decideTick(s, start(), ok(0)), { action: "advance", stepIndex: 1, weight: 25, reason: "release started; canary at 25% done; waiting for remedy promote" });
+    const paused: Progress = { stepIndex: 1, stepStartedAt: at(0), weight: 25 };
+    assert.deepEqual(decideTick(s, paused, ok(600)), { action: "hold", reason: "canary at 25% done; waiting for remedy promote" });
+    assert.deepEqual(decideTick(s, { ...paused, promote: "step" }, ok(1)), { action: "advance", stepIndex: 3, weight: 100, reason: "all steps done" });
+    assert.equal(lastWeight(s, 1), 25);
+    assert.equal(lastWeight(s, 99), 100, "past the end: the last step's");
+    assert.deepEqual(applyDecision(paused, { action: "hold", reason: "x" }, at(1)), paused);
+    assert.deepEqual(applyDecision(paused, { action: "advance", stepIndex: 3, weight: 100, reason: "x" }, at(1)), { stepIndex: 3, stepStartedAt: at(1), weight: 100 });
+  });
+
+  it("normalises each strategy kind exactly, refusing values one past each limit", () => {
+    assert.deepEqual(normalizeStrategy({ kind: "linear", stepPercent: 50, minutes: 1, bakeMinutes: 0 }).steps, [{ kind: "weight", weight: 50, minutes: 1 }, { kind: "weight", weight: 100, minutes: 0 }]);
+    assert.deepEqual(normalizeStrategy({ kind: "linear", stepPercent: 1, minutes: 10080, bakeMinutes: 10080 }).steps.length, 100);
+    assert.deepEqual(normalizeStrategy({ kind: "canary", weight: 99, minutes: 0, bakeMinutes: 0 }).steps, [{ kind: "weight", weight: 99, minutes: 0 }, { kind: "weight", weight: 100, minutes: 0 }]);
+    assert.deepEqual(normalizeStrategy({ kind: "steps", steps: [{ kind: "weight", weight: 100, minutes: 3 }], bakeMinutes: 0 }).steps, [{ kind: "weight", weight: 100, minutes: 3 }], "ends at 100 already: nothing added");
+    assert.deepEqual(normalizeStrategy({ kind: "steps", steps: [{ kind: "weight", weight: 30, minutes: 3 }, { kind: "weight", weight: 30, minutes: 3 }], bakeMinutes: 0 }).steps.length, 3, "equal weights allowed");
+    for (const [spec, why] of [
+      [{ kind: "linear", stepPercent: 51, minutes: 1, bakeMinutes: 0 }, /linear stepPercent must be an integer 1\.\.50, got 51/],
+      [{ kind: "linear", stepPercent: 0, minutes: 1, bakeMinutes: 0 }, /got 0/],
+      [{ kind: "linear", stepPercent: 10, minutes: 0, bakeMinutes: 0 }, /linear minutes must be an integer 1\.\.10080, got 0/],
+      [{ kind: "linear", stepPercent: 10, minutes: 10081, bakeMinutes: 0 }, /got 10081/],
+      [{ kind: "canary", weight: 0, minutes: 1, bakeMinutes: 0 }, /canary weight must be an integer 1\.\.99, got 0/],
+      [{ kind: "canary", weight: 10, minutes: -1, bakeMinutes: 0 }, /canary minutes must be an integer 0\.\.10080, got -1/],
+      [{ kind: "allAtOnce", bakeMinutes: 10081 }, /bakeMinutes must be an integer 0\.\.10080, got 10081/],
+      [{ kind: "allAtOnce", bakeMinutes: 1.5 }, /got 1\.5/],
+      [{ kind: "steps", steps: [{ kind: "weight", weight: 101, minutes: 1 }], bakeMinutes: 0 }, /steps\[0\]\.weight must be an integer 1\.\.100, got 101/],
+      [{ kind: "steps", steps: [{ kind: "weight", weight: 0, minutes: 1 }], bakeMinutes: 0 }, /got 0/],
+      [{ kind: "steps", steps: [{ kind: "weight", weight: 10, minutes: 10081 }], bakeMinutes: 0 }, /steps\[0\]\.minutes must be an integer 0\.\.10080, got 10081/],
+      [{ kind: "steps", steps: [{ kind: "weight", weight: 50, minutes: 1 }, { kind: "pause", reason: "p" }, { kind: "weight", weight: 40, minutes: 1 }], bakeMinutes: 0 }, /steps\[2\]\.weight 40 is below the step before \(50\)/],
+    ] as const) {
+      assert.throws(() => normalizeStrategy(spec as StrategySpec), (e: Error) => e instanceof StrategyError && why.test(e.message), JSON.stringify(spec));
+    }
+  });
+
+  it("gates the first step on the pre-traffic check: run, passed, or held after the last allowed failure", () => {
+    const check = { kind: "lambda" as const, functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:hook", timeoutSeconds: 5 };
+    assert.deepEqual(preTrafficGate(undefined, "payments"), { gate: "passed" });
+    assert.deepEqual(preTrafficGate({ check, maxAttempts: 2, attempts: 1 }, "payments"), { gate: "run" });
+    assert.deepEqual(preTrafficGate({ check, maxAttempts: 2, attempts: 1, passedAt: at(1) }, "payments"), { gate: "passed" });
+    assert.deepEqual(preTrafficGate({ check, maxAttempts: 1, attempts: 1, lastResult: "Failed: smoke" }, "payments"), {
+      gate: "hold",
+      reason: "pre-traffic check failed 1 time (last: Failed: smoke); the candidate gets no traffic. Release a fixed version, `remedy promote payments` to run the check again, or `remedy promote payments --full` to promote without it",
+    });
   });
 });

@@ -4,8 +4,12 @@ import * as fc from "fast-check";
 import {
   Phase,
   applyEvent,
+  fillImages,
   initialState,
   parseReleaseState,
+  retireNotBefore,
+  rollbackWindowEnd,
+  rollbackWindowOpen,
   type ReleaseEvent,
   type ReleaseState,
 } from "../../core/releaseState";
@@ -304,5 +308,133 @@ describe("core/releaseState: transitions (examples)", () => {
     );
     delete s.phase;
     assert.throws(() => parseReleaseState({ ...s, phase: "releasing" }, "payments"), /weights: weights must sum to 100/);
+  });
+});
+
+describe("core/releaseState: boundaries (examples)", () => {
+  const v2 = { slot: Slot.Green, version: "v2" };
+  const start = (s: ReleaseState, weight = 10, minute = 1): ReleaseState => mustApply(s, { type: "start-release", candidate: v2, weight, at: at(minute), by: "pulumi:prod" });
+  const promoteAt = (s: ReleaseState, minute: number, window?: number): ReleaseState =>
+    mustApply(s, { type: "promote", ...(window === undefined ? {} : { rollbackWindowMinutes: window }), at: at(minute), by: "pulumi:prod" });
+  const rb = (slot: Slot, minute: number, observed = minute): ReleaseEvent => ({ type: "roll-back", failedSlot: slot, observedAt: at(observed), reason: "p99 2.1 s > 1 s", at: at(minute), by: "alarm-p99" });
+  const reason = (t: ReturnType<typeof applyEvent>) => (t.kind === "applied" ? "(applied)" : t.reason);
+
+  it("rolls a promoted version back to the warm previous one inside its window, and not at or after its end", () => {
+    const p = promoteAt(start(fresh()), 2, 30); // window ends at minute 32
+    assert.deepEqual([p.phase, p.stable, p.previous, p.rollbackWindowEndsAt, p.weights], [Phase.Promoted, v2, { slot: Slot.Blue, version: "v1" }, at(32), { blue: 0, green: 100 }]);
+    const t = applyEvent(p, rb(Slot.Green, 31.99));
+    assert.equal(t.kind, "applied", reason(t));
+    assert.deepEqual([t.state.phase, t.state.stable, t.state.candidate, t.state.previous, t.state.rollbackWindowEndsAt, t.state.weights], [
+      Phase.RolledBack,
+      { slot: Slot.Blue, version: "v1" },
+      v2,
+      null,
+      null,
+      { blue: 100, green: 0 },
+    ]);
+    assert.deepEqual(t.state.lastRollback, { releaseId: p.releaseId, at: at(31.99), by: "alarm-p99", reason: "p99 2.1 s > 1 s", failedSlot: Slot.Green, fromVersion: "v2", toVersion: "v1", afterPromotion: true });
+    assert.equal(t.kind === "applied" && t.entry.summary, "roll back promoted v2 (green) to v1 (blue) inside its rollback window: p99 2.1 s > 1 s");
+    assert.match(reason(applyEvent(p, rb(Slot.Green, 32))), /the rollback window of v1 \(blue\) closed at .*; roll forward or release v1 again/);
+    assert.match(reason(applyEvent(p, rb(Slot.Blue, 10))), /blue holds the previous version v1, which receives no traffic/);
+    assert.match(reason(applyEvent(p, rb(Slot.Green, 10, 0.5))), /predates release/, "observed before the release started");
+    assert.equal(applyEvent(p, rb(Slot.Green, 10, 1)).kind, "applied", "observed at the release's start instant counts");
+    const noWindow = promoteAt(start(fresh()), 2);
+    assert.equal(noWindow.rollbackWindowEndsAt, null);
+    assert.match(reason(applyEvent(noWindow, rb(Slot.Green, 3))), /was promoted without a rollback window/);
+    // A promotion reached by adopting (no release record) uses the promotion time as the release's start.
+    const adoptedRelease = { ...p, releaseStartedAt: null, releaseId: null };
+    assert.equal(applyEvent(adoptedRelease, rb(Slot.Green, 10, 1)).kind, "unchanged", "observed before the promotion");
+    const fromAdopted = applyEvent(adoptedRelease, rb(Slot.Green, 10, 2));
+    assert.equal(fromAdopted.kind === "applied" && fromAdopted.state.lastRollback?.releaseId, `green:v2:${p.revision}`);
+  });
+
+  it("says the window is open strictly before its end, and where it ends", () => {
+    const p = promoteAt(start(fresh()), 2, 30);
+    assert.deepEqual([rollbackWindowOpen(p, at(31.99)), rollbackWindowOpen(p, at(32)), rollbackWindowOpen(p, at(2))], [true, false, true]);
+    assert.equal(rollbackWindowOpen(promoteAt(start(fresh()), 2), at(2)), false);
+    assert.equal(rollbackWindowOpen(start(fresh()), at(2)), false);
+    assert.equal(rollbackWindowEnd(p), at(32));
+    assert.equal(rollbackWindowEnd(promoteAt(start(fresh()), 2)), at(2), "no window: it ends at the promotion");
+    assert.equal(rollbackWindowEnd(start(fresh())), null);
+    // Retiring waits for the grace after the window, and for stickiness counted from the promotion.
+    assert.equal(retireNotBefore(p, Date.parse(at(32))), Date.parse(at(37)));
+    const sticky = { ...p, routing: { ...p.routing, stickinessSeconds: 3600 } };
+    assert.equal(retireNotBefore(sticky, Date.parse(at(32))), Date.parse(at(62)));
+  });
+
+  it("rolls back an alarm observed at the release's start instant, not one a millisecond before", () => {
+    const s = start(fresh(), 10, 1);
+    assert.equal(applyEvent(s, rb(Slot.Green, 2, 1)).kind, "applied");
+    const before = { ...rb(Slot.Green, 2), observedAt: new Date(Date.parse(at(1)) - 1).toISOString() };
+    assert.equal(applyEvent(s, before).kind, "unchanged");
+  });
+
+  it("refuses to adopt a new stable while a candidate takes traffic, and allows it at 0%", () => {
+    const s = start(fresh(), 10);
+    const adopt: ReleaseEvent = { type: "adopt", stable: { slot: Slot.Blue, version: "v1.1" }, at: at(2), by: "pulumi:prod" };
+    assert.match(reason(applyEvent(s, adopt)), /release green:v2:1 is in progress; promote it or set its weight to 0 first/);
+    const atZero = mustApply(s, { type: "shift-weight", weight: 0, at: at(2), by: "pulumi:prod" });
+    const t = applyEvent(atZero, adopt);
+    assert.equal(t.kind, "applied");
+    assert.deepEqual([t.state.phase, t.state.stable, t.state.candidate, t.state.weights], [Phase.Stable, { slot: Slot.Blue, version: "v1.1" }, null, { blue: 100, green: 0 }]);
+    assert.equal(applyEvent(fresh(), { ...adopt, stable: { slot: Slot.Blue, version: "v1" } }).kind, "unchanged", "already stable");
+  });
+
+  it("lets the driver only raise a progressive weight, from the pre-traffic pass onwards", () => {
+    const strategy = normalizeStrategy({ kind: "linear", stepPercent: 25, minutes: 5, bakeMinutes: 10 });
+    let s = mustApply(fresh(), { type: "start-release", candidate: v2, weight: 0, progressive: { strategy, rollbackWindowMinutes: 30 }, at: at(1), by: "pulumi:prod" });
+    s = mustApply(s, { type: "advance-step", stepIndex: 0, weight: 25, at: at(2), by: "release-driver" });
+    assert.match(reason(applyEvent(s, { type: "advance-step", stepIndex: 1, weight: 24, at: at(7), by: "release-driver" })), /step weight must be an integer 25\.\.100 \(weights only go up\), got 24/);
+    assert.match(reason(applyEvent(s, { type: "advance-step", stepIndex: 1, weight: 101, at: at(7), by: "release-driver" })), /got 101/);
+    const same = applyEvent(s, { type: "advance-step", stepIndex: 1, weight: 25, at: at(7), by: "release-driver" });
+    assert.equal(same.kind, "applied", "the same weight on the next step is allowed");
+    assert.equal(applyEvent(s, { type: "advance-step", stepIndex: 0, weight: 50, at: at(7), by: "release-driver" }).kind, "unchanged", "not backwards");
+    const bake = applyEvent(s, { type: "advance-step", stepIndex: strategy.steps.length, weight: 100, at: at(20), by: "release-driver" });
+    assert.equal(bake.kind === "applied" && bake.entry.summary, "v2 (green) at 100%: baking 10 min");
+    assert.deepEqual(bake.state.progress, { strategy, stepIndex: strategy.steps.length, stepStartedAt: at(20), rollbackWindowMinutes: 30 }, "a pending promote is used up by the step");
+    // A hand-set weight ends the progressive release.
+    const hand = mustApply(s, { type: "shift-weight", weight: 25, at: at(3), by: "pulumi:prod" });
+    assert.equal(hand.progress, null);
+    assert.equal(applyEvent(hand, { type: "shift-weight", weight: 25, at: at(4), by: "pulumi:prod" }).kind, "unchanged");
+  });
+
+  it("promotes --full a release held by a failed pre-traffic check, instead of running the check again", () => {
+    const check = { kind: "http" as const, url: "https://api.example.com/healthz", header: "x-remedy-candidate", value: "1", expectStatus: [200, 299] as const, timeoutSeconds: 5 };
+    const strategy = normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 0 });
+    let s = mustApply(fresh(), { type: "start-release", candidate: v2, weight: 0, progressive: { strategy, rollbackWindowMinutes: 0, preTraffic: { check, maxAttempts: 1 } }, at: at(1), by: "pulumi:prod" });
+    s = mustApply(s, { type: "pre-traffic-result", attempt: 1, passed: false, reason: "answered 503", at: at(2), by: "release-driver" });
+    const full = mustApply(s, { type: "request-promote", mode: "full", at: at(3), by: "operator:ana" });
+    assert.deepEqual([full.progress?.promote, full.progress?.preTraffic?.attempts], ["full", 1], "full: promote now, the check is not re-armed");
+    const step = mustApply(s, { type: "request-promote", mode: "step", at: at(3), by: "operator:ana" });
+    assert.deepEqual([step.progress?.promote, step.progress?.preTraffic?.attempts], [undefined, 0], "step: the check runs again");
+    assert.equal(applyEvent(full, { type: "request-promote", mode: "full", at: at(4), by: "operator:ana" }).kind, "unchanged");
+    assert.equal(applyEvent(fresh(), { type: "request-promote", mode: "full", at: at(4), by: "operator:ana" }).kind, "refused");
+  });
+
+  it("releases into the other slot only, restarts a release on a new candidate and records its id and start", () => {
+    const s = start(fresh(), 10, 1);
+    assert.deepEqual([s.releaseId, s.releaseStartedAt, s.previous, s.rollbackWindowEndsAt, s.progress], ["green:v2:1", at(1), null, null, null]);
+    assert.match(reason(applyEvent(fresh(), { type: "start-release", candidate: { slot: Slot.Blue, version: "v2" }, weight: 10, at: at(1), by: "pulumi:prod" })), /candidate slot blue is the stable slot; release into green/);
+    assert.match(reason(applyEvent(fresh(Slot.Green), { type: "start-release", candidate: { slot: Slot.Green, version: "v2" }, weight: 10, at: at(1), by: "pulumi:prod" })), /release into blue/);
+    assert.equal(applyEvent(s, { type: "start-release", candidate: v2, weight: 10, at: at(2), by: "pulumi:prod" }).kind, "unchanged");
+    const shifted = applyEvent(s, { type: "start-release", candidate: v2, weight: 30, at: at(2), by: "pulumi:prod" });
+    assert.equal(shifted.kind === "applied" && shifted.entry.action, "shift-weight");
+    const next = mustApply(s, { type: "start-release", candidate: { slot: Slot.Green, version: "v3" }, weight: 5, at: at(3), by: "pulumi:prod" });
+    assert.deepEqual([next.releaseId, next.releaseStartedAt, next.weights], ["green:v3:2", at(3), { blue: 95, green: 5 }]);
+    const hot = applyEvent(fresh(), { type: "start-release", candidate: v2, weight: 100, hotfix: { reason: "INC-7", expires: at(60) }, apiOverride: "known", at: at(1), by: "pulumi:hotfix" });
+    assert.equal(hot.kind === "applied" && hot.entry.summary, `HOTFIX release v2 (green) at 100%; stable v1 (blue); reason: INC-7; hotfix mode expires ${at(60)}; API compatibility overridden: known`);
+  });
+
+  it("fills images a record lacks from what is deployed, never replacing a recorded one", () => {
+    const s = start(fresh(), 10);
+    const deployed = [
+      { slot: Slot.Blue, version: "v1", image: "repo/app:v1" },
+      { slot: Slot.Green, version: "v2", image: "repo/app:v2" },
+    ];
+    assert.deepEqual(fillImages(s, deployed), { stable: { slot: Slot.Blue, version: "v1", image: "repo/app:v1" }, candidate: { ...v2, image: "repo/app:v2" }, previous: null });
+    const recorded = { ...s, candidate: { ...v2, image: "repo/app:v2@sha256:aaa" } };
+    assert.deepEqual(fillImages(recorded, deployed)?.candidate, { ...v2, image: "repo/app:v2@sha256:aaa" }, "a recorded image is kept");
+    assert.equal(fillImages({ ...recorded, stable: { slot: Slot.Blue, version: "v1", image: "x" } }, deployed), undefined, "nothing missing");
+    assert.equal(fillImages(s, [{ slot: Slot.Green, version: "v2b", image: "repo/app:v2b" }, { slot: Slot.Blue, version: "v1" }]), undefined, "another version or no image: nothing to fill");
   });
 });

@@ -1,6 +1,18 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { AlarmKind, alarmArnPattern, alarmName, checkAlarmPrefix, loadBalancerDimension, parseAlarmName, targetGroupDimension } from "../../core/alarms";
+import {
+  ALARM_KINDS,
+  AlarmKind,
+  alarmArnPattern,
+  alarmName,
+  checkAlarmPrefix,
+  loadBalancerAlarm,
+  loadBalancerDimension,
+  parseAlarmName,
+  serviceAlarmNames,
+  slotAlarms,
+  targetGroupDimension,
+} from "../../core/alarms";
 import { ConfigError, parseServiceSpec, parseStackConfig } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { SLOTS } from "../../core/slots";
@@ -105,5 +117,127 @@ describe("core/config: service alarms", () => {
         "services[0].alarms.unhealthyHosts.evaluationPeriods: 30 periods of 3600 s exceed one day, the longest window CloudWatch evaluates",
       ]);
     }
+  });
+});
+
+describe("core/alarms: the alarm definitions CloudWatch gets", () => {
+  // Distinct values everywhere, so a definition that takes one from the wrong place shows.
+  const spec = {
+    errorRate: { periodSeconds: 60, evaluationPeriods: 3, datapointsToAlarm: 2, thresholdPercent: 5, minRequests: 20 },
+    latencyP99: { periodSeconds: 120, evaluationPeriods: 4, datapointsToAlarm: 3, thresholdSeconds: 1.5 },
+    unhealthyHosts: { periodSeconds: 30, evaluationPeriods: 5, datapointsToAlarm: 4, threshold: 2 },
+    connectionErrors: { periodSeconds: 300, evaluationPeriods: 6, datapointsToAlarm: 5, threshold: 7 },
+  };
+
+  it("defines each slot's four alarms on the ALB namespace with the target group's dimensions, metrics, statistics and metric math", () => {
+    const alarms = slotAlarms({ prefix: "remedy-prod", service: "payments", slot: "green", loadBalancer: "app/remedy/abc", targetGroup: "targetgroup/payments-green/def", spec: spec as never });
+    const dimensions = { LoadBalancer: "app/remedy/abc", TargetGroup: "targetgroup/payments-green/def" };
+    const common = { comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "notBreaching" };
+    assert.deepEqual(alarms, [
+      {
+        kind: "error-rate",
+        name: "remedy-prod/payments/green/error-rate",
+        description: "remedy: payments green target 5xx rate >= 5% of requests (periods with fewer than 20 requests count as 0) in 2 of 3 x 60s; rolls the release back",
+        ...common,
+        threshold: 5,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        metricQueries: [
+          { id: "errors", returnData: false, metric: { namespace: "AWS/ApplicationELB", metricName: "HTTPCode_Target_5XX_Count", stat: "Sum", period: 60, dimensions } },
+          { id: "requests", returnData: false, metric: { namespace: "AWS/ApplicationELB", metricName: "RequestCount", stat: "Sum", period: 60, dimensions } },
+          { id: "rate", label: "5xx rate (%)", returnData: true, expression: "IF(FILL(requests, 0) >= 20, 100 * FILL(errors, 0) / requests, 0)" },
+        ],
+      },
+      {
+        kind: "latency-p99",
+        name: "remedy-prod/payments/green/latency-p99",
+        description: "remedy: payments green p99 target response time >= 1.5s in 3 of 4 x 120s; rolls the release back",
+        ...common,
+        threshold: 1.5,
+        evaluationPeriods: 4,
+        datapointsToAlarm: 3,
+        metric: { namespace: "AWS/ApplicationELB", metricName: "TargetResponseTime", dimensions, period: 120, extendedStatistic: "p99" },
+      },
+      {
+        kind: "unhealthy-hosts",
+        name: "remedy-prod/payments/green/unhealthy-hosts",
+        description: "remedy: payments green unhealthy targets >= 2 in 4 of 5 x 30s; rolls the release back",
+        ...common,
+        threshold: 2,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 4,
+        metric: { namespace: "AWS/ApplicationELB", metricName: "UnHealthyHostCount", dimensions, period: 30, statistic: "Maximum" },
+      },
+      {
+        kind: "connection-errors",
+        name: "remedy-prod/payments/green/connection-errors",
+        description: "remedy: payments green ALB-to-pod connection errors >= 7 per 300s in 5 of 6 periods (pods not listening, or gone); rolls the release back",
+        ...common,
+        threshold: 7,
+        evaluationPeriods: 6,
+        datapointsToAlarm: 5,
+        metric: { namespace: "AWS/ApplicationELB", metricName: "TargetConnectionErrorCount", dimensions, period: 300, statistic: "Sum" },
+      },
+    ]);
+    // The metric-math expression refers to the ids of its own queries.
+    const math = alarms[0].metricQueries ?? [];
+    for (const id of ["requests", "errors"]) assert.ok(math.some((q) => q.id === id) && math[2].expression?.includes(id), id);
+    assert.deepEqual(alarms.map((a) => a.kind), ALARM_KINDS);
+  });
+
+  it("defines the ALB's own 5xx alarm per load balancer (and ingress group), which pages and never rolls back", () => {
+    assert.deepEqual(loadBalancerAlarm("remedy-prod", "app/remedy/abc", 25), {
+      name: "remedy-prod-alb-elb-5xx",
+      description:
+        "remedy: the shared ALB itself answered >= 25 5xx per minute in 2 of 3 minutes (no healthy or no registered targets, timeouts). Not per target group, so no automatic rollback: check `remedy status` and the target groups' health.",
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: 25,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: "notBreaching",
+      metric: { namespace: "AWS/ApplicationELB", metricName: "HTTPCode_ELB_5XX_Count", dimensions: { LoadBalancer: "app/remedy/abc" }, period: 60, statistic: "Sum" },
+    });
+    const grouped = loadBalancerAlarm("remedy-prod", "app/remedy-internal/abc", 10, "internal");
+    assert.equal(grouped.name, "remedy-prod-alb-internal-elb-5xx");
+    assert.match(grouped.description, /^remedy: the shared ALB of ingress group internal itself answered >= 10 5xx/);
+    assert.equal(parseAlarmName("remedy-prod", grouped.name), undefined, "not a rollback alarm: the Lambda ignores it");
+  });
+
+  it("lists a service's alarm names slot by slot, kind by kind; scopes ARN patterns; bounds the prefix", () => {
+    assert.deepEqual(serviceAlarmNames("p", "svc", ["blue", "green"]), [
+      "p/svc/blue/error-rate",
+      "p/svc/blue/latency-p99",
+      "p/svc/blue/unhealthy-hosts",
+      "p/svc/blue/connection-errors",
+      "p/svc/green/error-rate",
+      "p/svc/green/latency-p99",
+      "p/svc/green/unhealthy-hosts",
+      "p/svc/green/connection-errors",
+    ]);
+    assert.deepEqual(serviceAlarmNames("p", "svc", []), []);
+    assert.equal(alarmArnPattern("eu-west-1", "123456789012", "remedy-prod"), "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-prod/*");
+    assert.equal(alarmArnPattern("eu-west-1", "123456789012", "remedy-prod", "payments"), "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-prod/payments/*");
+    assert.equal(checkAlarmPrefix("a".repeat(100)), undefined);
+    assert.match(checkAlarmPrefix("a".repeat(101)) ?? "", /must be 1\.\.100 characters of A-Z a-z 0-9 \. _ -, starting alphanumeric/);
+    assert.equal(checkAlarmPrefix("A1._-"), undefined);
+    for (const bad of ["", "-remedy", "_x", ".x", "remedy prod", "remedy/prod", "remedy:prod"]) assert.notEqual(checkAlarmPrefix(bad), undefined, JSON.stringify(bad));
+  });
+
+  it("reads dimensions only from the ARN shapes it knows, naming the bad ARN", () => {
+    assert.equal(loadBalancerDimension("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/remedy/abc"), "app/remedy/abc");
+    assert.equal(loadBalancerDimension("arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/remedy/abc/def"), "app/remedy/abc");
+    assert.throws(() => loadBalancerDimension("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/net/remedy/abc"), /not an Application Load Balancer or listener ARN: arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer\/net\/remedy\/abc/);
+    assert.throws(() => loadBalancerDimension("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/remedy/abc/extra"), /not an Application Load Balancer/);
+    assert.equal(targetGroupDimension("arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/payments-green/def"), "targetgroup/payments-green/def");
+    assert.throws(() => targetGroupDimension("arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/payments-green/def/x"), /not a target group ARN: /);
+    assert.throws(() => targetGroupDimension("targetgroup/payments-green/def"), /not a target group ARN/);
+  });
+
+  it("parses only well-formed names of this prefix: three parts, a service label, a slot and a kind", () => {
+    assert.deepEqual(parseAlarmName("p", "p/pay-ments2/blue/latency-p99"), { service: "pay-ments2", slot: "blue", kind: "latency-p99" });
+    for (const name of ["p/payments/blue", "p/payments/blue/error-rate/x", "px/payments/blue/error-rate", "q/payments/blue/error-rate", "p/Payments/blue/error-rate", "p/payments-/blue/error-rate", "p/-payments/blue/error-rate", "p/payments/red/error-rate", "p/payments/blue/errors", "p//blue/error-rate"]) {
+      assert.equal(parseAlarmName("p", name), undefined, name);
+    }
+    assert.equal(alarmName("p", "s", "blue", AlarmKind.ConnectionErrors), "p/s/blue/connection-errors");
   });
 });

@@ -55,6 +55,10 @@ const eventArb: fc.Arbitrary<ReleaseEvent> = fc.oneof(
     by: fc.constant("pulumi:prod"),
   }),
   fc.record({ type: fc.constant("promote" as const), at: timeArb, by: fc.constant("pulumi:prod") }),
+  // Promotions with a rollback window, so rollbacks after a promotion are reached.
+  fc.record({ type: fc.constant("promote" as const), rollbackWindowMinutes: fc.constantFrom(0, 30, 90), at: timeArb, by: fc.constant("release-driver") }),
+  fc.record({ type: fc.constant("retire-previous" as const), at: timeArb, by: fc.constant("release-driver") }),
+  fc.record({ type: fc.constant("pre-traffic-result" as const), attempt: fc.integer({ min: 1, max: 3 }), passed: fc.boolean(), reason: fc.constant("answered 503"), at: timeArb, by: fc.constant("release-driver") }),
   fc.record({
     type: fc.constant("roll-back" as const),
     failedSlot: slotArb,
@@ -73,16 +77,115 @@ const eventArb: fc.Arbitrary<ReleaseEvent> = fc.oneof(
     by: fc.constant("pulumi:prod"),
   }),
   fc.record({ type: fc.constant("advance-step" as const), stepIndex: fc.integer({ min: -1, max: 3 }), weight: fc.integer({ min: -1, max: 101 }), at: timeArb, by: fc.constant("release-driver") }),
+  // The driver's own steps, as it takes them: forward, weights going up (so progressive releases above 0% are reached).
+  fc.record({ type: fc.constant("advance-step" as const), stepIndex: fc.constantFrom(0, 1, 2), weight: fc.constantFrom(10, 50, 100), at: timeArb, by: fc.constant("release-driver") }),
+  fc.record({
+    type: fc.constant("start-release" as const),
+    candidate: fc.record({ slot: slotArb, version: versionArb }),
+    weight: fc.constant(0),
+    progressive: fc.constant({
+      strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 }),
+      rollbackWindowMinutes: 30,
+      preTraffic: { check: { kind: "lambda" as const, functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:hook", timeoutSeconds: 5 }, maxAttempts: 2 },
+    }),
+    at: timeArb,
+    by: fc.constant("pulumi:prod"),
+  }),
   fc.record({ type: fc.constant("request-promote" as const), mode: fc.constantFrom("step" as const, "full" as const), at: timeArb, by: fc.constant("operator:ana") }),
   fc.record({ type: fc.constant("adopt" as const), stable: fc.record({ slot: slotArb, version: versionArb }), at: timeArb, by: fc.constant("pulumi:prod") }),
 );
 
-/** Every state reachable from a fresh state by a sequence of arbitrary events. */
+/**
+ * The life of a progressive release as the driver and operators live it, cut at any point: a
+ * pre-traffic check failing some runs (held at the limit), passing, steps going up, a promotion
+ * with or without a window, an alarm inside or after it, the previous slot retired.
+ */
+const lifeArb: fc.Arbitrary<[Slot, ReleaseEvent[]]> = fc
+  .record({
+    slot: slotArb,
+    failures: fc.integer({ min: 0, max: 2 }),
+    passes: fc.boolean(),
+    steps: fc.integer({ min: 0, max: 3 }),
+    window: fc.constantFrom(undefined, 0, 30),
+    alarmAt: fc.integer({ min: 20, max: 60 }),
+    retireAt: fc.integer({ min: 20, max: 80 }),
+    cut: fc.integer({ min: 0, max: 12 }),
+  })
+  .map((l) => {
+    const cand = { slot: otherSlot(l.slot), version: "v2" };
+    const by = "release-driver";
+    const events: ReleaseEvent[] = [
+      {
+        type: "start-release",
+        candidate: cand,
+        weight: 0,
+        progressive: {
+          strategy: normalizeStrategy({ kind: "linear", stepPercent: 25, minutes: 5, bakeMinutes: 0 }),
+          rollbackWindowMinutes: 30,
+          preTraffic: { check: { kind: "lambda" as const, functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:hook", timeoutSeconds: 5 }, maxAttempts: 2 },
+        },
+        at: at(1),
+        by: "pulumi:prod",
+      },
+      ...Array.from({ length: l.failures }, (_, i): ReleaseEvent => ({ type: "pre-traffic-result", attempt: i + 1, passed: false, reason: "answered 503", at: at(2 + i), by })),
+      ...(l.passes ? [{ type: "pre-traffic-result", attempt: l.failures + 1, passed: true, reason: "answered 200", at: at(5), by } as ReleaseEvent] : []),
+      ...Array.from({ length: l.steps }, (_, i): ReleaseEvent => ({ type: "advance-step", stepIndex: i, weight: 25 * (i + 1), at: at(6 + i), by })),
+      { type: "promote", ...(l.window === undefined ? {} : { rollbackWindowMinutes: l.window }), at: at(12), by },
+      { type: "roll-back", failedSlot: cand.slot, observedAt: at(l.alarmAt), reason: "5xx", at: at(l.alarmAt), by: "alarm" },
+      { type: "retire-previous", at: at(l.retireAt), by },
+    ];
+    return [l.slot, events.slice(0, l.cut)] as [Slot, ReleaseEvent[]];
+  });
+
+/** Every state reachable from a fresh state by a sequence of arbitrary events, some after a release's life. */
 const reachableArb = fc
-  .tuple(slotArb, fc.array(eventArb, { maxLength: 12 }))
-  .map(([slot, events]) => events.reduce((s, e) => applyEvent(s, e).state, fresh(slot)));
+  .tuple(slotArb, fc.option(lifeArb, { freq: 2 }), fc.array(eventArb, { maxLength: 12 }))
+  .map(([slot, life, events]) => {
+    const [start, prefix] = life ?? [slot, []];
+    return [...prefix, ...events].reduce((s, e) => applyEvent(s, e).state, fresh(start));
+  });
 
 describe("core/releaseState: transitions (properties)", () => {
+  it("reaches every phase from its generators: progressive releases above 0%, held pre-traffic checks, promotions with a window, rollbacks after them, retired slots", () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(reachableArb, (s) => {
+        seen.add(s.phase);
+        if (s.phase === Phase.Releasing && s.progress && s.candidate && s.weights[s.candidate.slot] > 0) seen.add("progressive above 0%");
+        if (s.progress?.preTraffic && s.progress.preTraffic.attempts >= s.progress.preTraffic.maxAttempts) seen.add("pre-traffic held");
+        if (s.phase === Phase.Promoted && s.rollbackWindowEndsAt) seen.add("promoted with a window");
+        if (s.lastRollback?.afterPromotion) seen.add("rolled back after a promotion");
+        if (s.previousRetiredAt) seen.add("previous retired");
+      }),
+      { numRuns: 3000, seed: 42 },
+    );
+    assert.deepEqual([...seen].sort(), [
+      "RolledBack",
+      "pre-traffic held",
+      "previous retired",
+      "progressive above 0%",
+      "promoted",
+      "promoted with a window",
+      "releasing",
+      "rolled back after a promotion",
+      "stable",
+    ].map((x) => (x === "RolledBack" ? Phase.RolledBack : x)).sort());
+  });
+
+  it("rolls a promoted version back only inside its window, onto the warm previous version, at 100%", () => {
+    fc.assert(
+      fc.property(reachableArb, eventArb, (s, e) => {
+        if (s.phase !== Phase.Promoted || e.type !== "roll-back") return;
+        const t = applyEvent(s, e);
+        const inside = !!s.previous && !!s.rollbackWindowEndsAt && Date.parse(e.at) < Date.parse(s.rollbackWindowEndsAt) && e.failedSlot === s.stable.slot && Date.parse(e.observedAt) >= Date.parse(s.releaseStartedAt ?? s.promotedAt ?? "");
+        assert.equal(t.kind, inside ? "applied" : "unchanged");
+        if (t.kind !== "applied" || !s.previous) return;
+        assert.deepEqual([t.state.stable, t.state.candidate, t.state.weights[s.previous.slot], t.state.lastRollback?.afterPromotion], [s.previous, s.stable, 100, true]);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
   it("lets the release driver only raise a progressive candidate's weight, one recorded step at a time", () => {
     fc.assert(
       fc.property(reachableArb, fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 101 }), (s, stepIndex, weight) => {
@@ -119,11 +222,15 @@ describe("core/releaseState: transitions (properties)", () => {
         const t = applyEvent(s, e);
         if (e.type !== "roll-back" || t.kind !== "applied") return;
         assert.equal(t.state.phase, Phase.RolledBack);
-        assert.equal(t.state.stable.version, s.stable.version);
-        assert.equal(t.state.weights[s.stable.slot], 100);
-        assert.equal(t.state.weights[otherSlot(s.stable.slot)], 0);
-        assert.equal(t.state.lastRollback?.toVersion, s.stable.version);
-        assert.equal(t.state.lastRollback?.fromVersion, s.candidate?.version);
+        // A release rolls back to its stable version; a promoted version to the one it replaced.
+        const [back, failed] = s.phase === Phase.Promoted ? [s.previous, s.stable] : [s.stable, s.candidate];
+        assert.ok(back && failed, `rolled back from ${s.phase}`);
+        assert.deepEqual(t.state.stable, back);
+        assert.equal(t.state.weights[back.slot], 100);
+        assert.equal(t.state.weights[otherSlot(back.slot)], 0);
+        assert.equal(t.state.lastRollback?.toVersion, back.version);
+        assert.equal(t.state.lastRollback?.fromVersion, failed.version);
+        assert.equal(t.state.lastRollback?.afterPromotion, s.phase === Phase.Promoted ? true : undefined);
       }),
       { numRuns: 500 },
     );

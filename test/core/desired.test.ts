@@ -212,3 +212,68 @@ describe("core/desired: images taken from release state must be ones this stack 
     assert.match(problems(() => parseStackConfig(stackInput([{ ...imageService(), image: undefined, stable: "blue", slots: { blue: { image: `${REPO}:1.4.0` } }, confirmRecordedImage: "x" }])))[0] ?? "", /^services\[0\]\.confirmRecordedImage: only applies with image/);
   });
 });
+
+describe("core/desired: boundaries (examples)", () => {
+  const promoted = (window: number) =>
+    stateAfter(start("1.5.0", Slot.Green, 1), { type: "advance-step", stepIndex: 2, weight: 100, at: at(2), by: "release-driver" }, { type: "promote", rollbackWindowMinutes: window, at: at(3), by: "release-driver" });
+
+  it("refuses a new image that reuses the candidate's version label, and keeps the candidate when the image is the same", () => {
+    const releasing = stateAfter(start("1.5.0", Slot.Green, 1), { type: "advance-step", stepIndex: 0, weight: 10, at: at(2), by: "release-driver" });
+    assert.deepEqual(problems(() => resolve(releasing, 4, { image: `${REPO}@sha256:${"b".repeat(64)}`, version: "1.5.0" })), [
+      `services[0].version: ${REPO}@sha256:${"b".repeat(64)} has the version label 1.5.0, which the candidate ${REPO}:1.5.0 (green) already carries; a new image needs a new version label (set version)`,
+    ]);
+    const same = resolve(releasing, 4);
+    assert.deepEqual([same.spec.stable, same.spec.slots, same.warnings, same.spec.desired?.role, same.spec.candidateWeight], [
+      "blue",
+      { blue: { image: `${REPO}:1.4.0`, version: "1.4.0", replicas: 3 }, green: { image: `${REPO}:1.5.0`, version: "1.5.0", replicas: 3 } },
+      [],
+      "candidate",
+      0,
+    ]);
+  });
+
+  it("warns when a new version replaces a candidate that takes traffic, naming its weight", () => {
+    const releasing = stateAfter(start("1.5.0", Slot.Green, 1), { type: "advance-step", stepIndex: 0, weight: 10, at: at(2), by: "release-driver" });
+    const r = resolve(releasing, 4, { image: `${REPO}:1.6.0` });
+    assert.deepEqual(r.warnings, ["service orders: 1.6.0 replaces candidate 1.5.0 (at 10%) in green; the new release starts at 0%"]);
+    assert.deepEqual(r.spec.slots.green, { image: `${REPO}:1.6.0`, version: "1.6.0", replicas: 3 });
+    // Replacing a rolled-back candidate is not a replacement of live traffic: no warning.
+    const rolledBack = stateAfter(start("1.5.0", Slot.Green, 1), { type: "advance-step", stepIndex: 0, weight: 10, at: at(2), by: "release-driver" }, { type: "roll-back", failedSlot: Slot.Green, observedAt: at(3), reason: "5xx", at: at(3), by: "alarm" });
+    assert.deepEqual(resolve(rolledBack, 4, { image: `${REPO}:1.6.0` }).warnings, []);
+  });
+
+  it("keeps the promoted-away image in the idle slot while its window is open (refusing a record without it), and after it only when recorded", () => {
+    const p = promoted(60); // window open until minute 63
+    const inside = resolve(p, 62.99);
+    assert.deepEqual(inside.spec.slots, { green: { image: `${REPO}:1.5.0`, version: "1.5.0", replicas: 3 }, blue: { image: `${REPO}:1.4.0`, version: "1.4.0", replicas: 3 } });
+    const noImage = { ...p, previous: { slot: Slot.Blue, version: "1.4.0" } };
+    assert.deepEqual(problems(() => resolve(noImage, 62.99, { image: `${REPO}:1.5.0` })), [
+      "services[0].image: release state of orders does not record the image of its warm previous version 1.4.0 (blue) (recorded by a remedy before image mode); run one `pulumi up` with stable: blue and slots.blue.image set to that image (it records it), then switch back to image",
+    ]);
+    // After the window: the slot keeps a recorded image (the program scales it down); none recorded, no slot and no error.
+    assert.deepEqual(resolve(p, 63).spec.slots.blue, { image: `${REPO}:1.4.0`, version: "1.4.0", replicas: 3 });
+    assert.deepEqual(resolve(noImage, 63).spec.slots, { green: { image: `${REPO}:1.5.0`, version: "1.5.0", replicas: 3 } });
+    // A new version after the window: no warning about a warm target.
+    assert.deepEqual(resolve(p, 63, { image: `${REPO}:1.6.0` }).warnings, []);
+    // Without a window the promoted-away slot is not a rollback target.
+    assert.deepEqual(resolve(promoted(0), 4, { image: `${REPO}:1.6.0` }).warnings, []);
+  });
+
+  it("leaves slot-mode and already-resolved services as they are, and resolves each image-mode service against its own state", () => {
+    const slotMode = { name: "payments", port: 8080, healthPath: "/healthz", routing: { paths: ["/payments/*"], priority: 20 }, replicas: 2, stable: "blue", slots: { blue: { image: `${REPO}:9.0.0` } } };
+    const config = parseStackConfig(stackInput([imageService(), slotMode]));
+    const r = resolveDesiredReleases(config, new Map([["orders", stateAfter()]]), at(1));
+    assert.equal(r.config.services[1], config.services[1], "slot mode: the same object");
+    assert.equal(r.config.services[0].desired?.resolved, true);
+    const again = resolveDesiredReleases(r.config, new Map([["orders", undefined]]), at(1));
+    assert.equal(again.config.services[0], r.config.services[0], "resolved once: not again (against another state)");
+  });
+
+  it("names a forged image per slot, also for a candidate taken from state, and never the image config asks for", () => {
+    const releasing = stateAfter(start("1.5.0", Slot.Green, 1));
+    const deployed = new Map([["orders", new Set<string>()]]);
+    const p = problems(() => resolveDesiredReleases(parse({ image: `${REPO}:1.5.0` }), new Map([["orders", releasing]]), at(4), deployed));
+    assert.deepEqual(p.map((x) => /records (\S+) for its live slot/.exec(x)?.[1]), [`${REPO}:1.4.0`], "the wanted 1.5.0 is not questioned");
+    assert.match(p[0], /this stack's last deployment ran no image of it/);
+  });
+});

@@ -45,9 +45,16 @@ function original(source: string, m: Mutant): string {
   return [lines[start.line - 1].slice(start.column - 1), ...lines.slice(start.line, end.line - 1), lines[end.line - 1].slice(0, end.column - 1)].join("\n");
 }
 
-/** A string-literal mutant of message text: it changes what a message says, not what the code does. */
+/**
+ * A string-literal mutant of message text: it changes what a message says, not what the code
+ * does. Text with a space in it, or an empty/"?" filler on a line that builds a template literal
+ * (`${rb ? ... : ""}`, `${x ?? "?"}`).
+ */
 export function isMessageMutant(source: string, m: Mutant): boolean {
-  return m.mutatorName === "StringLiteral" && /\s/.test(original(source, m).replace(/\$\{[^}]*\}/g, ""));
+  if (m.mutatorName !== "StringLiteral") return false;
+  const text = original(source, m);
+  if (/\s/.test(text.replace(/\$\{[^}]*\}/g, ""))) return true;
+  return ['""', '"?"'].includes(text) && source.split("\n")[m.location.start.line - 1].includes("`");
 }
 
 export interface Score {

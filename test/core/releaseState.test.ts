@@ -545,3 +545,136 @@ describe("core/releaseState: boundaries (examples)", () => {
     assert.equal(fillImages(s, [{ slot: Slot.Green, version: "v2b", image: "repo/app:v2b" }, { slot: Slot.Blue, version: "v1" }]), undefined, "another version or no image: nothing to fill");
   });
 });
+
+describe("core/releaseState: what each event does in each phase (guards)", () => {
+  const v2 = { slot: Slot.Green, version: "v2" };
+  const by = "release-driver";
+  const ev = {
+    shift: { type: "shift-weight", weight: 20, at: at(20), by } as ReleaseEvent,
+    promote: { type: "promote", rollbackWindowMinutes: 30, at: at(20), by } as ReleaseEvent,
+    rollBack: { type: "roll-back", failedSlot: Slot.Green, observedAt: at(20), reason: "5xx", at: at(20), by: "alarm" } as ReleaseEvent,
+    step: { type: "advance-step", stepIndex: 5, weight: 100, at: at(20), by } as ReleaseEvent,
+    pass: { type: "pre-traffic-result", attempt: 1, passed: true, reason: "answered 200", at: at(20), by } as ReleaseEvent,
+    promoteStep: { type: "request-promote", mode: "step", at: at(20), by: "operator:ana" } as ReleaseEvent,
+  };
+  const check = { kind: "lambda" as const, functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:hook", timeoutSeconds: 5 };
+  const strategy = normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 0 });
+  const progressive = () =>
+    mustApply(fresh(), { type: "start-release", candidate: v2, weight: 0, progressive: { strategy, rollbackWindowMinutes: 30, preTraffic: { check, maxAttempts: 2 } }, at: at(1), by: "pulumi:prod" });
+  const stepped = () => mustApply(mustApply(progressive(), { type: "pre-traffic-result", attempt: 1, passed: true, reason: "ok", at: at(2), by }), { type: "advance-step", stepIndex: 0, weight: 10, at: at(3), by });
+  const rolledBackProgressive = () => mustApply(stepped(), { type: "roll-back", failedSlot: Slot.Green, observedAt: at(4), reason: "5xx", at: at(4), by: "alarm" });
+  const promoted = () => mustApply(stepped(), { type: "promote", rollbackWindowMinutes: 30, at: at(5), by });
+  const reason = (t: ReturnType<typeof applyEvent>) => `${t.kind}${t.kind === "applied" ? "" : `: ${t.reason}`}`;
+
+  it("refuses progressive events on a rolled-back release, which keeps its progress on record", () => {
+    const s = rolledBackProgressive();
+    assert.ok(s.progress, "the progress stays on record");
+    assert.equal(reason(applyEvent(s, ev.step)), "refused: no progressive release in progress (phase rolled-back)");
+    assert.equal(reason(applyEvent(s, ev.pass)), "refused: no progressive release with a pre-traffic check in progress (phase rolled-back)");
+    assert.equal(reason(applyEvent(s, ev.promoteStep)), "refused: no progressive release in progress (phase rolled-back)");
+    assert.equal(reason(applyEvent(s, ev.shift)), "refused: no release in progress (phase rolled-back)");
+    assert.equal(reason(applyEvent(s, ev.promote)), "refused: nothing to promote (phase rolled-back)");
+    assert.equal(reason(applyEvent(s, ev.rollBack)), `unchanged: release ${s.releaseId} was already rolled back at ${at(4)}`);
+  });
+
+  it("treats a promotion of what is already stable as done, and refuses bad windows", () => {
+    assert.equal(reason(applyEvent(promoted(), ev.promote)), "unchanged: v2 (green) is already stable");
+    assert.equal(reason(applyEvent(fresh(), ev.promote)), "unchanged: v1 (blue) is already stable");
+    const releasing = mustApply(fresh(), { type: "start-release", candidate: v2, weight: 10, at: at(1), by: "pulumi:prod" });
+    for (const minutes of [-1, 1.5]) {
+      assert.equal(reason(applyEvent(releasing, { ...ev.promote, rollbackWindowMinutes: minutes } as ReleaseEvent)), `refused: rollback window must be a whole number of minutes >= 0, got ${minutes}`);
+    }
+    const none = applyEvent(releasing, { type: "promote", at: at(2), by });
+    assert.equal(none.kind === "applied" && none.entry.summary, "promote v2 (green); v1 (blue) is no longer a rollback target (no rollback window)");
+    const windowed = applyEvent(releasing, ev.promote);
+    assert.equal(windowed.kind === "applied" && windowed.entry.summary, `promote v2 (green); v1 (blue) stays warm at full size as the automatic rollback target until ${at(50)}`);
+  });
+
+  it("records the pre-traffic results and promotion requests with the right words", () => {
+    const pass = applyEvent(progressive(), ev.pass);
+    assert.equal(pass.kind === "applied" && pass.entry.summary, "pre-traffic check of v2 (green) passed: answered 200");
+    const fail = applyEvent(progressive(), { ...ev.pass, passed: false, reason: "answered 503" } as ReleaseEvent);
+    assert.equal(fail.kind === "applied" && fail.entry.summary, "pre-traffic check of v2 (green) failed (1/2): answered 503");
+    assert.equal(reason(applyEvent(stepped(), ev.pass)), "unchanged: the pre-traffic check already passed");
+    // Before the check is exhausted, `promote` asks to move past a pause; it does not re-arm the check.
+    const early = applyEvent(progressive(), ev.promoteStep);
+    assert.equal(early.kind === "applied" && early.entry.summary, "promotion of v2 (green) requested (past the pause)");
+    assert.deepEqual([early.state.progress?.promote, early.state.progress?.preTraffic?.attempts], ["step", 0]);
+    const full = applyEvent(stepped(), { ...ev.promoteStep, mode: "full" } as ReleaseEvent);
+    assert.equal(full.kind === "applied" && full.entry.summary, "promotion of v2 (green) requested (--full: now)");
+    const step = applyEvent(stepped(), { type: "advance-step", stepIndex: 1, weight: 100, at: at(9), by });
+    assert.equal(step.kind === "applied" && step.entry.summary, "v2 (green) step 2/2: 100%");
+  });
+
+  it("adopts a stable version only when it differs in slot or version, or the phase is not already settled", () => {
+    const adopt = (stable: { slot: Slot; version: string }, s: ReleaseState) => applyEvent(s, { type: "adopt", stable, at: at(30), by: "pulumi:prod" });
+    assert.equal(reason(adopt(v2, promoted())), "unchanged: v2 (green) is already stable");
+    assert.equal(adopt({ slot: Slot.Green, version: "v2.1" }, promoted()).kind, "applied", "same slot, another version");
+    assert.equal(adopt({ slot: Slot.Blue, version: "v2" }, promoted()).kind, "applied", "same version, another slot");
+    const held = mustApply(mustApply(fresh(), { type: "start-release", candidate: v2, weight: 10, at: at(1), by: "pulumi:prod" }), ev.rollBack);
+    const t = adopt({ slot: Slot.Blue, version: "v1" }, held);
+    assert.equal(t.kind, "applied", "a rolled-back release is settled by adopting its stable again");
+    assert.deepEqual([t.state.phase, t.state.candidate], [Phase.Stable, null]);
+  });
+
+  it("refuses a rolled-back candidate's release without a rollback record, naming what to do", () => {
+    const s = { ...mustApply(mustApply(fresh(), { type: "start-release", candidate: v2, weight: 10, at: at(1), by: "pulumi:prod" }), ev.rollBack), lastRollback: null };
+    assert.equal(reason(applyEvent(s, { type: "start-release", candidate: v2, weight: 10, at: at(30), by: "pulumi:prod" })), "refused: candidate v2 was rolled back; change the candidate image or acknowledge the rollback");
+    const shift = applyEvent(mustApply(fresh(), { type: "start-release", candidate: v2, weight: 10, at: at(1), by: "pulumi:prod" }), ev.shift);
+    assert.equal(shift.kind === "applied" && shift.entry.summary, "shift v2 (green) to 20%");
+    const start = applyEvent(fresh(), { type: "start-release", candidate: v2, weight: 10, at: at(1), by: "pulumi:prod" });
+    assert.equal(start.kind === "applied" && start.entry.summary, "release v2 (green) at 10%; stable v1 (blue)");
+    // fillImages matches slot and version both.
+    assert.equal(fillImages(start.state, [{ slot: Slot.Blue, version: "v2", image: "repo:v2-in-blue" }])?.candidate, undefined);
+  });
+});
+
+describe("core/releaseState: stored state is checked field by field", () => {
+  const good = () => JSON.parse(JSON.stringify(mustApply(fresh(), { type: "start-release", candidate: { slot: Slot.Green, version: "v2" }, weight: 10, at: at(1), by: "pulumi:prod" }))) as Record<string, unknown>;
+  const problem = (mutate: (s: Record<string, unknown>) => void) => {
+    const s = good();
+    mutate(s);
+    try {
+      parseReleaseState(s, "payments");
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "accepted";
+  };
+
+  it("accepts a state as written, and refuses each malformed field by its path", () => {
+    assert.equal(problem(() => undefined), "accepted");
+    const cases: [string, (s: Record<string, unknown>) => void, RegExp][] = [
+      ["stable.version", (s) => ((s.stable as Record<string, unknown>).version = ""), /stable\.version: /],
+      ["stable.image", (s) => ((s.stable as Record<string, unknown>).image = ""), /stable\.image: /],
+      ["updatedAt without offset", (s) => (s.updatedAt = "2026-11-24T10:00:00"), /updatedAt: /],
+      ["routing.ruleArn", (s) => ((s.routing as Record<string, unknown>).ruleArn = "rule/1"), /routing\.ruleArn: /],
+      ["routing.targetGroupArns.blue", (s) => (((s.routing as Record<string, unknown>).targetGroupArns as Record<string, unknown>).blue = "tg"), /routing\.targetGroupArns\.blue: /],
+      ["routing.targetGroupArns.green", (s) => (((s.routing as Record<string, unknown>).targetGroupArns as Record<string, unknown>).green = "tg"), /routing\.targetGroupArns\.green: /],
+      ["routing.stickinessSeconds", (s) => ((s.routing as Record<string, unknown>).stickinessSeconds = -1), /routing\.stickinessSeconds: /],
+      ["routing.stickinessSeconds max", (s) => ((s.routing as Record<string, unknown>).stickinessSeconds = 604_801), /routing\.stickinessSeconds: /],
+      ["routing.bindings.blue", (s) => ((s.routing as Record<string, unknown>).bindings = { blue: "" }), /routing\.bindings\.blue: /],
+      ["routing.bindings.green", (s) => ((s.routing as Record<string, unknown>).bindings = { green: "" }), /routing\.bindings\.green: /],
+      ["routing.notifyTopicArn", (s) => ((s.routing as Record<string, unknown>).notifyTopicArn = "topic"), /routing\.notifyTopicArn: /],
+      ["writeId", (s) => (s.writeId = ""), /writeId: /],
+      ["lastRollback", (s) => (s.lastRollback = { releaseId: "r" }), /lastRollback\.at: /],
+      ["candidate in the stable slot", (s) => (s.candidate = { slot: "blue", version: "v2" }), /candidate\.slot: candidate and stable must be in different slots/],
+      ["revision", (s) => (s.revision = -1), /revision: /],
+      ["service", (s) => (s.service = ""), /service: /],
+      ["weights", (s) => (s.weights = { blue: 50, green: 60 }), /weights: weights must sum to 100/],
+      ["progress pause reason", (s) => (s.progress = { strategy: { steps: [{ kind: "pause" }], bakeMinutes: 0 }, stepIndex: -1, stepStartedAt: at(1), rollbackWindowMinutes: 0 }), /progress\.strategy\.steps\.0/],
+      ["progress stepIndex", (s) => (s.progress = { strategy: { steps: [], bakeMinutes: 0 }, stepIndex: -2, stepStartedAt: at(1), rollbackWindowMinutes: 0 }), /progress\.stepIndex: /],
+      [
+        "progress preTraffic lambda arn",
+        (s) => (s.progress = { strategy: { steps: [], bakeMinutes: 0 }, stepIndex: -1, stepStartedAt: at(1), rollbackWindowMinutes: 0, preTraffic: { check: { kind: "lambda", functionArn: "hook", timeoutSeconds: 0 }, maxAttempts: 0, attempts: -1 } }),
+        /progress\.preTraffic\.check\.functionArn: .*progress\.preTraffic\.check\.timeoutSeconds: .*progress\.preTraffic\.maxAttempts: .*progress\.preTraffic\.attempts: /,
+      ],
+    ];
+    for (const [what, mutate, why] of cases) assert.match(problem(mutate), why, what);
+    assert.throws(() => parseReleaseState(null, "payments"), /release state of payments is invalid: \(root\): /);
+    const ok = good();
+    (ok.routing as Record<string, unknown>).bindings = { blue: "payments-blue-tgb" };
+    (ok.routing as Record<string, unknown>).notifyTopicArn = "arn:aws:sns:eu-west-1:123456789012:remedy";
+    assert.deepEqual(parseReleaseState(ok, "payments").routing.bindings, { blue: "payments-blue-tgb" });
+  });
+});

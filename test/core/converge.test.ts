@@ -174,4 +174,62 @@ describe("core/converge: what `pulumi up` does with config and release state", (
     assert.deepEqual(releasingIt.retired?.keep, false, "a release into the retired slot rolls out first");
     assert.equal(planRelease(d, promoted(30), at(41), BY).retired, undefined, "not retired: nothing to say");
   });
+
+  describe("whole plans, branch by branch (every flag asserted)", () => {
+    const plan = (p: ReturnType<typeof planRelease>) => ({ held: p.held, scaleDownPrevious: p.scaleDownPrevious, keepPreviousWarm: p.keepPreviousWarm, weights: p.weights, events: p.events.map((e) => e.type), warnings: p.warnings.length });
+
+    it("first record, rolled-back hold and its acknowledgement, config promotion, driver promotion", () => {
+      assert.deepEqual(plan(planRelease(desired(), undefined, at(0), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 80, green: 20 }, events: ["adopt", "start-release"], warnings: 0 });
+      assert.deepEqual(plan(planRelease(desired(), rolledBack(), at(5), BY)), { held: true, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 100, green: 0 }, events: [], warnings: 1 });
+      assert.deepEqual(plan(planRelease(desired({ acknowledgeRollback: "v2" }), rolledBack(), at(5), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 80, green: 20 }, events: ["acknowledge", "start-release"], warnings: 0 });
+      const afterPromotion = run(promoted(), { type: "roll-back", failedSlot: "green", observedAt: at(4), reason: "latency", ...base(4), by: "operator:ana" });
+      const d = desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 });
+      assert.deepEqual(plan(planRelease({ ...d, acknowledgeRollback: "v2" }, afterPromotion, at(6), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 0, green: 100 }, events: ["acknowledge", "adopt"], warnings: 1 });
+      assert.match(planRelease(d, afterPromotion, at(6), BY).warnings[0], /rolled back to v1 at .* by operator:ana: latency;/, "an operator's rollback is not called an alarm");
+      const driverPromoted = run(stableV1(), { type: "start-release", candidate: green("v2"), weight: 0, progressive: { strategy: canary, rollbackWindowMinutes: 30 }, ...base(1) }, { type: "promote", rollbackWindowMinutes: 30, ...base(9) });
+      assert.deepEqual(plan(planRelease(desired({ strategy: canary }), driverPromoted, at(10), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 0, green: 100 }, events: [], warnings: 1 });
+      // Without a strategy, config is the truth: the old stable is adopted again.
+      assert.deepEqual(plan(planRelease(desired(), driverPromoted, at(10), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 80, green: 20 }, events: ["adopt", "start-release"], warnings: 0 });
+    });
+
+    it("follows the driver only for a progressive release config still describes; a hand-set or strategy-less one gets config's weight", () => {
+      const driven = run(stableV1(), { type: "start-release", candidate: green("v2"), weight: 0, progressive: { strategy: canary, rollbackWindowMinutes: 30 }, ...base(1) }, { type: "advance-step", stepIndex: 0, weight: 10, ...base(2) });
+      assert.deepEqual(plan(planRelease(desired({ strategy: canary, weight: 50 }), driven, at(3), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 90, green: 10 }, events: [], warnings: 0 });
+      assert.deepEqual(plan(planRelease(desired({ weight: 50 }), driven, at(3), BY)), { held: false, scaleDownPrevious: false, keepPreviousWarm: false, weights: { blue: 50, green: 50 }, events: ["shift-weight"], warnings: 0 });
+      const byHand = run(driven, { type: "shift-weight", weight: 30, ...base(3) });
+      assert.deepEqual(plan(planRelease(desired({ strategy: canary, weight: 50 }), byHand, at(4), BY)).weights, { blue: 50, green: 50 }, "hand-set: no longer the driver's");
+    });
+
+    it("adopts a stable whose slot changed even with the same version, and a rolled-back release's other stable without its warning", () => {
+      const moved = planRelease(desired({ stable: green("v1"), candidate: null }), stableV1(), at(2), BY);
+      assert.deepEqual(plan(moved), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 0, green: 100 }, events: ["adopt"], warnings: 0 });
+      const other = planRelease(desired({ stable: blue("v1.1"), candidate: null }), rolledBack(), at(3), BY);
+      assert.deepEqual(plan(other), { held: false, scaleDownPrevious: false, keepPreviousWarm: undefined, weights: { blue: 100, green: 0 }, events: ["adopt"], warnings: 0 });
+    });
+
+    it("keeps a promoted-away version the driver would release again only at weight 0; counts the window from the promotion when the record has no end", () => {
+      const state = promoted(30);
+      const warm = planRelease(desired({ stable: green("v2"), candidate: blue("v1"), weight: 10, strategy: canary }), state, at(20), BY);
+      assert.deepEqual(plan(warm), { held: false, scaleDownPrevious: false, keepPreviousWarm: false, weights: { blue: 10, green: 90 }, events: [], warnings: 0 });
+      // A promotion without a window recorded: config's window, from the promotion (minute 3), plus 5 minutes' grace.
+      const noEnd = promoted(0);
+      const d = desired({ stable: green("v2"), candidate: blue("v1"), weight: 0, rollbackWindowMinutes: 30 });
+      assert.deepEqual([planRelease(d, noEnd, at(37.99), BY).scaleDownPrevious, planRelease(d, noEnd, at(38), BY).scaleDownPrevious], [false, true]);
+      assert.deepEqual([planRelease(d, noEnd, at(37.99), BY).keepPreviousWarm, planRelease(d, noEnd, at(38), BY).keepPreviousWarm], [true, false]);
+    });
+
+    it("plans a retired slot at full size when config makes its version stable again, and keeps it at 0 when only the live version changes", () => {
+      const state = run(promoted(30), { type: "retire-previous", ...base(40) });
+      const back = planRelease(desired({ stable: blue("v1"), candidate: null, weight: 0 }), state, at(41), BY);
+      assert.deepEqual([back.retired, back.events.map((e) => e.type), back.weights], [{ slot: "blue", at: at(40), keep: false }, ["adopt"], { blue: 100, green: 0 }]);
+      const newLive = planRelease(desired({ stable: green("v2.1"), candidate: blue("v1"), weight: 0 }), state, at(41), BY);
+      assert.deepEqual([newLive.retired, newLive.events.map((e) => e.type)], [{ slot: "blue", at: at(40), keep: true }, ["adopt"]]);
+      assert.deepEqual([newLive.scaleDownPrevious, newLive.keepPreviousWarm], [true, false]);
+    });
+
+    it("names unknown parts of a rollback record it lacks", () => {
+      const bare = { ...rolledBack(), lastRollback: null };
+      assert.deepEqual(planRelease(desired(), bare, at(5), BY).warnings, ['service payments: candidate v2 was rolled back at ? by ?: ?; change the candidate image or set services.payments.acknowledgeRollback to "v2"']);
+    });
+  });
 });

@@ -672,6 +672,17 @@ describe("core/releaseState: stored state is checked field by field", () => {
     ];
     for (const [what, mutate, why] of cases) assert.match(problem(mutate), why, what);
     assert.throws(() => parseReleaseState(null, "payments"), /release state of payments is invalid: \(root\): /);
+    // As other writers store it: a local offset, a pause step, an HTTP pre-traffic check.
+    const progressive = good();
+    progressive.updatedAt = "2026-11-24T12:00:00+02:00";
+    progressive.progress = {
+      strategy: { steps: [{ kind: "weight", weight: 10, minutes: 5 }, { kind: "pause", reason: "look at the dashboards" }, { kind: "weight", weight: 100, minutes: 0 }], bakeMinutes: 0 },
+      stepIndex: 1,
+      stepStartedAt: "2026-11-24T12:05:00+02:00",
+      rollbackWindowMinutes: 0,
+      preTraffic: { check: { kind: "http", url: "https://api.example.com/healthz", header: "x-remedy-candidate", value: "1", expectStatus: [200, 299], timeoutSeconds: 5 }, maxAttempts: 1, attempts: 0, passedAt: at(2) },
+    };
+    assert.equal(parseReleaseState(progressive, "payments").progress?.strategy.steps[1].kind, "pause");
     const ok = good();
     (ok.routing as Record<string, unknown>).bindings = { blue: "payments-blue-tgb" };
     (ok.routing as Record<string, unknown>).notifyTopicArn = "arn:aws:sns:eu-west-1:123456789012:remedy";

@@ -487,6 +487,11 @@ function requestPromote(s: ReleaseState, e: Extract<ReleaseEvent, { type: "reque
     // Held by a failed pre-traffic check: `promote` runs it again (`--full` skips it).
     return applied(s, e, { progress: { ...p, preTraffic: { ...pt, attempts: 0 } } }, `pre-traffic check of ${describe(s.candidate)} to run again (${pt.attempts} failed: ${pt.lastResult ?? "?"})`);
   }
+  if (e.mode === "step" && p.stepIndex < 0 && pt && !pt.passedAt && pt.attempts === 0 && pt.lastResult !== undefined) {
+    // Re-armed and not run yet: the same request again (an operator's retry) changes nothing, and
+    // must not turn into a request to move past a pause later.
+    return unchanged(s, `the pre-traffic check of ${describe(s.candidate)} is already set to run again`);
+  }
   if (p.promote === e.mode) return unchanged(s, `promotion (${e.mode}) already requested`);
   return applied(s, e, { progress: { ...p, promote: e.mode } }, `promotion of ${describe(s.candidate)} requested (${e.mode === "full" ? "--full: now" : "past the pause"})`);
 }

@@ -311,6 +311,9 @@ describe("core/releaseState: transitions (examples)", () => {
     const s3 = mustApply(s2, { type: "request-promote", mode: "step", at: at(4), by: "operator:ana" });
     assert.equal(s3.progress?.preTraffic?.attempts, 0);
     assert.equal(s3.progress?.promote, undefined);
+    // The operator's retry of the same promote changes nothing (found by the property generators).
+    const again = applyEvent(s3, { type: "request-promote", mode: "step", at: at(4.5), by: "operator:ana" });
+    assert.equal(again.kind === "unchanged" && again.reason, "the pre-traffic check of v2 (green) is already set to run again");
     const s4 = mustApply(s3, run(1, true, 5));
     assert.equal(s4.progress?.preTraffic?.passedAt, at(5));
     const s5 = mustApply(s4, step);

@@ -6,7 +6,11 @@
  * Safety: every DDL statement runs under `lock_timeout` and is retried with backoff, so a busy
  * table makes the migration wait in short slices instead of queueing everyone behind it;
  * backfills run in key-range batches, each its own short transaction that also records progress,
- * so an interrupted backfill resumes where it stopped.
+ * so an interrupted backfill resumes where it stopped. A step's total lock wait is bounded
+ * (`maxLockWaitMs`), and the error names the blocking sessions. What a plan creates is recorded
+ * in `remedy_owned_objects` in the creating transaction: abort and cleanup drop only that, and an
+ * existing object of a plan's name is refused. Abort records each undo step, so it resumes.
+ * (860 lines: the engine is one class around one ledger; issue 24 moves it out of cli/.)
  */
 import type { Pool, PoolClient } from "pg";
 import { Umzug, type UmzugStorage } from "umzug";

@@ -621,7 +621,7 @@ export function dollarQuote(text: string, base: string): string {
 export const doBlock = (body: string): string => `DO ${dollarQuote(body, "do")}`;
 
 /** A SQL string literal (for names passed as text, e.g. to to_regclass or saved in a table). */
-export const lit = (v: string): string => canonicalLiteral(v);
+export const lit = canonicalLiteral;
 
 /** The conversions of a rename (identity without `up`/`down`). */
 export function conversions(o: Extract<Operation, { op: "renameColumn" }>): Conversions {

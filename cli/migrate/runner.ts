@@ -437,13 +437,13 @@ export class MigrationRunner {
 
   private async runStep(planId: string, migration: string, stepId: string, step: Step): Promise<void> {
     if (step.kind === "ddl") return this.ddl(step, planId);
-    if (step.kind === "fillNulls") return this.fillNulls(migration, stepId, step);
+    if (step.kind === "fillNulls") return this.fillNulls(planId, migration, stepId, step);
     await this.backfill(migration, stepId, step);
   }
 
   /** `format_type` of a column, undefined when it does not exist. */
-  private async columnType(table: string, column: string): Promise<string | undefined> {
-    const r = await this.pool.query<{ t: string }>(
+  private async columnType(table: string, column: string, c: Queryable = this.pool): Promise<string | undefined> {
+    const r = await c.query<{ t: string }>(
       "SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
       [q(table), column],
     );
@@ -607,22 +607,21 @@ export class MigrationRunner {
   }
 
   /** NULLs in a column about to become NOT NULL: none, refused, or filled with the plan's consent and reported. */
-  private async fillNulls(migration: string, stepId: string, step: Extract<Step, { kind: "fillNulls" }>): Promise<void> {
+  private async fillNulls(planId: string, migration: string, stepId: string, step: Extract<Step, { kind: "fillNulls" }>): Promise<void> {
     const found = await this.nulls(step);
     if (found.count === 0) return;
-    if (step.value === undefined) throw new ContractRefusedError([this.nullsMessage(migration.split(":")[0], step, found)]);
+    if (step.value === undefined) throw new ContractRefusedError([this.nullsMessage(planId, step, found)]);
     const filled = await this.backfill(migration, stepId, { kind: "backfill", table: step.table, key: step.key, description: `fill NULL ${step.table}.${step.column}`, set: `${q(step.column)} = ${step.value}`, where: `${q(step.column)} IS NULL` });
     this.note(`${migration}: filled ${filled} NULL${filled === 1 ? "" : "s"} in ${step.table}.${step.column} with ${step.value} (${step.field})`);
   }
 
   /** Whether an object of that kind and name exists now. */
   private async exists(c: Queryable, o: OwnedObject): Promise<boolean> {
+    if (o.kind === "column") return (await this.columnType(o.table, o.name, c)) !== undefined;
     const r =
-      o.kind === "column"
-        ? await c.query("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped", [q(o.table), o.name])
-        : o.kind === "constraint"
-          ? await c.query("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2", [q(o.table), o.name])
-          : await c.query("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = current_schema()", [o.name]);
+      o.kind === "constraint"
+        ? await c.query("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2", [q(o.table), o.name])
+        : await c.query("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = current_schema()", [o.name]);
     return (r.rowCount ?? 0) > 0;
   }
 
@@ -802,8 +801,8 @@ export class MigrationRunner {
     for (;;) {
       const batchStarted = Date.now();
       const client: PoolClient = await this.pool.connect();
-      let upTo: string | null = null;
-      const run = async (): Promise<boolean> => {
+      /** One batch in one transaction: the key it reached and the rows done with it; null past the top key. */
+      const run = async (): Promise<{ upTo: string; rowsDone: number } | null> => {
         await client.query("BEGIN");
         await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
         await client.query("SET LOCAL standard_conforming_strings = on");
@@ -813,29 +812,28 @@ export class MigrationRunner {
           `SELECT ${k}::text AS hi FROM (SELECT ${k} FROM ${t} WHERE ${after()} AND ${k} <= $${limitParam + 1} ORDER BY ${k} LIMIT $${limitParam}) b ORDER BY ${k} DESC LIMIT 1`,
           [...params(), this.batchSize, top],
         );
-        upTo = edge.rows[0]?.hi ?? null;
+        const upTo = edge.rows[0]?.hi ?? null;
         if (upTo === null) {
           await client.query("COMMIT");
-          return false;
+          return null;
         }
         const r = await client.query(`UPDATE ${t} SET ${step.set} WHERE ${after()} AND ${k} <= $${limitParam} AND (${step.where})`, [...params(), upTo]);
-        done += r.rowCount ?? 0;
+        const rowsDone = done + (r.rowCount ?? 0);
         await client.query(
           `INSERT INTO ${PROGRESS_TABLE} (migration, step, last_key, rows_done) VALUES ($1, $2, $3, $4)
            ON CONFLICT (migration, step) DO UPDATE SET last_key = EXCLUDED.last_key, rows_done = EXCLUDED.rows_done`,
-          [migration, stepId, upTo, done],
+          [migration, stepId, upTo, rowsDone],
         );
         await client.query("COMMIT");
-        return true;
+        return { upTo, rowsDone };
       };
-      const doneBefore = done;
+      let batchDone: { upTo: string; rowsDone: number } | null;
       try {
-        if (!(await (waitingSince === undefined ? run() : this.watched(client, blockers, run)))) break;
+        batchDone = await (waitingSince === undefined ? run() : this.watched(client, blockers, run));
         waitingSince = undefined;
         lockAttempts = 0;
         blockers.clear();
       } catch (err) {
-        done = doneBefore;
         await client.query("ROLLBACK").catch(() => undefined);
         if ((err as { code?: string }).code === "55P03") {
           // Row locks held by the workload are short: retry the same range, for a while.
@@ -852,7 +850,8 @@ export class MigrationRunner {
       } finally {
         client.release();
       }
-      last = upTo as string | null as string;
+      if (batchDone === null) break;
+      ({ upTo: last, rowsDone: done } = batchDone);
       batch += 1;
       if (this.throttle > 0) await sleep((Date.now() - batchStarted) * this.throttle);
       const seconds = Math.max((Date.now() - started) / 1000, 0.001);

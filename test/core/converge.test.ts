@@ -5,7 +5,8 @@
 import { strict as assert } from "node:assert";
 import { planRelease, type DesiredRelease } from "../../core/converge";
 import { normalizeStrategy } from "../../core/progressive";
-import { applyEvent, initialState, type ReleaseEvent, type ReleaseState, type SlotVersion } from "../../core/releaseState";
+import { initialState, type SlotVersion } from "../../core/releaseState";
+import { applyAll } from "../helpers/fixtures";
 
 const ROUTING = {
   ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy/1/2/3",
@@ -19,14 +20,7 @@ const blue = (version: string): SlotVersion => ({ slot: "blue", version });
 const green = (version: string): SlotVersion => ({ slot: "green", version });
 const canary = normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 0 });
 
-function run(state: ReleaseState, ...events: ReleaseEvent[]): ReleaseState {
-  for (const e of events) {
-    const t = applyEvent(state, e);
-    assert.equal(t.kind, "applied", t.kind === "applied" ? "" : t.reason);
-    state = t.state;
-  }
-  return state;
-}
+const run = applyAll;
 const base = (minutes: number) => ({ at: at(minutes), by: BY });
 const stableV1 = () => initialState("payments", blue("v1"), ROUTING, at(0));
 const releasing = (weight = 20) => run(stableV1(), { type: "start-release", candidate: green("v2"), weight, ...base(1) });

@@ -6,9 +6,9 @@ import { strict as assert } from "node:assert";
 import { type StackConfig, parseStackConfig } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { resolveDesiredReleases } from "../../core/desired";
-import { Phase, type ReleaseState, applyEvent, initialState } from "../../core/releaseState";
+import { Phase, type ReleaseEvent, type ReleaseState, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
-import { configProblems, stackInput } from "../helpers/fixtures";
+import { applyAll, configProblems, stackInput } from "../helpers/fixtures";
 
 const REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders";
 const ROUTING = { ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/a/1/2/3", targetGroupArns: { blue: "arn:aws:elasticloadbalancing:b", green: "arn:aws:elasticloadbalancing:g" }, stickinessSeconds: 0 };
@@ -24,14 +24,8 @@ const problems = configProblems;
 const parse = (overrides: Record<string, unknown> = {}): StackConfig => parseStackConfig(stackInput([imageService(overrides)]));
 
 /** A release state reached by applying events in order, failing on any that does not apply. */
-function stateAfter(...events: Parameters<typeof applyEvent>[1][]): ReleaseState {
-  let s = initialState("orders", { slot: Slot.Blue, version: "1.4.0", image: `${REPO}:1.4.0` }, ROUTING, at(0));
-  for (const e of events) {
-    const t = applyEvent(s, e);
-    if (t.kind !== "applied") throw new Error(`${e.type}: ${t.reason}`);
-    s = t.state;
-  }
-  return s;
+function stateAfter(...events: ReleaseEvent[]): ReleaseState {
+  return applyAll(initialState("orders", { slot: Slot.Blue, version: "1.4.0", image: `${REPO}:1.4.0` }, ROUTING, at(0)), ...events);
 }
 const strategy = { steps: [{ kind: "weight" as const, weight: 10, minutes: 5 }, { kind: "weight" as const, weight: 100, minutes: 0 }], bakeMinutes: 10 };
 const start = (version: string, slot: Slot, minute: number) =>

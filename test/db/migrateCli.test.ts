@@ -2,27 +2,16 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Pool } from "pg";
 import { runRemedy } from "../helpers/cli";
-import { startPostgres, type PostgresServer } from "../helpers/postgres";
+import { postgresSuite } from "../helpers/postgres";
 
 describe("cli: remedy migrate against a real PostgreSQL 15", function () {
   this.timeout(60_000);
-  let pg: PostgresServer;
-  const saved = process.env.DATABASE_URL;
+  const suite = postgresSuite();
 
   before(async () => {
-    pg = await startPostgres();
-    process.env.DATABASE_URL = pg.url;
-    const db = new Pool({ connectionString: pg.url });
-    await db.query("CREATE TABLE payments (id bigserial PRIMARY KEY, currency text NOT NULL, amount bigint NOT NULL)");
-    await db.query("INSERT INTO payments (currency, amount) SELECT 'EUR', g FROM generate_series(1, 5000) g");
-    await db.end();
-  });
-  after(async () => {
-    if (saved === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = saved;
-    await pg?.stop();
+    await suite.db.query("CREATE TABLE payments (id bigserial PRIMARY KEY, currency text NOT NULL, amount bigint NOT NULL)");
+    await suite.db.query("INSERT INTO payments (currency, amount) SELECT 'EUR', g FROM generate_series(1, 5000) g");
   });
 
   it("applies the shipped plan phase by phase, reports progress, and refuses contract while v2.3.0 is in the rollback window", async () => {

@@ -15,28 +15,17 @@ import { Client, Pool } from "pg";
 import { LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError } from "../../cli/migrate/runner";
 import { parsePlan, suggestConversion, syncTriggerName, type VersionUsage } from "../../core/migrations";
 import { runRemedy } from "../helpers/cli";
-import { startPostgres, type PostgresServer } from "../helpers/postgres";
+import { postgresSuite, type PostgresServer } from "../helpers/postgres";
 
 /** The value up/down below give: every quoting form PostgreSQL has, around the text. */
 const wrap = (body: string) => `$do$${body}%s'\\ $$ $fn$`;
 
 describe("migrations on real PostgreSQL 15: edge cases", function () {
   this.timeout(120_000);
+  const suite = postgresSuite(12);
   let pg: PostgresServer;
   let db: Pool;
-  const savedUrl = process.env.DATABASE_URL;
-
-  before(async () => {
-    pg = await startPostgres();
-    db = new Pool({ connectionString: pg.url, max: 12 });
-    process.env.DATABASE_URL = pg.url;
-  });
-  after(async () => {
-    if (savedUrl === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = savedUrl;
-    await db?.end();
-    await pg?.stop();
-  });
+  before(() => ({ pg, db } = suite));
 
   const window = (service: string, columns: string[]): VersionUsage[] => [{ service, version: "v2", role: "stable", columns, writesNull: [] }];
   const columnExists = async (table: string, column: string) =>

@@ -12,28 +12,17 @@ import { Client, Pool } from "pg";
 import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../../cli/migrate/runner";
 import { parsePlan, syncTriggerName, type MigrationPlan } from "../../core/migrations";
 import { runRemedy } from "../helpers/cli";
-import { startPostgres, type PostgresServer } from "../helpers/postgres";
+import { postgresSuite, type PostgresServer } from "../helpers/postgres";
 
 const rename = (id: string, table: string, from = "amount", to = "amount_minor"): MigrationPlan =>
   parsePlan({ id, description: `rename ${table}.${from}`, operations: [{ op: "renameColumn", table, from, to, type: "bigint", notNull: true }] });
 
 describe("migrations on real PostgreSQL 15: safety", function () {
   this.timeout(60_000);
+  const suite = postgresSuite();
   let pg: PostgresServer;
   let db: Pool;
-  const savedUrl = process.env.DATABASE_URL;
-
-  before(async () => {
-    pg = await startPostgres();
-    db = new Pool({ connectionString: pg.url, max: 10 });
-    process.env.DATABASE_URL = pg.url;
-  });
-  after(async () => {
-    if (savedUrl === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = savedUrl;
-    await db?.end();
-    await pg?.stop();
-  });
+  before(() => ({ pg, db } = suite));
 
   it("dual-writes correctly whichever side writes, with a default on the old column, and never lets the backfill overwrite new writes", async () => {
     // Prepare: the old column has a default; 1,000 rows written by V1 before the migration.

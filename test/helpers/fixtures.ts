@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { strict as assert } from "node:assert";
 import { ConfigError, type ServiceInput } from "../../core/config";
+import { applyEvent, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -64,3 +65,14 @@ export function configProblems(fn: () => unknown): string[] {
   }
   assert.fail("expected the configuration to be refused");
 }
+
+/** `state` after `events`, each of which must apply (a refusal or no-op fails the test, with its reason). */
+export function applyAll(state: ReleaseState, ...events: ReleaseEvent[]): ReleaseState {
+  for (const e of events) {
+    const t = applyEvent(state, e);
+    assert.equal(t.kind, "applied", t.kind === "applied" ? "" : `${e.type}: ${t.reason}`);
+    state = t.state;
+  }
+  return state;
+}
+

@@ -3,6 +3,11 @@
  * Pure transitions shared by the rollback Lambda, the stack program and the CLI, so the three
  * never disagree. Every transition is idempotent: applying the same event to the state it
  * produced changes nothing, which is what makes duplicate and late alarm deliveries harmless.
+ *
+ * Why this file is long: it is one reducer (`applyEvent`) over one state type, with the schema
+ * of the stored record beside it; every transition reads the same invariants, and it is
+ * mutation-tested as one module (`npm run mutation releaseState`). Splitting it by event would
+ * scatter those invariants.
  */
 import { z } from "zod";
 import type { NormalizedStrategy, PreTrafficCheck, PreTrafficState } from "./progressive";

@@ -10,7 +10,7 @@ import { checkCompatibility, formatReport, loadSchema, type CompatReport } from 
 import type { ServiceSpec, StackConfig } from "../core/config";
 import { otherSlot } from "../core/slots";
 import { ApiInputError } from "../core/apiCompat";
-import { loadOperations } from "../cli/commands/checkApi";
+import { loadOperations } from "../core/apiFiles";
 
 /** A candidate's schema breaks the live one; the message carries every report. */
 export class ApiCompatibilityError extends Error {

@@ -25,8 +25,8 @@ import * as aws from "@pulumi/aws";
 import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
-import { loadPlans } from "../cli/commands/migrate";
-import { checkMigrationDeployment, type VersionUsage } from "../core/migrations";
+import { loadPlans } from "../database/plans";
+import { checkMigrationDeployment, type VersionUsage } from "../database/gates";
 import { otherSlot } from "../core/slots";
 
 export type ProgramOutputs = StackOutputs & {
@@ -161,5 +161,5 @@ export async function main(): Promise<ProgramOutputs> {
     issues.push(...checkMigrationDeployment(plans, config.database.applied, config.database.run, window));
     if (issues.length > 0) throw new MigrationGateError(issues);
   }
-  return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window })), hotfixSeed: hotfixSeed(config) };
+  return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window })), hotfixSeed: hotfixSeed(config, Array.isArray(raw.services) ? raw.services : []) };
 }

@@ -12,11 +12,11 @@ import type { AwsSettings } from "./awsClients";
 import { ReleaseDriver } from "../components/rollback/releaseDriver";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
-import type { VersionUsage } from "../core/migrations";
+import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
-import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig, serviceInputOf } from "../core/config";
+import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig } from "../core/config";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
 import { eksTokenAuth } from "../core/kubeconfig";
@@ -259,7 +259,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     services.set(
       spec.name,
       new BlueGreenService(spec.name, {
-        service: serviceInputOf(spec),
+        spec,
         ingress: attachment,
         namespace: namespaces.get(spec.namespace)?.metadata.name ?? spec.namespace,
         weights: plan.apply((p) => p.weights),

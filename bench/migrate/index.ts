@@ -13,8 +13,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { Pool } from "pg";
-import { MigrationRunner } from "../../cli/migrate/runner";
-import { parsePlan } from "../../core/migrations";
+import { MigrationRunner } from "../../database/runner";
+import { parsePlan } from "../../database/plan";
 import { startPostgres } from "../../test/helpers/postgres";
 
 const ROWS = Number(process.env.BENCH_MIGRATE_ROWS ?? 1_000_000);

@@ -2,53 +2,21 @@
  * `remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous] [--json]`
  * Exit 0 compatible, 1 breaking (or an operation no longer validates), 2 bad input.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
   ApiInputError,
   checkCompatibility,
   formatReport,
   loadSchema,
-  parseManifest,
-  parseOperations,
-  type ClientOperation,
   type CompatReport,
 } from "../../core/apiCompat";
+import { loadOperations, readText } from "../../core/apiFiles";
 
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
   }
-}
-
-function readText(file: string, what: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ApiInputError(file, undefined, undefined, `cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
-/** Operations from files and directories: `.graphql`/`.gql` documents and `.json` persisted-operation manifests. */
-export function loadOperations(paths: readonly string[]): ClientOperation[] {
-  const files: string[] = [];
-  const walk = (p: string): void => {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(p);
-    } catch {
-      throw new ApiInputError(p, undefined, undefined, "cannot read operations: no such file or directory");
-    }
-    if (stat.isDirectory()) {
-      for (const entry of fs.readdirSync(p).sort()) walk(path.join(p, entry));
-    } else if (/\.(graphql|gql|json)$/.test(p)) {
-      files.push(p);
-    }
-  };
-  for (const p of paths) walk(p);
-  return files.flatMap((f) => (f.endsWith(".json") ? parseManifest(readText(f, "operations"), f) : parseOperations(readText(f, "operations"), f)));
 }
 
 export interface CheckApiArgs {

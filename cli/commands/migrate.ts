@@ -10,78 +10,11 @@
  *                               version in the window uses what it added
  * Exit 0 done, 1 refused (gate or lock timeout), 2 usage or input error.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "pg";
-import { COLUMN_REF, PHASES, parsePlan, phaseSteps, type MigrationPhase, type MigrationPlan, type VersionUsage } from "../../core/migrations";
-import { z } from "zod";
-import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError, ViolatingRowsError } from "../migrate/runner";
-
-class InputError extends Error {}
-
-/** Every `*.json` plan in `dir`, sorted by id; two files with one id are refused. */
-export function loadPlans(dir: string): MigrationPlan[] {
-  let files: string[];
-  try {
-    files = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
-  } catch {
-    throw new InputError(`cannot read the migrations directory ${dir}`);
-  }
-  const seen = new Map<string, string>();
-  return files.map((f) => {
-    const file = path.join(dir, f);
-    let plan: MigrationPlan;
-    try {
-      plan = parsePlan(JSON.parse(fs.readFileSync(file, "utf8")), file);
-    } catch (err) {
-      throw new InputError((err as Error).message.startsWith("invalid migration") ? (err as Error).message : `${file}: ${(err as Error).message}`);
-    }
-    const other = seen.get(plan.id);
-    if (other) throw new InputError(`${file}: plan id ${plan.id} is already used by ${other}; every plan needs its own id (the ledger records phases by id)`);
-    seen.set(plan.id, file);
-    return plan;
-  });
-}
-
-const windowColumn = z.string().refine((c) => COLUMN_REF.test(c.replace(/^public\./, "")), { error: 'must be "table.column" (or "public.table.column")' });
-const windowSchema = z.array(
-  z.strictObject({
-    service: z.string().min(1),
-    version: z.string().min(1),
-    role: z.enum(["stable", "candidate", "previous"]),
-    columns: z.array(windowColumn),
-    /** Columns it may write NULL to; absent means "not said", and a NOT NULL contract on a column it uses waits. */
-    writesNull: z.array(windowColumn).optional(),
-  }),
-);
-
-/**
- * The rollback window from --window or REMEDY_ROLLBACK_WINDOW, validated; `undefined` when
- * neither is given (a contract then refuses: it fails closed). `public.` prefixes are dropped so
- * schema-qualified names match the plan's tables.
- */
-export function readWindow(file: string | undefined): VersionUsage[] | undefined {
-  let text: string | undefined;
-  try {
-    text = file ? fs.readFileSync(file, "utf8") : process.env.REMEDY_ROLLBACK_WINDOW;
-  } catch {
-    throw new InputError(`cannot read the rollback window file ${file ?? ""}`);
-  }
-  if (text === undefined || text.trim() === "") return undefined;
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`the rollback window is not JSON: ${(e as Error).message}`);
-  }
-  const r = windowSchema.safeParse(data);
-  if (!r.success) {
-    throw new InputError(`the rollback window must be a JSON list of { service, version, role, columns }: ${r.error.issues.map((i) => `[${i.path.join("].")}: ${i.message}`).join("; ")}`);
-  }
-  const bare = (c: string) => c.replace(/^public\./, "");
-  return r.data.map((v) => ({ ...v, columns: v.columns.map(bare), ...(v.writesNull ? { writesNull: v.writesNull.map(bare) } : {}) }));
-}
+import { COLUMN_REF, PHASES, phaseSteps, type MigrationPhase } from "../../database/plan";
+import { PlanInputError as InputError, loadPlans, readWindow } from "../../database/plans";
+import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError, ViolatingRowsError } from "../../database/runner";
 
 /** A positive integer option, or an InputError naming it. */
 function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as defaults from "../../core/defaults";
-import type { MigrationPhase, VersionUsage } from "../../core/migrations";
+import type { MigrationPhase, VersionUsage } from "../../database/plan";
 
 export interface MigrationJobArgs {
   /** Plan id, e.g. `0001-rename-payments-amount`. Required. */

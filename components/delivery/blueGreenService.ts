@@ -14,8 +14,15 @@ export interface BlueGreenServiceArgs {
    * weight, exactly as under `remedy:services` in stack config. Validated when the component is
    * constructed; a bad field throws naming `args.service.<field>`. These are plain values, not
    * Inputs, because they decide the shape of the resource graph (which slots exist, the weights).
+   * Exactly one of `service` and `spec`.
    */
-  readonly service: ServiceInput;
+  readonly service?: ServiceInput;
+  /**
+   * The service already validated by `parseStackConfig` / `parseServiceSpec` (what the stack
+   * program passes: config is validated once, and nothing is mapped back to input form).
+   * Exactly one of `service` and `spec`.
+   */
+  readonly spec?: ServiceSpec;
   /** Listener, ALB security group and VPC to attach to; usually `SharedIngress.attachment()`. */
   readonly ingress: IngressAttachment;
   /**
@@ -139,8 +146,11 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
   constructor(name: string, args: BlueGreenServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("remedy:delivery:BlueGreenService", name, {}, opts);
+    if ((args.service === undefined) === (args.spec === undefined)) {
+      throw new pulumi.ResourceError(`BlueGreenService ${name}: pass exactly one of \`args.service\` (the service as written in config, validated here) and \`args.spec\` (a service parseStackConfig or parseServiceSpec already validated)`, this);
+    }
     try {
-      this.spec = parseServiceSpec(args.service, "args.service");
+      this.spec = args.spec ?? parseServiceSpec(args.service, "args.service");
     } catch (err) {
       if (err instanceof ConfigError) {
         throw new pulumi.ResourceError(`BlueGreenService ${name}: ${err.message}`, this);

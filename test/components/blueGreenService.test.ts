@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService } from "../../components/delivery/blueGreenService";
+import { parseServiceSpec } from "../../core/config";
 import { targetGroupName } from "../../core/naming";
 import { serviceInput } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
@@ -358,5 +359,29 @@ describe("components/BlueGreenService", () => {
       const children = recorded.resources.filter((r) => r.type !== T.component);
       assert.deepEqual(children, [], "no child was registered");
     });
+  });
+
+  it("takes a spec the program already validated as it is, building exactly what the same service as input builds", async () => {
+    // Prepare: the stack program's path (parseServiceSpec once, then `spec`) and a direct user's (`service`).
+    const input = serviceInput({ name: "payments", candidate: { weight: 25 }, stickinessSeconds: 60 });
+    recorded.resources.length = 0;
+    new BlueGreenService("payments", { service: input, ingress: INGRESS });
+    await settle();
+    const viaInput = recorded.resources.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
+    recorded.resources.length = 0;
+    // Act
+    const svc = new BlueGreenService("payments", { spec: parseServiceSpec(input), ingress: INGRESS });
+    await settle();
+    // Assess
+    assert.deepEqual(recorded.resources.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort(), viaInput);
+    assert.deepEqual(await promiseOf(svc.weights), { blue: 75, green: 25 });
+    assert.equal(viaInput.length, 12);
+  });
+
+  it("refuses both or neither of `service` and `spec`, naming them", () => {
+    const spec = parseServiceSpec(serviceInput({ name: "x" }));
+    for (const args of [{ ingress: INGRESS }, { ingress: INGRESS, spec, service: serviceInput({ name: "x" }) }]) {
+      assert.throws(() => new BlueGreenService("x", args), /BlueGreenService x: pass exactly one of `args\.service` .* and `args\.spec`/);
+    }
   });
 });

@@ -5,8 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import { Client, Pool } from "pg";
-import { checkRelease, parsePlan, type MigrationPlan, type VersionUsage } from "../../core/migrations";
-import { ContractRefusedError, LockTimeoutError, MigrationRunner, type Progress } from "../../cli/migrate/runner";
+import { parsePlan, type MigrationPlan, type VersionUsage } from "../../database/plan";
+import { checkRelease } from "../../database/gates";
+import { ContractRefusedError, LockTimeoutError, MigrationRunner, type Progress } from "../../database/runner";
 import { startPostgres, type PostgresServer } from "../helpers/postgres";
 
 const ROWS = 20_000;

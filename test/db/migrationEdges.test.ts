@@ -12,8 +12,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, Pool } from "pg";
-import { LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError } from "../../cli/migrate/runner";
-import { parsePlan, suggestConversion, syncTriggerName, type VersionUsage } from "../../core/migrations";
+import { LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError } from "../../database/runner";
+import { parsePlan, suggestConversion, syncTriggerName, type VersionUsage } from "../../database/plan";
 import { runRemedy } from "../helpers/cli";
 import { postgresSuite, type PostgresServer } from "../helpers/postgres";
 

@@ -9,8 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, Pool } from "pg";
-import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../../cli/migrate/runner";
-import { parsePlan, syncTriggerName, type MigrationPlan } from "../../core/migrations";
+import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError } from "../../database/runner";
+import { parsePlan, syncTriggerName, type MigrationPlan } from "../../database/plan";
 import { runRemedy } from "../helpers/cli";
 import { postgresSuite, type PostgresServer } from "../helpers/postgres";
 

@@ -40,7 +40,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
   let restoreBackend: () => void;
   before(() => {
     restoreBackend = setReleaseBackendFactory(() => new MemoryReleaseBackend());
-    stackReferenceOutputs.set(PROD_REF, { hotfixSeed: hotfixSeed(parseStackConfig(remedyConfig("prod"))) });
+    stackReferenceOutputs.set(PROD_REF, { hotfixSeed: hotfixSeed(parseStackConfig(remedyConfig("prod")), remedyConfig("prod").services as Obj[]) });
   });
   after(async () => {
     restoreBackend();
@@ -124,14 +124,12 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
 
   it("never exports env in the seed; the hotfix stack takes each service's env from its own config", async () => {
     // Prepare: prod gives orders a secret by reference and a plain value.
-    const prodConfig = parseStackConfig({
-      ...remedyConfig("prod"),
-      services: (remedyConfig("prod").services as Obj[]).map((s) =>
-        s.name === "orders" ? { ...s, env: { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "orders-db", key: "password" } } } } : s,
-      ),
-    });
+    const prodServices = (remedyConfig("prod").services as Obj[]).map((s) =>
+      s.name === "orders" ? { ...s, env: { LOG_LEVEL: "info", DB_PASSWORD: { secretKeyRef: { name: "orders-db", key: "password" } } } } : s,
+    );
+    const prodConfig = parseStackConfig({ ...remedyConfig("prod"), services: prodServices });
     // Act
-    const seed = hotfixSeed(prodConfig);
+    const seed = hotfixSeed(prodConfig, prodServices);
     // Assess
     for (const s of seed.services) assert.equal("env" in s, false, `${s.name}: no env in the seed`);
     assert.ok(!strings(seed).some((v) => v === "orders-db" || v === "info"));
@@ -159,7 +157,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
     const resolved = resolveDesiredReleases(parsed, new Map([["payments", live]]), "2026-12-01T10:00:00.000Z").config;
 
     // Act
-    const seed = hotfixSeed(resolved);
+    const seed = hotfixSeed(resolved, services);
     const config = hotfixStackConfig(seed, { ...parseHotfixStackConfig(remedyConfig("hotfix")), images: { payments: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1" } });
 
     // Assess
@@ -176,16 +174,14 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
 
   it("gives every prod service routed by host alone its own hotfix host, so two of them can deploy", () => {
     // Prepare: prod with two services routed by host only (before: both became hotfix.example.com, refused as duplicates).
-    const prodConfig = parseStackConfig({
-      ...remedyConfig("prod"),
-      services: [
-        ...(remedyConfig("prod").services as Obj[]),
-        { name: "search", port: 9000, healthPath: "/ping", routing: { hosts: ["search.example.com"], priority: 400 }, stable: "blue", slots: { blue: { image: "r/search:1.0.0" } } },
-      ],
-    });
+    const prodServices = [
+      ...(remedyConfig("prod").services as Obj[]),
+      { name: "search", port: 9000, healthPath: "/ping", routing: { hosts: ["search.example.com"], priority: 400 }, stable: "blue", slots: { blue: { image: "r/search:1.0.0" } } },
+    ];
+    const prodConfig = parseStackConfig({ ...remedyConfig("prod"), services: prodServices });
     const h = parseHotfixStackConfig(remedyConfig("hotfix"));
     // Act
-    const config = hotfixStackConfig(hotfixSeed(prodConfig), h);
+    const config = hotfixStackConfig(hotfixSeed(prodConfig, prodServices), h);
     // Assess
     const routes = Object.fromEntries(config.services.map((s) => [s.name, [s.routing.hosts, s.routing.paths]]));
     assert.deepEqual(routes, {
@@ -195,9 +191,9 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       search: [["search.hotfix.example.com"], []],
     });
     // An explicit host wins; an unknown service in hotfix.hosts is named.
-    const chosen = hotfixStackConfig(hotfixSeed(prodConfig), { ...h, hosts: { search: "find.hotfix.example.com" } });
+    const chosen = hotfixStackConfig(hotfixSeed(prodConfig, prodServices), { ...h, hosts: { search: "find.hotfix.example.com" } });
     assert.deepEqual(chosen.services.find((s) => s.name === "search")?.routing.hosts, ["find.hotfix.example.com"]);
-    assert.throws(() => hotfixStackConfig(hotfixSeed(prodConfig), { ...h, hosts: { serch: "x.example.com" } }), /hotfix\.hosts\.serch: prod has no service "serch"/);
+    assert.throws(() => hotfixStackConfig(hotfixSeed(prodConfig, prodServices), { ...h, hosts: { serch: "x.example.com" } }), /hotfix\.hosts\.serch: prod has no service "serch"/);
   });
 
   it("refuses bad hotfix stack config with the key and the fix", async () => {

@@ -1,9 +1,6 @@
 import { strict as assert } from "node:assert";
 import {
   canonicalLiteral,
-  checkContract,
-  checkRelease,
-  columnChanges,
   dollarQuote,
   isLosslessWidening,
   objectName,
@@ -14,7 +11,8 @@ import {
   suggestConversion,
   syncTriggerName,
   type VersionUsage,
-} from "../../core/migrations";
+} from "../../database/plan";
+import { checkContract, checkRelease, columnChanges } from "../../database/gates";
 
 const plan = parsePlan({
   id: "0007-payments-refactor",
@@ -28,7 +26,7 @@ const plan = parsePlan({
   ],
 });
 
-describe("core/migrations: expand/contract plans", () => {
+describe("database/plan: expand/contract plans", () => {
   it("puts only additive DDL in expand, batched copies in backfill and removals in contract", () => {
     const expand = phaseSteps(plan, "expand");
     assert.deepEqual(expand.map((s) => s.description), [

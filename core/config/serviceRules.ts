@@ -1,0 +1,237 @@
+/**
+ * Cross-field rules of a service (image mode or slot mode), run once the shape is valid.
+ */
+import * as defaults from "../defaults";
+import { isLabelValue, parseImageRef, versionFromImage } from "../image";
+import { StrategyError, normalizeStrategy } from "../progressive";
+import { SLOTS, Slot, otherSlot } from "../slots";
+import { Issue } from "./errors";
+import { Path, compareQuantity } from "./fields";
+import { RawService, SECRET_ENV_NAME, URL_WITH_PASSWORD } from "./serviceSchema";
+
+/**
+ * The version a slot runs: its explicit `version`, else one derived from the pinned image.
+ * On failure, names the key to fix (`image` or `version`) and says why.
+ */
+export function slotVersion(spec: { image: string; version?: string }): { version: string } | { key: "image" | "version"; error: string } {
+  const ref = parseImageRef(spec.image);
+  if (typeof ref === "string") return { key: "image", error: `${ref}, got ${JSON.stringify(spec.image)}` };
+  const v = versionFromImage(ref);
+  if (typeof v !== "string") return { key: "image", error: `${v.error}, got ${JSON.stringify(spec.image)}` };
+  if (spec.version !== undefined) return { version: spec.version };
+  if (!isLabelValue(v)) {
+    return {
+      key: "version",
+      error: `required: the image tag "${v}" is not a valid Kubernetes label value; set an explicit version (max 63 chars of A-Z a-z 0-9 - _ .)`,
+    };
+  }
+  return { version: v };
+}
+
+/**
+ * The version a service asks for in image mode (`image`, optional `version`): a pinned image, or
+ * a repository whose tag `version` names (so a release is a one-line `version` bump).
+ */
+export function desiredImage(s: { image: string; version?: string }): { image: string; version: string } | { key: "image" | "version"; error: string } {
+  const ref = parseImageRef(s.image);
+  if (typeof ref === "string") return { key: "image", error: `${ref}, got ${JSON.stringify(s.image)}` };
+  const image = ref.tag === undefined && ref.digest === undefined && s.version !== undefined ? `${s.image}:${s.version}` : s.image;
+  const resolved = slotVersion({ image, version: s.version });
+  if ("error" in resolved) {
+    return ref.tag === undefined && ref.digest === undefined && s.version === undefined
+      ? { key: "image", error: `has no tag or digest; pin a version tag or a digest, or set version to the tag to run (image: repository, version: tag), got ${JSON.stringify(s.image)}` }
+      : resolved;
+  }
+  return { image, version: resolved.version };
+}
+
+/** Image mode (`image` instead of `stable` + `slots`): which keys it excludes, and why. */
+export function checkImageMode(s: RawService, at: Path, out: Issue[]): void {
+  const image = s.image as string;
+  const d = desiredImage({ image, version: s.version });
+  if ("error" in d) out.push({ path: [...at, d.key], message: d.error });
+  const why = "remedy picks the idle slot from release state when image is set";
+  if (s.stable !== undefined) out.push({ path: [...at, "stable"], message: `cannot be combined with image: ${why}; remove stable (or remove image and name the slots yourself)` });
+  if (s.slots !== undefined) out.push({ path: [...at, "slots"], message: `cannot be combined with image: ${why}; remove slots and set replicas on the service (or remove image)` });
+  if (s.candidate !== undefined) out.push({ path: [...at, "candidate"], message: "cannot be combined with image: the release driver moves the new version's weight step by step; remove candidate" });
+  if (s.strategy?.kind === "manual") {
+    out.push({ path: [...at, "strategy", "kind"], message: "manual cannot be combined with image: a manual release sets weights per slot; use a progressive strategy (canary, linear, allAtOnce, steps) or stable + slots" });
+  }
+  if (s.hotfix !== undefined) {
+    out.push({ path: [...at, "hotfix"], message: "needs stable + slots (the hotfix goes into the slot `remedy status` shows is not stable); image mode releases through the strategy" });
+  }
+}
+
+export function checkService(s: RawService, at: Path, out: Issue[]): void {
+  checkCommon(s, at, out);
+  if (s.image !== undefined) return checkImageMode(s, at, out);
+  if (s.stable === undefined || s.slots === undefined) {
+    if (s.stable === undefined) out.push({ path: [...at, "stable"], message: 'required: the stable slot, "blue" or "green" (or set image to let remedy pick the idle slot)' });
+    if (s.slots === undefined) out.push({ path: [...at, "slots"], message: "required: the slots block { blue?: { image }, green?: { image } } (or set image to let remedy pick the idle slot)" });
+    return;
+  }
+  if (s.confirmRecordedImage !== undefined) {
+    out.push({ path: [...at, "confirmRecordedImage"], message: "only applies with image (image mode), where the live slot's image comes from release state; with slots, config names every image" });
+  }
+  if (s.version !== undefined) {
+    out.push({ path: [...at, "version"], message: "only applies with image (image mode); with slots, set slots.<slot>.version" });
+  }
+  checkSlotMode(s as RawService & { stable: Slot; slots: NonNullable<RawService["slots"]> }, at, out);
+}
+
+export function checkSlotMode(s: RawService & { stable: Slot; slots: NonNullable<RawService["slots"]> }, at: Path, out: Issue[]): void {
+  for (const slot of SLOTS) {
+    const spec = s.slots[slot];
+    if (spec === undefined) continue;
+    const resolved = slotVersion(spec);
+    if ("error" in resolved) out.push({ path: [...at, "slots", slot, resolved.key], message: resolved.error });
+  }
+  if (s.slots[s.stable] === undefined) {
+    out.push({
+      path: [...at, "slots", s.stable],
+      message: `required: the stable slot is "${s.stable}", so slots.${s.stable}.image must be set (or set stable to the slot that has an image)`,
+    });
+  }
+  const candidate = otherSlot(s.stable);
+  const weight = s.candidate?.weight ?? 0;
+  if (weight > 0 && s.slots[candidate] === undefined) {
+    out.push({
+      path: [...at, "candidate", "weight"],
+      message: `is ${weight} but the candidate slot "${candidate}" has no image; set slots.${candidate}.image or weight 0`,
+    });
+  }
+  // A slot that receives traffic must have pods: a slot scaled to 0 behind a weight is an empty
+  // target group, and the ALB answers 503 to its share of requests.
+  const replicasOf = (slot: Slot) => s.slots[slot]?.replicas ?? s.replicas ?? defaults.DEFAULT_REPLICAS;
+  const effectiveWeight = s.hotfix !== undefined ? 100 : weight;
+  if (s.slots[s.stable] !== undefined && effectiveWeight < 100 && replicasOf(s.stable) === 0) {
+    out.push({
+      path: [...at, ...(s.slots[s.stable]?.replicas === 0 ? ["slots", s.stable, "replicas"] : ["replicas"])],
+      message: `is 0 but the stable slot "${s.stable}" receives ${100 - effectiveWeight}% of traffic; an empty target group answers 503 — give it at least 1 replica`,
+    });
+  }
+  if (s.slots[candidate] !== undefined && effectiveWeight > 0 && replicasOf(candidate) === 0) {
+    out.push({
+      path: [...at, ...(s.slots[candidate]?.replicas === 0 ? ["slots", candidate, "replicas"] : ["replicas"])],
+      message: `is 0 but the candidate slot "${candidate}" receives ${effectiveWeight}% of traffic; an empty target group answers 503 — give it at least 1 replica or weight 0`,
+    });
+  }
+  if (s.hotfix !== undefined) {
+    if (s.slots[candidate] === undefined) {
+      out.push({
+        path: [...at, "hotfix"],
+        message: `needs the hotfix image in slots.${candidate}.image (the slot that is not stable); hotfix mode releases it to 100%`,
+      });
+    }
+    if (s.candidate?.weight !== undefined && s.candidate.weight !== 100) {
+      out.push({
+        path: [...at, "candidate", "weight"],
+        message: `is ${s.candidate.weight} but a hotfix goes straight to full traffic; remove candidate.weight or set 100`,
+      });
+    }
+  }
+}
+
+/** Rules every service follows, in image mode or slot mode. */
+export function checkCommon(s: RawService, at: Path, out: Issue[]): void {
+  for (const [name, value] of Object.entries(s.env ?? {})) {
+    if (typeof value === "string" && (SECRET_ENV_NAME.test(name) || URL_WITH_PASSWORD.test(value))) {
+      out.push({
+        path: [...at, "env", name],
+        message: `${URL_WITH_PASSWORD.test(value) ? "is a URL with a password" : "looks like a secret"} but is plaintext in stack config and in the Deployment; store it in a Kubernetes Secret and use { secretKeyRef: { name, key } }`,
+      });
+    }
+  }
+  const hosts = s.routing.hosts ?? [];
+  const paths = s.routing.paths ?? [];
+  if (s.strategy !== undefined && s.strategy.kind !== "manual" && s.candidate?.weight !== undefined && s.hotfix === undefined) {
+    out.push({
+      path: [...at, "candidate", "weight"],
+      message: `cannot be combined with strategy ${s.strategy.kind}: the release driver sets the candidate's weight step by step; remove candidate.weight (or use strategy: { kind: manual })`,
+    });
+  }
+  if (s.strategy?.kind === "steps") {
+    try {
+      normalizeStrategy({ kind: "steps", steps: s.strategy.steps, bakeMinutes: 0 });
+    } catch (err) {
+      if (!(err instanceof StrategyError)) throw err;
+      out.push({ path: [...at, "strategy"], message: err.message });
+    }
+  }
+  if (s.preTraffic !== undefined) {
+    const kinds = [s.preTraffic.http, s.preTraffic.lambda].filter((k) => k !== undefined).length;
+    if (kinds !== 1) {
+      out.push({ path: [...at, "preTraffic"], message: `needs exactly one of http or lambda, got ${kinds === 0 ? "neither" : "both"}` });
+    }
+    const progressive = s.hotfix === undefined && s.strategy?.kind !== "manual" && (s.strategy !== undefined || s.image !== undefined);
+    if (!progressive) {
+      out.push({ path: [...at, "preTraffic"], message: "only applies to a progressive release (strategy canary, linear, allAtOnce or steps, or image mode): the release driver runs it before the first step" });
+    }
+    if (s.preTraffic.http !== undefined && s.testRoute === undefined) {
+      out.push({ path: [...at, "testRoute"], message: "required by preTraffic.http: the check reaches the candidate (at 0%) through the header-matched test rule; add testRoute { priority }" });
+    }
+  }
+  if (s.testRoute !== undefined) {
+    if (s.testRoute.priority >= s.routing.priority) {
+      out.push({
+        path: [...at, "testRoute", "priority"],
+        message: `${s.testRoute.priority} must be lower than routing.priority ${s.routing.priority}: the listener evaluates lower priorities first, and the main rule would answer the test requests`,
+      });
+    }
+    // The test rule reaches a candidate at 0%, from anywhere the ALB is reachable: it needs a
+    // secret header value or a source-IP condition, never a guessable "1".
+    if (s.testRoute.value === undefined && s.testRoute.sourceCidrs === undefined) {
+      out.push({
+        path: [...at, "testRoute", "value"],
+        message: `required (or testRoute.sourceCidrs): without a secret value anyone who sends the header reaches the candidate at 0%; set one with pulumi config set --secret --path 'remedy:services[${String(at[1])}].testRoute.value' "$(openssl rand -hex 16)", or limit the test rule to your network with sourceCidrs`,
+      });
+    }
+    const cidrs = s.testRoute.sourceCidrs?.length ?? 0;
+    if (hosts.length + paths.length + 1 + cidrs > defaults.MAX_RULE_CONDITION_VALUES) {
+      out.push({
+        path: [...at, "testRoute"],
+        message: `the test rule needs the ${hosts.length + paths.length} host/path values plus its header${cidrs > 0 ? ` and ${cidrs} source CIDRs` : ""}, over the ALB's ${defaults.MAX_RULE_CONDITION_VALUES}; use fewer hosts, paths or CIDRs`,
+      });
+    }
+  }
+  if (hosts.length + paths.length === 0) {
+    out.push({ path: [...at, "routing"], message: "needs at least one of hosts or paths, or the rule would match nothing" });
+  }
+  if (hosts.length + paths.length > defaults.MAX_RULE_CONDITION_VALUES) {
+    out.push({
+      path: [...at, "routing"],
+      message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
+    });
+  }
+  for (const kind of ["errorRate", "latencyP99", "unhealthyHosts", "connectionErrors"] as const) {
+    const a = s.alarms?.[kind];
+    const evaluation = a?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
+    const datapoints = a?.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
+    if (datapoints > evaluation) {
+      out.push({
+        path: [...at, "alarms", kind, "datapointsToAlarm"],
+        message: `${datapoints} exceeds evaluationPeriods ${evaluation}; an alarm cannot need more breaching periods than it evaluates`,
+      });
+    }
+    const period = a?.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
+    if (period * evaluation > 86_400) {
+      out.push({
+        path: [...at, "alarms", kind, "evaluationPeriods"],
+        message: `${evaluation} periods of ${period} s exceed one day, the longest window CloudWatch evaluates`,
+      });
+    }
+  }
+  // Compare against the request that will be applied, defaults included: a limit below the
+  // default request is rejected by Kubernetes just the same.
+  const defaultRequests = { cpu: defaults.DEFAULT_CPU_REQUEST, memory: defaults.DEFAULT_MEMORY_REQUEST };
+  for (const kind of ["cpu", "memory"] as const) {
+    const request = s.resources?.requests?.[kind] ?? defaultRequests[kind];
+    const limit = s.resources?.limits?.[kind];
+    if (limit !== undefined && compareQuantity(limit, request) < 0) {
+      out.push({
+        path: [...at, "resources", "limits", kind],
+        message: `${limit} is below the request ${request}; Kubernetes rejects limits below requests`,
+      });
+    }
+  }
+}

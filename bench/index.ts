@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, each printing ratios against a baseline measured in the same run. */
 import { run as checkApi } from "./check-api";
+import { run as cli } from "./cli";
 import { run as migrate } from "./migrate";
 import { run as programScale } from "./program-scale";
 import { run as releaseDriver } from "./release-driver";
@@ -8,6 +9,7 @@ import { run as rollbackLatency } from "./rollback-latency";
 async function main(): Promise<void> {
   const only = process.argv[2];
   const benches: Array<[string, () => boolean | Promise<boolean>]> = [
+    ["cli", cli],
     ["program-scale", programScale],
     ["rollback-latency", rollbackLatency],
     ["check-api", checkApi],

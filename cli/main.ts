@@ -1,24 +1,32 @@
 /**
- * `remedy <command>` (DESIGN.md CLI contract): `--json` for machine output; exit 0 success,
- * 1 check failed / refused, 2 usage or input error.
+ * `remedy <command>` (docs/cli.md): `--json` for machine output; exit 0 success, 1 check failed
+ * or refused, 2 usage or input error.
+ *
+ * Each command's module is loaded only when that command runs (`await import`), so `--help`
+ * loads no AWS SDK, Pulumi or database driver: cli/build.js bundles this file with esbuild into
+ * dist/remedy.js, packages left external, and `remedy` runs that (nothing compiled at run time).
  */
-import { checkApiCommand } from "./commands/checkApi";
-import { migrateCommand } from "./commands/migrate";
-import { opsCommand, type OpsHooks } from "./commands/ops";
-import { formatTimeline, rehearse } from "./rehearsal/rehearse";
+import type { OpsHooks } from "./commands/ops";
+import { version as VERSION } from "../package.json";
 
-export const USAGE = `usage: remedy <command> [options] [--json]
+export const USAGE = `usage: remedy <command> [options] [--json]      (remedy <command> --help: its options)
 
-commands:
-  status     [--stack prod]                              versions, weights, phase, alarms, last rollback, hotfix
-  rollback   <service> --reason <text> [--force]         the rollback Lambda's decision and flip, by hand
-  drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip, restore
-  promote    <service> [--full]                          move a progressive release past its pause (or re-run a failed pre-traffic check), or promote it at the next tick
-  abort      <service> --reason <text>                   stop a release: all traffic back to stable, recorded
-  rehearse                                               the whole remediation loop on a local AWS emulator (moto)
-  check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous]
-  migrate    plan | status | apply <plan-id> <expand|backfill|contract> | abort <plan-id>   (against DATABASE_URL)
+operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
+  status     [--stack prod] [--watch [--interval 5]]     versions, weights, phase, alarms, rollbacks
+  rollback   <service> --reason <text> [--force]         send traffic back to stable now, recorded
+  promote    <service> [--full]                          move a progressive release past its pause
+  abort      <service> --reason <text>                   stop a release: all traffic back to stable
+  drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip
 
+check before shipping (offline):
+  validate   [--stack <name> | <Pulumi.<stack>.yaml>...] stack config, as pulumi preview checks it
+  check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...]   GraphQL compatibility
+  rehearse                                               the remediation loop on a local emulator
+
+database refactoring (against DATABASE_URL):
+  migrate    plan | status | apply <plan-id> <phase> | check --uses <cols> | abort <plan-id>
+
+options: --json machine output (every command); --version; --help
 exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
@@ -67,6 +75,16 @@ AWS_ENDPOINT_URL is set): deploy, breach an alarm, automatic rollback, and the n
 keeping it; prints a timeline with timings.
 
 exit codes: 0 every step passed, 1 a step failed, 2 could not run (e.g. no moto_server)`,
+  validate: `usage: remedy validate [--stack <name> | <Pulumi.<stack>.yaml>...] [--json]
+
+Checks stack config offline, with no Pulumi CLI, backend or credentials: the same checks and
+messages as pulumi preview for remedy:* config (every section, cross-field rules, secret test
+routes, AWS quotas), and unknown remedy:* keys ("remedy:rolback: did you mean remedy:rollback?").
+Without arguments, every Pulumi.<stack>.yaml in the current directory. Encrypted (secure:) values
+are checked by shape only. Left to preview: release state (image-mode versions, rollback holds),
+the migration gate's rollback window and the API gate against the live version.
+
+exit codes: 0 valid, 1 invalid, 2 usage error or unreadable file`,
   "check-api": `usage: remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous] [--json]
 
 Compares a candidate GraphQL schema with the live one: breaking and dangerous changes (graphql-js /
@@ -124,6 +142,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   const json = argv.includes("--json");
   const args = argv.filter((a) => a !== "--json");
   const [command, ...rest] = args;
+  if (command === "--version" || command === "-v" || command === "version") {
+    console.log(json ? JSON.stringify({ version: VERSION, node: process.version }) : `remedy ${VERSION} (node ${process.version})`);
+    return 0;
+  }
   if (!command || command === "--help" || command === "-h" || command === "help") {
     console.log(USAGE);
     return command ? 0 : 2;
@@ -137,12 +159,19 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
     }
   }
   if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
+    const { opsCommand } = await import("./commands/ops");
     return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
   }
   if (command === "migrate") {
+    const { migrateCommand } = await import("./commands/migrate");
     return migrateCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
   }
+  if (command === "validate") {
+    const { validateCommand } = await import("./commands/validate");
+    return validateCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
+  }
   if (command === "check-api") {
+    const { checkApiCommand } = await import("./commands/checkApi");
     return checkApiCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
   }
   if (command === "rehearse") {
@@ -150,6 +179,7 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
       console.error(`remedy rehearse: unexpected argument ${rest[0]}\n\n${USAGE}`);
       return 2;
     }
+    const { formatTimeline, rehearse } = await import("./rehearsal/rehearse");
     try {
       const result = await rehearse();
       console.log(json ? JSON.stringify(result, null, 2) : formatTimeline(result));
@@ -160,16 +190,6 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
       return 2;
     }
   }
-  console.error(`remedy: unknown or not yet available command "${command}"\n\n${USAGE}`);
+  console.error(`remedy: unknown command "${command}"; see \`remedy --help\``);
   return 2;
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(2);
-    },
-  );
 }

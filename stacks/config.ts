@@ -1,10 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, type StackConfig, parseStackConfig } from "../core/config";
-import * as defaults from "../core/defaults";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, type StackConfig, checkSecretTestRoutes, parseStackConfig, unknownConfigKeys } from "../core/config";
 import { type AwsSettings, AwsSettingsError, parseAwsSettings } from "./awsClients";
 
-/** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
-export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "quotas", "rollback", "hotfixStack", "hotfix", "database"] as const;
+export { CONFIG_KEYS };
 
 /** Provider keys of the `aws` namespace that decide which account and credentials are used. */
 export const AWS_CONFIG_KEYS = ["region", "profile", "accessKey", "secretKey", "token", "assumeRoles", "assumeRole", "sharedCredentialsFiles", "sharedConfigFiles"] as const;
@@ -39,7 +37,9 @@ export function readAwsSettings(): AwsSettings {
  * (key path, value, fix) rather than one at a time by `requireObject`. A stack with
  * `remedy:hotfix` is a hotfix stack; any other is a prod-like stack.
  */
-export function readRawConfig(config = new pulumi.Config("remedy")): Record<string, unknown> {
+export function readRawConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): Record<string, unknown> {
+  const unknown = unknownConfigKeys(Object.keys(pulumi.runtime.allConfig()), config.name);
+  if (unknown.length > 0) throw new ConfigError(unknown, "remedy stack configuration");
   const raw: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
     const value = key === "hotfixStack" ? config.get(key) : config.getObject<unknown>(key);
@@ -65,21 +65,7 @@ export function isSecretConfig(key: string): boolean {
   return runtime.isConfigSecret(key);
 }
 
-/**
- * A test route's header value reaches a candidate at 0%: it must come from secret config (then
- * `remedy:services` is a secret key and the value is encrypted in the stack file), never plain.
- * @throws ConfigError naming `services[i].testRoute.value` and the command that sets it as a secret.
- */
+/** {@link checkSecretTestRoutes} against the running program's secret config. @throws ConfigError */
 export function requireSecretTestRoutes(config: StackConfig, isSecret: (key: string) => boolean = isSecretConfig): void {
-  const plain = config.services
-    .map((s, i) => ({ s, i }))
-    .filter(({ s }) => s.testRoute !== undefined && !(s.testRoute.sourceCidrs && s.testRoute.value === defaults.DEFAULT_TEST_ROUTE_VALUE));
-  if (plain.length === 0 || isSecret("remedy:services")) return;
-  throw new ConfigError(
-    plain.map(({ i }) => ({
-      path: `services[${i}].testRoute.value`,
-      message: `is in plain text in the stack's config; set it as a secret: pulumi config set --secret --path 'remedy:services[${i}].testRoute.value' "$(openssl rand -hex 16)"`,
-    })),
-    "remedy stack configuration",
-  );
+  checkSecretTestRoutes(config, isSecret);
 }

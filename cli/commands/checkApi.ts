@@ -2,7 +2,7 @@
  * `remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous] [--json]`
  * Exit 0 compatible, 1 breaking (or an operation no longer validates), 2 bad input.
  */
-import { parseArgs } from "node:util";
+import { UsageError, parseCommandArgs, usage } from "../args";
 import {
   ApiInputError,
   checkCompatibility,
@@ -12,12 +12,6 @@ import {
 } from "../../core/apiCompat";
 import { loadOperations, readText } from "../../core/apiFiles";
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
 
 export interface CheckApiArgs {
   readonly live: string;
@@ -27,25 +21,16 @@ export interface CheckApiArgs {
 }
 
 export function parseCheckApiArgs(argv: readonly string[]): CheckApiArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        live: { type: "string" },
-        candidate: { type: "string" },
-        operations: { type: "string", multiple: true },
-        "deprecated-removal": { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (!values.live || !values.candidate) throw new UsageError("--live <sdl> and --candidate <sdl> are required");
+  const { values: v } = parseCommandArgs(
+    "check-api",
+    argv,
+    { live: { type: "string" }, candidate: { type: "string" }, operations: { type: "string", multiple: true }, "deprecated-removal": { type: "string" } },
+    0,
+  );
+  const values = v as { live?: string; candidate?: string; operations?: string[]; "deprecated-removal"?: string };
+  if (!values.live || !values.candidate) usage("check-api", "--live <sdl> and --candidate <sdl> are required");
   const dr = values["deprecated-removal"] ?? "breaking";
-  if (dr !== "breaking" && dr !== "dangerous") throw new UsageError(`--deprecated-removal must be "breaking" or "dangerous", got "${dr}"`);
+  if (dr !== "breaking" && dr !== "dangerous") usage("check-api", `--deprecated-removal must be "breaking" or "dangerous", got "${dr}"`);
   return { live: values.live, candidate: values.candidate, operations: values.operations ?? [], deprecatedRemoval: dr };
 }
 

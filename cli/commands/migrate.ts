@@ -10,34 +10,39 @@
  *                               version in the window uses what it added
  * Exit 0 done, 1 refused (gate or lock timeout), 2 usage or input error.
  */
-import { parseArgs } from "node:util";
+import { type CommandArgs, UsageError, intOption, parseCommandArgs, usage } from "../args";
 import { Pool } from "pg";
 import { COLUMN_REF, PHASES, phaseSteps, type MigrationPhase } from "../../database/plan";
 import { PlanInputError as InputError, loadPlans, readWindow } from "../../database/plans";
 import { ContractRefusedError, LockTimeoutError, MigrationLockedError, MigrationRunner, PlanRefusedError, RunnerOptionError, ViolatingRowsError } from "../../database/runner";
 
-/** A positive integer option, or an InputError naming it. */
-function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new InputError(`--${name} must be an integer 1..${max}, got ${JSON.stringify(raw)}`);
-  return Number(raw);
-}
-
 export async function migrateCommand(argv: readonly string[], json: boolean, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  let parsed;
+  let parsed: CommandArgs;
+  let settings: { lockTimeoutMs?: number; maxLockWaitMs?: number; batchSize?: number };
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: { dir: { type: "string" }, window: { type: "string" }, "lock-timeout": { type: "string" }, "max-lock-wait": { type: "string" }, "batch-size": { type: "string" }, uses: { type: "string" } },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseCommandArgs(
+      "migrate",
+      argv,
+      { dir: { type: "string" }, window: { type: "string" }, "lock-timeout": { type: "string" }, "max-lock-wait": { type: "string" }, "batch-size": { type: "string" }, uses: { type: "string" } },
+      3,
+    );
+    const str = (k: string) => parsed.values[k] as string | undefined;
+    settings = {
+      lockTimeoutMs: intOption("migrate", "lock-timeout", str("lock-timeout"), 1, 600_000),
+      maxLockWaitMs: intOption("migrate", "max-lock-wait", str("max-lock-wait"), 1, 86_400_000),
+      batchSize: intOption("migrate", "batch-size", str("batch-size"), 1, 1_000_000),
+    };
+    const sub = parsed.positionals[0];
+    if (!["plan", "status", "apply", "abort", "check"].includes(sub ?? "")) usage("migrate", sub === undefined ? "name a subcommand: plan, status, apply, check or abort" : `unknown subcommand ${JSON.stringify(sub)} (plan, status, apply, check, abort)`);
+    if (sub === "apply" && (!parsed.positionals[1] || !PHASES.includes(parsed.positionals[2] as MigrationPhase))) usage("migrate apply", "usage: remedy migrate apply <plan-id> <expand|backfill|contract>");
+    if (sub === "abort" && !parsed.positionals[1]) usage("migrate abort", "usage: remedy migrate abort <plan-id> [--window <file>]");
   } catch (e) {
-    err(`remedy migrate: ${(e as Error).message}`);
+    if (!(e instanceof UsageError)) throw e;
+    err(`remedy migrate: ${e.message}`);
     return 2;
   }
   const [sub, planId, phase] = parsed.positionals;
-  const dir = parsed.values.dir ?? "migrations";
+  const dir = (parsed.values.dir as string | undefined) ?? "migrations";
   let pool: Pool | undefined;
   try {
     const plans = loadPlans(dir);
@@ -47,24 +52,18 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       out(json ? JSON.stringify(view, null, 2) : view.map((p) => [`${p.id}: ${p.description}`, ...PHASES.map((ph) => `  ${ph}: ${p.phases[ph].join("; ") || "(nothing)"}`)].join("\n")).join("\n"));
       return 0;
     }
-    if (!["plan", "status", "apply", "abort", "check"].includes(sub ?? "")) {
-      throw new InputError(`usage: remedy migrate plan|status|apply <plan-id> <expand|backfill|contract>|abort <plan-id>|check --uses <table.column,...> [--dir ${dir}]`);
-    }
     if (!url) throw new InputError("DATABASE_URL is not set (postgres://user@host:5432/db)");
     pool = new Pool({ connectionString: url, max: 4 });
     const runner = new MigrationRunner(pool, plans, {
-      lockTimeoutMs: positiveInt("lock-timeout", parsed.values["lock-timeout"], 600_000),
-      maxLockWaitMs: positiveInt("max-lock-wait", parsed.values["max-lock-wait"], 86_400_000),
+      ...settings,
       onNote: (m) => err(`remedy migrate: ${m}`),
-      batchSize: positiveInt("batch-size", parsed.values["batch-size"], 1_000_000),
       onProgress: (p) => err(`${p.migration} ${p.step}: ${p.done}/${p.total} rows (${p.total ? Math.floor((100 * p.done) / p.total) : 100}%), ${p.rowsPerSecond} rows/s`),
     });
     if (sub === "apply") {
-      if (!planId || !PHASES.includes(phase as MigrationPhase)) throw new InputError("usage: remedy migrate apply <plan-id> <expand|backfill|contract>");
-      await runner.apply(planId, phase as MigrationPhase, readWindow(parsed.values.window));
+      await runner.apply(planId, phase as MigrationPhase, readWindow(parsed.values.window as string | undefined));
     }
     if (sub === "check") {
-      const uses = (parsed.values.uses ?? "").split(",").map((c) => c.trim()).filter(Boolean);
+      const uses = ((parsed.values.uses as string | undefined) ?? "").split(",").map((c) => c.trim()).filter(Boolean);
       const bad = uses.filter((c) => !COLUMN_REF.test(c));
       if (bad.length > 0 || uses.length === 0) throw new InputError(`--uses must list "table.column"s separated by commas${bad.length ? `, got ${bad.map((b) => JSON.stringify(b)).join(", ")}` : ""}`);
       const problems = await runner.checkUses(uses);
@@ -76,8 +75,7 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       return 0;
     }
     if (sub === "abort") {
-      if (!planId) throw new InputError("usage: remedy migrate abort <plan-id> [--window <file>]");
-      const undone = await runner.abort(planId, readWindow(parsed.values.window));
+      const undone = await runner.abort(planId, readWindow(parsed.values.window as string | undefined));
       err(`remedy migrate: undid ${undone.join(", ") || "nothing (no phase of it was applied)"}`);
     }
     const status = await runner.status();

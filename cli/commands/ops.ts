@@ -20,7 +20,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
 import * as os from "node:os";
 import { Writable } from "node:stream";
-import { parseArgs } from "node:util";
+import { UsageError, parseCommandArgs, usage } from "../args";
 import { alarmName, parseAlarmName } from "../../core/alarms";
 import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { otherSlot } from "../../core/slots";
@@ -89,7 +89,8 @@ function quietMetrics(): Metrics {
 function describeError(err: unknown, table: string, stack: string): string {
   const e = err as { name?: string; message?: string };
   if (err instanceof ResourceNotFoundException) return `unknown stack ${stack}: no release table ${table} (run \`pulumi up\` on ${stack}, or pass --stack)`;
-  if (e.name === "CredentialsProviderError") return `no AWS credentials: ${e.message ?? ""} (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)`;
+  if (e.name === "CredentialsProviderError") return `no AWS credentials: ${e.message ?? ""} (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`;
+  if (/Region is missing/i.test(e.message ?? "")) return "no AWS region: set AWS_REGION, or AWS_PROFILE to a profile with a region in ~/.aws/config";
   if (/Throttl/.test(e.name ?? "")) return `AWS throttled the request after retries (${e.name}); try again`;
   return `${e.name ?? "Error"}: ${e.message ?? String(err)}`;
 }
@@ -226,42 +227,78 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
 
 // ---------------------------------------------------------------------------------------------
 
+/** Which options each operator command takes (besides --json). */
+const COMMAND_OPTIONS = {
+  status: ["stack", "project", "watch", "interval", "count"],
+  rollback: ["stack", "project", "reason", "force", "topic-arn"],
+  drill: ["stack", "project", "timeout", "allow-stable"],
+  promote: ["stack", "project", "full", "topic-arn"],
+  abort: ["stack", "project", "reason", "topic-arn"],
+} as const;
+const OPTION_TYPES: Readonly<Record<string, "string" | "boolean">> = {
+  stack: "string",
+  project: "string",
+  reason: "string",
+  force: "boolean",
+  "topic-arn": "string",
+  timeout: "string",
+  "allow-stable": "boolean",
+  full: "boolean",
+  watch: "boolean",
+  interval: "string",
+  count: "string",
+};
+
+interface OpsArgs {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  /** The service (every command but status). */
+  readonly service?: string;
+  /** rollback / abort: the trimmed reason. */
+  readonly reason: string;
+  readonly timeoutS: number;
+  readonly interval: number;
+  readonly count: number;
+}
+
+/** The command line of an operator command, checked whole before anything calls AWS. @throws UsageError */
+export function parseOpsArgs(command: keyof typeof COMMAND_OPTIONS, argv: readonly string[]): OpsArgs {
+  const options = Object.fromEntries(COMMAND_OPTIONS[command].map((o) => [o, { type: OPTION_TYPES[o] }]));
+  const { values, positionals } = parseCommandArgs(command, argv, options, command === "status" ? 0 : 1);
+  const v = values as Record<string, string | boolean | undefined>;
+  const service = positionals[0];
+  if (command !== "status" && service === undefined) usage(command, "name the service, e.g. `remedy " + command + " payments`");
+  const reason = typeof v.reason === "string" ? v.reason.trim() : "";
+  if ((command === "rollback" || command === "abort") && reason.length < 5) usage(command, "--reason <text> is required: say why (at least 5 characters; it is recorded in release history)");
+  const timeoutS = Number(v.timeout ?? 120);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) usage(command, `--timeout must be a positive number of seconds, got ${JSON.stringify(v.timeout)}`);
+  const interval = Number(v.interval ?? 5);
+  if (!Number.isFinite(interval) || interval < 0.1) usage(command, `--interval must be a number of seconds >= 0.1, got ${JSON.stringify(v.interval)}`);
+  const count = v.count === undefined ? Infinity : Number(v.count);
+  if (!(count >= 1) || (Number.isFinite(count) && !Number.isInteger(count))) usage(command, `--count must be a whole number >= 1, got ${JSON.stringify(v.count)}`);
+  if ((v.interval !== undefined || v.count !== undefined) && v.watch !== true) usage(command, "--interval and --count go with --watch");
+  return { values: v, service, reason, timeoutS, interval, count };
+}
+
 export async function opsCommand(command: "status" | "rollback" | "drill" | "promote" | "abort", argv: readonly string[], json: boolean, io: Io, hooks: OpsHooks = {}): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
+  const fail = (message: string, code: number) => {
+    io.err(json ? JSON.stringify({ error: message }) : `remedy ${command}: ${message}`);
+    return code;
+  };
+  // Every usage problem first: nothing below touches AWS until the command line is right.
+  let args: OpsArgs;
   try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      options: {
-        stack: { type: "string" },
-        project: { type: "string" },
-        reason: { type: "string" },
-        force: { type: "boolean" },
-        "topic-arn": { type: "string" },
-        timeout: { type: "string" },
-        "allow-stable": { type: "boolean" },
-        full: { type: "boolean" },
-        watch: { type: "boolean" },
-        interval: { type: "string" },
-        count: { type: "string" },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
+    args = parseOpsArgs(command, argv);
   } catch (err) {
-    io.err(`remedy ${command}: ${(err as Error).message}`);
-    return 2;
+    if (err instanceof UsageError) return fail(err.message, 2);
+    throw err;
   }
+  const { values, service } = args;
   const stack = String(values.stack ?? "prod");
   const prefix = `${String(values.project ?? "remedy")}-${stack}`;
   const tableName = `${prefix}-releases`;
   const c = clients();
   const store = new ReleaseStore(c.ddb, tableName);
   const traffic = new Traffic(c.elb);
-  const fail = (message: string, code: number) => {
-    io.err(json ? JSON.stringify({ error: message }) : `remedy ${command}: ${message}`);
-    return code;
-  };
   try {
     if (command === "status") {
       const render = async () => {
@@ -273,10 +310,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         return 0;
       }
       // --watch: redraw every --interval seconds (default 5), --count times (default: until Ctrl-C).
-      const interval = Number(values.interval ?? 5);
-      const count = values.count === undefined ? Infinity : Number(values.count);
-      if (!Number.isFinite(interval) || interval < 0.1) return fail(`--interval must be a number of seconds >= 0.1, got ${String(values.interval)}`, 2);
-      if (!(count >= 1) || (Number.isFinite(count) && !Number.isInteger(count))) return fail(`--count must be a whole number >= 1, got ${String(values.count)}`, 2);
+      const { interval, count } = args;
       for (let i = 0; i < count; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, interval * 1000));
         if (io.tty && !json) io.out("\u001b[2J\u001b[H");
@@ -284,9 +318,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       }
       return 0;
     }
-    const service = positionals[0];
-    const usage: Record<string, string> = { rollback: "--reason <text> [--force]", abort: "--reason <text>", promote: "[--full]", drill: "[--timeout 120] [--allow-stable]" };
-    if (!service) return fail(`usage: remedy ${command} <service> ${usage[command] ?? ""}`, 2);
+    if (service === undefined) throw new Error("unreachable: parseOpsArgs requires the service");
     const state = await store.get(service);
     if (!state) {
       const known = (await store.list()).map((s) => s.service);
@@ -329,8 +361,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       }
     }
     if (command === "rollback" || command === "abort") {
-      const reason = typeof values.reason === "string" ? `${command === "abort" ? "release aborted: " : ""}${values.reason.trim()}` : "";
-      if (reason.replace("release aborted: ", "").length < 5) return fail("--reason <text> is required: say why (it is recorded in release history)", 2);
+      const reason = `${command === "abort" ? "release aborted: " : ""}${args.reason}`;
       const handler = createRollbackHandler({
         store,
         traffic,
@@ -352,7 +383,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       if (!json) io.err(printable(`remedy ${command}: refused: ${r.reason}`));
       return 1;
     }
-    return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: Number(values.timeout ?? 120), allowStable: values["allow-stable"] === true, json, io, hooks });
+    return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: args.timeoutS, allowStable: values["allow-stable"] === true, json, io, hooks });
   } catch (err) {
     if (err instanceof OpsError) return fail(err.message, 2);
     return fail(describeError(err, tableName, stack), 2);
@@ -364,7 +395,6 @@ async function drill(
   state: ReleaseState,
   o: { store: ReleaseStore; traffic: Traffic; cw: CloudWatchClient; prefix: string; timeoutS: number; allowStable: boolean; json: boolean; io: Io; hooks: OpsHooks },
 ): Promise<number> {
-  if (!Number.isFinite(o.timeoutS) || o.timeoutS <= 0) throw new OpsError(`--timeout must be a positive number of seconds, got ${o.timeoutS}`);
   const live = state.phase === Phase.Releasing && state.candidate && state.weights[state.candidate.slot] > 0;
   if (!live && !o.allowStable) {
     o.io.err(`remedy drill: refused: ${service} has no candidate receiving traffic (phase ${state.phase}); --allow-stable drills the stable slot's alarm, which must not flip anything`);

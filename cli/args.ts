@@ -56,6 +56,6 @@ export function parseCommandArgs(command: string, argv: readonly string[], optio
 /** A whole number in [min, max] from an option, or `undefined` when absent. @throws UsageError */
 export function intOption(command: string, name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) usage(command, `--${name} must be a whole number ${min}..${max}, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) usage(command, `--${name} must be an integer ${min}..${max}, got ${JSON.stringify(raw)}`);
   return Number(raw);
 }

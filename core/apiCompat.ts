@@ -9,7 +9,7 @@ import {
   GraphQLError,
   Kind,
   TypeInfo,
-  buildSchema,
+  buildASTSchema,
   getNamedType,
   parse,
   validate,
@@ -21,6 +21,10 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from "graphql";
+// graphql-js's SDL validation (what buildSchema runs): called directly because buildSchema joins
+// its errors into one plain Error and drops their locations.
+import { validateSDL } from "graphql/validation/validate";
+import { type JsonTextError, parseJson } from "./jsonText";
 
 export const Category = {
   Breaking: "breaking",
@@ -79,8 +83,18 @@ function inputError(source: string, err: unknown): ApiInputError {
 /** Builds a schema from SDL, or throws ApiInputError naming the file, line and column. */
 export function loadSchema(sdl: string, source: string): GraphQLSchema {
   try {
-    return buildSchema(sdl);
+    const doc = parse(sdl);
+    const errors = validateSDL(doc);
+    if (errors.length > 0) {
+      // A definition made twice is reported where it is made again (the first one is fine).
+      const at = (e: GraphQLError) => (/can only be defined once|There can be only one/.test(e.message) ? e.locations?.[e.locations.length - 1] : e.locations?.[0]);
+      const first = at(errors[0]);
+      const more = errors.slice(1).map((e) => `${e.message}${at(e) ? ` (${at(e)?.line}:${at(e)?.column})` : ""}`);
+      throw new ApiInputError(source, first?.line, first?.column, [errors[0].message, ...more].join("; "));
+    }
+    return buildASTSchema(doc, { assumeValidSDL: true });
   } catch (err) {
+    if (err instanceof ApiInputError) throw err;
     throw inputError(source, err);
   }
 }
@@ -137,9 +151,10 @@ export function parseOperations(text: string, file: string): ClientOperation[] {
 export function parseManifest(json: string, file: string): ClientOperation[] {
   let data: unknown;
   try {
-    data = JSON.parse(json);
+    data = parseJson(json, file);
   } catch (err) {
-    throw new ApiInputError(file, undefined, undefined, `not JSON: ${(err as Error).message}`);
+    const e = err as JsonTextError;
+    throw new ApiInputError(file, e.line, e.column, `not JSON: ${e.message.replace(/^.*?: not valid JSON: /, "")}`);
   }
   const entries: [string, unknown][] = Array.isArray(data)
     ? data.map((e: unknown, i) => {
@@ -254,7 +269,10 @@ export async function checkCompatibility(live: GraphQLSchema, candidate: GraphQL
   const raw = await diff(live, candidate, rules);
   let changes: ApiChange[] = raw.map((c) => {
     const level = LEVEL[c.criticality.level];
-    const floor = FLOOR[c.type];
+    // A field of an input type the live schema does not have cannot surprise a client: only
+    // fields added to an existing input type get graphql-js's "dangerous" floor.
+    const newInputType = c.type === "INPUT_FIELD_ADDED" && c.path !== undefined && live.getType(c.path.split(".")[0]) === undefined;
+    const floor = newInputType ? undefined : FLOOR[c.type];
     const category = floor && RANK[floor] > RANK[level] ? floor : level;
     return { category, type: c.type, coordinate: coordinate(c), message: c.message };
   });

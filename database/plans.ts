@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
+import { JsonTextError, parseJson } from "../core/jsonText";
 import { COLUMN_REF, parsePlan, type MigrationPlan, type VersionUsage } from "./plan";
 
 /** A plan directory, plan file or rollback window that cannot be used; the message names the file and the fix. */
@@ -28,9 +29,10 @@ export function loadPlans(dir: string): MigrationPlan[] {
     const file = path.join(dir, f);
     let plan: MigrationPlan;
     try {
-      plan = parsePlan(JSON.parse(fs.readFileSync(file, "utf8")), file);
+      plan = parsePlan(parseJson(fs.readFileSync(file, "utf8"), file), file);
     } catch (err) {
-      throw new PlanInputError((err as Error).message.startsWith("invalid migration") ? (err as Error).message : `${file}: ${(err as Error).message}`);
+      const m = (err as Error).message;
+      throw new PlanInputError(m.startsWith("invalid migration") || err instanceof JsonTextError ? m : `${file}: ${m}`);
     }
     const other = seen.get(plan.id);
     if (other) throw new PlanInputError(`${file}: plan id ${plan.id} is already used by ${other}; every plan needs its own id (the ledger records phases by id)`);
@@ -66,9 +68,9 @@ export function readWindow(file: string | undefined): VersionUsage[] | undefined
   if (text === undefined || text.trim() === "") return undefined;
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = parseJson(text, file ?? "REMEDY_ROLLBACK_WINDOW");
   } catch (e) {
-    throw new PlanInputError(`the rollback window is not JSON: ${(e as Error).message}`);
+    throw new PlanInputError(`the rollback window: ${(e as Error).message}`);
   }
   const r = windowSchema.safeParse(data);
   if (!r.success) {

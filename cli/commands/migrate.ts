@@ -47,6 +47,11 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
   try {
     const plans = loadPlans(dir);
     const url = process.env.DATABASE_URL;
+    if (sub === "plan" && plans.length === 0) {
+      err(`remedy migrate: no plans in ${dir} (a plan is a <id>.json file there; see docs/database.md)`);
+      if (json) out("[]");
+      return 0;
+    }
     if (sub === "plan" && !url) {
       const view = plans.map((p) => ({ id: p.id, description: p.description, phases: Object.fromEntries(PHASES.map((ph) => [ph, phaseSteps(p, ph).map((s) => s.description)])) }));
       out(json ? JSON.stringify(view, null, 2) : view.map((p) => [`${p.id}: ${p.description}`, ...PHASES.map((ph) => `  ${ph}: ${p.phases[ph].join("; ") || "(nothing)"}`)].join("\n")).join("\n"));

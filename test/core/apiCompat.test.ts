@@ -100,8 +100,20 @@ describe("core/apiCompat: bad input", () => {
       (err: Error) => err instanceof ApiInputError && err.message === 'invalid.graphql:7:10: Syntax Error: Expected ":", found Name "Int".' && err.line === 7 && err.column === 10,
     );
     assert.throws(() => parseOperations("query { payments { id }", "ops/broken.graphql"), /^ApiInputError|ops\/broken\.graphql:1:24: Syntax Error/);
-    assert.throws(() => loadSchema("type Query { a: Missing }", "s.graphql"), /s\.graphql: Unknown type "Missing"\./);
+    assert.throws(() => loadSchema("type Query { a: Missing }", "s.graphql"), (err: Error) => err instanceof ApiInputError && err.message === 's.graphql:1:17: Unknown type "Missing".');
     assert.throws(() => parseManifest("{not json", "m.json"), /m\.json: not JSON/);
+  });
+
+  it("reports a field defined twice where it is defined again, with every other SDL problem (GitHub's schema 15.26.0 has one)", () => {
+    // Act + Assess
+    assert.throws(
+      () => loadSchema("type Query {\n  a: String\n  b: Int\n  a: String\n}\ninput I { x: Int, x: Int }\n", "dup.graphql"),
+      (err: Error) =>
+        err instanceof ApiInputError &&
+        err.line === 4 &&
+        err.column === 3 &&
+        err.message === 'dup.graphql:4:3: Field "Query.a" can only be defined once.; Field "I.x" can only be defined once. (6:19)',
+    );
     assert.throws(() => parseManifest('{"x": 5}', "m.json"), /m\.json: entry x: document must be a string/);
   });
 });

@@ -114,7 +114,7 @@ describe("migrations on real PostgreSQL 15: safety", function () {
     for (const bad of ["0", "abc", "1e3", "-5"]) {
       const r = await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "backfill", `--batch-size=${bad}`]);
       assert.equal(r.code, 2, bad);
-      assert.equal(r.err.trim(), `remedy migrate: --batch-size must be an integer 1..1000000, got ${JSON.stringify(bad)}`);
+      assert.equal(r.err.trim(), `remedy migrate: --batch-size must be an integer 1..1000000, got ${JSON.stringify(bad)}; see \`remedy migrate --help\``);
     }
     const lt = await runRemedy(["migrate", "apply", "0001-rename-payments-amount", "expand", "--lock-timeout", "soon"]);
     assert.equal(lt.code, 2);

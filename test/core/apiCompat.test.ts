@@ -114,6 +114,12 @@ describe("core/apiCompat: bad input", () => {
         err.column === 3 &&
         err.message === 'dup.graphql:4:3: Field "Query.a" can only be defined once.; Field "I.x" can only be defined once. (6:19)',
     );
+    // GitHub's published schema 15.26.0 (the first definition is line 15003, the second 15153).
+    const github = fs.readFileSync(path.join(__dirname, "..", "..", "node_modules", "github-schema-15.26.0", "schema.graphql"), "utf8");
+    assert.throws(
+      () => loadSchema(github, "schema.graphql"),
+      (err: Error) => err instanceof ApiInputError && err.message.startsWith('schema.graphql:15153:3: Field "EnterpriseOwnerInfo.repositoryDeployKeySetting" can only be defined once.;'),
+    );
     assert.throws(() => parseManifest('{"x": 5}', "m.json"), /m\.json: entry x: document must be a string/);
   });
 });

@@ -47,7 +47,8 @@ describe("cli: remedy check-api", () => {
   });
 
   it("runs as `remedy` from the shell with the contract's exit codes", function () {
-    this.timeout(30_000);
+    // Process starts: no limit a loaded machine could trip (a hang still ends at 5 minutes).
+    this.timeout(300_000);
     const run = (...args: string[]) => {
       try {
         execFileSync(process.execPath, [path.join(ROOT, "cli", "remedy.js"), ...args], { cwd: ROOT, stdio: "pipe" });

@@ -33,7 +33,8 @@ describe("cli: every remedy command and subcommand answers --help with exit 0", 
     });
   }
 
-  it("answers -h the same way, as a real process", () => {
+  it("answers -h the same way, as a real process", function () {
+    this.timeout(300_000); // a process start: no limit a loaded machine could trip
     const r = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "cli", "remedy.js"), "migrate", "abort", "-h"], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), HELP["migrate abort"]);

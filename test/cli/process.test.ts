@@ -28,7 +28,9 @@ function throughSlowPipe(dir: string, args: readonly string[]): { status: number
   return { status: r.status ?? -1, out: fs.readFileSync(out, "utf8") };
 }
 
-describe("cli: remedy as a process", () => {
+describe("cli: remedy as a process", function () {
+  // Process starts: no limit a loaded machine could trip (a hang still ends at 5 minutes).
+  this.timeout(300_000);
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-process-"));

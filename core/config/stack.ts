@@ -103,19 +103,12 @@ export const stackSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Parsed (normalised) types: every default applied, every version derived.
 
-/** Stack-wide automatic rollback settings. */
-export interface RollbackSpec {
-  readonly notificationEmails: readonly string[];
-  readonly tableDeletionProtection: boolean;
-  /**
-   * Roles operators run `remedy rollback/promote/abort` with: the only identities besides the
-   * stack's own roles and its CloudWatch alarms that may publish to the notification topic.
-   */
-  readonly operatorRoleArns: readonly string[];
-  /** Permissions boundary for every role the stack creates (the rollback Lambda's, the release driver's). */
-  readonly permissionsBoundaryArn?: string;
-  readonly logRetentionDays: number;
-}
+/**
+ * Stack-wide automatic rollback settings, defaults applied: on-call emails, the release table's
+ * deletion protection, the operator roles that may publish to the topic (besides the stack's own
+ * roles and alarms), an optional permissions boundary for every role it creates, log retention.
+ */
+export type RollbackSpec = Filled<NonNullable<RawStack["rollback"]>, "notificationEmails" | "tableDeletionProtection" | "operatorRoleArns" | "logRetentionDays">;
 
 export interface DatabaseSpec {
   readonly plans: string;

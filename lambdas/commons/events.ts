@@ -1,5 +1,5 @@
 /**
- * The three alarm event shapes the rollback handler accepts (DESIGN.md contract), normalised
+ * The three alarm event shapes the rollback handler accepts (the documented contract: docs/release-guide.md, "Automatic rollback"), normalised
  * to one `AlarmSignal`:
  * - CloudWatch's Lambda alarm action: `{ source: "aws.cloudwatch", alarmArn, alarmData: { alarmName, state } }`
  * - an SNS notification of an alarm: `{ Records: [{ EventSource: "aws:sns", Sns: { Message: "<json>" } }] }`

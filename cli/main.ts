@@ -176,7 +176,7 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   }
   if (command === "rehearse") {
     if (rest.length > 0) {
-      console.error(`remedy rehearse: unexpected argument ${rest[0]}\n\n${USAGE}`);
+      console.error(`remedy rehearse: unexpected argument ${JSON.stringify(rest[0])}; see \`remedy rehearse --help\``);
       return 2;
     }
     const { formatTimeline, rehearse } = await import("./rehearsal/rehearse");

@@ -113,6 +113,7 @@ describe("cli: remedy as a process", function () {
       [["migrate", "--batch-size", "0", "status"], 'remedy migrate: --batch-size must be an integer 1..1000000, got "0"; see `remedy migrate --help`'],
       [["check-api", "--live", "a.graphql"], "remedy check-api: --live <sdl> and --candidate <sdl> are required; see `remedy check-api --help`"],
       [["frobnicate"], 'remedy: unknown command "frobnicate"; see `remedy --help`'],
+      [["rehearse", "now"], 'remedy rehearse: unexpected argument "now"; see `remedy rehearse --help`'],
     ];
     for (const [args, expected] of cases) {
       const r = spawnSync(process.execPath, [REMEDY, ...args], { env: bareEnv(dir), encoding: "utf8" });

@@ -13,6 +13,7 @@ export const USAGE = `usage: remedy <command> [options] [--json]      (remedy <c
 
 operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   status     [--stack prod] [--watch [--interval 5]]     versions, weights, phase, alarms, rollbacks
+  history    <service> [--limit 20]                      the release timeline: who, what, when, why
   rollback   <service> --reason <text> [--force]         send traffic back to stable now, recorded
   promote    <service> [--full]                          move a progressive release past its pause
   abort      <service> --reason <text>                   stop a release: all traffic back to stable
@@ -39,6 +40,13 @@ and hotfix mode. --watch redraws every --interval seconds (JSON: one line per re
 alarms with the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
 
 exit codes: 0 shown, 2 unknown stack or no credentials`,
+  history: `usage: remedy history <service> [--limit 20] [--stack prod] [--project remedy] [--json]
+
+A service's release timeline from its recorded history, oldest first: each change's revision,
+time, action, blue/green weights after it, who made it (an operator, an alarm, the release
+driver, pulumi up) and why. The newest --limit changes (1..1000).
+
+exit codes: 0 shown, 2 unknown stack or service, or no credentials`,
   rollback: `usage: remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>] [--json]
 
 Sends the service's traffic back to its stable version (or, inside the rollback window after a
@@ -161,6 +169,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
     const { opsCommand } = await import("./commands/ops");
     return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
+  }
+  if (command === "history") {
+    const { historyCommand } = await import("./commands/history");
+    return historyCommand(rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
   }
   if (command === "migrate") {
     const { migrateCommand } = await import("./commands/migrate");

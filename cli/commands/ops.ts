@@ -11,7 +11,7 @@
  * Exit 0 success, 1 refused / drill failed, 2 usage or environment error (one line).
  */
 import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { STSClient } from "@aws-sdk/client-sts";
@@ -21,6 +21,7 @@ import { Console } from "node:console";
 import * as os from "node:os";
 import { Writable } from "node:stream";
 import { UsageError, parseCommandArgs, usage } from "../args";
+import { describeAwsError } from "../awsErrors";
 import { alarmName, parseAlarmName } from "../../core/alarms";
 import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { otherSlot } from "../../core/slots";
@@ -83,16 +84,6 @@ function quietMetrics(): Metrics {
   const m = new Metrics({ namespace: "remedy", serviceName: "remedy-cli" });
   redirectOutput(m, new Console({ stdout: new Writable({ write: (_c, _e, cb) => cb() }) }));
   return m;
-}
-
-/** One line for the errors an operator can fix. */
-function describeError(err: unknown, table: string, stack: string): string {
-  const e = err as { name?: string; message?: string };
-  if (err instanceof ResourceNotFoundException) return `unknown stack ${stack}: no release table ${table} (run \`pulumi up\` on ${stack}, or pass --stack)`;
-  if (e.name === "CredentialsProviderError") return `no AWS credentials: ${e.message ?? ""} (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`;
-  if (/Region is missing/i.test(e.message ?? "")) return "no AWS region: set AWS_REGION, or AWS_PROFILE to a profile with a region in ~/.aws/config";
-  if (/Throttl/.test(e.name ?? "")) return `AWS throttled the request after retries (${e.name}); try again`;
-  return `${e.name ?? "Error"}: ${e.message ?? String(err)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,7 +377,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
     return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: args.timeoutS, allowStable: values["allow-stable"] === true, json, io, hooks });
   } catch (err) {
     if (err instanceof OpsError) return fail(err.message, 2);
-    return fail(describeError(err, tableName, stack), 2);
+    return fail(describeAwsError(err, tableName, stack), 2);
   }
 }
 

@@ -308,6 +308,21 @@ export class ReleaseStore {
     return items.map((raw) => parseReleaseState(withoutKeys(raw), String(raw.pk))).sort((a, b) => a.service.localeCompare(b.service));
   }
 
+  /** The newest `limit` history entries, oldest first (one Query read backwards). */
+  async recentHistory(service: string, limit: number): Promise<HistoryEntry[]> {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :h)",
+        ExpressionAttributeValues: marshall({ ":pk": service, ":h": "history#" }),
+        ScanIndexForward: false,
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []).map((raw) => withoutKeys(unmarshall(raw)) as unknown as HistoryEntry).reverse();
+  }
+
   /** History entries, oldest first. */
   async history(service: string): Promise<HistoryEntry[]> {
     const items = await allItems((start) =>

@@ -1,0 +1,108 @@
+/**
+ * `remedy history <service> [--limit 20] [--stack prod] [--project remedy] [--json]`: a service's
+ * release timeline from its recorded history (who, what, when, why, and the weights after each
+ * change), newest last, aligned to fit 100 columns (longer text wraps under its column).
+ * Exit 0 shown, 2 usage or environment error (unknown stack or service, no credentials).
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { HistoryEntry } from "../../core/releaseState";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { printable } from "../../lambdas/commons/text";
+import { UsageError, intOption, parseCommandArgs, usage } from "../args";
+import { describeAwsError } from "../awsErrors";
+
+export interface HistoryIo {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+/** The terminal width the table fits. */
+export const HISTORY_WIDTH = 100;
+
+/** `2026-12-01T10:03:07.123Z` -> `2026-12-01 10:03:07`. */
+const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+
+/** Who, shortened for the column: an operator's ARN after "as" is kept in JSON only. */
+function who(by: string): string {
+  const op = /^operator:([^ ]+) as arn:aws[a-z-]*:(?:sts|iam)::\d+:(?:assumed-role|role|user)\/([^/\s]+)/.exec(by);
+  if (op) return `${op[1]} (${op[2]})`;
+  const alarm = /^alarm [^/]+\/[^/]+\/([^/]+)\/([^/\s]+)/.exec(by);
+  if (alarm) return `alarm ${alarm[1]}/${alarm[2]}`;
+  return by;
+}
+
+/** Words of `text` in lines of at most `width` (a word longer than that is cut). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    for (let w = word; w.length > 0; ) {
+      const room = line ? width - line.length - 1 : width;
+      if (w.length <= room) {
+        line = line ? `${line} ${w}` : w;
+        w = "";
+      } else if (line) {
+        lines.push(line);
+        line = "";
+      } else {
+        lines.push(w.slice(0, width));
+        w = w.slice(width);
+      }
+    }
+  }
+  if (line || lines.length === 0) lines.push(line);
+  return lines;
+}
+
+/** The timeline as text: a title, a header, one row per entry (summary wrapped in its column). */
+export function formatHistory(service: string, entries: readonly HistoryEntry[], total: number | undefined, width = HISTORY_WIDTH): string {
+  const rows = entries.map((e) => [String(e.revision), when(e.at), printable(e.action), `${e.weights.blue}/${e.weights.green}`, printable(who(e.by)).slice(0, 24), printable(e.summary)]);
+  const header = ["REV", "WHEN (UTC)", "ACTION", "BLUE/GREEN", "BY", "WHAT"];
+  const widths = header.slice(0, 5).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const indent = widths.reduce((n, w) => n + w + 2, 0);
+  const whatWidth = Math.max(20, width - indent);
+  const pad = (r: string[]) => r.slice(0, 5).map((cell, c) => (c === 0 || c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ");
+  const lines = [`${service}: ${entries.length} change${entries.length === 1 ? "" : "s"}${total !== undefined && total > entries.length ? ` (the newest of ${total}; --limit for more)` : ""}, oldest first`, `${pad(header)}  WHAT`];
+  for (const r of rows) {
+    const [first, ...more] = wrap(r[5], whatWidth);
+    lines.push(`${pad(r)}  ${first}`.trimEnd());
+    for (const m of more) lines.push(`${" ".repeat(indent)}${m}`);
+  }
+  return lines.join("\n");
+}
+
+export async function historyCommand(argv: readonly string[], json: boolean, io: HistoryIo, ddb: DynamoDBClient = new DynamoDBClient({})): Promise<number> {
+  const fail = (message: string, code: number) => {
+    io.err(json ? JSON.stringify({ error: message }) : `remedy history: ${message}`);
+    return code;
+  };
+  let service: string;
+  let limit: number;
+  let stack: string;
+  let prefix: string;
+  try {
+    const { values, positionals } = parseCommandArgs("history", argv, { stack: { type: "string" }, project: { type: "string" }, limit: { type: "string" } }, 1);
+    if (positionals[0] === undefined) usage("history", "name the service, e.g. `remedy history payments`");
+    service = positionals[0];
+    limit = intOption("history", "limit", values.limit as string | undefined, 1, 1000) ?? 20;
+    stack = String(values.stack ?? "prod");
+    prefix = `${String(values.project ?? "remedy")}-${stack}`;
+  } catch (e) {
+    if (e instanceof UsageError) return fail(e.message, 2);
+    throw e;
+  }
+  const store = new ReleaseStore(ddb, `${prefix}-releases`);
+  try {
+    const state = await store.get(service);
+    if (!state) {
+      const known = (await store.list()).map((s) => s.service);
+      return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
+    }
+    const entries = await store.recentHistory(service, limit);
+    if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries }, null, 2));
+    else io.out(formatHistory(service, entries, state.revision));
+    return 0;
+  } catch (err) {
+    return fail(describeAwsError(err, `${prefix}-releases`, stack), 2);
+  }
+}

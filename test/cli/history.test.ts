@@ -1,0 +1,96 @@
+/**
+ * remedy history against moto (the rollback world: stack "test", payments and orders releasing
+ * v2 at 10%), after real changes made through the CLI and the rollback handler.
+ */
+import { strict as assert } from "node:assert";
+import type { HistoryEntry } from "../../core/releaseState";
+import { formatHistory, wrap } from "../../cli/commands/history";
+import { runRemedy } from "../helpers/cli";
+import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { createWorld } from "../helpers/rollbackWorld";
+
+describe("cli: remedy history", function () {
+  this.timeout(60_000);
+  let moto: MotoServer;
+  const saved = { ...process.env };
+
+  before(async () => {
+    moto = await startMoto();
+    Object.assign(process.env, motoEnv(moto.endpoint));
+    delete process.env.AWS_SESSION_TOKEN;
+  });
+  after(async () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    await createWorld(moto.endpoint, ["payments", "orders"]);
+  });
+
+  it("shows who changed what, when and why, with the weights after each change, as JSON and as a table within 100 columns", async () => {
+    // Prepare: an operator rolls payments back with a long reason.
+    const reason = "checkout errors after v2 (INC-4711): card tokens rejected by the new vault client; rolling back until the vault team confirms the fix";
+    const rb = await runRemedy(["rollback", "payments", "--reason", reason, "--stack", "test"]);
+    assert.equal(rb.code, 0, rb.err);
+    // Act
+    const j = await runRemedy(["history", "payments", "--stack", "test", "--json"]);
+    const t = await runRemedy(["history", "payments", "--stack", "test"]);
+    // Assess: JSON
+    assert.equal(j.code, 0, j.err);
+    const h = JSON.parse(j.out) as { service: string; entries: HistoryEntry[] };
+    const last = h.entries[h.entries.length - 1];
+    assert.equal(h.service, "payments");
+    assert.deepEqual([last.action, last.weights], ["roll-back", { blue: 100, green: 0 }]);
+    assert.match(last.by, /^operator:/);
+    assert.ok(last.summary.includes("INC-4711"), last.summary);
+    assert.deepEqual(h.entries.map((e) => e.revision), [...h.entries.map((e) => e.revision)].sort((a, b) => a - b), "oldest first");
+    // Assess: table
+    assert.equal(t.code, 0, t.err);
+    const lines = t.out.split("\n");
+    assert.match(lines[0], /^payments: \d+ changes?, oldest first$/);
+    for (const l of lines) assert.ok(l.length <= 100, `${l.length} columns: ${l}`);
+    const header = lines[1];
+    const row = lines.find((l) => l.includes("roll-back")) as string;
+    assert.ok(row, t.out);
+    assert.equal(row.indexOf("100/0") + "100/0".length, header.indexOf("BLUE/GREEN") + "BLUE/GREEN".length, "weights right-aligned under their header");
+    assert.equal(row.indexOf("roll-back"), header.indexOf("ACTION"));
+    // The reason wraps under WHAT, every word kept.
+    const what = header.indexOf("WHAT");
+    assert.ok(lines.slice(lines.indexOf(row) + 1).every((l) => l.slice(0, what).trim() === ""), `continuation lines start under WHAT:\n${t.out}`);
+    const text = lines.slice(lines.indexOf(row)).map((l) => l.slice(what)).join(" ").replace(/\s+/g, " ");
+    assert.ok(text.includes(reason), `${reason}\n${text}`);
+  });
+
+  it("keeps the newest --limit changes and says how many there are", async () => {
+    await runRemedy(["rollback", "payments", "--reason", "first rollback of v2", "--stack", "test"]);
+    const all = JSON.parse((await runRemedy(["history", "payments", "--stack", "test", "--json"])).out) as { entries: HistoryEntry[] };
+    assert.ok(all.entries.length >= 2, String(all.entries.length));
+    // Act
+    const one = await runRemedy(["history", "payments", "--stack", "test", "--limit", "1"]);
+    // Assess
+    assert.equal(one.code, 0, one.err);
+    assert.match(one.out.split("\n")[0], new RegExp(`^payments: 1 change \\(the newest of ${all.entries[all.entries.length - 1].revision}; --limit for more\\), oldest first$`));
+    assert.equal(one.out.split("\n").filter((l) => /^\s*\d+ {2}20\d\d-/.test(l)).length, 1);
+  });
+
+  it("names an unknown service or stack, and a bad --limit, without a stack trace", async () => {
+    const unknown = await runRemedy(["history", "billing", "--stack", "test"]);
+    assert.deepEqual([unknown.code, unknown.err], [2, "remedy history: unknown service billing in stack test (known: orders, payments)"]);
+    const noStack = await runRemedy(["history", "payments", "--stack", "nope"]);
+    assert.deepEqual([noStack.code, noStack.err], [2, "remedy history: unknown stack nope: no release table remedy-nope-releases (run `pulumi up` on nope, or pass --stack)"]);
+    const limit = await runRemedy(["history", "payments", "--limit", "0"]);
+    assert.deepEqual([limit.code, limit.err], [2, 'remedy history: --limit must be an integer 1..1000, got "0"; see `remedy history --help`']);
+  });
+
+  it("wraps text by words within the width, cutting only a word longer than it", () => {
+    assert.deepEqual(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+    assert.deepEqual(wrap("x".repeat(13), 5), ["xxxxx", "xxxxx", "xxx"]);
+    assert.deepEqual(wrap("", 5), [""]);
+    const entry: HistoryEntry = { service: "s", revision: 7, at: "2026-12-01T10:03:07.123Z", by: "operator:alice as arn:aws:sts::123456789012:assumed-role/oncall/alice", action: "roll-back", releaseId: null, summary: "why ".repeat(40).trim(), weights: { blue: 100, green: 0 } };
+    const text = formatHistory("s", [entry], 7, 100);
+    assert.match(text, /^ {2}7 {2}2026-12-01 10:03:07 {2}roll-back +100\/0 {2}alice \(oncall\) {2}why why/m);
+    for (const l of text.split("\n")) assert.ok(l.length <= 100, l);
+  });
+});

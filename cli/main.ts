@@ -12,7 +12,7 @@ import { version as VERSION } from "../package.json";
 export const USAGE = `usage: remedy <command> [options] [--json]      (remedy <command> --help: its options)
 
 operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
-  status     [--stack prod] [--watch [--interval 5]]     versions, weights, phase, alarms, rollbacks
+  status     [<service>] [--stack prod] [--watch]        versions, weights, phase, alarms, rollbacks
   history    <service> [--limit 20]                      the release timeline: who, what, when, why
   rollback   <service> --reason <text> [--force]         send traffic back to stable now, recorded
   promote    <service> [--full]                          move a progressive release past its pause
@@ -32,12 +32,14 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
-  status: `usage: remedy status [--stack prod] [--project remedy] [--watch [--interval 5] [--count n]] [--json]
+  status: `usage: remedy status [<service>] [--stack prod] [--project remedy] [--watch [--interval 5] [--count n]] [--json]
 
 Every service of a stack: phase, stable and candidate versions, blue/green weights, alarms in
 ALARM, the last rollback (when, by, why), a progressive release's step and when it may move next,
-and hotfix mode. --watch redraws every --interval seconds (JSON: one line per refresh). Reads the stack's release table and
-alarms with the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
+and hotfix mode. With a service: that service in detail (each step with when it started, the
+pre-traffic check's runs, every alarm with its state and reason, the rollback window). --watch
+redraws every --interval seconds (JSON: one line per refresh). Reads the stack's release table
+and alarms with the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
 
 exit codes: 0 shown, 2 unknown stack or no credentials`,
   history: `usage: remedy history <service> [--limit 20] [--stack prod] [--project remedy] [--json]

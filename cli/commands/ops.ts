@@ -254,7 +254,7 @@ interface OpsArgs {
 /** The command line of an operator command, checked whole before anything calls AWS. @throws UsageError */
 export function parseOpsArgs(command: keyof typeof COMMAND_OPTIONS, argv: readonly string[]): OpsArgs {
   const options = Object.fromEntries(COMMAND_OPTIONS[command].map((o) => [o, { type: OPTION_TYPES[o] }]));
-  const { values, positionals } = parseCommandArgs(command, argv, options, command === "status" ? 0 : 1);
+  const { values, positionals } = parseCommandArgs(command, argv, options, 1);
   const v = values as Record<string, string | boolean | undefined>;
   const service = positionals[0];
   if (command !== "status" && service === undefined) usage(command, "name the service, e.g. `remedy " + command + " payments`");
@@ -293,6 +293,14 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
   try {
     if (command === "status") {
       const render = async () => {
+        if (service !== undefined) {
+          // One service in detail.
+          const { formatServiceDetail, gatherServiceDetail } = await import("./serviceStatus");
+          const detail = await gatherServiceDetail(store, c.cw, prefix, stack, service);
+          if (!detail) throw new OpsError(`unknown service ${service} in stack ${stack} (known: ${(await store.list()).map((x) => x.service).join(", ") || "none"})`);
+          io.out(json ? JSON.stringify(detail, null, values.watch ? 0 : 2) : formatServiceDetail(detail));
+          return;
+        }
         const rows = await gatherStatus(store, c.cw, prefix);
         io.out(json ? JSON.stringify({ stack, at: new Date().toISOString(), services: rows }, null, values.watch ? 0 : 2) : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR));
       };

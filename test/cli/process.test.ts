@@ -108,7 +108,7 @@ describe("cli: remedy as a process", function () {
       [["status", "--stak", "prod"], "remedy status: unknown option --stak; see `remedy status --help`"],
       [["drill", "payments", "--timeout"], "remedy drill: --timeout needs a value; see `remedy drill --help`"],
       [["rollback", "payments", "--force=yes", "--reason", "because"], "remedy rollback: --force takes no value; see `remedy rollback --help`"],
-      [["status", "payments"], 'remedy status: unexpected argument "payments"; see `remedy status --help`'],
+      [["status", "payments", "orders"], 'remedy status: unexpected argument "orders"; see `remedy status --help`'],
       [["migrate", "apply", "0001-x"], "remedy migrate: usage: remedy migrate apply <plan-id> <expand|backfill|contract>; see `remedy migrate apply --help`"],
       [["migrate", "--batch-size", "0", "status"], 'remedy migrate: --batch-size must be an integer 1..1000000, got "0"; see `remedy migrate --help`'],
       [["check-api", "--live", "a.graphql"], "remedy check-api: --live <sdl> and --candidate <sdl> are required; see `remedy check-api --help`"],

@@ -21,10 +21,13 @@ export function driverEnvironment<T>(a: {
   readonly tableName: T;
   readonly alarmNamePrefix: string;
   readonly kube?: { readonly endpoint: T; readonly certificateAuthorityData: T; readonly cluster: string };
+  /** Lifecycle notifications: the topic, the stack's name, and whether every step is told. */
+  readonly notify?: { readonly topicArn: T; readonly stack: string; readonly steps: boolean };
 }): Record<string, T | string> {
   return {
     RELEASE_TABLE: a.tableName,
     ALARM_PREFIX: a.alarmNamePrefix,
+    ...(a.notify ? { NOTIFY_TOPIC_ARN: a.notify.topicArn, STACK_NAME: a.notify.stack, NOTIFY_STEPS: String(a.notify.steps) } : {}),
     POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
     ...(a.kube ? { KUBE_ENDPOINT: a.kube.endpoint, KUBE_CA: a.kube.certificateAuthorityData, KUBE_CLUSTER: a.kube.cluster } : {}),
   };

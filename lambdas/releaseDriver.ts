@@ -5,6 +5,7 @@
  */
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { fromEnv } from "@aws-sdk/credential-providers";
@@ -69,6 +70,9 @@ const driver = createReleaseDriver({
   cloudwatch: new CloudWatchClient(sdk),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   logger,
+  ...(process.env.NOTIFY_TOPIC_ARN
+    ? { notify: { sns: new SNSClient(sdk), topicArn: process.env.NOTIFY_TOPIC_ARN, stack: getStringFromEnv("STACK_NAME"), steps: process.env.NOTIFY_STEPS === "true" } }
+    : {}),
 });
 
 /** The EventBridge scheduled event (only `time` is read: the tick is timed from the schedule). */

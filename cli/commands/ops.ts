@@ -349,7 +349,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
                 `Traffic now: blue ${current.weights.blue}% / green ${current.weights.green}%; the release driver acts on its next tick.`,
                 `Run \`remedy abort ${service} --reason <text>\` to send all traffic back to ${current.stable.version}.`,
               ],
-              attributes: { service, outcome: "promote-requested", mode },
+              attributes: { service, outcome: "promote-requested", event: "promote-requested", severity: "info", mode },
             });
           }
           io.out(json ? JSON.stringify({ service, requested: mode }) : `${service}: promotion requested (${mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`);

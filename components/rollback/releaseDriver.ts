@@ -54,6 +54,13 @@ export interface ReleaseDriverArgs {
    * stack's rollback topic. Default: no alarm.
    */
   readonly alarmTopicArn?: pulumi.Input<string>;
+  /**
+   * Tell people as releases move (core/lifecycle.ts): the stack's topic (and its KMS key, which
+   * publishing to an encrypted topic needs), the stack's name for the messages, and whether every
+   * step is told (default false: starts, pauses, holds, promotions and scale-downs only). The
+   * topic's policy must list this component's `role` as a publisher.
+   */
+  readonly notify?: { readonly topicArn: pulumi.Input<string>; readonly topicKeyArn: pulumi.Input<string>; readonly stack: string; readonly steps?: boolean };
   /** Minutes between ticks. Default {@link defaults.RELEASE_DRIVER_INTERVAL_MINUTES}. */
   readonly intervalMinutes?: number;
   /** Default {@link defaults.DEFAULT_LOG_RETENTION_DAYS}. */
@@ -99,12 +106,23 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       name,
       {
         role: this.role.id,
-        policy: pulumi.all([pulumi.output(args.tableArn), logGroup.arn, alarms, region, accountId]).apply(([table, logs, alarmPattern, r, account]) =>
-          checkedPolicy(
-            `${name} role policy`,
-            releaseDriverPolicy({ rules: listenerRulePattern(r, account), scope: args.alarmNamePrefix, table, logs, alarms: alarmPattern, hooks: [...(args.hookFunctionArns ?? [])], vpc: args.vpc !== undefined }),
+        policy: pulumi
+          .all([pulumi.output(args.tableArn), logGroup.arn, alarms, region, accountId, pulumi.output(args.notify?.topicArn ?? ""), pulumi.output(args.notify?.topicKeyArn ?? "")])
+          .apply(([table, logs, alarmPattern, r, account, topic, topicKey]) =>
+            checkedPolicy(
+              `${name} role policy`,
+              releaseDriverPolicy({
+                rules: listenerRulePattern(r, account),
+                scope: args.alarmNamePrefix,
+                table,
+                logs,
+                alarms: alarmPattern,
+                hooks: [...(args.hookFunctionArns ?? [])],
+                vpc: args.vpc !== undefined,
+                ...(args.notify ? { notify: { topic, topicKey } } : {}),
+              }),
+            ),
           ),
-        ),
       },
       { parent: this, dependsOn: [...(args.rules ?? [])] },
     );
@@ -121,6 +139,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         variables: driverEnvironment<pulumi.Input<string>>({
           tableName: args.tableName,
           alarmNamePrefix: args.alarmNamePrefix,
+          ...(args.notify ? { notify: { topicArn: args.notify.topicArn, stack: args.notify.stack, steps: args.notify.steps ?? false } } : {}),
           ...(kube ? { kube: { endpoint: kube.endpoint, certificateAuthorityData: kube.certificateAuthorityData, cluster: kube.cluster } } : {}),
         }),
         // The service list grows with the stack: in the code package, not the 4 KB environment.
@@ -201,7 +220,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
 }
 
 /** @internal The driver role's policy: every mutating action on named resources only. */
-export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean }) {
+export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean; notify?: { topic: string; topicKey: string } }) {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -221,6 +240,15 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
       },
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },
       { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
+      // Lifecycle notifications: the outbox (pending messages read, leased and settled) and the
+      // encrypted topic (SNS encrypts with the topic's key on the publisher's behalf).
+      ...(r.notify
+        ? [
+            { Sid: "NotificationOutbox", Effect: "Allow", Action: ["dynamodb:Query", "dynamodb:UpdateItem"], Resource: [r.table] },
+            { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [r.notify.topic] },
+            { Sid: "NotifyTopicKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [r.notify.topicKey] },
+          ]
+        : []),
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
       { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
     ],

@@ -3,6 +3,7 @@
  * `parseStackConfig`.
  */
 import { z } from "zod";
+import { type NotificationsSpec, normaliseNotifications, notificationsSchema } from "./notifications";
 import * as defaults from "../defaults";
 import { ConfigError, Issue, formatPath, toIssues } from "./errors";
 import { DEFAULT_INGRESS_GROUP, type DeepReadonly, type Filled, dnsLabel, ingressGroupName, int, required } from "./fields";
@@ -60,6 +61,7 @@ export const databaseSchema = z.strictObject({
 export const stackSchema = z.strictObject({
   kubernetes: kubernetesSchema,
   database: databaseSchema.optional(),
+  notifications: notificationsSchema.optional(),
   hotfixStack: stackRef("the hotfix stack whose tested images prod may ship, e.g. \"acme/remedy/hotfix\"").optional(),
   ingress: z.strictObject(ingressSchema.shape, {
     error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
@@ -139,6 +141,8 @@ export interface DatabaseSpec {
 export type KubernetesSpec = Filled<z.output<typeof kubernetesSchema>, "driverAccess">;
 
 export interface StackConfig {
+  /** Who hears about releases besides the on-call emails, and how much. */
+  readonly notifications: NotificationsSpec;
   readonly kubernetes: KubernetesSpec;
   /** Expand/contract migrations: the phase this deployment runs, and the gate's inputs. */
   readonly database?: DatabaseSpec;
@@ -313,6 +317,7 @@ export function normaliseStack(raw: RawStack): StackConfig {
       ...(raw.rollback?.permissionsBoundaryArn ? { permissionsBoundaryArn: raw.rollback.permissionsBoundaryArn } : {}),
       logRetentionDays: raw.rollback?.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS,
     },
+    notifications: normaliseNotifications(raw.notifications),
     services: raw.services.map(normaliseService),
   };
 }

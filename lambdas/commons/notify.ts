@@ -1,20 +1,53 @@
 /**
- * One notification to humans on a stack's topic, as the rollback Lambda and the operator CLI both
- * send them: a subject within SNS's 100 characters, the lines (cut to what SNS and mail take), and
- * string attributes that subscription filter policies can match.
+ * One notification to people on a stack's topic, as the rollback Lambda, the release driver,
+ * `pulumi up` and the operator CLI send them: a subject within SNS's 100 characters, the lines
+ * (cut to what SNS and mail take), and string attributes subscription filter policies match.
+ *
+ * Sent with `MessageStructure: "json"`, one body per protocol: email, SQS and the rest get the
+ * text; HTTPS subscribers (AWS Chatbot for Slack and Teams, and webhooks) get a Chatbot custom
+ * notification (`version` 1.0, `source` custom, `content.title`/`description`/`nextSteps`,
+ * `metadata` with the attributes): Chatbot renders only the event formats it knows, and
+ * webhooks get structured JSON instead of prose.
+ * https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-send-custom-platform-specific-payloads-mobile-devices.html
  */
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import * as defaults from "../../core/defaults";
 import type { OutboxMessage } from "./releaseStore";
 import { truncate } from "./text";
 
+/** The Chatbot custom notification for a message (what HTTPS subscribers receive). */
+export function chatNotification(message: OutboxMessage): Record<string, unknown> {
+  const next = message.lines.filter((l) => /^(Act|Next|Run)\b/.test(l)).map((l) => l.replace(/^(Act|Next):\s*/, ""));
+  const a = message.attributes;
+  return {
+    version: "1.0",
+    source: "custom",
+    content: {
+      textType: "client-markdown",
+      title: message.subject,
+      description: truncate(message.lines.filter((l) => !/^(Act|Next|Run)\b/.test(l)).join("\n"), 3500),
+      ...(next.length > 0 ? { nextSteps: next } : {}),
+      keywords: [a.event ?? a.outcome, a.service, a.stack].filter((k): k is string => typeof k === "string"),
+    },
+    metadata: {
+      summary: message.subject,
+      eventType: a.event ?? a.outcome ?? "notice",
+      ...(a.service ? { threadId: `${a.stack ?? "remedy"}/${a.service}` } : {}),
+      additionalContext: { ...a },
+    },
+  };
+}
+
 export async function publishNotice(sns: SNSClient, topicArn: string, message: OutboxMessage, abortSignal?: AbortSignal): Promise<void> {
   const subject = message.subject;
+  const text = truncate(message.lines.join("\n"), defaults.MAX_NOTIFICATION_CHARS);
   await sns.send(
     new PublishCommand({
       TopicArn: topicArn,
       Subject: subject.length > 100 ? `${subject.slice(0, 97)}...` : subject,
-      Message: truncate(message.lines.join("\n"), defaults.MAX_NOTIFICATION_CHARS),
+      MessageStructure: "json",
+      Message: JSON.stringify({ default: text, email: text, https: JSON.stringify(chatNotification(message)) }),
       MessageAttributes: Object.fromEntries(Object.entries(message.attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
     }),
     abortSignal ? { abortSignal } : {},

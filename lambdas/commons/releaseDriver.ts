@@ -12,12 +12,14 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { isDeepStrictEqual } from "node:util";
 import * as defaults from "../../core/defaults";
+import { lifecycleNotice } from "../../core/lifecycle";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
 import { Phase, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { AlarmBatcher } from "./alarmState";
 import { Coalescer } from "./coalesce";
 import { KubeError, type KubeScaler } from "./kube";
+import { type Outbox, deliverPending } from "./outbox";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem } from "./traffic";
@@ -46,6 +48,11 @@ export interface DriverDeps {
   readonly concurrency?: number;
   /** Coalesces alarm reads (see {@link AlarmBatcher}); default one over `cloudwatch`. */
   readonly alarms?: AlarmBatcher;
+  /**
+   * Lifecycle notifications (core/lifecycle.ts) on the stack's topic: each recorded with the
+   * change it is about and sent right after. Absent: nothing is told.
+   */
+  readonly notify?: Outbox & { readonly stack: string; readonly steps: boolean };
 }
 
 /** What the handler knows about this invocation. */
@@ -108,17 +115,45 @@ export function createReleaseDriver(deps: DriverDeps) {
     return liveRuleOf(routing, rule).weights;
   };
   let lambdaClient = deps.lambda;
+  /**
+   * Services with a notification recorded and not yet sent: sent when a tick's moves are done.
+   * One whose send failed (or that the deadline left no time for) stays here for the next tick
+   * of this instance, and in the outbox for the next delivery for the service.
+   */
+  const owed = new Set<string>();
+
+  /** Sends what was recorded for people, while `remainingMs` allows. */
+  async function deliverOwed(remainingMs: () => number): Promise<void> {
+    const notify = deps.notify;
+    if (!notify) return;
+    await pooled([...owed], deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (service) => {
+      if (remainingMs() < defaults.DRIVER_MIN_SERVICE_MS) return;
+      try {
+        const r = await deliverPending(deps.store, notify, service, now);
+        if (r.failed.length > 0) deps.logger.error("notifications left pending", { service, failed: r.failed });
+        else owed.delete(service);
+      } catch (err) {
+        deps.logger.error("notifications left pending", { service, error: (err as Error).message });
+      }
+    });
+  }
   const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
 
-  /** Records `t` over revision `expected`; false when another writer changed the release first. */
-  async function committed(expected: number, t: { readonly state: ReleaseState; readonly entry: HistoryEntry }): Promise<boolean> {
+  /**
+   * Records `t` over `before` (its revision); false when another writer changed the release
+   * first. The lifecycle notice it owes is recorded with it, then sent.
+   */
+  async function committed(before: ReleaseState, t: { readonly state: ReleaseState; readonly entry: HistoryEntry }): Promise<boolean> {
+    const notice = deps.notify ? lifecycleNotice(before, t.state, t.entry, deps.notify) : undefined;
     try {
-      await deps.store.commit(expected, t.state, t.entry);
-      return true;
+      await deps.store.commit(before.revision, t.state, t.entry, notice);
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       return false;
     }
+    // Sent at the end of the tick, once the rule has moved (or not) as recorded.
+    if (notice) owed.add(t.state.service);
+    return true;
   }
 
   /**
@@ -157,7 +192,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     }
     const t = applyEvent(state, { type: "retire-previous", at: new Date(tickAt).toISOString(), by: "release-driver" });
     if (t.kind !== "applied") return skip(t.reason);
-    if (!(await committed(state.revision, t))) {
+    if (!(await committed(state, t))) {
       return { service: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
     }
     deps.logger.info("scaled the previous slot down", { service: state.service, detail });
@@ -240,7 +275,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         const result = await runPreTrafficCheck(lambda(), state, attempt, { budgetMs });
         const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at, by: "release-driver" });
         if (r.kind !== "applied") return { service: state.service, decision: "hold", reason: r.reason, weights: state.weights };
-        if (!(await committed(state.revision, r))) {
+        if (!(await committed(state, r))) {
           return { service: state.service, decision: "conflict", reason: "release state changed during the pre-traffic check; nothing moved" };
         }
         if (!result.passed) {
@@ -258,7 +293,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at, by: "release-driver" };
     const t = applyEvent(base, event);
     if (t.kind !== "applied") return { service: state.service, decision: "hold", reason: t.reason, weights: state.weights };
-    if (!(await committed(base.revision, t))) {
+    if (!(await committed(base, t))) {
       // Someone else changed the release since we read it (a rollback, an up): decide next tick.
       return { service: state.service, decision: "conflict", reason: "release state changed since it was read; nothing moved" };
     }
@@ -309,7 +344,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     } catch (err) {
       deps.logger.warn("could not list the listeners' rules; reading each service's own", { error: (err as Error).message });
     }
-    return pooled(deps.services, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
+    const results = await pooled(deps.services, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
       // A service not started before the deadline waits for the next tick rather than being cut
       // between its record and its move (the conditional writes keep that safe, but it is noise).
       if (remainingMs() < defaults.DRIVER_MIN_SERVICE_MS) {
@@ -329,6 +364,8 @@ export function createReleaseDriver(deps: DriverDeps) {
         return { service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true };
       }
     });
+    await deliverOwed(remainingMs);
+    return results;
   }
 
   return { tick, tickService };

@@ -157,7 +157,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
         `Reason: ${truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS)}`,
         `Run \`remedy status\` for the release state, \`remedy rollback ${target.service} --reason <text>\` once the target is healthy.`,
       ],
-      attributes: { service: target.service, outcome: Outcome.Escalated },
+      attributes: { service: target.service, outcome: Outcome.Escalated, event: "escalated", severity: "action" },
     });
     return { outcome: Outcome.Escalated, reason: why, alarm: signal.alarmName, service: target.service };
   }
@@ -176,7 +176,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
         `Release:      ${before.releaseId ?? "?"}, revision ${after.revision}`,
         `Next:         the failed version is held. \`pulumi up\` keeps traffic on ${after.stable.version} until the candidate image changes or the rollback is acknowledged.`,
       ],
-      attributes: { service: after.service, outcome: Outcome.RolledBack },
+      attributes: { service: after.service, outcome: Outcome.RolledBack, event: "rolled-back", severity: "action" },
     };
   }
 

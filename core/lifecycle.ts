@@ -1,0 +1,128 @@
+/**
+ * What people are told about a release as it moves, from the transition just recorded: release
+ * started, step advanced (opt-in), paused for `remedy promote`, pre-traffic check failed or
+ * release held for an operator, promoted, previous slot scaled down after the rollback window,
+ * hotfix shipped. Rollbacks and escalations are told by the rollback Lambda itself.
+ *
+ * Each message is written in the same conditional transaction as the change it is about (the
+ * release table's outbox), so it is sent once, however many copies or retries record it.
+ * Chat-friendly: the subject is a short first line naming service, what happened and versions;
+ * the body says weights and the command to act; the attributes are flat strings a subscription
+ * filter policy can match (`event`, `service`, `stack`, `severity`).
+ */
+import type { HistoryEntry, ReleaseState } from "./releaseState";
+
+/** Everything remedy tells people about, as the `event` message attribute. */
+export const NoticeEvent = {
+  ReleaseStarted: "release-started",
+  StepAdvanced: "step-advanced",
+  Paused: "paused",
+  PreTrafficFailed: "pre-traffic-failed",
+  Held: "held",
+  Promoted: "promoted",
+  PreviousRetired: "previous-retired",
+  HotfixShipped: "hotfix-shipped",
+  RolledBack: "rolled-back",
+  Escalated: "escalated",
+  PromoteRequested: "promote-requested",
+} as const;
+export type NoticeEvent = (typeof NoticeEvent)[keyof typeof NoticeEvent];
+
+/** Every event, for config validation and filter policies. */
+export const NOTICE_EVENTS: readonly NoticeEvent[] = Object.values(NoticeEvent);
+
+/** How loud: `action` needs a person (held, paused, escalated, rolled back), `info` does not. */
+export type Severity = "info" | "action";
+
+export interface Notice {
+  readonly subject: string;
+  readonly lines: readonly string[];
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export interface NoticeOptions {
+  /** The stack's name (`prod`), in every subject and as the `stack` attribute. */
+  readonly stack: string;
+  /** Also tell every progressive step (off by default: one message a minute per release). */
+  readonly steps: boolean;
+}
+
+const weights = (s: ReleaseState) => `blue ${s.weights.blue}% / green ${s.weights.green}%`;
+const version = (v: { version: string; slot: string } | null | undefined) => (v ? `${v.version} (${v.slot})` : "?");
+
+function notice(event: NoticeEvent, severity: Severity, s: ReleaseState, o: NoticeOptions, subject: string, lines: readonly string[]): Notice {
+  return {
+    subject: `remedy ${o.stack}: ${subject}`,
+    lines: [...lines, `Traffic: ${weights(s)}. History: remedy history ${s.service} --stack ${o.stack}`],
+    attributes: { event, severity, service: s.service, stack: o.stack, ...(s.candidate ? { candidate: s.candidate.version } : {}), stable: s.stable.version, revision: String(s.revision) },
+  };
+}
+
+/**
+ * The message owed for the transition `before` -> `after` (recorded as `entry`), or undefined
+ * when people need not hear of it (a weight moved by hand, a routing update, an acknowledgement).
+ */
+export function lifecycleNotice(before: ReleaseState, after: ReleaseState, entry: HistoryEntry, o: NoticeOptions): Notice | undefined {
+  const svc = after.service;
+  const cand = after.candidate;
+  const p = after.progress;
+  switch (entry.action) {
+    case "start-release": {
+      if (!cand) return undefined;
+      if (entry.summary.startsWith("HOTFIX")) {
+        return notice(NoticeEvent.HotfixShipped, "action", after, o, `${svc} HOTFIX ${cand.version} shipped at ${after.weights[cand.slot]}%`, [
+          `${svc}: hotfix ${version(cand)} went straight to ${after.weights[cand.slot]}% with alarms and automatic rollback armed; stable was ${version(after.stable)}.`,
+          entry.summary.replace(/^HOTFIX release [^;]*; /, ""),
+          `Act: remedy rollback ${svc} --reason <text> sends traffic back to ${after.stable.version}.`,
+        ]);
+      }
+      const plan = p ? `${p.strategy.steps.map((st) => (st.kind === "weight" ? `${st.weight}%/${st.minutes}m` : "pause")).join(" -> ")}, bake ${p.strategy.bakeMinutes}m` : `manual, at ${after.weights[cand.slot]}%`;
+      return notice(NoticeEvent.ReleaseStarted, "info", after, o, `${svc} ${cand.version} release started`, [
+        `${svc}: releasing ${version(cand)} over ${version(after.stable)} (${plan})${p?.preTraffic ? "; a pre-traffic check runs before the first step" : ""}.`,
+        `Act: remedy abort ${svc} --reason <text> stops it; remedy status ${svc} shows where it is.`,
+      ]);
+    }
+    case "advance-step": {
+      if (!cand || !p) return undefined;
+      const step = p.strategy.steps[p.stepIndex];
+      if (step?.kind === "pause") {
+        return notice(NoticeEvent.Paused, "action", after, o, `${svc} ${cand.version} paused at ${after.weights[cand.slot]}%: waiting for remedy promote`, [
+          `${svc}: ${version(cand)} holds at ${after.weights[cand.slot]}% (${step.reason}).`,
+          `Act: remedy promote ${svc} moves it on; remedy abort ${svc} --reason <text> stops it.`,
+        ]);
+      }
+      if (!o.steps) return undefined;
+      const where = p.stepIndex >= p.strategy.steps.length ? `baking at 100% for ${p.strategy.bakeMinutes} min` : `step ${p.stepIndex + 1}/${p.strategy.steps.length}`;
+      return notice(NoticeEvent.StepAdvanced, "info", after, o, `${svc} ${cand.version} at ${after.weights[cand.slot]}%`, [
+        `${svc}: ${version(cand)} moved from ${before.candidate ? before.weights[before.candidate.slot] : 0}% to ${after.weights[cand.slot]}% (${where}).`,
+        `Act: remedy abort ${svc} --reason <text> stops it.`,
+      ]);
+    }
+    case "pre-traffic-result": {
+      const pt = p?.preTraffic;
+      if (!cand || !pt || pt.passedAt) return undefined;
+      const held = pt.attempts >= pt.maxAttempts;
+      return notice(held ? NoticeEvent.Held : NoticeEvent.PreTrafficFailed, held ? "action" : "info", after, o, `${svc} ${cand.version} ${held ? "HELD: pre-traffic check failed" : `pre-traffic check failed (${pt.attempts}/${pt.maxAttempts})`}`, [
+        `${svc}: the pre-traffic check of ${version(cand)} failed (${pt.attempts}/${pt.maxAttempts}): ${pt.lastResult ?? "?"}.`,
+        held ? `The release is held at 0% for an operator. Act: remedy promote ${svc} runs the check again; remedy abort ${svc} --reason <text> stops it.` : "It runs again at the next tick; the candidate gets no traffic until it passes.",
+      ]);
+    }
+    case "promote": {
+      const promoted = after.stable;
+      return notice(NoticeEvent.Promoted, "info", after, o, `${svc} ${promoted.version} promoted`, [
+        `${svc}: ${version(promoted)} is the stable version${after.previous ? `; ${version(after.previous)} stays warm as the rollback target${after.rollbackWindowEndsAt ? ` until ${after.rollbackWindowEndsAt}` : ""}` : ""}.`,
+        `Act: remedy rollback ${svc} --reason <text> sends traffic back${after.previous ? ` to ${after.previous.version}` : ""} while the window is open.`,
+      ]);
+    }
+    case "retire-previous": {
+      const prev = before.previous;
+      if (!prev) return undefined;
+      return notice(NoticeEvent.PreviousRetired, "info", after, o, `${svc} rollback window closed; ${prev.version} scaled to 0`, [
+        `${svc}: the rollback window of ${version(after.stable)} ended; ${version(prev)} was scaled to 0 and is no longer a rollback target.`,
+        `A rollback now needs a new release of a known-good version.`,
+      ]);
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Lifecycle notifications from the release driver against moto: a canary with a pause is told
+ * as it pauses, is promoted, and its previous slot is retired; each message once, however many
+ * ticks or driver copies run; an SNS subscription filter policy on `event` lets a destination
+ * take only some events (moto applies SNS filter policies to SQS subscriptions).
+ */
+import { strict as assert } from "node:assert";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SubscribeCommand } from "@aws-sdk/client-sns";
+import { chatNotification } from "../../lambdas/commons/notify";
+import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { PREFIX, clients, createWorld, startProgressive, type World } from "../helpers/rollbackWorld";
+
+describe("lambdas/releaseDriver: lifecycle notifications against moto", function () {
+  this.timeout(60_000);
+  let moto: MotoServer;
+  let world: World;
+  const saved = { ...process.env };
+  const T0 = Date.now() - 3_600_000;
+  const at = (minutes: number) => T0 + minutes * 60_000;
+
+  before(async () => {
+    moto = await startMoto();
+    Object.assign(process.env, motoEnv(moto.endpoint));
+  });
+  after(async () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    world = await createWorld(moto.endpoint, ["payments"]);
+  });
+
+  function driver(clock: { now: number }, steps = false) {
+    const c = clients(moto.endpoint);
+    return createReleaseDriver({
+      services: ["payments"],
+      store: world.store,
+      traffic: world.traffic,
+      cloudwatch: c.cw,
+      alarmPrefix: PREFIX,
+      logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
+      now: () => clock.now,
+      notify: { sns: c.sns, topicArn: world.topicArn, stack: "test", steps },
+    });
+  }
+
+  it("tells the pause and the promotion once each, with the command to act, to every subscriber and through a filter policy", async () => {
+    // Prepare: v3 as a canary that pauses before 100% (as pulumi up records it), and an extra
+    // destination that takes only paused and promoted messages.
+    await startProgressive(world, "payments", new Date(at(0) - 1000).toISOString(), { strategy: { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10, pauseBeforeFull: true } });
+    await world.notifications(); // what was recorded before the driver ran
+    const sqs = new SQSClient({ endpoint: moto.endpoint, region: "eu-west-1" });
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "only-paused-promoted" }))).QueueUrl as string;
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
+    await clients(moto.endpoint).sns.send(
+      new SubscribeCommand({ TopicArn: world.topicArn, Protocol: "sqs", Endpoint: queueArn, Attributes: { FilterPolicy: JSON.stringify({ event: ["paused", "promoted"] }), RawMessageDelivery: "true" } }),
+    );
+    const clock = { now: at(0) };
+    const a = driver(clock);
+    const b = driver(clock);
+
+    // Act: two driver copies tick every minute through the release; an operator promotes at 7.
+    const told: string[] = [];
+    for (let minute = 0; minute <= 20; minute++) {
+      clock.now = at(minute);
+      if (minute === 7) {
+        const s = await world.store.get("payments");
+        if (!s?.progress) throw new Error("not progressive");
+        await world.store.commit(s.revision, { ...s, revision: s.revision + 1, progress: { ...s.progress, promote: "step" } }, { service: "payments", revision: s.revision + 1, at: new Date(clock.now).toISOString(), by: "operator:test", action: "request-promote", releaseId: s.releaseId, summary: "promote", weights: s.weights });
+      }
+      await Promise.all([a.tick(), b.tick()]);
+      told.push(...(await world.notifications()).map((n) => n.subject));
+    }
+
+    // Assess: the main topic's subscriber got each lifecycle message once.
+    assert.deepEqual(told, ["remedy test: payments v3 paused at 10%: waiting for remedy promote", "remedy test: payments v3 promoted"]);
+    const filtered = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }))).Messages ?? [];
+    assert.deepEqual(filtered.map((m) => m.MessageAttributes?.event?.StringValue).sort(), ["paused", "promoted"]);
+    assert.match(filtered.find((m) => m.MessageAttributes?.event?.StringValue === "paused")?.Body ?? "", /Act: remedy promote payments moves it on/);
+    assert.equal((await world.store.pendingNotifications("payments")).length, 0, "nothing left in the outbox");
+  });
+
+  it("tells every step when asked", async () => {
+    await startProgressive(world, "payments", new Date(at(0) - 1000).toISOString());
+    await world.notifications();
+    const clock = { now: at(0) };
+    const d = driver(clock, true);
+    const told: string[] = [];
+    for (const minute of [0, 5, 15]) {
+      clock.now = at(minute);
+      await d.tick();
+      told.push(...(await world.notifications()).map((n) => n.subject));
+    }
+    assert.deepEqual(told, ["remedy test: payments v3 at 10%", "remedy test: payments v3 at 100%", "remedy test: payments v3 promoted"]);
+  });
+
+  it("gives HTTPS subscribers (Chatbot, webhooks) a Chatbot custom notification: title, description, next steps, attributes", () => {
+    const chat = chatNotification({
+      subject: "remedy prod: payments v3 paused at 10%: waiting for remedy promote",
+      lines: ["payments: v3 (green) holds at 10% (canary done).", "Act: remedy promote payments moves it on.", "Traffic: blue 90% / green 10%."],
+      attributes: { event: "paused", severity: "action", service: "payments", stack: "prod" },
+    });
+    assert.deepEqual(chat, {
+      version: "1.0",
+      source: "custom",
+      content: {
+        textType: "client-markdown",
+        title: "remedy prod: payments v3 paused at 10%: waiting for remedy promote",
+        description: "payments: v3 (green) holds at 10% (canary done).\nTraffic: blue 90% / green 10%.",
+        nextSteps: ["remedy promote payments moves it on."],
+        keywords: ["paused", "payments", "prod"],
+      },
+      metadata: {
+        summary: "remedy prod: payments v3 paused at 10%: waiting for remedy promote",
+        eventType: "paused",
+        threadId: "prod/payments",
+        additionalContext: { event: "paused", severity: "action", service: "payments", stack: "prod" },
+      },
+    });
+  });
+});

@@ -11,6 +11,7 @@ import { clusterProvider } from "../components/kubernetes/clusterProvider";
 import type { AwsSettings } from "./awsClients";
 import { ReleaseDriver } from "../components/rollback/releaseDriver";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
+import { StackNotifications } from "../components/notifications/stackNotifications";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
@@ -67,6 +68,8 @@ export interface StackResources {
   readonly migration?: MigrationJob;
   /** The release driver, when a service has a progressive `strategy`. */
   readonly driver?: ReleaseDriver;
+  /** Chat channels and webhooks (`remedy:notifications`), when any is configured. */
+  readonly notifications?: StackNotifications;
 }
 
 export interface IngressOutputs {
@@ -276,13 +279,17 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     );
   }
 
+  // Who may publish to the stack's topic besides the rollback Lambda and operators: the release
+  // driver (lifecycle notifications) and the identity running pulumi up (it tells releases it
+  // starts). Both exist only once the topic does, so the topic policy takes them deferred.
+  const [laterPublishers, setLaterPublishers] = pulumi.deferredOutput<string[]>();
   const rollback = new RollbackFunction(ROLLBACK_NAME, {
     alarmNamePrefix: options.alarmNamePrefix,
     rules: [...services.values()].map((s) => s.rule),
     loadBalancerArn: ingress.listenerArn,
     groupLoadBalancerArns: Object.fromEntries([...ingresses].filter(([group]) => group !== DEFAULT_INGRESS_GROUP).map(([group, ing]) => [group, ing.listenerArn])),
     notificationEmails: config.rollback.notificationEmails,
-    publisherRoleArns: [...config.rollback.operatorRoleArns],
+    publisherRoleArns: laterPublishers.apply((later) => [...config.rollback.operatorRoleArns, ...later]),
     ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
@@ -301,14 +308,20 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),
           alarmTopicArn: rollback.topicArn,
+          notify: { topicArn: rollback.topicArn, topicKeyArn: rollback.topicKey.arn, stack: pulumi.getStack(), steps: config.notifications.steps },
           ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
           logRetentionDays: config.rollback.logRetentionDays,
         })
       : undefined;
+  const deployer = deployerArn(rollback);
+  setLaterPublishers(pulumi.all([deployer, driver ? driver.role.arn : pulumi.output("")]).apply(([d, r]) => [d, ...(r ? [r] : [])]));
+  const n = config.notifications;
+  const notifications =
+    n.slack.length + n.teams.length + n.webhooks.length > 0 ? new StackNotifications("notifications", { prefix: options.alarmNamePrefix, topicArn: rollback.topicArn, notifications: n }) : undefined;
   // Release state steers production: only the roles that must write it may.
   restrictTableWrites("release-table", {
     tableArn: rollback.table.arn,
-    writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployerArn(rollback), ...config.rollback.operatorRoleArns],
+    writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployer, ...config.rollback.operatorRoleArns],
   });
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
@@ -367,7 +380,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   // A contract Job runs after the releases that stopped using the old shape.
   const migration =
     earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { ...onCluster, dependsOn: [...services.values()] }) : undefined);
-  return { ingress, ingresses, namespaces, services, rollback, kubernetes, driver, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+  return { ingress, ingresses, namespaces, services, rollback, kubernetes, driver, notifications, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
 }
 
 /** The SharedIngress component name of an ingress group: the default group keeps the stack's first name. */

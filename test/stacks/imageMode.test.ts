@@ -202,12 +202,25 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.equal(Buffer.from(fnEnv.KUBE_CA as string, "base64").toString(), "mock CA of platform-eks");
     assert.equal(fnEnv.KUBE_CLUSTER, "platform-eks");
     // What grows with the stack is in the code package, not the 4 KB environment.
-    assert.deepEqual(Object.keys(fnEnv).sort(), ["ALARM_PREFIX", "KUBE_CA", "KUBE_CLUSTER", "KUBE_ENDPOINT", "POWERTOOLS_SERVICE_NAME", "RELEASE_TABLE"]);
+    assert.deepEqual(Object.keys(fnEnv).sort(), ["ALARM_PREFIX", "KUBE_CA", "KUBE_CLUSTER", "KUBE_ENDPOINT", "NOTIFY_STEPS", "NOTIFY_TOPIC_ARN", "POWERTOOLS_SERVICE_NAME", "RELEASE_TABLE", "STACK_NAME"]);
+    // It tells people as releases move, on the stack's topic (every step only when asked).
+    const stackTopicArn = one("aws:sns/topic:Topic", "rollback-notifications").state.arn;
+    assert.ok(stackTopicArn, "the topic's ARN");
+    assert.deepEqual([fnEnv.NOTIFY_TOPIC_ARN, fnEnv.STACK_NAME, fnEnv.NOTIFY_STEPS], [stackTopicArn, "prod", "false"]);
     const code = (one("aws:lambda/function:Function", "release-driver").inputs as Obj).code as Obj;
     assert.deepEqual(JSON.parse(await archiveFile(code, "driver.json")), { services: ["payments"], namespaces: { payments: "payments" } }, "it reads these services' state by key, never scans the table");
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
     assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
+    const sid = (id: string) => (policy.Statement as Obj[]).find((st) => st.Sid === id) as Obj;
+    assert.deepEqual([sid("Notify").Action, sid("Notify").Resource], [["sns:Publish"], [fnEnv.NOTIFY_TOPIC_ARN]]);
+    assert.deepEqual(sid("NotifyTopicKey").Action, ["kms:GenerateDataKey", "kms:Decrypt"]);
+    assert.deepEqual(sid("NotificationOutbox").Action, ["dynamodb:Query", "dynamodb:UpdateItem"]);
+    // The topic lets the driver's role publish (its policy denies every other principal).
+    const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy", "rollback-notifications").inputs.policy as string) as Obj;
+    const publishers = ((topicPolicy.Statement as Obj[]).find((st) => st.Sid === "StackRolesPublish") as Obj).Principal.AWS as string[];
+    const driverRole = one("aws:iam/role:Role", "release-driver");
+    assert.ok(publishers.some((p) => p.includes(driverRole.name)), `${JSON.stringify(publishers)} includes the release driver's role`);
 
     // One tick at a time, and failures page the stack's topic.
     const fn = one("aws:lambda/function:Function", "release-driver");

@@ -1,0 +1,83 @@
+/**
+ * Where a stack's notifications go besides the on-call emails: Slack and Microsoft Teams
+ * channels through AWS Chatbot (Amazon Q Developer in chat applications) and HTTPS webhooks,
+ * all subscribed to the stack's notification topic.
+ *
+ * - Chatbot needs an IAM role for each channel configuration; remedy's channels only receive
+ *   notifications, so the role has no permissions and the channel guardrail is `AWSDenyAll`:
+ *   nobody in the channel can run AWS commands through the bot
+ *   (https://docs.aws.amazon.com/chatbot/latest/adminguide/understanding-permissions.html).
+ *   The workspace or team must have been authorised in the Chatbot console once (OAuth);
+ *   that step has no API.
+ * - Chatbot renders only the formats it knows; remedy's messages carry a custom notification
+ *   for HTTPS subscribers (lambdas/commons/notify.ts).
+ * - A webhook with `events` gets an SNS filter policy on the `event` message attribute, so it
+ *   takes only those (e.g. only `rolled-back`). SNS confirms the subscription by POSTing a
+ *   SubscriptionConfirmation to the URL first: the endpoint must visit its SubscribeURL.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { NotificationsSpec } from "../../core/config";
+
+export interface StackNotificationsArgs {
+  /** `<project>-<stack>`: names the Chatbot configurations (`<prefix>-<channel name>`). */
+  readonly prefix: string;
+  /** The stack's notification topic. */
+  readonly topicArn: pulumi.Input<string>;
+  /** The validated `remedy:notifications` section (destinations; `steps` is the driver's). */
+  readonly notifications: Pick<NotificationsSpec, "slack" | "teams" | "webhooks">;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Chatbot configuration names: 1 to 128 of A-Z a-z 0-9 - _. */
+export const CHATBOT_NAME_MAX = 128;
+
+/** What Chatbot assumes; notifications need no permissions. */
+export function chatbotAssumeRolePolicy() {
+  return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "chatbot.amazonaws.com" }, Action: "sts:AssumeRole" }] };
+}
+
+export class StackNotifications extends pulumi.ComponentResource {
+  public readonly slack: aws.chatbot.SlackChannelConfiguration[];
+  public readonly teams: aws.chatbot.TeamsChannelConfiguration[];
+  public readonly webhooks: aws.sns.TopicSubscription[];
+  public readonly role?: aws.iam.Role;
+
+  constructor(name: string, args: StackNotificationsArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("remedy:notifications:StackNotifications", name, {}, opts);
+    const n = args.notifications;
+    const names = [...n.slack, ...n.teams].map((c) => c.name);
+    const twice = names.filter((x, i) => names.indexOf(x) !== i);
+    if (twice.length > 0) throw new pulumi.ResourceError(`\`notifications\`: channel name ${twice[0]} is used twice; each Slack and Teams channel needs its own name`, this);
+    const tooLong = names.find((x) => `${args.prefix}-${x}`.length > CHATBOT_NAME_MAX);
+    if (tooLong) throw new pulumi.ResourceError(`\`notifications\`: ${args.prefix}-${tooLong} is over Chatbot's ${CHATBOT_NAME_MAX} characters`, this);
+    const parent = { parent: this };
+    const tags = { "remedy:component": "notifications", ...args.tags };
+    const chat = n.slack.length + n.teams.length > 0;
+    this.role = chat ? new aws.iam.Role(`${name}-chatbot`, { assumeRolePolicy: JSON.stringify(chatbotAssumeRolePolicy()), description: `remedy ${args.prefix}: AWS Chatbot channels (notifications only)`, tags }, parent) : undefined;
+    const common = (channel: string) => ({
+      configurationName: `${args.prefix}-${channel}`,
+      iamRoleArn: (this.role as aws.iam.Role).arn,
+      snsTopicArns: [args.topicArn],
+      guardrailPolicyArns: ["arn:aws:iam::aws:policy/AWSDenyAll"],
+      loggingLevel: "ERROR",
+      tags,
+    });
+    this.slack = n.slack.map((c) => new aws.chatbot.SlackChannelConfiguration(`${name}-slack-${c.name}`, { ...common(c.name), slackTeamId: c.workspaceId, slackChannelId: c.channelId }, parent));
+    this.teams = n.teams.map((c) => new aws.chatbot.TeamsChannelConfiguration(`${name}-teams-${c.name}`, { ...common(c.name), teamId: c.teamId, tenantId: c.tenantId, channelId: c.channelId }, parent));
+    this.webhooks = n.webhooks.map(
+      (w, i) =>
+        new aws.sns.TopicSubscription(
+          `${name}-webhook-${i}`,
+          {
+            topic: args.topicArn,
+            protocol: "https",
+            endpoint: w.url,
+            ...(w.events ? { filterPolicy: JSON.stringify({ event: [...w.events] }), filterPolicyScope: "MessageAttributes" } : {}),
+          },
+          parent,
+        ),
+    );
+    this.registerOutputs({});
+  }
+}

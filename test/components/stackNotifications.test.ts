@@ -1,0 +1,79 @@
+import { strict as assert } from "node:assert";
+import { StackNotifications } from "../../components/notifications/stackNotifications";
+import { ConfigError, parseStackConfig } from "../../core/config";
+import { remedyConfig } from "../helpers/fixtures";
+import { one, ofType, recorded, settle } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-notifications";
+
+describe("components/StackNotifications: chat channels and webhooks on the stack's topic", () => {
+  it("subscribes Slack and Teams through Chatbot with a role that can do nothing, and webhooks with filter policies", async () => {
+    // Prepare
+    const notifications = parseStackConfig({
+      ...remedyConfig("prod"),
+      notifications: {
+        slack: [{ name: "releases", workspaceId: "T07EA123LEP", channelId: "C07EZ1ABC23" }],
+        teams: [{ name: "oncall", teamId: "5d0bc8b8-2bd8-4f24-9d50-9d8f9d4f1f11", tenantId: "1b9b4b9e-aaaa-4bbb-8ccc-0123456789ab", channelId: "19:abc@thread.tacv2" }],
+        webhooks: [{ url: "https://hooks.example.com/remedy/rollbacks", events: ["rolled-back", "escalated"] }, { url: "https://hooks.example.com/remedy/all" }],
+      },
+    }).notifications;
+    // Act
+    new StackNotifications("notifications", { prefix: "remedy-prod", topicArn: TOPIC, notifications });
+    await settle();
+    // Assess
+    const role = one("aws:iam/role:Role", "notifications-chatbot").inputs as Obj;
+    assert.deepEqual(JSON.parse(role.assumeRolePolicy as string).Statement[0].Principal, { Service: "chatbot.amazonaws.com" });
+    assert.equal(ofType("aws:iam/rolePolicy:RolePolicy").length + ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0, "no permissions for the bot");
+    const slack = one("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration", "notifications-slack-releases").inputs as Obj;
+    assert.deepEqual(
+      [slack.configurationName, slack.slackTeamId, slack.slackChannelId, slack.snsTopicArns, slack.guardrailPolicyArns],
+      ["remedy-prod-releases", "T07EA123LEP", "C07EZ1ABC23", [TOPIC], ["arn:aws:iam::aws:policy/AWSDenyAll"]],
+    );
+    const teams = one("aws:chatbot/teamsChannelConfiguration:TeamsChannelConfiguration", "notifications-teams-oncall").inputs as Obj;
+    assert.deepEqual([teams.configurationName, teams.teamId, teams.channelId, teams.snsTopicArns], ["remedy-prod-oncall", "5d0bc8b8-2bd8-4f24-9d50-9d8f9d4f1f11", "19:abc@thread.tacv2", [TOPIC]]);
+    const hooks = ofType("aws:sns/topicSubscription:TopicSubscription").map((r) => r.inputs as Obj);
+    assert.deepEqual(
+      hooks.map((h) => [h.protocol, h.endpoint, h.filterPolicy ? JSON.parse(h.filterPolicy as string) : null, h.filterPolicyScope ?? null]).sort((a, b) => String(b[1]).localeCompare(String(a[1]))),
+      [
+        ["https", "https://hooks.example.com/remedy/rollbacks", { event: ["rolled-back", "escalated"] }, "MessageAttributes"],
+        ["https", "https://hooks.example.com/remedy/all", null, null],
+      ],
+    );
+  });
+
+  it("refuses two channels with one name before registering anything", async () => {
+    recorded.resources.length = 0;
+    const notifications = { slack: [{ name: "ops", workspaceId: "T07EA123LEP", channelId: "C07EZ1ABC23" }], teams: [{ name: "ops", teamId: "5d0bc8b8-2bd8-4f24-9d50-9d8f9d4f1f11", tenantId: "1b9b4b9e-aaaa-4bbb-8ccc-0123456789ab", channelId: "19:x" }], webhooks: [] };
+    assert.throws(() => new StackNotifications("n", { prefix: "remedy-prod", topicArn: TOPIC, notifications }), /`notifications`: channel name ops is used twice/);
+    await settle();
+    assert.deepEqual(recorded.resources.filter((r) => r.type !== "remedy:notifications:StackNotifications"), []);
+  });
+
+  it("names the field and the fix for bad destinations in config", () => {
+    // Act
+    let issues: string[] = [];
+    try {
+      parseStackConfig({
+        ...remedyConfig("prod"),
+        notifications: { steps: "yes", slack: [{ name: "Releases", workspaceId: "acme", channelId: "#releases" }], webhooks: [{ url: "http://hooks.example.com/x", events: ["rollback"] }] },
+      });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      issues = err.issues.map((i) => `${i.path}: ${i.message}`);
+    }
+    // Assess
+    assert.deepEqual(issues.map((i) => i.split(":")[0]), [
+      "notifications.steps",
+      "notifications.slack[0].name",
+      "notifications.slack[0].workspaceId",
+      "notifications.slack[0].channelId",
+      "notifications.webhooks[0].url",
+      "notifications.webhooks[0].events[0]",
+    ]);
+    assert.match(issues[5], /must be one of release-started, step-advanced, paused, .*rolled-back/);
+    assert.match(issues[4], /must be an https URL/);
+    assert.deepEqual(parseStackConfig(remedyConfig("prod")).notifications, { steps: false, slack: [], teams: [], webhooks: [] });
+  });
+});

@@ -19,14 +19,18 @@ import {
   type SlotVersion,
 } from "../core/releaseState";
 import type { SlotWeights } from "../core/weights";
-import { ConflictError, ReleaseStore } from "../lambdas/commons/releaseStore";
+import { ConflictError, type OutboxMessage, ReleaseStore } from "../lambdas/commons/releaseStore";
+import { deliverPending } from "../lambdas/commons/outbox";
+import { type NoticeOptions, lifecycleNotice } from "../core/lifecycle";
+import { SNSClient } from "@aws-sdk/client-sns";
+import * as pulumi from "@pulumi/pulumi";
 import { Traffic } from "../lambdas/commons/traffic";
 
 /** The subset of ReleaseStore the program needs (memory in unit tests). */
 export interface ReleaseStoreLike {
   get(service: string): Promise<ReleaseState | undefined>;
   create(state: ReleaseState): Promise<void>;
-  commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry): Promise<void>;
+  commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry, notification?: OutboxMessage): Promise<void>;
 }
 
 export interface TrafficLike {
@@ -36,6 +40,8 @@ export interface TrafficLike {
 export interface RecordResult {
   readonly state: ReleaseState;
   readonly warnings: readonly string[];
+  /** Lifecycle notifications recorded with the changes (sent by the backend). */
+  readonly notices: number;
 }
 
 export interface ReleaseBackend {
@@ -61,9 +67,11 @@ export async function recordRelease(
   events: readonly ReleaseEvent[],
   deployedWeights: SlotWeights,
   deployed: readonly SlotVersion[] = [],
+  notify?: NoticeOptions,
 ): Promise<RecordResult> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const warnings: string[] = [];
+    let notices = 0;
     try {
       let s = await store.get(service);
       let pending = [...events];
@@ -93,7 +101,10 @@ export async function recordRelease(
         const t = applyEvent(s, e);
         if (t.kind === "refused") warnings.push(`service ${service}: release state refused ${e.type}: ${t.reason}`);
         if (t.kind !== "applied") continue;
-        await store.commit(s.revision, t.state, t.entry);
+        // What people are told (release started, hotfix shipped...), recorded with the change.
+        const notice = notify ? lifecycleNotice(s, t.state, t.entry, notify) : undefined;
+        await store.commit(s.revision, t.state, t.entry, notice);
+        if (notice) notices++;
         s = t.state;
       }
       if (!isDeepStrictEqual(s.weights, deployedWeights)) {
@@ -102,7 +113,7 @@ export async function recordRelease(
           `service ${service}: release state changed while this update ran (phase ${s.phase}); the rule now follows it: blue ${s.weights.blue}% / green ${s.weights.green}%`,
         );
       }
-      return { state: s, warnings };
+      return { state: s, warnings, notices };
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt === MAX_ATTEMPTS) throw err;
     }
@@ -134,6 +145,7 @@ export class DynamoReleaseBackend implements ReleaseBackend {
   private readonly store: ReleaseStore;
   private readonly traffic: Traffic;
   private readonly cloudwatch: CloudWatchClient;
+  private readonly sns: SNSClient;
 
   /**
    * @param alarmNamePrefix the stack's alarm prefix: its alarms existing without the table means
@@ -148,6 +160,7 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     this.store = new ReleaseStore(new DynamoDBClient(config), tableName);
     this.traffic = new Traffic(new ElasticLoadBalancingV2Client(config));
     this.cloudwatch = new CloudWatchClient(config);
+    this.sns = new SNSClient(config);
   }
 
   async get(service: string): Promise<ReleaseState | undefined> {
@@ -168,8 +181,17 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     }
   }
 
-  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
-    return recordRelease(this.store, this.traffic, service, routing, events, deployedWeights, deployed);
+  async record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
+    const r = await recordRelease(this.store, this.traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
+    if (r.notices === 0 || !routing.notifyTopicArn) return r;
+    // Sent right away with the deployer's credentials; a failed send stays in the outbox for
+    // the next delivery (the release driver's or the rollback Lambda's) and is said here.
+    try {
+      const d = await deliverPending(this.store, { sns: this.sns, topicArn: routing.notifyTopicArn }, service);
+      return d.failed.length === 0 ? r : { ...r, warnings: [...r.warnings, `service ${service}: notification left pending (sent by the next delivery): ${d.failed.join("; ")}`] };
+    } catch (err) {
+      return { ...r, warnings: [...r.warnings, `service ${service}: notification left pending (sent by the next delivery): ${(err as Error).message}`] };
+    }
   }
 }
 
@@ -188,11 +210,15 @@ export class MemoryReleaseStore implements ReleaseStoreLike {
     return Promise.resolve();
   }
 
-  commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry): Promise<void> {
+  /** Notifications recorded with the changes, in order (what the outbox would hold). */
+  readonly notifications: OutboxMessage[] = [];
+
+  commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry, notification?: OutboxMessage): Promise<void> {
     const current = this.states.get(next.service);
     if (!current || current.revision !== expectedRevision) return Promise.reject(new ConflictError(next.service, expectedRevision));
     this.states.set(next.service, next);
     this.history.push(entry);
+    if (notification) this.notifications.push(notification);
     return Promise.resolve();
   }
 }
@@ -212,7 +238,7 @@ export class MemoryReleaseBackend implements ReleaseBackend {
         return Promise.resolve();
       },
     };
-    return recordRelease(this.store, traffic, service, routing, events, deployedWeights, deployed);
+    return recordRelease(this.store, traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
   }
 }
 

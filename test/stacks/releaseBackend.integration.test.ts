@@ -61,4 +61,23 @@ describe("stacks/releases: DynamoDB backend with the provider's settings (moto)"
     assert.throws(() => parseAwsSettings({ assumeRoles: [{ roleArn: "arn:aws:iam::123456789012:role/r", duration: "soon" }] }), /aws:assumeRoles\[0\]\.duration: must be a duration such as "1h"/);
     assert.deepEqual(parseAwsSettings({ assumeRole: { roleArn: "arn:aws:iam::123456789012:role/r" } }).assumeRoles, [{ roleArn: "arn:aws:iam::123456789012:role/r" }], "the single-role form");
   });
+
+  it("tells the stack's topic when pulumi up starts a release, once, with the deployer's credentials", async () => {
+    // Prepare: payments releases v2 at 10% (the world); pulumi up now ships v3 into green.
+    const world = await createWorld(moto.endpoint, ["payments"]);
+    await world.notifications();
+    const backend = new DynamoReleaseBackend(TABLE, parseAwsSettings({ region: "eu-west-1" }), PREFIX);
+    const routing = { ...world.services.payments.routing, notifyTopicArn: world.topicArn };
+    const at = new Date().toISOString();
+    const events = [{ type: "start-release" as const, candidate: { slot: "green" as const, version: "v3" }, weight: 20, at, by: "pulumi:prod" }];
+    // Act: the release is recorded and told; recording the same again changes nothing.
+    const first = await backend.record("payments", routing, events, { blue: 80, green: 20 });
+    const again = await backend.record("payments", routing, events, { blue: 80, green: 20 });
+    // Assess
+    assert.deepEqual([first.notices, again.notices], [1, 0]);
+    const told = await world.notifications();
+    assert.deepEqual(told.map((n) => n.subject), ["remedy prod: payments v3 release started"]);
+    assert.match(told[0].message, /^payments: releasing v3 \(green\) over v1 \(blue\) \(manual, at 20%\)\./);
+    assert.equal((await world.store.pendingNotifications("payments")).length, 0);
+  });
 });

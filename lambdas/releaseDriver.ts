@@ -8,6 +8,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { fromEnv } from "@aws-sdk/credential-providers";
 import type { Context } from "aws-lambda";
 import * as fs from "node:fs";
@@ -70,6 +71,7 @@ const driver = createReleaseDriver({
   cloudwatch: new CloudWatchClient(sdk),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   logger,
+  metrics: new Metrics({ namespace: "remedy", serviceName: "remedy-release-driver" }),
   ...(process.env.NOTIFY_TOPIC_ARN
     ? { notify: { sns: new SNSClient(sdk), topicArn: process.env.NOTIFY_TOPIC_ARN, stack: getStringFromEnv("STACK_NAME"), steps: process.env.NOTIFY_STEPS === "true" } }
     : {}),

@@ -12,6 +12,7 @@ import type { AwsSettings } from "./awsClients";
 import { ReleaseDriver } from "../components/rollback/releaseDriver";
 import { RollbackFunction } from "../components/rollback/rollbackFunction";
 import { StackNotifications } from "../components/notifications/stackNotifications";
+import { StackDashboard } from "../components/observability/stackDashboard";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
@@ -70,6 +71,8 @@ export interface StackResources {
   readonly driver?: ReleaseDriver;
   /** Chat channels and webhooks (`remedy:notifications`), when any is configured. */
   readonly notifications?: StackNotifications;
+  /** The stack's CloudWatch dashboards. */
+  readonly dashboard: StackDashboard;
 }
 
 export interface IngressOutputs {
@@ -90,6 +93,8 @@ export interface StackOutputs {
     readonly notificationTopicArn: pulumi.Output<string>;
     readonly alarmNamePrefix: string;
   };
+  /** The stack's CloudWatch dashboards, as console links (one per page of services). */
+  readonly dashboardUrls: pulumi.Output<string[]>;
 }
 
 /** Name of the shared ingress component (and of its ALB, auto-named from it). */
@@ -341,6 +346,19 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     );
   }
 
+  // What people look at: traffic, errors, latency and weight per service, with its alarms.
+  const dashboard = new StackDashboard("dashboard", {
+    prefix: options.alarmNamePrefix,
+    stack: pulumi.getStack(),
+    services: config.services.map((spec) => ({
+      name: spec.name,
+      listenerArn: attachmentOf(spec).listenerArn,
+      slots: SLOTS.filter((slot) => spec.slots[slot] !== undefined),
+      targetGroupArns: (services.get(spec.name) as BlueGreenService).targetGroupArns,
+      alarmArns: (alarms.get(spec.name) as AutoRollback).alarmArns,
+    })),
+  });
+
   // After each service is deployed (and the table exists), record the release. Skipped in
   // preview, which must not change anything.
   const releases = new Map<string, pulumi.Output<ReleaseSummary>>();
@@ -380,7 +398,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   // A contract Job runs after the releases that stopped using the old shape.
   const migration =
     earlyJob ?? (jobArgs?.phase === "contract" ? new MigrationJob("migrate", jobArgs, { ...onCluster, dependsOn: [...services.values()] }) : undefined);
-  return { ingress, ingresses, namespaces, services, rollback, kubernetes, driver, notifications, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
+  return { ingress, ingresses, namespaces, services, rollback, kubernetes, driver, notifications, dashboard, alarms, alarmNamePrefix: options.alarmNamePrefix, plans, releases, migration };
 }
 
 /** The SharedIngress component name of an ingress group: the default group keeps the stack's first name. */
@@ -487,5 +505,6 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       notificationTopicArn: resources.rollback.topicArn,
       alarmNamePrefix: resources.alarmNamePrefix,
     },
+    dashboardUrls: resources.dashboard.urls,
   };
 }

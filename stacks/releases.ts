@@ -3,7 +3,8 @@
  * `pulumi up` converges on what the rollback Lambda did), and record the release after the
  * deployment. Behind an interface so unit tests use memory and the moto harness uses moto.
  */
-import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { type AwsSettings, sdkClientConfig } from "./awsClients";
@@ -181,8 +182,13 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     }
   }
 
+  private publishWeight(r: RecordResult): Promise<RecordResult> {
+    return putWeight(this.cloudwatch, this.alarmNamePrefix, r);
+  }
+
   async record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
-    const r = await recordRelease(this.store, this.traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
+    const recorded = await recordRelease(this.store, this.traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
+    const r = await this.publishWeight(recorded);
     if (r.notices === 0 || !routing.notifyTopicArn) return r;
     // Sent right away with the deployer's credentials; a failed send stays in the outbox for
     // the next delivery (the release driver's or the rollback Lambda's) and is said here.
@@ -192,6 +198,23 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     } catch (err) {
       return { ...r, warnings: [...r.warnings, `service ${service}: notification left pending (sent by the next delivery): ${(err as Error).message}`] };
     }
+  }
+}
+
+/** Publishes the candidate's weight after an up, for the stack dashboard (a warning if it cannot). */
+async function putWeight(cloudwatch: CloudWatchClient, prefix: string | undefined, r: RecordResult): Promise<RecordResult> {
+  if (!prefix) return r;
+  const s = r.state;
+  try {
+    await cloudwatch.send(
+      new PutMetricDataCommand({
+        Namespace: WEIGHT_NAMESPACE,
+        MetricData: [{ MetricName: WEIGHT_METRIC, Unit: "Percent", Value: s.candidate ? s.weights[s.candidate.slot] : 0, Dimensions: Object.entries(weightDimensions(prefix, s.service)).map(([Name, Value]) => ({ Name, Value })) }],
+      }),
+    );
+    return r;
+  } catch (err) {
+    return { ...r, warnings: [...r.warnings, `service ${s.service}: the weight metric was not published (cloudwatch:PutMetricData): ${(err as Error).message}`] };
   }
 }
 

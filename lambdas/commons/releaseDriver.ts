@@ -10,6 +10,8 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
+import { WEIGHT_METRIC, weightDimensions } from "../../core/dashboard";
 import { isDeepStrictEqual } from "node:util";
 import * as defaults from "../../core/defaults";
 import { lifecycleNotice } from "../../core/lifecycle";
@@ -53,6 +55,8 @@ export interface DriverDeps {
    * change it is about and sent right after. Absent: nothing is told.
    */
   readonly notify?: Outbox & { readonly stack: string; readonly steps: boolean };
+  /** Publishes the candidate's weight after each move (the stack dashboard's weight graph). */
+  readonly metrics?: Metrics;
 }
 
 /** What the handler knows about this invocation. */
@@ -312,6 +316,11 @@ export function createReleaseDriver(deps: DriverDeps) {
       return { service: state.service, decision: "conflict", reason: `release became ${after.phase} right after the step; the rule follows it`, weights: after.weights };
     }
     deps.logger.info(d.reason, { service: state.service, weights: t.state.weights });
+    if (deps.metrics) {
+      const m = deps.metrics.singleMetric();
+      for (const [k, v] of Object.entries(weightDimensions(deps.alarmPrefix, state.service))) m.addDimension(k, v);
+      m.addMetric(WEIGHT_METRIC, MetricUnit.Percent, t.state.weights[cand.slot]);
+    }
     return { service: state.service, decision: d.action, reason: d.reason, weights: t.state.weights };
   }
 

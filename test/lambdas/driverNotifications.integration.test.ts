@@ -6,12 +6,13 @@
  */
 import { strict as assert } from "node:assert";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { chatNotification } from "../../lambdas/commons/notify";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
-import { PREFIX, clients, createWorld, startProgressive, type World } from "../helpers/rollbackWorld";
+import { PREFIX, capture, clients, createWorld, startProgressive, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: lifecycle notifications against moto", function () {
   this.timeout(60_000);
@@ -35,7 +36,7 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
     world = await createWorld(moto.endpoint, ["payments"]);
   });
 
-  function driver(clock: { now: number }, steps = false) {
+  function driver(clock: { now: number }, steps = false, metrics?: Metrics) {
     const c = clients(moto.endpoint);
     return createReleaseDriver({
       services: ["payments"],
@@ -46,6 +47,7 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
       logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
       now: () => clock.now,
       notify: { sns: c.sns, topicArn: world.topicArn, stack: "test", steps },
+      ...(metrics ? { metrics } : {}),
     });
   }
 
@@ -85,11 +87,13 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
     assert.equal((await world.store.pendingNotifications("payments")).length, 0, "nothing left in the outbox");
   });
 
-  it("tells every step when asked", async () => {
+  it("tells every step when asked, and publishes the candidate's weight after each move (EMF)", async () => {
     await startProgressive(world, "payments", new Date(at(0) - 1000).toISOString());
     await world.notifications();
     const clock = { now: at(0) };
-    const d = driver(clock, true);
+    const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-release-driver" });
+    const emf = capture(metrics);
+    const d = driver(clock, true, metrics);
     const told: string[] = [];
     for (const minute of [0, 5, 15]) {
       clock.now = at(minute);
@@ -97,6 +101,10 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
       told.push(...(await world.notifications()).map((n) => n.subject));
     }
     assert.deepEqual(told, ["remedy test: payments v3 at 10%", "remedy test: payments v3 at 100%", "remedy test: payments v3 promoted"]);
+    const weights = emf.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => "CandidateWeight" in e);
+    assert.deepEqual(weights.map((e) => [e.Stack, e.Service, e.CandidateWeight]), [["remedy-test", "payments", 10], ["remedy-test", "payments", 100], ["remedy-test", "payments", 100]]);
+    const directive = (weights[0]._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0];
+    assert.deepEqual([directive.Namespace, directive.Dimensions[0].filter((x) => x !== "service").sort()], ["remedy", ["Service", "Stack"]]);
   });
 
   it("gives HTTPS subscribers (Chatbot, webhooks) a Chatbot custom notification: title, description, next steps, attributes", () => {

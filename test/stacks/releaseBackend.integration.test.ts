@@ -4,7 +4,7 @@
  * first deployment once the stack has been deployed.
  */
 import { strict as assert } from "node:assert";
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { parseAwsSettings } from "../../stacks/awsClients";
 import { DynamoReleaseBackend, ReleaseStateUnavailableError } from "../../stacks/releases";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
@@ -79,5 +79,9 @@ describe("stacks/releases: DynamoDB backend with the provider's settings (moto)"
     assert.deepEqual(told.map((n) => n.subject), ["remedy prod: payments v3 release started"]);
     assert.match(told[0].message, /^payments: releasing v3 \(green\) over v1 \(blue\) \(manual, at 20%\)\./);
     assert.equal((await world.store.pendingNotifications("payments")).length, 0);
+    // And the weight it left, for the stack dashboard.
+    const listed = await new CloudWatchClient({ region: "eu-west-1" }).send(new ListMetricsCommand({ Namespace: "remedy", MetricName: "CandidateWeight" }));
+    // (moto lists a metric once per datapoint; CloudWatch once per dimension set.)
+    assert.deepEqual([...new Set(listed.Metrics?.map((m) => JSON.stringify(Object.fromEntries((m.Dimensions ?? []).map((d) => [d.Name, d.Value])))))], [JSON.stringify({ Stack: "remedy-test", Service: "payments" })]);
   });
 });

@@ -74,6 +74,7 @@ describe("lambdas/rollback against moto_server", function () {
       assert.match(notes[0].message, /Also firing: +none/);
       assert.ok(metricNames().includes("Rollbacks:payments"), metricNames().join());
       assert.ok(metricNames().includes("FlipLatency:payments"));
+      assert.ok(metricNames().includes("CandidateWeight:payments"), "the failed slot's weight, for the stack dashboard");
       // The other service is untouched.
       assert.deepEqual(await weightsOf("orders"), { blue: 90, green: 10 });
       assert.equal((await world.store.get("orders"))?.phase, Phase.Releasing);

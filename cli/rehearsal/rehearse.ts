@@ -131,7 +131,8 @@ export interface RehearseOptions {
 
 /** Runs the rehearsal. Starts moto on a free port unless AWS_ENDPOINT_URL is set. */
 export async function rehearse(options: RehearseOptions = {}): Promise<RehearsalResult> {
-  const root = options.root ?? path.resolve(__dirname, "..", "..");
+  // The repository: from cli/rehearsal/ (TypeScript) or dist/ (the CLI's bundle).
+  const root = options.root ?? [path.resolve(__dirname, "..", ".."), path.resolve(__dirname, "..")].find((r) => fs.existsSync(path.join(r, "Pulumi.prod.yaml"))) ?? process.cwd();
   let runs = 0;
   const t0 = performance.now();
   const timeline: TimelineEntry[] = [];

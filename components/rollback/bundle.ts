@@ -24,7 +24,8 @@ const cache = new Map<string, Bundle>();
  * when run from the repository (as `pulumi up` does), the compiled file when run from a build.
  */
 export function lambdaEntry(name: string): string {
-  const candidates = [".ts", ".js"].map((ext) => path.resolve(__dirname, "..", "..", "lambdas", `${name}${ext}`));
+  // From the repository (components/rollback/) or from the CLI's bundle (dist/).
+  const candidates = [path.resolve(__dirname, "..", ".."), path.resolve(__dirname, "..")].flatMap((root) => [".ts", ".js"].map((ext) => path.join(root, "lambdas", `${name}${ext}`)));
   const found = candidates.find((file) => fs.existsSync(file));
   if (!found) throw new Error(`lambda entry point not found: ${candidates.join(" or ")}`);
   return found;

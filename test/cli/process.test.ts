@@ -122,6 +122,16 @@ describe("cli: remedy as a process", function () {
     }
   });
 
+  it("runs the rehearsal from the bundle (it finds the repository's stack file and Lambda sources from dist/)", () => {
+    // Act: the real binary, as `npm run rehearse` runs it (it starts its own moto_server).
+    const r = spawnSync(process.execPath, [REMEDY, "rehearse", "--json"], { cwd: os.tmpdir(), encoding: "utf8", env: { ...bareEnv(dir), PATH: process.env.PATH } });
+    // Assess
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+    const result = JSON.parse(r.stdout) as { verdict: string; timeline: { step: string; ok: boolean }[] };
+    assert.equal(result.verdict, "pass");
+    assert.ok(result.timeline.length >= 10 && result.timeline.every((t) => t.ok));
+  });
+
   it("prints its version", () => {
     const version = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
     assert.equal(execFileSync(process.execPath, [REMEDY, "--version"], { encoding: "utf8" }), `remedy ${version} (node ${process.version})\n`);

@@ -22,7 +22,7 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
 check before shipping (offline):
   validate   [--stack <name> | <Pulumi.<stack>.yaml>...] stack config, as pulumi preview checks it
   check-api  --live <sdl> --candidate <sdl> [--operations <dir|file>...]   GraphQL compatibility
-  rehearse                                               the remediation loop on a local emulator
+  rehearse   [--keep | --stop]                           the remediation loop on a local emulator
 
 database refactoring (against DATABASE_URL):
   migrate    plan | status | apply <plan-id> <phase> | check --uses <cols> | abort <plan-id>
@@ -78,11 +78,15 @@ decision and flip, recorded as an abort with your name and reason. pulumi up the
 candidate as after a rollback.
 
 exit codes: 0 aborted, 1 refused (nothing releasing, stable unhealthy), 2 usage or environment error`,
-  rehearse: `usage: remedy rehearse [--json]
+  rehearse: `usage: remedy rehearse [--keep | --stop] [--json]
 
 The whole remediation loop on a local AWS emulator (moto_server on a free loopback port, unless
-AWS_ENDPOINT_URL is set): deploy, breach an alarm, automatic rollback, and the next pulumi up
-keeping it; prints a timeline with timings.
+AWS_ENDPOINT_URL is set): deploy, breach an alarm, automatic rollback, the next pulumi up keeping
+it, a canary the release driver steps and promotes, an image-mode release rolled back mid-step;
+prints a timeline with timings, what a subscriber to the stack's topic received, and the history.
+--keep leaves the emulator and the rehearsed stack running and prints the environment to export,
+so remedy status, history, promote, abort and drill can be tried; Ctrl-C, or remedy rehearse
+--stop from another shell, ends it.
 
 exit codes: 0 every step passed, 1 a step failed, 2 could not run (e.g. no moto_server)`,
   validate: `usage: remedy validate [--stack <name> | <Pulumi.<stack>.yaml>...] [--json]
@@ -189,14 +193,19 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
     return checkApiCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
   }
   if (command === "rehearse") {
-    if (rest.length > 0) {
-      console.error(`remedy rehearse: unexpected argument ${JSON.stringify(rest[0])}; see \`remedy rehearse --help\``);
+    const { keep, stop } = await import("./rehearsal/keep");
+    const flags = rest.filter((a) => a === "--keep" || a === "--stop");
+    const other = rest.find((a) => a !== "--keep" && a !== "--stop");
+    if (other !== undefined || flags.length > 1) {
+      console.error(`remedy rehearse: unexpected argument ${JSON.stringify(other ?? flags[1])}; see \`remedy rehearse --help\``);
       return 2;
     }
+    if (flags[0] === "--stop") return stop((s) => console.log(s), (s) => console.error(s));
     const { formatTimeline, rehearse } = await import("./rehearsal/rehearse");
     try {
-      const result = await rehearse();
-      console.log(json ? JSON.stringify(result, null, 2) : formatTimeline(result));
+      const result = await rehearse({ keep: flags[0] === "--keep" });
+      console.log(json ? JSON.stringify({ ...result, kept: result.kept ? { endpoint: result.kept.endpoint, env: result.kept.env } : undefined }, null, 2) : formatTimeline(result));
+      if (result.kept) return keep(result.kept, (s) => console.error(s), result.verdict === "pass" ? 0 : 1);
       return result.verdict === "pass" ? 0 : 1;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

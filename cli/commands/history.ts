@@ -26,7 +26,8 @@ const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
 function who(by: string): string {
   const op = /^operator:([^ ]+) as arn:aws[a-z-]*:(?:sts|iam)::\d+:(?:assumed-role|role|user)\/([^/\s]+)/.exec(by);
   if (op) return `${op[1]} (${op[2]})`;
-  const alarm = /^alarm [^/]+\/[^/]+\/([^/]+)\/([^/\s]+)/.exec(by);
+  // An alarm records its name, `<prefix>/<service>/<slot>/<kind>`.
+  const alarm = /^(?:alarm )?[^/\s]+\/[^/\s]+\/(blue|green)\/([a-z0-9-]+)$/.exec(by);
   if (alarm) return `alarm ${alarm[1]}/${alarm[2]}`;
   return by;
 }
@@ -56,7 +57,7 @@ export function wrap(text: string, width: number): string[] {
 
 /** The timeline as text: a title, a header, one row per entry (summary wrapped in its column). */
 export function formatHistory(service: string, entries: readonly HistoryEntry[], total: number | undefined, width = HISTORY_WIDTH): string {
-  const rows = entries.map((e) => [String(e.revision), when(e.at), printable(e.action), `${e.weights.blue}/${e.weights.green}`, printable(who(e.by)).slice(0, 24), printable(e.summary)]);
+  const rows = entries.map((e) => [String(e.revision), when(e.at), printable(e.action), `${e.weights.blue}/${e.weights.green}`, printable(who(e.by)).slice(0, 22), printable(e.summary)]);
   const header = ["REV", "WHEN (UTC)", "ACTION", "BLUE/GREEN", "BY", "WHAT"];
   const widths = header.slice(0, 5).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const indent = widths.reduce((n, w) => n + w + 2, 0);

@@ -17,11 +17,14 @@ import * as yaml from "js-yaml";
 import { bundleLambda } from "../../components/rollback/bundle";
 import { releaseTableName } from "../../components/rollback/rollbackFunction";
 import { parseStackConfig } from "../../core/config";
-import type { ReleaseState } from "../../core/releaseState";
+import type { HistoryEntry, ReleaseState } from "../../core/releaseState";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { SlotWeights } from "../../core/weights";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { formatHistory } from "../commands/history";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { buildStack, stackOutputs } from "../../stacks/program";
 import { resolveImageMode } from "../../stacks/main";
@@ -53,6 +56,12 @@ export interface RehearsalResult {
   readonly alarmToFlipMs: number | null;
   readonly warnings: readonly string[];
   readonly failures: readonly string[];
+  /** What people subscribed to the stack's topic received, in order (captured from an SQS subscriber). */
+  readonly notifications: readonly { readonly subject: string; readonly event: string }[];
+  /** payments' recorded history at the end. */
+  readonly history: readonly HistoryEntry[];
+  /** With `keep`: the emulator left running, and what to export to use it. */
+  readonly kept?: { readonly endpoint: string; readonly env: Readonly<Record<string, string>>; readonly stop: () => Promise<void> };
 }
 
 /**
@@ -127,6 +136,8 @@ export interface RehearseOptions {
   readonly root?: string;
   /** Called after each `pulumi up` with the harness, before moto stops (tests inspect it). */
   readonly afterUp?: (run: number, aws: AwsMocks) => void | Promise<void>;
+  /** Leave the emulator and the rehearsed stack running (`remedy rehearse --keep`). */
+  readonly keep?: boolean;
 }
 
 /** Runs the rehearsal. Starts moto on a free port unless AWS_ENDPOINT_URL is set. */
@@ -178,6 +189,12 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     await record("pulumi up #1", `created ${[...h.aws.live.values()].filter((r) => r.type.startsWith("aws:")).length} AWS resources in moto, recorded ${[...h.aws.live.values()].filter((r) => r.type.startsWith("kubernetes:")).length} Kubernetes objects; payments releases v2.3.1 to 10%`, { blue: 90, green: 10 }, () =>
       state?.phase === "releasing" ? undefined : `release state phase ${state?.phase ?? "missing"}`,
     );
+
+    // People's inbox: an SQS queue subscribed to the stack's notification topic, as an on-call
+    // email address or a chat channel would be.
+    const topicArn = [...h.aws.live.values()].find((r) => r.type === "aws:sns/topic:Topic" && r.name === "rollback-notifications")?.id;
+    if (!topicArn) throw new Error("the stack's notification topic was not deployed");
+    const inbox = await subscribeInbox(endpoint, topicArn);
 
     // 2. The candidate misbehaves: its 5xx-rate alarm goes to ALARM.
     const alarmName = `${PREFIX}/${SERVICE}/green/error-rate`;
@@ -237,7 +254,16 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     );
     let clock = Date.now();
     const logger = new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" });
-    const driver = createReleaseDriver({ services: [SERVICE], store, traffic, cloudwatch: cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    const driver = createReleaseDriver({
+      services: [SERVICE],
+      store,
+      traffic,
+      cloudwatch: cw,
+      alarmPrefix: PREFIX,
+      logger,
+      now: () => clock,
+      notify: { sns: new SNSClient(cfg), topicArn, stack: STACK, steps: true },
+    });
     const tick = async (label: string, minutes: number, expect: SlotWeights, phase?: string) => {
       clock += minutes * 60_000;
       const r = (await driver.tick()).find((x) => x.service === SERVICE);
@@ -276,12 +302,47 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     await record("rollback Lambda (mid-step)", `${midStep.outcome}: ${midStep.results[0]?.reason ?? ""}`, { blue: 0, green: 100 }, () => (midStep.outcome === "rolled-back" ? undefined : `outcome ${midStep.outcome}`));
     await tick("driver tick (stopped)", 5, { blue: 0, green: 100 }, "rolled-back");
 
-    return { verdict: failures.length === 0 ? "pass" : "fail", endpoint, timeline, alarmToFlipMs, warnings: [...h.warnings], failures };
+    // What people heard, and the recorded history.
+    const notifications = await inbox.drain();
+    // From the subscription on (after the first up): the rollback, v2.3.2 and the v2.3.3 canary
+    // started, its steps (told: steps on here) and promotion, v2.3.4 started, a step, its rollback.
+    const expected = ["rolled-back", "release-started", "release-started", "step-advanced", "step-advanced", "promoted", "release-started", "step-advanced", "rolled-back"];
+    const heard = notifications.map((n) => n.event);
+    if (JSON.stringify(heard) !== JSON.stringify(expected)) failures.push(`notifications: heard ${heard.join(", ")}; expected ${expected.join(", ")}`);
+    const history = await store.history(SERVICE);
+    const env = { AWS_ENDPOINT_URL: endpoint, AWS_REGION: REHEARSAL_REGION, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing", AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing" };
+    const kept = options.keep ? { endpoint, env, stop: async () => moto?.stop() } : undefined;
+    return { verdict: failures.length === 0 ? "pass" : "fail", endpoint, timeline, alarmToFlipMs, warnings: [...h.warnings], failures, notifications, history, ...(kept ? { kept } : {}) };
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
-    await moto?.stop();
+    if (!options.keep) await moto?.stop();
   }
+}
+
+/** An SQS queue subscribed to `topicArn`: what a subscriber received, with each message's `event` attribute. */
+async function subscribeInbox(endpoint: string, topicArn: string) {
+  const sqs = new SQSClient({ endpoint, region: REHEARSAL_REGION });
+  const url = (await sqs.send(new CreateQueueCommand({ QueueName: "rehearsal-inbox" }))).QueueUrl as string;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
+  await new SNSClient({ endpoint, region: REHEARSAL_REGION }).send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: arn }));
+  return {
+    async drain(): Promise<{ subject: string; event: string }[]> {
+      const out: { subject: string; event: string; at: string }[] = [];
+      for (;;) {
+        const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        const msgs = r.Messages ?? [];
+        if (msgs.length === 0) break;
+        for (const m of msgs) {
+          const body = JSON.parse(m.Body ?? "{}") as { Subject?: string; Timestamp?: string; MessageAttributes?: Record<string, { Value?: string }> };
+          out.push({ subject: body.Subject ?? "", event: body.MessageAttributes?.event?.Value ?? "?", at: body.Timestamp ?? "" });
+        }
+        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      }
+      // SQS does not keep order; SNS stamps each message.
+      return out.sort((a, b) => a.at.localeCompare(b.at)).map(({ subject, event }) => ({ subject, event }));
+    },
+  };
 }
 
 /** The timeline as a readable table. */
@@ -294,6 +355,11 @@ export function formatTimeline(r: RehearsalResult): string {
     `remedy rehearse: the remediation loop on a local AWS emulator (${r.endpoint})`,
     ` #  ok    step                       blue/green  elapsed   what changed`,
     ...rows,
+    "",
+    `notifications on ${PREFIX}'s topic (what a subscriber received):`,
+    ...r.notifications.map((n) => `  ${n.event.padEnd(16)} ${n.subject}`),
+    "",
+    formatHistory(SERVICE, r.history.slice(-8), r.history.length),
     "",
     `alarm event -> weights flipped: ${r.alarmToFlipMs ?? "?"} ms`,
     `verdict: ${r.verdict.toUpperCase()}${r.failures.length ? ` (${r.failures.join("; ")})` : ""}`,

@@ -4,7 +4,7 @@
  * that name the variable, `--version`. No wall-clock limits: a loaded machine only makes it slower.
  */
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -130,6 +130,31 @@ describe("cli: remedy as a process", function () {
     const result = JSON.parse(r.stdout) as { verdict: string; timeline: { step: string; ok: boolean }[] };
     assert.equal(result.verdict, "pass");
     assert.ok(result.timeline.length >= 10 && result.timeline.every((t) => t.ok));
+  });
+
+  it("keeps the rehearsed stack running for the operator commands with --keep, until remedy rehearse --stop", async () => {
+    // Act: the keeper in the background; wait for it to say what to export.
+    const keeper = spawn(process.execPath, [REMEDY, "rehearse", "--keep"], { cwd: os.tmpdir(), env: { ...bareEnv(dir), PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    keeper.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => keeper.once("exit", (code) => r(code)));
+    while (!/Ctrl-C here/.test(stderr)) {
+      if (keeper.exitCode !== null) assert.fail(`the keeper exited ${keeper.exitCode}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const env = Object.fromEntries([...stderr.matchAll(/export (\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    const status = spawnSync(process.execPath, [REMEDY, "status", "payments", "--json"], { env: { ...bareEnv(dir), ...env }, encoding: "utf8" });
+    const history = spawnSync(process.execPath, [REMEDY, "history", "payments", "--limit", "3"], { env: { ...bareEnv(dir), ...env }, encoding: "utf8" });
+    const stop = spawnSync(process.execPath, [REMEDY, "rehearse", "--stop"], { encoding: "utf8" });
+    // Assess
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { phase: string }).phase, "rolled-back");
+    assert.match(history.stdout, /^payments: 3 changes \(the newest of \d+; --limit for more\), oldest first\n/);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(await exited, 0);
+    assert.match(stderr, /remedy rehearse: stopped the emulator/);
+    const again = spawnSync(process.execPath, [REMEDY, "rehearse", "--stop"], { encoding: "utf8" });
+    assert.deepEqual([again.status, /no kept rehearsal/.test(again.stderr)], [2, true]);
   });
 
   it("prints its version", () => {

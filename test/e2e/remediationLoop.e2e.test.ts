@@ -7,7 +7,7 @@
  */
 import { strict as assert } from "node:assert";
 import type { AwsMocks, RecordedObject } from "../../cli/rehearsal/awsMocks";
-import { rehearse, type RehearsalResult } from "../../cli/rehearsal/rehearse";
+import { formatTimeline, rehearse, type RehearsalResult } from "../../cli/rehearsal/rehearse";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { installMocks } from "../helpers/pulumiMocks";
 
@@ -31,6 +31,36 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
   });
   // The rehearsal installed moto-backed mocks; put the unit-test mocks back for later suites.
   after(() => installMocks("prod"));
+
+  it("tells a subscriber of the stack's topic each lifecycle event once, in order, and records who did what", () => {
+    // Captured from an SQS subscriber of the topic (subscribed after the first up).
+    assert.deepEqual(
+      result.notifications.map((n) => [n.event, n.subject]),
+      [
+        ["rolled-back", "remedy: payments rolled back to v2.3.0"],
+        ["release-started", "remedy prod: payments v2.3.2 release started"],
+        ["release-started", "remedy prod: payments v2.3.3 release started"],
+        ["step-advanced", "remedy prod: payments v2.3.3 at 10%"],
+        ["step-advanced", "remedy prod: payments v2.3.3 at 100%"],
+        ["promoted", "remedy prod: payments v2.3.3 promoted"],
+        ["release-started", "remedy prod: payments v2.3.4 release started"],
+        ["step-advanced", "remedy prod: payments v2.3.4 at 10%"],
+        ["rolled-back", "remedy: payments rolled back to v2.3.3"],
+      ],
+    );
+    const actions = result.history.map((h) => `${h.action} by ${h.by.startsWith("remedy-prod/") ? "alarm" : h.by}`);
+    assert.deepEqual(actions.slice(-7), [
+      "start-release by pulumi:prod",
+      "advance-step by release-driver",
+      "advance-step by release-driver",
+      "promote by release-driver",
+      "start-release by pulumi:prod",
+      "advance-step by release-driver",
+      "roll-back by alarm",
+    ]);
+    assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy: payments rolled back to v2\.3\.0\n/);
+    assert.match(formatTimeline(result), /\npayments: 8 changes \(the newest of \d+; --limit for more\), oldest first\n/);
+  });
 
   it("passes every step, in order, with the weights each step must leave", () => {
     assert.equal(result.verdict, "pass", result.failures.join("\n"));

@@ -42,11 +42,12 @@ redraws every --interval seconds (JSON: one line per refresh). Reads the stack's
 and alarms with the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
 
 exit codes: 0 shown, 2 unknown stack or no credentials`,
-  history: `usage: remedy history <service> [--limit 20] [--stack prod] [--project remedy] [--json]
+  history: `usage: remedy history <service> [--limit 20] [--html <file>] [--stack prod] [--project remedy] [--json]
 
 A service's release timeline from its recorded history, oldest first: each change's revision,
 time, action, blue/green weights after it, who made it (an operator, an alarm, the release
-driver, pulumi up) and why. The newest --limit changes (1..1000).
+driver, pulumi up) and why. The newest --limit changes (1..1000). --html writes a page drawing
+the weights over time with rollbacks, promotions and releases marked (default: every change).
 
 exit codes: 0 shown, 2 unknown stack or service, or no credentials`,
   rollback: `usage: remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>] [--json]

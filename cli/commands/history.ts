@@ -1,9 +1,10 @@
 /**
- * `remedy history <service> [--limit 20] [--stack prod] [--project remedy] [--json]`: a service's
+ * `remedy history <service> [--limit 20] [--html <file>] [--stack prod] [--project remedy] [--json]`: a service's
  * release timeline from its recorded history (who, what, when, why, and the weights after each
  * change), newest last, aligned to fit 100 columns (longer text wraps under its column).
  * Exit 0 shown, 2 usage or environment error (unknown stack or service, no credentials).
  */
+import * as fs from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { HistoryEntry } from "../../core/releaseState";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
@@ -81,11 +82,13 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
   let limit: number;
   let stack: string;
   let prefix: string;
+  let html: string | undefined;
   try {
-    const { values, positionals } = parseCommandArgs("history", argv, { stack: { type: "string" }, project: { type: "string" }, limit: { type: "string" } }, 1);
+    const { values, positionals } = parseCommandArgs("history", argv, { stack: { type: "string" }, project: { type: "string" }, limit: { type: "string" }, html: { type: "string" } }, 1);
     if (positionals[0] === undefined) usage("history", "name the service, e.g. `remedy history payments`");
     service = positionals[0];
-    limit = intOption("history", "limit", values.limit as string | undefined, 1, 1000) ?? 20;
+    html = values.html as string | undefined;
+    limit = intOption("history", "limit", values.limit as string | undefined, 1, 1000) ?? (html ? 1000 : 20);
     stack = String(values.stack ?? "prod");
     prefix = `${String(values.project ?? "remedy")}-${stack}`;
   } catch (e) {
@@ -100,6 +103,16 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
       return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
     }
     const entries = await store.recentHistory(service, limit);
+    if (html) {
+      const { historyHtml } = await import("./historyHtml");
+      try {
+        fs.writeFileSync(html, historyHtml(service, stack, entries));
+      } catch (e) {
+        return fail(`cannot write ${html}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2);
+      }
+      io.out(json ? JSON.stringify({ stack, service, html, entries: entries.length }) : `wrote ${html}: ${service}'s last ${entries.length} changes, weights over time with rollbacks, promotions and releases marked`);
+      return 0;
+    }
     if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries }, null, 2));
     else io.out(formatHistory(service, entries, state.revision));
     return 0;

@@ -110,7 +110,7 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
       } catch (e) {
         return fail(`cannot write ${html}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2);
       }
-      io.out(json ? JSON.stringify({ stack, service, html, entries: entries.length }) : `wrote ${html}: ${service}'s last ${entries.length} changes, weights over time with rollbacks, promotions and releases marked`);
+      io.out(json ? JSON.stringify({ stack, service, html, entries: entries.length }) : `wrote ${html}: the last ${entries.length} changes of ${service}, weights over time with releases, rollbacks and promotions marked`);
       return 0;
     }
     if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries }, null, 2));

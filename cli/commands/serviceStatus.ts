@@ -107,8 +107,9 @@ export async function gatherServiceDetail(store: ReleaseStore, cw: CloudWatchCli
     updatedAt: s.updatedAt,
     stable: { version: s.stable.version, slot: s.stable.slot, weight: s.weights[s.stable.slot] },
     candidate: s.candidate ? { version: s.candidate.version, slot: s.candidate.slot, weight: s.weights[s.candidate.slot] } : null,
+    // Steps only while a release is in progress: after a rollback or promotion they are history.
     release:
-      s.releaseId && (s.phase === Phase.Releasing || p)
+      s.releaseId && s.phase === Phase.Releasing
         ? { id: s.releaseId, startedAt: s.releaseStartedAt, steps: releaseSteps(s, history), ...(p?.promote ? { promoteRequested: p.promote } : {}) }
         : null,
     preTraffic: pt

@@ -22,6 +22,7 @@ export const NoticeEvent = {
   Promoted: "promoted",
   PreviousRetired: "previous-retired",
   HotfixShipped: "hotfix-shipped",
+  HotfixExpired: "hotfix-expired",
   RolledBack: "rolled-back",
   Escalated: "escalated",
   PromoteRequested: "promote-requested",
@@ -126,3 +127,17 @@ export function lifecycleNotice(before: ReleaseState, after: ReleaseState, entry
       return undefined;
   }
 }
+
+/**
+ * A hotfix mode that expired while prod still runs it: `pulumi up` now refuses prod's config
+ * until the hotfix block is removed (shipped as a normal release) or renewed. Told once per
+ * expiry, by the first `up` that sees it.
+ */
+export function hotfixExpiredNotice(s: ReleaseState, expires: string, o: NoticeOptions): Notice {
+  const running = s.candidate && s.weights[s.candidate.slot] > 0 ? s.candidate : s.stable;
+  return notice(NoticeEvent.HotfixExpired, "action", s, o, `${s.service} hotfix mode expired (${running.version})`, [
+    `${s.service}: the hotfix mode of ${version(running)} expired at ${expires}; pulumi up refuses prod's config until it is dealt with.`,
+    `Act: remove services[].hotfix to ship it as a normal release (alarms and progressive steps as usual), or set a new hotfix.expires (at most 14 days ahead).`,
+  ]);
+}
+

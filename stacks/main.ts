@@ -19,6 +19,7 @@ import {
   parseStackConfig,
 } from "../core/config";
 import { resolveDesiredReleases } from "../core/desired";
+import { hotfixExpiredNotice } from "../core/lifecycle";
 import { checkApiGates } from "./apiGate";
 import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
@@ -130,6 +131,18 @@ export async function resolveImageMode(
   return resolved.config;
 }
 
+/** Tells each service's topic, once per expiry, that its hotfix mode expired (see hotfixExpiredNotice). */
+export async function announceExpiredHotfixes(config: StackConfig, releases: ReleaseBackend, now: string): Promise<void> {
+  if (!releases.announceOnce) return;
+  for (const s of config.services) {
+    if (!s.hotfix || Date.parse(s.hotfix.expires) > Date.parse(now)) continue;
+    const state = await releases.get(s.name);
+    if (!state) continue;
+    const r = await releases.announceOnce(s.name, `hotfix-expired#${s.hotfix.expires}`, hotfixExpiredNotice(state, s.hotfix.expires, { stack: pulumi.getStack(), steps: false }));
+    if (r === "no-topic") void pulumi.log.warn(`service ${s.name}: hotfix mode expired at ${s.hotfix.expires}; no notification topic recorded to tell`);
+  }
+}
+
 export async function main(): Promise<ProgramOutputs> {
   const raw = readRawConfig();
   if ("hotfix" in raw) {
@@ -146,7 +159,10 @@ export async function main(): Promise<ProgramOutputs> {
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);
-    checkHotfixReleases(config, tested, new Date().toISOString());
+    const now = new Date().toISOString();
+    // An expired hotfix mode stops this up (below); the people on the topic hear it once.
+    if (!pulumi.runtime.isDryRun()) await announceExpiredHotfixes(config, releases, now);
+    checkHotfixReleases(config, tested, now);
   }
   // API compatibility gate: a breaking candidate stops preview and up here, before anything.
   const gate = await checkApiGates(config, process.cwd());

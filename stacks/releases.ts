@@ -22,6 +22,7 @@ import {
 import type { SlotWeights } from "../core/weights";
 import { ConflictError, type OutboxMessage, ReleaseStore } from "../lambdas/commons/releaseStore";
 import { deliverPending } from "../lambdas/commons/outbox";
+import { publishNotice } from "../lambdas/commons/notify";
 import { type NoticeOptions, lifecycleNotice } from "../core/lifecycle";
 import { SNSClient } from "@aws-sdk/client-sns";
 import * as pulumi from "@pulumi/pulumi";
@@ -50,7 +51,15 @@ export interface ReleaseBackend {
   get(service: string): Promise<ReleaseState | undefined>;
   /** Applies the plan's events after a deployment; see {@link recordRelease}. */
   record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult>;
+  /**
+   * Tells the service's topic `message` once per `key` (a conditional write claims the key first),
+   * for what happens without a change to record (a hotfix mode expiring).
+   */
+  announceOnce?(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic">;
 }
+
+/** How long an announcement's key stays claimed: longer than anything it is about lasts. */
+const ANNOUNCE_ONCE_MS = 366 * 86_400_000;
 
 const MAX_ATTEMPTS = 4;
 
@@ -182,6 +191,15 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     }
   }
 
+  async announceOnce(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic"> {
+    const state = await this.store.get(service);
+    const topic = state?.routing.notifyTopicArn;
+    if (!topic) return "no-topic";
+    if (!(await this.store.claimEscalation(service, key, Date.now(), ANNOUNCE_ONCE_MS))) return "already";
+    await publishNotice(this.sns, topic, message);
+    return "sent";
+  }
+
   private publishWeight(r: RecordResult): Promise<RecordResult> {
     return putWeight(this.cloudwatch, this.alarmNamePrefix, r);
   }
@@ -248,6 +266,16 @@ export class MemoryReleaseStore implements ReleaseStoreLike {
 
 export class MemoryReleaseBackend implements ReleaseBackend {
   readonly weightsSet: { routing: Routing; weights: SlotWeights }[] = [];
+  /** What announceOnce sent, by key. */
+  readonly announced = new Map<string, OutboxMessage>();
+
+  announceOnce(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic"> {
+    const state = this.store.states.get(service);
+    if (!state?.routing.notifyTopicArn) return Promise.resolve("no-topic");
+    if (this.announced.has(`${service}#${key}`)) return Promise.resolve("already");
+    this.announced.set(`${service}#${key}`, message);
+    return Promise.resolve("sent");
+  }
   constructor(readonly store = new MemoryReleaseStore()) {}
 
   get(service: string): Promise<ReleaseState | undefined> {
@@ -282,6 +310,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
       return read;
     },
     record: (service, routing, events, deployedWeights, deployed) => backend.record(service, routing, events, deployedWeights, deployed),
+    ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { NoticeEvent, lifecycleNotice, type Notice } from "../../core/lifecycle";
+import { NoticeEvent, hotfixExpiredNotice, lifecycleNotice, type Notice } from "../../core/lifecycle";
 import { normalizeStrategy } from "../../core/progressive";
 import { type ReleaseEvent, type ReleaseState, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
@@ -104,4 +104,14 @@ describe("core/lifecycle: what people are told as a release moves", () => {
     assert.match(manual[0]?.lines[0] ?? "", /\(manual, at 10%\)/);
     assert.equal(manual[1], null);
   });
+
+  it("tells an expired hotfix mode with what to do about it", () => {
+    const state = applyEvent(base(), { type: "start-release", candidate: { slot: Slot.Green, version: "v1-hotfix.1" }, weight: 100, hotfix: { reason: "INC-42 tokens", expires: at(30) }, at: at(1), by: "pulumi:prod" });
+    assert.equal(state.kind, "applied");
+    const n = hotfixExpiredNotice(state.state, at(30), { stack: "prod", steps: false });
+    assert.deepEqual([n.attributes.event, n.attributes.severity, n.subject], ["hotfix-expired", "action", "remedy prod: payments hotfix mode expired (v1-hotfix.1)"]);
+    assert.match(n.lines[0], /hotfix mode of v1-hotfix\.1 \(green\) expired at 2026-12-01T10:30:00\.000Z; pulumi up refuses prod's config/);
+    assert.match(n.lines[1], /remove services\[\]\.hotfix to ship it as a normal release/);
+  });
 });
+

@@ -243,6 +243,26 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       }
     });
 
+    it("tells the stack's topic once that a hotfix mode expired, as pulumi up refuses it", async () => {
+      // Prepare: prod is deployed with its topic recorded; then its hotfix mode runs out.
+      const backend = new MemoryReleaseBackend();
+      const restore = setReleaseBackendFactory(() => backend);
+      try {
+        await runProgram("prod", prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }));
+        assert.ok((await backend.get("payments"))?.routing.notifyTopicArn, "the topic is recorded");
+        const expired = prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(-1) });
+        // Act: two ups see it.
+        await assert.rejects(runProgram("prod", expired), /hotfix mode expired at/);
+        await assert.rejects(runProgram("prod", expired), /hotfix mode expired at/);
+        // Assess: told once, with the action to take.
+        const told = [...backend.announced.values()];
+        assert.deepEqual(told.map((m) => [m.attributes.event, m.subject]), [["hotfix-expired", "remedy prod: payments hotfix mode expired (v2.3.1-hotfix.1)"]]);
+        assert.match(told[0].lines[1], /remove services\[\]\.hotfix/);
+      } finally {
+        restore();
+      }
+    });
+
     it("refuses an expired hotfix, one too far out, an untested image, a progressive weight, a missing reason or hotfix stack", async () => {
       const refused = async (config: Obj, pattern: RegExp) => {
         await assert.rejects(runProgram("prod", config), (err: Error) => {

@@ -322,7 +322,14 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   setLaterPublishers(pulumi.all([deployer, driver ? driver.role.arn : pulumi.output("")]).apply(([d, r]) => [d, ...(r ? [r] : [])]));
   const n = config.notifications;
   const notifications =
-    n.slack.length + n.teams.length + n.webhooks.length > 0 ? new StackNotifications("notifications", { prefix: options.alarmNamePrefix, topicArn: rollback.topicArn, notifications: n }) : undefined;
+    n.slack.length + n.teams.length + n.webhooks.length > 0 ? new StackNotifications("notifications", {
+          prefix: options.alarmNamePrefix,
+          topicArn: rollback.topicArn,
+          topicKeyArn: rollback.topicKey.arn,
+          notifications: n,
+          ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
+          logRetentionDays: config.rollback.logRetentionDays,
+        }) : undefined;
   // Release state steers production: only the roles that must write it may.
   restrictTableWrites("release-table", {
     tableArn: rollback.table.arn,

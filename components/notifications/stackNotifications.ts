@@ -18,12 +18,19 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { NotificationsSpec } from "../../core/config";
+import * as defaults from "../../core/defaults";
+import { bundledFunction, checkedPolicy, logGroupAndRole } from "../rollback/lambdaParts";
 
 export interface StackNotificationsArgs {
   /** `<project>-<stack>`: names the Chatbot configurations (`<prefix>-<channel name>`). */
   readonly prefix: string;
   /** The stack's notification topic. */
   readonly topicArn: pulumi.Input<string>;
+  /** The topic's KMS key: a filtered channel's topic is encrypted with it, and its relay publishes with it. */
+  readonly topicKeyArn: pulumi.Input<string>;
+  /** Permissions boundary for the relays' roles. */
+  readonly permissionsBoundaryArn?: string;
+  readonly logRetentionDays?: number;
   /** The validated `remedy:notifications` section (destinations; `steps` is the driver's). */
   readonly notifications: Pick<NotificationsSpec, "slack" | "teams" | "webhooks">;
   readonly tags?: Readonly<Record<string, string>>;
@@ -42,6 +49,9 @@ export class StackNotifications extends pulumi.ComponentResource {
   public readonly teams: aws.chatbot.TeamsChannelConfiguration[];
   public readonly webhooks: aws.sns.TopicSubscription[];
   public readonly role?: aws.iam.Role;
+  /** Per filtered chat channel: its topic and the relay feeding it. */
+  public readonly channelTopics: Record<string, aws.sns.Topic> = {};
+  public readonly relays: Record<string, aws.lambda.Function> = {};
 
   constructor(name: string, args: StackNotificationsArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("remedy:notifications:StackNotifications", name, {}, opts);
@@ -55,16 +65,17 @@ export class StackNotifications extends pulumi.ComponentResource {
     const tags = { "remedy:component": "notifications", ...args.tags };
     const chat = n.slack.length + n.teams.length > 0;
     this.role = chat ? new aws.iam.Role(`${name}-chatbot`, { assumeRolePolicy: JSON.stringify(chatbotAssumeRolePolicy()), description: `remedy ${args.prefix}: AWS Chatbot channels (notifications only)`, tags }, parent) : undefined;
-    const common = (channel: string) => ({
-      configurationName: `${args.prefix}-${channel}`,
+    const topicOf = (channel: { name: string; events?: readonly string[] }): pulumi.Input<string> => (channel.events ? this.filteredTopic(name, args, channel.name, channel.events, tags) : args.topicArn);
+    const common = (channel: { name: string; events?: readonly string[] }) => ({
+      configurationName: `${args.prefix}-${channel.name}`,
       iamRoleArn: (this.role as aws.iam.Role).arn,
-      snsTopicArns: [args.topicArn],
+      snsTopicArns: [topicOf(channel)],
       guardrailPolicyArns: ["arn:aws:iam::aws:policy/AWSDenyAll"],
       loggingLevel: "ERROR",
       tags,
     });
-    this.slack = n.slack.map((c) => new aws.chatbot.SlackChannelConfiguration(`${name}-slack-${c.name}`, { ...common(c.name), slackTeamId: c.workspaceId, slackChannelId: c.channelId }, parent));
-    this.teams = n.teams.map((c) => new aws.chatbot.TeamsChannelConfiguration(`${name}-teams-${c.name}`, { ...common(c.name), teamId: c.teamId, tenantId: c.tenantId, channelId: c.channelId }, parent));
+    this.slack = n.slack.map((c) => new aws.chatbot.SlackChannelConfiguration(`${name}-slack-${c.name}`, { ...common(c), slackTeamId: c.workspaceId, slackChannelId: c.channelId }, parent));
+    this.teams = n.teams.map((c) => new aws.chatbot.TeamsChannelConfiguration(`${name}-teams-${c.name}`, { ...common(c), teamId: c.teamId, tenantId: c.tenantId, channelId: c.channelId }, parent));
     this.webhooks = n.webhooks.map(
       (w, i) =>
         new aws.sns.TopicSubscription(
@@ -80,4 +91,49 @@ export class StackNotifications extends pulumi.ComponentResource {
     );
     this.registerOutputs({});
   }
+
+  /**
+   * A channel's own topic (encrypted with the stack topic's key), fed by a relay Lambda whose
+   * subscription to the stack topic has a filter policy on `event`.
+   */
+  private filteredTopic(name: string, args: StackNotificationsArgs, channel: string, events: readonly string[], tags: Record<string, string>): pulumi.Output<string> {
+    const parent = { parent: this };
+    const base = `${name}-${channel}`;
+    const topic = new aws.sns.Topic(base, { kmsMasterKeyId: args.topicKeyArn, tags }, parent);
+    const { logGroup, role } = logGroupAndRole(`${base}-relay`, { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, permissionsBoundary: args.permissionsBoundaryArn }, this);
+    const policy = new aws.iam.RolePolicy(
+      `${base}-relay`,
+      {
+        role: role.id,
+        policy: pulumi.all([topic.arn, pulumi.output(args.topicKeyArn), logGroup.arn]).apply(([t, key, logs]) => checkedPolicy(`${base}-relay role policy`, relayPolicy({ topic: t, key, logs }))),
+      },
+      parent,
+    );
+    const { fn } = bundledFunction(
+      `${base}-relay`,
+      { entry: "notifyRelay", role, policy, logGroup, memorySize: 128, timeout: 10, variables: { TARGET_TOPIC_ARN: topic.arn }, description: `remedy ${args.prefix}: relays ${events.join(", ")} to chat channel ${channel}`, tags },
+      this,
+    );
+    const permission = new aws.lambda.Permission(`${base}-relay`, { action: "lambda:InvokeFunction", function: fn.name, principal: "sns.amazonaws.com", sourceArn: args.topicArn }, parent);
+    new aws.sns.TopicSubscription(
+      `${base}-relay`,
+      { topic: args.topicArn, protocol: "lambda", endpoint: fn.arn, filterPolicy: JSON.stringify({ event: [...events] }), filterPolicyScope: "MessageAttributes" },
+      { parent: this, dependsOn: [permission] },
+    );
+    this.channelTopics[channel] = topic;
+    this.relays[channel] = fn;
+    return topic.arn;
+  }
+}
+
+/** @internal The relay role's policy: publish to its channel's topic (and its key), write its logs. */
+export function relayPolicy(r: { topic: string; key: string; logs: string }) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "PublishToTheChannelTopic", Effect: "Allow", Action: ["sns:Publish"], Resource: [r.topic] },
+      { Sid: "TopicKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [r.key] },
+      { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
+    ],
+  };
 }

@@ -5,7 +5,9 @@
  * - `steps`: also tell every progressive step (default false: one message a minute per release).
  * - `slack` / `teams`: chat channels through AWS Chatbot (Amazon Q Developer in chat
  *   applications). remedy's messages carry a Chatbot custom notification for HTTPS subscribers,
- *   so they render as a title and a few lines in the channel.
+ *   so they render as a title and a few lines in the channel. With `events`, the channel gets a
+ *   topic of its own fed by a relay Lambda whose subscription filters on `event` (Chatbot owns
+ *   its subscriptions, so they cannot be filtered).
  * - `webhooks`: HTTPS endpoints getting the same JSON, optionally only some events (an SNS
  *   subscription filter policy on the `event` message attribute, e.g. only `rolled-back`).
  */
@@ -30,6 +32,7 @@ export const notificationsSchema = z.strictObject({
         name: dnsLabel("a name for this channel (it names the Chatbot configuration)", 20),
         workspaceId: z.string().regex(SLACK_ID, { error: 'must be the Slack workspace id Chatbot shows after you authorise it, e.g. "T07EA123LEP"' }),
         channelId: z.string().regex(SLACK_ID, { error: 'must be the Slack channel id (channel details, bottom), e.g. "C07EZ1ABC23"' }),
+        events,
       }),
     )
     .optional(),
@@ -40,6 +43,7 @@ export const notificationsSchema = z.strictObject({
         teamId: z.string().regex(UUID, { error: "must be the Microsoft Teams team id (a UUID) Chatbot shows after you authorise it" }),
         tenantId: z.string().regex(UUID, { error: "must be the Microsoft Entra tenant id (a UUID)" }),
         channelId: z.string().min(1, { error: "must be the Teams channel id, e.g. 19:abc...@thread.tacv2" }).max(256),
+        events,
       }),
     )
     .optional(),

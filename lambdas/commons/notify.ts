@@ -4,7 +4,7 @@
  * (cut to what SNS and mail take), and string attributes subscription filter policies match.
  *
  * Sent with `MessageStructure: "json"`, one body per protocol: email, SQS and the rest get the
- * text; HTTPS subscribers (AWS Chatbot for Slack and Teams, and webhooks) get a Chatbot custom
+ * text; Lambda subscribers (the chat relay) the whole notice as JSON; HTTPS subscribers (AWS Chatbot for Slack and Teams, and webhooks) get a Chatbot custom
  * notification (`version` 1.0, `source` custom, `content.title`/`description`/`nextSteps`,
  * `metadata` with the attributes): Chatbot renders only the event formats it knows, and
  * webhooks get structured JSON instead of prose.
@@ -47,7 +47,10 @@ export async function publishNotice(sns: SNSClient, topicArn: string, message: O
       TopicArn: topicArn,
       Subject: subject.length > 100 ? `${subject.slice(0, 97)}...` : subject,
       MessageStructure: "json",
-      Message: JSON.stringify({ default: text, email: text, https: JSON.stringify(chatNotification(message)) }),
+      // `lambda`: the whole notice, for the relay that feeds a filtered chat channel's topic.
+      // (Email takes `default`. SNS allows 256 KB for all bodies together: two copies of the text,
+      // each cut to MAX_NOTIFICATION_CHARS, and the short chat body fit.)
+      Message: JSON.stringify({ default: text, https: JSON.stringify(chatNotification(message)), lambda: JSON.stringify({ subject: message.subject, lines: text === message.lines.join("\n") ? message.lines : [text], attributes: message.attributes }) }),
       MessageAttributes: Object.fromEntries(Object.entries(message.attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
     }),
     abortSignal ? { abortSignal } : {},

@@ -7,6 +7,7 @@ import { one, ofType, recorded, settle } from "../helpers/pulumiMocks";
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-notifications";
+const KEY = "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
 describe("components/StackNotifications: chat channels and webhooks on the stack's topic", () => {
   it("subscribes Slack and Teams through Chatbot with a role that can do nothing, and webhooks with filter policies", async () => {
@@ -20,12 +21,13 @@ describe("components/StackNotifications: chat channels and webhooks on the stack
       },
     }).notifications;
     // Act
-    new StackNotifications("notifications", { prefix: "remedy-prod", topicArn: TOPIC, notifications });
+    new StackNotifications("notifications", { prefix: "remedy-prod", topicArn: TOPIC, topicKeyArn: KEY, notifications });
     await settle();
     // Assess
     const role = one("aws:iam/role:Role", "notifications-chatbot").inputs as Obj;
     assert.deepEqual(JSON.parse(role.assumeRolePolicy as string).Statement[0].Principal, { Service: "chatbot.amazonaws.com" });
     assert.equal(ofType("aws:iam/rolePolicy:RolePolicy").length + ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0, "no permissions for the bot");
+    assert.equal(ofType("aws:lambda/function:Function").length, 0, "no relay: no channel filters events");
     const slack = one("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration", "notifications-slack-releases").inputs as Obj;
     assert.deepEqual(
       [slack.configurationName, slack.slackTeamId, slack.slackChannelId, slack.snsTopicArns, slack.guardrailPolicyArns],
@@ -43,10 +45,37 @@ describe("components/StackNotifications: chat channels and webhooks on the stack
     );
   });
 
+  it("gives a chat channel that takes only some events a topic of its own, fed by a relay whose subscription filters on event", async () => {
+    // Prepare
+    const notifications = parseStackConfig({
+      ...remedyConfig("prod"),
+      notifications: { slack: [{ name: "pager", workspaceId: "T07EA123LEP", channelId: "C07EZ1ABC23", events: ["rolled-back", "escalated"] }] },
+    }).notifications;
+    // Act
+    const n = new StackNotifications("notifications", { prefix: "remedy-prod", topicArn: TOPIC, topicKeyArn: KEY, notifications });
+    await settle();
+    // Assess: the channel's own topic, encrypted with the stack topic's key, is what Chatbot reads.
+    const topic = one("aws:sns/topic:Topic", "notifications-pager");
+    assert.equal((topic.inputs as Obj).kmsMasterKeyId, KEY);
+    const slack = one("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration", "notifications-slack-pager").inputs as Obj;
+    assert.deepEqual(slack.snsTopicArns, [topic.state.arn]);
+    // The relay: invoked by SNS from the stack topic only, with the filter; it may publish only to the channel's topic.
+    const sub = one("aws:sns/topicSubscription:TopicSubscription", "notifications-pager-relay").inputs as Obj;
+    assert.deepEqual([sub.topic, sub.protocol, JSON.parse(sub.filterPolicy as string), sub.filterPolicyScope], [TOPIC, "lambda", { event: ["rolled-back", "escalated"] }, "MessageAttributes"]);
+    const perm = one("aws:lambda/permission:Permission", "notifications-pager-relay").inputs as Obj;
+    assert.deepEqual([perm.principal, perm.sourceArn, perm.action], ["sns.amazonaws.com", TOPIC, "lambda:InvokeFunction"]);
+    const fn = one("aws:lambda/function:Function", "notifications-pager-relay").inputs as Obj;
+    assert.equal(fn.environment.variables.TARGET_TOPIC_ARN, topic.state.arn);
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "notifications-pager-relay").inputs.policy as string) as Obj;
+    const publish = (policy.Statement as Obj[]).find((st) => st.Sid === "PublishToTheChannelTopic") as Obj;
+    assert.deepEqual(publish.Resource, [topic.state.arn]);
+    assert.deepEqual(Object.keys(n.relays), ["pager"]);
+  });
+
   it("refuses two channels with one name before registering anything", async () => {
     recorded.resources.length = 0;
     const notifications = { slack: [{ name: "ops", workspaceId: "T07EA123LEP", channelId: "C07EZ1ABC23" }], teams: [{ name: "ops", teamId: "5d0bc8b8-2bd8-4f24-9d50-9d8f9d4f1f11", tenantId: "1b9b4b9e-aaaa-4bbb-8ccc-0123456789ab", channelId: "19:x" }], webhooks: [] };
-    assert.throws(() => new StackNotifications("n", { prefix: "remedy-prod", topicArn: TOPIC, notifications }), /`notifications`: channel name ops is used twice/);
+    assert.throws(() => new StackNotifications("n", { prefix: "remedy-prod", topicArn: TOPIC, topicKeyArn: KEY, notifications }), /`notifications`: channel name ops is used twice/);
     await settle();
     assert.deepEqual(recorded.resources.filter((r) => r.type !== "remedy:notifications:StackNotifications"), []);
   });

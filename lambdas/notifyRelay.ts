@@ -1,0 +1,12 @@
+/**
+ * Notification relay entry point (one per filtered chat channel): the stack topic's messages a
+ * channel takes, republished to the channel's own topic (see commons/relay.ts).
+ */
+import { SNSClient } from "@aws-sdk/client-sns";
+import { getStringFromEnv } from "./commons/env";
+import { relay } from "./commons/relay";
+
+const sns = new SNSClient({});
+const target = getStringFromEnv("TARGET_TOPIC_ARN");
+
+export const handler = async (event: unknown): Promise<{ relayed: number }> => ({ relayed: await relay(event, sns, target) });

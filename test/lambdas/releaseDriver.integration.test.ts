@@ -142,10 +142,19 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     // Act 1
     const [ra, rb] = await Promise.all([tickPayments(a), tickPayments(b)]);
 
-    // Assess 1: one advance, one that lost the conditional write; the rule moved once.
-    assert.deepEqual([ra?.decision, rb?.decision].sort(), ["advance", "conflict"]);
-    assert.deepEqual(moves, ["90/10"]);
-    assert.equal((await world.store.history("payments")).filter((h) => h.action === "advance-step").length, 1);
+    // Assess 1: at most one advance (the other lost the conditional write); the rule moved as
+    // often as a step was recorded. Two transactions on one item at once may both be cancelled
+    // (DynamoDB's TransactionConflict), which records nothing: then the next tick takes the step.
+    const decisions = [ra?.decision, rb?.decision];
+    assert.ok(decisions.every((d) => d === "advance" || d === "conflict"), `${ra?.reason} | ${rb?.reason}`);
+    const advanced = decisions.filter((d) => d === "advance").length;
+    assert.ok(advanced <= 1, `${ra?.reason} | ${rb?.reason}`);
+    assert.deepEqual(moves, advanced === 1 ? ["90/10"] : []);
+    assert.equal((await world.store.history("payments")).filter((h) => h.action === "advance-step").length, advanced);
+    if (advanced === 0) {
+      assert.equal((await tickPayments(a))?.decision, "advance");
+      assert.deepEqual(moves, ["90/10"]);
+    }
 
     // Act 2: the next step lands; a tick that read the state before it (at 10%) comes late.
     const stale = await world.store.get("payments");

@@ -214,3 +214,26 @@ export function loadBalancerAlarm<D>(prefix: string, loadBalancer: D, threshold:
     metric: { namespace: ALB, metricName: "HTTPCode_ELB_5XX_Count", dimensions: { LoadBalancer: loadBalancer }, period: 60, statistic: "Sum" },
   };
 }
+
+/**
+ * Deploy-time knowledge carried in each rollback alarm's description: the service's listener
+ * rule and the target group of the slot a rollback from this alarm's slot goes to (the other
+ * one). The rollback Lambda reads their state and health beside the release state instead of
+ * after it, and uses what it read only if the release state names the same rule and group; the
+ * event is not trusted for anything else.
+ */
+export function rollbackHint(targetGroupArn: string, ruleArn: string): string {
+  return ` [remedy rollback target: ${targetGroupArn}; rule: ${ruleArn}]`;
+}
+
+const HINT = /\[remedy rollback target: (arn:[^\s;\]]+); rule: (arn:[^\s;\]]+)\]/;
+
+/** The hint in an alarm description, if it carries one. */
+export function parseRollbackHint(description: string | undefined | null): { readonly targetGroupArn: string; readonly ruleArn: string } | undefined {
+  const m = description ? HINT.exec(description) : null;
+  return m ? { targetGroupArn: m[1], ruleArn: m[2] } : undefined;
+}
+
+/** CloudWatch's limit on an alarm description. */
+export const MAX_ALARM_DESCRIPTION_LENGTH = 1024;
+

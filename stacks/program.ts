@@ -347,6 +347,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         alarmNamePrefix: options.alarmNamePrefix,
         listenerArn: attachmentOf(spec).listenerArn,
         targetGroupArns: svc.targetGroupArns,
+        ruleArn: svc.ruleArn,
         functionArn: rollback.functionArn,
         topicArn: rollback.topicArn,
       }),

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AlarmKind, checkAlarmPrefix, loadBalancerDimension, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { type AlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, checkAlarmPrefix, loadBalancerDimension, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
 import type { AlarmsSpec } from "../../core/config";
-import { SLOTS, type Slot } from "../../core/slots";
+import { SLOTS, otherSlot, type Slot } from "../../core/slots";
 
 export interface AutoRollbackArgs {
   /** The service name (a DNS label); part of every alarm name. Required. */
@@ -17,6 +17,12 @@ export interface AutoRollbackArgs {
   readonly listenerArn: pulumi.Input<string>;
   /** Target group ARN per slot (BlueGreenService `targetGroupArns`). */
   readonly targetGroupArns: pulumi.Input<Record<Slot, string>>;
+  /**
+   * The service's weighted listener rule: with it each alarm's description carries the rule and
+   * the other slot's target group, which lets the rollback Lambda flip in two round trips instead
+   * of three. Default: no hint (the Lambda reads them after the release state).
+   */
+  readonly ruleArn?: pulumi.Input<string>;
   /** The stack's rollback Lambda, invoked as an alarm action. */
   readonly functionArn: pulumi.Input<string>;
   /** Topic for humans, notified on ALARM and OK. */
@@ -68,7 +74,13 @@ export class AutoRollback extends pulumi.ComponentResource {
           `${name}-${slot}-${d.kind}`,
           {
             name: d.name,
-            alarmDescription: d.description,
+            // The rollback target for the Lambda to read beside the release state (see rollbackHint).
+            alarmDescription: args.ruleArn
+              ? pulumi.all([tgs, pulumi.output(args.ruleArn)]).apply(([t, rule]) => {
+                  const hinted = d.description + rollbackHint(t[otherSlot(slot)], rule);
+                  return hinted.length <= MAX_ALARM_DESCRIPTION_LENGTH ? hinted : d.description;
+                })
+              : d.description,
             comparisonOperator: d.comparisonOperator,
             threshold: d.threshold,
             evaluationPeriods: d.evaluationPeriods,

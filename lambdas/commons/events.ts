@@ -7,6 +7,7 @@
  * Anything else is an `InvalidEventError` naming what was wrong.
  */
 import { z } from "zod";
+import { parseRollbackHint } from "../../core/alarms";
 
 export const AlarmState = { Alarm: "ALARM", Ok: "OK", InsufficientData: "INSUFFICIENT_DATA" } as const;
 export type AlarmState = (typeof AlarmState)[keyof typeof AlarmState];
@@ -31,6 +32,11 @@ export interface AlarmSignal {
   readonly reason: string;
   /** When the alarm entered `state`, ISO-8601 (UTC). */
   readonly at: string;
+  /**
+   * The rollback target the alarm's description names (core/alarms.ts rollbackHint): read
+   * beside the release state, used only where the state names the same rule and group.
+   */
+  readonly hint?: { readonly targetGroupArn: string; readonly ruleArn: string };
 }
 
 /** The event is not one of the accepted shapes; `message` names the field and what was expected. */
@@ -64,7 +70,7 @@ const alarmActionSchema = z.object({
   alarmArn: z.string().startsWith("arn:"),
   accountId: z.string().optional(),
   region: z.string().optional(),
-  alarmData: z.object({ alarmName, state: alarmStateSchema }),
+  alarmData: z.object({ alarmName, state: alarmStateSchema, configuration: z.object({ description: z.string().nullish() }).passthrough().optional() }),
 });
 
 const eventBridgeSchema = z.object({
@@ -73,7 +79,7 @@ const eventBridgeSchema = z.object({
   account: z.string().optional(),
   region: z.string().optional(),
   resources: z.array(z.string()).optional(),
-  detail: z.object({ alarmName, state: alarmStateSchema }),
+  detail: z.object({ alarmName, state: alarmStateSchema, configuration: z.object({ description: z.string().nullish() }).passthrough().optional() }),
 });
 
 const snsMessageSchema = z.object({
@@ -83,6 +89,7 @@ const snsMessageSchema = z.object({
   NewStateValue: stateValue,
   NewStateReason: z.string(),
   StateChangeTime: cwTime,
+  AlarmDescription: z.string().nullish(),
 });
 
 const snsSchema = z.object({
@@ -101,6 +108,12 @@ function problems(err: z.ZodError, root: string): string {
 /** `o` without its undefined properties. */
 function defined<T extends Record<string, string | undefined>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `{ hint }` when the description carries one. */
+function hintOf(description: string | null | undefined): { hint?: { targetGroupArn: string; ruleArn: string } } {
+  const hint = parseRollbackHint(description);
+  return hint ? { hint } : {};
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -135,6 +148,7 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
         state: m.data.NewStateValue,
         reason: m.data.NewStateReason,
         at: m.data.StateChangeTime,
+        ...hintOf(m.data.AlarmDescription),
       };
     });
   }
@@ -151,6 +165,7 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
         state: d.state.value,
         reason: d.state.reason,
         at: d.state.timestamp,
+        ...hintOf(d.configuration?.description),
       },
     ];
   }
@@ -167,6 +182,7 @@ export function parseAlarmEvent(event: unknown): AlarmSignal[] {
         state: d.state.value,
         reason: d.state.reason,
         at: d.state.timestamp,
+        ...hintOf(d.configuration?.description),
       },
     ];
   }

@@ -26,7 +26,8 @@ import { type AlarmNow, alarmsInAlarm, describeAlarm } from "./alarmState";
 import { truncate } from "./text";
 import { publishNotice } from "./notify";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
-import { type Traffic, routingProblem } from "./traffic";
+import type { Rule } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { type Traffic, liveRuleOf, routingProblem } from "./traffic";
 
 /** Conditional-write attempts before giving up (each attempt re-reads and re-decides). */
 const MAX_ATTEMPTS = 6;
@@ -214,10 +215,21 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const base = { alarm: signal.alarmName, service: target.service };
     let state: ReleaseState | undefined;
     let now$: AlarmNow | undefined;
+    let prefetched: Promise<{ hint: { targetGroupArn: string; ruleArn: string }; healthy: number; rule: Rule | undefined } | undefined> | undefined;
     try {
       // The event's claim of ALARM and its reason are not evidence: anyone allowed to invoke the
       // function could send them. CloudWatch's own record is read beside the release state (in
       // parallel: no extra round trip before the flip).
+      // The rollback target the alarm names (its description's hint) is read in the same round
+      // trip: its health and the rule. Used below only where the release state names the same
+      // rule and group; otherwise read again. A failed prefetch is just not used.
+      const hint = signal.hint;
+      prefetched = hint
+        ? Promise.all([deps.traffic.healthyTargets(hint.targetGroupArn), deps.traffic.rulesByArn([hint.ruleArn])]).then(
+            ([healthy, rules]) => ({ hint, healthy, rule: rules.get(hint.ruleArn) }),
+            () => undefined,
+          )
+        : undefined;
       [state, now$] = await Promise.all([deps.store.get(target.service), confirm ? describeAlarm(deps.cloudwatch, signal.alarmName) : Promise.resolve(undefined)]);
     } catch (err) {
       if (err instanceof ReleaseStateError) return escalate(signal, target, err.message);
@@ -292,7 +304,11 @@ export function createRollbackHandler(deps: RollbackDeps) {
         const to = t.state.stable;
         // The record's routing is checked against the rule itself (read beside the health check,
         // in parallel): a record naming other target groups than the rule's is never acted on.
-        const [healthy, rule] = await Promise.all([deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]), deps.traffic.liveRule(state.routing)]);
+        const pre = !flipped && !conflicted ? await prefetched : undefined;
+        const [healthy, rule] =
+          pre?.rule && pre.hint.ruleArn === state.routing.ruleArn && pre.hint.targetGroupArn === state.routing.targetGroupArns[to.slot]
+            ? [pre.healthy, liveRuleOf(state.routing, pre.rule)]
+            : await Promise.all([deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]), deps.traffic.liveRule(state.routing)]);
         const bad = routingProblem(target.service, state.routing, rule.targetGroupArns);
         if (bad) {
           count("RefusedRouting", target.service);

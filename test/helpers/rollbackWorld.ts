@@ -22,11 +22,11 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
 import { Writable } from "node:stream";
 import { createNetwork } from "../../cli/rehearsal/moto";
-import { AlarmKind, alarmName, loadBalancerDimension, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { AlarmKind, alarmName, loadBalancerDimension, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
 import { parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseEvent, type ReleaseState, type Routing } from "../../core/releaseState";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
-import { SLOTS, Slot } from "../../core/slots";
+import { SLOTS, Slot, otherSlot } from "../../core/slots";
 import { targetGroupName } from "../../core/naming";
 import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
@@ -45,6 +45,8 @@ export interface WorldOptions {
    * service writes only its own items (`progressiveAt`).
    */
   readonly concurrency?: number;
+  /** Alarms without the rollback hint in their description (as deployed before it existed). */
+  readonly noHint?: boolean;
 }
 
 /** The one target of the `index`-th service's slot. */
@@ -230,7 +232,8 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
         await c.cw.send(
           new PutMetricAlarmCommand({
             AlarmName: def.name,
-            AlarmDescription: def.description,
+            // As AutoRollback deploys them: the other slot's target group and the rule, for the Lambda's one-round-trip read.
+            AlarmDescription: opts.noHint ? def.description : def.description + rollbackHint(tgs[otherSlot(slot)], routing.ruleArn),
             ComparisonOperator: def.comparisonOperator,
             Threshold: def.threshold,
             EvaluationPeriods: def.evaluationPeriods,

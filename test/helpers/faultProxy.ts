@@ -70,8 +70,11 @@ const SERIALIZED = new Set(["TransactWriteItems", "UpdateItem", "PutItem"]);
  * @param opts.serializeConditionalWrites forward conditional writes one at a time (default true);
  *   false only where no two requests ever write the same item (a bench where each service writes
  *   only its own release state).
+ * @param opts.latencyMs hold each request this long before forwarding it (concurrent requests
+ *   wait side by side): a model of the network and service time a real AWS call has and a local
+ *   moto does not. Default 0.
  */
-export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean; readonly latencyMs?: number } = {}): Promise<FaultProxy> {
   const serialize = opts.serializeConditionalWrites ?? true;
   const target = new URL(upstream);
   let queue: Promise<void> = Promise.resolve();
@@ -96,11 +99,15 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
       }
       forwarded[op] = (forwarded[op] ?? 0) + 1;
       let done: () => void = () => undefined;
-      if (serialize && SERIALIZED.has(op)) {
-        const prior = queue;
-        queue = new Promise<void>((r) => (done = r));
-        void prior.then(() => forward());
-      } else forward();
+      const go = () => {
+        if (serialize && SERIALIZED.has(op)) {
+          const prior = queue;
+          queue = new Promise<void>((r) => (done = r));
+          void prior.then(() => forward());
+        } else forward();
+      };
+      if (opts.latencyMs) setTimeout(go, opts.latencyMs);
+      else go();
       res.on("close", () => done());
       function forward(): void {
       const sent = performance.now();

@@ -361,3 +361,11 @@ export function podSecurityContext(allowRunAsRoot: boolean): { runAsNonRoot?: bo
 export function containerSecurityContext(): { allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } } {
   return { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
 }
+
+/**
+ * Seconds between the release driver's target-health checks while a candidate takes traffic,
+ * within its tick: a candidate whose targets all turn unhealthy (crash-looping, never ready) is
+ * rolled back within about this long, not after an alarm's one-minute periods.
+ */
+export const DRIVER_HEALTH_WATCH_SECONDS = 5;
+

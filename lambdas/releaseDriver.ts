@@ -17,6 +17,7 @@ import { DRIVER_CONFIG_FILE, type DriverFileConfig } from "../core/driverConfig"
 import { getStringFromEnv } from "./commons/env";
 import { createKubeScaler } from "./commons/kube";
 import { createReleaseDriver, type TickResult } from "./commons/releaseDriver";
+import { createRollbackHandler } from "./commons/rollbackHandler";
 import { ReleaseStore } from "./commons/releaseStore";
 import { Traffic } from "./commons/traffic";
 import { TokenBucket } from "./commons/tokenBucket";
@@ -60,18 +61,37 @@ function retire() {
 const sdk = { retryMode: "adaptive", maxAttempts: 5 } as const;
 
 const retirement = retire();
+const store = new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE"));
+const elb = new ElasticLoadBalancingV2Client(sdk);
+const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-release-driver" });
+// A candidate whose targets all turn unhealthy is rolled back by the rollback Lambda's own code
+// (decision, flip, records, notification), as if its unhealthy-hosts alarm had fired.
+const rollback = createRollbackHandler({
+  store,
+  traffic: new Traffic(elb),
+  sns: new SNSClient(sdk),
+  cloudwatch: new CloudWatchClient(sdk),
+  topicArn: process.env.NOTIFY_TOPIC_ARN ?? "",
+  alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
+  logger,
+  metrics,
+});
 const driver = createReleaseDriver({
   services: config.services,
   ...(retirement ? { retire: retirement } : {}),
-  store: new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE")),
+  store,
   // Below ELB's per-account Describe* bucket (40, refilled at 10 a second), leaving room for the
   // rollback Lambda, the AWS Load Balancer Controller and people: a tick with more due steps than
   // this allows before its deadline leaves the rest to the next tick.
-  traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk), new TokenBucket(defaults.DRIVER_ELB_DESCRIBE_RATE)),
+  traffic: new Traffic(elb, new TokenBucket(defaults.DRIVER_ELB_DESCRIBE_RATE)),
   cloudwatch: new CloudWatchClient(sdk),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   logger,
-  metrics: new Metrics({ namespace: "remedy", serviceName: "remedy-release-driver" }),
+  metrics,
+  watch: {
+    intervalMs: defaults.DRIVER_HEALTH_WATCH_SECONDS * 1000,
+    rollBack: (service, reason) => rollback.manual({ service, reason, by: "release-driver (target health)" }),
+  },
   ...(process.env.NOTIFY_TOPIC_ARN
     ? { notify: { sns: new SNSClient(sdk), topicArn: process.env.NOTIFY_TOPIC_ARN, stack: getStringFromEnv("STACK_NAME"), steps: process.env.NOTIFY_STEPS === "true" } }
     : {}),

@@ -57,6 +57,17 @@ export interface DriverDeps {
   readonly notify?: Outbox & { readonly stack: string; readonly steps: boolean };
   /** Publishes the candidate's weight after each move (the stack dashboard's weight graph). */
   readonly metrics?: Metrics;
+  /**
+   * Watch target health while a candidate takes traffic, for the rest of the tick: every
+   * `intervalMs`, a candidate with no healthy target is rolled back through `rollBack` (the
+   * rollback Lambda's own decision, flip and records, which refuse an unhealthy stable).
+   */
+  readonly watch?: {
+    readonly intervalMs: number;
+    readonly rollBack: (service: string, reason: string) => Promise<{ readonly outcome: string; readonly reason: string }>;
+    /** Waits between checks (tests inject it). Default a timer. */
+    readonly sleep?: (ms: number) => Promise<void>;
+  };
 }
 
 /** What the handler knows about this invocation. */
@@ -74,7 +85,7 @@ export interface TickOptions {
 
 export interface TickResult {
   readonly service: string;
-  readonly decision: Decision["action"] | "skipped" | "conflict" | "retire";
+  readonly decision: Decision["action"] | "skipped" | "conflict" | "retire" | "rolled-back";
   readonly reason: string;
   readonly weights?: ReleaseState["weights"];
   /** Set when the service's tick failed (an AWS or cluster error): the invocation reports an error. */
@@ -374,7 +385,37 @@ export function createReleaseDriver(deps: DriverDeps) {
       }
     });
     await deliverOwed(remainingMs);
+    if (deps.watch) results.push(...(await watchHealth(deps.watch, remainingMs)));
     return results;
+  }
+
+  /**
+   * For the rest of the tick, every `intervalMs`: each service whose candidate takes traffic and
+   * has no healthy target is rolled back (once; its phase then stops it being watched).
+   */
+  async function watchHealth(watch: NonNullable<DriverDeps["watch"]>, remainingMs: () => number): Promise<TickResult[]> {
+    const out: TickResult[] = [];
+    // A refused rollback (the stable unhealthy too) is not retried every few seconds: the
+    // rollback alarms page humans for that.
+    const refused = new Set<string>();
+    const sleep = watch.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    while (remainingMs() > watch.intervalMs + defaults.DRIVER_MIN_SERVICE_MS) {
+      const states = await deps.store.getMany(deps.services);
+      const exposed = [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service));
+      if (exposed.length === 0) break;
+      await sleep(watch.intervalMs);
+      for (const s of exposed) {
+        const cand = s.candidate as NonNullable<ReleaseState["candidate"]>;
+        const healthy = await deps.traffic.healthyTargets(s.routing.targetGroupArns[cand.slot]);
+        if (healthy > 0) continue;
+        const reason = `candidate ${cand.version} (${cand.slot}) has no healthy targets at ${s.weights[cand.slot]}% (target health, checked every ${Math.round(watch.intervalMs / 1000)} s by the release driver)`;
+        const r = await watch.rollBack(s.service, reason);
+        deps.logger.warn("candidate unhealthy: rollback", { service: s.service, outcome: r.outcome, reason: r.reason });
+        if (r.outcome !== "rolled-back") refused.add(s.service);
+        out.push({ service: s.service, decision: r.outcome === "rolled-back" ? "rolled-back" : "hold", reason: `${reason}: ${r.outcome}: ${r.reason}`, ...(r.outcome === "rolled-back" ? { weights: s.weights } : {}) });
+      }
+    }
+    return out;
   }
 
   return { tick, tickService };

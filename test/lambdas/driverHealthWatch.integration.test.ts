@@ -1,0 +1,108 @@
+/**
+ * Detection at health-check speed: while a candidate takes traffic, the release driver checks
+ * its targets every few seconds within its tick and rolls a candidate with no healthy target back
+ * through the rollback Lambda's own path (decision, flip, records, notification), never onto an
+ * unhealthy stable. Against moto: deregistering a slot's targets is what "no healthy targets" is
+ * there. The clock and the waits are injected: no wall-clock timing.
+ */
+import { strict as assert } from "node:assert";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { PREFIX, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+
+describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhealthy, within the tick", function () {
+  this.timeout(60_000);
+  let moto: MotoServer;
+  let world: World;
+  const saved = { ...process.env };
+  before(async () => {
+    moto = await startMoto();
+    Object.assign(process.env, motoEnv(moto.endpoint));
+  });
+  after(async () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    world = await createWorld(moto.endpoint, ["payments"]); // v2 on green at 10%
+    await world.notifications();
+  });
+
+  /** A driver whose tick has `checks` health checks left (each wait spends 5 s of its deadline). */
+  function watchingDriver(checks: number, onWait: (round: number) => Promise<void>) {
+    const c = clients(moto.endpoint);
+    const rb = handlerDeps(moto.endpoint, world.topicArn);
+    let left = 1_000 + checks * 5_000 + 900;
+    let round = 0;
+    return createReleaseDriver({
+      services: ["payments"],
+      store: world.store,
+      traffic: world.traffic,
+      cloudwatch: c.cw,
+      alarmPrefix: PREFIX,
+      logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
+      watch: {
+        intervalMs: 5_000,
+        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
+        sleep: async () => {
+          left -= 5_000;
+          await onWait(++round);
+        },
+      },
+    }).tick.bind(null, { remainingMs: () => left });
+  }
+
+  it("rolls the candidate back on the check after its targets went, recorded and told like an alarm's rollback", async () => {
+    // Prepare: green's targets vanish during the second wait.
+    const tick = watchingDriver(4, async (round) => {
+      if (round === 2) await world.deregisterAll("payments", "green");
+    });
+    // Act
+    const results = await tick();
+    // Assess
+    const rolled = results.find((r) => r.decision === "rolled-back");
+    assert.ok(rolled, JSON.stringify(results));
+    assert.match(rolled.reason, /candidate v2 \(green\) has no healthy targets at 10% \(target health, checked every 5 s by the release driver\): rolled-back/);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+    const state = await world.store.get("payments");
+    assert.equal(state?.phase, "rolled-back");
+    assert.equal(state?.lastRollback?.by, "release-driver (target health)");
+    const told = await world.notifications();
+    assert.deepEqual(told.map((n) => n.subject), ["remedy: payments rolled back to v1"]);
+    assert.equal(results.filter((r) => r.decision === "rolled-back").length, 1, "once; the rolled-back release is no longer watched");
+  });
+
+  it("never rolls back onto an unhealthy stable, and does not retry it every few seconds", async () => {
+    // Prepare: both slots lose their targets.
+    const tick = watchingDriver(4, async (round) => {
+      if (round === 1) {
+        await world.deregisterAll("payments", "green");
+        await world.deregisterAll("payments", "blue");
+      }
+    });
+    // Act
+    const results = await tick();
+    // Assess
+    const held = results.filter((r) => r.service === "payments" && /has no healthy targets at 10%/.test(r.reason));
+    assert.equal(held.length, 1, JSON.stringify(results));
+    assert.equal(held[0].decision, "hold");
+    assert.match(held[0].reason, /refused: the rollback target v1 \(blue\) has no healthy targets/);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 90, green: 10 });
+  });
+
+  it("stops watching when no candidate takes traffic", async () => {
+    let waits = 0;
+    await world.traffic.setWeights(world.services.payments.routing, { blue: 100, green: 0 });
+    const s = await world.store.get("payments");
+    if (!s) throw new Error("no state");
+    await world.store.commit(s.revision, { ...s, revision: s.revision + 1, weights: { blue: 100, green: 0 } }, { service: "payments", revision: s.revision + 1, at: new Date().toISOString(), by: "test", action: "shift-weight", releaseId: s.releaseId, summary: "0%", weights: { blue: 100, green: 0 } });
+    const tick = watchingDriver(4, async () => {
+      waits++;
+    });
+    await tick();
+    assert.equal(waits, 0, "no waiting: nothing is exposed");
+  });
+});

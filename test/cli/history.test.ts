@@ -6,27 +6,15 @@ import { strict as assert } from "node:assert";
 import type { HistoryEntry } from "../../core/releaseState";
 import { formatHistory, wrap } from "../../cli/commands/history";
 import { runRemedy } from "../helpers/cli";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { createWorld } from "../helpers/rollbackWorld";
 
 describe("cli: remedy history", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
-  const saved = { ...process.env };
+  const suite = useMoto();
 
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-    delete process.env.AWS_SESSION_TOKEN;
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    await createWorld(moto.endpoint, ["payments", "orders"]);
+    await createWorld(suite.moto.endpoint, ["payments", "orders"]);
   });
 
   it("shows who changed what, when and why, with the weights after each change, as JSON and as a table within 100 columns", async () => {

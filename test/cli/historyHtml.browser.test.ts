@@ -10,25 +10,22 @@ import * as path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { type ReleaseEvent, applyEvent } from "../../core/releaseState";
 import { runRemedy } from "../helpers/cli";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { createWorld, type World } from "../helpers/rollbackWorld";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 describe("cli: remedy history --html in a headless browser", function () {
   this.timeout(120_000);
-  let moto: MotoServer;
+  const suite = useMoto();
   let world: World;
   let browser: Browser;
   let dir: string;
-  const saved = { ...process.env };
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) {
       throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM to a Chromium binary; this test drives a real browser`);
     }
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-html-"));
     // As the machine's Chromium needs it here: no sandbox as root, no background network calls.
     browser = await chromium.launch({
@@ -39,15 +36,12 @@ describe("cli: remedy history --html in a headless browser", function () {
   });
   after(async () => {
     await browser?.close();
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("draws the weights as step lines and marks releases, the rollback and the promotion at their times", async () => {
     // Prepare: payments releases v2 at 10% (the world), is rolled back, releases v3, which is promoted.
-    world = await createWorld(moto.endpoint, ["payments"]);
+    world = await createWorld(suite.moto.endpoint, ["payments"]);
     const start = Date.now();
     const t = (m: number) => new Date(start + m * 60_000).toISOString();
     let s = await world.store.get("payments");

@@ -12,7 +12,7 @@ import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { runRemedy } from "../helpers/cli";
 import { alarmActionEvent } from "../helpers/alarmEvents";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -20,23 +20,11 @@ const ANSI = /\u001b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
 
 describe("cli: remedy status / rollback / drill against moto", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
+  const suite = useMoto();
   let world: World;
-  const saved = { ...process.env };
 
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-    delete process.env.AWS_SESSION_TOKEN;
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    world = await createWorld(moto.endpoint, ["payments", "orders"]);
+    world = await createWorld(suite.moto.endpoint, ["payments", "orders"]);
   });
 
   it("status: every service with versions, weights, phase and alarm states, as JSON and as an aligned table", async () => {
@@ -120,7 +108,7 @@ describe("cli: remedy status / rollback / drill against moto", function () {
   });
 
   it("drill: forces the candidate's alarm, times the Lambda's flip, and restores the release", async () => {
-    const h = handlerDeps(moto.endpoint, world.topicArn);
+    const h = handlerDeps(suite.moto.endpoint, world.topicArn);
     const r = await runRemedy(["drill", "payments", "--stack", "test", "--timeout", "10", "--json"], {
       // moto fires no alarm actions: deliver the event CloudWatch would send.
       afterAlarm: async (alarm: Parameters<typeof alarmActionEvent>[0]) => void (await h.handler(alarmActionEvent(alarm))),

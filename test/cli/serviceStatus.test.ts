@@ -7,28 +7,16 @@ import { normalizeStrategy } from "../../core/progressive";
 import { type ReleaseEvent, applyEvent } from "../../core/releaseState";
 import type { ServiceDetail } from "../../cli/commands/serviceStatus";
 import { runRemedy } from "../helpers/cli";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { createWorld, type World } from "../helpers/rollbackWorld";
 
 describe("cli: remedy status <service>", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
+  const suite = useMoto();
   let world: World;
-  const saved = { ...process.env };
 
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-    delete process.env.AWS_SESSION_TOKEN;
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    world = await createWorld(moto.endpoint, ["payments", "orders"]);
+    world = await createWorld(suite.moto.endpoint, ["payments", "orders"]);
   });
 
   /** Applies `events` to payments' recorded state, committing each as the writers would. */

@@ -8,33 +8,22 @@
 import { strict as assert } from "node:assert";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { PREFIX, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhealthy, within the tick", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
+  const suite = useMoto();
   let world: World;
-  const saved = { ...process.env };
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    world = await createWorld(moto.endpoint, ["payments"]); // v2 on green at 10%
+    world = await createWorld(suite.moto.endpoint, ["payments"]); // v2 on green at 10%
     await world.notifications();
   });
 
   /** A driver whose tick has `checks` health checks left (each wait spends 5 s of its deadline). */
   function watchingDriver(checks: number, onWait: (round: number) => Promise<void>) {
-    const c = clients(moto.endpoint);
-    const rb = handlerDeps(moto.endpoint, world.topicArn);
+    const c = clients(suite.moto.endpoint);
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
     let left = 1_000 + checks * 5_000 + 900;
     let round = 0;
     return createReleaseDriver({

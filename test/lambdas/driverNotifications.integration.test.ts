@@ -11,33 +11,22 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { chatNotification } from "../../lambdas/commons/notify";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { PREFIX, capture, clients, createWorld, startProgressive, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: lifecycle notifications against moto", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
+  const suite = useMoto();
   let world: World;
-  const saved = { ...process.env };
   const T0 = Date.now() - 3_600_000;
   const at = (minutes: number) => T0 + minutes * 60_000;
 
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
-    world = await createWorld(moto.endpoint, ["payments"]);
+    world = await createWorld(suite.moto.endpoint, ["payments"]);
   });
 
   function driver(clock: { now: number }, steps = false, metrics?: Metrics) {
-    const c = clients(moto.endpoint);
+    const c = clients(suite.moto.endpoint);
     return createReleaseDriver({
       services: ["payments"],
       store: world.store,
@@ -56,10 +45,10 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
     // destination that takes only paused and promoted messages.
     await startProgressive(world, "payments", new Date(at(0) - 1000).toISOString(), { strategy: { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10, pauseBeforeFull: true } });
     await world.notifications(); // what was recorded before the driver ran
-    const sqs = new SQSClient({ endpoint: moto.endpoint, region: "eu-west-1" });
+    const sqs = new SQSClient({ endpoint: suite.moto.endpoint, region: "eu-west-1" });
     const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "only-paused-promoted" }))).QueueUrl as string;
     const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
-    await clients(moto.endpoint).sns.send(
+    await clients(suite.moto.endpoint).sns.send(
       new SubscribeCommand({ TopicArn: world.topicArn, Protocol: "sqs", Endpoint: queueArn, Attributes: { FilterPolicy: JSON.stringify({ event: ["paused", "promoted"] }), RawMessageDelivery: "true" } }),
     );
     const clock = { now: at(0) };

@@ -8,25 +8,15 @@ import { strict as assert } from "node:assert";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { RelayInputError, relay } from "../../lambdas/commons/relay";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 
 describe("lambdas/notifyRelay: a filtered chat channel's feed (moto)", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
-  const saved = { ...process.env };
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
+  const suite = useMoto();
 
   it("republishes the notice whole on the channel's topic: subject, text, chat body and attributes", async () => {
     // Prepare: the channel's topic with a raw SQS subscriber.
-    const cfg = { endpoint: moto.endpoint, region: "eu-west-1" };
+    const cfg = { endpoint: suite.moto.endpoint, region: "eu-west-1" };
     const sns = new SNSClient(cfg);
     const sqs = new SQSClient(cfg);
     const target = (await sns.send(new CreateTopicCommand({ Name: "remedy-prod-pager" }))).TopicArn as string;
@@ -47,7 +37,7 @@ describe("lambdas/notifyRelay: a filtered chat channel's feed (moto)", function 
   });
 
   it("refuses an event that is not SNS, or a message published without remedy's notice, relaying nothing", async () => {
-    const sns = new SNSClient({ endpoint: moto.endpoint, region: "eu-west-1" });
+    const sns = new SNSClient({ endpoint: suite.moto.endpoint, region: "eu-west-1" });
     await assert.rejects(relay({ detail: {} }, sns, "arn:aws:sns:eu-west-1:123456789012:x"), (e: Error) => e instanceof RelayInputError && /^not an SNS event: Records: /.test(e.message));
     const ok = JSON.stringify({ subject: "s", lines: [], attributes: {} });
     await assert.rejects(

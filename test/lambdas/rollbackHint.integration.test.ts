@@ -11,27 +11,16 @@ import { Traffic } from "../../lambdas/commons/traffic";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { rollbackHint } from "../../core/alarms";
 import { alarmActionEvent } from "../helpers/alarmEvents";
-import { motoEnv, startMoto, type MotoServer } from "../helpers/moto";
+import { useMoto } from "../helpers/moto";
 import { TABLE, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/rollback: flip in two round trips with the alarm's hint (moto)", function () {
   this.timeout(60_000);
-  let moto: MotoServer;
-  const saved = { ...process.env };
-  before(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, motoEnv(moto.endpoint));
-  });
-  after(async () => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    await moto?.stop();
-  });
-  beforeEach(() => moto.reset());
+  const suite = useMoto();
 
   /** A handler whose state read, health and rule reads and flips log `start:`/`end:` in order. */
   function traced(world: World) {
-    const c = clients(moto.endpoint);
+    const c = clients(suite.moto.endpoint);
     const log: string[] = [];
     const around = <T>(name: string, p: () => Promise<T>) => {
       log.push(`start:${name}`);
@@ -47,14 +36,14 @@ describe("lambdas/rollback: flip in two round trips with the alarm's hint (moto)
     traffic.healthyTargets = (tg) => around(`health:${tg === world.services.payments.routing.targetGroupArns.blue ? "blue" : "green"}`, () => healthy(tg));
     traffic.rulesByArn = (arns) => around("rule", () => rules(arns));
     traffic.setWeights = (r, w) => around("flip", () => set(r, w));
-    return { log, h: handlerDeps(moto.endpoint, world.topicArn, { store, traffic }) };
+    return { log, h: handlerDeps(suite.moto.endpoint, world.topicArn, { store, traffic }) };
   }
 
   const firstFlip = (log: string[]) => log.indexOf("start:flip");
 
   it("reads the rollback target's health and the rule in the state read's round trip, then flips", async () => {
     // Prepare: alarms deployed with the hint (as AutoRollback does); green's error rate fires.
-    const world = await createWorld(moto.endpoint, ["payments"]);
+    const world = await createWorld(suite.moto.endpoint, ["payments"]);
     const alarm = await world.setAlarm(world.services.payments.alarmNames.green["error-rate"], "ALARM");
     assert.match(alarm.AlarmDescription ?? "", /\[remedy rollback target: arn:aws:elasticloadbalancing:.*targetgroup\/.*; rule: arn:aws:elasticloadbalancing:.*listener-rule\/.*\]$/);
     const { log, h } = traced(world);
@@ -71,7 +60,7 @@ describe("lambdas/rollback: flip in two round trips with the alarm's hint (moto)
 
   it("reads again after the state when the hint names another group than the state (never trusts the event), and still refuses an unhealthy target", async () => {
     // Prepare: an event whose description names green's own group as the rollback target.
-    const world = await createWorld(moto.endpoint, ["payments"]);
+    const world = await createWorld(suite.moto.endpoint, ["payments"]);
     const routing = world.services.payments.routing;
     const alarm = await world.setAlarm(world.services.payments.alarmNames.green["error-rate"], "ALARM");
     const lying = { ...alarm, AlarmDescription: `payments green error rate${rollbackHint(routing.targetGroupArns.green, routing.ruleArn)}` };
@@ -88,7 +77,7 @@ describe("lambdas/rollback: flip in two round trips with the alarm's hint (moto)
   });
 
   it("works as before for alarms without the hint (deployed by an older remedy): three round trips", async () => {
-    const world = await createWorld(moto.endpoint, ["payments"], 10, { noHint: true });
+    const world = await createWorld(suite.moto.endpoint, ["payments"], 10, { noHint: true });
     const alarm = await world.setAlarm(world.services.payments.alarmNames.green["error-rate"], "ALARM");
     const { log, h } = traced(world);
     const result = await h.handler(alarmActionEvent(alarm));

@@ -200,13 +200,10 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     return "sent";
   }
 
-  private publishWeight(r: RecordResult): Promise<RecordResult> {
-    return putWeight(this.cloudwatch, this.alarmNamePrefix, r);
-  }
 
   async record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
     const recorded = await recordRelease(this.store, this.traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
-    const r = await this.publishWeight(recorded);
+    const r = await putWeight(this.cloudwatch, this.alarmNamePrefix, recorded);
     if (r.notices === 0 || !routing.notifyTopicArn) return r;
     // Sent right away with the deployer's credentials; a failed send stays in the outbox for
     // the next delivery (the release driver's or the rollback Lambda's) and is said here.

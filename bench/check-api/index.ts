@@ -100,13 +100,3 @@ export async function run(): Promise<boolean> {
   console.log(`  every graphql-js breaking change is breaking in remedy's report: ${missed.length === 0 ? "yes" : `NO: ${missed.slice(0, 5).join(", ")}`}  ${missed.length === 0 ? "PASS" : "MISS"}`);
   return missed.length === 0;
 }
-
-if (require.main === module) {
-  run().then(
-    (ok) => process.exit(ok ? 0 : 1),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}

@@ -87,13 +87,3 @@ export async function run(): Promise<boolean> {
   }
   return rows.every(([, , , ok]) => ok);
 }
-
-if (require.main === module) {
-  run().then(
-    (ok) => process.exit(ok ? 0 : 1),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}

@@ -21,7 +21,7 @@ export interface HistoryIo {
 export const HISTORY_WIDTH = 100;
 
 /** `2026-12-01T10:03:07.123Z` -> `2026-12-01 10:03:07`. */
-const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+export const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
 
 /** Who, shortened for the column: an operator's ARN after "as" is kept in JSON only. */
 function who(by: string): string {

@@ -9,7 +9,7 @@ import { parseAlarmName } from "../../core/alarms";
 import { Phase, type HistoryEntry, type ReleaseState, rollbackWindowEnd } from "../../core/releaseState";
 import type { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { printable } from "../../lambdas/commons/text";
-import { wrap } from "./history";
+import { when, wrap } from "./history";
 
 export interface StepDetail {
   readonly index: number;
@@ -138,7 +138,7 @@ export async function gatherServiceDetail(store: ReleaseStore, cw: CloudWatchCli
   };
 }
 
-const t = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") : "-");
+const t = (iso: string | null | undefined) => (iso ? when(iso) : "-");
 
 /** The detail as text within `width` columns: labelled sections, long text wrapped. */
 export function formatServiceDetail(d: ServiceDetail, now: number = Date.now(), width = 100): string {

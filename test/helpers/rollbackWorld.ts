@@ -18,6 +18,7 @@ import {
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { type DriverDeps, createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
 import { Writable } from "node:stream";
@@ -393,3 +394,17 @@ export async function startProgressive(world: World, service: string, at: string
   await world.traffic.setWeights(state.routing, state.weights);
   return state;
 }
+
+/** A release driver over the world's `payments` (quiet logger), with `extra` deps. */
+export function worldDriver(world: World, endpoint: string, extra: Partial<DriverDeps> = {}) {
+  return createReleaseDriver({
+    services: ["payments"],
+    store: world.store,
+    traffic: world.traffic,
+    cloudwatch: clients(endpoint).cw,
+    alarmPrefix: PREFIX,
+    logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
+    ...extra,
+  });
+}
+

@@ -6,10 +6,8 @@
  * there. The clock and the waits are injected: no wall-clock timing.
  */
 import { strict as assert } from "node:assert";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { useMoto } from "../helpers/moto";
-import { PREFIX, clients, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+import { createWorld, handlerDeps, worldDriver, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhealthy, within the tick", function () {
   this.timeout(60_000);
@@ -22,17 +20,10 @@ describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhea
 
   /** A driver whose tick has `checks` health checks left (each wait spends 5 s of its deadline). */
   function watchingDriver(checks: number, onWait: (round: number) => Promise<void>) {
-    const c = clients(suite.moto.endpoint);
     const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
     let left = 1_000 + checks * 5_000 + 900;
     let round = 0;
-    return createReleaseDriver({
-      services: ["payments"],
-      store: world.store,
-      traffic: world.traffic,
-      cloudwatch: c.cw,
-      alarmPrefix: PREFIX,
-      logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
+    return worldDriver(world, suite.moto.endpoint, {
       watch: {
         intervalMs: 5_000,
         rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),

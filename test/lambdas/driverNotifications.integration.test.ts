@@ -5,14 +5,12 @@
  * take only some events (moto applies SNS filter policies to SQS subscriptions).
  */
 import { strict as assert } from "node:assert";
-import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { chatNotification } from "../../lambdas/commons/notify";
-import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { useMoto } from "../helpers/moto";
-import { PREFIX, capture, clients, createWorld, startProgressive, type World } from "../helpers/rollbackWorld";
+import { capture, clients, createWorld, startProgressive, worldDriver, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: lifecycle notifications against moto", function () {
   this.timeout(60_000);
@@ -26,19 +24,13 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
   });
 
   function driver(clock: { now: number }, steps = false, metrics?: Metrics) {
-    const c = clients(suite.moto.endpoint);
-    return createReleaseDriver({
-      services: ["payments"],
-      store: world.store,
-      traffic: world.traffic,
-      cloudwatch: c.cw,
-      alarmPrefix: PREFIX,
-      logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
+    return worldDriver(world, suite.moto.endpoint, {
       now: () => clock.now,
-      notify: { sns: c.sns, topicArn: world.topicArn, stack: "test", steps },
+      notify: { sns: clients(suite.moto.endpoint).sns, topicArn: world.topicArn, stack: "test", steps },
       ...(metrics ? { metrics } : {}),
     });
   }
+
 
   it("tells the pause and the promotion once each, with the command to act, to every subscriber and through a filter policy", async () => {
     // Prepare: v3 as a canary that pauses before 100% (as pulumi up records it), and an extra

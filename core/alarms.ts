@@ -3,8 +3,8 @@
  * scope its IAM and invoke permission), ALB metric dimensions, and the alarm definitions per slot.
  * Pure data; the AutoRollback component turns definitions into CloudWatch alarms.
  */
-import type { AlarmsSpec } from "./config";
-import { SLOTS, type Slot } from "./slots";
+import type { AlarmsSpec, CustomAlarmSpec, CustomMetricSpec } from "./config";
+import { SLOTS, otherSlot, type Slot } from "./slots";
 
 /** The three alarms each slot gets. Const object plus union type. */
 export const AlarmKind = {
@@ -16,9 +16,41 @@ export const AlarmKind = {
 } as const;
 export type AlarmKind = (typeof AlarmKind)[keyof typeof AlarmKind];
 
-/** Every alarm kind, in the order the alarms of a slot are created. */
+/** Every built-in alarm kind, in the order the alarms of a slot are created. */
 export const ALARM_KINDS: readonly AlarmKind[] = Object.values(AlarmKind);
 const KINDS = ALARM_KINDS as readonly string[];
+
+/** The candidate judged against the stable slot in the same period (`alarms.relative`). */
+export const RelativeKind = {
+  ErrorRateVsStable: "error-rate-vs-stable",
+  LatencyVsStable: "latency-vs-stable",
+} as const;
+export type RelativeKind = (typeof RelativeKind)[keyof typeof RelativeKind];
+const RELATIVE_KINDS = Object.values(RelativeKind) as readonly string[];
+
+/** A service's own alarm (`alarms.custom[].name`), `custom-<name>` in the alarm name. */
+export type CustomKind = `custom-${string}`;
+export const customKind = (name: string): CustomKind => `custom-${name}`;
+const CUSTOM_KIND = /^custom-[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Any alarm kind a slot can have. */
+export type AnyAlarmKind = AlarmKind | RelativeKind | CustomKind;
+
+/**
+ * The alarm kinds each slot of a service gets: the built-in four, the relative ones configured,
+ * then the custom ones, in creation order. `pulumi up` records the list in the release state
+ * (`routing.alarmKinds`) when it differs from the built-in four, so the release driver, the
+ * rollback Lambda and `remedy status` name exactly the alarms that exist.
+ */
+export function serviceAlarmKinds(spec: Pick<AlarmsSpec, "relative" | "custom">): AnyAlarmKind[] {
+  return [
+    ...ALARM_KINDS,
+    ...(spec.relative?.errorRatePoints !== undefined ? [RelativeKind.ErrorRateVsStable] : []),
+    ...(spec.relative?.latencyRatio !== undefined ? [RelativeKind.LatencyVsStable] : []),
+    ...(spec.custom ?? []).map((c) => customKind(c.name)),
+  ];
+}
+
 
 /** CloudWatch's limit on alarm names. */
 export const MAX_ALARM_NAME_LENGTH = 255;
@@ -32,17 +64,26 @@ export function checkAlarmPrefix(prefix: string): string | undefined {
     : `alarm name prefix ${JSON.stringify(prefix)} must be 1..100 characters of A-Z a-z 0-9 . _ -, starting alphanumeric`;
 }
 
+/** `{ alarmKinds }` for the release state's routing when it differs from the built-in four, else `{}`. */
+export function recordedAlarmKinds(spec: Pick<AlarmsSpec, "relative" | "custom">): { alarmKinds?: readonly string[] } {
+  const kinds = serviceAlarmKinds(spec);
+  return kinds.length === ALARM_KINDS.length ? {} : { alarmKinds: kinds };
+}
+
 /** `<prefix>/<service>/<slot>/<kind>`, e.g. `remedy-prod/payments/green/error-rate`. */
-export function alarmName(prefix: string, service: string, slot: Slot, kind: AlarmKind): string {
+export function alarmName(prefix: string, service: string, slot: Slot, kind: AnyAlarmKind): string {
   return `${prefix}/${service}/${slot}/${kind}`;
 }
 
-/** IAM/ArnLike pattern matching every alarm of a stack (or of one service). */
-/** Every rollback alarm name of a service's slots, kind by kind. */
-export function serviceAlarmNames(prefix: string, service: string, slots: readonly Slot[]): string[] {
-  return slots.flatMap((slot) => ALARM_KINDS.map((kind) => alarmName(prefix, service, slot, kind)));
+/**
+ * Every alarm name of a service's slots, kind by kind. `kinds` defaults to the built-in four
+ * (what a release state recorded before `routing.alarmKinds` existed means).
+ */
+export function serviceAlarmNames(prefix: string, service: string, slots: readonly Slot[], kinds: readonly string[] = ALARM_KINDS): string[] {
+  return slots.flatMap((slot) => kinds.map((kind) => alarmName(prefix, service, slot, kind as AnyAlarmKind)));
 }
 
+/** IAM/ArnLike pattern matching every alarm of a stack (or of one service). */
 export function alarmArnPattern(region: string, account: string, prefix: string, service?: string): string {
   return `arn:aws:cloudwatch:${region}:${account}:alarm:${prefix}/${service === undefined ? "" : `${service}/`}*`;
 }
@@ -50,8 +91,10 @@ export function alarmArnPattern(region: string, account: string, prefix: string,
 export interface ParsedAlarmName {
   readonly service: string;
   readonly slot: Slot;
-  readonly kind: AlarmKind;
+  readonly kind: AnyAlarmKind;
 }
+
+const isKind = (k: string): k is AnyAlarmKind => KINDS.includes(k) || RELATIVE_KINDS.includes(k) || CUSTOM_KIND.test(k);
 
 /** The service, slot and kind an alarm belongs to, or `undefined` if it is not one of this stack's. */
 export function parseAlarmName(prefix: string, name: string): ParsedAlarmName | undefined {
@@ -60,8 +103,8 @@ export function parseAlarmName(prefix: string, name: string): ParsedAlarmName | 
   if (parts.length !== 3) return undefined;
   const [service, slot, kind] = parts;
   if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(service)) return undefined;
-  if (!(SLOTS as readonly string[]).includes(slot) || !KINDS.includes(kind)) return undefined;
-  return { service, slot: slot as Slot, kind: kind as AlarmKind };
+  if (!(SLOTS as readonly string[]).includes(slot) || !isKind(kind)) return undefined;
+  return { service, slot: slot as Slot, kind };
 }
 
 /**
@@ -96,21 +139,36 @@ export interface MetricQuery<D> {
   };
 }
 
+export type ComparisonOperator = "GreaterThanOrEqualToThreshold" | "GreaterThanThreshold" | "LessThanOrEqualToThreshold" | "LessThanThreshold";
+
+/** `alarms.custom[].comparison` as CloudWatch names it. */
+export const COMPARISON: Readonly<Record<CustomAlarmSpec["comparison"], ComparisonOperator>> = {
+  ">=": "GreaterThanOrEqualToThreshold",
+  ">": "GreaterThanThreshold",
+  "<=": "LessThanOrEqualToThreshold",
+  "<": "LessThanThreshold",
+};
+
 /** Everything a CloudWatch metric alarm needs but its actions. `D` is the dimension value type. */
 export interface AlarmDefinition<D> {
-  readonly kind: AlarmKind;
+  readonly kind: AnyAlarmKind;
   readonly name: string;
   readonly description: string;
-  readonly comparisonOperator: "GreaterThanOrEqualToThreshold";
+  readonly comparisonOperator: ComparisonOperator;
   readonly threshold: number;
   readonly evaluationPeriods: number;
   readonly datapointsToAlarm: number;
   /**
-   * Chosen per alarm: no requests means no 5xx and no latency evidence, and an empty target
+   * Built-in alarms: no requests means no 5xx and no latency evidence, and an empty target
    * group reports no unhealthy hosts, so missing data never breaches. A slot scaled to zero
-   * after a rollback therefore goes quiet instead of alarming forever.
+   * after a rollback therefore goes quiet instead of alarming forever. Custom alarms choose.
    */
-  readonly treatMissingData: "notBreaching";
+  readonly treatMissingData: CustomAlarmSpec["treatMissingData"];
+  /**
+   * `rollback`: ALARM invokes the rollback Lambda and pages; `page`: ALARM only pages (and, on
+   * the candidate, holds the release driver like any firing alarm).
+   */
+  readonly action: "rollback" | "page";
   /** Single-metric alarms. */
   readonly metric?: { readonly namespace: string; readonly metricName: string; readonly dimensions: Readonly<Record<string, D>>; readonly period: number; readonly statistic?: string; readonly extendedStatistic?: string };
   /** Metric-math alarms. */
@@ -125,8 +183,31 @@ export interface SlotAlarmArgs<D> {
   readonly loadBalancer: D;
   /** `TargetGroup` dimension, see {@link targetGroupDimension}. */
   readonly targetGroup: D;
+  /** The other slot's `TargetGroup` dimension: the baseline of relative alarms. */
+  readonly otherTargetGroup: D;
   readonly spec: AlarmsSpec;
+  /**
+   * A custom alarm's dimension value with its placeholders filled in for this slot (see
+   * {@link fillPlaceholders}); only called when `spec.custom` is set.
+   */
+  readonly fill: (template: string) => D;
 }
+
+/** Values of the placeholders in a custom alarm's dimension values, for one slot. */
+export type PlaceholderValues = Readonly<Record<"service" | "slot" | "version" | "targetGroup" | "loadBalancer" | "otherSlot" | "otherTargetGroup", string>>;
+
+/** `template` with each `{name}` replaced; an unknown placeholder is an error (config refuses it first). */
+export function fillPlaceholders(template: string, values: PlaceholderValues): string {
+  return template.replace(/\{([^{}]*)\}/g, (_, name: string) => {
+    if (!Object.hasOwn(values, name)) throw new Error(`unknown placeholder {${name}} in ${JSON.stringify(template)}`);
+    return values[name as keyof PlaceholderValues];
+  });
+}
+
+const STANDARD_STATISTICS = new Set(["SampleCount", "Average", "Sum", "Minimum", "Maximum"]);
+
+/** A number as it goes into a metric math expression (no float noise such as 2.9999999999). */
+const num = (n: number) => String(Number(n.toFixed(6)));
 
 const ALB = "AWS/ApplicationELB";
 
@@ -140,16 +221,18 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
     returnData: false,
     metric: { namespace: ALB, metricName, stat: "Sum", period: e.periodSeconds, dimensions },
   });
-  return [
+  const r = a.spec.relative;
+  const builtIn: AlarmDefinition<D>[] = [
     {
       kind: AlarmKind.ErrorRate,
       name: alarmName(a.prefix, a.service, a.slot, AlarmKind.ErrorRate),
-      description: `remedy: ${who} target 5xx rate >= ${e.thresholdPercent}% of requests (periods with fewer than ${e.minRequests} requests count as 0) in ${e.datapointsToAlarm} of ${e.evaluationPeriods} x ${e.periodSeconds}s; rolls the release back`,
+      description: `remedy: ${who} target 5xx rate >= ${e.thresholdPercent}% of requests (periods with fewer than ${e.minRequests} requests count as 0) in ${e.datapointsToAlarm} of ${e.evaluationPeriods} x ${e.periodSeconds}s; ${r?.errorRatePoints !== undefined ? "pages (relative.errorRatePoints decides rollbacks)" : "rolls the release back"}`,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: e.thresholdPercent,
       evaluationPeriods: e.evaluationPeriods,
       datapointsToAlarm: e.datapointsToAlarm,
       treatMissingData: "notBreaching",
+      action: r?.errorRatePoints !== undefined ? "page" : "rollback",
       metricQueries: [
         metric("errors", "HTTPCode_Target_5XX_Count"),
         metric("requests", "RequestCount"),
@@ -164,12 +247,13 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
     {
       kind: AlarmKind.LatencyP99,
       name: alarmName(a.prefix, a.service, a.slot, AlarmKind.LatencyP99),
-      description: `remedy: ${who} p99 target response time >= ${l.thresholdSeconds}s in ${l.datapointsToAlarm} of ${l.evaluationPeriods} x ${l.periodSeconds}s; rolls the release back`,
+      description: `remedy: ${who} p99 target response time >= ${l.thresholdSeconds}s in ${l.datapointsToAlarm} of ${l.evaluationPeriods} x ${l.periodSeconds}s; ${r?.latencyRatio !== undefined ? "pages (relative.latencyRatio decides rollbacks)" : "rolls the release back"}`,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: l.thresholdSeconds,
       evaluationPeriods: l.evaluationPeriods,
       datapointsToAlarm: l.datapointsToAlarm,
       treatMissingData: "notBreaching",
+      action: r?.latencyRatio !== undefined ? "page" : "rollback",
       metric: { namespace: ALB, metricName: "TargetResponseTime", dimensions, period: l.periodSeconds, extendedStatistic: "p99" },
     },
     {
@@ -181,6 +265,7 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
       evaluationPeriods: u.evaluationPeriods,
       datapointsToAlarm: u.datapointsToAlarm,
       treatMissingData: "notBreaching",
+      action: "rollback",
       metric: { namespace: ALB, metricName: "UnHealthyHostCount", dimensions, period: u.periodSeconds, statistic: "Maximum" },
     },
     {
@@ -192,9 +277,136 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
       evaluationPeriods: c.evaluationPeriods,
       datapointsToAlarm: c.datapointsToAlarm,
       treatMissingData: "notBreaching",
+      action: "rollback",
       metric: { namespace: ALB, metricName: "TargetConnectionErrorCount", dimensions, period: c.periodSeconds, statistic: "Sum" },
     },
   ];
+  return [...builtIn, ...relativeAlarms(a), ...(a.spec.custom ?? []).map((x) => customAlarm(a, x))];
+}
+
+/**
+ * The candidate against the stable slot in the same period: metric math over both target groups.
+ * Each slot's alarm compares it with the other slot, so whichever is the candidate is judged
+ * against whichever serves as stable. A failure of something both slots share (a database, a
+ * downstream API) raises both slots' rates alike and leaves the difference near 0: the
+ * absolute alarms (then `page` only) page humans and the healthy release is not rolled back.
+ *
+ * Without a baseline (the other slot served fewer than `errorRate.minRequests` in the period,
+ * e.g. the candidate at 100% during a bake), the expressions fall back to the absolute
+ * thresholds: error rate >= `errorRate.thresholdPercent`, p99 >= `latencyP99.thresholdSeconds`.
+ * Nested IFs rather than AND, which the metric math reference does not list for IF conditions.
+ */
+function relativeAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
+  const r = a.spec.relative;
+  if (!r) return [];
+  const who = `${a.service} ${a.slot}`;
+  const other = otherSlot(a.slot);
+  const { errorRate: e, latencyP99: l } = a.spec;
+  const mine = { LoadBalancer: a.loadBalancer, TargetGroup: a.targetGroup };
+  const theirs = { LoadBalancer: a.loadBalancer, TargetGroup: a.otherTargetGroup };
+  const q = (id: string, metricName: string, stat: string, period: number, dimensions: Readonly<Record<string, D>>): MetricQuery<D> => ({
+    id,
+    returnData: false,
+    metric: { namespace: ALB, metricName, stat, period, dimensions },
+  });
+  const baseline = `FILL(sReq, 0) >= ${e.minRequests}`;
+  const out: AlarmDefinition<D>[] = [];
+  if (r.errorRatePoints !== undefined) {
+    const rate = (errors: string, requests: string) => `IF(FILL(${requests}, 0) >= ${e.minRequests}, 100 * FILL(${errors}, 0) / ${requests}, 0)`;
+    out.push({
+      kind: RelativeKind.ErrorRateVsStable,
+      name: alarmName(a.prefix, a.service, a.slot, RelativeKind.ErrorRateVsStable),
+      description: `remedy: ${who} 5xx rate >= ${r.errorRatePoints} points above the ${other} slot's in the same ${e.periodSeconds}s period (${e.datapointsToAlarm} of ${e.evaluationPeriods}); with fewer than ${e.minRequests} requests on ${other}, >= ${e.thresholdPercent}% alone; rolls the release back`,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: r.errorRatePoints,
+      evaluationPeriods: e.evaluationPeriods,
+      datapointsToAlarm: e.datapointsToAlarm,
+      treatMissingData: "notBreaching",
+      action: "rollback",
+      metricQueries: [
+        q("cErr", "HTTPCode_Target_5XX_Count", "Sum", e.periodSeconds, mine),
+        q("cReq", "RequestCount", "Sum", e.periodSeconds, mine),
+        q("sErr", "HTTPCode_Target_5XX_Count", "Sum", e.periodSeconds, theirs),
+        q("sReq", "RequestCount", "Sum", e.periodSeconds, theirs),
+        { id: "cRate", label: `${a.slot} 5xx rate (%)`, returnData: false, expression: rate("cErr", "cReq") },
+        { id: "sRate", label: `${other} 5xx rate (%)`, returnData: false, expression: rate("sErr", "sReq") },
+        {
+          id: "excess",
+          label: `${a.slot} 5xx rate above ${other} (points)`,
+          returnData: true,
+          expression: `IF(${baseline}, cRate - sRate, cRate - ${num(e.thresholdPercent - r.errorRatePoints)})`,
+        },
+      ],
+    });
+  }
+  if (r.latencyRatio !== undefined) {
+    const alone = `FILL(cP99, 0) * ${num(r.latencyRatio / l.thresholdSeconds)}`;
+    out.push({
+      kind: RelativeKind.LatencyVsStable,
+      name: alarmName(a.prefix, a.service, a.slot, RelativeKind.LatencyVsStable),
+      description: `remedy: ${who} p99 >= ${r.latencyRatio}x the ${other} slot's p99 (and >= ${r.latencyFloorSeconds}s) in the same ${l.periodSeconds}s period (${l.datapointsToAlarm} of ${l.evaluationPeriods}); with fewer than ${e.minRequests} requests on ${other}, >= ${l.thresholdSeconds}s alone; rolls the release back`,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: r.latencyRatio,
+      evaluationPeriods: l.evaluationPeriods,
+      datapointsToAlarm: l.datapointsToAlarm,
+      treatMissingData: "notBreaching",
+      action: "rollback",
+      metricQueries: [
+        q("cP99", "TargetResponseTime", "p99", l.periodSeconds, mine),
+        q("sP99", "TargetResponseTime", "p99", l.periodSeconds, theirs),
+        q("sReq", "RequestCount", "Sum", l.periodSeconds, theirs),
+        {
+          id: "ratio",
+          label: `${a.slot} p99 / ${other} p99`,
+          returnData: true,
+          expression: `IF(${baseline}, IF(FILL(sP99, 0) > 0, IF(FILL(cP99, 0) >= ${num(r.latencyFloorSeconds)}, FILL(cP99, 0) / FILL(sP99, 0), 0), ${alone}), ${alone})`,
+        },
+      ],
+    });
+  }
+  return out;
+}
+
+/** One custom alarm for one slot, placeholders filled. */
+function customAlarm<D>(a: SlotAlarmArgs<D>, c: CustomAlarmSpec): AlarmDefinition<D> {
+  const kind = customKind(c.name);
+  const dims = (m: CustomMetricSpec) => Object.fromEntries(Object.entries(m.dimensions).map(([k, v]) => [k, a.fill(v)]));
+  const what = c.metric ? `${c.metric.namespace} ${c.metric.name} ${c.metric.statistic}` : (c.expression ?? "");
+  const base = {
+    kind,
+    name: alarmName(a.prefix, a.service, a.slot, kind),
+    description: `remedy: ${a.service} ${a.slot} custom alarm ${c.name}: ${c.description ? `${c.description}: ` : ""}${what} ${c.comparison} ${c.threshold} in ${c.datapointsToAlarm} of ${c.evaluationPeriods} x ${c.periodSeconds}s; ${c.action === "rollback" ? "rolls the release back" : "pages only"}`,
+    comparisonOperator: COMPARISON[c.comparison],
+    threshold: c.threshold,
+    evaluationPeriods: c.evaluationPeriods,
+    datapointsToAlarm: c.datapointsToAlarm,
+    treatMissingData: c.treatMissingData,
+    action: c.action,
+  };
+  if (c.metric) {
+    const st = c.metric.statistic;
+    return {
+      ...base,
+      metric: {
+        namespace: c.metric.namespace,
+        metricName: c.metric.name,
+        dimensions: dims(c.metric),
+        period: c.periodSeconds,
+        ...(STANDARD_STATISTICS.has(st) ? { statistic: st } : { extendedStatistic: st }),
+      },
+    };
+  }
+  return {
+    ...base,
+    metricQueries: [
+      ...Object.entries(c.metrics ?? {}).map(([id, m]) => ({
+        id,
+        returnData: false,
+        metric: { namespace: m.namespace, metricName: m.name, stat: m.statistic, period: c.periodSeconds, dimensions: dims(m) },
+      })),
+      { id: "result", label: c.name, returnData: true, expression: c.expression ?? "" },
+    ],
+  };
 }
 
 /**
@@ -211,6 +423,7 @@ export function loadBalancerAlarm<D>(prefix: string, loadBalancer: D, threshold:
     evaluationPeriods: 3,
     datapointsToAlarm: 2,
     treatMissingData: "notBreaching",
+    action: "page",
     metric: { namespace: ALB, metricName: "HTTPCode_ELB_5XX_Count", dimensions: { LoadBalancer: loadBalancer }, period: 60, statistic: "Sum" },
   };
 }

@@ -112,6 +112,12 @@ export const DEFAULT_ALARM_EVALUATION_PERIODS = 3;
 /** Breaching periods (out of the evaluated ones) that put an alarm in ALARM. */
 export const DEFAULT_ALARM_DATAPOINTS_TO_ALARM = 2;
 
+/**
+ * Relative latency (`alarms.relative.latencyRatio`): a candidate p99 below this many seconds is
+ * never judged slow, so 4 ms against 2 ms does not roll back.
+ */
+export const DEFAULT_RELATIVE_LATENCY_FLOOR_SECONDS = 0.1;
+
 /** Rollback Lambda memory in MB: the handler is I/O-bound, 256 MB gives it a faster CPU share for cold start. */
 export const DEFAULT_ROLLBACK_MEMORY_MB = 256;
 

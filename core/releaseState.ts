@@ -55,6 +55,11 @@ export interface Routing {
    * announce every manual override. Absent in records written before it was kept.
    */
   readonly notifyTopicArn?: string;
+  /**
+   * The alarm kinds each slot has (`core/alarms.ts` serviceAlarmKinds), recorded by `pulumi up`
+   * when the service has relative or custom alarms; absent means the built-in four.
+   */
+  readonly alarmKinds?: readonly string[];
 }
 
 export interface RollbackRecord {
@@ -620,6 +625,7 @@ export const releaseStateSchema = z
       stickinessSeconds: z.number().int().min(0).max(604_800),
       bindings: z.object({ blue: z.string().min(1).optional(), green: z.string().min(1).optional() }).optional(),
       notifyTopicArn: z.string().startsWith("arn:").optional(),
+      alarmKinds: z.array(z.string().regex(/^[a-z][-a-z0-9]*$/)).max(64).optional(),
     }),
     updatedAt: isoTime,
     writeId: z.string().min(1).optional(),

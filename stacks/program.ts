@@ -19,6 +19,7 @@ import { type ReleasePlan, planRelease } from "../core/converge";
 import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig } from "../core/config";
+import { recordedAlarmKinds } from "../core/alarms";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
 import { eksTokenAuth } from "../core/kubeconfig";
@@ -344,6 +345,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         service: spec.name,
         slots: SLOTS.filter((slot) => spec.slots[slot] !== undefined),
         alarms: spec.alarms,
+        versions: Object.fromEntries(SLOTS.flatMap((slot) => (spec.slots[slot] ? [[slot, spec.slots[slot].version]] : []))),
         alarmNamePrefix: options.alarmNamePrefix,
         listenerArn: attachmentOf(spec).listenerArn,
         targetGroupArns: svc.targetGroupArns,
@@ -389,8 +391,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           const r = await options.releases.record(
             spec.name,
             // The bindings' names (a slot without a workload: the name its binding will get), so
-            // the next up keeps them while the target groups stay.
-            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn },
+            // the next up keeps them while the target groups stay; relative and custom alarm kinds.
+            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms) },
             p.events,
             p.weights,
             SLOTS.flatMap((slot) => {

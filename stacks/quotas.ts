@@ -12,7 +12,7 @@ import { releaseTablePolicy } from "../components/rollback/tablePolicy";
 import { IAM_INLINE_POLICY_MAX_CHARS } from "../components/rollback/lambdaParts";
 import { driverEnvironment } from "../core/driverConfig";
 import { MAX_LISTENER_CERTIFICATES } from "../components/delivery/sharedIngress";
-import { alarmArnPattern, serviceAlarmNames } from "../core/alarms";
+import { alarmArnPattern, serviceAlarmKinds, serviceAlarmNames } from "../core/alarms";
 import { parseCidr } from "../core/cidr";
 import { DEFAULT_INGRESS_GROUP, type StackConfig } from "../core/config";
 import * as defaults from "../core/defaults";
@@ -141,7 +141,7 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
   const tgNames = config.services.flatMap((s) => SLOTS.map((slot) => targetGroupName({ stack: "s", service: s.name, slot, port: s.port, protocol: "HTTP", targetType: "ip", vpcId: (config.ingressGroups[s.ingressGroup] ?? config.ingress).vpcId })));
   const tg = longest(tgNames);
   out.push({ quota: "Target group name length", limit: AWS_LB_NAME_MAX, count: tg.length, where: tg, fix: "-" });
-  const alarm = longest(config.services.flatMap((s) => serviceAlarmNames(ctx.alarmNamePrefix, s.name, SLOTS)));
+  const alarm = longest(config.services.flatMap((s) => serviceAlarmNames(ctx.alarmNamePrefix, s.name, SLOTS, serviceAlarmKinds(s.alarms))));
   out.push({ quota: "CloudWatch alarm name length", limit: ALARM_NAME_MAX, count: alarm.length, where: alarm, fix: "use a shorter project/stack name or service name" });
   const k8sName = longest(config.services.flatMap((s) => SLOTS.map((slot) => slotObjectName(s.name, slot))));
   out.push({ quota: "Kubernetes Service name length (DNS-1035 label)", limit: K8S_DNS_LABEL_MAX, count: k8sName.length, where: k8sName, fix: "use a shorter service name" });

@@ -169,7 +169,9 @@ export function formatServiceDetail(d: ServiceDetail, now: number = Date.now(), 
     for (const r of pt.runs) add("", r.result, `${t(r.at)}  `);
   }
   if (d.alarms.length === 0) add("alarms", "none found (run pulumi up with this version of remedy)");
-  d.alarms.forEach((a, i) => add(i === 0 ? "alarms" : "", a.state === "OK" ? "" : a.reason, `${`${a.slot}/${a.kind}`.padEnd(24)}${a.state.padEnd(18)}`));
+  // The name column fits the longest name (custom ones run to 53 characters) and a space.
+  const nameWidth = Math.max(24, ...d.alarms.map((a) => a.slot.length + a.kind.length + 2));
+  d.alarms.forEach((a, i) => add(i === 0 ? "alarms" : "", a.state === "OK" ? "" : a.reason, `${`${a.slot}/${a.kind}`.padEnd(nameWidth)}${a.state.padEnd(18)}`));
   if (d.rollbackWindow) {
     const w = d.rollbackWindow;
     add("rollback to", w.retiredAt ? `${w.previous}: scaled to 0 at ${t(w.retiredAt)}` : w.endsAt && Date.parse(w.endsAt) > now ? `${w.previous}: warm, automatic rollback target until ${t(w.endsAt)}` : `${w.previous}: window over${w.endsAt ? ` at ${t(w.endsAt)}` : ""}, scale-down pending`);

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, checkAlarmPrefix, loadBalancerDimension, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { type AnyAlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, checkAlarmPrefix, fillPlaceholders, loadBalancerDimension, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
 import type { AlarmsSpec } from "../../core/config";
 import { SLOTS, otherSlot, type Slot } from "../../core/slots";
 
@@ -9,8 +9,17 @@ export interface AutoRollbackArgs {
   readonly service: string;
   /** Slots that run a workload; each gets the three alarms. Required, at least one. */
   readonly slots: readonly Slot[];
-  /** Thresholds and windows, defaults applied (`ServiceSpec.alarms` from core/config). Required. */
+  /**
+   * Thresholds and windows, defaults applied (`ServiceSpec.alarms` from core/config), with the
+   * relative and custom alarms. Required.
+   */
   readonly alarms: AlarmsSpec;
+  /**
+   * The version each slot runs: the `{version}` placeholder of custom alarm dimensions (a
+   * release then updates the candidate slot's custom alarms in place). Required for a slot
+   * whose custom alarms use `{version}`.
+   */
+  readonly versions?: Readonly<Partial<Record<Slot, string>>>;
   /** Must equal the RollbackFunction's `alarmNamePrefix`, or the function ignores these alarms. */
   readonly alarmNamePrefix: string;
   /** The ALB listener the service's rule is on (its ARN gives the `LoadBalancer` dimension). */
@@ -32,14 +41,15 @@ export interface AutoRollbackArgs {
 
 /**
  * Per service: CloudWatch alarms on each slot's target group (5xx rate by metric math, p99
- * response time, unhealthy hosts) whose ALARM action invokes the stack's rollback Lambda
- * directly and notifies the topic. The Lambda acts only on the slot that is the releasing
- * candidate; an alarm on the stable slot pages humans and changes nothing. Alarms exist on both
- * slots so that promotions and rollbacks never have to re-create them.
+ * response time, unhealthy hosts, connection errors; optionally the candidate against the other
+ * slot, and the service's own metrics) whose ALARM action invokes the stack's rollback Lambda
+ * directly and notifies the topic; `page` alarms only notify. The Lambda acts only on the slot
+ * that is the releasing candidate; an alarm on the stable slot pages humans and changes nothing.
+ * Alarms exist on both slots so that promotions and rollbacks never have to re-create them.
  */
 export class AutoRollback extends pulumi.ComponentResource {
-  /** Alarm per slot and kind. */
-  public readonly alarms: Partial<Record<Slot, Record<AlarmKind, aws.cloudwatch.MetricAlarm>>>;
+  /** Alarm per slot and kind (built-in, relative `*-vs-stable`, `custom-<name>`). */
+  public readonly alarms: Partial<Record<Slot, Partial<Record<AnyAlarmKind, aws.cloudwatch.MetricAlarm>>>>;
   public readonly alarmNames: pulumi.Output<string[]>;
   public readonly alarmArns: pulumi.Output<string[]>;
 
@@ -60,22 +70,41 @@ export class AutoRollback extends pulumi.ComponentResource {
     this.alarms = {};
     const all: aws.cloudwatch.MetricAlarm[] = [];
     for (const slot of SLOTS.filter((s) => args.slots.includes(s))) {
+      const version = args.versions?.[slot];
+      const needsVersion = (args.alarms.custom ?? []).find((c) => JSON.stringify([c.metric, c.metrics]).includes("{version}"));
+      if (needsVersion && version === undefined) {
+        throw new pulumi.ResourceError(`custom alarm "${needsVersion.name}" uses {version}, but \`versions.${slot}\` is not given`, this);
+      }
       const defs = slotAlarms<pulumi.Output<string>>({
         prefix: args.alarmNamePrefix,
         service: args.service,
         slot,
         loadBalancer,
         targetGroup: tgs.apply((t) => targetGroupDimension(t[slot])),
+        otherTargetGroup: tgs.apply((t) => targetGroupDimension(t[otherSlot(slot)])),
         spec: args.alarms,
+        fill: (template) =>
+          pulumi.all([loadBalancer, tgs]).apply(([lb, t]) =>
+            fillPlaceholders(template, {
+              service: args.service,
+              slot,
+              version: version ?? "",
+              targetGroup: targetGroupDimension(t[slot]),
+              loadBalancer: lb,
+              otherSlot: otherSlot(slot),
+              otherTargetGroup: targetGroupDimension(t[otherSlot(slot)]),
+            }),
+          ),
       });
-      const bySlot = {} as Record<AlarmKind, aws.cloudwatch.MetricAlarm>;
+      const bySlot: Partial<Record<AnyAlarmKind, aws.cloudwatch.MetricAlarm>> = {};
       for (const d of defs) {
         bySlot[d.kind] = new aws.cloudwatch.MetricAlarm(
           `${name}-${slot}-${d.kind}`,
           {
             name: d.name,
             // The rollback target for the Lambda to read beside the release state (see rollbackHint).
-            alarmDescription: args.ruleArn
+            alarmDescription:
+              args.ruleArn && d.action === "rollback"
               ? pulumi.all([tgs, pulumi.output(args.ruleArn)]).apply(([t, rule]) => {
                   const hinted = d.description + rollbackHint(t[otherSlot(slot)], rule);
                   return hinted.length <= MAX_ALARM_DESCRIPTION_LENGTH ? hinted : d.description;
@@ -110,13 +139,14 @@ export class AutoRollback extends pulumi.ComponentResource {
                     },
                   })),
                 }),
-            alarmActions: [args.functionArn, args.topicArn],
+            // A `page` alarm never invokes the Lambda; on the candidate it still holds the driver.
+            alarmActions: d.action === "rollback" ? [args.functionArn, args.topicArn] : [args.topicArn],
             okActions: [args.topicArn],
             tags: { ...tags, "remedy:slot": slot },
           },
           { parent: this },
         );
-        all.push(bySlot[d.kind]);
+        all.push(bySlot[d.kind] as aws.cloudwatch.MetricAlarm);
       }
       this.alarms[slot] = bySlot;
     }

@@ -6,7 +6,7 @@
  */
 export { ConfigError, type ConfigIssue, formatPath } from "./errors";
 export { DEFAULT_INGRESS_GROUP, MAX_INGRESS_GROUP_CHARS, compareQuantity } from "./fields";
-export { type AlarmWindowSpec, type AlarmsSpec, type ApiSpec, type EnvValue, type HotfixReleaseSpec, type ResourceSpec, type RoutingSpec, type ServiceInput, type ServiceSpec, type SlotSpec } from "./serviceSchema";
+export { type AlarmWindowSpec, type AlarmsSpec, type ApiSpec, type CustomAlarmSpec, type CustomMetricSpec, type RelativeAlarmsSpec, type EnvValue, type HotfixReleaseSpec, type ResourceSpec, type RoutingSpec, type ServiceInput, type ServiceSpec, type SlotSpec } from "./serviceSchema";
 export { parseServiceSpec } from "./service";
 export { ALB_ONLY_INGRESS_KEYS, type IngressSpec } from "./ingress";
 export { type DatabaseSpec, type KubernetesSpec, type QuotaOverrides, type RollbackSpec, type StackConfig, parseStackConfig } from "./stack";

@@ -7,7 +7,7 @@ import { SLOTS, Slot, otherSlot } from "../slots";
 import { ConfigError, Issue, formatPath, toIssues } from "./errors";
 import { DEFAULT_INGRESS_GROUP } from "./fields";
 import { checkService, desiredImage, slotVersion } from "./serviceRules";
-import { AlarmWindowSpec, AlarmsSpec, RawService, ServiceSpec, SlotSpec, serviceSchema } from "./serviceSchema";
+import { AlarmWindowSpec, AlarmsSpec, type CustomAlarmSpec, RawService, ServiceSpec, SlotSpec, serviceSchema } from "./serviceSchema";
 
 export type RawAlarmWindow = { periodSeconds?: number; evaluationPeriods?: number; datapointsToAlarm?: number };
 
@@ -39,6 +39,33 @@ export function normaliseAlarms(a: RawService["alarms"]): AlarmsSpec {
       ...alarmWindow(a?.connectionErrors),
       threshold: a?.connectionErrors?.threshold ?? defaults.DEFAULT_CONNECTION_ERRORS_THRESHOLD,
     },
+    ...(a?.relative
+      ? {
+          relative: {
+            ...(a.relative.errorRatePoints !== undefined ? { errorRatePoints: a.relative.errorRatePoints } : {}),
+            ...(a.relative.latencyRatio !== undefined ? { latencyRatio: a.relative.latencyRatio } : {}),
+            latencyFloorSeconds: a.relative.latencyFloorSeconds ?? defaults.DEFAULT_RELATIVE_LATENCY_FLOOR_SECONDS,
+          },
+        }
+      : {}),
+    ...(a?.custom?.length
+      ? {
+          custom: a.custom.map(
+            (c): CustomAlarmSpec => ({
+              name: c.name,
+              ...(c.description !== undefined ? { description: c.description } : {}),
+              ...(c.metric ? { metric: { ...c.metric, dimensions: c.metric.dimensions ?? {} } } : {}),
+              ...(c.expression !== undefined ? { expression: c.expression } : {}),
+              ...(c.metrics ? { metrics: Object.fromEntries(Object.entries(c.metrics).map(([id, m]) => [id, { ...m, dimensions: m.dimensions ?? {} }])) } : {}),
+              threshold: c.threshold,
+              comparison: c.comparison ?? ">=",
+              ...alarmWindow(c),
+              treatMissingData: c.treatMissingData ?? "notBreaching",
+              action: c.action ?? "rollback",
+            }),
+          ),
+        }
+      : {}),
   };
 }
 

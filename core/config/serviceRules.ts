@@ -214,13 +214,14 @@ export function checkCommon(s: RawService, at: Path, out: Issue[]): void {
       });
     }
     const period = a?.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
-    if (period * evaluation > 86_400) {
+    if (period * evaluation > maxAlarmWindowSeconds(period)) {
       out.push({
         path: [...at, "alarms", kind, "evaluationPeriods"],
-        message: `${evaluation} periods of ${period} s exceed one day, the longest window CloudWatch evaluates`,
+        message: `${evaluation} periods of ${period} s exceed ${period < 3600 ? "one day" : "seven days"}, the longest window CloudWatch evaluates at this period`,
       });
     }
   }
+  alarmRules(s.alarms, [...at, "alarms"], out);
   // Compare against the request that will be applied, defaults included: a limit below the
   // default request is rejected by Kubernetes just the same.
   const defaultRequests = { cpu: defaults.DEFAULT_CPU_REQUEST, memory: defaults.DEFAULT_MEMORY_REQUEST };
@@ -234,4 +235,65 @@ export function checkCommon(s: RawService, at: Path, out: Issue[]): void {
       });
     }
   }
+}
+
+/** CloudWatch's longest evaluation window: 1 day for periods under an hour, else 7 days. */
+export function maxAlarmWindowSeconds(periodSeconds: number): number {
+  return periodSeconds < 3600 ? 86_400 : 604_800;
+}
+
+/** Metric math functions and keywords are upper case; lower-case words are metric ids. */
+const EXPRESSION_ID = /(?<![A-Za-z0-9_."'])([a-z][A-Za-z0-9_]*)(?![A-Za-z0-9_(])/g;
+
+/** The metric ids an expression refers to (words starting lower case, outside strings, not called). */
+export function expressionIds(expression: string): string[] {
+  const unquoted = expression.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  return [...new Set([...unquoted.matchAll(EXPRESSION_ID)].map((m) => m[1]))];
+}
+
+/** Relative and custom alarms: the rules their shapes cannot state. */
+function alarmRules(a: RawService["alarms"], at: Path, out: Issue[]): void {
+  const r = a?.relative;
+  if (r && r.errorRatePoints === undefined && r.latencyRatio === undefined) {
+    out.push({ path: [...at, "relative"], message: "sets neither errorRatePoints nor latencyRatio; set one (e.g. errorRatePoints: 2) or remove `relative`" });
+  }
+  if (r && r.latencyFloorSeconds !== undefined && r.latencyRatio === undefined) {
+    out.push({ path: [...at, "relative", "latencyFloorSeconds"], message: "only applies with latencyRatio; set latencyRatio or remove it" });
+  }
+  const seen = new Map<string, number>();
+  (a?.custom ?? []).forEach((c, i) => {
+    const here = [...at, "custom", i];
+    const first = seen.get(c.name);
+    if (first !== undefined) out.push({ path: [...here, "name"], message: `"${c.name}" is already the name of custom alarm ${first}; names must be unique in the service` });
+    else seen.set(c.name, i);
+    if ((c.metric === undefined) === (c.expression === undefined)) {
+      out.push({ path: here, message: "needs exactly one of `metric` (one metric and a statistic) or `expression` (metric math over `metrics`)" });
+    }
+    if (c.metric !== undefined && c.metrics !== undefined) {
+      out.push({ path: [...here, "metrics"], message: "only applies with `expression`; with `metric` remove `metrics`" });
+    }
+    if (c.expression !== undefined) {
+      const ids = Object.keys(c.metrics ?? {});
+      if (ids.length === 0) out.push({ path: [...here, "metrics"], message: "required with `expression`: the metrics it refers to, by id, e.g. { errors: { namespace, name, statistic } }" });
+      else if (ids.length > 10) out.push({ path: [...here, "metrics"], message: `has ${ids.length} metrics; a CloudWatch metric math alarm takes at most 10` });
+      for (const id of expressionIds(c.expression)) {
+        if (!ids.includes(id)) out.push({ path: [...here, "expression"], message: `refers to "${id}", which is not a key of \`metrics\` (${ids.join(", ") || "none"}); metric math functions are upper case (FILL, IF, ...)` });
+      }
+    }
+    const evaluation = c.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
+    const datapoints = c.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
+    if (datapoints > evaluation) out.push({ path: [...here, "datapointsToAlarm"], message: `${datapoints} exceeds evaluationPeriods ${evaluation}; an alarm cannot need more breaching periods than it evaluates` });
+    const period = c.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
+    if (period * evaluation > maxAlarmWindowSeconds(period)) {
+      out.push({ path: [...here, "evaluationPeriods"], message: `${evaluation} periods of ${period} s exceed ${period < 3600 ? "one day" : "seven days"}, the longest window CloudWatch evaluates at this period` });
+    }
+    if (period < 60) {
+      const metrics = c.metric ? [["metric", c.metric] as const] : Object.entries(c.metrics ?? {}).map(([id, m]) => [`metrics.${id}`, m] as const);
+      for (const [where, m] of metrics) {
+        if (m.namespace.startsWith("AWS/")) {
+          out.push({ path: [...here, "periodSeconds"], message: `${period} s needs a high-resolution metric, but ${where} is in ${m.namespace}, which AWS publishes per minute or slower; use 60, or a metric your service publishes with StorageResolution 1 (EMF or PutMetricData)` });
+        }
+      }
+    }
+  });
 }

@@ -59,6 +59,72 @@ export const alarmWindowShape = {
   datapointsToAlarm: int("the breaching periods (out of evaluationPeriods) that raise the alarm", 1, 100).optional(),
 };
 
+/** CloudWatch's standard statistics, and percentile-style extended statistics (p99, p99.9, tm90, ...). */
+export const STATISTIC = /^(SampleCount|Average|Sum|Minimum|Maximum|(p|tm|wm|tc|ts)(\d{1,2}(\.\d{1,10})?|100))$/;
+
+/** Dimension value placeholders of a custom alarm; one definition makes one alarm per slot. */
+export const ALARM_PLACEHOLDERS = ["service", "slot", "version", "targetGroup", "loadBalancer", "otherSlot", "otherTargetGroup"] as const;
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+const dimensionValue = z
+  .string({ error: required("a dimension value (placeholders: {slot}, {version}, {targetGroup}, ...)") })
+  .min(1, { error: "must not be empty" })
+  .max(1024, { error: "must be at most 1024 characters (CloudWatch's limit on a dimension value)" })
+  .superRefine((v, ctx) => {
+    for (const m of v.matchAll(PLACEHOLDER)) {
+      if (!(ALARM_PLACEHOLDERS as readonly string[]).includes(m[1])) {
+        ctx.addIssue({ code: "custom", message: `unknown placeholder {${m[1]}}; use one of ${ALARM_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}` });
+      }
+    }
+  });
+
+export const customMetricSchema = z.strictObject(
+  {
+    namespace: z
+      .string({ error: required('the metric namespace, e.g. "Payments" or "AWS/ApplicationELB"') })
+      .regex(/^[^:][\x20-\x7e]{0,254}$/, { error: "must be 1..255 printable ASCII characters, not starting with ':'" }),
+    name: z.string({ error: required("the metric name") }).min(1).max(255, { error: "must be at most 255 characters" }),
+    dimensions: z
+      .record(z.string().min(1).max(255, { error: "a dimension name must be at most 255 characters" }), dimensionValue, { error: required("a map of dimension name to value") })
+      .refine((d) => Object.keys(d).length <= 30, { error: "at most 30 dimensions (CloudWatch's limit)" })
+      .optional(),
+    statistic: z
+      .string({ error: required("a statistic: Sum, Average, Minimum, Maximum, SampleCount, or a percentile such as p99") })
+      .regex(STATISTIC, { error: "must be Sum, Average, Minimum, Maximum, SampleCount, or a percentile such as p99 or p99.9 (tm/wm/tc/ts too)" }),
+  },
+  { error: required("{ namespace, name, dimensions, statistic }") },
+);
+
+export const customAlarmSchema = z.strictObject(
+  {
+    name: dnsLabel("the alarm's name, unique in the service; the alarm is <prefix>/<service>/<slot>/custom-<name>", 40),
+    description: z.string().max(400, { error: "must be at most 400 characters" }).optional(),
+    metric: customMetricSchema.optional(),
+    expression: z
+      .string({ error: required("a CloudWatch metric math expression over the ids in `metrics`") })
+      .min(1)
+      .max(1024, { error: "must be at most 1024 characters" })
+      .optional(),
+    metrics: z
+      .record(
+        z.string().regex(/^[a-z][A-Za-z0-9_]{0,254}$/, { error: "a metric id must start with a lowercase letter and hold only letters, digits and '_' (CloudWatch's Id rule)" }),
+        customMetricSchema,
+        { error: required("a map of metric id to { namespace, name, dimensions, statistic }") },
+      )
+      .optional(),
+    threshold: z.number({ error: required("the threshold the metric or expression is compared with") }).finite(),
+    comparison: z.enum([">=", ">", "<=", "<"], { error: 'must be one of ">=", ">", "<=", "<" (metric first, threshold second)' }).optional(),
+    periodSeconds: int("the period in seconds: 10, 20 or 30 for high-resolution metrics, else a multiple of 60", 10, 86_400)
+      .refine((n) => n === 10 || n === 20 || n === 30 || n % 60 === 0, { error: "must be 10, 20, 30 or a multiple of 60 (CloudWatch's alarm periods)" })
+      .optional(),
+    evaluationPeriods: int("the number of periods the alarm evaluates", 1, 100).optional(),
+    datapointsToAlarm: int("the breaching periods (out of evaluationPeriods) that raise the alarm", 1, 100).optional(),
+    treatMissingData: z.enum(["notBreaching", "breaching", "ignore", "missing"], { error: "must be notBreaching, breaching, ignore or missing" }).optional(),
+    action: z.enum(["rollback", "page"], { error: 'must be "rollback" (roll the candidate back and page) or "page" (page only)' }).optional(),
+  },
+  { error: required("a custom alarm { name, metric | expression + metrics, threshold, ... }") },
+);
+
 export const alarmsSchema = z.strictObject({
   errorRate: z
     .strictObject({
@@ -93,6 +159,26 @@ export const alarmsSchema = z.strictObject({
       ...alarmWindowShape,
     })
     .optional(),
+  relative: z
+    .strictObject({
+      errorRatePoints: z
+        .number({ error: required("the percentage points by which the candidate's 5xx rate may exceed the stable slot's before it rolls back (0 < x <= 100)") })
+        .gt(0, { error: "must be above 0 and at most 100 (percentage points above the stable slot's 5xx rate)" })
+        .max(100, { error: "must be above 0 and at most 100 (percentage points above the stable slot's 5xx rate)" })
+        .optional(),
+      latencyRatio: z
+        .number({ error: required("how many times the stable slot's p99 the candidate's p99 may reach before it rolls back (1 < x <= 100)") })
+        .gt(1, { error: "must be above 1 and at most 100 (times the stable slot's p99; 1.5 = 50% slower)" })
+        .max(100, { error: "must be above 1 and at most 100 (times the stable slot's p99; 1.5 = 50% slower)" })
+        .optional(),
+      latencyFloorSeconds: z
+        .number({ error: required("the p99, in seconds, below which the candidate is never judged slow") })
+        .min(0, { error: "must be 0..600 (seconds)" })
+        .max(600, { error: "must be 0..600 (seconds)" })
+        .optional(),
+    })
+    .optional(),
+  custom: z.array(customAlarmSchema, { error: required("a list of custom alarms") }).max(20, { error: "at most 20 custom alarms per service (each makes one alarm per slot)" }).optional(),
 });
 
 export const keyRef = (what: string) =>
@@ -317,8 +403,41 @@ type RawAlarms = NonNullable<z.output<typeof alarmsSchema>>;
 /** How long, and how many breaching periods, before an alarm fires. */
 export type AlarmWindowSpec = Filled<{ [K in keyof typeof alarmWindowShape]: z.output<(typeof alarmWindowShape)[K]> }>;
 
+type BuiltInAlarmKey = "errorRate" | "latencyP99" | "unhealthyHosts" | "connectionErrors";
+
+/** One metric of a custom alarm; dimension values may hold placeholders. */
+export interface CustomMetricSpec {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly statistic: string;
+}
+
+/** A custom alarm with defaults applied. */
+export interface CustomAlarmSpec {
+  readonly name: string;
+  readonly description?: string;
+  /** Exactly one of `metric` and (`expression` with `metrics`). */
+  readonly metric?: CustomMetricSpec;
+  readonly expression?: string;
+  readonly metrics?: Readonly<Record<string, CustomMetricSpec>>;
+  readonly threshold: number;
+  readonly comparison: ">=" | ">" | "<=" | "<";
+  readonly periodSeconds: number;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+  readonly treatMissingData: "notBreaching" | "breaching" | "ignore" | "missing";
+  readonly action: "rollback" | "page";
+}
+
+/** Candidate-against-stable judgement, when configured. */
+export type RelativeAlarmsSpec = DeepReadonly<Filled<NonNullable<RawAlarms["relative"]>, "latencyFloorSeconds">>;
+
 /** The rollback alarms on each slot's target group, defaults applied. */
-export type AlarmsSpec = { readonly [K in keyof RawAlarms]-?: Filled<NonNullable<RawAlarms[K]>> };
+export type AlarmsSpec = { readonly [K in BuiltInAlarmKey]-?: Filled<NonNullable<RawAlarms[K]>> } & {
+  readonly relative?: RelativeAlarmsSpec;
+  readonly custom?: readonly CustomAlarmSpec[];
+};
 
 /** An environment value: plain text, or a Secret/ConfigMap key the kubelet resolves. */
 export type EnvValue = DeepReadonly<z.output<typeof envValueSchema>>;

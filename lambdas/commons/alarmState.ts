@@ -8,8 +8,8 @@ import { serviceAlarmNames } from "../../core/alarms";
 import type { Slot } from "../../core/slots";
 import { Coalescer } from "./coalesce";
 
-export async function alarmsInAlarm(cloudwatch: CloudWatchClient, prefix: string, service: string, slots: readonly Slot[], abortSignal?: AbortSignal): Promise<string[]> {
-  const names = serviceAlarmNames(prefix, service, slots);
+export async function alarmsInAlarm(cloudwatch: CloudWatchClient, prefix: string, service: string, slots: readonly Slot[], kinds?: readonly string[], abortSignal?: AbortSignal): Promise<string[]> {
+  const names = serviceAlarmNames(prefix, service, slots, kinds);
   const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }), abortSignal ? { abortSignal } : {});
   return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
 }
@@ -63,9 +63,12 @@ export class AlarmBatcher {
     return this.states.calls;
   }
 
-  /** The names of the service's alarms on these slots that are in ALARM now. */
-  async firing(service: string, slots: readonly Slot[]): Promise<string[]> {
-    const names = serviceAlarmNames(this.prefix, service, slots);
+  /**
+   * The names of the service's alarms on these slots that are in ALARM now. `kinds`: the release
+   * state's `routing.alarmKinds` (absent: the built-in four).
+   */
+  async firing(service: string, slots: readonly Slot[], kinds?: readonly string[]): Promise<string[]> {
+    const names = serviceAlarmNames(this.prefix, service, slots, kinds);
     const states = await Promise.all(names.map((n) => this.states.get(n)));
     return names.filter((_, i) => states[i] === "ALARM");
   }

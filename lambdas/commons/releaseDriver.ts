@@ -118,7 +118,7 @@ async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) =>
 export function createReleaseDriver(deps: DriverDeps) {
   const now = deps.now ?? Date.now;
   const alarms = deps.alarms ?? new AlarmBatcher(deps.cloudwatch, deps.alarmPrefix);
-  const alarmsInAlarm = (service: string, slots: readonly Slot[]) => alarms.firing(service, slots);
+  const alarmsInAlarm = (state: ReleaseState, slots: readonly Slot[]) => alarms.firing(state.service, slots, state.routing.alarmKinds);
   // The fresh reads around each move (state before and after, the rule before) of services
   // ticked at once share BatchGetItem and DescribeRules calls.
   const stateReads = new Coalescer<string, ReleaseState>((keys) => deps.store.getMany(keys), { maxBatch: 100, gatherMs: defaults.DRIVER_READ_GATHER_MS });
@@ -224,7 +224,7 @@ export function createReleaseDriver(deps: DriverDeps) {
   async function guardedMove(state: ReleaseState, expectedRevision: number, candidate: Slot, to: SlotWeights, from?: SlotWeights): Promise<string | undefined> {
     const [fresh, firing, live] = await Promise.all([
       freshState(state.service),
-      alarmsInAlarm(state.service, [candidate]),
+      alarmsInAlarm(state, [candidate]),
       from ? freshWeights(state.routing) : Promise.resolve(undefined),
     ]);
     if (!fresh || fresh.revision !== expectedRevision) return `release state moved on (revision ${fresh?.revision ?? "?"}, phase ${fresh?.phase ?? "?"}) since revision ${expectedRevision}`;
@@ -246,7 +246,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     const at = new Date(tickAt).toISOString();
     // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it
     // flips before it records), so the rule is not touched at all.
-    const firing = await alarmsInAlarm(state.service, [cand.slot]);
+    const firing = await alarmsInAlarm(state, [cand.slot]);
     if (firing.length > 0) {
       return { service: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${firing.join(", ")}; not advancing`, weights: state.weights };
     }

@@ -111,6 +111,14 @@ export function createRollbackHandler(deps: RollbackDeps) {
   const now = deps.now ?? Date.now;
   const newWriteId = deps.newWriteId ?? randomUUID;
   const { logger, metrics } = deps;
+  /**
+   * Each service's alarm kinds as its release state last read here recorded them (relative and
+   * custom alarms), so the "also firing" line names every alarm; unknown: the built-in four.
+   */
+  const alarmKinds = new Map<string, readonly string[] | undefined>();
+  const remember = (s: ReleaseState | undefined): void => {
+    if (s) alarmKinds.set(s.service, s.routing.alarmKinds);
+  };
   /** Milliseconds left before Lambda stops this invocation; unlimited outside Lambda. */
   let remaining: () => number = () => Number.POSITIVE_INFINITY;
 
@@ -130,10 +138,11 @@ export function createRollbackHandler(deps: RollbackDeps) {
    * the invocation's remaining time is needed for what must happen (sending the notification).
    */
   async function firingAlarms(service: string): Promise<string[] | string> {
+    const kinds = alarmKinds.get(service);
     const budget = remaining() - defaults.ROLLBACK_RESERVED_MS;
     if (budget < defaults.ROLLBACK_OPTIONAL_CALL_MIN_MS) return `skipped: ${Math.max(0, Math.round(remaining()))} ms left`;
     try {
-      return await alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, service, SLOTS, AbortSignal.timeout(Math.min(budget, defaults.ROLLBACK_OPTIONAL_CALL_MAX_MS)));
+      return await alarmsInAlarm(deps.cloudwatch, deps.alarmPrefix, service, SLOTS, kinds, AbortSignal.timeout(Math.min(budget, defaults.ROLLBACK_OPTIONAL_CALL_MAX_MS)));
     } catch (err) {
       assertIsError(err);
       logger.warn("could not list firing alarms", { error: err.message });
@@ -231,6 +240,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
           )
         : undefined;
       [state, now$] = await Promise.all([deps.store.get(target.service), confirm ? describeAlarm(deps.cloudwatch, signal.alarmName) : Promise.resolve(undefined)]);
+      remember(state);
     } catch (err) {
       if (err instanceof ReleaseStateError) return escalate(signal, target, err.message);
       throw err;
@@ -427,6 +437,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
   async function manual(req: { service: string; reason: string; by: string; force?: boolean }): Promise<SignalResult> {
     const started = performance.now();
     const state = await deps.store.get(req.service);
+    remember(state);
     if (!state) return { outcome: Outcome.Refused, service: req.service, reason: `no release state for ${req.service}` };
     const at = new Date(now()).toISOString();
     const releasing = state.phase === Phase.Releasing && !!state.candidate && state.weights[state.candidate.slot] > 0;

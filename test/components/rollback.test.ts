@@ -235,13 +235,16 @@ describe("components/rollback: RollbackFunction", () => {
 });
 
 describe("components/rollback: AutoRollback", () => {
-  const spec = parseServiceSpec({
+  const SERVICE = {
     name: "payments",
     port: 8080,
     healthPath: "/healthz",
     routing: { paths: ["/payments/*"], priority: 100 },
     stable: "blue",
     slots: { blue: { image: "r/payments:2.3.0" }, green: { image: "r/payments:2.3.1" } },
+  };
+  const spec = parseServiceSpec({
+    ...SERVICE,
     alarms: { errorRate: { thresholdPercent: 2, minRequests: 50 }, latencyP99: { thresholdSeconds: 0.8, evaluationPeriods: 5, datapointsToAlarm: 4 } },
   });
 
@@ -323,6 +326,48 @@ describe("components/rollback: AutoRollback", () => {
     assert.equal(conn.threshold, 5);
     assert.deepEqual(conn.dimensions, { LoadBalancer: "app/remedy/50dc6c495c0c9188", TargetGroup: "targetgroup/payments-green-5e6f7a8b/0123456789abcdef" });
     assert.deepEqual(conn.alarmActions, [FN, TOPIC]);
+  });
+
+  it("custom and relative alarms: one per slot with placeholders filled from the deployed slots; page-only alarms never invoke the Lambda nor carry the hint", async () => {
+    const custom = parseServiceSpec({
+      ...SERVICE,
+      alarms: {
+        relative: { errorRatePoints: 2 },
+        custom: [
+          { name: "checkout-errors", metric: { namespace: "Payments", name: "CheckoutErrors", dimensions: { Slot: "{slot}", Version: "{version}", Against: "{otherTargetGroup}" }, statistic: "Sum" }, threshold: 5, periodSeconds: 10 },
+          { name: "queue-age", metric: { namespace: "Payments", name: "QueueAge", statistic: "p90" }, threshold: 30, action: "page" },
+        ],
+      },
+    });
+    new AutoRollback("payments-rollback", { service: "payments", slots: ["blue", "green"], alarms: custom.alarms, versions: { blue: "2.3.0", green: "2.3.1" }, alarmNamePrefix: "remedy-prod", listenerArn: LISTENER, targetGroupArns: TGS, ruleArn: RULES[0], functionArn: FN, topicArn: TOPIC });
+    await settle();
+    assert.equal(ofType(T.alarm).length, 2 * 7);
+    const checkout = one(T.alarm, "payments-rollback-green-custom-checkout-errors").inputs as Obj;
+    assert.equal(checkout.name, "remedy-prod/payments/green/custom-checkout-errors");
+    assert.deepEqual(checkout.dimensions, { Slot: "green", Version: "2.3.1", Against: "targetgroup/payments-blue-1a2b3c4d/73e2d6bc24d8a067" });
+    assert.equal(checkout.period, 10, "a high-resolution alarm (10 s)");
+    assert.equal(checkout.namespace, "Payments");
+    assert.deepEqual(checkout.alarmActions, [FN, TOPIC]);
+    assert.match(checkout.alarmDescription, /\[remedy rollback target: arn:aws:elasticloadbalancing:[^ ]+:targetgroup\/payments-blue-1a2b3c4d\/73e2d6bc24d8a067; rule: .+\/1111\]$/);
+    assert.deepEqual((one(T.alarm, "payments-rollback-blue-custom-checkout-errors").inputs as Obj).dimensions, { Slot: "blue", Version: "2.3.0", Against: "targetgroup/payments-green-5e6f7a8b/0123456789abcdef" });
+    for (const pageOnly of ["payments-rollback-green-custom-queue-age", "payments-rollback-green-error-rate"]) {
+      const a = one(T.alarm, pageOnly).inputs as Obj;
+      assert.deepEqual(a.alarmActions, [TOPIC], `${pageOnly} only pages`);
+      assert.doesNotMatch(a.alarmDescription, /remedy rollback target/, `${pageOnly} carries no hint: it never reaches the Lambda`);
+    }
+    const queue = one(T.alarm, "payments-rollback-green-custom-queue-age").inputs as Obj;
+    assert.equal(queue.extendedStatistic, "p90");
+    assert.equal(queue.statistic, undefined);
+    const vs = one(T.alarm, "payments-rollback-green-error-rate-vs-stable").inputs as Obj;
+    assert.deepEqual(vs.alarmActions, [FN, TOPIC]);
+    assert.deepEqual(
+      (vs.metricQueries as Obj[]).filter((q) => q.metric).map((q) => `${q.id}:${q.metric.dimensions.TargetGroup}`),
+      ["cErr", "cReq"].map((id) => `${id}:targetgroup/payments-green-5e6f7a8b/0123456789abcdef`).concat(["sErr", "sReq"].map((id) => `${id}:targetgroup/payments-blue-1a2b3c4d/73e2d6bc24d8a067`)),
+    );
+    assert.throws(
+      () => new AutoRollback("x", { service: "payments", slots: ["green"], alarms: custom.alarms, alarmNamePrefix: "remedy-prod", listenerArn: LISTENER, targetGroupArns: TGS, functionArn: FN, topicArn: TOPIC }),
+      /custom alarm "checkout-errors" uses \{version\}, but `versions.green` is not given/,
+    );
   });
 
   it("refuses a bad service name or slot list, naming the arg", () => {

@@ -108,13 +108,16 @@ describe("core/config: service alarms", () => {
       assert.ok(lines.some((l) => l.startsWith("services[0].alarms.cpu: unknown key;")), lines.join("\n"));
     }
     try {
-      parseServiceSpec(serviceInput({ name: "p", alarms: { latencyP99: { evaluationPeriods: 2, datapointsToAlarm: 3 }, unhealthyHosts: { periodSeconds: 3600, evaluationPeriods: 30 } } }), "services[0]");
+      parseServiceSpec(serviceInput({ name: "p", alarms: { latencyP99: { evaluationPeriods: 2, datapointsToAlarm: 3 }, unhealthyHosts: { periodSeconds: 1800, evaluationPeriods: 60 }, connectionErrors: { periodSeconds: 3600, evaluationPeriods: 100 } } }), "services[0]");
       assert.fail("expected a ConfigError");
     } catch (err) {
       assert.ok(err instanceof ConfigError);
       assert.deepEqual(err.issues.map((i) => `${i.path}: ${i.message}`), [
         "services[0].alarms.latencyP99.datapointsToAlarm: 3 exceeds evaluationPeriods 2; an alarm cannot need more breaching periods than it evaluates",
-        "services[0].alarms.unhealthyHosts.evaluationPeriods: 30 periods of 3600 s exceed one day, the longest window CloudWatch evaluates",
+        // CloudWatch: "Period multiplied by EvaluationPeriods can't be more than 604,800 seconds. For
+        // alarms with a period of less than one hour (3,600 seconds), the total evaluation period
+        // can't be longer than one day" (PutMetricAlarm, Period). 3600 x 100 is inside seven days.
+        "services[0].alarms.unhealthyHosts.evaluationPeriods: 60 periods of 1800 s exceed one day, the longest window CloudWatch evaluates at this period",
       ]);
     }
   });
@@ -130,9 +133,9 @@ describe("core/alarms: the alarm definitions CloudWatch gets", () => {
   };
 
   it("defines each slot's four alarms on the ALB namespace with the target group's dimensions, metrics, statistics and metric math", () => {
-    const alarms = slotAlarms({ prefix: "remedy-prod", service: "payments", slot: "green", loadBalancer: "app/remedy/abc", targetGroup: "targetgroup/payments-green/def", spec: spec as never });
+    const alarms = slotAlarms({ prefix: "remedy-prod", service: "payments", slot: "green", loadBalancer: "app/remedy/abc", targetGroup: "targetgroup/payments-green/def", otherTargetGroup: "targetgroup/payments-blue/ghi", spec: spec as never, fill: () => assert.fail("no custom alarms") });
     const dimensions = { LoadBalancer: "app/remedy/abc", TargetGroup: "targetgroup/payments-green/def" };
-    const common = { comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "notBreaching" };
+    const common = { comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "notBreaching", action: "rollback" };
     assert.deepEqual(alarms, [
       {
         kind: "error-rate",
@@ -195,6 +198,7 @@ describe("core/alarms: the alarm definitions CloudWatch gets", () => {
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       treatMissingData: "notBreaching",
+      action: "page",
       metric: { namespace: "AWS/ApplicationELB", metricName: "HTTPCode_ELB_5XX_Count", dimensions: { LoadBalancer: "app/remedy/abc" }, period: 60, statistic: "Sum" },
     });
     const grouped = loadBalancerAlarm("remedy-prod", "app/remedy-internal/abc", 10, "internal");
@@ -235,7 +239,7 @@ describe("core/alarms: the alarm definitions CloudWatch gets", () => {
 
   it("parses only well-formed names of this prefix: three parts, a service label, a slot and a kind", () => {
     assert.deepEqual(parseAlarmName("p", "p/pay-ments2/blue/latency-p99"), { service: "pay-ments2", slot: "blue", kind: "latency-p99" });
-    for (const name of ["p/payments/blue", "p/payments/blue/error-rate/x", "px/payments/blue/error-rate", "q/payments/blue/error-rate", "p/Payments/blue/error-rate", "p/payments-/blue/error-rate", "p/-payments/blue/error-rate", "p/payments/red/error-rate", "p/payments/blue/errors", "p//blue/error-rate"]) {
+    for (const name of ["p/payments/blue", "p/payments/blue/error-rate/x", "px/payments/blue/error-rate", "q/payments/blue/error-rate", "p/Payments/blue/error-rate", "p/payments-/blue/error-rate", "p/-payments/blue/error-rate", "p/payments/red/error-rate", "p/payments/blue/errors", "p//blue/error-rate", "p/payments/blue/custom-", "p/payments/blue/custom-X", "p/payments/blue/custom-a-", "p/payments/blue/error-rate-vs-blue"]) {
       assert.equal(parseAlarmName("p", name), undefined, name);
     }
     assert.equal(alarmName("p", "s", "blue", AlarmKind.ConnectionErrors), "p/s/blue/connection-errors");

@@ -260,6 +260,7 @@ export function one(type: string, name: string): RecordedResource {
 }
 
 export const T = {
+  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
   component: "remedy:delivery:BlueGreenService",
   ingress: "remedy:delivery:SharedIngress",
   tg: "aws:lb/targetGroup:TargetGroup",

@@ -23,8 +23,8 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
 import { Writable } from "node:stream";
 import { createNetwork } from "../../cli/rehearsal/moto";
-import { AlarmKind, alarmName, loadBalancerDimension, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
-import { parseServiceSpec } from "../../core/config";
+import { alarmName, fillPlaceholders, loadBalancerDimension, recordedAlarmKinds, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { type ServiceInput, parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseEvent, type ReleaseState, type Routing } from "../../core/releaseState";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { SLOTS, Slot, otherSlot } from "../../core/slots";
@@ -48,6 +48,8 @@ export interface WorldOptions {
   readonly concurrency?: number;
   /** Alarms without the rollback hint in their description (as deployed before it existed). */
   readonly noHint?: boolean;
+  /** The services' `alarms` config (relative, custom); recorded in routing as `pulumi up` does. */
+  readonly alarms?: ServiceInput["alarms"];
 }
 
 /** The one target of the `index`-th service's slot. */
@@ -96,7 +98,8 @@ export function capture(target: Logger | Metrics): string[] {
 export interface ServiceWorld {
   readonly name: string;
   readonly routing: Routing;
-  readonly alarmNames: Record<Slot, Record<AlarmKind, string>>;
+  /** Alarm name per slot and kind (built-in, `*-vs-stable`, `custom-<name>`). */
+  readonly alarmNames: Record<Slot, Record<string, string>>;
 }
 
 export interface World {
@@ -184,7 +187,16 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
       }),
     );
     // As `pulumi up` records it, with the stack's topic for operators' announcements.
-    const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0, notifyTopicArn: topicArn };
+    const spec = parseServiceSpec({
+      name,
+      port: 8080,
+      healthPath: "/healthz",
+      routing: { paths: [`/${name}/*`], priority: 1 },
+      stable: "blue",
+      slots: { blue: { image: "r/app:v1" }, green: { image: "r/app:v2" } },
+      ...(opts.alarms ? { alarms: opts.alarms } : {}),
+    });
+    const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0, notifyTopicArn: topicArn, ...recordedAlarmKinds(spec.alarms) };
     const traffic = new Traffic(c.elb);
     let state: ReleaseState = initialState(name, { slot: Slot.Blue, version: "v1" }, routing, new Date(Date.now() - 60_000).toISOString());
     if (opts.progressiveAt !== undefined) {
@@ -217,24 +229,18 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
       state = started.state;
     }
 
-    const spec = parseServiceSpec({
-      name,
-      port: 8080,
-      healthPath: "/healthz",
-      routing: { paths: [`/${name}/*`], priority: 1 },
-      stable: "blue",
-      slots: { blue: { image: "r/app:v1" }, green: { image: "r/app:v2" } },
-    });
-    const alarmNames = {} as Record<Slot, Record<AlarmKind, string>>;
+    const alarmNames = {} as Record<Slot, Record<string, string>>;
     for (const slot of SLOTS) {
-      alarmNames[slot] = {} as Record<AlarmKind, string>;
-      for (const def of slotAlarms({ prefix: PREFIX, service: name, slot, loadBalancer: lbDim, targetGroup: targetGroupDimension(tgs[slot]), spec: spec.alarms })) {
+      alarmNames[slot] = {};
+      const values = { service: name, slot, version: spec.slots[slot]?.version ?? "", targetGroup: targetGroupDimension(tgs[slot]), loadBalancer: lbDim, otherSlot: otherSlot(slot), otherTargetGroup: targetGroupDimension(tgs[otherSlot(slot)]) };
+      const defs = slotAlarms({ prefix: PREFIX, service: name, slot, loadBalancer: lbDim, targetGroup: values.targetGroup, otherTargetGroup: values.otherTargetGroup, spec: spec.alarms, fill: (t) => fillPlaceholders(t, values) });
+      for (const def of defs) {
         alarmNames[slot][def.kind] = def.name;
         await c.cw.send(
           new PutMetricAlarmCommand({
             AlarmName: def.name,
             // As AutoRollback deploys them: the other slot's target group and the rule, for the Lambda's one-round-trip read.
-            AlarmDescription: opts.noHint ? def.description : def.description + rollbackHint(tgs[otherSlot(slot)], routing.ruleArn),
+            AlarmDescription: opts.noHint || def.action !== "rollback" ? def.description : def.description + rollbackHint(tgs[otherSlot(slot)], routing.ruleArn),
             ComparisonOperator: def.comparisonOperator,
             Threshold: def.threshold,
             EvaluationPeriods: def.evaluationPeriods,

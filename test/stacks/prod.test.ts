@@ -283,6 +283,37 @@ describe("stacks: the prod program", () => {
     });
   });
 
+  describe("custom and relative alarms", () => {
+    it("creates them per slot and records their kinds in the release state, so the driver, the rollback Lambda and status name them", async () => {
+      const yaml = structuredClone(stackYaml("prod")) as Record<string, unknown>;
+      const payments = (yaml["remedy:services"] as Obj[])[0];
+      payments.alarms = {
+        relative: { errorRatePoints: 2 },
+        custom: [{ name: "checkout-errors", metric: { namespace: "Payments", name: "CheckoutErrors", dimensions: { Slot: "{slot}", Version: "{version}" }, statistic: "Sum" }, threshold: 5, periodSeconds: 10 }],
+      };
+      const backend = new MemoryReleaseBackend();
+      const restore = setReleaseBackendFactory(() => backend);
+      try {
+        recorded.resources.length = 0;
+        await runStackEntry(yaml);
+        await settle();
+        const names = ofType(T.alarm).map((r) => (r.inputs as Obj).name as string);
+        for (const slot of ["blue", "green"]) {
+          assert.ok(names.includes(`remedy-prod/payments/${slot}/custom-checkout-errors`), names.join("\n"));
+          assert.ok(names.includes(`remedy-prod/payments/${slot}/error-rate-vs-stable`), names.filter((n) => n.includes("payments")).join("\n"));
+        }
+        assert.ok(!names.some((n) => n.startsWith("remedy-prod/orders/") && n.includes("custom-")), names.filter((n) => n.includes("custom-")).join(", "));
+        const green = ofType(T.alarm).find((r) => (r.inputs as Obj).name === "remedy-prod/payments/green/custom-checkout-errors")?.inputs as Obj;
+        assert.deepEqual(green.dimensions, { Slot: "green", Version: "v2.3.1" });
+        const state = await backend.get("payments");
+        assert.deepEqual(state?.routing.alarmKinds, ["error-rate", "latency-p99", "unhealthy-hosts", "connection-errors", "error-rate-vs-stable", "custom-checkout-errors"]);
+        assert.equal((await backend.get("orders"))?.routing.alarmKinds, undefined, "the built-in four are not recorded");
+      } finally {
+        restore();
+      }
+    });
+  });
+
   describe("image mode reads the live image from release state", () => {
     const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
     const imageYaml = () => {

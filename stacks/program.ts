@@ -339,21 +339,18 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
     const svc = services.get(spec.name) as BlueGreenService;
-    alarms.set(
-      spec.name,
-      new AutoRollback(`${spec.name}-rollback`, {
-        service: spec.name,
-        slots: SLOTS.filter((slot) => spec.slots[slot] !== undefined),
-        alarms: spec.alarms,
-        versions: Object.fromEntries(SLOTS.flatMap((slot) => (spec.slots[slot] ? [[slot, spec.slots[slot].version]] : []))),
-        alarmNamePrefix: options.alarmNamePrefix,
-        listenerArn: attachmentOf(spec).listenerArn,
-        targetGroupArns: svc.targetGroupArns,
-        ruleArn: svc.ruleArn,
-        functionArn: rollback.functionArn,
-        topicArn: rollback.topicArn,
-      }),
-    );
+    alarms.set(spec.name, new AutoRollback(`${spec.name}-rollback`, {
+      service: spec.name,
+      slots: SLOTS.filter((slot) => spec.slots[slot] !== undefined),
+      alarms: spec.alarms,
+      versions: Object.fromEntries(SLOTS.flatMap((slot) => (spec.slots[slot] ? [[slot, spec.slots[slot].version]] : []))),
+      alarmNamePrefix: options.alarmNamePrefix,
+      listenerArn: attachmentOf(spec).listenerArn,
+      targetGroupArns: svc.targetGroupArns,
+      ruleArn: svc.ruleArn,
+      functionArn: rollback.functionArn,
+      topicArn: rollback.topicArn,
+    }));
   }
 
   // What people look at: traffic, errors, latency and weight per service, with its alarms.

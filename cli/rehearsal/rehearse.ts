@@ -3,7 +3,8 @@
  * AWS side into moto (the real program under moto-backed Pulumi mocks), release payments
  * v2.3.1 to 10%, breach its error-rate alarm, deliver CloudWatch's alarm event to the deployed
  * rollback Lambda bundle, check traffic went back, show that a second `up` keeps the rollback,
- * and that a new candidate image releases again.
+ * and that a new candidate image releases again; then progressive releases through the release
+ * driver, and a rollback on the service's own 10-second metric (EMF from samples/emf-metrics).
  */
 import { DescribeAlarmsCommand, SetAlarmStateCommand, CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -32,6 +33,11 @@ import { DynamoReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { createAwsMocks, type AwsMocks } from "./awsMocks";
 import { createNetwork, startMoto, type MotoServer } from "./moto";
 import { captureWarnings, settle } from "./pulumiRuntime";
+import { MetricsLogger } from "aws-embedded-metrics";
+import type { IEnvironment } from "aws-embedded-metrics/lib/environment/IEnvironment";
+import { LogSerializer } from "aws-embedded-metrics/lib/serializers/LogSerializer";
+import { CheckoutMetrics } from "../../samples/emf-metrics/checkoutMetrics";
+import { evaluateAlarm, publishEmf } from "./cloudwatchStandIns";
 
 export const REHEARSAL_REGION = "eu-west-1";
 const PROJECT = "remedy";
@@ -205,21 +211,28 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
 
     // 3. CloudWatch invokes the rollback Lambda with its alarm-action event.
     const handler = await loadDeployedHandler(h.aws, endpoint);
-    const ts = (alarm.StateUpdatedTimestamp ?? new Date()).toISOString().replace("Z", "+0000");
-    const event = {
-      source: "aws.cloudwatch",
-      alarmArn: alarm.AlarmArn,
-      accountId: alarm.AlarmArn?.split(":")[4],
-      time: ts,
-      region: REHEARSAL_REGION,
-      alarmData: {
-        alarmName,
-        state: { value: "ALARM", reason: alarm.StateReason, timestamp: ts },
-        previousState: { value: "OK", reason: "", timestamp: ts },
-        configuration: { description: alarm.AlarmDescription, metrics: [] },
-      },
+    let invocations = 0;
+    /** What CloudWatch sends the function for `name` in ALARM now (an alarm action's event). */
+    const invoke = async (name: string) => {
+      const a = (await cw.send(new DescribeAlarmsCommand({ AlarmNames: [name] }))).MetricAlarms?.[0];
+      if (!a) throw new Error(`alarm ${name} was not deployed`);
+      const ts = (a.StateUpdatedTimestamp ?? new Date()).toISOString().replace("Z", "+0000");
+      const event = {
+        source: "aws.cloudwatch",
+        alarmArn: a.AlarmArn,
+        accountId: a.AlarmArn?.split(":")[4],
+        time: ts,
+        region: REHEARSAL_REGION,
+        alarmData: {
+          alarmName: name,
+          state: { value: a.StateValue, reason: a.StateReason, timestamp: ts },
+          previousState: { value: "OK", reason: "", timestamp: ts },
+          configuration: { description: a.AlarmDescription, metrics: [] },
+        },
+      };
+      return handler(event, { functionName: "rollback", awsRequestId: `rehearsal-${++invocations}`, invokedFunctionArn: "", memoryLimitInMB: "256", functionVersion: "$LATEST", getRemainingTimeInMillis: () => 30_000 });
     };
-    const result = await handler(event, { functionName: "rollback", awsRequestId: "rehearsal", invokedFunctionArn: "", memoryLimitInMB: "256", functionVersion: "$LATEST", getRemainingTimeInMillis: () => 30_000 });
+    const result = await invoke(alarmName);
     const alarmToFlipMs = result.results[0]?.flipMs ?? null;
     await record(
       "rollback Lambda",
@@ -293,20 +306,59 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     await tick("driver tick", 1, { blue: 10, green: 90 });
     const blueAlarm = `${PREFIX}/${SERVICE}/blue/error-rate`;
     await cw.send(new SetAlarmStateCommand({ AlarmName: blueAlarm, StateValue: "ALARM", StateReason: "Threshold Crossed: 1 datapoint [31.0] was greater than or equal to the threshold (2.0)." }));
-    const failing = (await cw.send(new DescribeAlarmsCommand({ AlarmNames: [blueAlarm] }))).MetricAlarms?.[0];
-    const fts = (failing?.StateUpdatedTimestamp ?? new Date()).toISOString().replace("Z", "+0000");
-    const midStep = await handler(
-      { ...event, alarmArn: failing?.AlarmArn, alarmData: { ...event.alarmData, alarmName: blueAlarm, state: { value: "ALARM", reason: failing?.StateReason, timestamp: fts } } },
-      { functionName: "rollback", awsRequestId: "rehearsal-2", invokedFunctionArn: "", memoryLimitInMB: "256", functionVersion: "$LATEST", getRemainingTimeInMillis: () => 30_000 },
-    );
+    const midStep = await invoke(blueAlarm);
     await record("rollback Lambda (mid-step)", `${midStep.outcome}: ${midStep.results[0]?.reason ?? ""}`, { blue: 0, green: 100 }, () => (midStep.outcome === "rolled-back" ? undefined : `outcome ${midStep.outcome}`));
     await tick("driver tick (stopped)", 5, { blue: 0, green: 100 }, "rolled-back");
+
+    // 8. The service's own signal: v2.3.5 as a canary into the idle slot (blue). Its pods count
+    //    failed checkouts and write them every 10 s in embedded metric format (the sample's real
+    //    code, samples/emf-metrics); the agent stand-in publishes them at high resolution; the
+    //    evaluation stand-in judges the 10-second custom alarm on what CloudWatch then holds
+    //    (moto evaluates nothing); the rollback Lambda flips back on its event.
+    await pulumiUp(
+      h,
+      rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
+        canary(p);
+        delete p.stable;
+        delete p.slots;
+        p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
+        p.version = "v2.3.5";
+      }),
+      (aws) => options.afterUp?.(++runs, aws),
+    );
+    await record("pulumi up #6 (v2.3.5)", "version v2.3.5 into the idle slot (blue) at 0%", { blue: 0, green: 100 }, () =>
+      state?.candidate?.slot === "blue" && state.candidate.version === "v2.3.5" ? undefined : `candidate ${state?.candidate?.version ?? "?"} (${state?.candidate?.slot ?? "?"})`,
+    );
+    await tick("driver tick", 1, { blue: 10, green: 90 });
+    const emf: string[] = [];
+    const pods = { blue: new CheckoutMetrics(SERVICE, "blue", "v2.3.5", () => emfLogger(emf)), green: new CheckoutMetrics(SERVICE, "green", "v2.3.3", () => emfLogger(emf)) };
+    const PERIOD = 10_000;
+    const evaluatedAt = Math.floor(Date.now() / PERIOD) * PERIOD;
+    const failed = [9, 7, 8];
+    for (const [i, failures] of failed.entries()) {
+      for (let n = 0; n < 40; n++) pods.blue.record(n >= failures);
+      for (let n = 0; n < 360; n++) pods.green.record(true);
+      const at = new Date(evaluatedAt - (failed.length - i) * PERIOD + 1_000);
+      await pods.blue.flush(at);
+      await pods.green.flush(at);
+    }
+    const datapoints = await publishEmf(cw, emf);
+    await record("service metrics (EMF)", `${emf.length} EMF records from the pods -> ${datapoints} high-resolution datapoints (agent stand-in); blue failed ${failed.join(", ")} of 40 checkouts per 10 s`, { blue: 10, green: 90 });
+    const customAlarm = `${PREFIX}/${SERVICE}/blue/custom-checkout-errors`;
+    const verdict = await evaluateAlarm(cw, customAlarm, new Date(evaluatedAt));
+    const stableVerdict = await evaluateAlarm(cw, `${PREFIX}/${SERVICE}/green/custom-checkout-errors`, new Date(evaluatedAt));
+    await record("custom alarm (10 s)", `${customAlarm} -> ${verdict.state} (${verdict.reason}); green's: ${stableVerdict.state}`, { blue: 10, green: 90 }, () =>
+      verdict.state === "ALARM" && stableVerdict.state === "OK" ? undefined : `blue ${verdict.state}, green ${stableVerdict.state}`,
+    );
+    const onCustom = await invoke(customAlarm);
+    await record("rollback Lambda (custom)", `${onCustom.outcome}: ${onCustom.results[0]?.reason ?? ""}`, { blue: 0, green: 100 }, () => (onCustom.outcome === "rolled-back" ? undefined : `outcome ${onCustom.outcome}`));
 
     // What people heard, and the recorded history.
     const notifications = await inbox.drain();
     // From the subscription on (after the first up): the rollback, v2.3.2 and the v2.3.3 canary
-    // started, its steps (told: steps on here) and promotion, v2.3.4 started, a step, its rollback.
-    const expected = ["rolled-back", "release-started", "release-started", "step-advanced", "step-advanced", "promoted", "release-started", "step-advanced", "rolled-back"];
+    // started, its steps (told: steps on here) and promotion, v2.3.4 started, a step, its rollback;
+    // v2.3.5 started, a step, its rollback on the custom alarm.
+    const expected = ["rolled-back", "release-started", "release-started", "step-advanced", "step-advanced", "promoted", "release-started", "step-advanced", "rolled-back", "release-started", "step-advanced", "rolled-back"];
     const heard = notifications.map((n) => n.event);
     if (JSON.stringify(heard) !== JSON.stringify(expected)) failures.push(`notifications: heard ${heard.join(", ")}; expected ${expected.join(", ")}`);
     const history = await store.history(SERVICE);
@@ -318,6 +370,26 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     Object.assign(process.env, saved);
     if (!options.keep) await moto?.stop();
   }
+}
+
+/** A MetricsLogger whose records (as the CloudWatch agent would receive them) go to `into`. */
+function emfLogger(into: string[]): MetricsLogger {
+  const serializer = new LogSerializer();
+  const environment: IEnvironment = {
+    probe: () => Promise.resolve(true),
+    getName: () => "remedy-rehearsal",
+    getType: () => "Agent",
+    getLogGroupName: () => "",
+    configureContext: () => undefined,
+    getSink: () => ({
+      name: "rehearsal-agent",
+      accept: (context) => {
+        into.push(...serializer.serialize(context));
+        return Promise.resolve();
+      },
+    }),
+  };
+  return new MetricsLogger(() => Promise.resolve(environment));
 }
 
 /** An SQS queue subscribed to `topicArn`: what a subscriber received, with each message's `event` attribute. */

@@ -46,10 +46,13 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["release-started", "remedy prod: payments v2.3.4 release started"],
         ["step-advanced", "remedy prod: payments v2.3.4 at 10%"],
         ["rolled-back", "remedy: payments rolled back to v2.3.3"],
+        ["release-started", "remedy prod: payments v2.3.5 release started"],
+        ["step-advanced", "remedy prod: payments v2.3.5 at 10%"],
+        ["rolled-back", "remedy: payments rolled back to v2.3.3"],
       ],
     );
     const actions = result.history.map((h) => `${h.action} by ${h.by.startsWith("remedy-prod/") ? "alarm" : h.by}`);
-    assert.deepEqual(actions.slice(-7), [
+    assert.deepEqual(actions.slice(-10), [
       "start-release by pulumi:prod",
       "advance-step by release-driver",
       "advance-step by release-driver",
@@ -57,7 +60,11 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
       "start-release by pulumi:prod",
       "advance-step by release-driver",
       "roll-back by alarm",
+      "start-release by pulumi:prod",
+      "advance-step by release-driver",
+      "roll-back by alarm",
     ]);
+    assert.equal(result.history[result.history.length - 1].by, "remedy-prod/payments/blue/custom-checkout-errors", "the last rollback came from the service's own 10-second metric");
     assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy: payments rolled back to v2\.3\.0\n/);
     assert.match(formatTimeline(result), /\npayments: 8 changes \(the newest of \d+; --limit for more\), oldest first\n/);
   });
@@ -81,8 +88,17 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["driver tick", { blue: 10, green: 90 }],
         ["rollback Lambda (mid-step)", { blue: 0, green: 100 }],
         ["driver tick (stopped)", { blue: 0, green: 100 }],
+        // The service's own metric: EMF from the pods, a 10-second custom alarm, the rollback.
+        ["pulumi up #6 (v2.3.5)", { blue: 0, green: 100 }],
+        ["driver tick", { blue: 10, green: 90 }],
+        ["service metrics (EMF)", { blue: 10, green: 90 }],
+        ["custom alarm (10 s)", { blue: 10, green: 90 }],
+        ["rollback Lambda (custom)", { blue: 0, green: 100 }],
       ],
     );
+    assert.match(result.timeline[15].change, /^6 EMF records from the pods -> 12 high-resolution datapoints/);
+    assert.match(result.timeline[16].change, /blue\/custom-checkout-errors -> ALARM \(Threshold Crossed: 3 out of the last 3 datapoints \[9\.0, 7\.0, 8\.0\] were greater than or equal to the threshold \(5\.0\)/);
+    assert.match(result.timeline[16].change, /green's: OK$/);
     assert.match(result.timeline[8].change, /promote: baked 10 min at 100% with alarms OK/);
     assert.match(result.timeline[12].change, /skipped: not a progressive release in progress \(phase rolled-back\)/);
     // The driver is deployed with the stack once a service has a strategy: its function and schedule exist.
@@ -107,7 +123,7 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
   });
 
   it("creates AWS resources in moto with moto's ids, and applies later runs as updates", () => {
-    assert.equal(runs.length, 5, "three ups of the loop, two of the canaries");
+    assert.equal(runs.length, 6, "three ups of the loop, three of the canaries");
     const rule = (s: Snapshot) => s.live.get("aws:lb/listenerRule:ListenerRule::payments");
     assert.match(rule(runs[0])?.id ?? "", /^arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule\/app\//);
     assert.equal(rule(runs[1])?.id, rule(runs[0])?.id, "the rule is updated in place, not replaced");

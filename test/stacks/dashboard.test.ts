@@ -27,8 +27,8 @@ describe("stacks: the prod program's CloudWatch dashboard", () => {
     assert.equal(d.dashboardName, "remedy-prod");
     const body = JSON.parse(d.dashboardBody as string) as { widgets: Obj[] };
     const alarmWidgets = body.widgets.filter((w) => w.type === "alarm").map((w) => [w.properties.title, (w.properties.alarms as string[]).length]);
-    // payments and orders have both slots (4 alarms each), catalog only blue.
-    assert.deepEqual(alarmWidgets, [["payments: alarms", 8], ["orders: alarms", 8], ["catalog: alarms", 4]]);
+    // payments and orders have both slots (4 alarms each, payments 5 with its custom one), catalog only blue.
+    assert.deepEqual(alarmWidgets, [["payments: alarms", 10], ["orders: alarms", 8], ["catalog: alarms", 4]]);
     for (const w of body.widgets.filter((x) => x.type === "metric")) {
       for (const m of w.properties.metrics as unknown[][]) if (m[0] === "AWS/ApplicationELB") assert.match(String(m[3]), /^targetgroup\/(payments|orders|catalog)-(blue|green)-[0-9a-f]{8}\//);
     }

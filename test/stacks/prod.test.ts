@@ -103,12 +103,13 @@ describe("stacks: the prod program", () => {
       for (const r of objects) validateK8sObject(r);
     });
 
-    it("arms automatic rollback: one Lambda for the stack, four alarms per deployed slot, and the ALB's own 5xx paging humans", () => {
+    it("arms automatic rollback: one Lambda for the stack, four alarms per deployed slot (five with payments' custom one), and the ALB's own 5xx paging humans", () => {
       assert.deepEqual(ofType("remedy:rollback:RollbackFunction").map((r) => r.name), ["rollback"]);
       assert.deepEqual(ofType("remedy:rollback:AutoRollback").map((r) => r.name).sort(), ["catalog-rollback", "orders-rollback", "payments-rollback"]);
       const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => r.inputs.name as string);
       const of = (svc: string) => alarms.filter((n) => n.startsWith(`remedy-prod/${svc}/`)).length;
-      assert.equal(of("payments"), 8);
+      assert.equal(of("payments"), 10, "payments adds its custom checkout-errors alarm on each slot");
+      assert.ok(alarms.includes("remedy-prod/payments/green/custom-checkout-errors"));
       assert.equal(of("orders"), 8);
       assert.equal(of("catalog"), 4, "catalog has only a blue slot");
       // HTTPCode_ELB_5XX_Count exists per load balancer only: it pages, it cannot name a slot.
@@ -154,7 +155,7 @@ describe("stacks: the prod program", () => {
       assert.equal(exports.rollback.alarmNamePrefix, "remedy-prod");
       assert.equal(await promiseOf(exports.rollback.functionArn), one("aws:lambda/function:Function", "rollback").state.arn);
       assert.equal(await promiseOf(exports.rollback.releaseTable), one("aws:dynamodb/table:Table", "rollback-releases").state.name);
-      assert.equal((await promiseOf<string[]>(exports.services.payments.alarmNames)).length, 8);
+      assert.equal((await promiseOf<string[]>(exports.services.payments.alarmNames)).length, 10);
     });
   });
 

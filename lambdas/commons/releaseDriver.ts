@@ -399,21 +399,31 @@ export function createReleaseDriver(deps: DriverDeps) {
     // rollback alarms page humans for that.
     const refused = new Set<string>();
     const sleep = watch.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    while (remainingMs() > watch.intervalMs + defaults.DRIVER_MIN_SERVICE_MS) {
+    // Checks first, then waits: the watch starts as soon as the tick's steps are done, and the
+    // gap until the next tick's first check (the driver's timeout is under its 1-minute
+    // schedule) is as short as it can be; bench/detection models it.
+    for (let first = true; ; first = false) {
+      if (!first) {
+        if (remainingMs() <= watch.intervalMs + defaults.DRIVER_MIN_SERVICE_MS) break;
+        await sleep(watch.intervalMs);
+      }
       const states = await deps.store.getMany(deps.services);
       const exposed = [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service));
       if (exposed.length === 0) break;
-      await sleep(watch.intervalMs);
+      let acted = 0;
       for (const s of exposed) {
         const cand = s.candidate as NonNullable<ReleaseState["candidate"]>;
         const healthy = await deps.traffic.healthyTargets(s.routing.targetGroupArns[cand.slot]);
         if (healthy > 0) continue;
+        acted++;
         const reason = `candidate ${cand.version} (${cand.slot}) has no healthy targets at ${s.weights[cand.slot]}% (target health, checked every ${Math.round(watch.intervalMs / 1000)} s by the release driver)`;
         const r = await watch.rollBack(s.service, reason);
         deps.logger.warn("candidate unhealthy: rollback", { service: s.service, outcome: r.outcome, reason: r.reason });
         if (r.outcome !== "rolled-back") refused.add(s.service);
         out.push({ service: s.service, decision: r.outcome === "rolled-back" ? "rolled-back" : "hold", reason: `${reason}: ${r.outcome}: ${r.reason}`, ...(r.outcome === "rolled-back" ? { weights: s.weights } : {}) });
       }
+      // Every exposed candidate was rolled back or refused: nothing is left to watch.
+      if (acted === exposed.length) break;
     }
     return out;
   }

@@ -73,6 +73,18 @@ describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhea
     assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 90, green: 10 });
   });
 
+  it("checks before its first wait: a candidate already without targets when the tick ends its steps is rolled back in that tick, no wait", async () => {
+    let waits = 0;
+    await world.deregisterAll("payments", "green");
+    const tick = watchingDriver(4, async () => {
+      waits++;
+    });
+    const results = await tick();
+    assert.ok(results.some((r) => r.decision === "rolled-back"), JSON.stringify(results));
+    assert.equal(waits, 0);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+  });
+
   it("stops watching when no candidate takes traffic", async () => {
     let waits = 0;
     await world.traffic.setWeights(world.services.payments.routing, { blue: 100, green: 0 });

@@ -73,10 +73,15 @@ const SERIALIZED = new Set(["TransactWriteItems", "UpdateItem", "PutItem"]);
  * @param opts.latencyMs hold each request this long before forwarding it (concurrent requests
  *   wait side by side): a model of the network and service time a real AWS call has and a local
  *   moto does not. Default 0.
+ * @param opts.routes upstream per AWS service (the signing name in the request's SigV4
+ *   credential scope: `dynamodb`, `monitoring`, `elasticloadbalancing`, `ec2`, ...); others go to
+ *   `upstream`. One moto per service: a moto_server answers concurrent requests largely one at a
+ *   time, which AWS's separate services do not.
  */
-export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean; readonly latencyMs?: number } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean; readonly latencyMs?: number; readonly routes?: Readonly<Record<string, string>> } = {}): Promise<FaultProxy> {
   const serialize = opts.serializeConditionalWrites ?? true;
-  const target = new URL(upstream);
+  const defaultTarget = new URL(upstream);
+  const routes = new Map(Object.entries(opts.routes ?? {}).map(([svc, url]) => [svc, new URL(url)]));
   let queue: Promise<void> = Promise.resolve();
   const rules: Rule[] = [];
   const forwarded: Record<string, number> = {};
@@ -111,6 +116,8 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
       res.on("close", () => done());
       function forward(): void {
       const sent = performance.now();
+      const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(req.headers.authorization ?? "")?.[1];
+      const target = (service && routes.get(service)) || defaultTarget;
       const up = http.request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {

@@ -1,0 +1,19 @@
+/**
+ * The modelled-latency proxies of bench/rollback-latency in a process of their own, so their
+ * work (two hops per call) does not share the measured handler's event loop: forked with
+ * `{ main, routes, latencyMs }` as JSON in argv[2]; answers `{ setup, endpoint }` over IPC.
+ */
+import { startFaultProxy } from "../../test/helpers/faultProxy";
+
+async function main(): Promise<void> {
+  const { main: upstream, routes, latencyMs } = JSON.parse(process.argv[2] ?? "{}") as { main: string; routes: Record<string, string>; latencyMs: number };
+  const routing = await startFaultProxy(upstream, { routes });
+  const latency = await startFaultProxy(routing.endpoint, { latencyMs, serializeConditionalWrites: false });
+  process.send?.({ setup: routing.endpoint, endpoint: latency.endpoint });
+  process.on("disconnect", () => process.exit(0));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

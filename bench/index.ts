@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, each printing ratios against a baseline measured in the same run. */
 import { run as checkApi } from "./check-api";
+import { run as detection } from "./detection";
 import { run as cli } from "./cli";
 import { run as migrate } from "./migrate";
 import { run as programScale } from "./program-scale";
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
     ["check-api", checkApi],
     ["migrate", migrate],
     ["release-driver", releaseDriver],
+    ["detection", detection],
   ];
   const results: Array<[string, boolean]> = [];
   for (const [name, run] of benches) {

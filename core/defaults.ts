@@ -375,3 +375,9 @@ export function containerSecurityContext(): { allowPrivilegeEscalation: boolean;
  */
 export const DRIVER_HEALTH_WATCH_SECONDS = 5;
 
+/**
+ * The release driver Lambda's timeout: under its 1-minute schedule, so ticks rarely overlap; the
+ * health watch runs until about 6 s before it (bench/detection models the gap to the next tick).
+ */
+export const DRIVER_TIMEOUT_SECONDS = 50;
+

@@ -135,7 +135,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         policy: this.policy,
         logGroup,
         memorySize: 256,
-        timeout: 50,
+        timeout: defaults.DRIVER_TIMEOUT_SECONDS,
         variables: driverEnvironment<pulumi.Input<string>>({
           tableName: args.tableName,
           alarmNamePrefix: args.alarmNamePrefix,

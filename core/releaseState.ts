@@ -9,7 +9,8 @@
  * mutation-tested as one module (`npm run mutation releaseState`). Splitting it by event would
  * scatter those invariants.
  */
-import { z } from "zod";
+import "./zodMini";
+import * as z from "zod/mini";
 import type { NormalizedStrategy, PreTrafficCheck, PreTrafficState } from "./progressive";
 import { SLOTS, Slot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
@@ -590,25 +591,28 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
 // Validation of stored state (DynamoDB items are written by three programs; trust nothing).
 
 const slotSchema = z.enum(SLOTS as [Slot, Slot]);
-const slotVersionSchema = z.object({ slot: slotSchema, version: z.string().min(1), image: z.string().min(1).optional() });
+const nonEmpty = () => z.string().check(z.minLength(1));
+const arnString = () => z.string().check(z.startsWith("arn:"));
+const intAtLeast = (min: number, max?: number) => z.int().check(...(max === undefined ? [z.gte(min)] : [z.gte(min), z.lte(max)]));
+const slotVersionSchema = z.object({ slot: slotSchema, version: nonEmpty(), image: z.optional(nonEmpty()) });
 const isoTime = z.iso.datetime({ offset: true });
-const weightSchema = z.number().int().min(0).max(100);
+const weightSchema = intAtLeast(0, 100);
 
 export const releaseStateSchema = z
   .object({
-    service: z.string().min(1),
-    revision: z.number().int().min(0),
+    service: nonEmpty(),
+    revision: intAtLeast(0),
     phase: z.enum(Object.values(Phase) as [Phase, ...Phase[]]),
     stable: slotVersionSchema,
-    candidate: slotVersionSchema.nullable(),
-    previous: slotVersionSchema.nullable(),
-    promotedAt: isoTime.nullable().default(null),
-    rollbackWindowEndsAt: isoTime.nullable().default(null),
+    candidate: z.nullable(slotVersionSchema),
+    previous: z.nullable(slotVersionSchema),
+    promotedAt: z._default(z.nullable(isoTime), null),
+    rollbackWindowEndsAt: z._default(z.nullable(isoTime), null),
     weights: z.object({ blue: weightSchema, green: weightSchema }),
-    releaseId: z.string().nullable(),
-    releaseStartedAt: isoTime.nullable(),
-    lastRollback: z
-      .object({
+    releaseId: z.nullable(z.string()),
+    releaseStartedAt: z.nullable(isoTime),
+    lastRollback: z.nullable(
+      z.object({
         releaseId: z.string(),
         at: isoTime,
         by: z.string(),
@@ -616,63 +620,63 @@ export const releaseStateSchema = z
         failedSlot: slotSchema,
         fromVersion: z.string(),
         toVersion: z.string(),
-        afterPromotion: z.boolean().optional(),
-      })
-      .nullable(),
+        afterPromotion: z.optional(z.boolean()),
+      }),
+    ),
     routing: z.object({
-      ruleArn: z.string().startsWith("arn:"),
-      targetGroupArns: z.object({ blue: z.string().startsWith("arn:"), green: z.string().startsWith("arn:") }),
-      stickinessSeconds: z.number().int().min(0).max(604_800),
-      bindings: z.object({ blue: z.string().min(1).optional(), green: z.string().min(1).optional() }).optional(),
-      notifyTopicArn: z.string().startsWith("arn:").optional(),
-      alarmKinds: z.array(z.string().regex(/^[a-z][-a-z0-9]*$/)).max(64).optional(),
+      ruleArn: arnString(),
+      targetGroupArns: z.object({ blue: arnString(), green: arnString() }),
+      stickinessSeconds: intAtLeast(0, 604_800),
+      bindings: z.optional(z.object({ blue: z.optional(nonEmpty()), green: z.optional(nonEmpty()) })),
+      notifyTopicArn: z.optional(arnString()),
+      alarmKinds: z.optional(z.array(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))).check(z.maxLength(64))),
     }),
     updatedAt: isoTime,
-    writeId: z.string().min(1).optional(),
-    previousRetiredAt: isoTime.nullable().optional(),
-    progress: z
-      .object({
-        strategy: z.object({
-          steps: z.array(
-            z.union([
-              z.object({ kind: z.literal("weight"), weight: weightSchema, minutes: z.number().int().min(0) }),
-              z.object({ kind: z.literal("pause"), reason: z.string() }),
-            ]),
+    writeId: z.optional(nonEmpty()),
+    previousRetiredAt: z.optional(z.nullable(isoTime)),
+    progress: z.optional(
+      z.nullable(
+        z.object({
+          strategy: z.object({
+            steps: z.array(
+              z.union([
+                z.object({ kind: z.literal("weight"), weight: weightSchema, minutes: intAtLeast(0) }),
+                z.object({ kind: z.literal("pause"), reason: z.string() }),
+              ]),
+            ),
+            bakeMinutes: intAtLeast(0),
+          }),
+          stepIndex: intAtLeast(-1),
+          stepStartedAt: isoTime,
+          promote: z.optional(z.enum(["step", "full"])),
+          rollbackWindowMinutes: intAtLeast(0),
+          preTraffic: z.optional(
+            z.object({
+              check: z.discriminatedUnion("kind", [
+                z.object({
+                  kind: z.literal("http"),
+                  url: z.url(),
+                  header: nonEmpty(),
+                  value: nonEmpty(),
+                  expectStatus: z.tuple([z.int(), z.int()]),
+                  timeoutSeconds: intAtLeast(1),
+                }),
+                z.object({ kind: z.literal("lambda"), functionArn: arnString(), timeoutSeconds: intAtLeast(1) }),
+              ]),
+              maxAttempts: intAtLeast(1),
+              attempts: intAtLeast(0),
+              passedAt: z.optional(isoTime),
+              lastResult: z.optional(z.string()),
+            }),
           ),
-          bakeMinutes: z.number().int().min(0),
         }),
-        stepIndex: z.number().int().min(-1),
-        stepStartedAt: isoTime,
-        promote: z.enum(["step", "full"]).optional(),
-        rollbackWindowMinutes: z.number().int().min(0),
-        preTraffic: z
-          .object({
-            check: z.discriminatedUnion("kind", [
-              z.object({
-                kind: z.literal("http"),
-                url: z.url(),
-                header: z.string().min(1),
-                value: z.string().min(1),
-                expectStatus: z.tuple([z.number().int(), z.number().int()]),
-                timeoutSeconds: z.number().int().min(1),
-              }),
-              z.object({ kind: z.literal("lambda"), functionArn: z.string().startsWith("arn:"), timeoutSeconds: z.number().int().min(1) }),
-            ]),
-            maxAttempts: z.number().int().min(1),
-            attempts: z.number().int().min(0),
-            passedAt: isoTime.optional(),
-            lastResult: z.string().optional(),
-          })
-          .optional(),
-      })
-      .nullable()
-      .optional(),
+      ),
+    ),
   })
-  .refine((s) => s.weights.blue + s.weights.green === 100, { message: "weights must sum to 100", path: ["weights"] })
-  .refine((s) => !s.candidate || s.candidate.slot !== s.stable.slot, {
-    message: "candidate and stable must be in different slots",
-    path: ["candidate", "slot"],
-  });
+  .check(
+    z.refine((s) => s.weights.blue + s.weights.green === 100, { message: "weights must sum to 100", path: ["weights"] }),
+    z.refine((s) => !s.candidate || s.candidate.slot !== s.stable.slot, { message: "candidate and stable must be in different slots", path: ["candidate", "slot"] }),
+  );
 
 /** Thrown when a stored release state does not have the expected shape. */
 export class ReleaseStateError extends Error {

@@ -6,7 +6,8 @@
  * - EventBridge: `{ "detail-type": "CloudWatch Alarm State Change", source: "aws.cloudwatch", detail: { alarmName, state } }`
  * Anything else is an `InvalidEventError` naming what was wrong.
  */
-import { z } from "zod";
+import "../../core/zodMini";
+import * as z from "zod/mini";
 import { parseRollbackHint } from "../../core/alarms";
 
 export const AlarmState = { Alarm: "ALARM", Ok: "OK", InsufficientData: "INSUFFICIENT_DATA" } as const;
@@ -51,54 +52,57 @@ export class InvalidEventError extends Error {
  * CloudWatch writes `2023-08-04T12:36:15.490+0000` (no colon in the offset), SNS the same;
  * EventBridge's envelope uses `2019-10-02T17:04:40Z`. Accept both, return ISO-8601 UTC.
  */
-const cwTime = z.string().transform((raw, ctx) => {
-  const normalised = raw.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
-  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(normalised) ? Date.parse(normalised) : NaN;
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: "custom", message: `must be a timestamp such as 2026-11-24T10:00:00.000+0000, got ${JSON.stringify(raw)}` });
-    return z.NEVER;
-  }
-  return new Date(ms).toISOString();
-});
+const cwTime = z.pipe(
+  z.string(),
+  z.transform((raw: string, ctx) => {
+    const normalised = raw.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
+    const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(normalised) ? Date.parse(normalised) : NaN;
+    if (Number.isNaN(ms)) {
+      ctx.issues.push({ code: "custom", message: `must be a timestamp such as 2026-11-24T10:00:00.000+0000, got ${JSON.stringify(raw)}`, input: raw });
+      return z.NEVER;
+    }
+    return new Date(ms).toISOString();
+  }),
+);
 
 const stateValue = z.enum([AlarmState.Alarm, AlarmState.Ok, AlarmState.InsufficientData]);
 const alarmStateSchema = z.object({ value: stateValue, reason: z.string(), timestamp: cwTime });
-const alarmName = z.string().min(1).max(255);
+const alarmName = z.string().check(z.minLength(1), z.maxLength(255));
+const arnString = () => z.string().check(z.startsWith("arn:"));
+const configuration = z.optional(z.looseObject({ description: z.nullish(z.string()) }));
 
 const alarmActionSchema = z.object({
   source: z.literal("aws.cloudwatch"),
-  alarmArn: z.string().startsWith("arn:"),
-  accountId: z.string().optional(),
-  region: z.string().optional(),
-  alarmData: z.object({ alarmName, state: alarmStateSchema, configuration: z.object({ description: z.string().nullish() }).passthrough().optional() }),
+  alarmArn: arnString(),
+  accountId: z.optional(z.string()),
+  region: z.optional(z.string()),
+  alarmData: z.object({ alarmName, state: alarmStateSchema, configuration }),
 });
 
 const eventBridgeSchema = z.object({
   source: z.literal("aws.cloudwatch"),
   "detail-type": z.literal("CloudWatch Alarm State Change"),
-  account: z.string().optional(),
-  region: z.string().optional(),
-  resources: z.array(z.string()).optional(),
-  detail: z.object({ alarmName, state: alarmStateSchema, configuration: z.object({ description: z.string().nullish() }).passthrough().optional() }),
+  account: z.optional(z.string()),
+  region: z.optional(z.string()),
+  resources: z.optional(z.array(z.string())),
+  detail: z.object({ alarmName, state: alarmStateSchema, configuration }),
 });
 
 const snsMessageSchema = z.object({
   AlarmName: alarmName,
-  AlarmArn: z.string().startsWith("arn:").optional(),
-  AWSAccountId: z.string().optional(),
+  AlarmArn: z.optional(arnString()),
+  AWSAccountId: z.optional(z.string()),
   NewStateValue: stateValue,
   NewStateReason: z.string(),
   StateChangeTime: cwTime,
-  AlarmDescription: z.string().nullish(),
+  AlarmDescription: z.nullish(z.string()),
 });
 
 const snsSchema = z.object({
-  Records: z
-    .array(z.object({ EventSource: z.literal("aws:sns"), Sns: z.object({ Message: z.string() }) }))
-    .min(1),
+  Records: z.array(z.object({ EventSource: z.literal("aws:sns"), Sns: z.object({ Message: z.string() }) })).check(z.minLength(1)),
 });
 
-function problems(err: z.ZodError, root: string): string {
+function problems(err: { readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[] }, root: string): string {
   return err.issues
     .slice(0, 5)
     .map((i) => `${[root, ...i.path.map(String)].filter(Boolean).join(".")}: ${i.message}`)

@@ -9,17 +9,18 @@
  * https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html
  */
 import type { SNSClient } from "@aws-sdk/client-sns";
-import { z } from "zod";
+import "../../core/zodMini";
+import * as z from "zod/mini";
 import { publishNotice } from "./notify";
 
 const noticeSchema = z.object({
-  subject: z.string().min(1),
+  subject: z.string().check(z.minLength(1)),
   lines: z.array(z.string()),
   attributes: z.record(z.string(), z.string()),
 });
 
 const snsEventSchema = z.object({
-  Records: z.array(z.object({ Sns: z.object({ Message: z.string(), TopicArn: z.string().optional() }) })).min(1),
+  Records: z.array(z.object({ Sns: z.object({ Message: z.string(), TopicArn: z.optional(z.string()) }) })).check(z.minLength(1)),
 });
 
 /** An SNS event, or a record whose body is not a remedy notice: nothing is relayed, the event is refused. */

@@ -6,9 +6,9 @@
 import { startFaultProxy } from "../../test/helpers/faultProxy";
 
 async function main(): Promise<void> {
-  const { main: upstream, routes, latencyMs } = JSON.parse(process.argv[2] ?? "{}") as { main: string; routes: Record<string, string>; latencyMs: number };
+  const { main: upstream, routes, latencyMs, floor } = JSON.parse(process.argv[2] ?? "{}") as { main: string; routes: Record<string, string>; latencyMs: number; floor?: boolean };
   const routing = await startFaultProxy(upstream, { routes });
-  const latency = await startFaultProxy(routing.endpoint, { latencyMs, serializeConditionalWrites: false });
+  const latency = await startFaultProxy(routing.endpoint, { ...(floor ? { latencyFloorMs: latencyMs } : { latencyMs }), serializeConditionalWrites: false });
   process.send?.({ setup: routing.endpoint, endpoint: latency.endpoint });
   process.on("disconnect", () => process.exit(0));
 }

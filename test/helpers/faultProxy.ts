@@ -73,12 +73,15 @@ const SERIALIZED = new Set(["TransactWriteItems", "UpdateItem", "PutItem"]);
  * @param opts.latencyMs hold each request this long before forwarding it (concurrent requests
  *   wait side by side): a model of the network and service time a real AWS call has and a local
  *   moto does not. Default 0.
+ * @param opts.latencyFloorMs instead: forward at once and answer no sooner than this long after
+ *   the request arrived: every call takes max(floor, the emulator's own time), so the emulator's
+ *   time is hidden below the floor, as another service's work is behind AWS's latency.
  * @param opts.routes upstream per AWS service (the signing name in the request's SigV4
  *   credential scope: `dynamodb`, `monitoring`, `elasticloadbalancing`, `ec2`, ...); others go to
  *   `upstream`. One moto per service: a moto_server answers concurrent requests largely one at a
  *   time, which AWS's separate services do not.
  */
-export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean; readonly latencyMs?: number; readonly routes?: Readonly<Record<string, string>> } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string, opts: { readonly serializeConditionalWrites?: boolean; readonly latencyMs?: number; readonly latencyFloorMs?: number; readonly routes?: Readonly<Record<string, string>> } = {}): Promise<FaultProxy> {
   const serialize = opts.serializeConditionalWrites ?? true;
   const defaultTarget = new URL(upstream);
   const routes = new Map(Object.entries(opts.routes ?? {}).map(([svc, url]) => [svc, new URL(url)]));
@@ -103,6 +106,7 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
         return;
       }
       forwarded[op] = (forwarded[op] ?? 0) + 1;
+      const arrived = performance.now();
       let done: () => void = () => undefined;
       const go = () => {
         if (serialize && SERIALIZED.has(op)) {
@@ -128,8 +132,13 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
             faultResponse(res, "unavailable", json);
             return;
           }
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
+          const answer = () => {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+          };
+          const wait = (opts.latencyFloorMs ?? 0) - (performance.now() - arrived);
+          if (wait > 0) setTimeout(answer, wait);
+          else answer();
         },
       );
       up.on("error", (err) => {

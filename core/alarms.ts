@@ -310,6 +310,9 @@ function relativeAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
     metric: { namespace: ALB, metricName, stat, period, dimensions },
   });
   const baseline = `FILL(sReq, 0) >= ${e.minRequests}`;
+  /** What every relative alarm shares: its window, and that it rolls back. */
+  const rollsBack = (threshold: number, w: { evaluationPeriods: number; datapointsToAlarm: number }) =>
+    ({ comparisonOperator: "GreaterThanOrEqualToThreshold", threshold, evaluationPeriods: w.evaluationPeriods, datapointsToAlarm: w.datapointsToAlarm, treatMissingData: "notBreaching", action: "rollback" }) as const;
   const out: AlarmDefinition<D>[] = [];
   if (r.errorRatePoints !== undefined) {
     const rate = (errors: string, requests: string) => `IF(FILL(${requests}, 0) >= ${e.minRequests}, 100 * FILL(${errors}, 0) / ${requests}, 0)`;
@@ -317,12 +320,7 @@ function relativeAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
       kind: RelativeKind.ErrorRateVsStable,
       name: alarmName(a.prefix, a.service, a.slot, RelativeKind.ErrorRateVsStable),
       description: `remedy: ${who} 5xx rate >= ${r.errorRatePoints} points above the ${other} slot's in the same ${e.periodSeconds}s period (${e.datapointsToAlarm} of ${e.evaluationPeriods}); with fewer than ${e.minRequests} requests on ${other}, >= ${e.thresholdPercent}% alone; rolls the release back`,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      threshold: r.errorRatePoints,
-      evaluationPeriods: e.evaluationPeriods,
-      datapointsToAlarm: e.datapointsToAlarm,
-      treatMissingData: "notBreaching",
-      action: "rollback",
+      ...rollsBack(r.errorRatePoints, e),
       metricQueries: [
         q("cErr", "HTTPCode_Target_5XX_Count", "Sum", e.periodSeconds, mine),
         q("cReq", "RequestCount", "Sum", e.periodSeconds, mine),
@@ -345,12 +343,7 @@ function relativeAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
       kind: RelativeKind.LatencyVsStable,
       name: alarmName(a.prefix, a.service, a.slot, RelativeKind.LatencyVsStable),
       description: `remedy: ${who} p99 >= ${r.latencyRatio}x the ${other} slot's p99 (and >= ${r.latencyFloorSeconds}s) in the same ${l.periodSeconds}s period (${l.datapointsToAlarm} of ${l.evaluationPeriods}); with fewer than ${e.minRequests} requests on ${other}, >= ${l.thresholdSeconds}s alone; rolls the release back`,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      threshold: r.latencyRatio,
-      evaluationPeriods: l.evaluationPeriods,
-      datapointsToAlarm: l.datapointsToAlarm,
-      treatMissingData: "notBreaching",
-      action: "rollback",
+      ...rollsBack(r.latencyRatio, l),
       metricQueries: [
         q("cP99", "TargetResponseTime", "p99", l.periodSeconds, mine),
         q("sP99", "TargetResponseTime", "p99", l.periodSeconds, theirs),

@@ -282,6 +282,19 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
       const r = (await driver.tick()).find((x) => x.service === SERVICE);
       await record(label, `+${minutes} min: ${r?.decision ?? "?"}: ${r?.reason ?? ""}`, expect, () => (phase && state?.phase !== phase ? `phase ${state?.phase ?? "?"}, expected ${phase}` : undefined));
     };
+    /** `pulumi up` with payments in image mode: config names only `version`; remedy picks the slot. */
+    const imageModeUp = (version: string) =>
+      pulumiUp(
+        h,
+        rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
+          canary(p);
+          delete p.stable;
+          delete p.slots;
+          p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
+          p.version = version;
+        }),
+        (aws) => options.afterUp?.(++runs, aws),
+      );
     await tick("driver tick", 1, { blue: 90, green: 10 });
     await tick("driver tick", 5, { blue: 0, green: 100 });
     await tick("driver tick (promote)", 10, { blue: 0, green: 100 }, "promoted");
@@ -289,17 +302,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     // 7. The next canary in image mode: config names only the version (v2.3.4), remedy puts it
     //    into the idle slot (blue, since the driver promoted green); it fails mid-step and its
     //    alarm rolls it back; the driver stops.
-    await pulumiUp(
-      h,
-      rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
-        canary(p);
-        delete p.stable;
-        delete p.slots;
-        p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
-        p.version = "v2.3.4";
-      }),
-      (aws) => options.afterUp?.(++runs, aws),
-    );
+    await imageModeUp("v2.3.4");
     await record("pulumi up #5 (version)", "image mode, version v2.3.4 only: remedy puts it into the idle slot (blue) at 0%", { blue: 0, green: 100 }, () =>
       state?.candidate?.slot === "blue" && state.candidate.version === "v2.3.4" && state.stable.slot === "green" ? undefined : `candidate ${state?.candidate?.version ?? "?"} (${state?.candidate?.slot ?? "?"})`,
     );
@@ -315,17 +318,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     //    code, samples/emf-metrics); the agent stand-in publishes them at high resolution; the
     //    evaluation stand-in judges the 10-second custom alarm on what CloudWatch then holds
     //    (moto evaluates nothing); the rollback Lambda flips back on its event.
-    await pulumiUp(
-      h,
-      rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
-        canary(p);
-        delete p.stable;
-        delete p.slots;
-        p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
-        p.version = "v2.3.5";
-      }),
-      (aws) => options.afterUp?.(++runs, aws),
-    );
+    await imageModeUp("v2.3.5");
     await record("pulumi up #6 (v2.3.5)", "version v2.3.5 into the idle slot (blue) at 0%", { blue: 0, green: 100 }, () =>
       state?.candidate?.slot === "blue" && state.candidate.version === "v2.3.5" ? undefined : `candidate ${state?.candidate?.version ?? "?"} (${state?.candidate?.slot ?? "?"})`,
     );
@@ -373,7 +366,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
 }
 
 /** A MetricsLogger whose records (as the CloudWatch agent would receive them) go to `into`. */
-function emfLogger(into: string[]): MetricsLogger {
+export function emfLogger(into: string[]): MetricsLogger {
   const serializer = new LogSerializer();
   const environment: IEnvironment = {
     probe: () => Promise.resolve(true),

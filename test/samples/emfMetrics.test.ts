@@ -10,27 +10,14 @@ import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import * as yaml from "js-yaml";
 import type { MetricDatum } from "@aws-sdk/client-cloudwatch";
-import { MetricsLogger } from "aws-embedded-metrics";
-import type { IEnvironment } from "aws-embedded-metrics/lib/environment/IEnvironment";
-import { LogSerializer } from "aws-embedded-metrics/lib/serializers/LogSerializer";
 import { CheckoutMetrics, FLUSH_SECONDS, NAMESPACE } from "../../samples/emf-metrics/checkoutMetrics";
 import { checkoutServer } from "../../samples/emf-metrics/server";
 import { emfToMetricData } from "../../cli/rehearsal/cloudwatchStandIns";
+import { emfLogger } from "../../cli/rehearsal/rehearse";
 import { fillPlaceholders } from "../../core/alarms";
 import { parseStackConfig } from "../../core/config";
 
-function capturing(into: string[]): () => MetricsLogger {
-  const serializer = new LogSerializer();
-  const env: IEnvironment = {
-    probe: () => Promise.resolve(true),
-    getName: () => "test",
-    getType: () => "Agent",
-    getLogGroupName: () => "",
-    configureContext: () => undefined,
-    getSink: () => ({ name: "test", accept: (c) => (into.push(...serializer.serialize(c)), Promise.resolve()) }),
-  };
-  return () => new MetricsLogger(() => Promise.resolve(env));
-}
+const capturing = (into: string[]) => () => emfLogger(into);
 
 describe("samples/emf-metrics: a service's own 10-second metric for a custom alarm", () => {
   it("writes one EMF record per flush with both counts at StorageResolution 1, dimensioned by service and slot", async () => {

@@ -12,6 +12,11 @@ export const DRIVER_CONFIG_FILE = "driver.json";
 export interface DriverFileConfig {
   /** The progressive services, in tick order. */
   readonly services: readonly string[];
+  /**
+   * Services whose releases take weights from config (`strategy: manual`): never stepped, only
+   * watched (target health every few seconds while a candidate takes traffic). Default none.
+   */
+  readonly watch?: readonly string[];
   /** Service -> namespace, when the driver may scale promoted-away slots to 0. */
   readonly namespaces?: Readonly<Record<string, string>>;
 }
@@ -31,4 +36,14 @@ export function driverEnvironment<T>(a: {
     POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
     ...(a.kube ? { KUBE_ENDPOINT: a.kube.endpoint, KUBE_CA: a.kube.certificateAuthorityData, KUBE_CLUSTER: a.kube.cluster } : {}),
   };
+}
+
+/**
+ * What the release driver does with a service: steps a progressive one (`drive`), watches the
+ * target health of one with two slots and manual weights while its candidate takes traffic
+ * (`watch`: never stepped), or nothing (a single slot has no candidate).
+ */
+export function driverRole(s: { readonly strategy?: unknown; readonly slots: { readonly blue?: unknown; readonly green?: unknown } }): "drive" | "watch" | undefined {
+  if (s.strategy !== undefined) return "drive";
+  return s.slots.blue !== undefined && s.slots.green !== undefined ? "watch" : undefined;
 }

@@ -32,6 +32,9 @@ function driverConfig(): DriverFileConfig {
   if (!Array.isArray(parsed.services) || !parsed.services.every((s) => typeof s === "string")) {
     throw new Error(`${file}: "services" must be a list of service names (the ReleaseDriver component writes it)`);
   }
+  if (parsed.watch !== undefined && (!Array.isArray(parsed.watch) || !parsed.watch.every((s) => typeof s === "string"))) {
+    throw new Error(`${file}: "watch" must be a list of service names (the ReleaseDriver component writes it)`);
+  }
   return parsed as DriverFileConfig;
 }
 
@@ -89,6 +92,7 @@ const driver = createReleaseDriver({
   logger,
   metrics,
   watch: {
+    services: config.watch ?? [],
     intervalMs: defaults.DRIVER_HEALTH_WATCH_SECONDS * 1000,
     rollBack: (service, reason) => rollback.manual({ service, reason, by: "release-driver (target health)" }),
   },

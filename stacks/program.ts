@@ -22,6 +22,7 @@ import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig } from "../co
 import { recordedAlarmKinds } from "../core/alarms";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
+import { driverRole } from "../core/driverConfig";
 import { eksTokenAuth } from "../core/kubeconfig";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
@@ -68,7 +69,7 @@ export interface StackResources {
   readonly plans: ReadonlyMap<string, pulumi.Output<ReleasePlan>>;
   readonly releases: ReadonlyMap<string, pulumi.Output<ReleaseSummary>>;
   readonly migration?: MigrationJob;
-  /** The release driver, when a service has a progressive `strategy`. */
+  /** The release driver: steps progressive services, watches manual-weight ones' target health. */
   readonly driver?: ReleaseDriver;
   /** Chat channels and webhooks (`remedy:notifications`), when any is configured. */
   readonly notifications?: StackNotifications;
@@ -275,8 +276,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
-        // What lets this stack's rollback Lambda (and, when progressive, its driver) modify the rule.
-        ruleTags: { [ROLLBACK_RULE_TAG]: options.alarmNamePrefix, ...(spec.strategy ? { [DRIVER_RULE_TAG]: options.alarmNamePrefix } : {}) },
+        // What lets this stack's rollback Lambda (and its driver, stepping or watching) modify the rule.
+        ruleTags: { [ROLLBACK_RULE_TAG]: options.alarmNamePrefix, ...(driverRole(spec) ? { [DRIVER_RULE_TAG]: options.alarmNamePrefix } : {}) },
         ...(options.secretServices ? { secretEnv: true } : {}),
         deployAfter: earlyJob ? [earlyJob] : [],
         // The read-only credential: the DDL-capable one stays in the migration Job.
@@ -300,16 +301,17 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
   });
-  // Progressive services are moved step by step by the stack's release driver.
-  const progressive = config.services.filter((s) => s.strategy !== undefined);
+  const progressive = config.services.filter((s) => driverRole(s) === "drive");
+  const watchOnly = config.services.filter((s) => driverRole(s) === "watch");
   const driver =
-    progressive.length > 0
+    progressive.length + watchOnly.length > 0
       ? new ReleaseDriver("release-driver", {
           alarmNamePrefix: options.alarmNamePrefix,
           tableName: rollback.tableName,
           tableArn: rollback.table.arn,
           services: progressive.map((s) => s.name),
-          rules: progressive.map((s) => (services.get(s.name) as BlueGreenService).rule),
+          watchServices: watchOnly.map((s) => s.name),
+          rules: [...progressive, ...watchOnly].map((s) => (services.get(s.name) as BlueGreenService).rule),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
           ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),

@@ -14,8 +14,15 @@ export interface ReleaseDriverArgs {
   /** The release state table (RollbackFunction `tableName`) and its ARN. Required. */
   readonly tableName: pulumi.Input<string>;
   readonly tableArn: pulumi.Input<string>;
-  /** The progressive services it drives (read by key each tick). Required, at least one. */
+  /** The progressive services it drives (read by key each tick). Required; may be empty with `watchServices`. */
   readonly services: readonly string[];
+  /**
+   * Services with manual weights it only watches: while such a service's candidate takes traffic,
+   * its target health is checked every few seconds and a candidate with none healthy is rolled
+   * back through the rollback Lambda's code; never stepped. Their rules must carry the driver's
+   * tag too. Default none.
+   */
+  readonly watchServices?: readonly string[];
   /**
    * Listener rules of the progressive services. It may modify exactly the rules tagged
    * `remedy:release-driver: <alarmNamePrefix>` ({@link DRIVER_RULE_TAG}), so its policy does not
@@ -88,7 +95,11 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     super("remedy:rollback:ReleaseDriver", name, {}, opts);
     const prefixError = checkAlarmPrefix(args.alarmNamePrefix);
     if (prefixError) throw new pulumi.ResourceError(`\`alarmNamePrefix\`: ${prefixError}`, this);
-    if (args.services.length === 0) throw new pulumi.ResourceError("`services`: name at least one progressive service to drive", this);
+    if (args.services.length === 0 && (args.watchServices ?? []).length === 0) {
+      throw new pulumi.ResourceError("`services`: name at least one progressive service to drive (or one in `watchServices` to watch)", this);
+    }
+    const overlap = (args.watchServices ?? []).filter((s) => args.services.includes(s));
+    if (overlap.length > 0) throw new pulumi.ResourceError(`\`watchServices\`: ${overlap.join(", ")} ${overlap.length === 1 ? "is" : "are"} already driven (\`services\`); name each service once`, this);
     const interval = args.intervalMinutes ?? defaults.RELEASE_DRIVER_INTERVAL_MINUTES;
     if (!Number.isInteger(interval) || interval < 1 || interval > 60) {
       throw new pulumi.ResourceError(`\`intervalMinutes\` must be an integer 1..60, got ${interval}`, this);
@@ -143,7 +154,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
           ...(kube ? { kube: { endpoint: kube.endpoint, certificateAuthorityData: kube.certificateAuthorityData, cluster: kube.cluster } } : {}),
         }),
         // The service list grows with the stack: in the code package, not the 4 KB environment.
-        files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
+        files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(args.watchServices?.length ? { watch: args.watchServices } : {}), ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
         // One tick at a time: a second invocation is throttled (and, its event older than 60 s,

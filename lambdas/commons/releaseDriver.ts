@@ -63,6 +63,8 @@ export interface DriverDeps {
    * rollback Lambda's own decision, flip and records, which refuse an unhealthy stable).
    */
   readonly watch?: {
+    /** Services only watched, never stepped (manual-weight releases), besides `services`. */
+    readonly services?: readonly string[];
     readonly intervalMs: number;
     readonly rollBack: (service: string, reason: string) => Promise<{ readonly outcome: string; readonly reason: string }>;
     /** Waits between checks (tests inject it). Default a timer. */
@@ -398,6 +400,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     // A refused rollback (the stable unhealthy too) is not retried every few seconds: the
     // rollback alarms page humans for that.
     const refused = new Set<string>();
+    const watched = [...new Set([...deps.services, ...(watch.services ?? [])])];
     const sleep = watch.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     // Checks first, then waits: the watch starts as soon as the tick's steps are done, and the
     // gap until the next tick's first check (the driver's timeout is under its 1-minute
@@ -407,7 +410,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         if (remainingMs() <= watch.intervalMs + defaults.DRIVER_MIN_SERVICE_MS) break;
         await sleep(watch.intervalMs);
       }
-      const states = await deps.store.getMany(deps.services);
+      const states = await deps.store.getMany(watched);
       const exposed = [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service));
       if (exposed.length === 0) break;
       let acted = 0;

@@ -85,6 +85,30 @@ describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhea
     assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
   });
 
+  it("watches a manual-weight release it never steps: rolled back on no healthy targets, its weights otherwise untouched", async () => {
+    // Prepare: payments is only watched (watch.services), not driven; its candidate at 10% loses its targets.
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
+    let left = 1_000 + 2 * 5_000 + 900;
+    const driver = worldDriver(world, suite.moto.endpoint, {
+      services: [],
+      watch: {
+        services: ["payments"],
+        intervalMs: 5_000,
+        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
+        sleep: async () => {
+          left -= 5_000;
+          await world.deregisterAll("payments", "green");
+        },
+      },
+    });
+    // Act
+    const results = await driver.tick({ remainingMs: () => left });
+    // Assess: no step decision for payments, one rollback from the watch.
+    assert.deepEqual(results.map((r) => [r.service, r.decision]), [["payments", "rolled-back"]]);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+    assert.equal((await world.store.get("payments"))?.lastRollback?.by, "release-driver (target health)");
+  });
+
   it("stops watching when no candidate takes traffic", async () => {
     let waits = 0;
     await world.traffic.setWeights(world.services.payments.routing, { blue: 100, green: 0 });

@@ -208,7 +208,10 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.ok(stackTopicArn, "the topic's ARN");
     assert.deepEqual([fnEnv.NOTIFY_TOPIC_ARN, fnEnv.STACK_NAME, fnEnv.NOTIFY_STEPS], [stackTopicArn, "prod", "false"]);
     const code = (one("aws:lambda/function:Function", "release-driver").inputs as Obj).code as Obj;
-    assert.deepEqual(JSON.parse(await archiveFile(code, "driver.json")), { services: ["payments"], namespaces: { payments: "payments" } }, "it reads these services' state by key, never scans the table");
+    // payments is stepped; orders (two slots, manual weights) only watched; catalog (one slot) neither.
+    assert.deepEqual(JSON.parse(await archiveFile(code, "driver.json")), { services: ["payments"], watch: ["orders"], namespaces: { payments: "payments" } }, "it reads these services' state by key, never scans the table");
+    const driverTag = (rule: string) => ((one(T.rule, rule).inputs as Obj).tags as Obj)["remedy:release-driver"];
+    assert.deepEqual(["payments", "orders", "catalog"].map(driverTag), ["remedy-prod", "remedy-prod", undefined], "the driver may move the rules it steps or watches, no other");
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
     assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);

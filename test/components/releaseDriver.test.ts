@@ -1,0 +1,34 @@
+import { strict as assert } from "node:assert";
+import { ReleaseDriver } from "../../components/rollback/releaseDriver";
+import { MOCK_ACCOUNT, MOCK_REGION, archiveFile, one, settle } from "../helpers/pulumiMocks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const base = {
+  alarmNamePrefix: "remedy-prod",
+  tableName: "remedy-prod-releases",
+  tableArn: `arn:aws:dynamodb:${MOCK_REGION}:${MOCK_ACCOUNT}:table/remedy-prod-releases`,
+};
+
+describe("components/rollback: ReleaseDriver services it steps and services it only watches", () => {
+  it("writes both lists into its code package: stepped services, and manual-weight ones it only watches", async () => {
+    new ReleaseDriver("release-driver", { ...base, services: ["payments"], watchServices: ["orders", "search"] });
+    await settle();
+    const code = (one("aws:lambda/function:Function", "release-driver").inputs as Obj).code as Obj;
+    assert.deepEqual(JSON.parse(await archiveFile(code, "driver.json")), { services: ["payments"], watch: ["orders", "search"] });
+  });
+
+  it("may exist for watched services alone, and leaves `watch` out when there are none", async () => {
+    new ReleaseDriver("watch-only", { ...base, services: [], watchServices: ["orders"] });
+    new ReleaseDriver("steps-only", { ...base, services: ["payments"] });
+    await settle();
+    const file = async (name: string) => JSON.parse(await archiveFile((one("aws:lambda/function:Function", name).inputs as Obj).code as Obj, "driver.json")) as Obj;
+    assert.deepEqual(await file("watch-only"), { services: [], watch: ["orders"] });
+    assert.deepEqual(await file("steps-only"), { services: ["payments"] });
+  });
+
+  it("refuses nothing to do, and a service named in both lists, naming the arg", () => {
+    assert.throws(() => new ReleaseDriver("none", { ...base, services: [] }), /`services`: name at least one progressive service to drive \(or one in `watchServices` to watch\)/);
+    assert.throws(() => new ReleaseDriver("both", { ...base, services: ["payments"], watchServices: ["payments"] }), /`watchServices`: payments is already driven \(`services`\); name each service once/);
+  });
+});

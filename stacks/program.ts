@@ -313,7 +313,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           watchServices: watchOnly.map((s) => s.name),
           rules: [...progressive, ...watchOnly].map((s) => (services.get(s.name) as BlueGreenService).rule),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
-          ...(config.kubernetes.driverAccess ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
+          ...(config.kubernetes.driverAccess && progressive.length > 0 ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),
           alarmTopicArn: rollback.topicArn,
           notify: { topicArn: rollback.topicArn, topicKeyArn: rollback.topicKey.arn, stack: pulumi.getStack(), steps: config.notifications.steps },

@@ -9,7 +9,7 @@ import { stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { allows } from "../helpers/iamPolicy";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { T, ofType, one, promiseOf, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
+import { T, archiveFile, ofType, one, promiseOf, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
 import { initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 
@@ -101,6 +101,15 @@ describe("stacks: the prod program", () => {
       const objects = recorded.resources.filter((r) => r.type.startsWith("kubernetes:"));
       assert.equal(objects.length, 3 + 5 * 4);
       for (const r of objects) validateK8sObject(r);
+    });
+
+    it("deploys the release driver to watch the manual-weight services' target health, with no cluster access (nothing to step or scale)", async () => {
+      const fn = one("aws:lambda/function:Function", "release-driver").inputs as Obj;
+      assert.deepEqual(JSON.parse(await archiveFile(fn.code as Obj, "driver.json")), { services: [], watch: ["payments", "orders"] }, "catalog has one slot: no candidate to watch");
+      assert.equal(ofType("aws:eks/accessEntry:AccessEntry").length, 0, "driverAccess is on, but there is nothing to scale");
+      assert.equal((fn.environment as Obj).variables.KUBE_ENDPOINT, undefined);
+      const tags = (rule: string) => ((one(T.rule, rule).inputs as Obj).tags as Obj)["remedy:release-driver"];
+      assert.deepEqual(["payments", "orders", "catalog"].map(tags), ["remedy-prod", "remedy-prod", undefined]);
     });
 
     it("arms automatic rollback: one Lambda for the stack, four alarms per deployed slot (five with payments' custom one), and the ALB's own 5xx paging humans", () => {

@@ -242,6 +242,9 @@ export function maxAlarmWindowSeconds(periodSeconds: number): number {
   return periodSeconds < 3600 ? 86_400 : 604_800;
 }
 
+/** Placeholders whose value differs between the two slots. */
+const SLOT_PLACEHOLDER = /\{(slot|version|targetGroup|otherSlot|otherTargetGroup)\}/;
+
 /** Metric math functions and keywords are upper case; lower-case words are metric ids. */
 const EXPRESSION_ID = /(?<![A-Za-z0-9_."'])([a-z][A-Za-z0-9_]*)(?![A-Za-z0-9_(])/g;
 
@@ -279,6 +282,16 @@ function alarmRules(a: RawService["alarms"], at: Path, out: Issue[]): void {
       for (const id of expressionIds(c.expression)) {
         if (!ids.includes(id)) out.push({ path: [...here, "expression"], message: `refers to "${id}", which is not a key of \`metrics\` (${ids.join(", ") || "none"}); metric math functions are upper case (FILL, IF, ...)` });
       }
+    }
+    // One definition makes one alarm per slot: a rolling-back alarm whose metrics name no slot
+    // reads the same series on both slots, so the stable's failure would roll back a healthy
+    // candidate.
+    const metricsOf = c.metric ? [c.metric] : Object.values(c.metrics ?? {});
+    if ((c.action ?? "rollback") === "rollback" && metricsOf.length > 0 && !metricsOf.some((m) => Object.values(m.dimensions ?? {}).some((v) => SLOT_PLACEHOLDER.test(v)))) {
+      out.push({
+        path: c.metric ? [...here, "metric", "dimensions"] : [...here, "metrics"],
+        message: 'names no slot ({slot}, {version}, {targetGroup}, {otherSlot} or {otherTargetGroup} in a dimension value), so both slots\' alarms would read the same series and a failing stable would roll back a healthy candidate; add e.g. Slot: "{slot}" (and publish that dimension), or set action: page',
+      });
     }
     const evaluation = c.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
     const datapoints = c.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);

@@ -39,11 +39,11 @@ function defs(alarms: unknown, slot: Slot = "green"): AlarmDefinition<string>[] 
 
 describe("core/config: custom and relative alarms", () => {
   it("fills defaults for a custom alarm and keeps what the service wrote", () => {
-    const spec = parseServiceSpec(serviceInput({ name: "payments", alarms: { custom: [{ name: "queue-age", metric: { namespace: "Payments", name: "QueueAge", statistic: "p90" }, threshold: 30 }] } }));
+    const spec = parseServiceSpec(serviceInput({ name: "payments", alarms: { custom: [{ name: "queue-age", metric: { namespace: "Payments", name: "QueueAge", statistic: "p90", dimensions: { Slot: "{slot}" } }, threshold: 30 }] } }));
     assert.deepEqual(spec.alarms.custom, [
       {
         name: "queue-age",
-        metric: { namespace: "Payments", name: "QueueAge", statistic: "p90", dimensions: {} },
+        metric: { namespace: "Payments", name: "QueueAge", statistic: "p90", dimensions: { Slot: "{slot}" } },
         threshold: 30,
         comparison: ">=",
         periodSeconds: 60,
@@ -86,14 +86,14 @@ describe("core/config: custom and relative alarms", () => {
     const rules = issues({
       relative: { latencyFloorSeconds: 0.2 },
       custom: [
-        { name: "a", metric: { namespace: "P", name: "M", statistic: "Sum" }, threshold: 1 },
-        { name: "a", metric: { namespace: "P", name: "M", statistic: "Sum" }, threshold: 1 },
+        { name: "a", metric: { namespace: "P", name: "M", statistic: "Sum", dimensions: { Slot: "{slot}" } }, threshold: 1 },
+        { name: "a", metric: { namespace: "P", name: "M", statistic: "Sum", dimensions: { Slot: "{slot}" } }, threshold: 1 },
         { name: "b", threshold: 1 },
-        { name: "c", metric: { namespace: "P", name: "M", statistic: "Sum" }, expression: "m", metrics: { m: { namespace: "P", name: "M", statistic: "Sum" } }, threshold: 1 },
-        { name: "d", expression: "100 * errors / FILL(requsts, 0)", metrics: { errors: { namespace: "P", name: "E", statistic: "Sum" }, requests: { namespace: "P", name: "R", statistic: "Sum" } }, threshold: 1 },
-        { name: "e", metric: { namespace: "AWS/ApplicationELB", name: "RequestCount", statistic: "Sum" }, threshold: 1, periodSeconds: 10 },
-        { name: "g", metric: { namespace: "P", name: "M", statistic: "Sum" }, threshold: 1, periodSeconds: 30, evaluationPeriods: 2, datapointsToAlarm: 3 },
-        { name: "h", metric: { namespace: "P", name: "M", statistic: "Sum" }, threshold: 1, periodSeconds: 1800, evaluationPeriods: 60 },
+        { name: "c", metric: { namespace: "P", name: "M", statistic: "Sum", dimensions: { Slot: "{slot}" } }, expression: "m", metrics: { m: { namespace: "P", name: "M", statistic: "Sum", dimensions: { Slot: "{slot}" } } }, threshold: 1 },
+        { name: "d", expression: "100 * errors / FILL(requsts, 0)", metrics: { errors: { namespace: "P", name: "E", statistic: "Sum", dimensions: { Slot: "{slot}" } }, requests: { namespace: "P", name: "R", statistic: "Sum" } }, threshold: 1 },
+        { name: "e", metric: { namespace: "AWS/ApplicationELB", name: "RequestCount", statistic: "Sum", dimensions: { TargetGroup: "{targetGroup}" } }, threshold: 1, periodSeconds: 10 },
+        { name: "g", metric: { namespace: "P", name: "M", statistic: "Sum", dimensions: { Slot: "{slot}" } }, threshold: 1, periodSeconds: 30, evaluationPeriods: 2, datapointsToAlarm: 3 },
+        { name: "h", metric: { namespace: "P", name: "M", statistic: "Sum", dimensions: { Slot: "{slot}" } }, threshold: 1, periodSeconds: 1800, evaluationPeriods: 60 },
         { name: "i", expression: "SUM(METRICS())", threshold: 1 },
       ],
     });
@@ -109,6 +109,12 @@ describe("core/config: custom and relative alarms", () => {
       "services[0].alarms.custom[6].datapointsToAlarm: 3 exceeds evaluationPeriods 2; an alarm cannot need more breaching periods than it evaluates",
       "services[0].alarms.custom[7].evaluationPeriods: 60 periods of 1800 s exceed one day, the longest window CloudWatch evaluates at this period",
       "services[0].alarms.custom[8].metrics: required with `expression`: the metrics it refers to, by id, e.g. { errors: { namespace, name, statistic } }",
+    ]);
+    // One definition, one alarm per slot: a rolling-back alarm must read each slot's own series.
+    const shared = { namespace: "P", name: "M", statistic: "Sum", dimensions: { Service: "{service}", LoadBalancer: "{loadBalancer}" } };
+    assert.deepEqual(issues({ custom: [{ name: "a", metric: shared, threshold: 1 }, { name: "b", expression: "x + y", metrics: { x: shared, y: shared }, threshold: 1 }, { name: "c", metric: shared, threshold: 1, action: "page" }, { name: "d", expression: "x + y", metrics: { x: shared, y: { ...shared, dimensions: { V: "v{version}" } } }, threshold: 1 }] }), [
+      'services[0].alarms.custom[0].metric.dimensions: names no slot ({slot}, {version}, {targetGroup}, {otherSlot} or {otherTargetGroup} in a dimension value), so both slots\' alarms would read the same series and a failing stable would roll back a healthy candidate; add e.g. Slot: "{slot}" (and publish that dimension), or set action: page',
+      'services[0].alarms.custom[1].metrics: names no slot ({slot}, {version}, {targetGroup}, {otherSlot} or {otherTargetGroup} in a dimension value), so both slots\' alarms would read the same series and a failing stable would roll back a healthy candidate; add e.g. Slot: "{slot}" (and publish that dimension), or set action: page',
     ]);
     assert.deepEqual(issues({ relative: { latencyRatio: 1 } }), ["services[0].alarms.relative.latencyRatio: must be above 1 and at most 100 (times the stable slot's p99; 1.5 = 50% slower), got 1"]);
     const many = issues({ custom: Array.from({ length: 21 }, (_, i) => ({ name: `a${i}`, metric: { namespace: "P", name: "M", statistic: "Sum" }, threshold: 1 })) });

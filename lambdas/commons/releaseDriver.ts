@@ -413,11 +413,15 @@ export function createReleaseDriver(deps: DriverDeps) {
       const states = await deps.store.getMany(watched);
       const exposed = [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service));
       if (exposed.length === 0) break;
+      // Side by side, as many as the tick does at once (the ELB Describe* rate of the driver's
+      // Traffic still paces them): a round over many exposed candidates is not a queue of reads.
+      const health = await pooled(exposed, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, (s) =>
+        deps.traffic.healthyTargets(s.routing.targetGroupArns[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot]),
+      );
       let acted = 0;
-      for (const s of exposed) {
+      for (const [i, s] of exposed.entries()) {
         const cand = s.candidate as NonNullable<ReleaseState["candidate"]>;
-        const healthy = await deps.traffic.healthyTargets(s.routing.targetGroupArns[cand.slot]);
-        if (healthy > 0) continue;
+        if (health[i] > 0) continue;
         acted++;
         const reason = `candidate ${cand.version} (${cand.slot}) has no healthy targets at ${s.weights[cand.slot]}% (target health, checked every ${Math.round(watch.intervalMs / 1000)} s by the release driver)`;
         const r = await watch.rollBack(s.service, reason);

@@ -122,3 +122,39 @@ describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhea
     assert.equal(waits, 0, "no waiting: nothing is exposed");
   });
 });
+
+describe("lambdas/releaseDriver: the health watch over many exposed candidates", function () {
+  this.timeout(60_000);
+  const suite = useMoto();
+
+  it("reads many exposed candidates' health side by side, and rolls back only the one without targets", async () => {
+    // Prepare: six services at 10%; the fourth's candidate loses its targets.
+    const names = ["a1", "a2", "a3", "a4", "a5", "a6"];
+    const many = await createWorld(suite.moto.endpoint, names);
+    await many.deregisterAll("a4", "green");
+    const rb = handlerDeps(suite.moto.endpoint, many.topicArn);
+    let inFlight = 0;
+    let most = 0;
+    const traffic = Object.create(many.traffic) as typeof many.traffic;
+    traffic.healthyTargets = async (tg) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await many.traffic.healthyTargets(tg);
+      } finally {
+        inFlight--;
+      }
+    };
+    let left = 1_000 + 5_000 + 900;
+    const driver = worldDriver(many, suite.moto.endpoint, {
+      services: [],
+      traffic,
+      watch: { services: names, intervalMs: 5_000, rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }), sleep: async () => void (left -= 5_000) },
+    });
+    // Act
+    const results = await driver.tick({ remainingMs: () => left });
+    // Assess
+    assert.deepEqual(results.filter((r) => r.decision === "rolled-back").map((r) => r.service), ["a4"]);
+    assert.ok(most > 1, `health reads went one at a time (at most ${most} in flight)`);
+    for (const n of names) assert.deepEqual(await many.traffic.currentWeights(many.services[n].routing), n === "a4" ? { blue: 100, green: 0 } : { blue: 90, green: 10 }, n);
+  });
+});

@@ -29,7 +29,8 @@ function who(by: string): string {
   if (op) return `${op[1]} (${op[2]})`;
   // An alarm records its name, `<prefix>/<service>/<slot>/<kind>`.
   const alarm = /^(?:alarm )?[^/\s]+\/[^/\s]+\/(blue|green)\/([a-z0-9-]+)$/.exec(by);
-  if (alarm) return `alarm ${alarm[1]}/${alarm[2]}`;
+  // A custom alarm shows its own name (`custom-` only marks it in the alarm's name).
+  if (alarm) return `alarm ${alarm[1]}/${alarm[2].replace(/^custom-/, "")}`;
   return by;
 }
 
@@ -56,9 +57,13 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+/** The BY column's widest: a custom alarm's name may be longer, and is cut with "…". */
+const BY_WIDTH = 32;
+const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
 /** The timeline as text: a title, a header, one row per entry (summary wrapped in its column). */
 export function formatHistory(service: string, entries: readonly HistoryEntry[], total: number | undefined, width = HISTORY_WIDTH): string {
-  const rows = entries.map((e) => [String(e.revision), when(e.at), printable(e.action), `${e.weights.blue}/${e.weights.green}`, printable(who(e.by)).slice(0, 22), printable(e.summary)]);
+  const rows = entries.map((e) => [String(e.revision), when(e.at), printable(e.action), `${e.weights.blue}/${e.weights.green}`, cut(printable(who(e.by)), BY_WIDTH), printable(e.summary)]);
   const header = ["REV", "WHEN (UTC)", "ACTION", "BLUE/GREEN", "BY", "WHAT"];
   const widths = header.slice(0, 5).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const indent = widths.reduce((n, w) => n + w + 2, 0);

@@ -81,4 +81,15 @@ describe("cli: remedy history", function () {
     assert.match(text, /^ {2}7 {2}2026-12-01 10:03:07 {2}roll-back +100\/0 {2}alice \(oncall\) {2}why why/m);
     for (const l of text.split("\n")) assert.ok(l.length <= 100, l);
   });
+
+  it("names an alarm by slot and kind, a custom one by its own name, cutting a long one with an ellipsis", () => {
+    const by = (who: string) => {
+      const entry: HistoryEntry = { service: "s", revision: 1, at: "2026-12-01T10:03:07.123Z", by: who, action: "roll-back", releaseId: null, summary: "x", weights: { blue: 100, green: 0 } };
+      return formatHistory("s", [entry], 1, 100).split("\n")[2];
+    };
+    assert.match(by("remedy-prod/payments/green/error-rate"), /roll-back +100\/0 {2}alarm green\/error-rate {2}x$/);
+    assert.match(by("remedy-prod/payments/blue/custom-checkout-errors"), /100\/0 {2}alarm blue\/checkout-errors {2}x$/);
+    assert.match(by("remedy-prod/payments/blue/error-rate-vs-stable"), /100\/0 {2}alarm blue\/error-rate-vs-stable {2}x$/);
+    assert.match(by(`remedy-prod/payments/blue/custom-${"a".repeat(40)}`), /100\/0 {2}alarm blue\/a{20}… {2}x$/);
+  });
 });

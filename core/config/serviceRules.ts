@@ -203,24 +203,7 @@ export function checkCommon(s: RawService, at: Path, out: Issue[]): void {
       message: `has ${hosts.length + paths.length} host/path values; an ALB rule allows at most ${defaults.MAX_RULE_CONDITION_VALUES} — use wildcards or split the service`,
     });
   }
-  for (const kind of ["errorRate", "latencyP99", "unhealthyHosts", "connectionErrors"] as const) {
-    const a = s.alarms?.[kind];
-    const evaluation = a?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
-    const datapoints = a?.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
-    if (datapoints > evaluation) {
-      out.push({
-        path: [...at, "alarms", kind, "datapointsToAlarm"],
-        message: `${datapoints} exceeds evaluationPeriods ${evaluation}; an alarm cannot need more breaching periods than it evaluates`,
-      });
-    }
-    const period = a?.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
-    if (period * evaluation > maxAlarmWindowSeconds(period)) {
-      out.push({
-        path: [...at, "alarms", kind, "evaluationPeriods"],
-        message: `${evaluation} periods of ${period} s exceed ${period < 3600 ? "one day" : "seven days"}, the longest window CloudWatch evaluates at this period`,
-      });
-    }
-  }
+  for (const kind of ["errorRate", "latencyP99", "unhealthyHosts", "connectionErrors"] as const) windowRules(s.alarms?.[kind], [...at, "alarms", kind], out);
   alarmRules(s.alarms, [...at, "alarms"], out);
   // Compare against the request that will be applied, defaults included: a limit below the
   // default request is rejected by Kubernetes just the same.
@@ -240,6 +223,22 @@ export function checkCommon(s: RawService, at: Path, out: Issue[]): void {
 /** CloudWatch's longest evaluation window: 1 day for periods under an hour, else 7 days. */
 export function maxAlarmWindowSeconds(periodSeconds: number): number {
   return periodSeconds < 3600 ? 86_400 : 604_800;
+}
+
+/**
+ * An alarm's window, defaults applied as core/config/service.ts alarmWindow applies them:
+ * datapoints within the evaluated periods, and the periods within what CloudWatch evaluates.
+ */
+function windowRules(w: { periodSeconds?: number; evaluationPeriods?: number; datapointsToAlarm?: number } | undefined, at: Path, out: Issue[]): void {
+  const evaluation = w?.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
+  const datapoints = w?.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
+  if (datapoints > evaluation) {
+    out.push({ path: [...at, "datapointsToAlarm"], message: `${datapoints} exceeds evaluationPeriods ${evaluation}; an alarm cannot need more breaching periods than it evaluates` });
+  }
+  const period = w?.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
+  if (period * evaluation > maxAlarmWindowSeconds(period)) {
+    out.push({ path: [...at, "evaluationPeriods"], message: `${evaluation} periods of ${period} s exceed ${period < 3600 ? "one day" : "seven days"}, the longest window CloudWatch evaluates at this period` });
+  }
 }
 
 /** Placeholders whose value differs between the two slots. */
@@ -293,13 +292,8 @@ function alarmRules(a: RawService["alarms"], at: Path, out: Issue[]): void {
         message: 'names no slot ({slot}, {version}, {targetGroup}, {otherSlot} or {otherTargetGroup} in a dimension value), so both slots\' alarms would read the same series and a failing stable would roll back a healthy candidate; add e.g. Slot: "{slot}" (and publish that dimension), or set action: page',
       });
     }
-    const evaluation = c.evaluationPeriods ?? defaults.DEFAULT_ALARM_EVALUATION_PERIODS;
-    const datapoints = c.datapointsToAlarm ?? Math.min(defaults.DEFAULT_ALARM_DATAPOINTS_TO_ALARM, evaluation);
-    if (datapoints > evaluation) out.push({ path: [...here, "datapointsToAlarm"], message: `${datapoints} exceeds evaluationPeriods ${evaluation}; an alarm cannot need more breaching periods than it evaluates` });
+    windowRules(c, here, out);
     const period = c.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
-    if (period * evaluation > maxAlarmWindowSeconds(period)) {
-      out.push({ path: [...here, "evaluationPeriods"], message: `${evaluation} periods of ${period} s exceed ${period < 3600 ? "one day" : "seven days"}, the longest window CloudWatch evaluates at this period` });
-    }
     if (period < 60) {
       const metrics = c.metric ? [["metric", c.metric] as const] : Object.entries(c.metrics ?? {}).map(([id, m]) => [`metrics.${id}`, m] as const);
       for (const [where, m] of metrics) {

@@ -196,6 +196,15 @@ export interface SlotAlarmArgs<D> {
 /** Values of the placeholders in a custom alarm's dimension values, for one slot. */
 export type PlaceholderValues = Readonly<Record<"service" | "slot" | "version" | "targetGroup" | "loadBalancer" | "otherSlot" | "otherTargetGroup", string>>;
 
+/**
+ * The placeholder values of `slot`'s alarms: `loadBalancer` and `targetGroups` are metric
+ * dimensions (see {@link loadBalancerDimension}, {@link targetGroupDimension}).
+ */
+export function slotPlaceholders(a: { service: string; slot: Slot; version: string; loadBalancer: string; targetGroups: Readonly<Record<Slot, string>> }): PlaceholderValues {
+  const other = otherSlot(a.slot);
+  return { service: a.service, slot: a.slot, version: a.version, targetGroup: a.targetGroups[a.slot], loadBalancer: a.loadBalancer, otherSlot: other, otherTargetGroup: a.targetGroups[other] };
+}
+
 /** `template` with each `{name}` replaced; an unknown placeholder is an error (config refuses it first). */
 export function fillPlaceholders(template: string, values: PlaceholderValues): string {
   return template.replace(/\{([^{}]*)\}/g, (_, name: string) => {

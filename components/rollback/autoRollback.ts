@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AnyAlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, checkAlarmPrefix, fillPlaceholders, loadBalancerDimension, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { type AnyAlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, checkAlarmPrefix, fillPlaceholders, loadBalancerDimension, rollbackHint, slotAlarms, slotPlaceholders, targetGroupDimension } from "../../core/alarms";
 import type { AlarmsSpec } from "../../core/config";
 import { SLOTS, otherSlot, type Slot } from "../../core/slots";
 
@@ -85,15 +85,7 @@ export class AutoRollback extends pulumi.ComponentResource {
         spec: args.alarms,
         fill: (template) =>
           pulumi.all([loadBalancer, tgs]).apply(([lb, t]) =>
-            fillPlaceholders(template, {
-              service: args.service,
-              slot,
-              version: version ?? "",
-              targetGroup: targetGroupDimension(t[slot]),
-              loadBalancer: lb,
-              otherSlot: otherSlot(slot),
-              otherTargetGroup: targetGroupDimension(t[otherSlot(slot)]),
-            }),
+            fillPlaceholders(template, slotPlaceholders({ service: args.service, slot, version: version ?? "", loadBalancer: lb, targetGroups: { blue: targetGroupDimension(t.blue), green: targetGroupDimension(t.green) } })),
           ),
       });
       const bySlot: Partial<Record<AnyAlarmKind, aws.cloudwatch.MetricAlarm>> = {};

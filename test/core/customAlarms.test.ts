@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { ALARM_KINDS, type AlarmDefinition, fillPlaceholders, parseAlarmName, recordedAlarmKinds, serviceAlarmKinds, serviceAlarmNames, slotAlarms } from "../../core/alarms";
+import { ALARM_KINDS, type AlarmDefinition, fillPlaceholders, parseAlarmName, slotPlaceholders, recordedAlarmKinds, serviceAlarmKinds, serviceAlarmNames, slotAlarms } from "../../core/alarms";
 import { ConfigError, parseServiceSpec } from "../../core/config";
 import { expressionIds } from "../../core/config/serviceRules";
 import type { Slot } from "../../core/slots";
@@ -31,9 +31,7 @@ const CHECKOUT = {
 /** One slot's alarms as CloudWatch gets them, dimension placeholders filled with plain strings. */
 function defs(alarms: unknown, slot: Slot = "green"): AlarmDefinition<string>[] {
   const spec = parseServiceSpec(serviceInput({ name: "payments", alarms }));
-  const other: Slot = slot === "green" ? "blue" : "green";
-  const tg = (s: Slot) => `targetgroup/payments-${s}/${s === "blue" ? "b1" : "g1"}`;
-  const values = { service: "payments", slot, version: spec.slots[slot]?.version ?? "", targetGroup: tg(slot), loadBalancer: "app/remedy/abc", otherSlot: other, otherTargetGroup: tg(other) };
+  const values = slotPlaceholders({ service: "payments", slot, version: spec.slots[slot]?.version ?? "", loadBalancer: "app/remedy/abc", targetGroups: { blue: "targetgroup/payments-blue/b1", green: "targetgroup/payments-green/g1" } });
   return slotAlarms({ prefix: "remedy-prod", service: "payments", slot, loadBalancer: values.loadBalancer, targetGroup: values.targetGroup, otherTargetGroup: values.otherTargetGroup, spec: spec.alarms, fill: (t) => fillPlaceholders(t, values) });
 }
 

@@ -23,7 +23,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
 import { Writable } from "node:stream";
 import { createNetwork } from "../../cli/rehearsal/moto";
-import { alarmName, fillPlaceholders, loadBalancerDimension, recordedAlarmKinds, rollbackHint, slotAlarms, targetGroupDimension } from "../../core/alarms";
+import { alarmName, fillPlaceholders, loadBalancerDimension, recordedAlarmKinds, rollbackHint, slotAlarms, slotPlaceholders, targetGroupDimension } from "../../core/alarms";
 import { type ServiceInput, parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseEvent, type ReleaseState, type Routing } from "../../core/releaseState";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
@@ -232,7 +232,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
     const alarmNames = {} as Record<Slot, Record<string, string>>;
     for (const slot of SLOTS) {
       alarmNames[slot] = {};
-      const values = { service: name, slot, version: spec.slots[slot]?.version ?? "", targetGroup: targetGroupDimension(tgs[slot]), loadBalancer: lbDim, otherSlot: otherSlot(slot), otherTargetGroup: targetGroupDimension(tgs[otherSlot(slot)]) };
+      const values = slotPlaceholders({ service: name, slot, version: spec.slots[slot]?.version ?? "", loadBalancer: lbDim, targetGroups: { blue: targetGroupDimension(tgs.blue), green: targetGroupDimension(tgs.green) } });
       const defs = slotAlarms({ prefix: PREFIX, service: name, slot, loadBalancer: lbDim, targetGroup: values.targetGroup, otherTargetGroup: values.otherTargetGroup, spec: spec.alarms, fill: (t) => fillPlaceholders(t, values) });
       for (const def of defs) {
         alarmNames[slot][def.kind] = def.name;

@@ -14,7 +14,7 @@ import { CheckoutMetrics, FLUSH_SECONDS, NAMESPACE } from "../../samples/emf-met
 import { checkoutServer } from "../../samples/emf-metrics/server";
 import { emfToMetricData } from "../../cli/rehearsal/cloudwatchStandIns";
 import { emfLogger } from "../../cli/rehearsal/rehearse";
-import { fillPlaceholders } from "../../core/alarms";
+import { fillPlaceholders, slotPlaceholders } from "../../core/alarms";
 import { parseStackConfig } from "../../core/config";
 
 const capturing = (into: string[]) => () => emfLogger(into);
@@ -59,7 +59,7 @@ describe("samples/emf-metrics: a service's own 10-second metric for a custom ala
       await m.flush();
       const [{ namespace, data }] = emfToMetricData(lines[0]);
       const datum: MetricDatum | undefined = data.find((d) => d.MetricName === metric.name);
-      const wanted: { Name: string; Value: string }[] = Object.entries(metric.dimensions).map(([Name, v]) => ({ Name, Value: fillPlaceholders(v, { service: "payments", slot, version: "v1", targetGroup: "tg", loadBalancer: "lb", otherSlot: "x", otherTargetGroup: "y" }) }));
+      const wanted: { Name: string; Value: string }[] = Object.entries(metric.dimensions).map(([Name, v]) => ({ Name, Value: fillPlaceholders(v, slotPlaceholders({ service: "payments", slot, version: "v1", loadBalancer: "lb", targetGroups: { blue: "tg-blue", green: "tg-green" } })) }));
       assert.equal(namespace, metric.namespace);
       assert.deepEqual(datum?.Dimensions, wanted, `${slot}: the same dimension set, no more, no less`);
       assert.equal(datum?.StorageResolution, 1);

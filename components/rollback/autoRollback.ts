@@ -69,9 +69,10 @@ export class AutoRollback extends pulumi.ComponentResource {
     const tags = { "remedy:service": args.service, "remedy:component": "rollback", ...args.tags };
     this.alarms = {};
     const all: aws.cloudwatch.MetricAlarm[] = [];
+    // The custom alarm, if any, whose dimensions name `{version}` (checked per slot below).
+    const needsVersion = (args.alarms.custom ?? []).find((c) => (c.metric ? [c.metric] : Object.values(c.metrics ?? {})).some((m) => Object.values(m.dimensions).some((v) => v.includes("{version}"))));
     for (const slot of SLOTS.filter((s) => args.slots.includes(s))) {
       const version = args.versions?.[slot];
-      const needsVersion = (args.alarms.custom ?? []).find((c) => JSON.stringify([c.metric, c.metrics]).includes("{version}"));
       if (needsVersion && version === undefined) {
         throw new pulumi.ResourceError(`custom alarm "${needsVersion.name}" uses {version}, but \`versions.${slot}\` is not given`, this);
       }

@@ -285,8 +285,9 @@ function alarmRules(a: RawService["alarms"], at: Path, out: Issue[]): void {
     // One definition makes one alarm per slot: a rolling-back alarm whose metrics name no slot
     // reads the same series on both slots, so the stable's failure would roll back a healthy
     // candidate.
-    const metricsOf = c.metric ? [c.metric] : Object.values(c.metrics ?? {});
-    if ((c.action ?? "rollback") === "rollback" && metricsOf.length > 0 && !metricsOf.some((m) => Object.values(m.dimensions ?? {}).some((v) => SLOT_PLACEHOLDER.test(v)))) {
+    // Its metrics, each with where it is written.
+    const metrics = c.metric ? [["metric", c.metric] as const] : Object.entries(c.metrics ?? {}).map(([id, m]) => [`metrics.${id}`, m] as const);
+    if ((c.action ?? "rollback") === "rollback" && metrics.length > 0 && !metrics.some(([, m]) => Object.values(m.dimensions ?? {}).some((v) => SLOT_PLACEHOLDER.test(v)))) {
       out.push({
         path: c.metric ? [...here, "metric", "dimensions"] : [...here, "metrics"],
         message: 'names no slot ({slot}, {version}, {targetGroup}, {otherSlot} or {otherTargetGroup} in a dimension value), so both slots\' alarms would read the same series and a failing stable would roll back a healthy candidate; add e.g. Slot: "{slot}" (and publish that dimension), or set action: page',
@@ -295,7 +296,6 @@ function alarmRules(a: RawService["alarms"], at: Path, out: Issue[]): void {
     windowRules(c, here, out);
     const period = c.periodSeconds ?? defaults.DEFAULT_ALARM_PERIOD_SECONDS;
     if (period < 60) {
-      const metrics = c.metric ? [["metric", c.metric] as const] : Object.entries(c.metrics ?? {}).map(([id, m]) => [`metrics.${id}`, m] as const);
       for (const [where, m] of metrics) {
         if (m.namespace.startsWith("AWS/")) {
           out.push({ path: [...here, "periodSeconds"], message: `${period} s needs a high-resolution metric, but ${where} is in ${m.namespace}, which AWS publishes per minute or slower; use 60, or a metric your service publishes with StorageResolution 1 (EMF or PutMetricData)` });

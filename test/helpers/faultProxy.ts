@@ -39,6 +39,23 @@ function operationOf(req: http.IncomingMessage, body: string): string {
   return action ? action[1] : "unknown";
 }
 
+/**
+ * Hop-by-hop fields (RFC 9110 section 7.6.1): they describe one connection, so a proxy drops them,
+ * and those the Connection field names, instead of passing them on. moto's development server
+ * answers every request with `Connection: close`; passed on, it made each SDK call through the
+ * proxy open a new TCP connection, where AWS endpoints keep HTTP/1.1 connections open and the
+ * SDK v3 reuses them by default (docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/
+ * node-reusing-connections.html). The client's connection to the proxy is kept alive.
+ */
+export function endToEndHeaders(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const named = String(headers.connection ?? "")
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  const hop = new Set(["connection", "proxy-connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", ...named]);
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !hop.has(k.toLowerCase())));
+}
+
 function faultResponse(res: http.ServerResponse, fault: Fault, json: boolean): void {
   if (fault === "throttle") {
     if (json) {
@@ -123,7 +140,7 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
       const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(req.headers.authorization ?? "")?.[1];
       const target = (service && routes.get(service)) || defaultTarget;
       const up = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: endToEndHeaders(req.headers) },
         (upRes) => {
           upstreamMs[op] = (upstreamMs[op] ?? 0) + (performance.now() - sent);
           if (rule?.fault === "lose-response") {
@@ -133,7 +150,7 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
             return;
           }
           const answer = () => {
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
             upRes.pipe(res);
           };
           const wait = (opts.latencyFloorMs ?? 0) - (performance.now() - arrived);

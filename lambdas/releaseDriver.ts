@@ -18,6 +18,7 @@ import { getStringFromEnv } from "./commons/env";
 import { createKubeScaler } from "./commons/kube";
 import { createReleaseDriver, type TickResult } from "./commons/releaseDriver";
 import { createRollbackHandler } from "./commons/rollbackHandler";
+import { LAMBDA_SDK_CONFIG } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { Traffic } from "./commons/traffic";
 import { TokenBucket } from "./commons/tokenBucket";
@@ -61,7 +62,7 @@ function retire() {
  * with everything else in the account) it backs off with jitter and rate-limits later calls on
  * the client side, so a tick over hundreds of services slows down instead of failing.
  */
-const sdk = { retryMode: "adaptive", maxAttempts: 5 } as const;
+const sdk = { ...LAMBDA_SDK_CONFIG, retryMode: "adaptive", maxAttempts: 5 } as const;
 
 const retirement = retire();
 const store = new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE"));

@@ -12,6 +12,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { getStringFromEnv } from "./commons/env";
+import { LAMBDA_SDK_CONFIG } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { createRollbackHandler, type RollbackResult } from "./commons/rollbackHandler";
 import { Traffic } from "./commons/traffic";
@@ -20,10 +21,10 @@ const logger = new Logger({ serviceName: "remedy-rollback" });
 const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-rollback" });
 
 const run = createRollbackHandler({
-  store: new ReleaseStore(new DynamoDBClient({}), getStringFromEnv("RELEASE_TABLE")),
-  traffic: new Traffic(new ElasticLoadBalancingV2Client({})),
-  sns: new SNSClient({}),
-  cloudwatch: new CloudWatchClient({}),
+  store: new ReleaseStore(new DynamoDBClient(LAMBDA_SDK_CONFIG), getStringFromEnv("RELEASE_TABLE")),
+  traffic: new Traffic(new ElasticLoadBalancingV2Client(LAMBDA_SDK_CONFIG)),
+  sns: new SNSClient(LAMBDA_SDK_CONFIG),
+  cloudwatch: new CloudWatchClient(LAMBDA_SDK_CONFIG),
   topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   // Alarms of another account or region never roll this stack back, whatever their name.

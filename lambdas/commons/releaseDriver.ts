@@ -27,6 +27,7 @@ import { ConflictError, type ReleaseStore } from "./releaseStore";
 import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem } from "./traffic";
 import type { Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
+import { LAMBDA_SDK_CONFIG } from "./sdk";
 
 export interface DriverDeps {
   readonly store: ReleaseStore;
@@ -154,7 +155,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       }
     });
   }
-  const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient({}));
+  const lambda = (): LambdaClient => (lambdaClient ??= new LambdaClient(LAMBDA_SDK_CONFIG));
 
   /**
    * Records `t` over `before` (its revision); false when another writer changed the release

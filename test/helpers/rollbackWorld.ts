@@ -33,6 +33,7 @@ import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
+import { LAMBDA_SDK_CONFIG } from "../../lambdas/commons/sdk";
 
 export const REGION = "eu-west-1";
 export const PREFIX = "remedy-test";
@@ -60,9 +61,9 @@ function targetAddress(index: number, slot: Slot): string {
 
 const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
 
-/** SDK client settings for an endpoint (moto or the fault proxy in front of it). */
+/** SDK client settings for an endpoint (moto or the fault proxy in front of it), as the Lambdas set them. */
 export function clientConfig(endpoint: string, maxAttempts = 3) {
-  return { endpoint, region: REGION, credentials, maxAttempts };
+  return { ...LAMBDA_SDK_CONFIG, endpoint, region: REGION, credentials, maxAttempts };
 }
 
 export interface Clients {

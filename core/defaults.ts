@@ -118,8 +118,16 @@ export const DEFAULT_ALARM_DATAPOINTS_TO_ALARM = 2;
  */
 export const DEFAULT_RELATIVE_LATENCY_FLOOR_SECONDS = 0.1;
 
-/** Rollback Lambda memory in MB: the handler is I/O-bound, 256 MB gives it a faster CPU share for cold start. */
-export const DEFAULT_ROLLBACK_MEMORY_MB = 256;
+/**
+ * Rollback Lambda memory in MB: one full vCPU. Lambda gives a function CPU in proportion to its
+ * memory, one vCPU's worth at 1,769 MB (docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+ * What a flip waits for besides the network is CPU: building, signing and parsing five AWS calls
+ * and the cold start (bench/rollback-latency: about 80 ms of import on a full core). At 256 MB
+ * (0.14 of a vCPU) that work would take about seven times as long. The function runs only when
+ * an alarm fires or an operator rolls back, so the larger size costs next to nothing: a
+ * 300 ms run at 1,769 MB is about 0.53 GB-seconds.
+ */
+export const DEFAULT_ROLLBACK_MEMORY_MB = 1769;
 
 /** Rollback Lambda timeout in seconds: enough for SDK retries with backoff on a throttled API. */
 export const DEFAULT_ROLLBACK_TIMEOUT_SECONDS = 30;

@@ -58,7 +58,7 @@ describe("components/rollback: RollbackFunction", () => {
     assert.equal(f.runtime, LAMBDA_RUNTIME);
     assert.deepEqual(f.architectures, ["arm64"]);
     assert.equal(f.handler, "index.handler");
-    assert.equal(f.memorySize, 256);
+    assert.equal(f.memorySize, 1769, "one vCPU's worth: the flip's CPU-bound work is not throttled");
     assert.equal(f.timeout, 30);
     const table = one(T.table, "rollback-releases");
     const topic = one(T.topic, "rollback-notifications");

@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { describeAlarm } from "../../lambdas/commons/alarmState";
 import { LAMBDA_SDK_CONFIG } from "../../lambdas/commons/sdk";
 
 const BODY =
@@ -11,6 +13,13 @@ const BODY =
 /** An HTTP handler answering every request with BODY, no network. */
 const cannedHandler = {
   handle: async () => ({ response: { statusCode: 200, reason: "OK", headers: { "content-type": "text/xml" }, body: Readable.from([Buffer.from(BODY)]) } }),
+  updateHttpClientConfig: () => undefined,
+  httpHandlerConfigs: () => ({}),
+};
+
+/** An HTTP handler answering every request with a 500, no network. */
+const failingHandler = {
+  handle: async () => ({ response: { statusCode: 500, reason: "Internal", headers: {}, body: Readable.from([Buffer.from("")]) } }),
   updateHttpClientConfig: () => undefined,
   httpHandlerConfigs: () => ({}),
 };
@@ -46,6 +55,25 @@ describe("lambdas/commons/sdk: the Lambdas' SDK client settings", () => {
     assert.equal(uncached.count, 3, "the SDK's default, for contrast: the check above is not vacuous");
     assert.deepEqual(cached.states, ["healthy", "healthy", "healthy"]);
     assert.deepEqual(cached.states, uncached.states);
+  });
+
+  it("is not defeated on the rollback path: confirming an alarm without a deadline reuses the resolved middleware", async () => {
+    const cw = new CloudWatchClient({ ...LAMBDA_SDK_CONFIG, region: "eu-west-1", maxAttempts: 1, credentials: { accessKeyId: "a", secretAccessKey: "b" }, requestHandler: failingHandler });
+    const original = DescribeAlarmsCommand.prototype.resolveMiddleware;
+    let count = 0;
+    DescribeAlarmsCommand.prototype.resolveMiddleware = function (...args: Parameters<typeof original>) {
+      count++;
+      return original.apply(this, args);
+    };
+    try {
+      for (let i = 0; i < 3; i++) await assert.rejects(describeAlarm(cw, "remedy-prod/payments/green/error-rate"));
+      assert.equal(count, 1, "an empty options object would make the SDK resolve the middleware on every send");
+      // With a deadline the options are needed, and the SDK resolves anew.
+      await assert.rejects(describeAlarm(cw, "remedy-prod/payments/green/error-rate", AbortSignal.timeout(60_000)));
+      assert.equal(count, 2);
+    } finally {
+      DescribeAlarmsCommand.prototype.resolveMiddleware = original;
+    }
   });
 
   it("is what every client the Lambda entry points create is built with", () => {

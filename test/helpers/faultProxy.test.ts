@@ -70,3 +70,51 @@ describe("test helper: fault proxy connections", () => {
     }
   });
 });
+
+describe("test helper: atOrAfter (the latency floor's clock)", () => {
+  it("never runs before its deadline, whatever the delay", async () => {
+    const { performance } = await import("node:perf_hooks");
+    const { atOrAfter } = await import("./faultProxy");
+    const delays = [0, 0.3, 1.2, 2.5, 7.9, 25.4];
+    const early = await Promise.all(
+      delays.map(
+        (d) =>
+          new Promise<number>((resolve) => {
+            const deadline = performance.now() + d;
+            atOrAfter(deadline, () => resolve(performance.now() - deadline));
+          }),
+      ),
+    );
+    for (const [i, late] of early.entries()) assert.ok(late >= 0, `${delays[i]} ms: ran ${-late} ms early`);
+  });
+});
+
+describe("test helper: sentAtOf (where the latency floor starts)", () => {
+  it("counts from the client's stamp, never from after the arrival, and from the arrival without a usable stamp", async () => {
+    const { performance } = await import("node:perf_hooks");
+    const { sentAtOf } = await import("./faultProxy");
+    const arrived = 5_000;
+    const epoch = (t: number) => String(performance.timeOrigin + t);
+    assert.equal(sentAtOf(arrived, epoch(4_980)), 4_980, "stamped 20 ms before it was read");
+    assert.equal(sentAtOf(arrived, epoch(5_007)), arrived, "a stamp after the arrival (clock skew) counts as the arrival");
+    for (const bad of [undefined, "", "soon", "-3", ["1", "2"]]) assert.equal(sentAtOf(arrived, bad), arrived, String(bad));
+  });
+});
+
+describe("test helper: stampSentAt", () => {
+  it("stamps after the SDK signs, as late as the SDK's middleware goes", async () => {
+    const { stampSentAt } = await import("./faultProxy");
+    const { clients } = await import("./rollbackWorld");
+    const elb = clients("http://127.0.0.1:9").elb;
+    stampSentAt(elb);
+    const listed = (elb.middlewareStack as unknown as { identify(): string[] }).identify();
+    const order = listed.map((m) => m.split(" ")[0]);
+    const at = order.indexOf("remedyBenchSentAt");
+    assert.ok(at > order.indexOf("httpSigningMiddleware") && order.indexOf("httpSigningMiddleware") > 0, order.join(", "));
+    // After it only the deserialize step, whose middleware parses the answer once the HTTP handler returns.
+    assert.deepEqual(
+      listed.slice(at + 1).filter((m) => !m.endsWith(" - deserialize")),
+      [],
+    );
+  });
+});

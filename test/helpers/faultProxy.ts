@@ -56,6 +56,43 @@ export function endToEndHeaders(headers: http.IncomingHttpHeaders): http.Incomin
   return Object.fromEntries(Object.entries(headers).filter(([k]) => !hop.has(k.toLowerCase())));
 }
 
+/** Epoch milliseconds (sub-millisecond) at which a client handed the request to its HTTP layer. */
+export const SENT_AT_HEADER = "x-remedy-bench-sent-at";
+
+/**
+ * When a request's latency floor starts (a `performance.now()` time of this process): when the
+ * client stamped it as sent, so a busy proxy or emulator reading it late does not add to the
+ * modelled latency; never after it arrived (a clock that disagrees); otherwise when it arrived.
+ */
+export function sentAtOf(arrived: number, stamp: string | string[] | undefined): number {
+  const epochMs = Number(stamp);
+  return typeof stamp === "string" && Number.isFinite(epochMs) && epochMs > 0 ? Math.min(arrived, epochMs - performance.timeOrigin) : arrived;
+}
+
+/**
+ * Stamps every request an SDK client sends with SENT_AT_HEADER, after signing (the header is not
+ * signed; moto does not check signatures), for a latency floor counted from the client's send.
+ */
+export function stampSentAt(client: { middlewareStack: { add: (mw: never, opts: never) => void } }): void {
+  const mw = (next: (args: { request: { headers: Record<string, string> } }) => Promise<unknown>) => async (args: { request: { headers: Record<string, string> } }) => {
+    args.request.headers[SENT_AT_HEADER] = String(performance.timeOrigin + performance.now());
+    return next(args);
+  };
+  client.middlewareStack.add(mw as never, { step: "finalizeRequest", priority: "low", name: "remedyBenchSentAt" } as never);
+}
+
+/**
+ * Runs `fn` at `deadline` (a `performance.now()` time), never before it: a timer to within a
+ * millisecond (Node's timers count whole milliseconds of the loop's clock and may fire up to one
+ * early), then a check each turn of the event loop.
+ */
+export function atOrAfter(deadline: number, fn: () => void): void {
+  const left = deadline - performance.now();
+  if (left <= 0) fn();
+  else if (left > 2) setTimeout(() => atOrAfter(deadline, fn), left - 2);
+  else setImmediate(() => atOrAfter(deadline, fn));
+}
+
 function faultResponse(res: http.ServerResponse, fault: Fault, json: boolean): void {
   if (fault === "throttle") {
     if (json) {
@@ -124,6 +161,7 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
       }
       forwarded[op] = (forwarded[op] ?? 0) + 1;
       const arrived = performance.now();
+      const sentAt = sentAtOf(arrived, req.headers[SENT_AT_HEADER]);
       let done: () => void = () => undefined;
       const go = () => {
         if (serialize && SERIALIZED.has(op)) {
@@ -149,13 +187,23 @@ export async function startFaultProxy(upstream: string, opts: { readonly seriali
             faultResponse(res, "unavailable", json);
             return;
           }
-          const answer = () => {
+          if (!opts.latencyFloorMs) {
             res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
             upRes.pipe(res);
-          };
-          const wait = (opts.latencyFloorMs ?? 0) - (performance.now() - arrived);
-          if (wait > 0) setTimeout(answer, wait);
-          else answer();
+            return;
+          }
+          // The whole answer is read first and sent with one write at the floor, so answering
+          // costs the proxy as little as possible when side-by-side calls come due together.
+          const parts: Buffer[] = [];
+          upRes.on("data", (c: Buffer) => parts.push(c));
+          upRes.on("end", () => {
+            const answer = () => {
+              const payload = Buffer.concat(parts);
+              res.writeHead(upRes.statusCode ?? 502, { ...endToEndHeaders(upRes.headers), "content-length": String(payload.length) });
+              res.end(payload);
+            };
+            atOrAfter(sentAt + (opts.latencyFloorMs ?? 0), answer);
+          });
         },
       );
       up.on("error", (err) => {

@@ -27,25 +27,32 @@ const failingHandler = {
 describe("lambdas/commons/sdk: the Lambdas' SDK client settings", () => {
   const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-blue-1a2b3c4d/0123456789abcdef";
 
-  /** Middleware stack resolutions over three sends of one command class. */
-  async function resolutions(config: Record<string, unknown>): Promise<{ count: number; states: (string | undefined)[] }> {
-    const client = new ElasticLoadBalancingV2Client({ ...config, region: "eu-west-1", credentials: { accessKeyId: "a", secretAccessKey: "b" }, requestHandler: cannedHandler });
-    const original = DescribeTargetHealthCommand.prototype.resolveMiddleware;
+  /** Runs `body` counting how often the SDK resolves `Command`'s middleware stack. */
+  async function countingResolutions<T>(Command: { prototype: { resolveMiddleware: (...args: never[]) => unknown } }, body: (count: () => number) => Promise<T>): Promise<T> {
+    const original = Command.prototype.resolveMiddleware;
     let count = 0;
-    DescribeTargetHealthCommand.prototype.resolveMiddleware = function (...args: Parameters<typeof original>) {
+    Command.prototype.resolveMiddleware = function (this: unknown, ...args: never[]) {
       count++;
       return original.apply(this, args);
     };
     try {
+      return await body(() => count);
+    } finally {
+      Command.prototype.resolveMiddleware = original;
+    }
+  }
+
+  /** Middleware stack resolutions over three sends of one command class. */
+  function resolutions(config: Record<string, unknown>): Promise<{ count: number; states: (string | undefined)[] }> {
+    const client = new ElasticLoadBalancingV2Client({ ...config, region: "eu-west-1", credentials: { accessKeyId: "a", secretAccessKey: "b" }, requestHandler: cannedHandler });
+    return countingResolutions(DescribeTargetHealthCommand, async (count) => {
       const states: (string | undefined)[] = [];
       for (let i = 0; i < 3; i++) {
         const out = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: TG }));
         states.push(out.TargetHealthDescriptions?.[0]?.TargetHealth?.State);
       }
-      return { count, states };
-    } finally {
-      DescribeTargetHealthCommand.prototype.resolveMiddleware = original;
-    }
+      return { count: count(), states };
+    });
   }
 
   it("resolves a command's middleware once per client instead of on every request, with the same answers", async () => {
@@ -59,21 +66,13 @@ describe("lambdas/commons/sdk: the Lambdas' SDK client settings", () => {
 
   it("is not defeated on the rollback path: confirming an alarm without a deadline reuses the resolved middleware", async () => {
     const cw = new CloudWatchClient({ ...LAMBDA_SDK_CONFIG, region: "eu-west-1", maxAttempts: 1, credentials: { accessKeyId: "a", secretAccessKey: "b" }, requestHandler: failingHandler });
-    const original = DescribeAlarmsCommand.prototype.resolveMiddleware;
-    let count = 0;
-    DescribeAlarmsCommand.prototype.resolveMiddleware = function (...args: Parameters<typeof original>) {
-      count++;
-      return original.apply(this, args);
-    };
-    try {
+    await countingResolutions(DescribeAlarmsCommand, async (count) => {
       for (let i = 0; i < 3; i++) await assert.rejects(describeAlarm(cw, "remedy-prod/payments/green/error-rate"));
-      assert.equal(count, 1, "an empty options object would make the SDK resolve the middleware on every send");
+      assert.equal(count(), 1, "an empty options object would make the SDK resolve the middleware on every send");
       // With a deadline the options are needed, and the SDK resolves anew.
       await assert.rejects(describeAlarm(cw, "remedy-prod/payments/green/error-rate", AbortSignal.timeout(60_000)));
-      assert.equal(count, 2);
-    } finally {
-      DescribeAlarmsCommand.prototype.resolveMiddleware = original;
-    }
+      assert.equal(count(), 2);
+    });
   });
 
   it("is what every client the Lambda entry points create is built with", () => {

@@ -5,9 +5,17 @@
 import { SNSClient } from "@aws-sdk/client-sns";
 import { getStringFromEnv } from "./commons/env";
 import { relay } from "./commons/relay";
-import { LAMBDA_SDK_CONFIG } from "./commons/sdk";
+import { LambdaConnections } from "./commons/sdk";
 
-const sns = new SNSClient(LAMBDA_SDK_CONFIG);
+const connections = new LambdaConnections();
+const sns = new SNSClient(connections.clientConfig());
 const target = getStringFromEnv("TARGET_TOPIC_ARN");
 
-export const handler = async (event: unknown): Promise<{ relayed: number }> => ({ relayed: await relay(event, sns, target) });
+export const handler = async (event: unknown): Promise<{ relayed: number }> => {
+  connections.beforeInvocation();
+  try {
+    return { relayed: await relay(event, sns, target) };
+  } finally {
+    connections.afterInvocation();
+  }
+};

@@ -18,7 +18,7 @@ import { getStringFromEnv } from "./commons/env";
 import { createKubeScaler } from "./commons/kube";
 import { createReleaseDriver, type TickResult } from "./commons/releaseDriver";
 import { createRollbackHandler } from "./commons/rollbackHandler";
-import { LAMBDA_SDK_CONFIG } from "./commons/sdk";
+import { LambdaConnections } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { Traffic } from "./commons/traffic";
 import { TokenBucket } from "./commons/tokenBucket";
@@ -62,7 +62,8 @@ function retire() {
  * with everything else in the account) it backs off with jitter and rate-limits later calls on
  * the client side, so a tick over hundreds of services slows down instead of failing.
  */
-const sdk = { ...LAMBDA_SDK_CONFIG, retryMode: "adaptive", maxAttempts: 5 } as const;
+const connections = new LambdaConnections();
+const sdk = connections.clientConfig({ retryMode: "adaptive", maxAttempts: 5 } as const);
 
 const retirement = retire();
 const store = new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE"));
@@ -114,10 +115,16 @@ interface ScheduledEvent {
  */
 export const handler = async (event: ScheduledEvent | undefined, context: Context): Promise<TickResult[]> => {
   logger.addContext(context);
-  const results = await driver.tick({
-    ...(typeof event?.time === "string" ? { scheduledAt: event.time } : {}),
-    remainingMs: () => context.getRemainingTimeInMillis(),
-  });
+  connections.beforeInvocation();
+  let results: TickResult[];
+  try {
+    results = await driver.tick({
+      ...(typeof event?.time === "string" ? { scheduledAt: event.time } : {}),
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+  } finally {
+    connections.afterInvocation();
+  }
   const failed = results.filter((r) => r.failed);
   if (failed.length > 0) throw new Error(`release driver tick failed for ${failed.map((r) => `${r.service} (${r.reason})`).join("; ")}`);
   return results;

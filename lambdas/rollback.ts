@@ -12,7 +12,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { getStringFromEnv } from "./commons/env";
-import { LAMBDA_SDK_CONFIG } from "./commons/sdk";
+import { LambdaConnections } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { createRollbackHandler, type RollbackResult } from "./commons/rollbackHandler";
 import { Traffic } from "./commons/traffic";
@@ -20,11 +20,15 @@ import { Traffic } from "./commons/traffic";
 const logger = new Logger({ serviceName: "remedy-rollback" });
 const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-rollback" });
 
+// One pool of connections for the four clients, closed when idle too long between invocations.
+const connections = new LambdaConnections();
+const sdk = connections.clientConfig();
+
 const run = createRollbackHandler({
-  store: new ReleaseStore(new DynamoDBClient(LAMBDA_SDK_CONFIG), getStringFromEnv("RELEASE_TABLE")),
-  traffic: new Traffic(new ElasticLoadBalancingV2Client(LAMBDA_SDK_CONFIG)),
-  sns: new SNSClient(LAMBDA_SDK_CONFIG),
-  cloudwatch: new CloudWatchClient(LAMBDA_SDK_CONFIG),
+  store: new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE")),
+  traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk)),
+  sns: new SNSClient(sdk),
+  cloudwatch: new CloudWatchClient(sdk),
   topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
   // Alarms of another account or region never roll this stack back, whatever their name.
@@ -35,9 +39,11 @@ const run = createRollbackHandler({
 });
 
 export const handler = async (event: unknown, context: Context): Promise<RollbackResult> => {
+  connections.beforeInvocation();
   try {
     return await run(event, context);
   } finally {
+    connections.afterInvocation();
     // The handler emits per-service single metrics (published as added); flush anything else.
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }

@@ -127,8 +127,9 @@ const SERIALIZED = new Set(["TransactWriteItems", "UpdateItem", "PutItem"]);
  * @param opts.latencyMs hold each request this long before forwarding it (concurrent requests
  *   wait side by side): a model of the network and service time a real AWS call has and a local
  *   moto does not. Default 0.
- * @param opts.latencyFloorMs instead: forward at once and answer no sooner than this long after
- *   the request arrived: every call takes max(floor, the emulator's own time), so the emulator's
+ * @param opts.latencyFloorMs instead: forward at once and answer exactly this long after the
+ *   request was sent (the client's SENT_AT_HEADER stamp, else its arrival), or when the emulator
+ *   answered if later: every call takes max(floor, the emulator's own time), so the emulator's
  *   time is hidden below the floor, as another service's work is behind AWS's latency.
  * @param opts.routes upstream per AWS service (the signing name in the request's SigV4
  *   credential scope: `dynamodb`, `monitoring`, `elasticloadbalancing`, `ec2`, ...); others go to

@@ -28,6 +28,13 @@ export const int = (what: string, min: number, max: number) =>
     .min(min, { error: `must be an integer ${min}..${max}` })
     .max(max, { error: `must be an integer ${min}..${max}` });
 
+/** A number above `low` (excluded) and at most `high`; `outside` is the message for either bound. */
+export const aboveAtMost = (what: string, low: number, high: number, outside: string) =>
+  z
+    .number({ error: required(what) })
+    .gt(low, { error: outside })
+    .max(high, { error: outside });
+
 export const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
 export const quantity = (what: string) =>
   z

@@ -7,7 +7,7 @@ import * as defaults from "../defaults";
 import { isLabelValue } from "../image";
 import { type NormalizedStrategy, type PreTrafficCheck } from "../progressive";
 import { SLOTS, Slot } from "../slots";
-import { type DeepReadonly, type Filled, arn, cidr, dnsLabel, ingressGroupName, int, quantity, required } from "./fields";
+import { type DeepReadonly, type Filled, aboveAtMost, arn, cidr, dnsLabel, ingressGroupName, int, quantity, required } from "./fields";
 
 export const slotSchema = z.strictObject({
   image: z.string({ error: required('the container image, pinned to a tag or digest, e.g. "registry/app:1.4.2"') }),
@@ -128,11 +128,7 @@ export const customAlarmSchema = z.strictObject(
 export const alarmsSchema = z.strictObject({
   errorRate: z
     .strictObject({
-      thresholdPercent: z
-        .number({ error: required("the 5xx rate, in percent of requests, that rolls back (0 < x <= 100)") })
-        .gt(0, { error: "must be above 0 and at most 100 (percent of requests)" })
-        .max(100, { error: "must be above 0 and at most 100 (percent of requests)" })
-        .optional(),
+      thresholdPercent: aboveAtMost("the 5xx rate, in percent of requests, that rolls back (0 < x <= 100)", 0, 100, "must be above 0 and at most 100 (percent of requests)").optional(),
       minRequests: int("the requests a period needs before its 5xx rate counts", 1, 1_000_000).optional(),
       ...alarmWindowShape,
     })
@@ -161,16 +157,18 @@ export const alarmsSchema = z.strictObject({
     .optional(),
   relative: z
     .strictObject({
-      errorRatePoints: z
-        .number({ error: required("the percentage points by which the candidate's 5xx rate may exceed the stable slot's before it rolls back (0 < x <= 100)") })
-        .gt(0, { error: "must be above 0 and at most 100 (percentage points above the stable slot's 5xx rate)" })
-        .max(100, { error: "must be above 0 and at most 100 (percentage points above the stable slot's 5xx rate)" })
-        .optional(),
-      latencyRatio: z
-        .number({ error: required("how many times the stable slot's p99 the candidate's p99 may reach before it rolls back (1 < x <= 100)") })
-        .gt(1, { error: "must be above 1 and at most 100 (times the stable slot's p99; 1.5 = 50% slower)" })
-        .max(100, { error: "must be above 1 and at most 100 (times the stable slot's p99; 1.5 = 50% slower)" })
-        .optional(),
+      errorRatePoints: aboveAtMost(
+        "the percentage points by which the candidate's 5xx rate may exceed the stable slot's before it rolls back (0 < x <= 100)",
+        0,
+        100,
+        "must be above 0 and at most 100 (percentage points above the stable slot's 5xx rate)",
+      ).optional(),
+      latencyRatio: aboveAtMost(
+        "how many times the stable slot's p99 the candidate's p99 may reach before it rolls back (1 < x <= 100)",
+        1,
+        100,
+        "must be above 1 and at most 100 (times the stable slot's p99; 1.5 = 50% slower)",
+      ).optional(),
       latencyFloorSeconds: z
         .number({ error: required("the p99, in seconds, below which the candidate is never judged slow") })
         .min(0, { error: "must be 0..600 (seconds)" })

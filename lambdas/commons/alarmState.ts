@@ -7,16 +7,11 @@ import { type CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cl
 import { serviceAlarmNames } from "../../core/alarms";
 import type { Slot } from "../../core/slots";
 import { Coalescer } from "./coalesce";
-
-/**
- * Request options only when there is a signal: the SDK reuses a client's resolved middleware
- * (LAMBDA_SDK_CONFIG's cacheMiddleware) only for sends without an options object.
- */
-const withSignal = (abortSignal?: AbortSignal) => (abortSignal ? { abortSignal } : undefined);
+import { requestOptions } from "./sdk";
 
 export async function alarmsInAlarm(cloudwatch: CloudWatchClient, prefix: string, service: string, slots: readonly Slot[], kinds?: readonly string[], abortSignal?: AbortSignal): Promise<string[]> {
   const names = serviceAlarmNames(prefix, service, slots, kinds);
-  const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }), withSignal(abortSignal));
+  const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ["MetricAlarm"] }), requestOptions(abortSignal));
   return (out.MetricAlarms ?? []).filter((a) => a.StateValue === "ALARM").map((a) => a.AlarmName ?? "?");
 }
 
@@ -33,7 +28,7 @@ export interface AlarmNow {
  * undefined when no such metric alarm exists.
  */
 export async function describeAlarm(cloudwatch: CloudWatchClient, name: string, abortSignal?: AbortSignal): Promise<AlarmNow | undefined> {
-  const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [name], AlarmTypes: ["MetricAlarm"] }), withSignal(abortSignal));
+  const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [name], AlarmTypes: ["MetricAlarm"] }), requestOptions(abortSignal));
   const a = out.MetricAlarms?.find((x) => x.AlarmName === name);
   if (!a) return undefined;
   return { state: a.StateValue ?? "?", reason: a.StateReason ?? "", since: (a.StateUpdatedTimestamp ?? new Date(0)).toISOString() };

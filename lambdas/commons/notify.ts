@@ -13,6 +13,7 @@
  */
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import * as defaults from "../../core/defaults";
+import { requestOptions } from "./sdk";
 import type { OutboxMessage } from "./releaseStore";
 import { truncate } from "./text";
 
@@ -53,6 +54,6 @@ export async function publishNotice(sns: SNSClient, topicArn: string, message: O
       Message: JSON.stringify({ default: text, https: JSON.stringify(chatNotification(message)), lambda: JSON.stringify({ subject: message.subject, lines: text === message.lines.join("\n") ? message.lines : [text], attributes: message.attributes }) }),
       MessageAttributes: Object.fromEntries(Object.entries(message.attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
     }),
-    abortSignal ? { abortSignal } : {},
+    requestOptions(abortSignal),
   );
 }

@@ -14,6 +14,12 @@ import * as https from "node:https";
 export const LAMBDA_SDK_CONFIG = { cacheMiddleware: true } as const;
 
 /**
+ * A send's options: only when there is a deadline. The SDK reuses a client's resolved middleware
+ * (`cacheMiddleware`) only for sends without an options object, even an empty one.
+ */
+export const requestOptions = (abortSignal?: AbortSignal) => (abortSignal ? { abortSignal } : undefined);
+
+/**
  * Longest a Lambda keeps its pooled connections between invocations. Longer, and they are closed
  * as the next invocation starts and its calls open fresh ones.
  *

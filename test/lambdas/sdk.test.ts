@@ -6,7 +6,9 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { describeAlarm } from "../../lambdas/commons/alarmState";
+import { publishNotice } from "../../lambdas/commons/notify";
 import { LAMBDA_SDK_CONFIG, LambdaConnections } from "../../lambdas/commons/sdk";
 
 const BODY =
@@ -74,6 +76,15 @@ describe("lambdas/commons/sdk: the Lambdas' SDK client settings", () => {
       // With a deadline the options are needed, and the SDK resolves anew.
       await assert.rejects(describeAlarm(cw, "remedy-prod/payments/green/error-rate", AbortSignal.timeout(60_000)));
       assert.equal(count(), 2);
+    });
+  });
+
+  it("is not defeated for notifications either: a publish without a deadline reuses the resolved middleware", async () => {
+    const sns = new SNSClient({ ...LAMBDA_SDK_CONFIG, region: "eu-west-1", maxAttempts: 1, credentials: { accessKeyId: "a", secretAccessKey: "b" }, requestHandler: failingHandler });
+    const notice = { subject: "remedy: payments rolled back to 2.3.0", lines: ["rolled back"], attributes: { service: "payments", event: "rolled-back" } };
+    await countingResolutions(PublishCommand, async (count) => {
+      for (let i = 0; i < 3; i++) await assert.rejects(publishNotice(sns, "arn:aws:sns:eu-west-1:123456789012:remedy", notice));
+      assert.equal(count(), 1);
     });
   });
 

@@ -64,6 +64,35 @@ export interface ReleasePlan {
    * rollout gates the rule.
    */
   readonly retired?: { readonly slot: Slot; readonly at: string; readonly keep: boolean };
+  /**
+   * How big each slot's Deployment is planned, decided per slot from what release state says it
+   * does (see {@link slotSizes}): never `zero` for a slot that has weight in the live rule or in
+   * this plan, whichever slot config calls the candidate.
+   */
+  readonly sizes: Readonly<Record<Slot, SlotSize>>;
+}
+
+/** How big a slot's Deployment is planned. Const object plus union type. */
+export const SlotSize = {
+  /** As configured (`services[].replicas`, or the slot's own). */
+  Configured: "configured",
+  /** At least the largest configured slot: it is the automatic rollback target, or serves all traffic. */
+  Warm: "warm",
+  /** Scaled to 0: a promoted-away version whose rollback window is over, with no weight anywhere. */
+  Zero: "zero",
+} as const;
+export type SlotSize = (typeof SlotSize)[keyof typeof SlotSize];
+
+/**
+ * Config says one slot is live while release state says the other one serves, and config puts a
+ * version into the serving slot that is not the one running there: deploying it would roll a new
+ * version onto production's live slot with no canary, before the rule moves. `pulumi up` refuses.
+ */
+export class LiveSlotConflictError extends Error {
+  constructor(readonly service: string, message: string) {
+    super(message);
+    this.name = "LiveSlotConflictError";
+  }
 }
 
 const same = (a: SlotVersion | null | undefined, b: SlotVersion | null | undefined) =>
@@ -75,7 +104,13 @@ const same = (a: SlotVersion | null | undefined, b: SlotVersion | null | undefin
  * {@link ReleasePlan.retired}), so the slot's Deployment is planned from the cluster's truth.
  */
 export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, now: string, by: string): ReleasePlan {
-  const plan = planTraffic(d, state, now, by);
+  const conflict = liveSlotConflict(d, state);
+  if (conflict) throw new LiveSlotConflictError(d.service, conflict);
+  const plan = withRetired(d, state, planTraffic(d, state, now, by));
+  return { ...plan, sizes: slotSizes(d, state, plan) };
+}
+
+function withRetired(d: DesiredRelease, state: ReleaseState | undefined, plan: TrafficPlan): TrafficPlan {
   const prev = state?.previous;
   if (!state?.previousRetiredAt || !prev) return plan;
   // The retired version still in its slot, at 0%: it stays at 0 replicas. Anything else in that
@@ -86,7 +121,63 @@ export function planRelease(d: DesiredRelease, state: ReleaseState | undefined, 
   return { ...plan, retired: { slot: prev.slot, at: state.previousRetiredAt, keep }, ...(keep ? { scaleDownPrevious: true, keepPreviousWarm: false } : {}) };
 }
 
-function planTraffic(d: DesiredRelease, state: ReleaseState | undefined, now: string, by: string): ReleasePlan {
+/**
+ * The refusal when config and release state disagree about which slot is live and config would put
+ * a new version onto the one that serves (see {@link LiveSlotConflictError}); `undefined` when
+ * they agree, or when config only lags behind (the live slot keeps the version it runs).
+ *
+ * The slot release state calls stable serves traffic in every phase (all of it, or the stable part
+ * of a release); config naming the other slot stable is either a promotion config makes (its
+ * candidate becomes stable) or config lagging behind one the driver made. Either way the slot
+ * config now calls the candidate is live until the rule moves, and a new version there would roll
+ * out under production traffic.
+ */
+export function liveSlotConflict(d: DesiredRelease, state: ReleaseState | undefined): string | undefined {
+  if (!state) return undefined;
+  const live = state.stable;
+  if (d.stable.slot === live.slot || state.weights[live.slot] === 0) return undefined;
+  const intoLive = d.candidate?.slot === live.slot ? d.candidate : null;
+  if (!intoLive || intoLive.version === live.version) return undefined;
+  const why =
+    state.phase === Phase.Promoted
+      ? `promoted at ${state.promotedAt ?? "?"}${state.previous ? `; ${state.previous.version} (${state.previous.slot}) was promoted away${state.previousRetiredAt ? ` and scaled to 0 at ${state.previousRetiredAt}` : ""}` : ""}`
+      : state.phase === Phase.Releasing
+        ? `stable while ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) releases at ${state.weights[otherSlot(live.slot)]}%`
+        : state.phase === Phase.RolledBack
+          ? `live again after the rollback of ${state.candidate?.version ?? "?"} at ${state.lastRollback?.at ?? "?"}`
+          : "stable";
+  const fix =
+    state.phase === Phase.Releasing
+      ? `promote first (services.${d.service}.stable: "${otherSlot(live.slot)}" with ${live.slot} still at ${live.version}), then put ${intoLive.version} into ${live.slot} in a later update`
+      : `set services.${d.service}.stable to "${live.slot}" with ${live.slot}'s image at ${live.version}, and put ${intoLive.version} into ${otherSlot(live.slot)} (the candidate slot)` +
+        (live.image ? `; ${live.slot} runs ${live.image}` : "");
+  return (
+    `service ${d.service}: release state says ${live.slot} is live (${live.version}, ${why}, ${state.weights[live.slot]}% of traffic), ` +
+    `but config calls ${d.stable.slot} stable and puts ${intoLive.version} into ${live.slot}: that would deploy ${intoLive.version} onto the live slot with no canary. ` +
+    `Nothing was changed. To release ${intoLive.version}, ${fix}`
+  );
+}
+
+/**
+ * The size of each slot, from what release state and this plan say it does: a slot with weight in
+ * the live rule or in this plan is never planned at 0 (it serves); the flags of the plan name the
+ * slot they are about (the retired one, else the slot config calls the candidate).
+ */
+function slotSizes(d: DesiredRelease, state: ReleaseState | undefined, plan: TrafficPlan): Record<Slot, SlotSize> {
+  const target = plan.retired?.keep ? plan.retired.slot : otherSlot(d.stable.slot);
+  const serving = (slot: Slot) => plan.weights[slot] > 0 || (state?.weights[slot] ?? 0) > 0;
+  const size = (slot: Slot): SlotSize =>
+    slot !== target ? SlotSize.Configured
+    : plan.keepPreviousWarm ? SlotSize.Warm
+    : plan.scaleDownPrevious && !serving(slot) ? SlotSize.Zero
+    : plan.scaleDownPrevious ? SlotSize.Warm
+    : SlotSize.Configured;
+  return { blue: size("blue"), green: size("green") };
+}
+
+type TrafficPlan = Omit<ReleasePlan, "sizes">;
+
+function planTraffic(d: DesiredRelease, state: ReleaseState | undefined, now: string, by: string): TrafficPlan {
   const configWeights = splitTraffic(d.stable.slot, d.candidate ? d.weight : 0).weights;
   const base = { at: now, by };
   const warnings: string[] = [];

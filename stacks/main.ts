@@ -24,6 +24,7 @@ import { checkApiGates } from "./apiGate";
 import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
 import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
+import { checkLiveSlots } from "./releasePlans";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
 import { loadPlans } from "../database/plans";
@@ -48,6 +49,9 @@ const alarmNamePrefix = (): string => `${pulumi.getProject()}-${pulumi.getStack(
 const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableName(alarmNamePrefix()), readAwsSettings(), alarmNamePrefix()));
 
 async function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): Promise<StackOutputs> {
+  // Config lagging behind a driver promotion must not put a new version onto the live slot:
+  // refused here, before anything is registered (planRelease refuses it again per service).
+  await checkLiveSlots(config, releases);
   // One lookup of the cluster, made before anything is built: the provider's kubeconfig and the
   // release driver use it, and the driver's access is checked against it (at preview).
   const cluster = needsClusterLookup(config) ? await aws.eks.getCluster({ name: config.kubernetes.cluster }) : undefined;

@@ -16,6 +16,7 @@ import { StackDashboard } from "../components/observability/stackDashboard";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
+import { desiredRelease, slotReplicas } from "./releasePlans";
 import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig } from "../core/config";
@@ -24,7 +25,7 @@ import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
 import { driverRole } from "../core/driverConfig";
 import { eksTokenAuth } from "../core/kubeconfig";
-import { SLOTS, type Slot, otherSlot } from "../core/slots";
+import { SLOTS, type Slot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
 
 /** What each service exports: enough for operators, the CLI and a hotfix stack to find it. */
@@ -228,30 +229,9 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     if (spec.desired && !spec.desired.resolved) {
       throw new Error(`internal: service ${spec.name} is in image mode but its slot was not resolved from release state (resolveDesiredReleases)`);
     }
-    const candidateSlot = otherSlot(spec.stable);
-    const stableSpec = spec.slots[spec.stable];
-    const candidateSpec = spec.slots[candidateSlot];
-    if (!stableSpec) throw new Error(`internal: ${spec.name} has no stable slot after validation`);
     const state: pulumi.Output<ReleaseState | undefined> = pulumi.output(options.releases.get(spec.name));
     const plan = state.apply((s) => {
-      const p = planRelease(
-        {
-          service: spec.name,
-          stable: { slot: spec.stable, version: stableSpec.version, image: stableSpec.image },
-          candidate: candidateSpec ? { slot: candidateSlot, version: candidateSpec.version, image: candidateSpec.image } : null,
-          weight: spec.candidateWeight,
-          acknowledgeRollback: spec.acknowledgeRollback,
-          rollbackWindowMinutes: spec.rollbackWindowMinutes,
-          hotfix: spec.hotfix,
-          apiOverride: options.apiOverrides?.get(spec.name),
-          ...(spec.strategy ? { strategy: spec.strategy } : {}),
-          ...(spec.preTraffic ? { preTraffic: spec.preTraffic } : {}),
-          ...(spec.desired?.role === "candidate" ? { releaseCandidate: true } : {}),
-        },
-        s,
-        now,
-        options.by,
-      );
+      const p = planRelease(desiredRelease(spec, options.apiOverrides?.get(spec.name)), s, now, options.by);
       for (const w of p.warnings) void pulumi.log.warn(w);
       return p;
     });
@@ -273,7 +253,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         ingress: attachment,
         namespace: namespaces.get(spec.namespace)?.metadata.name ?? spec.namespace,
         weights: plan.apply((p) => p.weights),
-        replicas: candidateSpec ? { [candidateSlot]: plan.apply((p) => candidateReplicas(p, candidateSpec.replicas, stableSpec.replicas)) } : {},
+        // Each slot's size from what release state says it does, whichever slot config calls the candidate.
+        replicas: Object.fromEntries(SLOTS.filter((slot) => spec.slots[slot]).map((slot) => [slot, plan.apply((p) => slotReplicas(p, slot, spec.slots))])),
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
         // What lets this stack's rollback Lambda (and its driver, stepping or watching) modify the rule.
@@ -455,17 +436,6 @@ export class DriverAccessError extends Error {
     super(`the release driver cannot reach the cluster as configured:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "DriverAccessError";
   }
-}
-
-/**
- * Replicas of the slot config calls the candidate: 0 once the previous version's rollback window
- * is over; at least the stable slot's size while it is the automatic rollback target (or serves
- * all traffic after a post-promotion rollback); else as configured.
- */
-export function candidateReplicas(plan: ReleasePlan, configured: number, stableReplicas: number): number {
-  if (plan.scaleDownPrevious) return 0;
-  if (plan.keepPreviousWarm) return Math.max(configured, stableReplicas);
-  return configured;
 }
 
 /**

@@ -3,7 +3,7 @@
  * config and release state, branch by branch, with states reached through real transitions.
  */
 import { strict as assert } from "node:assert";
-import { planRelease, type DesiredRelease } from "../../core/converge";
+import { liveSlotConflict, planRelease, type DesiredRelease } from "../../core/converge";
 import { normalizeStrategy } from "../../core/progressive";
 import { initialState, type SlotVersion } from "../../core/releaseState";
 import { applyAll } from "../helpers/fixtures";
@@ -167,6 +167,72 @@ describe("core/converge: what `pulumi up` does with config and release state", (
     const releasingIt = planRelease({ ...d, strategy: canary, releaseCandidate: true }, state, at(41), BY);
     assert.deepEqual(releasingIt.retired?.keep, false, "a release into the retired slot rolls out first");
     assert.equal(planRelease(d, promoted(30), at(41), BY).retired, undefined, "not retired: nothing to say");
+  });
+
+  describe("per-slot sizes and the live slot (issue 34, 1 and 2)", () => {
+    const driverRetired = () =>
+      run(
+        stableV1(),
+        { type: "start-release", candidate: green("v2"), weight: 0, progressive: { strategy: canary, rollbackWindowMinutes: 30 }, ...base(1) },
+        { type: "advance-step", stepIndex: 0, weight: 10, ...base(2) },
+        { type: "advance-step", stepIndex: 1, weight: 100, ...base(7) },
+        { type: "promote", rollbackWindowMinutes: 30, ...base(17), by: "release-driver" },
+        { type: "retire-previous", ...base(53), by: "release-driver" },
+      );
+
+    it("plans the slot serving 100% at its size and only the retired slot at 0, whichever slot config calls the candidate", () => {
+      const p = planRelease(desired({ strategy: canary }), driverRetired(), at(60), BY);
+      assert.deepEqual([p.weights, p.sizes], [{ blue: 0, green: 100 }, { blue: "zero", green: "configured" }]);
+      // Config caught up: the same sizes.
+      const caughtUp = planRelease(desired({ stable: green("v2"), candidate: blue("v1"), weight: 0, strategy: canary }), driverRetired(), at(60), BY);
+      assert.deepEqual([caughtUp.weights, caughtUp.sizes], [{ blue: 0, green: 100 }, { blue: "zero", green: "configured" }]);
+    });
+
+    it("never plans zero for a slot with weight in the live rule, even when the plan would scale it down", () => {
+      // The window is over and config scales blue down, but the live rule still sends blue 10%
+      // (an operator's out-of-band change recorded as a release at 10% back to it).
+      const p = planRelease(desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 }), promoted(30), at(60), BY);
+      assert.deepEqual([p.scaleDownPrevious, p.sizes.blue], [true, "zero"]);
+      const liveTen = { ...promoted(30), weights: { blue: 10, green: 90 } };
+      assert.deepEqual(planRelease(desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 }), liveTen, at(60), BY).sizes, { blue: "warm", green: "configured" });
+      // Inside the window the previous slot is warm; after a post-promotion rollback the slot config calls the candidate is.
+      assert.deepEqual(planRelease(desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 }), promoted(30), at(20), BY).sizes, { blue: "warm", green: "configured" });
+      const afterPromotion = run(promoted(), { type: "roll-back", failedSlot: "green", observedAt: at(4), reason: "p99", ...base(4) });
+      assert.deepEqual(planRelease(desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 }), afterPromotion, at(6), BY).sizes, { blue: "warm", green: "configured" });
+    });
+
+    it("refuses a new version on the slot release state says is live while config calls the other slot stable, naming the live slot and the edit", () => {
+      const lagging = desired({ candidate: green("v3"), strategy: canary });
+      assert.throws(() => planRelease(lagging, driverRetired(), at(60), BY), (e: Error) => {
+        assert.equal(e.name, "LiveSlotConflictError");
+        assert.equal(
+          e.message,
+          `service payments: release state says green is live (v2, promoted at ${at(17)}; v1 (blue) was promoted away and scaled to 0 at ${at(53)}, 100% of traffic), ` +
+            "but config calls blue stable and puts v3 into green: that would deploy v3 onto the live slot with no canary. " +
+            'Nothing was changed. To release v3, set services.payments.stable to "green" with green\'s image at v2, and put v3 into blue (the candidate slot)',
+        );
+        return true;
+      });
+      // While a release runs, config promoting its candidate and putting a new version into the old stable at once.
+      const promotingAndReleasing = desired({ stable: green("v2"), candidate: blue("v3"), weight: 0 });
+      assert.match(liveSlotConflict(promotingAndReleasing, releasing(20)) ?? "", /blue is live \(v1, stable while v2 \(green\) releases at 20%, 80% of traffic\).*promote first \(services\.payments\.stable: "green" with blue still at v1\), then put v3 into blue/);
+      // After a post-promotion rollback blue is live again: a new version there while config says green is refused.
+      const afterPromotion = run(promoted(), { type: "roll-back", failedSlot: "green", observedAt: at(4), reason: "p99", ...base(4) });
+      assert.match(liveSlotConflict(desired({ stable: green("v2"), candidate: blue("v1.1"), weight: 0 }), afterPromotion) ?? "", /blue is live \(v1, live again after the rollback of v2 at/);
+    });
+
+    it("lets config lag without a new version, move stable on purpose, and change the live slot's version where config agrees it is live", () => {
+      for (const [d, s] of [
+        [desired({ strategy: canary }), driverRetired()], // lagging, same versions: followed with a warning
+        [desired({ stable: green("v1"), candidate: null }), stableV1()], // stable moves slots, live slot's workload removed
+        [desired({ stable: green("v2"), candidate: blue("v1"), weight: 0 }), releasing(20)], // config promotes
+        [desired({ stable: blue("v1.1"), candidate: null }), rolledBack()], // in place, config agrees blue is live
+        [desired({ candidate: green("v3") }), undefined], // first record
+      ] as const) {
+        assert.equal(liveSlotConflict(d, s), undefined);
+        assert.doesNotThrow(() => planRelease(d, s, at(60), BY));
+      }
+    });
   });
 
   describe("whole plans, branch by branch (every flag asserted)", () => {

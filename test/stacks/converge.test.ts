@@ -10,6 +10,7 @@ import { parseStackConfig } from "../../core/config";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { buildStack } from "../../stacks/program";
+import { checkLiveSlots, desiredRelease } from "../../stacks/releasePlans";
 import { MemoryReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { allows } from "../helpers/iamPolicy";
@@ -196,6 +197,79 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.deepEqual(acked.weights, { blue: 0, green: 100 });
     assert.equal(acked.state?.phase, Phase.Stable);
     assert.deepEqual(acked.state?.stable, { slot: "green", version: "v2.3.1", image: `${ECR}:v2.3.1` });
+  });
+
+  /** Applies the driver's events to the stored payments record, one conditional write each. */
+  async function driver(...events: Parameters<typeof applyEvent>[1][]) {
+    for (const e of events) {
+      const s = await backend.get("payments");
+      if (!s) throw new Error("no state");
+      const t = applyEvent(s, e);
+      if (t.kind !== "applied") throw new Error(`${e.type}: ${t.kind === "refused" ? t.reason : "unchanged"}`);
+      await backend.store.commit(s.revision, t.state, t.entry);
+    }
+  }
+  const replicasOf = (name: string) => (ofType(T.deployment).find((d) => d.name === name)?.inputs as Obj).spec.replicas as number;
+  const canaryLagging = (p: Obj) => {
+    delete p.candidate;
+    p.strategy = { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10 };
+    p.rollbackWindowMinutes = 30;
+  };
+
+  it("never plans 0 replicas for the slot serving 100% after the driver promoted and retired, with config still naming the old stable (issue 34, 1)", async () => {
+    // Prepare: start-release (canary) -> 10% -> 100% -> promote -> retire-previous, all by the driver.
+    await up(0, canaryLagging);
+    const by = "release-driver";
+    await driver(
+      { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by },
+      { type: "advance-step", stepIndex: 1, weight: 100, at: at(6), by },
+      { type: "promote", rollbackWindowMinutes: 30, at: at(16), by },
+      { type: "retire-previous", at: at(52), by },
+    );
+    // Act: the next up, config unchanged (stable: blue v2.3.0, green v2.3.1).
+    const next = await up(60, canaryLagging);
+    // Assess: green serves 100% at its configured size; only the retired blue is at 0.
+    assert.deepEqual(next.weights, { blue: 0, green: 100 });
+    assert.equal(replicasOf("payments-green"), 3, "the live slot keeps its pods");
+    assert.equal(replicasOf("payments-blue"), 0, "the retired slot stays as the driver left it");
+    assert.equal(next.state?.revision, (await backend.get("payments"))?.revision);
+  });
+
+  it("refuses config that lags a driver promotion and puts a new version onto the live slot, before anything is registered (issue 34, 2)", async () => {
+    // Prepare: the driver promoted green (v2.3.1) and retired blue (v2.3.0); config still says stable: blue.
+    await up(0, canaryLagging);
+    const by = "release-driver";
+    await driver(
+      { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by },
+      { type: "advance-step", stepIndex: 1, weight: 100, at: at(6), by },
+      { type: "promote", rollbackWindowMinutes: 30, at: at(16), by },
+      { type: "retire-previous", at: at(52), by },
+    );
+    const before = await backend.get("payments");
+    // Act: the operator puts v2.4.0 into green, believing green is the candidate.
+    const lagging = prodWith((p) => {
+      canaryLagging(p);
+      p.slots.green.image = `${ECR}:v2.4.0`;
+    });
+    // Assess: refused by the program's pre-check, naming the live slot and the edit; nothing written.
+    await assert.rejects(checkLiveSlots(lagging, backend), (e: Error) => {
+      assert.equal(e.name, "LiveSlotError");
+      assert.match(e.message, /service payments: release state says green is live \(v2\.3\.1, promoted at .*; v2\.3\.0 \(blue\) was promoted away and scaled to 0 at .*, 100% of traffic\)/);
+      assert.match(e.message, /config calls blue stable and puts v2\.4\.0 into green: that would deploy v2\.4\.0 onto the live slot with no canary/);
+      assert.match(e.message, /set services\.payments\.stable to "green" with green's image at v2\.3\.1, and put v2\.4\.0 into blue \(the candidate slot\)/);
+      return true;
+    });
+    assert.throws(() => planRelease(desiredRelease(lagging.services[0]), before, at(60), "pulumi:prod"), { name: "LiveSlotConflictError" }, "the plan refuses it too, whoever calls buildStack");
+    assert.equal((await backend.get("payments"))?.revision, before?.revision, "nothing recorded");
+    // The edit the message asks for is a release of v2.4.0 into blue at 0% for the driver.
+    const fixed = await up(61, (p) => {
+      canaryLagging(p);
+      p.stable = "green";
+      p.slots.blue.image = `${ECR}:v2.4.0`;
+    });
+    assert.deepEqual(fixed.weights, { blue: 0, green: 100 });
+    assert.deepEqual([fixed.state?.phase, fixed.state?.candidate?.version, fixed.state?.stable.version], [Phase.Releasing, "v2.4.0", "v2.3.1"]);
+    assert.ok(replicasOf("payments-blue") > 0, "the new candidate rolls out before the driver gives it traffic");
   });
 
   it("progressive: starts the release at 0% for the driver, follows the driver's steps, and keeps its promotion", async () => {

@@ -8,7 +8,14 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
-/** Every DynamoDB action that writes items (TransactWriteItems is authorised per item as these). */
+/**
+ * Every DynamoDB action that writes this table's items (TransactWriteItems is authorised per item
+ * as these), among those DynamoDB accepts in a table's resource-based policy ("DynamoDB API
+ * operations supported by resource-based policies", developer guide rbac-iam-actions).
+ * `RestoreTableFromBackup` and `ImportTable` are not: they act on backup and import resources,
+ * and PutResourcePolicy refuses a whole document naming them ("The following action names are
+ * invalid", aws/aws-cdk#32230). They cannot write this table anyway: both create a new table.
+ */
 export const TABLE_WRITE_ACTIONS = [
   "dynamodb:PutItem",
   "dynamodb:UpdateItem",
@@ -17,9 +24,6 @@ export const TABLE_WRITE_ACTIONS = [
   "dynamodb:PartiQLInsert",
   "dynamodb:PartiQLUpdate",
   "dynamodb:PartiQLDelete",
-  "dynamodb:RestoreTableFromBackup",
-  "dynamodb:RestoreTableToPointInTime",
-  "dynamodb:ImportTable",
 ] as const;
 
 /** @internal The policy document. */
@@ -33,7 +37,8 @@ export function releaseTablePolicy(table: string, writers: readonly string[]) {
         Effect: "Deny",
         Principal: "*",
         Action: [...TABLE_WRITE_ACTIONS],
-        Resource: [table, `${table}/*`],
+        // The table itself: none of these actions has another resource type (no index or stream).
+        Resource: table,
         Condition: { ArnNotEquals: { "aws:PrincipalArn": unique } },
       },
     ],

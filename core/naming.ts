@@ -42,13 +42,25 @@ export function targetGroupName(id: TargetGroupIdentity): string {
 }
 
 /**
+ * Longest TargetGroupBinding name. The AWS Load Balancer Controller injects the pod readiness gate
+ * `target-health.elbv2.k8s.aws/<binding name>` into every pod of the slot (controller
+ * `pkg/targetgroupbinding`, TargetHealthPodConditionTypePrefix), and Kubernetes validates a
+ * readiness gate's condition type as a qualified name, whose name part is at most 63 characters
+ * (apimachinery `validation.IsQualifiedName`): a longer binding name gets every pod refused.
+ */
+export const BINDING_NAME_MAX = 63;
+
+/**
  * Kubernetes name of a slot's TargetGroupBinding: the slot's object name plus the hash of its
  * target group's name, so it changes exactly when the target group is replaced (see
- * {@link targetGroupName}) and the new binding can exist beside the old one.
+ * {@link targetGroupName}) and the new binding can exist beside the old one. The readable part is
+ * cut so the whole fits {@link BINDING_NAME_MAX} (a 50-character service: `<service>-gre-<hash>`);
+ * the hash, of a target group name that includes the slot, keeps blue's and green's apart.
  */
 export function targetGroupBindingName(service: string, slot: Slot, targetGroup: string): string {
   const hash = /-([0-9a-f]{8})$/.exec(targetGroup)?.[1] ?? createHash("sha256").update(targetGroup).digest("hex").slice(0, 8);
-  return `${slotObjectName(service, slot)}-${hash}`;
+  const readable = slotObjectName(service, slot).slice(0, BINDING_NAME_MAX - hash.length - 1).replace(/[-.]+$/, "");
+  return `${readable}-${hash}`;
 }
 
 /** The target group name inside a target group ARN (`...:targetgroup/<name>/<id>`). */
@@ -68,7 +80,9 @@ export function targetGroupNameOfArn(arn: string): string | undefined {
  */
 export function bindingNameFor(service: string, slot: Slot, targetGroup: string, recorded?: { readonly targetGroupArn?: string; readonly binding?: string }): string {
   const recordedGroup = recorded?.targetGroupArn ? targetGroupNameOfArn(recorded.targetGroupArn) : undefined;
-  if (recordedGroup !== undefined && recordedGroup === targetGroup) return recorded?.binding ?? slotObjectName(service, slot);
+  // A recorded name too long for the readiness gate never had a pod admitted: not kept.
+  const kept = recorded?.binding ?? slotObjectName(service, slot);
+  if (recordedGroup !== undefined && recordedGroup === targetGroup && kept.length <= BINDING_NAME_MAX) return kept;
   return targetGroupBindingName(service, slot, targetGroup);
 }
 

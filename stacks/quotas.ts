@@ -16,7 +16,7 @@ import { alarmArnPattern, serviceAlarmKinds, serviceAlarmNames } from "../core/a
 import { parseCidr } from "../core/cidr";
 import { DEFAULT_INGRESS_GROUP, type StackConfig } from "../core/config";
 import * as defaults from "../core/defaults";
-import { AWS_LB_NAME_MAX, listenerRulePattern, slotObjectName, targetGroupBindingName, targetGroupName } from "../core/naming";
+import { AWS_LB_NAME_MAX, BINDING_NAME_MAX, listenerRulePattern, slotObjectName, targetGroupBindingName, targetGroupName } from "../core/naming";
 import { SLOTS } from "../core/slots";
 
 /** One limit and how much of it the stack uses. */
@@ -47,7 +47,6 @@ export const SG_INBOUND_RULES_DEFAULT = 60; // per security group, IPv4 and IPv6
 export const LAMBDA_ENV_MAX_BYTES = 4096; // all keys and values together
 export const ALARM_NAME_MAX = 255;
 export const K8S_DNS_LABEL_MAX = 63; // a Service's name is a DNS-1035 label
-export const K8S_NAME_MAX = 253;
 export const DYNAMODB_RESOURCE_POLICY_MAX_BYTES = 20_480;
 export const SNS_TOPIC_POLICY_MAX_BYTES = 30_720;
 
@@ -146,7 +145,8 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
   const k8sName = longest(config.services.flatMap((s) => SLOTS.map((slot) => slotObjectName(s.name, slot))));
   out.push({ quota: "Kubernetes Service name length (DNS-1035 label)", limit: K8S_DNS_LABEL_MAX, count: k8sName.length, where: k8sName, fix: "use a shorter service name" });
   const binding = longest(tgNames.map((t, i) => targetGroupBindingName(config.services[Math.floor(i / SLOTS.length)].name, SLOTS[i % SLOTS.length], t)));
-  out.push({ quota: "Kubernetes object name length", limit: K8S_NAME_MAX, count: binding.length, where: binding, fix: "use a shorter service name" });
+  // The controller's readiness gate carries the binding's name as a qualified name's name part.
+  out.push({ quota: "TargetGroupBinding name length (readiness gate target-health.elbv2.k8s.aws/<name>)", limit: BINDING_NAME_MAX, count: binding.length, where: binding, fix: "use a shorter service name" });
 
   // Policies and the driver's environment, with ARNs at their longest.
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;

@@ -154,11 +154,13 @@ describe("stacks/quotas: AWS quotas checked at preview", () => {
   it("fits every name AWS and Kubernetes limit at the longest service and group names allowed", () => {
     const name = `a${"b".repeat(48)}c`; // 50 characters, the longest service name
     const config = parseStackConfig(stackInput([serviceInput({ name, ingressGroup: "abcdefghijklmnopq" })], { groups: { abcdefghijklmnopq: {} } }));
-    for (const quota of [/^Target group name length/, /^CloudWatch alarm name length/, /^Kubernetes Service name length/, /^Kubernetes object name length/, /^Load balancer name length/]) {
+    for (const quota of [/^Target group name length/, /^CloudWatch alarm name length/, /^Kubernetes Service name length/, /^TargetGroupBinding name length/, /^Load balancer name length/]) {
       const u = use(config, quota, quota.source.includes("Load balancer") ? /abcdefghijklmnopq/ : undefined);
       assert.ok(u.count <= u.limit, `${u.quota}: ${u.count} > ${u.limit} (${u.where})`);
     }
     assert.equal(use(config, /^Target group name length/).count, 32, "hashed names use the whole 32 characters");
+    // The binding's name is what the controller's readiness gate carries: a qualified name's 63.
+    assert.deepEqual([use(config, /^TargetGroupBinding name length/).count, use(config, /^TargetGroupBinding name length/).limit], [63, 63]);
     assert.equal(use(config, /^Load balancer name length/, /abcdefghijklmnopq/).count, 32);
     // One more character in a group name would not fit: refused by its schema.
     assert.deepEqual(configProblems(() => parseStackConfig(stackInput(services(1), { groups: { abcdefghijklmnopqr: {} } }))), [

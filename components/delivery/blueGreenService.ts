@@ -113,6 +113,12 @@ export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
 export const RETIRED_AT_ANNOTATION = "remedy.dev/retired-at";
 
 /** API version and kind of the AWS Load Balancer Controller's binding resource. */
+/**
+ * The name of a slot's container port and Service port: the one thing a TargetGroupBinding, the
+ * Service's targetPort and the probes refer to, so a port change moves a number in one place only.
+ */
+export const SERVICE_PORT_NAME = "http";
+
 export const TARGET_GROUP_BINDING = { apiVersion: "elbv2.k8s.aws/v1beta1", kind: "TargetGroupBinding" } as const;
 
 /**
@@ -368,7 +374,7 @@ export function createSlotWorkload(
       spec: {
         type: "ClusterIP",
         selector,
-        ports: [{ name: "http", port: spec.port, targetPort: "http", protocol: "TCP" }],
+        ports: [{ name: SERVICE_PORT_NAME, port: spec.port, targetPort: SERVICE_PORT_NAME, protocol: "TCP" }],
       },
     },
     parent,
@@ -389,7 +395,14 @@ export function createSlotWorkload(
       // moved to the new group (create-before-delete), instead of emptying the old group first.
       metadata: { ...metadata, name: bindingName ?? targetGroup.name.apply((tg) => targetGroupBindingName(spec.name, slot, tg)) },
       spec: {
-        serviceRef: { name: service.metadata.name, port: spec.port },
+        // By name: on a port change the Service's port number changes in place early in the up,
+        // while the old binding (and the rule) still serve the old group until the rule moves. A
+        // binding that named the old number would no longer resolve, and the controller would
+        // treat the port as not found and deregister every target of the old group
+        // (pkg/backend/endpoint_resolver.go, pkg/targetgroupbinding/resource_manager.go). The
+        // name never changes; serviceRef is not among the fields the controller's webhook keeps
+        // immutable (targetGroupARN, targetType, ipAddressType), so existing bindings take it.
+        serviceRef: { name: service.metadata.name, port: SERVICE_PORT_NAME },
         targetGroupARN: targetGroup.arn,
         targetType: "ip",
         networking: {
@@ -439,19 +452,19 @@ export function createSlotWorkload(
               {
                 name: spec.name,
                 image: slotSpec.image,
-                ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
+                ports: [{ name: SERVICE_PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
                 env: [
                   ...Object.entries(spec.env).map(([k, value]) => envVar(k, value, secretEnv)),
                   { name: "REMEDY_SLOT", value: slot },
                   { name: "REMEDY_VERSION", value: slotSpec.version },
                 ],
                 readinessProbe: {
-                  httpGet: { path: spec.healthPath, port: "http" },
+                  httpGet: { path: spec.healthPath, port: SERVICE_PORT_NAME },
                   initialDelaySeconds: defaults.DEFAULT_READINESS_INITIAL_DELAY_SECONDS,
                   periodSeconds: defaults.DEFAULT_READINESS_PERIOD_SECONDS,
                 },
                 livenessProbe: {
-                  httpGet: { path: spec.livenessPath, port: "http" },
+                  httpGet: { path: spec.livenessPath, port: SERVICE_PORT_NAME },
                   initialDelaySeconds: defaults.DEFAULT_LIVENESS_INITIAL_DELAY_SECONDS,
                   periodSeconds: defaults.DEFAULT_LIVENESS_PERIOD_SECONDS,
                   failureThreshold: defaults.DEFAULT_LIVENESS_FAILURE_THRESHOLD,

@@ -155,7 +155,10 @@ describe("components/BlueGreenService", () => {
         assert.equal(tgb.apiVersion, "elbv2.k8s.aws/v1beta1");
         assert.equal(tgb.kind, "TargetGroupBinding");
         assert.equal(tgb.spec.targetGroupARN, find(T.tg, `payments-${slot}`).state.arn);
-        assert.deepEqual(tgb.spec.serviceRef, { name: `payments-${slot}`, port: 8080 });
+        // By the Service port's name, which a port change never touches (issue 34, 5).
+        assert.deepEqual(tgb.spec.serviceRef, { name: `payments-${slot}`, port: "http" });
+        const svc = find(T.service, `payments-${slot}`).inputs as Obj;
+        assert.deepEqual(svc.spec.ports, [{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
         assert.equal(tgb.spec.targetType, "ip");
         assert.deepEqual(tgb.spec.networking.ingress, [
           { from: [{ securityGroup: { groupID: INGRESS.securityGroupId } }], ports: [{ protocol: "TCP", port: 8080 }] },

@@ -4,7 +4,8 @@
  * `singleMetric()` builds a fresh instance with its own console, so it is routed too.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
+import { MetricUnit, Metrics } from "@aws-lambda-powertools/metrics";
+import { WEIGHT_METRIC, weightDimensions } from "../../core/dashboard";
 
 export function redirectOutput(target: Logger | Metrics, console: Console): void {
   (target as unknown as { console: Console }).console = console;
@@ -16,4 +17,18 @@ export function redirectOutput(target: Logger | Metrics, console: Console): void
       return m;
     };
   }
+}
+
+/**
+ * Publishes the candidate's weight (`remedy` `CandidateWeight`) with exactly the dimensions the
+ * stack dashboard reads and `pulumi up` writes ({@link weightDimensions}: Stack, Service).
+ * Powertools adds its `service` default dimension (the function's serviceName) to every metric,
+ * single metrics included, which made the Lambdas publish a series the dashboard never read: the
+ * default dimensions are cleared first.
+ */
+export function publishWeight(metrics: Metrics, prefix: string, service: string, weight: number): void {
+  const m = metrics.singleMetric();
+  m.clearDefaultDimensions();
+  m.addDimensions(weightDimensions(prefix, service));
+  m.addMetric(WEIGHT_METRIC, MetricUnit.Percent, weight);
 }

@@ -10,8 +10,8 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
-import { WEIGHT_METRIC, weightDimensions } from "../../core/dashboard";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { publishWeight } from "./powertools";
 import { isDeepStrictEqual } from "node:util";
 import * as defaults from "../../core/defaults";
 import { lifecycleNotice } from "../../core/lifecycle";
@@ -331,9 +331,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     }
     deps.logger.info(d.reason, { service: state.service, weights: t.state.weights });
     if (deps.metrics) {
-      const m = deps.metrics.singleMetric();
-      for (const [k, v] of Object.entries(weightDimensions(deps.alarmPrefix, state.service))) m.addDimension(k, v);
-      m.addMetric(WEIGHT_METRIC, MetricUnit.Percent, t.state.weights[cand.slot]);
+      publishWeight(deps.metrics, deps.alarmPrefix, state.service, t.state.weights[cand.slot]);
     }
     return { service: state.service, decision: d.action, reason: d.reason, weights: t.state.weights };
   }

@@ -17,7 +17,7 @@ import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
 import { parseAlarmName } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { WEIGHT_METRIC, weightDimensions } from "../../core/dashboard";
+import { publishWeight } from "./powertools";
 import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
@@ -371,9 +371,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     m.addDimension("Service", target.service);
     m.addMetric("FlipLatency", MetricUnit.Milliseconds, flipMs);
     // The weight the failed slot now has, for the stack dashboard's weight graph.
-    const w = metrics.singleMetric();
-    for (const [k, v] of Object.entries(weightDimensions(deps.alarmPrefix, target.service))) w.addDimension(k, v);
-    w.addMetric(WEIGHT_METRIC, MetricUnit.Percent, after.lastRollback ? after.weights[after.lastRollback.failedSlot] : 0);
+    publishWeight(metrics, deps.alarmPrefix, target.service, after.lastRollback ? after.weights[after.lastRollback.failedSlot] : 0);
     count("Rollbacks", target.service);
     logger.info("rolled back", { from: decidedFrom.candidate, to: after.stable, revision: after.revision, afterPromotion: after.lastRollback?.afterPromotion ?? false });
     return { ...base, outcome: Outcome.RolledBack, reason: after.lastRollback?.reason ?? event.reason, flipMs, weights: after.weights };

@@ -5,6 +5,7 @@
  * take only some events (moto applies SNS filter policies to SQS subscriptions).
  */
 import { strict as assert } from "node:assert";
+import { dashboardWeightSeries, emfSeries } from "../helpers/weightSeries";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SubscribeCommand } from "@aws-sdk/client-sns";
@@ -84,8 +85,9 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
     assert.deepEqual(told, ["remedy test: payments v3 at 10%", "remedy test: payments v3 at 100%", "remedy test: payments v3 promoted"]);
     const weights = emf.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => "CandidateWeight" in e);
     assert.deepEqual(weights.map((e) => [e.Stack, e.Service, e.CandidateWeight]), [["remedy-test", "payments", 10], ["remedy-test", "payments", 100], ["remedy-test", "payments", 100]]);
-    const directive = (weights[0]._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0];
-    assert.deepEqual([directive.Namespace, directive.Dimensions[0].filter((x) => x !== "service").sort()], ["remedy", ["Service", "Stack"]]);
+    // Exactly the series the dashboard graphs: no Powertools `service` dimension (issue 34, 8).
+    const published = emf.filter((l) => l.includes("CandidateWeight")).flatMap(emfSeries);
+    assert.deepEqual(published, Array(3).fill(dashboardWeightSeries("remedy-test", "payments")));
   });
 
   it("gives HTTPS subscribers (Chatbot, webhooks) a Chatbot custom notification: title, description, next steps, attributes", () => {

@@ -11,6 +11,7 @@ import { Outcome, type RollbackResult } from "../../lambdas/commons/rollbackHand
 import { alarmActionEvent, cwTimestamp, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
 import { PREFIX, createWorld, handlerDeps, putBareAlarm as putWorldAlarm, type World } from "../helpers/rollbackWorld";
+import { dashboardWeightSeries, emfSeries } from "../helpers/weightSeries";
 
 describe("lambdas/rollback against moto_server", function () {
   this.timeout(60_000);
@@ -75,6 +76,8 @@ describe("lambdas/rollback against moto_server", function () {
       assert.ok(metricNames().includes("Rollbacks:payments"), metricNames().join());
       assert.ok(metricNames().includes("FlipLatency:payments"));
       assert.ok(metricNames().includes("CandidateWeight:payments"), "the failed slot's weight, for the stack dashboard");
+      // Exactly the series the dashboard graphs: no Powertools `service` dimension (issue 34, 8).
+      assert.deepEqual(h.emf.filter((l) => l.includes("CandidateWeight")).flatMap(emfSeries).filter((x) => x.metric === "CandidateWeight"), [dashboardWeightSeries(PREFIX, "payments")]);
       // The other service is untouched.
       assert.deepEqual(await weightsOf("orders"), { blue: 90, green: 10 });
       assert.equal((await world.store.get("orders"))?.phase, Phase.Releasing);

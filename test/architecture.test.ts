@@ -83,4 +83,13 @@ describe("architecture: one-way dependencies", () => {
     });
     assert.deepEqual(long, []);
   });
+
+  it("no Lambda log line passes Powertools' reserved `service` key, which the Logger drops (name the service as targetService)", () => {
+    const offending = files
+      .filter((f) => f.startsWith(`lambdas${path.sep}`))
+      .flatMap((f) => fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").map((line, i) => [f, i + 1, line] as const))
+      .filter(([, , line]) => /logger\.(debug|info|warn|error|critical)\([^;]*\{\s*service\b/.test(line))
+      .map(([f, n]) => `${f}:${n}`);
+    assert.deepEqual(offending, []);
+  });
 });

@@ -64,6 +64,22 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.deepEqual(history.slice(-3), ["advance-step by release-driver", "advance-step by release-driver", "promote by release-driver"]);
   });
 
+  it("says which service each per-service log line is about (Powertools keeps `service` for the function's own name) (issue 34, 16)", async () => {
+    // Prepare
+    const logger = new Logger({ serviceName: "remedy-release-driver" });
+    const lines = capture(logger);
+    const c = clients(env.proxy.endpoint);
+    const d = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX, logger, now: () => clock });
+    clock = at(0);
+    // Act: a step.
+    await tickPayments(d);
+    // Assess: the step's line names payments; `service` stays the function's.
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const step = logged.find((l) => /step 1\/2: 10%/.test(String(l.message)));
+    assert.ok(step, lines.join("\n"));
+    assert.deepEqual([step.targetService, step.service], ["payments", "remedy-release-driver"]);
+  });
+
   it("times steps from the schedule's time, not the invocation's: linear 25% / 2 min moves at 1, 3, 5, 7 and promotes after the bake", async () => {
     // Prepare: a linear release; each invocation starts a little less late after its scheduled
     // minute than the one before (the jitter that made steps one tick late).

@@ -181,9 +181,9 @@ export function createReleaseDriver(deps: DriverDeps) {
   async function retirePrevious(state: ReleaseState, tickAt: number): Promise<TickResult> {
     const prev = state.previous;
     const ends = rollbackWindowEnd(state);
-    const skip = (reason: string): TickResult => ({ targetService: state.service, decision: "skipped", reason });
+    const skip = (reason: string): TickResult => ({ service: state.service, decision: "skipped", reason });
     if (!prev || !ends || state.previousRetiredAt) return skip(`not a progressive release in progress (phase ${state.phase})`);
-    if (tickAt < Date.parse(ends)) return { targetService: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) stays warm as the rollback target until ${ends}` };
+    if (tickAt < Date.parse(ends)) return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) stays warm as the rollback target until ${ends}` };
     const namespace = deps.retire?.namespaces[state.service];
     if (!deps.retire || !namespace) return skip(`${prev.version} (${prev.slot}) is no longer a rollback target; the next pulumi up scales it to 0`);
     if (!prev.image) return skip(`${prev.version} (${prev.slot}) has no recorded image to check; the next pulumi up scales it to 0`);
@@ -192,7 +192,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     const after = retireNotBefore(state, Date.parse(ends));
     if (tickAt < after) {
       const sticky = state.routing.stickinessSeconds > 0 ? ` and ${state.routing.stickinessSeconds} s of target group stickiness after the promotion` : "";
-      return { targetService: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min${sticky})` };
+      return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min${sticky})` };
     }
     // Never empty a slot the rule sends traffic to.
     const live = await freshWeights(state.routing);
@@ -211,10 +211,10 @@ export function createReleaseDriver(deps: DriverDeps) {
     const t = applyEvent(state, { type: "retire-previous", at: new Date(tickAt).toISOString(), by: "release-driver" });
     if (t.kind !== "applied") return skip(t.reason);
     if (!(await committed(state, t))) {
-      return { targetService: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
+      return { service: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
     }
     deps.logger.info("scaled the previous slot down", { targetService: state.service, detail });
-    return { targetService: state.service, decision: "retire", reason: detail, weights: state.weights };
+    return { service: state.service, decision: "retire", reason: detail, weights: state.weights };
   }
 
   /**
@@ -245,13 +245,13 @@ export function createReleaseDriver(deps: DriverDeps) {
     const p = state.progress;
     const cand = state.candidate;
     if (state.phase === Phase.Promoted) return retirePrevious(state, tickAt);
-    if (state.phase !== Phase.Releasing || !p || !cand) return { targetService: state.service, decision: "skipped", reason: `not a progressive release in progress (phase ${state.phase})` };
+    if (state.phase !== Phase.Releasing || !p || !cand) return { service: state.service, decision: "skipped", reason: `not a progressive release in progress (phase ${state.phase})` };
     const at = new Date(tickAt).toISOString();
     // Alarms first: while one fires, the rollback Lambda may be flipping the rule right now (it
     // flips before it records), so the rule is not touched at all.
     const firing = await alarmsInAlarm(state, [cand.slot]);
     if (firing.length > 0) {
-      return { targetService: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${firing.join(", ")}; not advancing`, weights: state.weights };
+      return { service: state.service, decision: "hold", reason: `candidate alarms in ALARM: ${firing.join(", ")}; not advancing`, weights: state.weights };
     }
     // The rule must match the record before anything moves (a flip after an earlier commit may
     // have failed). If the release changed meanwhile, the rule follows the newer record instead.
@@ -262,43 +262,43 @@ export function createReleaseDriver(deps: DriverDeps) {
     const bad = routingProblem(state.service, state.routing, rule.targetGroupArns);
     if (bad) {
       deps.logger.error("release state names routing pulumi up did not deploy; not acting on it", { targetService: state.service, reason: bad });
-      return { targetService: state.service, decision: "hold", reason: bad, failed: true };
+      return { service: state.service, decision: "hold", reason: bad, failed: true };
     }
     const live = rule.weights;
     if (!isDeepStrictEqual(live, state.weights)) {
       const why = await guardedMove(state, state.revision, cand.slot, state.weights);
-      if (why) return { targetService: state.service, decision: "hold", reason: `the rule differs from the record; not repaired: ${why}`, weights: live };
+      if (why) return { service: state.service, decision: "hold", reason: `the rule differs from the record; not repaired: ${why}`, weights: live };
       const again = await freshState(state.service);
       if (again && again.revision !== state.revision) {
         await deps.traffic.setWeights(again.routing, again.weights);
-        return { targetService: state.service, decision: "conflict", reason: `release became ${again.phase} while the rule was repaired; the rule follows it`, weights: again.weights };
+        return { service: state.service, decision: "conflict", reason: `release became ${again.phase} while the rule was repaired; the rule follows it`, weights: again.weights };
       }
     }
     const signals = { alarmsInAlarm: firing, healthyTargets: await deps.traffic.healthyTargets(state.routing.targetGroupArns[cand.slot]), now: at };
     const d = decideTick(p.strategy, { stepIndex: p.stepIndex, stepStartedAt: p.stepStartedAt, weight: state.weights[cand.slot], ...(p.promote ? { promote: p.promote } : {}) }, signals);
-    if (d.action === "hold") return { targetService: state.service, decision: "hold", reason: d.reason, weights: state.weights };
+    if (d.action === "hold") return { service: state.service, decision: "hold", reason: d.reason, weights: state.weights };
     // Before the first step: the pre-traffic check, recorded run by run; a failure holds at 0%.
     let base = state;
     if (d.action === "advance" && p.stepIndex < 0) {
       const gate = preTrafficGate(p.preTraffic, state.service);
-      if (gate.gate === "hold") return { targetService: state.service, decision: "hold", reason: gate.reason, weights: state.weights };
+      if (gate.gate === "hold") return { service: state.service, decision: "hold", reason: gate.reason, weights: state.weights };
       if (gate.gate === "run" && p.preTraffic) {
         // The check may use what is left of the tick but the time needed to record its result:
         // one cut short by the deadline is a failed run, recorded like any other.
         const budgetMs = remainingMs() - defaults.DRIVER_RECORD_RESERVE_MS;
         if (budgetMs < defaults.DRIVER_MIN_CHECK_MS) {
-          return { targetService: state.service, decision: "hold", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: the pre-traffic check runs next tick`, weights: state.weights };
+          return { service: state.service, decision: "hold", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: the pre-traffic check runs next tick`, weights: state.weights };
         }
         const attempt = p.preTraffic.attempts + 1;
         const result = await runPreTrafficCheck(lambda(), state, attempt, { budgetMs });
         const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at, by: "release-driver" });
-        if (r.kind !== "applied") return { targetService: state.service, decision: "hold", reason: r.reason, weights: state.weights };
+        if (r.kind !== "applied") return { service: state.service, decision: "hold", reason: r.reason, weights: state.weights };
         if (!(await committed(state, r))) {
-          return { targetService: state.service, decision: "conflict", reason: "release state changed during the pre-traffic check; nothing moved" };
+          return { service: state.service, decision: "conflict", reason: "release state changed during the pre-traffic check; nothing moved" };
         }
         if (!result.passed) {
           deps.logger.warn("pre-traffic check failed; holding the release at 0%", { targetService: state.service, attempt, reason: result.reason });
-          return { targetService: state.service, decision: "hold", reason: `pre-traffic check failed (${attempt}/${p.preTraffic.maxAttempts}): ${result.reason}`, weights: state.weights };
+          return { service: state.service, decision: "hold", reason: `pre-traffic check failed (${attempt}/${p.preTraffic.maxAttempts}): ${result.reason}`, weights: state.weights };
         }
         deps.logger.info("pre-traffic check passed", { targetService: state.service, reason: result.reason });
         base = r.state;
@@ -310,30 +310,30 @@ export function createReleaseDriver(deps: DriverDeps) {
         ? { type: "advance-step", stepIndex: d.stepIndex, weight: d.weight, at, by: "release-driver" }
         : { type: "promote", rollbackWindowMinutes: p.rollbackWindowMinutes, at, by: "release-driver" };
     const t = applyEvent(base, event);
-    if (t.kind !== "applied") return { targetService: state.service, decision: "hold", reason: t.reason, weights: state.weights };
+    if (t.kind !== "applied") return { service: state.service, decision: "hold", reason: t.reason, weights: state.weights };
     if (!(await committed(base, t))) {
       // Someone else changed the release since we read it (a rollback, an up): decide next tick.
-      return { targetService: state.service, decision: "conflict", reason: "release state changed since it was read; nothing moved" };
+      return { service: state.service, decision: "conflict", reason: "release state changed since it was read; nothing moved" };
     }
     // Recorded; move the rule only if nothing happened since: never against a recorded or
     // in-flight rollback, not even for the moment until its post-commit check puts it back.
     const why = await guardedMove(state, t.state.revision, cand.slot, t.state.weights, state.weights);
     if (why) {
       deps.logger.warn("step recorded but the rule was not moved", { targetService: state.service, why });
-      return { targetService: state.service, decision: "conflict", reason: `recorded ${event.type} but did not move the rule: ${why}` };
+      return { service: state.service, decision: "conflict", reason: `recorded ${event.type} but did not move the rule: ${why}` };
     }
     // A rollback recorded between our check and our flip must win: put the rule back.
     const after = await freshState(state.service);
     if (after && after.revision !== t.state.revision) {
       await deps.traffic.setWeights(after.routing, after.weights);
       deps.logger.warn("release changed right after this step; the rule follows the recorded state", { targetService: state.service, phase: after.phase, weights: after.weights });
-      return { targetService: state.service, decision: "conflict", reason: `release became ${after.phase} right after the step; the rule follows it`, weights: after.weights };
+      return { service: state.service, decision: "conflict", reason: `release became ${after.phase} right after the step; the rule follows it`, weights: after.weights };
     }
     deps.logger.info(d.reason, { targetService: state.service, weights: t.state.weights });
     if (deps.metrics) {
       publishWeight(deps.metrics, deps.alarmPrefix, state.service, t.state.weights[cand.slot]);
     }
-    return { targetService: state.service, decision: d.action, reason: d.reason, weights: t.state.weights };
+    return { service: state.service, decision: d.action, reason: d.reason, weights: t.state.weights };
   }
 
   /**
@@ -426,7 +426,7 @@ export function createReleaseDriver(deps: DriverDeps) {
         const r = await watch.rollBack(s.service, reason);
         deps.logger.warn("candidate unhealthy: rollback", { targetService: s.service, outcome: r.outcome, reason: r.reason });
         if (r.outcome !== "rolled-back") refused.add(s.service);
-        out.push({ targetService: s.service, decision: r.outcome === "rolled-back" ? "rolled-back" : "hold", reason: `${reason}: ${r.outcome}: ${r.reason}`, ...(r.outcome === "rolled-back" ? { weights: s.weights } : {}) });
+        out.push({ service: s.service, decision: r.outcome === "rolled-back" ? "rolled-back" : "hold", reason: `${reason}: ${r.outcome}: ${r.reason}`, ...(r.outcome === "rolled-back" ? { weights: s.weights } : {}) });
       }
       // Every exposed candidate was rolled back or refused: nothing is left to watch.
       if (acted === exposed.length) break;

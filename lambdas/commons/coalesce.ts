@@ -30,8 +30,12 @@ export class Coalescer<K, V> {
   /** Batch calls made. */
   public calls = 0;
 
+  /**
+   * `fetch` answers a batch; a key whose value is an `Error` (one bad record) rejects that key's
+   * reads only, the other keys of the call resolve.
+   */
   constructor(
-    private readonly fetch: (keys: K[]) => Promise<ReadonlyMap<K, V>>,
+    private readonly fetch: (keys: K[]) => Promise<ReadonlyMap<K, V | Error>>,
     private readonly opts: CoalescerOptions,
   ) {
     if (opts.rate) this.bucket = new TokenBucket(opts.rate);
@@ -65,7 +69,11 @@ export class Coalescer<K, V> {
     this.fetch(keys)
       .then(
         (found) => {
-          for (const q of batch) q.resolve(found.get(q.key));
+          for (const q of batch) {
+            const v = found.get(q.key);
+            if (v instanceof Error) q.reject(v);
+            else q.resolve(v);
+          }
         },
         (err: unknown) => {
           for (const q of batch) q.reject(err);

@@ -17,7 +17,7 @@ import * as defaults from "../../core/defaults";
 import { lifecycleNotice } from "../../core/lifecycle";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
-import { Phase, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { Phase, type ReleaseStateError, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { AlarmBatcher } from "./alarmState";
 import { Coalescer } from "./coalesce";
 import { KubeError, type KubeScaler } from "./kube";
@@ -124,7 +124,15 @@ export function createReleaseDriver(deps: DriverDeps) {
   const alarmsInAlarm = (state: ReleaseState, slots: readonly Slot[]) => alarms.firing(state.service, slots, state.routing.alarmKinds);
   // The fresh reads around each move (state before and after, the rule before) of services
   // ticked at once share BatchGetItem and DescribeRules calls.
-  const stateReads = new Coalescer<string, ReleaseState>((keys) => deps.store.getMany(keys), { maxBatch: 100, gatherMs: defaults.DRIVER_READ_GATHER_MS });
+  // A record that fails validation fails its own service's read only (issue 34, 13).
+  const stateReads = new Coalescer<string, ReleaseState>(
+    async (keys) => {
+      const invalid = new Map<string, ReleaseStateError>();
+      const found = await deps.store.getMany(keys, invalid);
+      return new Map<string, ReleaseState | Error>([...found, ...invalid]);
+    },
+    { maxBatch: 100, gatherMs: defaults.DRIVER_READ_GATHER_MS },
+  );
   const ruleReads = new Coalescer<string, LiveRuleSource>((arns) => deps.traffic.rulesByArn(arns), { maxBatch: defaults.DRIVER_RULES_PER_READ, gatherMs: defaults.DRIVER_READ_GATHER_MS });
   const freshState = (service: string) => stateReads.get(service);
   const freshWeights = async (routing: ReleaseState["routing"]) => {
@@ -348,8 +356,10 @@ export function createReleaseDriver(deps: DriverDeps) {
     // all every minute), nor by one round trip per service.
     let states: ReadonlyMap<string, ReleaseState>;
     let rules: ReadonlyMap<string, LiveRuleSource> | undefined;
+    // A record that fails validation costs only its own service: the others step and are watched.
+    const invalid = new Map<string, ReleaseStateError>();
     try {
-      states = await deps.store.getMany(deps.services);
+      states = await deps.store.getMany(deps.services, invalid);
     } catch (err) {
       deps.logger.error("release driver could not read release state", { error: (err as Error).message });
       return deps.services.map((service) => ({ service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true }));
@@ -377,6 +387,11 @@ export function createReleaseDriver(deps: DriverDeps) {
       if (wait > 0 && remainingMs() < defaults.DRIVER_MIN_SERVICE_MS + wait) {
         return { service, decision: "skipped", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick and ${wait} ms to wait for the ELB API rate: not started, next tick` };
       }
+      const bad = invalid.get(service);
+      if (bad) {
+        deps.logger.error("release state fails validation; this service is skipped until it is repaired", { targetService: service, error: bad.message });
+        return { service, decision: "skipped", reason: `failed: ${bad.message}`, failed: true };
+      }
       try {
         const state = states.get(service);
         return state ? await tickService(state, tickAt, remainingMs, rules) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };
@@ -386,7 +401,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       }
     });
     await deliverOwed(remainingMs);
-    if (deps.watch) results.push(...(await watchHealth(deps.watch, remainingMs)));
+    if (deps.watch) results.push(...(await watchHealth(deps.watch, remainingMs, new Set(invalid.keys()))));
     return results;
   }
 
@@ -394,13 +409,15 @@ export function createReleaseDriver(deps: DriverDeps) {
    * For the rest of the tick, every `intervalMs`: each service whose candidate takes traffic and
    * has no healthy target is rolled back (once; its phase then stops it being watched).
    */
-  async function watchHealth(watch: NonNullable<DriverDeps["watch"]>, remainingMs: () => number): Promise<TickResult[]> {
+  async function watchHealth(watch: NonNullable<DriverDeps["watch"]>, remainingMs: () => number, reported: ReadonlySet<string> = new Set()): Promise<TickResult[]> {
     const out: TickResult[] = [];
     // A refused rollback (the stable unhealthy too) is not retried every few seconds: the
     // rollback alarms page humans for that.
     const refused = new Set<string>();
-    const watched = [...new Set([...deps.services, ...(watch.services ?? [])])];
+    let watched = [...new Set([...deps.services, ...(watch.services ?? [])])];
     const sleep = watch.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    // Services whose record or target health could not be read: told once per tick, not acted on.
+    const unreadable = new Map<string, string>();
     // Checks first, then waits: the watch starts as soon as the tick's steps are done, and the
     // gap until the next tick's first check (the driver's timeout is under its 1-minute
     // schedule) is as short as it can be; bench/detection models it.
@@ -409,27 +426,53 @@ export function createReleaseDriver(deps: DriverDeps) {
         if (remainingMs() <= watch.intervalMs + defaults.DRIVER_MIN_SERVICE_MS) break;
         await sleep(watch.intervalMs);
       }
-      const states = await deps.store.getMany(watched);
+      const invalid = new Map<string, ReleaseStateError>();
+      const states = await deps.store.getMany(watched, invalid);
+      // (A bad record of a driven service was reported by the tick already.)
+      for (const [service, err] of invalid) if (!reported.has(service)) unreadable.set(service, `release state fails validation: ${err.message}`);
       const exposed = [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service));
       if (exposed.length === 0) break;
+      // Later rounds read only the candidates exposed now: nothing else gains traffic within
+      // this tick (the steps are done), and consistent reads of every service every few seconds
+      // cost read units for nothing (issue 34, 11).
+      watched = exposed.map((s) => s.service);
       // Side by side, as many as the tick does at once (the ELB Describe* rate of the driver's
       // Traffic still paces them): a round over many exposed candidates is not a queue of reads.
-      const health = await pooled(exposed, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, (s) =>
-        deps.traffic.healthyTargets(s.routing.targetGroupArns[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot]),
-      );
+      // One target group whose health cannot be read (deleted, throttled past the retries) costs
+      // only its own service this round (issue 34, 14).
+      const health = await pooled(exposed, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (s) => {
+        try {
+          return await deps.traffic.healthyTargets(s.routing.targetGroupArns[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot]);
+        } catch (err) {
+          unreadable.set(s.service, `target health could not be read: ${(err as Error).message}`);
+          return undefined;
+        }
+      });
       let acted = 0;
       for (const [i, s] of exposed.entries()) {
         const cand = s.candidate as NonNullable<ReleaseState["candidate"]>;
-        if (health[i] > 0) continue;
+        const healthy = health[i];
+        if (healthy === undefined || healthy > 0) continue;
         acted++;
         const reason = `candidate ${cand.version} (${cand.slot}) has no healthy targets at ${s.weights[cand.slot]}% (target health, checked every ${Math.round(watch.intervalMs / 1000)} s by the release driver)`;
-        const r = await watch.rollBack(s.service, reason);
+        let r: Awaited<ReturnType<typeof watch.rollBack>>;
+        try {
+          r = await watch.rollBack(s.service, reason);
+        } catch (err) {
+          refused.add(s.service);
+          unreadable.set(s.service, `rollback failed: ${(err as Error).message}`);
+          continue;
+        }
         deps.logger.warn("candidate unhealthy: rollback", { targetService: s.service, outcome: r.outcome, reason: r.reason });
         if (r.outcome !== "rolled-back") refused.add(s.service);
         out.push({ service: s.service, decision: r.outcome === "rolled-back" ? "rolled-back" : "hold", reason: `${reason}: ${r.outcome}: ${r.reason}`, ...(r.outcome === "rolled-back" ? { weights: s.weights } : {}) });
       }
       // Every exposed candidate was rolled back or refused: nothing is left to watch.
       if (acted === exposed.length) break;
+    }
+    for (const [service, why] of unreadable) {
+      deps.logger.error("health watch could not judge this service", { targetService: service, error: why });
+      out.push({ service, decision: "skipped", reason: `health watch: ${why}`, failed: true });
     }
     return out;
   }

@@ -20,7 +20,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
+import { ReleaseStateError, parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
 
 export const STATE_SORT_KEY = "state";
 
@@ -111,8 +111,11 @@ export class ReleaseStore {
    * 100 keys (DynamoDB's limit per call), sent together. Keys DynamoDB leaves unprocessed (its
    * throughput or 16 MB response limits) are asked again with exponential backoff, as AWS
    * recommends. A service without state is absent from the map.
+   *
+   * A record that fails validation goes into `invalid` (when given) and costs only its own service:
+   * the others are still read. Without `invalid` it throws, as {@link get} does.
    */
-  async getMany(services: readonly string[]): Promise<Map<string, ReleaseState>> {
+  async getMany(services: readonly string[], invalid?: Map<string, ReleaseStateError>): Promise<Map<string, ReleaseState>> {
     const out = new Map<string, ReleaseState>();
     const chunks: string[][] = [];
     for (let i = 0; i < services.length; i += BATCH_GET_MAX_KEYS) chunks.push(services.slice(i, i + BATCH_GET_MAX_KEYS));
@@ -129,7 +132,12 @@ export class ReleaseStore {
           );
           for (const item of res.Responses?.[this.tableName] ?? []) {
             const raw = unmarshall(item);
-            out.set(String(raw.pk), parseReleaseState(withoutKeys(raw), String(raw.pk)));
+            try {
+              out.set(String(raw.pk), parseReleaseState(withoutKeys(raw), String(raw.pk)));
+            } catch (err) {
+              if (!invalid || !(err instanceof ReleaseStateError)) throw err;
+              invalid.set(String(raw.pk), err);
+            }
           }
           keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
         }

@@ -59,4 +59,12 @@ describe("lambdas/commons/coalesce: batched single-key reads", () => {
     assert.ok(failed.length <= 2, `only the batch with 3 fails: ${failed.join(",")}`);
     assert.equal((results[4] as PromiseFulfilledResult<string>).value, "v5");
   });
+
+  it("rejects only the key whose answer is an Error (one bad record), and resolves the others of the same call", async () => {
+    const c = new Coalescer<string, string>(async (keys) => new Map<string, string | Error>(keys.map((k) => [k, k === "bad" ? new Error("release state of bad is invalid") : `v-${k}`])), { maxBatch: 10, gatherMs: 5 });
+    const [a, bad, b] = await Promise.allSettled([c.get("a"), c.get("bad"), c.get("b")]);
+    assert.deepEqual([a, b], [{ status: "fulfilled", value: "v-a" }, { status: "fulfilled", value: "v-b" }]);
+    assert.equal(bad?.status, "rejected");
+    assert.equal(c.calls, 1, "one call carried all three");
+  });
 });

@@ -6,8 +6,9 @@
  * there. The clock and the waits are injected: no wall-clock timing.
  */
 import { strict as assert } from "node:assert";
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { useMoto } from "../helpers/moto";
-import { createWorld, handlerDeps, worldDriver, type World } from "../helpers/rollbackWorld";
+import { TABLE, createWorld, handlerDeps, startProgressive, worldDriver, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhealthy, within the tick", function () {
   this.timeout(60_000);
@@ -156,5 +157,101 @@ describe("lambdas/releaseDriver: the health watch over many exposed candidates",
     assert.deepEqual(results.filter((r) => r.decision === "rolled-back").map((r) => r.service), ["a4"]);
     assert.ok(most > 1, `health reads went one at a time (at most ${most} in flight)`);
     for (const n of names) assert.deepEqual(await many.traffic.currentWeights(many.services[n].routing), n === "a4" ? { blue: 100, green: 0 } : { blue: 90, green: 10 }, n);
+  });
+});
+
+describe("lambdas/releaseDriver: one service's bad record or unreadable health costs only that service (issue 34, 13 and 14)", function () {
+  this.timeout(60_000);
+  const suite = useMoto();
+
+  /** Overwrites a service's state item with weights that do not sum to 100 (fails validation). */
+  async function corrupt(world: World, service: string) {
+    const key = { pk: { S: service }, sk: { S: "state" } };
+    const item = (await world.clients.ddb.send(new GetItemCommand({ TableName: TABLE, Key: key }))).Item;
+    if (!item) throw new Error(`no state item for ${service}`);
+    await world.clients.ddb.send(new PutItemCommand({ TableName: TABLE, Item: { ...item, weights: { M: { blue: { N: "90" }, green: { N: "60" } } } } }));
+    await assert.rejects(world.store.get(service), /release state of .* is invalid: weights: weights must sum to 100/);
+  }
+
+  it("steps and watches the other services while one record fails validation, and names the bad one", async () => {
+    // Prepare: payments a canary at 0%, orders corrupt, both driven; later, payments' green loses its targets.
+    const world = await createWorld(suite.moto.endpoint, ["payments", "orders"]);
+    await startProgressive(world, "payments", new Date(Date.now() - 60_000).toISOString());
+    await corrupt(world, "orders");
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
+    let left = 1_000 + 2 * 5_000 + 900;
+    const driver = worldDriver(world, suite.moto.endpoint, {
+      services: ["payments", "orders"],
+      watch: {
+        intervalMs: 5_000,
+        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
+        sleep: async () => {
+          left -= 5_000;
+          await world.deregisterAll("payments", "green");
+        },
+      },
+    });
+    // Act
+    const results = await driver.tick({ remainingMs: () => left });
+    // Assess: payments stepped to 10%, then was rolled back by the watch; orders failed alone.
+    assert.deepEqual(results.map((r) => [r.service, r.decision]), [["payments", "advance"], ["orders", "skipped"], ["payments", "rolled-back"]], JSON.stringify(results));
+    const orders = results.find((r) => r.service === "orders");
+    assert.equal(orders?.failed, true);
+    assert.match(orders?.reason ?? "", /^failed: release state of orders is invalid: weights: weights must sum to 100/);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+  });
+
+  it("rolls back another service's unhealthy candidate when one target group's health cannot be read, and reports that one", async () => {
+    // Prepare: a1 and a2 at 10%; a1's target group health read fails (deleted); a2's candidate has no targets.
+    const world = await createWorld(suite.moto.endpoint, ["a1", "a2"]);
+    await world.deregisterAll("a2", "green");
+    const gone = world.services.a1.routing.targetGroupArns.green;
+    const traffic = Object.create(world.traffic) as typeof world.traffic;
+    traffic.healthyTargets = async (tg) => {
+      if (tg === gone) throw Object.assign(new Error(`Target groups '${tg}' not found`), { name: "TargetGroupNotFoundException" });
+      return world.traffic.healthyTargets(tg);
+    };
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
+    let left = 1_000 + 5_000 + 900;
+    const driver = worldDriver(world, suite.moto.endpoint, {
+      services: [],
+      traffic,
+      watch: { services: ["a1", "a2"], intervalMs: 5_000, rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }), sleep: async () => void (left -= 5_000) },
+    });
+    // Act
+    const results = await driver.tick({ remainingMs: () => left });
+    // Assess
+    assert.deepEqual(results.map((r) => [r.service, r.decision, r.failed ?? false]), [["a2", "rolled-back", false], ["a1", "skipped", true]], JSON.stringify(results));
+    assert.match(results[1]?.reason ?? "", /health watch: target health could not be read: Target groups .* not found/);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.a2.routing), { blue: 100, green: 0 });
+    assert.deepEqual(await world.traffic.currentWeights(world.services.a1.routing), { blue: 90, green: 10 }, "not rolled back on a read error");
+  });
+
+  it("reads only the exposed candidates after its first round", async () => {
+    // Prepare: three watched services, only b2 exposed (the others at 0%).
+    const world = await createWorld(suite.moto.endpoint, ["b1", "b2", "b3"]);
+    for (const n of ["b1", "b3"]) {
+      await world.traffic.setWeights(world.services[n].routing, { blue: 100, green: 0 });
+      const s = await world.store.get(n);
+      if (!s) throw new Error("no state");
+      await world.store.commit(s.revision, { ...s, revision: s.revision + 1, weights: { blue: 100, green: 0 } }, { service: n, revision: s.revision + 1, at: new Date().toISOString(), by: "test", action: "shift-weight", releaseId: s.releaseId, summary: "0%", weights: { blue: 100, green: 0 } });
+    }
+    const reads: string[][] = [];
+    const store = Object.create(world.store) as typeof world.store;
+    // (The tick's own read of the services it steps, none here, is not the watch's.)
+    store.getMany = (services, invalid) => (services.length > 0 && reads.push([...services]), world.store.getMany(services, invalid));
+    let left = 1_000 + 3 * 5_000 + 900;
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
+    const driver = worldDriver(world, suite.moto.endpoint, {
+      services: [],
+      store,
+      watch: { services: ["b1", "b2", "b3"], intervalMs: 5_000, rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "test" }), sleep: async () => void (left -= 5_000) },
+    });
+    // Act
+    await driver.tick({ remainingMs: () => left });
+    // Assess: the first round reads all three, the rest b2 alone.
+    assert.deepEqual(reads[0], ["b1", "b2", "b3"]);
+    assert.ok(reads.length >= 3, JSON.stringify(reads));
+    for (const r of reads.slice(1)) assert.deepEqual(r, ["b2"]);
   });
 });

@@ -24,7 +24,7 @@ import { checkApiGates } from "./apiGate";
 import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
 import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
-import { checkLiveSlots } from "./releasePlans";
+import { prepareReleases } from "./releasePlans";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
 import { loadPlans } from "../database/plans";
@@ -50,14 +50,16 @@ const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableN
 
 async function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): Promise<StackOutputs> {
   // Config lagging behind a driver promotion must not put a new version onto the live slot:
-  // refused here, before anything is registered (planRelease refuses it again per service).
-  await checkLiveSlots(config, releases);
+  // refused here, before anything is registered (planRelease refuses it again per service); a
+  // candidate slot about to get another version is taken to 0% before it rolls out.
+  const now = new Date().toISOString();
+  for (const w of await prepareReleases(config, releases, { now, by: `pulumi:${pulumi.getStack()}`, dryRun: pulumi.runtime.isDryRun() })) void pulumi.log.warn(w);
   // One lookup of the cluster, made before anything is built: the provider's kubeconfig and the
   // release driver use it, and the driver's access is checked against it (at preview).
   const cluster = needsClusterLookup(config) ? await aws.eks.getCluster({ name: config.kubernetes.cluster }) : undefined;
   // Values of a secret `remedy:services` stay secret in state where they may hold one (env).
   const secretServices = isSecretConfig("remedy:services") || isSecretConfig("remedy:hotfix");
-  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, aws: readAwsSettings(), secretServices, ...(cluster ? { cluster } : {}), ...extra }));
+  return stackOutputs(buildStack(config, { alarmNamePrefix: alarmNamePrefix(), releases, by: `pulumi:${pulumi.getStack()}`, now, aws: readAwsSettings(), secretServices, ...(cluster ? { cluster } : {}), ...extra }));
 }
 
 /** A deployment the migration gate refuses; lists every reason. */

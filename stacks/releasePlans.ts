@@ -6,6 +6,7 @@
 import { type DesiredRelease, type ReleasePlan, SlotSize, liveSlotConflict } from "../core/converge";
 import type { StackConfig } from "../core/config";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
+import { splitTraffic } from "../core/weights";
 import type { ReleaseBackend } from "./releases";
 
 /** What config asks of one service's release, as `core/converge.ts` planRelease reads it. */
@@ -69,3 +70,49 @@ export function slotReplicas(plan: ReleasePlan, slot: Slot, slots: Partial<Recor
   }
 }
 
+
+/**
+ * Before anything is deployed: a slot that takes traffic as the candidate and gets another version
+ * in this update is taken to 0% first (a `shift-weight` to 0, recorded, the rule moved with it),
+ * because the program's rule waits for the slots' rollouts: without this the new version would
+ * roll out under the old candidate's share of production traffic, with the alarms still judging
+ * the old release, and only then would the rule move. The new version then gets its traffic from
+ * the rule (or the release driver) once it has rolled out. The live stable slot is never drained
+ * here (an in-place stable change is the operator's explicit choice, and {@link checkLiveSlots}
+ * refuses a new version on a slot release state calls live that config does not).
+ * Skipped in preview, which changes nothing; returns what to tell the operator.
+ */
+export async function drainReplacedCandidates(config: StackConfig, releases: ReleaseBackend, opts: { readonly now: string; readonly by: string; readonly dryRun: boolean }): Promise<string[]> {
+  const told: string[] = [];
+  for (const spec of config.services) {
+    const state = await releases.get(spec.name);
+    const cand = state?.candidate;
+    if (!state || !cand || state.phase !== "releasing" || state.weights[cand.slot] === 0 || cand.slot === state.stable.slot) continue;
+    const configured = spec.slots[cand.slot];
+    if (!configured || configured.version === cand.version) continue;
+    const what = `${cand.version} (${cand.slot}) at ${state.weights[cand.slot]}%`;
+    if (opts.dryRun) {
+      told.push(`service ${spec.name}: ${what} will be taken to 0% before ${configured.version} rolls out into ${cand.slot}`);
+      continue;
+    }
+    const r = await releases.record(spec.name, state.routing, [{ type: "shift-weight", weight: 0, at: opts.now, by: opts.by }], state.weights);
+    releases.forget?.(spec.name);
+    const moved = r.state.weights[cand.slot] === 0 && r.state.weights[r.state.stable.slot] === splitTraffic(r.state.stable.slot, 0).weights[r.state.stable.slot];
+    told.push(
+      moved
+        ? `service ${spec.name}: ${what} taken to 0% before ${configured.version} rolls out into ${cand.slot}; it gets traffic once it has rolled out`
+        : `service ${spec.name}: ${what} could not be taken to 0% first (release state is now ${r.state.phase}); ${r.warnings.join("; ")}`,
+    );
+  }
+  return told;
+}
+
+/**
+ * What an update does with release state before it registers anything (stacks/main.ts build):
+ * refuse config that would put a new version onto the live slot, then drain a candidate slot
+ * that is about to be re-imaged. Returns the warnings to print.
+ */
+export async function prepareReleases(config: StackConfig, releases: ReleaseBackend, opts: { readonly now: string; readonly by: string; readonly dryRun: boolean }): Promise<string[]> {
+  await checkLiveSlots(config, releases);
+  return drainReplacedCandidates(config, releases, opts);
+}

@@ -56,6 +56,8 @@ export interface ReleaseBackend {
    * for what happens without a change to record (a hotfix mode expiring).
    */
   announceOnce?(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic">;
+  /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
+  forget?(service: string): void;
 }
 
 /** How long an announcement's key stays claimed: longer than anything it is about lasts. */
@@ -307,6 +309,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
       return read;
     },
     record: (service, routing, events, deployedWeights, deployed) => backend.record(service, routing, events, deployedWeights, deployed),
+    forget: (service) => void reads.delete(service),
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { parseStackConfig } from "../../core/config";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { buildStack } from "../../stacks/program";
-import { checkLiveSlots, desiredRelease } from "../../stacks/releasePlans";
+import { checkLiveSlots, desiredRelease, prepareReleases } from "../../stacks/releasePlans";
 import { MemoryReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { allows } from "../helpers/iamPolicy";
@@ -270,6 +270,26 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.deepEqual(fixed.weights, { blue: 0, green: 100 });
     assert.deepEqual([fixed.state?.phase, fixed.state?.candidate?.version, fixed.state?.stable.version], [Phase.Releasing, "v2.4.0", "v2.3.1"]);
     assert.ok(replicasOf("payments-blue") > 0, "the new candidate rolls out before the driver gives it traffic");
+  });
+
+  it("takes a candidate that has traffic to 0% before another version rolls out into its slot, then releases the new one", async () => {
+    // Prepare: v2.3.1 on green at 10% (Pulumi.prod.yaml).
+    await up(0);
+    const next = (p: Obj) => {
+      p.slots.green.image = `${ECR}:v2.3.2`;
+    };
+    // Act: the update's first step, before anything is registered.
+    const told = await prepareReleases(prodWith(next), backend, { now: at(5), by: "pulumi:prod", dryRun: false });
+    // Assess: recorded at 0% and the rule moved with it, before the rollout; then the release of v2.3.2.
+    assert.deepEqual(told, ["service payments: v2.3.1 (green) at 10% taken to 0% before v2.3.2 rolls out into green; it gets traffic once it has rolled out"]);
+    assert.deepEqual((await backend.get("payments"))?.weights, { blue: 100, green: 0 });
+    assert.deepEqual(backend.weightsSet.at(-1)?.weights, { blue: 100, green: 0 });
+    const after = await up(6, next);
+    assert.deepEqual([after.weights, after.state?.candidate?.version], [{ blue: 90, green: 10 }, "v2.3.2"]);
+    assert.deepEqual(backend.store.history.filter((h) => h.service === "payments").map((h) => h.action).slice(-2), ["shift-weight", "start-release"]);
+    // A preview only says so; a candidate at 0% or the same version is left alone.
+    assert.match((await prepareReleases(prodWith((p) => (p.slots.green.image = `${ECR}:v2.3.3`)), backend, { now: at(7), by: "pulumi:prod", dryRun: true }))[0] ?? "", /v2\.3\.2 \(green\) at 10% will be taken to 0% before v2\.3\.3 rolls out/);
+    assert.deepEqual(await prepareReleases(prodWith(next), backend, { now: at(7), by: "pulumi:prod", dryRun: false }), []);
   });
 
   it("progressive: starts the release at 0% for the driver, follows the driver's steps, and keeps its promotion", async () => {

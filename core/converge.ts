@@ -122,9 +122,11 @@ function withRetired(d: DesiredRelease, state: ReleaseState | undefined, plan: T
 }
 
 /**
- * The refusal when config and release state disagree about which slot is live and config would put
- * a new version onto the one that serves (see {@link LiveSlotConflictError}); `undefined` when
- * they agree, or when config only lags behind (the live slot keeps the version it runs).
+ * The refusal when config would put a new version onto the slot release state says serves: config
+ * disagreeing about which slot is live (lagging behind a driver promotion, or promoting and
+ * re-imaging in one edit), or changing the live slot's version in place while the other slot is
+ * there to release it (see {@link LiveSlotConflictError}); `undefined` when config only lags
+ * behind (the live slot keeps the version it runs) or has one slot.
  *
  * The slot release state calls stable serves traffic in every phase (all of it, or the stable part
  * of a release); config naming the other slot stable is either a promotion config makes (its
@@ -135,7 +137,19 @@ function withRetired(d: DesiredRelease, state: ReleaseState | undefined, plan: T
 export function liveSlotConflict(d: DesiredRelease, state: ReleaseState | undefined): string | undefined {
   if (!state) return undefined;
   const live = state.stable;
-  if (d.stable.slot === live.slot || state.weights[live.slot] === 0) return undefined;
+  if (state.weights[live.slot] === 0) return undefined;
+  if (d.stable.slot === live.slot) {
+    // Config agrees which slot is live but gives it another version while the other slot is
+    // there to take it: an in-place rollout under production traffic, with no rollback target.
+    // (A service with one slot has no other way; it is left to do so.)
+    if (!d.candidate || d.stable.version === live.version) return undefined;
+    const other = otherSlot(live.slot);
+    return (
+      `service ${d.service}: config changes ${live.slot}, the live slot (${state.weights[live.slot]}% of traffic), from ${live.version} to ${d.stable.version} in place: ` +
+      `that rolls ${d.stable.version} out under production traffic with no canary and leaves nothing to roll back to. Nothing was changed. ` +
+      `Keep ${live.slot} at ${live.version} and put ${d.stable.version} into ${other} (the candidate slot) to release it there`
+    );
+  }
   const intoLive = d.candidate?.slot === live.slot ? d.candidate : null;
   if (!intoLive || intoLive.version === live.version) return undefined;
   const why =

@@ -37,6 +37,8 @@ export interface ReleaseStoreLike {
 
 export interface TrafficLike {
   setWeights(routing: Routing, weights: SlotWeights): Promise<void>;
+  /** The rule's weights as the load balancer has them (absent in unit-test stand-ins: the deployed weights are assumed). */
+  currentWeights?(routing: Routing): Promise<SlotWeights>;
 }
 
 export interface RecordResult {
@@ -64,6 +66,8 @@ export interface ReleaseBackend {
 const ANNOUNCE_ONCE_MS = 366 * 86_400_000;
 
 const MAX_ATTEMPTS = 4;
+
+const sameWeights = (a: SlotWeights, b: SlotWeights) => a.blue === b.blue && a.green === b.green;
 
 /**
  * Applies `events` to the service's current state with conditional writes (re-reading on a
@@ -119,8 +123,12 @@ export async function recordRelease(
         if (notice) notices++;
         s = t.state;
       }
-      if (!isDeepStrictEqual(s.weights, deployedWeights)) {
-        await traffic.setWeights(routing, s.weights);
+      // The rule as the load balancer has it, not as Pulumi last set it: a change made outside
+      // Pulumi (the rollback Lambda, the driver, a drain before this update's rollouts) leaves
+      // Pulumi's inputs equal to the plan while the live rule differs, and Pulumi does not move it.
+      const live = traffic.currentWeights ? await traffic.currentWeights(routing) : deployedWeights;
+      if (!sameWeights(s.weights, live)) await traffic.setWeights(routing, s.weights);
+      if (!sameWeights(s.weights, deployedWeights)) {
         warnings.push(
           `service ${service}: release state changed while this update ran (phase ${s.phase}); the rule now follows it: blue ${s.weights.blue}% / green ${s.weights.green}%`,
         );

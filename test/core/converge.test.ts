@@ -278,13 +278,18 @@ describe("core/converge: what `pulumi up` does with config and release state", (
       assert.deepEqual([planRelease(d, noEnd, at(37.99), BY).keepPreviousWarm, planRelease(d, noEnd, at(38), BY).keepPreviousWarm], [true, false]);
     });
 
-    it("plans a retired slot at full size when config makes its version stable again, and keeps it at 0 when only the live version changes", () => {
+    it("plans a retired slot at full size when config makes its version stable again or releases into it; refuses a new live version in place", () => {
       const state = run(promoted(30), { type: "retire-previous", ...base(40) });
       const back = planRelease(desired({ stable: blue("v1"), candidate: null, weight: 0 }), state, at(41), BY);
       assert.deepEqual([back.retired, back.events.map((e) => e.type), back.weights], [{ slot: "blue", at: at(40), keep: false }, ["adopt"], { blue: 100, green: 0 }]);
-      const newLive = planRelease(desired({ stable: green("v2.1"), candidate: blue("v1"), weight: 0 }), state, at(41), BY);
-      assert.deepEqual([newLive.retired, newLive.events.map((e) => e.type)], [{ slot: "blue", at: at(40), keep: true }, ["adopt"]]);
-      assert.deepEqual([newLive.scaleDownPrevious, newLive.keepPreviousWarm], [true, false]);
+      // A new version in place on the live slot while the retired one is there to take it: refused (issue 34).
+      assert.throws(() => planRelease(desired({ stable: green("v2.1"), candidate: blue("v1"), weight: 0 }), state, at(41), BY), {
+        name: "LiveSlotConflictError",
+        message: "service payments: config changes green, the live slot (100% of traffic), from v2 to v2.1 in place: that rolls v2.1 out under production traffic with no canary and leaves nothing to roll back to. Nothing was changed. Keep green at v2 and put v2.1 into blue (the candidate slot) to release it there",
+      });
+      // Released into the retired slot instead: it rolls out there first.
+      const intoRetired = planRelease(desired({ stable: green("v2"), candidate: blue("v2.1"), weight: 0, strategy: canary }), state, at(41), BY);
+      assert.deepEqual([intoRetired.retired, intoRetired.events.map((e) => e.type), intoRetired.sizes], [{ slot: "blue", at: at(40), keep: false }, ["start-release"], { blue: "configured", green: "configured" }]);
     });
 
     it("names unknown parts of a rollback record it lacks", () => {

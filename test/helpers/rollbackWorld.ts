@@ -54,7 +54,7 @@ export interface WorldOptions {
 }
 
 /** The one target of the `index`-th service's slot. */
-function targetAddress(index: number, slot: Slot): string {
+export function targetAddress(index: number, slot: Slot): string {
   return `10.0.${1 + Math.floor(index / 100)}.${(index % 100) * 2 + (slot === Slot.Blue ? 0 : 1)}`;
 }
 

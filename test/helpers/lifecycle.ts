@@ -1,0 +1,370 @@
+/**
+ * The release lifecycle across components, for the model-based test (test/lifecycle): one service
+ * (`payments`) whose
+ * - program is the real one: config parsed as `pulumi up` parses it, `prepareReleases` (the
+ *   live-slot refusal, draining a re-imaged candidate), then `buildStack` under the Pulumi mocks,
+ *   its release recorded through `recordRelease` into the emulated table;
+ * - release driver and rollback Lambda are the real handlers, against moto (table, ALB rule and
+ *   target groups, alarms), on the test's clock;
+ * - cluster is a model: what each slot's Deployment runs and how many pods, changed the way
+ *   Pulumi changes it (only when the program's inputs for it differ from the last ones applied,
+ *   rollouts before the rule moves, deletions last) and the way the driver's scaler does; a slot
+ *   with pods has its target registered in its target group, one without has none.
+ * After every command (and inside `up`, once the rollouts are done and before the rule moves)
+ * `violations()` checks the invariants across all of them.
+ */
+import { captureWarnings } from "../../cli/rehearsal/pulumiRuntime";
+import { DeregisterTargetsCommand, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { parseStackConfig, type StackConfig } from "../../core/config";
+import { driverRole } from "../../core/driverConfig";
+import { Phase, type ReleaseState } from "../../core/releaseState";
+import { SLOTS, type Slot, otherSlot } from "../../core/slots";
+import type { SlotWeights } from "../../core/weights";
+import type { KubeScaler } from "../../lambdas/commons/kube";
+import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { buildStack } from "../../stacks/program";
+import { LiveSlotError, prepareReleases } from "../../stacks/releasePlans";
+import { type ReleaseBackend, recordRelease, snapshotReads } from "../../stacks/releases";
+import { alarmActionEvent } from "./alarmEvents";
+import { remedyConfig } from "./fixtures";
+import { T, recorded, settle } from "./pulumiMocks";
+import { PREFIX, clients, createWorld, handlerDeps, targetAddress, type World } from "./rollbackWorld";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const SERVICE = "payments";
+const IMAGE = "r/app";
+const sameWeights = (a: SlotWeights | undefined, b: SlotWeights | undefined) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+const versionOf = (image: string | null | undefined) => (image ? image.slice(image.lastIndexOf(":") + 1) : null);
+
+/** What one slot's Deployment runs in the cluster model. */
+export interface Pods {
+  image: string | null;
+  replicas: number;
+}
+
+/** What Pulumi last applied for a slot's Deployment (its diff is against these, not the cluster). */
+interface AppliedDeployment {
+  readonly image: string;
+  readonly replicas: number;
+  readonly annotations: string;
+}
+
+export class LifecycleSystem {
+  /** The test's clock (epoch ms): the program's, the driver's and the rollback Lambda's. */
+  clock: number;
+  /** `services[payments]` of the stack's config, raw, as an operator edits it. */
+  config: Obj;
+  readonly cluster: Record<Slot, Pods>;
+  private applied: { deployments: Partial<Record<Slot, AppliedDeployment>>; rule?: SlotWeights };
+  private registered: Record<Slot, boolean> = { blue: true, green: true };
+  /** What happened, in order: the counterexample's story when an invariant breaks. */
+  readonly trace: string[] = [];
+  private nextVersion = 3;
+
+  private constructor(readonly world: World, readonly endpoint: string, start: number) {
+    this.clock = start;
+    // The world: v1 stable on blue, v2 releasing on green at 10% (manual weights), both with pods.
+    const payments = JSON.parse(JSON.stringify((remedyConfig("prod").services as Obj[])[0])) as Obj;
+    delete payments.api;
+    payments.alarms = {};
+    payments.slots = { blue: { image: `${IMAGE}:v1` }, green: { image: `${IMAGE}:v2` } };
+    payments.stable = "blue";
+    payments.candidate = { weight: 10 };
+    payments.rollbackWindowMinutes = 10;
+    this.config = payments;
+    this.cluster = { blue: { image: `${IMAGE}:v1`, replicas: 3 }, green: { image: `${IMAGE}:v2`, replicas: 3 } };
+    this.applied = { deployments: {} };
+  }
+
+  static async create(endpoint: string): Promise<LifecycleSystem> {
+    const world = await createWorld(endpoint, [SERVICE]);
+    // In the past: the alarms moto stamps now are never older than the test's clock.
+    return new LifecycleSystem(world, endpoint, Date.now() - 48 * 3_600_000);
+  }
+
+  private get at(): string {
+    return new Date(this.clock).toISOString();
+  }
+
+  state(): Promise<ReleaseState | undefined> {
+    return this.world.store.get(SERVICE);
+  }
+
+  liveWeights(): Promise<SlotWeights> {
+    return this.world.traffic.currentWeights(this.world.services[SERVICE].routing);
+  }
+
+  stackConfig(): StackConfig {
+    const raw = JSON.parse(JSON.stringify(remedyConfig("prod"))) as Obj;
+    raw.services = [JSON.parse(JSON.stringify(this.config))];
+    return parseStackConfig(raw);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Operator edits of config.
+
+  /** A new version into the slot config calls the candidate, progressive or at a hand-set weight. */
+  release(progressive: boolean, weight: number): void {
+    const slot = otherSlot(this.config.stable as Slot);
+    const image = `${IMAGE}:v${this.nextVersion++}`;
+    this.config.slots[slot] = { image };
+    delete this.config.acknowledgeRollback;
+    if (progressive) {
+      delete this.config.candidate;
+      this.config.strategy = { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 5 };
+    } else {
+      delete this.config.strategy;
+      this.config.candidate = { weight };
+    }
+    this.trace.push(`config: ${versionOf(image)} into ${slot} (${progressive ? "canary" : `${weight}% by hand`}), stable ${this.config.stable}`);
+  }
+
+  /** Config makes the other slot stable (a promotion by hand). */
+  promoteInConfig(): void {
+    this.config.stable = otherSlot(this.config.stable as Slot);
+    if (!this.config.strategy) this.config.candidate = { weight: 0 };
+    this.trace.push(`config: stable ${this.config.stable}`);
+  }
+
+  /** Config catches up with release state (what the warnings ask for). */
+  async catchUp(): Promise<void> {
+    const s = await this.state();
+    if (!s) return;
+    this.config.stable = s.stable.slot;
+    this.config.slots[s.stable.slot] = { image: s.stable.image ?? `${IMAGE}:${s.stable.version}` };
+    this.trace.push(`config: catches up (stable ${s.stable.slot} ${s.stable.version})`);
+  }
+
+  async acknowledge(): Promise<void> {
+    const s = await this.state();
+    if (s?.phase !== Phase.RolledBack || !s.lastRollback) return;
+    this.config.acknowledgeRollback = s.lastRollback.fromVersion;
+    this.trace.push(`config: acknowledgeRollback ${s.lastRollback.fromVersion}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // pulumi up: the program under mocks, Pulumi's order applied to the cluster model and the rule.
+
+  async up(): Promise<void> {
+    const config = this.stackConfig();
+    const world = this.world;
+    let called: (v: { args: Parameters<ReleaseBackend["record"]>; done: (r: unknown) => void; fail: (e: unknown) => void }) => void = () => undefined;
+    const recordCalled = new Promise<{ args: Parameters<ReleaseBackend["record"]>; done: (r: unknown) => void; fail: (e: unknown) => void }>((r) => (called = r));
+    const backend: ReleaseBackend = {
+      get: (service) => world.store.get(service),
+      // Held until the rollouts and the rule are applied, as a real update records last.
+      record: (...args) => new Promise((done, fail) => called({ args, done: done as (r: unknown) => void, fail })),
+    };
+    const releases = snapshotReads(backend);
+    const at = this.at;
+    const by = "pulumi:prod";
+    // The steps stacks/main.ts build() takes before anything is registered.
+    const prep = snapshotReads({ get: backend.get, record: (service, routing, events, weights, deployed) => this.record(service, routing, events, weights, deployed) });
+    try {
+      for (const w of await prepareReleases(config, prep, { now: at, by, dryRun: false })) this.trace.push(`  up: ${w}`);
+    } catch (err) {
+      if (!(err instanceof LiveSlotError)) throw err;
+      this.trace.push(`up: refused: ${err.problems.join("; ")}`);
+      return;
+    }
+    const before = await this.state();
+    recorded.resources.length = 0;
+    // Pulumi's promise bookkeeping captures a stack per promise; with ts-node's source maps that
+    // costs 7x the program itself. Nothing here reads those stacks.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const warned: string[] = [];
+    const capture = captureWarnings(warned);
+    try {
+      buildStack(config, { alarmNamePrefix: "remedy-prod", releases, by, now: at });
+      const settled = settle();
+      const first = await Promise.race([recordCalled, settled.then(() => undefined)]);
+      if (!first) throw new Error("the program never recorded its release");
+      // Rollouts first (the rule waits for them), then the invariants, then the rule.
+      const deployments = Object.fromEntries(
+        recorded.resources.filter((r) => r.type === T.deployment).map((r) => [(r.name.endsWith("-blue") ? "blue" : "green") as Slot, r.inputs as Obj]),
+      ) as Partial<Record<Slot, Obj>>;
+      for (const slot of SLOTS) {
+        const d = deployments[slot];
+        if (!d) continue;
+        const next: AppliedDeployment = { image: d.spec.template.spec.containers[0].image, replicas: d.spec.replicas, annotations: JSON.stringify(d.metadata.annotations ?? {}) };
+        const last = this.applied.deployments[slot];
+        if (last && last.image === next.image && last.replicas === next.replicas && last.annotations === next.annotations) continue;
+        this.applied.deployments[slot] = next;
+        this.cluster[slot] = { image: next.image, replicas: next.replicas };
+      }
+      await this.syncTargets();
+      const mid = await this.violations("up, rollouts done, rule not moved yet", before);
+      if (mid.length > 0) {
+        first.fail(new Error("invariant broken"));
+        await settled.catch(() => undefined);
+        throw new InvariantError(mid, this.trace);
+      }
+      const rule = recorded.resources.find((r) => r.type === T.rule && r.name === SERVICE)?.inputs as Obj;
+      const weights = Object.fromEntries((rule.actions[0].forward.targetGroups as Obj[]).map((tg, i) => [SLOTS[i], tg.weight as number])) as unknown as SlotWeights;
+      if (!sameWeights(weights, this.applied.rule)) {
+        await world.traffic.setWeights(world.services[SERVICE].routing, weights);
+        this.applied.rule = weights;
+      }
+      // Deletions come last.
+      for (const slot of SLOTS) {
+        if (deployments[slot] || !this.applied.deployments[slot]) continue;
+        delete this.applied.deployments[slot];
+        this.cluster[slot] = { image: null, replicas: 0 };
+      }
+      await this.syncTargets();
+      const [service, routing, events, deployedWeights, deployed] = first.args;
+      first.done(await this.record(service, routing, events, deployedWeights, deployed));
+      await settled;
+      const s = await this.state();
+      this.trace.push(`up: rule ${weights.blue}/${weights.green}, ${s?.phase} stable ${s?.stable.version} (${s?.stable.slot}) candidate ${s?.candidate?.version ?? "-"}; pods blue ${this.pods("blue")} green ${this.pods("green")}`);
+    } finally {
+      Error.stackTraceLimit = limit;
+      capture.restore();
+      for (const w of warned) this.trace.push(`  up warns: ${w}`);
+    }
+  }
+
+  private pods(slot: Slot): string {
+    return `${versionOf(this.cluster[slot].image) ?? "-"}x${this.cluster[slot].replicas}`;
+  }
+
+  /** The program's record, into the emulated table with the emulated rule's ARNs. */
+  private record(...[service, routing, events, deployedWeights, deployed]: Parameters<ReleaseBackend["record"]>) {
+    const w = this.world.services[service].routing;
+    return recordRelease(this.world.store, this.world.traffic, service, { ...routing, ruleArn: w.ruleArn, targetGroupArns: w.targetGroupArns, notifyTopicArn: w.notifyTopicArn }, events, deployedWeights, deployed, { stack: "test", steps: false });
+  }
+
+  /** Registers a slot's target while it has pods, deregisters it while it has none. */
+  private async syncTargets(): Promise<void> {
+    const c = clients(this.endpoint);
+    for (const slot of SLOTS) {
+      const want = this.cluster[slot].replicas > 0;
+      if (want === this.registered[slot]) continue;
+      const input = { TargetGroupArn: this.world.services[SERVICE].routing.targetGroupArns[slot], Targets: [{ Id: targetAddress(0, slot), Port: 8080 }] };
+      await c.elb.send(want ? new RegisterTargetsCommand(input) : new DeregisterTargetsCommand(input));
+      this.registered[slot] = want;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Time, the release driver, alarms and operators.
+
+  private rollbackHandler() {
+    return handlerDeps(this.endpoint, this.world.topicArn, { now: () => this.clock }).handler;
+  }
+
+  /** Time passes; the release driver ticks (if the program deploys one for this config). */
+  async tick(minutes: number): Promise<void> {
+    this.clock += minutes * 60_000;
+    const role = driverRole(this.stackConfig().services[0] as never);
+    if (!role) {
+      this.trace.push(`+${minutes} min (no driver)`);
+      return;
+    }
+    const cluster = this.cluster;
+    const sync = () => this.syncTargets();
+    const kube: KubeScaler = {
+      async scaleToZeroIfImage(_ns, name, image) {
+        const slot: Slot = name.endsWith("-blue") ? "blue" : "green";
+        if (cluster[slot].image !== image) return { outcome: "image-changed", detail: `${name} runs ${cluster[slot].image}` };
+        cluster[slot].replicas = 0;
+        await sync();
+        return { outcome: "scaled", detail: `${name} scaled to 0` };
+      },
+    };
+    const c = clients(this.endpoint);
+    const handler = this.rollbackHandler();
+    const driver = createReleaseDriver({
+      services: role === "drive" ? [SERVICE] : [],
+      store: this.world.store,
+      traffic: this.world.traffic,
+      cloudwatch: c.cw,
+      alarmPrefix: PREFIX,
+      logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
+      now: () => this.clock,
+      retire: { kube, namespaces: { [SERVICE]: SERVICE } },
+      watch: {
+        services: role === "watch" ? [SERVICE] : [],
+        intervalMs: 5_000,
+        rollBack: (service, reason) => handler.manual({ service, reason, by: "release-driver (target health)" }),
+        sleep: async () => undefined,
+      },
+    });
+    // One round of the health watch: the tick's deadline leaves no time for a second.
+    const results = await driver.tick({ remainingMs: () => 2_000 });
+    this.trace.push(`+${minutes} min, driver: ${results.map((r) => `${r.decision}${r.decision === "skipped" || r.decision === "hold" ? ` (${r.reason})` : ""}`).join(", ")}; pods blue ${this.pods("blue")} green ${this.pods("green")}`);
+  }
+
+  /** The 5xx alarm of a slot fires (and clears after the Lambda ran): `candidate` or `stable` as release state names them. */
+  async alarm(which: "candidate" | "stable"): Promise<void> {
+    const s = await this.state();
+    if (!s) return;
+    const slot = which === "stable" ? s.stable.slot : (s.candidate?.slot ?? otherSlot(s.stable.slot));
+    const name = this.world.services[SERVICE].alarmNames[slot]["error-rate"] as string;
+    const alarm = await this.world.setAlarm(name, "ALARM", "Threshold Crossed: 5xx rate 12 >= 5");
+    const r = await this.rollbackHandler()(alarmActionEvent(alarm));
+    await this.world.setAlarm(name, "OK", "back to normal");
+    this.trace.push(`alarm on ${slot} (${which}): ${r.outcome}`);
+  }
+
+  async operatorRollback(): Promise<void> {
+    const r = await this.rollbackHandler().manual({ service: SERVICE, reason: "bad release, by hand", by: "operator:ana" });
+    this.trace.push(`operator rollback: ${r.outcome}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The invariants.
+
+  /**
+   * What is wrong now, across release state, the rule and the cluster. `state` defaults to the
+   * stored one (inside an update: the one the update started from, since it records last).
+   */
+  async violations(when: string, state?: ReleaseState): Promise<string[]> {
+    const s = state ?? (await this.state());
+    const rule = await this.world.traffic.liveRule(this.world.services[SERVICE].routing);
+    const live = rule.weights;
+    const out: string[] = [];
+    if (!s) return [`${when}: no release state`];
+    const recordedFor = (slot: Slot) => [s.stable, s.candidate, s.previous].find((v) => v?.slot === slot)?.version;
+    for (const slot of SLOTS) {
+      if (live[slot] === 0) continue;
+      const pods = this.cluster[slot];
+      if (pods.replicas === 0) out.push(`${when}: ${slot} takes ${live[slot]}% of traffic with 0 pods`);
+      const runs = versionOf(pods.image);
+      const should = recordedFor(slot);
+      if (runs !== should) out.push(`${when}: ${slot} takes ${live[slot]}% of traffic running ${runs ?? "nothing"}, but release state records ${should ?? "nothing"} there`);
+    }
+    if (s.phase === Phase.RolledBack && s.lastRollback && live[s.lastRollback.failedSlot] > 0) {
+      out.push(`${when}: ${s.lastRollback.fromVersion} was rolled back, yet ${s.lastRollback.failedSlot} takes ${live[s.lastRollback.failedSlot]}%`);
+    }
+    if (!state) {
+      // Between commands: the rule is what release state says, and history is whole.
+      if (!sameWeights(live, s.weights)) out.push(`${when}: the rule sends blue ${live.blue}/green ${live.green}, release state says ${s.weights.blue}/${s.weights.green}`);
+      const history = await this.world.store.history(SERVICE);
+      const revisions = history.map((h) => h.revision);
+      const expected = Array.from({ length: s.revision }, (_, i) => i + 1);
+      if (JSON.stringify(revisions) !== JSON.stringify(expected)) out.push(`${when}: history revisions ${revisions.join(",")} are not 1..${s.revision}`);
+      const last = history.at(-1);
+      if (last && !sameWeights(last.weights, s.weights)) out.push(`${when}: the last history entry says ${JSON.stringify(last.weights)}, release state ${JSON.stringify(s.weights)}`);
+    }
+    // The rule forwards only to this service's own target groups.
+    const own = Object.values(this.world.services[SERVICE].routing.targetGroupArns);
+    for (const tg of rule.targetGroupArns) if (!own.includes(tg)) out.push(`${when}: the rule forwards to ${tg}, not one of ${SERVICE}'s target groups`);
+    return out;
+  }
+
+  async check(when: string): Promise<void> {
+    const v = await this.violations(when);
+    if (v.length > 0) throw new InvariantError(v, this.trace);
+  }
+}
+
+export class InvariantError extends Error {
+  constructor(readonly broken: readonly string[], trace: readonly string[]) {
+    super(`${broken.join("\n")}\n-- what happened:\n${trace.map((t) => `  ${t}`).join("\n")}`);
+    this.name = "InvariantError";
+  }
+}

@@ -47,8 +47,8 @@ export interface KubeClusterAccess {
 }
 
 export type ScaleOutcome =
-  /** Scaled to 0 (or it already was). */
-  | { readonly outcome: "scaled"; readonly detail: string }
+  /** Scaled to 0 (or it already was), from `previousReplicas`. */
+  | { readonly outcome: "scaled"; readonly detail: string; readonly previousReplicas?: number }
   /** The Deployment runs another image now (a new release is being deployed into the slot): left alone. */
   | { readonly outcome: "image-changed"; readonly detail: string }
   | { readonly outcome: "missing"; readonly detail: string };
@@ -64,6 +64,12 @@ export class KubeError extends Error {
 export interface KubeScaler {
   /** Scales `namespace/name` to 0 replicas if its first container runs `image`. */
   scaleToZeroIfImage(namespace: string, name: string, image: string): Promise<ScaleOutcome>;
+  /**
+   * Undoes a scale-down that turned out wrong (the slot got traffic or a new release in between):
+   * scales `namespace/name` back to `replicas` if it still runs `image` (a new release's
+   * Deployment brings its own replicas and is left alone).
+   */
+  restoreReplicas(namespace: string, name: string, replicas: number, image: string): Promise<ScaleOutcome>;
 }
 
 export function createKubeScaler(access: KubeClusterAccess): KubeScaler {
@@ -110,27 +116,31 @@ export function createKubeScaler(access: KubeClusterAccess): KubeScaler {
       `${status} from the cluster for ${namespace}/${name}: ${message(body)}; check the release driver's EKS access entry and its Role/RoleBinding in ${namespace} (or set remedy:kubernetes.driverAccess: false)`,
     );
 
+  /** Sets the replicas of a Deployment that runs `image`, through the scale subresource (see below). */
+  async function scaleIfImage(namespace: string, name: string, image: string, replicas: number): Promise<ScaleOutcome> {
+    const token = await eksToken(access.cluster, access.region, access.credentials);
+    // Read the Deployment (RBAC: get), check its image, then scale through the scale
+    // subresource (RBAC: patch on deployments/scale only: the driver can change nothing but
+    // replicas) with the resourceVersion it read as a precondition: if the Deployment changed
+    // in between (a new release's image), the API server answers 409 and nothing is scaled.
+    const got = await request("GET", base$(namespace, name), token);
+    if (got.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
+    if (got.status === 401 || got.status === 403) throw denied(got.status, namespace, name, got.body);
+    if (got.status !== 200) throw new KubeError(`GET ${namespace}/${name} answered ${got.status}: ${message(got.body)}`);
+    const d = JSON.parse(got.body) as { metadata?: { resourceVersion?: string }; spec?: { replicas?: number; template?: { spec?: { containers?: { image?: string }[] } } } };
+    const running = d.spec?.template?.spec?.containers?.[0]?.image;
+    if (running !== image) return { outcome: "image-changed", detail: `${namespace}/${name} no longer runs ${image} (it runs ${running ?? "nothing"}); left alone` };
+    const patch = JSON.stringify({ metadata: { resourceVersion: d.metadata?.resourceVersion }, spec: { replicas } });
+    const res = await request("PATCH", `${base$(namespace, name)}/scale?fieldManager=remedy-release-driver`, token, patch, "application/merge-patch+json");
+    if (res.status === 200) return { outcome: "scaled", detail: `${namespace}/${name} scaled to ${replicas} (it runs ${image})`, previousReplicas: d.spec?.replicas ?? 1 };
+    if (res.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
+    if (res.status === 409) return { outcome: "image-changed", detail: `${namespace}/${name} changed while it was being scaled (${message(res.body)}); left alone` };
+    if (res.status === 401 || res.status === 403) throw denied(res.status, namespace, name, res.body);
+    throw new KubeError(`PATCH ${namespace}/${name}/scale answered ${res.status}: ${message(res.body)}`);
+  }
+
   return {
-    async scaleToZeroIfImage(namespace, name, image) {
-      const token = await eksToken(access.cluster, access.region, access.credentials);
-      // Read the Deployment (RBAC: get), check its image, then scale through the scale
-      // subresource (RBAC: patch on deployments/scale only: the driver can change nothing but
-      // replicas) with the resourceVersion it read as a precondition: if the Deployment changed
-      // in between (a new release's image), the API server answers 409 and nothing is scaled.
-      const got = await request("GET", base$(namespace, name), token);
-      if (got.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
-      if (got.status === 401 || got.status === 403) throw denied(got.status, namespace, name, got.body);
-      if (got.status !== 200) throw new KubeError(`GET ${namespace}/${name} answered ${got.status}: ${message(got.body)}`);
-      const d = JSON.parse(got.body) as { metadata?: { resourceVersion?: string }; spec?: { template?: { spec?: { containers?: { image?: string }[] } } } };
-      const running = d.spec?.template?.spec?.containers?.[0]?.image;
-      if (running !== image) return { outcome: "image-changed", detail: `${namespace}/${name} no longer runs ${image} (it runs ${running ?? "nothing"}); left alone` };
-      const patch = JSON.stringify({ metadata: { resourceVersion: d.metadata?.resourceVersion }, spec: { replicas: 0 } });
-      const res = await request("PATCH", `${base$(namespace, name)}/scale?fieldManager=remedy-release-driver`, token, patch, "application/merge-patch+json");
-      if (res.status === 200) return { outcome: "scaled", detail: `${namespace}/${name} scaled to 0 (it ran ${image})` };
-      if (res.status === 404) return { outcome: "missing", detail: `${namespace}/${name} does not exist` };
-      if (res.status === 409) return { outcome: "image-changed", detail: `${namespace}/${name} changed while it was being scaled (${message(res.body)}); left alone` };
-      if (res.status === 401 || res.status === 403) throw denied(res.status, namespace, name, res.body);
-      throw new KubeError(`PATCH ${namespace}/${name}/scale answered ${res.status}: ${message(res.body)}`);
-    },
+    scaleToZeroIfImage: (namespace, name, image) => scaleIfImage(namespace, name, image, 0),
+    restoreReplicas: (namespace, name, replicas, image) => scaleIfImage(namespace, name, image, replicas),
   };
 }

@@ -206,20 +206,44 @@ export function createReleaseDriver(deps: DriverDeps) {
     const live = await freshWeights(state.routing);
     if (live[prev.slot] > 0) return skip(`the rule sends ${live[prev.slot]}% to ${prev.version} (${prev.slot}); not scaling it down`);
     const name = slotObjectName(state.service, prev.slot);
+    const kube = deps.retire.kube;
     let detail: string;
+    let previousReplicas: number;
     try {
-      const r = await deps.retire.kube.scaleToZeroIfImage(namespace, name, prev.image);
+      const r = await kube.scaleToZeroIfImage(namespace, name, prev.image);
       if (r.outcome !== "scaled") return skip(r.detail);
       detail = r.detail;
+      previousReplicas = r.previousReplicas ?? 1;
     } catch (err) {
       if (!(err instanceof KubeError)) throw err;
       deps.logger.error("could not scale the previous slot down", { targetService: state.service, error: err.message });
       return { ...skip(`failed: ${err.message}`), failed: true };
     }
+    // Between the read and the scale-down the slot may have got traffic back (an operator, a
+    // rollback) or a new release recorded into it: look again, and undo the scale-down if so,
+    // before anything is recorded (a recorded retire is never looked at again).
+    const undo = async (why: string): Promise<TickResult> => {
+      let restored: string;
+      try {
+        restored = (await kube.restoreReplicas(namespace, name, previousReplicas, prev.image as string)).detail;
+      } catch (err) {
+        restored = `could not restore it: ${(err as Error).message}`;
+      }
+      deps.logger.warn("undid the previous slot's scale-down", { targetService: state.service, why, restored });
+      return { service: state.service, decision: "conflict", reason: `${why}; the scale-down was undone: ${restored}`, failed: !/scaled to/.test(restored) };
+    };
+    const [again, liveAfter] = await Promise.all([freshState(state.service), freshWeights(state.routing)]);
+    if (!again || again.revision !== state.revision) return undo(`the release changed while ${prev.version} (${prev.slot}) was being scaled down (now ${again?.phase ?? "gone"})`);
+    if (liveAfter[prev.slot] > 0) return undo(`the rule sends ${liveAfter[prev.slot]}% to ${prev.slot} again`);
     const t = applyEvent(state, { type: "retire-previous", at: new Date(tickAt).toISOString(), by: "release-driver" });
     if (t.kind !== "applied") return skip(t.reason);
     if (!(await committed(state, t))) {
-      return { service: state.service, decision: "conflict", reason: `${detail}; the release changed before it was recorded (recorded next tick)` };
+      // Another copy of the driver may have recorded the same retire: then the slot stays at 0.
+      const now$ = await freshState(state.service);
+      if (now$?.previousRetiredAt && now$.previous?.slot === prev.slot && now$.previous.version === prev.version) {
+        return { service: state.service, decision: "conflict", reason: `${detail}; already recorded as retired at ${now$.previousRetiredAt}` };
+      }
+      return undo(`the release changed before ${prev.version}'s scale-down was recorded`);
     }
     deps.logger.info("scaled the previous slot down", { targetService: state.service, detail });
     return { service: state.service, decision: "retire", reason: detail, weights: state.weights };

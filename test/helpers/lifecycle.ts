@@ -270,9 +270,17 @@ export class LifecycleSystem {
       async scaleToZeroIfImage(_ns, name, image) {
         const slot: Slot = name.endsWith("-blue") ? "blue" : "green";
         if (cluster[slot].image !== image) return { outcome: "image-changed", detail: `${name} runs ${cluster[slot].image}` };
+        const previousReplicas = cluster[slot].replicas;
         cluster[slot].replicas = 0;
         await sync();
-        return { outcome: "scaled", detail: `${name} scaled to 0` };
+        return { outcome: "scaled", detail: `${name} scaled to 0`, previousReplicas };
+      },
+      async restoreReplicas(_ns, name, replicas, image) {
+        const slot: Slot = name.endsWith("-blue") ? "blue" : "green";
+        if (cluster[slot].image !== image) return { outcome: "image-changed", detail: `${name} runs ${cluster[slot].image}` };
+        cluster[slot].replicas = replicas;
+        await sync();
+        return { outcome: "scaled", detail: `${name} scaled to ${replicas}` };
       },
     };
     const c = clients(this.endpoint);

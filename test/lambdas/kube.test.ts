@@ -66,12 +66,17 @@ describe("lambdas/kube: scale a promoted-away slot to 0 on EKS", function () {
     const r = await scaler().scaleToZeroIfImage("payments", "payments-blue", "registry/payments:v1");
 
     // Assess
-    assert.deepEqual(r, { outcome: "scaled", detail: "payments/payments-blue scaled to 0 (it ran registry/payments:v1)" });
+    assert.deepEqual(r, { outcome: "scaled", detail: "payments/payments-blue scaled to 0 (it runs registry/payments:v1)", previousReplicas: 3 });
     assert.deepEqual(api.deployments.get("payments/payments-blue"), { image: "registry/payments:v1", replicas: 0 });
     assert.deepEqual(api.requests.map((q) => `${q.method} ${q.path} ${q.contentType ?? ""}`.trim()), [
       "GET /apis/apps/v1/namespaces/payments/deployments/payments-blue",
       "PATCH /apis/apps/v1/namespaces/payments/deployments/payments-blue/scale?fieldManager=remedy-release-driver application/merge-patch+json",
     ]);
+    // An undo puts it back only while it still runs that image (issue 34, 15).
+    assert.deepEqual(await scaler().restoreReplicas("payments", "payments-blue", 3, "registry/payments:v1"), { outcome: "scaled", detail: "payments/payments-blue scaled to 3 (it runs registry/payments:v1)", previousReplicas: 0 });
+    assert.equal(api.deployments.get("payments/payments-blue")?.replicas, 3);
+    assert.equal((await scaler().restoreReplicas("payments", "payments-blue", 5, "registry/payments:v9")).outcome, "image-changed");
+    assert.equal(api.deployments.get("payments/payments-blue")?.replicas, 3);
     api.rbac = undefined;
   });
 

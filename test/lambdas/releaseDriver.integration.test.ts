@@ -440,6 +440,68 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     });
   });
 
+  /** `withCluster`, with `during` run right after the scale-down reached the cluster (the race's other side). */
+  async function withRacingCluster(during: () => Promise<void>, fn: (api: FakeKubeApi, d: ReturnType<typeof driver>) => Promise<void>): Promise<void> {
+    await withCluster("registry/payments:v1", async (kubeApi) => {
+      const real = createKubeScaler({ endpoint: kubeApi.endpoint, certificateAuthorityData: kubeApi.certificateAuthorityData, cluster: "test-eks", region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+      const kube = { ...real, scaleToZeroIfImage: async (ns: string, name: string, image: string) => {
+        const r = await real.scaleToZeroIfImage(ns, name, image);
+        await during();
+        return r;
+      } };
+      await fn(kubeApi, driver({ retire: { kube, namespaces: { payments: "payments" } } }));
+    });
+  }
+
+  it("undoes the scale-down when the rule sends the slot traffic again after it was read, and records no retire (issue 34, 15)", async () => {
+    await withRacingCluster(
+      async () => {
+        const s = await world.store.get("payments");
+        if (s) await world.traffic.setWeights(s.routing, { blue: 100, green: 0 });
+      },
+      async (kubeApi, d) => {
+        for (const minute of [0, 5, 15]) {
+          clock = at(minute);
+          await tickPayments(d);
+        }
+        // Act: the window is over; traffic goes back to blue while it is being scaled down.
+        clock = at(50);
+        const r = await tickPayments(d);
+        // Assess: put back at its 3 replicas, nothing recorded, a later tick looks again.
+        assert.equal(r?.decision, "conflict");
+        assert.match(r?.reason ?? "", /^the rule sends 100% to blue again; the scale-down was undone: payments\/payments-blue scaled to 3/);
+        assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v1", replicas: 3 });
+        assert.equal((await world.store.get("payments"))?.previousRetiredAt ?? null, null);
+      },
+    );
+  });
+
+  it("undoes the scale-down when the release changes while the slot is being scaled (a re-release recorded into it), and records no retire (issue 34, 15)", async () => {
+    await withRacingCluster(
+      async () => {
+        // A re-release of v1 into blue, recorded by pulumi up between the driver's read and its record.
+        const s = await world.store.get("payments");
+        if (!s) return;
+        const t = applyEvent(s, { type: "start-release", candidate: { slot: Slot.Blue, version: "v1", image: "registry/payments:v1" }, weight: 0, at: new Date(at(50)).toISOString(), by: "pulumi:test" });
+        if (t.kind !== "applied") throw new Error(t.reason);
+        await world.store.commit(s.revision, t.state, t.entry);
+      },
+      async (kubeApi, d) => {
+        for (const minute of [0, 5, 15]) {
+          clock = at(minute);
+          await tickPayments(d);
+        }
+        clock = at(50);
+        const r = await tickPayments(d);
+        assert.equal(r?.decision, "conflict");
+        assert.match(r?.reason ?? "", /^the release changed while v1 \(blue\) was being scaled down \(now releasing\); the scale-down was undone/);
+        assert.equal(kubeApi.deployments.get("payments/payments-blue")?.replicas, 3, "the new candidate keeps its pods");
+        const s = await world.store.get("payments");
+        assert.deepEqual([s?.phase, s?.previousRetiredAt ?? null], ["releasing", null]);
+      },
+    );
+  });
+
   it("does not scale the previous slot when a new release's image is already in it", async () => {
     // Prepare: promoted, window over, but `pulumi up` has just put v4 into blue (not yet recorded).
     await withCluster("registry/payments:v4", async (kubeApi, d) => {

@@ -135,7 +135,26 @@ export function parsePlan(raw: unknown, source = "plan"): MigrationPlan {
   if (!r.success) {
     throw new Error(`invalid migration ${source}: ${r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
   }
+  const clash = derivedNameClash(r.data);
+  if (clash) throw new Error(`invalid migration ${source}: ${clash}`);
   return r.data;
+}
+
+/**
+ * Two operations of a plan whose derived objects (a rename's dual-write trigger and function, a
+ * NOT NULL's check) would get one name: the second would replace the first's. With a whole hash of
+ * each operation's names this takes the same operation twice; named so the plan can be fixed.
+ */
+function derivedNameClash(plan: { readonly operations: readonly z.output<typeof operationSchema>[] }): string | undefined {
+  const seen = new Map<string, number>();
+  for (const [i, o] of plan.operations.entries()) {
+    const name = o.op === "renameColumn" ? syncTriggerName(o.table, o.from, o.to) : o.op === "setNotNull" ? objectName("nn", o.table, o.column) : undefined;
+    if (!name) continue;
+    const first = seen.get(name);
+    if (first !== undefined) return `operations[${i}] (${o.op}) derives the object name ${name}, as operations[${first}] does: one would replace the other's; merge them or drop one`;
+    seen.set(name, i);
+  }
+  return undefined;
 }
 
 export type Step =
@@ -210,21 +229,45 @@ export interface OwnedObject {
 }
 
 
+/** PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1). */
+export const PG_NAME_MAX_BYTES = 63;
+
 /**
- * A database object name derived from `parts`, at most 63 characters (PostgreSQL truncates
- * longer names, so two long names could collide), unique per input: a readable prefix plus a
- * hash of the whole input.
+ * `name` cut to at most `maxBytes` bytes of UTF-8 without splitting a character: what PostgreSQL
+ * does to an identifier longer than 63 bytes (it truncates by bytes, at a character boundary of the
+ * server encoding, pg_mbcliplen), not by characters.
+ */
+export function clipBytes(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name, "utf8") <= maxBytes) return name;
+  let out = "";
+  let bytes = 0;
+  for (const ch of name) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * A database object name derived from `parts`, at most 63 bytes (PostgreSQL truncates longer
+ * names by bytes, so two long names could collide), unique per input: a readable prefix, cut by
+ * bytes, plus a whole hash of the whole input (ASCII, never cut).
  */
 export function objectName(kind: string, ...parts: string[]): string {
   const hash = createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 10);
-  const readable = `remedy_${kind}_${parts.join("_")}`.slice(0, 63 - hash.length - 1);
+  const readable = clipBytes(`remedy_${kind}_${parts.join("_")}`, PG_NAME_MAX_BYTES - hash.length - 1);
   return `${readable}_${hash}`;
 }
 
 /** The dual-write function and trigger of a rename. */
 export const syncTriggerName = (table: string, from: string, to: string): string => objectName("sync", table, from, to);
-/** The name earlier remedy versions used (truncated, collision-prone); dropped too on contract. */
-export const legacyTriggerName = (table: string, from: string, to: string): string => `remedy_sync_${table}_${from}_${to}`.slice(0, 63);
+/**
+ * The name earlier remedy versions used (truncated, collision-prone), as PostgreSQL stored it:
+ * cut to 63 bytes (they cut to 63 characters, and PostgreSQL then to 63 bytes); dropped too on contract.
+ */
+export const legacyTriggerName = (table: string, from: string, to: string): string => clipBytes(`remedy_sync_${table}_${from}_${to}`, PG_NAME_MAX_BYTES);
 
 /** The SQL steps of one operation (operations[`index`]) in one phase. */
 function operationSteps(o: Operation, phase: MigrationPhase, index: number): Step[] {

@@ -10,6 +10,8 @@ import {
   phaseSteps,
   suggestConversion,
   syncTriggerName,
+  clipBytes,
+  legacyTriggerName,
   type VersionUsage,
 } from "../../database/plan";
 import { checkContract, checkRelease, columnChanges } from "../../database/gates";
@@ -67,6 +69,22 @@ describe("database/plan: expand/contract plans", () => {
     assert.ok(a.length <= 63 && b.length <= 63, `${a} / ${b}`);
     assert.notEqual(a, b, "truncation used to make these collide");
     assert.match(syncTriggerName("payments", "amount", "amount_minor"), /^remedy_sync_payments_amount_amount_minor_[0-9a-f]{10}$/);
+  });
+
+  it("counts bytes, not characters: multibyte names keep their whole hash within 63 bytes, cut at a character boundary (issue 34, 17)", () => {
+    const t = "ü".repeat(20);
+    const n = syncTriggerName(t, `${"ä".repeat(10)}a`, `${"ä".repeat(10)}b`);
+    assert.ok(Buffer.byteLength(n, "utf8") <= 63, n);
+    assert.match(n, /_[0-9a-f]{10}$/);
+    assert.equal(clipBytes("aü", 2), "a", "never half a character");
+    assert.equal(clipBytes("abc", 63), "abc");
+    // The legacy name as PostgreSQL stored it: cut to 63 bytes.
+    assert.equal(Buffer.byteLength(legacyTriggerName(t, "ä".repeat(10), "y"), "utf8"), 63);
+    // The same operation twice would derive one trigger for both: refused, naming both.
+    assert.throws(
+      () => parsePlan({ id: "0003-twice", description: "x", operations: [{ op: "renameColumn", table: "p", from: "a", to: "b", type: "text" }, { op: "renameColumn", table: "p", from: "a", to: "b", type: "text" }] }),
+      /operations\[1\] \(renameColumn\) derives the object name remedy_sync_p_a_b_[0-9a-f]{10}, as operations\[0\] does/,
+    );
   });
 
   it("refuses SQL hidden in a type or a default, a rename onto itself, before anything runs", () => {

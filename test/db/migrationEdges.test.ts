@@ -33,6 +33,32 @@ describe("migrations on real PostgreSQL 15: edge cases", function () {
   const triggers = async (table: string) =>
     (await db.query<{ tgname: string }>("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY tgname", [`"${table}"`])).rows.map((r) => r.tgname);
 
+  it("keeps two renames on one table apart when multibyte names pass 63 bytes: each its own trigger, both dual-writes kept (issue 34, 17)", async () => {
+    // Prepare: a 40-byte table name, 21-byte column names (two bytes a character): the derived
+    // names' first 63 bytes are the same for both renames, as PostgreSQL cuts names by bytes.
+    const table = "ü".repeat(20);
+    const col = (c: string) => `${"ä".repeat(10)}${c}`;
+    await db.query(`CREATE TABLE "${table}" (id bigserial PRIMARY KEY, "${col("a")}" text, "${col("c")}" text)`);
+    const plan = parsePlan({
+      id: "2100-multibyte-renames",
+      description: "two renames, multibyte names",
+      operations: [
+        { op: "renameColumn", table, from: col("a"), to: col("b"), type: "text" },
+        { op: "renameColumn", table, from: col("c"), to: col("d"), type: "text" },
+      ],
+    });
+    const names = [syncTriggerName(table, col("a"), col("b")), syncTriggerName(table, col("c"), col("d"))];
+    for (const n of names) assert.ok(Buffer.byteLength(n, "utf8") <= 63, `${n} is ${Buffer.byteLength(n, "utf8")} bytes`);
+    assert.notEqual(names[0], names[1]);
+    // Act: expand, then the old version writes its columns.
+    await new MigrationRunner(db, [plan], { throttle: 0 }).apply(plan.id, "expand");
+    await db.query(`INSERT INTO "${table}" ("${col("a")}", "${col("c")}") VALUES ('first', 'second')`);
+    // Assess: two triggers, as named (not cut by PostgreSQL), and both new columns written.
+    assert.deepEqual(await triggers(table), [...names].sort());
+    const row = (await db.query(`SELECT "${col("b")}" AS b, "${col("d")}" AS d FROM "${table}"`)).rows[0] as { b: string; d: string };
+    assert.deepEqual(row, { b: "first", d: "second" });
+  });
+
   it("dual-writes through conversions and checks whose string constants hold $do$, $fn$, %s, quotes and backslashes, in every quoting form", async () => {
     // Plain '...' constants holding the trigger's old quote tags and a format() placeholder:
     // these passed validation, then broke out of the quoting at expand, leaving a column without its trigger.

@@ -309,8 +309,7 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
       return [
         ...(o.notNull
           ? [
-              { kind: "fillNulls", table: o.table, key, column: o.to, value: o.fillNulls, field: `operations[${index}].fillNulls`, description: `NULLs in ${o.table}.${o.to}` } as const,
-              ...notNullSteps(o.table, o.to),
+              ...notNullSteps(o.table, o.to, { kind: "fillNulls", table: o.table, key, column: o.to, value: o.fillNulls, field: `operations[${index}].fillNulls`, description: `NULLs in ${o.table}.${o.to}` }),
             ]
           : []),
         {
@@ -338,10 +337,7 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
       }
       // NULLs written since the backfill (by a version that has since left the window) are
       // filled only with the plan's consent (fillNulls), so the validation cannot fail on them.
-      return [
-        { kind: "fillNulls", table: o.table, key: o.key ?? "id", column: o.column, value: o.fillNulls, field: `operations[${index}].fillNulls`, description: `NULLs in ${o.table}.${o.column} written since the backfill` },
-        ...notNullSteps(o.table, o.column),
-      ];
+      return notNullSteps(o.table, o.column, { kind: "fillNulls", table: o.table, key: o.key ?? "id", column: o.column, value: o.fillNulls, field: `operations[${index}].fillNulls`, description: `NULLs in ${o.table}.${o.column} written since the backfill` });
     case "dropColumn":
       return phase === "contract" ? [{ kind: "ddl", table: o.table, description: `drop ${o.table}.${o.column}`, sql: `ALTER TABLE ${q(o.table)} DROP COLUMN IF EXISTS ${q(o.column)}` }] : [];
     case "dropNotNull":
@@ -436,11 +432,18 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
  * validation (SHARE UPDATE EXCLUSIVE: reads and writes continue), then SET NOT NULL, which
  * PostgreSQL 12+ proves from the validated constraint without scanning.
  */
-function notNullSteps(table: string, column: string): Step[] {
+/**
+ * NOT NULL without a long lock: a NOT VALID check first (new writes can no longer add NULLs),
+ * then `fill` (the NULLs already there), then the validation, then the column's own NOT NULL.
+ * Filling before the check left a window in which a NULL written below the fill's progress was
+ * never filled, and the validation then failed.
+ */
+function notNullSteps(table: string, column: string, fill: Extract<Step, { kind: "fillNulls" }>): Step[] {
   const check = objectName("nn", table, column);
   const [t, c, k] = [q(table), q(column), q(check)];
   return [
     { kind: "ddl", table, description: `check ${table}.${column} IS NOT NULL (not valid)`, sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${k}; ALTER TABLE ${t} ADD CONSTRAINT ${k} CHECK (${c} IS NOT NULL) NOT VALID` },
+    fill,
     { kind: "ddl", table, description: `validate ${check}`, sql: `ALTER TABLE ${t} VALIDATE CONSTRAINT ${k}` },
     { kind: "ddl", table, description: `set ${table}.${column} NOT NULL`, sql: `ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL; ALTER TABLE ${t} DROP CONSTRAINT ${k}` },
   ];

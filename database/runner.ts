@@ -22,6 +22,7 @@ import {
   PHASES,
   isLosslessWidening,
   legacyTriggerName,
+  objectName,
   phaseSteps,
   q,
   suggestConversion,
@@ -34,9 +35,9 @@ import {
 } from "./plan";
 import { checkAbort, checkContract, checkUsesAgainstLedger, type VersionUsage } from "./gates";
 
-import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, LockTimeoutError, MigrationLockedError, PlanRefusedError, RunnerOptionError, ViolatingRowsError, type Blocker } from "./errors";
+import { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, FillValueError, LockTimeoutError, MigrationLockedError, PlanRefusedError, RunnerOptionError, ViolatingRowsError, type Blocker } from "./errors";
 
-export { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, LockTimeoutError, MigrationLockedError, PlanRefusedError, RunnerOptionError, ViolatingRowsError, type Blocker };
+export { ADVISORY_LOCK_NAMESPACE, ContractRefusedError, FillValueError, LockTimeoutError, MigrationLockedError, PlanRefusedError, RunnerOptionError, ViolatingRowsError, type Blocker };
 
 export const LEDGER_TABLE = "remedy_migrations";
 export const PROGRESS_TABLE = "remedy_backfill_progress";
@@ -537,10 +538,36 @@ export class MigrationRunner {
 
   /** NULLs in a column about to become NOT NULL: none, refused, or filled with the plan's consent and reported. */
   private async fillNulls(planId: string, migration: string, stepId: string, step: Extract<Step, { kind: "fillNulls" }>): Promise<void> {
+    // The step before this one added the NOT VALID check: undone when this step cannot finish,
+    // so a refused or failed contract leaves the table as it found it.
+    const dropCheck = () => this.pool.query(`ALTER TABLE ${q(step.table)} DROP CONSTRAINT IF EXISTS ${q(objectName("nn", step.table, step.column))}`).catch(() => undefined);
+    const forget = () => this.pool.query(`DELETE FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = $2`, [migration, stepId]);
     const found = await this.nulls(step);
     if (found.count === 0) return;
-    if (step.value === undefined) throw new ContractRefusedError([this.nullsMessage(planId, step, found)]);
-    const filled = await this.backfill(migration, stepId, { kind: "backfill", table: step.table, key: step.key, description: `fill NULL ${step.table}.${step.column}`, set: `${q(step.column)} = ${step.value}`, where: `${q(step.column)} IS NULL` });
+    if (step.value === undefined) {
+      await dropCheck();
+      throw new ContractRefusedError([this.nullsMessage(planId, step, found)]);
+    }
+    // Every NULL, from the first key: never from where an earlier, failed attempt stopped (a NULL
+    // written below that key since would be skipped and the validation would fail on it).
+    await forget();
+    let filled: number;
+    try {
+      filled = await this.backfill(migration, stepId, { kind: "backfill", table: step.table, key: step.key, description: `fill NULL ${step.table}.${step.column}`, set: `${q(step.column)} = ${step.value}`, where: `${q(step.column)} IS NULL` });
+    } catch (err) {
+      await forget();
+      await dropCheck();
+      const e = err as { code?: string; constraint?: string; message: string };
+      // Integrity constraint violations (23) and data exceptions (22): the value, not the database.
+      if (e.code && /^2[23]/.test(e.code)) {
+        throw new FillValueError(
+          `${step.field}: filling the NULLs of ${step.table}.${step.column} with ${step.value} fails: ${e.message}${e.constraint ? ` (constraint ${e.constraint})` : ""}. ` +
+            `Nothing of this fill is recorded (rows it filled before the failing batch keep the value) and the NOT NULL check was removed again; ` +
+            `set ${step.field} to a value ${e.constraint ? `${e.constraint} accepts` : `of the column's type that its constraints accept`}, then run the contract again`,
+        );
+      }
+      throw err;
+    }
     this.note(`${migration}: filled ${filled} NULL${filled === 1 ? "" : "s"} in ${step.table}.${step.column} with ${step.value} (${step.field})`);
   }
 

@@ -47,13 +47,13 @@ describe("database/plan: expand/contract plans", () => {
     ]);
     const contract = phaseSteps(plan, "contract").map((s) => s.description);
     assert.deepEqual(contract, [
-      "NULLs in payments.amount_minor",
       "check payments.amount_minor IS NOT NULL (not valid)",
+      "NULLs in payments.amount_minor",
       `validate ${objectName("nn", "payments", "amount_minor")}`,
       "set payments.amount_minor NOT NULL",
       "stop dual-writing amount <-> amount_minor, drop payments.amount, give amount_minor its default",
-      "NULLs in payments.currency written since the backfill",
       "check payments.currency IS NOT NULL (not valid)",
+      "NULLs in payments.currency written since the backfill",
       `validate ${objectName("nn", "payments", "currency")}`,
       "set payments.currency NOT NULL",
       "drop payments.legacy",

@@ -491,4 +491,35 @@ describe("migrations on real PostgreSQL 15: safety", function () {
       [...Array.from({ length: 100 }, (_, i) => `${i + 1}:unknown`), "101:unassigned", "102:unassigned", "103:dhl"],
     );
   });
+
+  it("names the fill value, the constraint and the fix when fillNulls breaks a CHECK; records nothing of it; a corrected rerun fills every NULL, wherever it was written (issue 34, 18)", async () => {
+    // Prepare: NULLs after the backfill spread over the key range, and a CHECK the fill value breaks.
+    await db.query("CREATE TABLE parcels (id bigserial PRIMARY KEY, weight int CONSTRAINT parcels_weight_positive CHECK (weight > 0))");
+    await db.query("INSERT INTO parcels (weight) SELECT 1 FROM generate_series(1, 20)");
+    const plan = parsePlan({ id: "1601-weight-not-null", description: "x", operations: [{ op: "setNotNull", table: "parcels", column: "weight", default: "1", fillNulls: "0" }] });
+    const runner = new MigrationRunner(db, [plan], { throttle: 0, batchSize: 5 });
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    await db.query("UPDATE parcels SET weight = NULL WHERE id IN (3, 9, 17)");
+    const s2 = { service: "shipping", version: "s2", role: "stable" as const, columns: ["parcels.weight"], writesNull: [] };
+    // Act: fillNulls "0" breaks parcels_weight_positive.
+    await assert.rejects(runner.apply(plan.id, "contract", [s2]), (e: Error) => {
+      assert.equal(e.name, "FillValueError");
+      assert.match(e.message, /^operations\[0\]\.fillNulls: filling the NULLs of parcels\.weight with 0 fails: .*parcels_weight_positive.* \(constraint parcels_weight_positive\)\. Nothing of this fill is recorded/);
+      assert.match(e.message, /set operations\[0\]\.fillNulls to a value parcels_weight_positive accepts, then run the contract again$/);
+      return true;
+    });
+    // Assess: no progress kept, no NOT NULL check left, the column still nullable.
+    const checks = async () => (await db.query<{ conname: string }>("SELECT conname FROM pg_constraint WHERE conrelid = 'parcels'::regclass ORDER BY conname")).rows.map((r) => r.conname);
+    assert.deepEqual(await checks(), ["parcels_pkey", "parcels_weight_positive"]);
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM remedy_backfill_progress WHERE migration = '1601-weight-not-null:contract'")).rows[0].n, 0, "no progress of the failed fill");
+    // A NULL written below where the failed attempt reached, then the corrected value.
+    await db.query("UPDATE parcels SET weight = NULL WHERE id = 2");
+    const notes: string[] = [];
+    const fixed = parsePlan({ ...plan, operations: [{ op: "setNotNull", table: "parcels", column: "weight", default: "1", fillNulls: "7" }] });
+    await new MigrationRunner(db, [fixed], { throttle: 0, batchSize: 5, onNote: (m) => notes.push(m) }).apply(plan.id, "contract", [s2]);
+    assert.deepEqual(notes, ["1601-weight-not-null:contract: filled 4 NULLs in parcels.weight with 7 (operations[0].fillNulls)"]);
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM parcels WHERE weight IS NULL")).rows[0].n, 0);
+    await assert.rejects(db.query("INSERT INTO parcels (weight) VALUES (NULL)"), /null value in column "weight"/);
+  });
 });

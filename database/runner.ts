@@ -571,6 +571,11 @@ export class MigrationRunner {
     this.note(`${migration}: filled ${filled} NULL${filled === 1 ? "" : "s"} in ${step.table}.${step.column} with ${step.value} (${step.field})`);
   }
 
+  /** One attempt's lock_timeout: the configured one, but never past what the total wait since `since` has left (at least 1 ms). */
+  private attemptTimeoutMs(since: number): number {
+    return Math.max(1, Math.min(this.lockTimeoutMs, this.maxLockWaitMs - (Date.now() - since)));
+  }
+
   /** Whether an object of that kind and name exists now. */
   private async exists(c: Queryable, o: OwnedObject): Promise<boolean> {
     if (o.kind === "column") return (await this.columnType(o.table, o.name, c)) !== undefined;
@@ -603,9 +608,20 @@ export class MigrationRunner {
   private async watched<T>(client: PoolClient, blockers: Map<number, Blocker>, run: () => Promise<T>): Promise<T> {
     const pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
     let settled = false;
+    // The poller's naps end as soon as `run` does: every attempt is watched, and a batch must not
+    // wait out a nap after its work is done.
+    let wake = () => undefined as void;
+    const nap = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     const poll = (async () => {
       while (!settled) {
-        await sleep(Math.max(10, Math.min(100, Math.floor(this.lockTimeoutMs / 4))));
+        await nap(Math.max(10, Math.min(100, Math.floor(this.lockTimeoutMs / 4))));
         if (settled) break;
         const r = await this.pool
           .query<Blocker>("SELECT pid, coalesce(state, '') AS state, to_char(xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since, coalesce(query, '') AS query FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids($1))", [pid])
@@ -620,6 +636,7 @@ export class MigrationRunner {
       return await run();
     } finally {
       settled = true;
+      wake();
       await poll;
     }
   }
@@ -670,11 +687,14 @@ export class MigrationRunner {
     if (violated) throw new ViolatingRowsError(`${violated}; the constraint stays NOT VALID (new writes are checked) and the phase resumes at this step`);
     const startedAt = Date.now();
     const blockers = new Map<number, Blocker>();
+    // Each attempt waits for its lock no longer than the total wait has left: a total under one
+    // attempt's lock_timeout (--max-lock-wait 1000 with 2 s attempts) waits the total, not more.
+    const attemptTimeout = () => this.attemptTimeoutMs(startedAt);
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       const run = async () => {
         if (step.concurrently) {
-          await client.query(`SET lock_timeout = ${this.lockTimeoutMs}`);
+          await client.query(`SET lock_timeout = ${attemptTimeout()}`);
           await client.query("SET standard_conforming_strings = on");
           const fresh = await ownership(client);
           if (fresh !== "done") await own(client, fresh); // before the build: a failed build's cleanup may then drop it
@@ -689,7 +709,7 @@ export class MigrationRunner {
           await markDone(client);
         } else {
           await client.query("BEGIN");
-          await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
+          await client.query(`SET LOCAL lock_timeout = ${attemptTimeout()}`);
           await client.query("SET LOCAL standard_conforming_strings = on");
           const fresh = await ownership(client);
           if (fresh !== "done") {
@@ -702,8 +722,8 @@ export class MigrationRunner {
         }
       };
       try {
-        // The first attempt runs unwatched; once it met a lock, the retries note who holds it.
-        await (attempt === 1 ? run() : this.watched(client, blockers, run));
+        // Every attempt notes who holds the lock it waits for: with one attempt, the error still names them.
+        await this.watched(client, blockers, run);
         return;
       } catch (err) {
         if (!step.concurrently) await client.query("ROLLBACK").catch(() => undefined);
@@ -718,7 +738,7 @@ export class MigrationRunner {
         if (code !== "55P03") throw new Error(`${step.description}: ${(err as Error).message}`);
         const backoff = Math.min(200 * 2 ** (attempt - 1), 5000);
         const waited = Date.now() - startedAt;
-        if (attempt >= this.attempts || waited + backoff + this.lockTimeoutMs > this.maxLockWaitMs) {
+        if (attempt >= this.attempts || waited + backoff >= this.maxLockWaitMs) {
           throw new LockTimeoutError(step.description, step.table, waited, attempt, [...blockers.values()], "nothing of this step was applied; the phase starts again at this step");
         }
         await sleep(backoff);
@@ -760,7 +780,7 @@ export class MigrationRunner {
       /** One batch in one transaction: the key it reached and the rows done with it; null past the top key. */
       const run = async (): Promise<{ upTo: string; rowsDone: number } | null> => {
         await client.query("BEGIN");
-        await client.query(`SET LOCAL lock_timeout = ${this.lockTimeoutMs}`);
+        await client.query(`SET LOCAL lock_timeout = ${this.attemptTimeoutMs(waitingSince ?? Date.now())}`);
         await client.query("SET LOCAL standard_conforming_strings = on");
         const limitParam: number = last === undefined ? 1 : 2;
         const edge: { rows: { hi: string | null }[] } = await client.query<{ hi: string | null }>(
@@ -785,7 +805,7 @@ export class MigrationRunner {
       };
       let batchDone: { upTo: string; rowsDone: number } | null;
       try {
-        batchDone = await (waitingSince === undefined ? run() : this.watched(client, blockers, run));
+        batchDone = await this.watched(client, blockers, run);
         waitingSince = undefined;
         lockAttempts = 0;
         blockers.clear();
@@ -796,7 +816,7 @@ export class MigrationRunner {
           waitingSince ??= batchStarted;
           lockAttempts += 1;
           const waited = Date.now() - waitingSince;
-          if (waited + 100 + this.lockTimeoutMs > this.maxLockWaitMs) {
+          if (waited + 100 >= this.maxLockWaitMs) {
             throw new LockTimeoutError(step.description, step.table, waited, lockAttempts, [...blockers.values()], `the backfill resumes after the last committed batch (${done} rows done)`);
           }
           await sleep(100);

@@ -273,6 +273,30 @@ describe("migrations on real PostgreSQL 15: edge cases", function () {
     }
   });
 
+  it("waits no longer than --max-lock-wait when it is under one attempt's lock timeout, and names the blocker even after one attempt (issue 34, 19)", async () => {
+    await db.query("CREATE TABLE crates (id bigserial PRIMARY KEY, n int)");
+    const plan = parsePlan({ id: "2020-crates", description: "x", operations: [{ op: "addColumn", table: "crates", column: "label", type: "text" }] });
+    const holder = new Client({ connectionString: pg.url });
+    await holder.connect();
+    try {
+      const pid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+      await holder.query("BEGIN");
+      await holder.query("SELECT count(*) FROM crates");
+      // Each attempt may wait 5 s, the whole step 1 s.
+      const runner = new MigrationRunner(db, [plan], { lockTimeoutMs: 5_000, maxLockWaitMs: 1_000 });
+      await assert.rejects(runner.apply(plan.id, "expand"), (e: Error) => {
+        assert.ok(e instanceof LockTimeoutError, String(e));
+        assert.equal(e.attempts, 1);
+        assert.ok(e.waitedMs < 5_000, `waited ${e.waitedMs} ms: an attempt's full lock timeout, past the total`);
+        assert.deepEqual(e.blockers.map((b) => [b.pid, b.state, b.query]), [[pid, "idle in transaction", "SELECT count(*) FROM crates"]]);
+        return true;
+      });
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      await holder.end();
+    }
+  });
+
   it("widens int to bigint, varchar(n) to text and numeric precision without conversions, keeping every row; narrowing is refused with conversions that run", async () => {
     await db.query("CREATE TABLE items (id bigserial PRIMARY KEY, qty integer, code varchar(10), price numeric(10,2))");
     await db.query("INSERT INTO items (qty, code, price) SELECT g, 'c' || g, g / 100.0 FROM generate_series(1, 300) g");

@@ -277,7 +277,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     loadBalancerArn: ingress.listenerArn,
     groupLoadBalancerArns: Object.fromEntries([...ingresses].filter(([group]) => group !== DEFAULT_INGRESS_GROUP).map(([group, ing]) => [group, ing.listenerArn])),
     notificationEmails: config.rollback.notificationEmails,
-    publisherRoleArns: laterPublishers.apply((later) => [...config.rollback.operatorRoleArns, ...later]),
+    publisherRoleArns: laterPublishers.apply((later) => [...config.rollback.operatorRoleArns, ...config.rollback.deployerRoleArns, ...later]),
     ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
@@ -315,9 +315,11 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           logRetentionDays: config.rollback.logRetentionDays,
         }) : undefined;
   // Release state steers production: only the roles that must write it may.
-  restrictTableWrites("release-table", {
+  // Every identity that runs `pulumi up` for this stack (rollback.deployerRoleArns: CI, break-glass)
+  // stays a writer whoever ran the last update, so deployers that alternate never lock each other out.
+  const tablePolicy = restrictTableWrites("release-table", {
     tableArn: rollback.table.arn,
-    writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployer, ...config.rollback.operatorRoleArns],
+    writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployer, ...config.rollback.deployerRoleArns, ...config.rollback.operatorRoleArns],
   });
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
@@ -358,7 +360,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     releases.set(
       spec.name,
       pulumi
-        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn])
+        // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
+        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, tablePolicy.id])
         .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
             phase: s?.phase ?? "unrecorded",

@@ -190,13 +190,13 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
     });
   }
   const roleArn = (n: string) => `arn:aws:iam::${ACCOUNT}:role/${n}${AUTO}`;
-  const writers = [roleArn("rollback"), roleArn("release-driver"), roleArn("deployer"), ...config.rollback.operatorRoleArns];
+  const writers = [roleArn("rollback"), roleArn("release-driver"), roleArn("deployer"), ...config.rollback.deployerRoleArns, ...config.rollback.operatorRoleArns];
   out.push({
     quota: "DynamoDB resource-based policy size (bytes)",
     limit: DYNAMODB_RESOURCE_POLICY_MAX_BYTES,
     count: Buffer.byteLength(JSON.stringify(releaseTablePolicy(table, writers))),
-    where: `the release table's policy (${config.rollback.operatorRoleArns.length} operator roles)`,
-    fix: "name fewer, shared operator roles in rollback.operatorRoleArns",
+    where: `the release table's policy (${config.rollback.operatorRoleArns.length} operator and ${config.rollback.deployerRoleArns.length} deployer roles)`,
+    fix: "name fewer, shared operator roles in rollback.operatorRoleArns and deployer roles in rollback.deployerRoleArns",
   });
   out.push({
     quota: "SNS topic policy size (bytes)",

@@ -86,6 +86,9 @@ export const stackSchema = z.strictObject({
       operatorRoleArns: z
         .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: 'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/oncall"' }))
         .optional(),
+      deployerRoleArns: z
+        .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: 'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/ci-deployer"' }))
+        .optional(),
       permissionsBoundaryArn: z
         .string()
         .regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/, { error: 'must be an IAM policy ARN such as "arn:aws:iam::123456789012:policy/remedy-boundary"' })
@@ -110,7 +113,7 @@ export const stackSchema = z.strictObject({
  * deletion protection, the operator roles that may publish to the topic (besides the stack's own
  * roles and alarms), an optional permissions boundary for every role it creates, log retention.
  */
-export type RollbackSpec = Filled<NonNullable<RawStack["rollback"]>, "notificationEmails" | "tableDeletionProtection" | "operatorRoleArns" | "logRetentionDays">;
+export type RollbackSpec = Filled<NonNullable<RawStack["rollback"]>, "notificationEmails" | "tableDeletionProtection" | "operatorRoleArns" | "deployerRoleArns" | "logRetentionDays">;
 
 export interface DatabaseSpec {
   readonly plans: string;
@@ -314,6 +317,7 @@ export function normaliseStack(raw: RawStack): StackConfig {
       notificationEmails: raw.rollback?.notificationEmails ?? [],
       tableDeletionProtection: raw.rollback?.tableDeletionProtection ?? true,
       operatorRoleArns: raw.rollback?.operatorRoleArns ?? [],
+      deployerRoleArns: raw.rollback?.deployerRoleArns ?? [],
       ...(raw.rollback?.permissionsBoundaryArn ? { permissionsBoundaryArn: raw.rollback.permissionsBoundaryArn } : {}),
       logRetentionDays: raw.rollback?.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS,
     },

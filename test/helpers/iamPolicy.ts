@@ -69,3 +69,8 @@ export function allows(policy: { readonly Statement: readonly unknown[] }, req: 
   if (statements.some((st) => st.Effect === "Deny" && matches(st, req))) return false;
   return statements.some((st) => st.Effect === "Allow" && matches(st, req));
 }
+
+/** Whether an explicit Deny of the policy matches the request (a resource policy of denies only). */
+export function denies(policy: { readonly Statement: readonly unknown[] }, req: Request): boolean {
+  return (policy.Statement as readonly Statement[]).some((st) => st.Effect === "Deny" && matches(st, req));
+}

@@ -14,7 +14,8 @@ import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { T, archiveFile, dependsOn, mockCluster, ofType, one, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
+import { T, archiveFile, dependsOn, mockCluster, ofType, one, promiseOf, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
+import { denies } from "../helpers/iamPolicy";
 import { DriverAccessError } from "../../stacks/program";
 import * as aws from "@pulumi/aws";
 import * as https from "node:https";
@@ -428,6 +429,31 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
       [one("aws:iam/role:Role", "rollback").state.arn, one("aws:iam/role:Role", "release-driver").state.arn, "arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:role/oncall"].sort(),
       "the two Lambdas' roles, the identity running pulumi up, the operators",
     );
+  });
+
+  it("keeps every configured deployer a writer whoever ran the last up, and records only after the table's policy is in place (issue 34, 9)", async () => {
+    // Prepare: CI and break-glass deploy this stack; the last up ran as a third identity.
+    const ci = "arn:aws:iam::123456789012:role/ci-deployer";
+    const breakGlass = "arn:aws:iam::123456789012:role/break-glass";
+    const raw = imageConfig("v2.3.0");
+    raw.rollback = { ...(raw.rollback as Obj | undefined), deployerRoleArns: [ci, breakGlass] };
+    // Act
+    const config = await resolveImageMode(parseStackConfig(raw), backend, at(0));
+    recorded.resources.length = 0;
+    const built = buildStack(config, { alarmNamePrefix: "remedy-prod", releases: backend, by: "pulumi:prod", now: at(0) });
+    await settle();
+    // Assess: neither deployer is denied a write by the policy the last up left.
+    const rp = one("aws:dynamodb/resourcePolicy:ResourcePolicy", "release-table");
+    const policy = JSON.parse((rp.inputs as Obj).policy as string) as { Statement: unknown[] };
+    const table = one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string;
+    const write = (who: string) => denies(policy, { action: "dynamodb:UpdateItem", resource: table, context: { "aws:PrincipalArn": who } });
+    assert.deepEqual([write(ci), write(breakGlass), write("arn:aws:iam::123456789012:role/someone-else")], [false, false, true]);
+    // And each service's record waits for that policy (a new deployer's writes would be denied by the old one).
+    const deps = await (built.releases.get("payments") as unknown as { allResources(): Promise<Set<{ urn: unknown }>> }).allResources();
+    const urns = await Promise.all([...deps].map((r) => promiseOf(r.urn as never)));
+    assert.ok(urns.some((u) => String(u).endsWith("::release-table")), `the record depends on ${urns.join(", ")}`);
+    // A deployer that is not a role is refused, naming the field.
+    assert.throws(() => parseStackConfig({ ...raw, rollback: { deployerRoleArns: ["arn:aws:iam::123456789012:user/ci"] } }), /rollback\.deployerRoleArns\[0\]: must be an IAM role ARN such as "arn:aws:iam::123456789012:role\/ci-deployer", got "arn:aws:iam::123456789012:user\/ci"/);
   });
 
   it("puts every role the stack creates under the configured permissions boundary, and reserves the rollback Lambda's concurrency", async () => {

@@ -193,8 +193,11 @@ describe("stacks/quotas: AWS quotas checked at preview", () => {
   it("refuses release table and topic policies past their size limits (operator roles)", () => {
     const roles = Array.from({ length: 400 }, (_, i) => `arn:aws:iam::123456789012:role/oncall-engineers-team-${String(i).padStart(4, "0")}`);
     const config = { ...parseStackConfig(stackInput(services(1))), rollback: { ...parseStackConfig(stackInput(services(1))).rollback, operatorRoleArns: roles } };
-    assert.match(over(config, /^DynamoDB resource-based policy size/).where, /400 operator roles/);
+    assert.match(over(config, /^DynamoDB resource-based policy size/).where, /400 operator and 0 deployer roles/);
     assert.equal(over(config, /^DynamoDB resource-based policy size/).limit, 20_480);
+    // Deployer roles count too (issue 34, 9).
+    const deployers = { ...config, rollback: { ...config.rollback, operatorRoleArns: [], deployerRoleArns: roles } };
+    assert.match(over(deployers, /^DynamoDB resource-based policy size/).where, /0 operator and 400 deployer roles/);
   });
 });
 

@@ -19,7 +19,7 @@ import { type ReleasePlan, planRelease } from "../core/converge";
 import { desiredRelease, slotReplicas } from "./releasePlans";
 import type { ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
-import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig } from "../core/config";
+import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig, chatbotRegion } from "../core/config";
 import { recordedAlarmKinds } from "../core/alarms";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
@@ -171,6 +171,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   // AWS's quotas, checked before anything is registered: preview fails naming each one.
   const quota = quotaProblems(config, { alarmNamePrefix: options.alarmNamePrefix });
   if (quota.length > 0) throw new QuotaError(quota);
+  // Chat channels only where the Chatbot API exists: refused before anything is registered.
+  const chatRegion = chatbotRegion(config.notifications, options.aws?.region);
   // One ALB per ingress group; a service stays on the group it names, whatever else changes.
   const ingresses = new Map<string, SharedIngress>();
   for (const [group, spec] of Object.entries(config.ingressGroups)) ingresses.set(group, sharedIngress(ingressName(group), spec));
@@ -311,6 +313,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           topicArn: rollback.topicArn,
           topicKeyArn: rollback.topicKey.arn,
           notifications: n,
+          ...(chatRegion ? { chatbotRegion: chatRegion } : {}),
           ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
           logRetentionDays: config.rollback.logRetentionDays,
         }) : undefined;

@@ -22,6 +22,11 @@ import * as defaults from "../../core/defaults";
 import { bundledFunction, checkedPolicy, logGroupAndRole } from "../rollback/lambdaParts";
 
 export interface StackNotificationsArgs {
+  /**
+   * Where the Chatbot channel configurations are created (`core/config` chatbotRegion: the stack's
+   * region when it has the Chatbot API, else `notifications.chatbotRegion`). Default: the provider's.
+   */
+  readonly chatbotRegion?: string;
   /** `<project>-<stack>`: names the Chatbot configurations (`<prefix>-<channel name>`). */
   readonly prefix: string;
   /** The stack's notification topic. */
@@ -73,6 +78,7 @@ export class StackNotifications extends pulumi.ComponentResource {
       guardrailPolicyArns: ["arn:aws:iam::aws:policy/AWSDenyAll"],
       loggingLevel: "ERROR",
       tags,
+      ...(args.chatbotRegion ? { region: args.chatbotRegion } : {}),
     });
     this.slack = n.slack.map((c) => new aws.chatbot.SlackChannelConfiguration(`${name}-slack-${c.name}`, { ...common(c), slackTeamId: c.workspaceId, slackChannelId: c.channelId }, parent));
     this.teams = n.teams.map((c) => new aws.chatbot.TeamsChannelConfiguration(`${name}-teams-${c.name}`, { ...common(c), teamId: c.teamId, tenantId: c.tenantId, channelId: c.channelId }, parent));

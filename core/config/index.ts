@@ -12,4 +12,4 @@ export { ALB_ONLY_INGRESS_KEYS, type IngressSpec } from "./ingress";
 export { type DatabaseSpec, type KubernetesSpec, type QuotaOverrides, type RollbackSpec, type StackConfig, parseStackConfig } from "./stack";
 export { type HotfixSeed, type HotfixStackConfig, MAX_HOTFIX_DAYS, checkHotfixReleases, hotfixHosts, hotfixSeed, hotfixStackConfig, parseHotfixStackConfig } from "./hotfix";
 export { CONFIG_KEYS, CONFIG_NAMESPACE, checkSecretTestRoutes, unknownConfigKeys } from "./keys";
-export { type NotificationsSpec } from "./notifications";
+export { CHATBOT_REGIONS, type NotificationsSpec, chatbotRegion } from "./notifications";

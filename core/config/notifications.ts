@@ -20,12 +20,35 @@ const events = z
   .min(1, { error: "name at least one event, or leave events out for all" })
   .optional();
 
+/**
+ * The regions with an AWS Chatbot API endpoint, where channel configurations can be created
+ * (Chatbot's API exists in these four only: aws/aws-cli#8658, the Chatbot API reference's
+ * endpoints). A channel there still receives a topic of any region.
+ */
+export const CHATBOT_REGIONS = ["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"] as const;
+
+/**
+ * Where the stack's Chatbot channel configurations are created: `chatbotRegion` when set, else the
+ * stack's region when it has a Chatbot endpoint; `undefined` when no chat channel is configured.
+ * @throws Error naming the setting and the regions when the stack's region has no endpoint and none is set.
+ */
+export function chatbotRegion(spec: NotificationsSpec, stackRegion: string | undefined): string | undefined {
+  if (spec.slack.length + spec.teams.length === 0) return undefined;
+  if (spec.chatbotRegion) return spec.chatbotRegion;
+  if (stackRegion === undefined || (CHATBOT_REGIONS as readonly string[]).includes(stackRegion)) return stackRegion;
+  throw new Error(
+    `notifications.chatbotRegion: the stack's region ${stackRegion} has no AWS Chatbot API, so its Slack and Teams channels cannot be created there; ` +
+      `set remedy:notifications.chatbotRegion to one of ${CHATBOT_REGIONS.join(", ")} (the channels are created there and still receive this stack's topic in ${stackRegion})`,
+  );
+}
+
 /** Slack's workspace (team) and channel ids: 9 or more upper-case letters and digits. */
 const SLACK_ID = /^[A-Z0-9]{9,20}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const notificationsSchema = z.strictObject({
   steps: z.boolean({ error: "must be true or false" }).optional(),
+  chatbotRegion: z.enum(CHATBOT_REGIONS, { error: `must be one of ${CHATBOT_REGIONS.join(", ")}, the regions with the AWS Chatbot API` }).optional(),
   slack: z
     .array(
       z.strictObject({
@@ -58,8 +81,8 @@ export const notificationsSchema = z.strictObject({
 });
 
 /** The section validated, defaults applied (no destinations, steps not told). */
-export type NotificationsSpec = Filled<z.output<typeof notificationsSchema>>;
+export type NotificationsSpec = Filled<z.output<typeof notificationsSchema>, "steps" | "slack" | "teams" | "webhooks">;
 
 export function normaliseNotifications(raw: z.output<typeof notificationsSchema> | undefined): NotificationsSpec {
-  return { steps: raw?.steps ?? false, slack: raw?.slack ?? [], teams: raw?.teams ?? [], webhooks: raw?.webhooks ?? [] };
+  return { steps: raw?.steps ?? false, slack: raw?.slack ?? [], teams: raw?.teams ?? [], webhooks: raw?.webhooks ?? [], ...(raw?.chatbotRegion ? { chatbotRegion: raw.chatbotRegion } : {}) };
 }

@@ -2,6 +2,8 @@ import { strict as assert } from "node:assert";
 import { StackNotifications } from "../../components/notifications/stackNotifications";
 import { ConfigError, parseStackConfig } from "../../core/config";
 import { remedyConfig } from "../helpers/fixtures";
+import { buildStack } from "../../stacks/program";
+import { MemoryReleaseBackend } from "../../stacks/releases";
 import { one, ofType, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -104,5 +106,35 @@ describe("components/StackNotifications: chat channels and webhooks on the stack
     assert.match(issues[5], /must be one of release-started, step-advanced, paused, .*rolled-back/);
     assert.match(issues[4], /must be an https URL/);
     assert.deepEqual(parseStackConfig(remedyConfig("prod")).notifications, { steps: false, slack: [], teams: [], webhooks: [] });
+  });
+
+  describe("where the Chatbot API exists (issue 34, 4)", () => {
+    const slack = { slack: [{ name: "oncall", workspaceId: "T07EA123LEP", channelId: "C07EZ1ABC23" }] };
+    const build = (notifications: Obj, region: string) => {
+      recorded.resources.length = 0;
+      const config = parseStackConfig({ ...remedyConfig("prod"), notifications });
+      buildStack(config, { alarmNamePrefix: "remedy-prod", releases: new MemoryReleaseBackend(), by: "pulumi:prod", aws: { region, assumeRoles: [] } });
+    };
+
+    it("refuses Slack and Teams channels in a region without the Chatbot API unless a Chatbot region is set, before anything is registered", () => {
+      assert.throws(() => build(slack, "ap-northeast-1"), {
+        message:
+          "notifications.chatbotRegion: the stack's region ap-northeast-1 has no AWS Chatbot API, so its Slack and Teams channels cannot be created there; " +
+          "set remedy:notifications.chatbotRegion to one of us-east-2, us-west-2, eu-west-1, ap-southeast-1 (the channels are created there and still receive this stack's topic in ap-northeast-1)",
+      });
+      assert.equal(recorded.resources.length, 0, "nothing registered");
+      // Webhooks alone need no Chatbot: not refused.
+      assert.doesNotThrow(() => build({ webhooks: [{ url: "https://hooks.example.com/remedy" }] }, "ap-northeast-1"));
+      assert.throws(() => parseStackConfig({ ...remedyConfig("prod"), notifications: { ...slack, chatbotRegion: "eu-central-1" } }), /notifications\.chatbotRegion: must be one of us-east-2, us-west-2, eu-west-1, ap-southeast-1, the regions with the AWS Chatbot API/);
+    });
+
+    it("creates the channels in the Chatbot region set (or the stack's, where it has the API)", async () => {
+      build({ ...slack, chatbotRegion: "eu-west-1" }, "ap-northeast-1");
+      await settle();
+      assert.equal((one("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration", "notifications-slack-oncall").inputs as Obj).region, "eu-west-1");
+      build(slack, "us-west-2");
+      await settle();
+      assert.equal((one("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration", "notifications-slack-oncall").inputs as Obj).region, "us-west-2");
+    });
   });
 });

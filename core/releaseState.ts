@@ -61,6 +61,11 @@ export interface Routing {
    * when the service has relative or custom alarms; absent means the built-in four.
    */
   readonly alarmKinds?: readonly string[];
+  /**
+   * The ingress group (ALB) the rule and target groups are on, as `pulumi up` deployed them; absent
+   * in records written before it was kept. A target group serves one load balancer only.
+   */
+  readonly ingressGroup?: string;
 }
 
 export interface RollbackRecord {
@@ -630,6 +635,7 @@ export const releaseStateSchema = z
       bindings: z.optional(z.object({ blue: z.optional(nonEmpty()), green: z.optional(nonEmpty()) })),
       notifyTopicArn: z.optional(arnString()),
       alarmKinds: z.optional(z.array(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))).check(z.maxLength(64))),
+      ingressGroup: z.optional(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))),
     }),
     updatedAt: isoTime,
     writeId: z.optional(nonEmpty()),

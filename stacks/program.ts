@@ -378,7 +378,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
             spec.name,
             // The bindings' names (a slot without a workload: the name its binding will get), so
             // the next up keeps them while the target groups stay; relative and custom alarm kinds.
-            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms) },
+            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms), ingressGroup: spec.ingressGroup },
             p.events,
             p.weights,
             SLOTS.flatMap((slot) => {

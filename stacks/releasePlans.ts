@@ -113,6 +113,34 @@ export async function drainReplacedCandidates(config: StackConfig, releases: Rel
  * that is about to be re-imaged. Returns the warnings to print.
  */
 export async function prepareReleases(config: StackConfig, releases: ReleaseBackend, opts: { readonly now: string; readonly by: string; readonly dryRun: boolean }): Promise<string[]> {
+  await checkIngressMoves(config, releases);
   await checkLiveSlots(config, releases);
   return drainReplacedCandidates(config, releases, opts);
+}
+
+/**
+ * Refuses, before anything is registered, a service moved to another ingress group: its target
+ * groups would stay (their names do not hold the group) and an ALB target group can be associated
+ * with one load balancer only (`TargetGroupAssociationLimit` when the new ALB's rule forwards to
+ * it). The message gives the release-safe way to move it.
+ */
+export async function checkIngressMoves(config: StackConfig, releases: ReleaseBackend): Promise<void> {
+  const problems: string[] = [];
+  for (const spec of config.services) {
+    const from = (await releases.get(spec.name))?.routing.ingressGroup;
+    if (from === undefined || from === spec.ingressGroup) continue;
+    problems.push(
+      `service ${spec.name}: ingressGroup changes from "${from}" to "${spec.ingressGroup}", but its target groups belong to the "${from}" load balancer, and an ALB target group serves one load balancer only. ` +
+        `Nothing was changed. Keep ingressGroup "${from}", or move it in two updates: (1) add the service again under a new name with ingressGroup "${spec.ingressGroup}" (its own target groups, rule and alarms), release it there and move its clients to that load balancer; (2) remove ${spec.name}`,
+    );
+  }
+  if (problems.length > 0) throw new IngressMoveError(problems);
+}
+
+/** Services moved between ingress groups; lists each and the steps. */
+export class IngressMoveError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`a service cannot move to another load balancer in place:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "IngressMoveError";
+  }
 }

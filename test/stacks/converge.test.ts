@@ -292,6 +292,32 @@ describe("stacks: pulumi up converges on release state", () => {
     assert.deepEqual(await prepareReleases(prodWith(next), backend, { now: at(7), by: "pulumi:prod", dryRun: false }), []);
   });
 
+  it("refuses moving a service to another ingress group before anything is registered, with the release-safe steps (issue 34, 6)", async () => {
+    // Prepare: payments deployed on the default group's ALB (recorded with its routing).
+    await up(0);
+    assert.equal((await backend.get("payments"))?.routing.ingressGroup, "default");
+    const moved = (() => {
+      const raw = JSON.parse(JSON.stringify(remedyConfig("prod"))) as Obj;
+      raw.ingress = { ...(raw.ingress as Obj), groups: { internal: {} } };
+      (raw.services as Obj[])[0].ingressGroup = "internal";
+      return parseStackConfig(raw);
+    })();
+    // Act + Assess
+    await assert.rejects(prepareReleases(moved, backend, { now: at(1), by: "pulumi:prod", dryRun: false }), (e: Error) => {
+      assert.equal(e.name, "IngressMoveError");
+      assert.match(e.message, /service payments: ingressGroup changes from "default" to "internal", but its target groups belong to the "default" load balancer, and an ALB target group serves one load balancer only\. Nothing was changed\./);
+      assert.match(e.message, /move it in two updates: \(1\) add the service again under a new name with ingressGroup "internal" .*\(2\) remove payments$/);
+      return true;
+    });
+    // A record written before the group was kept is not refused (the next up records it).
+    const s = await backend.get("payments");
+    if (!s) throw new Error("no state");
+    const routing = { ...s.routing };
+    delete (routing as { ingressGroup?: string }).ingressGroup;
+    backend.store.states.set("payments", { ...s, routing });
+    assert.deepEqual(await prepareReleases(moved, backend, { now: at(1), by: "pulumi:prod", dryRun: true }), []);
+  });
+
   it("progressive: starts the release at 0% for the driver, follows the driver's steps, and keeps its promotion", async () => {
     // Prepare: payments as a canary (no candidate.weight: the driver sets it).
     const canary = (p: Obj) => {

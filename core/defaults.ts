@@ -290,6 +290,16 @@ export const DEFAULT_DRIVER_CLUSTER_ACCESS = true;
  */
 export const RETIRE_GRACE_MINUTES = 5;
 
+/**
+ * With target-group stickiness on the rule, the previous slot is scaled to 0 only once its target
+ * group got no request for this long (ALB's RequestCount per target group, 1-minute datapoints).
+ * AWS documents that the ALB resets the expiry of its application-based stickiness cookie on every
+ * response ("Sticky sessions for your Application Load Balancer") and says nothing either way for
+ * the rule's AWSALBTG cookie: if it is refreshed too, a client that keeps coming stays on the old
+ * target group past `DurationSeconds`, so the driver judges by the requests that still arrive.
+ */
+export const STICKY_QUIET_MINUTES = 10;
+
 /** How often the release driver ticks (EventBridge schedule), in minutes. */
 export const RELEASE_DRIVER_INTERVAL_MINUTES = 1;
 

@@ -261,6 +261,8 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
           ]
         : []),
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
+      // Requests still reaching a sticky previous slot before it is retired (GetMetricData takes no resource).
+      { Sid: "ReadTargetGroupRequests", Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: "*" },
       { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${r.logs}:*`] },
     ],
   };

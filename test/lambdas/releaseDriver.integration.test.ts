@@ -15,6 +15,9 @@ import { type DriverDeps, createReleaseDriver, tickTime } from "../../lambdas/co
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { createKubeScaler } from "../../lambdas/commons/kube";
+import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { loadBalancerDimension, targetGroupDimension } from "../../core/alarms";
+import { listenerOfRule } from "../../lambdas/commons/traffic";
 import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
@@ -517,6 +520,36 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       assert.match(r?.reason ?? "", /payments\/payments-blue no longer runs registry\/payments:v1 .*left alone/);
       assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v4", replicas: 3 });
       assert.equal((await world.store.get("payments"))?.previousRetiredAt ?? null, null, "nothing recorded");
+    });
+  });
+
+  it("with stickiness, holds the previous slot while its target group still gets requests, whenever the promotion was, and retires it once quiet (issue 34, 12)", async () => {
+    await withCluster("registry/payments:v1", async (kubeApi, d) => {
+      const s0 = await world.store.get("payments");
+      if (!s0) throw new Error("no state");
+      const routing = { ...s0.routing, stickinessSeconds: 3600 };
+      await world.store.commit(s0.revision, { ...s0, routing, revision: s0.revision + 1 }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "update-routing", releaseId: s0.releaseId, summary: "routing", weights: s0.weights });
+      for (const minute of [0, 5, 15]) {
+        clock = at(minute);
+        await tickPayments(d);
+      }
+      // Prepare: a sticky client still reached blue at minute 72 (the cookie refreshed by its requests).
+      const listener = listenerOfRule(routing.ruleArn) as string;
+      await clients(env.proxy.endpoint).cw.send(
+        new PutMetricDataCommand({
+          Namespace: "AWS/ApplicationELB",
+          MetricData: [{ MetricName: "RequestCount", Timestamp: new Date(at(72)), Value: 3, Unit: "Count", Dimensions: [{ Name: "TargetGroup", Value: targetGroupDimension(routing.targetGroupArns.blue) }, { Name: "LoadBalancer", Value: loadBalancerDimension(listener) }] }],
+        }),
+      );
+      // Act: past the promotion + stickiness bound (75), and 10 quiet minutes later (83).
+      clock = at(75);
+      const held = await tickPayments(d);
+      clock = at(83);
+      const retired = await tickPayments(d);
+      // Assess
+      assert.deepEqual([held?.decision, held?.reason], ["hold", "v1 (blue) still gets requests from sticky clients (3 in the last 10 min); scaled to 0 once it has had none for 10 min"]);
+      assert.equal(retired?.decision, "retire");
+      assert.equal(kubeApi.deployments.get("payments/payments-blue")?.replicas, 0);
     });
   });
 

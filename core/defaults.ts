@@ -164,8 +164,11 @@ export const DEFAULT_ROLLBACK_WINDOW_MINUTES = 60;
 /** Kubernetes namespace of a hotfix environment when its config does not say. */
 export const DEFAULT_HOTFIX_NAMESPACE = "hotfix";
 
-/** Replicas per slot in a hotfix environment: enough to test, cheap to keep. */
-export const DEFAULT_HOTFIX_REPLICAS = 1;
+/**
+ * Replicas per slot in a hotfix environment: two, so a node drain evicting one pod never leaves the
+ * candidate without a target (its PodDisruptionBudget keeps one), cheap to keep.
+ */
+export const DEFAULT_HOTFIX_REPLICAS = 2;
 
 /** Longest a migration DDL statement waits for its lock per attempt; readers queue behind it at most this long. */
 export const DEFAULT_DDL_LOCK_TIMEOUT_MS = 2000;

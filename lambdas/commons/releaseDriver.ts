@@ -518,7 +518,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       // only its own service this round (issue 34, 14).
       const health = await pooled(exposed, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (s) => {
         try {
-          return await deps.traffic.healthyTargets(s.routing.targetGroupArns[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot]);
+          return await deps.traffic.targetStates(s.routing.targetGroupArns[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot]);
         } catch (err) {
           unreadable.set(s.service, `target health could not be read: ${(err as Error).message}`);
           return undefined;
@@ -527,8 +527,11 @@ export function createReleaseDriver(deps: DriverDeps) {
       let acted = 0;
       for (const [i, s] of exposed.entries()) {
         const cand = s.candidate as NonNullable<ReleaseState["candidate"]>;
-        const healthy = health[i];
-        if (healthy === undefined || healthy > 0) continue;
+        const h = health[i];
+        // A target registering or draining is a pod being replaced (a node drain evicting a
+        // one-replica candidate, a rollout), not a failing candidate: not rolled back for it; the
+        // alarms and the next checks judge the replacement (issue 34, 11).
+        if (h === undefined || h.healthy > 0 || h.transitioning > 0) continue;
         acted++;
         const reason = `candidate ${cand.version} (${cand.slot}) has no healthy targets at ${s.weights[cand.slot]}% (target health, checked every ${Math.round(watch.intervalMs / 1000)} s by the release driver)`;
         let r: Awaited<ReturnType<typeof watch.rollBack>>;

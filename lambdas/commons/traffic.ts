@@ -41,8 +41,20 @@ export class Traffic {
 
   /** Targets the load balancer currently reports `healthy` in a target group. */
   async healthyTargets(targetGroupArn: string): Promise<number> {
+    return (await this.targetStates(targetGroupArn)).healthy;
+  }
+
+  /**
+   * The target group's targets by health state: `healthy`; `transitioning`, registering (`initial`)
+   * or deregistering (`draining`): a pod replaced by a node drain or a rollout, not one that fails
+   * its checks; `unhealthy` (and `unavailable`/`unused`).
+   */
+  async targetStates(targetGroupArn: string): Promise<{ healthy: number; transitioning: number; unhealthy: number }> {
     const out = await this.describe(() => this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })));
-    return (out.TargetHealthDescriptions ?? []).filter((d) => d.TargetHealth?.State === "healthy").length;
+    const states = (out.TargetHealthDescriptions ?? []).map((d) => d.TargetHealth?.State);
+    const healthy = states.filter((x) => x === "healthy").length;
+    const transitioning = states.filter((x) => x === "initial" || x === "draining").length;
+    return { healthy, transitioning, unhealthy: states.length - healthy - transitioning };
   }
 
   /**

@@ -137,10 +137,10 @@ describe("lambdas/releaseDriver: the health watch over many exposed candidates",
     let inFlight = 0;
     let most = 0;
     const traffic = Object.create(many.traffic) as typeof many.traffic;
-    traffic.healthyTargets = async (tg) => {
+    traffic.targetStates = async (tg) => {
       most = Math.max(most, ++inFlight);
       try {
-        return await many.traffic.healthyTargets(tg);
+        return await many.traffic.targetStates(tg);
       } finally {
         inFlight--;
       }
@@ -207,9 +207,9 @@ describe("lambdas/releaseDriver: one service's bad record or unreadable health c
     await world.deregisterAll("a2", "green");
     const gone = world.services.a1.routing.targetGroupArns.green;
     const traffic = Object.create(world.traffic) as typeof world.traffic;
-    traffic.healthyTargets = async (tg) => {
+    traffic.targetStates = async (tg) => {
       if (tg === gone) throw Object.assign(new Error(`Target groups '${tg}' not found`), { name: "TargetGroupNotFoundException" });
-      return world.traffic.healthyTargets(tg);
+      return world.traffic.targetStates(tg);
     };
     const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
     let left = 1_000 + 5_000 + 900;
@@ -253,5 +253,40 @@ describe("lambdas/releaseDriver: one service's bad record or unreadable health c
     assert.deepEqual(reads[0], ["b1", "b2", "b3"]);
     assert.ok(reads.length >= 3, JSON.stringify(reads));
     for (const r of reads.slice(1)) assert.deepEqual(r, ["b2"]);
+  });
+
+  it("tells a node drain from a failing candidate: a target registering or draining is not rolled back; one that fails its checks is (issue 34, 11)", async () => {
+    // Prepare: payments' one-replica candidate is evicted (its target draining, the new pod's
+    // registering), then, on the next check, the replacement fails its health checks.
+    const world = await createWorld(suite.moto.endpoint, ["payments"]);
+    const green = world.services.payments.routing.targetGroupArns.green;
+    const seen = [
+      { healthy: 0, transitioning: 2, unhealthy: 0 },
+      { healthy: 0, transitioning: 0, unhealthy: 1 },
+    ];
+    let round = 0;
+    const traffic = Object.create(world.traffic) as typeof world.traffic;
+    traffic.targetStates = async (tg) => (tg === green ? (seen[Math.min(round, seen.length - 1)] as { healthy: number; transitioning: number; unhealthy: number }) : world.traffic.targetStates(tg));
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
+    let left = 1_000 + 2 * 5_000 + 900;
+    const driver = worldDriver(world, suite.moto.endpoint, {
+      services: [],
+      traffic,
+      watch: {
+        services: ["payments"],
+        intervalMs: 5_000,
+        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
+        sleep: async () => {
+          left -= 5_000;
+          round++;
+        },
+      },
+    });
+    // Act
+    const results = await driver.tick({ remainingMs: () => left });
+    // Assess: no rollback while draining (round 0), one on the failing replacement (round 1).
+    assert.deepEqual(results.map((r) => [r.service, r.decision]), [["payments", "rolled-back"]]);
+    assert.ok(round >= 1, "the drain itself was not acted on");
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
   });
 });

@@ -70,7 +70,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       assert.deepEqual(weights("payments"), [0, 100]);
       assert.deepEqual(weights("orders"), [0, 100], "orders is live on green in prod");
       assert.deepEqual(weights("catalog"), [100, 0]);
-      for (const d of ofType(T.deployment)) assert.equal((d.inputs as Obj).spec.replicas, 1);
+      for (const d of ofType(T.deployment)) assert.equal((d.inputs as Obj).spec.replicas, 2);
     });
 
     it("isolates: own namespace, own host, own ALB, alarms, Lambda, role and release table", () => {

@@ -6,8 +6,14 @@
  * then move traffic, and check afterwards that nobody (the rollback Lambda, `pulumi up`) changed
  * the release meanwhile; if someone did, the rule is put back where the recorded state has it.
  * Traffic therefore only goes up on a release that is recorded as still releasing.
+ *
+ * Why this file is long: the step, the retirement of the previous slot and the health watch are
+ * one closure over the same coalesced reads (state, rules, alarms) and the same re-read-then-act
+ * rule around every move; split apart they would each need the shared readers passed in and
+ * could drift on that rule. What does not share them lives beside it (pre-traffic checks, the
+ * target group's request count, the outbox).
  */
-import { type CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
@@ -17,7 +23,7 @@ import * as defaults from "../../core/defaults";
 import { lifecycleNotice } from "../../core/lifecycle";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
 import { slotObjectName } from "../../core/naming";
-import { loadBalancerDimension, targetGroupDimension } from "../../core/alarms";
+import { requestsToSlot } from "./targetGroupRequests";
 import { Phase, type ReleaseStateError, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { AlarmBatcher } from "./alarmState";
 import { Coalescer } from "./coalesce";
@@ -141,43 +147,6 @@ export function createReleaseDriver(deps: DriverDeps) {
     if (!rule) throw new Error(`listener rule ${routing.ruleArn} not found`);
     return liveRuleOf(routing, rule).weights;
   };
-  /**
-   * Requests ALB sent to a slot's target group over the last STICKY_QUIET_MINUTES (RequestCount,
-   * Sum, 1-minute periods); undefined when they cannot be read.
-   */
-  async function requestsTo(state: ReleaseState, slot: Slot, tickAt: number): Promise<number | undefined> {
-    const listener = listenerOfRule(state.routing.ruleArn);
-    if (!listener) return undefined;
-    try {
-      const out = await deps.cloudwatch.send(
-        new GetMetricDataCommand({
-          StartTime: new Date(tickAt - defaults.STICKY_QUIET_MINUTES * 60_000),
-          EndTime: new Date(tickAt),
-          MetricDataQueries: [
-            {
-              Id: "requests",
-              MetricStat: {
-                Metric: {
-                  Namespace: "AWS/ApplicationELB",
-                  MetricName: "RequestCount",
-                  Dimensions: [
-                    { Name: "TargetGroup", Value: targetGroupDimension(state.routing.targetGroupArns[slot]) },
-                    { Name: "LoadBalancer", Value: loadBalancerDimension(listener) },
-                  ],
-                },
-                Period: 60,
-                Stat: "Sum",
-              },
-            },
-          ],
-        }),
-      );
-      return (out.MetricDataResults?.[0]?.Values ?? []).reduce((a, b) => a + b, 0);
-    } catch (err) {
-      deps.logger.warn("could not read the previous slot's requests", { targetService: state.service, error: (err as Error).message });
-      return undefined;
-    }
-  }
   let lambdaClient = deps.lambda;
   /**
    * Services with a notification recorded and not yet sent: sent when a tick's moves are done.
@@ -245,7 +214,10 @@ export function createReleaseDriver(deps: DriverDeps) {
     if (live[prev.slot] > 0) return skip(`the rule sends ${live[prev.slot]}% to ${prev.version} (${prev.slot}); not scaling it down`);
     // Nor one sticky clients still reach, however long ago the promotion was (see STICKY_QUIET_MINUTES).
     if (state.routing.stickinessSeconds > 0) {
-      const recent = await requestsTo(state, prev.slot, tickAt);
+      const recent = await requestsToSlot(deps.cloudwatch, state, prev.slot, tickAt).catch((err: Error) => {
+        deps.logger.warn("could not read the previous slot's requests", { targetService: state.service, error: err.message });
+        return undefined;
+      });
       if (recent === undefined || recent > 0) {
         return {
           service: state.service,

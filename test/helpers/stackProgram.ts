@@ -4,6 +4,7 @@
  * fresh each time.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -17,4 +18,19 @@ export async function runStackEntry(config: Record<string, unknown>, secretKeys:
   delete require.cache[entry];
   const main = require(entry) as () => Promise<Obj>;
   return main();
+}
+
+/**
+ * Mocha hooks for a suite that runs the program entry: release state in memory (no DynamoDB) for
+ * the suite, and the stack config cleared after it.
+ */
+export function useMemoryReleases(): void {
+  let restore: () => void;
+  before(() => {
+    restore = setReleaseBackendFactory(() => new MemoryReleaseBackend());
+  });
+  after(() => {
+    restore();
+    pulumi.runtime.setAllConfig({});
+  });
 }

@@ -160,6 +160,30 @@ describe("lambdas/releaseDriver: the health watch over many exposed candidates",
   });
 });
 
+/**
+ * A driver over `world` whose tick has `checks` health checks left (each wait spends 5 s of its
+ * deadline and runs `onWait` with its round), rolling back through the rollback Lambda's path.
+ */
+function watchTick(endpoint: string, world: World, opts: { services?: string[]; watch?: string[]; traffic?: World["traffic"]; checks: number; onWait?: (round: number) => Promise<void> }) {
+  const rb = handlerDeps(endpoint, world.topicArn);
+  let left = 1_000 + opts.checks * 5_000 + 900;
+  let round = 0;
+  const driver = worldDriver(world, endpoint, {
+    ...(opts.services ? { services: opts.services } : {}),
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
+    watch: {
+      ...(opts.watch ? { services: opts.watch } : {}),
+      intervalMs: 5_000,
+      rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
+      sleep: async () => {
+        left -= 5_000;
+        await opts.onWait?.(++round);
+      },
+    },
+  });
+  return () => driver.tick({ remainingMs: () => left });
+}
+
 describe("lambdas/releaseDriver: one service's bad record or unreadable health costs only that service (issue 34, 13 and 14)", function () {
   this.timeout(60_000);
   const suite = useMoto();
@@ -178,21 +202,9 @@ describe("lambdas/releaseDriver: one service's bad record or unreadable health c
     const world = await createWorld(suite.moto.endpoint, ["payments", "orders"]);
     await startProgressive(world, "payments", new Date(Date.now() - 60_000).toISOString());
     await corrupt(world, "orders");
-    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
-    let left = 1_000 + 2 * 5_000 + 900;
-    const driver = worldDriver(world, suite.moto.endpoint, {
-      services: ["payments", "orders"],
-      watch: {
-        intervalMs: 5_000,
-        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
-        sleep: async () => {
-          left -= 5_000;
-          await world.deregisterAll("payments", "green");
-        },
-      },
-    });
+    const tick = watchTick(suite.moto.endpoint, world, { services: ["payments", "orders"], checks: 2, onWait: () => world.deregisterAll("payments", "green") });
     // Act
-    const results = await driver.tick({ remainingMs: () => left });
+    const results = await tick();
     // Assess: payments stepped to 10%, then was rolled back by the watch; orders failed alone.
     assert.deepEqual(results.map((r) => [r.service, r.decision]), [["payments", "advance"], ["orders", "skipped"], ["payments", "rolled-back"]], JSON.stringify(results));
     const orders = results.find((r) => r.service === "orders");
@@ -267,23 +279,9 @@ describe("lambdas/releaseDriver: one service's bad record or unreadable health c
     let round = 0;
     const traffic = Object.create(world.traffic) as typeof world.traffic;
     traffic.targetStates = async (tg) => (tg === green ? (seen[Math.min(round, seen.length - 1)] as { healthy: number; transitioning: number; unhealthy: number }) : world.traffic.targetStates(tg));
-    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
-    let left = 1_000 + 2 * 5_000 + 900;
-    const driver = worldDriver(world, suite.moto.endpoint, {
-      services: [],
-      traffic,
-      watch: {
-        services: ["payments"],
-        intervalMs: 5_000,
-        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "release-driver (target health)" }),
-        sleep: async () => {
-          left -= 5_000;
-          round++;
-        },
-      },
-    });
+    const tick = watchTick(suite.moto.endpoint, world, { services: [], watch: ["payments"], traffic, checks: 2, onWait: async (r) => void (round = r) });
     // Act
-    const results = await driver.tick({ remainingMs: () => left });
+    const results = await tick();
     // Assess: no rollback while draining (round 0), one on the failing replacement (round 1).
     assert.deepEqual(results.map((r) => [r.service, r.decision]), [["payments", "rolled-back"]]);
     assert.ok(round >= 1, "the drain itself was not acted on");

@@ -424,10 +424,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
 
   it("does not scale the previous slot while the rule sends it traffic (a last-moment rollback landing)", async () => {
     await withCluster("registry/payments:v1", async (kubeApi, d) => {
-      for (const minute of [0, 5, 15]) {
-        clock = at(minute);
-        await tickPayments(d);
-      }
+      await promoteCanary(d);
       // Prepare: the rule already points at blue, the rollback's record not yet written.
       const s = await world.store.get("payments");
       if (!s) throw new Error("no state");
@@ -442,6 +439,23 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       assert.equal(kubeApi.deployments.get("payments/payments-blue")?.replicas, 3);
     });
   });
+
+  /** The canary stepped and promoted at minute 15 (its window ends at 45). */
+  async function promoteCanary(d: ReturnType<typeof driver>): Promise<void> {
+    for (const minute of [0, 5, 15]) {
+      clock = at(minute);
+      await tickPayments(d);
+    }
+  }
+
+  /** Records target-group stickiness on the rule, as `pulumi up` would; returns the routing. */
+  async function withStickiness(seconds: number) {
+    const s0 = await world.store.get("payments");
+    if (!s0) throw new Error("no state");
+    const routing = { ...s0.routing, stickinessSeconds: seconds };
+    await world.store.commit(s0.revision, { ...s0, routing, revision: s0.revision + 1 }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "update-routing", releaseId: s0.releaseId, summary: "routing", weights: s0.weights });
+    return routing;
+  }
 
   /** `withCluster`, with `during` run right after the scale-down reached the cluster (the race's other side). */
   async function withRacingCluster(during: () => Promise<void>, fn: (api: FakeKubeApi, d: ReturnType<typeof driver>) => Promise<void>): Promise<void> {
@@ -463,10 +477,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         if (s) await world.traffic.setWeights(s.routing, { blue: 100, green: 0 });
       },
       async (kubeApi, d) => {
-        for (const minute of [0, 5, 15]) {
-          clock = at(minute);
-          await tickPayments(d);
-        }
+        await promoteCanary(d);
         // Act: the window is over; traffic goes back to blue while it is being scaled down.
         clock = at(50);
         const r = await tickPayments(d);
@@ -490,10 +501,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         await world.store.commit(s.revision, t.state, t.entry);
       },
       async (kubeApi, d) => {
-        for (const minute of [0, 5, 15]) {
-          clock = at(minute);
-          await tickPayments(d);
-        }
+        await promoteCanary(d);
         clock = at(50);
         const r = await tickPayments(d);
         assert.equal(r?.decision, "conflict");
@@ -508,10 +516,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
   it("does not scale the previous slot when a new release's image is already in it", async () => {
     // Prepare: promoted, window over, but `pulumi up` has just put v4 into blue (not yet recorded).
     await withCluster("registry/payments:v4", async (kubeApi, d) => {
-      for (const minute of [0, 5, 15]) {
-        clock = at(minute);
-        await tickPayments(d);
-      }
+      await promoteCanary(d);
       // Act
       clock = at(50);
       const r = await tickPayments(d);
@@ -525,14 +530,8 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
 
   it("with stickiness, holds the previous slot while its target group still gets requests, whenever the promotion was, and retires it once quiet (issue 34, 12)", async () => {
     await withCluster("registry/payments:v1", async (kubeApi, d) => {
-      const s0 = await world.store.get("payments");
-      if (!s0) throw new Error("no state");
-      const routing = { ...s0.routing, stickinessSeconds: 3600 };
-      await world.store.commit(s0.revision, { ...s0, routing, revision: s0.revision + 1 }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "update-routing", releaseId: s0.releaseId, summary: "routing", weights: s0.weights });
-      for (const minute of [0, 5, 15]) {
-        clock = at(minute);
-        await tickPayments(d);
-      }
+      const routing = await withStickiness(3600);
+      await promoteCanary(d);
       // Prepare: a sticky client still reached blue at minute 72 (the cookie refreshed by its requests).
       const listener = listenerOfRule(routing.ruleArn) as string;
       await clients(env.proxy.endpoint).cw.send(
@@ -556,10 +555,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
   it("waits out the rule's target-group stickiness after the promotion: sticky clients still reach the old group at weight 0", async () => {
     // Prepare: 1 hour of stickiness (ALB group stickiness overrides weights for its duration).
     await withCluster("registry/payments:v1", async (kubeApi, d) => {
-      const s0 = await world.store.get("payments");
-      if (!s0) throw new Error("no state");
-      const routing = { ...s0.routing, stickinessSeconds: 3600 };
-      await world.store.commit(s0.revision, { ...s0, routing, revision: s0.revision + 1 }, { service: "payments", revision: s0.revision + 1, at: new Date(T0).toISOString(), by: "pulumi:test", action: "update-routing", releaseId: s0.releaseId, summary: "routing", weights: s0.weights });
+      await withStickiness(3600);
       const timeline: string[] = [];
       let held = "";
 

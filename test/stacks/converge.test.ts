@@ -216,8 +216,8 @@ describe("stacks: pulumi up converges on release state", () => {
     p.rollbackWindowMinutes = 30;
   };
 
-  it("never plans 0 replicas for the slot serving 100% after the driver promoted and retired, with config still naming the old stable (issue 34, 1)", async () => {
-    // Prepare: start-release (canary) -> 10% -> 100% -> promote -> retire-previous, all by the driver.
+  /** The reviewed path: start-release (canary) -> 10% -> 100% -> promote -> retire-previous, all by the driver. */
+  async function driverPromotesAndRetires() {
     await up(0, canaryLagging);
     const by = "release-driver";
     await driver(
@@ -226,6 +226,11 @@ describe("stacks: pulumi up converges on release state", () => {
       { type: "promote", rollbackWindowMinutes: 30, at: at(16), by },
       { type: "retire-previous", at: at(52), by },
     );
+  }
+
+  it("never plans 0 replicas for the slot serving 100% after the driver promoted and retired, with config still naming the old stable (issue 34, 1)", async () => {
+    // Prepare: start-release (canary) -> 10% -> 100% -> promote -> retire-previous, all by the driver.
+    await driverPromotesAndRetires();
     // Act: the next up, config unchanged (stable: blue v2.3.0, green v2.3.1).
     const next = await up(60, canaryLagging);
     // Assess: green serves 100% at its configured size; only the retired blue is at 0.
@@ -237,14 +242,7 @@ describe("stacks: pulumi up converges on release state", () => {
 
   it("refuses config that lags a driver promotion and puts a new version onto the live slot, before anything is registered (issue 34, 2)", async () => {
     // Prepare: the driver promoted green (v2.3.1) and retired blue (v2.3.0); config still says stable: blue.
-    await up(0, canaryLagging);
-    const by = "release-driver";
-    await driver(
-      { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by },
-      { type: "advance-step", stepIndex: 1, weight: 100, at: at(6), by },
-      { type: "promote", rollbackWindowMinutes: 30, at: at(16), by },
-      { type: "retire-previous", at: at(52), by },
-    );
+    await driverPromotesAndRetires();
     const before = await backend.get("payments");
     // Act: the operator puts v2.4.0 into green, believing green is the candidate.
     const lagging = prodWith((p) => {

@@ -1,21 +1,12 @@
 import { strict as assert } from "node:assert";
-import * as pulumi from "@pulumi/pulumi";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
 import { one, ofType, promiseOf, settle } from "../helpers/pulumiMocks";
-import { runStackEntry } from "../helpers/stackProgram";
+import { runStackEntry, useMemoryReleases } from "../helpers/stackProgram";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe("stacks: the prod program's CloudWatch dashboard", () => {
-  let restoreBackend: () => void;
-  before(() => {
-    restoreBackend = setReleaseBackendFactory(() => new MemoryReleaseBackend());
-  });
-  after(() => {
-    restoreBackend();
-    pulumi.runtime.setAllConfig({});
-  });
+  useMemoryReleases();
 
   it("draws every service of the stack on one dashboard named after the stack, and exports its URL", async () => {
     // Act

@@ -5,11 +5,9 @@
  * and key policies, and the Lambda permissions. Issue 34, items 3 and 21.
  */
 import { strict as assert } from "node:assert";
-import * as pulumi from "@pulumi/pulumi";
 import { releaseTablePolicy } from "../../components/rollback/tablePolicy";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
-import { runStackEntry } from "../helpers/stackProgram";
+import { runStackEntry, useMemoryReleases } from "../helpers/stackProgram";
 import { DYNAMODB_TABLE_POLICY_ACTIONS, type PolicyOwner, globsIntersect, iamProblems, policyGlob, templateGlob } from "../helpers/iamReference";
 import { MOCK_ACCOUNT, MOCK_REGION, recorded, settle, type RecordedResource } from "../helpers/pulumiMocks";
 
@@ -110,14 +108,7 @@ describe("stacks: IAM documents as AWS judges them (service authorization refere
   });
 
   describe("what the program registers", () => {
-    let restoreBackend: () => void;
-    before(() => {
-      restoreBackend = setReleaseBackendFactory(() => new MemoryReleaseBackend());
-    });
-    after(() => {
-      restoreBackend();
-      pulumi.runtime.setAllConfig({});
-    });
+    useMemoryReleases();
 
     for (const [stack, edit] of [
       ["prod", (c: Obj) => c],

@@ -4,11 +4,9 @@
  * which take any string. Issue 34, items 7 and 21.
  */
 import { strict as assert } from "node:assert";
-import * as pulumi from "@pulumi/pulumi";
 import { BINDING_NAME_MAX, targetGroupBindingName, bindingNameFor } from "../../core/naming";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 import { stackYaml } from "../helpers/fixtures";
-import { runStackEntry } from "../helpers/stackProgram";
+import { runStackEntry, useMemoryReleases } from "../helpers/stackProgram";
 import { dns1035Label, dns1123Label, k8sNameProblems, labelValue, portName, qualifiedName, readinessGateOf } from "../helpers/k8sNames";
 import { T, ofType, recorded, settle } from "../helpers/pulumiMocks";
 
@@ -59,14 +57,7 @@ describe("stacks: Kubernetes names as the API server judges them", () => {
   });
 
   describe("what the program registers", () => {
-    let restoreBackend: () => void;
-    before(() => {
-      restoreBackend = setReleaseBackendFactory(() => new MemoryReleaseBackend());
-    });
-    after(() => {
-      restoreBackend();
-      pulumi.runtime.setAllConfig({});
-    });
+    useMemoryReleases();
 
     for (const [what, edit] of [
       ["Pulumi.prod.yaml", (c: Obj) => c],

@@ -39,6 +39,7 @@ export interface QuotaContext {
 // Published values (defaults; "adjustable" ones can be raised through Service Quotas).
 export const ALB_TARGET_GROUPS_MAX = 100; // per ALB, not adjustable
 export const ALB_RULES_DEFAULT = 100; // per ALB, excluding default rules; adjustable
+export const ALB_TARGETS_DEFAULT = 1000; // per ALB, each target counted per target group; adjustable
 export const ALB_LISTENERS_MAX = 50;
 export const ALB_PER_REGION_DEFAULT = 50; // adjustable
 export const TARGET_GROUPS_PER_REGION_DEFAULT = 3000; // adjustable
@@ -78,6 +79,20 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
       count: services.length + services.filter((s) => s.testRoute !== undefined).length,
       where,
       fix: `each service takes a rule, and one more with a testRoute: ${moveFix}, or have the quota raised (Service Quotas > Elastic Load Balancing) and set remedy:quotas.rulesPerLoadBalancer`,
+    });
+    // Each pod is a target (target type ip) of its slot's group; through a rollback window both
+    // slots run at full size (the previous one warm), so a two-slot service counts both at the
+    // larger slot's size.
+    const targets = services.reduce((n, s) => {
+      const sizes = SLOTS.flatMap((slot) => (s.slots[slot] ? [s.slots[slot].replicas] : []));
+      return n + sizes.length * Math.max(0, ...sizes);
+    }, 0);
+    out.push({
+      quota: "Targets per Application Load Balancer",
+      limit: q.targetsPerLoadBalancer ?? ALB_TARGETS_DEFAULT,
+      count: targets,
+      where: `${where}: every slot at full size, as through a rollback window`,
+      fix: `fewer replicas, or ${moveFix}, or have the quota raised (Service Quotas > Elastic Load Balancing) and set remedy:quotas.targetsPerLoadBalancer`,
     });
     if (ing.mode === "create") {
       out.push({

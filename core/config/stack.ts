@@ -70,6 +70,7 @@ export const stackSchema = z.strictObject({
   quotas: z
     .strictObject({
       rulesPerLoadBalancer: int("the account's raised quota of rules per Application Load Balancer", 100, 1000).optional(),
+      targetsPerLoadBalancer: int("the account's raised quota of targets per Application Load Balancer", 1000, 100_000).optional(),
       loadBalancersPerRegion: int("the account's raised quota of Application Load Balancers per region", 50, 1000).optional(),
       targetGroupsPerRegion: int("the account's raised quota of target groups per region", 3000, 100_000).optional(),
       securityGroupRules: int("the account's raised quota of inbound rules per security group", 60, 1000).optional(),

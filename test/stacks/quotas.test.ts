@@ -168,6 +168,18 @@ describe("stacks/quotas: AWS quotas checked at preview", () => {
     ]);
   });
 
+  it("counts targets per ALB with every slot at full size, as through a rollback window, and takes a raised quota (issue 34, 10)", () => {
+    // Prepare: 26 two-slot services of 20 replicas on one ALB: 1,040 targets while the previous slots are warm.
+    const config = parseStackConfig(stackInput(services(26, () => ({ replicas: 20, slots: { blue: { image: "r/a:v1" }, green: { image: "r/a:v2" } } }))));
+    // Act + Assess
+    const u = over(config, /^Targets per Application Load Balancer/);
+    assert.deepEqual([u.count, u.limit], [1040, 1000]);
+    assert.match(u.where, /every slot at full size, as through a rollback window/);
+    assert.match(u.fix, /remedy:quotas\.targetsPerLoadBalancer/);
+    const raised = parseStackConfig({ ...stackInput(services(26, () => ({ replicas: 20, slots: { blue: { image: "r/a:v1" }, green: { image: "r/a:v2" } } }))), quotas: { targetsPerLoadBalancer: 2000 } });
+    assert.ok(quotaProblems(raised, { alarmNamePrefix: "remedy-prod" }).every((p) => !/^Targets per/.test(p.quota)));
+  });
+
   it("counts condition values per rule (refused by config past 5) and target groups per forward action", () => {
     const config = parseStackConfig(stackInput(services(1)));
     assert.deepEqual([use(config, /^Condition values per rule/).count, use(config, /^Condition values per rule/).limit], [2, 5]);

@@ -210,6 +210,25 @@ export function checkStack(raw: RawStack, out: Issue[]): void {
       }
     });
   }
+  // Outside a VPC the driver calls from AWS public addresses no CIDR list can name: an
+  // internet-facing ALB that admits only some CIDRs times every check out too (issue 34, 10).
+  const narrowGroups = new Map(
+    groups
+      .filter(([, g]) => g.listenerArn === undefined && g.internal !== true && !(g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS).includes("0.0.0.0/0"))
+      .map(([name, g]) => [name, g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS] as const),
+  );
+  if (narrowGroups.size > 0 && raw.kubernetes.driverVpc === undefined) {
+    raw.services.forEach((s, i) => {
+      const cidrs = narrowGroups.get(s.ingressGroup ?? DEFAULT_INGRESS_GROUP);
+      if (s.preTraffic?.http === undefined || !cidrs) return;
+      out.push({
+        path: ["services", i, "preTraffic", "http"],
+        message:
+          `the ALB admits only ${cidrs.join(", ")} (ingress.allowedCidrs), and the release driver runs outside any VPC, calling ${s.preTraffic.http.url} from AWS addresses no CIDR list can name: every check would time out and hold the release; ` +
+          `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets whose NAT gateway's address you add to allowedCidrs), or use preTraffic.lambda with a hook that can reach it`,
+      });
+    });
+  }
   // npx without --no-install fetches from the public registry whatever is published under the
   // name when the image has no local copy, and runs it with DATABASE_URL in its environment.
   for (const key of ["command", "checkCommand"] as const) {

@@ -337,6 +337,20 @@ describe("core/config: stack configuration", () => {
       assert.match(tooMany[0] ?? "", /^services\[0\]\.testRoute: the test rule needs the \d host\/path values plus its header and 4 source CIDRs, over the ALB's 5/);
     });
 
+    it("refuses an HTTP pre-traffic check against an internet-facing ALB that admits only some CIDRs, unless the driver runs in a VPC (issue 34, 10)", () => {
+      // Prepare
+      const canary = { candidate: undefined, strategy: { kind: "canary", weight: 10, minutes: 5 }, testRoute: { priority: 5, value: SECRET }, preTraffic: { http: { url: "https://api.example.com/a/healthz" } } };
+      const narrow = stackInput([svc("a", 10, canary)], { allowedCidrs: ["203.0.113.0/24"] });
+      // Act
+      const refused = problems(() => parseStackConfig(narrow));
+      // Assess
+      assert.deepEqual(refused, [
+        "services[0].preTraffic.http: the ALB admits only 203.0.113.0/24 (ingress.allowedCidrs), and the release driver runs outside any VPC, calling https://api.example.com/a/healthz from AWS addresses no CIDR list can name: every check would time out and hold the release; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets whose NAT gateway's address you add to allowedCidrs), or use preTraffic.lambda with a hook that can reach it",
+      ]);
+      assert.doesNotThrow(() => parseStackConfig({ ...narrow, kubernetes: { cluster: "test-eks", driverVpc: { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"] } } }));
+      assert.doesNotThrow(() => parseStackConfig(stackInput([svc("a", 10, canary)])), "an ALB open to all admits the driver");
+    });
+
     it("refuses an HTTP pre-traffic check against an internal ALB unless the release driver runs in the VPC (kubernetes.driverVpc)", () => {
       // Prepare
       const canary = { candidate: undefined, strategy: { kind: "canary", weight: 10, minutes: 5 }, testRoute: { priority: 5, value: SECRET }, preTraffic: { http: { url: "https://internal.example.com/a/healthz" } } };

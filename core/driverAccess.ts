@@ -46,3 +46,18 @@ export function driverAccessProblems(cluster: string, facts: ClusterFacts, inVpc
   return problems;
 }
 
+
+/**
+ * Lambda keeps 100 concurrent executions of an account unreserved ("Lambda reserves 100 units of
+ * concurrency for functions that don't use reserved concurrency"; PutFunctionConcurrency fails
+ * past that), so reserving `reserved` for this stack's functions needs an account concurrency
+ * limit of at least 100 + `reserved`. New accounts often start at 10 or 50. Undefined when it fits.
+ */
+export function lambdaConcurrencyProblem(accountLimit: number, reserved: number): string | undefined {
+  const needed = 100 + reserved;
+  if (accountLimit >= needed) return undefined;
+  return (
+    `AWS Lambda concurrent executions: this account's limit is ${accountLimit}, and reserving ${reserved} for the rollback Lambda and the release driver needs at least ${needed} ` +
+    `(Lambda keeps 100 unreserved); request an increase of "Concurrent executions" (Service Quotas > AWS Lambda) to ${needed} or more, then run the update again`
+  );
+}

@@ -25,6 +25,9 @@ import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes
 import * as aws from "@pulumi/aws";
 import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { prepareReleases } from "./releasePlans";
+import * as defaults from "../core/defaults";
+import { driverRole } from "../core/driverConfig";
+import { lambdaConcurrencyProblem } from "../core/driverAccess";
 import { releaseBackend, snapshotReads, type ReleaseBackend } from "./releases";
 import * as path from "node:path";
 import { loadPlans } from "../database/plans";
@@ -48,10 +51,30 @@ async function requireOutput<T>(ref: pulumi.StackReference, stack: string, key: 
 const alarmNamePrefix = (): string => `${pulumi.getProject()}-${pulumi.getStack()}`;
 const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableName(alarmNamePrefix()), readAwsSettings(), alarmNamePrefix()));
 
+/**
+ * Refuses, before anything is registered, an account whose Lambda concurrency limit cannot hold the
+ * stack's reservations (see `core/driverAccess.ts` lambdaConcurrencyProblem). A deployer without
+ * `lambda:GetAccountSettings` gets a warning, not a refusal.
+ */
+export async function checkLambdaConcurrency(config: StackConfig, releases: ReleaseBackend): Promise<void> {
+  if (!releases.lambdaConcurrencyLimit) return;
+  const reserved = defaults.DEFAULT_ROLLBACK_RESERVED_CONCURRENCY + (config.services.some((s) => driverRole(s)) ? 1 : 0);
+  let limit: number | undefined;
+  try {
+    limit = await releases.lambdaConcurrencyLimit();
+  } catch (err) {
+    void pulumi.log.warn(`could not read the account's Lambda concurrency limit (${(err as Error).message}); the stack reserves ${reserved} concurrent executions, which needs a limit of at least ${100 + reserved}`);
+    return;
+  }
+  const problem = limit === undefined ? undefined : lambdaConcurrencyProblem(limit, reserved);
+  if (problem) throw new Error(problem);
+}
+
 async function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): Promise<StackOutputs> {
   // Config lagging behind a driver promotion must not put a new version onto the live slot:
   // refused here, before anything is registered (planRelease refuses it again per service); a
   // candidate slot about to get another version is taken to 0% before it rolls out.
+  await checkLambdaConcurrency(config, releases);
   const now = new Date().toISOString();
   for (const w of await prepareReleases(config, releases, { now, by: `pulumi:${pulumi.getStack()}`, dryRun: pulumi.runtime.isDryRun() })) void pulumi.log.warn(w);
   // One lookup of the cluster, made before anything is built: the provider's kubeconfig and the

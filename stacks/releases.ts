@@ -25,6 +25,7 @@ import { deliverPending } from "../lambdas/commons/outbox";
 import { publishNotice } from "../lambdas/commons/notify";
 import { type NoticeOptions, lifecycleNotice } from "../core/lifecycle";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { GetAccountSettingsCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import * as pulumi from "@pulumi/pulumi";
 import { Traffic } from "../lambdas/commons/traffic";
 
@@ -60,6 +61,8 @@ export interface ReleaseBackend {
   announceOnce?(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic">;
   /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
   forget?(service: string): void;
+  /** The account's Lambda concurrency limit (GetAccountSettings), where the backend reaches AWS. */
+  lambdaConcurrencyLimit?(): Promise<number | undefined>;
 }
 
 /** How long an announcement's key stays claimed: longer than anything it is about lasts. */
@@ -181,6 +184,13 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     this.traffic = new Traffic(new ElasticLoadBalancingV2Client(config));
     this.cloudwatch = new CloudWatchClient(config);
     this.sns = new SNSClient(config);
+    this.lambda = new LambdaClient(config);
+  }
+
+  private readonly lambda: LambdaClient;
+
+  async lambdaConcurrencyLimit(): Promise<number | undefined> {
+    return (await this.lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.ConcurrentExecutions;
   }
 
   async get(service: string): Promise<ReleaseState | undefined> {
@@ -318,6 +328,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     },
     record: (service, routing, events, deployedWeights, deployed) => backend.record(service, routing, events, deployedWeights, deployed),
     forget: (service) => void reads.delete(service),
+    ...(backend.lambdaConcurrencyLimit ? { lambdaConcurrencyLimit: backend.lambdaConcurrencyLimit.bind(backend) } : {}),
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
   };
 }

@@ -375,6 +375,12 @@ export const ESCALATION_PAGE_WINDOW_MS = 15 * 60_000;
 export const DEFAULT_ROLLBACK_RESERVED_CONCURRENCY = 10;
 
 /**
+ * Concurrent executions reserved for the release driver: one tick at a time (a second invocation
+ * is throttled and, its event older than 60 s, dropped).
+ */
+export const DRIVER_RESERVED_CONCURRENCY = 1;
+
+/**
  * Pod security for every pod remedy creates (app slots, schema check, migration Job), the
  * Kubernetes "restricted" profile's essentials: never root (unless a service's or the Job's
  * `allowRunAsRoot` says so), no privilege escalation, no Linux capabilities, the runtime's

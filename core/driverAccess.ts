@@ -46,7 +46,6 @@ export function driverAccessProblems(cluster: string, facts: ClusterFacts, inVpc
   return problems;
 }
 
-
 /**
  * Lambda keeps 100 concurrent executions of an account unreserved ("Lambda reserves 100 units of
  * concurrency for functions that don't use reserved concurrency"; PutFunctionConcurrency fails

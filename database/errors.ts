@@ -74,7 +74,6 @@ export class ContractRefusedError extends Error {
   }
 }
 
-
 /**
  * The value a plan fills NULLs with breaks one of the column's constraints (or is not a value of
  * its type): named with the field, the constraint and the fix; nothing of the fill is recorded.

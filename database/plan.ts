@@ -148,7 +148,7 @@ export function parsePlan(raw: unknown, source = "plan"): MigrationPlan {
 function derivedNameClash(plan: { readonly operations: readonly z.output<typeof operationSchema>[] }): string | undefined {
   const seen = new Map<string, number>();
   for (const [i, o] of plan.operations.entries()) {
-    const name = o.op === "renameColumn" ? syncTriggerName(o.table, o.from, o.to) : o.op === "setNotNull" ? objectName("nn", o.table, o.column) : undefined;
+    const name = o.op === "renameColumn" ? syncTriggerName(o.table, o.from, o.to) : o.op === "setNotNull" ? notNullCheckName(o.table, o.column) : undefined;
     if (!name) continue;
     const first = seen.get(name);
     if (first !== undefined) return `operations[${i}] (${o.op}) derives the object name ${name}, as operations[${first}] does: one would replace the other's; merge them or drop one`;
@@ -263,6 +263,8 @@ export function objectName(kind: string, ...parts: string[]): string {
 
 /** The dual-write function and trigger of a rename. */
 export const syncTriggerName = (table: string, from: string, to: string): string => objectName("sync", table, from, to);
+/** The NOT VALID check that stands for NOT NULL until the column's own constraint is set. */
+export const notNullCheckName = (table: string, column: string): string => objectName("nn", table, column);
 /**
  * The name earlier remedy versions used (truncated, collision-prone), as PostgreSQL stored it:
  * cut to 63 bytes (they cut to 63 characters, and PostgreSQL then to 63 bytes); dropped too on contract.
@@ -308,9 +310,7 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
       }
       return [
         ...(o.notNull
-          ? [
-              ...notNullSteps(o.table, o.to, { kind: "fillNulls", table: o.table, key, column: o.to, value: o.fillNulls, field: `operations[${index}].fillNulls`, description: `NULLs in ${o.table}.${o.to}` }),
-            ]
+          ? notNullSteps(o.table, o.to, { kind: "fillNulls", table: o.table, key, column: o.to, value: o.fillNulls, field: `operations[${index}].fillNulls`, description: `NULLs in ${o.table}.${o.to}` })
           : []),
         {
           kind: "ddl",
@@ -428,18 +428,14 @@ function operationSteps(o: Operation, phase: MigrationPhase, index: number): Ste
 }
 
 /**
- * NOT NULL without a long ACCESS EXCLUSIVE scan: a NOT VALID check constraint (instant), its
- * validation (SHARE UPDATE EXCLUSIVE: reads and writes continue), then SET NOT NULL, which
- * PostgreSQL 12+ proves from the validated constraint without scanning.
- */
-/**
- * NOT NULL without a long lock: a NOT VALID check first (new writes can no longer add NULLs),
- * then `fill` (the NULLs already there), then the validation, then the column's own NOT NULL.
- * Filling before the check left a window in which a NULL written below the fill's progress was
- * never filled, and the validation then failed.
+ * NOT NULL without a long ACCESS EXCLUSIVE scan: a NOT VALID check constraint (instant: new writes
+ * can no longer add NULLs), then `fill` (the NULLs already there), its validation (SHARE UPDATE
+ * EXCLUSIVE: reads and writes continue), then SET NOT NULL, which PostgreSQL 12+ proves from the
+ * validated constraint without scanning. Filling before the check left a window in which a NULL
+ * written below the fill's progress was never filled, and the validation then failed.
  */
 function notNullSteps(table: string, column: string, fill: Extract<Step, { kind: "fillNulls" }>): Step[] {
-  const check = objectName("nn", table, column);
+  const check = notNullCheckName(table, column);
   const [t, c, k] = [q(table), q(column), q(check)];
   return [
     { kind: "ddl", table, description: `check ${table}.${column} IS NOT NULL (not valid)`, sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${k}; ALTER TABLE ${t} ADD CONSTRAINT ${k} CHECK (${c} IS NOT NULL) NOT VALID` },

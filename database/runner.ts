@@ -22,7 +22,7 @@ import {
   PHASES,
   isLosslessWidening,
   legacyTriggerName,
-  objectName,
+  notNullCheckName,
   phaseSteps,
   q,
   suggestConversion,
@@ -540,7 +540,7 @@ export class MigrationRunner {
   private async fillNulls(planId: string, migration: string, stepId: string, step: Extract<Step, { kind: "fillNulls" }>): Promise<void> {
     // The step before this one added the NOT VALID check: undone when this step cannot finish,
     // so a refused or failed contract leaves the table as it found it.
-    const dropCheck = () => this.pool.query(`ALTER TABLE ${q(step.table)} DROP CONSTRAINT IF EXISTS ${q(objectName("nn", step.table, step.column))}`).catch(() => undefined);
+    const dropCheck = () => this.pool.query(`ALTER TABLE ${q(step.table)} DROP CONSTRAINT IF EXISTS ${q(notNullCheckName(step.table, step.column))}`).catch(() => undefined);
     const forget = () => this.pool.query(`DELETE FROM ${PROGRESS_TABLE} WHERE migration = $1 AND step = $2`, [migration, stepId]);
     const found = await this.nulls(step);
     if (found.count === 0) return;
@@ -687,14 +687,13 @@ export class MigrationRunner {
     if (violated) throw new ViolatingRowsError(`${violated}; the constraint stays NOT VALID (new writes are checked) and the phase resumes at this step`);
     const startedAt = Date.now();
     const blockers = new Map<number, Blocker>();
-    // Each attempt waits for its lock no longer than the total wait has left: a total under one
-    // attempt's lock_timeout (--max-lock-wait 1000 with 2 s attempts) waits the total, not more.
-    const attemptTimeout = () => this.attemptTimeoutMs(startedAt);
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       const run = async () => {
         if (step.concurrently) {
-          await client.query(`SET lock_timeout = ${attemptTimeout()}`);
+          // Each attempt waits for its lock no longer than the total wait has left: a total under
+          // one attempt's lock_timeout (--max-lock-wait 1000 with 2 s attempts) waits the total.
+          await client.query(`SET lock_timeout = ${this.attemptTimeoutMs(startedAt)}`);
           await client.query("SET standard_conforming_strings = on");
           const fresh = await ownership(client);
           if (fresh !== "done") await own(client, fresh); // before the build: a failed build's cleanup may then drop it
@@ -709,7 +708,7 @@ export class MigrationRunner {
           await markDone(client);
         } else {
           await client.query("BEGIN");
-          await client.query(`SET LOCAL lock_timeout = ${attemptTimeout()}`);
+          await client.query(`SET LOCAL lock_timeout = ${this.attemptTimeoutMs(startedAt)}`);
           await client.query("SET LOCAL standard_conforming_strings = on");
           const fresh = await ownership(client);
           if (fresh !== "done") {

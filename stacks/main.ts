@@ -58,7 +58,7 @@ const backend = (): ReleaseBackend => snapshotReads(releaseBackend(releaseTableN
  */
 export async function checkLambdaConcurrency(config: StackConfig, releases: ReleaseBackend): Promise<void> {
   if (!releases.lambdaConcurrencyLimit) return;
-  const reserved = defaults.DEFAULT_ROLLBACK_RESERVED_CONCURRENCY + (config.services.some((s) => driverRole(s)) ? 1 : 0);
+  const reserved = defaults.DEFAULT_ROLLBACK_RESERVED_CONCURRENCY + (config.services.some((s) => driverRole(s)) ? defaults.DRIVER_RESERVED_CONCURRENCY : 0);
   let limit: number | undefined;
   try {
     limit = await releases.lambdaConcurrencyLimit();
@@ -71,10 +71,10 @@ export async function checkLambdaConcurrency(config: StackConfig, releases: Rele
 }
 
 async function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): Promise<StackOutputs> {
+  await checkLambdaConcurrency(config, releases);
   // Config lagging behind a driver promotion must not put a new version onto the live slot:
   // refused here, before anything is registered (planRelease refuses it again per service); a
   // candidate slot about to get another version is taken to 0% before it rolls out.
-  await checkLambdaConcurrency(config, releases);
   const now = new Date().toISOString();
   for (const w of await prepareReleases(config, releases, { now, by: `pulumi:${pulumi.getStack()}`, dryRun: pulumi.runtime.isDryRun() })) void pulumi.log.warn(w);
   // One lookup of the cluster, made before anything is built: the provider's kubeconfig and the

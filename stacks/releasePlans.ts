@@ -6,7 +6,7 @@
 import { type DesiredRelease, type ReleasePlan, SlotSize, liveSlotConflict } from "../core/converge";
 import type { StackConfig } from "../core/config";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
-import { splitTraffic } from "../core/weights";
+import { Phase } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 
 /** What config asks of one service's release, as `core/converge.ts` planRelease reads it. */
@@ -32,8 +32,9 @@ export function desiredRelease(spec: StackConfig["services"][number], apiOverrid
 
 /**
  * Refuses, before anything is registered, every service whose config puts a new version onto the
- * slot release state says is live while calling the other slot stable (config lagging behind a
- * driver promotion; see `core/converge.ts` liveSlotConflict). One error names them all.
+ * slot release state says is live (config lagging behind a driver promotion, promoting and
+ * re-imaging in one edit, or changing the live slot in place; see `core/converge.ts`
+ * liveSlotConflict). One error names them all.
  */
 export async function checkLiveSlots(config: StackConfig, releases: ReleaseBackend): Promise<void> {
   const problems: string[] = [];
@@ -62,14 +63,13 @@ export function slotReplicas(plan: ReleasePlan, slot: Slot, slots: Partial<Recor
   const configured = slots[slot]?.replicas ?? 0;
   switch (plan.sizes[slot]) {
     case SlotSize.Zero:
-      return plan.weights[slot] > 0 ? configured : 0;
+      return 0;
     case SlotSize.Warm:
       return Math.max(configured, ...SLOTS.map((s) => slots[s]?.replicas ?? 0));
     case SlotSize.Configured:
       return configured;
   }
 }
-
 
 /**
  * Before anything is deployed: a slot that takes traffic as the candidate and gets another version
@@ -78,8 +78,7 @@ export function slotReplicas(plan: ReleasePlan, slot: Slot, slots: Partial<Recor
  * roll out under the old candidate's share of production traffic, with the alarms still judging
  * the old release, and only then would the rule move. The new version then gets its traffic from
  * the rule (or the release driver) once it has rolled out. The live stable slot is never drained
- * here (an in-place stable change is the operator's explicit choice, and {@link checkLiveSlots}
- * refuses a new version on a slot release state calls live that config does not).
+ * here: {@link checkLiveSlots} refuses any new version on it first.
  * Skipped in preview, which changes nothing; returns what to tell the operator.
  */
 export async function drainReplacedCandidates(config: StackConfig, releases: ReleaseBackend, opts: { readonly now: string; readonly by: string; readonly dryRun: boolean }): Promise<string[]> {
@@ -87,7 +86,7 @@ export async function drainReplacedCandidates(config: StackConfig, releases: Rel
   for (const spec of config.services) {
     const state = await releases.get(spec.name);
     const cand = state?.candidate;
-    if (!state || !cand || state.phase !== "releasing" || state.weights[cand.slot] === 0 || cand.slot === state.stable.slot) continue;
+    if (!state || !cand || state.phase !== Phase.Releasing || state.weights[cand.slot] === 0) continue;
     const configured = spec.slots[cand.slot];
     if (!configured || configured.version === cand.version) continue;
     const what = `${cand.version} (${cand.slot}) at ${state.weights[cand.slot]}%`;
@@ -97,9 +96,8 @@ export async function drainReplacedCandidates(config: StackConfig, releases: Rel
     }
     const r = await releases.record(spec.name, state.routing, [{ type: "shift-weight", weight: 0, at: opts.now, by: opts.by }], state.weights);
     releases.forget?.(spec.name);
-    const moved = r.state.weights[cand.slot] === 0 && r.state.weights[r.state.stable.slot] === splitTraffic(r.state.stable.slot, 0).weights[r.state.stable.slot];
     told.push(
-      moved
+      r.state.weights[cand.slot] === 0
         ? `service ${spec.name}: ${what} taken to 0% before ${configured.version} rolls out into ${cand.slot}; it gets traffic once it has rolled out`
         : `service ${spec.name}: ${what} could not be taken to 0% first (release state is now ${r.state.phase}); ${r.warnings.join("; ")}`,
     );

@@ -70,8 +70,6 @@ const ANNOUNCE_ONCE_MS = 366 * 86_400_000;
 
 const MAX_ATTEMPTS = 4;
 
-const sameWeights = (a: SlotWeights, b: SlotWeights) => a.blue === b.blue && a.green === b.green;
-
 /**
  * Applies `events` to the service's current state with conditional writes (re-reading on a
  * conflict), creating the state on first use and keeping `routing` current. If the resulting
@@ -130,8 +128,8 @@ export async function recordRelease(
       // Pulumi (the rollback Lambda, the driver, a drain before this update's rollouts) leaves
       // Pulumi's inputs equal to the plan while the live rule differs, and Pulumi does not move it.
       const live = traffic.currentWeights ? await traffic.currentWeights(routing) : deployedWeights;
-      if (!sameWeights(s.weights, live)) await traffic.setWeights(routing, s.weights);
-      if (!sameWeights(s.weights, deployedWeights)) {
+      if (!isDeepStrictEqual(s.weights, live)) await traffic.setWeights(routing, s.weights);
+      if (!isDeepStrictEqual(s.weights, deployedWeights)) {
         warnings.push(
           `service ${service}: release state changed while this update ran (phase ${s.phase}); the rule now follows it: blue ${s.weights.blue}% / green ${s.weights.green}%`,
         );

@@ -112,13 +112,13 @@ export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
 /** On a Deployment the release driver had scaled to 0: when, and that this update brings it back. */
 export const RETIRED_AT_ANNOTATION = "remedy.dev/retired-at";
 
-/** API version and kind of the AWS Load Balancer Controller's binding resource. */
 /**
  * The name of a slot's container port and Service port: the one thing a TargetGroupBinding, the
  * Service's targetPort and the probes refer to, so a port change moves a number in one place only.
  */
 export const SERVICE_PORT_NAME = "http";
 
+/** API version and kind of the AWS Load Balancer Controller's binding resource. */
 export const TARGET_GROUP_BINDING = { apiVersion: "elbv2.k8s.aws/v1beta1", kind: "TargetGroupBinding" } as const;
 
 /**

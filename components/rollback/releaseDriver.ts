@@ -160,7 +160,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         // One tick at a time: a second invocation is throttled (and, its event older than 60 s,
         // dropped), never run beside a slow one. Steps stay safe under overlap anyway (each is a
         // conditional record, and the rule moves only if the record is still the newest).
-        reservedConcurrentExecutions: 1,
+        reservedConcurrentExecutions: defaults.DRIVER_RESERVED_CONCURRENCY,
         ...(args.vpc ? { vpc: args.vpc } : {}),
       },
       this,

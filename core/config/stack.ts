@@ -197,36 +197,33 @@ export function checkStack(raw: RawStack, out: Issue[]): void {
   });
 
   checkKubernetes(raw.kubernetes, out);
-  // The release driver runs HTTP pre-traffic checks itself: outside a VPC it cannot reach an
-  // internal ALB (the check would fail on every run and hold every release).
-  const internalGroups = new Set(groups.filter(([, g]) => g.listenerArn === undefined && g.internal === true).map(([name]) => name));
-  if (internalGroups.size > 0 && raw.kubernetes.driverVpc === undefined) {
-    raw.services.forEach((s, i) => {
-      if (s.preTraffic?.http !== undefined && internalGroups.has(s.ingressGroup ?? DEFAULT_INGRESS_GROUP)) {
-        out.push({
-          path: ["services", i, "preTraffic", "http"],
-          message: `the ALB is internal (ingress.internal: true) but the release driver runs outside the VPC and cannot reach ${s.preTraffic.http.url}; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets that reach the ALB and, through NAT or VPC endpoints, the AWS APIs), or use preTraffic.lambda with a hook that runs in the VPC`,
-        });
+  // The release driver runs HTTP pre-traffic checks itself, from outside any VPC unless
+  // driverVpc says otherwise: it cannot reach an internal ALB, nor an internet-facing one that
+  // admits only some CIDRs (it calls from AWS addresses no CIDR list can name, issue 34, 10). The
+  // check would time out on every run and hold every release.
+  if (raw.kubernetes.driverVpc === undefined) {
+    const unreachable = new Map<string, (url: string) => string>();
+    for (const [name, g] of groups) {
+      if (g.listenerArn !== undefined) continue;
+      const cidrs = g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS;
+      if (g.internal === true) {
+        unreachable.set(
+          name,
+          (url) =>
+            `the ALB is internal (ingress.internal: true) but the release driver runs outside the VPC and cannot reach ${url}; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets that reach the ALB and, through NAT or VPC endpoints, the AWS APIs), or use preTraffic.lambda with a hook that runs in the VPC`,
+        );
+      } else if (!cidrs.includes("0.0.0.0/0")) {
+        unreachable.set(
+          name,
+          (url) =>
+            `the ALB admits only ${cidrs.join(", ")} (ingress.allowedCidrs), and the release driver runs outside any VPC, calling ${url} from AWS addresses no CIDR list can name: every check would time out and hold the release; ` +
+            `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets whose NAT gateway's address you add to allowedCidrs), or use preTraffic.lambda with a hook that can reach it`,
+        );
       }
-    });
-  }
-  // Outside a VPC the driver calls from AWS public addresses no CIDR list can name: an
-  // internet-facing ALB that admits only some CIDRs times every check out too (issue 34, 10).
-  const narrowGroups = new Map(
-    groups
-      .filter(([, g]) => g.listenerArn === undefined && g.internal !== true && !(g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS).includes("0.0.0.0/0"))
-      .map(([name, g]) => [name, g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS] as const),
-  );
-  if (narrowGroups.size > 0 && raw.kubernetes.driverVpc === undefined) {
+    }
     raw.services.forEach((s, i) => {
-      const cidrs = narrowGroups.get(s.ingressGroup ?? DEFAULT_INGRESS_GROUP);
-      if (s.preTraffic?.http === undefined || !cidrs) return;
-      out.push({
-        path: ["services", i, "preTraffic", "http"],
-        message:
-          `the ALB admits only ${cidrs.join(", ")} (ingress.allowedCidrs), and the release driver runs outside any VPC, calling ${s.preTraffic.http.url} from AWS addresses no CIDR list can name: every check would time out and hold the release; ` +
-          `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets whose NAT gateway's address you add to allowedCidrs), or use preTraffic.lambda with a hook that can reach it`,
-      });
+      const why = unreachable.get(s.ingressGroup ?? DEFAULT_INGRESS_GROUP);
+      if (s.preTraffic?.http !== undefined && why) out.push({ path: ["services", i, "preTraffic", "http"], message: why(s.preTraffic.http.url) });
     });
   }
   // npx without --no-install fetches from the public registry whatever is published under the

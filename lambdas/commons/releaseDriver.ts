@@ -247,14 +247,9 @@ export function createReleaseDriver(deps: DriverDeps) {
     // rollback) or a new release recorded into it: look again, and undo the scale-down if so,
     // before anything is recorded (a recorded retire is never looked at again).
     const undo = async (why: string): Promise<TickResult> => {
-      let restored: string;
-      try {
-        restored = (await kube.restoreReplicas(namespace, name, previousReplicas, prev.image as string)).detail;
-      } catch (err) {
-        restored = `could not restore it: ${(err as Error).message}`;
-      }
-      deps.logger.warn("undid the previous slot's scale-down", { targetService: state.service, why, restored });
-      return { service: state.service, decision: "conflict", reason: `${why}; the scale-down was undone: ${restored}`, failed: !/scaled to/.test(restored) };
+      const r = await kube.restoreReplicas(namespace, name, previousReplicas, prev.image as string).catch((err: Error) => ({ outcome: "failed" as const, detail: `could not restore it: ${err.message}` }));
+      deps.logger.warn("undid the previous slot's scale-down", { targetService: state.service, why, restored: r.detail });
+      return { service: state.service, decision: "conflict", reason: `${why}; the scale-down was undone: ${r.detail}`, failed: r.outcome !== "scaled" };
     };
     const [again, liveAfter] = await Promise.all([freshState(state.service), freshWeights(state.routing)]);
     if (!again || again.revision !== state.revision) return undo(`the release changed while ${prev.version} (${prev.slot}) was being scaled down (now ${again?.phase ?? "gone"})`);

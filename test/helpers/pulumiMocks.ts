@@ -118,8 +118,12 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
       };
     case "aws:lb/listener:Listener":
       return { ...inputs, arn: arn(`listener/app/remedy/${hex(seed(type, `${name}#lb`))}/${hex(seed(type, name))}`) };
-    case "aws:lb/listenerRule:ListenerRule":
-      return { ...inputs, arn: arn(`listener-rule/app/remedy/${id}`) };
+    case "aws:lb/listenerRule:ListenerRule": {
+      // ELB's shape, listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>: the one IAM's data
+      // (and so iam-simulate) accepts as a listener-rule resource.
+      const listener = typeof inputs.listenerArn === "string" && inputs.listenerArn.includes(":listener/app/") ? inputs.listenerArn : arn(`listener/app/remedy/${hex(seed(type, "#lb"))}/${hex(seed(type, "#listener"))}`);
+      return { ...inputs, arn: `${listener.replace(":listener/app/", ":listener-rule/app/")}/${hex(seed(type, name))}` };
+    }
     case "aws:ec2/securityGroup:SecurityGroup":
       return { ...inputs, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:security-group/${id}` };
     case "aws:lambda/function:Function":

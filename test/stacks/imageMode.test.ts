@@ -447,11 +447,11 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const policy = JSON.parse((rp.inputs as Obj).policy as string) as { Statement: unknown[] };
     const table = one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string;
     const write = (who: string) => denies(policy, { action: "dynamodb:UpdateItem", resource: table, context: { "aws:PrincipalArn": who } });
-    assert.deepEqual([write(ci), write(breakGlass), write("arn:aws:iam::123456789012:role/someone-else")], [false, false, true]);
+    assert.deepEqual([await write(ci), await write(breakGlass), await write("arn:aws:iam::123456789012:role/someone-else")], [false, false, true]);
     // A principal whose IAM policy allows dynamodb:* is still denied every item write by the table's policy.
     const wildcard = "arn:aws:iam::123456789012:role/platform-admin";
     for (const action of ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate"]) {
-      assert.ok(denies(policy, { action, resource: table, context: { "aws:PrincipalArn": wildcard } }), action);
+      assert.ok(await denies(policy, { action, resource: table, context: { "aws:PrincipalArn": wildcard } }), action);
     }
     // And each service's record waits for that policy (a new deployer's writes would be denied by the old one).
     const deps = await (built.releases.get("payments") as unknown as { allResources(): Promise<Set<{ urn: unknown }>> }).allResources();

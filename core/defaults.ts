@@ -329,6 +329,18 @@ export const DRIVER_READ_GATHER_MS = 25;
  */
 export const DRIVER_ELB_DESCRIBE_RATE = { perSecond: 8, burst: 30 } as const;
 
+/**
+ * The release driver's health watch's own share of ELB's Describe* budget (one
+ * DescribeTargetHealth per exposed candidate per round; ELB has no batch form): at most 2 of the
+ * account's 10 tokens a second, on top of {@link DRIVER_ELB_DESCRIBE_RATE}, so however many
+ * candidates are exposed, the watch never takes more than a fifth of what the rollback Lambda,
+ * the AWS Load Balancer Controller (its own reconciles call DescribeTargetHealth and the rules in
+ * the same account bucket; only AWS services calling on your behalf have their own) and people
+ * share. Up to 10 exposed candidates are still checked every {@link DRIVER_HEALTH_WATCH_SECONDS};
+ * with more, each round takes n / 2 seconds, and the candidates with the most traffic go first.
+ */
+export const DRIVER_WATCH_ELB_DESCRIBE_RATE = { perSecond: 2, burst: 10 } as const;
+
 /** Rules the release driver reads back in one DescribeRules call (by ARN). */
 export const DRIVER_RULES_PER_READ = 20;
 

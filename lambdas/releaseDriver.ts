@@ -96,6 +96,7 @@ const driver = createReleaseDriver({
   watch: {
     services: config.watch ?? [],
     intervalMs: defaults.DRIVER_HEALTH_WATCH_SECONDS * 1000,
+    rate: new TokenBucket(defaults.DRIVER_WATCH_ELB_DESCRIBE_RATE),
     rollBack: (service, reason) => rollback.manual({ service, reason, by: "release-driver (target health)" }),
   },
   ...(process.env.NOTIFY_TOPIC_ARN

@@ -32,6 +32,7 @@ import { type Outbox, deliverPending } from "./outbox";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem } from "./traffic";
+import type { TokenBucket } from "./tokenBucket";
 import type { Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { LAMBDA_SDK_CONFIG } from "./sdk";
@@ -77,6 +78,11 @@ export interface DriverDeps {
     readonly rollBack: (service: string, reason: string) => Promise<{ readonly outcome: string; readonly reason: string }>;
     /** Waits between checks (tests inject it). Default a timer. */
     readonly sleep?: (ms: number) => Promise<void>;
+    /**
+     * The watch's own share of ELB's Describe* budget ({@link defaults.DRIVER_WATCH_ELB_DESCRIBE_RATE}):
+     * every health read takes a token here as well as the Traffic's. Absent: unbounded (tests).
+     */
+    readonly rate?: TokenBucket;
   };
 }
 
@@ -112,6 +118,20 @@ export function tickTime(scheduledAt: string | undefined, wallClock: number): nu
 type LiveRuleSource = Parameters<typeof liveRuleOf>[1];
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in the items' order. */
+/**
+ * The health watch's order: the candidates with the most traffic first (a failing one there hurts
+ * the most users), ties in a rotation that moves with the tick's minute, so when a round cannot
+ * reach them all before the deadline (many exposed candidates under the watch's ELB share), the
+ * ones left out differ from tick to tick.
+ */
+export function byExposure(exposed: readonly ReleaseState[], tickAt: number): ReleaseState[] {
+  const weight = (s: ReleaseState) => s.weights[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot];
+  const names = exposed.map((s) => s.service).sort();
+  const shift = names.length === 0 ? 0 : Math.floor(tickAt / 60_000) % names.length;
+  const rank = new Map(names.map((n, i) => [n, (i - shift + names.length) % names.length]));
+  return [...exposed].sort((a, b) => weight(b) - weight(a) || (rank.get(a.service) as number) - (rank.get(b.service) as number));
+}
+
 async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
@@ -444,7 +464,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       }
     });
     await deliverOwed(remainingMs);
-    if (deps.watch) results.push(...(await watchHealth(deps.watch, remainingMs, new Set(invalid.keys()))));
+    if (deps.watch) results.push(...(await watchHealth(deps.watch, remainingMs, new Set(invalid.keys()), tickAt)));
     return results;
   }
 
@@ -452,7 +472,7 @@ export function createReleaseDriver(deps: DriverDeps) {
    * For the rest of the tick, every `intervalMs`: each service whose candidate takes traffic and
    * has no healthy target is rolled back (once; its phase then stops it being watched).
    */
-  async function watchHealth(watch: NonNullable<DriverDeps["watch"]>, remainingMs: () => number, reported: ReadonlySet<string> = new Set()): Promise<TickResult[]> {
+  async function watchHealth(watch: NonNullable<DriverDeps["watch"]>, remainingMs: () => number, reported: ReadonlySet<string>, tickAt: number): Promise<TickResult[]> {
     const out: TickResult[] = [];
     // A refused rollback (the stable unhealthy too) is not retried every few seconds: the
     // rollback alarms page humans for that.
@@ -473,7 +493,10 @@ export function createReleaseDriver(deps: DriverDeps) {
       const states = await deps.store.getMany(watched, invalid);
       // (A bad record of a driven service was reported by the tick already.)
       for (const [service, err] of invalid) if (!reported.has(service)) unreadable.set(service, `release state fails validation: ${err.message}`);
-      const exposed = [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service));
+      const exposed = byExposure(
+        [...states.values()].filter((s) => s.phase === Phase.Releasing && s.candidate && s.weights[s.candidate.slot] > 0 && !refused.has(s.service)),
+        tickAt,
+      );
       if (exposed.length === 0) break;
       // Later rounds read only the candidates exposed now: nothing else gains traffic within
       // this tick (the steps are done), and consistent reads of every service every few seconds
@@ -483,7 +506,14 @@ export function createReleaseDriver(deps: DriverDeps) {
       // Traffic still paces them): a round over many exposed candidates is not a queue of reads.
       // One target group whose health cannot be read (deleted, throttled past the retries) costs
       // only its own service this round (issue 34, 14).
+      // Each read takes a token of the watch's share of ELB's Describe* budget (issue 34, 11):
+      // with many exposed candidates a round lasts longer instead of taking more of the account's
+      // rate. A read whose token would come after the deadline is left for the next tick.
       const health = await pooled(exposed, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (s) => {
+        if (watch.rate) {
+          if (watch.rate.msUntilToken() > remainingMs() - defaults.DRIVER_MIN_SERVICE_MS) return undefined;
+          await watch.rate.take();
+        }
         try {
           return await deps.traffic.targetStates(s.routing.targetGroupArns[(s.candidate as NonNullable<ReleaseState["candidate"]>).slot]);
         } catch (err) {

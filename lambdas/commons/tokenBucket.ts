@@ -15,6 +15,8 @@ export class TokenBucket {
   constructor(
     readonly rate: Rate,
     private readonly clock: () => number = Date.now,
+    /** Waits that many milliseconds (tests pass one that moves `clock`). */
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {
     this.tokens = rate.burst;
     this.refilledAt = clock();
@@ -42,6 +44,6 @@ export class TokenBucket {
   async take(): Promise<void> {
     this.refill();
     this.tokens -= 1;
-    if (this.tokens < 0) await new Promise((r) => setTimeout(r, Math.ceil((-this.tokens / this.rate.perSecond) * 1000)));
+    if (this.tokens < 0) await this.sleep(Math.ceil((-this.tokens / this.rate.perSecond) * 1000));
   }
 }

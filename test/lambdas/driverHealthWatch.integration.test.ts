@@ -7,6 +7,9 @@
  */
 import { strict as assert } from "node:assert";
 import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import * as defaults from "../../core/defaults";
+import { byExposure } from "../../lambdas/commons/releaseDriver";
+import { TokenBucket } from "../../lambdas/commons/tokenBucket";
 import { useMoto } from "../helpers/moto";
 import { TABLE, createWorld, handlerDeps, startProgressive, worldDriver, type World } from "../helpers/rollbackWorld";
 
@@ -286,5 +289,110 @@ describe("lambdas/releaseDriver: one service's bad record or unreadable health c
     assert.deepEqual(results.map((r) => [r.service, r.decision]), [["payments", "rolled-back"]]);
     assert.ok(round >= 1, "the drain itself was not acted on");
     assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+  });
+});
+
+/**
+ * Virtual time for code that sleeps from several async paths at once: a sleeper wakes when every
+ * earlier one has, the clock jumping to its time (no wall-clock waits, order kept).
+ */
+function virtualTime() {
+  let now = 0;
+  const pending: { at: number; seq: number; wake: () => void }[] = [];
+  let seq = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    pending.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const next = pending.shift();
+    if (!next) return;
+    now = Math.max(now, next.at);
+    next.wake();
+    if (pending.length > 0) schedule();
+  };
+  const schedule = () => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  return {
+    now: () => now,
+    sleep: (ms: number) =>
+      new Promise<void>((wake) => {
+        pending.push({ at: now + ms, seq: seq++, wake });
+        schedule();
+      }),
+  };
+}
+
+describe("lambdas/releaseDriver: the health watch keeps to its share of ELB's Describe* budget (issue 34, 11)", function () {
+  this.timeout(120_000);
+  const suite = useMoto();
+
+  it("with 14 exposed candidates reads at most 2 target healths a second after its burst of 10, checks every one each round, most traffic first", async () => {
+    // Prepare: 14 candidates at 10%, two of them at 50%; a virtual clock drives the tick's
+    // deadline, the watch's waits and the watch's token bucket (ELB: 40 Describe* tokens
+    // refilled at 10 a second per account and region, "Request throttling for the ELB API").
+    const names = Array.from({ length: 14 }, (_, i) => `w${String(i).padStart(2, "0")}`);
+    const world = await createWorld(suite.moto.endpoint, names);
+    for (const n of ["w03", "w09"]) {
+      await world.traffic.setWeights(world.services[n].routing, { blue: 50, green: 50 });
+      const s = await world.store.get(n);
+      if (!s) throw new Error("no state");
+      await world.store.commit(s.revision, { ...s, revision: s.revision + 1, weights: { blue: 50, green: 50 } }, { service: n, revision: s.revision + 1, at: new Date().toISOString(), by: "test", action: "shift-weight", releaseId: s.releaseId, summary: "50%", weights: { blue: 50, green: 50 } });
+    }
+    const clock = virtualTime();
+    const deadline = 40_000;
+    const reads: { at: number; tg: string }[] = [];
+    const traffic = Object.create(world.traffic) as typeof world.traffic;
+    traffic.targetStates = async (tg) => (reads.push({ at: clock.now(), tg }), world.traffic.targetStates(tg));
+    const rb = handlerDeps(suite.moto.endpoint, world.topicArn);
+    const driver = worldDriver(world, suite.moto.endpoint, {
+      services: [],
+      traffic,
+      watch: {
+        services: names,
+        intervalMs: 5_000,
+        rollBack: (service, reason) => rb.handler.manual({ service, reason, by: "test" }),
+        sleep: clock.sleep,
+        rate: new TokenBucket(defaults.DRIVER_WATCH_ELB_DESCRIBE_RATE, clock.now, clock.sleep),
+      },
+    });
+    // Act
+    const results = await driver.tick({ remainingMs: () => deadline - clock.now(), scheduledAt: new Date(Date.UTC(2026, 11, 7, 12, 0)).toISOString() });
+    // Assess: no candidate was judged unhealthy, and none went unread.
+    assert.deepEqual(results, []);
+    const byTg = new Map(names.map((n) => [world.services[n].routing.targetGroupArns.green, n]));
+    const who = reads.map((r) => byTg.get(r.tg));
+    // The two at 50% are read first.
+    assert.deepEqual(new Set(who.slice(0, 2)), new Set(["w03", "w09"]));
+    // Never more than the burst plus 2 a second in any window, from any start.
+    for (const [i, r] of reads.entries()) {
+      for (const later of reads.slice(i)) {
+        const inWindow = reads.filter((x) => x.at >= r.at && x.at <= later.at).length;
+        assert.ok(inWindow <= 10 + 2 * Math.ceil((later.at - r.at) / 1000), `${inWindow} reads between ${r.at} and ${later.at} ms`);
+      }
+    }
+    // Sustained: after the first second, about 2 a second (the rounds lasted longer than 5 s).
+    const span = (reads[reads.length - 1].at - reads[0].at) / 1000;
+    assert.ok(reads.length <= 10 + 2 * span, `${reads.length} reads in ${span} s`);
+    // Every candidate was read in every full round; with 14 at 2 a second a round takes ~7 s, so
+    // the 40 s tick reads each at least 3 times.
+    for (const n of names) assert.ok(who.filter((w) => w === n).length >= 3, `${n} read ${who.filter((w) => w === n).length} times`);
+    // And no read waited past the deadline.
+    assert.ok(reads.every((r) => r.at <= deadline - defaults.DRIVER_MIN_SERVICE_MS), `last read at ${reads[reads.length - 1].at}`);
+  });
+
+  it("orders exposed candidates by traffic, ties rotating with the tick's minute so a cut-off round leaves different ones out", () => {
+    const st = (service: string, w: number) => ({ service, candidate: { slot: "green" }, weights: { blue: 100 - w, green: w } }) as unknown as Parameters<typeof byExposure>[0][number];
+    const xs = [st("a", 10), st("b", 10), st("c", 25), st("d", 10)];
+    const order = (minute: number) => byExposure(xs, minute * 60_000).map((s) => s.service);
+    assert.deepEqual(order(0), ["c", "a", "b", "d"]);
+    assert.deepEqual(order(1), ["c", "b", "d", "a"]);
+    assert.deepEqual(order(2), ["c", "d", "a", "b"]);
+    // Over as many ticks as there are candidates, each tie is first once.
+    assert.deepEqual(new Set([0, 1, 2, 3].map((m) => order(m)[1])), new Set(["a", "b", "d"]));
+    assert.deepEqual(byExposure([], 0), []);
   });
 });

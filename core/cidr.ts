@@ -85,3 +85,15 @@ export function publicCidrs(cidrs: readonly string[]): string[] {
     return !b || !isNonPublic(b);
   });
 }
+
+/**
+ * The CIDRs of `inner` that no block of `outer` contains entirely (same family). Unparseable
+ * blocks on either side contain nothing and are contained by nothing.
+ */
+export function uncovered(inner: readonly string[], outer: readonly string[]): string[] {
+  const blocks = outer.flatMap((c) => parseCidr(c) ?? []);
+  return inner.filter((c) => {
+    const b = parseCidr(c);
+    return !b || !blocks.some((o) => o.family === b.family && b.first >= o.first && b.last <= o.last);
+  });
+}

@@ -4,6 +4,7 @@
  * that cannot work stops before anything changes instead of failing mid-`up` (the access entry)
  * or silently at run time (a scale-down that never happens). Pure.
  */
+import { uncovered } from "./cidr";
 
 /** The parts of `aws.eks.getCluster`'s answer the checks read. */
 export interface ClusterFacts {
@@ -14,12 +15,22 @@ export interface ClusterFacts {
   readonly publicAccessCidrs?: readonly string[];
 }
 
+/** Where the release driver runs: outside any VPC, or in one (`kubernetes.driverVpc`). */
+export interface DriverNetwork {
+  readonly inVpc: boolean;
+  /** `driverVpc.egressCidrs`: the public addresses its subnets reach the internet from (NAT). */
+  readonly egressCidrs?: readonly string[];
+}
+
+const restricted = (cidrs: readonly string[] | undefined): cidrs is readonly string[] => cidrs !== undefined && cidrs.length > 0 && !cidrs.includes("0.0.0.0/0");
+
 /**
  * Why the release driver's cluster access cannot work, each with its fixes; empty when it can.
  * @param cluster the cluster name (for messages).
- * @param inVpc whether the driver runs in the VPC (`kubernetes.driverVpc`).
+ * @param network where the driver runs (`kubernetes.driverVpc`).
  */
-export function driverAccessProblems(cluster: string, facts: ClusterFacts, inVpc: boolean): string[] {
+export function driverAccessProblems(cluster: string, facts: ClusterFacts, network: DriverNetwork): string[] {
+  const inVpc = network.inVpc;
   const problems: string[] = [];
   const off = "or set remedy:kubernetes.driverAccess: false (pulumi up then scales promoted-away slots down after their window)";
   // EKS access entries need the API authentication mode (docs: "access entries ... cluster
@@ -36,11 +47,32 @@ export function driverAccessProblems(cluster: string, facts: ClusterFacts, inVpc
         `kubernetes.driverVpc: cluster ${cluster}'s API endpoint is private only, and the release driver runs outside the VPC, so it could never scale a slot down; ` +
           `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets with NAT or VPC endpoints for the AWS APIs, a security group the cluster admits on 443), ${off}`,
       );
-    } else if (facts.publicAccessCidrs && facts.publicAccessCidrs.length > 0 && !facts.publicAccessCidrs.some((c) => c === "0.0.0.0/0")) {
+    } else if (restricted(facts.publicAccessCidrs)) {
       problems.push(
         `kubernetes.driverVpc: cluster ${cluster}'s public endpoint admits only ${facts.publicAccessCidrs.join(", ")}, and a Lambda outside a VPC calls from AWS addresses no CIDR list can name; ` +
           `set kubernetes.driverVpc (through the private endpoint, or a NAT gateway whose address you add to publicAccessCidrs), ${off}`,
       );
+    }
+  } else if (facts.endpointPrivateAccess === false && restricted(facts.publicAccessCidrs)) {
+    // In the VPC, without private endpoint access the driver calls the public endpoint from its
+    // subnets' NAT address ("If you disable private access ... ensure that publicAccessCidrs
+    // includes the necessary CIDR blocks", EKS VpcConfigRequest). That address is not in the
+    // cluster's facts: the config declares it, or the check cannot pass.
+    const admits = `cluster ${cluster}'s endpoint is public only (endpointPrivateAccess false) and admits only ${facts.publicAccessCidrs.join(", ")}`;
+    const usePrivate = `enable private endpoint access (aws eks update-cluster-config --name ${cluster} --resources-vpc-config endpointPrivateAccess=true; requests from the cluster's VPC then stay in it)`;
+    if (network.egressCidrs === undefined) {
+      problems.push(
+        `kubernetes.driverVpc.egressCidrs: ${admits}, and the release driver in the VPC calls it from its subnets' NAT address, which remedy cannot see; ` +
+          `${usePrivate}, or set kubernetes.driverVpc.egressCidrs to the NAT gateways' public addresses (e.g. ["203.0.113.10/32"]) and add them to publicAccessCidrs, ${off}`,
+      );
+    } else {
+      const outside = uncovered(network.egressCidrs, facts.publicAccessCidrs);
+      if (outside.length > 0) {
+        problems.push(
+          `kubernetes.driverVpc.egressCidrs: ${admits}, not the release driver's egress ${outside.join(", ")}, so every scale-down would be refused; ` +
+            `add ${outside.join(", ")} to the cluster's publicAccessCidrs (aws eks update-cluster-config --name ${cluster} --resources-vpc-config publicAccessCidrs=...), or ${usePrivate}, ${off}`,
+        );
+      }
     }
   }
   return problems;

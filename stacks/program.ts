@@ -152,7 +152,7 @@ export function checkDriverAccess(config: StackConfig, cluster: aws.eks.GetClust
       endpointPrivateAccess: cluster.vpcConfig?.endpointPrivateAccess,
       publicAccessCidrs: cluster.vpcConfig?.publicAccessCidrs,
     },
-    config.kubernetes.driverVpc !== undefined,
+    { inVpc: config.kubernetes.driverVpc !== undefined, ...(config.kubernetes.driverVpc?.egressCidrs ? { egressCidrs: config.kubernetes.driverVpc.egressCidrs } : {}) },
   );
   if (problems.length > 0) throw new DriverAccessError(problems);
 }

@@ -11,6 +11,7 @@ import { IngressSpec, checkIngress, ingressSchema, normaliseIngress, rawGroups }
 import { normaliseService } from "./service";
 import { checkService } from "./serviceRules";
 import { ServiceSpec, serviceSchema } from "./serviceSchema";
+import { parseCidr, uncovered } from "../cidr";
 
 export const kubernetesSchema = z.strictObject(
   {
@@ -26,6 +27,12 @@ export const kubernetesSchema = z.strictObject(
       .strictObject({
         subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must be a subnet id such as "subnet-0a1b2c3d"' })).min(1, { error: "name at least one subnet" }),
         securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: 'must be a security group id such as "sg-0a1b2c3d"' })).min(1, { error: "name at least one security group" }),
+        // The public addresses the subnets reach the internet from (their NAT gateways'): checked
+        // against a public-only EKS endpoint's and an internet-facing ALB's CIDR lists.
+        egressCidrs: z
+          .array(z.string().refine((c) => parseCidr(c) !== undefined && !c.includes(":"), { error: 'must be an IPv4 CIDR such as "203.0.113.10/32" (a NAT gateway\'s Elastic IP)' }))
+          .min(1, { error: "name at least one address, or leave egressCidrs out" })
+          .optional(),
       })
       .optional(),
   },
@@ -200,32 +207,42 @@ export function checkStack(raw: RawStack, out: Issue[]): void {
   // The release driver runs HTTP pre-traffic checks itself, from outside any VPC unless
   // driverVpc says otherwise: it cannot reach an internal ALB, nor an internet-facing one that
   // admits only some CIDRs (it calls from AWS addresses no CIDR list can name, issue 34, 10). The
-  // check would time out on every run and hold every release.
-  if (raw.kubernetes.driverVpc === undefined) {
-    const unreachable = new Map<string, (url: string) => string>();
-    for (const [name, g] of groups) {
-      if (g.listenerArn !== undefined) continue;
-      const cidrs = g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS;
-      if (g.internal === true) {
+  // check would time out on every run and hold every release. In a VPC with declared egress
+  // addresses (driverVpc.egressCidrs), an internet-facing ALB must admit them.
+  const vpc = raw.kubernetes.driverVpc;
+  const unreachable = new Map<string, (url: string) => string>();
+  for (const [name, g] of groups) {
+    if (g.listenerArn !== undefined) continue;
+    const cidrs = g.allowedCidrs ?? defaults.DEFAULT_ALLOWED_CIDRS;
+    if (vpc !== undefined) {
+      const outside = g.internal === true || vpc.egressCidrs === undefined ? [] : uncovered(vpc.egressCidrs, cidrs);
+      if (outside.length > 0) {
         unreachable.set(
           name,
           (url) =>
-            `the ALB is internal (ingress.internal: true) but the release driver runs outside the VPC and cannot reach ${url}; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets that reach the ALB and, through NAT or VPC endpoints, the AWS APIs), or use preTraffic.lambda with a hook that runs in the VPC`,
-        );
-      } else if (!cidrs.includes("0.0.0.0/0")) {
-        unreachable.set(
-          name,
-          (url) =>
-            `the ALB admits only ${cidrs.join(", ")} (ingress.allowedCidrs), and the release driver runs outside any VPC, calling ${url} from AWS addresses no CIDR list can name: every check would time out and hold the release; ` +
-            `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets whose NAT gateway's address you add to allowedCidrs), or use preTraffic.lambda with a hook that can reach it`,
+            `the ALB admits only ${cidrs.join(", ")} (ingress.allowedCidrs), not the release driver's egress ${outside.join(", ")} (kubernetes.driverVpc.egressCidrs), so every check of ${url} would time out and hold the release; ` +
+            `add ${outside.join(", ")} to allowedCidrs, correct egressCidrs, or use preTraffic.lambda with a hook that can reach it`,
         );
       }
+    } else if (g.internal === true) {
+      unreachable.set(
+        name,
+        (url) =>
+          `the ALB is internal (ingress.internal: true) but the release driver runs outside the VPC and cannot reach ${url}; set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets that reach the ALB and, through NAT or VPC endpoints, the AWS APIs), or use preTraffic.lambda with a hook that runs in the VPC`,
+      );
+    } else if (!cidrs.includes("0.0.0.0/0")) {
+      unreachable.set(
+        name,
+        (url) =>
+          `the ALB admits only ${cidrs.join(", ")} (ingress.allowedCidrs), and the release driver runs outside any VPC, calling ${url} from AWS addresses no CIDR list can name: every check would time out and hold the release; ` +
+          `set kubernetes.driverVpc { subnetIds, securityGroupIds } (subnets whose NAT gateway's address you add to allowedCidrs), or use preTraffic.lambda with a hook that can reach it`,
+      );
     }
-    raw.services.forEach((s, i) => {
-      const why = unreachable.get(s.ingressGroup ?? DEFAULT_INGRESS_GROUP);
-      if (s.preTraffic?.http !== undefined && why) out.push({ path: ["services", i, "preTraffic", "http"], message: why(s.preTraffic.http.url) });
-    });
   }
+  raw.services.forEach((s, i) => {
+    const why = unreachable.get(s.ingressGroup ?? DEFAULT_INGRESS_GROUP);
+    if (s.preTraffic?.http !== undefined && why) out.push({ path: ["services", i, "preTraffic", "http"], message: why(s.preTraffic.http.url) });
+  });
   // npx without --no-install fetches from the public registry whatever is published under the
   // name when the image has no local copy, and runs it with DATABASE_URL in its environment.
   for (const key of ["command", "checkCommand"] as const) {

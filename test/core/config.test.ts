@@ -349,6 +349,13 @@ describe("core/config: stack configuration", () => {
       ]);
       assert.doesNotThrow(() => parseStackConfig({ ...narrow, kubernetes: { cluster: "test-eks", driverVpc: { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"] } } }));
       assert.doesNotThrow(() => parseStackConfig(stackInput([svc("a", 10, canary)])), "an ALB open to all admits the driver");
+      // In the VPC with its NAT egress declared: that egress must be inside allowedCidrs.
+      const vpc = (egressCidrs: string[]) => ({ ...narrow, kubernetes: { cluster: "test-eks", driverVpc: { subnetIds: ["subnet-0a1b2c3d"], securityGroupIds: ["sg-0a1b2c3d"], egressCidrs } } });
+      assert.doesNotThrow(() => parseStackConfig(vpc(["203.0.113.10/32"])));
+      assert.deepEqual(problems(() => parseStackConfig(vpc(["192.0.2.1/32"]))), [
+        "services[0].preTraffic.http: the ALB admits only 203.0.113.0/24 (ingress.allowedCidrs), not the release driver's egress 192.0.2.1/32 (kubernetes.driverVpc.egressCidrs), so every check of https://api.example.com/a/healthz would time out and hold the release; add 192.0.2.1/32 to allowedCidrs, correct egressCidrs, or use preTraffic.lambda with a hook that can reach it",
+      ]);
+      assert.deepEqual(problems(() => parseStackConfig(vpc(["nat-1"]))), ['kubernetes.driverVpc.egressCidrs[0]: must be an IPv4 CIDR such as "203.0.113.10/32" (a NAT gateway\'s Elastic IP), got "nat-1"']);
     });
 
     it("refuses an HTTP pre-traffic check against an internal ALB unless the release driver runs in the VPC (kubernetes.driverVpc)", () => {

@@ -6,15 +6,17 @@ import { MemoryReleaseBackend } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 
 describe("core/driverAccess: can the release driver reach and authenticate to the cluster", () => {
+  const OUTSIDE = { inVpc: false };
+  const IN_VPC = { inVpc: true };
   const open = { authenticationMode: "API_AND_CONFIG_MAP", endpointPublicAccess: true, endpointPrivateAccess: false, publicAccessCidrs: ["0.0.0.0/0"] };
 
   it("accepts API and API_AND_CONFIG_MAP clusters with a public endpoint open to the driver", () => {
-    assert.deepEqual(driverAccessProblems("prod-eks", open, false), []);
-    assert.deepEqual(driverAccessProblems("prod-eks", { ...open, authenticationMode: "API" }, false), []);
+    assert.deepEqual(driverAccessProblems("prod-eks", open, OUTSIDE), []);
+    assert.deepEqual(driverAccessProblems("prod-eks", { ...open, authenticationMode: "API" }, OUTSIDE), []);
   });
 
   it("refuses a CONFIG_MAP cluster (no access entries), naming both fixes", () => {
-    const [p, ...rest] = driverAccessProblems("prod-eks", { ...open, authenticationMode: "CONFIG_MAP" }, true);
+    const [p, ...rest] = driverAccessProblems("prod-eks", { ...open, authenticationMode: "CONFIG_MAP" }, IN_VPC);
     assert.equal(rest.length, 0);
     assert.match(p, /^kubernetes\.driverAccess: cluster prod-eks authenticates only through the aws-auth ConfigMap \(authentication mode CONFIG_MAP\)/);
     assert.match(p, /aws eks update-cluster-config --name prod-eks --access-config authenticationMode=API_AND_CONFIG_MAP/);
@@ -22,12 +24,32 @@ describe("core/driverAccess: can the release driver reach and authenticate to th
   });
 
   it("refuses a private-only endpoint or a CIDR-restricted public one unless the driver runs in the VPC", () => {
-    const [privateOnly] = driverAccessProblems("prod-eks", { ...open, endpointPublicAccess: false, endpointPrivateAccess: true }, false);
+    const [privateOnly] = driverAccessProblems("prod-eks", { ...open, endpointPublicAccess: false, endpointPrivateAccess: true }, OUTSIDE);
     assert.match(privateOnly, /^kubernetes\.driverVpc: cluster prod-eks's API endpoint is private only.*set kubernetes\.driverVpc \{ subnetIds, securityGroupIds \}.*driverAccess: false/);
-    const [restricted] = driverAccessProblems("prod-eks", { ...open, publicAccessCidrs: ["203.0.113.0/24"] }, false);
+    const [restricted] = driverAccessProblems("prod-eks", { ...open, publicAccessCidrs: ["203.0.113.0/24"] }, OUTSIDE);
     assert.match(restricted, /^kubernetes\.driverVpc: cluster prod-eks's public endpoint admits only 203\.0\.113\.0\/24/);
-    assert.deepEqual(driverAccessProblems("prod-eks", { ...open, endpointPublicAccess: false, endpointPrivateAccess: true }, true), []);
-    assert.deepEqual(driverAccessProblems("prod-eks", { ...open, publicAccessCidrs: ["203.0.113.0/24"] }, true), []);
+    assert.deepEqual(driverAccessProblems("prod-eks", { ...open, endpointPublicAccess: false, endpointPrivateAccess: true }, IN_VPC), []);
+    assert.deepEqual(driverAccessProblems("prod-eks", { ...open, endpointPrivateAccess: true, publicAccessCidrs: ["203.0.113.0/24"] }, IN_VPC), []);
+  });
+
+  it("in the VPC against a public-only endpoint with a CIDR list: needs the declared NAT egress, inside that list (issue 34, 10)", () => {
+    const publicOnly = { ...open, endpointPrivateAccess: false, publicAccessCidrs: ["203.0.113.0/24", "198.51.100.7/32"] };
+    // Undeclared: remedy cannot see the NAT address, so it cannot pass.
+    const [unknown, ...more] = driverAccessProblems("prod-eks", publicOnly, IN_VPC);
+    assert.equal(more.length, 0);
+    assert.match(unknown, /^kubernetes\.driverVpc\.egressCidrs: cluster prod-eks's endpoint is public only \(endpointPrivateAccess false\) and admits only 203\.0\.113\.0\/24, 198\.51\.100\.7\/32/);
+    assert.match(unknown, /endpointPrivateAccess=true/);
+    assert.match(unknown, /set kubernetes\.driverVpc\.egressCidrs to the NAT gateways' public addresses/);
+    // Declared and inside the list (a /32 inside the /24, the exact /32).
+    assert.deepEqual(driverAccessProblems("prod-eks", publicOnly, { inVpc: true, egressCidrs: ["203.0.113.10/32", "198.51.100.7/32"] }), []);
+    // Declared, one outside: named, with the fix.
+    const [outside] = driverAccessProblems("prod-eks", publicOnly, { inVpc: true, egressCidrs: ["203.0.113.10/32", "192.0.2.1/32"] });
+    assert.match(outside, /not the release driver's egress 192\.0\.2\.1\/32, so every scale-down would be refused; add 192\.0\.2\.1\/32 to the cluster's publicAccessCidrs/);
+    // A wider egress block than the allowed one is not covered.
+    assert.equal(driverAccessProblems("prod-eks", publicOnly, { inVpc: true, egressCidrs: ["203.0.112.0/23"] }).length, 1);
+    // Open to all, or with private access on: nothing to check.
+    assert.deepEqual(driverAccessProblems("prod-eks", { ...publicOnly, publicAccessCidrs: ["0.0.0.0/0"] }, IN_VPC), []);
+    assert.deepEqual(driverAccessProblems("prod-eks", { ...publicOnly, endpointPrivateAccess: true }, IN_VPC), []);
   });
 });
 

@@ -19,13 +19,14 @@ import { DeregisterTargetsCommand, RegisterTargetsCommand } from "@aws-sdk/clien
 import { Logger } from "@aws-lambda-powertools/logger";
 import { parseStackConfig, type StackConfig } from "../../core/config";
 import { driverRole } from "../../core/driverConfig";
-import { Phase, type ReleaseState } from "../../core/releaseState";
+import { Phase, applyEvent, type ReleaseState } from "../../core/releaseState";
 import { SLOTS, type Slot, otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import type { KubeScaler } from "../../lambdas/commons/kube";
-import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
+import { type TickResult, createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { buildStack } from "../../stacks/program";
-import { LiveSlotError, prepareReleases } from "../../stacks/releasePlans";
+import { IngressMoveError, LiveSlotError, prepareReleases } from "../../stacks/releasePlans";
+import { resolveImageMode } from "../../stacks/main";
 import { type ReleaseBackend, recordRelease, snapshotReads } from "../../stacks/releases";
 import { alarmActionEvent } from "./alarmEvents";
 import { remedyConfig } from "./fixtures";
@@ -57,8 +58,17 @@ export class LifecycleSystem {
   /** `services[payments]` of the stack's config, raw, as an operator edits it. */
   config: Obj;
   readonly cluster: Record<Slot, Pods>;
-  private applied: { deployments: Partial<Record<Slot, AppliedDeployment>>; rule?: SlotWeights };
+  private applied: { deployments: Partial<Record<Slot, AppliedDeployment>>; rule?: SlotWeights; bindings: Partial<Record<Slot, string | number>> };
   private registered: Record<Slot, boolean> = { blue: true, green: true };
+  /**
+   * Whether each slot's TargetGroupBinding resolves its `serviceRef.port` against the Service as
+   * applied (by name or number, as the AWS Load Balancer Controller does). One that does not is
+   * treated as not found and every target of its group is deregistered (controller
+   * pkg/backend/endpoint_resolver.go), whatever the pods.
+   */
+  private resolvable: Record<Slot, boolean> = { blue: true, green: true };
+  /** Pods of a slot being evicted by a node drain during the next tick (target health). */
+  private draining: Partial<Record<Slot, number>> = {};
   /** What happened, in order: the counterexample's story when an invariant breaks. */
   readonly trace: string[] = [];
   private nextVersion = 3;
@@ -75,13 +85,20 @@ export class LifecycleSystem {
     payments.rollbackWindowMinutes = 10;
     this.config = payments;
     this.cluster = { blue: { image: `${IMAGE}:v1`, replicas: 3 }, green: { image: `${IMAGE}:v2`, replicas: 3 } };
-    this.applied = { deployments: {} };
+    this.applied = { deployments: {}, bindings: {} };
   }
 
   static async create(endpoint: string): Promise<LifecycleSystem> {
-    const world = await createWorld(endpoint, [SERVICE]);
-    // In the past: the alarms moto stamps now are never older than the test's clock.
-    return new LifecycleSystem(world, endpoint, Date.now() - 48 * 3_600_000);
+    // In the past: the alarms moto stamps now are never older than the test's clock; the world's
+    // records are from just before it (a rollback the watch asks for at the test's time is not
+    // taken for an event older than the release).
+    const start = Date.now() - 48 * 3_600_000;
+    const world = await createWorld(endpoint, [SERVICE], 10, { recordedAt: start - 60_000 });
+    const system = new LifecycleSystem(world, endpoint, start);
+    // The world's record is a bare one; this version's first update records what it keeps
+    // (images, the ingress group), as on a stack that has run it.
+    await system.up();
+    return system;
   }
 
   private get at(): string {
@@ -99,6 +116,7 @@ export class LifecycleSystem {
   stackConfig(): StackConfig {
     const raw = JSON.parse(JSON.stringify(remedyConfig("prod"))) as Obj;
     raw.services = [JSON.parse(JSON.stringify(this.config))];
+    raw.ingress = { ...(raw.ingress as Obj), groups: { internal: {} } };
     return parseStackConfig(raw);
   }
 
@@ -106,7 +124,8 @@ export class LifecycleSystem {
   // Operator edits of config.
 
   /** A new version into the slot config calls the candidate, progressive or at a hand-set weight. */
-  release(progressive: boolean, weight: number): void {
+  async release(progressive: boolean, weight: number): Promise<void> {
+    await this.slotMode();
     const slot = otherSlot(this.config.stable as Slot);
     const image = `${IMAGE}:v${this.nextVersion++}`;
     this.config.slots[slot] = { image };
@@ -122,7 +141,8 @@ export class LifecycleSystem {
   }
 
   /** Config makes the other slot stable (a promotion by hand). */
-  promoteInConfig(): void {
+  async promoteInConfig(): Promise<void> {
+    await this.slotMode();
     this.config.stable = otherSlot(this.config.stable as Slot);
     if (!this.config.strategy) this.config.candidate = { weight: 0 };
     this.trace.push(`config: stable ${this.config.stable}`);
@@ -131,10 +151,73 @@ export class LifecycleSystem {
   /** Config catches up with release state (what the warnings ask for). */
   async catchUp(): Promise<void> {
     const s = await this.state();
-    if (!s) return;
+    if (!s || this.config.image !== undefined) return;
     this.config.stable = s.stable.slot;
     this.config.slots[s.stable.slot] = { image: s.stable.image ?? `${IMAGE}:${s.stable.version}` };
     this.trace.push(`config: catches up (stable ${s.stable.slot} ${s.stable.version})`);
+  }
+
+  /**
+   * Leaves image mode the way an operator would before a slot-mode edit: the slots and stable as
+   * release state records them.
+   */
+  private async slotMode(): Promise<void> {
+    if (this.config.image === undefined) return;
+    const s = await this.state();
+    delete this.config.image;
+    delete this.config.version;
+    if (!s) throw new Error("image mode without release state");
+    this.config.stable = s.stable.slot;
+    this.config.slots = { [s.stable.slot]: { image: s.stable.image ?? `${IMAGE}:${s.stable.version}` } };
+    const other = [s.candidate, s.previous].find((v) => v && v.slot !== s.stable.slot);
+    if (other) this.config.slots[other.slot] = { image: other.image ?? `${IMAGE}:${other.version}` };
+    this.config.candidate = { weight: s.weights[otherSlot(s.stable.slot)] };
+    delete this.config.strategy;
+    this.trace.push(`config: leaves image mode (stable ${s.stable.slot} ${s.stable.version}${other ? `, ${other.slot} ${other.version}` : ""})`);
+  }
+
+  /** Image mode: the next version, progressive; remedy picks the slot from release state. */
+  releaseImage(): void {
+    const image = `${IMAGE}:v${this.nextVersion++}`;
+    delete this.config.slots;
+    delete this.config.stable;
+    delete this.config.candidate;
+    delete this.config.acknowledgeRollback;
+    this.config.image = image;
+    this.config.strategy = { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 5 };
+    this.trace.push(`config: image mode, ${versionOf(image)} (canary)`);
+  }
+
+  /** The service's replicas per slot change (1 is what a node drain can leave without a ready pod). */
+  resize(replicas: number): void {
+    this.config.replicas = replicas;
+    this.trace.push(`config: replicas ${replicas}`);
+  }
+
+  /** The service's container port changes (8080 <-> 9090). */
+  changePort(): void {
+    this.config.port = this.config.port === 9090 ? 8080 : 9090;
+    this.trace.push(`config: port ${this.config.port}`);
+  }
+
+  /**
+   * Config moves the service to another ingress group and an update runs: refused before anything
+   * changes (its target groups belong to the current ALB); the operator then puts it back.
+   */
+  async moveIngress(): Promise<void> {
+    const before = await this.state();
+    this.config.ingressGroup = "internal";
+    this.trace.push("config: ingressGroup internal");
+    const from = this.trace.length;
+    await this.up();
+    // Refused before anything changed, for the move (or for another reason found first).
+    const refused = this.trace.slice(from).some((t) => t.startsWith("up: refused: "));
+    delete this.config.ingressGroup;
+    this.trace.push("config: ingressGroup back to default");
+    const after = await this.state();
+    if (!refused || after?.revision !== before?.revision) {
+      throw new InvariantError([`a move to another ingress group was ${refused ? "refused, yet release state changed" : "not refused"}: its target groups serve one load balancer only`], this.trace);
+    }
   }
 
   async acknowledge(): Promise<void> {
@@ -148,7 +231,6 @@ export class LifecycleSystem {
   // pulumi up: the program under mocks, Pulumi's order applied to the cluster model and the rule.
 
   async up(): Promise<void> {
-    const config = this.stackConfig();
     const world = this.world;
     let called: (v: { args: Parameters<ReleaseBackend["record"]>; done: (r: unknown) => void; fail: (e: unknown) => void }) => void = () => undefined;
     const recordCalled = new Promise<{ args: Parameters<ReleaseBackend["record"]>; done: (r: unknown) => void; fail: (e: unknown) => void }>((r) => (called = r));
@@ -160,14 +242,22 @@ export class LifecycleSystem {
     const releases = snapshotReads(backend);
     const at = this.at;
     const by = "pulumi:prod";
-    // The steps stacks/main.ts build() takes before anything is registered.
+    // The steps stacks/main.ts takes before anything is registered: image mode resolved, then
+    // the refusals and the drain of a re-imaged candidate.
     const prep = snapshotReads({ get: backend.get, record: (service, routing, events, weights, deployed) => this.record(service, routing, events, weights, deployed) });
+    const early: string[] = [];
+    const earlyCapture = captureWarnings(early);
+    let config: StackConfig;
     try {
+      config = await resolveImageMode(this.stackConfig(), prep, at);
       for (const w of await prepareReleases(config, prep, { now: at, by, dryRun: false })) this.trace.push(`  up: ${w}`);
     } catch (err) {
-      if (!(err instanceof LiveSlotError)) throw err;
-      this.trace.push(`up: refused: ${err.problems.join("; ")}`);
+      if (!(err instanceof LiveSlotError || err instanceof IngressMoveError || (err as Error).name === "ConfigError")) throw err;
+      this.trace.push(`up: refused: ${err instanceof LiveSlotError || err instanceof IngressMoveError ? err.problems.join("; ") : (err as Error).message}`);
       return;
+    } finally {
+      earlyCapture.restore();
+      for (const w of early) this.trace.push(`  up warns: ${w}`);
     }
     const before = await this.state();
     recorded.resources.length = 0;
@@ -195,6 +285,15 @@ export class LifecycleSystem {
         this.applied.deployments[slot] = next;
         this.cluster[slot] = { image: next.image, replicas: next.replicas };
       }
+      // The Services change in place early in the update, the bindings later: a binding still
+      // naming what the new Service lacks no longer resolves, and its group is emptied.
+      const bySlot = (type: string) =>
+        Object.fromEntries(recorded.resources.filter((r) => r.type === type && /-(blue|green)$/.test(r.name)).map((r) => [r.name.endsWith("-blue") ? "blue" : "green", r.inputs as Obj])) as Partial<Record<Slot, Obj>>;
+      const services = bySlot(T.service);
+      const bindings = bySlot(T.tgb);
+      const resolves = (slot: Slot, ref: string | number | undefined) =>
+        ref === undefined || ((services[slot]?.spec.ports ?? []) as Obj[]).some((p) => p.name === ref || p.port === ref);
+      for (const slot of SLOTS) this.resolvable[slot] = resolves(slot, this.applied.bindings[slot] ?? bindings[slot]?.spec.serviceRef.port);
       await this.syncTargets();
       const mid = await this.violations("up, rollouts done, rule not moved yet", before);
       if (mid.length > 0) {
@@ -207,6 +306,13 @@ export class LifecycleSystem {
       if (!isDeepStrictEqual(weights, this.applied.rule)) {
         await world.traffic.setWeights(world.services[SERVICE].routing, weights);
         this.applied.rule = weights;
+      }
+      // The bindings take their new spec.
+      for (const slot of SLOTS) {
+        const ref = bindings[slot]?.spec.serviceRef.port as string | number | undefined;
+        if (ref === undefined) delete this.applied.bindings[slot];
+        else this.applied.bindings[slot] = ref;
+        this.resolvable[slot] = resolves(slot, ref);
       }
       // Deletions come last.
       for (const slot of SLOTS) {
@@ -241,7 +347,7 @@ export class LifecycleSystem {
   private async syncTargets(): Promise<void> {
     const c = clients(this.endpoint);
     for (const slot of SLOTS) {
-      const want = this.cluster[slot].replicas > 0;
+      const want = this.cluster[slot].replicas > 0 && this.resolvable[slot];
       if (want === this.registered[slot]) continue;
       const input = { TargetGroupArn: this.world.services[SERVICE].routing.targetGroupArns[slot], Targets: [{ Id: targetAddress(0, slot), Port: 8080 }] };
       await c.elb.send(want ? new RegisterTargetsCommand(input) : new DeregisterTargetsCommand(input));
@@ -256,13 +362,53 @@ export class LifecycleSystem {
     return handlerDeps(this.endpoint, this.world.topicArn, { now: () => this.clock }).handler;
   }
 
+  /**
+   * A node drain evicts a pod of `which` slot (as release state names it) during a driver tick, as
+   * its PodDisruptionBudget allows (maxUnavailable 1): the evicted target drains, its replacement
+   * registers. The health watch must not take that for a failing candidate.
+   */
+  async nodeDrain(which: "candidate" | "stable"): Promise<void> {
+    const s = await this.state();
+    if (!s) return;
+    const slot = which === "stable" ? s.stable.slot : (s.candidate?.slot ?? otherSlot(s.stable.slot));
+    if (this.cluster[slot].replicas === 0) return;
+    this.draining[slot] = 1;
+    try {
+      const results = await this.tick(1);
+      const wrong = results.filter((r) => r.decision === "rolled-back" && /no healthy targets/.test(r.reason));
+      if (wrong.length > 0) throw new InvariantError([`a node drain of ${slot} (one pod evicted, its replacement registering) was taken for a failing candidate: ${wrong[0].reason}`], this.trace);
+    } finally {
+      delete this.draining[slot];
+      this.trace.push(`  (drain of a ${slot} node done)`);
+    }
+  }
+
+  /** `remedy promote` (step or --full): the request recorded for the driver's next tick. */
+  async operatorPromote(mode: "step" | "full"): Promise<void> {
+    const s = await this.state();
+    if (!s) return;
+    const t = applyEvent(s, { type: "request-promote", mode, at: this.at, by: "operator:ana" });
+    if (t.kind === "refused" || t.kind === "unchanged") {
+      this.trace.push(`operator promote (${mode}): ${t.kind}: ${t.reason}`);
+      return;
+    }
+    await this.world.store.commit(s.revision, t.state, t.entry);
+    this.trace.push(`operator promote (${mode}): requested`);
+  }
+
+  /** `remedy abort`: the rollback path with the abort's reason. */
+  async operatorAbort(): Promise<void> {
+    const r = await this.rollbackHandler().manual({ service: SERVICE, reason: "release aborted: wrong build", by: "operator:ana" });
+    this.trace.push(`operator abort: ${r.outcome}`);
+  }
+
   /** Time passes; the release driver ticks (if the program deploys one for this config). */
-  async tick(minutes: number): Promise<void> {
+  async tick(minutes: number): Promise<TickResult[]> {
     this.clock += minutes * 60_000;
     const role = driverRole(this.stackConfig().services[0] as never);
     if (!role) {
       this.trace.push(`+${minutes} min (no driver)`);
-      return;
+      return [];
     }
     const cluster = this.cluster;
     const sync = () => this.syncTargets();
@@ -285,10 +431,19 @@ export class LifecycleSystem {
     };
     const c = clients(this.endpoint);
     const handler = this.rollbackHandler();
+    // Target health as ELB reports it while a node drains: the evicted pod's target draining and
+    // its replacement's registering (both "transitioning"), the others healthy.
+    const traffic = Object.create(this.world.traffic) as World["traffic"];
+    traffic.targetStates = async (tg) => {
+      const slot = SLOTS.find((x) => this.world.services[SERVICE].routing.targetGroupArns[x] === tg);
+      const evicted = slot === undefined ? 0 : (this.draining[slot] ?? 0);
+      if (evicted === 0 || slot === undefined) return this.world.traffic.targetStates(tg);
+      return { healthy: Math.max(0, this.cluster[slot].replicas - evicted), transitioning: 2 * evicted, unhealthy: 0 };
+    };
     const driver = createReleaseDriver({
       services: role === "drive" ? [SERVICE] : [],
       store: this.world.store,
-      traffic: this.world.traffic,
+      traffic,
       cloudwatch: c.cw,
       alarmPrefix: PREFIX,
       logger: new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" }),
@@ -304,6 +459,7 @@ export class LifecycleSystem {
     // One round of the health watch: the tick's deadline leaves no time for a second.
     const results = await driver.tick({ remainingMs: () => 2_000 });
     this.trace.push(`+${minutes} min, driver: ${results.map((r) => `${r.decision}${r.decision === "skipped" || r.decision === "hold" ? ` (${r.reason})` : ""}`).join(", ")}; pods blue ${this.pods("blue")} green ${this.pods("green")}`);
+    return results;
   }
 
   /** The 5xx alarm of a slot fires (and clears after the Lambda ran): `candidate` or `stable` as release state names them. */
@@ -341,6 +497,7 @@ export class LifecycleSystem {
       if (live[slot] === 0) continue;
       const pods = this.cluster[slot];
       if (pods.replicas === 0) out.push(`${when}: ${slot} takes ${live[slot]}% of traffic with 0 pods`);
+      else if (!this.registered[slot]) out.push(`${when}: ${slot} takes ${live[slot]}% of traffic, but its target group has no target (its binding does not resolve the Service port)`);
       const runs = versionOf(pods.image);
       const should = recordedFor(slot);
       if (runs !== should) out.push(`${when}: ${slot} takes ${live[slot]}% of traffic running ${runs ?? "nothing"}, but release state records ${should ?? "nothing"} there`);

@@ -51,6 +51,8 @@ export interface WorldOptions {
   readonly noHint?: boolean;
   /** The services' `alarms` config (relative, custom); recorded in routing as `pulumi up` does. */
   readonly alarms?: ServiceInput["alarms"];
+  /** When the services' first records and releases happened (epoch ms). Default: a minute ago. */
+  readonly recordedAt?: number;
 }
 
 /** The one target of the `index`-th service's slot. */
@@ -199,7 +201,8 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
     });
     const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0, notifyTopicArn: topicArn, ...recordedAlarmKinds(spec.alarms) };
     const traffic = new Traffic(c.elb);
-    let state: ReleaseState = initialState(name, { slot: Slot.Blue, version: "v1" }, routing, new Date(Date.now() - 60_000).toISOString());
+    const recordedAt = opts.recordedAt ?? Date.now() - 60_000;
+    let state: ReleaseState = initialState(name, { slot: Slot.Blue, version: "v1" }, routing, new Date(recordedAt).toISOString());
     if (opts.progressiveAt !== undefined) {
       // Straight into a progressive release at 0%, written once (no history): moto copies the
       // whole table for every item of a TransactWriteItems, so hundreds of commits in setup would
@@ -221,7 +224,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
         type: "start-release",
         candidate: { slot: Slot.Green, version: "v2" },
         weight,
-        at: new Date(Date.now() - 30_000).toISOString(),
+        at: new Date(recordedAt + 30_000).toISOString(),
         by: "test",
       });
       if (started.kind !== "applied") throw new Error(started.reason);

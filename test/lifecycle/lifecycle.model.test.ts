@@ -1,12 +1,15 @@
 /**
  * The release lifecycle as a whole, model-based (fast-check commands): operators edit config
- * (releases by hand and progressive, promotions in config, catching up with release state, config
- * that lags a driver promotion, acknowledgements), `pulumi up` runs the real program under mocks,
- * time passes and the real release driver ticks, alarms fire into the real rollback Lambda,
- * operators roll back; all against one emulated AWS (moto) and a model of the cluster
+ * (releases by hand and progressive, in slot mode and image mode, promotions in config, catching
+ * up with release state, config that lags a driver promotion, acknowledgements, a port change, a
+ * move to another ingress group, replicas), `pulumi up` runs the real program under mocks, time passes and
+ * the real release driver ticks (also while a node drain evicts a pod), alarms fire into the real
+ * rollback Lambda, operators roll back, abort and promote; all against one emulated AWS (moto)
+ * and a model of the cluster
  * (test/helpers/lifecycle.ts). After every command, and inside every `up` between the rollouts
  * and the rule's move, the invariants hold:
- * - every slot with weight in the rule has pods and runs the version release state records there;
+ * - every slot with weight in the rule has pods, targets in its group (its binding resolves the
+ *   Service port) and runs the version release state records there;
  * - a rolled-back version gets no traffic until config acknowledges it or replaces it;
  * - the rule is what release state says, and history is contiguous and agrees with it;
  * - the rule forwards only to the service's own target groups.
@@ -23,7 +26,7 @@ type Model = { commands: number };
 type Cmd = fc.AsyncCommand<Model, LifecycleSystem>;
 
 /** One command: `act` on the system, then every invariant. */
-function command(name: string, act: (s: LifecycleSystem) => Promise<void> | void): Cmd {
+function command(name: string, act: (s: LifecycleSystem) => Promise<unknown> | void): Cmd {
   return {
     check: () => true,
     async run(m, s) {
@@ -52,6 +55,13 @@ const commands = [
     { weight: 1, arbitrary: fc.constant(command("acknowledge", (s) => s.acknowledge())) },
     { weight: 1, arbitrary: fc.constantFrom("candidate" as const, "stable" as const).map((which) => command(`alarm(${which})`, (s) => s.alarm(which))) },
     { weight: 1, arbitrary: fc.constant(command("operatorRollback", (s) => s.operatorRollback())) },
+    { weight: 1, arbitrary: fc.constant(command("operatorAbort", (s) => s.operatorAbort())) },
+    { weight: 1, arbitrary: fc.constantFrom("step" as const, "full" as const).map((mode) => command(`operatorPromote(${mode})`, (s) => s.operatorPromote(mode))) },
+    { weight: 1, arbitrary: fc.constant(command("releaseImage", (s) => s.releaseImage())) },
+    { weight: 1, arbitrary: fc.constantFrom("candidate" as const, "stable" as const).map((which) => command(`nodeDrain(${which})`, (s) => s.nodeDrain(which))) },
+    { weight: 1, arbitrary: fc.constant(command("changePort", (s) => s.changePort())) },
+    { weight: 1, arbitrary: fc.constantFrom(1, 2, 3).map((n) => command(`resize(${n})`, (s) => s.resize(n))) },
+    { weight: 1, arbitrary: fc.constant(command("moveIngress", (s) => s.moveIngress())) },
   ),
 ];
 
@@ -76,14 +86,27 @@ describe("lifecycle: program, release driver, rollback Lambda and cluster togeth
     );
   });
 
+  it("takes a node drain of a one-replica candidate for what it is, not a failing candidate (issue 34, 11)", async () => {
+    // Prepare: the candidate at 10% with one pod per slot.
+    await suite.moto.reset();
+    const s = await LifecycleSystem.create(suite.moto.endpoint);
+    s.resize(1);
+    await s.up();
+    // Act: a drain evicts its only pod during a driver tick (target draining, replacement registering).
+    await s.nodeDrain("candidate");
+    // Assess: still releasing at 10%, nothing rolled back.
+    await s.check("after the drain");
+    assert.deepEqual([(await s.state())?.phase, await s.liveWeights()], ["releasing", { blue: 90, green: 10 }], s.trace.join("\n"));
+  });
+
   it("walks the reviewed path: driver promotes and retires while config lags, then an up and a new version into the live slot (issue 34, 1 and 2)", async () => {
     // Prepare: a canary of v3 into green, stepped, promoted and retired by the driver.
     await suite.moto.reset();
     const s = await LifecycleSystem.create(suite.moto.endpoint);
-    s.promoteInConfig(); // v2 becomes stable on green by config first: a clean start
+    await s.promoteInConfig(); // v2 becomes stable on green by config first: a clean start
     await s.up();
     await s.tick(11); // no strategy yet: the driver only watches; v1 stays warm on blue
-    s.release(true, 0); // v3 into blue, canary
+    await s.release(true, 0); // v3 into blue, canary
     await s.up();
     for (const minutes of [1, 5, 5, 10, 10, 10]) {
       await s.tick(minutes);
@@ -97,7 +120,7 @@ describe("lifecycle: program, release driver, rollback Lambda and cluster togeth
     await s.check("after the lagging up");
     assert.ok(s.cluster.blue.replicas > 0, "the slot serving 100% keeps its pods");
     // Act 2: v4 into blue, believing blue is the candidate (item 2): refused, nothing moves.
-    s.release(true, 0);
+    await s.release(true, 0);
     const before = await s.state();
     await s.up();
     await s.check("after the refused up");

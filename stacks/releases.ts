@@ -6,7 +6,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
-import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { type AwsSettings, sdkClientConfig } from "./awsClients";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -20,6 +20,7 @@ import {
   type SlotVersion,
 } from "../core/releaseState";
 import type { SlotWeights } from "../core/weights";
+import { SLOTS } from "../core/slots";
 import { ConflictError, type OutboxMessage, ReleaseStore } from "../lambdas/commons/releaseStore";
 import { deliverPending } from "../lambdas/commons/outbox";
 import { publishNotice } from "../lambdas/commons/notify";
@@ -36,11 +37,8 @@ export interface ReleaseStoreLike {
   commit(expectedRevision: number, next: ReleaseState, entry: HistoryEntry, notification?: OutboxMessage): Promise<void>;
 }
 
-export interface TrafficLike {
-  setWeights(routing: Routing, weights: SlotWeights): Promise<void>;
-  /** The rule's weights as the load balancer has them (absent in unit-test stand-ins: the deployed weights are assumed). */
-  currentWeights?(routing: Routing): Promise<SlotWeights>;
-}
+/** What recording needs of the ALB: the rule read and checked, then moved (lambdas/commons/traffic.ts). */
+export type TrafficLike = Pick<Traffic, "checkRouting" | "setWeights">;
 
 export interface RecordResult {
   readonly state: ReleaseState;
@@ -127,8 +125,9 @@ export async function recordRelease(
       // The rule as the load balancer has it, not as Pulumi last set it: a change made outside
       // Pulumi (the rollback Lambda, the driver, a drain before this update's rollouts) leaves
       // Pulumi's inputs equal to the plan while the live rule differs, and Pulumi does not move it.
-      const live = traffic.currentWeights ? await traffic.currentWeights(routing) : deployedWeights;
-      if (!isDeepStrictEqual(s.weights, live)) await traffic.setWeights(routing, s.weights);
+      const check = await traffic.checkRouting(service, routing);
+      if (!check.ok) throw new Error(`service ${service}: ${check.problem}`);
+      if (!isDeepStrictEqual(s.weights, check.live.weights)) await traffic.setWeights(check.checked, s.weights);
       if (!isDeepStrictEqual(s.weights, deployedWeights)) {
         warnings.push(
           `service ${service}: release state changed while this update ran (phase ${s.phase}); the rule now follows it: blue ${s.weights.blue}% / green ${s.weights.green}%`,
@@ -281,6 +280,7 @@ export class MemoryReleaseStore implements ReleaseStoreLike {
 
 export class MemoryReleaseBackend implements ReleaseBackend {
   readonly weightsSet: { routing: Routing; weights: SlotWeights }[] = [];
+  private readonly rules = new Map<string, { routing: Routing; weights: SlotWeights }>();
   /** What announceOnce sent, by key. */
   readonly announced = new Map<string, OutboxMessage>();
 
@@ -298,12 +298,9 @@ export class MemoryReleaseBackend implements ReleaseBackend {
   }
 
   record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
-    const traffic: TrafficLike = {
-      setWeights: (r, w) => {
-        this.weightsSet.push({ routing: r, weights: w });
-        return Promise.resolve();
-      },
-    };
+    // The rule as this update deployed it, on an in-memory ELB that records each move.
+    this.rules.set(routing.ruleArn, { routing, weights: deployedWeights });
+    const traffic = new Traffic(memoryElb(this.rules, (r, w) => this.weightsSet.push({ routing: r, weights: w })));
     return recordRelease(this.store, traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
   }
 }
@@ -346,4 +343,32 @@ export function setReleaseBackendFactory(f: Factory): () => void {
   return () => {
     factory = previous;
   };
+}
+
+/**
+ * An in-memory stand-in for the two ELB calls recording makes, DescribeRules by ARN and
+ * ModifyRule, over `rules` (the rule forwards to its routing's two target groups), for
+ * {@link MemoryReleaseBackend}: the real {@link Traffic} checks and moves against it.
+ */
+function memoryElb(rules: Map<string, { routing: Routing; weights: SlotWeights }>, moved: (routing: Routing, weights: SlotWeights) => void): ElasticLoadBalancingV2Client {
+  const send = (command: DescribeRulesCommand | ModifyRuleCommand) => {
+    if (command instanceof DescribeRulesCommand) {
+      const found = (command.input.RuleArns ?? []).flatMap((arn) => {
+        const r = rules.get(arn);
+        if (!r) return [];
+        const targetGroups = SLOTS.map((slot) => ({ TargetGroupArn: r.routing.targetGroupArns[slot], Weight: r.weights[slot] }));
+        return [{ RuleArn: arn, Actions: [{ Type: "forward" as const, ForwardConfig: { TargetGroups: targetGroups } }] }];
+      });
+      return Promise.resolve({ Rules: found });
+    }
+    const arn = command.input.RuleArn as string;
+    const r = rules.get(arn);
+    if (!r) return Promise.reject(new Error(`RuleNotFound: ${arn}`));
+    const groups = command.input.Actions?.[0]?.ForwardConfig?.TargetGroups ?? [];
+    const weights = Object.fromEntries(SLOTS.map((slot) => [slot, groups.find((g) => g.TargetGroupArn === r.routing.targetGroupArns[slot])?.Weight ?? 0])) as unknown as SlotWeights;
+    rules.set(arn, { routing: r.routing, weights });
+    moved(r.routing, weights);
+    return Promise.resolve({});
+  };
+  return { send } as unknown as ElasticLoadBalancingV2Client;
 }

@@ -27,7 +27,7 @@ import * as defaults from "../../core/defaults";
 import { alarmActionEvent } from "../../test/helpers/alarmEvents";
 import { startMoto } from "../../test/helpers/moto";
 import { startFaultProxy } from "../../test/helpers/faultProxy";
-import { PREFIX, TABLE, capture, clients, createWorld, handlerDeps } from "../../test/helpers/rollbackWorld";
+import { PREFIX, TABLE, capture, clients, createWorld, handlerDeps, moveRuleByHand } from "../../test/helpers/rollbackWorld";
 import { TransactWriteItemsCommand } from "@aws-sdk/client-dynamodb";
 import { gatherStatus } from "../../cli/commands/ops";
 import { AlarmBatcher } from "../../lambdas/commons/alarmState";
@@ -75,7 +75,7 @@ export async function run(): Promise<boolean> {
         await world.store.commit(s.revision, t.state, t.entry);
         s = t.state;
       }
-      await world.traffic.setWeights(routing, s.weights);
+      await moveRuleByHand(world.clients.elb, routing, s.weights);
       // Steps 25, 50, 75, 100, then promote: each tick at its due time.
       for (let step = 0; step < 5; step++) {
         const t0 = performance.now();
@@ -89,7 +89,7 @@ export async function run(): Promise<boolean> {
         const b0 = performance.now();
         await c.elb.send(new ModifyRuleCommand({ RuleArn: routing.ruleArn, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: routing.targetGroupArns.blue, Weight: 100 }, { TargetGroupArn: routing.targetGroupArns.green, Weight: 0 }] } }] }));
         bare.push(performance.now() - b0);
-        await world.traffic.setWeights(routing, (await world.store.get("payments"))?.weights ?? { blue: 100, green: 0 });
+        await moveRuleByHand(world.clients.elb, routing, (await world.store.get("payments"))?.weights ?? { blue: 100, green: 0 });
       }
     }
     const row = (name: string, v: number[]) => console.log(`  ${name.padEnd(40)} p50 ${percentile(v, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(v, 99).toFixed(2).padStart(7)} ms`);
@@ -123,7 +123,7 @@ export async function run(): Promise<boolean> {
         await world.store.commit(s.revision, t.state, t.entry);
         s = t.state;
       }
-      await world.traffic.setWeights(routing, s.weights);
+      await moveRuleByHand(world.clients.elb, routing, s.weights);
       await driver.tick(); // 25%
       clock += 5 * 60_000; // the next step (100%) is due now
       const alarm = await world.setAlarm(alarmName, "ALARM");
@@ -137,7 +137,7 @@ export async function run(): Promise<boolean> {
       }
       else flips.push(flip);
       await world.setAlarm(alarmName, "OK");
-      await world.traffic.setWeights(routing, { blue: 100, green: 0 });
+      await moveRuleByHand(world.clients.elb, routing, { blue: 100, green: 0 });
     }
     let ok2 = false;
     if (flips.length > 0) {

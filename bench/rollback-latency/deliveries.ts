@@ -7,7 +7,7 @@ import type { MetricAlarm } from "@aws-sdk/client-cloudwatch";
 import { applyEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { alarmActionEvent, cwTimestamp } from "../../test/helpers/alarmEvents";
-import type { World } from "../../test/helpers/rollbackWorld";
+import { type World, moveRuleByHand } from "../../test/helpers/rollbackWorld";
 
 type Handler = (event: ReturnType<typeof alarmActionEvent>) => Promise<{ outcome: string; results: readonly { flipMs?: number }[] }>;
 
@@ -28,7 +28,7 @@ export function alarmDeliveries(world: World, alarmName: string) {
         s = t.state;
       }
     }
-    await world.traffic.setWeights(routing, s.weights);
+    await moveRuleByHand(world.clients.elb, routing, s.weights);
     await world.setAlarm(alarmName, "OK");
     await new Promise((r) => setTimeout(r, 2));
     return world.setAlarm(alarmName, "ALARM");

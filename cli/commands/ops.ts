@@ -435,7 +435,9 @@ async function drill(
         s = t.state;
       }
     }
-    await o.traffic.setWeights(s.routing, prior);
+    const check = await o.traffic.checkRouting(service, s.routing);
+    if (!check.ok) throw new OpsError(`drill ${service}: the release was re-recorded but its rule was not put back: ${check.problem}`);
+    await o.traffic.setWeights(check.checked, prior);
     restored = true;
   }
   const result = { service, alarm: name, slot, flipped: flippedAfter !== undefined, detectionToFlipSeconds: flippedAfter ?? null, timeoutSeconds: o.timeoutS, restored, priorWeights: prior, otherSlot: otherSlot(slot) };

@@ -167,6 +167,8 @@ export function createReleaseDriver(deps: DriverDeps) {
     if (!rule) throw new Error(`listener rule ${routing.ruleArn} not found`);
     return liveRuleOf(routing, rule).weights;
   };
+  /** A record's routing checked against its rule, read now (coalesced with other services'). */
+  const freshCheck = async (record: ReleaseState) => deps.traffic.checkRouting(record.service, record.routing, await ruleReads.get(record.routing.ruleArn));
   let lambdaClient = deps.lambda;
   /**
    * Services with a notification recorded and not yet sent: sent when a tick's moves are done.
@@ -296,15 +298,28 @@ export function createReleaseDriver(deps: DriverDeps) {
    * parallel. Returns why it did not move, or undefined when it did.
    */
   async function guardedMove(state: ReleaseState, expectedRevision: number, candidate: Slot, to: SlotWeights, from?: SlotWeights): Promise<string | undefined> {
-    const [fresh, firing, live] = await Promise.all([
-      freshState(state.service),
-      alarmsInAlarm(state, [candidate]),
-      from ? freshWeights(state.routing) : Promise.resolve(undefined),
-    ]);
+    const [fresh, firing, check] = await Promise.all([freshState(state.service), alarmsInAlarm(state, [candidate]), freshCheck(state)]);
     if (!fresh || fresh.revision !== expectedRevision) return `release state moved on (revision ${fresh?.revision ?? "?"}, phase ${fresh?.phase ?? "?"}) since revision ${expectedRevision}`;
     if (firing.length > 0) return `candidate alarms in ALARM: ${firing.join(", ")} (a rollback may be in flight)`;
-    if (from && live && !isDeepStrictEqual(live, from)) return `the rule moved to blue ${live.blue}% / green ${live.green}% meanwhile (a rollback in flight?)`;
-    await deps.traffic.setWeights(state.routing, to);
+    if (!check.ok) return check.problem;
+    const live = check.live.weights;
+    if (from && !isDeepStrictEqual(live, from)) return `the rule moved to blue ${live.blue}% / green ${live.green}% meanwhile (a rollback in flight?)`;
+    await deps.traffic.setWeights(check.checked, to);
+    return undefined;
+  }
+
+  /**
+   * After a lost race the rule follows the newer record, whose routing is checked against the
+   * live rule like any other (issue 35, 1): a record that names other target groups moves
+   * nothing. Returns why it did not follow, or undefined when it did.
+   */
+  async function follow(record: ReleaseState): Promise<string | undefined> {
+    const check = await freshCheck(record);
+    if (!check.ok) {
+      deps.logger.error("the newer record names routing pulumi up did not deploy; the rule does not follow it", { targetService: record.service, reason: check.problem });
+      return check.problem;
+    }
+    await deps.traffic.setWeights(check.checked, record.weights);
     return undefined;
   }
 
@@ -341,7 +356,8 @@ export function createReleaseDriver(deps: DriverDeps) {
       if (why) return { service: state.service, decision: "hold", reason: `the rule differs from the record; not repaired: ${why}`, weights: live };
       const again = await freshState(state.service);
       if (again && again.revision !== state.revision) {
-        await deps.traffic.setWeights(again.routing, again.weights);
+        const refused = await follow(again);
+        if (refused) return { service: state.service, decision: "hold", reason: `release changed while the rule was repaired, and the new record was not followed: ${refused}`, failed: true };
         return { service: state.service, decision: "conflict", reason: `release became ${again.phase} while the rule was repaired; the rule follows it`, weights: again.weights };
       }
     }
@@ -396,7 +412,8 @@ export function createReleaseDriver(deps: DriverDeps) {
     // A rollback recorded between our check and our flip must win: put the rule back.
     const after = await freshState(state.service);
     if (after && after.revision !== t.state.revision) {
-      await deps.traffic.setWeights(after.routing, after.weights);
+      const refused = await follow(after);
+      if (refused) return { service: state.service, decision: "hold", reason: `release changed right after the step, and the new record was not followed: ${refused}`, failed: true };
       deps.logger.warn("release changed right after this step; the rule follows the recorded state", { targetService: state.service, phase: after.phase, weights: after.weights });
       return { service: state.service, decision: "conflict", reason: `release became ${after.phase} right after the step; the rule follows it`, weights: after.weights };
     }

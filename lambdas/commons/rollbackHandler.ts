@@ -27,7 +27,7 @@ import { truncate } from "./text";
 import { publishNotice } from "./notify";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
 import type { Rule } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { type Traffic, liveRuleOf, routingProblem } from "./traffic";
+import type { Traffic } from "./traffic";
 
 /** Conditional-write attempts before giving up (each attempt re-reads and re-decides). */
 const MAX_ATTEMPTS = 6;
@@ -287,8 +287,15 @@ export function createRollbackHandler(deps: RollbackDeps) {
       if (t.kind !== "applied") {
         if (flipped && !isDeepStrictEqual(flipped, state.weights)) {
           // We flipped, then lost the race to a writer whose state says otherwise: put traffic
-          // back where the recorded state has it, so program, Lambda and rule agree.
-          await deps.traffic.setWeights(state.routing, state.weights);
+          // back where the recorded state has it, so program, Lambda and rule agree. That
+          // record's routing is checked like the first one's (issue 35, 1): a writer that
+          // alternates records cannot steer the rule to other target groups through this path.
+          const check = await deps.traffic.checkRouting(target.service, state.routing);
+          if (!check.ok) {
+            count("RefusedRouting", target.service);
+            return escalate(signal, target, `lost a race after flipping, and the winning record's routing is not the deployed one: ${check.problem}`);
+          }
+          await deps.traffic.setWeights(check.checked, state.weights);
           logger.warn("lost a race after flipping; restored the recorded weights", { weights: state.weights, reason: t.reason });
           count("RestoredFlips", target.service);
           return { ...base, outcome: Outcome.Ignored, reason: `${t.reason}; restored the recorded weights`, weights: state.weights };
@@ -315,26 +322,26 @@ export function createRollbackHandler(deps: RollbackDeps) {
         // The record's routing is checked against the rule itself (read beside the health check,
         // in parallel): a record naming other target groups than the rule's is never acted on.
         const pre = !flipped && !conflicted ? await prefetched : undefined;
-        const [healthy, rule] =
+        const [healthy, check] =
           pre?.rule && pre.hint.ruleArn === state.routing.ruleArn && pre.hint.targetGroupArn === state.routing.targetGroupArns[to.slot]
-            ? [pre.healthy, liveRuleOf(state.routing, pre.rule)]
-            : await Promise.all([deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]), deps.traffic.liveRule(state.routing)]);
-        const bad = routingProblem(target.service, state.routing, rule.targetGroupArns);
-        if (bad) {
+            ? [pre.healthy, await deps.traffic.checkRouting(target.service, state.routing, pre.rule)]
+            : await Promise.all([deps.traffic.healthyTargets(state.routing.targetGroupArns[to.slot]), deps.traffic.checkRouting(target.service, state.routing)]);
+        if (!check.ok) {
           count("RefusedRouting", target.service);
-          if (manual) return { ...base, outcome: Outcome.Refused, reason: bad };
-          return escalate(signal, target, bad);
+          if (manual) return { ...base, outcome: Outcome.Refused, reason: check.problem };
+          return escalate(signal, target, check.problem);
         }
         if (healthy === 0 && !manual?.force) {
           const why = `the rollback target ${to.version} (${to.slot}) has no healthy targets; flipping would send all traffic nowhere`;
           if (flipped) {
-            // We already flipped on an earlier attempt; restore the recorded weights before escalating.
-            await deps.traffic.setWeights(state.routing, state.weights);
+            // We already flipped on an earlier attempt; restore the recorded weights before
+            // escalating (with this attempt's check of this record's routing).
+            await deps.traffic.setWeights(check.checked, state.weights);
           }
           if (manual) return { ...base, outcome: Outcome.Refused, reason: `${why} (use --force to flip anyway)` };
           return escalate(signal, target, why);
         }
-        await deps.traffic.setWeights(state.routing, t.state.weights);
+        await deps.traffic.setWeights(check.checked, t.state.weights);
         if (!flipped) flipMs = Math.round((performance.now() - started) * 100) / 100;
         flipped = t.state.weights;
         logger.info("flipped", { weights: flipped, flipMs, healthyTargets: healthy, attempt });
@@ -360,10 +367,10 @@ export function createRollbackHandler(deps: RollbackDeps) {
     // A writer that read the release before this rollback was recorded (the release driver
     // putting back what it took for drift, an `up` finishing) may have moved the rule after our
     // flip: once recorded, the rule must say what the record says.
-    const liveRule = await deps.traffic.liveRule(after.routing);
-    const live = liveRule.weights;
-    if (!isDeepStrictEqual(live, after.weights) && !routingProblem(after.service, after.routing, liveRule.targetGroupArns)) {
-      await deps.traffic.setWeights(after.routing, after.weights);
+    const check = await deps.traffic.checkRouting(after.service, after.routing);
+    const live = check.live.weights;
+    if (!isDeepStrictEqual(live, after.weights) && check.ok) {
+      await deps.traffic.setWeights(check.checked, after.weights);
       logger.warn("the rule moved between the flip and the record; set it back to the rollback", { live, weights: after.weights });
       count("RestoredFlips", target.service);
     }

@@ -15,6 +15,39 @@ import type { SlotWeights } from "../../core/weights";
 import { isTargetGroupNameOf, targetGroupNameOfArn } from "../../core/naming";
 import type { TokenBucket } from "./tokenBucket";
 
+declare const checkedBrand: unique symbol;
+
+/**
+ * A record's routing, checked against its rule as ELB has it and against the stack's naming
+ * ({@link routingProblem}): the only thing {@link Traffic.setWeights} moves a rule with, once.
+ * Only {@link Traffic.checkRouting} makes one (the brand has no value outside this module, and
+ * setWeights refuses any object it did not issue), so no caller can pass a record it read from
+ * the table unchecked, however many times it re-reads one after a lost race.
+ */
+export interface CheckedRouting {
+  readonly service: string;
+  readonly routing: Routing;
+  /** The rule it was checked against. */
+  readonly live: LiveRule;
+  readonly [checkedBrand]: true;
+}
+
+/** What {@link Traffic.checkRouting} found: a routing to move the rule with, or why not. */
+export type RoutingCheck = { readonly ok: true; readonly checked: CheckedRouting; readonly live: LiveRule } | { readonly ok: false; readonly problem: string; readonly live: LiveRule };
+
+/** Checks issued and not yet used (each moves a rule once). */
+const issued = new WeakSet<object>();
+/** Rules as a Traffic read them from ELB (a rule built from a record is not one). */
+const readFromElb = new WeakSet<Rule>();
+
+/** setWeights was given routing that checkRouting did not issue, or one already used. */
+export class UncheckedRoutingError extends Error {
+  constructor() {
+    super("refusing to move a rule with routing that was not checked against the live rule (Traffic.checkRouting) for this move");
+    this.name = "UncheckedRoutingError";
+  }
+}
+
 export class Traffic {
   /**
    * @param describeRate when given, every Describe* call waits for a token first (the release
@@ -58,10 +91,31 @@ export class Traffic {
   }
 
   /**
-   * Sets the rule's forward weights in one `ModifyRule` call (the flip). Idempotent: setting the
-   * same weights twice leaves the rule as it was. Keeps the rule's stickiness setting.
+   * Checks `routing` (a record's, or the program's) against its rule and the stack's naming, for
+   * one {@link setWeights}. `rule`: the rule as a Traffic just read it (rulesByArn,
+   * rulesOfListeners) to save a read; without it, the rule is read now.
    */
-  async setWeights(routing: Routing, weights: SlotWeights): Promise<void> {
+  async checkRouting(service: string, routing: Routing, rule?: Rule): Promise<RoutingCheck> {
+    if (rule !== undefined && !readFromElb.has(rule)) throw new Error("checkRouting: the rule must be one read from ELB by a Traffic, not one built from a record");
+    const r = rule ?? (await this.rulesByArn([routing.ruleArn])).get(routing.ruleArn);
+    const live = liveRuleOf(routing, r);
+    if (!r) return { ok: false, problem: `listener rule ${routing.ruleArn} of ${service} not found`, live };
+    const problem = routingProblem(service, routing, live.targetGroupArns);
+    if (problem) return { ok: false, problem, live };
+    const checked = Object.freeze({ service, routing, live }) as CheckedRouting;
+    issued.add(checked);
+    return { ok: true, checked, live };
+  }
+
+  /**
+   * Sets the rule's forward weights in one `ModifyRule` call (the flip): the only place that
+   * moves a rule, and only with routing {@link checkRouting} issued for this move. Idempotent:
+   * setting the same weights twice leaves the rule as it was. Keeps the rule's stickiness setting.
+   * @throws UncheckedRoutingError for routing that was not checked, or whose check was used.
+   */
+  async setWeights(checked: CheckedRouting, weights: SlotWeights): Promise<void> {
+    if (!issued.delete(checked)) throw new UncheckedRoutingError();
+    const routing = checked.routing;
     await this.elb.send(
       new ModifyRuleCommand({
         RuleArn: routing.ruleArn,
@@ -94,6 +148,7 @@ export class Traffic {
   /** These rules as the load balancer has them, by ARN, in one DescribeRules call. */
   async rulesByArn(ruleArns: readonly string[]): Promise<Map<string, Rule>> {
     const out = await this.describe(() => this.elb.send(new DescribeRulesCommand({ RuleArns: [...ruleArns] })));
+    for (const r of out.Rules ?? []) readFromElb.add(r);
     return new Map((out.Rules ?? []).flatMap((r) => (r.RuleArn ? [[r.RuleArn, r] as [string, Rule]] : [])));
   }
 
@@ -109,7 +164,10 @@ export class Traffic {
         let marker: string | undefined;
         do {
           const page = await this.describe(() => this.elb.send(new DescribeRulesCommand({ ListenerArn: listener, PageSize: 400, ...(marker ? { Marker: marker } : {}) })));
-          for (const r of page.Rules ?? []) if (r.RuleArn) out.set(r.RuleArn, r);
+          for (const r of page.Rules ?? []) {
+            readFromElb.add(r);
+            if (r.RuleArn) out.set(r.RuleArn, r);
+          }
           marker = page.NextMarker;
         } while (marker);
       }),

@@ -31,7 +31,7 @@ import { type ReleaseBackend, recordRelease, snapshotReads } from "../../stacks/
 import { alarmActionEvent } from "./alarmEvents";
 import { remedyConfig } from "./fixtures";
 import { T, recorded, settle } from "./pulumiMocks";
-import { PREFIX, clients, createWorld, handlerDeps, targetAddress, type World } from "./rollbackWorld";
+import { PREFIX, clients, createWorld, handlerDeps, targetAddress, type World, moveRuleByHand } from "./rollbackWorld";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -304,7 +304,7 @@ export class LifecycleSystem {
       const rule = recorded.resources.find((r) => r.type === T.rule && r.name === SERVICE)?.inputs as Obj;
       const weights = Object.fromEntries((rule.actions[0].forward.targetGroups as Obj[]).map((tg, i) => [SLOTS[i], tg.weight as number])) as unknown as SlotWeights;
       if (!isDeepStrictEqual(weights, this.applied.rule)) {
-        await world.traffic.setWeights(world.services[SERVICE].routing, weights);
+        await moveRuleByHand(world.clients.elb, world.services[SERVICE].routing, weights);
         this.applied.rule = weights;
       }
       // The bindings take their new spec.

@@ -13,6 +13,7 @@ import {
   CreateTargetGroupCommand,
   DeregisterTargetsCommand,
   ElasticLoadBalancingV2Client,
+  ModifyRuleCommand,
   RegisterTargetsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
@@ -34,10 +35,25 @@ import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { LAMBDA_SDK_CONFIG } from "../../lambdas/commons/sdk";
+import type { SlotWeights } from "../../core/weights";
 
 export const REGION = "eu-west-1";
 export const PREFIX = "remedy-test";
 export const TABLE = "remedy-test-releases";
+/**
+ * Moves a rule the way someone outside remedy does (the console, Pulumi's provider, a racing
+ * writer in a test): a raw ModifyRule, not through Traffic, whose setWeights takes only checked
+ * routing.
+ */
+export async function moveRuleByHand(elb: ElasticLoadBalancingV2Client, routing: Routing, weights: SlotWeights): Promise<void> {
+  await elb.send(
+    new ModifyRuleCommand({
+      RuleArn: routing.ruleArn,
+      Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: SLOTS.map((slot) => ({ TargetGroupArn: routing.targetGroupArns[slot], Weight: weights[slot] })), TargetGroupStickinessConfig: { Enabled: routing.stickinessSeconds > 0, ...(routing.stickinessSeconds > 0 ? { DurationSeconds: routing.stickinessSeconds } : {}) } } }],
+    }),
+  );
+}
+
 export interface WorldOptions {
   /** Create every service already in a progressive canary (10% for 5 min) at 0%, started at this time. */
   readonly progressiveAt?: string;
@@ -200,7 +216,6 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
       ...(opts.alarms ? { alarms: opts.alarms } : {}),
     });
     const routing: Routing = { ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArns: tgs, stickinessSeconds: 0, notifyTopicArn: topicArn, ...recordedAlarmKinds(spec.alarms) };
-    const traffic = new Traffic(c.elb);
     const recordedAt = opts.recordedAt ?? Date.now() - 60_000;
     let state: ReleaseState = initialState(name, { slot: Slot.Blue, version: "v1" }, routing, new Date(recordedAt).toISOString());
     if (opts.progressiveAt !== undefined) {
@@ -228,7 +243,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
         by: "test",
       });
       if (started.kind !== "applied") throw new Error(started.reason);
-      await traffic.setWeights(routing, started.state.weights);
+      await moveRuleByHand(c.elb, routing, started.state.weights);
       await store.commit(state.revision, started.state, started.entry);
       state = started.state;
     }
@@ -401,7 +416,7 @@ export async function startProgressive(world: World, service: string, at: string
     await world.store.commit(state.revision, t.state, t.entry);
     state = t.state;
   }
-  await world.traffic.setWeights(state.routing, state.weights);
+  await moveRuleByHand(world.clients.elb, state.routing, state.weights);
   return state;
 }
 

@@ -11,7 +11,7 @@ import * as defaults from "../../core/defaults";
 import { byExposure } from "../../lambdas/commons/releaseDriver";
 import { TokenBucket } from "../../lambdas/commons/tokenBucket";
 import { useMoto } from "../helpers/moto";
-import { TABLE, createWorld, handlerDeps, startProgressive, worldDriver, type World } from "../helpers/rollbackWorld";
+import { TABLE, createWorld, handlerDeps, startProgressive, worldDriver, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhealthy, within the tick", function () {
   this.timeout(60_000);
@@ -115,7 +115,7 @@ describe("lambdas/releaseDriver: rolls back a candidate whose targets turn unhea
 
   it("stops watching when no candidate takes traffic", async () => {
     let waits = 0;
-    await world.traffic.setWeights(world.services.payments.routing, { blue: 100, green: 0 });
+    await moveRuleByHand(world.clients.elb, world.services.payments.routing, { blue: 100, green: 0 });
     const s = await world.store.get("payments");
     if (!s) throw new Error("no state");
     await world.store.commit(s.revision, { ...s, revision: s.revision + 1, weights: { blue: 100, green: 0 } }, { service: "payments", revision: s.revision + 1, at: new Date().toISOString(), by: "test", action: "shift-weight", releaseId: s.releaseId, summary: "0%", weights: { blue: 100, green: 0 } });
@@ -246,7 +246,7 @@ describe("lambdas/releaseDriver: one service's bad record or unreadable health c
     // Prepare: three watched services, only b2 exposed (the others at 0%).
     const world = await createWorld(suite.moto.endpoint, ["b1", "b2", "b3"]);
     for (const n of ["b1", "b3"]) {
-      await world.traffic.setWeights(world.services[n].routing, { blue: 100, green: 0 });
+      await moveRuleByHand(world.clients.elb, world.services[n].routing, { blue: 100, green: 0 });
       const s = await world.store.get(n);
       if (!s) throw new Error("no state");
       await world.store.commit(s.revision, { ...s, revision: s.revision + 1, weights: { blue: 100, green: 0 } }, { service: n, revision: s.revision + 1, at: new Date().toISOString(), by: "test", action: "shift-weight", releaseId: s.releaseId, summary: "0%", weights: { blue: 100, green: 0 } });
@@ -337,7 +337,7 @@ describe("lambdas/releaseDriver: the health watch keeps to its share of ELB's De
     const names = Array.from({ length: 14 }, (_, i) => `w${String(i).padStart(2, "0")}`);
     const world = await createWorld(suite.moto.endpoint, names);
     for (const n of ["w03", "w09"]) {
-      await world.traffic.setWeights(world.services[n].routing, { blue: 50, green: 50 });
+      await moveRuleByHand(world.clients.elb, world.services[n].routing, { blue: 50, green: 50 });
       const s = await world.store.get(n);
       if (!s) throw new Error("no state");
       await world.store.commit(s.revision, { ...s, revision: s.revision + 1, weights: { blue: 50, green: 50 } }, { service: n, revision: s.revision + 1, at: new Date().toISOString(), by: "test", action: "shift-weight", releaseId: s.releaseId, summary: "50%", weights: { blue: 50, green: 50 } });

@@ -21,7 +21,7 @@ import { listenerOfRule } from "../../lambdas/commons/traffic";
 import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
-import { PREFIX, type ProgressiveStart, capture, clients, createWorld, handlerDeps, startProgressive, type World } from "../helpers/rollbackWorld";
+import { PREFIX, type ProgressiveStart, capture, clients, createWorld, handlerDeps, startProgressive, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: progressive steps against moto_server", function () {
   this.timeout(60_000);
@@ -309,7 +309,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         if (!flipped) {
           flipped = true;
           await world.setAlarm(alarmName, "ALARM");
-          await realSet(routing, { blue: 100, green: 0 });
+          await moveRuleByHand(world.clients.elb, routing, { blue: 100, green: 0 }); // the rollback Lambda's flip
         }
       },
     });
@@ -346,11 +346,11 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     const traffic = new Traffic(c.elb);
     const realSet = traffic.setWeights.bind(traffic);
     let undone = false;
-    traffic.setWeights = async (routing, w) => {
-      await realSet(routing, w);
+    traffic.setWeights = async (checked, w) => {
+      await realSet(checked, w);
       if (!undone && w.blue === 100) {
         undone = true;
-        await realSet(routing, before.weights); // the stale writer lands after the flip
+        await moveRuleByHand(c.elb, checked.routing, before.weights); // the stale writer lands after the flip
       }
     };
     const h = handlerDeps(env.proxy.endpoint, world.topicArn, { traffic });
@@ -375,7 +375,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     const t = applyEvent(s, { type: "request-promote", mode: "full", at: new Date(at(1)).toISOString(), by: "operator:ana" });
     if (t.kind !== "applied") throw new Error(t.reason);
     await world.store.commit(s.revision, t.state, t.entry);
-    await world.traffic.setWeights(s.routing, { blue: 50, green: 50 }); // someone edited the rule by hand
+    await moveRuleByHand(world.clients.elb, s.routing, { blue: 50, green: 50 }); // someone edited the rule by hand
     clock = at(1);
     assert.equal((await tickPayments(d))?.decision, "promote");
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
@@ -428,7 +428,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       // Prepare: the rule already points at blue, the rollback's record not yet written.
       const s = await world.store.get("payments");
       if (!s) throw new Error("no state");
-      await world.traffic.setWeights(s.routing, { blue: 100, green: 0 });
+      await moveRuleByHand(world.clients.elb, s.routing, { blue: 100, green: 0 });
       // Act
       clock = at(55);
       const r = await tickPayments(d);
@@ -474,7 +474,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     await withRacingCluster(
       async () => {
         const s = await world.store.get("payments");
-        if (s) await world.traffic.setWeights(s.routing, { blue: 100, green: 0 });
+        if (s) await moveRuleByHand(world.clients.elb, s.routing, { blue: 100, green: 0 });
       },
       async (kubeApi, d) => {
         await promoteCanary(d);

@@ -10,7 +10,7 @@ import { Slot } from "../../core/slots";
 import { Outcome, type RollbackResult } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, cwTimestamp, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
-import { PREFIX, createWorld, handlerDeps, putBareAlarm as putWorldAlarm, type World } from "../helpers/rollbackWorld";
+import { PREFIX, createWorld, handlerDeps, putBareAlarm as putWorldAlarm, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 import { dashboardWeightSeries, emfSeries } from "../helpers/weightSeries";
 
 describe("lambdas/rollback against moto_server", function () {
@@ -344,7 +344,7 @@ describe("lambdas/rollback against moto_server", function () {
           by: "pulumi:prod",
         });
         if (t.kind !== "applied") throw new Error(t.reason);
-        await world.traffic.setWeights(current.routing, t.state.weights);
+        await moveRuleByHand(world.clients.elb, current.routing, t.state.weights);
         await realCommit(current.revision, t.state, t.entry);
       }
       return realCommit(expected, next, entry);

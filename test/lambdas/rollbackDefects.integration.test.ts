@@ -10,7 +10,7 @@ import { Slot } from "../../core/slots";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
-import { REGION, createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
+import { REGION, createWorld, handlerDeps, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 
 const ACCOUNT = "123456789012";
 
@@ -56,7 +56,7 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
         if (!raced) {
           raced = true;
           const s = await write({ type: "shift-weight", weight: 20, at: new Date().toISOString(), by: "pulumi:prod" });
-          await world.traffic.setWeights(s.routing, s.weights);
+          await moveRuleByHand(world.clients.elb, s.routing, s.weights);
         }
         return realCommit(expected, next, entry, note);
       };
@@ -239,7 +239,7 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
     it("sends traffic back to the still-warm previous version when the new stable alarms", async () => {
       // Prepare: v2 (green) promoted with a 60-minute window; v1 (blue) is the warm previous.
       await write({ type: "promote", rollbackWindowMinutes: 60, at: new Date().toISOString(), by: "pulumi:prod" });
-      await world.traffic.setWeights(payments().routing, { blue: 0, green: 100 });
+      await moveRuleByHand(world.clients.elb, payments().routing, { blue: 0, green: 100 });
       const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 30%");
       // Act
       const r = await h.handler(alarmActionEvent(alarm));
@@ -258,7 +258,7 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
     it("does not act once the window is closed, nor on an alarm of the idle previous slot", async () => {
       const promotedAt = new Date(Date.now() - 5 * 60_000).toISOString();
       await write({ type: "promote", rollbackWindowMinutes: 2, at: promotedAt, by: "pulumi:prod" });
-      await world.traffic.setWeights(payments().routing, { blue: 0, green: 100 });
+      await moveRuleByHand(world.clients.elb, payments().routing, { blue: 0, green: 100 });
       const closed = await h.handler(alarmActionEvent(await world.setAlarm(greenErrors(), "ALARM")));
       assert.equal(closed.outcome, Outcome.Ignored);
       assert.match(closed.results[0].reason, /the rollback window of v1 \(blue\) closed at /);
@@ -270,7 +270,7 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
 
     it("lets an operator roll a promoted release back while the window is open", async () => {
       await write({ type: "promote", rollbackWindowMinutes: 60, at: new Date().toISOString(), by: "pulumi:prod" });
-      await world.traffic.setWeights(payments().routing, { blue: 0, green: 100 });
+      await moveRuleByHand(world.clients.elb, payments().routing, { blue: 0, green: 100 });
       const r = await h.handler.manual({ service: "payments", reason: "checkout errors seen by support", by: "operator:alice" });
       assert.equal(r.outcome, Outcome.RolledBack, JSON.stringify(r));
       assert.deepEqual(await weights(), { blue: 100, green: 0 });

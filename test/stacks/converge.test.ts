@@ -470,7 +470,9 @@ describe("core/converge: planRelease (pure)", () => {
     assert.equal(await b.get("payments"), undefined);
     await b.get("orders");
     assert.equal(reads, 2);
-    const routing = { ruleArn: "arn:aws:r", targetGroupArns: { blue: "arn:aws:b", green: "arn:aws:g" }, stickinessSeconds: 0 };
+    // Recording checks the routing against the rule and pulumi up's naming: real-shaped ARNs.
+    const tg = (slot: string) => `arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-${slot}-0123abcd/50dc6c495c0c9188`;
+    const routing = { ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy/1/2/3", targetGroupArns: { blue: tg("blue"), green: tg("green") }, stickinessSeconds: 0 };
     const r = await b.record("payments", routing, [{ type: "adopt", stable: { slot: Slot.Blue, version: "v1" }, at: at(0), by: "pulumi:prod" }], { blue: 100, green: 0 });
     assert.equal(r.state.stable.version, "v1");
     assert.equal((await inner.get("payments"))?.stable.version, "v1");

@@ -31,7 +31,7 @@ import { KubeError, type KubeScaler } from "./kube";
 import { type Outbox, deliverPending } from "./outbox";
 import { runPreTrafficCheck } from "./preTraffic";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
-import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem } from "./traffic";
+import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem, slotWeight } from "./traffic";
 import type { TokenBucket } from "./tokenBucket";
 import type { Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
@@ -162,11 +162,6 @@ export function createReleaseDriver(deps: DriverDeps) {
   );
   const ruleReads = new Coalescer<string, LiveRuleSource>((arns) => deps.traffic.rulesByArn(arns), { maxBatch: defaults.DRIVER_RULES_PER_READ, gatherMs: defaults.DRIVER_READ_GATHER_MS });
   const freshState = (service: string) => stateReads.get(service);
-  const freshWeights = async (routing: ReleaseState["routing"]) => {
-    const rule = await ruleReads.get(routing.ruleArn);
-    if (!rule) throw new Error(`listener rule ${routing.ruleArn} not found`);
-    return liveRuleOf(routing, rule).weights;
-  };
   /** A record's routing checked against its rule, read now (coalesced with other services'). */
   const freshCheck = async (record: ReleaseState) => deps.traffic.checkRouting(record.service, record.routing, await ruleReads.get(record.routing.ruleArn));
   let lambdaClient = deps.lambda;
@@ -231,9 +226,17 @@ export function createReleaseDriver(deps: DriverDeps) {
       const sticky = state.routing.stickinessSeconds > 0 ? ` and ${state.routing.stickinessSeconds} s of target group stickiness after the promotion` : "";
       return { service: state.service, decision: "hold", reason: `${prev.version} (${prev.slot}) is scaled to 0 after ${new Date(after).toISOString()} (the window's end plus ${defaults.RETIRE_GRACE_MINUTES} min${sticky})` };
     }
-    // Never empty a slot the rule sends traffic to.
-    const live = await freshWeights(state.routing);
-    if (live[prev.slot] > 0) return skip(`the rule sends ${live[prev.slot]}% to ${prev.version} (${prev.slot}); not scaling it down`);
+    // Never empty a slot the rule sends traffic to, judged from the live rule and the slot's
+    // own target group as pulumi up names it, never from the record's ARNs alone (issue 35, 3):
+    // a record naming a bogus group for the slot that serves would read as 0% there.
+    const serving = async (): Promise<{ readonly why: string; readonly failed: boolean } | undefined> => {
+      const check = await freshCheck(state);
+      if (!check.ok) return { why: `its routing is not the deployed one (${check.problem})`, failed: true };
+      const weight = slotWeight(state.service, prev.slot, check.live);
+      return weight > 0 ? { why: `the rule sends ${weight}% to ${prev.version} (${prev.slot})`, failed: false } : undefined;
+    };
+    const before = await serving();
+    if (before) return { ...skip(`${before.why}; not scaling it down`), ...(before.failed ? { failed: true } : {}) };
     // Nor one sticky clients still reach, however long ago the promotion was (see STICKY_QUIET_MINUTES).
     if (state.routing.stickinessSeconds > 0) {
       const recent = await requestsToSlot(deps.cloudwatch, state, prev.slot, tickAt).catch((err: Error) => {
@@ -273,9 +276,9 @@ export function createReleaseDriver(deps: DriverDeps) {
       deps.logger.warn("undid the previous slot's scale-down", { targetService: state.service, why, restored: r.detail });
       return { service: state.service, decision: "conflict", reason: `${why}; the scale-down was undone: ${r.detail}`, failed: r.outcome !== "scaled" };
     };
-    const [again, liveAfter] = await Promise.all([freshState(state.service), freshWeights(state.routing)]);
+    const [again, after$] = await Promise.all([freshState(state.service), serving()]);
     if (!again || again.revision !== state.revision) return undo(`the release changed while ${prev.version} (${prev.slot}) was being scaled down (now ${again?.phase ?? "gone"})`);
-    if (liveAfter[prev.slot] > 0) return undo(`the rule sends ${liveAfter[prev.slot]}% to ${prev.slot} again`);
+    if (after$) return undo(`${after$.why}${after$.failed ? "" : " again"}`);
     const t = applyEvent(state, { type: "retire-previous", at: new Date(tickAt).toISOString(), by: "release-driver" });
     if (t.kind !== "applied") return skip(t.reason);
     if (!(await committed(state, t))) {

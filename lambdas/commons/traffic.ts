@@ -180,6 +180,16 @@ export class Traffic {
 export interface LiveRule {
   readonly weights: SlotWeights;
   readonly targetGroupArns: readonly string[];
+  /** Every group the rule forwards to, with its weight. */
+  readonly forwards: readonly { readonly targetGroupArn: string; readonly weight: number }[];
+}
+
+/**
+ * The weight the live rule gives `service`'s `slot`, by the target groups' names as `pulumi up`
+ * gives them (not by a record's ARNs): what decides that a slot gets no traffic.
+ */
+export function slotWeight(service: string, slot: Slot, live: LiveRule): number {
+  return live.forwards.filter((f) => isTargetGroupNameOf(service, slot, targetGroupNameOfArn(f.targetGroupArn) ?? "")).reduce((sum, f) => sum + f.weight, 0);
 }
 
 /** The listener of a rule, from the rule's ARN (`listener-rule/app/<lb>/<id>/<listener>/<rule>`). */
@@ -195,7 +205,8 @@ export function liveRuleOf(routing: Routing, rule: Rule | undefined): LiveRule {
   for (const slot of SLOTS) {
     weights[slot] = groups.find((g) => g.TargetGroupArn === routing.targetGroupArns[slot])?.Weight ?? 0;
   }
-  return { weights, targetGroupArns: groups.flatMap((g) => (g.TargetGroupArn ? [g.TargetGroupArn] : [])) };
+  const forwards = groups.flatMap((g) => (g.TargetGroupArn ? [{ targetGroupArn: g.TargetGroupArn, weight: g.Weight ?? 0 }] : []));
+  return { weights, targetGroupArns: forwards.map((f) => f.targetGroupArn), forwards };
 }
 
 /**

@@ -17,7 +17,7 @@ import { Traffic } from "../../lambdas/commons/traffic";
 import { createKubeScaler } from "../../lambdas/commons/kube";
 import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { loadBalancerDimension, targetGroupDimension } from "../../core/alarms";
-import { listenerOfRule } from "../../lambdas/commons/traffic";
+import { listenerOfRule, slotWeight } from "../../lambdas/commons/traffic";
 import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
@@ -440,6 +440,30 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     });
   });
 
+  it("decides a slot gets no traffic from the live rule and the slot's own target group, not the record's ARNs (issue 35, 3)", async () => {
+    await withCluster("registry/payments:v1", async (kubeApi, d) => {
+      await promoteCanary(d);
+      // Prepare: green (v3) serves 100%. A table writer re-records the release with green as the
+      // "previous" slot and a bogus group for it, so the record's ARNs read green at 0%.
+      kubeApi.deployments.set("payments/payments-green", { image: "registry/payments:v3", replicas: 3 });
+      const s = await world.store.get("payments");
+      if (!s?.previous) throw new Error("not promoted");
+      const bogus = s.routing.targetGroupArns.green.replace(/targetgroup\/[^/]+\//, "targetgroup/payments-green-00000000/");
+      const forged = { ...s, revision: s.revision + 1, stable: s.previous, previous: { ...s.stable, image: "registry/payments:v3" }, routing: { ...s.routing, targetGroupArns: { ...s.routing.targetGroupArns, green: bogus } } };
+      await world.store.commit(s.revision, forged, { service: "payments", revision: forged.revision, at: new Date(at(16)).toISOString(), by: "attacker", action: "update-routing", releaseId: s.releaseId, summary: "x", weights: s.weights });
+      // Act: the window is over.
+      clock = at(50);
+      const r = await tickPayments(d);
+      // Assess: the slot that serves keeps its pods, and the refusal names why.
+      assert.equal(kubeApi.deployments.get("payments/payments-green")?.replicas, 3, "the serving slot is never scaled down");
+      assert.deepEqual(kubeApi.requests.map((q) => q.method), [], "nothing was asked of the cluster");
+      assert.equal(r?.decision, "skipped");
+      assert.equal(r?.failed, true);
+      assert.match(r?.reason ?? "", /^its routing is not the deployed one \(release state of payments names target groups .*payments-green-00000000.* but its rule .* forwards to .*\); not scaling it down$/);
+      assert.equal(slotWeight("payments", Slot.Green, await world.traffic.liveRule(s.routing)), 100);
+    });
+  });
+
   /** The canary stepped and promoted at minute 15 (its window ends at 45). */
   async function promoteCanary(d: ReturnType<typeof driver>): Promise<void> {
     for (const minute of [0, 5, 15]) {
@@ -483,7 +507,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         const r = await tickPayments(d);
         // Assess: put back at its 3 replicas, nothing recorded, a later tick looks again.
         assert.equal(r?.decision, "conflict");
-        assert.match(r?.reason ?? "", /^the rule sends 100% to blue again; the scale-down was undone: payments\/payments-blue scaled to 3/);
+        assert.match(r?.reason ?? "", /^the rule sends 100% to v1 \(blue\) again; the scale-down was undone: payments\/payments-blue scaled to 3/);
         assert.deepEqual(kubeApi.deployments.get("payments/payments-blue"), { image: "registry/payments:v1", replicas: 3 });
         assert.equal((await world.store.get("payments"))?.previousRetiredAt ?? null, null);
       },

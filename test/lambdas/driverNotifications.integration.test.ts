@@ -10,12 +10,17 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { chatNotification } from "../../lambdas/commons/notify";
-import { useMoto } from "../helpers/moto";
-import { capture, clients, createWorld, startProgressive, worldDriver, type World } from "../helpers/rollbackWorld";
+import { useMotoBehindProxy } from "../helpers/faultProxy";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { TABLE, capture, clientConfig, clients, createWorld, startProgressive, worldDriver, type World } from "../helpers/rollbackWorld";
 
 describe("lambdas/releaseDriver: lifecycle notifications against moto", function () {
   this.timeout(60_000);
-  const suite = useMoto();
+  // The driver copies write through the fault proxy, which forwards conditional writes one at a
+  // time: moto does not apply a TransactWriteItems atomically under concurrency (a losing copy's
+  // history item could land), which DynamoDB does.
+  const env = useMotoBehindProxy();
+  const suite = env;
   let world: World;
   const T0 = Date.now() - 3_600_000;
   const at = (minutes: number) => T0 + minutes * 60_000;
@@ -26,6 +31,7 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
 
   function driver(clock: { now: number }, steps = false, metrics?: Metrics) {
     return worldDriver(world, suite.moto.endpoint, {
+      store: new ReleaseStore(clients(env.proxy.endpoint).ddb, TABLE),
       now: () => clock.now,
       notify: { sns: clients(suite.moto.endpoint).sns, topicArn: world.topicArn, stack: "test", steps },
       ...(metrics ? { metrics } : {}),
@@ -38,7 +44,7 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
     // destination that takes only paused and promoted messages.
     await startProgressive(world, "payments", new Date(at(0) - 1000).toISOString(), { strategy: { kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10, pauseBeforeFull: true } });
     await world.notifications(); // what was recorded before the driver ran
-    const sqs = new SQSClient({ endpoint: suite.moto.endpoint, region: "eu-west-1" });
+    const sqs = new SQSClient(clientConfig(suite.moto.endpoint));
     const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "only-paused-promoted" }))).QueueUrl as string;
     const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
     await clients(suite.moto.endpoint).sns.send(

@@ -323,6 +323,23 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const tablePolicy = restrictTableWrites("release-table", {
     tableArn: rollback.table.arn,
     writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployer, ...config.rollback.deployerRoleArns, ...config.rollback.operatorRoleArns],
+    deployers: [deployer, ...config.rollback.deployerRoleArns],
+  });
+  // Pulumi diffs the policy against its state, not the live one: one removed or edited outside
+  // Pulumi (by a principal allowed dynamodb:* before this version denied it) would stay so. Each
+  // run compares the live policy once the resource is in place and puts it back (issue 35, 2);
+  // the records wait for that.
+  const policyInPlace = pulumi.all([tablePolicy.id, tablePolicy.resourceArn, tablePolicy.policy]).apply(async ([id, arn, doc]) => {
+    if (!options.releases.ensureTablePolicy) return id;
+    const dryRun = pulumi.runtime.isDryRun();
+    const r = await options.releases.ensureTablePolicy(arn, doc, dryRun);
+    if (r !== "in-place") {
+      void pulumi.log.warn(
+        `the release table's resource policy is ${r.found === "missing" ? "missing" : "not the one this stack wrote"} (changed outside Pulumi); ` +
+          `${r.restored ? "put it back" : "pulumi up puts it back"}. Find who changed it in CloudTrail (dynamodb PutResourcePolicy/DeleteResourcePolicy) and check \`remedy history\` for records written meanwhile`,
+      );
+    }
+    return id;
   });
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
@@ -364,7 +381,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       spec.name,
       pulumi
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
-        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, tablePolicy.id])
+        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace])
         .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
             phase: s?.phase ?? "unrecorded",

@@ -209,7 +209,7 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
   out.push({
     quota: "DynamoDB resource-based policy size (bytes)",
     limit: DYNAMODB_RESOURCE_POLICY_MAX_BYTES,
-    count: Buffer.byteLength(JSON.stringify(releaseTablePolicy(table, writers))),
+    count: Buffer.byteLength(JSON.stringify(releaseTablePolicy(table, writers, [roleArn("deployer"), ...config.rollback.deployerRoleArns]))),
     where: `the release table's policy (${config.rollback.operatorRoleArns.length} operator and ${config.rollback.deployerRoleArns.length} deployer roles)`,
     fix: "name fewer, shared operator roles in rollback.operatorRoleArns and deployer roles in rollback.deployerRoleArns",
   });

@@ -5,7 +5,7 @@
  */
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
-import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, GetResourcePolicyCommand, PolicyNotFoundException, PutResourcePolicyCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { type AwsSettings, sdkClientConfig } from "./awsClients";
 import { isDeepStrictEqual } from "node:util";
@@ -61,6 +61,29 @@ export interface ReleaseBackend {
   forget?(service: string): void;
   /** The account's Lambda concurrency limit (GetAccountSettings), where the backend reaches AWS. */
   lambdaConcurrencyLimit?(): Promise<number | undefined>;
+  /**
+   * Compares the table's live resource policy with `policy` (what this stack writes) and, unless
+   * `dryRun`, puts it back when it is missing or differs: Pulumi compares with its own state,
+   * not the live policy, so a policy removed or edited outside Pulumi would stay that way.
+   */
+  ensureTablePolicy?(tableArn: string, policy: string, dryRun: boolean): Promise<TablePolicyCheck>;
+}
+
+/** What {@link ReleaseBackend.ensureTablePolicy} found. */
+export type TablePolicyCheck = "in-place" | { readonly found: "missing" | "changed"; readonly restored: boolean };
+
+/** The same policy, however a service reformats it (key order, whitespace, a one-element list). */
+export function samePolicy(a: string, b: string): boolean {
+  const norm = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.length === 1 ? norm(v[0]) : v.map(norm);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)).map(([k, x]) => [k, norm(x)]));
+    return v;
+  };
+  try {
+    return isDeepStrictEqual(norm(JSON.parse(a)), norm(JSON.parse(b)));
+  } catch {
+    return false;
+  }
 }
 
 /** How long an announcement's key stays claimed: longer than anything it is about lasts. */
@@ -162,6 +185,7 @@ export class ReleaseStateUnavailableError extends Error {
  * `aws:profile`, `aws:assumeRoles`...) and the SDK's usual environment (incl. AWS_ENDPOINT_URL).
  */
 export class DynamoReleaseBackend implements ReleaseBackend {
+  private readonly ddb: DynamoDBClient;
   private readonly store: ReleaseStore;
   private readonly traffic: Traffic;
   private readonly cloudwatch: CloudWatchClient;
@@ -177,7 +201,8 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     private readonly alarmNamePrefix?: string,
   ) {
     const config = sdkClientConfig(settings);
-    this.store = new ReleaseStore(new DynamoDBClient(config), tableName);
+    this.ddb = new DynamoDBClient(config);
+    this.store = new ReleaseStore(this.ddb, tableName);
     this.traffic = new Traffic(new ElasticLoadBalancingV2Client(config));
     this.cloudwatch = new CloudWatchClient(config);
     this.sns = new SNSClient(config);
@@ -188,6 +213,19 @@ export class DynamoReleaseBackend implements ReleaseBackend {
 
   async lambdaConcurrencyLimit(): Promise<number | undefined> {
     return (await this.lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.ConcurrentExecutions;
+  }
+
+  async ensureTablePolicy(tableArn: string, policy: string, dryRun: boolean): Promise<TablePolicyCheck> {
+    let live: string | undefined;
+    try {
+      live = (await this.ddb.send(new GetResourcePolicyCommand({ ResourceArn: tableArn }))).Policy;
+    } catch (err) {
+      if (!(err instanceof PolicyNotFoundException)) throw err;
+    }
+    if (live !== undefined && samePolicy(live, policy)) return "in-place";
+    const found = live === undefined ? "missing" : "changed";
+    if (!dryRun) await this.ddb.send(new PutResourcePolicyCommand({ ResourceArn: tableArn, Policy: policy }));
+    return { found, restored: !dryRun };
   }
 
   async get(service: string): Promise<ReleaseState | undefined> {
@@ -293,6 +331,21 @@ export class MemoryReleaseBackend implements ReleaseBackend {
   }
   constructor(readonly store = new MemoryReleaseStore()) {}
 
+  /**
+   * The table's live resource policy, by table ARN: absent until the first check (which finds
+   * what Pulumi has just put), `null` once removed. Tests remove or edit it as someone outside
+   * Pulumi would.
+   */
+  readonly tablePolicies = new Map<string, string | null>();
+
+  ensureTablePolicy(tableArn: string, policy: string, dryRun: boolean): Promise<TablePolicyCheck> {
+    if (!this.tablePolicies.has(tableArn)) this.tablePolicies.set(tableArn, policy);
+    const live = this.tablePolicies.get(tableArn) ?? undefined;
+    if (live !== undefined && samePolicy(live, policy)) return Promise.resolve("in-place");
+    if (!dryRun) this.tablePolicies.set(tableArn, policy);
+    return Promise.resolve({ found: live === undefined ? "missing" : "changed", restored: !dryRun });
+  }
+
   get(service: string): Promise<ReleaseState | undefined> {
     return this.store.get(service);
   }
@@ -324,6 +377,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     record: (service, routing, events, deployedWeights, deployed) => backend.record(service, routing, events, deployedWeights, deployed),
     forget: (service) => void reads.delete(service),
     ...(backend.lambdaConcurrencyLimit ? { lambdaConcurrencyLimit: backend.lambdaConcurrencyLimit.bind(backend) } : {}),
+    ...(backend.ensureTablePolicy ? { ensureTablePolicy: backend.ensureTablePolicy.bind(backend) } : {}),
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
   };
 }

@@ -3,7 +3,8 @@
  * at what a record names, image mode deploys what it holds), so only the identities that must
  * write it may: the rollback Lambda's and release driver's roles, the identity running
  * `pulumi up`, and the operators' roles (`remedy promote/abort/rollback`). Every other principal
- * of the account is denied writes, whatever its IAM policies allow.
+ * of the account is denied writes, whatever its IAM policies allow; and only the deployers may
+ * change the policy or the table.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -26,8 +27,18 @@ export const TABLE_WRITE_ACTIONS = [
   "dynamodb:PartiQLDelete",
 ] as const;
 
+/**
+ * What would take the item policy away or the items with it: replacing or removing this policy,
+ * changing or deleting the table, and a TTL setting (a TTL on `revision` would have DynamoDB
+ * delete every state item). All among the actions DynamoDB accepts in a table's resource-based
+ * policy. Only the deployers keep them; the account's root can always remove a table's policy
+ * ("the root principal ... can perform DeleteResourcePolicy requests, even if your resource-based
+ * policy explicitly denies", DynamoDB API reference), so this cannot lock the account out.
+ */
+export const TABLE_ADMIN_ACTIONS = ["dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:UpdateTimeToLive"] as const;
+
 /** @internal The policy document. */
-export function releaseTablePolicy(table: string, writers: readonly string[]) {
+export function releaseTablePolicy(table: string, writers: readonly string[], deployers: readonly string[] = writers) {
   const unique = [...new Set(writers)].sort();
   return {
     Version: "2012-10-17",
@@ -40,6 +51,16 @@ export function releaseTablePolicy(table: string, writers: readonly string[]) {
         // The table itself: none of these actions has another resource type (no index or stream).
         Resource: table,
         Condition: { ArnNotEquals: { "aws:PrincipalArn": unique } },
+      },
+      {
+        // The policy protects itself (issue 35, 2): without this, any principal allowed
+        // dynamodb:* removes it and becomes a writer.
+        Sid: "OnlyDeployersAdminister",
+        Effect: "Deny",
+        Principal: "*",
+        Action: [...TABLE_ADMIN_ACTIONS],
+        Resource: table,
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [...new Set(deployers)].sort() } },
       },
     ],
   };
@@ -54,12 +75,18 @@ export function deployerArn(parent: pulumi.Resource): pulumi.Output<string> {
   return aws.iam.getSessionContextOutput({ arn: identity.arn }, { parent }).issuerArn;
 }
 
-export function restrictTableWrites(name: string, args: { readonly tableArn: pulumi.Input<string>; readonly writers: pulumi.Input<pulumi.Input<string>[]> }, opts: pulumi.CustomResourceOptions = {}): aws.dynamodb.ResourcePolicy {
+export function restrictTableWrites(
+  name: string,
+  args: { readonly tableArn: pulumi.Input<string>; readonly writers: pulumi.Input<pulumi.Input<string>[]>; readonly deployers: pulumi.Input<pulumi.Input<string>[]> },
+  opts: pulumi.CustomResourceOptions = {},
+): aws.dynamodb.ResourcePolicy {
   return new aws.dynamodb.ResourcePolicy(
     name,
     {
       resourceArn: args.tableArn,
-      policy: pulumi.all([pulumi.output(args.tableArn), pulumi.output(args.writers)]).apply(([table, writers]) => JSON.stringify(releaseTablePolicy(table, writers))),
+      policy: pulumi
+        .all([pulumi.output(args.tableArn), pulumi.output(args.writers), pulumi.output(args.deployers)])
+        .apply(([table, writers, deployers]) => JSON.stringify(releaseTablePolicy(table, writers, deployers))),
     },
     opts,
   );

@@ -11,7 +11,7 @@ import { Phase, type ReleaseEvent, applyEvent } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { resolveImageMode } from "../../stacks/main";
 import { buildStack } from "../../stacks/program";
-import { MemoryReleaseBackend } from "../../stacks/releases";
+import { MemoryReleaseBackend, samePolicy } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { T, archiveFile, dependsOn, mockCluster, ofType, one, promiseOf, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
@@ -453,12 +453,41 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     for (const action of ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate"]) {
       assert.ok(await denies(policy, { action, resource: table, context: { "aws:PrincipalArn": wildcard } }), action);
     }
+    // The policy protects itself (issue 35, 2): nobody but the deployers replaces or removes it,
+    // changes or deletes the table, or sets a TTL, not even a dynamodb:* principal or the
+    // Lambdas' and operators' roles (writers of items, not of the table).
+    const roles = ofType("aws:iam/role:Role").map((r) => r.state.arn as string);
+    for (const action of ["dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:UpdateTimeToLive"]) {
+      for (const who of [wildcard, ...roles]) assert.ok(await denies(policy, { action, resource: table, context: { "aws:PrincipalArn": who } }), `${action} by ${who}`);
+      for (const who of [ci, breakGlass]) assert.equal(await denies(policy, { action, resource: table, context: { "aws:PrincipalArn": who } }), false, `${action} by the deployer ${who}`);
+    }
+    assert.ok(roles.length >= 2, "the rollback Lambda's and the driver's roles were asked about");
     // And each service's record waits for that policy (a new deployer's writes would be denied by the old one).
     const deps = await (built.releases.get("payments") as unknown as { allResources(): Promise<Set<{ urn: unknown }>> }).allResources();
     const urns = await Promise.all([...deps].map((r) => promiseOf(r.urn as never)));
     assert.ok(urns.some((u) => String(u).endsWith("::release-table")), `the record depends on ${urns.join(", ")}`);
     // A deployer that is not a role is refused, naming the field.
     assert.throws(() => parseStackConfig({ ...raw, rollback: { deployerRoleArns: ["arn:aws:iam::123456789012:user/ci"] } }), /rollback\.deployerRoleArns\[0\]: must be an IAM role ARN such as "arn:aws:iam::123456789012:role\/ci-deployer", got "arn:aws:iam::123456789012:user\/ci"/);
+  });
+
+  it("puts back a table policy removed or edited outside Pulumi on the next up and says so (issue 35, 2)", async () => {
+    // Prepare: deployed once; the policy is then removed (a dynamodb:* principal before this version).
+    const first = await up(0, imageConfig("v2.3.0"));
+    assert.doesNotMatch(first.warnings.join("\n"), /resource policy/, "a fresh stack's policy is in place");
+    const table = one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string;
+    const written = backend.tablePolicies.get(table) as string;
+    assert.match(written, /OnlyDeployersAdminister/);
+    backend.tablePolicies.set(table, null);
+    // Act
+    const second = await up(1, imageConfig("v2.3.0"));
+    // Assess
+    assert.match(second.warnings.join("\n"), /the release table's resource policy is missing \(changed outside Pulumi\); put it back\. Find who changed it in CloudTrail/);
+    assert.ok(samePolicy(backend.tablePolicies.get(table) as string, written));
+    // Edited: the same.
+    backend.tablePolicies.set(table, written.replace("OnlyReleaseWritersWrite", "Relaxed"));
+    const third = await up(2, imageConfig("v2.3.0"));
+    assert.match(third.warnings.join("\n"), /the release table's resource policy is not the one this stack wrote \(changed outside Pulumi\); put it back/);
+    assert.ok(samePolicy(backend.tablePolicies.get(table) as string, written));
   });
 
   it("puts every role the stack creates under the configured permissions boundary, and reserves the rollback Lambda's concurrency", async () => {

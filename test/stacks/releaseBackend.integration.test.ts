@@ -6,7 +6,9 @@
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { parseAwsSettings } from "../../stacks/awsClients";
-import { DynamoReleaseBackend, ReleaseStateUnavailableError } from "../../stacks/releases";
+import { DeleteResourcePolicyCommand, DescribeTableCommand, GetResourcePolicyCommand, PutResourcePolicyCommand } from "@aws-sdk/client-dynamodb";
+import { releaseTablePolicy } from "../../components/rollback/tablePolicy";
+import { DynamoReleaseBackend, ReleaseStateUnavailableError, samePolicy } from "../../stacks/releases";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
 import { motoEnv, type MotoServer } from "../helpers/moto";
 import { PREFIX, TABLE, createWorld, putBareAlarm } from "../helpers/rollbackWorld";
@@ -53,6 +55,31 @@ describe("stacks/releases: DynamoDB backend with the provider's settings (moto)"
       assert.match(err.message, /Check aws:region, aws:profile and aws:assumeRoles/);
       return true;
     });
+  });
+
+  it("puts the table's resource policy back when it was removed or edited outside Pulumi, and only says so in preview (issue 35, 2)", async () => {
+    // Prepare: the world's table with the policy this stack writes.
+    const world = await createWorld(moto.endpoint, ["payments"]);
+    const ddb = world.clients.ddb;
+    const tableArn = (await ddb.send(new DescribeTableCommand({ TableName: TABLE }))).Table?.TableArn as string;
+    const policy = JSON.stringify(releaseTablePolicy(tableArn, ["arn:aws:iam::123456789012:role/rollback", "arn:aws:iam::123456789012:role/ci-deployer"], ["arn:aws:iam::123456789012:role/ci-deployer"]));
+    await ddb.send(new PutResourcePolicyCommand({ ResourceArn: tableArn, Policy: policy }));
+    const backend = new DynamoReleaseBackend(TABLE, parseAwsSettings({ region: "eu-west-1" }), PREFIX);
+    const live = async () => (await ddb.send(new GetResourcePolicyCommand({ ResourceArn: tableArn }))).Policy;
+    // Act + Assess: in place (however the service formats it).
+    assert.equal(await backend.ensureTablePolicy(tableArn, JSON.stringify(JSON.parse(policy), null, 2), false), "in-place");
+    // Removed by a dynamodb:* principal: preview says so and changes nothing; up puts it back.
+    await ddb.send(new DeleteResourcePolicyCommand({ ResourceArn: tableArn }));
+    assert.deepEqual(await backend.ensureTablePolicy(tableArn, policy, true), { found: "missing", restored: false });
+    await assert.rejects(live(), /PolicyNotFound|not found/i);
+    assert.deepEqual(await backend.ensureTablePolicy(tableArn, policy, false), { found: "missing", restored: true });
+    assert.ok(samePolicy((await live()) as string, policy));
+    // Edited (the attacker added itself as a writer): put back too.
+    const edited = JSON.parse(policy) as { Statement: { Condition: { ArnNotEquals: { "aws:PrincipalArn": string[] } } }[] };
+    edited.Statement[0].Condition.ArnNotEquals["aws:PrincipalArn"].push("arn:aws:iam::123456789012:role/attacker");
+    await ddb.send(new PutResourcePolicyCommand({ ResourceArn: tableArn, Policy: JSON.stringify(edited) }));
+    assert.deepEqual(await backend.ensureTablePolicy(tableArn, policy, false), { found: "changed", restored: true });
+    assert.ok(samePolicy((await live()) as string, policy));
   });
 
   it("names the setting and the fix for provider settings it cannot honour", () => {

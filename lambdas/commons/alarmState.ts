@@ -21,6 +21,8 @@ export interface AlarmNow {
   readonly reason: string;
   /** When it entered `state`, ISO-8601. */
   readonly since: string;
+  /** What ALARM invokes (ARNs), as the alarm has them. */
+  readonly actions: readonly string[];
 }
 
 /**
@@ -31,7 +33,7 @@ export async function describeAlarm(cloudwatch: CloudWatchClient, name: string, 
   const out = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [name], AlarmTypes: ["MetricAlarm"] }), requestOptions(abortSignal));
   const a = out.MetricAlarms?.find((x) => x.AlarmName === name);
   if (!a) return undefined;
-  return { state: a.StateValue ?? "?", reason: a.StateReason ?? "", since: (a.StateUpdatedTimestamp ?? new Date(0)).toISOString() };
+  return { state: a.StateValue ?? "?", reason: a.StateReason ?? "", since: (a.StateUpdatedTimestamp ?? new Date(0)).toISOString(), actions: a.AlarmActions ?? [] };
 }
 
 /** CloudWatch's limit of names in one DescribeAlarms request. */

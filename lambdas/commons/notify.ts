@@ -17,17 +17,29 @@ import { requestOptions } from "./sdk";
 import type { OutboxMessage } from "./releaseStore";
 import { truncate } from "./text";
 
+/**
+ * Chat renders the custom notification's text as markdown (`client-markdown`), and what remedy
+ * records and pages carries text it does not write: an alarm's StateReason (anyone allowed
+ * SetAlarmState sets it), an operator's --reason. So the body goes out as a code block (shown as
+ * typed in Slack and Teams: no links, formatting or mentions), each next step as inline code, and
+ * the title without markdown's characters (issue 35, 5).
+ */
+export function chatPlain(text: string): { block: string; inline: string; title: string } {
+  const noTicks = text.replace(/`/g, "'");
+  return { block: "```\n" + noTicks + "\n```", inline: "`" + noTicks.replace(/\s+/g, " ") + "`", title: text.replace(/[*_~`<>|[\]]/g, "") };
+}
+
 /** The Chatbot custom notification for a message (what HTTPS subscribers receive). */
 export function chatNotification(message: OutboxMessage): Record<string, unknown> {
-  const next = message.lines.filter((l) => /^(Act|Next|Run)\b/.test(l)).map((l) => l.replace(/^(Act|Next):\s*/, ""));
+  const next = message.lines.filter((l) => /^(Act|Next|Run)\b/.test(l)).map((l) => chatPlain(l.replace(/^(Act|Next):\s*/, "")).inline);
   const a = message.attributes;
   return {
     version: "1.0",
     source: "custom",
     content: {
       textType: "client-markdown",
-      title: message.subject,
-      description: truncate(message.lines.filter((l) => !/^(Act|Next|Run)\b/.test(l)).join("\n"), 3500),
+      title: chatPlain(message.subject).title,
+      description: chatPlain(truncate(message.lines.filter((l) => !/^(Act|Next|Run)\b/.test(l)).join("\n"), 3500)).block,
       ...(next.length > 0 ? { nextSteps: next } : {}),
       keywords: [a.event ?? a.outcome, a.service, a.stack].filter((k): k is string => typeof k === "string"),
     },

@@ -15,7 +15,7 @@ import type { Context } from "aws-lambda";
 import { createHash, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { parseAlarmName } from "../../core/alarms";
+import { ALARM_KINDS, parseAlarmName } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { publishWeight } from "./powertools";
 import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
@@ -60,6 +60,16 @@ export interface RollbackDeps {
   readonly expectedRegion?: string;
   /** Random id per write; defaults to `crypto.randomUUID` (tests pin it). */
   readonly newWriteId?: () => string;
+  /**
+   * This function's ARN, when the invocation's context does not give it (`invokedFunctionArn`):
+   * an alarm acts only when its AlarmActions name this function, as the rollback alarms do.
+   */
+  readonly functionArn?: string;
+}
+
+/** A Lambda ARN without its version or alias qualifier. */
+export function unqualifiedFunctionArn(arn: string): string {
+  return arn.split(":").slice(0, 7).join(":");
 }
 
 export const Outcome = {
@@ -121,6 +131,8 @@ export function createRollbackHandler(deps: RollbackDeps) {
   };
   /** Milliseconds left before Lambda stops this invocation; unlimited outside Lambda. */
   let remaining: () => number = () => Number.POSITIVE_INFINITY;
+  /** This function's ARN (the invocation's, else the configured one). */
+  let self: string | undefined = deps.functionArn;
 
   function count(name: string, service?: string): void {
     const m = metrics.singleMetric();
@@ -254,6 +266,19 @@ export function createRollbackHandler(deps: RollbackDeps) {
         count("UnconfirmedEvents", target.service);
         logger.warn("the event says ALARM, CloudWatch does not", { alarm: signal.alarmName, cloudwatch: now$.state });
         return { ...base, outcome: Outcome.Ignored, reason: `CloudWatch has ${signal.alarmName} in ${now$.state} (since ${now$.since}), not ALARM as the event says; not rolling back` };
+      }
+      // Only alarms this stack made to roll back (issue 35, 5): a page-only alarm, or one someone
+      // with PutMetricAlarm made up under a matching name, does not invoke this function from
+      // CloudWatch (its AlarmActions do not name it) and its kind is not one pulumi up recorded.
+      const kind = parseAlarmName(deps.alarmPrefix, signal.alarmName)?.kind;
+      const kinds: readonly string[] = state?.routing.alarmKinds ?? ALARM_KINDS;
+      if (kind === undefined || (state && !kinds.includes(kind))) {
+        count("IgnoredEvents", target.service);
+        return { ...base, outcome: Outcome.Ignored, reason: `${signal.alarmName} is not one of the alarms pulumi up made for ${target.service} (kinds ${kinds.join(", ")}); not acting on it` };
+      }
+      if (self !== undefined && !now$.actions.map(unqualifiedFunctionArn).includes(self)) {
+        count("IgnoredEvents", target.service);
+        return { ...base, outcome: Outcome.Ignored, reason: `${signal.alarmName} does not name this function among its alarm actions (a page-only alarm, or not this stack's); not rolling back` };
       }
       // What is recorded and paged is CloudWatch's reason and time, not the event's text.
       signal = { ...signal, reason: now$.reason, at: now$.since };
@@ -469,6 +494,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const started = performance.now(); // monotonic, sub-millisecond: flip latency
     if (context) logger.addContext(context);
     remaining = context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis() : () => Number.POSITIVE_INFINITY;
+    self = context?.invokedFunctionArn ? unqualifiedFunctionArn(context.invokedFunctionArn) : deps.functionArn;
     let signals: AlarmSignal[];
     try {
       signals = parseAlarmEvent(event);

@@ -40,6 +40,8 @@ import type { SlotWeights } from "../../core/weights";
 export const REGION = "eu-west-1";
 export const PREFIX = "remedy-test";
 export const TABLE = "remedy-test-releases";
+/** The rollback function the world's rollback alarms invoke (and the handler knows itself as). */
+export const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-test-rollback";
 /**
  * Moves a rule the way someone outside remedy does (the console, Pulumi's provider, a racing
  * writer in a test): a raw ModifyRule, not through Traffic, whose setWeights takes only checked
@@ -265,7 +267,8 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
             EvaluationPeriods: def.evaluationPeriods,
             DatapointsToAlarm: def.datapointsToAlarm,
             TreatMissingData: def.treatMissingData,
-            AlarmActions: [topicArn],
+            // As AutoRollback deploys them: a rollback alarm invokes the function and pages.
+            AlarmActions: def.action === "rollback" ? [FUNCTION_ARN, topicArn] : [topicArn],
             ...(def.metric
               ? {
                   Namespace: def.metric.namespace,
@@ -361,16 +364,18 @@ export function handlerDeps(endpoint: string, topicArn: string, overrides: Parti
     alarmPrefix: PREFIX,
     logger,
     metrics,
+    functionArn: FUNCTION_ARN,
     ...overrides,
   };
   return { deps, logs, emf, handler: createRollbackHandler(deps) };
 }
 
 /** Creates an alarm remedy did not define (another stack's, or one for a service with no state). */
-export function putBareAlarm(cw: CloudWatchClient, name: string) {
+export function putBareAlarm(cw: CloudWatchClient, name: string, actions: string[] = []) {
   return cw.send(
     new PutMetricAlarmCommand({
       AlarmName: name,
+      ...(actions.length > 0 ? { AlarmActions: actions } : {}),
       Namespace: "AWS/ApplicationELB",
       MetricName: "HTTPCode_Target_5XX_Count",
       Statistic: "Sum",

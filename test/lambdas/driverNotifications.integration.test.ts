@@ -108,8 +108,8 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
       content: {
         textType: "client-markdown",
         title: "remedy prod: payments v3 paused at 10%: waiting for remedy promote",
-        description: "payments: v3 (green) holds at 10% (canary done).\nTraffic: blue 90% / green 10%.",
-        nextSteps: ["remedy promote payments moves it on."],
+        description: "```\npayments: v3 (green) holds at 10% (canary done).\nTraffic: blue 90% / green 10%.\n```",
+        nextSteps: ["`remedy promote payments moves it on.`"],
         keywords: ["paused", "payments", "prod"],
       },
       metadata: {
@@ -119,5 +119,19 @@ describe("lambdas/releaseDriver: lifecycle notifications against moto", function
         additionalContext: { event: "paused", severity: "action", service: "payments", stack: "prod" },
       },
     });
+  });
+
+  it("renders text remedy did not write as plain text in chat: an alarm's reason cannot format, link or mention (issue 35, 5)", () => {
+    const hostile = "Threshold Crossed <!channel> *urgent* [click](https://evil.example) `code` ```";
+    const chat = chatNotification({
+      subject: "remedy: payments rolled back *now*",
+      lines: [`Reason: ${hostile}`, `Act: remedy abort payments --reason "${hostile}"`],
+      attributes: { outcome: "rolled-back", service: "payments", stack: "prod" },
+    }) as { content: { title: string; description: string; nextSteps: string[] } };
+    // One code block, whose content cannot close it.
+    assert.match(chat.content.description, /^```\n[^`]*\n```$/);
+    assert.ok(chat.content.description.includes("<!channel> *urgent* [click](https://evil.example) 'code' " + "'".repeat(3)));
+    assert.match(chat.content.nextSteps[0] ?? "", /^`[^`]*`$/);
+    assert.equal(chat.content.title, "remedy: payments rolled back now");
   });
 });

@@ -10,7 +10,7 @@ import { Slot } from "../../core/slots";
 import { Outcome, type RollbackResult } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, cwTimestamp, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
-import { PREFIX, createWorld, handlerDeps, putBareAlarm as putWorldAlarm, type World, moveRuleByHand } from "../helpers/rollbackWorld";
+import { FUNCTION_ARN, PREFIX, createWorld, handlerDeps, putBareAlarm as putWorldAlarm, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 import { dashboardWeightSeries, emfSeries } from "../helpers/weightSeries";
 
 describe("lambdas/rollback against moto_server", function () {
@@ -284,12 +284,31 @@ describe("lambdas/rollback against moto_server", function () {
   });
 
   it("escalates when a service has no release state", async () => {
-    await putBareAlarm(`${PREFIX}/search/green/error-rate`);
+    await putWorldAlarm(world.clients.cw, `${PREFIX}/search/green/error-rate`, [FUNCTION_ARN]);
     const alarm = await world.setAlarm(`${PREFIX}/search/green/error-rate`, "ALARM");
     const r = await h.handler(alarmActionEvent(alarm));
     assert.equal(r.outcome, Outcome.Escalated);
     assert.match(r.results[0].reason, /no release state for search in remedy-test-releases; run `pulumi up`/);
     assert.equal((await world.notifications()).length, 1);
+  });
+
+  it("acts only on alarms pulumi up made to roll back: not a made-up custom-* name, not a page-only alarm (issue 35, 5)", async () => {
+    // Prepare: payments records the built-in four kinds. Someone with PutMetricAlarm makes up a
+    // custom alarm under this stack's naming (even naming the function), and a page-only alarm
+    // of a recorded kind exists (its actions page, they do not invoke the function).
+    const madeUp = `${PREFIX}/payments/green/custom-anything`;
+    await putWorldAlarm(world.clients.cw, madeUp, [FUNCTION_ARN]);
+    const pageOnly = greenErrors();
+    await putWorldAlarm(world.clients.cw, pageOnly, [world.topicArn]); // replaces the rollback alarm with a page-only one
+    // Act
+    const r1 = await h.handler(alarmActionEvent(await world.setAlarm(madeUp, "ALARM")));
+    const r2 = await h.handler(alarmActionEvent(await world.setAlarm(pageOnly, "ALARM")));
+    // Assess: nothing flipped, nothing recorded, each says why.
+    assert.deepEqual([r1.outcome, r2.outcome], [Outcome.Ignored, Outcome.Ignored]);
+    assert.match(r1.results[0].reason, /custom-anything is not one of the alarms pulumi up made for payments \(kinds error-rate, .*\); not acting on it/);
+    assert.match(r2.results[0].reason, /does not name this function among its alarm actions \(a page-only alarm, or not this stack's\); not rolling back/);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 90, green: 10 });
+    assert.equal((await world.store.history("payments")).filter((e) => e.action === "roll-back").length, 0);
   });
 
   it("retries throttled ModifyRule calls and flips exactly once", async () => {

@@ -20,6 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NotificationsSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { bundledFunction, checkedPolicy, logGroupAndRole } from "../rollback/lambdaParts";
+import { publishOnlyBy } from "../rollback/rollbackFunction";
 
 export interface StackNotificationsArgs {
   /**
@@ -126,6 +127,9 @@ export class StackNotifications extends pulumi.ComponentResource {
       { topic: args.topicArn, protocol: "lambda", endpoint: fn.arn, filterPolicy: JSON.stringify({ event: [...events] }), filterPolicyScope: "MessageAttributes" },
       { parent: this, dependsOn: [permission] },
     );
+    // Not SNS's default policy (any principal of the account may publish fake notices into the
+    // channel): the stack topic's, with the relay as the only publisher (issue 35, 7).
+    new aws.sns.TopicPolicy(base, { arn: topic.arn, policy: pulumi.all([topic.arn, role.arn]).apply(([t, r]) => JSON.stringify({ Version: "2012-10-17", Statement: publishOnlyBy(t, [r]) })) }, parent);
     this.channelTopics[channel] = topic;
     this.relays[channel] = fn;
     return topic.arn;

@@ -371,18 +371,29 @@ export function topicPolicy(t: { topic: string; account: string; region: string;
         Resource: t.topic,
         Condition: { ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${t.region}:${t.account}:alarm:${t.alarmNamePrefix}*` }, StringEquals: { "aws:SourceAccount": t.account } },
       },
-      { Sid: "StackRolesPublish", Effect: "Allow", Principal: { AWS: t.publishers }, Action: "sns:Publish", Resource: t.topic },
-      {
-        Sid: "NobodyElsePublishes",
-        Effect: "Deny",
-        Principal: "*",
-        Action: "sns:Publish",
-        Resource: t.topic,
-        Condition: { ArnNotEquals: { "aws:PrincipalArn": t.publishers }, Bool: { "aws:PrincipalIsAWSService": "false" } },
-      },
-      { Sid: "TlsOnly", Effect: "Deny", Principal: "*", Action: "sns:*", Resource: t.topic, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+      ...publishOnlyBy(t.topic, t.publishers),
     ],
   };
+}
+
+/**
+ * The statements that keep a topic's messages remedy's: only `publishers` (roles) publish, every
+ * other principal is denied (AWS services keep what their own statements grant), TLS only. The
+ * stack's topic and each filtered chat channel's topic have them (issue 35, 7).
+ */
+export function publishOnlyBy(topic: string, publishers: readonly string[]) {
+  return [
+    { Sid: "StackRolesPublish", Effect: "Allow", Principal: { AWS: [...publishers] }, Action: "sns:Publish", Resource: topic },
+    {
+      Sid: "NobodyElsePublishes",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "sns:Publish",
+      Resource: topic,
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": [...publishers] }, Bool: { "aws:PrincipalIsAWSService": "false" } },
+    },
+    { Sid: "TlsOnly", Effect: "Deny", Principal: "*", Action: "sns:*", Resource: topic, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+  ];
 }
 
 /** @internal The rollback role's policy: every mutating action on named (or this stack's tagged) resources only. */

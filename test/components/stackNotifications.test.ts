@@ -5,6 +5,7 @@ import { remedyConfig } from "../helpers/fixtures";
 import { buildStack } from "../../stacks/program";
 import { MemoryReleaseBackend } from "../../stacks/releases";
 import { one, ofType, recorded, settle } from "../helpers/pulumiMocks";
+import { denies } from "../helpers/iamPolicy";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -72,6 +73,15 @@ describe("components/StackNotifications: chat channels and webhooks on the stack
     const publish = (policy.Statement as Obj[]).find((st) => st.Sid === "PublishToTheChannelTopic") as Obj;
     assert.deepEqual(publish.Resource, [topic.state.arn]);
     assert.deepEqual(Object.keys(n.relays), ["pager"]);
+    // Not SNS's default policy (issue 35, 7): only the relay publishes into the channel, over TLS;
+    // any other principal of the account is denied, whatever its IAM policies allow.
+    const tp = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy", "notifications-pager").inputs.policy as string) as { Statement: unknown[] };
+    assert.equal(one("aws:sns/topicPolicy:TopicPolicy", "notifications-pager").inputs.arn, topic.state.arn);
+    const relayRole = one("aws:iam/role:Role", "notifications-pager-relay").state.arn as string;
+    const publishBy = (who: string, tls = "true") => denies(tp, { action: "sns:Publish", resource: topic.state.arn as string, context: { "aws:PrincipalArn": who, "aws:PrincipalIsAWSService": "false", "aws:SecureTransport": tls } });
+    assert.equal(await publishBy(relayRole), false, "the relay publishes");
+    assert.equal(await publishBy("arn:aws:iam::123456789012:role/someone"), true, "anyone else is denied");
+    assert.equal(await publishBy(relayRole, "false"), true, "TLS only");
   });
 
   it("refuses two channels with one name before registering anything", async () => {

@@ -280,6 +280,27 @@ export class ReleaseStore {
     }
   }
 
+  /**
+   * Gives back an escalation's claim made at `nowMs` whose page could not be sent, so the next
+   * event pages (only that claim: a later one by another copy is left alone).
+   */
+  async releaseEscalation(service: string, key: string, nowMs: number): Promise<void> {
+    try {
+      await this.ddb.send(
+        // UpdateItem (which the rollback role has), not DeleteItem: the claim is its pagedAt.
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk: `escalation#${key}` }),
+          UpdateExpression: "REMOVE pagedAt",
+          ConditionExpression: "pagedAt = :mine",
+          ExpressionAttributeValues: marshall({ ":mine": nowMs }),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
   /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */
   async settleNotification(service: string, sk: string, claimer: string, outcome: "sent" | "pending", at: string): Promise<void> {
     try {

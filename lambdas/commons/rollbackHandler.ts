@@ -167,11 +167,14 @@ export function createRollbackHandler(deps: RollbackDeps) {
     count("Escalations", target.service);
     // One page per service, alarm and cause per window, however many events repeat it.
     const key = createHash("sha256").update(JSON.stringify([signal.alarmName, why])).digest("hex").slice(0, 16);
-    if (deps.topicArn && !(await deps.store.claimEscalation(target.service, key, now(), defaults.ESCALATION_PAGE_WINDOW_MS))) {
+    const claimedAt = now();
+    if (deps.topicArn && !(await deps.store.claimEscalation(target.service, key, claimedAt, defaults.ESCALATION_PAGE_WINDOW_MS))) {
       count("DuplicateEscalations", target.service);
       return { outcome: Outcome.Escalated, reason: `${why} (already paged within ${defaults.ESCALATION_PAGE_WINDOW_MS / 60_000} min)`, alarm: signal.alarmName, service: target.service };
     }
-    await publish({
+    // A page that could not be sent gives its claim back (issue 35, 9): the retry, or the next
+    // event, pages instead of finding the window taken by a page nobody got.
+    const page = publish({
       subject: `remedy: ${target.service} NOT rolled back automatically`,
       lines: [
         `remedy could not roll back ${target.service} automatically; act now.`,
@@ -182,6 +185,12 @@ export function createRollbackHandler(deps: RollbackDeps) {
       ],
       attributes: { service: target.service, outcome: Outcome.Escalated, event: "escalated", severity: "action" },
     });
+    try {
+      await page;
+    } catch (err) {
+      await deps.store.releaseEscalation(target.service, key, claimedAt).catch((e: Error) => logger.error("could not give the escalation's claim back", { error: e.message }));
+      throw err;
+    }
     return { outcome: Outcome.Escalated, reason: why, alarm: signal.alarmName, service: target.service };
   }
 

@@ -76,6 +76,23 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
   });
 
   describe("notifications are an idempotent step of their own", () => {
+    it("gives an escalation's page window back when its page could not be sent, so the retry pages (issue 35, 9)", async () => {
+      // Prepare: the rollback target (blue) has no healthy targets, so the alarm escalates; SNS fails past the retries.
+      await world.deregisterAll("payments", "blue");
+      proxy.inject("Publish", "unavailable", 3);
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 40%");
+      // Act: the first delivery cannot page; Lambda's retry delivers the same event.
+      await assert.rejects(h.handler(alarmActionEvent(alarm)));
+      const retry = await h.handler(alarmActionEvent(alarm));
+      // Assess: the retry paged, once, and was not taken for a duplicate.
+      assert.equal(retry.outcome, Outcome.Escalated);
+      assert.doesNotMatch(retry.results[0].reason, /already paged/);
+      const notes = await world.notifications();
+      assert.deepEqual(notes.map((n) => n.subject), ["remedy: payments NOT rolled back automatically"]);
+      // A third delivery inside the window is the duplicate.
+      assert.match((await h.handler(alarmActionEvent(alarm))).results[0].reason, /already paged within 15 min/);
+    });
+
     it("keeps the notification pending when SNS fails past its retries, and sends it on the redelivery", async () => {
       // Prepare
       proxy.inject("Publish", "unavailable", 3);

@@ -243,29 +243,33 @@ export function createRollbackHandler(deps: RollbackDeps) {
 
   async function rollBack(signal: AlarmSignal, target: Target, started: number, manual?: { force: boolean }, confirm = false): Promise<SignalResult> {
     const base = { alarm: signal.alarmName, service: target.service };
-    let state: ReleaseState | undefined;
-    let now$: AlarmNow | undefined;
-    let prefetched: Promise<{ hint: { targetGroupArn: string; ruleArn: string }; healthy: number; rule: Rule | undefined } | undefined> | undefined;
-    try {
-      // The event's claim of ALARM and its reason are not evidence: anyone allowed to invoke the
-      // function could send them. CloudWatch's own record is read beside the release state (in
-      // parallel: no extra round trip before the flip).
-      // The rollback target the alarm names (its description's hint) is read in the same round
-      // trip: its health and the rule. Used below only where the release state names the same
-      // rule and group; otherwise read again. A failed prefetch is just not used.
-      const hint = signal.hint;
-      prefetched = hint
-        ? Promise.all([deps.traffic.healthyTargets(hint.targetGroupArn), deps.traffic.rulesByArn([hint.ruleArn])]).then(
-            ([healthy, rules]) => ({ hint, healthy, rule: rules.get(hint.ruleArn) }),
-            () => undefined,
-          )
-        : undefined;
-      [state, now$] = await Promise.all([deps.store.get(target.service), confirm ? describeAlarm(deps.cloudwatch, signal.alarmName) : Promise.resolve(undefined)]);
-      remember(state);
-    } catch (err) {
-      if (err instanceof ReleaseStateError) return escalate(signal, target, err.message);
-      throw err;
-    }
+    // The event's claim of ALARM and its reason are not evidence: anyone allowed to invoke the
+    // function could send them. CloudWatch's own record is read beside the release state (in
+    // parallel: no extra round trip before the flip).
+    // The rollback target the alarm names (its description's hint) is read in the same round
+    // trip: its health and the rule. Used below only where the release state names the same
+    // rule and group; otherwise read again. A failed prefetch is just not used.
+    const hint = signal.hint;
+    const prefetched: Promise<{ hint: { targetGroupArn: string; ruleArn: string }; healthy: number; rule: Rule | undefined } | undefined> | undefined = hint
+      ? Promise.all([deps.traffic.healthyTargets(hint.targetGroupArn), deps.traffic.rulesByArn([hint.ruleArn])]).then(
+          ([healthy, rules]) => ({ hint, healthy, rule: rules.get(hint.ruleArn) }),
+          () => undefined,
+        )
+      : undefined;
+    // A record that fails validation is escalated, but only once the alarm is confirmed (issue
+    // 35, 10): the page carries CloudWatch's reason, never the event's, and a made-up alarm
+    // name (a fresh rate-limit key each) pages nobody.
+    const read = deps.store.get(target.service).then(
+      (s) => ({ s }),
+      (err: unknown) => {
+        if (err instanceof ReleaseStateError) return { invalid: err };
+        throw err;
+      },
+    );
+    const [got, now$]: [{ s?: ReleaseState; invalid?: ReleaseStateError }, AlarmNow | undefined] = await Promise.all([read, confirm ? describeAlarm(deps.cloudwatch, signal.alarmName) : Promise.resolve(undefined)]);
+    let state = got.s;
+    const invalid = got.invalid;
+    remember(state);
     if (confirm) {
       if (!now$) {
         count("UnconfirmedEvents", target.service);
@@ -292,6 +296,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
       // What is recorded and paged is CloudWatch's reason and time, not the event's text.
       signal = { ...signal, reason: now$.reason, at: now$.since };
     }
+    if (invalid) return escalate(signal, target, invalid.message);
     if (!state) {
       return escalate(signal, target, `no release state for ${target.service} in ${deps.store.tableName}; run \`pulumi up\` to record it`);
     }

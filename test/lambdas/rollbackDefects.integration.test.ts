@@ -10,7 +10,8 @@ import { Slot } from "../../core/slots";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
-import { REGION, createWorld, handlerDeps, type World, moveRuleByHand } from "../helpers/rollbackWorld";
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { REGION, TABLE, createWorld, handlerDeps, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 
 const ACCOUNT = "123456789012";
 
@@ -72,6 +73,34 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
       assert.equal(proxy.forwarded.ModifyRule, 2, "flipped, then re-flipped over pulumi's 80/20");
       assert.equal(proxy.forwarded.DescribeRules, 4, "each flip checks the record against the rule (2, beside the health check), the re-decision reads it after the conflict, and once more after recording");
       assert.equal((await world.notifications()).length, 1);
+    });
+  });
+
+  describe("an invalid stored state (issue 35, 10)", () => {
+    /** Overwrites payments' state item with weights that do not sum to 100 (fails validation). */
+    async function corrupt() {
+      const key = { pk: { S: "payments" }, sk: { S: "state" } };
+      const item = (await world.clients.ddb.send(new GetItemCommand({ TableName: TABLE, Key: key }))).Item;
+      if (!item) throw new Error("no state item");
+      await world.clients.ddb.send(new PutItemCommand({ TableName: TABLE, Item: { ...item, weights: { M: { blue: { N: "90" }, green: { N: "60" } } } } }));
+    }
+
+    it("pages CloudWatch's reason, not the event's, and a made-up alarm name pages nobody", async () => {
+      await corrupt();
+      // A real alarm, its event carrying a forged reason.
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 40%");
+      const forged = alarmActionEvent(alarm);
+      forged.alarmData.state.reason = "<!channel> page this text";
+      const r = await h.handler(forged);
+      assert.equal(r.outcome, Outcome.Escalated);
+      // A made-up alarm name of this stack's shape: no such alarm, no page.
+      const madeUp = alarmActionEvent({ ...alarm, AlarmName: `${alarm.AlarmName?.replace("/green/", "/blue/")}x`, AlarmArn: `${alarm.AlarmArn}x` });
+      const r2 = await h.handler(madeUp);
+      assert.notEqual(r2.outcome, Outcome.Escalated);
+      const notes = await world.notifications();
+      assert.equal(notes.length, 1, notes.map((n) => n.subject).join("; "));
+      assert.match(notes[0].message, /Reason: Threshold Crossed: 5xx 40%/);
+      assert.doesNotMatch(notes[0].message, /page this text/);
     });
   });
 

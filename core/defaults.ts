@@ -209,6 +209,17 @@ export const MAX_NOTIFICATION_CHARS = 64_000;
  */
 export const ROLLBACK_RESERVED_MS = 3_000;
 
+/**
+ * Longest the rollback Lambda retries a throttled DescribeAlarms (the alarm's confirmation) within
+ * one invocation, and the longest wait between two tries, in ms. Past it, humans are paged and
+ * the invocation fails so Lambda retries the event (issue 35, 8).
+ */
+export const ROLLBACK_CONFIRM_MAX_MS = 15_000;
+
+/** The rollback Lambda's Powertools identity: its metrics' namespace and `service` dimension. */
+export const ROLLBACK_METRICS = { namespace: "remedy", serviceName: "remedy-rollback" } as const;
+export const ROLLBACK_CONFIRM_BACKOFF_MAX_MS = 2_000;
+
 /** An optional call is skipped when less than this is left beyond the reserve, in ms. */
 export const ROLLBACK_OPTIONAL_CALL_MIN_MS = 500;
 

@@ -11,14 +11,16 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
+import { ROLLBACK_METRICS } from "../core/defaults";
 import { getStringFromEnv } from "./commons/env";
 import { LambdaConnections } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { createRollbackHandler, type RollbackResult } from "./commons/rollbackHandler";
 import { Traffic } from "./commons/traffic";
 
-const logger = new Logger({ serviceName: "remedy-rollback" });
-const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-rollback" });
+const logger = new Logger({ serviceName: ROLLBACK_METRICS.serviceName });
+// The rollback alarm on ConfirmationThrottled (components/rollback) reads this identity.
+const metrics = new Metrics(ROLLBACK_METRICS);
 
 // One pool of connections for the four clients, closed when idle too long between invocations.
 const connections = new LambdaConnections();

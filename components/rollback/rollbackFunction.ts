@@ -262,6 +262,28 @@ export class RollbackFunction extends pulumi.ComponentResource {
       },
       parent,
     );
+    // CloudWatch throttling the alarms' confirmation (DescribeAlarms, ~9 a second per account and
+    // region, shared with every reader) delays rollbacks: page on the first one (issue 35, 8).
+    new aws.cloudwatch.MetricAlarm(
+      `${name}-confirmation-throttled`,
+      {
+        name: `${args.alarmNamePrefix}-rollback-confirmation-throttled`,
+        alarmDescription:
+          "remedy: CloudWatch throttled the rollback Lambda's DescribeAlarms, so an alarm could not be confirmed at once and a rollback may be late. Find who calls DescribeAlarms so often (CloudTrail); the Lambda retries and pages.",
+        namespace: defaults.ROLLBACK_METRICS.namespace,
+        metricName: "ConfirmationThrottled",
+        dimensions: { service: defaults.ROLLBACK_METRICS.serviceName },
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [this.topic.arn],
+        tags,
+      },
+      parent,
+    );
     new aws.cloudwatch.MetricAlarm(
       `${name}-dlq`,
       {

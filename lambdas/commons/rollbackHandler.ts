@@ -35,6 +35,20 @@ const MAX_ATTEMPTS = 6;
 /** A short random pause after a lost race, growing per attempt: concurrent copies stop colliding in lockstep. */
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * 15 * 2 ** attempt));
 
+/** An AWS error that says "slow down" (CloudWatch's Query and JSON protocols name it differently). */
+export function isThrottle(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].includes(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
+}
+
+/** CloudWatch kept throttling the alarm's confirmation through the invocation's budget. */
+export class ConfirmationThrottledError extends Error {
+  constructor(alarm: string, waitedMs: number) {
+    super(`CloudWatch throttled DescribeAlarms for ${Math.round(waitedMs / 1000)} s: ${alarm} could not be confirmed; humans were paged and Lambda retries the event`);
+    this.name = "ConfirmationThrottledError";
+  }
+}
+
 /** Stay this far below DynamoDB's item limit: never flip what cannot be recorded. */
 const ITEM_BYTES_BUDGET = MAX_ITEM_BYTES - 50 * 1024;
 
@@ -60,6 +74,8 @@ export interface RollbackDeps {
   readonly expectedRegion?: string;
   /** Random id per write; defaults to `crypto.randomUUID` (tests pin it). */
   readonly newWriteId?: () => string;
+  /** Waits between confirmation retries (tests pass one that advances their clock). Default a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /**
    * This function's ARN, when the invocation's context does not give it (`invokedFunctionArn`):
    * an alarm acts only when its AlarmActions name this function, as the rollback alarms do.
@@ -159,6 +175,29 @@ export function createRollbackHandler(deps: RollbackDeps) {
       assertIsError(err);
       logger.warn("could not list firing alarms", { error: err.message });
       return `unavailable: ${err.message}`;
+    }
+  }
+
+  /**
+   * The alarm as CloudWatch holds it, retried through throttling (CloudWatch allows about 9
+   * DescribeAlarms a second per account and region, shared with every reader) with jittered
+   * backoff for as long as the invocation can spare, at most ROLLBACK_CONFIRM_MAX_MS.
+   */
+  async function confirmAlarm(name: string): Promise<AlarmNow | undefined | { throttledMs: number }> {
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await describeAlarm(deps.cloudwatch, name);
+      } catch (err) {
+        if (!isThrottle(err)) throw err;
+        count("ConfirmationThrottled");
+        const wait = Math.min(defaults.ROLLBACK_CONFIRM_BACKOFF_MAX_MS, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const budget = Math.min(remaining() - defaults.ROLLBACK_RESERVED_MS, defaults.ROLLBACK_CONFIRM_MAX_MS - waited);
+        if (wait >= budget) return { throttledMs: waited };
+        await sleep(wait);
+        waited += wait;
+      }
     }
   }
 
@@ -266,7 +305,20 @@ export function createRollbackHandler(deps: RollbackDeps) {
         throw err;
       },
     );
-    const [got, now$]: [{ s?: ReleaseState; invalid?: ReleaseStateError }, AlarmNow | undefined] = await Promise.all([read, confirm ? describeAlarm(deps.cloudwatch, signal.alarmName) : Promise.resolve(undefined)]);
+    const [got, confirmed]: [{ s?: ReleaseState; invalid?: ReleaseStateError }, AlarmNow | undefined | { throttledMs: number }] = await Promise.all([read, confirm ? confirmAlarm(signal.alarmName) : Promise.resolve(undefined)]);
+    if (confirmed && "throttledMs" in confirmed) {
+      // Never act on an unconfirmed event: anyone allowed to invoke this function could send one,
+      // and a throttle only delays a genuine rollback (Lambda retries the event, the release
+      // driver's health watch still runs), while acting would let a forged event move prod. So:
+      // page humans now with the command, and fail so Lambda retries (issue 35, 8).
+      await escalate(
+        { ...signal, reason: "(not confirmed: CloudWatch throttled DescribeAlarms)" },
+        target,
+        `CloudWatch throttled DescribeAlarms for ${Math.round(confirmed.throttledMs / 1000)} s, so ${signal.alarmName} could not be confirmed in ALARM; remedy does not act on an unconfirmed event. Lambda retries it; if ${target.service} is failing now, run remedy rollback ${target.service} --reason <text>`,
+      );
+      throw new ConfirmationThrottledError(signal.alarmName, confirmed.throttledMs);
+    }
+    const now$ = confirmed;
     let state = got.s;
     const invalid = got.invalid;
     remember(state);

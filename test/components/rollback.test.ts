@@ -101,6 +101,10 @@ describe("components/rollback: RollbackFunction", () => {
     assert.equal(errors.threshold, 1);
     assert.deepEqual(errors.alarmActions, [one(T.topic, "rollback-notifications").state.arn]);
     assert.equal(parseAlarmName("remedy-prod", errors.name as string), undefined, "its own alarm never invokes it");
+    // Throttled confirmations page (issue 35, 8), on the series the handler emits (asserted from its EMF in rollbackDefects).
+    const throttled = one(T.alarm, "rollback-confirmation-throttled").inputs as Obj;
+    assert.deepEqual([throttled.name, throttled.namespace, throttled.metricName, throttled.dimensions, throttled.threshold], ["remedy-prod-rollback-confirmation-throttled", "remedy", "ConfirmationThrottled", { service: "remedy-rollback" }, 1]);
+    assert.deepEqual(throttled.alarmActions, [one(T.topic, "rollback-notifications").state.arn]);
     const dead = one(T.alarm, "rollback-dlq").inputs as Obj;
     assert.equal(dead.metricName, "ApproximateNumberOfMessagesVisible");
     assert.equal(dead.dimensions.QueueName, dlq.state.name);

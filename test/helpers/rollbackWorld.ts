@@ -36,6 +36,7 @@ import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/
 import { Traffic } from "../../lambdas/commons/traffic";
 import { LAMBDA_SDK_CONFIG } from "../../lambdas/commons/sdk";
 import type { SlotWeights } from "../../core/weights";
+import { ROLLBACK_METRICS } from "../../core/defaults";
 
 export const REGION = "eu-west-1";
 export const PREFIX = "remedy-test";
@@ -352,7 +353,7 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
 export function handlerDeps(endpoint: string, topicArn: string, overrides: Partial<RollbackDeps> = {}) {
   const c = clients(endpoint);
   const logger = new Logger({ serviceName: "remedy-rollback", logLevel: "INFO" });
-  const metrics = new Metrics({ namespace: "remedy", serviceName: "remedy-rollback" });
+  const metrics = new Metrics(ROLLBACK_METRICS);
   const logs = capture(logger);
   const emf = capture(metrics);
   const deps: RollbackDeps = {

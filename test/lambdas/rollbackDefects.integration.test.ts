@@ -11,7 +11,8 @@ import { Outcome } from "../../lambdas/commons/rollbackHandler";
 import { alarmActionEvent, eventBridgeEvent, snsEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy, type FaultProxy } from "../helpers/faultProxy";
 import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { REGION, TABLE, createWorld, handlerDeps, type World, moveRuleByHand } from "../helpers/rollbackWorld";
+import { FUNCTION_ARN, REGION, TABLE, clients, createWorld, handlerDeps, type World, moveRuleByHand } from "../helpers/rollbackWorld";
+import { emfSeries } from "../helpers/weightSeries";
 
 const ACCOUNT = "123456789012";
 
@@ -73,6 +74,43 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
       assert.equal(proxy.forwarded.ModifyRule, 2, "flipped, then re-flipped over pulumi's 80/20");
       assert.equal(proxy.forwarded.DescribeRules, 4, "each flip checks the record against the rule (2, beside the health check), the re-decision reads it after the conflict, and once more after recording");
       assert.equal((await world.notifications()).length, 1);
+    });
+  });
+
+  describe("CloudWatch throttling the alarm's confirmation (issue 35, 8)", () => {
+    it("retries within the budget, then pages with the command and fails for Lambda's retry, never acting on the unconfirmed event; the retry after the throttle rolls back", async () => {
+      // Prepare: DescribeAlarms throttled for the whole first invocation; its waits move a virtual clock.
+      proxy.inject("DescribeAlarms", "throttle", 1_000);
+      let left = 30_000;
+      const throttled = handlerDeps(proxy.endpoint, world.topicArn, {
+        expectedAccount: ACCOUNT,
+        expectedRegion: REGION,
+        cloudwatch: clients(proxy.endpoint, 1).cw,
+        sleep: async (ms) => void (left -= ms),
+      });
+      const context = { getRemainingTimeInMillis: () => left, invokedFunctionArn: FUNCTION_ARN } as unknown as Context;
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 40%");
+      const event = alarmActionEvent(alarm);
+      event.alarmData.state.reason = "forged text";
+      // Act
+      await assert.rejects(throttled.handler(event, context), (err: Error) => err.name === "ConfirmationThrottledError" && /could not be confirmed; humans were paged/.test(err.message));
+      // Assess: tried several times within the budget, moved nothing, paged once without the event's text.
+      assert.ok((proxy.faulted.DescribeAlarms ?? 0) >= 3, `${proxy.faulted.DescribeAlarms} tries`);
+      assert.ok(30_000 - left <= 15_000, `waited ${30_000 - left} ms`);
+      assert.equal(proxy.forwarded.ModifyRule ?? 0, 0);
+      assert.deepEqual(await weights(), { blue: 90, green: 10 });
+      const notes = await world.notifications();
+      assert.deepEqual(notes.map((n) => n.subject), ["remedy: payments NOT rolled back automatically"]);
+      assert.match(notes[0].message, /CloudWatch throttled DescribeAlarms .* could not be confirmed in ALARM; .* run remedy rollback payments --reason <text>/);
+      assert.doesNotMatch(notes[0].message, /forged text/);
+      // The throttle metric carries exactly the identity the component's alarm reads.
+      const series = throttled.emf.flatMap(emfSeries).filter((x) => x.metric === "ConfirmationThrottled");
+      assert.ok(series.length >= 3);
+      assert.deepEqual(series[0], { namespace: "remedy", metric: "ConfirmationThrottled", dimensions: { service: "remedy-rollback" } });
+      // Act: the throttle is over; Lambda's retry of the same event.
+      proxy.reset();
+      const retry = await h.handler(alarmActionEvent(alarm));
+      assert.equal(retry.outcome, Outcome.RolledBack, JSON.stringify(retry));
     });
   });
 

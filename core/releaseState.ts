@@ -66,7 +66,16 @@ export interface Routing {
    * in records written before it was kept. A target group serves one load balancer only.
    */
   readonly ingressGroup?: string;
+  /**
+   * The stack's override URL (the rollback function's URL, auth type AWS_IAM), recorded by
+   * `pulumi up`: where `remedy rollback/abort/promote` send operators' requests. Absent in
+   * records written before it existed.
+   */
+  readonly overridesUrl?: string;
 }
+
+/** A Lambda function URL (`https://<id>.lambda-url.<region>.on.aws/`): the only shape the CLI signs requests for. */
+export const FUNCTION_URL = /^https:\/\/[a-z0-9]{32}\.lambda-url\.[a-z0-9-]+\.on\.aws\/$/;
 
 export interface RollbackRecord {
   readonly releaseId: string;
@@ -636,6 +645,7 @@ export const releaseStateSchema = z
       notifyTopicArn: z.optional(arnString()),
       alarmKinds: z.optional(z.array(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))).check(z.maxLength(64))),
       ingressGroup: z.optional(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))),
+      overridesUrl: z.optional(z.string().check(z.regex(FUNCTION_URL))),
     }),
     updatedAt: isoTime,
     writeId: z.optional(nonEmpty()),

@@ -17,6 +17,7 @@ import { LambdaConnections } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { createRollbackHandler, type RollbackResult } from "./commons/rollbackHandler";
 import { Traffic } from "./commons/traffic";
+import { type OverrideResponse, createOverrideHandler, isFunctionUrlEvent } from "./commons/overrides";
 
 const logger = new Logger({ serviceName: ROLLBACK_METRICS.serviceName });
 // The rollback alarm on ConfirmationThrottled (components/rollback) reads this identity.
@@ -26,10 +27,12 @@ const metrics = new Metrics(ROLLBACK_METRICS);
 const connections = new LambdaConnections();
 const sdk = connections.clientConfig();
 
+const store = new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE"));
+const sns = new SNSClient(sdk);
 const run = createRollbackHandler({
-  store: new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE")),
+  store,
   traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk)),
-  sns: new SNSClient(sdk),
+  sns,
   cloudwatch: new CloudWatchClient(sdk),
   topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
   alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
@@ -40,9 +43,14 @@ const run = createRollbackHandler({
   metrics,
 });
 
-export const handler = async (event: unknown, context: Context): Promise<RollbackResult> => {
+// Operators' rollback, abort and promote, through the function URL (AWS_IAM): the caller is the
+// identity Lambda verified (lambdas/commons/overrides.ts).
+const override = createOverrideHandler({ rollback: run, store, sns, topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN") });
+
+export const handler = async (event: unknown, context: Context): Promise<RollbackResult | OverrideResponse> => {
   connections.beforeInvocation();
   try {
+    if (isFunctionUrlEvent(event)) return await override(event);
     return await run(event, context);
   } finally {
     connections.afterInvocation();

@@ -17,7 +17,7 @@ import { deployerArn, restrictTableWrites } from "../components/rollback/tablePo
 import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import { desiredRelease, slotReplicas } from "./releasePlans";
-import type { ReleaseState } from "../core/releaseState";
+import { FUNCTION_URL, type ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig, chatbotRegion } from "../core/config";
 import { recordedAlarmKinds } from "../core/alarms";
@@ -94,6 +94,8 @@ export interface StackOutputs {
     readonly functionArn: pulumi.Output<string>;
     readonly releaseTable: pulumi.Output<string>;
     readonly notificationTopicArn: pulumi.Output<string>;
+    /** The function URL (auth type AWS_IAM) operators send rollback, abort and promote to. */
+    readonly overridesUrl: pulumi.Output<string>;
     readonly alarmNamePrefix: string;
   };
   /** The stack's CloudWatch dashboards, as console links (one per page of services). */
@@ -381,8 +383,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       spec.name,
       pulumi
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
-        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace])
-        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn]): Promise<ReleaseSummary> => {
+        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, rollback.overridesUrl])
+        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , overridesUrl]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
             phase: s?.phase ?? "unrecorded",
             stable: s ? `${s.stable.version} (${s.stable.slot})` : `${spec.slots[spec.stable]?.version ?? "?"} (${spec.stable})`,
@@ -395,7 +397,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
             spec.name,
             // The bindings' names (a slot without a workload: the name its binding will get), so
             // the next up keeps them while the target groups stay; relative and custom alarm kinds.
-            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms), ingressGroup: spec.ingressGroup },
+            { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms), ingressGroup: spec.ingressGroup, ...(FUNCTION_URL.test(overridesUrl) ? { overridesUrl } : {}) },
             p.events,
             p.weights,
             SLOTS.flatMap((slot) => {
@@ -506,6 +508,8 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       releaseTable: resources.rollback.tableName,
       notificationTopicArn: resources.rollback.topicArn,
       alarmNamePrefix: resources.alarmNamePrefix,
+      // `remedy rollback/abort/promote --url` (also recorded in each release's routing).
+      overridesUrl: resources.rollback.overridesUrl,
     },
     dashboardUrls: resources.dashboard.urls,
   };

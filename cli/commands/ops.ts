@@ -15,6 +15,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { STSClient } from "@aws-sdk/client-sts";
+import type { AwsCredentialIdentity } from "@smithy/types";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
@@ -27,11 +28,14 @@ import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseSt
 import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
-import { ConflictError, ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHandler";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { printable } from "../../lambdas/commons/text";
-import { publishNotice } from "../../lambdas/commons/notify";
+import { requestPromotion } from "../../lambdas/commons/promotion";
+import type { OverrideRequest } from "../../lambdas/commons/overrides";
+import { type OverrideReply, overrideUrlProblem, sendOverride } from "./overrideClient";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 
 export class OpsError extends Error {}
 
@@ -44,6 +48,8 @@ interface Io {
 export interface OpsHooks {
   /** Called by `drill` after it forced the alarm (tests deliver the event, as moto fires no actions). */
   readonly afterAlarm?: (alarm: MetricAlarm) => Promise<void>;
+  /** Credentials the override request is signed with (default: the SDK's provider chain). */
+  readonly credentials?: AwsCredentialIdentity;
 }
 
 function clients() {
@@ -221,10 +227,10 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
 /** Which options each operator command takes (besides --json). */
 const COMMAND_OPTIONS = {
   status: ["stack", "project", "watch", "interval", "count"],
-  rollback: ["stack", "project", "reason", "force", "topic-arn"],
+  rollback: ["stack", "project", "reason", "force", "topic-arn", "url"],
   drill: ["stack", "project", "timeout", "allow-stable"],
-  promote: ["stack", "project", "full", "topic-arn"],
-  abort: ["stack", "project", "reason", "topic-arn"],
+  promote: ["stack", "project", "full", "topic-arn", "url"],
+  abort: ["stack", "project", "reason", "topic-arn", "url"],
 } as const;
 const OPTION_TYPES: Readonly<Record<string, "string" | "boolean">> = {
   stack: "string",
@@ -232,6 +238,7 @@ const OPTION_TYPES: Readonly<Record<string, "string" | "boolean">> = {
   reason: "string",
   force: "boolean",
   "topic-arn": "string",
+  url: "string",
   timeout: "string",
   "allow-stable": "boolean",
   full: "boolean",
@@ -324,40 +331,34 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
     }
     const topicArn = (values["topic-arn"] as string | undefined) ?? process.env.REMEDY_TOPIC_ARN ?? state.routing.notifyTopicArn;
+    // Through the stack's override URL when it has one (issue 35, 4): the function acts with its
+    // own role and records the caller Lambda verified; the operator needs only to call and read.
+    if (command === "promote" || command === "rollback" || command === "abort") {
+      const explicit = (values.url as string | undefined) ?? process.env.REMEDY_OVERRIDE_URL;
+      const url = explicit ?? state.routing.overridesUrl;
+      if (url !== undefined) {
+        const problem = overrideUrlProblem(url, explicit !== undefined);
+        if (problem) return fail(problem, 2);
+        const request: OverrideRequest =
+          command === "promote" ? { action: "promote", service, mode: values.full === true ? "full" : "step" } : { action: command, service, reason: args.reason, ...(values.force === true ? { force: true } : {}) };
+        const reply = await sendOverride(url, request, { region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1", credentials: hooks.credentials ?? fromNodeProviderChain() });
+        return overrideOutcome(command, service, reply, json, io);
+      }
+      io.err(`remedy ${command}: ${service}'s release record names no override URL (recorded by pulumi up since this version; or an emulator): acting with your own credentials, which needs table writes and ModifyRule (docs/security.md)`);
+    }
     if (command === "promote") {
       // The release driver acts on it at its next tick (alarms still checked, unless they fire).
       const mode = values.full === true ? "full" : "step";
       const by = await operatorIdentity();
-      for (let attempt = 1; attempt <= 4; attempt++) {
-        const current = attempt === 1 ? state : await store.get(service);
-        if (!current) return fail(`release state of ${service} disappeared`, 2);
-        const t = applyEvent(current, { type: "request-promote", mode, at: new Date().toISOString(), by });
-        if (t.kind === "refused") return fail(`refused: ${t.reason}; remedy promote applies to a progressive release (services[].strategy)`, 1);
-        if (t.kind === "unchanged") {
-          io.out(json ? JSON.stringify({ service, requested: mode, already: true }) : printable(`${service}: ${t.reason}`));
-          return 0;
-        }
-        try {
-          await store.commit(current.revision, t.state, t.entry);
-          // Every manual override is announced: a promotion skips what the strategy would wait for.
-          if (!topicArn) warnNoTopic(io);
-          else {
-            await publishNotice(c.sns, topicArn, {
-              subject: `remedy: ${service} promotion requested${mode === "full" ? " (--full)" : ""}`,
-              lines: [
-                `${by} requested the promotion of ${service} ${current.candidate?.version ?? "?"} (${current.candidate?.slot ?? "?"})${mode === "full" ? " at once (--full: remaining steps, bake and any held pre-traffic check are skipped)" : " past the current pause"}.`,
-                `Traffic now: blue ${current.weights.blue}% / green ${current.weights.green}%; the release driver acts on its next tick.`,
-                `Run \`remedy abort ${service} --reason <text>\` to send all traffic back to ${current.stable.version}.`,
-              ],
-              attributes: { service, outcome: "promote-requested", event: "promote-requested", severity: "info", mode },
-            });
-          }
-          io.out(json ? JSON.stringify({ service, requested: mode }) : `${service}: promotion requested (${mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`);
-          return 0;
-        } catch (err) {
-          if (!(err instanceof ConflictError) || attempt === 4) throw err;
-        }
+      if (!topicArn) warnNoTopic(io);
+      const r = await requestPromotion({ store, sns: c.sns, ...(topicArn ? { topicArn } : {}) }, service, mode, by, new Date().toISOString());
+      if (r.outcome === "refused") return fail(`refused: ${r.reason}`, 1);
+      if (r.outcome === "already") {
+        io.out(json ? JSON.stringify({ service, requested: mode, already: true }) : printable(`${service}: ${r.reason}`));
+        return 0;
       }
+      io.out(json ? JSON.stringify({ service, requested: mode }) : `${service}: promotion requested (${mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`);
+      return 0;
     }
     if (command === "rollback" || command === "abort") {
       const reason = `${command === "abort" ? "release aborted: " : ""}${args.reason}`;
@@ -387,6 +388,21 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
     if (err instanceof OpsError) return fail(err.message, 2);
     return fail(describeAwsError(err, tableName, stack), 2);
   }
+}
+
+/** Prints the override function's answer; exit 0 done, 1 refused, 2 anything else. */
+function overrideOutcome(command: string, service: string, reply: OverrideReply, json: boolean, io: Io): number {
+  const b = reply.body as { outcome?: string; reason?: string; error?: string; by?: string; weights?: SlotWeights; mode?: string };
+  if (json) io.out(JSON.stringify({ status: reply.status, ...b }, null, 2));
+  if (reply.status === 200) {
+    if (!json) {
+      const done = command === "promote" ? (b.outcome === "already" ? `${service}: ${b.reason ?? "already requested"}` : `${service}: promotion requested (${b.mode === "full" ? "--full: promote at the next tick" : "past the current pause"}); the release driver acts on its next tick`) : `${command === "abort" ? "aborted" : "rolled back"} ${service}; blue/green ${b.weights?.blue ?? "?"}/${b.weights?.green ?? "?"}`;
+      io.out(printable(`${done} (recorded as ${b.by ?? "?"})`));
+    }
+    return 0;
+  }
+  if (!json) io.err(printable(`remedy ${command}: ${reply.status === 409 ? `refused: ${b.reason ?? "?"}` : `the override URL answered ${reply.status}: ${b.error ?? b.reason ?? "?"}${reply.status === 403 ? " (does your role have lambda:InvokeFunctionUrl and lambda:InvokeFunction via the URL? docs/security.md)" : ""}`}`));
+  return reply.status === 409 ? 1 : 2;
 }
 
 async function drill(

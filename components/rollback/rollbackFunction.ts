@@ -80,6 +80,8 @@ export class RollbackFunction extends pulumi.ComponentResource {
   public readonly deadLetterQueue: aws.sqs.Queue;
 
   public readonly functionArn: pulumi.Output<string>;
+  /** The function URL (AWS_IAM) operators' overrides are sent to. */
+  public readonly overridesUrl: pulumi.Output<string>;
   public readonly tableName: pulumi.Output<string>;
   public readonly topicArn: pulumi.Output<string>;
   /** ArnLike pattern of the alarms that may invoke the function. */
@@ -340,6 +342,10 @@ export class RollbackFunction extends pulumi.ComponentResource {
       );
     }
 
+    // Operators' overrides (remedy rollback/abort/promote) reach the function here, SigV4-signed:
+    // Lambda authenticates the caller and hands the function the ARN it verified (issue 35, 4;
+    // lambdas/commons/overrides.ts). Auth type AWS_IAM only: NONE would let anyone name anyone.
+    this.overridesUrl = new aws.lambda.FunctionUrl(`${name}-overrides`, { functionName: this.function.name, authorizationType: "AWS_IAM" }, parent).functionUrl;
     this.functionArn = this.function.arn;
     this.tableName = this.table.name;
     this.topicArn = this.topic.arn;

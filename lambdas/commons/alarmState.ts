@@ -5,6 +5,7 @@
  */
 import { type CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { serviceAlarmNames } from "../../core/alarms";
+import * as defaults from "../../core/defaults";
 import type { Slot } from "../../core/slots";
 import { Coalescer } from "./coalesce";
 import { requestOptions } from "./sdk";
@@ -34,6 +35,45 @@ export async function describeAlarm(cloudwatch: CloudWatchClient, name: string, 
   const a = out.MetricAlarms?.find((x) => x.AlarmName === name);
   if (!a) return undefined;
   return { state: a.StateValue ?? "?", reason: a.StateReason ?? "", since: (a.StateUpdatedTimestamp ?? new Date(0)).toISOString(), actions: a.AlarmActions ?? [] };
+}
+
+/** An AWS error that says "slow down" (CloudWatch's Query and JSON protocols name it differently). */
+export function isThrottle(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].includes(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
+}
+
+/** CloudWatch kept throttling the alarm's confirmation through the invocation's budget. */
+export class ConfirmationThrottledError extends Error {
+  constructor(alarm: string, waitedMs: number) {
+    super(`CloudWatch throttled DescribeAlarms for ${Math.round(waitedMs / 1000)} s: ${alarm} could not be confirmed; humans were paged and Lambda retries the event`);
+    this.name = "ConfirmationThrottledError";
+  }
+}
+
+/**
+ * {@link describeAlarm}, retried through throttling (CloudWatch allows about 9 DescribeAlarms a
+ * second per account and region, shared with every reader) with jittered backoff while
+ * `budgetMs()` allows, at most ROLLBACK_CONFIRM_MAX_MS in all; `{ throttledMs }` when it ran out.
+ */
+export async function describeAlarmThroughThrottling(
+  cloudwatch: CloudWatchClient,
+  name: string,
+  o: { readonly budgetMs: () => number; readonly sleep: (ms: number) => Promise<void>; readonly onThrottle: () => void },
+): Promise<AlarmNow | undefined | { throttledMs: number }> {
+  let waited = 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await describeAlarm(cloudwatch, name);
+    } catch (err) {
+      if (!isThrottle(err)) throw err;
+      o.onThrottle();
+      const wait = Math.min(defaults.ROLLBACK_CONFIRM_BACKOFF_MAX_MS, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      if (wait >= Math.min(o.budgetMs(), defaults.ROLLBACK_CONFIRM_MAX_MS - waited)) return { throttledMs: waited };
+      await o.sleep(wait);
+      waited += wait;
+    }
+  }
 }
 
 /** CloudWatch's limit of names in one DescribeAlarms request. */

@@ -6,6 +6,11 @@
  * target has healthy targets -> flip the rule weights (the first mutating call) -> record
  * (conditional transaction) -> notify. Duplicate, late and concurrent events end as no-ops;
  * a lost race is re-decided on fresh state and never leaves traffic where state says it is not.
+ *
+ * Why this file is long: the one decision loop, its confirmation of the alarm (kind, actions,
+ * throttling), its escalation and its notifications share the invocation's state (the remaining
+ * time, the alarm kinds read, this function's ARN) and the order of their steps is the safety
+ * argument; split across files, that order would no longer be readable in one place.
  */
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { SNSClient } from "@aws-sdk/client-sns";
@@ -22,7 +27,7 @@ import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseE
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { AlarmState, EventShape, InvalidEventError, alarmOrigin, parseAlarmEvent, type AlarmSignal } from "./events";
-import { type AlarmNow, alarmsInAlarm, describeAlarm } from "./alarmState";
+import { type AlarmNow, ConfirmationThrottledError, alarmsInAlarm, describeAlarmThroughThrottling } from "./alarmState";
 import { truncate } from "./text";
 import { publishNotice } from "./notify";
 import { ConflictError, MAX_ITEM_BYTES, itemBytes, type OutboxMessage, type ReleaseStore } from "./releaseStore";
@@ -35,19 +40,7 @@ const MAX_ATTEMPTS = 6;
 /** A short random pause after a lost race, growing per attempt: concurrent copies stop colliding in lockstep. */
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * 15 * 2 ** attempt));
 
-/** An AWS error that says "slow down" (CloudWatch's Query and JSON protocols name it differently). */
-export function isThrottle(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].includes(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
-}
 
-/** CloudWatch kept throttling the alarm's confirmation through the invocation's budget. */
-export class ConfirmationThrottledError extends Error {
-  constructor(alarm: string, waitedMs: number) {
-    super(`CloudWatch throttled DescribeAlarms for ${Math.round(waitedMs / 1000)} s: ${alarm} could not be confirmed; humans were paged and Lambda retries the event`);
-    this.name = "ConfirmationThrottledError";
-  }
-}
 
 /** Stay this far below DynamoDB's item limit: never flip what cannot be recorded. */
 const ITEM_BYTES_BUDGET = MAX_ITEM_BYTES - 50 * 1024;
@@ -183,22 +176,12 @@ export function createRollbackHandler(deps: RollbackDeps) {
    * DescribeAlarms a second per account and region, shared with every reader) with jittered
    * backoff for as long as the invocation can spare, at most ROLLBACK_CONFIRM_MAX_MS.
    */
-  async function confirmAlarm(name: string): Promise<AlarmNow | undefined | { throttledMs: number }> {
-    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    let waited = 0;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await describeAlarm(deps.cloudwatch, name);
-      } catch (err) {
-        if (!isThrottle(err)) throw err;
-        count("ConfirmationThrottled");
-        const wait = Math.min(defaults.ROLLBACK_CONFIRM_BACKOFF_MAX_MS, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        const budget = Math.min(remaining() - defaults.ROLLBACK_RESERVED_MS, defaults.ROLLBACK_CONFIRM_MAX_MS - waited);
-        if (wait >= budget) return { throttledMs: waited };
-        await sleep(wait);
-        waited += wait;
-      }
-    }
+  function confirmAlarm(name: string): Promise<AlarmNow | undefined | { throttledMs: number }> {
+    return describeAlarmThroughThrottling(deps.cloudwatch, name, {
+      budgetMs: () => remaining() - defaults.ROLLBACK_RESERVED_MS,
+      sleep: deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+      onThrottle: () => count("ConfirmationThrottled"),
+    });
   }
 
   async function escalate(signal: AlarmSignal, target: Target, why: string): Promise<SignalResult> {

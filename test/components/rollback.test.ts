@@ -101,6 +101,9 @@ describe("components/rollback: RollbackFunction", () => {
     assert.equal(errors.threshold, 1);
     assert.deepEqual(errors.alarmActions, [one(T.topic, "rollback-notifications").state.arn]);
     assert.equal(parseAlarmName("remedy-prod", errors.name as string), undefined, "its own alarm never invokes it");
+    // Operators' overrides reach the function through its URL, IAM-authenticated only (issue 35, 4).
+    const url = one("aws:lambda/functionUrl:FunctionUrl", "rollback-overrides");
+    assert.deepEqual([(url.inputs as Obj).authorizationType, (url.inputs as Obj).functionName], ["AWS_IAM", one("aws:lambda/function:Function", "rollback").state.name]);
     // Throttled confirmations page (issue 35, 8), on the series the handler emits (asserted from its EMF in rollbackDefects).
     const throttled = one(T.alarm, "rollback-confirmation-throttled").inputs as Obj;
     assert.deepEqual([throttled.name, throttled.namespace, throttled.metricName, throttled.dimensions, throttled.threshold], ["remedy-prod-rollback-confirmation-throttled", "remedy", "ConfirmationThrottled", { service: "remedy-rollback" }, 1]);

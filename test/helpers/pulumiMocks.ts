@@ -126,6 +126,9 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
     }
     case "aws:ec2/securityGroup:SecurityGroup":
       return { ...inputs, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:security-group/${id}` };
+    case "aws:lambda/functionUrl:FunctionUrl":
+      // Lambda's shape: https://<32-character url id>.lambda-url.<region>.on.aws/
+      return { ...inputs, functionUrl: `https://${(hex(seed(type, name)) + hex(seed(type, `${name}#2`))).slice(0, 32)}.lambda-url.${MOCK_REGION}.on.aws/`, urlId: hex(seed(type, name)) };
     case "aws:lambda/function:Function":
       return { ...inputs, name: (inputs.name as string | undefined) ?? id, arn: `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${id}` };
     case "aws:dynamodb/table:Table":

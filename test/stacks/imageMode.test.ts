@@ -477,6 +477,8 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const table = one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string;
     const written = backend.tablePolicies.get(table) as string;
     assert.match(written, /OnlyDeployersAdminister/);
+    // The record names the stack's override URL, for remedy rollback/abort/promote (issue 35, 4).
+    assert.match((await backend.get("payments"))?.routing.overridesUrl ?? "", /^https:\/\/[a-z0-9]{32}\.lambda-url\.[a-z0-9-]+\.on\.aws\/$/);
     backend.tablePolicies.set(table, null);
     // Act
     const second = await up(1, imageConfig("v2.3.0"));

@@ -65,9 +65,9 @@ export function checkAlarmPrefix(prefix: string): string | undefined {
 }
 
 /** `{ alarmKinds }` for the release state's routing when it differs from the built-in four, else `{}`. */
-export function recordedAlarmKinds(spec: Pick<AlarmsSpec, "relative" | "custom">): { alarmKinds?: readonly string[] } {
+export function recordedAlarmKinds(spec: Pick<AlarmsSpec, "relative" | "custom" | "customRevertsPromotion">): { alarmKinds?: readonly string[]; customRevertsPromotion?: true } {
   const kinds = serviceAlarmKinds(spec);
-  return kinds.length === ALARM_KINDS.length ? {} : { alarmKinds: kinds };
+  return { ...(kinds.length === ALARM_KINDS.length ? {} : { alarmKinds: kinds }), ...(spec.customRevertsPromotion === true ? { customRevertsPromotion: true as const } : {}) };
 }
 
 /** `<prefix>/<service>/<slot>/<kind>`, e.g. `remedy-prod/payments/green/error-rate`. */

@@ -72,6 +72,8 @@ export interface Routing {
    * records written before it existed.
    */
   readonly overridesUrl?: string;
+  /** `alarms.customRevertsPromotion`: a custom alarm alone may revert a promoted release. */
+  readonly customRevertsPromotion?: boolean;
 }
 
 /** A Lambda function URL (`https://<id>.lambda-url.<region>.on.aws/`): the only shape the CLI signs requests for. */
@@ -646,6 +648,7 @@ export const releaseStateSchema = z
       alarmKinds: z.optional(z.array(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))).check(z.maxLength(64))),
       ingressGroup: z.optional(z.string().check(z.regex(/^[a-z][-a-z0-9]*$/))),
       overridesUrl: z.optional(z.string().check(z.regex(FUNCTION_URL))),
+      customRevertsPromotion: z.optional(z.boolean()),
     }),
     updatedAt: isoTime,
     writeId: z.optional(nonEmpty()),

@@ -66,6 +66,7 @@ export function normaliseAlarms(a: RawService["alarms"]): AlarmsSpec {
           ),
         }
       : {}),
+    ...(a?.customRevertsPromotion === true ? { customRevertsPromotion: true } : {}),
   };
 }
 

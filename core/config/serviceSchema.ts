@@ -177,6 +177,10 @@ export const alarmsSchema = z.strictObject({
     })
     .optional(),
   custom: z.array(customAlarmSchema, { error: required("a list of custom alarms") }).max(20, { error: "at most 20 custom alarms per service (each makes one alarm per slot)" }).optional(),
+  // A custom metric can be forged by whoever may put it (PutMetricData, the EMF port of the
+  // CloudWatch agent, the service's log group): by default its alarm alone rolls back a release in
+  // progress but never reverts a promoted one (it pages instead). true: it reverts too.
+  customRevertsPromotion: z.boolean({ error: "must be true or false" }).optional(),
 });
 
 export const keyRef = (what: string) =>
@@ -435,6 +439,8 @@ export type RelativeAlarmsSpec = DeepReadonly<Filled<NonNullable<RawAlarms["rela
 export type AlarmsSpec = { readonly [K in BuiltInAlarmKey]-?: Filled<NonNullable<RawAlarms[K]>> } & {
   readonly relative?: RelativeAlarmsSpec;
   readonly custom?: readonly CustomAlarmSpec[];
+  /** Whether a custom alarm alone may revert a promoted release (default false: it pages). */
+  readonly customRevertsPromotion?: boolean;
 };
 
 /** An environment value: plain text, or a Secret/ConfigMap key the kubelet resolves. */

@@ -330,6 +330,11 @@ export function createRollbackHandler(deps: RollbackDeps) {
       }
       // What is recorded and paged is CloudWatch's reason and time, not the event's text.
       signal = { ...signal, reason: now$.reason, at: now$.since };
+      // A custom metric anyone allowed to put it can forge: alone it never reverts a promoted
+      // release unless the service opted in (alarms.customRevertsPromotion); it pages (issue 35, 6).
+      if (kind.startsWith("custom-") && state?.phase === Phase.Promoted && state.routing.customRevertsPromotion !== true) {
+        return escalate(signal, target, `${signal.alarmName} is a custom alarm, and ${target.service} is promoted: a custom metric alone does not revert a promoted release (whoever may put the metric could force it); set services[].alarms.customRevertsPromotion: true to let it, or run remedy rollback ${target.service} --reason <text> if the release is bad`);
+      }
     }
     if (invalid) return escalate(signal, target, invalid.message);
     if (!state) {

@@ -120,6 +120,14 @@ describe("core/config: custom and relative alarms", () => {
     assert.match(many[0], /^services\[0\]\.alarms\.custom: at most 20 custom alarms per service \(each makes one alarm per slot\), got \[/);
   });
 
+  it("records the opt-in that lets a custom alarm alone revert a promoted release, off by default (issue 35, 6)", () => {
+    const off = parseServiceSpec(serviceInput({ name: "payments", alarms: { custom: [CHECKOUT] } })).alarms;
+    const on = parseServiceSpec(serviceInput({ name: "payments", alarms: { custom: [CHECKOUT], customRevertsPromotion: true } })).alarms;
+    assert.equal(recordedAlarmKinds(off).customRevertsPromotion, undefined);
+    assert.equal(recordedAlarmKinds(on).customRevertsPromotion, true);
+    assert.deepEqual(issues({ customRevertsPromotion: "yes" }), ['services[0].alarms.customRevertsPromotion: must be true or false, got "yes"']);
+  });
+
   it("finds the metric ids an expression uses, not functions, numbers, strings or labels", () => {
     assert.deepEqual(expressionIds('IF(FILL(requests, 0) >= 20, 100 * FILL(errors_5xx, 0) / requests, 0)'), ["requests", "errors_5xx"]);
     assert.deepEqual(expressionIds('SEARCH(\'{Payments,Slot} MetricName="errors"\', "Sum", 60) + m1 * 1.5e3'), ["m1"]);

@@ -66,6 +66,46 @@ describe("custom and relative alarms: roll back, gate the driver and show in sta
     });
   }
 
+  describe("after a promotion, inside the rollback window (issue 35, 6)", () => {
+    /** A canary of v3 into green, stepped and promoted by the driver; returns the clock after it. */
+    async function promoted(): Promise<number> {
+      const T0 = Date.now() - 3_600_000;
+      await startProgressive(world, "payments", new Date(T0 - 1000).toISOString());
+      let clock = T0;
+      const d = createReleaseDriver({ services: ["payments"], store: world.store, traffic: world.traffic, cloudwatch: clients(suite.moto.endpoint).cw, alarmPrefix: PREFIX, logger: new Logger({ logLevel: "SILENT" }), now: () => clock });
+      for (const minute of [0, 5, 15]) {
+        clock = T0 + minute * 60_000;
+        await d.tick();
+      }
+      assert.equal((await world.store.get("payments"))?.phase, "promoted");
+      await world.notifications();
+      return clock;
+    }
+
+    it("a custom alarm alone does not revert a promoted release: it pages with the opt-in and the command", async () => {
+      const at = await promoted();
+      const alarm = await world.setAlarm(names().green["custom-checkout-errors"], "ALARM", "Threshold Crossed: checkout errors 9");
+      const { handler } = handlerDeps(suite.moto.endpoint, world.topicArn, { now: () => at + 60_000 });
+      const r = await handler(alarmActionEvent(alarm));
+      assert.equal(r.outcome, Outcome.Escalated, JSON.stringify(r));
+      assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 0, green: 100 });
+      const told = await world.notifications();
+      assert.match(told[0]?.message ?? "", /a custom metric alone does not revert a promoted release .*customRevertsPromotion: true.*remedy rollback payments/);
+    });
+
+    it("reverts it when the service opted in (alarms.customRevertsPromotion), as a built-in alarm does", async () => {
+      const at = await promoted();
+      const s = await world.store.get("payments");
+      if (!s) throw new Error("no state");
+      await world.store.commit(s.revision, { ...s, revision: s.revision + 1, routing: { ...s.routing, customRevertsPromotion: true } }, { service: "payments", revision: s.revision + 1, at: new Date(at).toISOString(), by: "pulumi:test", action: "update-routing", releaseId: s.releaseId, summary: "routing", weights: s.weights });
+      const alarm = await world.setAlarm(names().green["custom-checkout-errors"], "ALARM", "Threshold Crossed: checkout errors 9");
+      const { handler } = handlerDeps(suite.moto.endpoint, world.topicArn, { now: () => at + 60_000 });
+      const r = await handler(alarmActionEvent(alarm));
+      assert.equal(r.outcome, Outcome.RolledBack, JSON.stringify(r));
+      assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+    });
+  });
+
   it("changes nothing when a custom alarm fires on the stable slot", async () => {
     const alarm = await world.setAlarm(names().blue["custom-checkout-errors"], "ALARM");
     const { handler } = handlerDeps(suite.moto.endpoint, world.topicArn);

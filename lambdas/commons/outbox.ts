@@ -24,8 +24,12 @@ export interface DeliveryResult {
 
 export async function deliverPending(store: ReleaseStore, outbox: Outbox, service: string, now: () => number = Date.now): Promise<DeliveryResult> {
   const failed: string[] = [];
+  const rejected: string[] = [];
   let sent = 0;
-  for (const n of await store.pendingNotifications(service)) {
+  const pending = await store.pendingNotifications(service, rejected);
+  // An item that is not a notice remedy writes is rejected and said, never sent (issue 35, 15).
+  failed.push(...rejected.map((r) => `rejected, not sent: ${r}`));
+  for (const n of pending) {
     const claimer = randomUUID();
     if (!(await store.claimNotification(service, n.sk, claimer, now(), defaults.NOTIFICATION_LEASE_MS))) continue;
     try {

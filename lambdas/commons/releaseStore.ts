@@ -20,6 +20,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { z } from "zod";
 import { ReleaseStateError, parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
 
 export const STATE_SORT_KEY = "state";
@@ -52,6 +53,21 @@ export interface PendingNotification extends OutboxMessage {
   readonly status: "pending" | "sending";
   readonly createdAt: string;
 }
+
+/**
+ * A stored notification SNS will take: a subject, lines, and at most 10 message attributes with
+ * names SNS accepts and non-empty values (SNS refuses the whole Publish otherwise).
+ */
+const pendingNotificationSchema = z.object({
+  sk: z.string().regex(/^notify#/),
+  status: z.enum(["pending", "sending"]),
+  createdAt: z.string().min(1),
+  subject: z.string().min(1).max(1000),
+  lines: z.array(z.string().max(64_000)).min(1).max(200),
+  attributes: z
+    .record(z.string().regex(/^[A-Za-z0-9_\-.]{1,256}$/).refine((k) => !/^(aws\.|amazon\.)/i.test(k) && !k.startsWith(".") && !k.endsWith(".") && !k.includes(".."), "not a name SNS accepts"), z.string().min(1).max(256))
+    .refine((a) => Object.keys(a).length <= 10, "at most 10 attributes (SNS)"),
+});
 
 /** Upper bound of an item's stored size (attribute names + values as DynamoDB JSON). */
 export function itemBytes(item: Record<string, unknown>): number {
@@ -216,21 +232,49 @@ export class ReleaseStore {
   }
 
   /** Notifications of `service` not yet accepted by SNS, oldest first. */
-  async pendingNotifications(service: string): Promise<PendingNotification[]> {
+  /**
+   * Notifications of `service` not yet accepted by SNS, oldest first; each item validated as a
+   * notice SNS can publish (issue 35, 15). One that is not (written by hand, or poisoned to block
+   * every later page) is marked `rejected` and reported in `rejected`, never sent, and costs only
+   * itself.
+   */
+  async pendingNotifications(service: string, rejected: string[] = []): Promise<PendingNotification[]> {
     const items = await allItems((start) =>
       this.ddb.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :n)",
-          FilterExpression: "#st <> :sent",
+          FilterExpression: "#st <> :sent AND #st <> :rejected",
           ExpressionAttributeNames: { "#st": "status" },
-          ExpressionAttributeValues: marshall({ ":pk": service, ":n": "notify#", ":sent": "sent" }),
+          ExpressionAttributeValues: marshall({ ":pk": service, ":n": "notify#", ":sent": "sent", ":rejected": "rejected" }),
           ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
           ConsistentRead: true,
         }),
       ),
     );
-    return items.map((raw) => ({ ...(raw as unknown as PendingNotification), service: String(raw.pk) }));
+    const out: PendingNotification[] = [];
+    for (const raw of items) {
+      const r = pendingNotificationSchema.safeParse(raw);
+      if (r.success) {
+        out.push({ ...r.data, service });
+        continue;
+      }
+      const why = r.error.issues.map((i) => `${i.path.join(".") || "item"}: ${i.message}`).join("; ");
+      rejected.push(`${String(raw.sk)}: ${why}`);
+      await this.ddb
+        .send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: marshall({ pk: service, sk: String(raw.sk) }),
+            UpdateExpression: "SET #st = :rejected, rejectedBecause = :why",
+            ConditionExpression: "attribute_exists(sk)",
+            ExpressionAttributeNames: { "#st": "status" },
+            ExpressionAttributeValues: marshall({ ":rejected": "rejected", ":why": why.slice(0, 1000) }),
+          }),
+        )
+        .catch(() => undefined);
+    }
+    return out;
   }
 
   /**

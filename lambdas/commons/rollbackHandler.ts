@@ -236,12 +236,20 @@ export function createRollbackHandler(deps: RollbackDeps) {
 
   /**
    * Sends every notification of `service` still pending, each under a lease so two copies never
-   * both send it. A failure leaves it pending and throws, so Lambda's retry delivers it.
+   * both send it. A failure leaves it pending and the later ones are still sent; then it throws,
+   * so Lambda's retry delivers the failed one. An item that is not a notice SNS can take is
+   * rejected, reported and never blocks the others (issue 35, 15).
    */
   async function deliverPending(service: string): Promise<number> {
     if (!deps.topicArn) return 0;
-    const pending = await deps.store.pendingNotifications(service);
+    const rejected: string[] = [];
+    const pending = await deps.store.pendingNotifications(service, rejected);
+    for (const r of rejected) {
+      count("RejectedNotifications", service);
+      logger.error("a stored notification is not one remedy writes; rejected, not sent", { targetService: service, item: r });
+    }
     let sent = 0;
+    let failure: unknown;
     for (const n of pending) {
       const claimer = newWriteId();
       if (!(await deps.store.claimNotification(service, n.sk, claimer, now(), defaults.NOTIFICATION_LEASE_MS))) continue;
@@ -254,12 +262,14 @@ export function createRollbackHandler(deps: RollbackDeps) {
       } catch (err) {
         count("NotificationFailures", service);
         await deps.store.settleNotification(service, n.sk, claimer, "pending", new Date(now()).toISOString()).catch(() => undefined);
-        throw new NotificationError(service, err);
+        failure ??= err;
+        continue;
       }
       await deps.store.settleNotification(service, n.sk, claimer, "sent", new Date(now()).toISOString());
       count("Notifications", service);
       sent++;
     }
+    if (failure !== undefined) throw new NotificationError(service, failure);
     return sent;
   }
 

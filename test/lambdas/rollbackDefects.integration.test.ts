@@ -143,6 +143,26 @@ describe("lambdas/rollback: reviewed defects, against moto_server", function () 
   });
 
   describe("notifications are an idempotent step of their own", () => {
+    it("rejects a poisoned outbox item instead of letting it block every later page (issue 35, 15)", async () => {
+      // Prepare: a table writer leaves an item SNS would refuse (an empty attribute value) ahead of the rollback's own.
+      await world.clients.ddb.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: { pk: { S: "payments" }, sk: { S: "notify#0000000000" }, status: { S: "pending" }, createdAt: { S: new Date().toISOString() }, subject: { S: "poison" }, lines: { L: [{ S: "x" }] }, attributes: { M: { service: { S: "" } } } },
+        }),
+      );
+      const alarm = await world.setAlarm(greenErrors(), "ALARM", "Threshold Crossed: 5xx 40%");
+      // Act
+      const r = await h.handler(alarmActionEvent(alarm));
+      // Assess: the rollback was paged; the poison was rejected with why, never sent.
+      assert.equal(r.outcome, Outcome.RolledBack);
+      assert.deepEqual((await world.notifications()).map((n) => n.subject), ["remedy: payments rolled back to v1"]);
+      const poison = (await world.clients.ddb.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: "payments" }, sk: { S: "notify#0000000000" } } }))).Item;
+      assert.equal(poison?.status?.S, "rejected");
+      assert.match(poison?.rejectedBecause?.S ?? "", /attributes\.service/);
+      assert.ok(h.logs.some((l) => l.includes("a stored notification is not one remedy writes")));
+    });
+
     it("gives an escalation's page window back when its page could not be sent, so the retry pages (issue 35, 9)", async () => {
       // Prepare: the rollback target (blue) has no healthy targets, so the alarm escalates; SNS fails past the retries.
       await world.deregisterAll("payments", "blue");

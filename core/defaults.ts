@@ -374,15 +374,16 @@ export const DRIVER_MIN_CHECK_MS = 1_000;
 export const DRIVER_SCHEDULE_SKEW_SECONDS = 120;
 
 /**
- * The migration Job's command (`<plan> <phase>` appended). `--no-install`: npx runs the remedy the
- * image installed and fails if there is none, instead of fetching whatever the public registry
- * has under that name (an unrelated package, which would run with DATABASE_URL in its
- * environment).
+ * The migration Job's command (`<plan> <phase>` appended): the remedy the image installed, by its
+ * entry point in the working directory, so nothing resolves a package at run time. Not npx: even
+ * with `--no-install` it runs a public `remedy` already in its cache (`~/.npm/_npx`) where the
+ * image has none, with DATABASE_URL in its environment (issue 35, 16). An image with remedy on
+ * PATH sets `["remedy", "migrate", "apply"]`.
  */
-export const DEFAULT_MIGRATE_COMMAND: readonly string[] = ["npx", "--no-install", "remedy", "migrate", "apply"];
+export const DEFAULT_MIGRATE_COMMAND: readonly string[] = ["node_modules/.bin/remedy", "migrate", "apply"];
 
 /** The schema-check init container's command (`--uses <columns>` appended); see {@link DEFAULT_MIGRATE_COMMAND}. */
-export const DEFAULT_SCHEMA_CHECK_COMMAND: readonly string[] = ["npx", "--no-install", "remedy", "migrate", "check"];
+export const DEFAULT_SCHEMA_CHECK_COMMAND: readonly string[] = ["node_modules/.bin/remedy", "migrate", "check"];
 
 /**
  * The rollback Lambda pages about one escalation (service, alarm, cause) at most once in this

@@ -247,12 +247,8 @@ export function checkStack(raw: RawStack, out: Issue[]): void {
   // name when the image has no local copy, and runs it with DATABASE_URL in its environment.
   for (const key of ["command", "checkCommand"] as const) {
     const cmd = raw.database?.job?.[key];
-    if (cmd && /(^|\/)npx$/.test(cmd[0] ?? "") && !cmd.some((a) => a === "--no-install" || a === "--no" || a === "--offline")) {
-      out.push({
-        path: ["database", "job", key],
-        message: `${JSON.stringify(cmd)} lets npx install a package from the registry at run time (with DATABASE_URL in its environment) when the image has none; add "--no-install" after "npx", or call the installed entry point (e.g. ["remedy", ...] or ["node", "/app/cli/remedy.js", ...])`,
-      });
-    }
+    const problem = cmd ? npxProblem(cmd) : undefined;
+    if (problem) out.push({ path: ["database", "job", key], message: `${JSON.stringify(cmd)} ${problem}` });
   }
   const job = raw.database?.job;
   if (job && job.checkDatabaseUrlSecret === undefined) {
@@ -382,4 +378,22 @@ export function parseStackConfig(raw: unknown): StackConfig {
     );
   }
   return normaliseStack(result.data);
+}
+
+/**
+ * Why an npx command may run something the image did not install, or undefined (issue 35, 16).
+ * Only `npx --no-install|--no <bin> ...` with the flag before the package passes: after it, the
+ * flag goes to the package and npx installs; `--offline` and `-y` still run what the npx cache
+ * holds or fetch it.
+ */
+export function npxProblem(cmd: readonly string[]): string | undefined {
+  if (!/(^|\/)npx$/.test(cmd[0] ?? "")) return undefined;
+  const first = cmd.findIndex((a, i) => i > 0 && !a.startsWith("-"));
+  const flags = cmd.slice(1, first === -1 ? undefined : first);
+  if (flags.some((f) => f === "--no-install" || f === "--no") && !flags.some((f) => f === "-y" || f === "--yes")) return undefined;
+  return (
+    `lets npx install or run a package from the registry or its cache at run time (with DATABASE_URL in its environment) when the image has none` +
+    `${cmd.slice(first + 1).some((a) => a === "--no-install" || a === "--no") ? " (--no-install after the package name is the package's argument, not npx's)" : ""}; ` +
+    `call the installed entry point (["node_modules/.bin/remedy", ...], ["remedy", ...] when it is on PATH, or ["node", "/app/cli/remedy.js", ...]), or put "--no-install" right after "npx"`
+  );
 }

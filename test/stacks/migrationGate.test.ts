@@ -9,6 +9,7 @@ import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/rel
 import { stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
+import { npxProblem } from "../../core/config/stack";
 import { T, installMocks, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -55,13 +56,25 @@ describe("stacks: the migration gate and migration Job", () => {
     await assert.rejects(
       run(prod({ run: { plan: PLAN, phase: "expand" }, job: plain }, { "v2.3.0": old, "v2.3.1": old })),
       (err: Error) =>
-        /database\.job\.command: \["npx","remedy","migrate","apply"\] lets npx install a package from the registry at run time \(with DATABASE_URL in its environment\) when the image has none; add "--no-install"/.test(err.message) &&
+        /database\.job\.command: \["npx","remedy","migrate","apply"\] lets npx install or run a package from the registry or its cache at run time \(with DATABASE_URL in its environment\) when the image has none; call the installed entry point/.test(err.message) &&
         /database\.job\.checkCommand: /.test(err.message),
     );
     assert.equal(ofType("kubernetes:batch/v1:Job").length, 0, "nothing built");
     // The installed entry point, or npx --no-install, is accepted.
     await run(prod({ run: { plan: PLAN, phase: "expand" }, job: { ...JOB, command: ["remedy", "migrate", "apply"], checkCommand: ["npx", "--no-install", "remedy", "migrate", "check"] } }, { "v2.3.0": old, "v2.3.1": old }));
     assert.deepEqual(((one("kubernetes:batch/v1:Job", "migrate").inputs as Obj).spec.template.spec.containers[0] as Obj).command.slice(0, 3), ["remedy", "migrate", "apply"]);
+  });
+
+  it("accepts npx only with --no-install (or --no) before the package: after it, --offline or -y is refused (issue 35, 16)", () => {
+    const bad = [
+      ["npx", "remedy", "--no-install", "migrate", "apply"],
+      ["npx", "--offline", "remedy", "migrate", "apply"],
+      ["npx", "-y", "--no-install", "remedy", "migrate", "apply"],
+      ["/usr/bin/npx", "remedy", "migrate", "apply"],
+    ];
+    for (const cmd of bad) assert.ok(npxProblem(cmd), JSON.stringify(cmd));
+    assert.match(npxProblem(["npx", "remedy", "--no-install", "migrate"]) ?? "", /--no-install after the package name is the package's argument, not npx's/);
+    for (const cmd of [["npx", "--no-install", "remedy", "migrate", "apply"], ["npx", "--no", "remedy", "migrate"], ["remedy", "migrate"], ["node_modules/.bin/remedy", "migrate"]]) assert.equal(npxProblem(cmd), undefined, JSON.stringify(cmd));
   });
 
   it("refuses a schema gate without its own read-only credential, or with the migration's, naming the grants", async () => {
@@ -85,7 +98,7 @@ describe("stacks: the migration gate and migration Job", () => {
     assert.equal((job.inputs as Obj).metadata.name, "migrate-0001-rename-payments-amount-expand");
     assert.equal(spec.backoffLimit, 0);
     const container = spec.template.spec.containers[0];
-    assert.deepEqual(container.command, ["npx", "--no-install", "remedy", "migrate", "apply", PLAN, "expand"]);
+    assert.deepEqual(container.command, ["node_modules/.bin/remedy", "migrate", "apply", PLAN, "expand"]);
     assert.deepEqual(container.env[0], { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db", key: "url" } } });
     assert.deepEqual(spec.template.spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     assert.deepEqual(container.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
@@ -112,7 +125,7 @@ describe("stacks: the migration gate and migration Job", () => {
     // real ledger before they start (init container), whatever config claims is applied.
     await run(prod({ applied: [`${PLAN}:expand`], run: { plan: PLAN, phase: "backfill" }, job: JOB }, { "v2.3.0": old, "v2.3.1": renamed }));
     const green = (one("kubernetes:apps/v1:Deployment", "payments-green").inputs as Obj).spec.template.spec;
-    assert.deepEqual(green.initContainers[0].command, ["npx", "--no-install", "remedy", "migrate", "check", "--uses", "payments.amount_minor,payments.id"]);
+    assert.deepEqual(green.initContainers[0].command, ["node_modules/.bin/remedy", "migrate", "check", "--uses", "payments.amount_minor,payments.id"]);
     assert.equal(green.initContainers[0].image, JOB.image);
     // The read-only credential: the migration's DDL-capable Secret never reaches app pods.
     assert.deepEqual(green.initContainers[0].env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "payments-db-check", key: "url" } } }]);

@@ -23,7 +23,7 @@ export function markerKind(e: HistoryEntry): "rollback" | "abort" | "promotion" 
 
 const COLORS = { rollback: "#d62728", abort: "#9467bd", promotion: "#2ca02c", release: "#1f77b4", "pre-traffic-failed": "#ff7f0e" } as const;
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 
 /** x of a time, y of a percentage, on the chart. */
 export function scales(entries: readonly HistoryEntry[]): { x: (at: string) => number; y: (pct: number) => number } {
@@ -54,7 +54,7 @@ export function historyHtml(service: string, stack: string, entries: readonly Hi
     .filter((m): m is { e: HistoryEntry; kind: NonNullable<ReturnType<typeof markerKind>> } => m.kind !== undefined)
     .map(({ e, kind }) => {
       const cx = x(e.at).toFixed(1);
-      return `<g class="marker ${kind}" data-kind="${kind}" data-at="${esc(e.at)}" data-revision="${e.revision}" data-weight-green="${e.weights.green}" data-weight-blue="${e.weights.blue}"><line x1="${cx}" x2="${cx}" y1="${M.top}" y2="${H - M.bottom}" stroke="${COLORS[kind]}" stroke-dasharray="4 3"/><circle cx="${cx}" cy="${M.top + 6}" r="6" fill="${COLORS[kind]}"/><title>${esc(`${e.at} ${e.action} by ${e.by}: ${e.summary}`)}</title></g>`;
+      return `<g class="marker ${kind}" data-kind="${kind}" data-at="${esc(e.at)}" data-revision="${esc(String(e.revision))}" data-weight-green="${esc(String(e.weights.green))}" data-weight-blue="${esc(String(e.weights.blue))}"><line x1="${cx}" x2="${cx}" y1="${M.top}" y2="${H - M.bottom}" stroke="${COLORS[kind]}" stroke-dasharray="4 3"/><circle cx="${cx}" cy="${M.top + 6}" r="6" fill="${COLORS[kind]}"/><title>${esc(`${e.at} ${e.action} by ${e.by}: ${e.summary}`)}</title></g>`;
     });
   const grid = [0, 25, 50, 75, 100]
     .map((p) => `<line x1="${M.left}" x2="${W - M.right}" y1="${y(p)}" y2="${y(p)}" stroke="#ddd"/><text x="${M.left - 6}" y="${y(p) + 4}" text-anchor="end" font-size="11">${p}%</text>`)
@@ -62,7 +62,7 @@ export function historyHtml(service: string, stack: string, entries: readonly Hi
   const first = sorted[0]?.at ?? "";
   const last = sorted[sorted.length - 1]?.at ?? "";
   const rows = sorted
-    .map((e) => `<tr data-revision="${e.revision}"><td>${e.revision}</td><td>${esc(e.at)}</td><td>${esc(e.action)}</td><td>${e.weights.blue}/${e.weights.green}</td><td>${esc(e.by)}</td><td>${esc(e.summary)}</td></tr>`)
+    .map((e) => `<tr data-revision="${esc(String(e.revision))}"><td>${esc(String(e.revision))}</td><td>${esc(e.at)}</td><td>${esc(e.action)}</td><td>${esc(`${e.weights.blue}/${e.weights.green}`)}</td><td>${esc(e.by)}</td><td>${esc(e.summary)}</td></tr>`)
     .join("\n");
   const legend = Object.entries(COLORS)
     .map(([k, c]) => `<span class="legend"><span style="background:${c}"></span>${k}</span>`)

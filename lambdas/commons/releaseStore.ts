@@ -69,6 +69,39 @@ const pendingNotificationSchema = z.object({
     .refine((a) => Object.keys(a).length <= 10, "at most 10 attributes (SNS)"),
 });
 
+const weight = z.number().int().min(0).max(100);
+const historyEntrySchema = z.object({
+  service: z.string().min(1).max(63),
+  revision: z.number().int().min(0),
+  at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/),
+  by: z.string().max(2048),
+  action: z.string().regex(/^[a-z][a-z-]{0,39}$/),
+  releaseId: z.string().max(512).nullable(),
+  summary: z.string().max(20_000),
+  weights: z.object({ blue: weight, green: weight }),
+});
+
+/**
+ * A history item as remedy writes it; one that is not (written by hand into the table) becomes an
+ * entry that says so, with none of its text (issue 35, 11): what `remedy history`, its HTML page
+ * and `status` print is never raw table content of the wrong shape.
+ */
+export function checkedHistoryEntry(service: string, raw: Record<string, unknown>): HistoryEntry {
+  const r = historyEntrySchema.safeParse(raw);
+  if (r.success) return r.data as HistoryEntry;
+  const revision = typeof raw.revision === "number" && Number.isInteger(raw.revision) ? raw.revision : 0;
+  return {
+    service,
+    revision,
+    at: "1970-01-01T00:00:00Z",
+    by: "?",
+    action: "update-routing",
+    releaseId: null,
+    summary: `(history item not written by remedy; not shown: ${r.error.issues.map((i) => i.path.join(".") || "item").join(", ")})`,
+    weights: { blue: 0, green: 0 },
+  };
+}
+
 /** Upper bound of an item's stored size (attribute names + values as DynamoDB JSON). */
 export function itemBytes(item: Record<string, unknown>): number {
   return Buffer.byteLength(JSON.stringify(marshall(item, { removeUndefinedValues: true })), "utf8");
@@ -393,7 +426,7 @@ export class ReleaseStore {
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map((raw) => withoutKeys(unmarshall(raw)) as unknown as HistoryEntry).reverse();
+    return (out.Items ?? []).map((raw) => checkedHistoryEntry(service, withoutKeys(unmarshall(raw)))).reverse();
   }
 
   /** History entries, oldest first. */
@@ -409,6 +442,6 @@ export class ReleaseStore {
         }),
       ),
     );
-    return items.map((raw) => withoutKeys(raw) as unknown as HistoryEntry);
+    return items.map((raw) => checkedHistoryEntry(service, withoutKeys(raw)));
   }
 }

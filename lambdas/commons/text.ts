@@ -20,6 +20,9 @@ export function printable(text: string): string {
     .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "?") // CSI ... final byte
     .replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)?/g, "?") // OSC ... BEL or ST
     .replace(/[\t\n\r]/g, " ")
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, "?")
+    // Bidi overrides and isolates, zero-width characters and the BOM: text that displays other
+    // than it reads (a reason that reorders what follows it) (issue 35, 11).
+    .replace(/[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g, "?");
 }
 /* eslint-enable no-control-regex */

@@ -7,7 +7,11 @@ import type { HistoryEntry } from "../../core/releaseState";
 import { formatHistory, wrap } from "../../cli/commands/history";
 import { runRemedy } from "../helpers/cli";
 import { useMoto } from "../helpers/moto";
-import { createWorld } from "../helpers/rollbackWorld";
+import { TABLE, clientConfig, createWorld } from "../helpers/rollbackWorld";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 describe("cli: remedy history", function () {
   this.timeout(60_000);
@@ -61,6 +65,30 @@ describe("cli: remedy history", function () {
     assert.equal(one.code, 0, one.err);
     assert.match(one.out.split("\n")[0], new RegExp(`^payments: 1 change \\(the newest of ${all.entries[all.entries.length - 1].revision}; --limit for more\\), oldest first$`));
     assert.equal(one.out.split("\n").filter((l) => /^\s*\d+ {2}20\d\d-/.test(l)).length, 1);
+  });
+
+  it("shows a history item not written by remedy as such, never its text: no markup reaches the HTML page or the terminal (issue 35, 11)", async () => {
+    // Prepare: a raw item whose revision and weights carry markup, written by a table writer.
+    const ddb = new DynamoDBClient(clientConfig(suite.moto.endpoint));
+    await ddb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { pk: { S: "payments" }, sk: { S: "history#9999999999" }, service: { S: "payments" }, revision: { S: "<script>alert(1)</script>" }, at: { S: "2026-12-01T10:00:00Z" }, by: { S: "x" }, action: { S: "shift-weight" }, releaseId: { NULL: true }, summary: { S: "<img src=x onerror=alert(2)>" }, weights: { M: { blue: { S: "<b>" }, green: { N: "0" } } } },
+      }),
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "history-"));
+    const file = path.join(dir, "h.html");
+    // Act
+    const html = await runRemedy(["history", "payments", "--stack", "test", "--html", file]);
+    const text = await runRemedy(["history", "payments", "--stack", "test"]);
+    // Assess
+    assert.equal(html.code, 0, html.err);
+    const page = fs.readFileSync(file, "utf8");
+    assert.doesNotMatch(page, /<script>alert|<img src=x|<b>/);
+    assert.match(page, /history item not written by remedy; not shown: revision, weights\.blue/);
+    assert.equal(text.code, 0, text.err);
+    assert.doesNotMatch(text.out, /<script>|<img/);
+    assert.match(text.out, /history item not written by remedy/);
   });
 
   it("names an unknown service or stack, and a bad --limit, without a stack trace", async () => {

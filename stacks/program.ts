@@ -343,6 +343,28 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     }
     return id;
   });
+  // The rules' remedy:* tags scope both Lambdas' ModifyRule: a tag removed outside Pulumi (the AWS
+  // Load Balancer Controller's role may RemoveTags on any rule) would silently disable automatic
+  // rollback, one added would extend a role's reach. Each run compares and puts them back (issue 35, 14).
+  const tagsInPlace = new Map<string, pulumi.Output<string>>();
+  for (const spec of config.services) {
+    const svc = services.get(spec.name) as BlueGreenService;
+    const want: Record<string, string> = { [ROLLBACK_RULE_TAG]: options.alarmNamePrefix, ...(driverRole(spec) ? { [DRIVER_RULE_TAG]: options.alarmNamePrefix } : {}) };
+    tagsInPlace.set(
+      spec.name,
+      svc.ruleArn.apply(async (arn) => {
+        if (!options.releases.ensureRuleTags) return arn;
+        const r = await options.releases.ensureRuleTags(arn, want, pulumi.runtime.isDryRun());
+        if (r !== "in-place") {
+          void pulumi.log.warn(
+            `service ${spec.name}: its rule's remedy tags were changed outside Pulumi (${r.wrong.join(", ")}): automatic rollback ${r.wrong.some((w) => w.startsWith(`${ROLLBACK_RULE_TAG} `) || w.startsWith(`${ROLLBACK_RULE_TAG}=`)) ? "could not flip it" : "is unaffected"}; ` +
+              `${r.restored ? "put them back" : "pulumi up puts them back"}. Find who in CloudTrail (elasticloadbalancing RemoveTags/AddTags) and keep remedy:* tags out of others' reach (docs/security.md, aws:TagKeys)`,
+          );
+        }
+        return arn;
+      }),
+    );
+  }
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
     const svc = services.get(spec.name) as BlueGreenService;
@@ -383,7 +405,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       spec.name,
       pulumi
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
-        .all([svc.ruleArn, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, rollback.overridesUrl])
+        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, rollback.overridesUrl])
         .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , overridesUrl]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
             phase: s?.phase ?? "unrecorded",

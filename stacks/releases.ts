@@ -6,7 +6,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
 import { DynamoDBClient, GetResourcePolicyCommand, PolicyNotFoundException, PutResourcePolicyCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
-import { DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { AddTagsCommand, DescribeRulesCommand, DescribeTagsCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand, RemoveTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { type AwsSettings, sdkClientConfig } from "./awsClients";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -67,6 +67,23 @@ export interface ReleaseBackend {
    * not the live policy, so a policy removed or edited outside Pulumi would stay that way.
    */
   ensureTablePolicy?(tableArn: string, policy: string, dryRun: boolean): Promise<TablePolicyCheck>;
+  /**
+   * Compares a rule's live `remedy:*` tags with `want` and, unless `dryRun`, puts them back: the
+   * Lambdas' ModifyRule is scoped by them, so a tag removed (RemoveTags: the AWS Load Balancer
+   * Controller's published policy grants it on every listener rule) silently disables automatic
+   * rollback, and one added elsewhere extends a role's reach (issue 35, 14). Pulumi diffs its
+   * state, not the live tags.
+   */
+  ensureRuleTags?(ruleArn: string, want: Readonly<Record<string, string>>, dryRun: boolean): Promise<RuleTagCheck>;
+}
+
+/** What {@link ReleaseBackend.ensureRuleTags} found: in place, or the tags missing or differing. */
+export type RuleTagCheck = "in-place" | { readonly wrong: readonly string[]; readonly restored: boolean };
+
+/** The `remedy:*` tags of `live` that are not what `want` says (missing, or another value). */
+export function wrongRemedyTags(live: Readonly<Record<string, string>>, want: Readonly<Record<string, string>>): string[] {
+  const keys = new Set([...Object.keys(want), ...Object.keys(live).filter((k) => k.startsWith("remedy:"))]);
+  return [...keys].filter((k) => live[k] !== want[k]).map((k) => (k in live ? (k in want ? `${k}=${live[k]} (want ${want[k]})` : `${k}=${live[k]} (not this stack's)`) : `${k} missing`)).sort();
 }
 
 /** What {@link ReleaseBackend.ensureTablePolicy} found. */
@@ -186,6 +203,7 @@ export class ReleaseStateUnavailableError extends Error {
  */
 export class DynamoReleaseBackend implements ReleaseBackend {
   private readonly ddb: DynamoDBClient;
+  private readonly elb: ElasticLoadBalancingV2Client;
   private readonly store: ReleaseStore;
   private readonly traffic: Traffic;
   private readonly cloudwatch: CloudWatchClient;
@@ -203,7 +221,8 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     const config = sdkClientConfig(settings);
     this.ddb = new DynamoDBClient(config);
     this.store = new ReleaseStore(this.ddb, tableName);
-    this.traffic = new Traffic(new ElasticLoadBalancingV2Client(config));
+    this.elb = new ElasticLoadBalancingV2Client(config);
+    this.traffic = new Traffic(this.elb);
     this.cloudwatch = new CloudWatchClient(config);
     this.sns = new SNSClient(config);
     this.lambda = new LambdaClient(config);
@@ -213,6 +232,19 @@ export class DynamoReleaseBackend implements ReleaseBackend {
 
   async lambdaConcurrencyLimit(): Promise<number | undefined> {
     return (await this.lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.ConcurrentExecutions;
+  }
+
+  async ensureRuleTags(ruleArn: string, want: Readonly<Record<string, string>>, dryRun: boolean): Promise<RuleTagCheck> {
+    const out = await this.elb.send(new DescribeTagsCommand({ ResourceArns: [ruleArn] }));
+    const live = Object.fromEntries((out.TagDescriptions?.[0]?.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : [])));
+    const wrong = wrongRemedyTags(live, want);
+    if (wrong.length === 0) return "in-place";
+    if (!dryRun) {
+      await this.elb.send(new AddTagsCommand({ ResourceArns: [ruleArn], Tags: Object.entries(want).map(([Key, Value]) => ({ Key, Value })) }));
+      const extra = Object.keys(live).filter((k) => k.startsWith("remedy:") && !(k in want));
+      if (extra.length > 0) await this.elb.send(new RemoveTagsCommand({ ResourceArns: [ruleArn], TagKeys: extra }));
+    }
+    return { wrong, restored: !dryRun };
   }
 
   async ensureTablePolicy(tableArn: string, policy: string, dryRun: boolean): Promise<TablePolicyCheck> {
@@ -338,6 +370,18 @@ export class MemoryReleaseBackend implements ReleaseBackend {
    */
   readonly tablePolicies = new Map<string, string | null>();
 
+  /** Rules' live tags, by ARN: absent until the first check (which finds what Pulumi put). */
+  readonly ruleTags = new Map<string, Record<string, string>>();
+
+  ensureRuleTags(ruleArn: string, want: Readonly<Record<string, string>>, dryRun: boolean): Promise<RuleTagCheck> {
+    if (!this.ruleTags.has(ruleArn)) this.ruleTags.set(ruleArn, { ...want });
+    const live = this.ruleTags.get(ruleArn) as Record<string, string>;
+    const wrong = wrongRemedyTags(live, want);
+    if (wrong.length === 0) return Promise.resolve("in-place");
+    if (!dryRun) this.ruleTags.set(ruleArn, { ...Object.fromEntries(Object.entries(live).filter(([k]) => !k.startsWith("remedy:"))), ...want });
+    return Promise.resolve({ wrong, restored: !dryRun });
+  }
+
   ensureTablePolicy(tableArn: string, policy: string, dryRun: boolean): Promise<TablePolicyCheck> {
     if (!this.tablePolicies.has(tableArn)) this.tablePolicies.set(tableArn, policy);
     const live = this.tablePolicies.get(tableArn) ?? undefined;
@@ -378,6 +422,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     forget: (service) => void reads.delete(service),
     ...(backend.lambdaConcurrencyLimit ? { lambdaConcurrencyLimit: backend.lambdaConcurrencyLimit.bind(backend) } : {}),
     ...(backend.ensureTablePolicy ? { ensureTablePolicy: backend.ensureTablePolicy.bind(backend) } : {}),
+    ...(backend.ensureRuleTags ? { ensureRuleTags: backend.ensureRuleTags.bind(backend) } : {}),
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
   };
 }

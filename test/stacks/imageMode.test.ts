@@ -492,6 +492,24 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.ok(samePolicy(backend.tablePolicies.get(table) as string, written));
   });
 
+  it("puts back a rule's remedy tags removed or added outside Pulumi on the next up and says so (issue 35, 14)", async () => {
+    // Prepare: deployed once (payments is progressive: both tags); then RemoveTags takes the rollback tag.
+    await up(0, imageConfig("v2.3.0"));
+    const rule = one(T.rule, "payments").state.arn as string;
+    assert.deepEqual(backend.ruleTags.get(rule), { "remedy:rollback": "remedy-prod", "remedy:release-driver": "remedy-prod" });
+    backend.ruleTags.set(rule, { "remedy:release-driver": "remedy-prod", team: "payments" });
+    // Act
+    const second = await up(1, imageConfig("v2.3.0"));
+    // Assess
+    assert.match(second.warnings.join("\n"), /service payments: its rule's remedy tags were changed outside Pulumi \(remedy:rollback missing\): automatic rollback could not flip it; put them back\. Find who in CloudTrail/);
+    assert.deepEqual(backend.ruleTags.get(rule), { team: "payments", "remedy:rollback": "remedy-prod", "remedy:release-driver": "remedy-prod" });
+    // A remedy tag of another stack on the rule: named, and taken off.
+    backend.ruleTags.set(rule, { "remedy:rollback": "remedy-prod", "remedy:release-driver": "remedy-prod", "remedy:other": "x" });
+    const third = await up(2, imageConfig("v2.3.0"));
+    assert.match(third.warnings.join("\n"), /remedy:other=x \(not this stack's\)\): automatic rollback is unaffected/);
+    assert.equal(backend.ruleTags.get(rule)?.["remedy:other"], undefined);
+  });
+
   it("puts every role the stack creates under the configured permissions boundary, and reserves the rollback Lambda's concurrency", async () => {
     // Prepare
     const raw = imageConfig("v2.3.0");

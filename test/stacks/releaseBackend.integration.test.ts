@@ -6,6 +6,7 @@
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { parseAwsSettings } from "../../stacks/awsClients";
+import { AddTagsCommand, DescribeTagsCommand, RemoveTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { DeleteResourcePolicyCommand, DescribeTableCommand, GetResourcePolicyCommand, PutResourcePolicyCommand } from "@aws-sdk/client-dynamodb";
 import { releaseTablePolicy } from "../../components/rollback/tablePolicy";
 import { DynamoReleaseBackend, ReleaseStateUnavailableError, samePolicy } from "../../stacks/releases";
@@ -80,6 +81,23 @@ describe("stacks/releases: DynamoDB backend with the provider's settings (moto)"
     await ddb.send(new PutResourcePolicyCommand({ ResourceArn: tableArn, Policy: JSON.stringify(edited) }));
     assert.deepEqual(await backend.ensureTablePolicy(tableArn, policy, false), { found: "changed", restored: true });
     assert.ok(samePolicy((await live()) as string, policy));
+  });
+
+  it("puts a rule's remedy tags back when they were removed or added outside Pulumi, and only says so in preview (issue 35, 14)", async () => {
+    const world = await createWorld(moto.endpoint, ["payments"]);
+    const rule = world.services.payments.routing.ruleArn;
+    const elb = world.clients.elb;
+    const want = { "remedy:rollback": PREFIX };
+    await elb.send(new AddTagsCommand({ ResourceArns: [rule], Tags: [{ Key: "remedy:rollback", Value: PREFIX }, { Key: "team", Value: "payments" }] }));
+    const backend = new DynamoReleaseBackend(TABLE, parseAwsSettings({ region: "eu-west-1" }), PREFIX);
+    const tags = async () => Object.fromEntries(((await elb.send(new DescribeTagsCommand({ ResourceArns: [rule] }))).TagDescriptions?.[0]?.Tags ?? []).map((t) => [t.Key, t.Value]));
+    assert.equal(await backend.ensureRuleTags(rule, want, false), "in-place");
+    await elb.send(new RemoveTagsCommand({ ResourceArns: [rule], TagKeys: ["remedy:rollback"] }));
+    await elb.send(new AddTagsCommand({ ResourceArns: [rule], Tags: [{ Key: "remedy:release-driver", Value: "someone-else" }] }));
+    assert.deepEqual(await backend.ensureRuleTags(rule, want, true), { wrong: ["remedy:release-driver=someone-else (not this stack's)", "remedy:rollback missing"], restored: false });
+    assert.equal((await tags())["remedy:rollback"], undefined, "preview changes nothing");
+    assert.deepEqual(await backend.ensureRuleTags(rule, want, false), { wrong: ["remedy:release-driver=someone-else (not this stack's)", "remedy:rollback missing"], restored: true });
+    assert.deepEqual(await tags(), { team: "payments", "remedy:rollback": PREFIX });
   });
 
   it("names the setting and the fix for provider settings it cannot honour", () => {

@@ -108,16 +108,21 @@ export interface TickResult {
   readonly failed?: boolean;
 }
 
-/** The tick's clock: the schedule's time when the event carries a plausible one, else now. */
+/**
+ * The tick's clock: the schedule's time when the event carries one at most
+ * DRIVER_SCHEDULE_SKEW_SECONDS in the past (the invocation's lateness, so a step of N minutes
+ * lasts N ticks), else now. Never a time ahead of the clock: an event's body proves nothing (a
+ * direct invoke can copy a schedule event), and a future time would advance steps early (issue
+ * 35, 19); the event's time can only make a tick count as earlier, never later.
+ */
 export function tickTime(scheduledAt: string | undefined, wallClock: number): number {
   const t = scheduledAt ? Date.parse(scheduledAt) : NaN;
-  return Number.isFinite(t) && Math.abs(wallClock - t) <= defaults.DRIVER_SCHEDULE_SKEW_SECONDS * 1000 ? t : wallClock;
+  return Number.isFinite(t) && t <= wallClock && wallClock - t <= defaults.DRIVER_SCHEDULE_SKEW_SECONDS * 1000 ? t : wallClock;
 }
 
 /** A rule as DescribeRules returns it. */
 type LiveRuleSource = Parameters<typeof liveRuleOf>[1];
 
-/** Runs `fn` over `items` with at most `limit` in flight; results in the items' order. */
 /**
  * The health watch's order: the candidates with the most traffic first (a failing one there hurts
  * the most users), ties in a rotation that moves with the tick's minute, so when a round cannot
@@ -132,6 +137,7 @@ export function byExposure(exposed: readonly ReleaseState[], tickAt: number): Re
   return [...exposed].sort((a, b) => weight(b) - weight(a) || (rank.get(a.service) as number) - (rank.get(b.service) as number));
 }
 
+/** Runs `fn` over `items` with at most `limit` in flight; results in the items' order. */
 async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;

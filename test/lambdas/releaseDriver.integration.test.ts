@@ -106,6 +106,11 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     // A time far off the wall clock (a replayed event) is not trusted: the wall clock decides.
     assert.equal(tickTime("2020-01-01T00:00:00Z", at(1)), at(1));
     assert.equal(tickTime("not a time", at(1)), at(1));
+    // Nor one ahead of the clock, however close (a copied schedule event with a forged time would
+    // advance steps early); one a little in the past is the invocation's lateness (issue 35, 19).
+    assert.equal(tickTime(new Date(at(1) + 60_000).toISOString(), at(1)), at(1));
+    assert.equal(tickTime(new Date(at(1) + 1_000).toISOString(), at(1)), at(1));
+    assert.equal(tickTime(new Date(at(1) - 1_000).toISOString(), at(1)), at(1) - 1_000);
   });
 
   it("ticks services concurrently within the invocation's deadline: hanging checks are cut and recorded as failed runs, another service's due step still happens", async () => {

@@ -150,6 +150,15 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
       .filter((n) => !known.includes(n))
       .map((n) => ({ path: `hotfix.${key}.${n}`, message: `prod has no service "${n}" (prod services: ${known.join(", ")})` })),
   );
+  // Isolated by more than naming (issue 35, 20): a namespace one of prod's services runs in would
+  // put the hotfix Deployments, Services and Secrets beside prod's.
+  const shared = seed.services.filter((s) => (s.namespace ?? s.name) === h.namespace);
+  if (shared.length > 0) {
+    unknown.push({
+      path: "hotfix.namespace",
+      message: `"${h.namespace}" is where prod runs ${shared.map((s) => s.name).join(", ")}; the hotfix environment needs a namespace of its own (e.g. "hotfix"), or its objects and Secrets sit beside prod's`,
+    });
+  }
   if (unknown.length > 0) throw new ConfigError(unknown, "remedy hotfix stack configuration");
   const hosts = hotfixHosts(seed, h);
   const services = seed.services.map((s) => {

@@ -160,6 +160,13 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
     const seed = hotfixSeed(resolved, services);
     const config = hotfixStackConfig(seed, { ...parseHotfixStackConfig(remedyConfig("hotfix")), images: { payments: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1" } });
 
+    // A hotfix namespace prod's services run in is refused, naming them (issue 35, 20).
+    const prodNamespace = seed.services[0]?.namespace ?? seed.services[0]?.name;
+    assert.throws(
+      () => hotfixStackConfig(seed, { ...parseHotfixStackConfig(remedyConfig("hotfix")), namespace: prodNamespace as string }),
+      (err: Error) => /hotfix\.namespace: "[^"]+" is where prod runs [^;]+; the hotfix environment needs a namespace of its own/.test(err.message),
+    );
+
     // Assess
     const p = config.services.find((s) => s.name === "payments");
     assert.equal(p?.stable, "green", "seeded at prod's live slot and version");

@@ -242,69 +242,57 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
 
-    // Alarms on the rollback machinery itself. Their names do not match `<prefix>/`, so they
-    // never invoke the function; they page humans through the topic.
-    new aws.cloudwatch.MetricAlarm(
-      `${name}-errors`,
-      {
-        name: `${args.alarmNamePrefix}-rollback-errors`,
-        alarmDescription: "remedy: the rollback Lambda failed; a rollback may not have happened. Check its logs and dead-letter queue.",
-        namespace: "AWS/Lambda",
-        metricName: "Errors",
-        dimensions: { FunctionName: this.function.name },
-        statistic: "Sum",
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [this.topic.arn],
-        okActions: [this.topic.arn],
-        tags,
-      },
-      parent,
-    );
+    // Alarms on the rollback machinery itself, each paging on its first datapoint. Their names do
+    // not match `<prefix>/`, so they never invoke the function; they page humans through the topic.
+    const machineryAlarm = (suffix: string, a: { name: string; description: string; namespace: string; metricName: string; dimensions: Record<string, pulumi.Input<string>>; statistic: string; okToo?: boolean }) =>
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${suffix}`,
+        {
+          name: `${args.alarmNamePrefix}-${a.name}`,
+          alarmDescription: a.description,
+          namespace: a.namespace,
+          metricName: a.metricName,
+          dimensions: a.dimensions,
+          statistic: a.statistic,
+          period: 60,
+          evaluationPeriods: 1,
+          threshold: 1,
+          comparisonOperator: "GreaterThanOrEqualToThreshold",
+          treatMissingData: "notBreaching",
+          alarmActions: [this.topic.arn],
+          ...(a.okToo ? { okActions: [this.topic.arn] } : {}),
+          tags,
+        },
+        parent,
+      );
+    machineryAlarm("errors", {
+      name: "rollback-errors",
+      description: "remedy: the rollback Lambda failed; a rollback may not have happened. Check its logs and dead-letter queue.",
+      namespace: "AWS/Lambda",
+      metricName: "Errors",
+      dimensions: { FunctionName: this.function.name },
+      statistic: "Sum",
+      okToo: true,
+    });
     // CloudWatch throttling the alarms' confirmation (DescribeAlarms, ~9 a second per account and
     // region, shared with every reader) delays rollbacks: page on the first one (issue 35, 8).
-    new aws.cloudwatch.MetricAlarm(
-      `${name}-confirmation-throttled`,
-      {
-        name: `${args.alarmNamePrefix}-rollback-confirmation-throttled`,
-        alarmDescription:
-          "remedy: CloudWatch throttled the rollback Lambda's DescribeAlarms, so an alarm could not be confirmed at once and a rollback may be late. Find who calls DescribeAlarms so often (CloudTrail); the Lambda retries and pages.",
-        namespace: defaults.ROLLBACK_METRICS.namespace,
-        metricName: "ConfirmationThrottled",
-        dimensions: { service: defaults.ROLLBACK_METRICS.serviceName },
-        statistic: "Sum",
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [this.topic.arn],
-        tags,
-      },
-      parent,
-    );
-    new aws.cloudwatch.MetricAlarm(
-      `${name}-dlq`,
-      {
-        name: `${args.alarmNamePrefix}-rollback-dead-letters`,
-        alarmDescription: "remedy: an alarm event could not be processed after retries; it is in the dead-letter queue.",
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: this.deadLetterQueue.name },
-        statistic: "Maximum",
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [this.topic.arn],
-        tags,
-      },
-      parent,
-    );
+    machineryAlarm("confirmation-throttled", {
+      name: "rollback-confirmation-throttled",
+      description:
+        "remedy: CloudWatch throttled the rollback Lambda's DescribeAlarms, so an alarm could not be confirmed at once and a rollback may be late. Find who calls DescribeAlarms so often (CloudTrail); the Lambda retries and pages.",
+      namespace: defaults.ROLLBACK_METRICS.namespace,
+      metricName: "ConfirmationThrottled",
+      dimensions: { service: defaults.ROLLBACK_METRICS.serviceName },
+      statistic: "Sum",
+    });
+    machineryAlarm("dlq", {
+      name: "rollback-dead-letters",
+      description: "remedy: an alarm event could not be processed after retries; it is in the dead-letter queue.",
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: this.deadLetterQueue.name },
+      statistic: "Maximum",
+    });
 
     const balancers: [string | undefined, pulumi.Input<string>][] = [
       ...(args.loadBalancerArn !== undefined ? [[undefined, args.loadBalancerArn] as [undefined, pulumi.Input<string>]] : []),

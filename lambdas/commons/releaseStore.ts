@@ -340,14 +340,19 @@ export class ReleaseStore {
    * send one page per window, not one per event.
    */
   async claimEscalation(service: string, key: string, nowMs: number, windowMs: number): Promise<boolean> {
+    return this.escalationUpdate(service, key, "SET pagedAt = :now", "attribute_not_exists(pagedAt) OR pagedAt < :cutoff", { ":now": nowMs, ":cutoff": nowMs - windowMs });
+  }
+
+  /** One conditional UpdateItem on an escalation's item; false when its condition failed. */
+  private async escalationUpdate(service: string, key: string, update: string, condition: string, values: Record<string, number>): Promise<boolean> {
     try {
       await this.ddb.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: marshall({ pk: service, sk: `escalation#${key}` }),
-          UpdateExpression: "SET pagedAt = :now",
-          ConditionExpression: "attribute_not_exists(pagedAt) OR pagedAt < :cutoff",
-          ExpressionAttributeValues: marshall({ ":now": nowMs, ":cutoff": nowMs - windowMs }),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: marshall(values),
         }),
       );
       return true;
@@ -362,20 +367,8 @@ export class ReleaseStore {
    * event pages (only that claim: a later one by another copy is left alone).
    */
   async releaseEscalation(service: string, key: string, nowMs: number): Promise<void> {
-    try {
-      await this.ddb.send(
-        // UpdateItem (which the rollback role has), not DeleteItem: the claim is its pagedAt.
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ pk: service, sk: `escalation#${key}` }),
-          UpdateExpression: "REMOVE pagedAt",
-          ConditionExpression: "pagedAt = :mine",
-          ExpressionAttributeValues: marshall({ ":mine": nowMs }),
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    // UpdateItem (which the rollback role has), not DeleteItem: the claim is its pagedAt.
+    await this.escalationUpdate(service, key, "REMOVE pagedAt", "pagedAt = :mine", { ":mine": nowMs });
   }
 
   /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */

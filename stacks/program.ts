@@ -2,7 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService, RETIRED_AT_ANNOTATION, slotTargetGroupName } from "../components/delivery/blueGreenService";
-import { DRIVER_RULE_TAG, ROLLBACK_RULE_TAG, bindingNameFor } from "../core/naming";
+import { bindingNameFor } from "../core/naming";
+import { ruleTagsFor, ruleTagsInPlace, tablePolicyInPlace } from "./liveGuards";
 import { type IngressAttachment, SharedIngress } from "../components/delivery/sharedIngress";
 import { QuotaError, quotaProblems } from "./quotas";
 import { AutoRollback } from "../components/rollback/autoRollback";
@@ -262,7 +263,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
         // What lets this stack's rollback Lambda (and its driver, stepping or watching) modify the rule.
-        ruleTags: { [ROLLBACK_RULE_TAG]: options.alarmNamePrefix, ...(driverRole(spec) ? { [DRIVER_RULE_TAG]: options.alarmNamePrefix } : {}) },
+        ruleTags: ruleTagsFor(spec, options.alarmNamePrefix),
         ...(options.secretServices ? { secretEnv: true } : {}),
         deployAfter: earlyJob ? [earlyJob] : [],
         // The read-only credential: the DDL-capable one stays in the migration Job.
@@ -327,44 +328,10 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployer, ...config.rollback.deployerRoleArns, ...config.rollback.operatorRoleArns],
     deployers: [deployer, ...config.rollback.deployerRoleArns],
   });
-  // Pulumi diffs the policy against its state, not the live one: one removed or edited outside
-  // Pulumi (by a principal allowed dynamodb:* before this version denied it) would stay so. Each
-  // run compares the live policy once the resource is in place and puts it back (issue 35, 2);
-  // the records wait for that.
-  const policyInPlace = pulumi.all([tablePolicy.id, tablePolicy.resourceArn, tablePolicy.policy]).apply(async ([id, arn, doc]) => {
-    if (!options.releases.ensureTablePolicy) return id;
-    const dryRun = pulumi.runtime.isDryRun();
-    const r = await options.releases.ensureTablePolicy(arn, doc, dryRun);
-    if (r !== "in-place") {
-      void pulumi.log.warn(
-        `the release table's resource policy is ${r.found === "missing" ? "missing" : "not the one this stack wrote"} (changed outside Pulumi); ` +
-          `${r.restored ? "put it back" : "pulumi up puts it back"}. Find who changed it in CloudTrail (dynamodb PutResourcePolicy/DeleteResourcePolicy) and check \`remedy history\` for records written meanwhile`,
-      );
-    }
-    return id;
-  });
-  // The rules' remedy:* tags scope both Lambdas' ModifyRule: a tag removed outside Pulumi (the AWS
-  // Load Balancer Controller's role may RemoveTags on any rule) would silently disable automatic
-  // rollback, one added would extend a role's reach. Each run compares and puts them back (issue 35, 14).
-  const tagsInPlace = new Map<string, pulumi.Output<string>>();
-  for (const spec of config.services) {
-    const svc = services.get(spec.name) as BlueGreenService;
-    const want: Record<string, string> = { [ROLLBACK_RULE_TAG]: options.alarmNamePrefix, ...(driverRole(spec) ? { [DRIVER_RULE_TAG]: options.alarmNamePrefix } : {}) };
-    tagsInPlace.set(
-      spec.name,
-      svc.ruleArn.apply(async (arn) => {
-        if (!options.releases.ensureRuleTags) return arn;
-        const r = await options.releases.ensureRuleTags(arn, want, pulumi.runtime.isDryRun());
-        if (r !== "in-place") {
-          void pulumi.log.warn(
-            `service ${spec.name}: its rule's remedy tags were changed outside Pulumi (${r.wrong.join(", ")}): automatic rollback ${r.wrong.some((w) => w.startsWith(`${ROLLBACK_RULE_TAG} `) || w.startsWith(`${ROLLBACK_RULE_TAG}=`)) ? "could not flip it" : "is unaffected"}; ` +
-              `${r.restored ? "put them back" : "pulumi up puts them back"}. Find who in CloudTrail (elasticloadbalancing RemoveTags/AddTags) and keep remedy:* tags out of others' reach (docs/security.md, aws:TagKeys)`,
-          );
-        }
-        return arn;
-      }),
-    );
-  }
+  // Pulumi diffs its state, not the live policy and tags: each run compares and puts them back
+  // (issue 35, 2 and 14; stacks/liveGuards.ts), and the records wait for that.
+  const policyInPlace = tablePolicyInPlace(tablePolicy, options.releases);
+  const tagsInPlace = new Map(config.services.map((spec) => [spec.name, ruleTagsInPlace(spec.name, (services.get(spec.name) as BlueGreenService).ruleArn, ruleTagsFor(spec, options.alarmNamePrefix), options.releases)] as const));
   const alarms = new Map<string, AutoRollback>();
   for (const spec of config.services) {
     const svc = services.get(spec.name) as BlueGreenService;

@@ -1,5 +1,8 @@
 /**
  * The schema of one service under `remedy:services`, and the types of a validated service.
+ *
+ * Why this file is long: it is one schema, field by field with each field's error text, beside
+ * the types it produces; split, a field's rule and its type would no longer sit together.
  */
 import { COLUMN_REF } from "../sqlNames";
 import { z } from "zod";
@@ -177,9 +180,7 @@ export const alarmsSchema = z.strictObject({
     })
     .optional(),
   custom: z.array(customAlarmSchema, { error: required("a list of custom alarms") }).max(20, { error: "at most 20 custom alarms per service (each makes one alarm per slot)" }).optional(),
-  // A custom metric can be forged by whoever may put it (PutMetricData, the EMF port of the
-  // CloudWatch agent, the service's log group): by default its alarm alone rolls back a release in
-  // progress but never reverts a promoted one (it pages instead). true: it reverts too.
+  // A custom metric can be forged by whoever may put it: alone, its alarm never reverts a promoted release unless true.
   customRevertsPromotion: z.boolean({ error: "must be true or false" }).optional(),
 });
 

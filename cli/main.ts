@@ -50,11 +50,16 @@ driver, pulumi up) and why. The newest --limit changes (1..1000). --html writes 
 the weights over time with rollbacks, promotions and releases marked (default: every change).
 
 exit codes: 0 shown, 2 unknown stack or service, or no credentials`,
-  rollback: `usage: remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>] [--json]
+  rollback: `usage: remedy rollback <service> --reason <text> [--force] [--stack prod] [--url <override url>] [--topic-arn <arn>] [--json]
 
 Sends the service's traffic back to its stable version (or, inside the rollback window after a
 promotion, to the previous one) with the rollback Lambda's own decision and flip, recorded with
 your name and reason. --force flips even to a target with no healthy targets, and records that.
+
+Sent to the stack's override URL (stack output rollback.overridesUrl, recorded in the release;
+--url or REMEDY_OVERRIDE_URL set it) as a SigV4-signed request: the rollback function acts and
+records the caller AWS verified, so your role needs only lambda:InvokeFunctionUrl and reads
+(docs/security.md). Without a recorded URL it acts with your own credentials and says so.
 
 exit codes: 0 rolled back, 1 refused (nothing to roll back, target unhealthy), 2 usage or environment error`,
   drill: `usage: remedy drill <service> [--timeout 120] [--allow-stable] [--stack prod] [--json]
@@ -63,7 +68,7 @@ Rehearses the real rollback path on a live stack: puts the candidate's error-rat
 waits for the Lambda to flip, reports detection-to-flip seconds, then restores alarm and release.
 
 exit codes: 0 flipped and restored, 1 nothing flipped in time, 2 usage or environment error`,
-  promote: `usage: remedy promote <service> [--full] [--stack prod] [--json]
+  promote: `usage: remedy promote <service> [--full] [--stack prod] [--url <override url>] [--json]
 
 Asks the release driver to move a progressive release (services[].strategy) past its current
 pause, or with --full to promote it at its next tick. On a release held by a failed pre-traffic
@@ -71,12 +76,19 @@ check (services[].preTraffic), runs the check again at the next tick (--full ski
 Recorded in release history with your name. The driver still refuses to advance while a
 candidate alarm fires or it has no healthy targets.
 
+Sent to the stack's override URL (stack output rollback.overridesUrl, recorded in the release;
+--url or REMEDY_OVERRIDE_URL set it) as a SigV4-signed request: the rollback function acts and
+records the caller AWS verified, so your role needs only lambda:InvokeFunctionUrl and reads
+(docs/security.md). Without a recorded URL it acts with your own credentials and says so.
+
 exit codes: 0 requested, 1 refused (not a progressive release in progress), 2 usage or environment error`,
-  abort: `usage: remedy abort <service> --reason <text> [--stack prod] [--json]
+  abort: `usage: remedy abort <service> --reason <text> [--stack prod] [--url <override url>] [--json]
 
 Stops a release in progress: all traffic back to the stable version, with the rollback Lambda's
 decision and flip, recorded as an abort with your name and reason. pulumi up then holds the
 candidate as after a rollback.
+
+Sent to the stack's override URL, as remedy rollback is (see its --help).
 
 exit codes: 0 aborted, 1 refused (nothing releasing, stable unhealthy), 2 usage or environment error`,
   rehearse: `usage: remedy rehearse [--keep | --stop] [--json]

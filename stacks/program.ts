@@ -276,6 +276,9 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   // driver (lifecycle notifications) and the identity running pulumi up (it tells releases it
   // starts). Both exist only once the topic does, so the topic policy takes them deferred.
   const [laterPublishers, setLaterPublishers] = pulumi.deferredOutput<string[]>();
+  // The deployers administer the topic and its key (issue 35, 13); the one running this update is
+  // known only once resolved, so deferred too.
+  const [laterDeployer, setLaterDeployer] = pulumi.deferredOutput<string>();
   const rollback = new RollbackFunction(ROLLBACK_NAME, {
     alarmNamePrefix: options.alarmNamePrefix,
     rules: [...services.values()].map((s) => s.rule),
@@ -283,6 +286,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     groupLoadBalancerArns: Object.fromEntries([...ingresses].filter(([group]) => group !== DEFAULT_INGRESS_GROUP).map(([group, ing]) => [group, ing.listenerArn])),
     notificationEmails: config.rollback.notificationEmails,
     publisherRoleArns: laterPublishers.apply((later) => [...config.rollback.operatorRoleArns, ...config.rollback.deployerRoleArns, ...later]),
+    administratorArns: laterDeployer.apply((d) => [d, ...config.rollback.deployerRoleArns]),
     ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
     tableDeletionProtection: config.rollback.tableDeletionProtection,
     logRetentionDays: config.rollback.logRetentionDays,
@@ -308,6 +312,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         })
       : undefined;
   const deployer = deployerArn(rollback);
+  setLaterDeployer(deployer);
   setLaterPublishers(pulumi.all([deployer, driver ? driver.role.arn : pulumi.output("")]).apply(([d, r]) => [d, ...(r ? [r] : [])]));
   const n = config.notifications;
   const notifications =

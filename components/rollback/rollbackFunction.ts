@@ -40,6 +40,12 @@ export interface RollbackFunctionArgs {
    */
   readonly publisherRoleArns?: pulumi.Input<pulumi.Input<string>[]>;
   /**
+   * The identities that run `pulumi up` (issue 35, 13): the only ones the topic lets delete it,
+   * change its attributes or permissions, or subscribe, and the key lets disable, schedule for
+   * deletion or re-policy (the account's root user too). Default: none (no such denies).
+   */
+  readonly administratorArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
    * Name of the release state table. Default `<alarmNamePrefix>-releases`: deterministic, so the
    * stack program can read release state before the first resource is registered.
    */
@@ -146,7 +152,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
         description: `remedy ${args.alarmNamePrefix}: encrypts the notification topic`,
         enableKeyRotation: true,
         deletionWindowInDays: 30,
-        policy: accountId.apply((account) => JSON.stringify(topicKeyPolicy(account))),
+        policy: pulumi.all([accountId, region, pulumi.output(args.administratorArns ?? [])]).apply(([account, r, admins]) => JSON.stringify(topicKeyPolicy(account, { region: r, alarmNamePrefix: args.alarmNamePrefix, administrators: admins }))),
         tags,
       },
       parent,
@@ -163,8 +169,8 @@ export class RollbackFunction extends pulumi.ComponentResource {
       {
         arn: this.topic.arn,
         policy: pulumi
-          .all([this.topic.arn, accountId, region, this.role.arn, pulumi.output(args.publisherRoleArns ?? [])])
-          .apply(([topic, account, r, role, others]) => JSON.stringify(topicPolicy({ topic, account, region: r, alarmNamePrefix: args.alarmNamePrefix, publishers: [role, ...others] }))),
+          .all([this.topic.arn, accountId, region, this.role.arn, pulumi.output(args.publisherRoleArns ?? []), pulumi.output(args.administratorArns ?? [])])
+          .apply(([topic, account, r, role, others, admins]) => JSON.stringify(topicPolicy({ topic, account, region: r, alarmNamePrefix: args.alarmNamePrefix, publishers: [role, ...others], administrators: admins }))),
       },
       parent,
     );
@@ -359,12 +365,34 @@ export function releaseTableName(alarmNamePrefix: string): string {
  * "CloudWatch alarms ... encrypted topics need a customer managed key whose policy allows
  * cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*").
  */
-export function topicKeyPolicy(account: string) {
+export function topicKeyPolicy(account: string, o: { readonly region: string; readonly alarmNamePrefix: string; readonly administrators?: readonly string[] }) {
+  const admins = [...new Set([`arn:aws:iam::${account}:root`, ...(o.administrators ?? [])])].sort();
   return {
     Version: "2012-10-17",
     Statement: [
       { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "kms:*", Resource: "*" },
-      { Sid: "CloudWatchAlarmsEncrypt", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*" },
+      {
+        // Only this account's alarms of this stack (confused deputy: CloudWatch acts for anyone).
+        Sid: "CloudWatchAlarmsEncrypt",
+        Effect: "Allow",
+        Principal: { Service: "cloudwatch.amazonaws.com" },
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: { StringEquals: { "aws:SourceAccount": account }, ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${o.region}:${account}:alarm:${o.alarmNamePrefix}*` } },
+      },
+      ...((o.administrators ?? []).length > 0
+        ? [
+            {
+              // Pages cannot be silenced by disabling or deleting the key (issue 35, 13).
+              Sid: "OnlyDeployersDisableOrRepolicy",
+              Effect: "Deny",
+              Principal: { AWS: "*" },
+              Action: ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"],
+              Resource: "*",
+              Condition: { ArnNotEquals: { "aws:PrincipalArn": admins } },
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -375,10 +403,25 @@ export function topicKeyPolicy(account: string) {
  * aws:SourceArn/aws:SourceAccount) and the named roles may publish; every other principal is
  * denied `sns:Publish` whatever its IAM policies allow; nothing without TLS.
  */
-export function topicPolicy(t: { topic: string; account: string; region: string; alarmNamePrefix: string; publishers: string[] }) {
+export function topicPolicy(t: { topic: string; account: string; region: string; alarmNamePrefix: string; publishers: string[]; administrators?: readonly string[] }) {
   return {
     Version: "2012-10-17",
     Statement: [
+      ...((t.administrators ?? []).length > 0
+        ? [
+            {
+              // Pages cannot be silenced by deleting the topic, changing its policy or delivery,
+              // or subscribing an outside endpoint (issue 35, 13); AWS services keep what their own
+              // statements grant (Chatbot's subscriptions).
+              Sid: "OnlyDeployersAdminister",
+              Effect: "Deny",
+              Principal: "*",
+              Action: ["sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:AddPermission", "sns:RemovePermission"],
+              Resource: t.topic,
+              Condition: { ArnNotEquals: { "aws:PrincipalArn": [...(t.administrators ?? [])].sort() }, Bool: { "aws:PrincipalIsAWSService": "false" } },
+            },
+          ]
+        : []),
       {
         Sid: "ThisStacksAlarmsPublish",
         Effect: "Allow",

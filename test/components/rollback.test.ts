@@ -132,6 +132,8 @@ describe("components/rollback: RollbackFunction", () => {
     const keyPolicy = JSON.parse(keyInputs.policy as string) as { Statement: Obj[] };
     assert.deepEqual(keyPolicy.Statement.find((st) => st.Sid === "CloudWatchAlarmsEncrypt"), {
       Sid: "CloudWatchAlarmsEncrypt", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*",
+      // Only this account's alarms of this stack (issue 35, 13: the key's CloudWatch statement had no source condition).
+      Condition: { StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT }, ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:remedy-prod*` } },
     });
     assert.deepEqual(keyPolicy.Statement.find((st) => st.Sid === "AccountAdministers")?.Principal, { AWS: `arn:aws:iam::${MOCK_ACCOUNT}:root` });
     const topic = one(T.topic, "rollback-notifications");

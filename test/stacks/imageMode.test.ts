@@ -462,6 +462,23 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
       for (const who of [ci, breakGlass]) assert.equal(await denies(policy, { action, resource: table, context: { "aws:PrincipalArn": who } }), false, `${action} by the deployer ${who}`);
     }
     assert.ok(roles.length >= 2, "the rollback Lambda's and the driver's roles were asked about");
+    // Pages cannot be silenced (issue 35, 13): only the deployers delete the topic, change it or
+    // subscribe to it, and disable, delete or re-policy its key; AWS services (Chatbot) keep theirs.
+    const topicArn = one("aws:sns/topic:Topic", "rollback-notifications").state.arn as string;
+    const tpol = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy", "rollback-notifications").inputs.policy as string) as { Statement: unknown[] };
+    const onTopic = (action: string, who: string, service = "false") => denies(tpol, { action, resource: topicArn, context: { "aws:PrincipalArn": who, "aws:PrincipalIsAWSService": service } });
+    for (const action of ["sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:RemovePermission"]) {
+      assert.ok(await onTopic(action, wildcard), `${action} by another principal`);
+      assert.equal(await onTopic(action, ci), false, `${action} by a deployer`);
+    }
+    const keyArn = one("aws:kms/key:Key", "rollback-notifications").state.arn as string;
+    const kpol = JSON.parse((one("aws:kms/key:Key", "rollback-notifications").inputs as Obj).policy as string) as { Statement: { Sid: string; Condition?: unknown }[] };
+    for (const action of ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"]) {
+      assert.ok(await denies(kpol, { action, resource: keyArn, context: { "aws:PrincipalArn": wildcard } }), `${action} by another principal`);
+      assert.equal(await denies(kpol, { action, resource: keyArn, context: { "aws:PrincipalArn": breakGlass } }), false, `${action} by a deployer`);
+      assert.equal(await denies(kpol, { action, resource: keyArn, context: { "aws:PrincipalArn": "arn:aws:iam::123456789012:root" } }), false, `${action} by the account's root`);
+    }
+    assert.deepEqual(kpol.Statement.find((st) => st.Sid === "CloudWatchAlarmsEncrypt")?.Condition, { StringEquals: { "aws:SourceAccount": "123456789012" }, ArnLike: { "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-prod*" } });
     // And each service's record waits for that policy (a new deployer's writes would be denied by the old one).
     const deps = await (built.releases.get("payments") as unknown as { allResources(): Promise<Set<{ urn: unknown }>> }).allResources();
     const urns = await Promise.all([...deps].map((r) => promiseOf(r.urn as never)));

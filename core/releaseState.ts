@@ -223,6 +223,17 @@ export type Transition =
   /** The event asks for something the state forbids; `reason` names the fix. */
   | { readonly kind: "refused"; readonly state: ReleaseState; readonly reason: string };
 
+/**
+ * `remedy abort` is recorded as a rollback whose reason starts with this: the CLI's direct path
+ * and the override function write it, `remedy history --html` marks such rollbacks as aborts.
+ */
+export const ABORT_REASON_PREFIX = "release aborted: ";
+
+/** The recorded reason of an operator's rollback or abort. */
+export function overrideReason(action: "rollback" | "abort", reason: string): string {
+  return action === "abort" ? `${ABORT_REASON_PREFIX}${reason}` : reason;
+}
+
 /** A fresh state: `stable` serves 100%. */
 export function initialState(service: string, stable: SlotVersion, routing: Routing, at: string): ReleaseState {
   return {

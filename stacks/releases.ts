@@ -28,7 +28,7 @@ import { type NoticeOptions, lifecycleNotice } from "../core/lifecycle";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { GetAccountSettingsCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import * as pulumi from "@pulumi/pulumi";
-import { Traffic } from "../lambdas/commons/traffic";
+import { Traffic, liveRuleOf } from "../lambdas/commons/traffic";
 
 /** The subset of ReleaseStore the program needs (memory in unit tests). */
 export interface ReleaseStoreLike {
@@ -463,8 +463,7 @@ function memoryElb(rules: Map<string, { routing: Routing; weights: SlotWeights }
     const arn = command.input.RuleArn as string;
     const r = rules.get(arn);
     if (!r) return Promise.reject(new Error(`RuleNotFound: ${arn}`));
-    const groups = command.input.Actions?.[0]?.ForwardConfig?.TargetGroups ?? [];
-    const weights = Object.fromEntries(SLOTS.map((slot) => [slot, groups.find((g) => g.TargetGroupArn === r.routing.targetGroupArns[slot])?.Weight ?? 0])) as unknown as SlotWeights;
+    const weights = liveRuleOf(r.routing, { Actions: command.input.Actions }).weights;
     rules.set(arn, { routing: r.routing, weights });
     moved(r.routing, weights);
     return Promise.resolve({});

@@ -5,7 +5,7 @@
  * recorded who and why on hover; the history table below. Markers carry `data-kind`, `data-at`
  * and `data-weight` so a browser test can check what is drawn where.
  */
-import type { HistoryEntry } from "../../core/releaseState";
+import { ABORT_REASON_PREFIX, type HistoryEntry } from "../../core/releaseState";
 
 const W = 960;
 const H = 320;
@@ -13,8 +13,8 @@ const M = { left: 48, right: 16, top: 16, bottom: 40 };
 
 /** The marker kind of an entry, or undefined when it is not marked. */
 export function markerKind(e: HistoryEntry): "rollback" | "abort" | "promotion" | "release" | "pre-traffic-failed" | undefined {
-  // `remedy abort` records a rollback whose reason starts "release aborted: ".
-  if (e.action === "roll-back") return /release aborted: /.test(e.summary) ? "abort" : "rollback";
+  // `remedy abort` records a rollback whose reason starts with ABORT_REASON_PREFIX.
+  if (e.action === "roll-back") return e.summary.includes(ABORT_REASON_PREFIX) ? "abort" : "rollback";
   if (e.action === "promote") return "promotion";
   if (e.action === "start-release") return "release";
   if (e.action === "pre-traffic-result" && /failed/.test(e.summary)) return "pre-traffic-failed";

@@ -24,7 +24,7 @@ import { Writable } from "node:stream";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
 import { alarmName, parseAlarmName } from "../../core/alarms";
-import { Phase, applyEvent, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { Phase, applyEvent, overrideReason, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
@@ -361,7 +361,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       return 0;
     }
     if (command === "rollback" || command === "abort") {
-      const reason = `${command === "abort" ? "release aborted: " : ""}${args.reason}`;
+      const reason = overrideReason(command, args.reason);
       const handler = createRollbackHandler({
         store,
         traffic,

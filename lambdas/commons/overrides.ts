@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { overrideReason } from "../../core/releaseState";
 import { requestPromotion } from "./promotion";
 import type { ReleaseStore } from "./releaseStore";
 import { Outcome, type createRollbackHandler } from "./rollbackHandler";
@@ -75,8 +76,7 @@ export function createOverrideHandler(deps: {
       const r = await requestPromotion({ store: deps.store, sns: deps.sns, topicArn: deps.topicArn }, parsed.service, parsed.mode, by, new Date(now()).toISOString());
       return respond(r.outcome === "refused" ? 409 : 200, { action: "promote", service: parsed.service, by, ...r });
     }
-    const reason = parsed.action === "abort" ? `release aborted: ${parsed.reason}` : parsed.reason;
-    const r = await deps.rollback.manual({ service: parsed.service, reason, by, force: parsed.force ?? false });
+    const r = await deps.rollback.manual({ service: parsed.service, reason: overrideReason(parsed.action, parsed.reason), by, force: parsed.force ?? false });
     return respond(r.outcome === Outcome.RolledBack ? 200 : 409, { action: parsed.action, service: parsed.service, by, ...r });
   };
 }

@@ -196,19 +196,18 @@ export function createRollbackHandler(deps: RollbackDeps) {
     }
     // A page that could not be sent gives its claim back (issue 35, 9): the retry, or the next
     // event, pages instead of finding the window taken by a page nobody got.
-    const page = publish({
-      subject: `remedy: ${target.service} NOT rolled back automatically`,
-      lines: [
-        `remedy could not roll back ${target.service} automatically; act now.`,
-        `Why:    ${why}`,
-        `Alarm:  ${signal.alarmName} (${signal.state} since ${signal.at})`,
-        `Reason: ${truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS)}`,
-        `Run \`remedy status\` for the release state, \`remedy rollback ${target.service} --reason <text>\` once the target is healthy.`,
-      ],
-      attributes: { service: target.service, outcome: Outcome.Escalated, event: "escalated", severity: "action" },
-    });
     try {
-      await page;
+      await publish({
+        subject: `remedy: ${target.service} NOT rolled back automatically`,
+        lines: [
+          `remedy could not roll back ${target.service} automatically; act now.`,
+          `Why:    ${why}`,
+          `Alarm:  ${signal.alarmName} (${signal.state} since ${signal.at})`,
+          `Reason: ${truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS)}`,
+          `Run \`remedy status\` for the release state, \`remedy rollback ${target.service} --reason <text>\` once the target is healthy.`,
+        ],
+        attributes: { service: target.service, outcome: Outcome.Escalated, event: "escalated", severity: "action" },
+      });
     } catch (err) {
       await deps.store.releaseEscalation(target.service, key, claimedAt).catch((e: Error) => logger.error("could not give the escalation's claim back", { error: e.message }));
       throw err;

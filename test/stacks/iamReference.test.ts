@@ -17,32 +17,28 @@ const TABLE = `arn:aws:dynamodb:${MOCK_REGION}:${MOCK_ACCOUNT}:table/remedy-prod
 const glob = policyGlob;
 const template = (arn: string) => templateGlob(arn);
 
+/** Resources whose `policy` input is an IAM document, and what owns that document. */
+const POLICY_OWNERS: Readonly<Record<string, PolicyOwner>> = {
+  "aws:iam/rolePolicy:RolePolicy": "identity",
+  "aws:iam/policy:Policy": "identity",
+  "aws:dynamodb/resourcePolicy:ResourcePolicy": "dynamodb-table",
+  "aws:sns/topicPolicy:TopicPolicy": "sns-topic",
+  "aws:kms/key:Key": "kms-key",
+  "aws:sqs/queuePolicy:QueuePolicy": "sqs-queue",
+};
+
 /** The IAM documents among recorded resources, with what owns each. */
 function documentsOf(resources: readonly RecordedResource[]): { what: string; owner: PolicyOwner; doc: unknown }[] {
   const out: { what: string; owner: PolicyOwner; doc: unknown }[] = [];
   for (const r of resources) {
     const i = r.inputs as Obj;
     const what = `${r.type} ${r.name}`;
+    const owner = POLICY_OWNERS[r.type];
+    if (owner) out.push({ what, owner, doc: i.policy });
     switch (r.type) {
-      case "aws:iam/rolePolicy:RolePolicy":
-      case "aws:iam/policy:Policy":
-        out.push({ what, owner: "identity", doc: i.policy });
-        break;
       case "aws:iam/role:Role":
         out.push({ what, owner: "trust", doc: i.assumeRolePolicy });
         for (const inline of (i.inlinePolicies ?? []) as Obj[]) out.push({ what: `${what} inline ${inline.name}`, owner: "identity", doc: inline.policy });
-        break;
-      case "aws:dynamodb/resourcePolicy:ResourcePolicy":
-        out.push({ what, owner: "dynamodb-table", doc: i.policy });
-        break;
-      case "aws:sns/topicPolicy:TopicPolicy":
-        out.push({ what, owner: "sns-topic", doc: i.policy });
-        break;
-      case "aws:kms/key:Key":
-        out.push({ what, owner: "kms-key", doc: i.policy });
-        break;
-      case "aws:sqs/queuePolicy:QueuePolicy":
-        out.push({ what, owner: "sqs-queue", doc: i.policy });
         break;
       case "aws:lambda/permission:Permission":
         // AddPermission writes one statement of the function's resource policy from these fields.

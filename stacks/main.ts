@@ -160,16 +160,36 @@ export async function resolveImageMode(
   return resolved.config;
 }
 
-/** Tells each service's topic, once per expiry, that its hotfix mode expired (see hotfixExpiredNotice). */
-export async function announceExpiredHotfixes(config: StackConfig, releases: ReleaseBackend, now: string): Promise<void> {
+/**
+ * This stack's own notification topic, as its last update exported it (a stack reference to
+ * itself: Pulumi's state, not the release table, so a forged record cannot redirect a notice;
+ * issue 35, 15). Undefined before the first update.
+ */
+async function ownTopicArn(): Promise<string | undefined> {
+  const self = new pulumi.StackReference("self", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+  const details = await self.getOutputDetails("notificationTopicArn");
+  const value = details.value ?? details.secretValue;
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * Tells the stack's own topic (`topicArn`, never the one a record names), once per expiry, that a
+ * service's hotfix mode expired (see hotfixExpiredNotice).
+ */
+export async function announceExpiredHotfixes(config: StackConfig, releases: ReleaseBackend, now: string, topicArn: () => Promise<string | undefined>): Promise<void> {
   if (!releases.announceOnce) return;
   for (const s of config.services) {
     if (!s.hotfix || Date.parse(s.hotfix.expires) > Date.parse(now)) continue;
     const state = await releases.get(s.name);
     if (!state) continue;
+    const topic = await topicArn();
+    if (!topic) {
+      void pulumi.log.warn(`service ${s.name}: hotfix mode expired at ${s.hotfix.expires}; this stack exported no notificationTopicArn in its last update to tell`);
+      continue;
+    }
     let r: Awaited<ReturnType<NonNullable<ReleaseBackend["announceOnce"]>>>;
     try {
-      r = await releases.announceOnce(s.name, `hotfix-expired#${s.hotfix.expires}`, hotfixExpiredNotice(state, s.hotfix.expires, { stack: pulumi.getStack(), steps: false }));
+      r = await releases.announceOnce(s.name, `hotfix-expired#${s.hotfix.expires}`, hotfixExpiredNotice(state, s.hotfix.expires, { stack: pulumi.getStack(), steps: false }), topic);
     } catch (err) {
       // Made before anything is deployed, so under the table policy of the last update: an
       // identity that is not yet a writer there cannot claim the announcement. Said, not fatal:
@@ -178,7 +198,7 @@ export async function announceExpiredHotfixes(config: StackConfig, releases: Rel
       void pulumi.log.warn(`service ${s.name}: hotfix mode expired at ${s.hotfix.expires}; could not tell the topic (${(err as Error).message}): this identity is not a writer of the release table yet; list it in remedy:rollback.deployerRoleArns`);
       continue;
     }
-    if (r === "no-topic") void pulumi.log.warn(`service ${s.name}: hotfix mode expired at ${s.hotfix.expires}; no notification topic recorded to tell`);
+    if (r === "already") continue;
   }
 }
 
@@ -200,7 +220,7 @@ export async function main(): Promise<ProgramOutputs> {
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);
     const now = new Date().toISOString();
     // An expired hotfix mode stops this up (below); the people on the topic hear it once.
-    if (!pulumi.runtime.isDryRun()) await announceExpiredHotfixes(config, releases, now);
+    if (!pulumi.runtime.isDryRun()) await announceExpiredHotfixes(config, releases, now, ownTopicArn);
     checkHotfixReleases(config, tested, now);
   }
   // API compatibility gate: a breaking candidate stops preview and up here, before anything.

@@ -56,7 +56,8 @@ export interface ReleaseBackend {
    * Tells the service's topic `message` once per `key` (a conditional write claims the key first),
    * for what happens without a change to record (a hotfix mode expiring).
    */
-  announceOnce?(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic">;
+  /** Sends `message` to `topicArn` (the stack's own topic, never a record's) once per key. */
+  announceOnce?(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already">;
   /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
   forget?(service: string): void;
   /** The account's Lambda concurrency limit (GetAccountSettings), where the backend reaches AWS. */
@@ -278,12 +279,9 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     }
   }
 
-  async announceOnce(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic"> {
-    const state = await this.store.get(service);
-    const topic = state?.routing.notifyTopicArn;
-    if (!topic) return "no-topic";
+  async announceOnce(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already"> {
     if (!(await this.store.claimEscalation(service, key, Date.now(), ANNOUNCE_ONCE_MS))) return "already";
-    await publishNotice(this.sns, topic, message);
+    await publishNotice(this.sns, topicArn, message);
     return "sent";
   }
 
@@ -351,14 +349,12 @@ export class MemoryReleaseStore implements ReleaseStoreLike {
 export class MemoryReleaseBackend implements ReleaseBackend {
   readonly weightsSet: { routing: Routing; weights: SlotWeights }[] = [];
   private readonly rules = new Map<string, { routing: Routing; weights: SlotWeights }>();
-  /** What announceOnce sent, by key. */
-  readonly announced = new Map<string, OutboxMessage>();
+  /** What announceOnce sent, by key, and to which topic. */
+  readonly announced = new Map<string, OutboxMessage & { readonly topicArn: string }>();
 
-  announceOnce(service: string, key: string, message: OutboxMessage): Promise<"sent" | "already" | "no-topic"> {
-    const state = this.store.states.get(service);
-    if (!state?.routing.notifyTopicArn) return Promise.resolve("no-topic");
+  announceOnce(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already"> {
     if (this.announced.has(`${service}#${key}`)) return Promise.resolve("already");
-    this.announced.set(`${service}#${key}`, message);
+    this.announced.set(`${service}#${key}`, { ...message, topicArn });
     return Promise.resolve("sent");
   }
   constructor(readonly store = new MemoryReleaseStore()) {}

@@ -4,7 +4,8 @@
  *   remedy status [--stack prod] [--json]
  *   remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>]
  *     (every rollback, abort and promote is recorded with the caller's AWS identity and announced
- *     on the stack's topic, the one `pulumi up` recorded unless --topic-arn names another)
+ *     on the stack's topic: the function's own through the override URL; with the caller's own
+ *     credentials --topic-arn, else the recorded one when it is in the caller's account and region)
  *   remedy drill <service> [--timeout 120] [--allow-stable] [--stack prod]
  * A stack's resources are found by name: release table `<project>-<stack>-releases`, alarms
  * `<project>-<stack>/<service>/<slot>/<kind>` (project `remedy` unless --project).
@@ -66,7 +67,25 @@ function clients() {
  * credentials resolve to (STS GetCallerIdentity: what CloudTrail also records).
  * @throws OpsError when the identity cannot be established (no override without it).
  */
+/**
+ * The topic the direct path (no override URL) may page: --topic-arn / REMEDY_TOPIC_ARN as given,
+ * or the record's only when it is in the caller's own account and region (issue 35, 15: a record
+ * is data, and a forged one must not carry a page to someone else's topic).
+ */
+export function recordedTopicProblem(topicArn: string, callerArn: string, region: string | undefined): string | undefined {
+  const [, , , topicRegion, topicAccount] = topicArn.split(":");
+  const callerAccount = callerArn.split(":")[4];
+  if (topicAccount === callerAccount && (region === undefined || topicRegion === region)) return undefined;
+  return `the release record names topic ${topicArn}, outside your account ${callerAccount ?? "?"}${region ? ` and region ${region}` : ""}; not paged there: pass --topic-arn (stack output notificationTopicArn) or REMEDY_TOPIC_ARN`;
+}
+
+/** How an override made with the caller's own credentials records who made it. */
 export async function operatorIdentity(client?: STSClient): Promise<string> {
+  return operatorLabel(await callerArn(client));
+}
+const operatorLabel = (arn: string): string => `operator:${os.userInfo().username} as ${arn}`;
+
+async function callerArn(client?: STSClient): Promise<string> {
   // Loaded on use: only the override commands need STS, and `remedy --help` should not pay for it.
   const { GetCallerIdentityCommand, STSClient: Client } = await import("@aws-sdk/client-sts");
   const sts = client ?? new Client({});
@@ -77,7 +96,7 @@ export async function operatorIdentity(client?: STSClient): Promise<string> {
     throw new OpsError(`cannot establish your AWS identity (sts:GetCallerIdentity: ${(err as Error).message}); an override is recorded with who made it, so check your AWS credentials`);
   }
   if (!arn) throw new OpsError("sts:GetCallerIdentity returned no ARN; an override is recorded with who made it");
-  return `operator:${os.userInfo().username} as ${arn}`;
+  return arn;
 }
 
 /** What an operator is told when no topic is known to announce an override on. */
@@ -330,7 +349,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       const known = (await store.list()).map((s) => s.service);
       return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
     }
-    const topicArn = (values["topic-arn"] as string | undefined) ?? process.env.REMEDY_TOPIC_ARN ?? state.routing.notifyTopicArn;
+    const givenTopic = (values["topic-arn"] as string | undefined) ?? process.env.REMEDY_TOPIC_ARN;
     // Through the stack's override URL when it has one (issue 35, 4): the function acts with its
     // own role and records the caller Lambda verified; the operator needs only to call and read.
     if (command === "promote" || command === "rollback" || command === "abort") {
@@ -346,10 +365,17 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       }
       io.err(`remedy ${command}: ${service}'s release record names no override URL (recorded by pulumi up since this version; or an emulator): acting with your own credentials, which needs table writes and ModifyRule (docs/security.md)`);
     }
+    const caller = await callerArn();
+    const by = operatorLabel(caller);
+    let topicArn = givenTopic ?? state.routing.notifyTopicArn;
+    const foreign = givenTopic === undefined && topicArn !== undefined ? recordedTopicProblem(topicArn, caller, process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) : undefined;
+    if (foreign) {
+      io.err(`remedy ${command}: ${foreign}`);
+      topicArn = undefined;
+    }
     if (command === "promote") {
       // The release driver acts on it at its next tick (alarms still checked, unless they fire).
       const mode = values.full === true ? "full" : "step";
-      const by = await operatorIdentity();
       if (!topicArn) warnNoTopic(io);
       const r = await requestPromotion({ store, sns: c.sns, ...(topicArn ? { topicArn } : {}) }, service, mode, by, new Date().toISOString());
       if (r.outcome === "refused") return fail(`refused: ${r.reason}`, 1);
@@ -373,7 +399,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         metrics: quietMetrics(),
       });
       if (!topicArn) warnNoTopic(io);
-      const r = await handler.manual({ service, reason, by: await operatorIdentity(), force: values.force === true });
+      const r = await handler.manual({ service, reason, by, force: values.force === true });
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {
         const after = await store.get(service);

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { normalizeStrategy } from "../../core/progressive";
-import { OpsError, describeProgress, operatorIdentity } from "../../cli/commands/ops";
+import { OpsError, describeProgress, operatorIdentity, recordedTopicProblem } from "../../cli/commands/ops";
 import { STSClient } from "@aws-sdk/client-sts";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
@@ -200,6 +200,21 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const abortPages = await world.notifications();
     assert.deepEqual(abortPages.map((p) => p.subject), ["remedy: payments rolled back to v1"], "the abort is announced without --topic-arn");
   });
+
+  it("rollback with the caller's credentials does not page a topic outside the caller's account that a record names", async () => {
+    // Prepare: a table writer points orders' record at a topic of another account (issue 35, 15).
+    const forged = "arn:aws:sns:eu-west-1:999999999999:collect-pages";
+    const state = await world.store.get("orders");
+    if (!state) throw new Error("orders is recorded");
+    const entry = { service: "orders", revision: state.revision + 1, at: state.updatedAt, action: "update-routing" as const, by: "a table writer", releaseId: null, summary: "forged", weights: state.weights };
+    await world.store.commit(state.revision, { ...state, revision: state.revision + 1, routing: { ...state.routing, notifyTopicArn: forged } }, entry);
+    // Act
+    const r = await runRemedy(["rollback", "orders", "--reason", "INC-10", "--stack", "test"]);
+    // Assess: rolled back, said why nobody was paged there, and nothing published.
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /the release record names topic arn:aws:sns:eu-west-1:999999999999:collect-pages, outside your account \d{12} and region eu-west-1; not paged there: pass --topic-arn/);
+    assert.deepEqual(await world.notifications(), []);
+  });
 });
 
 describe("cli: remedy status STEP column for a pre-traffic check (pure)", () => {
@@ -242,6 +257,15 @@ describe("cli: remedy status STEP column for a pre-traffic check (pure)", () => 
     assert.equal(describeProgress(s, Date.parse(t(30))), `previous v1 (blue) warm, automatic rollback target until ${t(60)}`);
     assert.equal(describeProgress(s, Date.parse(t(61))), "previous v1 (blue): rollback window over; scale-down pending");
     assert.equal(describeProgress(retired, Date.parse(t(62))), `previous v1 (blue) scaled to 0 at ${t(61)}`);
+  });
+});
+
+describe("cli: recordedTopicProblem (whose topic a direct override pages)", () => {
+  const caller = "arn:aws:sts::123456789012:assumed-role/operator/alice";
+  it("accepts the caller's account and region, refuses another account or region with the fix", () => {
+    assert.equal(recordedTopicProblem("arn:aws:sns:eu-west-1:123456789012:t", caller, "eu-west-1"), undefined);
+    assert.match(recordedTopicProblem("arn:aws:sns:eu-west-1:999999999999:t", caller, "eu-west-1") ?? "", /outside your account 123456789012 and region eu-west-1; not paged there: pass --topic-arn \(stack output notificationTopicArn\)/);
+    assert.ok(recordedTopicProblem("arn:aws:sns:us-east-1:123456789012:t", caller, "eu-west-1"));
   });
 });
 

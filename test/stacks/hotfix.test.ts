@@ -18,6 +18,8 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const PROD_REF = "organization/remedy/prod";
 const HOTFIX_REF = "organization/remedy/hotfix";
+/** The prod stack's reference to itself (its last update's outputs). */
+const SELF_REF = "acme/remedy/prod";
 const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1";
 
 async function runProgram(stack: string, config: Record<string, unknown>): Promise<{ exports: Obj; resources: RecordedResource[] }> {
@@ -250,13 +252,18 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       }
     });
 
-    it("tells the stack's topic once that a hotfix mode expired, as pulumi up refuses it", async () => {
-      // Prepare: prod is deployed with its topic recorded; then its hotfix mode runs out.
+    it("tells the stack's own topic (its last export, not the one a record names) once that a hotfix mode expired, as pulumi up refuses it", async () => {
+      // Prepare: prod is deployed and exported its topic; a table writer then points the record
+      // at a topic of theirs (issue 35, 15); then the hotfix mode runs out.
       const backend = new MemoryReleaseBackend();
       const restore = setReleaseBackendFactory(() => backend);
+      const own = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-notifications-1a2b3c";
       try {
         await runProgram("prod", prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }));
-        assert.ok((await backend.get("payments"))?.routing.notifyTopicArn, "the topic is recorded");
+        const recorded = await backend.get("payments");
+        assert.ok(recorded?.routing.notifyTopicArn, "the topic is recorded");
+        backend.store.states.set("payments", { ...recorded, routing: { ...recorded.routing, notifyTopicArn: "arn:aws:sns:eu-west-1:999999999999:elsewhere" } });
+        stackReferenceOutputs.set(SELF_REF, { notificationTopicArn: own });
         const expired = prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(-1) });
         // Act: two ups see it.
         await assert.rejects(runProgram("prod", expired), /hotfix mode expired at/);
@@ -265,7 +272,9 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
         const told = [...backend.announced.values()];
         assert.deepEqual(told.map((m) => [m.attributes.event, m.subject]), [["hotfix-expired", "remedy prod: payments hotfix mode expired (v2.3.1-hotfix.1)"]]);
         assert.match(told[0].lines[1], /remove services\[\]\.hotfix/);
+        assert.equal(told[0].topicArn, own, "sent to the stack's own topic");
       } finally {
+        stackReferenceOutputs.delete(SELF_REF);
         restore();
       }
     });

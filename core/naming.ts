@@ -109,6 +109,16 @@ export const ROLLBACK_RULE_TAG = "remedy:rollback";
 export const DRIVER_RULE_TAG = "remedy:release-driver";
 
 /**
+ * What differs between a rule's live `remedy:*` tags and `want` (missing, changed, or a
+ * `remedy:*` tag this stack does not write), sorted; empty when they match. Read by `pulumi up`
+ * and the release driver's tick (issue 35, 14).
+ */
+export function wrongRemedyTags(live: Readonly<Record<string, string>>, want: Readonly<Record<string, string>>): string[] {
+  const keys = new Set([...Object.keys(want), ...Object.keys(live).filter((k) => k.startsWith("remedy:"))]);
+  return [...keys].filter((k) => live[k] !== want[k]).map((k) => (k in live ? (k in want ? `${k}=${live[k]} (want ${want[k]})` : `${k}=${live[k]} (not this stack's)`) : `${k} missing`)).sort();
+}
+
+/**
  * The resource pattern of every ALB listener rule in an account and region. Paired with a tag
  * condition: IAM matches `listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>`.
  */

@@ -6,7 +6,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
 import { DynamoDBClient, GetResourcePolicyCommand, PolicyNotFoundException, PutResourcePolicyCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
-import { AddTagsCommand, DescribeRulesCommand, DescribeTagsCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand, RemoveTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { AddTagsCommand, DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand, RemoveTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { type AwsSettings, sdkClientConfig } from "./awsClients";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -29,6 +29,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { GetAccountSettingsCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import * as pulumi from "@pulumi/pulumi";
 import { Traffic, liveRuleOf } from "../lambdas/commons/traffic";
+import { wrongRemedyTags } from "../core/naming";
 
 /** The subset of ReleaseStore the program needs (memory in unit tests). */
 export interface ReleaseStoreLike {
@@ -80,12 +81,6 @@ export interface ReleaseBackend {
 
 /** What {@link ReleaseBackend.ensureRuleTags} found: in place, or the tags missing or differing. */
 export type RuleTagCheck = "in-place" | { readonly wrong: readonly string[]; readonly restored: boolean };
-
-/** The `remedy:*` tags of `live` that are not what `want` says (missing, or another value). */
-export function wrongRemedyTags(live: Readonly<Record<string, string>>, want: Readonly<Record<string, string>>): string[] {
-  const keys = new Set([...Object.keys(want), ...Object.keys(live).filter((k) => k.startsWith("remedy:"))]);
-  return [...keys].filter((k) => live[k] !== want[k]).map((k) => (k in live ? (k in want ? `${k}=${live[k]} (want ${want[k]})` : `${k}=${live[k]} (not this stack's)`) : `${k} missing`)).sort();
-}
 
 /** What {@link ReleaseBackend.ensureTablePolicy} found. */
 export type TablePolicyCheck = "in-place" | { readonly found: "missing" | "changed"; readonly restored: boolean };
@@ -236,8 +231,7 @@ export class DynamoReleaseBackend implements ReleaseBackend {
   }
 
   async ensureRuleTags(ruleArn: string, want: Readonly<Record<string, string>>, dryRun: boolean): Promise<RuleTagCheck> {
-    const out = await this.elb.send(new DescribeTagsCommand({ ResourceArns: [ruleArn] }));
-    const live = Object.fromEntries((out.TagDescriptions?.[0]?.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : [])));
+    const live = (await this.traffic.ruleTags([ruleArn])).get(ruleArn) ?? {};
     const wrong = wrongRemedyTags(live, want);
     if (wrong.length === 0) return "in-place";
     if (!dryRun) {

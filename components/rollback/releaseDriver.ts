@@ -249,7 +249,8 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
         Resource: r.rules,
         Condition: { StringEquals: { [`aws:ResourceTag/${DRIVER_RULE_TAG}`]: r.scope } },
       },
-      { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules"], Resource: "*" },
+      // DescribeTags: each tick checks the rules still carry this stack's remedy:* tags.
+      { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags"], Resource: "*" },
       { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
       // Lifecycle notifications: the outbox (pending messages read, leased and settled) and the
       // encrypted topic (SNS encrypts with the topic's key on the publisher's behalf).

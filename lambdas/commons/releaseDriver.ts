@@ -22,7 +22,7 @@ import { isDeepStrictEqual } from "node:util";
 import * as defaults from "../../core/defaults";
 import { lifecycleNotice } from "../../core/lifecycle";
 import { decideTick, preTrafficGate, type Decision } from "../../core/progressive";
-import { slotObjectName } from "../../core/naming";
+import { DRIVER_RULE_TAG, ROLLBACK_RULE_TAG, slotObjectName, wrongRemedyTags } from "../../core/naming";
 import { requestsToSlot } from "./targetGroupRequests";
 import { Phase, type ReleaseStateError, applyEvent, retireNotBefore, rollbackWindowEnd, type HistoryEntry, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
 import { AlarmBatcher } from "./alarmState";
@@ -336,7 +336,13 @@ export function createReleaseDriver(deps: DriverDeps) {
    * One service's tick, on the tick's clock `tickAt`, within `remainingMs`. `rules`: the rules as
    * read at the tick's start (one DescribeRules per listener); absent, the service's own is read.
    */
-  async function tickService(state: ReleaseState, tickAt: number = now(), remainingMs: () => number = () => Infinity, rules?: ReadonlyMap<string, LiveRuleSource>): Promise<TickResult> {
+  async function tickService(
+    state: ReleaseState,
+    tickAt: number = now(),
+    remainingMs: () => number = () => Infinity,
+    rules?: ReadonlyMap<string, LiveRuleSource>,
+    tags?: ReadonlyMap<string, Readonly<Record<string, string>>>,
+  ): Promise<TickResult> {
     const p = state.progress;
     const cand = state.candidate;
     if (state.phase === Phase.Promoted) return retirePrevious(state, tickAt);
@@ -358,6 +364,16 @@ export function createReleaseDriver(deps: DriverDeps) {
     if (bad) {
       deps.logger.error("release state names routing pulumi up did not deploy; not acting on it", { targetService: state.service, reason: bad });
       return { service: state.service, decision: "hold", reason: bad, failed: true };
+    }
+    // Both Lambdas' ModifyRule is scoped by the rule's remedy:* tags: one removed or changed
+    // outside Pulumi (RemoveTags is in the AWS Load Balancer Controller's published policy)
+    // silently takes automatic rollback away from this release, so it holds and says so.
+    const liveTags = tags?.get(state.routing.ruleArn);
+    const wrongTags = liveTags ? wrongRemedyTags(liveTags, { [ROLLBACK_RULE_TAG]: deps.alarmPrefix, [DRIVER_RULE_TAG]: deps.alarmPrefix }) : [];
+    if (wrongTags.length > 0) {
+      const reason = `the rule's tags are not this stack's (${wrongTags.join(", ")}): automatic rollback cannot move it; run pulumi up (it puts them back) and find who changed them in CloudTrail (elasticloadbalancing RemoveTags/AddTags)`;
+      deps.logger.error("rule tags changed outside Pulumi; holding the release", { targetService: state.service, reason });
+      return { service: state.service, decision: "hold", reason, failed: true };
     }
     const live = rule.weights;
     if (!isDeepStrictEqual(live, state.weights)) {
@@ -464,6 +480,15 @@ export function createReleaseDriver(deps: DriverDeps) {
     } catch (err) {
       deps.logger.warn("could not list the listeners' rules; reading each service's own", { error: (err as Error).message });
     }
+    // Their tags, 20 rules a call, when affordable. Best effort: a failed read is said, and the moves go on (a rule
+    // whose tags are gone then fails its ModifyRule, which fails the tick and pages).
+    let tags: ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
+    try {
+      const affordable = deps.traffic.describeWaitMs() < remainingMs() - defaults.DRIVER_MIN_SERVICE_MS;
+      tags = releasing.length > 0 && affordable ? await deps.traffic.ruleTags(releasing.map((s) => s.routing.ruleArn)) : undefined;
+    } catch (err) {
+      deps.logger.warn("could not read the rules' tags", { error: (err as Error).message });
+    }
     const results = await pooled(deps.services, deps.concurrency ?? defaults.DRIVER_CONCURRENCY, async (service): Promise<TickResult> => {
       // A service not started before the deadline waits for the next tick rather than being cut
       // between its record and its move (the conditional writes keep that safe, but it is noise).
@@ -483,7 +508,7 @@ export function createReleaseDriver(deps: DriverDeps) {
       }
       try {
         const state = states.get(service);
-        return state ? await tickService(state, tickAt, remainingMs, rules) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };
+        return state ? await tickService(state, tickAt, remainingMs, rules, tags) : { service, decision: "skipped", reason: "no release state yet (the first pulumi up records it)" };
       } catch (err) {
         deps.logger.error("release driver tick failed", { targetService: service, error: (err as Error).message });
         return { service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true };

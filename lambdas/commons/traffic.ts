@@ -5,6 +5,7 @@
 import {
   type Rule,
   DescribeRulesCommand,
+  DescribeTagsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyRuleCommand,
@@ -37,6 +38,8 @@ export type RoutingCheck = { readonly ok: true; readonly checked: CheckedRouting
 
 /** Checks issued and not yet used (each moves a rule once). */
 const issued = new WeakSet<object>();
+/** DescribeTags' limit of resources a call. */
+const ELB_TAGS_PER_DESCRIBE = 20;
 /** Rules as a Traffic read them from ELB (a rule built from a record is not one). */
 const readFromElb = new WeakSet<Rule>();
 
@@ -143,6 +146,22 @@ export class Traffic {
   /** The rule as the load balancer has it: its weights per slot, and every target group it forwards to. */
   async liveRule(routing: Routing): Promise<LiveRule> {
     return liveRuleOf(routing, (await this.rulesByArn([routing.ruleArn])).get(routing.ruleArn));
+  }
+
+  /**
+   * Each rule's tags, by ARN: DescribeTags takes at most 20 resources a call ("DescribeTags",
+   * Elastic Load Balancing API Reference), each call a Describe* token.
+   */
+  async ruleTags(ruleArns: readonly string[]): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    const arns = [...new Set(ruleArns)];
+    for (let i = 0; i < arns.length; i += ELB_TAGS_PER_DESCRIBE) {
+      const page = await this.describe(() => this.elb.send(new DescribeTagsCommand({ ResourceArns: arns.slice(i, i + ELB_TAGS_PER_DESCRIBE) })));
+      for (const d of page.TagDescriptions ?? []) {
+        if (d.ResourceArn) out.set(d.ResourceArn, Object.fromEntries((d.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : []))));
+      }
+    }
+    return out;
   }
 
   /** These rules as the load balancer has them, by ARN, in one DescribeRules call. */

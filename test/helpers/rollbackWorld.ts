@@ -29,7 +29,7 @@ import { type ServiceInput, parseServiceSpec } from "../../core/config";
 import { initialState, applyEvent, type ReleaseEvent, type ReleaseState, type Routing } from "../../core/releaseState";
 import { type PreTrafficCheck, normalizeStrategy } from "../../core/progressive";
 import { SLOTS, Slot, otherSlot } from "../../core/slots";
-import { targetGroupName } from "../../core/naming";
+import { DRIVER_RULE_TAG, ROLLBACK_RULE_TAG, targetGroupName } from "../../core/naming";
 import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
@@ -206,6 +206,8 @@ export async function createWorld(endpoint: string, serviceNames: readonly strin
             ForwardConfig: { TargetGroups: SLOTS.map((s) => ({ TargetGroupArn: tgs[s], Weight: s === Slot.Blue ? 100 : 0 })) },
           },
         ],
+        // Tagged as pulumi up tags a progressive service's rule (stacks/liveGuards.ts ruleTagsFor).
+        Tags: [ROLLBACK_RULE_TAG, DRIVER_RULE_TAG].map((Key) => ({ Key, Value: PREFIX })),
       }),
     );
     // As `pulumi up` records it, with the stack's topic for operators' announcements.

@@ -22,6 +22,7 @@ import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
 import { PREFIX, type ProgressiveStart, capture, clients, createWorld, handlerDeps, startProgressive, type World, moveRuleByHand } from "../helpers/rollbackWorld";
+import { AddTagsCommand, RemoveTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 
 describe("lambdas/releaseDriver: progressive steps against moto_server", function () {
   this.timeout(60_000);
@@ -218,6 +219,26 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.match(r?.reason ?? "", /^release state of payments names target groups .*attacker-tg.* but its rule .* forwards to /);
     assert.deepEqual(moves, []);
     assert.deepEqual(await weights(), { blue: 100, green: 0 });
+  });
+
+  it("holds and fails the tick when the rule's remedy tags were removed or changed outside Pulumi, naming them and the fix (issue 35, 14)", async () => {
+    // Prepare: someone with the AWS Load Balancer Controller's rights (AddTags/RemoveTags on
+    // every rule) removes the rollback tag and re-points the driver's.
+    const rule = world.services.payments.routing.ruleArn;
+    await world.clients.elb.send(new RemoveTagsCommand({ ResourceArns: [rule], TagKeys: ["remedy:rollback"] }));
+    await world.clients.elb.send(new AddTagsCommand({ ResourceArns: [rule], Tags: [{ Key: "remedy:release-driver", Value: "other-stack" }] }));
+    clock = at(0);
+    // Act
+    const r = await tickPayments(driver());
+    // Assess: no step, said with the tags and the fix; the tick fails so the errors alarm pages.
+    assert.equal(r?.decision, "hold");
+    assert.equal(r?.failed, true);
+    assert.equal(
+      r?.reason,
+      "the rule's tags are not this stack's (remedy:release-driver=other-stack (want remedy-test), remedy:rollback missing): automatic rollback cannot move it; run pulumi up (it puts them back) and find who changed them in CloudTrail (elasticloadbalancing RemoveTags/AddTags)",
+    );
+    assert.deepEqual(await weights(), { blue: 100, green: 0 });
+    assert.equal((await world.store.get("payments"))?.weights.green, 0, "no step recorded");
   });
 
   it("never advances while a candidate alarm is in ALARM or the candidate has no healthy targets", async () => {

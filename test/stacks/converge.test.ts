@@ -358,6 +358,8 @@ describe("stacks: pulumi up converges on release state", () => {
     const tags = (one(T.rule, "payments").inputs as Obj).tags as Obj;
     assert.equal(tags["remedy:release-driver"], "remedy-prod", "the progressive rule carries the driver's tag");
     assert.ok(await allows(policy as never, { action: "elasticloadbalancing:ModifyRule", resource: one(T.rule, "payments").state.arn as string, context: { "aws:ResourceTag/remedy:release-driver": tags["remedy:release-driver"] } }));
+    // Each tick reads the rule's tags (issue 35, 14).
+    assert.ok(await allows(policy as never, { action: "elasticloadbalancing:DescribeTags", resource: "*" }));
     assert.equal((one("aws:cloudwatch/eventRule:EventRule", "release-driver").inputs as Obj).scheduleExpression, "rate(1 minute)");
     const permission = one("aws:lambda/permission:Permission", "release-driver-schedule").inputs as Obj;
     assert.equal(permission.principal, "events.amazonaws.com");

@@ -87,17 +87,17 @@ describe("stacks/releases: DynamoDB backend with the provider's settings (moto)"
     const world = await createWorld(moto.endpoint, ["payments"]);
     const rule = world.services.payments.routing.ruleArn;
     const elb = world.clients.elb;
-    const want = { "remedy:rollback": PREFIX };
+    const want = { "remedy:rollback": PREFIX, "remedy:release-driver": PREFIX };
     await elb.send(new AddTagsCommand({ ResourceArns: [rule], Tags: [{ Key: "remedy:rollback", Value: PREFIX }, { Key: "team", Value: "payments" }] }));
     const backend = new DynamoReleaseBackend(TABLE, parseAwsSettings({ region: "eu-west-1" }), PREFIX);
     const tags = async () => Object.fromEntries(((await elb.send(new DescribeTagsCommand({ ResourceArns: [rule] }))).TagDescriptions?.[0]?.Tags ?? []).map((t) => [t.Key, t.Value]));
     assert.equal(await backend.ensureRuleTags(rule, want, false), "in-place");
     await elb.send(new RemoveTagsCommand({ ResourceArns: [rule], TagKeys: ["remedy:rollback"] }));
-    await elb.send(new AddTagsCommand({ ResourceArns: [rule], Tags: [{ Key: "remedy:release-driver", Value: "someone-else" }] }));
-    assert.deepEqual(await backend.ensureRuleTags(rule, want, true), { wrong: ["remedy:release-driver=someone-else (not this stack's)", "remedy:rollback missing"], restored: false });
+    await elb.send(new AddTagsCommand({ ResourceArns: [rule], Tags: [{ Key: "remedy:release-driver", Value: "someone-else" }, { Key: "remedy:scope", Value: "x" }] }));
+    assert.deepEqual(await backend.ensureRuleTags(rule, want, true), { wrong: ["remedy:release-driver=someone-else (want remedy-test)", "remedy:rollback missing", "remedy:scope=x (not this stack's)"], restored: false });
     assert.equal((await tags())["remedy:rollback"], undefined, "preview changes nothing");
-    assert.deepEqual(await backend.ensureRuleTags(rule, want, false), { wrong: ["remedy:release-driver=someone-else (not this stack's)", "remedy:rollback missing"], restored: true });
-    assert.deepEqual(await tags(), { team: "payments", "remedy:rollback": PREFIX });
+    assert.deepEqual(await backend.ensureRuleTags(rule, want, false), { wrong: ["remedy:release-driver=someone-else (want remedy-test)", "remedy:rollback missing", "remedy:scope=x (not this stack's)"], restored: true });
+    assert.deepEqual(await tags(), { team: "payments", "remedy:rollback": PREFIX, "remedy:release-driver": PREFIX });
   });
 
   it("names the setting and the fix for provider settings it cannot honour", () => {

@@ -163,7 +163,7 @@ export function createAwsMocks(endpoint: string, region: string): AwsMocks {
       }
       case "aws:lb/listenerRule:ListenerRule": {
         const out = (
-          await elb.send(new CreateRuleCommand({ ListenerArn: i.listenerArn, Priority: i.priority, Conditions: ruleConditions(i.conditions), Actions: ruleActions(i.actions) }))
+          await elb.send(new CreateRuleCommand({ ListenerArn: i.listenerArn, Priority: i.priority, Conditions: ruleConditions(i.conditions), Actions: ruleActions(i.actions), Tags: tags(i.tags) }))
         ).Rules?.[0];
         return { id: out?.RuleArn as string, state: { ...i, arn: out?.RuleArn } };
       }

@@ -5,6 +5,7 @@ import { BlueGreenService, RETIRED_AT_ANNOTATION, slotTargetGroupName } from "..
 import { bindingNameFor } from "../core/naming";
 import { ruleTagsFor, ruleTagsInPlace, tablePolicyInPlace } from "./liveGuards";
 import { type IngressAttachment, SharedIngress } from "../components/delivery/sharedIngress";
+import { isolateNamespace } from "../components/kubernetes/namespaceIsolation";
 import { QuotaError, quotaProblems } from "./quotas";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
@@ -207,6 +208,9 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       );
     }
   }
+
+  // The hotfix stack's namespace takes and opens connections only as its NetworkPolicy allows.
+  isolateNamespace(config, namespaces, kubernetes);
 
   const now = options.now ?? new Date().toISOString();
   // A migration phase runs as a Job: expand/backfill before the releases that need them.

@@ -5,7 +5,8 @@ import { z } from "zod";
 import * as defaults from "../defaults";
 import { Slot, otherSlot } from "../slots";
 import { ConfigError, ConfigIssue, toIssues } from "./errors";
-import { dnsLabel, int, required } from "./fields";
+import { cidr, dnsLabel, int, required } from "./fields";
+import { type ImageRef, parseImageRef } from "../image";
 import { ingressSchema } from "./ingress";
 import { EnvValue, HOST_PATTERN, ServiceInput, SlotSpec, envSchema } from "./serviceSchema";
 import { StackConfig, kubernetesSchema, parseStackConfig, stackRef, stackSchema } from "./stack";
@@ -37,10 +38,16 @@ export const hotfixStackSchema = z.strictObject({
         .record(z.string(), envSchema, { error: required("a map of service name to its environment in the hotfix environment") })
         .optional(),
       images: z
-        .record(z.string(), z.string({ error: required("the hotfix image, pinned to a tag or digest") }), {
-          error: required("a map of service name to hotfix image"),
-        })
+        .record(
+          z.string(),
+          z.string({ error: required("the hotfix image, pinned by digest") }).refine((v) => typeof parseImageRef(v) === "object" && (parseImageRef(v) as ImageRef).digest !== undefined, {
+            error: (i) =>
+              `${JSON.stringify(i.input)} must be pinned by digest (<repository>:<tag>@sha256:<64 hex>): prod's hotfix gate compares digests, since a tag can be pushed again after it was tested; find it with \`aws ecr describe-images --repository-name <repository> --image-ids imageTag=<tag>\``,
+          }),
+          { error: required("a map of service name to hotfix image") },
+        )
         .optional(),
+      egressCidrs: z.array(cidr()).optional(),
     },
     { error: required("the hotfix block { prodStack, host, images? }") },
   ),
@@ -57,6 +64,8 @@ export interface HotfixStackConfig {
   readonly hosts: Readonly<Record<string, string>>;
   /** Environment per service: prod's is never exported to the hotfix stack. */
   readonly env: Readonly<Record<string, Readonly<Record<string, EnvValue>>>>;
+  /** Where the hotfix namespace's pods may connect beyond it and DNS (its NetworkPolicy). */
+  readonly egressCidrs: readonly string[];
 }
 
 /**
@@ -84,6 +93,7 @@ export function parseHotfixStackConfig(raw: unknown): HotfixStackConfig {
     images: h.images ?? {},
     hosts: h.hosts ?? {},
     env: h.env ?? {},
+    egressCidrs: h.egressCidrs ?? [],
   };
 }
 
@@ -183,7 +193,8 @@ export function hotfixStackConfig(seed: HotfixSeed, h: HotfixStackConfig): Stack
       candidate: { weight: image ? 100 : 0 },
     };
   });
-  return parseStackConfig({ kubernetes: h.raw.kubernetes, ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, quotas: h.raw.quotas, rollback: h.raw.rollback, services });
+  const config = parseStackConfig({ kubernetes: h.raw.kubernetes, ingress: h.raw.ingress, createNamespaces: h.raw.createNamespaces, quotas: h.raw.quotas, rollback: h.raw.rollback, services });
+  return { ...config, isolation: { namespace: h.namespace, egressCidrs: h.egressCidrs } };
 }
 
 /**
@@ -225,13 +236,19 @@ export function checkHotfixReleases(config: StackConfig, tested: Readonly<Record
       issues.push({ path: `${at}.hotfix.expires`, message: `${s.hotfix.expires} is more than ${MAX_HOTFIX_DAYS} days away; a hotfix mode must be short-lived` });
     }
     const deployed = tested?.[s.name];
-    if (image !== deployed) {
-      issues.push({
-        path: `${at}.slots.${otherSlot(s.stable)}.image`,
-        message: deployed
-          ? `${image ?? "(none)"} was never deployed to the hotfix stack ${config.hotfixStack ?? "?"} (it tested ${deployed}); test this image there first`
-          : `the hotfix stack ${config.hotfixStack ?? "?"} has no tested image for ${s.name}; deploy ${image ?? "the hotfix"} there and test it first`,
-      });
+    const path = `${at}.slots.${otherSlot(s.stable)}.image`;
+    if (!deployed) {
+      issues.push({ path, message: `the hotfix stack ${config.hotfixStack ?? "?"} has no tested image for ${s.name}; deploy ${image ?? "the hotfix"} there and test it first` });
+      return;
+    }
+    // The bytes, not a name (issue 35, 20): a tag can be pushed again after the hotfix stack
+    // tested it, so both sides must name the same repository and digest.
+    const want = parseImageRef(deployed);
+    const got = image === undefined ? undefined : parseImageRef(image);
+    if (typeof got === "object" && typeof want === "object" && got.digest === undefined) {
+      issues.push({ path, message: `${image ?? "(none)"} is not pinned by digest; ship the digest the hotfix stack tested: ${want.repository}${got.tag ? `:${got.tag}` : ""}@${want.digest ?? "?"}` });
+    } else if (typeof got !== "object" || typeof want !== "object" || got.repository !== want.repository || got.digest !== want.digest) {
+      issues.push({ path, message: `${image ?? "(none)"} was never deployed to the hotfix stack ${config.hotfixStack ?? "?"} (it tested ${deployed}); test this image there first` });
     }
   });
   if (issues.length > 0) throw new ConfigError(issues, "hotfix release");

@@ -167,6 +167,12 @@ export interface StackConfig {
    */
   readonly ingressGroups: Readonly<Record<string, IngressSpec>>;
   readonly createNamespaces: boolean;
+  /**
+   * A namespace walled off by a NetworkPolicy (the hotfix stack's, issue 35, 20): its pods take
+   * connections only from each other and the ALB's subnets, and open them only to each other,
+   * the cluster's DNS and `egressCidrs`.
+   */
+  readonly isolation?: { readonly namespace: string; readonly egressCidrs: readonly string[] };
   /** AWS quotas the account has had raised (the adjustable ones); default AWS's defaults. */
   readonly quotas: QuotaOverrides;
   readonly rollback: RollbackSpec;

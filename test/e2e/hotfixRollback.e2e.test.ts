@@ -20,7 +20,7 @@ import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balan
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1";
+const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1@sha256:56c43f791317df527fb158ed72512f4abd6b88efdcf61ce1311494d5b4bd886f";
 
 describe("e2e: a hotfix release on prod rolls back automatically (moto)", function () {
   this.timeout(120_000);

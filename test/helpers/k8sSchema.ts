@@ -6,6 +6,7 @@ import Ajv from "ajv";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { Job } from "kubernetes-models/batch/v1";
 import { Namespace, Service } from "kubernetes-models/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import tgbSchema from "../fixtures/schemas/targetGroupBinding.v1beta1.json";
@@ -21,6 +22,7 @@ const MODELS: Record<string, (data: never) => Model> = {
   "kubernetes:core/v1:Service": (d) => new Service(d),
   "kubernetes:core/v1:Namespace": (d) => new Namespace(d),
   "kubernetes:policy/v1:PodDisruptionBudget": (d) => new PodDisruptionBudget(d),
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy": (d) => new NetworkPolicy(d),
   "kubernetes:rbac.authorization.k8s.io/v1:Role": (d) => new Role(d),
   "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": (d) => new RoleBinding(d),
 };

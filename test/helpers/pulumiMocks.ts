@@ -186,6 +186,11 @@ export async function installMocks(stack = "prod", preview = false): Promise<voi
             arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc/${args.inputs.id}`,
           };
         }
+        if (args.token === "aws:ec2/getSubnet:getSubnet") {
+          // A /24 of the VPC per subnet, numbered from the id, as AWS would return it.
+          const third = seed("subnet", String(args.inputs.id)) % 250;
+          return { id: args.inputs.id, cidrBlock: `10.0.${third}.0/24`, arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:subnet/${String(args.inputs.id)}` };
+        }
         if (args.token === "aws:eks/getCluster:getCluster") {
           return {
             id: args.inputs.name,

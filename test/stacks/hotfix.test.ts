@@ -13,6 +13,7 @@ import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/rel
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { T, installMocks, ofType, one, recorded, settle, stackReferenceOutputs, type RecordedResource } from "../helpers/pulumiMocks";
+import { validateK8sObject } from "../helpers/k8sSchema";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -20,14 +21,15 @@ const PROD_REF = "organization/remedy/prod";
 const HOTFIX_REF = "organization/remedy/hotfix";
 /** The prod stack's reference to itself (its last update's outputs). */
 const SELF_REF = "acme/remedy/prod";
-const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1";
+const HOTFIX_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1@sha256:56c43f791317df527fb158ed72512f4abd6b88efdcf61ce1311494d5b4bd886f";
 
-async function runProgram(stack: string, config: Record<string, unknown>): Promise<{ exports: Obj; resources: RecordedResource[] }> {
+async function runProgram(stack: string, config: Record<string, unknown>): Promise<{ exports: Obj; resources: RecordedResource[]; invokes: typeof recorded.invokes }> {
   await installMocks(stack);
   recorded.resources.length = 0;
+  recorded.invokes.length = 0;
   const exports = await runStackEntry(config);
   await settle();
-  return { exports, resources: [...recorded.resources] };
+  return { exports, resources: [...recorded.resources], invokes: [...recorded.invokes] };
 }
 
 /** Every string anywhere in a value. */
@@ -52,8 +54,8 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
   });
 
   describe("pulumi up on hotfix with Pulumi.hotfix.yaml", () => {
-    let hotfix: { exports: Obj; resources: RecordedResource[] };
-    let prod: { exports: Obj; resources: RecordedResource[] };
+    let hotfix: Awaited<ReturnType<typeof runProgram>>;
+    let prod: Awaited<ReturnType<typeof runProgram>>;
     before(async () => {
       prod = await runProgram("prod", stackYaml("prod"));
       hotfix = await runProgram("hotfix", stackYaml("hotfix"));
@@ -90,6 +92,27 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       assert.equal(one("aws:lambda/permission:Permission", "rollback-alarms").inputs.sourceArn, "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-hotfix/*");
       assert.equal(hotfix.exports.rollback.alarmNamePrefix, "remedy-hotfix");
       assert.deepEqual(hotfix.exports.testedImages, { payments: HOTFIX_IMAGE });
+    });
+
+    it("walls the hotfix namespace off with a NetworkPolicy: in from its own pods and the ALB's subnets on the services' ports, out to its own pods, DNS and the declared egress (issue 35, 20)", () => {
+      const policy = one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "isolation");
+      validateK8sObject(policy);
+      const spec = (policy.inputs as Obj).spec as Obj;
+      assert.equal((policy.inputs as Obj).metadata.namespace, "hotfix");
+      assert.deepEqual(spec.podSelector, {}, "every pod of the namespace");
+      assert.deepEqual(spec.policyTypes, ["Ingress", "Egress"]);
+      // The ALB's subnets as the mocked EC2 returns them (getSubnet), one /24 each.
+      const subnets = (stackYaml("hotfix") as Obj)["remedy:ingress"].subnetIds as string[];
+      const cidrs = hotfix.invokes.filter((i) => i.token === "aws:ec2/getSubnet:getSubnet").map((i) => i.inputs.id);
+      assert.deepEqual([...new Set(cidrs)].sort(), [...subnets].sort(), "looks up exactly the ALB's subnets");
+      assert.deepEqual(spec.ingress[0], { from: [{ podSelector: {} }] });
+      assert.equal(spec.ingress[1].from.length, subnets.length);
+      for (const f of spec.ingress[1].from as Obj[]) assert.match(f.ipBlock.cidr, /^10\.0\.\d+\.0\/24$/);
+      assert.deepEqual(spec.ingress[1].ports, [3000, 8000, 8080].map((port) => ({ protocol: "TCP", port })), "each service's port, once");
+      assert.deepEqual(spec.egress[0], { to: [{ podSelector: {} }] });
+      assert.deepEqual(spec.egress[1].to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }]);
+      assert.deepEqual(spec.egress.slice(2), [{ to: [{ ipBlock: { cidr: "10.20.0.0/16" } }] }], "the declared egress, nothing wider");
+      assert.ok(!prod.resources.some((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy"), "prod's namespaces are not touched");
     });
 
     it("cannot touch prod: no prod ARN, name or namespace anywhere in the hotfix stack's resources", () => {
@@ -160,7 +183,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
 
     // Act
     const seed = hotfixSeed(resolved, services);
-    const config = hotfixStackConfig(seed, { ...parseHotfixStackConfig(remedyConfig("hotfix")), images: { payments: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1" } });
+    const config = hotfixStackConfig(seed, { ...parseHotfixStackConfig(remedyConfig("hotfix")), images: { payments: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1@sha256:56c43f791317df527fb158ed72512f4abd6b88efdcf61ce1311494d5b4bd886f" } });
 
     // A hotfix namespace prod's services run in is refused, naming them (issue 35, 20).
     const prodNamespace = seed.services[0]?.namespace ?? seed.services[0]?.name;
@@ -173,7 +196,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
     const p = config.services.find((s) => s.name === "payments");
     assert.equal(p?.stable, "green", "seeded at prod's live slot and version");
     assert.equal(p?.slots.green?.version, "v2.3.1");
-    assert.equal(p?.slots.blue?.image, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1");
+    assert.equal(p?.slots.blue?.image, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.1@sha256:56c43f791317df527fb158ed72512f4abd6b88efdcf61ce1311494d5b4bd886f");
     assert.equal(p?.candidateWeight, 100);
     assert.equal(p?.strategy, undefined);
     assert.equal(p?.preTraffic, undefined);
@@ -213,6 +236,13 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       return true;
     });
     await assert.rejects(runProgram("hotfix", { ...base, "remedy:services": [] }), /services: not allowed in a hotfix stack: services come from prod through hotfix\.prodStack/);
+    // A tag can be pushed again after the test: the hotfix stack takes digests only (issue 35, 20).
+    const tagOnly = HOTFIX_IMAGE.replace(/@sha256:\w+$/, "");
+    await assert.rejects(
+      runProgram("hotfix", { ...base, "remedy:hotfix": { ...base["remedy:hotfix"], images: { payments: tagOnly } } }),
+      /hotfix\.images\.payments: ".*payments:v2\.3\.1-hotfix\.1" must be pinned by digest \(<repository>:<tag>@sha256:<64 hex>\): prod's hotfix gate compares digests, .*aws ecr describe-images/,
+    );
+    await assert.rejects(runProgram("hotfix", { ...base, "remedy:hotfix": { ...base["remedy:hotfix"], egressCidrs: ["10.20.0.0/33"] } }), /hotfix\.egressCidrs\[0\]: must be an IPv4 or IPv6 CIDR/);
     stackReferenceOutputs.set("organization/remedy/empty", {});
     await assert.rejects(
       runProgram("hotfix", { ...base, "remedy:hotfix": { ...base["remedy:hotfix"], prodStack: "organization/remedy/empty" } }),
@@ -229,7 +259,7 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       delete payments.candidate;
       if (hotfix) payments.hotfix = hotfix;
       // The API gate applies to hotfixes too: the hotfix serves v2.3.0's schema.
-      payments.api.schemas[HOTFIX_IMAGE.split(":").pop() as string] = "api/payments/v2.3.0.graphql";
+      payments.api.schemas["v2.3.1-hotfix.1"] = "api/payments/v2.3.0.graphql";
       return { ...config, "remedy:hotfixStack": HOTFIX_REF, ...extra };
     }
     before(() => stackReferenceOutputs.set(HOTFIX_REF, { testedImages: { payments: HOTFIX_IMAGE } }));
@@ -291,9 +321,20 @@ describe("stacks: the hotfix stack and hotfix releases", () => {
       };
       await refused(prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(-1) }), /services\[0\]\.hotfix\.expires: hotfix mode expired at .*; remove the hotfix block \(ship as a normal release\) or set a new expiry/);
       await refused(prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(24 * 30) }), /is more than 14 days away; a hotfix mode must be short-lived/);
+      const repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
       await refused(
-        prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1-hotfix.2"),
-        /services\[0\]\.slots\.green\.image: .*payments:v2\.3\.1-hotfix\.2 was never deployed to the hotfix stack organization\/remedy\/hotfix \(it tested .*payments:v2\.3\.1-hotfix\.1\); test this image there first/,
+        prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }, `${repo}:v2.3.1-hotfix.2@sha256:${"b".repeat(64)}`),
+        /services\[0\]\.slots\.green\.image: .*payments:v2\.3\.1-hotfix\.2@sha256:b{64} was never deployed to the hotfix stack organization\/remedy\/hotfix \(it tested .*payments:v2\.3\.1-hotfix\.1@sha256:56c43f79\w+\); test this image there first/,
+      );
+      // The tested tag pushed again (issue 35, 20): same tag, other bytes.
+      await refused(
+        prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }, `${repo}:v2.3.1-hotfix.1@sha256:${"c".repeat(64)}`),
+        /services\[0\]\.slots\.green\.image: .*payments:v2\.3\.1-hotfix\.1@sha256:c{64} was never deployed to the hotfix stack/,
+      );
+      // A tag alone proves nothing about the bytes: the fix names the digest tested.
+      await refused(
+        prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) }, `${repo}:v2.3.1-hotfix.1`),
+        /services\[0\]\.slots\.green\.image: .*payments:v2\.3\.1-hotfix\.1 is not pinned by digest; ship the digest the hotfix stack tested: .*payments:v2\.3\.1-hotfix\.1@sha256:56c43f791317df527fb158ed72512f4abd6b88efdcf61ce1311494d5b4bd886f/,
       );
       const weighted = prodWithHotfix({ reason: "INC-4711: card payments fail", expires: inFuture(6) });
       (weighted["remedy:services"] as Obj[])[0].candidate = { weight: 10 };

@@ -5,6 +5,8 @@
  * package (50 MB zipped) holds thousands.
  */
 
+import * as defaults from "./defaults";
+
 /** The file in the driver's code package, next to `index.js`. */
 export const DRIVER_CONFIG_FILE = "driver.json";
 
@@ -28,12 +30,15 @@ export function driverEnvironment<T>(a: {
   readonly kube?: { readonly endpoint: T; readonly certificateAuthorityData: T; readonly cluster: string };
   /** Lifecycle notifications: the topic, the stack's name, and whether every step is told. */
   readonly notify?: { readonly topicArn: T; readonly stack: string; readonly steps: boolean };
+  /** The stack's test-route secret (HTTP pre-traffic checks read their header value there). */
+  readonly testRouteSecretArn?: T;
 }): Record<string, T | string> {
   return {
     RELEASE_TABLE: a.tableName,
     ALARM_PREFIX: a.alarmNamePrefix,
     ...(a.notify ? { NOTIFY_TOPIC_ARN: a.notify.topicArn, STACK_NAME: a.notify.stack, NOTIFY_STEPS: String(a.notify.steps) } : {}),
     POWERTOOLS_SERVICE_NAME: "remedy-release-driver",
+    ...(a.testRouteSecretArn !== undefined ? { TEST_ROUTE_SECRET_ARN: a.testRouteSecretArn } : {}),
     ...(a.kube ? { KUBE_ENDPOINT: a.kube.endpoint, KUBE_CA: a.kube.certificateAuthorityData, KUBE_CLUSTER: a.kube.cluster } : {}),
   };
 }
@@ -46,4 +51,13 @@ export function driverEnvironment<T>(a: {
 export function driverRole(s: { readonly strategy?: unknown; readonly slots: { readonly blue?: unknown; readonly green?: unknown } }): "drive" | "watch" | undefined {
   if (s.strategy !== undefined) return "drive";
   return s.slots.blue !== undefined && s.slots.green !== undefined ? "watch" : undefined;
+}
+
+/**
+ * The test routes' header values of the services with an HTTP pre-traffic check, by service, for
+ * the release driver's secret (issue 35, 12); undefined when none has one.
+ */
+export function testRouteValues(services: readonly { readonly name: string; readonly preTraffic?: { readonly check: { readonly kind: string } }; readonly testRoute?: { readonly value: string } }[]): Record<string, string> | undefined {
+  const http = services.filter((s) => s.preTraffic?.check.kind === "http");
+  return http.length === 0 ? undefined : Object.fromEntries(http.map((s) => [s.name, s.testRoute?.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE]));
 }

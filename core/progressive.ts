@@ -92,8 +92,21 @@ export function normalizeStrategy(s: StrategySpec): NormalizedStrategy {
  * production traffic (CodeDeploy's BeforeAllowTraffic hook, Argo's pre-promotion analysis).
  */
 export type PreTrafficCheck =
-  /** GET `url` with the test route's header: the answer's status must be in `expectStatus` [min, max]. */
-  | { readonly kind: "http"; readonly url: string; readonly header: string; readonly value: string; readonly expectStatus: readonly [number, number]; readonly timeoutSeconds: number }
+  /**
+   * GET `url` with the test route's header: the answer's status must be in `expectStatus` [min,
+   * max]. The header's value is a secret the release driver reads from the stack's secret store:
+   * the record keeps only its SHA-256 (`valueSha256`), since anyone who reads the table would
+   * otherwise reach the candidate (issue 35, 12). `value` is in records written before that.
+   */
+  | {
+      readonly kind: "http";
+      readonly url: string;
+      readonly header: string;
+      readonly valueSha256?: string;
+      readonly value?: string;
+      readonly expectStatus: readonly [number, number];
+      readonly timeoutSeconds: number;
+    }
   /** Invoke a Lambda with the release; it answers `{ "status": "Succeeded" | "Failed", "reason"?: string }`. */
   | { readonly kind: "lambda"; readonly functionArn: string; readonly timeoutSeconds: number };
 

@@ -22,6 +22,8 @@ import { LambdaConnections } from "./commons/sdk";
 import { ReleaseStore } from "./commons/releaseStore";
 import { Traffic } from "./commons/traffic";
 import { TokenBucket } from "./commons/tokenBucket";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { testRouteSecretReader } from "./commons/testRouteSecret";
 import * as defaults from "../core/defaults";
 
 const logger = new Logger({ serviceName: "remedy-release-driver" });
@@ -81,8 +83,10 @@ const rollback = createRollbackHandler({
   logger,
   metrics,
 });
+const testRouteSecret = process.env.TEST_ROUTE_SECRET_ARN;
 const driver = createReleaseDriver({
   services: config.services,
+  ...(testRouteSecret ? { testRouteValue: testRouteSecretReader(new SecretsManagerClient(sdk), testRouteSecret) } : {}),
   ...(retirement ? { retire: retirement } : {}),
   store,
   // Below ELB's per-account Describe* bucket (40, refilled at 10 a second), leaving room for the

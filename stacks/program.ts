@@ -6,6 +6,7 @@ import { bindingNameFor } from "../core/naming";
 import { ruleTagsFor, ruleTagsInPlace, tablePolicyInPlace } from "./liveGuards";
 import { type IngressAttachment, SharedIngress } from "../components/delivery/sharedIngress";
 import { isolateNamespace } from "../components/kubernetes/namespaceIsolation";
+import type { DeployedCode } from "../components/rollback/lambdaParts";
 import { QuotaError, quotaProblems } from "./quotas";
 import { AutoRollback } from "../components/rollback/autoRollback";
 import { MigrationJob } from "../components/database/migrationJob";
@@ -25,7 +26,7 @@ import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig, chatbotRegio
 import { recordedAlarmKinds } from "../core/alarms";
 import { POD_READINESS_GATE_LABEL } from "../core/defaults";
 import { driverAccessProblems } from "../core/driverAccess";
-import { driverRole } from "../core/driverConfig";
+import { driverRole, testRouteValues } from "../core/driverConfig";
 import { eksTokenAuth } from "../core/kubeconfig";
 import { SLOTS, type Slot } from "../core/slots";
 import type { SlotWeights } from "../core/weights";
@@ -100,6 +101,8 @@ export interface StackOutputs {
     readonly overridesUrl: pulumi.Output<string>;
     readonly alarmNamePrefix: string;
   };
+  /** What each of the stack's functions runs, for `remedy status --outputs` (issue 35, 18). */
+  readonly lambdaCode: Record<string, pulumi.Output<DeployedCode>>;
   /** The stack's CloudWatch dashboards, as console links (one per page of services). */
   readonly dashboardUrls: pulumi.Output<string[]>;
 }
@@ -297,6 +300,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   });
   const progressive = config.services.filter((s) => driverRole(s) === "drive");
   const watchOnly = config.services.filter((s) => driverRole(s) === "watch");
+  const routeValues = testRouteValues(progressive);
   const driver =
     progressive.length + watchOnly.length > 0
       ? new ReleaseDriver("release-driver", {
@@ -307,6 +311,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           watchServices: watchOnly.map((s) => s.name),
           rules: [...progressive, ...watchOnly].map((s) => (services.get(s.name) as BlueGreenService).rule),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
+          ...(routeValues ? { testRouteValues: pulumi.secret(routeValues) } : {}),
           ...(config.kubernetes.driverAccess && progressive.length > 0 ? { kubernetes: driverClusterAccess(config, progressive, kubernetes, [...namespaces.values()], cluster()) } : {}),
           ...(config.kubernetes.driverVpc ? { vpc: config.kubernetes.driverVpc } : {}),
           alarmTopicArn: rollback.topicArn,
@@ -506,9 +511,9 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       releaseTable: resources.rollback.tableName,
       notificationTopicArn: resources.rollback.topicArn,
       alarmNamePrefix: resources.alarmNamePrefix,
-      // `remedy rollback/abort/promote --url` (also recorded in each release's routing).
-      overridesUrl: resources.rollback.overridesUrl,
+      overridesUrl: resources.rollback.overridesUrl, // `remedy rollback/abort/promote --url`
     },
+    lambdaCode: { rollback: resources.rollback.code, ...(resources.driver ? { "release-driver": resources.driver.code } : {}) },
     dashboardUrls: resources.dashboard.urls,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Operator commands against a deployed stack, through the AWS SDK's standard settings
  * (AWS_ENDPOINT_URL, AWS_PROFILE, AWS_REGION):
- *   remedy status [--stack prod] [--json]
+ *   remedy status [--stack prod] [--json] [--outputs <pulumi stack output --json file>]
  *   remedy rollback <service> --reason <text> [--force] [--stack prod] [--topic-arn <arn>]
  *     (every rollback, abort and promote is recorded with the caller's AWS identity and announced
  *     on the stack's topic: the function's own through the override URL; with the caller's own
@@ -245,7 +245,7 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
 
 /** Which options each operator command takes (besides --json). */
 const COMMAND_OPTIONS = {
-  status: ["stack", "project", "watch", "interval", "count"],
+  status: ["stack", "project", "watch", "interval", "count", "outputs"],
   rollback: ["stack", "project", "reason", "force", "topic-arn", "url"],
   drill: ["stack", "project", "timeout", "allow-stable"],
   promote: ["stack", "project", "full", "topic-arn", "url"],
@@ -258,6 +258,7 @@ const OPTION_TYPES: Readonly<Record<string, "string" | "boolean">> = {
   force: "boolean",
   "topic-arn": "string",
   url: "string",
+  outputs: "string",
   timeout: "string",
   "allow-stable": "boolean",
   full: "boolean",
@@ -328,11 +329,26 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
           return;
         }
         const rows = await gatherStatus(store, c.cw, prefix);
-        io.out(json ? JSON.stringify({ stack, at: new Date().toISOString(), services: rows }, null, values.watch ? 0 : 2) : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR));
+        const code = expectedCode ? await codeCheck.checkDeployedCode(expectedCode) : undefined;
+        if (code?.some((r) => !r.matches)) codeDiffers = true;
+        io.out(
+          json
+            ? JSON.stringify({ stack, at: new Date().toISOString(), services: rows, ...(code ? { code } : {}) }, null, values.watch ? 0 : 2)
+            : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR) + (code ? `\n${printable(codeCheck.formatCodeCheck(code))}` : ""),
+        );
       };
+      // --outputs: does each function run what the last pulumi up deployed? (exit 1 if not)
+      const codeCheck = await import("./codeCheck");
+      let expectedCode: ReturnType<typeof codeCheck.readLambdaCode> | undefined;
+      try {
+        expectedCode = typeof values.outputs === "string" ? codeCheck.readLambdaCode(values.outputs) : undefined;
+      } catch (err) {
+        return fail((err as Error).message, 2);
+      }
+      let codeDiffers = false;
       if (!values.watch) {
         await render();
-        return 0;
+        return codeDiffers ? 1 : 0;
       }
       // --watch: redraw every --interval seconds (default 5), --count times (default: until Ctrl-C).
       const { interval, count } = args;

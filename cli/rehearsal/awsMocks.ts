@@ -234,7 +234,7 @@ export function createAwsMocks(endpoint: string, region: string): AwsMocks {
             Environment: { Variables: i.environment?.variables },
           }),
         );
-        return { id: fnName, state: { ...i, name: fnName, arn: out.FunctionArn } };
+        return { id: fnName, state: { ...i, name: fnName, arn: out.FunctionArn, codeSha256: out.CodeSha256 } };
       }
       case "aws:lambda/permission:Permission": {
         await lambda.send(

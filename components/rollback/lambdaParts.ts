@@ -69,8 +69,20 @@ export interface BundledFunctionArgs {
   readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
 }
 
+/**
+ * What a function should run, as this update deployed it (issue 35, 18): `codeSha256` is Lambda's
+ * own (base64 SHA-256 of the code package, as `GetFunctionConfiguration` reports it), so `remedy
+ * status --outputs` can tell code changed outside Pulumi; `bundleSha256` (hex) is the esbuild
+ * bundle's, the same for the same sources on any machine.
+ */
+export interface DeployedCode {
+  readonly functionName: string;
+  readonly codeSha256: string;
+  readonly bundleSha256: string;
+}
+
 /** The esbuild bundle of `lambdas/<entry>.ts` as `index.js`, on arm64, logging JSON to its log group. */
-export function bundledFunction(name: string, args: BundledFunctionArgs, parent: pulumi.Resource): { readonly fn: aws.lambda.Function; readonly bundle: Bundle } {
+export function bundledFunction(name: string, args: BundledFunctionArgs, parent: pulumi.Resource): { readonly fn: aws.lambda.Function; readonly bundle: Bundle; readonly code: pulumi.Output<DeployedCode> } {
   const bundle = bundleLambda(args.entry);
   const fn = new aws.lambda.Function(
     name,
@@ -94,5 +106,5 @@ export function bundledFunction(name: string, args: BundledFunctionArgs, parent:
     },
     { parent, dependsOn: [args.policy] },
   );
-  return { fn, bundle };
+  return { fn, bundle, code: pulumi.output({ functionName: fn.name, codeSha256: fn.codeSha256, bundleSha256: bundle.sha256 }) };
 }

@@ -1,5 +1,5 @@
 /**
- * The operator role's IAM policy (docs/security.md): what `remedy status`, `history`, `rollback`,
+ * The operator role's IAM policy (docs/security.md): what `remedy status` (with `--outputs`), `history`, `rollback`,
  * `abort` and `promote` need, and nothing that moves traffic, writes release state or silences an
  * alarm. The overrides go through the stack's override URL (lambdas/commons/overrides.ts), which
  * acts with the rollback function's own role and records the caller AWS verified.
@@ -12,6 +12,8 @@ export interface OperatorPolicyArgs {
   readonly table: string;
   /** The stack's alarms, `arn:aws:cloudwatch:<region>:<account>:alarm:<prefix>/*` (read only). */
   readonly alarms: string;
+  /** The stack's functions (rollback, release driver), whose code `status --outputs` compares. */
+  readonly functions: readonly string[];
 }
 
 export function operatorPolicy(a: OperatorPolicyArgs) {
@@ -43,6 +45,13 @@ export function operatorPolicy(a: OperatorPolicyArgs) {
         Resource: [a.table],
       },
       { Sid: "ReadTheStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [a.alarms] },
+      {
+        // `remedy status --outputs`: each function's CodeSha256 (its configuration; no invoke).
+        Sid: "ReadTheStacksCodeHashes",
+        Effect: "Allow",
+        Action: ["lambda:GetFunctionConfiguration"],
+        Resource: [...a.functions],
+      },
       {
         // ELB's Describe* actions support no resource-level scoping; they are read-only.
         Sid: "ReadRulesAndTargetHealth",

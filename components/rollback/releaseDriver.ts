@@ -5,7 +5,7 @@ import { DRIVER_RULE_TAG, listenerRulePattern, slotObjectName } from "../../core
 import { SLOTS } from "../../core/slots";
 import { checkAlarmPrefix } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
+import { type DeployedCode, bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
 import { DRIVER_CONFIG_FILE, type DriverFileConfig, driverEnvironment } from "../../core/driverConfig";
 
 export interface ReleaseDriverArgs {
@@ -31,6 +31,12 @@ export interface ReleaseDriverArgs {
   readonly rules?: readonly pulumi.Resource[];
   /** Lambda pre-traffic hooks (`preTraffic.lambda.functionArn`): the only functions it may invoke. */
   readonly hookFunctionArns?: readonly string[];
+  /**
+   * The test routes' header values, by service, for HTTP pre-traffic checks: kept in a Secrets
+   * Manager secret only the driver's role reads (release records keep a SHA-256), never in the
+   * function's environment (`lambda:GetFunctionConfiguration` shows it). Default none.
+   */
+  readonly testRouteValues?: pulumi.Input<Record<string, string>>;
   /**
    * Lets the driver scale a promoted-away slot to 0 once its rollback window is over: an EKS
    * access entry maps its role to a Kubernetes group that may get only these services'
@@ -88,6 +94,8 @@ export class ReleaseDriver extends pulumi.ComponentResource {
   public readonly policy: aws.iam.RolePolicy;
   public readonly schedule: aws.cloudwatch.EventRule;
   public readonly functionArn: pulumi.Output<string>;
+  /** What the function should run (see {@link DeployedCode}). */
+  public readonly code: pulumi.Output<DeployedCode>;
   /** Pages on the driver's failed or timed-out invocations (with `alarmTopicArn`). */
   public readonly errorsAlarm?: aws.cloudwatch.MetricAlarm;
 
@@ -113,13 +121,17 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       this,
     );
     this.role = role;
+    const secret = args.testRouteValues === undefined ? undefined : new aws.secretsmanager.Secret(`${name}-test-routes`, { description: `remedy ${args.alarmNamePrefix}: the test routes' header values, read by the release driver`, recoveryWindowInDays: 7, tags }, parent);
+    if (secret) {
+      new aws.secretsmanager.SecretVersion(`${name}-test-routes`, { secretId: secret.id, secretString: pulumi.secret(pulumi.output(args.testRouteValues).apply((v) => JSON.stringify(v ?? {}))) }, parent);
+    }
     this.policy = new aws.iam.RolePolicy(
       name,
       {
         role: this.role.id,
         policy: pulumi
-          .all([pulumi.output(args.tableArn), logGroup.arn, alarms, region, accountId, pulumi.output(args.notify?.topicArn ?? ""), pulumi.output(args.notify?.topicKeyArn ?? "")])
-          .apply(([table, logs, alarmPattern, r, account, topic, topicKey]) =>
+          .all([pulumi.output(args.tableArn), logGroup.arn, alarms, region, accountId, pulumi.output(args.notify?.topicArn ?? ""), pulumi.output(args.notify?.topicKeyArn ?? ""), secret ? secret.arn : pulumi.output("")])
+          .apply(([table, logs, alarmPattern, r, account, topic, topicKey, secretArn]) =>
             checkedPolicy(
               `${name} role policy`,
               releaseDriverPolicy({
@@ -131,6 +143,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
                 hooks: [...(args.hookFunctionArns ?? [])],
                 vpc: args.vpc !== undefined,
                 ...(args.notify ? { notify: { topic, topicKey } } : {}),
+                ...(secretArn ? { testRouteSecret: secretArn } : {}),
               }),
             ),
           ),
@@ -138,7 +151,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...(args.rules ?? [])] },
     );
     const kube = args.kubernetes;
-    this.function = bundledFunction(
+    const bundled = bundledFunction(
       name,
       {
         entry: "releaseDriver",
@@ -152,6 +165,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
           alarmNamePrefix: args.alarmNamePrefix,
           ...(args.notify ? { notify: { topicArn: args.notify.topicArn, stack: args.notify.stack, steps: args.notify.steps ?? false } } : {}),
           ...(kube ? { kube: { endpoint: kube.endpoint, certificateAuthorityData: kube.certificateAuthorityData, cluster: kube.cluster } } : {}),
+          ...(secret ? { testRouteSecretArn: secret.arn } : {}),
         }),
         // The service list grows with the stack: in the code package, not the 4 KB environment.
         files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(args.watchServices?.length ? { watch: args.watchServices } : {}), ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
@@ -164,7 +178,9 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         ...(args.vpc ? { vpc: args.vpc } : {}),
       },
       this,
-    ).fn;
+    );
+    this.function = bundled.fn;
+    this.code = bundled.code;
     new aws.lambda.FunctionEventInvokeConfig(name, { functionName: this.function.name, maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 }, parent);
     if (args.alarmTopicArn !== undefined) {
       // A tick that fails (an AWS or cluster error in any service) or times out is an invocation
@@ -231,7 +247,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
 }
 
 /** @internal The driver role's policy: every mutating action on named resources only. */
-export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean; notify?: { topic: string; topicKey: string } }) {
+export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean; notify?: { topic: string; topicKey: string }; testRouteSecret?: string }) {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -241,6 +257,9 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
         ? [{ Sid: "VpcNetworkInterfaces", Effect: "Allow", Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], Resource: "*" }]
         : []),
       ...(r.hooks && r.hooks.length > 0 ? [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: r.hooks }] : []),
+      // The test routes' header values (encrypted with Secrets Manager's AWS-managed key, which
+      // its own key policy lets the account's principals use through Secrets Manager).
+      ...(r.testRouteSecret ? [{ Sid: "ReadTestRouteSecret", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [r.testRouteSecret] }] : []),
       {
         // Only the progressive services' rules of this stack (tagged for its driver).
         Sid: "StepThisStacksRules",

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
 import { ROLLBACK_RULE_TAG, listenerRulePattern } from "../../core/naming";
-import { bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
+import { type DeployedCode, bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
 
 export interface RollbackFunctionArgs {
   /**
@@ -94,6 +94,8 @@ export class RollbackFunction extends pulumi.ComponentResource {
   public readonly alarmArnPattern: pulumi.Output<string>;
   /** SHA-256 of the deployed handler bundle (`index.js`). */
   public readonly bundleSha256: string;
+  /** What the function should run (see {@link DeployedCode}). */
+  public readonly code: pulumi.Output<DeployedCode>;
 
   constructor(name: string, args: RollbackFunctionArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("remedy:rollback:RollbackFunction", name, {}, opts);
@@ -199,7 +201,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...(args.rules ?? [])] },
     );
 
-    const { fn, bundle } = bundledFunction(
+    const { fn, bundle, code } = bundledFunction(
       name,
       {
         entry: "rollback",
@@ -224,6 +226,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
     );
     this.function = fn;
     this.bundleSha256 = bundle.sha256;
+    this.code = code;
 
     new aws.lambda.FunctionEventInvokeConfig(
       name,

@@ -1,6 +1,7 @@
 /**
  * A service validated and normalised: every default applied, every version derived.
  */
+import { createHash } from "node:crypto";
 import * as defaults from "../defaults";
 import { type NormalizedStrategy, type PreTrafficCheck, StrategyError, normalizeStrategy } from "../progressive";
 import { SLOTS, Slot, otherSlot } from "../slots";
@@ -91,6 +92,11 @@ export function normaliseStrategy(raw: NonNullable<RawService["strategy"]>): Nor
   }
 }
 
+/** How a release record names the test route's secret value without holding it. */
+export function testRouteValueSha256(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
 export function normalisePreTraffic(p: NonNullable<RawService["preTraffic"]>, route: RawService["testRoute"]): NonNullable<ServiceSpec["preTraffic"]> {
   const timeoutSeconds = p.timeoutSeconds ?? defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS;
   const check: PreTrafficCheck = p.http
@@ -98,7 +104,7 @@ export function normalisePreTraffic(p: NonNullable<RawService["preTraffic"]>, ro
         kind: "http",
         url: p.http.url,
         header: route?.header ?? defaults.DEFAULT_TEST_ROUTE_HEADER,
-        value: route?.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE,
+        valueSha256: testRouteValueSha256(route?.value ?? defaults.DEFAULT_TEST_ROUTE_VALUE),
         expectStatus: p.http.expectStatus === undefined ? [200, 299] : [p.http.expectStatus, p.http.expectStatus],
         timeoutSeconds,
       }

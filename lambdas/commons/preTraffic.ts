@@ -45,11 +45,12 @@ function limit(check: PreTrafficCheck, budget: CheckBudget): { ms: number; why: 
     : { ms, why: () => `no answer within ${check.timeoutSeconds} s` };
 }
 
-export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http" }>, budget: CheckBudget = {}): Promise<CheckResult> {
+/** `value`: the test route's header value, from the stack's secret store (never the record). */
+export async function runHttpCheck(check: Extract<PreTrafficCheck, { kind: "http" }>, value: string, budget: CheckBudget = {}): Promise<CheckResult> {
   const started = Date.now();
   const t = limit(check, budget);
   try {
-    const res = await fetch(check.url, { headers: { [check.header]: check.value }, redirect: "manual", signal: AbortSignal.timeout(t.ms) });
+    const res = await fetch(check.url, { headers: { [check.header]: value }, redirect: "manual", signal: AbortSignal.timeout(t.ms) });
     await res.body?.cancel();
     const [min, max] = check.expectStatus;
     const ms = Date.now() - started;
@@ -98,12 +99,19 @@ export async function runLambdaCheck(lambda: LambdaClient, check: Extract<PreTra
   }
 }
 
-/** Runs `state`'s check (it must have one) as run number `attempt`. */
-export function runPreTrafficCheck(lambda: LambdaClient, state: ReleaseState, attempt: number, budget: CheckBudget = {}): Promise<CheckResult> {
+/**
+ * Runs `state`'s check (it must have one) as run number `attempt`. `testRouteValue`: the test
+ * route's secret for an HTTP check (a record from before issue 35, 12 carries its own).
+ */
+export function runPreTrafficCheck(lambda: LambdaClient, state: ReleaseState, attempt: number, budget: CheckBudget = {}, testRouteValue?: string): Promise<CheckResult> {
   const check = state.progress?.preTraffic?.check;
   const cand = state.candidate;
   if (!check || !cand) return Promise.resolve({ passed: false, reason: "internal: no pre-traffic check or candidate" });
-  if (check.kind === "http") return runHttpCheck(check, budget);
+  if (check.kind === "http") {
+    const value = check.value ?? testRouteValue;
+    if (value === undefined) return Promise.resolve({ passed: false, reason: `the release driver has no test-route secret for ${state.service}; run pulumi up (it writes the stack's test-route secret)` });
+    return runHttpCheck(check, value, budget);
+  }
   return runLambdaCheck(lambda, check, {
     source: "remedy.release-driver",
     service: state.service,

@@ -51,6 +51,11 @@ export interface DriverDeps {
    * namespace of each service it may scale. Absent: the next `pulumi up` scales it instead.
    */
   readonly retire?: { readonly kube: KubeScaler; readonly namespaces: Readonly<Record<string, string>> };
+  /**
+   * The test route's header value for a service's HTTP pre-traffic check, from the stack's secret
+   * store (release records keep only its SHA-256). Absent: such a check fails, saying why.
+   */
+  readonly testRouteValue?: (service: string) => Promise<string | undefined>;
   /** Invokes Lambda pre-traffic hooks; default a client with the SDK's environment. */
   readonly lambda?: LambdaClient;
   /** Wall clock (epoch ms); tests inject it. */
@@ -402,7 +407,17 @@ export function createReleaseDriver(deps: DriverDeps) {
           return { service: state.service, decision: "hold", reason: `${Math.max(0, Math.round(remainingMs()))} ms left in this tick: the pre-traffic check runs next tick`, weights: state.weights };
         }
         const attempt = p.preTraffic.attempts + 1;
-        const result = await runPreTrafficCheck(lambda(), state, attempt, { budgetMs });
+        // The test route's secret, from the stack's secret store: a failed read is not a failed
+        // run (it would use up the attempts); the tick fails and the next one tries again.
+        let secret: string | undefined;
+        if (p.preTraffic.check.kind === "http" && p.preTraffic.check.value === undefined && deps.testRouteValue) {
+          try {
+            secret = await deps.testRouteValue(state.service);
+          } catch (err) {
+            return { service: state.service, decision: "hold", reason: `could not read the test route's secret: ${(err as Error).message}; the pre-traffic check runs next tick`, weights: state.weights, failed: true };
+          }
+        }
+        const result = await runPreTrafficCheck(lambda(), state, attempt, { budgetMs }, secret);
         const r = applyEvent(state, { type: "pre-traffic-result", attempt, passed: result.passed, reason: result.reason, at, by: "release-driver" });
         if (r.kind !== "applied") return { service: state.service, decision: "hold", reason: r.reason, weights: state.weights };
         if (!(await committed(state, r))) {

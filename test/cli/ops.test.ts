@@ -8,6 +8,11 @@ import * as path from "node:path";
 import { normalizeStrategy } from "../../core/progressive";
 import { OpsError, describeProgress, operatorIdentity, recordedTopicProblem } from "../../cli/commands/ops";
 import { STSClient } from "@aws-sdk/client-sts";
+import { CreateFunctionCommand, LambdaClient, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { strToU8, zipSync } from "fflate";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { runRemedy } from "../helpers/cli";
@@ -199,6 +204,40 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.match(after?.lastRollback?.by ?? "", /^operator:\S+ as arn:aws:(sts|iam)::\d{12}:/);
     const abortPages = await world.notifications();
     assert.deepEqual(abortPages.map((p) => p.subject), ["remedy: payments rolled back to v1"], "the abort is announced without --topic-arn");
+  });
+
+  it("status --outputs: says whether each function runs what pulumi up deployed, and exits 1 when one does not (issue 35, 18)", async () => {
+    // Prepare: the rollback function as pulumi up created it, and the stack's outputs file.
+    const endpoint = { endpoint: suite.moto.endpoint, region: "eu-west-1" };
+    const role = (await new IAMClient(endpoint).send(new CreateRoleCommand({ RoleName: `fn-${Date.now()}`, AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] }) }))).Role?.Arn;
+    const lambda = new LambdaClient(endpoint);
+    const zip = (code: string) => zipSync({ "index.js": strToU8(code) });
+    const created = await lambda.send(new CreateFunctionCommand({ FunctionName: "rollback-0a1b2c3", Runtime: "nodejs22.x", Handler: "index.handler", Role: role, Code: { ZipFile: zip("exports.handler = async () => 1;") } }));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-outputs-"));
+    const outputs = path.join(dir, "outputs.json");
+    fs.writeFileSync(outputs, JSON.stringify({ lambdaCode: { rollback: { functionName: "rollback-0a1b2c3", codeSha256: created.CodeSha256, bundleSha256: "ab".repeat(32) } } }));
+
+    // Act + Assess: as deployed.
+    const same = await runRemedy(["status", "--stack", "test", "--outputs", outputs]);
+    assert.equal(same.code, 0, same.err);
+    assert.match(same.out, new RegExp(`code rollback \\(rollback-0a1b2c3\\): as deployed by pulumi up \\(sha256 ${(created.CodeSha256 ?? "").replace(/[+/=]/g, ".")}\\)`));
+
+    // Act: someone replaces the code outside Pulumi.
+    const changed = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: "rollback-0a1b2c3", ZipFile: zip("exports.handler = async () => 'do nothing';") }));
+    const differs = await runRemedy(["status", "--stack", "test", "--outputs", outputs, "--json"]);
+
+    // Assess
+    assert.equal(differs.code, 1);
+    const code = (JSON.parse(differs.out) as { code: { name: string; deployed: string; expected: string; matches: boolean }[] }).code;
+    assert.deepEqual(code.map((r) => [r.name, r.matches, r.deployed, r.expected]), [["rollback", false, changed.CodeSha256, created.CodeSha256]]);
+    const text = await runRemedy(["status", "--stack", "test", "--outputs", outputs]);
+    assert.match(text.out, /code rollback \(rollback-0a1b2c3\): DIFFERS from what pulumi up deployed \(runs .*, deployed .*\): changed outside Pulumi\? Find the UpdateFunctionCode in CloudTrail, then pulumi up/);
+
+    // A file without the output names the fix.
+    fs.writeFileSync(outputs, JSON.stringify({ rollback: {} }));
+    const old = await runRemedy(["status", "--stack", "test", "--outputs", outputs]);
+    assert.equal(old.code, 2);
+    assert.match(old.err, /--outputs .*outputs\.json: no lambdaCode output \(each function's name and codeSha256\); run `pulumi up` with this version of remedy, then `pulumi stack output --json > /);
   });
 
   it("rollback with the caller's credentials does not page a topic outside the caller's account that a record names", async () => {

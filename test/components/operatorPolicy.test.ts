@@ -13,6 +13,7 @@ import { iamProblems } from "../helpers/iamReference";
 
 const ACCOUNT = "123456789012";
 const FN = `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:rollback-5f1c2e7`;
+const DRIVER = `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:release-driver-0c9d4a1`;
 const TABLE = `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/remedy-prod-releases`;
 const ALARMS = `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:remedy-prod/*`;
 const ALARM = `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:remedy-prod/payments/green/error-rate`;
@@ -27,6 +28,10 @@ const COMMAND_REQUESTS: Record<string, Req[]> = {
     { action: "dynamodb:Scan", resource: TABLE },
     { action: "dynamodb:BatchGetItem", resource: TABLE },
     { action: "cloudwatch:DescribeAlarms", resource: ALARM },
+  ],
+  "status --outputs": [
+    { action: "lambda:GetFunctionConfiguration", resource: FN },
+    { action: "lambda:GetFunctionConfiguration", resource: DRIVER },
   ],
   "status <service>": [
     { action: "dynamodb:GetItem", resource: TABLE },
@@ -59,12 +64,14 @@ const NEVER: (Req & { why: string })[] = [
   { action: "lambda:InvokeFunction", resource: FN, context: { "lambda:InvokedViaFunctionUrl": "false" }, why: "invoke directly with a made-up caller" },
   { action: "lambda:InvokeFunctionUrl", resource: FN, context: { "lambda:FunctionUrlAuthType": "NONE" }, why: "call a URL without IAM auth" },
   { action: "lambda:UpdateFunctionCode", resource: FN, why: "replace the function" },
+  { action: "lambda:InvokeFunction", resource: DRIVER, why: "tick the release driver (its schedule does)" },
+  { action: "lambda:GetFunctionConfiguration", resource: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:another-stacks-function`, why: "read another function's configuration" },
   { action: "elasticloadbalancing:DeregisterTargets", resource: TG, why: "empty a target group" },
   { action: "dynamodb:GetItem", resource: `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/another-stack`, why: "read another stack" },
 ];
 
 describe("components/operatorPolicy: what an operator may do (issue 35, 4)", () => {
-  const policy = operatorPolicy({ functionArn: FN, table: TABLE, alarms: ALARMS });
+  const policy = operatorPolicy({ functionArn: FN, table: TABLE, alarms: ALARMS, functions: [FN, DRIVER] });
 
   it("allows every request each CLI command makes", async () => {
     for (const [command, requests] of Object.entries(COMMAND_REQUESTS)) {
@@ -84,7 +91,7 @@ describe("components/operatorPolicy: what an operator may do (issue 35, 4)", () 
     const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "security.md"), "utf8");
     const shown = /```json operator-policy\n([\s\S]*?)\n```/.exec(doc)?.[1];
     assert.ok(shown, "docs/security.md has the operator policy in a ```json operator-policy block");
-    const example = operatorPolicy({ functionArn: "arn:aws:lambda:<region>:<account>:function:<rollback function>", table: "arn:aws:dynamodb:<region>:<account>:table/<project>-<stack>-releases", alarms: "arn:aws:cloudwatch:<region>:<account>:alarm:<project>-<stack>/*" });
+    const example = operatorPolicy({ functionArn: "arn:aws:lambda:<region>:<account>:function:<rollback function>", table: "arn:aws:dynamodb:<region>:<account>:table/<project>-<stack>-releases", alarms: "arn:aws:cloudwatch:<region>:<account>:alarm:<project>-<stack>/*", functions: ["arn:aws:lambda:<region>:<account>:function:<rollback function>", "arn:aws:lambda:<region>:<account>:function:<release driver function>"] });
     assert.deepEqual(JSON.parse(shown), example);
   });
 });

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import { parseHotfixStackConfig, parseServiceSpec, parseStackConfig } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { SUBNETS, VPC_ID, configProblems, remedyConfig, serviceInput, stackInput } from "../helpers/fixtures";
@@ -400,9 +401,11 @@ describe("core/config: stack configuration", () => {
 
       // Assess
       assert.deepEqual(viaHttp.preTraffic, {
-        check: { kind: "http", url: "https://api.example.com/a/healthz", header: "x-canary", value: SECRET, expectStatus: [200, 299], timeoutSeconds: defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS },
+        // The secret's SHA-256, never the secret: the check goes into release records (issue 35, 12).
+        check: { kind: "http", url: "https://api.example.com/a/healthz", header: "x-canary", valueSha256: createHash("sha256").update(SECRET).digest("hex"), expectStatus: [200, 299], timeoutSeconds: defaults.DEFAULT_PRE_TRAFFIC_TIMEOUT_SECONDS },
         maxAttempts: defaults.DEFAULT_PRE_TRAFFIC_ATTEMPTS,
       });
+      assert.ok(!JSON.stringify(viaHttp.preTraffic).includes(SECRET));
       assert.deepEqual(viaLambda.preTraffic, { check: { kind: "lambda", functionArn: hook, timeoutSeconds: 20 }, maxAttempts: 1 });
       assert.deepEqual(refused, [
         'services[0].preTraffic.http.url: must be an http(s) URL the release driver can reach, e.g. "https://api.example.com/orders/healthz", got "ftp://x/y"',

@@ -131,6 +131,9 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
       return { ...inputs, functionUrl: `https://${(hex(seed(type, name)) + hex(seed(type, `${name}#2`))).slice(0, 32)}.lambda-url.${MOCK_REGION}.on.aws/`, urlId: hex(seed(type, name)) };
     case "aws:lambda/function:Function":
       return { ...inputs, name: (inputs.name as string | undefined) ?? id, arn: `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${id}` };
+    case "aws:secretsmanager/secret:Secret":
+      // Secrets Manager's shape: secret:<name>-<6 random characters>.
+      return { ...inputs, name: id, arn: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:${id}-${hex(seed(type, name)).slice(0, 6)}` };
     case "aws:dynamodb/table:Table":
       return { ...inputs, name: id, arn: `arn:aws:dynamodb:${MOCK_REGION}:${MOCK_ACCOUNT}:table/${id}` };
     case "aws:sns/topic:Topic":

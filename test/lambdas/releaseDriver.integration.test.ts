@@ -21,8 +21,12 @@ import { listenerOfRule, slotWeight } from "../../lambdas/commons/traffic";
 import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
-import { PREFIX, type ProgressiveStart, capture, clients, createWorld, handlerDeps, startProgressive, type World, moveRuleByHand } from "../helpers/rollbackWorld";
+import { PREFIX, type ProgressiveStart, capture, clientConfig, clients, createWorld, handlerDeps, startProgressive, type World, moveRuleByHand } from "../helpers/rollbackWorld";
 import { AddTagsCommand, RemoveTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { testRouteSecretReader } from "../../lambdas/commons/testRouteSecret";
+import { testRouteValueSha256 } from "../../core/config/service";
 
 describe("lambdas/releaseDriver: progressive steps against moto_server", function () {
   this.timeout(60_000);
@@ -35,7 +39,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
 
   const startCanary = (service = "payments", extra: ProgressiveStart = {}) => startProgressive(world, service, new Date(T0 - 1000).toISOString(), extra);
 
-  function driver(extra: Partial<Pick<DriverDeps, "lambda" | "retire" | "store" | "services">> = {}) {
+  function driver(extra: Partial<Pick<DriverDeps, "lambda" | "retire" | "store" | "services" | "testRouteValue">> = {}) {
     const c = clients(env.proxy.endpoint);
     const logger = new Logger({ serviceName: "remedy-release-driver" });
     capture(logger);
@@ -661,25 +665,39 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       if (t.kind !== "applied") throw new Error(t.reason);
       await world.store.commit(s.revision, t.state, t.entry);
     }
-    const httpCheck = (): Extract<PreTrafficCheck, { kind: "http" }> => ({ kind: "http", url: `${base}/payments/healthz`, header: "x-remedy-candidate", value: "1", expectStatus: [200, 299], timeoutSeconds: 2 });
+    // The test route's secret, as pulumi up writes it: in Secrets Manager, the record keeps its hash.
+    const ROUTE_SECRET = "a3f1c0de-test-route-secret";
+    const httpCheck = (): Extract<PreTrafficCheck, { kind: "http" }> => ({ kind: "http", url: `${base}/payments/healthz`, header: "x-remedy-candidate", valueSha256: testRouteValueSha256(ROUTE_SECRET), expectStatus: [200, 299], timeoutSeconds: 2 });
+    let secrets: SecretsManagerClient;
+    let routeSecretArn: string;
+    // After the suite's beforeEach, which resets moto with the world.
+    beforeEach(async () => {
+      secrets = new SecretsManagerClient(clientConfig(env.moto.endpoint, 3));
+      const created = await secrets.send(new CreateSecretCommand({ Name: `remedy-test-test-routes-${Date.now()}`, SecretString: JSON.stringify({ payments: ROUTE_SECRET }) }));
+      routeSecretArn = created.ARN as string;
+    });
+    const driverWithSecret = () => driver({ testRouteValue: testRouteSecretReader(secrets, routeSecretArn) });
 
     it("HTTP: sends the test route's header; a pass is recorded and the first step follows in the same tick", async () => {
       // Prepare
       await releaseWithCheck(httpCheck());
       answer = { status: 204, body: "" };
-      const d = driver();
+      const d = driverWithSecret();
       clock = at(0);
 
       // Act
       const r = await tickPayments(d);
 
       // Assess
-      assert.equal(r?.decision, "advance");
+      assert.equal(r?.decision, "advance", r?.reason);
       assert.deepEqual(await weights(), { blue: 90, green: 10 });
       assert.equal(seen.length, 1);
       assert.equal(seen[0].url, "/payments/healthz");
-      assert.equal(seen[0].headers["x-remedy-candidate"], "1", "the request carries the test route's header");
+      assert.equal(seen[0].headers["x-remedy-candidate"], ROUTE_SECRET, "the request carries the test route's header, read from the secret");
       const s = await world.store.get("payments");
+      // Nobody who reads the table reaches the candidate (issue 35, 12).
+      const items = await world.clients.ddb.send(new ScanCommand({ TableName: world.store.tableName }));
+      assert.ok(!JSON.stringify(items.Items).includes(ROUTE_SECRET), "no release record or history item holds the secret");
       assert.match(s?.progress?.preTraffic?.lastResult ?? "", /answered 204 in \d+ ms/);
       assert.ok(s?.progress?.preTraffic?.passedAt, "the pass is recorded");
       const history = (await world.store.history("payments")).slice(-2).map((h) => h.action);
@@ -693,7 +711,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
       // Prepare
       await releaseWithCheck(httpCheck());
       answer = { status: 503, body: "{}" };
-      const d = driver();
+      const d = driverWithSecret();
       const timeline: string[] = [];
 
       // Act: three failed runs, a fourth tick that does not run it, a duplicate of the third.
@@ -736,7 +754,7 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         await releaseWithCheck({ ...httpCheck(), url: `http://127.0.0.1:${(hole.address() as AddressInfo).port}/slow`, timeoutSeconds: 1 });
         clock = at(0);
         // Act
-        const r = await tickPayments(driver());
+        const r = await tickPayments(driverWithSecret());
         // Assess
         assert.equal(r?.decision, "hold");
         assert.match(r?.reason ?? "", /GET http:\/\/127\.0\.0\.1:\d+\/slow failed: no answer within 1 s/);
@@ -744,6 +762,29 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
         hole.closeAllConnections();
         await new Promise<void>((resolve) => hole.close(() => resolve()));
       }
+    });
+
+    it("HTTP: without the service's value in the secret, a run fails naming the fix; an unreadable secret holds without using up a run (issue 35, 12)", async () => {
+      // Prepare
+      await releaseWithCheck(httpCheck());
+      answer = { status: 204, body: "" };
+      clock = at(0);
+      // Act: a secret that has no value for payments.
+      const missing = await tickPayments(driver({ testRouteValue: () => Promise.resolve(undefined) }));
+      // Assess
+      assert.equal(missing?.decision, "hold");
+      assert.match(missing?.reason ?? "", /pre-traffic check failed \(1\/3\): the release driver has no test-route secret for payments; run pulumi up/);
+      assert.equal(seen.length, 0, "nothing sent without the secret");
+      // Act: Secrets Manager refuses (the role lost GetSecretValue, a throttle).
+      const refused = await tickPayments(driver({ testRouteValue: () => Promise.reject(new Error("AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue")) }));
+      // Assess: the tick fails (the errors alarm pages), the run is not counted.
+      assert.equal(refused?.failed, true);
+      assert.match(refused?.reason ?? "", /^could not read the test route's secret: AccessDeniedException: .*; the pre-traffic check runs next tick$/);
+      assert.equal((await world.store.get("payments"))?.progress?.preTraffic?.attempts, 1);
+      // The reader on moto's Secrets Manager: the service's value, none for a service without one.
+      const read = testRouteSecretReader(secrets, routeSecretArn);
+      assert.equal(await read("payments"), ROUTE_SECRET);
+      assert.equal(await read("orders"), undefined);
     });
 
     it("Lambda hook: invoked with the release through the SDK; Succeeded passes, Failed and function errors hold with their reasons", async () => {

@@ -15,9 +15,11 @@ import { MemoryReleaseBackend, samePolicy } from "../../stacks/releases";
 import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { T, archiveFile, dependsOn, mockCluster, ofType, one, promiseOf, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
-import { denies } from "../helpers/iamPolicy";
+import { allows, denies } from "../helpers/iamPolicy";
+import { createHash } from "node:crypto";
 import { DriverAccessError } from "../../stacks/program";
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import * as https from "node:https";
 import { PATCH_FORCE_ANNOTATION, RETIRED_AT_ANNOTATION } from "../../components/delivery/blueGreenService";
 import { createKubeScaler, eksToken } from "../../lambdas/commons/kube";
@@ -169,6 +171,40 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const invoke = (policy.Statement as Obj[]).filter((st) => (st.Action as string[]).some((a) => a.startsWith("lambda:")));
     assert.deepEqual(invoke, [{ Sid: "InvokePreTrafficHooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [hook] }]);
+  });
+
+  it("keeps the test route's secret out of release records: the driver reads it from a Secrets Manager secret only its role may read (issue 35, 12)", async () => {
+    // Prepare
+    const SECRET = "5f0c2a9e1b7d4c3a8e6f";
+    const withHttpCheck = (version: string) => {
+      const raw = imageConfig(version);
+      Object.assign(raw.services[0] as Obj, { preTraffic: { http: { url: "https://api.example.com/payments/healthz" } }, testRoute: { priority: 5, value: SECRET } });
+      return raw;
+    };
+    await up(0, withHttpCheck("v2.3.0"));
+
+    // Act
+    const r = await up(1, withHttpCheck("v2.3.1"));
+
+    // Assess: the record names the header and the value's hash, never the value.
+    const check = r.state?.progress?.preTraffic?.check;
+    assert.equal(check?.kind, "http");
+    assert.equal(check?.kind === "http" ? check.valueSha256 : undefined, createHash("sha256").update(SECRET).digest("hex"));
+    assert.ok(!JSON.stringify(backend.store.states.get("payments")).includes(SECRET), "the stored record");
+    assert.ok(!backend.store.history.some((h) => JSON.stringify(h).includes(SECRET)), "history");
+    // The driver's secret holds it; the function's environment names the secret, not the value.
+    const version = one("aws:secretsmanager/secretVersion:SecretVersion", "release-driver-test-routes");
+    // Registered as a Pulumi secret (encrypted in state, masked in output).
+    const secretString = version.inputs.secretString as { [k: string]: unknown; value?: string };
+    assert.equal(secretString[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig, JSON.stringify(secretString));
+    assert.deepEqual(JSON.parse(secretString.value as string), { payments: SECRET });
+    const secretArn = one("aws:secretsmanager/secret:Secret", "release-driver-test-routes").state.arn as string;
+    const fn = one("aws:lambda/function:Function", "release-driver").inputs as Obj;
+    assert.equal(fn.environment.variables.TEST_ROUTE_SECRET_ARN, secretArn);
+    assert.ok(!JSON.stringify(fn).includes(SECRET), "not in the function's configuration (GetFunctionConfiguration shows it)");
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
+    assert.ok(await allows(policy as never, { action: "secretsmanager:GetSecretValue", resource: secretArn }));
+    assert.equal(await allows(policy as never, { action: "secretsmanager:GetSecretValue", resource: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-db-password-AbCdEf` }), false, "no other secret");
   });
 
   it("gives the release driver scale access to the progressive services' Deployments only, through a per-stack EKS access entry", async () => {

@@ -399,10 +399,11 @@ export const ESCALATION_PAGE_WINDOW_MS = 15 * 60_000;
 export const DEFAULT_ROLLBACK_RESERVED_CONCURRENCY = 10;
 
 /**
- * Concurrent executions reserved for the release driver: one tick at a time (a second invocation
- * is throttled and, its event older than 60 s, dropped).
+ * Concurrent executions reserved for the release driver. Ticks do not overlap by the table's tick
+ * lease (an invocation finding it held ends at once), so this only bounds what a flood of direct
+ * invokes takes from the account; with 1, such a flood throttled the schedule's ticks (issue 35, 19).
  */
-export const DRIVER_RESERVED_CONCURRENCY = 1;
+export const DRIVER_RESERVED_CONCURRENCY = 5;
 
 /**
  * Pod security for every pod remedy creates (app slots, schema check, migration Job), the

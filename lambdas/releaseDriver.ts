@@ -126,6 +126,8 @@ export const handler = async (event: ScheduledEvent | undefined, context: Contex
     results = await driver.tick({
       ...(typeof event?.time === "string" ? { scheduledAt: event.time } : {}),
       remainingMs: () => context.getRemainingTimeInMillis(),
+      // Whoever invokes it (the schedule, or anyone allowed lambda:InvokeFunction), one ticks.
+      leaseHolder: context.awsRequestId,
     });
   } finally {
     connections.afterInvocation();

@@ -171,9 +171,10 @@ export class ReleaseDriver extends pulumi.ComponentResource {
         files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(args.watchServices?.length ? { watch: args.watchServices } : {}), ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
-        // One tick at a time: a second invocation is throttled (and, its event older than 60 s,
-        // dropped), never run beside a slow one. Steps stay safe under overlap anyway (each is a
-        // conditional record, and the rule moves only if the record is still the newest).
+        // One tick at a time by the table's tick lease, not by a concurrency of 1 (which let a
+        // loop of direct invokes throttle the schedule's ticks); the reservation only bounds what a
+        // flood of invokes can take from the account. Steps stay safe under overlap anyway (each
+        // is a conditional record, and the rule moves only if the record is still the newest).
         reservedConcurrentExecutions: defaults.DRIVER_RESERVED_CONCURRENCY,
         ...(args.vpc ? { vpc: args.vpc } : {}),
       },
@@ -270,12 +271,13 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
       },
       // DescribeTags: each tick checks the rules still carry this stack's remedy:* tags.
       { Sid: "ReadRulesAndHealth", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags"], Resource: "*" },
-      { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
+      // UpdateItem: the tick lease (and, with notifications, the outbox).
+      { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
       // Lifecycle notifications: the outbox (pending messages read, leased and settled) and the
       // encrypted topic (SNS encrypts with the topic's key on the publisher's behalf).
       ...(r.notify
         ? [
-            { Sid: "NotificationOutbox", Effect: "Allow", Action: ["dynamodb:Query", "dynamodb:UpdateItem"], Resource: [r.table] },
+            { Sid: "NotificationOutbox", Effect: "Allow", Action: ["dynamodb:Query"], Resource: [r.table] },
             { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [r.notify.topic] },
             { Sid: "NotifyTopicKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [r.notify.topicKey] },
           ]

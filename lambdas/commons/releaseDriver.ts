@@ -102,6 +102,12 @@ export interface TickOptions {
   readonly scheduledAt?: string;
   /** Milliseconds left before Lambda ends the invocation (`context.getRemainingTimeInMillis`). */
   readonly remainingMs?: () => number;
+  /**
+   * Tick only while holding the table's tick lease, as this holder (the invocation's request id):
+   * another invocation ticking already, this one ends at once (issue 35, 19). Without it, ticks
+   * may overlap (each step is still a conditional record, so that stays safe).
+   */
+  readonly leaseHolder?: string;
 }
 
 export interface TickResult {
@@ -469,6 +475,30 @@ export function createReleaseDriver(deps: DriverDeps) {
    * slow pre-traffic check does not starve the others; a failing service does not stop them.
    */
   async function tick(opts: TickOptions = {}): Promise<TickResult[]> {
+    const holder = opts.leaseHolder;
+    if (holder === undefined) return tickHeld(opts);
+    // Held for at most one invocation's life: a holder that died gives it up by expiry.
+    const until = now() + Math.min(opts.remainingMs?.() ?? Infinity, defaults.DRIVER_TIMEOUT_SECONDS * 1000);
+    let held: boolean;
+    try {
+      held = await deps.store.claimTickLease(holder, now(), until);
+    } catch (err) {
+      // Fail open: the lease spares work, the conditional records keep overlapping ticks safe.
+      deps.logger.warn("could not take the tick lease; ticking without it", { error: (err as Error).message });
+      return tickHeld(opts);
+    }
+    if (!held) {
+      deps.logger.info("another invocation holds the tick lease; this one ends");
+      return deps.services.map((service) => ({ service, decision: "skipped", reason: "another invocation is ticking (it holds the release driver's lease)" }));
+    }
+    try {
+      return await tickHeld(opts);
+    } finally {
+      await deps.store.releaseTickLease(holder).catch((err: Error) => deps.logger.warn("could not give the tick lease back; it expires", { error: err.message }));
+    }
+  }
+
+  async function tickHeld(opts: TickOptions): Promise<TickResult[]> {
     const tickAt = tickTime(opts.scheduledAt, now());
     const remainingMs = opts.remainingMs ?? (() => Infinity);
     // The progressive services' states in consistent BatchGetItem calls (100 keys each): the cost

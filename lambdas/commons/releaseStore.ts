@@ -136,6 +136,9 @@ export class ConflictError extends Error {
   }
 }
 
+/** The release driver's tick lease: not a service (service names are DNS labels). */
+const TICK_LEASE_KEY = { pk: "#release-driver", sk: "lease#tick" } as const;
+
 export class ReleaseStore {
   constructor(
     private readonly ddb: DynamoDBClient,
@@ -369,6 +372,47 @@ export class ReleaseStore {
   async releaseEscalation(service: string, key: string, nowMs: number): Promise<void> {
     // UpdateItem (which the rollback role has), not DeleteItem: the claim is its pagedAt.
     await this.escalationUpdate(service, key, "REMOVE pagedAt", "pagedAt = :mine", { ":mine": nowMs });
+  }
+
+  /**
+   * Takes the release driver's tick lease for `holder` until `untilMs`, unless another holder's
+   * lease runs past `nowMs` (issue 35, 19): one conditional UpdateItem, so however many
+   * invocations run at once (the schedule's, a flood of direct invokes) one ticks and the rest end
+   * at once. Its item's key is not a service name (those are DNS labels).
+   */
+  async claimTickLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(TICK_LEASE_KEY),
+          UpdateExpression: "SET holder = :me, expiresAt = :until",
+          ConditionExpression: "attribute_not_exists(expiresAt) OR expiresAt < :now OR holder = :me",
+          ExpressionAttributeValues: marshall({ ":me": holder, ":until": untilMs, ":now": nowMs }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Gives the tick lease back when `holder` still has it (a later holder's is left alone). */
+  async releaseTickLease(holder: string): Promise<void> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(TICK_LEASE_KEY),
+          UpdateExpression: "REMOVE holder, expiresAt",
+          ConditionExpression: "holder = :me",
+          ExpressionAttributeValues: marshall({ ":me": holder }),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */

@@ -66,7 +66,7 @@ describe("core/driverAccess + stacks/main: the account's Lambda concurrency hold
   it("refuses before anything is registered on a new account's limit, and only warns when the limit cannot be read", async () => {
     const config = parseStackConfig(remedyConfig("prod"));
     const backend = (limit: () => Promise<number | undefined>) => Object.assign(new MemoryReleaseBackend(), { lambdaConcurrencyLimit: limit });
-    await assert.rejects(checkLambdaConcurrency(config, backend(async () => 10)), /this account's limit is 10, and reserving 11 .* needs at least 111/);
+    await assert.rejects(checkLambdaConcurrency(config, backend(async () => 10)), /this account's limit is 10, and reserving 15 .* needs at least 115/);
     await checkLambdaConcurrency(config, backend(async () => 1000));
     await checkLambdaConcurrency(config, backend(async () => Promise.reject(Object.assign(new Error("not authorized to perform lambda:GetAccountSettings"), { name: "AccessDeniedException" }))));
     await checkLambdaConcurrency(config, new MemoryReleaseBackend());

@@ -205,6 +205,36 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
     assert.deepEqual(await weights(), { blue: 0, green: 100 });
   });
 
+  it("ticks once however many invocations run at once: the table's tick lease, not a concurrency of 1 (issue 35, 19)", async () => {
+    // Prepare: the schedule's invocation and a flood of direct invokes, all at once.
+    const moves: string[] = [];
+    const realSet = world.traffic.setWeights.bind(world.traffic);
+    world.traffic.setWeights = (r, w) => (moves.push(`${w.blue}/${w.green}`), realSet(r, w));
+    const d = driver();
+    clock = at(0);
+    const holders = ["schedule", ...Array.from({ length: 12 }, (_, i) => `flood-${i}`)];
+
+    // Act
+    const results = await Promise.all(holders.map((h) => d.tick({ leaseHolder: h, remainingMs: () => 50_000 })));
+
+    // Assess: one invocation ticked (whichever took the lease), the rest ended at once.
+    const ticked = results.filter((r) => r[0]?.decision !== "skipped");
+    assert.equal(ticked.length, 1, JSON.stringify(results.map((r) => r[0]?.decision)));
+    assert.equal(ticked[0][0].decision, "advance");
+    for (const r of results.filter((x) => x !== ticked[0])) assert.equal(r[0].reason, "another invocation is ticking (it holds the release driver's lease)");
+    assert.deepEqual(moves, ["90/10"]);
+
+    // Act + Assess: the lease was given back, so the next minute's tick runs.
+    clock = at(1);
+    assert.equal((await d.tick({ leaseHolder: "schedule-next", remainingMs: () => 50_000 }))[0].decision, "hold");
+    // A holder that died keeps it only until its invocation would have ended.
+    assert.equal(await world.store.claimTickLease("crashed", at(2), at(2) + 50_000), true);
+    clock = at(2) + 10_000;
+    assert.equal((await d.tick({ leaseHolder: "blocked", remainingMs: () => 50_000 }))[0].decision, "skipped");
+    clock = at(2) + 50_001;
+    assert.notEqual((await d.tick({ leaseHolder: "after-expiry", remainingMs: () => 50_000 }))[0].decision, "skipped");
+  });
+
   it("refuses a record whose routing the rule does not have (and fails the tick, so the errors alarm pages)", async () => {
     // Prepare: payments' record names a target group of another load balancer setup.
     const s = await world.store.get("payments");

@@ -251,20 +251,21 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
     assert.deepEqual(["payments", "orders", "catalog"].map(driverTag), ["remedy-prod", "remedy-prod", undefined], "the driver may move the rules it steps or watches, no other");
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
     const stateAccess = (policy.Statement as Obj[]).find((st) => st.Sid === "ReleaseState") as Obj;
-    assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
+    assert.deepEqual(stateAccess.Action, ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]);
     const sid = (id: string) => (policy.Statement as Obj[]).find((st) => st.Sid === id) as Obj;
     assert.deepEqual([sid("Notify").Action, sid("Notify").Resource], [["sns:Publish"], [fnEnv.NOTIFY_TOPIC_ARN]]);
     assert.deepEqual(sid("NotifyTopicKey").Action, ["kms:GenerateDataKey", "kms:Decrypt"]);
-    assert.deepEqual(sid("NotificationOutbox").Action, ["dynamodb:Query", "dynamodb:UpdateItem"]);
+    assert.deepEqual(sid("NotificationOutbox").Action, ["dynamodb:Query"]);
     // The topic lets the driver's role publish (its policy denies every other principal).
     const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy", "rollback-notifications").inputs.policy as string) as Obj;
     const publishers = ((topicPolicy.Statement as Obj[]).find((st) => st.Sid === "StackRolesPublish") as Obj).Principal.AWS as string[];
     const driverRole = one("aws:iam/role:Role", "release-driver");
     assert.ok(publishers.some((p) => p.includes(driverRole.name)), `${JSON.stringify(publishers)} includes the release driver's role`);
 
-    // One tick at a time, and failures page the stack's topic.
+    // One tick at a time by the table's lease; the reservation only bounds a flood of invokes
+    // (a concurrency of 1 let one throttle the schedule's ticks, issue 35, 19). Failures page.
     const fn = one("aws:lambda/function:Function", "release-driver");
-    assert.equal((fn.inputs as Obj).reservedConcurrentExecutions, 1);
+    assert.equal((fn.inputs as Obj).reservedConcurrentExecutions, 5);
     assert.equal((fn.inputs as Obj).vpcConfig, undefined);
     const errors = one("aws:cloudwatch/metricAlarm:MetricAlarm", "release-driver-errors").inputs as Obj;
     const topic = one("aws:sns/topic:Topic", "rollback-notifications").state.arn;

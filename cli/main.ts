@@ -62,10 +62,12 @@ records the caller AWS verified, so your role needs only lambda:InvokeFunctionUr
 (docs/security.md). Without a recorded URL it acts with your own credentials and says so.
 
 exit codes: 0 rolled back, 1 refused (nothing to roll back, target unhealthy), 2 usage or environment error`,
-  drill: `usage: remedy drill <service> [--timeout 120] [--allow-stable] [--stack prod] [--json]
+  drill: `usage: remedy drill <service> [--timeout 120] [--allow-stable] [--stack prod] [--url <override url>] [--json]
 
 Rehearses the real rollback path on a live stack: puts the candidate's error-rate alarm in ALARM,
 waits for the Lambda to flip, reports detection-to-flip seconds, then restores alarm and release.
+The stack's override URL forces and restores (the function's own role; you need only to call it
+and read); without a recorded URL it acts with your own credentials and says so.
 
 exit codes: 0 flipped and restored, 1 nothing flipped in time, 2 usage or environment error`,
   promote: `usage: remedy promote <service> [--full] [--stack prod] [--url <override url>] [--json]

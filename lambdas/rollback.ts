@@ -29,13 +29,16 @@ const sdk = connections.clientConfig();
 
 const store = new ReleaseStore(new DynamoDBClient(sdk), getStringFromEnv("RELEASE_TABLE"));
 const sns = new SNSClient(sdk);
+const traffic = new Traffic(new ElasticLoadBalancingV2Client(sdk));
+const cloudwatch = new CloudWatchClient(sdk);
+const alarmPrefix = getStringFromEnv("ALARM_PREFIX");
 const run = createRollbackHandler({
   store,
-  traffic: new Traffic(new ElasticLoadBalancingV2Client(sdk)),
+  traffic,
   sns,
-  cloudwatch: new CloudWatchClient(sdk),
+  cloudwatch,
   topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
-  alarmPrefix: getStringFromEnv("ALARM_PREFIX"),
+  alarmPrefix,
   // Alarms of another account or region never roll this stack back, whatever their name.
   expectedAccount: getStringFromEnv("ALARM_ACCOUNT_ID"),
   expectedRegion: getStringFromEnv("AWS_REGION"),
@@ -43,9 +46,9 @@ const run = createRollbackHandler({
   metrics,
 });
 
-// Operators' rollback, abort and promote, through the function URL (AWS_IAM): the caller is the
-// identity Lambda verified (lambdas/commons/overrides.ts).
-const override = createOverrideHandler({ rollback: run, store, sns, topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN") });
+// Operators' rollback, abort, promote and drill, through the function URL (AWS_IAM): the caller
+// is the identity Lambda verified (lambdas/commons/overrides.ts).
+const override = createOverrideHandler({ rollback: run, store, sns, topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"), drill: { store, traffic, cloudwatch, alarmPrefix } });
 
 export const handler = async (event: unknown, context: Context): Promise<RollbackResult | OverrideResponse> => {
   connections.beforeInvocation();

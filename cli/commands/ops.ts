@@ -11,7 +11,7 @@
  * `<project>-<stack>/<service>/<slot>/<kind>` (project `remedy` unless --project).
  * Exit 0 success, 1 refused / drill failed, 2 usage or environment error (one line).
  */
-import { CloudWatchClient, DescribeAlarmsCommand, SetAlarmStateCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { SNSClient } from "@aws-sdk/client-sns";
@@ -24,8 +24,8 @@ import * as os from "node:os";
 import { Writable } from "node:stream";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
-import { alarmName, parseAlarmName } from "../../core/alarms";
-import { Phase, applyEvent, overrideReason, rollbackWindowEnd, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
+import { parseAlarmName } from "../../core/alarms";
+import { Phase, overrideReason, rollbackWindowEnd, type ReleaseState } from "../../core/releaseState";
 import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
@@ -34,6 +34,8 @@ import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHa
 import { Traffic } from "../../lambdas/commons/traffic";
 import { printable } from "../../lambdas/commons/text";
 import { requestPromotion } from "../../lambdas/commons/promotion";
+import { restoreDrill, startDrill } from "../../lambdas/commons/drill";
+import type { DrillRecord } from "../../lambdas/commons/releaseStore";
 import type { OverrideRequest } from "../../lambdas/commons/overrides";
 import { type OverrideReply, overrideUrlProblem, sendOverride } from "./overrideClient";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
@@ -247,7 +249,7 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
 const COMMAND_OPTIONS = {
   status: ["stack", "project", "watch", "interval", "count", "outputs"],
   rollback: ["stack", "project", "reason", "force", "topic-arn", "url"],
-  drill: ["stack", "project", "timeout", "allow-stable"],
+  drill: ["stack", "project", "timeout", "allow-stable", "url"],
   promote: ["stack", "project", "full", "topic-arn", "url"],
   abort: ["stack", "project", "reason", "topic-arn", "url"],
 } as const;
@@ -368,19 +370,18 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
     const givenTopic = (values["topic-arn"] as string | undefined) ?? process.env.REMEDY_TOPIC_ARN;
     // Through the stack's override URL when it has one (issue 35, 4): the function acts with its
     // own role and records the caller Lambda verified; the operator needs only to call and read.
-    if (command === "promote" || command === "rollback" || command === "abort") {
-      const explicit = (values.url as string | undefined) ?? process.env.REMEDY_OVERRIDE_URL;
-      const url = explicit ?? state.routing.overridesUrl;
-      if (url !== undefined) {
-        const problem = overrideUrlProblem(url, explicit !== undefined);
-        if (problem) return fail(problem, 2);
-        const request: OverrideRequest =
-          command === "promote" ? { action: "promote", service, mode: values.full === true ? "full" : "step" } : { action: command, service, reason: args.reason, ...(values.force === true ? { force: true } : {}) };
-        const reply = await sendOverride(url, request, { region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1", credentials: hooks.credentials ?? fromNodeProviderChain() });
-        return overrideOutcome(command, service, reply, json, io);
-      }
-      io.err(`remedy ${command}: ${service}'s release record names no override URL (recorded by pulumi up since this version; or an emulator): acting with your own credentials, which needs table writes and ModifyRule (docs/security.md)`);
+    const explicit = (values.url as string | undefined) ?? process.env.REMEDY_OVERRIDE_URL;
+    const url = explicit ?? state.routing.overridesUrl;
+    const problem = url === undefined ? undefined : overrideUrlProblem(url, explicit !== undefined);
+    if (problem) return fail(problem, 2);
+    const send = url === undefined ? undefined : (request: OverrideRequest) => sendOverride(url, request, { region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1", credentials: hooks.credentials ?? fromNodeProviderChain() });
+    if (!send) io.err(`remedy ${command}: ${service}'s release record names no override URL (recorded by pulumi up since this version; or an emulator): acting with your own credentials, which needs table writes, ModifyRule${command === "drill" ? " and SetAlarmState" : ""} (docs/security.md)`);
+    if (send && (command === "promote" || command === "rollback" || command === "abort")) {
+      const request: OverrideRequest =
+        command === "promote" ? { action: "promote", service, mode: values.full === true ? "full" : "step" } : { action: command, service, reason: args.reason, ...(values.force === true ? { force: true } : {}) };
+      return overrideOutcome(command, service, await send(request), json, io);
     }
+    if (send && command === "drill") return await drill(service, { store, traffic, cw: c.cw, prefix, timeoutS: args.timeoutS, allowStable: values["allow-stable"] === true, json, io, hooks, send });
     const caller = await callerArn();
     const by = operatorLabel(caller);
     let topicArn = givenTopic ?? state.routing.notifyTopicArn;
@@ -425,7 +426,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       if (!json) io.err(printable(`remedy ${command}: refused: ${r.reason}`));
       return 1;
     }
-    return await drill(service, state, { store, traffic, cw: c.cw, prefix, timeoutS: args.timeoutS, allowStable: values["allow-stable"] === true, json, io, hooks });
+    return await drill(service, { store, traffic, cw: c.cw, prefix, timeoutS: args.timeoutS, allowStable: values["allow-stable"] === true, json, io, hooks, by });
   } catch (err) {
     if (err instanceof OpsError) return fail(err.message, 2);
     return fail(describeAwsError(err, tableName, stack), 2);
@@ -447,21 +448,35 @@ function overrideOutcome(command: string, service: string, reply: OverrideReply,
   return reply.status === 409 ? 1 : 2;
 }
 
+/**
+ * Forces the drilled alarm, times the flip, restores: through the override URL (`send`: the
+ * function forces and restores with its own role, issue 35, 4), else with the caller's
+ * credentials (`by`), through the same code (lambdas/commons/drill.ts).
+ */
 async function drill(
   service: string,
-  state: ReleaseState,
-  o: { store: ReleaseStore; traffic: Traffic; cw: CloudWatchClient; prefix: string; timeoutS: number; allowStable: boolean; json: boolean; io: Io; hooks: OpsHooks },
+  o: { store: ReleaseStore; traffic: Traffic; cw: CloudWatchClient; prefix: string; timeoutS: number; allowStable: boolean; json: boolean; io: Io; hooks: OpsHooks; send?: (r: OverrideRequest) => Promise<OverrideReply>; by?: string },
 ): Promise<number> {
-  const live = state.phase === Phase.Releasing && state.candidate && state.weights[state.candidate.slot] > 0;
-  if (!live && !o.allowStable) {
-    o.io.err(`remedy drill: refused: ${service} has no candidate receiving traffic (phase ${state.phase}); --allow-stable drills the stable slot's alarm, which must not flip anything`);
+  const deps = { store: o.store, traffic: o.traffic, cloudwatch: o.cw, alarmPrefix: o.prefix };
+  const by = o.by ?? "?";
+  const refused = (reason: string) => {
+    o.io.err(printable(`remedy drill: refused: ${reason}`));
     return 1;
+  };
+  let started: DrillRecord;
+  if (o.send) {
+    const reply = await o.send({ action: "drill", service, ...(o.allowStable ? { allowStable: true } : {}) });
+    if (reply.status === 409) return refused(String(reply.body.reason ?? "?"));
+    if (reply.status !== 200) throw new OpsError(`the override URL answered ${reply.status}: ${String(reply.body.error ?? reply.body.reason ?? "?")}`);
+    started = reply.body.drill as DrillRecord;
+  } else {
+    const r = await startDrill(deps, service, by, o.allowStable, Date.now());
+    if (r.outcome === "refused") return refused(r.reason);
+    started = r.drill;
   }
-  const slot = live && state.candidate ? state.candidate.slot : state.stable.slot;
-  const name = alarmName(o.prefix, service, slot, "error-rate");
-  const prior = await o.traffic.currentWeights(state.routing);
-  const who = `operator:${os.userInfo().username}`;
-  await o.cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: "ALARM", StateReason: `remedy drill by ${who}: forced ALARM to rehearse the automatic rollback` }));
+  const { alarm: name, slot, prior } = started;
+  const state = await o.store.get(service);
+  if (!state) throw new OpsError(`no release state for ${service}`);
   const t0 = Date.now();
   const alarm = (await o.cw.send(new DescribeAlarmsCommand({ AlarmNames: [name] }))).MetricAlarms?.[0];
   if (!alarm) throw new OpsError(`alarm ${name} not found; is ${service} deployed with automatic rollback?`);
@@ -475,28 +490,16 @@ async function drill(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  // Restore: alarm back to OK; if the Lambda rolled back, re-release the candidate as it was.
-  await o.cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: "OK", StateReason: `remedy drill by ${who}: restored` }));
+  // Restore: alarm back to OK; if the function rolled the candidate back, it is released again as it was.
   let restored = false;
-  const after = await o.store.get(service);
-  if (flippedAfter !== undefined && after && after.phase === Phase.RolledBack && state.candidate) {
-    const at = new Date().toISOString();
-    let s = after;
-    const events: ReleaseEvent[] = [
-      { type: "acknowledge", at, by: `${who} (drill)` },
-      { type: "start-release", candidate: state.candidate, weight: prior[state.candidate.slot], at, by: `${who} (drill restore)` },
-    ];
-    for (const e of events) {
-      const t = applyEvent(s, e);
-      if (t.kind === "applied") {
-        await o.store.commit(s.revision, t.state, t.entry);
-        s = t.state;
-      }
-    }
-    const check = await o.traffic.checkRouting(service, s.routing);
-    if (!check.ok) throw new OpsError(`drill ${service}: the release was re-recorded but its rule was not put back: ${check.problem}`);
-    await o.traffic.setWeights(check.checked, prior);
-    restored = true;
+  if (o.send) {
+    const reply = await o.send({ action: "drill-restore", service });
+    if (reply.status !== 200) throw new OpsError(`drill ${service}: restore refused (${reply.status}): ${String(reply.body.reason ?? reply.body.error ?? "?")}; run remedy drill again to restore, or remedy status`);
+    restored = reply.body.releasedAgain === true;
+  } else {
+    const r = await restoreDrill(deps, service, by, new Date().toISOString());
+    if (r.outcome === "refused") throw new OpsError(`drill ${service}: ${r.reason}`);
+    restored = r.releasedAgain;
   }
   const result = { service, alarm: name, slot, flipped: flippedAfter !== undefined, detectionToFlipSeconds: flippedAfter ?? null, timeoutSeconds: o.timeoutS, restored, priorWeights: prior, otherSlot: otherSlot(slot) };
   if (o.json) o.io.out(JSON.stringify(result, null, 2));

@@ -499,6 +499,9 @@ export function rollbackPolicy(r: {
         Resource: [r.table],
       },
       { Sid: "ReadThisStacksAlarms", Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: [r.alarms] },
+      // `remedy drill` through the override URL (lambdas/commons/drill.ts): the function forces a
+      // service's error-rate alarm and restores it, so no operator needs SetAlarmState.
+      { Sid: "DrillErrorRateAlarms", Effect: "Allow", Action: ["cloudwatch:SetAlarmState"], Resource: [r.alarms.replace(/\*$/, "*/error-rate")] },
       { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [r.topic] },
       { Sid: "NotifyEncrypted", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [r.topicKey] },
       { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [r.dlq] },

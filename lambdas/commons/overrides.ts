@@ -1,5 +1,5 @@
 /**
- * Operator overrides, server-side (issue 35, 4): `remedy rollback`, `abort` and `promote` ask the
+ * Operator overrides, server-side (issue 35, 4): `remedy rollback`, `abort`, `promote` and `drill` ask the
  * stack's rollback function through its function URL (auth type AWS_IAM) instead of running the
  * rollback code with the operator's own credentials. Lambda authenticates the SigV4-signed request
  * and authorizes it against the caller's IAM policy (`lambda:InvokeFunctionUrl`, and since October
@@ -11,14 +11,19 @@
 import { z } from "zod";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { overrideReason } from "../../core/releaseState";
+import { type DrillDeps, restoreDrill, startDrill } from "./drill";
 import { requestPromotion } from "./promotion";
 import type { ReleaseStore } from "./releaseStore";
 import { Outcome, type createRollbackHandler } from "./rollbackHandler";
 
 /** What the CLI sends (JSON body of the POST). */
+const serviceName = () => z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).max(63);
 export const overrideRequestSchema = z.discriminatedUnion("action", [
-  z.strictObject({ action: z.enum(["rollback", "abort"]), service: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).max(63), reason: z.string().min(1).max(500), force: z.boolean().optional() }),
-  z.strictObject({ action: z.literal("promote"), service: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).max(63), mode: z.enum(["step", "full"]) }),
+  z.strictObject({ action: z.enum(["rollback", "abort"]), service: serviceName(), reason: z.string().min(1).max(500), force: z.boolean().optional() }),
+  z.strictObject({ action: z.literal("promote"), service: serviceName(), mode: z.enum(["step", "full"]) }),
+  // `remedy drill`: force the candidate's error-rate alarm, then restore (lambdas/commons/drill.ts).
+  z.strictObject({ action: z.literal("drill"), service: serviceName(), allowStable: z.boolean().optional() }),
+  z.strictObject({ action: z.literal("drill-restore"), service: serviceName() }),
 ]);
 export type OverrideRequest = z.infer<typeof overrideRequestSchema>;
 
@@ -54,6 +59,8 @@ export function createOverrideHandler(deps: {
   readonly store: ReleaseStore;
   readonly sns: SNSClient;
   readonly topicArn: string;
+  /** What `drill` needs: the rollback function's own clients and the stack's alarm prefix. */
+  readonly drill: DrillDeps;
   readonly now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
@@ -75,6 +82,14 @@ export function createOverrideHandler(deps: {
     if (parsed.action === "promote") {
       const r = await requestPromotion({ store: deps.store, sns: deps.sns, topicArn: deps.topicArn }, parsed.service, parsed.mode, by, new Date(now()).toISOString());
       return respond(r.outcome === "refused" ? 409 : 200, { action: "promote", service: parsed.service, by, ...r });
+    }
+    if (parsed.action === "drill") {
+      const r = await startDrill(deps.drill, parsed.service, by, parsed.allowStable ?? false, now());
+      return respond(r.outcome === "refused" ? 409 : 200, { action: "drill", service: parsed.service, by, ...r });
+    }
+    if (parsed.action === "drill-restore") {
+      const r = await restoreDrill(deps.drill, parsed.service, by, new Date(now()).toISOString());
+      return respond(r.outcome === "refused" ? 409 : 200, { action: "drill-restore", service: parsed.service, by, ...r });
     }
     const r = await deps.rollback.manual({ service: parsed.service, reason: overrideReason(parsed.action, parsed.reason), by, force: parsed.force ?? false });
     return respond(r.outcome === Outcome.RolledBack ? 200 : 409, { action: parsed.action, service: parsed.service, by, ...r });

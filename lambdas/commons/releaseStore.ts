@@ -136,6 +136,22 @@ export class ConflictError extends Error {
   }
 }
 
+/** A drill's item beside the service's state. */
+const DRILL_SORT_KEY = "drill";
+
+const slotName = z.enum(["blue", "green"]);
+const drillSchema = z.strictObject({
+  alarm: z.string().min(1).max(255),
+  slot: slotName,
+  prior: z.strictObject({ blue: weight, green: weight }),
+  candidate: z.strictObject({ slot: slotName, version: z.string().min(1).max(128), image: z.string().max(512).optional() }).optional(),
+  by: z.string().min(1).max(512),
+  startedAtMs: z.number().int().min(0),
+});
+
+/** What a running `remedy drill` forced, and what its restore puts back (the candidate it may roll back). */
+export type DrillRecord = z.infer<typeof drillSchema>;
+
 /** The release driver's tick lease: not a service (service names are DNS labels). */
 const TICK_LEASE_KEY = { pk: "#release-driver", sk: "lease#tick" } as const;
 
@@ -408,6 +424,62 @@ export class ReleaseStore {
           UpdateExpression: "REMOVE holder, expiresAt",
           ConditionExpression: "holder = :me",
           ExpressionAttributeValues: marshall({ ":me": holder }),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  /**
+   * Records a drill of `service` (what `remedy drill` forced and what to restore), unless one
+   * started within `windowMs`: one drill at a time per service. False when one is running.
+   */
+  async startDrill(service: string, drill: DrillRecord, windowMs: number): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk: DRILL_SORT_KEY }),
+          UpdateExpression: "SET drill = :d, startedAtMs = :now",
+          ConditionExpression: "attribute_not_exists(startedAtMs) OR startedAtMs < :cutoff",
+          ExpressionAttributeValues: marshall({ ":d": JSON.stringify(drill), ":now": drill.startedAtMs, ":cutoff": drill.startedAtMs - windowMs }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** The running drill of `service`, if any. */
+  async drill(service: string): Promise<DrillRecord | undefined> {
+    const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: service, sk: DRILL_SORT_KEY }), ConsistentRead: true }));
+    const raw = out.Item ? (unmarshall(out.Item) as { drill?: unknown }).drill : undefined;
+    if (raw === undefined) return undefined;
+    // Data like any item: one remedy did not write is refused, never acted on.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(String(raw));
+    } catch {
+      parsed = undefined;
+    }
+    const r = drillSchema.safeParse(parsed);
+    if (!r.success) throw new Error(`the drill item of ${service} in ${this.tableName} is not one remedy writes; remove it (sk "${DRILL_SORT_KEY}") and start the drill again`);
+    return r.data;
+  }
+
+  /** Ends the drill started at `startedAtMs` (UpdateItem, which the rollback role has). */
+  async endDrill(service: string, startedAtMs: number): Promise<void> {
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk: DRILL_SORT_KEY }),
+          UpdateExpression: "REMOVE drill, startedAtMs",
+          ConditionExpression: "startedAtMs = :mine",
+          ExpressionAttributeValues: marshall({ ":mine": startedAtMs }),
         }),
       );
     } catch (err) {

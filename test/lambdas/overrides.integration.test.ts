@@ -14,7 +14,9 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import { createOverrideHandler, isFunctionUrlEvent } from "../../lambdas/commons/overrides";
 import { useMoto } from "../helpers/moto";
 import { runRemedy } from "../helpers/cli";
-import { clients, createWorld, handlerDeps, startProgressive, type World } from "../helpers/rollbackWorld";
+import { alarmActionEvent } from "../helpers/alarmEvents";
+import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { PREFIX, clients, createWorld, handlerDeps, startProgressive, type World } from "../helpers/rollbackWorld";
 
 const OPERATOR = "arn:aws:sts::123456789012:assumed-role/oncall/ana";
 const CREDENTIALS = { accessKeyId: "AKIDOPERATOR", secretAccessKey: "operator-secret" };
@@ -35,11 +37,15 @@ describe("lambdas/overrides: operators' rollback, abort and promote through the 
   const suite = useMoto();
   let world: World;
   let override: ReturnType<typeof createOverrideHandler>;
+  /** The rollback function's alarm path (CloudWatch's invoke, which moto never makes). */
+  let onAlarm: ReturnType<typeof handlerDeps>["handler"];
 
   beforeEach(async () => {
     world = await createWorld(suite.moto.endpoint, ["payments"]); // v2 on green at 10%
     const h = handlerDeps(suite.moto.endpoint, world.topicArn);
-    override = createOverrideHandler({ rollback: h.handler, store: world.store, sns: clients(suite.moto.endpoint).sns, topicArn: world.topicArn });
+    onAlarm = h.handler;
+    const c = clients(suite.moto.endpoint);
+    override = createOverrideHandler({ rollback: h.handler, store: world.store, sns: c.sns, topicArn: world.topicArn, drill: { store: world.store, traffic: world.traffic, cloudwatch: c.cw, alarmPrefix: PREFIX } });
   });
 
   it("rolls back for the caller Lambda verified, recorded and paged as that caller", async () => {
@@ -114,6 +120,40 @@ describe("lambdas/overrides: operators' rollback, abort and promote through the 
       assert.equal(seen.length, 1);
       assert.match(seen[0], /^AWS4-HMAC-SHA256 Credential=AKIDOPERATOR\/\d{8}\/eu-west-1\/lambda\/aws4_request/);
       assert.equal((await world.store.history("payments")).at(-1)?.by, `operator:${OPERATOR}`);
+    });
+
+    it("drill: the function forces the alarm and restores the release with its own role; the operator only calls the URL and reads (issue 35, 4)", async () => {
+      // Act: moto fires no alarm actions, so the test delivers the event CloudWatch would send.
+      const r = await runRemedy(["drill", "payments", "--stack", "test", "--timeout", "10", "--json", "--url", url], {
+        credentials: CREDENTIALS,
+        afterAlarm: async (alarm: Parameters<typeof alarmActionEvent>[0]) => void (await onAlarm(alarmActionEvent(alarm))),
+      });
+
+      // Assess: flipped and restored, both steps signed requests to the URL.
+      assert.equal(r.code, 0, r.err);
+      const result = JSON.parse(r.out) as { flipped: boolean; restored: boolean; alarm: string };
+      assert.deepEqual([result.flipped, result.restored, result.alarm], [true, true, "remedy-test/payments/green/error-rate"]);
+      assert.equal(seen.length, 2, "drill and drill-restore");
+      assert.ok(seen.every((a) => a.includes("Credential=AKIDOPERATOR/")));
+      assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 90, green: 10 });
+      const history = (await world.store.history("payments")).slice(-3).map((e) => [e.action, e.by]);
+      assert.deepEqual(history, [
+        ["roll-back", "remedy-test/payments/green/error-rate"],
+        ["acknowledge", `operator:${OPERATOR} (drill)`],
+        ["start-release", `operator:${OPERATOR} (drill restore)`],
+      ]);
+      const alarm = (await clients(suite.moto.endpoint).cw.send(new DescribeAlarmsCommand({ AlarmNames: [result.alarm] }))).MetricAlarms?.[0];
+      assert.equal(alarm?.StateValue, "OK");
+      assert.match(alarm?.StateReason ?? "", /^remedy drill by operator:arn:aws:sts::123456789012:assumed-role\/oncall\/ana: restored by operator:arn:aws:sts::123456789012:assumed-role\/oncall\/ana$/);
+
+      // A restore with no drill running, and a drill of a service without a live candidate, are refused.
+      const again = await override(urlEvent({ action: "drill-restore", service: "payments" }, { userArn: OPERATOR }));
+      assert.equal(again.statusCode, 409);
+      assert.match(again.body, /no drill of payments is running/);
+      await override(urlEvent({ action: "rollback", service: "payments", reason: "make it stable" }, { userArn: OPERATOR }));
+      const stable = await runRemedy(["drill", "payments", "--stack", "test", "--url", url], { credentials: CREDENTIALS });
+      assert.equal(stable.code, 1);
+      assert.match(stable.err, /remedy drill: refused: payments has no candidate receiving traffic \(phase rolled-back\); --allow-stable/);
     });
 
     it("promote: a refusal is exit 1 with the function's reason; a URL that is not a function URL is refused before any call", async () => {

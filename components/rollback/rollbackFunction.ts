@@ -4,6 +4,10 @@ import { checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../.
 import * as defaults from "../../core/defaults";
 import { ROLLBACK_RULE_TAG, listenerRulePattern } from "../../core/naming";
 import { type DeployedCode, bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
+import { topicKeyPolicy, topicPolicy } from "./topicPolicies";
+import { watchPaging } from "./pagingWatch";
+
+export { publishOnlyBy, topicKeyPolicy, topicPolicy } from "./topicPolicies";
 
 export interface RollbackFunctionArgs {
   /**
@@ -160,6 +164,8 @@ export class RollbackFunction extends pulumi.ComponentResource {
       parent,
     );
     this.topic = new aws.sns.Topic(`${name}-notifications`, { kmsMasterKeyId: this.topicKey.arn, tags }, parent);
+    // Changes to the topic, its subscriptions or its key page the topic (issue 35, 13).
+    watchPaging(name, { alarmNamePrefix: args.alarmNamePrefix, topic: this.topic, key: this.topicKey, tags }, this);
     const { logGroup, role } = logGroupAndRole(
       name,
       { retentionInDays: args.logRetentionDays ?? defaults.DEFAULT_LOG_RETENTION_DAYS, tags, permissionsBoundary: args.permissionsBoundaryArn },
@@ -360,102 +366,6 @@ export class RollbackFunction extends pulumi.ComponentResource {
 /** The default release state table name of a stack. */
 export function releaseTableName(alarmNamePrefix: string): string {
   return `${alarmNamePrefix}-releases`;
-}
-
-/**
- * @internal The topic key's policy: the account administers it (IAM policies then grant its use,
- * as the rollback role's does), and CloudWatch may encrypt alarm notifications with it (AWS:
- * "CloudWatch alarms ... encrypted topics need a customer managed key whose policy allows
- * cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*").
- */
-export function topicKeyPolicy(account: string, o: { readonly region: string; readonly alarmNamePrefix: string; readonly administrators?: readonly string[] }) {
-  const admins = [...new Set([`arn:aws:iam::${account}:root`, ...(o.administrators ?? [])])].sort();
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "kms:*", Resource: "*" },
-      {
-        // Only this account's alarms of this stack (confused deputy: CloudWatch acts for anyone).
-        Sid: "CloudWatchAlarmsEncrypt",
-        Effect: "Allow",
-        Principal: { Service: "cloudwatch.amazonaws.com" },
-        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
-        Resource: "*",
-        Condition: { StringEquals: { "aws:SourceAccount": account }, ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${o.region}:${account}:alarm:${o.alarmNamePrefix}*` } },
-      },
-      ...((o.administrators ?? []).length > 0
-        ? [
-            {
-              // Pages cannot be silenced by disabling or deleting the key (issue 35, 13).
-              Sid: "OnlyDeployersDisableOrRepolicy",
-              Effect: "Deny",
-              Principal: { AWS: "*" },
-              Action: ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"],
-              Resource: "*",
-              Condition: { ArnNotEquals: { "aws:PrincipalArn": admins } },
-            },
-          ]
-        : []),
-    ],
-  };
-}
-
-/**
- * @internal The notification topic's policy (replacing SNS's default, which lets every principal
- * of the account publish, subscribe and delete): this stack's alarms (CloudWatch, with
- * aws:SourceArn/aws:SourceAccount) and the named roles may publish; every other principal is
- * denied `sns:Publish` whatever its IAM policies allow; nothing without TLS.
- */
-export function topicPolicy(t: { topic: string; account: string; region: string; alarmNamePrefix: string; publishers: string[]; administrators?: readonly string[] }) {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      ...((t.administrators ?? []).length > 0
-        ? [
-            {
-              // Pages cannot be silenced by deleting the topic, changing its policy or delivery,
-              // or subscribing an outside endpoint (issue 35, 13); AWS services keep what their own
-              // statements grant (Chatbot's subscriptions).
-              Sid: "OnlyDeployersAdminister",
-              Effect: "Deny",
-              Principal: "*",
-              Action: ["sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:AddPermission", "sns:RemovePermission"],
-              Resource: t.topic,
-              Condition: { ArnNotEquals: { "aws:PrincipalArn": [...(t.administrators ?? [])].sort() }, Bool: { "aws:PrincipalIsAWSService": "false" } },
-            },
-          ]
-        : []),
-      {
-        Sid: "ThisStacksAlarmsPublish",
-        Effect: "Allow",
-        Principal: { Service: "cloudwatch.amazonaws.com" },
-        Action: "sns:Publish",
-        Resource: t.topic,
-        Condition: { ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${t.region}:${t.account}:alarm:${t.alarmNamePrefix}*` }, StringEquals: { "aws:SourceAccount": t.account } },
-      },
-      ...publishOnlyBy(t.topic, t.publishers),
-    ],
-  };
-}
-
-/**
- * The statements that keep a topic's messages remedy's: only `publishers` (roles) publish, every
- * other principal is denied (AWS services keep what their own statements grant), TLS only. The
- * stack's topic and each filtered chat channel's topic have them (issue 35, 7).
- */
-export function publishOnlyBy(topic: string, publishers: readonly string[]) {
-  return [
-    { Sid: "StackRolesPublish", Effect: "Allow", Principal: { AWS: [...publishers] }, Action: "sns:Publish", Resource: topic },
-    {
-      Sid: "NobodyElsePublishes",
-      Effect: "Deny",
-      Principal: "*",
-      Action: "sns:Publish",
-      Resource: topic,
-      Condition: { ArnNotEquals: { "aws:PrincipalArn": [...publishers] }, Bool: { "aws:PrincipalIsAWSService": "false" } },
-    },
-    { Sid: "TlsOnly", Effect: "Deny", Principal: "*", Action: "sns:*", Resource: topic, Condition: { Bool: { "aws:SecureTransport": "false" } } },
-  ];
 }
 
 /** @internal The rollback role's policy: every mutating action on named (or this stack's tagged) resources only. */

@@ -146,8 +146,10 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>, i
       return { ...inputs, name: id, arn: `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${id}` };
     case "aws:iam/role:Role":
       return { ...inputs, name: id, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${id}` };
-    case "aws:cloudwatch/eventRule:EventRule":
-      return { ...inputs, name: id, arn: `arn:aws:events:${MOCK_REGION}:${MOCK_ACCOUNT}:rule/${id}` };
+    case "aws:cloudwatch/eventRule:EventRule": {
+      const ruleName = (inputs.name as string | undefined) ?? id;
+      return { ...inputs, name: ruleName, arn: `arn:aws:events:${MOCK_REGION}:${MOCK_ACCOUNT}:rule/${ruleName}` };
+    }
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
       return { ...inputs, arn: `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:${String(inputs.name ?? id)}` };
     default:

@@ -18,6 +18,7 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   promote    <service> [--full]                          move a progressive release past its pause
   abort      <service> --reason <text>                   stop a release: all traffic back to stable
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip
+  confirm-subscription '<link>'                          confirm a topic subscription, unsubscribe signed only
 
 check before shipping (offline):
   validate   [--stack <name> | <Pulumi.<stack>.yaml>...] stack config, as pulumi preview checks it
@@ -32,6 +33,13 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
+  "confirm-subscription": `usage: remedy confirm-subscription '<confirmation link>' [--json]
+
+Confirms a subscription to a stack topic with AuthenticateOnUnsubscribe: the "unsubscribe" link in
+later messages stops working, only a signed sns:Unsubscribe does. Use it in place of clicking the
+"Confirm subscription" link of the email SNS sends (notificationEmails), with a deployer's credentials.
+
+exit codes: 0 confirmed, 1 refused by SNS (expired or used token), 2 usage error`,
   status: `usage: remedy status [<service>] [--stack prod] [--project remedy] [--watch [--interval 5] [--count n]] [--json]
 
 Every service of a stack: phase, stable and candidate versions, blue/green weights, alarms in
@@ -190,6 +198,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
     const { opsCommand } = await import("./commands/ops");
     return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
+  }
+  if (command === "confirm-subscription") {
+    const { confirmSubscriptionCommand } = await import("./commands/confirmSubscription");
+    return confirmSubscriptionCommand(rest, json, (s) => console.log(s), (s) => console.error(s));
   }
   if (command === "history") {
     const { historyCommand } = await import("./commands/history");

@@ -363,12 +363,17 @@ export class ReleaseStore {
   }
 
   /** One conditional UpdateItem on an escalation's item; false when its condition failed. */
-  private async escalationUpdate(service: string, key: string, update: string, condition: string, values: Record<string, number>): Promise<boolean> {
+  private escalationUpdate(service: string, key: string, update: string, condition: string, values: Record<string, number>): Promise<boolean> {
+    return this.conditionalUpdate({ pk: service, sk: `escalation#${key}` }, update, condition, values);
+  }
+
+  /** One conditional UpdateItem; false when its condition failed (someone else holds, or held, the item). */
+  private async conditionalUpdate(key: Readonly<Record<string, string>>, update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
     try {
       await this.ddb.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: marshall({ pk: service, sk: `escalation#${key}` }),
+          Key: marshall(key),
           UpdateExpression: update,
           ConditionExpression: condition,
           ExpressionAttributeValues: marshall(values),
@@ -396,61 +401,25 @@ export class ReleaseStore {
    * invocations run at once (the schedule's, a flood of direct invokes) one ticks and the rest end
    * at once. Its item's key is not a service name (those are DNS labels).
    */
-  async claimTickLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall(TICK_LEASE_KEY),
-          UpdateExpression: "SET holder = :me, expiresAt = :until",
-          ConditionExpression: "attribute_not_exists(expiresAt) OR expiresAt < :now OR holder = :me",
-          ExpressionAttributeValues: marshall({ ":me": holder, ":until": untilMs, ":now": nowMs }),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+  claimTickLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return this.conditionalUpdate(TICK_LEASE_KEY, "SET holder = :me, expiresAt = :until", "attribute_not_exists(expiresAt) OR expiresAt < :now OR holder = :me", { ":me": holder, ":until": untilMs, ":now": nowMs });
   }
 
   /** Gives the tick lease back when `holder` still has it (a later holder's is left alone). */
   async releaseTickLease(holder: string): Promise<void> {
-    try {
-      await this.ddb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall(TICK_LEASE_KEY),
-          UpdateExpression: "REMOVE holder, expiresAt",
-          ConditionExpression: "holder = :me",
-          ExpressionAttributeValues: marshall({ ":me": holder }),
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await this.conditionalUpdate(TICK_LEASE_KEY, "REMOVE holder, expiresAt", "holder = :me", { ":me": holder });
   }
 
   /**
    * Records a drill of `service` (what `remedy drill` forced and what to restore), unless one
    * started within `windowMs`: one drill at a time per service. False when one is running.
    */
-  async startDrill(service: string, drill: DrillRecord, windowMs: number): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ pk: service, sk: DRILL_SORT_KEY }),
-          UpdateExpression: "SET drill = :d, startedAtMs = :now",
-          ConditionExpression: "attribute_not_exists(startedAtMs) OR startedAtMs < :cutoff",
-          ExpressionAttributeValues: marshall({ ":d": JSON.stringify(drill), ":now": drill.startedAtMs, ":cutoff": drill.startedAtMs - windowMs }),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+  startDrill(service: string, drill: DrillRecord, windowMs: number): Promise<boolean> {
+    return this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "SET drill = :d, startedAtMs = :now", "attribute_not_exists(startedAtMs) OR startedAtMs < :cutoff", {
+      ":d": JSON.stringify(drill),
+      ":now": drill.startedAtMs,
+      ":cutoff": drill.startedAtMs - windowMs,
+    });
   }
 
   /** The running drill of `service`, if any. */
@@ -472,19 +441,7 @@ export class ReleaseStore {
 
   /** Ends the drill started at `startedAtMs` (UpdateItem, which the rollback role has). */
   async endDrill(service: string, startedAtMs: number): Promise<void> {
-    try {
-      await this.ddb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ pk: service, sk: DRILL_SORT_KEY }),
-          UpdateExpression: "REMOVE drill, startedAtMs",
-          ConditionExpression: "startedAtMs = :mine",
-          ExpressionAttributeValues: marshall({ ":mine": startedAtMs }),
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "REMOVE drill, startedAtMs", "startedAtMs = :mine", { ":mine": startedAtMs });
   }
 
   /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */

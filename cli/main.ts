@@ -18,6 +18,7 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   promote    <service> [--full]                          move a progressive release past its pause
   abort      <service> --reason <text>                   stop a release: all traffic back to stable
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip
+  wait       <service>... --outputs <file> [--until promoted|window-closed]   a pipeline's gate: how releases end
   confirm-subscription '<link>'                          confirm a topic subscription, unsubscribe signed only
 
 check before shipping (offline):
@@ -33,6 +34,18 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
+  wait: `usage: remedy wait <service>... [--outputs <file> | --release <service>=<id>...] [--until promoted|window-closed]
+                   [--timeout 3600] [--interval 10] [--stack prod] [--project remedy] [--json]
+
+Follows the releases a pulumi up started until each is promoted (or, with --until window-closed,
+its rollback window has closed), rolled back, or held for a person; prints each change as it
+happens and a summary. --outputs is \`pulumi stack output --json\` written right after the up: it
+ties the wait to that up's releases (services.<name>.release.releaseId), so an older release's
+rollback is never taken for this one. --json prints one JSON object per change and a summary.
+
+exit codes: 0 every release promoted (or its window closed), 3 one rolled back or aborted,
+4 one held for a person (a pause step, a failed pre-traffic check, manual weights, replaced),
+5 timed out, 2 usage, credential or stack error`,
   "confirm-subscription": `usage: remedy confirm-subscription '<confirmation link>' [--json]
 
 Confirms a subscription to a stack topic with AuthenticateOnUnsubscribe: the "unsubscribe" link in
@@ -40,7 +53,7 @@ later messages stops working, only a signed sns:Unsubscribe does. Use it in plac
 "Confirm subscription" link of the email SNS sends (notificationEmails), with a deployer's credentials.
 
 exit codes: 0 confirmed, 1 refused by SNS (expired or used token), 2 usage error`,
-  status: `usage: remedy status [<service>] [--stack prod] [--project remedy] [--watch [--interval 5] [--count n]] [--json]
+  status: `usage: remedy status [<service>] [--stack prod] [--project remedy] [--watch [--interval 5] [--count n]] [--exit-status] [--outputs <file>] [--json]
 
 Every service of a stack: phase, stable and candidate versions, blue/green weights, alarms in
 ALARM, the last rollback (when, by, why), a progressive release's step and when it may move next,
@@ -49,7 +62,9 @@ pre-traffic check's runs, every alarm with its state and reason, the rollback wi
 redraws every --interval seconds (JSON: one line per refresh). Reads the stack's release table
 and alarms with the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
 
-exit codes: 0 shown, 2 unknown stack or no credentials`,
+exit codes: 0 shown, 2 unknown stack or no credentials; with --exit-status 3 when a service is
+rolled back and 4 when a release waits for a person; with --outputs 1 when a function's code
+differs from what pulumi up deployed`,
   history: `usage: remedy history <service> [--limit 20] [--html <file>] [--stack prod] [--project remedy] [--json]
 
 A service's release timeline from its recorded history, oldest first: each change's revision,
@@ -198,6 +213,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
     const { opsCommand } = await import("./commands/ops");
     return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
+  }
+  if (command === "wait") {
+    const { waitCommand } = await import("./commands/wait");
+    return waitCommand(rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
   }
   if (command === "confirm-subscription") {
     const { confirmSubscriptionCommand } = await import("./commands/confirmSubscription");

@@ -19,7 +19,8 @@ import { StackDashboard } from "../components/observability/stackDashboard";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
-import { desiredRelease, slotReplicas } from "./releasePlans";
+import { type ReleaseSummary, desiredRelease, releaseSummary, slotReplicas } from "./releasePlans";
+export type { ReleaseSummary } from "./releasePlans";
 import { FUNCTION_URL, type ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 import { DEFAULT_INGRESS_GROUP, type IngressSpec, type StackConfig, chatbotRegion } from "../core/config";
@@ -48,14 +49,6 @@ export interface ServiceOutputs {
   readonly alarmNames: pulumi.Output<string[]>;
   /** Release state after this update: phase, stable/candidate versions, revision. */
   readonly release: pulumi.Output<ReleaseSummary>;
-}
-
-export interface ReleaseSummary {
-  readonly phase: string;
-  readonly stable: string;
-  readonly candidate: string | null;
-  readonly revision: number;
-  readonly held: boolean;
 }
 
 export interface StackResources {
@@ -388,13 +381,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
         .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, rollback.overridesUrl])
         .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , overridesUrl]): Promise<ReleaseSummary> => {
-          const summary = (s: ReleaseState | undefined): ReleaseSummary => ({
-            phase: s?.phase ?? "unrecorded",
-            stable: s ? `${s.stable.version} (${s.stable.slot})` : `${spec.slots[spec.stable]?.version ?? "?"} (${spec.stable})`,
-            candidate: s?.candidate ? `${s.candidate.version} (${s.candidate.slot})` : null,
-            revision: s?.revision ?? 0,
-            held: p.held,
-          });
+          const summary = (s: ReleaseState | undefined) => releaseSummary(spec, s, p.held);
           if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));
           const r = await options.releases.record(
             spec.name,

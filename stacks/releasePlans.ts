@@ -6,7 +6,7 @@
 import { type DesiredRelease, type ReleasePlan, SlotSize, liveSlotConflict } from "../core/converge";
 import type { StackConfig } from "../core/config";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
-import { Phase } from "../core/releaseState";
+import { Phase, type ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
 
 /** What config asks of one service's release, as `core/converge.ts` planRelease reads it. */
@@ -141,4 +141,29 @@ export class IngressMoveError extends Error {
     super(`a service cannot move to another load balancer in place:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "IngressMoveError";
   }
+}
+
+/** What the stack exports of each service's release after an update (`services.<name>.release`). */
+export interface ReleaseSummary {
+  readonly phase: string;
+  readonly stable: string;
+  readonly candidate: string | null;
+  readonly revision: number;
+  readonly held: boolean;
+  /**
+   * The release this update started or left in progress (`<slot>:<version>:<revision>`), for
+   * `remedy wait --outputs`: ties the wait to this release, never an older one's outcome.
+   */
+  readonly releaseId: string | null;
+}
+
+export function releaseSummary(spec: StackConfig["services"][number], s: ReleaseState | undefined, held: boolean): ReleaseSummary {
+  return {
+    phase: s?.phase ?? "unrecorded",
+    stable: s ? `${s.stable.version} (${s.stable.slot})` : `${spec.slots[spec.stable]?.version ?? "?"} (${spec.stable})`,
+    candidate: s?.candidate ? `${s.candidate.version} (${s.candidate.slot})` : null,
+    revision: s?.revision ?? 0,
+    held,
+    releaseId: s?.releaseId ?? null,
+  };
 }

@@ -247,7 +247,7 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
 
 /** Which options each operator command takes (besides --json). */
 const COMMAND_OPTIONS = {
-  status: ["stack", "project", "watch", "interval", "count", "outputs"],
+  status: ["stack", "project", "watch", "interval", "count", "outputs", "exit-status"],
   rollback: ["stack", "project", "reason", "force", "topic-arn", "url"],
   drill: ["stack", "project", "timeout", "allow-stable", "url"],
   promote: ["stack", "project", "full", "topic-arn", "url"],
@@ -261,6 +261,7 @@ const OPTION_TYPES: Readonly<Record<string, "string" | "boolean">> = {
   "topic-arn": "string",
   url: "string",
   outputs: "string",
+  "exit-status": "boolean",
   timeout: "string",
   "allow-stable": "boolean",
   full: "boolean",
@@ -350,6 +351,13 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       let codeDiffers = false;
       if (!values.watch) {
         await render();
+        if (values["exit-status"] === true) {
+          // For scripts: 3 when a service is rolled back, 4 when a release waits for a person (issue 36, 1).
+          const { WAIT_EXIT, releaseOutcome } = await import("../../core/releaseOutcome");
+          const outcomes = (await store.list()).filter((st) => service === undefined || st.service === service).map((st) => (st.releaseId ? releaseOutcome(st, st.releaseId, "promoted", Date.now()).kind : "done"));
+          if (outcomes.includes("rolled-back")) return WAIT_EXIT.rolledBack;
+          if (outcomes.includes("held")) return WAIT_EXIT.held;
+        }
         return codeDiffers ? 1 : 0;
       }
       // --watch: redraw every --interval seconds (default 5), --count times (default: until Ctrl-C).

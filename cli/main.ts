@@ -19,7 +19,7 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   abort      <service> --reason <text>                   stop a release: all traffic back to stable
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip
   wait       <service>... --outputs <file> [--until promoted|window-closed]   a pipeline's gate: how releases end
-  confirm-subscription '<link>'                          confirm a topic subscription, unsubscribe signed only
+  confirm-subscription  '<link>'                         confirm a topic subscription, unsubscribe signed only
 
 check before shipping (offline):
   validate   [--stack <name> | <Pulumi.<stack>.yaml>...] stack config, as pulumi preview checks it
@@ -92,7 +92,10 @@ waits for the Lambda to flip, reports detection-to-flip seconds, then restores a
 The stack's override URL forces and restores (the function's own role; you need only to call it
 and read); without a recorded URL it acts with your own credentials and says so.
 
-exit codes: 0 flipped and restored, 1 nothing flipped in time, 2 usage or environment error`,
+--allow-stable drills the stable slot's alarm when nothing is releasing: it passes when the
+rollback function saw the alarm and left traffic alone.
+
+exit codes: 0 flipped and restored (stable: seen, nothing moved), 1 not in time, 2 usage or environment error`,
   promote: `usage: remedy promote <service> [--full] [--stack prod] [--url <override url>] [--json]
 
 Asks the release driver to move a progressive release (services[].strategy) past its current

@@ -16,7 +16,6 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { STSClient } from "@aws-sdk/client-sts";
-import type { AwsCredentialIdentity } from "@smithy/types";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Console } from "node:console";
@@ -26,7 +25,6 @@ import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
 import { parseAlarmName } from "../../core/alarms";
 import { Phase, overrideReason, rollbackWindowEnd, type ReleaseState } from "../../core/releaseState";
-import { otherSlot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
@@ -34,26 +32,14 @@ import { Outcome, createRollbackHandler } from "../../lambdas/commons/rollbackHa
 import { Traffic } from "../../lambdas/commons/traffic";
 import { printable } from "../../lambdas/commons/text";
 import { requestPromotion } from "../../lambdas/commons/promotion";
-import { restoreDrill, startDrill } from "../../lambdas/commons/drill";
-import type { DrillRecord } from "../../lambdas/commons/releaseStore";
 import type { OverrideRequest } from "../../lambdas/commons/overrides";
 import { type OverrideReply, overrideUrlProblem, sendOverride } from "./overrideClient";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 
-export class OpsError extends Error {}
+import { type Io, OpsError, type OpsHooks } from "./opsTypes";
+import { drill } from "./drill";
 
-interface Io {
-  readonly out: (s: string) => void;
-  readonly err: (s: string) => void;
-  readonly tty: boolean;
-}
-
-export interface OpsHooks {
-  /** Called by `drill` after it forced the alarm (tests deliver the event, as moto fires no actions). */
-  readonly afterAlarm?: (alarm: MetricAlarm) => Promise<void>;
-  /** Credentials the override request is signed with (default: the SDK's provider chain). */
-  readonly credentials?: AwsCredentialIdentity;
-}
+export { OpsError, type OpsHooks } from "./opsTypes";
 
 function clients() {
   return {
@@ -456,62 +442,3 @@ function overrideOutcome(command: string, service: string, reply: OverrideReply,
   return reply.status === 409 ? 1 : 2;
 }
 
-/**
- * Forces the drilled alarm, times the flip, restores: through the override URL (`send`: the
- * function forces and restores with its own role, issue 35, 4), else with the caller's
- * credentials (`by`), through the same code (lambdas/commons/drill.ts).
- */
-async function drill(
-  service: string,
-  o: { store: ReleaseStore; traffic: Traffic; cw: CloudWatchClient; prefix: string; timeoutS: number; allowStable: boolean; json: boolean; io: Io; hooks: OpsHooks; send?: (r: OverrideRequest) => Promise<OverrideReply>; by?: string },
-): Promise<number> {
-  const deps = { store: o.store, traffic: o.traffic, cloudwatch: o.cw, alarmPrefix: o.prefix };
-  const by = o.by ?? "?";
-  const refused = (reason: string) => {
-    o.io.err(printable(`remedy drill: refused: ${reason}`));
-    return 1;
-  };
-  let started: DrillRecord;
-  if (o.send) {
-    const reply = await o.send({ action: "drill", service, ...(o.allowStable ? { allowStable: true } : {}) });
-    if (reply.status === 409) return refused(String(reply.body.reason ?? "?"));
-    if (reply.status !== 200) throw new OpsError(`the override URL answered ${reply.status}: ${String(reply.body.error ?? reply.body.reason ?? "?")}`);
-    started = reply.body.drill as DrillRecord;
-  } else {
-    const r = await startDrill(deps, service, by, o.allowStable, Date.now());
-    if (r.outcome === "refused") return refused(r.reason);
-    started = r.drill;
-  }
-  const { alarm: name, slot, prior } = started;
-  const state = await o.store.get(service);
-  if (!state) throw new OpsError(`no release state for ${service}`);
-  const t0 = Date.now();
-  const alarm = (await o.cw.send(new DescribeAlarmsCommand({ AlarmNames: [name] }))).MetricAlarms?.[0];
-  if (!alarm) throw new OpsError(`alarm ${name} not found; is ${service} deployed with automatic rollback?`);
-  await o.hooks.afterAlarm?.(alarm);
-  let flippedAfter: number | undefined;
-  while (Date.now() - t0 < o.timeoutS * 1000) {
-    const w = await o.traffic.currentWeights(state.routing);
-    if (w[slot] === 0 && prior[slot] > 0) {
-      flippedAfter = (Date.now() - t0) / 1000;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  // Restore: alarm back to OK; if the function rolled the candidate back, it is released again as it was.
-  let restored = false;
-  if (o.send) {
-    const reply = await o.send({ action: "drill-restore", service });
-    if (reply.status !== 200) throw new OpsError(`drill ${service}: restore refused (${reply.status}): ${String(reply.body.reason ?? reply.body.error ?? "?")}; run remedy drill again to restore, or remedy status`);
-    restored = reply.body.releasedAgain === true;
-  } else {
-    const r = await restoreDrill(deps, service, by, new Date().toISOString());
-    if (r.outcome === "refused") throw new OpsError(`drill ${service}: ${r.reason}`);
-    restored = r.releasedAgain;
-  }
-  const result = { service, alarm: name, slot, flipped: flippedAfter !== undefined, detectionToFlipSeconds: flippedAfter ?? null, timeoutSeconds: o.timeoutS, restored, priorWeights: prior, otherSlot: otherSlot(slot) };
-  if (o.json) o.io.out(JSON.stringify(result, null, 2));
-  else if (flippedAfter !== undefined) o.io.out(`drill ${service}: ${name} -> ALARM; traffic flipped off ${slot} after ${flippedAfter.toFixed(1)} s; restored ${restored ? `blue/green ${prior.blue}/${prior.green}` : "alarm only"}`);
-  else o.io.err(`remedy drill: FAILED: ${name} went to ALARM but traffic did not flip within ${o.timeoutS} s; check the rollback Lambda (its logs, errors alarm and dead-letter queue)`);
-  return flippedAfter !== undefined ? 0 : 1;
-}

@@ -2,8 +2,14 @@
  * Release state in DynamoDB: one table per stack, partition key `pk` = service name.
  * - `sk = "state"`: the current `ReleaseState`, replaced only by a conditional write on `revision`.
  * - `sk = "history#<revision>"`: one append-only entry per applied transition.
+ * - `sk = "notification#…"`, `"escalation#…"`, `"drill"`: the outbox, page claims, a running drill;
+ *   pk `#release-driver` / sk `lease#tick`: the release driver's tick lease.
  * State and history entry are written in one transaction, so history never misses a change and
  * a lost race never half-applies.
+ *
+ * Why this file is long: it is every kind of item the release table holds, each with its key,
+ * its conditional writes and its validation on read, in one place, so the keys cannot collide and
+ * every writer goes through the same conditions.
  */
 import {
   BatchGetItemCommand,
@@ -149,8 +155,11 @@ const drillSchema = z.strictObject({
   startedAtMs: z.number().int().min(0),
 });
 
-/** What a running `remedy drill` forced, and what its restore puts back (the candidate it may roll back). */
-export type DrillRecord = z.infer<typeof drillSchema>;
+/**
+ * What a running `remedy drill` forced, and what its restore puts back (the candidate it may roll
+ * back); `observedAtMs`: when the rollback function saw the alarm and did not flip (a stable drill).
+ */
+export type DrillRecord = z.infer<typeof drillSchema> & { readonly observedAtMs?: number };
 
 /** The release driver's tick lease: not a service (service names are DNS labels). */
 const TICK_LEASE_KEY = { pk: "#release-driver", sk: "lease#tick" } as const;
@@ -415,8 +424,9 @@ export class ReleaseStore {
    * started within `windowMs`: one drill at a time per service. False when one is running.
    */
   startDrill(service: string, drill: DrillRecord, windowMs: number): Promise<boolean> {
-    return this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "SET drill = :d, startedAtMs = :now", "attribute_not_exists(startedAtMs) OR startedAtMs < :cutoff", {
+    return this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "SET drill = :d, startedAtMs = :now, alarmName = :alarm REMOVE observedAtMs", "attribute_not_exists(startedAtMs) OR startedAtMs < :cutoff", {
       ":d": JSON.stringify(drill),
+      ":alarm": drill.alarm,
       ":now": drill.startedAtMs,
       ":cutoff": drill.startedAtMs - windowMs,
     });
@@ -425,7 +435,8 @@ export class ReleaseStore {
   /** The running drill of `service`, if any. */
   async drill(service: string): Promise<DrillRecord | undefined> {
     const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: service, sk: DRILL_SORT_KEY }), ConsistentRead: true }));
-    const raw = out.Item ? (unmarshall(out.Item) as { drill?: unknown }).drill : undefined;
+    const item = out.Item ? (unmarshall(out.Item) as { drill?: unknown; observedAtMs?: unknown }) : undefined;
+    const raw = item?.drill;
     if (raw === undefined) return undefined;
     // Data like any item: one remedy did not write is refused, never acted on.
     let parsed: unknown;
@@ -436,12 +447,17 @@ export class ReleaseStore {
     }
     const r = drillSchema.safeParse(parsed);
     if (!r.success) throw new Error(`the drill item of ${service} in ${this.tableName} is not one remedy writes; remove it (sk "${DRILL_SORT_KEY}") and start the drill again`);
-    return r.data;
+    return typeof item?.observedAtMs === "number" ? { ...r.data, observedAtMs: item.observedAtMs } : r.data;
+  }
+
+  /** Marks the running drill of `alarm` as seen by the rollback function; false when none runs. */
+  markDrillObserved(service: string, alarm: string, nowMs: number): Promise<boolean> {
+    return this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "SET observedAtMs = :now", "attribute_exists(drill) AND alarmName = :alarm", { ":now": nowMs, ":alarm": alarm });
   }
 
   /** Ends the drill started at `startedAtMs` (UpdateItem, which the rollback role has). */
   async endDrill(service: string, startedAtMs: number): Promise<void> {
-    await this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "REMOVE drill, startedAtMs", "startedAtMs = :mine", { ":mine": startedAtMs });
+    await this.conditionalUpdate({ pk: service, sk: DRILL_SORT_KEY }, "REMOVE drill, startedAtMs, alarmName, observedAtMs", "startedAtMs = :mine", { ":mine": startedAtMs });
   }
 
   /** Marks a claimed notification sent (`sent`) or gives it back (`pending`) for a retry. */

@@ -389,6 +389,9 @@ export function createRollbackHandler(deps: RollbackDeps) {
           return { ...base, outcome: Outcome.Ignored, reason: `${t.reason}; restored the recorded weights`, weights: state.weights };
         }
         logger.info("no rollback", { reason: t.reason, revision: state.revision });
+        // A drill of the stable slot (remedy drill --allow-stable) proves the alarm reached this
+        // function and that it did not flip: the drill item says so (off any flip's path).
+        if (!flipped) await deps.store.markDrillObserved(target.service, signal.alarmName, now()).catch((err: Error) => logger.warn("could not mark the drill observed", { error: err.message }));
         count(flipped ? "DuplicateEvents" : "IgnoredEvents", target.service);
         return { ...base, outcome: flipped ? Outcome.Duplicate : Outcome.Ignored, reason: t.reason, weights: state.weights };
       }

@@ -141,6 +141,25 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.match(refused.err, /refused: payments has no candidate receiving traffic \(phase rolled-back\); --allow-stable/);
   });
 
+  it("drill --allow-stable passes when the rollback function saw the stable slot's alarm and left traffic alone (issue 36, 4)", async () => {
+    // Prepare: nothing releasing (payments rolled back: blue serves 100%).
+    await runRemedy(["rollback", "payments", "--reason", "make it stable", "--stack", "test"]);
+    const h = handlerDeps(suite.moto.endpoint, world.topicArn);
+    // Act: the function gets the alarm (moto fires no actions: the test delivers CloudWatch's event).
+    const r = await runRemedy(["drill", "payments", "--stack", "test", "--allow-stable", "--timeout", "10"], {
+      afterAlarm: async (alarm: Parameters<typeof alarmActionEvent>[0]) => void (await h.handler(alarmActionEvent(alarm))),
+    });
+    // Assess
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^drill payments: remedy-test\/payments\/blue\/error-rate -> ALARM; the rollback function saw it after \d+\.\d s and left blue \(stable, 100%\) alone; alarm restored$/);
+    assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 100, green: 0 });
+    assert.equal(await world.store.drill("payments"), undefined, "the drill item is gone");
+    // Without the function seeing it (no event delivered), the stable drill fails, saying what to check.
+    const unseen = await runRemedy(["drill", "payments", "--stack", "test", "--allow-stable", "--timeout", "1"]);
+    assert.equal(unseen.code, 1);
+    assert.match(unseen.err, /FAILED: remedy-test\/payments\/blue\/error-rate went to ALARM but the rollback function did not report seeing it within 1 s, or traffic moved; check the alarm's actions/);
+  });
+
   it("errors are one line with exit 2: unknown stack, unknown service, missing reason", async () => {
     const stack = await runRemedy(["status", "--stack", "nope"]);
     assert.equal(stack.code, 2);

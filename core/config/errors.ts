@@ -56,19 +56,58 @@ export function editDistance(a: string, b: string): number {
   return d[b.length];
 }
 
-export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+/**
+ * The keys the schema knows at `path`. At a union of objects (a discriminated one: `strategy`,
+ * `strategy.steps[]`), the option whose `kind` the input names (`input`: the object with the
+ * unknown key), else every option's keys.
+ */
+export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[], input?: unknown): string[] {
   let s: unknown = schema;
   const unwrap = (): void => {
     while (s instanceof z.ZodOptional) s = s.unwrap();
   };
-  for (const part of path) {
+  const pick = (): void => {
     unwrap();
+    if (!(s instanceof z.ZodUnion)) return;
+    const objects = (s.options as unknown[]).filter((o): o is z.ZodObject => o instanceof z.ZodObject);
+    const kind = (input as { kind?: unknown } | undefined)?.kind;
+    const meant = objects.find((o) => o.shape.kind instanceof z.ZodLiteral && o.shape.kind.value === kind);
+    s = meant ?? z.object(Object.fromEntries(objects.flatMap((o) => Object.entries(o.shape))));
+  };
+  for (const part of path) {
+    pick();
     if (s instanceof z.ZodArray && typeof part === "number") s = s.element;
     else if (s instanceof z.ZodObject && typeof part === "string") s = s.shape[part];
     else return [];
   }
-  unwrap();
+  pick();
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+/** The closest of `known` to `value` within 3 edits (case-insensitive), for a did-you-mean. */
+export function closest(value: string, known: readonly string[]): string | undefined {
+  const best = known.map((k) => ({ k, d: editDistance(value.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d)[0];
+  if (best !== undefined && best.d <= 3) return best.k;
+  // A shortened name (`bake` for `bakeMinutes`, `step` for `stepPercent`).
+  return value.length >= 3 ? known.find((k) => k.toLowerCase().startsWith(value.toLowerCase())) : undefined;
+}
+
+/**
+ * The error of a union on `kind` whose input names no known kind: which kinds there are, the one
+ * probably meant, and each kind's shape.
+ */
+export function kindError(kinds: Readonly<Record<string, readonly string[]>>, shapes: string): (iss: { readonly input?: unknown }) => string {
+  const names = Object.keys(kinds);
+  return (iss) => {
+    const input = iss.input as Record<string, unknown> | undefined;
+    const kind = input?.kind;
+    // The kind whose keys the input uses most, else the nearest name.
+    const byKeys = input && typeof input === "object" ? names.map((k) => ({ k, n: Object.keys(input).filter((key) => kinds[k].includes(key)).length })).sort((a, b) => b.n - a.n)[0] : undefined;
+    const meant = byKeys && byKeys.n > 0 ? byKeys.k : typeof kind === "string" ? closest(kind, names) : undefined;
+    const what = kind === undefined ? "needs a kind" : `has unknown kind ${JSON.stringify(kind)}`;
+    const hint = meant ? (kind === undefined ? ` (add kind: ${meant}?)` : ` (did you mean "${meant}"?)`) : "";
+    return `${what}${hint}; the kinds are ${names.join(", ")}: ${shapes}`;
+  };
 }
 
 export function describe(value: unknown): string {
@@ -80,12 +119,10 @@ export function toIssues(schema: z.ZodType, zodIssues: readonly z.core.$ZodIssue
   const out: ConfigIssue[] = [];
   for (const iss of zodIssues) {
     if (iss.code === "unrecognized_keys") {
-      const known = knownKeys(schema, iss.path);
+      const known = knownKeys(schema, iss.path, "input" in iss ? iss.input : undefined);
       for (const key of iss.keys) {
-        const best = known
-          .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
-          .sort((a, b) => a.d - b.d)[0];
-        const hint = best !== undefined && best.d <= 3 ? `did you mean "${best.k}"?` : `known keys: ${known.join(", ")}`;
+        const best = closest(key, known);
+        const hint = best !== undefined ? `did you mean "${best}"?` : `known keys: ${known.join(", ")}`;
         out.push({ path: formatPath([...iss.path, key], root), message: `unknown key; ${hint}` });
       }
       continue;

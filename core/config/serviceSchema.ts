@@ -11,6 +11,7 @@ import { isLabelValue } from "../image";
 import { type NormalizedStrategy, type PreTrafficCheck } from "../progressive";
 import { SLOTS, Slot } from "../slots";
 import { type DeepReadonly, type Filled, aboveAtMost, arn, cidr, dnsLabel, ingressGroupName, int, quantity, required } from "./fields";
+import { kindError } from "./errors";
 
 export const slotSchema = z.strictObject({
   image: z.string({ error: required('the container image, pinned to a tag or digest, e.g. "registry/app:1.4.2"') }),
@@ -282,17 +283,26 @@ export const serviceSchema = z.strictObject({
           kind: z.literal("steps"),
           steps: z
             .array(
-              z.union([
-                z.strictObject({ kind: z.literal("weight"), weight: int("the step's percentage of traffic", 1, 100), minutes: int("minutes at this step", 0, 10_080) }),
-                z.strictObject({ kind: z.literal("pause"), reason: z.string().min(1) }),
-              ]),
-              { error: required("the list of steps") },
+              z.discriminatedUnion(
+                "kind",
+                [
+                  z.strictObject({ kind: z.literal("weight"), weight: int("the step's percentage of traffic", 1, 100), minutes: int("minutes at this step", 0, 10_080) }),
+                  z.strictObject({ kind: z.literal("pause"), reason: z.string({ error: required("why it pauses (shown until remedy promote)") }).min(1, { error: "must say why it pauses" }) }),
+                ],
+                { error: kindError({ weight: ["weight", "minutes"], pause: ["pause", "reason"] }, "{ kind: weight, weight: 1..100, minutes } or { kind: pause, reason }") },
+              ),
+              { error: required("the list of steps, e.g. [{ kind: weight, weight: 10, minutes: 5 }, { kind: pause, reason: check the dashboards }]") },
             )
-            .min(1),
+            .min(1, { error: "name at least one step" }),
           bakeMinutes: int("minutes at 100% before promotion", 0, 10_080).optional(),
         }),
       ],
-      { error: 'must be { kind: "manual" | "allAtOnce" | "canary" | "linear", ... }' },
+      {
+        error: kindError(
+          { manual: [], allAtOnce: ["bakeMinutes"], canary: ["weight", "minutes", "pauseBeforeFull"], linear: ["stepPercent", "minutes"], steps: ["steps"] },
+          "{ kind: manual } | { kind: allAtOnce, bakeMinutes? } | { kind: canary, weight, minutes, bakeMinutes?, pauseBeforeFull? } | { kind: linear, stepPercent, minutes, bakeMinutes? } | { kind: steps, steps: [...], bakeMinutes? }",
+        ),
+      },
     )
     .optional(),
   testRoute: z

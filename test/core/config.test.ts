@@ -90,6 +90,23 @@ describe("core/config: stack configuration", () => {
       assert.deepEqual(lines, ["services[0].routing.weighting: unknown key; known keys: hosts, paths, priority"]);
     });
 
+    it("says which strategy or step kind was meant, and each kind's shape (issue 36, 7)", () => {
+      const strategy = (value: unknown) => problems(() => parseStackConfig(stackInput([svc("a", 1, { image: "r/a", version: "v1", strategy: value })])));
+      const kinds = "the kinds are manual, allAtOnce, canary, linear, steps: { kind: manual } | { kind: allAtOnce, bakeMinutes? } | { kind: canary, weight, minutes, bakeMinutes?, pauseBeforeFull? } | { kind: linear, stepPercent, minutes, bakeMinutes? } | { kind: steps, steps: [...], bakeMinutes? }";
+      assert.deepEqual(strategy({ kind: "canery", weight: 10 }), [`services[0].strategy.kind: has unknown kind "canery" (did you mean "canary"?); ${kinds}, got {"kind":"canery","weight":10}`]);
+      assert.deepEqual(strategy({ weight: 10, minutes: 5 }), [`services[0].strategy.kind: needs a kind (add kind: canary?); ${kinds}, got {"weight":10,"minutes":5}`]);
+      const steps = "the kinds are weight, pause: { kind: weight, weight: 1..100, minutes } or { kind: pause, reason }";
+      assert.deepEqual(strategy({ kind: "steps", steps: [{ weight: 10, minutes: 5 }, { kind: "pause" }, { kind: "wait", reason: "x" }] }), [
+        `services[0].strategy.steps[0].kind: needs a kind (add kind: weight?); ${steps}, got {"weight":10,"minutes":5}`,
+        "services[0].strategy.steps[1].reason: required: why it pauses (shown until remedy promote)",
+        `services[0].strategy.steps[2].kind: has unknown kind "wait" (did you mean "pause"?); ${steps}, got {"kind":"wait","reason":"x"}`,
+      ]);
+      // Unknown keys inside a kind: that kind's keys, with a shortened name recognised.
+      assert.deepEqual(strategy({ kind: "linear", stepPercent: 10, minutes: 5, bake: 3 }), ['services[0].strategy.bake: unknown key; did you mean "bakeMinutes"?']);
+      assert.deepEqual(strategy({ kind: "canary", weight: 10, minutes: 5, speed: 3 }), ["services[0].strategy.speed: unknown key; known keys: kind, weight, minutes, bakeMinutes, pauseBeforeFull"]);
+      assert.deepEqual(strategy({ kind: "steps", steps: [] }), ["services[0].strategy.steps: name at least one step, got []"]);
+    });
+
     it("rejects service names that are not DNS labels", () => {
       assert.deepEqual(problems(() => parseStackConfig(stackInput([svc("Payments_API", 1)]))), [
         `services[0].name: must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, not ending with '-', got "Payments_API"`,

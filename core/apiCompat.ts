@@ -229,6 +229,9 @@ export function usedCoordinates(schema: GraphQLSchema, document: DocumentNode): 
 /** Whether a change's coordinate (or the type it lives in, for values and input fields) is used. */
 function isUsed(change: ApiChange, used: Set<string>): boolean {
   if (used.has(change.coordinate)) return true;
+  // A required argument added to a field or directive breaks every document that uses the field
+  // or directive (none passes the argument yet), not the documents that use the argument.
+  if (/_ARGUMENT_ADDED$/.test(change.type) && used.has(change.coordinate.replace(/\(.*$/, ""))) return true;
   const root = change.coordinate.replace(/\(.*$/, "").split(".")[0];
   // Enum values and input fields flow through variables, which documents do not show: any use
   // of the type counts. A removed or retyped field/argument counts only where it is selected.

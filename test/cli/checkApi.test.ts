@@ -28,6 +28,14 @@ describe("cli: remedy check-api", () => {
     assert.deepEqual(report.brokenOperations.map((b) => b.operation), ["PaymentStatus", "Totals"]);
   });
 
+  it("counts an added required argument against every operation that selects its field, never as unused (issue 36, 8)", async () => {
+    const r = await runRemedy(["check-api", "--live", live, "--candidate", `${FIX}/candidate-required-arg.graphql`, ...ops]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /^BREAKING {3}Query\.payment\(region:\) {2}Argument 'region: String!' added to field 'Query\.payment' \(used by PaymentStatus \(api\/payments\/operations\/checkout\.graphql\), d4e5f6 /m);
+    assert.doesNotMatch(r.out, /^unused/m, "the change that broke PaymentStatus is not called unused");
+    assert.match(r.out, /^BROKEN {5}operation PaymentStatus \(api\/payments\/operations\/checkout\.graphql\): .*region/m);
+  });
+
   it("exits 2 on bad input, naming file, line and column; and on usage errors", async () => {
     const bad = await runRemedy(["check-api", "--live", live, "--candidate", `${FIX}/invalid.graphql`, "--json"]);
     assert.equal(bad.code, 2);

@@ -394,12 +394,17 @@ export class MigrationRunner {
     }
   }
 
-  /** Constraints and indexes that involve a column (a rename would drop them with it). */
+  /**
+   * Constraints and indexes that involve a column (a rename would drop them with it). Not its NOT
+   * NULL: PostgreSQL 18 catalogues that in pg_constraint too (contype 'n', "Store column NOT NULL
+   * specifications in pg_constraint", 18 release notes), but nullability is the plan's own column
+   * property, carried by the expand and contract steps.
+   */
   private async attachedTo(table: string, column: string): Promise<{ name: string; kind: string }[]> {
     const r = await this.pool.query<{ name: string; kind: string }>(
       `SELECT c.conname AS name, CASE c.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique constraint' WHEN 'c' THEN 'check constraint' WHEN 'f' THEN 'foreign key' WHEN 'x' THEN 'exclusion constraint' ELSE c.contype::text END AS kind
          FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-        WHERE c.conrelid = to_regclass($1) AND a.attname = $2
+        WHERE c.conrelid = to_regclass($1) AND a.attname = $2 AND c.contype <> 'n'
        UNION
        SELECT c.conname, 'foreign key (referenced)' FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey)
         WHERE c.confrelid = to_regclass($1) AND a.attname = $2

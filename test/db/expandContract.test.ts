@@ -1,5 +1,5 @@
 /**
- * Expand/contract on a real PostgreSQL 15 cluster started by the suite: a column rename where
+ * Expand/contract on a real PostgreSQL cluster started by the suite: a column rename where
  * V1 and V2 of the code both keep working across the expanded schema, the rollback-safety gate,
  * a resumed backfill and the lock-timeout path.
  */
@@ -37,7 +37,7 @@ const usage = (table: string) => ({
   v2: { service: "payments", version: "v2", columns: [`${table}.id`, `${table}.currency`, `${table}.amount_minor`], writesNull: [] },
 });
 
-describe("migrations on real PostgreSQL 15: expand/contract", function () {
+describe("migrations on real PostgreSQL: expand/contract", function () {
   this.timeout(60_000);
   let pg: PostgresServer;
   let db: Pool;
@@ -139,7 +139,7 @@ describe("migrations on real PostgreSQL 15: expand/contract", function () {
       { column_name: "note", is_nullable: "YES" },
       { column_name: "region", is_nullable: "NO" },
     ]);
-    assert.deepEqual((await db.query("SELECT conname FROM pg_constraint WHERE conname LIKE 'accounts_region%'")).rows, [], "helper check constraint removed");
+    assert.deepEqual((await db.query("SELECT conname FROM pg_constraint WHERE conname LIKE 'accounts_region%' AND contype <> 'n'")).rows, [], "helper check constraint removed");
   });
 
   it("refuses to skip a phase: each is its own deployment, in order", async () => {

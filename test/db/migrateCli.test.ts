@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { runRemedy } from "../helpers/cli";
 import { postgresSuite } from "../helpers/postgres";
 
-describe("cli: remedy migrate against a real PostgreSQL 15", function () {
+describe("cli: remedy migrate against a real PostgreSQL", function () {
   this.timeout(60_000);
   const suite = postgresSuite();
 

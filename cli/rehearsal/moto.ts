@@ -41,7 +41,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function motoBinary(): string {
+/** The moto_server binary, checked runnable. @throws naming the install command. */
+export function motoBinary(): string {
   const bin = process.env.MOTO_SERVER ?? "moto_server";
   const probe = spawnSync(bin, ["--help"], { stdio: "ignore" });
   if (probe.error || probe.status !== 0) {

@@ -1,19 +1,18 @@
 /**
- * `remedy history --html` opened in a real headless browser (Debian's Chromium, driven by
- * playwright-core; no browser is downloaded): what is drawn where, not only that it loads.
+ * `remedy history --html` opened in a real headless browser (the Chromium npm ci brings, or
+ * CHROMIUM; driven by playwright-core): what is drawn where, not only that it loads.
  * The history comes from real transitions recorded in moto and read back by the CLI.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../helpers/browser";
 import { type ReleaseEvent, applyEvent } from "../../core/releaseState";
 import { runRemedy } from "../helpers/cli";
 import { useMoto } from "../helpers/moto";
 import { createWorld, type World } from "../helpers/rollbackWorld";
-
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 describe("cli: remedy history --html in a headless browser", function () {
   this.timeout(120_000);
@@ -23,16 +22,8 @@ describe("cli: remedy history --html in a headless browser", function () {
   let dir: string;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM to a Chromium binary; this test drives a real browser`);
-    }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-html-"));
-    // As the machine's Chromium needs it here: no sandbox as root, no background network calls.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -39,6 +39,7 @@ const run = createRollbackHandler({
   cloudwatch,
   topicArn: getStringFromEnv("NOTIFY_TOPIC_ARN"),
   alarmPrefix,
+  ...(process.env.STACK_NAME ? { stack: process.env.STACK_NAME } : {}),
   // Alarms of another account or region never roll this stack back, whatever their name.
   expectedAccount: getStringFromEnv("ALARM_ACCOUNT_ID"),
   expectedRegion: getStringFromEnv("AWS_REGION"),

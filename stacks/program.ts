@@ -285,6 +285,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
     loadBalancerArn: ingress.listenerArn,
     groupLoadBalancerArns: Object.fromEntries([...ingresses].filter(([group]) => group !== DEFAULT_INGRESS_GROUP).map(([group, ing]) => [group, ing.listenerArn])),
     notificationEmails: config.rollback.notificationEmails,
+    stackName: pulumi.getStack(),
     publisherRoleArns: laterPublishers.apply((later) => [...config.rollback.operatorRoleArns, ...config.rollback.deployerRoleArns, ...later]),
     administratorArns: laterDeployer.apply((d) => [d, ...config.rollback.deployerRoleArns]),
     ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),

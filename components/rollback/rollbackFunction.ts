@@ -37,6 +37,8 @@ export interface RollbackFunctionArgs {
   readonly elb5xxThreshold?: number;
   /** Email addresses subscribed to the notification topic. Default: none (subscribe out of band). */
   readonly notificationEmails?: readonly string[];
+  /** The stack's name, named in the rollback and escalation pages' subjects. Default: not named. */
+  readonly stackName?: string;
   /**
    * IAM roles besides the function's own that may publish to the topic (operators' roles for
    * `remedy rollback/promote/abort`, the release driver's). Everyone else is denied `sns:Publish`
@@ -220,6 +222,7 @@ export class RollbackFunction extends pulumi.ComponentResource {
           RELEASE_TABLE: this.table.name,
           NOTIFY_TOPIC_ARN: this.topic.arn,
           ALARM_PREFIX: args.alarmNamePrefix,
+          ...(args.stackName ? { STACK_NAME: args.stackName } : {}),
           ALARM_ACCOUNT_ID: accountId,
           POWERTOOLS_SERVICE_NAME: "remedy-rollback",
           POWERTOOLS_METRICS_NAMESPACE: "remedy",

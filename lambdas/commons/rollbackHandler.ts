@@ -55,6 +55,8 @@ export interface RollbackDeps {
   readonly topicArn: string;
   /** `<project>-<stack>`: only alarms named `<prefix>/<service>/<slot>/<kind>` are acted on. */
   readonly alarmPrefix: string;
+  /** The stack's name, in every message's subject as the other notices have it (`remedy prod: ...`). */
+  readonly stack?: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Wall clock (epoch ms) for recorded times; defaults to `Date.now`. */
@@ -198,7 +200,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     // event, pages instead of finding the window taken by a page nobody got.
     try {
       await publish({
-        subject: `remedy: ${target.service} NOT rolled back automatically`,
+        subject: `remedy${deps.stack ? ` ${deps.stack}` : ""}: ${target.service} NOT rolled back automatically`,
         lines: [
           `remedy could not roll back ${target.service} automatically; act now.`,
           `Why:    ${why}`,
@@ -220,7 +222,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     const rb = after.lastRollback;
     const failed = rb ? `${rb.fromVersion} (${rb.failedSlot})` : "?";
     return {
-      subject: `remedy: ${after.service} rolled back to ${after.stable.version}`,
+      subject: `remedy${deps.stack ? ` ${deps.stack}` : ""}: ${after.service} rolled back to ${after.stable.version}`,
       lines: [
         `remedy rolled back ${after.service}: ${failed} -> ${after.stable.version} (${after.stable.slot})${rb?.afterPromotion ? ", after its promotion, inside the rollback window" : ""}.`,
         `Alarm:        ${signal.alarmName} (${signal.state} since ${signal.at})`,

@@ -16,6 +16,7 @@ import * as os from "node:os";
 import { Phase, applyEvent, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
 import { runRemedy } from "../helpers/cli";
+import { freePort } from "../../cli/rehearsal/moto";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMoto } from "../helpers/moto";
 import { createWorld, handlerDeps, type World } from "../helpers/rollbackWorld";
@@ -158,6 +159,18 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const unseen = await runRemedy(["drill", "payments", "--stack", "test", "--allow-stable", "--timeout", "1"]);
     assert.equal(unseen.code, 1);
     assert.match(unseen.err, /FAILED: remedy-test\/payments\/blue\/error-rate went to ALARM but the rollback function did not report seeing it within 1 s, or traffic moved; check the alarm's actions/);
+  });
+
+  it("says a stopped rehearsal is gone and how to leave it, not a bare ECONNREFUSED (issue 36, 10)", async () => {
+    const saved = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    try {
+      const r = await runRemedy(["status", "--stack", "test"]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /^remedy status: nothing answers at AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+ \(a stopped `remedy rehearse --keep`\?\): start it again, or leave it with `unset AWS_ENDPOINT_URL /);
+    } finally {
+      process.env.AWS_ENDPOINT_URL = saved;
+    }
   });
 
   it("errors are one line with exit 2: unknown stack, unknown service, missing reason", async () => {

@@ -45,7 +45,7 @@ const READ_ONLY = /^[a-z0-9]+:(Describe|Get|List|Query)/;
 
 describe("components/rollback: RollbackFunction", () => {
   async function build(extra: Partial<ConstructorParameters<typeof RollbackFunction>[1]> = {}) {
-    const fn = new RollbackFunction("rollback", { alarmNamePrefix: "remedy-prod", ...extra });
+    const fn = new RollbackFunction("rollback", { alarmNamePrefix: "remedy-prod", stackName: "prod", ...extra });
     await settle();
     return fn;
   }
@@ -66,6 +66,7 @@ describe("components/rollback: RollbackFunction", () => {
       RELEASE_TABLE: table.state.name,
       NOTIFY_TOPIC_ARN: topic.state.arn,
       ALARM_PREFIX: "remedy-prod",
+      STACK_NAME: "prod",
       ALARM_ACCOUNT_ID: "123456789012",
       POWERTOOLS_SERVICE_NAME: "remedy-rollback",
       POWERTOOLS_METRICS_NAMESPACE: "remedy",

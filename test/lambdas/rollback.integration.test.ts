@@ -92,6 +92,13 @@ describe("lambdas/rollback against moto_server", function () {
     assert.match(note.message, /Also firing: +remedy-test\/payments\/green\/latency-p99/);
   });
 
+  it("names the stack in the page's subject, as every other notice does (issue 36, 10)", async () => {
+    const prod = handlerDeps(proxy.endpoint, world.topicArn, { stack: "prod" });
+    const alarm = await world.setAlarm(greenErrors(), "ALARM");
+    await assertRolledBack(await prod.handler(alarmActionEvent(alarm)));
+    assert.deepEqual((await world.notifications()).map((n) => n.subject), ["remedy prod: payments rolled back to v1"]);
+  });
+
   it("treats a duplicate delivery as a no-op: one flip, one record, one notification", async () => {
     const alarm = await world.setAlarm(greenErrors(), "ALARM");
     await assertRolledBack(await h.handler(alarmActionEvent(alarm)));

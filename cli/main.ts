@@ -215,7 +215,7 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   }
   if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
     const { opsCommand } = await import("./commands/ops");
-    return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true }, hooks);
+    return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true, columns: process.stdout.columns }, hooks);
   }
   if (command === "wait") {
     const { waitCommand } = await import("./commands/wait");
@@ -227,7 +227,7 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   }
   if (command === "history") {
     const { historyCommand } = await import("./commands/history");
-    return historyCommand(rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
+    return historyCommand(rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), columns: process.stdout.isTTY === true ? process.stdout.columns : undefined });
   }
   if (command === "migrate") {
     const { migrateCommand } = await import("./commands/migrate");

@@ -1,7 +1,7 @@
 /**
  * `remedy history <service> [--limit 20] [--html <file>] [--stack prod] [--project remedy] [--json]`: a service's
  * release timeline from its recorded history (who, what, when, why, and the weights after each
- * change), newest last, aligned to fit 100 columns (longer text wraps under its column).
+ * change), newest last, aligned to the terminal (100 columns when not one; WHAT wraps in its column, or under the row when that would be thinner than 25).
  * Exit 0 shown, 2 usage or environment error (unknown stack or service, no credentials).
  */
 import * as fs from "node:fs";
@@ -15,10 +15,14 @@ import { describeAwsError } from "../awsErrors";
 export interface HistoryIo {
   readonly out: (s: string) => void;
   readonly err: (s: string) => void;
+  /** The terminal's width, when stdout is one; 100 otherwise. */
+  readonly columns?: number;
 }
 
-/** The terminal width the table fits. */
+/** The width the table fits when stdout is not a terminal. */
 export const HISTORY_WIDTH = 100;
+/** Below this, WHAT goes under its row rather than in a thin column beside it (issue 36, 6). */
+const WHAT_MIN = 25;
 
 /** `2026-12-01T10:03:07.123Z` -> `2026-12-01 10:03:07`. */
 export const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
@@ -67,13 +71,19 @@ export function formatHistory(service: string, entries: readonly HistoryEntry[],
   const header = ["REV", "WHEN (UTC)", "ACTION", "BLUE/GREEN", "BY", "WHAT"];
   const widths = header.slice(0, 5).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const indent = widths.reduce((n, w) => n + w + 2, 0);
-  const whatWidth = Math.max(20, width - indent);
+  const whatWidth = width - indent;
   const pad = (r: string[]) => r.slice(0, 5).map((cell, c) => (c === 0 || c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ");
   const lines = [`${service}: ${entries.length} change${entries.length === 1 ? "" : "s"}${total !== undefined && total > entries.length ? ` (the newest of ${total}; --limit for more)` : ""}, oldest first`, `${pad(header)}  WHAT`];
   for (const r of rows) {
-    const [first, ...more] = wrap(r[5], whatWidth);
-    lines.push(`${pad(r)}  ${first}`.trimEnd());
-    for (const m of more) lines.push(`${" ".repeat(indent)}${m}`);
+    if (whatWidth >= WHAT_MIN) {
+      const [first, ...more] = wrap(r[5], whatWidth);
+      lines.push(`${pad(r)}  ${first}`.trimEnd());
+      for (const m of more) lines.push(`${" ".repeat(indent)}${m}`);
+    } else {
+      // Too narrow beside the columns (a thin column of a few words a line): under the row instead.
+      lines.push(pad(r).trimEnd());
+      for (const m of wrap(r[5], width - 4)) lines.push(`    ${m}`);
+    }
   }
   return lines.join("\n");
 }
@@ -119,7 +129,7 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
       return 0;
     }
     if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries }, null, 2));
-    else io.out(formatHistory(service, entries, state.revision));
+    else io.out(formatHistory(service, entries, state.revision, io.columns ?? HISTORY_WIDTH));
     return 0;
   } catch (err) {
     return fail(describeAwsError(err, `${prefix}-releases`, stack), 2);

@@ -209,7 +209,11 @@ async function stackAlarmsNow(cw: CloudWatchClient, prefix: string): Promise<Met
   return alarms;
 }
 
-export function formatStatus(stack: string, rows: readonly ServiceStatus[], color: boolean): string {
+/**
+ * The overview fitted to `width` columns (the terminal's, 100 when not one; issue 36, 6): every
+ * column keeps its width but the free text (LAST ROLLBACK, then STEP), cut to what is left (never below its header).
+ */
+export function formatStatus(stack: string, rows: readonly ServiceStatus[], color: boolean, width = 100): string {
   const phaseColor: Record<string, number> = { stable: 32, promoted: 32, releasing: 33, "rolled-back": 31 };
   // Every recorded text is printed through printable(): it comes from alarms, operators and
   // hooks, and must not be able to drive the operator's terminal.
@@ -221,12 +225,21 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
     p(r.candidate ?? "-"),
     `${r.weights.blue}/${r.weights.green}`,
     r.alarms.firing.length > 0 ? paint(color, 31, p(`ALARM ${r.alarms.firing.join(", ")}`)) : paint(color, 32, `ok (${r.alarms.total})`),
-    r.lastRollback ? p(`${r.lastRollback.at} by ${r.lastRollback.by}: ${r.lastRollback.reason}`) : "-",
+    // Why first: when the column is cut to the terminal, the reason is what stays.
+    r.lastRollback ? p(`${r.lastRollback.reason} (${r.lastRollback.by}, ${r.lastRollback.at})`) : "-",
     p(r.step ?? "-"),
     r.hotfix ? paint(color, 35, p(`hotfix until ${r.hotfix}`)) : "-",
   ]);
   const header = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS", "LAST ROLLBACK", "STEP", "HOTFIX"].map((h) => paint(color, 2, h));
-  return `stack ${stack}\n${table([header, ...body])}`;
+  // The free-text columns, cut in this order until the rows fit: LAST ROLLBACK, then STEP.
+  let fitted = body;
+  for (const free of [6, 7]) {
+    const colWidth = (c: number) => Math.max(...[header, ...fitted].map((r) => visible(r[c])));
+    const others = header.map((_, c) => (c === free ? 0 : colWidth(c))).reduce((a, b) => a + b, 0);
+    const room = Math.max(visible(header[free]), width - others - 2 * (header.length - 1));
+    fitted = fitted.map((r) => r.map((cell, c) => (c === free && cell.length > room ? `${cell.slice(0, room - 1)}…` : cell)));
+  }
+  return `stack ${stack}\n${table([header, ...fitted])}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,7 +336,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         io.out(
           json
             ? JSON.stringify({ stack, at: new Date().toISOString(), services: rows, ...(code ? { code } : {}) }, null, values.watch ? 0 : 2)
-            : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR) + (code ? `\n${printable(codeCheck.formatCodeCheck(code))}` : ""),
+            : formatStatus(stack, rows, io.tty && !process.env.NO_COLOR, io.tty ? (io.columns ?? 100) : 100) + (code ? `\n${printable(codeCheck.formatCodeCheck(code))}` : ""),
         );
       };
       // --outputs: does each function run what the last pulumi up deployed? (exit 1 if not)

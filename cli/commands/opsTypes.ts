@@ -9,6 +9,8 @@ export interface Io {
   readonly out: (s: string) => void;
   readonly err: (s: string) => void;
   readonly tty: boolean;
+  /** The terminal's width, when it is one (tables fit it; 100 otherwise). */
+  readonly columns?: number;
 }
 
 export interface OpsHooks {

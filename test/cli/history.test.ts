@@ -113,11 +113,12 @@ describe("cli: remedy history", function () {
   it("names an alarm by slot and kind, a custom one by its own name, cutting a long one with an ellipsis", () => {
     const by = (who: string) => {
       const entry: HistoryEntry = { service: "s", revision: 1, at: "2026-12-01T10:03:07.123Z", by: who, action: "roll-back", releaseId: null, summary: "x", weights: { blue: 100, green: 0 } };
-      return formatHistory("s", [entry], 1, 100).split("\n")[2];
+      // The row, and WHAT under it when beside it would be thinner than 25 columns (issue 36, 6).
+      return formatHistory("s", [entry], 1, 100).split("\n").slice(2).join(" / ");
     };
-    assert.match(by("remedy-prod/payments/green/error-rate"), /roll-back +100\/0 {2}alarm green\/error-rate {2}x$/);
-    assert.match(by("remedy-prod/payments/blue/custom-checkout-errors"), /100\/0 {2}alarm blue\/checkout-errors {2}x$/);
-    assert.match(by("remedy-prod/payments/blue/error-rate-vs-stable"), /100\/0 {2}alarm blue\/error-rate-vs-stable {2}x$/);
-    assert.match(by(`remedy-prod/payments/blue/custom-${"a".repeat(40)}`), /100\/0 {2}alarm blue\/a{20}… {2}x$/);
+    assert.match(by("remedy-prod/payments/green/error-rate"), /roll-back +100\/0 {2}alarm green\/error-rate( {2}x| \/ {5}x)$/);
+    assert.match(by("remedy-prod/payments/blue/custom-checkout-errors"), /100\/0 {2}alarm blue\/checkout-errors( {2}x| \/ {5}x)$/);
+    assert.match(by("remedy-prod/payments/blue/error-rate-vs-stable"), /100\/0 {2}alarm blue\/error-rate-vs-stable( {2}x| \/ {5}x)$/);
+    assert.match(by(`remedy-prod/payments/blue/custom-${"a".repeat(40)}`), /100\/0 {2}alarm blue\/a{20}…( {2}x| \/ {5}x)$/);
   });
 });

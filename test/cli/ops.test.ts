@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { normalizeStrategy } from "../../core/progressive";
-import { OpsError, describeProgress, operatorIdentity, recordedTopicProblem } from "../../cli/commands/ops";
+import { OpsError, type ServiceStatus, describeProgress, formatStatus, operatorIdentity, recordedTopicProblem } from "../../cli/commands/ops";
 import { STSClient } from "@aws-sdk/client-sts";
 import { CreateFunctionCommand, LambdaClient, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
@@ -62,7 +62,7 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     // Assess: no escape, BEL, NUL or line break of the reason reaches the terminal.
     assert.doesNotMatch(t.out, /[\u0000-\u0008\u000b-\u001f\u007f]/); // eslint-disable-line no-control-regex
     assert.equal(t.out.split("\n").length, 4, "one line per service plus header and title");
-    assert.match(t.out, /bad\?\?deploy\? ok fake row\?/);
+    assert.match(t.out, /bad\?\?deploy\? ok/, "the reason first, cut to the 100 columns");
     assert.doesNotMatch(r.out, /\u001b/); // eslint-disable-line no-control-regex
     // JSON keeps the text, escaped by JSON itself.
     const j = JSON.parse((await runRemedy(["status", "--stack", "test", "--json"])).out) as { services: { service: string; lastRollback?: { reason: string } }[] };
@@ -337,6 +337,29 @@ describe("cli: recordedTopicProblem (whose topic a direct override pages)", () =
     assert.equal(recordedTopicProblem("arn:aws:sns:eu-west-1:123456789012:t", caller, "eu-west-1"), undefined);
     assert.match(recordedTopicProblem("arn:aws:sns:eu-west-1:999999999999:t", caller, "eu-west-1") ?? "", /outside your account 123456789012 and region eu-west-1; not paged there: pass --topic-arn \(stack output notificationTopicArn\)/);
     assert.ok(recordedTopicProblem("arn:aws:sns:us-east-1:123456789012:t", caller, "eu-west-1"));
+  });
+});
+
+describe("cli: remedy status fits the terminal (issue 36, 6)", () => {
+  it("cuts only the free-text LAST ROLLBACK column, reason first, to the width given", () => {
+    const row = (service: string, reason: string | null): ServiceStatus => ({
+      service,
+      phase: reason ? "rolled-back" : "releasing",
+      stable: "v1 (blue)",
+      candidate: "v2 (green)",
+      weights: reason ? { blue: 100, green: 0 } : { blue: 90, green: 10 },
+      alarms: { firing: [], total: 8 },
+      lastRollback: reason ? { at: "2026-12-07T10:00:00.000Z", by: "operator:ana as arn:aws:sts::123456789012:assumed-role/oncall/ana", reason } : null,
+      hotfix: null,
+      step: reason ? null : "step 1/2 at 10% until 2026-12-07T10:05:00.000Z",
+    });
+    const rows = [row("payments", "checkout errors after v2 (INC-4711): card tokens rejected by the new vault client; rolling back until the vault team confirms"), row("orders", null)];
+    for (const width of [100, 120, 200]) {
+      const lines = formatStatus("prod", rows, false, width).split("\n");
+      assert.ok(lines.every((l) => l.length <= width), `${width}: ${lines.map((l) => l.length).join(", ")}`);
+      assert.match(lines.find((l) => l.startsWith("payments")) ?? "", / {2}checkout err/, "the reason leads the column");
+    }
+    assert.match(formatStatus("prod", rows, false, 400), /rolling back until the vault team confirms \(operator:ana as .*, 2026-12-07T10:00:00\.000Z\)/, "whole when it fits");
   });
 });
 

@@ -103,8 +103,26 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       err(`remedy migrate: ${(e as Error).message}`);
       return 2;
     }
+    // The database cannot be reached: one line naming where, not a stack trace.
+    const code = (e as { code?: string }).code;
+    if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ETIMEDOUT" || code === "EHOSTUNREACH" || code === "28P01" || code === "3D000") {
+      const where = redactedUrl(process.env.DATABASE_URL ?? "");
+      err(json ? JSON.stringify({ error: "DatabaseUnreachable", message: (e as Error).message, database: where }) : `remedy migrate: cannot use the database at ${where}: ${(e as Error).message} (is it up, and is DATABASE_URL right?)`);
+      return 2;
+    }
     throw e;
   } finally {
     await pool?.end();
+  }
+}
+
+/** DATABASE_URL without its password, for messages. */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "DATABASE_URL (not a URL)";
   }
 }

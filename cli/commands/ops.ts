@@ -353,7 +353,10 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         if (values["exit-status"] === true) {
           // For scripts: 3 when a service is rolled back, 4 when a release waits for a person (issue 36, 1).
           const { WAIT_EXIT, releaseOutcome } = await import("../../core/releaseOutcome");
-          const outcomes = (await store.list()).filter((st) => service === undefined || st.service === service).map((st) => (st.releaseId ? releaseOutcome(st, st.releaseId, "promoted", Date.now()).kind : "done"));
+          // As the stack stands: a rollback counts while its phase says so (not once acknowledged).
+          const outcomes = (await store.list())
+            .filter((st) => service === undefined || st.service === service)
+            .map((st) => (st.phase === Phase.RolledBack ? "rolled-back" : st.phase === Phase.Releasing && st.releaseId ? releaseOutcome(st, st.releaseId, "promoted", Date.now()).kind : "done"));
           if (outcomes.includes("rolled-back")) return WAIT_EXIT.rolledBack;
           if (outcomes.includes("held")) return WAIT_EXIT.held;
         }

@@ -170,6 +170,12 @@ describe("cli: remedy wait, a pipeline's gate", function () {
     assert.equal(heldStatus.code, WAIT_EXIT.held, heldStatus.err);
     await handlerDeps(env.moto.endpoint, world.topicArn).handler.manual({ service: "payments", reason: "bad build", by: "operator:ana" });
     assert.equal((await runRemedy(["status", "--stack", "test", "--exit-status"])).code, WAIT_EXIT.rolledBack);
+    // Once the rollback is acknowledged (the next up), the stack no longer reports it.
+    const rolled = await world.store.get("payments");
+    const acked = applyEvent(rolled as NonNullable<typeof rolled>, { type: "acknowledge", at: new Date().toISOString(), by: "pulumi:test" });
+    if (acked.kind !== "applied") throw new Error(acked.reason);
+    await world.store.commit((rolled as NonNullable<typeof rolled>).revision, acked.state, acked.entry);
+    assert.equal((await runRemedy(["status", "--stack", "test", "--exit-status"])).code, 0, "acknowledged: nothing rolled back or held");
     assert.equal((await runRemedy(["status", "--stack", "test"])).code, 0, "without the flag status only shows");
   });
 });

@@ -37,7 +37,7 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
     assert.deepEqual(
       result.notifications.map((n) => [n.event, n.subject]),
       [
-        ["rolled-back", "remedy: payments rolled back to v2.3.0"],
+        ["rolled-back", "remedy prod: payments rolled back to v2.3.0"],
         ["release-started", "remedy prod: payments v2.3.2 release started"],
         ["release-started", "remedy prod: payments v2.3.3 release started"],
         ["step-advanced", "remedy prod: payments v2.3.3 at 10%"],
@@ -45,10 +45,10 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["promoted", "remedy prod: payments v2.3.3 promoted"],
         ["release-started", "remedy prod: payments v2.3.4 release started"],
         ["step-advanced", "remedy prod: payments v2.3.4 at 10%"],
-        ["rolled-back", "remedy: payments rolled back to v2.3.3"],
+        ["rolled-back", "remedy prod: payments rolled back to v2.3.3"],
         ["release-started", "remedy prod: payments v2.3.5 release started"],
         ["step-advanced", "remedy prod: payments v2.3.5 at 10%"],
-        ["rolled-back", "remedy: payments rolled back to v2.3.3"],
+        ["rolled-back", "remedy prod: payments rolled back to v2.3.3"],
       ],
     );
     const actions = result.history.map((h) => `${h.action} by ${h.by.startsWith("remedy-prod/") ? "alarm" : h.by}`);
@@ -65,7 +65,7 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
       "roll-back by alarm",
     ]);
     assert.equal(result.history[result.history.length - 1].by, "remedy-prod/payments/blue/custom-checkout-errors", "the last rollback came from the service's own 10-second metric");
-    assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy: payments rolled back to v2\.3\.0\n/);
+    assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy prod: payments rolled back to v2\.3\.0\n/);
     assert.match(formatTimeline(result), /\npayments: 8 changes \(the newest of \d+; --limit for more\), oldest first\n/);
   });
 

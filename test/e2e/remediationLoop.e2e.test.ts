@@ -6,6 +6,8 @@
  * rolled back mid-step. This is `remedy rehearse`, with the harness inspected after each up.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { AwsMocks, RecordedObject } from "../../cli/rehearsal/awsMocks";
 import { formatTimeline, rehearse, type RehearsalResult } from "../../cli/rehearsal/rehearse";
 import { validateK8sObject } from "../helpers/k8sSchema";
@@ -67,6 +69,16 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
     assert.equal(result.history[result.history.length - 1].by, "remedy-prod/payments/blue/custom-checkout-errors", "the last rollback came from the service's own 10-second metric");
     assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy prod: payments rolled back to v2\.3\.0\n/);
     assert.match(formatTimeline(result), /\npayments: 8 changes \(the newest of \d+; --limit for more\), oldest first\n/);
+  });
+
+  it("is what docs/rehearsal.md shows: the same steps, and the same number of AWS resources and Kubernetes objects (issue 36, 10)", () => {
+    const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "rehearsal.md"), "utf8");
+    const shown = /^ {1}1 {2}ok {4}pulumi up #1 .*created (\d+) AWS resources in moto, recorded (\d+) Kubernetes objects/m.exec(doc);
+    const ran = /created (\d+) AWS resources in moto, recorded (\d+) Kubernetes objects/.exec(formatTimeline(result));
+    assert.ok(shown && ran, "both name the counts");
+    assert.deepEqual(shown.slice(1), ran.slice(1), "docs/rehearsal.md's output is from a run of this version: rerun `npm run rehearse` and paste it");
+    const steps = (text: string) => [...text.matchAll(/^\s*\d+ {2}ok {4}(.+?) {2,}\d+\/\d+/gm)].map((m) => m[1].trim());
+    assert.deepEqual(steps(doc), steps(formatTimeline(result)));
   });
 
   it("passes every step, in order, with the weights each step must leave", () => {

@@ -6,7 +6,7 @@
  * update-function-code`, a console edit) shows as a difference; so does an `up` since the file
  * was written, so take the file right before.
  */
-import * as fs from "node:fs";
+import { readStackOutputs } from "../stackOutputs";
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 
 export interface CodeCheck {
@@ -26,12 +26,7 @@ interface DeployedCode {
 
 /** The `lambdaCode` of a `pulumi stack output --json` file. @throws Error naming the file and the fix. */
 export function readLambdaCode(file: string): Record<string, DeployedCode> {
-  let outputs: unknown;
-  try {
-    outputs = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new Error(`--outputs ${file}: not a JSON file (${(err as Error).message}); write it with \`pulumi stack output --json > ${file}\``);
-  }
+  const outputs = readStackOutputs(file);
   const code = (outputs as { lambdaCode?: unknown } | null)?.lambdaCode;
   const valid = (v: unknown): v is DeployedCode => typeof v === "object" && v !== null && typeof (v as DeployedCode).functionName === "string" && typeof (v as DeployedCode).codeSha256 === "string";
   if (typeof code !== "object" || code === null || Object.keys(code).length === 0 || !Object.values(code).every(valid)) {

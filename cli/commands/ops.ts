@@ -161,8 +161,8 @@ export function table(rows: readonly (readonly string[])[]): string {
  * need it (a hotfix is named there), 16 at a time: 500 services cost a handful of calls plus one
  * Query per release in progress, not one per service in sequence.
  */
-export async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: string): Promise<ServiceStatus[]> {
-  const [states, alarms] = await Promise.all([store.list(), stackAlarmsNow(cw, prefix)]);
+export async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, prefix: string, listed?: readonly ReleaseState[]): Promise<ServiceStatus[]> {
+  const [states, alarms] = await Promise.all([listed ?? store.list(), stackAlarmsNow(cw, prefix)]);
   const byService = new Map<string, MetricAlarm[]>();
   for (const a of alarms) {
     const service = parseAlarmName(prefix, a.AlarmName ?? "")?.service;
@@ -330,7 +330,8 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
           io.out(json ? JSON.stringify(detail, null, values.watch ? 0 : 2) : formatServiceDetail(detail));
           return;
         }
-        const rows = await gatherStatus(store, c.cw, prefix);
+        shown = await store.list();
+        const rows = await gatherStatus(store, c.cw, prefix, shown);
         const code = expectedCode ? await codeCheck.checkDeployedCode(expectedCode) : undefined;
         if (code?.some((r) => !r.matches)) codeDiffers = true;
         io.out(
@@ -348,15 +349,16 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
         return fail((err as Error).message, 2);
       }
       let codeDiffers = false;
+      /** The states the stack-wide render showed (--exit-status judges those, not a second Scan). */
+      let shown: readonly ReleaseState[] = [];
       if (!values.watch) {
         await render();
         if (values["exit-status"] === true) {
           // For scripts: 3 when a service is rolled back, 4 when a release waits for a person (issue 36, 1).
           const { WAIT_EXIT, releaseOutcome } = await import("../../core/releaseOutcome");
           // As the stack stands: a rollback counts while its phase says so (not once acknowledged).
-          const outcomes = (await store.list())
-            .filter((st) => service === undefined || st.service === service)
-            .map((st) => (st.phase === Phase.RolledBack ? "rolled-back" : st.phase === Phase.Releasing && st.releaseId ? releaseOutcome(st, st.releaseId, "promoted", Date.now()).kind : "done"));
+          const states = service === undefined ? shown : [await store.get(service)].filter((st): st is ReleaseState => st !== undefined);
+          const outcomes = states.map((st) => (st.phase === Phase.RolledBack ? "rolled-back" : st.phase === Phase.Releasing && st.releaseId ? releaseOutcome(st, st.releaseId, "promoted", Date.now()).kind : "done"));
           if (outcomes.includes("rolled-back")) return WAIT_EXIT.rolledBack;
           if (outcomes.includes("held")) return WAIT_EXIT.held;
         }

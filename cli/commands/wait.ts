@@ -9,7 +9,7 @@
  * The anchors: `kubectl argo rollouts status` and `aws deploy wait deployment-successful`; past
  * them: several services at once, `--json` lines for machines, and a summary.
  */
-import * as fs from "node:fs";
+import { readStackOutputs } from "../stackOutputs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type ReleaseOutcome, WAIT_EXIT, type WaitUntil, releaseOutcome } from "../../core/releaseOutcome";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
@@ -59,9 +59,9 @@ function releaseIds(services: readonly string[], values: Record<string, unknown>
   if (typeof values.outputs === "string") {
     let outputs: { services?: Record<string, { release?: { releaseId?: unknown } }> };
     try {
-      outputs = JSON.parse(fs.readFileSync(values.outputs, "utf8")) as typeof outputs;
+      outputs = readStackOutputs(values.outputs, " right after pulumi up") as typeof outputs;
     } catch (err) {
-      usage("wait", `--outputs ${values.outputs}: not a JSON file (${(err as Error).message}); write it with \`pulumi stack output --json > ${values.outputs}\` right after pulumi up`);
+      usage("wait", (err as Error).message);
     }
     for (const s of services) {
       const id = outputs.services?.[s]?.release?.releaseId;

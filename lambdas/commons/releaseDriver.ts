@@ -518,10 +518,11 @@ export function createReleaseDriver(deps: DriverDeps) {
     // it (a listener gone, throttling past the retries) each service reads its own rule.
     const releasing = [...states.values()].filter((s) => s.phase === Phase.Releasing);
     const listeners = releasing.flatMap((s) => listenerOfRule(s.routing.ruleArn) ?? []);
+    // Not when waiting for the ELB API rate would already take it past the deadline (asked again
+    // before each read: the one before spent tokens).
+    const affordable = () => deps.traffic.describeWaitMs() < remainingMs() - defaults.DRIVER_MIN_SERVICE_MS;
     try {
-      // Not when waiting for the ELB API rate would already take it past the deadline.
-      const affordable = deps.traffic.describeWaitMs() < remainingMs() - defaults.DRIVER_MIN_SERVICE_MS;
-      rules = listeners.length > 0 && affordable ? await deps.traffic.rulesOfListeners(listeners) : undefined;
+      rules = listeners.length > 0 && affordable() ? await deps.traffic.rulesOfListeners(listeners) : undefined;
     } catch (err) {
       deps.logger.warn("could not list the listeners' rules; reading each service's own", { error: (err as Error).message });
     }
@@ -529,8 +530,7 @@ export function createReleaseDriver(deps: DriverDeps) {
     // whose tags are gone then fails its ModifyRule, which fails the tick and pages).
     let tags: ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
     try {
-      const affordable = deps.traffic.describeWaitMs() < remainingMs() - defaults.DRIVER_MIN_SERVICE_MS;
-      tags = releasing.length > 0 && affordable ? await deps.traffic.ruleTags(releasing.map((s) => s.routing.ruleArn)) : undefined;
+      tags = releasing.length > 0 && affordable() ? await deps.traffic.ruleTags(releasing.map((s) => s.routing.ruleArn)) : undefined;
     } catch (err) {
       deps.logger.warn("could not read the rules' tags", { error: (err as Error).message });
     }

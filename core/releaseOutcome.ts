@@ -27,7 +27,8 @@ export const WAIT_EXIT = { done: 0, usage: 2, rolledBack: 3, held: 4, timedOut: 
  */
 export function releaseOutcome(state: ReleaseState, releaseId: string, until: WaitUntil, nowMs: number, history?: readonly HistoryEntry[]): ReleaseOutcome {
   const rb = state.lastRollback;
-  if (rb && rb.releaseId === releaseId) {
+  // Rolled back, unless a drill's restore resumed that same release since.
+  if (rb && rb.releaseId === releaseId && !rb.resumedAt) {
     const aborted = rb.reason.startsWith(ABORT_REASON_PREFIX);
     return { kind: "rolled-back", detail: `${aborted ? "aborted" : "rolled back"} at ${rb.at} by ${rb.by}: ${aborted ? rb.reason.slice(ABORT_REASON_PREFIX.length) : rb.reason} (${rb.fromVersion} -> ${rb.toVersion})` };
   }

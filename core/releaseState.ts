@@ -94,6 +94,8 @@ export interface RollbackRecord {
    * the rollback window): `pulumi up` then holds even though config still names it stable.
    */
   readonly afterPromotion?: boolean;
+  /** When a drill's restore resumed the release this rollback (the drill's) had stopped: it ended nothing. */
+  readonly resumedAt?: string;
 }
 
 export interface ReleaseState {
@@ -196,6 +198,12 @@ export type ReleaseEvent =
       readonly reason: string;
     })
   | (EventBase & { readonly type: "acknowledge" })
+  /**
+   * `remedy drill` is over and had rolled release `releaseId` back: the same release goes on at
+   * `weight`% (its id, steps and timing kept), so a pipeline's `remedy wait` and the release
+   * driver carry on with it rather than meeting a new release.
+   */
+  | (EventBase & { readonly type: "resume-after-drill"; readonly releaseId: string; readonly weight: number })
   /** The release driver scaled the previous version's slot to 0 after its rollback window. */
   | (EventBase & { readonly type: "retire-previous" })
   /** The program declares which version is stable outside a release (first record, manual change). */
@@ -289,14 +297,19 @@ function applied(
 ): Transition {
   const carried = { ...before };
   delete (carried as { writeId?: string }).writeId;
-  const state: ReleaseState = { ...carried, ...change, revision: before.revision + 1, updatedAt: event.at };
+  // Recorded times never go back (issue 36, 5): writers run on different clocks (the functions,
+  // `pulumi up`, an operator's laptop), and history is read in revision order. An event stamped
+  // before the record's last change is recorded at that change's time; its decision (a rollback
+  // window, a step's minutes) still used the event's own time.
+  const at = Date.parse(event.at) < Date.parse(before.updatedAt) ? before.updatedAt : event.at;
+  const state: ReleaseState = { ...carried, ...change, revision: before.revision + 1, updatedAt: at };
   return {
     kind: "applied",
     state,
     entry: {
       service: state.service,
       revision: state.revision,
-      at: event.at,
+      at,
       by: event.by,
       action: event.type,
       releaseId: state.releaseId,
@@ -572,6 +585,15 @@ function acknowledge(s: ReleaseState, e: Extract<ReleaseEvent, { type: "acknowle
   );
 }
 
+function resumeAfterDrill(s: ReleaseState, e: Extract<ReleaseEvent, { type: "resume-after-drill" }>): Transition {
+  const rb = s.lastRollback;
+  if (s.phase !== Phase.RolledBack || !s.candidate || !rb || rb.afterPromotion || rb.releaseId !== e.releaseId || s.releaseId !== e.releaseId) {
+    return unchanged(s, `release ${e.releaseId} is not the one rolled back (phase ${s.phase}, release ${s.releaseId ?? "none"}); nothing to resume`);
+  }
+  if (!validWeight(e.weight) || e.weight === 0) return refused(s, `the resumed candidate's weight must be an integer 1..100, got ${e.weight}`);
+  return applied(s, e, { phase: Phase.Releasing, weights: splitTraffic(s.stable.slot, e.weight).weights, lastRollback: { ...rb, resumedAt: e.at } }, `resume release ${s.releaseId} after the drill: ${describe(s.candidate)} at ${e.weight}%`);
+}
+
 function adopt(s: ReleaseState, e: Extract<ReleaseEvent, { type: "adopt" }>): Transition {
   const same = s.stable.slot === e.stable.slot && s.stable.version === e.stable.version;
   if (same && (s.phase === Phase.Stable || s.phase === Phase.Promoted) && !s.candidate) {
@@ -611,6 +633,8 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
       return retirePrevious(state, event);
     case "adopt":
       return adopt(state, event);
+    case "resume-after-drill":
+      return resumeAfterDrill(state, event);
   }
 }
 
@@ -648,6 +672,7 @@ export const releaseStateSchema = z
         fromVersion: z.string(),
         toVersion: z.string(),
         afterPromotion: z.optional(z.boolean()),
+        resumedAt: z.optional(isoTime),
       }),
     ),
     routing: z.object({

@@ -38,6 +38,7 @@ import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 
 import { type Io, OpsError, type OpsHooks } from "./opsTypes";
 import { drill } from "./drill";
+import { wrap } from "./history";
 
 export { OpsError, type OpsHooks } from "./opsTypes";
 
@@ -209,37 +210,65 @@ async function stackAlarmsNow(cw: CloudWatchClient, prefix: string): Promise<Met
   return alarms;
 }
 
+/** The narrowest a free-text column may be beside the others before it moves under its row. */
+const MIN_FREE_TEXT = 30;
+
 /**
- * The overview fitted to `width` columns (the terminal's, 100 when not one; issue 36, 6): every
- * column keeps its width but the free text (LAST ROLLBACK, then STEP), cut to what is left (never below its header).
+ * The overview fitted to `width` columns (the terminal's, 100 when not one; issue 36, 6). The
+ * fixed columns always show; the free text (STEP, LAST ROLLBACK, HOTFIX) stands beside them when
+ * each gets at least {@link MIN_FREE_TEXT} columns, else under its row, labelled and wrapped to the
+ * width, never cut to a stub.
  */
 export function formatStatus(stack: string, rows: readonly ServiceStatus[], color: boolean, width = 100): string {
   const phaseColor: Record<string, number> = { stable: 32, promoted: 32, releasing: 33, "rolled-back": 31 };
   // Every recorded text is printed through printable(): it comes from alarms, operators and
   // hooks, and must not be able to drive the operator's terminal.
   const p = printable;
-  const body = rows.map((r) => [
+  const fixed = rows.map((r) => [
     paint(color, 1, p(r.service)),
     paint(color, phaseColor[r.phase] ?? 0, p(r.phase)),
     p(r.stable),
     p(r.candidate ?? "-"),
     `${r.weights.blue}/${r.weights.green}`,
     r.alarms.firing.length > 0 ? paint(color, 31, p(`ALARM ${r.alarms.firing.join(", ")}`)) : paint(color, 32, `ok (${r.alarms.total})`),
-    // Why first: when the column is cut to the terminal, the reason is what stays.
-    r.lastRollback ? p(`${r.lastRollback.reason} (${r.lastRollback.by}, ${r.lastRollback.at})`) : "-",
+  ]);
+  const free = rows.map((r) => [
     p(r.step ?? "-"),
+    // Why first: what a person reads first.
+    r.lastRollback ? p(`${r.lastRollback.reason} (${r.lastRollback.by}, ${r.lastRollback.at})`) : "-",
     r.hotfix ? paint(color, 35, p(`hotfix until ${r.hotfix}`)) : "-",
   ]);
-  const header = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS", "LAST ROLLBACK", "STEP", "HOTFIX"].map((h) => paint(color, 2, h));
-  // The free-text columns, cut in this order until the rows fit: LAST ROLLBACK, then STEP.
-  let fitted = body;
-  for (const free of [6, 7]) {
-    const colWidth = (c: number) => Math.max(...[header, ...fitted].map((r) => visible(r[c])));
-    const others = header.map((_, c) => (c === free ? 0 : colWidth(c))).reduce((a, b) => a + b, 0);
-    const room = Math.max(visible(header[free]), width - others - 2 * (header.length - 1));
-    fitted = fitted.map((r) => r.map((cell, c) => (c === free && cell.length > room ? `${cell.slice(0, room - 1)}…` : cell)));
+  const fixedHeader = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS"];
+  const freeHeader = ["STEP", "LAST ROLLBACK", "HOTFIX"];
+  const widths = (cells: string[][], headers: string[]) => headers.map((h, c) => Math.max(h.length, ...cells.map((r) => visible(r[c]))));
+  const fixedWidth = widths(fixed, fixedHeader).reduce((a, b) => a + b + 2, 0);
+  const beside = fixedWidth + widths(free, freeHeader).reduce((a, b) => a + b + 2, 0) - 2 <= width || fixedWidth + freeHeader.length * (MIN_FREE_TEXT + 2) - 2 <= width;
+  const head = (hs: string[]) => hs.map((h) => paint(color, 2, h));
+  if (beside) {
+    // Beside: the widest free text is cut to what is left, the longest first, with "…".
+    let cells = fixed.map((r, i) => [...r, ...free[i]]);
+    for (let pass = 0; pass < freeHeader.length; pass++) {
+      const all = widths(cells, [...fixedHeader, ...freeHeader]);
+      const over = all.reduce((a, b) => a + b + 2, 0) - 2 - width;
+      if (over <= 0) break;
+      const c = fixedHeader.length + [0, 1, 2].reduce((m, k) => (all[fixedHeader.length + k] > all[fixedHeader.length + m] ? k : m), 0);
+      const room = Math.max(MIN_FREE_TEXT, all[c] - over);
+      cells = cells.map((r) => r.map((cell, k) => (k === c && visible(cell) > room ? `${cell.slice(0, room - 1)}…` : cell)));
+    }
+    return `stack ${stack}\n${table([head([...fixedHeader, ...freeHeader]), ...cells])}`;
   }
-  return `stack ${stack}\n${table([header, ...fitted])}`;
+  // Under each row: only what is there, each line within the width.
+  const lines = table([head(fixedHeader), ...fixed]).split("\n");
+  const out = [lines[0]];
+  rows.forEach((_, i) => {
+    out.push(lines[i + 1]);
+    free[i].forEach((text, k) => {
+      if (text === "-") return;
+      const label = `  ${freeHeader[k].toLowerCase()}: `;
+      wrap(text, width - label.length).forEach((l, n) => out.push(`${n === 0 ? label : " ".repeat(label.length)}${l}`));
+    });
+  });
+  return `stack ${stack}\n${out.join("\n")}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,7 +416,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
     const problem = url === undefined ? undefined : overrideUrlProblem(url, explicit !== undefined);
     if (problem) return fail(problem, 2);
     const send = url === undefined ? undefined : (request: OverrideRequest) => sendOverride(url, request, { region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1", credentials: hooks.credentials ?? fromNodeProviderChain() });
-    if (!send) io.err(`remedy ${command}: ${service}'s release record names no override URL (recorded by pulumi up since this version; or an emulator): acting with your own credentials, which needs table writes, ModifyRule${command === "drill" ? " and SetAlarmState" : ""} (docs/security.md)`);
+    if (!send) io.err(`remedy ${command}: the release record of ${service} names no override URL (recorded by pulumi up since this version; or an emulator): acting with your own credentials, which needs table writes, ModifyRule${command === "drill" ? " and SetAlarmState" : ""} (docs/security.md)`);
     if (send && (command === "promote" || command === "rollback" || command === "abort")) {
       const request: OverrideRequest =
         command === "promote" ? { action: "promote", service, mode: values.full === true ? "full" : "step" } : { action: command, service, reason: args.reason, ...(values.force === true ? { force: true } : {}) };
@@ -432,7 +461,9 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
       if (json) io.out(JSON.stringify(r, null, 2));
       if (r.outcome === Outcome.RolledBack) {
         const after = await store.get(service);
-        if (!json) io.out(printable(`${command === "abort" ? "aborted" : "rolled back"} ${service}: ${state.candidate?.version ?? "?"} (${state.candidate?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"}); blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`));
+        // Rolled back from: the candidate, or after a promotion the version that was stable (the record's candidate now).
+        const from = after?.candidate ?? state.candidate;
+        if (!json) io.out(printable(`${command === "abort" ? "aborted" : "rolled back"} ${service}: ${from?.version ?? "?"} (${from?.slot ?? "?"}) -> ${after?.stable.version ?? "?"} (${after?.stable.slot ?? "?"})${after?.lastRollback?.afterPromotion ? " (inside its rollback window)" : ""}; blue/green ${after?.weights.blue ?? "?"}/${after?.weights.green ?? "?"}; flipped in ${r.flipMs ?? "?"} ms`));
         return 0;
       }
       if (!json) io.err(printable(`remedy ${command}: refused: ${r.reason}`));

@@ -13,6 +13,7 @@ import { readStackOutputs } from "../stackOutputs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type ReleaseOutcome, WAIT_EXIT, type WaitUntil, releaseOutcome } from "../../core/releaseOutcome";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import type { ReleaseState } from "../../core/releaseState";
 import { printable } from "../../lambdas/commons/text";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
@@ -44,6 +45,13 @@ interface Row {
   releaseId: string | null;
   outcome: ReleaseOutcome;
   endedAt?: number;
+}
+
+/** A drill of this service is running and rolled back the version it drilled: its restore resumes the release. */
+async function drilling(store: ReleaseStore, state: ReleaseState): Promise<boolean> {
+  const d = await store.drill(state.service);
+  const rb = state.lastRollback;
+  return d !== undefined && d.candidate !== undefined && rb !== null && rb.fromVersion === d.candidate.version && Date.parse(rb.at) >= d.startedAtMs - 1000;
 }
 
 function positiveSeconds(command: string, name: string, raw: unknown, fallback: number): number {
@@ -129,7 +137,8 @@ export async function waitCommand(argv: readonly string[], json: boolean, io: Wa
           if (!json) io.err(`remedy wait: ${row.service}: waiting on the release in progress (${state.releaseId}); pass --outputs <pulumi stack output --json> to tie the wait to your pulumi up`);
         }
         const history = state.releaseId !== row.releaseId ? await store.history(row.service) : undefined;
-        const outcome = releaseOutcome(state, row.releaseId, until, now(), history);
+        let outcome = releaseOutcome(state, row.releaseId, until, now(), history);
+        if (outcome.kind === "rolled-back" && (await drilling(store, state))) outcome = { kind: "waiting", detail: `rolled back by a running remedy drill, whose restore resumes it` };
         const changed = outcome.kind !== row.outcome.kind || outcome.detail !== row.outcome.detail;
         row.outcome = outcome;
         if (outcome.kind !== "waiting") row.endedAt = now();

@@ -51,29 +51,67 @@ export function processStart(pid: number): string | undefined {
   }
 }
 
-/** Prints what to export, then waits for Ctrl-C / SIGTERM and stops the emulator. */
-export async function keep(kept: { readonly endpoint: string; readonly env: Readonly<Record<string, string>>; readonly stop: () => Promise<void> }, err: (s: string) => void, code: number): Promise<number> {
+/** The commands the banner suggests, in an order that works (test/cli/keptRehearsal.test.ts runs each). */
+export function bannerCommands(outputs: string): string[] {
+  return [
+    "remedy status                                 # every service: one promoted, one paused, one at 10%",
+    "remedy status orders                          # its steps: paused before full",
+    "remedy history payments --limit 5             # who did what, and why",
+    "remedy drill catalog --timeout 60             # its alarm -> the rollback function -> traffic back, restored",
+    "remedy promote orders                         # past the pause; the driver goes on",
+    `remedy wait orders --outputs ${outputs} --interval 1`,
+    "remedy rollback payments --reason 'INC-1: trying a rollback inside the window'",
+    "remedy abort catalog --reason 'trying abort'",
+    "remedy status --exit-status                   # 3: a release was rolled back",
+  ];
+}
+
+/**
+ * Prints what to export, runs what AWS would run on its own (the driver's schedule, alarm
+ * actions) every second, and on Ctrl-C / SIGTERM stops the emulator.
+ */
+export async function keep(kept: { readonly endpoint: string; readonly env: Readonly<Record<string, string>>; readonly outputs: Record<string, unknown>; readonly live: { step(): Promise<void> }; readonly stop: () => Promise<void> }, err: (s: string) => void, code: number): Promise<number> {
   const file = stateFile();
+  const outputs = path.join(stateDir(), "outputs.json");
+  fs.writeFileSync(outputs, JSON.stringify(kept.outputs, null, 2), { mode: 0o600 });
   fs.writeFileSync(file, JSON.stringify({ pid: process.pid, started: processStart(process.pid) ?? "?", endpoint: kept.endpoint } satisfies KeptState), { mode: 0o600 });
   err(
     [
       "",
-      `remedy rehearse --keep: the rehearsed stack (prod) runs on ${kept.endpoint}. In another shell:`,
+      `remedy rehearse --keep: the rehearsed stack (prod) runs on ${kept.endpoint}, with its release driver ticking`,
+      "every second and alarm actions invoking the rollback function, as AWS would. The stack's outputs",
+      `(what \`pulumi stack output --json\` prints) are in ${outputs}. In another shell (\`remedy\` is on`,
+      "PATH after `npm link` in the checkout, else run `node cli/remedy.js`; docs/cli.md shows each with its output):",
       ...Object.entries(kept.env).map(([k, v]) => `  export ${k}=${v}`),
-      "  npx --no-install remedy status payments     # one service in detail",
-      "  npx --no-install remedy history payments    # what the rehearsal did, who and why",
-      "  npx --no-install remedy status --watch      # every service, redrawn",
-      "  npx --no-install remedy abort orders --reason 'trying abort'",
+      ...bannerCommands(outputs).map((c) => `  ${c}`),
       "Ctrl-C here, or `remedy rehearse --stop`, ends it.",
     ].join("\n"),
   );
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
+  let stopping = false;
+  const stopped = new Promise<void>((resolve) => {
+    const done = () => {
+      stopping = true;
+      resolve();
+    };
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
   });
+  let complaint = "";
+  while (!stopping) {
+    try {
+      await kept.live.step();
+      complaint = "";
+    } catch (e) {
+      // Said once per different problem: a kept rehearsal runs for hours.
+      const message = `remedy rehearse: the driver's tick or an alarm action failed: ${(e as Error).message}`;
+      if (message !== complaint) err(message);
+      complaint = message;
+    }
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000))]);
+  }
   await kept.stop();
   fs.rmSync(file, { force: true });
+  fs.rmSync(outputs, { force: true });
   err("remedy rehearse: stopped the emulator");
   return code;
 }

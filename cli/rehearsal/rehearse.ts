@@ -38,12 +38,16 @@ import type { IEnvironment } from "aws-embedded-metrics/lib/environment/IEnviron
 import { LogSerializer } from "aws-embedded-metrics/lib/serializers/LogSerializer";
 import { CheckoutMetrics } from "../../samples/emf-metrics/checkoutMetrics";
 import { evaluateAlarm, publishEmf } from "./cloudwatchStandIns";
+import { simulatedClock } from "./clock";
+import { type Live, SCENE, liveStandIns, sceneConfig, sceneProblem } from "./keptScene";
 
 export const REHEARSAL_REGION = "eu-west-1";
 const PROJECT = "remedy";
 const STACK = "prod";
 const PREFIX = `${PROJECT}-${STACK}`;
 const SERVICE = "payments";
+/** The minutes the driver's ticks move the clock (1 + 5 + 10, 1 + 5, 1), and one more. */
+const SKIPPED_MINUTES = 24;
 
 export interface TimelineEntry {
   readonly step: string;
@@ -52,6 +56,16 @@ export interface TimelineEntry {
   /** Milliseconds since the rehearsal started. */
   readonly elapsedMs: number;
   readonly ok: boolean;
+}
+
+/** A rehearsal left running: where, what to export, the stack's outputs, what AWS would run on its own. */
+export interface Kept {
+  readonly endpoint: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** What `pulumi stack output --json` prints for the rehearsed stack. */
+  readonly outputs: Record<string, unknown>;
+  readonly live: Live;
+  readonly stop: () => Promise<void>;
 }
 
 export interface RehearsalResult {
@@ -67,7 +81,7 @@ export interface RehearsalResult {
   /** payments' recorded history at the end. */
   readonly history: readonly HistoryEntry[];
   /** With `keep`: the emulator left running, and what to export to use it. */
-  readonly kept?: { readonly endpoint: string; readonly env: Readonly<Record<string, string>>; readonly stop: () => Promise<void> };
+  readonly kept?: Kept;
 }
 
 /**
@@ -93,7 +107,7 @@ export interface Harness {
   readonly warnings: string[];
 }
 
-export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<Record<string, unknown>> {
+export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<{ release: unknown; outputs: Record<string, unknown> }> {
   h.aws.beginRun();
   await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false);
   const captured = captureWarnings(h.warnings);
@@ -108,8 +122,10 @@ export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMoc
     const outputs = stackOutputs(resources);
     await settle();
     const release = await new Promise((resolve) => outputs.services[SERVICE].release.apply(resolve));
+    // The stack's outputs as `pulumi stack output --json --show-secrets` prints them.
+    const all = await new Promise<Record<string, unknown>>((resolve) => pulumi.output(outputs).apply((o) => resolve(o as Record<string, unknown>)));
     await after?.(h.aws);
-    return { release };
+    return { release, outputs: all };
   } finally {
     captured.restore();
   }
@@ -156,6 +172,9 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
   const failures: string[] = [];
   let moto: MotoServer | undefined;
   const saved = { ...process.env };
+  // One clock for every actor in this process, starting in the past by the minutes the driver's
+  // ticks skip (23) and a little, so the history it records runs forward and ends by now.
+  const clock = simulatedClock(SKIPPED_MINUTES);
   try {
     let endpoint = process.env.AWS_ENDPOINT_URL;
     if (!endpoint) {
@@ -265,7 +284,6 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     await record("pulumi up #4 (canary)", "v2.3.3 as a canary: recorded at 0%, the release driver takes over", { blue: 100, green: 0 }, () =>
       state?.progress && state.candidate?.version === "v2.3.3" ? undefined : "no progressive release recorded",
     );
-    let clock = Date.now();
     const logger = new Logger({ serviceName: "remedy-release-driver", logLevel: "SILENT" });
     const driver = createReleaseDriver({
       services: [SERVICE],
@@ -274,27 +292,24 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
       cloudwatch: cw,
       alarmPrefix: PREFIX,
       logger,
-      now: () => clock,
+      now: () => Date.now(),
       notify: { sns: new SNSClient(cfg), topicArn, stack: STACK, steps: true },
     });
     const tick = async (label: string, minutes: number, expect: SlotWeights, phase?: string) => {
-      clock += minutes * 60_000;
+      clock.advance(minutes);
       const r = (await driver.tick()).find((x) => x.service === SERVICE);
       await record(label, `+${minutes} min: ${r?.decision ?? "?"}: ${r?.reason ?? ""}`, expect, () => (phase && state?.phase !== phase ? `phase ${state?.phase ?? "?"}, expected ${phase}` : undefined));
     };
     /** `pulumi up` with payments in image mode: config names only `version`; remedy picks the slot. */
-    const imageModeUp = (version: string) =>
-      pulumiUp(
-        h,
-        rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
-          canary(p);
-          delete p.stable;
-          delete p.slots;
-          p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
-          p.version = version;
-        }),
-        (aws) => options.afterUp?.(++runs, aws),
-      );
+    const imageModeConfig = (version: string) =>
+      rehearsalConfig(root, vpcId, subnetIds, undefined, (p) => {
+        canary(p);
+        delete p.stable;
+        delete p.slots;
+        p.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments";
+        p.version = version;
+      });
+    const imageModeUp = (version: string) => pulumiUp(h, imageModeConfig(version), (aws) => options.afterUp?.(++runs, aws));
     await tick("driver tick", 1, { blue: 90, green: 10 });
     await tick("driver tick", 5, { blue: 0, green: 100 });
     await tick("driver tick (promote)", 10, { blue: 0, green: 100 }, "promoted");
@@ -356,12 +371,40 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     if (JSON.stringify(heard) !== JSON.stringify(expected)) failures.push(`notifications: heard ${heard.join(", ")}; expected ${expected.join(", ")}`);
     const history = await store.history(SERVICE);
     const env = { AWS_ENDPOINT_URL: endpoint, AWS_REGION: REHEARSAL_REGION, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing", AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing" };
-    const kept = options.keep ? { endpoint, env, stop: async () => moto?.stop() } : undefined;
+    let kept: Kept | undefined;
+    if (options.keep) {
+      // Releases left in progress for an operator, on the wall clock from here on (issue 36, 3).
+      clock.catchUp();
+      clock.restore();
+      const { outputs } = await pulumiUp(h, sceneConfig(imageModeConfig(SCENE.payments) as { services: Record<string, unknown>[] }), (aws) => options.afterUp?.(++runs, aws));
+      const functionArn = [...h.aws.live.values()].find((r) => r.type === "aws:lambda/function:Function" && r.name === "rollback")?.state.arn;
+      const services = ["payments", "orders", "catalog"];
+      const live = await liveStandIns({
+        cw,
+        prefix: PREFIX,
+        functionArn: String(functionArn),
+        invoke,
+        store,
+        services,
+        driver: createReleaseDriver({ services, store, traffic, cloudwatch: cw, alarmPrefix: PREFIX, logger, notify: { sns: new SNSClient(cfg), topicArn, stack: STACK, steps: false }, now: () => Date.now() }),
+      });
+      let problem: string | undefined = "not stepped";
+      for (let i = 0; i < 8 && problem; i++) {
+        await live.step();
+        problem = sceneProblem(await live.states());
+      }
+      await record("kept: pulumi up #7", `payments ${SCENE.payments} promoted (rollback window open), orders v5.9.0 paused before full, catalog ${SCENE.catalog.version} at 10%`, undefined, () => problem);
+      kept = { endpoint, env, outputs, live, stop: async () => moto?.stop() };
+    }
     return { verdict: failures.length === 0 ? "pass" : "fail", endpoint, timeline, alarmToFlipMs, warnings: [...h.warnings], failures, notifications, history, ...(kept ? { kept } : {}) };
   } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    if (!options.keep) await moto?.stop();
+    clock.restore();
+    // A kept rehearsal's process goes on serving the stack: the deployed function's environment stays.
+    if (!options.keep) {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+      await moto?.stop();
+    }
   }
 }
 

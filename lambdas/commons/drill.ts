@@ -9,7 +9,7 @@
  */
 import { type CloudWatchClient, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import { alarmName } from "../../core/alarms";
-import { Phase, applyEvent, type ReleaseEvent } from "../../core/releaseState";
+import { Phase, applyEvent } from "../../core/releaseState";
 import type { DrillRecord, ReleaseStore } from "./releaseStore";
 import type { Traffic } from "./traffic";
 
@@ -67,17 +67,13 @@ export async function restoreDrill(deps: DrillDeps, service: string, by: string,
   let releasedAgain = false;
   let weights: { blue: number; green: number } | undefined;
   if (rolledBackByDrill && after && drill.candidate) {
+    // The same release goes on (its id, steps and timing), not a new one (issue 36, 3).
     let s = after;
-    const events: ReleaseEvent[] = [
-      { type: "acknowledge", at, by: `${by} (drill)` },
-      { type: "start-release", candidate: drill.candidate, weight: drill.prior[drill.candidate.slot], at, by: `${by} (drill restore)` },
-    ];
-    for (const e of events) {
-      const t = applyEvent(s, e);
-      if (t.kind === "applied") {
-        await deps.store.commit(s.revision, t.state, t.entry);
-        s = t.state;
-      }
+    const t = applyEvent(s, { type: "resume-after-drill", releaseId: rb.releaseId, weight: drill.prior[drill.candidate.slot], at, by: `${by} (drill restore)` });
+    if (t.kind === "refused") return { outcome: "refused", reason: t.reason };
+    if (t.kind === "applied") {
+      await deps.store.commit(s.revision, t.state, t.entry);
+      s = t.state;
     }
     const check = await deps.traffic.checkRouting(service, s.routing);
     if (!check.ok) return { outcome: "refused", reason: `the release was re-recorded but its rule was not put back: ${check.problem}` };

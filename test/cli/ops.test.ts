@@ -61,8 +61,9 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     const t = await runRemedy(["status", "--stack", "test"]);
     // Assess: no escape, BEL, NUL or line break of the reason reaches the terminal.
     assert.doesNotMatch(t.out, /[\u0000-\u0008\u000b-\u001f\u007f]/); // eslint-disable-line no-control-regex
-    assert.equal(t.out.split("\n").length, 4, "one line per service plus header and title");
-    assert.match(t.out, /bad\?\?deploy\? ok/, "the reason first, cut to the 100 columns");
+    const lines = t.out.split("\n");
+    assert.deepEqual(lines.filter((l) => !l.startsWith("  ")).map((l) => l.split(" ")[0]), ["stack", "SERVICE", "orders", "payments"], "no line the reason made looks like a row");
+    assert.match(t.out, /\n {2}last rollback: bad\?\?deploy\? ok/, "the reason first, under its row at 100 columns");
     assert.doesNotMatch(r.out, /\u001b/); // eslint-disable-line no-control-regex
     // JSON keeps the text, escaped by JSON itself.
     const j = JSON.parse((await runRemedy(["status", "--stack", "test", "--json"])).out) as { services: { service: string; lastRollback?: { reason: string } }[] };
@@ -126,10 +127,12 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.ok(result.detectionToFlipSeconds >= 0 && result.detectionToFlipSeconds < 10);
     assert.equal(result.restored, true);
     assert.deepEqual(await world.traffic.currentWeights(world.services.payments.routing), { blue: 90, green: 10 });
+    const before = (await world.store.history("payments")).find((e) => e.action === "start-release")?.releaseId;
     const state = await world.store.get("payments");
     assert.equal(state?.phase, Phase.Releasing);
+    assert.equal(state?.releaseId, before, "the same release goes on: a pipeline's remedy wait still follows it");
     const actions = (await world.store.history("payments")).map((e) => e.action);
-    assert.deepEqual(actions.slice(-3), ["roll-back", "acknowledge", "start-release"], "the drill is in the history");
+    assert.deepEqual(actions.slice(-2), ["roll-back", "resume-after-drill"], "the drill is in the history");
   });
 
   it("drill: fails (exit 1) when nothing flips in time, and refuses a service without a live candidate", async () => {
@@ -341,7 +344,7 @@ describe("cli: recordedTopicProblem (whose topic a direct override pages)", () =
 });
 
 describe("cli: remedy status fits the terminal (issue 36, 6)", () => {
-  it("cuts only the free-text LAST ROLLBACK column, reason first, to the width given", () => {
+  it("keeps the fixed columns, and puts the free text under its row, whole and wrapped, when it would be a stub beside them", () => {
     const row = (service: string, reason: string | null): ServiceStatus => ({
       service,
       phase: reason ? "rolled-back" : "releasing",
@@ -353,13 +356,23 @@ describe("cli: remedy status fits the terminal (issue 36, 6)", () => {
       hotfix: null,
       step: reason ? null : "step 1/2 at 10% until 2026-12-07T10:05:00.000Z",
     });
-    const rows = [row("payments", "checkout errors after v2 (INC-4711): card tokens rejected by the new vault client; rolling back until the vault team confirms"), row("orders", null)];
-    for (const width of [100, 120, 200]) {
-      const lines = formatStatus("prod", rows, false, width).split("\n");
+    const reason = "checkout errors after v2 (INC-4711): card tokens rejected by the new vault client; rolling back until the vault team confirms";
+    const rows = [row("payments", reason), row("orders", null)];
+    for (const width of [80, 100, 120]) {
+      const text = formatStatus("prod", rows, false, width);
+      const lines = text.split("\n");
       assert.ok(lines.every((l) => l.length <= width), `${width}: ${lines.map((l) => l.length).join(", ")}`);
-      assert.match(lines.find((l) => l.startsWith("payments")) ?? "", / {2}checkout err/, "the reason leads the column");
+      assert.match(lines[1], /^SERVICE +PHASE +STABLE +CANDIDATE +BLUE\/GREEN +ALARMS$/, "the fixed columns only");
+      const under = lines.slice(lines.findIndex((l) => l.startsWith("payments")) + 1).filter((l) => l.startsWith("  ")).map((l) => l.trim()).join(" ");
+      assert.ok(under.startsWith(`last rollback: ${reason} (operator:ana as`), `${width}: the reason whole, first: ${under}`);
+      assert.match(lines[lines.findIndex((l) => l.startsWith("orders")) + 1], /^ {2}step: step 1\/2 at 10% until 2026-12-07T10:05:00\.000Z$/);
+      assert.doesNotMatch(text, /hotfix:/, "nothing said where there is nothing");
     }
-    assert.match(formatStatus("prod", rows, false, 400), /rolling back until the vault team confirms \(operator:ana as .*, 2026-12-07T10:00:00\.000Z\)/, "whole when it fits");
+    const wide = formatStatus("prod", rows, false, 400).split("\n");
+    assert.match(wide[1], /^SERVICE .* ALARMS +STEP +LAST ROLLBACK +HOTFIX$/, "beside when it fits");
+    assert.match(wide.join("\n"), /rolling back until the vault team confirms \(operator:ana as .*, 2026-12-07T10:00:00\.000Z\)/, "whole when it fits");
+    const cut = formatStatus("prod", rows, false, 200).split("\n");
+    assert.ok(cut.every((l) => l.length <= 200) && /…/.test(cut.join("\n")) && /STEP/.test(cut[1]), "beside, the longest free text cut when each still gets 30 columns");
   });
 });
 

@@ -18,6 +18,9 @@ import { motoEnv } from "../../cli/rehearsal/moto";
 import { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import { runRemedy } from "../helpers/cli";
 import { useMotoBehindProxy } from "../helpers/faultProxy";
+import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { restoreDrill, startDrill } from "../../lambdas/commons/drill";
+import { alarmActionEvent } from "../helpers/alarmEvents";
 import { PREFIX, capture, clients, createWorld, handlerDeps, startProgressive, type World } from "../helpers/rollbackWorld";
 
 describe("cli: remedy wait, a pipeline's gate", function () {
@@ -130,6 +133,41 @@ describe("cli: remedy wait, a pipeline's gate", function () {
     assert.equal(second.code, WAIT_EXIT.rolledBack, second.out.join("\n"));
     assert.match(second.out[0], /payments: v3 \(green\) at 0%: starting|payments: v3 \(green\) at 10%: step 1\/2/);
     assert.match(second.out.find((l) => /ROLLED-BACK/.test(l)) ?? "", /payments: ROLLED-BACK: aborted at .* by operator:bo: INC-12 latency \(v3 -> v1\)$/);
+  });
+
+  it("keeps waiting through a drill of the waited release: the drill's rollback is not the release's end, its restore resumes the same release (issue 36, 3)", async () => {
+    // Prepare: payments at 10% of a canary.
+    const p = await startProgressive(world, "payments", new Date(T0).toISOString());
+    const d = driver(["payments"]);
+    clock = T0 + 60_000;
+    await d.tick();
+    const h = handlerDeps(env.moto.endpoint, world.topicArn);
+    const deps = { store: world.store, traffic: world.traffic, cloudwatch: clients(env.moto.endpoint).cw, alarmPrefix: PREFIX };
+    let polls = 0;
+
+    // Act: poll 1 sees the step; then a drill forces the alarm and the function rolls back (poll 2
+    // sees that); then the drill restores; then the driver carries the same release to promotion.
+    const r = await run(["payments", "--release", `payments=${p.releaseId}`, "--interval", "1"], async () => {
+      polls++;
+      if (polls === 1) {
+        const started = await startDrill(deps, "payments", "operator:ana", false, Date.now());
+        if (started.outcome !== "started") throw new Error(started.reason);
+        const alarm = (await clients(env.moto.endpoint).cw.send(new DescribeAlarmsCommand({ AlarmNames: [started.drill.alarm] }))).MetricAlarms?.[0];
+        await h.handler(alarmActionEvent(alarm as Parameters<typeof alarmActionEvent>[0]));
+      } else if (polls === 2) {
+        const restored = await restoreDrill(deps, "payments", "operator:ana", new Date().toISOString());
+        assert.equal(restored.outcome === "restored" && restored.releasedAgain, true);
+      } else {
+        clock += 10 * 60_000;
+        await d.tick();
+      }
+    });
+
+    // Assess
+    assert.equal(r.code, WAIT_EXIT.done, r.out.join("\n"));
+    assert.ok(r.out.some((l) => /payments: rolled back by a running remedy drill, whose restore resumes it$/.test(l)), r.out.join("\n"));
+    assert.match(r.out.find((l) => / payments: DONE/.test(l)) ?? "", /DONE: promoted at /);
+    assert.equal((await world.store.get("payments"))?.releaseId, p.releaseId, "the release the wait followed is the one promoted");
   });
 
   it("exits 4 when a release waits for a person (a pause before full), 5 on a timeout, 2 on usage; status --exit-status says the same", async () => {

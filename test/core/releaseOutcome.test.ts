@@ -58,6 +58,24 @@ describe("core/releaseOutcome: how the release a pulumi up started ended", () =>
     assert.equal(releaseOutcome(next.state, id, "promoted", T0, next.history).kind, "rolled-back", "v2's own outcome is still its rollback");
   });
 
+  it("follows a release a drill rolled back and then resumed: the same release, still waiting (issue 36, 3)", () => {
+    const { state, history } = run([
+      start("v2", 0),
+      { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by: "release-driver" },
+      { type: "roll-back", failedSlot: Slot.Green, observedAt: at(2), reason: "remedy drill by operator:ana: forced ALARM", at: at(2), by: "remedy-prod/payments/green/error-rate" },
+    ]);
+    const id = state.releaseId as string;
+    assert.equal(releaseOutcome(state, id, "promoted", T0).kind, "rolled-back", "during the drill, a rollback");
+    const t = applyEvent(state, { type: "resume-after-drill", releaseId: id, weight: 10, at: at(3), by: "operator:ana (drill restore)" });
+    assert.equal(t.kind, "applied");
+    assert.deepEqual([t.state.phase, t.state.releaseId, t.state.progress?.stepIndex, t.state.weights.green], ["releasing", id, 0, 10], "the same release at its step and weight");
+    assert.deepEqual(releaseOutcome(t.state, id, "promoted", T0, history), { kind: "waiting", detail: "v2 (green) at 10%: step 1/2" });
+    // Only that release, only rolled back, only to a weight above 0.
+    assert.equal(applyEvent(state, { type: "resume-after-drill", releaseId: "green:v9:1", weight: 10, at: at(3), by: "x" }).kind, "unchanged");
+    assert.equal(applyEvent(t.state, { type: "resume-after-drill", releaseId: id, weight: 10, at: at(4), by: "x" }).kind, "unchanged");
+    assert.match(JSON.stringify(applyEvent(state, { type: "resume-after-drill", releaseId: id, weight: 0, at: at(3), by: "x" })), /"refused".*weight must be an integer 1\.\.100, got 0/);
+  });
+
   it("holds for a person: a pause step, a failed pre-traffic check, manual weights, a replacement before promotion", () => {
     const paused = run([start("v2", 0, { progressive: { strategy: normalizeStrategy({ kind: "canary", weight: 10, minutes: 5, bakeMinutes: 10, pauseBeforeFull: true }), rollbackWindowMinutes: 0 } }), { type: "advance-step", stepIndex: 0, weight: 10, at: at(1), by: "release-driver" }, { type: "advance-step", stepIndex: 1, weight: 10, at: at(6), by: "release-driver" }]).state;
     assert.match(releaseOutcome(paused, paused.releaseId as string, "promoted", T0).detail, /paused: canary at 10% done; waiting for remedy promote; remedy promote payments moves it on/);

@@ -66,6 +66,13 @@ const eventArb: fc.Arbitrary<ReleaseEvent> = fc.oneof(
   }),
   fc.record({ type: fc.constant("acknowledge" as const), at: timeArb, by: fc.constant("operator:ana") }),
   fc.record({
+    type: fc.constant("resume-after-drill" as const),
+    releaseId: fc.tuple(slotArb, versionArb, fc.integer({ min: 1, max: 12 })).map(([slot, v, rev]) => `${slot}:${v}:${rev}`),
+    weight: fc.constantFrom(0, 10, 50),
+    at: timeArb,
+    by: fc.constant("operator:ana (drill restore)"),
+  }),
+  fc.record({
     type: fc.constant("start-release" as const),
     candidate: fc.record({ slot: slotArb, version: versionArb }),
     weight: fc.constant(0),
@@ -211,6 +218,26 @@ describe("core/releaseState: transitions (properties)", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("records times that never go back, whatever clocks the events came from (issue 36, 5)", () => {
+    let backwards = 0;
+    fc.assert(
+      fc.property(slotArb, fc.array(eventArb, { maxLength: 20 }), (slot, events) => {
+        let s = fresh(slot);
+        for (const e of events) {
+          const t = applyEvent(s, e);
+          if (t.kind === "applied") {
+            if (Date.parse(e.at) < Date.parse(s.updatedAt)) backwards++;
+            assert.equal(t.entry.at, t.state.updatedAt);
+            assert.equal(Date.parse(t.entry.at), Math.max(Date.parse(e.at), Date.parse(s.updatedAt)), "the event's time, or the last change's when the event's is earlier");
+          }
+          s = t.state;
+        }
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+    assert.ok(backwards > 0, "the generator reaches an event stamped before the last change");
   });
 
   it("ends every applied rollback with 100% on the previous stable version", () => {

@@ -120,6 +120,17 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
     assert.ok(result.timeline.every((e, i) => i === 0 || e.elapsedMs >= result.timeline[i - 1].elapsedMs));
   });
 
+  it("records times that run forward on one clock for every actor, with the driver's minutes between its steps, and none ahead of now (issue 36, 5)", () => {
+    const times = result.history.map((h) => Date.parse(h.at));
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] >= times[i - 1], `revision ${result.history[i].revision} at ${result.history[i].at} is before ${result.history[i - 1].at}`);
+    assert.ok(times[times.length - 1] <= Date.now(), "the simulated clock ends by the wall clock");
+    // The canary's steps: +5 min to 100%, +10 min baked (whatever the machine's speed).
+    const v233 = result.history.filter((h) => h.releaseId?.includes("v2.3.3"));
+    const gap = (a: string, b: string) => (Date.parse(v233.find((h) => h.summary.includes(b))?.at ?? "") - Date.parse(v233.find((h) => h.summary.includes(a))?.at ?? "")) / 60_000;
+    assert.ok(Math.abs(gap("step 1/2: 10%", "at 100%: baking") - 5) < 0.5, String(gap("step 1/2: 10%", "at 100%: baking")));
+    assert.ok(Math.abs(gap("at 100%: baking", "promote v2.3.3") - 10) < 0.5);
+  });
+
   it("flips within the handler's first ModifyRule, and says so", () => {
     assert.ok(result.alarmToFlipMs !== null && result.alarmToFlipMs > 0 && result.alarmToFlipMs < 5_000, String(result.alarmToFlipMs));
     assert.match(result.timeline[2].change, /^rolled-back: Threshold Crossed/);

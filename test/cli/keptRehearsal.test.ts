@@ -38,7 +38,8 @@ describe("remedy rehearse --keep: every command its banner and docs/cli.md name,
     fs.mkdirSync(path.join(tmp, "state"));
     fs.mkdirSync(work);
     const base = { ...withoutAws(), TMPDIR: path.join(tmp, "state") };
-    keeper = spawn(process.execPath, [REMEDY, "rehearse", "--keep"], { env: base, stdio: ["ignore", "pipe", "pipe"] });
+    // From another directory: the bundle finds the repository's stack file and Lambda sources itself.
+    keeper = spawn(process.execPath, [REMEDY, "rehearse", "--keep"], { cwd: work, env: base, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     keeper.stdout?.on("data", (d: Buffer) => (out += d.toString()));
     keeper.stderr?.on("data", (d: Buffer) => (banner += d.toString()));
@@ -59,12 +60,10 @@ describe("remedy rehearse --keep: every command its banner and docs/cli.md name,
     fs.copyFileSync(outputs, path.join(work, "outputs.json"));
   });
 
+  const stop = () => spawnSync(process.execPath, [REMEDY, "rehearse", "--stop"], { env: { ...withoutAws(), TMPDIR: path.join(tmp, "state") }, encoding: "utf8" });
   after(async () => {
-    if (keeper && keeper.exitCode === null) {
-      const r = spawnSync(process.execPath, [REMEDY, "rehearse", "--stop"], { env: { ...withoutAws(), TMPDIR: path.join(tmp, "state") }, encoding: "utf8" });
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal(await exited, 0, banner);
-    }
+    if (keeper && keeper.exitCode === null) stop();
+    await exited;
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -143,6 +142,23 @@ describe("remedy rehearse --keep: every command its banner and docs/cli.md name,
       assert.match(r.out, /catalog {2}rolled-back/);
       assert.match(r.out, /catalog \(stack prod\): rolled-back/, "status <service> on failure");
       assert.match(r.out, /catalog: \d+ changes[\s\S]*roll-back[\s\S]*release aborted: trying abort/, `history on failure, with the reason:\n${r.out}`);
+    });
+  });
+
+  // Last: mocha runs a suite's own tests before its nested suites, so this is a suite too.
+  describe("remedy rehearse --stop", () => {
+    it("ends it: the keeper stops the emulator, and a second --stop finds none", async () => {
+      const r = stop();
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /asked the kept rehearsal \(pid \d+, http:\/\/127\.0\.0\.1:\d+\) to stop/);
+      assert.equal(await exited, 0, banner);
+      assert.match(banner, /remedy rehearse: stopped the emulator/);
+      const again = stop();
+      assert.deepEqual([again.status, /no kept rehearsal/.test(again.stderr)], [2, true]);
+      // The exports still set: commands say the rehearsal is gone (issue 36, 10).
+      const gone = runCommand("remedy status", work, env);
+      assert.equal(gone.code, 2);
+      assert.match(gone.output.join("\n"), /rehearse/);
     });
   });
 });

@@ -4,7 +4,7 @@
  * that name the variable, `--version`. No wall-clock limits: a loaded machine only makes it slower.
  */
 import { strict as assert } from "node:assert";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -122,33 +122,27 @@ describe("cli: remedy as a process", function () {
     }
   });
 
-  it("runs the rehearsal from the bundle and keeps the stack running for the operator commands with --keep, until remedy rehearse --stop", async () => {
-    // Act: the keeper in the background (from dist/, it must find the repository's stack file
-    // and Lambda sources); wait for it to say what to export.
-    const keeper = spawn(process.execPath, [REMEDY, "rehearse", "--keep"], { cwd: os.tmpdir(), env: { ...bareEnv(dir), PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    keeper.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => keeper.once("exit", (code) => r(code)));
-    let stdout = "";
-    keeper.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    while (!/Ctrl-C here/.test(stderr)) {
-      if (keeper.exitCode !== null) assert.fail(`the keeper exited ${keeper.exitCode}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
+  it("is on PATH after npm link, as docs/cli.md says: a link to this checkout's cli/remedy.js, the same program (issue 36, 11)", () => {
+    // Prepare: npm's global directory is the test's own (npm_config_prefix), as ~/.local would be.
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-link-"));
+    try {
+      // Act
+      const link = spawnSync("npm", ["link", "--no-audit", "--no-fund"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, npm_config_prefix: prefix } });
+      const version = spawnSync("remedy", ["--version"], { encoding: "utf8", env: { ...process.env, PATH: `${path.join(prefix, "bin")}:${process.env.PATH ?? ""}` } });
+      // Assess
+      assert.equal(link.status, 0, link.stderr);
+      assert.equal(fs.realpathSync(path.join(prefix, "bin", "remedy")), fs.realpathSync(REMEDY));
+      assert.equal(version.status, 0, version.stderr);
+      assert.equal(version.stdout, execFileSync(process.execPath, [REMEDY, "--version"], { encoding: "utf8" }));
+    } finally {
+      fs.rmSync(prefix, { recursive: true, force: true });
     }
-    const env = Object.fromEntries([...stderr.matchAll(/export (\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
-    const status = spawnSync(process.execPath, [REMEDY, "status", "payments", "--json"], { env: { ...bareEnv(dir), ...env }, encoding: "utf8" });
-    const history = spawnSync(process.execPath, [REMEDY, "history", "payments", "--limit", "3"], { env: { ...bareEnv(dir), ...env }, encoding: "utf8" });
-    const stop = spawnSync(process.execPath, [REMEDY, "rehearse", "--stop"], { encoding: "utf8" });
-    // Assess
-    assert.equal(status.status, 0, status.stderr);
-    assert.equal((JSON.parse(status.stdout) as { phase: string }).phase, "rolled-back");
-    assert.match(history.stdout, /^payments: 3 changes \(the newest of \d+; --limit for more\), oldest first\n/);
-    assert.equal(stop.status, 0, stop.stderr);
-    assert.equal(await exited, 0);
-    assert.match(stdout, /\nverdict: PASS\n/);
-    assert.match(stderr, /remedy rehearse: stopped the emulator/);
-    const again = spawnSync(process.execPath, [REMEDY, "rehearse", "--stop"], { encoding: "utf8" });
-    assert.deepEqual([again.status, /no kept rehearsal/.test(again.stderr)], [2, true]);
+  });
+
+  it("is run as `remedy` in the docs' examples, not through npx (about 1 s more per command)", () => {
+    const docs = ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).map((f) => path.join("docs", f))].filter((f) => f.endsWith(".md"));
+    const offenders = docs.flatMap((f) => [...fs.readFileSync(path.join(ROOT, f), "utf8").matchAll(/```[^\n]*\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n").filter((l) => /npx (--no-install )?remedy/.test(l)).map((l) => `${f}: ${l}`)));
+    assert.deepEqual(offenders, []);
   });
 
   it("prints its version", () => {

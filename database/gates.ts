@@ -51,18 +51,24 @@ export function columnMatches(pattern: string, column: string): boolean {
 }
 
 
+/** A column a contract makes NOT NULL (`column`), and a column whose NULLs reach it (`via`: a rename's old column, through the dual-write trigger). */
+export interface NotNullChange {
+  readonly column: string;
+  readonly via?: string;
+}
+
 /**
  * Columns (`table.column`) a phase adds and removes, and those its contract makes NOT NULL
- * (`notNull`, with the old column of a rename whose NULLs the trigger would copy across).
+ * (`notNull`; a rename's old column is there too, `via` it, since the trigger copies its NULLs across).
  */
-export function columnChanges(plan: MigrationPlan, phase: MigrationPhase): { added: string[]; removed: string[]; notNull: string[] } {
+export function columnChanges(plan: MigrationPlan, phase: MigrationPhase): { added: string[]; removed: string[]; notNull: NotNullChange[] } {
   const added: string[] = [];
   const removed: string[] = [];
-  const notNull: string[] = [];
+  const notNull: NotNullChange[] = [];
   for (const o of plan.operations) {
     if (phase !== "contract") break;
-    if (o.op === "setNotNull") notNull.push(`${o.table}.${o.column}`);
-    if (o.op === "renameColumn" && o.notNull) notNull.push(`${o.table}.${o.to}`, `${o.table}.${o.from}`);
+    if (o.op === "setNotNull") notNull.push({ column: `${o.table}.${o.column}` });
+    if (o.op === "renameColumn" && o.notNull) notNull.push({ column: `${o.table}.${o.to}` }, { column: `${o.table}.${o.to}`, via: `${o.table}.${o.from}` });
   }
   for (const o of plan.operations) {
     if (o.op === "addColumn" && phase === "expand") added.push(`${o.table}.${o.column}`);
@@ -102,7 +108,10 @@ export interface VersionUsage {
 export function checkContract(plan: MigrationPlan, window: readonly VersionUsage[]): string[] {
   const { removed, notNull } = columnChanges(plan, "contract");
   const who = (v: VersionUsage) => `${v.service} ${v.version} (${v.role})`;
-  const nullWriters = notNull.flatMap((col) => {
+  const nullWriters = notNull.flatMap(({ column, via }) => {
+    // The column versions write (a rename's old column: the trigger copies its NULLs into the new one).
+    const col = via ?? column;
+    const it = via ? `${via} (the dual-write trigger copies it into ${column})` : "it";
     // Fail closed: a version that uses the column and does not say whether it writes NULL there
     // might, and would fail on every such write after a rollback.
     const undeclared = window.filter((v) => v.writesNull === undefined && v.columns.some((c) => columnMatches(col, c)));
@@ -111,13 +120,13 @@ export function checkContract(plan: MigrationPlan, window: readonly VersionUsage
       ...(undeclared.length === 0
         ? []
         : [
-            `contract of ${plan.id} makes ${col} NOT NULL, but ${undeclared.map(who).join(", ")} use${undeclared.length === 1 ? "s" : ""} it without saying whether ${undeclared.length === 1 ? "it writes" : "they write"} NULL there; ` +
+            `contract of ${plan.id} makes ${column} NOT NULL, but ${undeclared.map(who).join(", ")} use${undeclared.length === 1 ? "s" : ""} ${it} without saying whether ${undeclared.length === 1 ? "it writes" : "they write"} NULL there; ` +
               `set database.writesNull for ${undeclared.map((v) => `"${v.version}"`).join(", ")} (the columns that version may write NULL to, [] if none; in a --window file: writesNull) and run the contract again`,
           ]),
       ...(writers.length === 0
         ? []
         : [
-            `contract of ${plan.id} makes ${col} NOT NULL, but ${writers.map(who).join(", ")} may write NULL to it and would fail on every such write after a rollback; ` +
+            `contract of ${plan.id} makes ${column} NOT NULL, but ${writers.map(who).join(", ")} may write NULL to ${it} and would fail on every such write after a rollback; ` +
               "wait until no version in the rollback window writes NULL there (database.writesNull)",
           ]),
     ];

@@ -52,18 +52,29 @@ export async function migrateCommand(argv: readonly string[], json: boolean, out
       if (json) out("[]");
       return 0;
     }
-    if (sub === "plan" && !url) {
-      const view = plans.map((p) => ({ id: p.id, description: p.description, phases: Object.fromEntries(PHASES.map((ph) => [ph, phaseSteps(p, ph).map((s) => s.description)])) }));
-      out(json ? JSON.stringify(view, null, 2) : view.map((p) => [`${p.id}: ${p.description}`, ...PHASES.map((ph) => `  ${ph}: ${p.phases[ph].join("; ") || "(nothing)"}`)].join("\n")).join("\n"));
+    const runnerFor = (connectionString: string) => {
+      pool = new Pool({ connectionString, max: 4 });
+      return new MigrationRunner(pool, plans, {
+        ...settings,
+        onNote: (m) => err(`remedy migrate: ${m}`),
+        onProgress: (p) => err(`${p.migration} ${p.step}: ${p.done}/${p.total} rows (${p.total ? Math.floor((100 * p.done) / p.total) : 100}%), ${p.rowsPerSecond} rows/s`),
+      });
+    };
+    if (sub === "plan") {
+      // Every plan's phases and steps; with DATABASE_URL, also where each phase stands there (issue 36, 9).
+      const status = url ? await runnerFor(url).status() : undefined;
+      const where = (key: string) => (!status ? undefined : status.applied.includes(key) ? "applied" : status.interrupted.some((i) => i.startsWith(key)) ? "interrupted" : "pending");
+      const view = plans.map((p) => ({
+        id: p.id,
+        description: p.description,
+        phases: Object.fromEntries(PHASES.map((ph) => [ph, phaseSteps(p, ph).map((s) => s.description)])),
+        ...(status ? { status: Object.fromEntries(PHASES.map((ph) => [ph, where(`${p.id}:${ph}`)])) } : {}),
+      }));
+      out(json ? JSON.stringify(view, null, 2) : view.map((p) => [`${p.id}: ${p.description}`, ...PHASES.map((ph) => `  ${ph}${p.status ? ` (${p.status[ph]})` : ""}: ${p.phases[ph].join("; ") || "(nothing)"}`)].join("\n")).join("\n"));
       return 0;
     }
     if (!url) throw new InputError("DATABASE_URL is not set (postgres://user@host:5432/db)");
-    pool = new Pool({ connectionString: url, max: 4 });
-    const runner = new MigrationRunner(pool, plans, {
-      ...settings,
-      onNote: (m) => err(`remedy migrate: ${m}`),
-      onProgress: (p) => err(`${p.migration} ${p.step}: ${p.done}/${p.total} rows (${p.total ? Math.floor((100 * p.done) / p.total) : 100}%), ${p.rowsPerSecond} rows/s`),
-    });
+    const runner = runnerFor(url);
     if (sub === "apply") {
       await runner.apply(planId, phase as MigrationPhase, readWindow(parsed.values.window as string | undefined));
     }

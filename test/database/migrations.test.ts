@@ -59,7 +59,7 @@ describe("database/plan: expand/contract plans", () => {
       "drop payments.legacy",
     ]);
     assert.deepEqual(columnChanges(plan, "expand"), { added: ["payments.note", "payments.amount_minor"], removed: [], notNull: [] });
-    assert.deepEqual(columnChanges(plan, "contract"), { added: [], removed: ["payments.amount", "payments.legacy"], notNull: ["payments.amount_minor", "payments.amount", "payments.currency"] });
+    assert.deepEqual(columnChanges(plan, "contract"), { added: [], removed: ["payments.amount", "payments.legacy"], notNull: [{ column: "payments.amount_minor" }, { column: "payments.amount_minor", via: "payments.amount" }, { column: "payments.currency" }] });
   });
 
   it("derives unique object names within PostgreSQL's 63 characters, however long the identifiers", () => {
@@ -154,9 +154,10 @@ describe("database/plan: expand/contract plans", () => {
     ]);
     // Writing NULL into the old column of a NOT NULL rename counts too: the trigger copies it across.
     const old: VersionUsage = { service: "payments", version: "v2.3.0", role: "previous", columns: [], writesNull: ["payments.amount"] };
-    assert.match(checkContract(plan, [old])[0] ?? "", /makes payments\.amount NOT NULL, but payments v2\.3\.0 \(previous\) may write NULL/);
+    // The message names the column made NOT NULL and the one the version writes (issue 36, 9).
+    assert.match(checkContract(plan, [old])[0] ?? "", /makes payments\.amount_minor NOT NULL, but payments v2\.3\.0 \(previous\) may write NULL to payments\.amount \(the dual-write trigger copies it into payments\.amount_minor\) and would fail/);
     assert.deepEqual(checkContract(plan, [window[0]]), []);
-    assert.deepEqual(columnChanges(plan, "contract").notNull, ["payments.amount_minor", "payments.amount", "payments.currency"]);
+    assert.deepEqual(columnChanges(plan, "contract").notNull, [{ column: "payments.amount_minor" }, { column: "payments.amount_minor", via: "payments.amount" }, { column: "payments.currency" }]);
   });
 
   it("refuses a release whose candidate or rollback target needs a column the live schema lacks", () => {
@@ -175,7 +176,7 @@ describe("database/plan: expand/contract plans", () => {
     assert.deepEqual(checkContract(plan, [{ ...silent, writesNull: [] }]), [], "declared: writes no NULL");
     assert.deepEqual(checkContract(plan, [{ ...silent, columns: ["payments.note"] }]), [], "does not use it: nothing to say");
     // The old column of a NOT NULL rename counts: the trigger copies its NULLs across.
-    assert.match(checkContract(plan, [{ ...silent, columns: ["payments.amount"] }]).join("\n"), /makes payments\.amount NOT NULL, but payments v2\.3\.9 \(previous\) uses it without saying/);
+    assert.match(checkContract(plan, [{ ...silent, columns: ["payments.amount"] }]).join("\n"), /makes payments\.amount_minor NOT NULL, but payments v2\.3\.9 \(previous\) uses payments\.amount \(the dual-write trigger copies it into payments\.amount_minor\) without saying/);
   });
 
   it("reads every PostgreSQL string constant form exactly and renders it so no quoting around it can be ended", () => {

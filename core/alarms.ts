@@ -108,6 +108,23 @@ export function parseAlarmName(prefix: string, name: string): ParsedAlarmName | 
 }
 
 /**
+ * How people see an alarm, the same in `history`, `status` and the history page (issue 36, 10):
+ * `<slot>/<kind>`, a custom alarm by the name its config gives it (`custom-` only marks it in the
+ * CloudWatch name). `byOrName` is an alarm name (`<prefix>/<service>/<slot>/<kind>`, as a release
+ * record's `by` holds it) or `<slot>/<kind>`; anything else comes back as it is.
+ */
+export function alarmDisplayName(byOrName: string): string {
+  const m = /^(?:[^/\s]+\/[^/\s]+\/)?(blue|green)\/([a-z0-9-]+)$/.exec(byOrName);
+  return m ? `${m[1]}/${m[2].replace(/^custom-/, "")}` : byOrName;
+}
+
+/** Who made a change, as people see it: an alarm as `alarm <slot>/<kind>` ({@link alarmDisplayName}), anyone else as recorded. */
+export function actorDisplayName(by: string): string {
+  const shown = alarmDisplayName(by);
+  return shown === by ? by : `alarm ${shown}`;
+}
+
+/**
  * The `LoadBalancer` metric dimension (`app/<name>/<id>`) from a load balancer or listener ARN.
  * Works for adopted listeners too, so no lookup of the load balancer is needed.
  */

@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { actorDisplayName } from "../../core/alarms";
 import type { HistoryEntry } from "../../core/releaseState";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { printable } from "../../lambdas/commons/text";
@@ -31,11 +32,8 @@ export const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/,
 function who(by: string): string {
   const op = /^operator:([^ ]+) as arn:aws[a-z-]*:(?:sts|iam)::\d+:(?:assumed-role|role|user)\/([^/\s]+)/.exec(by);
   if (op) return `${op[1]} (${op[2]})`;
-  // An alarm records its name, `<prefix>/<service>/<slot>/<kind>`.
-  const alarm = /^(?:alarm )?[^/\s]+\/[^/\s]+\/(blue|green)\/([a-z0-9-]+)$/.exec(by);
-  // A custom alarm shows its own name (`custom-` only marks it in the alarm's name).
-  if (alarm) return `alarm ${alarm[1]}/${alarm[2].replace(/^custom-/, "")}`;
-  return by;
+  // An alarm records its name, `<prefix>/<service>/<slot>/<kind>`: shown as everywhere else.
+  return actorDisplayName(by);
 }
 
 /** Words of `text` in lines of at most `width` (a word longer than that is cut). */

@@ -23,7 +23,7 @@ import * as os from "node:os";
 import { Writable } from "node:stream";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
-import { parseAlarmName } from "../../core/alarms";
+import { actorDisplayName, alarmDisplayName, parseAlarmName } from "../../core/alarms";
 import { Phase, overrideReason, rollbackWindowEnd, type ReleaseState } from "../../core/releaseState";
 import type { SlotWeights } from "../../core/weights";
 import { redirectOutput } from "../../lambdas/commons/powertools";
@@ -187,7 +187,7 @@ export async function gatherStatus(store: ReleaseStore, cw: CloudWatchClient, pr
       stable: `${s.stable.version} (${s.stable.slot})`,
       candidate: s.candidate ? `${s.candidate.version} (${s.candidate.slot})` : null,
       weights: s.weights,
-      alarms: { firing: mine.filter((a) => a.StateValue === "ALARM").map((a) => (a.AlarmName ?? "").slice(prefix.length + 1)), total: mine.length },
+      alarms: { firing: mine.filter((a) => a.StateValue === "ALARM").map((a) => alarmDisplayName(a.AlarmName ?? "")), total: mine.length },
       lastRollback: s.lastRollback ? { at: s.lastRollback.at, by: s.lastRollback.by, reason: s.lastRollback.reason } : null,
       hotfix: hotfixes.get(s.service) ?? null,
       step: describeProgress(s),
@@ -235,7 +235,7 @@ export function formatStatus(stack: string, rows: readonly ServiceStatus[], colo
   const free = rows.map((r) => [
     p(r.step ?? "-"),
     // Why first: what a person reads first.
-    r.lastRollback ? p(`${r.lastRollback.reason} (${r.lastRollback.by}, ${r.lastRollback.at})`) : "-",
+    r.lastRollback ? p(`${r.lastRollback.reason} (${actorDisplayName(r.lastRollback.by)}, ${r.lastRollback.at})`) : "-",
     r.hotfix ? paint(color, 35, p(`hotfix until ${r.hotfix}`)) : "-",
   ]);
   const fixedHeader = ["SERVICE", "PHASE", "STABLE", "CANDIDATE", "BLUE/GREEN", "ALARMS"];

@@ -5,7 +5,7 @@
  * the rollback window, and the last rollback.
  */
 import { type CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
-import { parseAlarmName } from "../../core/alarms";
+import { parseAlarmName, actorDisplayName, alarmDisplayName } from "../../core/alarms";
 import { Phase, type HistoryEntry, type ReleaseState, rollbackWindowEnd } from "../../core/releaseState";
 import type { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { printable } from "../../lambdas/commons/text";
@@ -170,12 +170,13 @@ export function formatServiceDetail(d: ServiceDetail, now: number = Date.now(), 
   }
   if (d.alarms.length === 0) add("alarms", "none found (run pulumi up with this version of remedy)");
   // The name column fits the longest name (custom ones run to 53 characters) and a space.
-  const nameWidth = Math.max(24, ...d.alarms.map((a) => a.slot.length + a.kind.length + 2));
-  d.alarms.forEach((a, i) => add(i === 0 ? "alarms" : "", a.state === "OK" ? "" : a.reason, `${`${a.slot}/${a.kind}`.padEnd(nameWidth)}${a.state.padEnd(18)}`));
+  const shown = (a: { slot: string; kind: string }) => alarmDisplayName(`${a.slot}/${a.kind}`);
+  const nameWidth = Math.max(24, ...d.alarms.map((a) => shown(a).length + 1));
+  d.alarms.forEach((a, i) => add(i === 0 ? "alarms" : "", a.state === "OK" ? "" : a.reason, `${shown(a).padEnd(nameWidth)}${a.state.padEnd(18)}`));
   if (d.rollbackWindow) {
     const w = d.rollbackWindow;
     add("rollback to", w.retiredAt ? `${w.previous}: scaled to 0 at ${t(w.retiredAt)}` : w.endsAt && Date.parse(w.endsAt) > now ? `${w.previous}: warm, automatic rollback target until ${t(w.endsAt)}` : `${w.previous}: window over${w.endsAt ? ` at ${t(w.endsAt)}` : ""}, scale-down pending`);
   }
-  if (d.lastRollback) add("last rollback", `${t(d.lastRollback.at)} ${d.lastRollback.from} -> ${d.lastRollback.to} by ${d.lastRollback.by}: ${d.lastRollback.reason}`);
+  if (d.lastRollback) add("last rollback", `${t(d.lastRollback.at)} ${d.lastRollback.from} -> ${d.lastRollback.to} by ${actorDisplayName(d.lastRollback.by)}: ${d.lastRollback.reason}`);
   return lines.join("\n");
 }

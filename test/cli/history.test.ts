@@ -7,7 +7,10 @@ import type { HistoryEntry } from "../../core/releaseState";
 import { formatHistory, wrap } from "../../cli/commands/history";
 import { runRemedy } from "../helpers/cli";
 import { useMoto } from "../helpers/moto";
-import { TABLE, clientConfig, createWorld } from "../helpers/rollbackWorld";
+import { PREFIX, TABLE, clientConfig, clients, createWorld, putBareAlarm } from "../helpers/rollbackWorld";
+import { SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import { applyEvent } from "../../core/releaseState";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -53,6 +56,38 @@ describe("cli: remedy history", function () {
     assert.ok(lines.slice(lines.indexOf(row) + 1).every((l) => l.slice(0, what).trim() === ""), `continuation lines start under WHAT:\n${t.out}`);
     const text = lines.slice(lines.indexOf(row)).map((l) => l.slice(what)).join(" ").replace(/\s+/g, " ");
     assert.ok(text.includes(reason), `${reason}\n${text}`);
+  });
+
+  it("names a custom alarm the same in history, status (overview and detail) and the page: blue/green slot and the name its config gives it (issue 36, 10)", async () => {
+    // Prepare: payments' custom alarm `checkout-errors` (CloudWatch name remedy-test/payments/green/custom-checkout-errors) fires, and its rollback is recorded as the function records it.
+    const name = `${PREFIX}/payments/green/custom-checkout-errors`;
+    const c = clients(suite.moto.endpoint);
+    await putBareAlarm(c.cw, name);
+    await c.cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: "ALARM", StateReason: "Threshold Crossed: checkout errors 9 > 5" }));
+    const store = new ReleaseStore(new DynamoDBClient(clientConfig(suite.moto.endpoint)), TABLE);
+    const before = await store.get("payments");
+    if (!before) throw new Error("no state");
+    const at = new Date(Date.parse(before.updatedAt) + 60_000).toISOString();
+    const t = applyEvent(before, { type: "roll-back", failedSlot: "green", observedAt: at, reason: "Threshold Crossed: checkout errors 9 > 5", at, by: name });
+    if (t.kind !== "applied") throw new Error(t.reason);
+    await store.commit(before.revision, t.state, t.entry);
+    const html = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "remedy-names-")), "p.html");
+    // Act
+    const shown = [
+      (await runRemedy(["history", "payments", "--stack", "test"])).out,
+      (await runRemedy(["status", "--stack", "test"])).out,
+      (await runRemedy(["status", "payments", "--stack", "test"])).out,
+      ((await runRemedy(["history", "payments", "--stack", "test", "--html", html])).code, fs.readFileSync(html, "utf8")),
+    ];
+    // Assess: each says green/checkout-errors (an actor: "alarm green/checkout-errors"), none custom-checkout-errors.
+    const [history, overview, detail, page] = shown;
+    assert.match(history, /alarm green\/checkout-errors/);
+    assert.match(overview, /ALARM green\/checkout-errors/);
+    assert.match(overview.replace(/\s+/g, " "), /\(alarm green\/checkout-errors, /);
+    assert.match(detail, /^ {16}green\/checkout-errors +ALARM +Threshold Crossed: checkout errors 9 > 5$/m);
+    assert.match(detail, /by alarm green\/checkout-errors: Threshold Crossed/);
+    assert.match(page, /by <strong>alarm green\/checkout-errors<\/strong>/);
+    for (const text of shown) assert.doesNotMatch(text, /custom-checkout-errors/);
   });
 
   it("keeps the newest --limit changes and says how many there are", async () => {

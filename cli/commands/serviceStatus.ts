@@ -172,7 +172,7 @@ export function formatServiceDetail(d: ServiceDetail, now: number = Date.now(), 
   // The name column fits the longest name (custom ones run to 53 characters) and a space.
   const shown = (a: { slot: string; kind: string }) => alarmDisplayName(`${a.slot}/${a.kind}`);
   const nameWidth = Math.max(24, ...d.alarms.map((a) => shown(a).length + 1));
-  d.alarms.forEach((a, i) => add(i === 0 ? "alarms" : "", a.state === "OK" ? "" : a.reason, `${shown(a).padEnd(nameWidth)}${a.state.padEnd(18)}`));
+  [...d.alarms].sort((a, b) => shown(a).localeCompare(shown(b))).forEach((a, i) => add(i === 0 ? "alarms" : "", a.state === "OK" ? "" : a.reason, `${shown(a).padEnd(nameWidth)}${a.state.padEnd(18)}`));
   if (d.rollbackWindow) {
     const w = d.rollbackWindow;
     add("rollback to", w.retiredAt ? `${w.previous}: scaled to 0 at ${t(w.retiredAt)}` : w.endsAt && Date.parse(w.endsAt) > now ? `${w.previous}: warm, automatic rollback target until ${t(w.endsAt)}` : `${w.previous}: window over${w.endsAt ? ` at ${t(w.endsAt)}` : ""}, scale-down pending`);

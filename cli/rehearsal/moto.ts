@@ -5,7 +5,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/client-ec2";
-import * as net from "node:net";
+import { freePort } from "../../database/throwaway";
+
+export { freePort };
 
 export interface MotoServer {
   /** `http://127.0.0.1:<port>`: give it to SDK clients as `endpoint` or `AWS_ENDPOINT_URL`. */
@@ -28,18 +30,6 @@ export function motoEnv(endpoint: string, region = "eu-west-1"): Record<string, 
 }
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The moto_server binary, checked runnable. @throws naming the install command. */
 export function motoBinary(): string {

@@ -41,14 +41,14 @@ describe("cli: remedy status / rollback / drill against moto", function () {
     assert.equal(status.stack, "test");
     assert.deepEqual(status.services.map((s) => [s.service, s.phase, s.stable, s.candidate, s.weights, s.alarms]), [
       ["orders", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: [], total: 8 }],
-      ["payments", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: ["payments/green/latency-p99"], total: 8 }],
+      ["payments", "releasing", "v1 (blue)", "v2 (green)", { blue: 90, green: 10 }, { firing: ["green/latency-p99"], total: 8 }],
     ]);
     const t = await runRemedy(["status", "--stack", "test"]);
     const lines = t.out.split("\n").slice(1);
     const col = (line: string, text: string) => line.indexOf(text);
     assert.equal(col(lines[0], "PHASE"), col(lines[1], "releasing"));
     assert.equal(col(lines[0], "ALARMS"), col(lines[1], "ok (8)"));
-    assert.equal(col(lines[0], "ALARMS"), col(lines[2], "ALARM payments"));
+    assert.equal(col(lines[0], "ALARMS"), col(lines[2], "ALARM green/latency-p99"));
     assert.doesNotMatch(t.out, ANSI, "plain when not a TTY");
   });
 

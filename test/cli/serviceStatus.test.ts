@@ -16,7 +16,8 @@ describe("cli: remedy status <service>", function () {
   let world: World;
 
   beforeEach(async () => {
-    world = await createWorld(suite.moto.endpoint, ["payments", "orders"]);
+    // Recorded before the events below (2026-12-01): history never goes back in time (core/releaseState.ts).
+    world = await createWorld(suite.moto.endpoint, ["payments", "orders"], 10, { recordedAt: Date.UTC(2026, 10, 30) });
   });
 
   /** Applies `events` to payments' recorded state, committing each as the writers would. */

@@ -140,8 +140,10 @@ describe("custom and relative alarms: roll back, gate the driver and show in sta
     const kinds = detail?.alarms.filter((a) => a.slot === "green").map((a) => a.kind);
     assert.deepEqual(kinds, ["connection-errors", "custom-checkout-errors", "custom-queue-age", "error-rate", "error-rate-vs-stable", "latency-p99", "unhealthy-hosts"]);
     const text = formatServiceDetail(detail as NonNullable<typeof detail>);
-    assert.match(text, /\n {16}green\/custom-checkout-errors ALARM {13}Threshold Crossed: 2 out of/);
-    assert.match(text, /blue\/connection-errors {7}OK\n {16}blue\/custom-checkout-errors {2}OK\n/, "columns aligned to the longest name");
+    // A custom alarm by the name its config gives it, as history and the page name it (issue 36, 10).
+    assert.match(text, /\n {16}green\/checkout-errors {6}ALARM {13}Threshold Crossed: 2 out of/);
+    assert.match(text, /blue\/checkout-errors {7}OK\n {16}blue\/connection-errors {5}OK\n/, "in order of the names shown, aligned to the longest (green/error-rate-vs-stable)");
+    assert.doesNotMatch(text, /custom-/);
     for (const line of text.split("\n")) assert.ok(line.length <= 100, line);
   });
 });

@@ -50,7 +50,8 @@ describe("lambdas/releaseDriver: progressive steps against moto_server", functio
   const tickPayments = async (d: ReturnType<typeof driver>) => (await d.tick()).find((r) => r.service === "payments");
 
   beforeEach(async () => {
-    world = await createWorld(env.moto.endpoint, ["payments"]);
+    // Recorded before T0: history never goes back in time (core/releaseState.ts).
+    world = await createWorld(env.moto.endpoint, ["payments"], 10, { recordedAt: T0 - 3_600_000 });
     await startCanary();
   });
 

@@ -63,7 +63,8 @@ describe("lambdas/releaseDriver: the bundled entry, invoked as Lambda does, agai
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   beforeEach(async () => {
-    world = await createWorld(env.moto.endpoint, ["orders", "payments"]);
+    // Recorded an hour ago, before the release the test starts 10 minutes ago: history never goes back in time.
+    world = await createWorld(env.moto.endpoint, ["orders", "payments"], 10, { recordedAt: Date.now() - 3_600_000 });
     // The module reads its environment once, at cold start: a fresh load per test.
     for (const [k, v] of Object.entries(vars(env.moto.endpoint))) {
       saved[k] = process.env[k];

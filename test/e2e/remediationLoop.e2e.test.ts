@@ -69,6 +69,11 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
     assert.equal(result.history[result.history.length - 1].by, "remedy-prod/payments/blue/custom-checkout-errors", "the last rollback came from the service's own 10-second metric");
     assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy prod: payments rolled back to v2\.3\.0\n/);
     assert.match(formatTimeline(result), /\npayments: 8 changes \(the newest of \d+; --limit for more\), oldest first\n/);
+    // docs/cli.md shows this part of the rehearsal's output as it is.
+    const cliDoc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "cli.md"), "utf8");
+    const shown = /```\n(notifications on remedy-prod's topic[^\n]*\n[\s\S]*?)\n```/.exec(cliDoc)?.[1];
+    const printed = /(notifications on remedy-prod's topic[^\n]*\n(?: {2}.*\n)*)/.exec(formatTimeline(result))?.[1].trimEnd();
+    assert.equal(shown, printed, "docs/cli.md's notification list is the rehearsal's");
   });
 
   it("is what docs/rehearsal.md shows: the same steps, and the same number of AWS resources and Kubernetes objects (issue 36, 10)", () => {

@@ -30,6 +30,22 @@ interface Drawn {
   title: string;
 }
 
+/** Records `events` for `service` as the writers would, and writes its page with the CLI; the page's path. */
+async function recordAndWritePage(world: World, service: string, events: readonly ReleaseEvent[], dir: string): Promise<string> {
+  let s = await world.store.get(service);
+  for (const e of events) {
+    if (!s) throw new Error("no state");
+    const tr = applyEvent(s, e);
+    if (tr.kind !== "applied") throw new Error(`${e.type}: ${tr.reason}`);
+    await world.store.commit(s.revision, tr.state, tr.entry);
+    s = tr.state;
+  }
+  const file = path.join(dir, `${service}.html`);
+  const r = await runRemedy(["history", service, "--stack", "test", "--html", file]);
+  assert.equal(r.code, 0, r.err);
+  return file;
+}
+
 /** What a person sees on the page, measured in a real browser; a screenshot into the temp dir to look at. */
 async function readPage(browser: Browser, file: string, shot: string): Promise<Drawn> {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
@@ -81,24 +97,13 @@ describe("cli: remedy history --html in a headless browser", function () {
     world = await createWorld(suite.moto.endpoint, ["payments"]);
     const start = Date.now();
     const t = (m: number) => new Date(start + m * 60_000).toISOString();
-    let s = await world.store.get("payments");
     const events: ReleaseEvent[] = [
       { type: "roll-back", failedSlot: "green", observedAt: t(10), reason: "Threshold Crossed: 5xx 12%", at: t(10), by: "remedy-test/payments/green/error-rate" },
       { type: "start-release", candidate: { slot: "green", version: "v3" }, weight: 50, at: t(20), by: "pulumi:prod" },
       { type: "promote", rollbackWindowMinutes: 30, at: t(40), by: "pulumi:prod" },
     ];
-    for (const e of events) {
-      if (!s) throw new Error("no state");
-      const tr = applyEvent(s, e);
-      if (tr.kind !== "applied") throw new Error(`${e.type}: ${tr.reason}`);
-      await world.store.commit(s.revision, tr.state, tr.entry);
-      s = tr.state;
-    }
-    const file = path.join(dir, "payments.html");
     // Act
-    const r = await runRemedy(["history", "payments", "--stack", "test", "--html", file]);
-    assert.equal(r.code, 0, r.err);
-    const drawn = await readPage(browser, file, "remedy-history.png");
+    const drawn = await readPage(browser, await recordAndWritePage(world, "payments", events, dir), "remedy-history.png");
     // Assess: markers in time order, of the right kinds, with who and why.
     assert.equal(drawn.title, "remedy test: payments release history");
     assert.deepEqual(drawn.markers.map((m) => m.kind), ["release", "rollback", "release", "promotion"]);
@@ -125,7 +130,6 @@ describe("cli: remedy history --html in a headless browser", function () {
     const start = Date.now();
     const t = (m: number) => new Date(start + m * 60_000).toISOString();
     const alarm = (slot: string) => `remedy-test/orders/${slot}/custom-checkout-errors`;
-    let s = await world.store.get("orders");
     const release = (version: string, m: number): ReleaseEvent => ({ type: "start-release", candidate: { slot: "green", version }, weight: 10, at: t(m), by: "pulumi:prod" });
     const rollBack = (m: number, reason: string): ReleaseEvent => ({ type: "roll-back", failedSlot: "green", observedAt: t(m), reason, at: t(m), by: alarm("green") });
     const ack = (m: number): ReleaseEvent => ({ type: "acknowledge", at: t(m), by: "pulumi:prod" });
@@ -142,19 +146,8 @@ describe("cli: remedy history --html in a headless browser", function () {
       { type: "shift-weight", weight: 100, at: t(300), by: "pulumi:prod" },
       { type: "promote", rollbackWindowMinutes: 60, at: t(330), by: "release-driver" },
     ];
-    for (const e of events) {
-      if (!s) throw new Error("no state");
-      const tr = applyEvent(s, e);
-      if (tr.kind !== "applied") throw new Error(`${e.type}: ${tr.reason}`);
-      await world.store.commit(s.revision, tr.state, tr.entry);
-      s = tr.state;
-    }
-    const file = path.join(dir, "orders.html");
-    const r = await runRemedy(["history", "orders", "--stack", "test", "--html", file]);
-    assert.equal(r.code, 0, r.err);
-
     // Act: look at it (and keep the picture: remedy-history-crowded.png in the temp dir).
-    const d = await readPage(browser, file, "remedy-history-crowded.png");
+    const d = await readPage(browser, await recordAndWritePage(world, "orders", events, dir), "remedy-history-crowded.png");
 
     // Assess: ticks at increasing times, left to right, inside the plot; written labels apart.
     assert.ok(d.ticks.length >= 4, `${d.ticks.length} ticks`);

@@ -56,6 +56,16 @@ export function sceneProblem(states: ReadonlyMap<string, ReleaseState | undefine
   return undefined;
 }
 
+/** Steps `live` (a few driver ticks) until the scene stands; what is still wrong after eight, else undefined. */
+export async function untilSceneStands(live: Live & { states(): Promise<Map<string, ReleaseState | undefined>> }): Promise<string | undefined> {
+  let problem: string | undefined = "not stepped";
+  for (let i = 0; i < 8 && problem; i++) {
+    await live.step();
+    problem = sceneProblem(await live.states());
+  }
+  return problem;
+}
+
 export interface Live {
   /** One round of what AWS runs on its own: alarm actions, then the driver's tick. */
   step(): Promise<void>;

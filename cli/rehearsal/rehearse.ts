@@ -39,7 +39,7 @@ import { LogSerializer } from "aws-embedded-metrics/lib/serializers/LogSerialize
 import { CheckoutMetrics } from "../../samples/emf-metrics/checkoutMetrics";
 import { evaluateAlarm, publishEmf } from "./cloudwatchStandIns";
 import { simulatedClock } from "./clock";
-import { type Live, SCENE, liveStandIns, sceneConfig, sceneProblem } from "./keptScene";
+import { type Live, SCENE, liveStandIns, sceneConfig, untilSceneStands } from "./keptScene";
 
 export const REHEARSAL_REGION = "eu-west-1";
 const PROJECT = "remedy";
@@ -388,11 +388,7 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
         services,
         driver: createReleaseDriver({ services, store, traffic, cloudwatch: cw, alarmPrefix: PREFIX, logger, notify: { sns: new SNSClient(cfg), topicArn, stack: STACK, steps: false }, now: () => Date.now() }),
       });
-      let problem: string | undefined = "not stepped";
-      for (let i = 0; i < 8 && problem; i++) {
-        await live.step();
-        problem = sceneProblem(await live.states());
-      }
+      const problem = await untilSceneStands(live);
       await record("kept: pulumi up #7", `payments ${SCENE.payments} promoted (rollback window open), orders v5.9.0 paused before full, catalog ${SCENE.catalog.version} at 10%`, undefined, () => problem);
       kept = { endpoint, env, outputs, live, stop: async () => moto?.stop() };
     }

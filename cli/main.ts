@@ -140,10 +140,14 @@ are checked by shape only. Left to preview: release state (image-mode versions, 
 the migration gate's rollback window and the API gate against the live version.
 
 exit codes: 0 valid, 1 invalid, 2 usage error or unreadable file`,
-  "check-api": `usage: remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous] [--json]
+  "check-api": `usage: remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--field-retirements <json>] [--deprecated-removal breaking|dangerous] [--json]
 
 Compares a candidate GraphQL schema with the live one: breaking and dangerous changes (graphql-js /
-GraphQL Inspector categories), and client operations that no longer validate.
+GraphQL Inspector categories), and client operations that no longer validate. Operations under
+<dir>/<client>/<version>/ are that client version's: the report says which versions a candidate
+breaks (a retired.json there marks a version retired: not checked). With operations, a field may
+be removed only when it is @deprecated, its deletion date (--field-retirements: { "Type.field":
+{ "after": "YYYY-MM-DD" } }) has passed and no active client version uses it.
 
 exit codes: 0 compatible, 1 breaking or a broken operation, 2 bad input`,
   migrate: `usage: remedy migrate <subcommand> [--dir migrations] [--json]    (against DATABASE_URL)

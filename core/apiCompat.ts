@@ -8,6 +8,8 @@ import { CriticalityLevel, DiffRule, diff, type Change } from "@graphql-inspecto
 import {
   GraphQLError,
   Kind,
+  isInterfaceType,
+  isObjectType,
   TypeInfo,
   buildASTSchema,
   getNamedType,
@@ -44,6 +46,32 @@ export interface ApiChange {
   readonly message: string;
   /** Client operations that use the changed element (usage-aware checks only). */
   readonly usedBy?: readonly string[];
+  /** A removed field judged by the retirement rule (usage-aware checks only): why it may or may not go. */
+  readonly retirement?: string;
+}
+
+/** How one client version fares against the candidate (usage-aware checks with versioned operations). */
+export interface ClientVersionVerdict {
+  readonly client: string;
+  readonly version: string;
+  /** `retired`: its operations are no longer checked (`retired.json` in its directory). */
+  readonly status: "ok" | "broken" | "retired";
+  /** What breaks it: change coordinates and operations that no longer validate. */
+  readonly breaks: readonly string[];
+  readonly retired?: ClientRetirement;
+}
+
+/** A client version marked retired: since when, and why (who said they no longer call). */
+export interface ClientRetirement {
+  readonly since: string;
+  readonly reason: string;
+}
+
+/** A field's recorded deletion date (`api.fieldRetirements`, `--field-retirements`): it may be removed after `after`. */
+export interface FieldRetirement {
+  /** YYYY-MM-DD. */
+  readonly after: string;
+  readonly reason?: string;
 }
 
 export interface BrokenOperation {
@@ -57,7 +85,16 @@ export interface CompatReport {
   readonly changes: readonly ApiChange[];
   readonly brokenOperations: readonly BrokenOperation[];
   readonly summary: Readonly<Record<Category, number>>;
+  /** Each client version's verdict, when the operations are laid out per client and version. */
+  readonly clientVersions?: readonly ClientVersionVerdict[];
 }
+
+/** What to do about a breaking candidate, in the order to consider them (docs/versioning.md). */
+export const CHOICES = [
+  "evolve the schema compatibly: add the new shape beside the old one, mark the old @deprecated and record its deletion date; remove it after that date, once no active client version uses it",
+  "keep the old shape through an adapter in the same deployment: a resolver that serves the old field from the new data",
+  "last resort: keep the old version running beside the new one for its remaining clients, with a sunset date (docs/versioning.md)",
+] as const;
 
 /** An SDL or operation document that does not parse or build; carries line and column. */
 export class ApiInputError extends Error {
@@ -104,6 +141,8 @@ export interface ClientOperation {
   readonly name: string;
   readonly file: string;
   readonly document: DocumentNode;
+  /** The client version it belongs to (`operations/<client>/<version>/...`), when laid out so. */
+  readonly client?: { readonly name: string; readonly version: string; readonly retired?: ClientRetirement };
 }
 
 /**
@@ -244,9 +283,33 @@ export interface CheckOptions {
    * (default: clients may still use it) or `dangerous` (deprecation was the notice).
    */
   readonly deprecatedRemoval?: "breaking" | "dangerous";
-  /** Known client operations; enables the usage-aware check. */
+  /** Known client operations; enables the usage-aware check. Those of retired client versions are not checked. */
   readonly operations?: readonly ClientOperation[];
+  /** Recorded deletion dates of deprecated fields, by coordinate (`Type.field`). */
+  readonly fieldRetirements?: Readonly<Record<string, FieldRetirement>>;
+  /** Today, YYYY-MM-DD (UTC), for the deletion dates; default the clock's. */
+  readonly today?: string;
 }
+
+/**
+ * The retirement rule for a removed field (usage-aware checks): it may go only when the live
+ * schema marks it @deprecated, its recorded deletion date has passed, and no active client
+ * version uses it. The category and why.
+ */
+function fieldRemoval(live: GraphQLSchema, c: ApiChange, usedBy: readonly string[], options: CheckOptions): { category: Category; retirement: string } {
+  const [typeName, fieldName] = c.coordinate.split(".");
+  const type = live.getType(typeName);
+  const field = type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[fieldName] : undefined;
+  const recorded = options.fieldRetirements?.[c.coordinate];
+  const today = options.today ?? new Date().toISOString().slice(0, 10);
+  if (!field?.deprecationReason) return { category: Category.Breaking, retirement: `never @deprecated: deprecate it (with why and what to use), record its deletion date (api.fieldRetirements), and remove it after that date` };
+  if (!recorded) return { category: Category.Breaking, retirement: `@deprecated, but no deletion date is recorded for ${c.coordinate} (api.fieldRetirements): record one, and remove it after it` };
+  if (recorded.after > today) return { category: Category.Breaking, retirement: `may be removed after ${recorded.after} (its recorded deletion date), not before` };
+  if (usedBy.length > 0) return { category: Category.Breaking, retirement: `past its deletion date ${recorded.after}, but active client versions still use it` };
+  return { category: Category.Safe, retirement: `retired: @deprecated, past its deletion date ${recorded.after}, and no active client version uses it` };
+}
+
+const clientKey = (op: ClientOperation) => (op.client ? `${op.client.name} ${op.client.version}` : undefined);
 
 /**
  * graphql-js (the reference implementation's findBreakingChanges / findDangerousChanges) is the
@@ -280,21 +343,52 @@ export async function checkCompatibility(live: GraphQLSchema, candidate: GraphQL
     return { category, type: c.type, coordinate: coordinate(c), message: c.message };
   });
   const brokenOperations: BrokenOperation[] = [];
+  let clientVersions: ClientVersionVerdict[] | undefined;
   if (options.operations) {
-    const usage = options.operations.map((op) => ({ op, used: usedCoordinates(live, op.document) }));
+    // Retired client versions are not checked: nobody is to call with their operations.
+    const active = options.operations.filter((op) => !op.client?.retired);
+    const usage = active.map((op) => ({ op, used: usedCoordinates(live, op.document) }));
+    const broken = new Map<ClientOperation, string[]>();
     for (const { op } of usage) {
       const errors = validate(candidate, op.document);
-      if (errors.length > 0) brokenOperations.push({ operation: op.name, file: op.file, errors: errors.map((e) => e.message) });
+      if (errors.length > 0) {
+        brokenOperations.push({ operation: op.name, file: op.file, errors: errors.map((e) => e.message) });
+        broken.set(op, errors.map((e) => e.message));
+      }
     }
+    const users = new Map<ApiChange, ClientOperation[]>();
     changes = changes.map((c) => {
-      if (c.category !== Category.Breaking) return c;
-      const usedBy = usage.filter((u) => isUsed(c, u.used)).map((u) => `${u.op.name} (${u.op.file})`);
-      return usedBy.length > 0 ? { ...c, usedBy } : { ...c, category: Category.SafeByUsage };
+      const wasBreaking = c.category === Category.Breaking;
+      const ops = usage.filter((u) => isUsed(c, u.used)).map((u) => u.op);
+      const usedBy = ops.map((op) => `${op.name} (${op.file})`);
+      let out: ApiChange = c;
+      if (c.type === "FIELD_REMOVED") {
+        const { category, retirement } = fieldRemoval(live, c, usedBy, options);
+        out = { ...c, category, retirement, ...(usedBy.length > 0 ? { usedBy } : {}) };
+      } else if (wasBreaking) {
+        out = usedBy.length > 0 ? { ...c, usedBy } : { ...c, category: Category.SafeByUsage };
+      }
+      if (out.category === Category.Breaking) users.set(out, ops);
+      return out;
     });
+    // Per client version, when the operations are laid out per client and version.
+    const keys = [...new Set(options.operations.map(clientKey).filter((k): k is string => k !== undefined))];
+    if (keys.length > 0) {
+      clientVersions = keys.map((key) => {
+        const mine = options.operations?.filter((op) => clientKey(op) === key) ?? [];
+        const client = mine[0].client as NonNullable<ClientOperation["client"]>;
+        if (client.retired) return { client: client.name, version: client.version, status: "retired" as const, breaks: [], retired: client.retired };
+        const breaks = [
+          ...[...users].filter(([, ops]) => ops.some((op) => mine.includes(op))).map(([c]) => c.coordinate),
+          ...mine.filter((op) => broken.has(op)).map((op) => `operation ${op.name}`),
+        ];
+        return { client: client.name, version: client.version, status: breaks.length > 0 ? ("broken" as const) : ("ok" as const), breaks };
+      });
+    }
   }
   const summary = { breaking: 0, dangerous: 0, safe: 0, "safe-by-usage": 0 } as Record<Category, number>;
   for (const c of changes) summary[c.category] += 1;
-  return { compatible: summary.breaking === 0 && brokenOperations.length === 0, changes, brokenOperations, summary };
+  return { compatible: summary.breaking === 0 && brokenOperations.length === 0, changes, brokenOperations, summary, ...(clientVersions ? { clientVersions } : {}) };
 }
 
 /** The report as text: one line per change, then broken operations and a verdict. */
@@ -304,9 +398,14 @@ export function formatReport(r: CompatReport): string {
   const lines = order.flatMap((cat) =>
     r.changes
       .filter((c) => c.category === cat)
-      .map((c) => `${mark[cat]}  ${c.coordinate}  ${c.message}${c.usedBy ? ` (used by ${c.usedBy.join(", ")})` : cat === Category.SafeByUsage ? " (breaking, but no known operation uses it)" : ""}`),
+      .map((c) => `${mark[cat]}  ${c.coordinate}  ${c.message}${c.retirement ? `: ${c.retirement}` : ""}${c.usedBy ? ` (used by ${c.usedBy.join(", ")})` : cat === Category.SafeByUsage ? " (breaking, but no known operation uses it)" : ""}`),
   );
   for (const b of r.brokenOperations) lines.push(`BROKEN     operation ${b.operation} (${b.file}): ${b.errors.join("; ")}`);
+  for (const v of r.clientVersions ?? []) {
+    const what = v.status === "retired" ? `retired since ${v.retired?.since ?? "?"} (${v.retired?.reason ?? ""}): not checked` : v.status === "broken" ? `BROKEN by ${v.breaks.join(", ")}` : "ok";
+    lines.push(`client     ${v.client} ${v.version}: ${what}`);
+  }
+  if (!r.compatible) lines.push("choices, in this order:", ...CHOICES.map((c, i) => `  ${i + 1}. ${c}`));
   lines.push(
     `${r.compatible ? "compatible" : "NOT compatible"}: ${r.summary.breaking} breaking, ${r.summary.dangerous} dangerous, ${r.summary["safe-by-usage"]} unused breaking, ${r.summary.safe} safe, ${r.brokenOperations.length} broken operations`,
   );

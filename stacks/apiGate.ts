@@ -10,7 +10,7 @@ import { checkCompatibility, formatReport, loadSchema, type CompatReport } from 
 import type { ServiceSpec, StackConfig } from "../core/config";
 import { otherSlot } from "../core/slots";
 import { ApiInputError } from "../core/apiCompat";
-import { loadOperations } from "../core/apiFiles";
+import { loadFieldRetirements, loadOperations } from "../core/apiFiles";
 
 /** A candidate's schema breaks the live one; the message carries every report. */
 export class ApiCompatibilityError extends Error {
@@ -54,6 +54,7 @@ export async function checkApiGates(config: StackConfig, baseDir: string): Promi
       report = await checkCompatibility(loadSchema(fs.readFileSync(liveFile, "utf8"), liveFile), loadSchema(fs.readFileSync(candFile, "utf8"), candFile), {
         deprecatedRemoval: spec.api.deprecatedRemoval,
         operations: spec.api.operations.length > 0 ? loadOperations(spec.api.operations.map((p) => path.resolve(baseDir, p))) : undefined,
+        ...(spec.api.fieldRetirements ? { fieldRetirements: loadFieldRetirements(path.resolve(baseDir, spec.api.fieldRetirements)) } : {}),
       });
     } catch (err) {
       if (err instanceof ApiInputError || (err as NodeJS.ErrnoException).code === "ENOENT") {

@@ -1,5 +1,5 @@
 /**
- * `remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--deprecated-removal breaking|dangerous] [--json]`
+ * `remedy check-api --live <sdl> --candidate <sdl> [--operations <dir|file>...] [--field-retirements <json>] [--deprecated-removal breaking|dangerous] [--json]`
  * Exit 0 compatible, 1 breaking (or an operation no longer validates), 2 bad input.
  */
 import { UsageError, parseCommandArgs, usage } from "../args";
@@ -10,7 +10,7 @@ import {
   loadSchema,
   type CompatReport,
 } from "../../core/apiCompat";
-import { loadOperations, readText } from "../../core/apiFiles";
+import { loadFieldRetirements, loadOperations, readText } from "../../core/apiFiles";
 
 
 export interface CheckApiArgs {
@@ -18,27 +18,29 @@ export interface CheckApiArgs {
   readonly candidate: string;
   readonly operations: readonly string[];
   readonly deprecatedRemoval: "breaking" | "dangerous";
+  readonly fieldRetirements?: string;
 }
 
 export function parseCheckApiArgs(argv: readonly string[]): CheckApiArgs {
   const { values: v } = parseCommandArgs(
     "check-api",
     argv,
-    { live: { type: "string" }, candidate: { type: "string" }, operations: { type: "string", multiple: true }, "deprecated-removal": { type: "string" } },
+    { live: { type: "string" }, candidate: { type: "string" }, operations: { type: "string", multiple: true }, "deprecated-removal": { type: "string" }, "field-retirements": { type: "string" } },
     0,
   );
-  const values = v as { live?: string; candidate?: string; operations?: string[]; "deprecated-removal"?: string };
+  const values = v as { live?: string; candidate?: string; operations?: string[]; "deprecated-removal"?: string; "field-retirements"?: string };
   if (!values.live || !values.candidate) usage("check-api", "--live <sdl> and --candidate <sdl> are required");
   const dr = values["deprecated-removal"] ?? "breaking";
   if (dr !== "breaking" && dr !== "dangerous") usage("check-api", `--deprecated-removal must be "breaking" or "dangerous", got "${dr}"`);
-  return { live: values.live, candidate: values.candidate, operations: values.operations ?? [], deprecatedRemoval: dr };
+  return { live: values.live, candidate: values.candidate, operations: values.operations ?? [], deprecatedRemoval: dr, ...(values["field-retirements"] ? { fieldRetirements: values["field-retirements"] } : {}) };
 }
 
 export async function checkApiFiles(a: CheckApiArgs): Promise<CompatReport> {
   const live = loadSchema(readText(a.live, "the live schema"), a.live);
   const candidate = loadSchema(readText(a.candidate, "the candidate schema"), a.candidate);
   const operations = a.operations.length > 0 ? loadOperations(a.operations) : undefined;
-  return checkCompatibility(live, candidate, { deprecatedRemoval: a.deprecatedRemoval, operations });
+  const fieldRetirements = a.fieldRetirements ? loadFieldRetirements(a.fieldRetirements) : undefined;
+  return checkCompatibility(live, candidate, { deprecatedRemoval: a.deprecatedRemoval, operations, ...(fieldRetirements ? { fieldRetirements } : {}) });
 }
 
 /** Runs the command; returns the exit code. */

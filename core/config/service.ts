@@ -190,6 +190,7 @@ export function normaliseService(s: RawService): ServiceSpec {
             schemas: s.api.schemas,
             operations: s.api.operations ?? [],
             deprecatedRemoval: s.api.deprecatedRemoval ?? "breaking",
+            ...(s.api.fieldRetirements ? { fieldRetirements: s.api.fieldRetirements } : {}),
             ...(s.api.override ? { override: s.api.override } : {}),
           },
         }),

@@ -375,6 +375,7 @@ export const serviceSchema = z.strictObject({
         }),
         operations: z.array(z.string(), { error: required("a list of operation files or directories") }).optional(),
         deprecatedRemoval: z.enum(["breaking", "dangerous"], { error: 'must be "breaking" or "dangerous"' }).optional(),
+        fieldRetirements: z.string({ error: required("the path of a JSON file of deprecated fields' deletion dates") }).optional(),
         override: z
           .strictObject({
             version: z.string({ error: required("the candidate version the override is for") }),
@@ -384,7 +385,7 @@ export const serviceSchema = z.strictObject({
           })
           .optional(),
       },
-      { error: required("the api block { schemas, operations?, deprecatedRemoval?, override? }") },
+      { error: required("the api block { schemas, operations?, deprecatedRemoval?, fieldRetirements?, override? }") },
     )
     .optional(),
   hotfix: z

@@ -59,7 +59,7 @@ describe("core/apiCompat: usage-aware check against known operations", () => {
 
   it("downgrades a breaking change no operation uses to safe-by-usage, and stays compatible", async () => {
     const r = await checkCompatibility(live(), loadSchema(read("candidate-unused-break.graphql"), "c"), { operations: ops() });
-    assert.deepEqual(r.changes.map((c) => [c.category, c.coordinate]), [["safe-by-usage", "Payment.note"], ["safe", "Payment.reference"]]);
+    assert.deepEqual(r.changes.map((c) => [c.category, c.coordinate]).sort(), [["safe", "Payment.reference"], ["safe-by-usage", "Payment.note"]]);
     assert.equal(r.compatible, true);
     assert.deepEqual(r.brokenOperations, []);
   });
@@ -69,7 +69,8 @@ describe("core/apiCompat: usage-aware check against known operations", () => {
     const amount = r.changes.find((c) => c.coordinate === "Payment.amount");
     assert.equal(amount?.category, Category.Breaking);
     assert.deepEqual(amount?.usedBy, ["PaymentStatus (ops/checkout.graphql)", "Totals (ops/persisted.json#a1b2c3)"]);
-    assert.equal(r.changes.find((c) => c.coordinate === "Query.legacyTotal")?.category, Category.SafeByUsage);
+    // Removed fields follow the retirement rule (issue 37, 1): deprecated, but no deletion date recorded.
+    assert.equal(r.changes.find((c) => c.coordinate === "Query.legacyTotal")?.category, Category.Breaking);
     assert.equal(r.changes.find((c) => c.coordinate === "Status.REFUNDED")?.category, Category.Dangerous);
     assert.deepEqual(r.brokenOperations.map((b) => [b.operation, b.file, b.errors[0]]), [
       ["PaymentStatus", "ops/checkout.graphql", 'Cannot query field "amount" on type "Payment".'],

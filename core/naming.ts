@@ -4,8 +4,18 @@ import type { Slot } from "./slots";
 /** AWS limit on target group and load balancer names. */
 export const AWS_LB_NAME_MAX = 32;
 
+/**
+ * A legacy lane's key where a slot's would be (issue 37, 2): `legacy` for a service's first lane,
+ * `legacy2`... for more (with a recorded override). Never `blue` or `green`, so a lane's objects,
+ * target group and selector never collide with a slot's.
+ */
+export type LaneKey = `legacy${"" | number}`;
+
+/** The key of a service's `index`-th legacy lane. */
+export const laneKey = (index: number): LaneKey => (index === 0 ? "legacy" : `legacy${index + 1}`);
+
 /** Kubernetes object name of a slot's Deployment, Service and PodDisruptionBudget. */
-export function slotObjectName(service: string, slot: Slot): string {
+export function slotObjectName(service: string, slot: Slot | LaneKey): string {
   return `${service}-${slot}`;
 }
 
@@ -13,7 +23,7 @@ export function slotObjectName(service: string, slot: Slot): string {
 export interface TargetGroupIdentity {
   readonly stack: string;
   readonly service: string;
-  readonly slot: Slot;
+  readonly slot: Slot | LaneKey;
   readonly port: number;
   readonly protocol: string;
   readonly targetType: string;
@@ -57,7 +67,7 @@ export const BINDING_NAME_MAX = 63;
  * cut so the whole fits {@link BINDING_NAME_MAX} (a 50-character service: `<service>-gre-<hash>`);
  * the hash, of a target group name that includes the slot, keeps blue's and green's apart.
  */
-export function targetGroupBindingName(service: string, slot: Slot, targetGroup: string): string {
+export function targetGroupBindingName(service: string, slot: Slot | LaneKey, targetGroup: string): string {
   const hash = /-([0-9a-f]{8})$/.exec(targetGroup)?.[1] ?? createHash("sha256").update(targetGroup).digest("hex").slice(0, 8);
   const readable = slotObjectName(service, slot).slice(0, BINDING_NAME_MAX - hash.length - 1).replace(/[-.]+$/, "");
   return `${readable}-${hash}`;
@@ -90,7 +100,7 @@ export function bindingNameFor(service: string, slot: Slot, targetGroup: string,
  * Whether `name` is a target group name {@link targetGroupName} makes for this service and slot
  * (its readable prefix and an 8-hex hash), whatever the port, VPC or stack.
  */
-export function isTargetGroupNameOf(service: string, slot: Slot, name: string): boolean {
+export function isTargetGroupNameOf(service: string, slot: Slot | LaneKey, name: string): boolean {
   const prefix = `${service}-${slot}`.slice(0, AWS_LB_NAME_MAX - 9).replace(/-+$/, "");
   return name.length === prefix.length + 9 && name.startsWith(`${prefix}-`) && /^[0-9a-f]{8}$/.test(name.slice(-8));
 }

@@ -38,6 +38,9 @@ export interface QuotaContext {
 
 // Published values (defaults; "adjustable" ones can be raised through Service Quotas).
 export const ALB_TARGET_GROUPS_MAX = 100; // per ALB, not adjustable
+/** Legacy lanes among `services`: each takes one target group and one listener rule more (issue 37, 2). */
+const lanes = (services: readonly { readonly legacy: readonly unknown[] }[]) => services.reduce((n, s) => n + s.legacy.length, 0);
+
 export const ALB_RULES_DEFAULT = 100; // per ALB, excluding default rules; adjustable
 export const ALB_TARGETS_DEFAULT = 1000; // per ALB, each target counted per target group; adjustable
 export const ALB_LISTENERS_MAX = 50;
@@ -69,23 +72,23 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
     out.push({
       quota: "Target groups per Application Load Balancer (not adjustable)",
       limit: ALB_TARGET_GROUPS_MAX,
-      count: services.length * SLOTS.length,
+      count: services.length * SLOTS.length + lanes(services),
       where,
-      fix: `each service takes ${SLOTS.length} target groups, so an ALB holds at most ${ALB_TARGET_GROUPS_MAX / SLOTS.length} services: ${moveFix}`,
+      fix: `each service takes ${SLOTS.length} target groups (and one per legacy lane), so an ALB holds at most ${ALB_TARGET_GROUPS_MAX / SLOTS.length} services: ${moveFix}`,
     });
     out.push({
       quota: "Rules per Application Load Balancer (excluding default rules)",
       limit: q.rulesPerLoadBalancer ?? ALB_RULES_DEFAULT,
-      count: services.length + services.filter((s) => s.testRoute !== undefined).length,
+      count: services.length + services.filter((s) => s.testRoute !== undefined).length + lanes(services),
       where,
-      fix: `each service takes a rule, and one more with a testRoute: ${moveFix}, or have the quota raised (Service Quotas > Elastic Load Balancing) and set remedy:quotas.rulesPerLoadBalancer`,
+      fix: `each service takes a rule, one more with a testRoute and one per legacy lane: ${moveFix}, or have the quota raised (Service Quotas > Elastic Load Balancing) and set remedy:quotas.rulesPerLoadBalancer`,
     });
     // Each pod is a target (target type ip) of its slot's group; through a rollback window both
     // slots run at full size (the previous one warm), so a two-slot service counts both at the
     // larger slot's size.
     const targets = services.reduce((n, s) => {
       const sizes = SLOTS.flatMap((slot) => (s.slots[slot] ? [s.slots[slot].replicas] : []));
-      return n + sizes.length * Math.max(0, ...sizes);
+      return n + sizes.length * Math.max(0, ...sizes) + s.legacy.reduce((m, l) => m + l.replicas, 0);
     }, 0);
     out.push({
       quota: "Targets per Application Load Balancer",
@@ -127,7 +130,7 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
   out.push({
     quota: "Target groups per Region",
     limit: q.targetGroupsPerRegion ?? TARGET_GROUPS_PER_REGION_DEFAULT,
-    count: config.services.length * SLOTS.length,
+    count: config.services.length * SLOTS.length + lanes(config.services),
     where: "this stack (other stacks' target groups in the account count too)",
     fix: "split the services over stacks in other regions or accounts, or have the quota raised and set remedy:quotas.targetGroupsPerRegion",
   });

@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type EnvValue, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
-import { slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
+import { type LaneKey, laneKey, slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
+import type { LegacyLaneSpec } from "../../core/config/legacyLane";
 import { SLOTS, type Slot } from "../../core/slots";
 import { type SlotWeights, splitTraffic } from "../../core/weights";
 import type { IngressAttachment } from "./sharedIngress";
@@ -90,6 +91,15 @@ export interface SchemaGateArgs {
   readonly databaseUrlSecret: { readonly name: string; readonly key: string };
 }
 
+/** A legacy lane's resources (issue 37, 2): its own target group, workload and rule. */
+export interface LegacyLaneResources {
+  readonly key: LaneKey;
+  readonly spec: LegacyLaneSpec;
+  readonly targetGroup: aws.lb.TargetGroup;
+  readonly workload: SlotWorkload;
+  readonly rule: aws.lb.ListenerRule;
+}
+
 /** Kubernetes objects of one slot; absent for a slot that has no image yet. */
 export interface SlotWorkload {
   readonly deployment: k8s.apps.v1.Deployment;
@@ -138,6 +148,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
   public readonly rule: aws.lb.ListenerRule;
   /** The header-matched rule to the candidate slot (`service.testRoute`), when the candidate has a workload. */
   public readonly testRule?: aws.lb.ListenerRule;
+  /** The service's legacy lanes, each with its own target group, workload and rule. */
+  public readonly legacyLanes: readonly LegacyLaneResources[];
 
   public readonly targetGroupArns: pulumi.Output<Record<Slot, string>>;
   public readonly targetGroupNames: pulumi.Output<Record<Slot, string>>;
@@ -236,6 +248,28 @@ export class BlueGreenService extends pulumi.ComponentResource {
       );
     }
 
+    // Legacy lanes: the old version for its remaining callers, reached by its own rule, evaluated
+    // before the main one (its priority is lower), on its own target group and workload.
+    this.legacyLanes = spec.legacy.map((lane, i) => {
+      const key = laneKey(i);
+      const laneTags = { ...tags, "remedy:legacy-version": lane.version };
+      const targetGroup = createTargetGroup(name, this, spec, key, args.ingress.vpcId, laneTags);
+      const workload = createSlotWorkload(name, this, spec, key, { image: lane.image, version: lane.version, replicas: lane.replicas }, lane.replicas, namespace, targetGroup, args.ingress, args.deployAfter ?? [], args.schemaGate, undefined, undefined, args.secretEnv ?? false, deprecationEnv(lane));
+      const rule = new aws.lb.ListenerRule(
+        `${name}-${key}`,
+        {
+          listenerArn: args.ingress.listenerArn,
+          priority: lane.priority,
+          conditions: laneConditions(spec, lane),
+          actions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+          ...(lane.route.stripPrefix && lane.route.pathPrefix ? { transforms: [laneRewrite(lane.route.pathPrefix)] } : {}),
+          tags: { ...laneTags, "remedy:rule": "legacy" },
+        },
+        { parent: this, dependsOn: [...(args.deployAfter ?? []), workload.deployment] },
+      );
+      return { key, spec: lane, targetGroup, workload, rule };
+    });
+
     this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });
     this.targetGroupNames = pulumi.output({ blue: targetGroups.blue.name, green: targetGroups.green.name });
     this.ruleArn = this.rule.arn;
@@ -269,7 +303,7 @@ export function envVar(name: string, value: EnvValue, secret = false): k8s.types
 }
 
 /** Labels selecting one slot's pods. Only `app` and `slot`: a selector is immutable, versions change. */
-export function slotSelector(service: string, slot: Slot): Record<string, string> {
+export function slotSelector(service: string, slot: Slot | LaneKey): Record<string, string> {
   return { app: service, slot };
 }
 
@@ -277,7 +311,7 @@ const TARGET_GROUP_PROTOCOL = "HTTP";
 const TARGET_GROUP_TYPE = "ip";
 
 /** The physical name of a slot's target group in this stack (see `core/naming.ts` targetGroupName). */
-export function slotTargetGroupName(spec: Pick<ServiceSpec, "name" | "port">, slot: Slot, vpcId: string): string {
+export function slotTargetGroupName(spec: Pick<ServiceSpec, "name" | "port">, slot: Slot | LaneKey, vpcId: string): string {
   return targetGroupName({ stack: pulumi.getStack(), service: spec.name, slot, port: spec.port, protocol: TARGET_GROUP_PROTOCOL, targetType: TARGET_GROUP_TYPE, vpcId });
 }
 
@@ -286,7 +320,7 @@ export function createTargetGroup(
   name: string,
   self: pulumi.ComponentResource,
   spec: ServiceSpec,
-  slot: Slot,
+  slot: Slot | LaneKey,
   vpcId: pulumi.Input<string>,
   tags: Record<string, string>,
 ): aws.lb.TargetGroup {
@@ -322,7 +356,7 @@ export function createSlotWorkload(
   name: string,
   self: pulumi.ComponentResource,
   spec: ServiceSpec,
-  slot: Slot,
+  slot: Slot | LaneKey,
   slotSpec: SlotSpec,
   replicas: pulumi.Input<number>,
   namespace: pulumi.Input<string>,
@@ -333,6 +367,7 @@ export function createSlotWorkload(
   annotations?: pulumi.Input<Record<string, string>>,
   bindingName?: pulumi.Input<string>,
   secretEnv = false,
+  extraEnv: Readonly<Record<string, string>> = {},
 ): SlotWorkload {
   const uses = spec.database?.uses[slotSpec.version] ?? [];
   const initContainers =
@@ -457,6 +492,7 @@ export function createSlotWorkload(
                   ...Object.entries(spec.env).map(([k, value]) => envVar(k, value, secretEnv)),
                   { name: "REMEDY_SLOT", value: slot },
                   { name: "REMEDY_VERSION", value: slotSpec.version },
+                  ...Object.entries(extraEnv).map(([k, value]) => ({ name: k, value })),
                 ],
                 readinessProbe: {
                   httpGet: { path: spec.healthPath, port: SERVICE_PORT_NAME },
@@ -484,4 +520,39 @@ export function createSlotWorkload(
   );
 
   return { deployment, service, podDisruptionBudget, targetGroupBinding };
+}
+
+/**
+ * What a lane's pods tell their callers (issue 37, 4). ALB cannot add response headers per rule,
+ * so the service sends them (samples/deprecation-headers): `Deprecation` as an RFC 9745
+ * structured date (`@<unix seconds>`), `Sunset` as an RFC 8594 HTTP-date, and a `Link` with
+ * `rel="deprecation"` to where callers read how to move.
+ */
+export function deprecationEnv(lane: LegacyLaneSpec): Record<string, string> {
+  return {
+    REMEDY_DEPRECATION: `@${Math.floor(Date.parse(lane.deprecatedAt) / 1000)}`,
+    REMEDY_SUNSET: new Date(lane.sunsetAt).toUTCString(),
+    REMEDY_DEPRECATION_LINK: `<${lane.link}>; rel="deprecation"; type="text/html"`,
+  };
+}
+
+/**
+ * The lane rule's conditions: the service's hosts; its paths under the lane's prefix (or the
+ * prefix alone when the service matches every path), or its own paths when the lane is reached
+ * by a header; and the header.
+ */
+export function laneConditions(spec: ServiceSpec, lane: LegacyLaneSpec): aws.types.input.lb.ListenerRuleCondition[] {
+  const prefix = lane.route.pathPrefix;
+  const paths = prefix ? (spec.routing.paths.length > 0 ? spec.routing.paths.map((p) => `${prefix}${p}`) : [prefix, `${prefix}/*`]) : [...spec.routing.paths];
+  return [
+    ...(spec.routing.hosts.length > 0 ? [{ hostHeader: { values: [...spec.routing.hosts] } }] : []),
+    ...(paths.length > 0 ? [{ pathPattern: { values: paths } }] : []),
+    ...(lane.route.header ? [{ httpHeader: { httpHeaderName: lane.route.header.name, values: [...lane.route.header.values] } }] : []),
+  ];
+}
+
+/** Strips the lane's path prefix before the old version sees the request (ALB `url-rewrite`; no lookarounds or backreferences there). */
+export function laneRewrite(prefix: string): aws.types.input.lb.ListenerRuleTransform {
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return { type: "url-rewrite", urlRewriteConfig: { rewrite: { regex: `^${escaped}(/.*)$`, replace: "$1" } } };
 }

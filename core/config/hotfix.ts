@@ -126,6 +126,9 @@ const UNSEEDED_KEYS = [
   // Its header value is a secret: never in a (plain) stack output. The hotfix environment has
   // no test route (its candidate takes all of its traffic).
   "testRoute",
+  // The legacy lane stays prod's: the hotfix environment tests the live version's fix.
+  "legacy",
+  "legacyOverride",
 ] as const;
 
 /**

@@ -7,6 +7,7 @@ import { type NormalizedStrategy, type PreTrafficCheck, StrategyError, normalize
 import { SLOTS, Slot, otherSlot } from "../slots";
 import { ConfigError, Issue, formatPath, toIssues } from "./errors";
 import { DEFAULT_INGRESS_GROUP } from "./fields";
+import { normaliseLegacyLanes } from "./legacyLane";
 import { checkService, desiredImage, slotVersion } from "./serviceRules";
 import { AlarmWindowSpec, AlarmsSpec, type CustomAlarmSpec, RawService, ServiceSpec, SlotSpec, serviceSchema } from "./serviceSchema";
 
@@ -179,6 +180,7 @@ export function normaliseService(s: RawService): ServiceSpec {
         }),
     deregistrationDelaySeconds: s.deregistrationDelaySeconds ?? defaults.DEFAULT_DEREGISTRATION_DELAY_SECONDS,
     alarms: normaliseAlarms(s.alarms),
+    legacy: normaliseLegacyLanes(s.legacy, replicas),
     ...(s.acknowledgeRollback === undefined ? {} : { acknowledgeRollback: s.acknowledgeRollback }),
     rollbackWindowMinutes: s.rollbackWindowMinutes ?? defaults.DEFAULT_ROLLBACK_WINDOW_MINUTES,
     ...(s.hotfix === undefined ? {} : { hotfix: { reason: s.hotfix.reason, expires: new Date(s.hotfix.expires).toISOString() } }),

@@ -1,6 +1,7 @@
 /**
  * Cross-field rules of a service (image mode or slot mode), run once the shape is valid.
  */
+import { checkLegacyLanes } from "./legacyLane";
 import * as defaults from "../defaults";
 import { isLabelValue, parseImageRef, versionFromImage } from "../image";
 import { StrategyError, normalizeStrategy } from "../progressive";
@@ -134,6 +135,7 @@ export function checkSlotMode(s: RawService & { stable: Slot; slots: NonNullable
 
 /** Rules every service follows, in image mode or slot mode. */
 export function checkCommon(s: RawService, at: Path, out: Issue[]): void {
+  checkLegacyLanes(s, at, out);
   for (const [name, value] of Object.entries(s.env ?? {})) {
     if (typeof value === "string" && (SECRET_ENV_NAME.test(name) || URL_WITH_PASSWORD.test(value))) {
       out.push({

@@ -12,6 +12,7 @@ import { type NormalizedStrategy, type PreTrafficCheck } from "../progressive";
 import { SLOTS, Slot } from "../slots";
 import { type DeepReadonly, type Filled, aboveAtMost, arn, cidr, dnsLabel, ingressGroupName, int, quantity, required } from "./fields";
 import { kindError } from "./errors";
+import { type LegacyLaneSpec, legacyLaneSchema, legacyOverrideSchema } from "./legacyLane";
 
 export const slotSchema = z.strictObject({
   image: z.string({ error: required('the container image, pinned to a tag or digest, e.g. "registry/app:1.4.2"') }),
@@ -367,6 +368,8 @@ export const serviceSchema = z.strictObject({
       { error: required("the database block { uses, writesNull? }") },
     )
     .optional(),
+  legacy: z.array(legacyLaneSchema, { error: required("a list of legacy lanes (usually one)") }).optional(),
+  legacyOverride: legacyOverrideSchema.optional(),
   api: z
     .strictObject(
       {
@@ -520,6 +523,8 @@ export interface ServiceSpec {
   readonly hotfix?: HotfixReleaseSpec;
   /** GraphQL compatibility gate between the stable and the candidate version. */
   readonly api?: ApiSpec;
+  /** Old versions kept running beside the live one, each as a governed legacy lane (issue 37, 2). */
+  readonly legacy: readonly LegacyLaneSpec[];
   /** Columns (`table.column`) each version reads or writes, for the migration gate. */
   readonly database?: DeepReadonly<NonNullable<RawService["database"]>>;
 }

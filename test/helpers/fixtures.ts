@@ -76,3 +76,23 @@ export function applyAll(state: ReleaseState, ...events: ReleaseEvent[]): Releas
   return state;
 }
 
+const DAY = 86_400_000;
+/** A date `offset` days from today, YYYY-MM-DD. */
+export const day = (offset: number) => new Date(Date.now() + offset * DAY).toISOString().slice(0, 10);
+export const LANE_DIGEST = "sha256:9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c0b2d4f6e8a1c3e5b7d9f0a2c4e6b8d1f";
+
+/** payments' v1.9.4 for callers still on the /v1 API. */
+export function lane(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    version: "v1.9.4",
+    image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@${LANE_DIGEST}`,
+    route: { pathPrefix: "/v1", stripPrefix: true },
+    priority: 90,
+    deprecatedAt: day(-10),
+    sunsetAt: day(80),
+    link: "https://docs.example.com/payments/v1-sunset",
+    owner: "team-payments",
+    reason: "the partner checkout (acme-pos 3.x) cannot move to v2 before its March release",
+    ...overrides,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * A declared legacy lane (issue 37, 2): the old version of a service kept running beside the
+ * new one for the callers that cannot move yet, as a governed last resort (docs/versioning.md).
+ * Its callers reach it by a header or a path prefix (a listener rule evaluated before the
+ * service's main rule, optionally rewriting the prefix away: ALB `url-rewrite` transforms, one per
+ * rule, regex without lookarounds or backreferences, docs.aws.amazon.com/elasticloadbalancing/
+ * latest/application/rule-transforms.html). Its image is pinned by digest (it is frozen), and it
+ * has a deprecation date, a sunset date within a maximum lifetime, a link for callers, an owner
+ * and a reason. Checked offline (`remedy validate`) and at preview.
+ */
+import { z } from "zod";
+import * as defaults from "../defaults";
+import { parseImageRef } from "../image";
+import type { Issue } from "./errors";
+import { int, required } from "./fields";
+
+/** The longest a lane may live, deprecation to sunset, unless the stack says otherwise. */
+export const DEFAULT_MAX_LEGACY_DAYS = 180;
+
+const DAY_MS = 86_400_000;
+const date = (what: string) => z.iso.date({ error: `must be a date, YYYY-MM-DD: ${what}` });
+
+export const legacyLaneSchema = z.strictObject(
+  {
+    version: z.string({ error: required("the old version this lane keeps running, e.g. v1.9.4") }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: "must be a version label: letters, digits and . _ - (at most 63)" }),
+    image: z.string({ error: required("the old version's image, pinned by digest (registry/app@sha256:<64 hex>): a lane is frozen") }),
+    route: z.strictObject(
+      {
+        header: z
+          .strictObject({
+            name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, { error: "must be an HTTP header name (letters, digits, '-'; at most 40)" }),
+            values: z.array(z.string().min(1).max(128), { error: required("the header values that reach the lane, e.g. [\"1\"]") }).min(1).max(5),
+          })
+          .optional(),
+        pathPrefix: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, { error: 'must be a path prefix such as "/v1" (no trailing slash, no wildcards)' })
+          .optional(),
+        stripPrefix: z.boolean({ error: "must be true or false" }).optional(),
+      },
+      { error: required("how callers reach the lane: { header: { name, values } } and/or { pathPrefix, stripPrefix? }") },
+    ),
+    priority: int("the lane rule's priority: lower than the service's routing.priority, so it is evaluated first", 1, defaults.MAX_RULE_PRIORITY),
+    deprecatedAt: date("when the old version was announced deprecated"),
+    sunsetAt: date("when the lane stops (after it, pulumi preview fails until it is retired or extended)"),
+    link: z.url({ protocol: /^https$/, error: "must be an https URL where callers read how to move (sent as the Link of the Deprecation and Sunset headers)" }),
+    owner: z.string({ error: required("who answers for the lane (a team or person)") }).min(2),
+    reason: z.string({ error: required("why the old version must keep running (who cannot move, and why)") }).min(10, { error: "must say why in at least 10 characters" }),
+    replicas: int("the lane's replicas", 1, 50).optional(),
+    extension: z
+      .strictObject(
+        {
+          until: date("the new sunset"),
+          reason: z.string().min(10, { error: "must say why in at least 10 characters (who still calls, and what they were told)" }),
+        },
+        { error: required("an extension { until, reason }") },
+      )
+      .optional(),
+  },
+  { error: required("a legacy lane { version, image, route, priority, deprecatedAt, sunsetAt, link, owner, reason }") },
+);
+
+export type RawLegacyLane = z.output<typeof legacyLaneSchema>;
+
+/** A lane as the program uses it. */
+export interface LegacyLaneSpec {
+  readonly version: string;
+  readonly image: string;
+  readonly route: { readonly header?: { readonly name: string; readonly values: readonly string[] }; readonly pathPrefix?: string; readonly stripPrefix: boolean };
+  readonly priority: number;
+  readonly deprecatedAt: string;
+  /** The sunset in force: the extension's date when one is recorded. */
+  readonly sunsetAt: string;
+  readonly declaredSunsetAt: string;
+  readonly link: string;
+  readonly owner: string;
+  readonly reason: string;
+  readonly replicas: number;
+  readonly extension?: { readonly until: string; readonly reason: string };
+}
+
+export const legacyOverrideSchema = z.strictObject(
+  { reason: z.string({ error: required("why this service needs more than one legacy lane") }).min(10, { error: "must say why in at least 10 characters" }) },
+  { error: required("legacyOverride { reason }") },
+);
+
+/**
+ * The cross-field rules of a service's lanes: at most one without a reasoned override, a rule
+ * evaluated before the main and test rules (and distinct from them), a digest-pinned image, a
+ * sunset after the deprecation within `maxDays`, and not past (`nowMs`) unless extended.
+ */
+export function checkLegacyLanes(
+  s: { readonly legacy?: readonly RawLegacyLane[]; readonly legacyOverride?: { readonly reason: string }; readonly routing: { readonly priority: number; readonly hosts?: readonly string[]; readonly paths?: readonly string[] }; readonly testRoute?: { readonly priority: number } },
+  at: PropertyKey[],
+  out: Issue[],
+  nowMs: number = Date.now(),
+  maxDays = DEFAULT_MAX_LEGACY_DAYS,
+): void {
+  const lanes = s.legacy ?? [];
+  if (lanes.length > 1 && !s.legacyOverride) {
+    out.push({ path: [...at, "legacy"], message: `${lanes.length} legacy lanes: one version beside the live one is the most a service runs; set legacyOverride { reason } to run more, or retire one` });
+  }
+  const today = new Date(nowMs).toISOString().slice(0, 10);
+  lanes.forEach((l, i) => {
+    const p = [...at, "legacy", i];
+    const ref = parseImageRef(l.image);
+    if (typeof ref === "string" || ref.digest === undefined) out.push({ path: [...p, "image"], message: `must be pinned by digest (registry/app@sha256:<64 hex>): a lane is frozen, its image changes only through the hotfix path${typeof ref === "string" ? `; it ${ref}` : ""}` });
+    if (!l.route.header && !l.route.pathPrefix) out.push({ path: [...p, "route"], message: "name how callers reach the lane: a header { name, values } or a pathPrefix (or both)" });
+    if (l.route.stripPrefix && !l.route.pathPrefix) out.push({ path: [...p, "route", "stripPrefix"], message: "strips the pathPrefix, so set one" });
+    // ALB counts every value of every condition of a rule (hosts, paths, header values) against its limit.
+    const hosts = s.routing.hosts?.length ?? 0;
+    const paths = l.route.pathPrefix ? Math.max(s.routing.paths?.length ?? 0, 2) : (s.routing.paths?.length ?? 0);
+    const values = hosts + paths + (l.route.header?.values.length ?? 0);
+    if (values > defaults.MAX_RULE_CONDITION_VALUES) out.push({ path: [...p, "route"], message: `makes a rule of ${values} condition values (${hosts} hosts, ${paths} paths, ${l.route.header?.values.length ?? 0} header values); an ALB rule takes at most ${defaults.MAX_RULE_CONDITION_VALUES}` });
+    if (l.priority >= s.routing.priority) out.push({ path: [...p, "priority"], message: `is ${l.priority}, not lower than routing.priority ${s.routing.priority}: the main rule would match the lane's callers first; use a number below ${s.routing.priority}` });
+    if (s.testRoute && l.priority === s.testRoute.priority) out.push({ path: [...p, "priority"], message: `is the test route's priority ${s.testRoute.priority}; rule priorities are unique per listener` });
+    lanes.slice(0, i).forEach((other, j) => {
+      if (other.priority === l.priority) out.push({ path: [...p, "priority"], message: `is legacy[${j}]'s priority too; rule priorities are unique per listener` });
+    });
+    const dep = Date.parse(l.deprecatedAt);
+    const sunset = Date.parse(l.sunsetAt);
+    if (sunset <= dep) out.push({ path: [...p, "sunsetAt"], message: `is ${l.sunsetAt}, not after deprecatedAt ${l.deprecatedAt}` });
+    else if ((sunset - dep) / DAY_MS > maxDays) out.push({ path: [...p, "sunsetAt"], message: `is ${Math.round((sunset - dep) / DAY_MS)} days after deprecatedAt: a lane lives at most ${maxDays} days; set an earlier sunset` });
+    if (l.extension) {
+      if (l.extension.until <= l.sunsetAt) out.push({ path: [...p, "extension", "until"], message: `is ${l.extension.until}, not after the sunset ${l.sunsetAt} it extends` });
+      else if (l.extension.until <= today) out.push({ path: [...p, "extension", "until"], message: `${l.extension.until} has passed: retire the lane (remedy retire), or record a new extension with a reason` });
+    } else if (l.sunsetAt <= today) {
+      out.push({ path: [...p, "sunsetAt"], message: `${l.sunsetAt} has passed: retire the lane (remedy retire, once its retirement gate allows) or record an extension { until, reason }` });
+    }
+  });
+}
+
+/** The lanes as the program uses them. */
+export function normaliseLegacyLanes(lanes: readonly RawLegacyLane[] | undefined, replicas: number): LegacyLaneSpec[] {
+  return (lanes ?? []).map((l) => ({
+    version: l.version,
+    image: l.image,
+    route: { ...(l.route.header ? { header: l.route.header } : {}), ...(l.route.pathPrefix ? { pathPrefix: l.route.pathPrefix } : {}), stripPrefix: l.route.stripPrefix ?? false },
+    priority: l.priority,
+    deprecatedAt: l.deprecatedAt,
+    sunsetAt: l.extension?.until ?? l.sunsetAt,
+    declaredSunsetAt: l.sunsetAt,
+    link: l.link,
+    owner: l.owner,
+    reason: l.reason,
+    replicas: l.replicas ?? Math.min(replicas, 2),
+    ...(l.extension ? { extension: l.extension } : {}),
+  }));
+}

@@ -1,0 +1,88 @@
+/**
+ * A legacy lane's resources under Pulumi's mocks (issue 37, 2): its own target group, workload
+ * and rule, named apart from the blue/green slots, evaluated before the main rule, rewriting its
+ * prefix away, telling callers the dates through the pods' environment; schema-valid Kubernetes
+ * objects with valid names; and counted in the quota checks.
+ */
+import { strict as assert } from "node:assert";
+import { BlueGreenService } from "../../components/delivery/blueGreenService";
+import { parseStackConfig } from "../../core/config";
+import { quotaProblems, quotaUsage } from "../../stacks/quotas";
+import { lane, serviceInput, stackInput } from "../helpers/fixtures";
+import { k8sNameProblems } from "../helpers/k8sNames";
+import { validateK8sObject } from "../helpers/k8sSchema";
+import { type RecordedResource, T, dependsOn, recorded, settle } from "../helpers/pulumiMocks";
+
+const INGRESS = {
+  listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
+  securityGroupId: "sg-0123456789abcdef0",
+  vpcId: "vpc-0a1b2c3d4e5f67890",
+};
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
+  let resources: RecordedResource[];
+  let svc: BlueGreenService;
+  before(async () => {
+    recorded.resources.length = 0;
+    svc = new BlueGreenService("payments", { service: serviceInput({ legacy: [lane()] }), ingress: INGRESS });
+    await settle();
+    resources = [...recorded.resources];
+  });
+  const one = (type: string, name: string) => {
+    const r = resources.filter((x) => x.type === type && x.name === name);
+    assert.equal(r.length, 1, `one ${type} ${name}`);
+    return r[0];
+  };
+
+  it("adds one target group, Deployment, Service, PDB, binding and rule, named apart from the slots", () => {
+    const lanes = resources.filter((r) => r.name === "payments-legacy").map((r) => r.type).sort();
+    assert.deepEqual(lanes, [T.rule, T.tg, T.deployment, T.service, T.tgb, T.pdb].sort());
+    const tg = one(T.tg, "payments-legacy").inputs as Obj;
+    assert.match(tg.name, /^payments-legacy-[0-9a-f]{8}$/);
+    assert.ok(tg.name.length <= 32, "AWS target group names: at most 32 characters");
+    assert.equal(tg.tags["remedy:legacy-version"], "v1.9.4");
+    assert.equal(svc.legacyLanes.length, 1);
+  });
+
+  it("routes /v1 callers to it before the main rule, and strips the prefix", () => {
+    const rule = one(T.rule, "payments-legacy").inputs as Obj;
+    const main = one(T.rule, "payments").inputs as Obj;
+    assert.ok(rule.priority < main.priority, "evaluated first");
+    assert.deepEqual(rule.conditions, [{ hostHeader: { values: ["api.example.com"] } }, { pathPattern: { values: ["/v1/payments/*"] } }]);
+    assert.deepEqual(rule.transforms, [{ type: "url-rewrite", urlRewriteConfig: { rewrite: { regex: "^/v1(/.*)$", replace: "$1" } } }]);
+    assert.equal(rule.actions.length, 1);
+    assert.equal(rule.actions[0].type, "forward");
+    assert.match(rule.actions[0].targetGroupArn, /:targetgroup\/payments-legacy-[0-9a-f]{8}\//);
+    assert.equal(rule.tags["remedy:rule"], "legacy");
+    assert.equal(rule.tags["remedy:rollback"], undefined, "the rollback function's ABAC tag is the weighted rule's only");
+    assert.ok(dependsOn(one(T.rule, "payments-legacy"), one(T.deployment, "payments-legacy")), "the rule waits for the lane's rollout");
+  });
+
+  it("runs the pinned old image, selected apart from blue and green, telling callers the deprecation and sunset", () => {
+    const d = one(T.deployment, "payments-legacy").inputs as Obj;
+    assert.deepEqual(d.spec.selector.matchLabels, { app: "payments", slot: "legacy" });
+    const c = d.spec.template.spec.containers[0];
+    assert.match(c.image, /@sha256:[0-9a-f]{64}$/);
+    const env = Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+    assert.equal(env.REMEDY_VERSION, "v1.9.4");
+    assert.match(env.REMEDY_DEPRECATION ?? "", /^@\d{10}$/, "RFC 9745: a structured date, @<unix seconds>");
+    assert.match(env.REMEDY_SUNSET ?? "", /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} 00:00:00 GMT$/, "RFC 8594: an HTTP-date");
+    assert.equal(env.REMEDY_DEPRECATION_LINK, '<https://docs.example.com/payments/v1-sunset>; rel="deprecation"; type="text/html"');
+    assert.equal(d.spec.replicas, 2);
+    for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) {
+      validateK8sObject(r);
+      assert.deepEqual(k8sNameProblems(r), [], `${r.type} ${r.name}`);
+    }
+  });
+
+  it("counts in the quota checks: one target group and one rule more", () => {
+    const count = (cfg: ReturnType<typeof parseStackConfig>, quota: RegExp) => quotaUsage(cfg, { alarmNamePrefix: "remedy-prod" }).find((q) => quota.test(q.quota))?.count;
+    const without = parseStackConfig(stackInput([serviceInput()]));
+    const withLane = parseStackConfig(stackInput([serviceInput({ legacy: [lane()] })]));
+    assert.equal((count(withLane, /^Target groups per Application Load Balancer/) ?? 0) - (count(without, /^Target groups per Application Load Balancer/) ?? 0), 1);
+    assert.equal((count(withLane, /^Rules per Application Load Balancer/) ?? 0) - (count(without, /^Rules per Application Load Balancer/) ?? 0), 1);
+    assert.equal((count(withLane, /^Target groups per Region/) ?? 0) - (count(without, /^Target groups per Region/) ?? 0), 1);
+    assert.deepEqual(quotaProblems(withLane, { alarmNamePrefix: "remedy-prod" }), []);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * A declared legacy lane's config (issue 37, 2): accepted as declared, refused field by field
+ * with what to do, before anything is deployed (remedy validate and preview run these checks).
+ */
+import { strict as assert } from "node:assert";
+import { ConfigError, parseServiceSpec } from "../../core/config";
+import { day, lane, serviceInput, LANE_DIGEST as DIGEST } from "../helpers/fixtures";
+
+/** The messages parseServiceSpec gives for `legacy`, by path. */
+function problems(legacy: unknown[], extra: Record<string, unknown> = {}): string[] {
+  try {
+    parseServiceSpec(serviceInput({ legacy, ...extra }));
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+}
+
+describe("core/config: a service's legacy lane (issue 37, 2)", () => {
+  it("accepts a declared lane and normalises it (sunset in force, replicas)", () => {
+    const spec = parseServiceSpec(serviceInput({ legacy: [lane({ extension: { until: day(100), reason: "acme-pos 3.x ships in March, confirmed by their CTO" } })] }));
+    assert.equal(spec.legacy.length, 1);
+    assert.deepEqual(
+      { ...spec.legacy[0], extension: undefined },
+      {
+        version: "v1.9.4",
+        image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@${DIGEST}`,
+        route: { pathPrefix: "/v1", stripPrefix: true },
+        priority: 90,
+        deprecatedAt: day(-10),
+        sunsetAt: day(100),
+        declaredSunsetAt: day(80),
+        link: "https://docs.example.com/payments/v1-sunset",
+        owner: "team-payments",
+        reason: "the partner checkout (acme-pos 3.x) cannot move to v2 before its March release",
+        replicas: 2,
+        extension: undefined,
+      },
+    );
+    assert.deepEqual(parseServiceSpec(serviceInput()).legacy, [], "no lane by default");
+  });
+
+  it("refuses each broken field, naming it and the fix", () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v1.9.4" }, /^service\.legacy\[0\]\.image: must be pinned by digest \(registry\/app@sha256:<64 hex>\): a lane is frozen/],
+      [{ priority: 100 }, /^service\.legacy\[0\]\.priority: is 100, not lower than routing\.priority 100: the main rule would match the lane's callers first; use a number below 100$/],
+      [{ sunsetAt: day(-20) }, /^service\.legacy\[0\]\.sunsetAt: is .*, not after deprecatedAt/],
+      [{ sunsetAt: day(200) }, /^service\.legacy\[0\]\.sunsetAt: is 210 days after deprecatedAt: a lane lives at most 180 days; set an earlier sunset$/],
+      [{ deprecatedAt: day(-100), sunsetAt: day(-1) }, /^service\.legacy\[0\]\.sunsetAt: .* has passed: retire the lane \(remedy retire, once its retirement gate allows\) or record an extension \{ until, reason \}$/],
+      [{ route: {} }, /^service\.legacy\[0\]\.route: name how callers reach the lane: a header \{ name, values \} or a pathPrefix \(or both\)$/],
+      [{ route: { header: { name: "X-Api-Version", values: ["1"] }, stripPrefix: true } }, /^service\.legacy\[0\]\.route\.stripPrefix: strips the pathPrefix, so set one$/],
+      [{ route: { pathPrefix: "/v1/", stripPrefix: true } }, /^service\.legacy\[0\]\.route\.pathPrefix: must be a path prefix such as "\/v1"/],
+      [{ link: "http://docs.example.com/x" }, /^service\.legacy\[0\]\.link: must be an https URL/],
+      [{ reason: "legacy" }, /^service\.legacy\[0\]\.reason: must say why in at least 10 characters, got "legacy"$/],
+      [{ extension: { until: day(70), reason: "acme-pos needs longer, per their CTO" } }, /^service\.legacy\[0\]\.extension\.until: is .*, not after the sunset .* it extends$/],
+      [{ route: { pathPrefix: "/v1", header: { name: "X-Api-Version", values: ["1", "1.0", "1.1", "1.2"] } } }, /^service\.legacy\[0\]\.route: makes a rule of 7 condition values \(1 hosts, 2 paths, 4 header values\); an ALB rule takes at most 5$/],
+    ];
+    for (const [over, want] of cases) {
+      const got = problems([lane(over)]);
+      assert.ok(got.some((g) => want.test(g)), `${JSON.stringify(over)}: ${got.join(" | ")}`);
+    }
+    // The test route's priority, and a second lane without a reasoned override.
+    assert.ok(problems([lane({ priority: 19 })], { testRoute: { priority: 19, sourceCidrs: ["10.0.0.0/8"] } }).some((g) => /legacy\[0\]\.priority: is the test route's priority 19/.test(g)));
+    const two = [lane(), lane({ version: "v1.8.0", priority: 91, route: { header: { name: "X-Api-Version", values: ["0"] } } })];
+    assert.deepEqual(problems(two), ["service.legacy: 2 legacy lanes: one version beside the live one is the most a service runs; set legacyOverride { reason } to run more, or retire one"]);
+    assert.deepEqual(problems(two, { legacyOverride: { reason: "two partner integrations on different old versions, both sunset in Q1" } }), []);
+    assert.ok(problems([lane(), lane({ version: "v1.8.0" })], { legacyOverride: { reason: "two partner integrations on different old versions" } }).some((g) => /legacy\[1\]\.priority: is legacy\[0\]'s priority too/.test(g)));
+  });
+});

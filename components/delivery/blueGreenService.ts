@@ -4,7 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type EnvValue, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { type LaneKey, laneKey, slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
-import type { LegacyLaneSpec } from "../../core/config/legacyLane";
+import { type LegacyLaneResources, deprecationEnv, laneConditions, laneRewrite } from "./legacyLane";
+
+export type { LegacyLaneResources } from "./legacyLane";
 import { SLOTS, type Slot } from "../../core/slots";
 import { type SlotWeights, splitTraffic } from "../../core/weights";
 import type { IngressAttachment } from "./sharedIngress";
@@ -89,15 +91,6 @@ export interface SchemaGateArgs {
   readonly command: readonly string[];
   /** Secret and key holding a read-only `DATABASE_URL` (CONNECT, USAGE on the schema, SELECT on the ledger). */
   readonly databaseUrlSecret: { readonly name: string; readonly key: string };
-}
-
-/** A legacy lane's resources (issue 37, 2): its own target group, workload and rule. */
-export interface LegacyLaneResources {
-  readonly key: LaneKey;
-  readonly spec: LegacyLaneSpec;
-  readonly targetGroup: aws.lb.TargetGroup;
-  readonly workload: SlotWorkload;
-  readonly rule: aws.lb.ListenerRule;
 }
 
 /** Kubernetes objects of one slot; absent for a slot that has no image yet. */
@@ -520,39 +513,4 @@ export function createSlotWorkload(
   );
 
   return { deployment, service, podDisruptionBudget, targetGroupBinding };
-}
-
-/**
- * What a lane's pods tell their callers (issue 37, 4). ALB cannot add response headers per rule,
- * so the service sends them (samples/deprecation-headers): `Deprecation` as an RFC 9745
- * structured date (`@<unix seconds>`), `Sunset` as an RFC 8594 HTTP-date, and a `Link` with
- * `rel="deprecation"` to where callers read how to move.
- */
-export function deprecationEnv(lane: LegacyLaneSpec): Record<string, string> {
-  return {
-    REMEDY_DEPRECATION: `@${Math.floor(Date.parse(lane.deprecatedAt) / 1000)}`,
-    REMEDY_SUNSET: new Date(lane.sunsetAt).toUTCString(),
-    REMEDY_DEPRECATION_LINK: `<${lane.link}>; rel="deprecation"; type="text/html"`,
-  };
-}
-
-/**
- * The lane rule's conditions: the service's hosts; its paths under the lane's prefix (or the
- * prefix alone when the service matches every path), or its own paths when the lane is reached
- * by a header; and the header.
- */
-export function laneConditions(spec: ServiceSpec, lane: LegacyLaneSpec): aws.types.input.lb.ListenerRuleCondition[] {
-  const prefix = lane.route.pathPrefix;
-  const paths = prefix ? (spec.routing.paths.length > 0 ? spec.routing.paths.map((p) => `${prefix}${p}`) : [prefix, `${prefix}/*`]) : [...spec.routing.paths];
-  return [
-    ...(spec.routing.hosts.length > 0 ? [{ hostHeader: { values: [...spec.routing.hosts] } }] : []),
-    ...(paths.length > 0 ? [{ pathPattern: { values: paths } }] : []),
-    ...(lane.route.header ? [{ httpHeader: { httpHeaderName: lane.route.header.name, values: [...lane.route.header.values] } }] : []),
-  ];
-}
-
-/** Strips the lane's path prefix before the old version sees the request (ALB `url-rewrite`; no lookarounds or backreferences there). */
-export function laneRewrite(prefix: string): aws.types.input.lb.ListenerRuleTransform {
-  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return { type: "url-rewrite", urlRewriteConfig: { rewrite: { regex: `^${escaped}(/.*)$`, replace: "$1" } } };
 }

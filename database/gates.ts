@@ -94,7 +94,8 @@ export interface VersionUsage {
   readonly service: string;
   readonly version: string;
   /** Its role in the rollback window: stable, candidate, previous (last promoted away). */
-  readonly role: "stable" | "candidate" | "previous";
+  /** `legacy`: a declared legacy lane's version, a reader like a rollback target until retired (issue 37, 6). */
+  readonly role: "stable" | "candidate" | "previous" | "legacy";
   /** Columns it reads or writes, as `table.column`. */
   readonly columns: readonly string[];
   /** Columns it may write NULL to (`table.column`): a NOT NULL contract waits until it is gone. */

@@ -46,7 +46,7 @@ const windowSchema = z.array(
   z.strictObject({
     service: z.string().min(1),
     version: z.string().min(1),
-    role: z.enum(["stable", "candidate", "previous"]),
+    role: z.enum(["stable", "candidate", "previous", "legacy"]),
     columns: z.array(windowColumn),
     /** Columns it may write NULL to; absent means "not said", and a NOT NULL contract on a column it uses waits. */
     writesNull: z.array(windowColumn).optional(),

@@ -113,6 +113,8 @@ async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, iss
       [spec.slots[spec.stable]?.version, "stable"],
       [spec.slots[otherSlot(spec.stable)]?.version, "candidate"],
       [state?.previous?.version, "previous"],
+      // A legacy lane's version reads the schema until the lane is retired.
+      ...spec.legacy.map((l): [string, VersionUsage["role"]] => [l.version, "legacy"]),
     ];
     for (const [version, role] of members) {
       if (!version || window.some((w) => w.service === spec.name && w.version === version)) continue;

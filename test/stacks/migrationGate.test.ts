@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { MigrationGateError } from "../../stacks/main";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
-import { stackYaml } from "../helpers/fixtures";
+import { lane, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { npxProblem } from "../../core/config/stack";
@@ -146,6 +146,18 @@ describe("stacks: the migration gate and migration Job", () => {
       /database\.run: 0001-rename-payments-amount:backfill needs 0001-rename-payments-amount:expand first/,
     );
     await assert.rejects(run(prod({}, { "v2.3.0": old })), /services\[0\]\.database\.uses: no entry for payments v2\.3\.1 \(candidate\)/);
+  });
+
+  it("counts a legacy lane's version as a reader: a contract that drops what it reads waits for the lane's retirement (issue 37, 6)", async () => {
+    const config = prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": renamed, "v2.3.1": renamed, "v1.9.4": old });
+    const services = config["remedy:services"] as Obj[];
+    services[0].legacy = [lane({ priority: 90 })];
+    (services[0].database as Obj).writesNull = { "v2.3.0": [], "v2.3.1": [], "v1.9.4": [] };
+    services[1].database = { uses: { "v5.8.1": [], "v5.8.2": [] } };
+    services[2].database = { uses: { "2026.11.3": [] } };
+    await assert.rejects(run(config), /contract of 0001-rename-payments-amount drops payments\.amount, still used by payments v1\.9\.4 \(legacy\)/);
+    delete (services[0].database as Obj).uses["v1.9.4"];
+    await assert.rejects(run(config), /services\[0\]\.database\.uses: no entry for payments v1\.9\.4 \(legacy\)/, "fails closed on an undeclared lane version");
   });
 
   it("fails closed: a contract is refused while a service has not declared what it uses", async () => {

@@ -1,0 +1,86 @@
+/**
+ * Evidence of who still calls a legacy lane, and the gate that retires it (issue 37, 5 and 6).
+ * Pure: the CLI reads CloudWatch and the release table, this decides, and every input of the
+ * decision is kept with it.
+ *
+ * A day with no RequestCount datapoint for the lane's target group counts as zero requests only
+ * when the main target groups have datapoints that day: CloudWatch publishes ALB target group
+ * metrics only when there are requests, so silence on both sides may be a dead ALB or a missing
+ * metric, not a quiet lane (docs.aws.amazon.com/elasticloadbalancing/latest/application/
+ * load-balancer-cloudwatch-metrics.html: "reported if there are requests").
+ */
+
+/** One UTC day of evidence: the lane's requests, or null when that day cannot say. */
+export interface DayEvidence {
+  /** YYYY-MM-DD (UTC). */
+  readonly day: string;
+  readonly laneRequests: number | null;
+  readonly mainRequests: number;
+}
+
+/** Per-day sums (YYYY-MM-DD -> count) of the lane's and the main target groups' RequestCount over `days`. */
+export function dailyEvidence(days: readonly string[], lane: ReadonlyMap<string, number>, main: ReadonlyMap<string, number>): DayEvidence[] {
+  return days.map((day) => {
+    const mainRequests = main.get(day) ?? 0;
+    const seen = lane.get(day);
+    return { day, laneRequests: seen !== undefined ? seen : mainRequests > 0 ? 0 : null, mainRequests };
+  });
+}
+
+/** The last `n` UTC days before `todayMs`'s day, oldest first. */
+export function lastDays(todayMs: number, n: number): string[] {
+  const start = Date.UTC(new Date(todayMs).getUTCFullYear(), new Date(todayMs).getUTCMonth(), new Date(todayMs).getUTCDate());
+  return Array.from({ length: n }, (_, i) => new Date(start - (n - i) * 86_400_000).toISOString().slice(0, 10));
+}
+
+export interface RetirementInputs {
+  readonly service: string;
+  readonly version: string;
+  /** Days of evidence, oldest first, ending yesterday. */
+  readonly evidence: readonly DayEvidence[];
+  /** At most this many requests a day counts as quiet. Default 0. */
+  readonly threshold: number;
+  /** Consecutive quiet days needed. Default 14. */
+  readonly quietDays: number;
+  /** Active (not retired) client versions whose operations are served by the lane's version. */
+  readonly activeClients: readonly string[];
+  /** Migration phases or rollback targets that still need the schema the lane's version reads. */
+  readonly schemaNeeds: readonly string[];
+}
+
+export interface RetirementDecision {
+  readonly allowed: boolean;
+  /** What blocks it, each with what to do; empty when allowed. */
+  readonly blockers: readonly string[];
+  /** Consecutive quiet days up to yesterday. */
+  readonly quietStreak: number;
+  /** Days since the lane last served a request, when any day of the evidence did. */
+  readonly daysSinceLastRequest: number | null;
+  readonly inputs: RetirementInputs;
+}
+
+export const DEFAULT_QUIET_DAYS = 14;
+
+/** Whether the lane may be retired now, and why not. */
+export function retirementDecision(inputs: RetirementInputs): RetirementDecision {
+  let quietStreak = 0;
+  for (let i = inputs.evidence.length - 1; i >= 0; i--) {
+    const r = inputs.evidence[i].laneRequests;
+    if (r === null || r > inputs.threshold) break;
+    quietStreak++;
+  }
+  const lastBusy = [...inputs.evidence].reverse().findIndex((d) => (d.laneRequests ?? 0) > 0);
+  const blockers: string[] = [];
+  if (quietStreak < inputs.quietDays) {
+    const breaking = inputs.evidence[inputs.evidence.length - 1 - quietStreak];
+    const why = !breaking
+      ? `only ${inputs.evidence.length} day(s) of evidence`
+      : breaking.laneRequests === null
+        ? `${breaking.day} has no datapoints for the lane or the main target groups (a dead ALB is not a quiet lane)`
+        : `${breaking.day} had ${breaking.laneRequests} request(s) (more than ${inputs.threshold})`;
+    blockers.push(`quiet for ${quietStreak} of the ${inputs.quietDays} consecutive days needed: ${why}; move its callers (remedy versions ${inputs.service} lists them) and wait`);
+  }
+  if (inputs.activeClients.length > 0) blockers.push(`active client versions still served by ${inputs.version}: ${inputs.activeClients.join(", ")}; move them, or mark them retired (retired.json) once they no longer call`);
+  if (inputs.schemaNeeds.length > 0) blockers.push(`the schema ${inputs.version} reads is still needed: ${inputs.schemaNeeds.join("; ")}`);
+  return { allowed: blockers.length === 0, blockers, quietStreak, daysSinceLastRequest: lastBusy < 0 ? null : lastBusy + 1, inputs };
+}

@@ -20,6 +20,8 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip
   wait       <service>... --outputs <file> [--until promoted|window-closed]   a pipeline's gate: how releases end
   confirm-subscription  '<link>'                         confirm a topic subscription, unsubscribe signed only
+  versions   <service> --outputs <file>                  a service's legacy lanes: dates, requests per day, what blocks retiring
+  retire     <service> --outputs <file>                  the retirement gate of its legacy lane, recorded
 
 check before shipping (offline):
   validate   [--stack <name> | <Pulumi.<stack>.yaml>...] stack config, as pulumi preview checks it
@@ -34,6 +36,22 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
+  versions: `usage: remedy versions <service> --outputs <file> [--operations <dir>] [--days 30] [--stack prod] [--json]
+
+A service's legacy lanes (services[].legacy): dates, requests per day (its target group's
+RequestCount; a day without a datapoint is zero only when the main target groups served that day),
+days since the last request, the client versions it serves (active unless <dir>/<client>/<version>
+has a retired.json) and what blocks its retirement. <file>: pulumi stack output --json.
+
+exit codes: 0 shown, 2 usage, credentials or an unknown service`,
+  retire: `usage: remedy retire <service> --outputs <file> [--operations <dir>] [--threshold 0] [--quiet-days 14] [--stack prod] [--json]
+
+The retirement gate of the service's legacy lane: at most --threshold requests a day for
+--quiet-days consecutive days (days without data on either side break the streak), and no active
+client version it serves. The decision and every input are recorded in the release table. When it
+is allowed, remove the lane from services[].legacy and run pulumi up.
+
+exit codes: 0 allowed (recorded), 1 blocked (recorded, with why), 2 usage, credentials or no lane`,
   wait: `usage: remedy wait <service>... [--outputs <file> | --release <service>=<id>...] [--until promoted|window-closed]
                    [--timeout 3600] [--interval 10] [--stack prod] [--project remedy] [--json]
 
@@ -220,6 +238,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   if (command === "status" || command === "rollback" || command === "drill" || command === "promote" || command === "abort") {
     const { opsCommand } = await import("./commands/ops");
     return opsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s), tty: process.stdout.isTTY === true, columns: process.stdout.columns }, hooks);
+  }
+  if (command === "versions" || command === "retire") {
+    const { versionsCommand } = await import("./commands/versions");
+    return versionsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
   }
   if (command === "wait") {
     const { waitCommand } = await import("./commands/wait");

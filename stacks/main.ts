@@ -6,9 +6,11 @@
  * - hotfix stacks (`remedy:hotfix`): seeded from prod's `hotfixSeed` through a StackReference,
  *   isolated (own ALB, namespace, alarms, Lambda, role, table), exporting `testedImages`.
  */
+import { type DeployedLane, frozenLaneProblems } from "../core/config/legacyLane";
 import * as pulumi from "@pulumi/pulumi";
 import { releaseTableName } from "../components/rollback/rollbackFunction";
 import {
+  ConfigError,
   type HotfixSeed,
   type StackConfig,
   checkHotfixReleases,
@@ -145,6 +147,22 @@ export async function previouslyDeployedImages(): Promise<ReadonlyMap<string, Re
 }
 
 /**
+ * Legacy lanes are frozen (issue 37, 3): against the lanes the stack's last update deployed (its
+ * own outputs, through a stack reference to itself), a lane's version never changes in place and
+ * its image only with a hotfix reason, said in the update. Refused before anything is deployed.
+ */
+async function checkFrozenLanes(config: StackConfig): Promise<void> {
+  if (!config.services.some((s) => s.legacy.length > 0)) return;
+  const self = new pulumi.StackReference("self-lanes", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+  const details = await self.getOutputDetails("services");
+  const services = (details.value ?? details.secretValue) as Record<string, { legacy?: DeployedLane[] }> | undefined;
+  const previous = new Map(Object.entries(services ?? {}).map(([name, s]) => [name, s.legacy ?? []]));
+  const { problems, hotfixes } = frozenLaneProblems(config.services, previous);
+  for (const h of hotfixes) void pulumi.log.warn(h);
+  if (problems.length > 0) throw new ConfigError(problems, "remedy stack configuration");
+}
+
+/**
  * Image mode: each such service's version goes into a slot chosen from its release state (read
  * once, through the same snapshot the gates and the plan use); the warnings go to the update.
  */
@@ -217,6 +235,7 @@ export async function main(): Promise<ProgramOutputs> {
   const parsed = parseStackConfig(raw);
   requireSecretTestRoutes(parsed);
   const config = await resolveImageMode(parsed, releases, undefined, previouslyDeployedImages);
+  await checkFrozenLanes(config);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);

@@ -47,6 +47,15 @@ export const legacyLaneSchema = z.strictObject(
     owner: z.string({ error: required("who answers for the lane (a team or person)") }).min(2),
     reason: z.string({ error: required("why the old version must keep running (who cannot move, and why)") }).min(10, { error: "must say why in at least 10 characters" }),
     replicas: int("the lane's replicas", 1, 50).optional(),
+    clients: z
+      .array(z.string().regex(/^[A-Za-z0-9._-]+ [A-Za-z0-9._-]+$/, { error: 'must be "<client> <version>", as the operations directory names them (e.g. "ios 2.0")' }))
+      .optional(),
+    hotfix: z
+      .strictObject(
+        { reason: z.string().min(10, { error: "must say why in at least 10 characters (the incident, what the fix does)" }) },
+        { error: required("a hotfix { reason }: the only way a lane's image changes") },
+      )
+      .optional(),
     extension: z
       .strictObject(
         {
@@ -77,6 +86,43 @@ export interface LegacyLaneSpec {
   readonly reason: string;
   readonly replicas: number;
   readonly extension?: { readonly until: string; readonly reason: string };
+  /** Client versions it serves (`<client> <version>`): retirement waits until each is retired. */
+  readonly clients: readonly string[];
+  /** Why its image changes in this update (the governed hotfix path; a lane is frozen otherwise). */
+  readonly hotfix?: { readonly reason: string };
+}
+
+/** A lane as the stack's last update deployed it (its outputs). */
+export interface DeployedLane {
+  readonly version: string;
+  readonly image: string;
+}
+
+/**
+ * A lane is frozen (issue 37, 3): its version never changes in place (feature releases go to the
+ * service's slots; a newer old version is a new lane after this one's retirement), and its image
+ * changes only through the governed hotfix path (`legacy[i].hotfix { reason }`, said in the
+ * update). `previous`: the lanes each service's last update deployed; absent services had none.
+ */
+export function frozenLaneProblems(services: readonly { readonly name: string; readonly legacy: readonly LegacyLaneSpec[] }[], previous: ReadonlyMap<string, readonly DeployedLane[]>): { problems: { path: string; message: string }[]; hotfixes: string[] } {
+  const problems: { path: string; message: string }[] = [];
+  const hotfixes: string[] = [];
+  services.forEach((s, i) => {
+    const before = previous.get(s.name) ?? [];
+    s.legacy.forEach((lane, j) => {
+      const was = before.find((b) => b.version === lane.version);
+      const at = `services[${i}].legacy[${j}]`;
+      if (!was) {
+        const replaced = before.filter((b) => !s.legacy.some((l) => l.version === b.version));
+        if (replaced.length > 0) problems.push({ path: `${at}.version`, message: `${s.name}'s lane ${replaced.map((b) => b.version).join(", ")} would become ${lane.version}: a lane keeps its version (feature releases go to the service, not the lane); retire ${replaced[0].version} (remedy retire) and declare the new lane in another update` });
+        return;
+      }
+      if (was.image === lane.image) return;
+      if (lane.hotfix) hotfixes.push(`service ${s.name}: legacy lane ${lane.version} HOTFIX ${was.image} -> ${lane.image}: ${lane.hotfix.reason}`);
+      else problems.push({ path: `${at}.image`, message: `changes ${was.image} -> ${lane.image}, but a lane is frozen: its image changes only as a hotfix; set ${at}.hotfix { reason } (said in this update), or put the image back` });
+    });
+  });
+  return { problems, hotfixes };
 }
 
 export const legacyOverrideSchema = z.strictObject(
@@ -145,5 +191,7 @@ export function normaliseLegacyLanes(lanes: readonly RawLegacyLane[] | undefined
     reason: l.reason,
     replicas: l.replicas ?? Math.min(replicas, 2),
     ...(l.extension ? { extension: l.extension } : {}),
+    clients: l.clients ?? [],
+    ...(l.hotfix ? { hotfix: l.hotfix } : {}),
   }));
 }

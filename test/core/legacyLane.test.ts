@@ -4,6 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import { ConfigError, parseServiceSpec } from "../../core/config";
+import { frozenLaneProblems } from "../../core/config/legacyLane";
 import { day, lane, serviceInput, LANE_DIGEST as DIGEST } from "../helpers/fixtures";
 
 /** The messages parseServiceSpec gives for `legacy`, by path. */
@@ -35,6 +36,7 @@ describe("core/config: a service's legacy lane (issue 37, 2)", () => {
         owner: "team-payments",
         reason: "the partner checkout (acme-pos 3.x) cannot move to v2 before its March release",
         replicas: 2,
+        clients: [],
         extension: undefined,
       },
     );
@@ -66,5 +68,18 @@ describe("core/config: a service's legacy lane (issue 37, 2)", () => {
     assert.deepEqual(problems(two), ["service.legacy: 2 legacy lanes: one version beside the live one is the most a service runs; set legacyOverride { reason } to run more, or retire one"]);
     assert.deepEqual(problems(two, { legacyOverride: { reason: "two partner integrations on different old versions, both sunset in Q1" } }), []);
     assert.ok(problems([lane(), lane({ version: "v1.8.0" })], { legacyOverride: { reason: "two partner integrations on different old versions" } }).some((g) => /legacy\[1\]\.priority: is legacy\[0\]'s priority too/.test(g)));
+  });
+
+  it("keeps a lane frozen against what the last update deployed (issue 37, 3)", () => {
+    const spec = (over: Record<string, unknown> = {}) => ({ name: "payments", legacy: parseServiceSpec(serviceInput({ legacy: [lane(over)] })).legacy });
+    const deployed = new Map([["payments", [{ version: "v1.9.4", image: lane().image as string }]]]);
+    assert.deepEqual(frozenLaneProblems([spec()], deployed), { problems: [], hotfixes: [] }, "unchanged");
+    assert.deepEqual(frozenLaneProblems([spec()], new Map()), { problems: [], hotfixes: [] }, "first declared");
+    const other = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"7".repeat(64)}`;
+    assert.deepEqual(frozenLaneProblems([spec({ image: other })], deployed).problems.map((p) => p.path), ["services[0].legacy[0].image"]);
+    const fixed = frozenLaneProblems([spec({ image: other, hotfix: { reason: "INC-5120: TLS to the card vault" } })], deployed);
+    assert.deepEqual(fixed.problems, []);
+    assert.match(fixed.hotfixes[0], /^service payments: legacy lane v1\.9\.4 HOTFIX .* -> .*7{64}: INC-5120: TLS to the card vault$/);
+    assert.deepEqual(frozenLaneProblems([spec({ version: "v1.9.5" })], deployed).problems.map((p) => p.path), ["services[0].legacy[0].version"]);
   });
 });

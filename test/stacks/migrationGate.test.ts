@@ -10,7 +10,7 @@ import { lane, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { npxProblem } from "../../core/config/stack";
-import { T, installMocks, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
+import { T, installMocks, ofType, one, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -152,12 +152,36 @@ describe("stacks: the migration gate and migration Job", () => {
     const config = prod({ applied: [`${PLAN}:expand`, `${PLAN}:backfill`], run: { plan: PLAN, phase: "contract" }, job: JOB }, { "v2.3.0": renamed, "v2.3.1": renamed, "v1.9.4": old });
     const services = config["remedy:services"] as Obj[];
     services[0].legacy = [lane({ priority: 90 })];
+    // The stack's last update (a stack reference to itself): the lane as deployed, frozen since.
+    stackReferenceOutputs.set("acme/remedy/prod", { services: { payments: { legacy: [{ version: "v1.9.4", image: lane().image }] } } });
     (services[0].database as Obj).writesNull = { "v2.3.0": [], "v2.3.1": [], "v1.9.4": [] };
     services[1].database = { uses: { "v5.8.1": [], "v5.8.2": [] } };
     services[2].database = { uses: { "2026.11.3": [] } };
     await assert.rejects(run(config), /contract of 0001-rename-payments-amount drops payments\.amount, still used by payments v1\.9\.4 \(legacy\)/);
     delete (services[0].database as Obj).uses["v1.9.4"];
     await assert.rejects(run(config), /services\[0\]\.database\.uses: no entry for payments v1\.9\.4 \(legacy\)/, "fails closed on an undeclared lane version");
+    stackReferenceOutputs.delete("acme/remedy/prod");
+  });
+
+  it("keeps a legacy lane frozen: its image changes only with a hotfix reason, its version never in place (issue 37, 3)", async () => {
+    const config = prod({}, { "v2.3.0": old, "v2.3.1": old, "v1.9.4": old, "v1.9.5": old });
+    const services = config["remedy:services"] as Obj[];
+    const rebuilt = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"7".repeat(64)}`;
+    stackReferenceOutputs.set("acme/remedy/prod", { services: { payments: { legacy: [{ version: "v1.9.4", image: lane().image }] } } });
+    try {
+      services[0].legacy = [lane({ image: rebuilt })];
+      await assert.rejects(run(config), /services\[0\]\.legacy\[0\]\.image: changes .*@sha256:9f2c.* -> .*@sha256:7{64}, but a lane is frozen: its image changes only as a hotfix; set services\[0\]\.legacy\[0\]\.hotfix \{ reason \}/);
+      assert.deepEqual(recorded.resources.filter((r) => !r.type.startsWith("remedy:") && r.type !== "pulumi:pulumi:StackReference"), [], "refused before anything is deployed");
+      services[0].legacy = [lane({ version: "v1.9.5" })];
+      await assert.rejects(run(config), /services\[0\]\.legacy\[0\]\.version: payments's lane v1\.9\.4 would become v1\.9\.5: a lane keeps its version \(feature releases go to the service, not the lane\)/);
+      // The governed path: a hotfix with a reason, said in the update.
+      services[0].legacy = [lane({ image: rebuilt, hotfix: { reason: "INC-5120: TLS to the card vault fails on the old client" } })];
+      await run(config);
+      const lane0 = one(T.deployment, "payments-legacy").inputs as Obj;
+      assert.equal(lane0.spec.template.spec.containers[0].image, rebuilt);
+    } finally {
+      stackReferenceOutputs.delete("acme/remedy/prod");
+    }
   });
 
   it("fails closed: a contract is refused while a service has not declared what it uses", async () => {

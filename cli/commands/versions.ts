@@ -80,7 +80,12 @@ function activeClients(lane: LaneOutput, operations: string | undefined): string
 
 /** Every lane of `service` with its evidence and the gate's decision, as of `nowMs`. */
 export async function laneReports(service: string, outputsFile: string, o: { days: number; threshold: number; quietDays: number; operations?: string; nowMs: number; cw: CloudWatchClient }): Promise<LaneReport[]> {
-  const outputs = readStackOutputs(outputsFile) as { services?: Record<string, ServiceOut> };
+  let outputs: { services?: Record<string, ServiceOut> };
+  try {
+    outputs = readStackOutputs(outputsFile) as typeof outputs;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const svc = outputs.services?.[service];
   if (!svc) throw new UsageError(`no service ${service} in ${outputsFile} (services: ${Object.keys(outputs.services ?? {}).join(", ") || "none"})`);
   const lanes = svc.legacy ?? [];
@@ -166,10 +171,6 @@ export async function versionsCommand(command: "versions" | "retire", argv: read
     return command === "retire" && reports.some((r) => !r.decision.allowed) ? 1 : 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`remedy ${command}: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof Error && /^--outputs/.test(err.message)) {
       io.err(`remedy ${command}: ${err.message}`);
       return 2;
     }

@@ -469,3 +469,18 @@ export function parseRollbackHint(description: string | undefined | null): { rea
 /** CloudWatch's limit on an alarm description. */
 export const MAX_ALARM_DESCRIPTION_LENGTH = 1024;
 
+/**
+ * A legacy lane's alarms (issue 37, 2): the built-in ones on its own target group, each paging
+ * only. A lane is frozen, so there is no candidate to roll back to: its image changes only through
+ * a lane hotfix, and the rollback function never acts on it (its names have no blue/green slot,
+ * so parseAlarmName refuses them).
+ */
+export function laneAlarms<D>(a: Omit<SlotAlarmArgs<D>, "slot" | "otherTargetGroup" | "fill"> & { readonly lane: string }): AlarmDefinition<D>[] {
+  const builtIn = slotAlarms<D>({ ...a, slot: "blue" as Slot, otherTargetGroup: a.targetGroup, spec: { ...a.spec, relative: undefined, custom: undefined }, fill: () => { throw new Error("internal: a lane has no custom alarms"); } });
+  return builtIn.map((d) => ({
+    ...d,
+    name: `${a.prefix}/${a.service}/${a.lane}/${d.kind}`,
+    description: d.description.replace(`remedy: ${a.service} blue `, `remedy: ${a.service} ${a.lane} `).replace(/; (rolls the release back|pages \(.*\))$/, "; pages (a legacy lane is frozen: fix it with a lane hotfix)"),
+    action: "page" as const,
+  }));
+}

@@ -356,6 +356,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       ruleArn: svc.ruleArn,
       functionArn: rollback.functionArn,
       topicArn: rollback.topicArn,
+      lanes: svc.legacyLanes.map((l) => ({ key: l.key, targetGroupArn: l.targetGroup.arn })),
     }));
   }
 

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AnyAlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, checkAlarmPrefix, fillPlaceholders, loadBalancerDimension, rollbackHint, slotAlarms, slotPlaceholders, targetGroupDimension } from "../../core/alarms";
+import { type AlarmDefinition, type AnyAlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, laneAlarms, checkAlarmPrefix, fillPlaceholders, loadBalancerDimension, rollbackHint, slotAlarms, slotPlaceholders, targetGroupDimension } from "../../core/alarms";
 import type { AlarmsSpec } from "../../core/config";
 import { SLOTS, otherSlot, type Slot } from "../../core/slots";
 
@@ -37,6 +37,8 @@ export interface AutoRollbackArgs {
   /** Topic for humans, notified on ALARM and OK. */
   readonly topicArn: pulumi.Input<string>;
   readonly tags?: Readonly<Record<string, string>>;
+  /** The service's legacy lanes: each gets the built-in alarms on its own target group, paging only. */
+  readonly lanes?: readonly { readonly key: string; readonly targetGroupArn: pulumi.Input<string> }[];
 }
 
 /**
@@ -91,60 +93,87 @@ export class AutoRollback extends pulumi.ComponentResource {
       });
       const bySlot: Partial<Record<AnyAlarmKind, aws.cloudwatch.MetricAlarm>> = {};
       for (const d of defs) {
-        bySlot[d.kind] = new aws.cloudwatch.MetricAlarm(
+        // A `page` alarm never invokes the Lambda; on the candidate it still holds the driver.
+        bySlot[d.kind] = metricAlarm(
           `${name}-${slot}-${d.kind}`,
-          {
-            name: d.name,
-            // The rollback target for the Lambda to read beside the release state (see rollbackHint).
-            alarmDescription:
-              args.ruleArn && d.action === "rollback"
-              ? pulumi.all([tgs, pulumi.output(args.ruleArn)]).apply(([t, rule]) => {
-                  const hinted = d.description + rollbackHint(t[otherSlot(slot)], rule);
-                  return hinted.length <= MAX_ALARM_DESCRIPTION_LENGTH ? hinted : d.description;
-                })
-              : d.description,
-            comparisonOperator: d.comparisonOperator,
-            threshold: d.threshold,
-            evaluationPeriods: d.evaluationPeriods,
-            datapointsToAlarm: d.datapointsToAlarm,
-            treatMissingData: d.treatMissingData,
-            ...(d.metric
-              ? {
-                  namespace: d.metric.namespace,
-                  metricName: d.metric.metricName,
-                  dimensions: d.metric.dimensions,
-                  period: d.metric.period,
-                  statistic: d.metric.statistic,
-                  extendedStatistic: d.metric.extendedStatistic,
-                }
-              : {
-                  metricQueries: (d.metricQueries ?? []).map((q) => ({
-                    id: q.id,
-                    expression: q.expression,
-                    label: q.label,
-                    returnData: q.returnData,
-                    metric: q.metric && {
-                      namespace: q.metric.namespace,
-                      metricName: q.metric.metricName,
-                      stat: q.metric.stat,
-                      period: q.metric.period,
-                      dimensions: q.metric.dimensions,
-                    },
-                  })),
-                }),
-            // A `page` alarm never invokes the Lambda; on the candidate it still holds the driver.
-            alarmActions: d.action === "rollback" ? [args.functionArn, args.topicArn] : [args.topicArn],
-            okActions: [args.topicArn],
-            tags: { ...tags, "remedy:slot": slot },
-          },
-          { parent: this },
+          d,
+          // The rollback target for the Lambda to read beside the release state (see rollbackHint).
+          args.ruleArn && d.action === "rollback"
+            ? pulumi.all([tgs, pulumi.output(args.ruleArn)]).apply(([t, rule]) => {
+                const hinted = d.description + rollbackHint(t[otherSlot(slot)], rule);
+                return hinted.length <= MAX_ALARM_DESCRIPTION_LENGTH ? hinted : d.description;
+              })
+            : d.description,
+          d.action === "rollback" ? [args.functionArn, args.topicArn] : [args.topicArn],
+          args.topicArn,
+          { ...tags, "remedy:slot": slot },
+          this,
         );
         all.push(bySlot[d.kind] as aws.cloudwatch.MetricAlarm);
       }
       this.alarms[slot] = bySlot;
     }
+    // Legacy lanes (issue 37, 2): the built-in alarms on each lane's target group, paging only.
+    for (const lane of args.lanes ?? []) {
+      const targetGroup = pulumi.output(lane.targetGroupArn).apply(targetGroupDimension);
+      for (const d of laneAlarms<pulumi.Output<string>>({ prefix: args.alarmNamePrefix, service: args.service, lane: lane.key, loadBalancer, targetGroup, spec: args.alarms })) {
+        all.push(metricAlarm(`${name}-${lane.key}-${d.kind}`, d, d.description, [args.topicArn], args.topicArn, { ...tags, "remedy:lane": lane.key }, this));
+      }
+    }
     this.alarmNames = pulumi.all(all.map((a) => a.name));
     this.alarmArns = pulumi.all(all.map((a) => a.arn));
     this.registerOutputs({ alarmNames: this.alarmNames, alarmArns: this.alarmArns });
   }
+}
+
+/** One CloudWatch alarm from its definition: a metric, or metric math. */
+function metricAlarm(
+  resourceName: string,
+  d: AlarmDefinition<pulumi.Output<string>>,
+  description: pulumi.Input<string>,
+  alarmActions: pulumi.Input<string>[],
+  topicArn: pulumi.Input<string>,
+  tags: Record<string, string>,
+  parent: pulumi.Resource,
+): aws.cloudwatch.MetricAlarm {
+  return new aws.cloudwatch.MetricAlarm(
+    resourceName,
+    {
+      name: d.name,
+      alarmDescription: description,
+      comparisonOperator: d.comparisonOperator,
+      threshold: d.threshold,
+      evaluationPeriods: d.evaluationPeriods,
+      datapointsToAlarm: d.datapointsToAlarm,
+      treatMissingData: d.treatMissingData,
+      ...(d.metric
+        ? {
+            namespace: d.metric.namespace,
+            metricName: d.metric.metricName,
+            dimensions: d.metric.dimensions,
+            period: d.metric.period,
+            statistic: d.metric.statistic,
+            extendedStatistic: d.metric.extendedStatistic,
+          }
+        : {
+            metricQueries: (d.metricQueries ?? []).map((q) => ({
+              id: q.id,
+              expression: q.expression,
+              label: q.label,
+              returnData: q.returnData,
+              metric: q.metric && {
+                namespace: q.metric.namespace,
+                metricName: q.metric.metricName,
+                stat: q.metric.stat,
+                period: q.metric.period,
+                dimensions: q.metric.dimensions,
+              },
+            })),
+          }),
+      alarmActions,
+      okActions: [topicArn],
+      tags,
+    },
+    { parent },
+  );
 }

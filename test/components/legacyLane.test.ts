@@ -6,12 +6,15 @@
  */
 import { strict as assert } from "node:assert";
 import { BlueGreenService } from "../../components/delivery/blueGreenService";
+import { AutoRollback } from "../../components/rollback/autoRollback";
+import { parseAlarmName } from "../../core/alarms";
+import { parseServiceSpec } from "../../core/config";
 import { parseStackConfig } from "../../core/config";
 import { quotaProblems, quotaUsage } from "../../stacks/quotas";
 import { lane, serviceInput, stackInput } from "../helpers/fixtures";
 import { k8sNameProblems } from "../helpers/k8sNames";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { type RecordedResource, T, dependsOn, recorded, settle } from "../helpers/pulumiMocks";
+import { type RecordedResource, T, dependsOn, ofType, recorded, settle } from "../helpers/pulumiMocks";
 
 const INGRESS = {
   listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
@@ -84,5 +87,35 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     assert.equal((count(withLane, /^Rules per Application Load Balancer/) ?? 0) - (count(without, /^Rules per Application Load Balancer/) ?? 0), 1);
     assert.equal((count(withLane, /^Target groups per Region/) ?? 0) - (count(without, /^Target groups per Region/) ?? 0), 1);
     assert.deepEqual(quotaProblems(withLane, { alarmNamePrefix: "remedy-prod" }), []);
+  });
+
+  it("pages on the lane's own alarms, and never invokes the rollback function for them (a lane is frozen)", async () => {
+    recorded.resources.length = 0;
+    const TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-rollback";
+    const FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";
+    const laneTg = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-legacy-0a1b2c3d/6d0ecf831eec9f09";
+    new AutoRollback("payments-rollback", {
+      service: "payments",
+      slots: ["blue", "green"],
+      alarms: parseServiceSpec(serviceInput()).alarms,
+      alarmNamePrefix: "remedy-prod",
+      listenerArn: INGRESS.listenerArn,
+      targetGroupArns: { blue: laneTg.replace("legacy-0a1b2c3d", "blue-1a2b3c4d"), green: laneTg.replace("legacy-0a1b2c3d", "green-5e6f7a8b") },
+      functionArn: FN,
+      topicArn: TOPIC,
+      lanes: [{ key: "legacy", targetGroupArn: laneTg }],
+    });
+    await settle();
+    const lanes = ofType(T.alarm).filter((a) => a.name.startsWith("payments-rollback-legacy-"));
+    assert.deepEqual(lanes.map((a) => (a.inputs as Obj).name).sort(), ["remedy-prod/payments/legacy/connection-errors", "remedy-prod/payments/legacy/error-rate", "remedy-prod/payments/legacy/latency-p99", "remedy-prod/payments/legacy/unhealthy-hosts"]);
+    for (const a of lanes) {
+      const i = a.inputs as Obj;
+      assert.deepEqual(i.alarmActions, [TOPIC], `${i.name}: pages only`);
+      assert.match(i.alarmDescription, /^remedy: payments legacy .*; pages \(a legacy lane is frozen: fix it with a lane hotfix\)$/);
+      assert.equal(parseAlarmName("remedy-prod", i.name), undefined, "the rollback function never takes it for a slot's");
+      const dims = JSON.stringify(i.dimensions ?? i.metricQueries);
+      assert.match(dims, /targetgroup\/payments-legacy-0a1b2c3d\/6d0ecf831eec9f09/, "on the lane's own target group");
+    }
+    assert.equal(ofType(T.alarm).length, 2 * 4 + 4);
   });
 });

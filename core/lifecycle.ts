@@ -23,6 +23,7 @@ export const NoticeEvent = {
   PreviousRetired: "previous-retired",
   HotfixShipped: "hotfix-shipped",
   HotfixExpired: "hotfix-expired",
+  LegacySunset: "legacy-sunset",
   RolledBack: "rolled-back",
   Escalated: "escalated",
   PromoteRequested: "promote-requested",
@@ -141,3 +142,20 @@ export function hotfixExpiredNotice(s: ReleaseState, expires: string, o: NoticeO
   ]);
 }
 
+/** The days before a legacy lane's sunset at which people are told (issue 37, 7). */
+export const SUNSET_NOTICE_DAYS = [30, 7, 1] as const;
+
+/** The notice owed for a lane at `nowMs`: the nearest of 30, 7 and 1 days its sunset is within, or undefined. */
+export function sunsetNoticeDue(sunsetAt: string, nowMs: number): (typeof SUNSET_NOTICE_DAYS)[number] | undefined {
+  const daysLeft = (Date.parse(sunsetAt) - nowMs) / 86_400_000;
+  if (daysLeft <= 0) return undefined;
+  return [...SUNSET_NOTICE_DAYS].reverse().find((d) => daysLeft <= d);
+}
+
+/** A legacy lane's sunset is near: who owns it, when, where callers read, and what to do. */
+export function legacySunsetNotice(s: ReleaseState, lane: { readonly version: string; readonly sunsetAt: string; readonly link: string; readonly owner: string }, within: number, o: NoticeOptions): Notice {
+  return notice(NoticeEvent.LegacySunset, "action", s, o, `${s.service} legacy lane ${lane.version} sunsets within ${within} day${within === 1 ? "" : "s"} (${lane.sunsetAt})`, [
+    `${s.service}: the legacy lane ${lane.version} (owner ${lane.owner}) stops on ${lane.sunsetAt}; callers were told at ${lane.link}.`,
+    `Act: remedy versions ${s.service} --outputs <pulumi stack output --json> shows who still calls it; remedy retire ${s.service} once it is quiet, or record an extension { until, reason } on the lane.`,
+  ]);
+}

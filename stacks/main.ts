@@ -21,7 +21,7 @@ import {
   parseStackConfig,
 } from "../core/config";
 import { resolveDesiredReleases } from "../core/desired";
-import { hotfixExpiredNotice } from "../core/lifecycle";
+import { hotfixExpiredNotice, legacySunsetNotice, sunsetNoticeDue } from "../core/lifecycle";
 import { checkApiGates } from "./apiGate";
 import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
@@ -193,6 +193,23 @@ async function ownTopicArn(): Promise<string | undefined> {
 }
 
 /**
+ * Tells the stack's own topic, once per lane and threshold, that a legacy lane's sunset is 30, 7
+ * or 1 day(s) away (issue 37, 7): told by each `pulumi up` that sees it, once.
+ */
+export async function announceLegacySunsets(config: StackConfig, releases: ReleaseBackend, nowMs: number, topicArn: () => Promise<string | undefined>): Promise<void> {
+  if (!releases.announceOnce) return;
+  for (const s of config.services) {
+    for (const lane of s.legacy) {
+      const within = sunsetNoticeDue(lane.sunsetAt, nowMs);
+      if (within === undefined) continue;
+      const [state, topic] = [await releases.get(s.name), await topicArn()];
+      if (!state || !topic) continue;
+      await releases.announceOnce(s.name, `legacy-sunset#${lane.version}#${lane.sunsetAt}#${within}`, legacySunsetNotice(state, lane, within, { stack: pulumi.getStack(), steps: false }), topic);
+    }
+  }
+}
+
+/**
  * Tells the stack's own topic (`topicArn`, never the one a record names), once per expiry, that a
  * service's hotfix mode expired (see hotfixExpiredNotice).
  */
@@ -236,6 +253,7 @@ export async function main(): Promise<ProgramOutputs> {
   requireSecretTestRoutes(parsed);
   const config = await resolveImageMode(parsed, releases, undefined, previouslyDeployedImages);
   await checkFrozenLanes(config);
+  if (!pulumi.runtime.isDryRun() && config.services.some((s) => s.legacy.length > 0)) await announceLegacySunsets(config, releases, Date.now(), ownTopicArn);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);

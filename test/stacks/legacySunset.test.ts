@@ -1,0 +1,58 @@
+/**
+ * A legacy lane's sunset notices (issue 37, 7): each pulumi up that sees a lane within 30, 7 or 1
+ * day(s) of its sunset tells the stack's own topic (its last export), once per lane and threshold.
+ */
+import { strict as assert } from "node:assert";
+import { sunsetNoticeDue } from "../../core/lifecycle";
+import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { day, lane, stackYaml } from "../helpers/fixtures";
+import { installMocks, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
+import { runStackEntry } from "../helpers/stackProgram";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const SELF_REF = "acme/remedy/prod";
+const OWN_TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-notifications-1a2b3c";
+
+describe("stacks: a legacy lane's sunset notices (issue 37, 7)", () => {
+  it("says which notice is due: the nearest of 30, 7 and 1 days, none after the sunset", () => {
+    const now = Date.parse("2026-12-07T12:00:00Z");
+    assert.deepEqual(
+      ["2027-02-01", "2027-01-06", "2026-12-14", "2026-12-08", "2026-12-07"].map((d) => sunsetNoticeDue(d, now)),
+      [undefined, 30, 7, 1, undefined],
+    );
+  });
+
+  it("tells the stack's own topic once per lane and threshold, with who owns it and what to do", async () => {
+    const backend = new MemoryReleaseBackend();
+    const restore = setReleaseBackendFactory(() => backend);
+    const config = (sunsetInDays: number) => {
+      const c = structuredClone(stackYaml("prod")) as Obj;
+      c["remedy:services"][0].legacy = [lane({ deprecatedAt: day(-60), sunsetAt: day(sunsetInDays) })];
+      return c;
+    };
+    const up = async (c: Obj) => {
+      await installMocks("prod");
+      recorded.resources.length = 0;
+      await runStackEntry(c);
+      await settle();
+    };
+    try {
+      stackReferenceOutputs.set(SELF_REF, { notificationTopicArn: OWN_TOPIC, services: { payments: { legacy: [{ version: "v1.9.4", image: lane().image }] } } });
+      // The first up records payments' state; the later ones see the lane 5 days from its sunset.
+      await up(config(5));
+      await up(config(5));
+      await up(config(5));
+      const told = [...backend.announced.values()];
+      assert.deepEqual(told.map((m) => [m.attributes.event, m.subject]), [["legacy-sunset", `remedy prod: payments legacy lane v1.9.4 sunsets within 7 days (${day(5)})`]], "once");
+      assert.equal(told[0].topicArn, OWN_TOPIC);
+      assert.match(told[0].lines[0], /owner team-payments\) stops on .*; callers were told at https:\/\/docs\.example\.com\/payments\/v1-sunset/);
+      assert.match(told[0].lines[1], /remedy versions payments .* remedy retire payments once it is quiet, or record an extension/);
+      // Closer: the 1-day notice, once more.
+      await up(config(1));
+      assert.deepEqual([...backend.announced.values()].map((m) => m.subject).slice(1), [`remedy prod: payments legacy lane v1.9.4 sunsets within 1 day (${day(1)})`]);
+    } finally {
+      stackReferenceOutputs.delete(SELF_REF);
+      restore();
+    }
+  });
+});

@@ -66,18 +66,28 @@ function ruleConditions(conditions: Inputs[]): RuleCondition[] {
   return conditions.map((c) =>
     c.hostHeader
       ? { Field: "host-header", HostHeaderConfig: { Values: c.hostHeader.values } }
-      : { Field: "path-pattern", PathPatternConfig: { Values: c.pathPattern.values } },
+      : c.httpHeader
+        ? { Field: "http-header", HttpHeaderConfig: { HttpHeaderName: c.httpHeader.httpHeaderName, Values: c.httpHeader.values } }
+        : c.sourceIp
+          ? { Field: "source-ip", SourceIpConfig: { Values: c.sourceIp.values } }
+          : { Field: "path-pattern", PathPatternConfig: { Values: c.pathPattern.values } },
   );
 }
 
 function ruleActions(actions: Inputs[]): Action[] {
-  return actions.map((a) => ({
+  return actions.map((a) => a.targetGroupArn !== undefined ? { Type: "forward", TargetGroupArn: a.targetGroupArn as string } : ({
     Type: "forward",
     ForwardConfig: {
       TargetGroups: (a.forward.targetGroups as Inputs[]).map((g) => ({ TargetGroupArn: g.arn, Weight: g.weight })),
       TargetGroupStickinessConfig: { Enabled: !!a.forward.stickiness?.enabled, DurationSeconds: a.forward.stickiness?.enabled ? a.forward.stickiness.duration : undefined },
     },
   }));
+}
+
+/** A rule's transforms (a legacy lane's `url-rewrite`), as the API takes them. */
+function ruleTransforms(transforms: Inputs[] | undefined): { Transforms?: { Type: "url-rewrite"; UrlRewriteConfig: { Rewrites: { Regex: string; Replace: string }[] } }[] } {
+  if (!transforms?.length) return {};
+  return { Transforms: transforms.map((t) => ({ Type: "url-rewrite" as const, UrlRewriteConfig: { Rewrites: [{ Regex: t.urlRewriteConfig.rewrite.regex as string, Replace: t.urlRewriteConfig.rewrite.replace as string }] } })) };
 }
 
 function alarmInput(i: Inputs): PutMetricAlarmCommandInput {
@@ -163,7 +173,7 @@ export function createAwsMocks(endpoint: string, region: string): AwsMocks {
       }
       case "aws:lb/listenerRule:ListenerRule": {
         const out = (
-          await elb.send(new CreateRuleCommand({ ListenerArn: i.listenerArn, Priority: i.priority, Conditions: ruleConditions(i.conditions), Actions: ruleActions(i.actions), Tags: tags(i.tags) }))
+          await elb.send(new CreateRuleCommand({ ListenerArn: i.listenerArn, Priority: i.priority, Conditions: ruleConditions(i.conditions), Actions: ruleActions(i.actions), ...ruleTransforms(i.transforms), Tags: tags(i.tags) }))
         ).Rules?.[0];
         return { id: out?.RuleArn as string, state: { ...i, arn: out?.RuleArn } };
       }
@@ -256,7 +266,7 @@ export function createAwsMocks(endpoint: string, region: string): AwsMocks {
   async function update(type: string, name: string, previous: RecordedObject, i: Inputs): Promise<{ id: string; state: Inputs }> {
     switch (type) {
       case "aws:lb/listenerRule:ListenerRule":
-        await elb.send(new ModifyRuleCommand({ RuleArn: previous.id, Conditions: ruleConditions(i.conditions), Actions: ruleActions(i.actions) }));
+        await elb.send(new ModifyRuleCommand({ RuleArn: previous.id, Conditions: ruleConditions(i.conditions), Actions: ruleActions(i.actions), ...ruleTransforms(i.transforms) }));
         break;
       case "aws:cloudwatch/metricAlarm:MetricAlarm":
         await cw.send(new PutMetricAlarmCommand(alarmInput(i)));

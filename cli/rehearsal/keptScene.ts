@@ -14,7 +14,10 @@
  * event), so `remedy wait`, `promote`, `drill` and `rollback` behave as on a real stack.
  */
 import { type CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import type { ReleaseState } from "../../core/releaseState";
+import { deprecationMiddleware } from "../../samples/deprecation-headers/deprecationHeaders";
 import type { createReleaseDriver } from "../../lambdas/commons/releaseDriver";
 import type { ReleaseStore } from "../../lambdas/commons/releaseStore";
 
@@ -23,7 +26,12 @@ export const SCENE = {
   payments: "v2.3.6",
   orders: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v5.9.0",
   catalog: { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/catalog@sha256:9a7c5e3b1d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c", version: "2026.12.1" },
+  /** payments' old v2.2.9 kept for callers of its /v1 API (issue 37). */
+  lane: { version: "v2.2.9", image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:2b4d6f8a0c1e3a5c7e9b1d3f5a7c9e0b2d4f6a8c0e1a3c5e7a9b1d3f5e7c9a0b" },
 } as const;
+
+const DAY_MS = 86_400_000;
+const dayFromNow = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -36,6 +44,21 @@ export function sceneConfig(config: { services: Raw[] }, paymentsVersion: string
   };
   by("payments").version = paymentsVersion;
   by("payments").strategy = { kind: "canary", weight: 10, minutes: 0, bakeMinutes: 0 };
+  // A legacy lane: v2.2.9 for its /v1 callers, deprecated ten days ago, sunset in 80 days.
+  by("payments").legacy = [
+    {
+      version: SCENE.lane.version,
+      image: SCENE.lane.image,
+      route: { pathPrefix: "/v1", stripPrefix: true },
+      priority: 90,
+      deprecatedAt: dayFromNow(-10),
+      sunsetAt: dayFromNow(80),
+      link: "https://docs.example.com/payments/v1-sunset",
+      owner: "team-payments",
+      reason: "partner checkouts on the v1 API cannot move before their next release",
+      clients: ["acme-pos 3.2"],
+    },
+  ];
   const orders = by("orders");
   orders.slots.blue = { image: SCENE.orders };
   orders.strategy = { kind: "canary", weight: 10, minutes: 0, bakeMinutes: 0, pauseBeforeFull: true };
@@ -111,4 +134,24 @@ export async function liveStandIns(o: {
       return new Map(await Promise.all(o.services.map(async (s) => [s, await o.store.get(s)] as const)));
     },
   };
+}
+
+/**
+ * What a caller of the lane reads on every response (issue 37, 4): the lane's Deployment as
+ * recorded (its pods' environment), served by the sample middleware (samples/deprecation-headers)
+ * on a loopback HTTP server, asked once. The ALB's rule and prefix rewrite are not emulated.
+ */
+export async function laneHeaders(deployments: readonly { readonly name: string; readonly inputs: unknown }[]): Promise<Record<string, string>> {
+  const d = deployments.find((x) => x.name === "payments-legacy");
+  const env = Object.fromEntries(((d?.inputs as { spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } })?.spec?.template?.spec?.containers?.[0]?.env ?? []).map((e) => [e.name, e.value ?? ""]));
+  const mw = deprecationMiddleware(env);
+  const server = http.createServer((req, res) => mw(req, res, () => res.end(`payments ${env.REMEDY_VERSION ?? "?"}`)));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => http.get(`http://127.0.0.1:${port}/payments/1`, (res) => (res.resume(), resolve(res.headers))).on("error", reject));
+    return Object.fromEntries(["deprecation", "sunset", "link"].flatMap((h) => (typeof headers[h] === "string" ? [[h, headers[h] as string]] : [])));
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 }

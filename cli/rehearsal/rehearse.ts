@@ -39,7 +39,7 @@ import { LogSerializer } from "aws-embedded-metrics/lib/serializers/LogSerialize
 import { CheckoutMetrics } from "../../samples/emf-metrics/checkoutMetrics";
 import { evaluateAlarm, publishEmf } from "./cloudwatchStandIns";
 import { simulatedClock } from "./clock";
-import { type Live, SCENE, liveStandIns, sceneConfig, untilSceneStands } from "./keptScene";
+import { type Live, SCENE, laneHeaders, liveStandIns, sceneConfig, untilSceneStands } from "./keptScene";
 
 export const REHEARSAL_REGION = "eu-west-1";
 const PROJECT = "remedy";
@@ -390,6 +390,8 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
       });
       const problem = await untilSceneStands(live);
       await record("kept: pulumi up #7", `payments ${SCENE.payments} promoted (rollback window open), orders v5.9.0 paused before full, catalog ${SCENE.catalog.version} at 10%`, undefined, () => problem);
+      const told = await laneHeaders(h.aws.resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment"));
+      await record("kept: legacy lane", `payments ${SCENE.lane.version} for /v1 callers answers with Deprecation: ${told.deprecation ?? "-"}, Sunset: ${told.sunset ?? "-"}, Link: ${told.link ?? "-"}`, undefined, () => (told.deprecation && told.sunset && told.link ? undefined : "the lane's pods did not send Deprecation, Sunset and Link"));
       kept = { endpoint, env, outputs, live, stop: async () => moto?.stop() };
     }
     return { verdict: failures.length === 0 ? "pass" : "fail", endpoint, timeline, alarmToFlipMs, warnings: [...h.warnings], failures, notifications, history, ...(kept ? { kept } : {}) };

@@ -51,6 +51,8 @@ describe("remedy rehearse --keep: every command its banner and docs/cli.md name,
     assert.ok(ready, `remedy rehearse --keep ended before handing over:\n${out}\n${banner}`);
     assert.match(out, /verdict: PASS/);
     assert.match(out, /ok {4}kept: pulumi up #7 .*payments v2\.3\.6 promoted \(rollback window open\), orders v5\.9\.0 paused before full, catalog 2026\.12\.1 at 10%/);
+    // The legacy lane's pods tell callers (issue 37, 4): RFC 9745 and RFC 8594 forms, and the link.
+    assert.match(out, /ok {4}kept: legacy lane .*payments v2\.2\.9 for \/v1 callers answers with Deprecation: @\d{10}, Sunset: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} 00:00:00 GMT, Link: <https:\/\/docs\.example\.com\/payments\/v1-sunset>; rel="deprecation"/);
     const exports = Object.fromEntries([...banner.matchAll(/^ {2}export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
     assert.deepEqual(Object.keys(exports).sort(), ["AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_SECRET_ACCESS_KEY"]);
     env = { ...base, ...exports };
@@ -74,7 +76,7 @@ describe("remedy rehearse --keep: every command its banner and docs/cli.md name,
     const shown = new Set(session.commands.map((c) => normalize(c.line)));
     for (const s of suggested) assert.ok(shown.has(s), `the banner suggests \`${s}\`, which docs/cli.md's session does not show`);
     const verbs = new Set(session.commands.map((c) => c.line.split(" ")[1]));
-    for (const v of ["status", "history", "wait", "drill", "promote", "rollback", "abort"]) assert.ok(verbs.has(v), `the session tries remedy ${v}`);
+    for (const v of ["status", "history", "wait", "drill", "promote", "rollback", "abort", "versions"]) assert.ok(verbs.has(v), `the session tries remedy ${v}`);
   });
 
   it("runs docs/cli.md's session in order: each command prints what the doc shows, with its exit code", () => {

@@ -50,7 +50,7 @@ export interface ServiceOutputs {
   /** Release state after this update: phase, stable/candidate versions, revision. */
   readonly release: pulumi.Output<ReleaseSummary>;
   /** Legacy lanes (issue 37): what `remedy versions` and `remedy retire` read. */
-  readonly legacy: readonly { version: string; image: string; targetGroupArn: pulumi.Output<string>; ruleArn: pulumi.Output<string>; deprecatedAt: string; sunsetAt: string; link: string; owner: string; clients: readonly string[] }[];
+  readonly legacy: readonly { version: string; image: string; targetGroupArn: pulumi.Output<string>; ruleArn: pulumi.Output<string>; deprecatedAt: string; sunsetAt: string; link: string; owner: string; clients: readonly string[]; callersRule?: pulumi.Output<string> }[];
 }
 
 export interface StackResources {
@@ -488,7 +488,7 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       dnsName: (resources.ingresses.get(svc.spec.ingressGroup) as SharedIngress).dnsName,
       alarmNames: (resources.alarms.get(name) as AutoRollback).alarmNames,
       release: resources.releases.get(name) as pulumi.Output<ReleaseSummary>,
-      legacy: svc.legacyLanes.map((l) => ({ version: l.spec.version, image: l.spec.image, targetGroupArn: l.targetGroup.arn, ruleArn: l.rule.arn, deprecatedAt: l.spec.deprecatedAt, sunsetAt: l.spec.sunsetAt, link: l.spec.link, owner: l.spec.owner, clients: l.spec.clients })),
+      legacy: svc.legacyLanes.map((l) => ({ version: l.spec.version, image: l.spec.image, targetGroupArn: l.targetGroup.arn, ruleArn: l.rule.arn, deprecatedAt: l.spec.deprecatedAt, sunsetAt: l.spec.sunsetAt, link: l.spec.link, owner: l.spec.owner, clients: l.spec.clients, ...(l.callersRule ? { callersRule: l.callersRule.ruleName } : {}) })),
     };
   }
   const ingressOutputs = (ing: SharedIngress): IngressOutputs => ({ listenerArn: ing.listenerArn, securityGroupId: ing.securityGroupId, dnsName: ing.dnsName });

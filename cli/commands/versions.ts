@@ -25,6 +25,8 @@ interface LaneOutput {
   readonly link: string;
   readonly owner: string;
   readonly clients?: readonly string[];
+  /** The lane's Contributor Insights rule, when it declares where callers are logged. */
+  readonly callersRule?: string;
 }
 
 interface ServiceOut {
@@ -116,6 +118,7 @@ function format(r: LaneReport, shownDays: number): string {
     ...rows,
     `  last request: ${d.daysSinceLastRequest === null ? `none in ${r.evidence.length} days` : `${d.daysSinceLastRequest} day(s) ago`}; quiet for ${d.quietStreak} day(s)`,
     `  client versions it serves: ${(r.lane.clients ?? []).join(", ") || "none declared"}${d.inputs.activeClients.length ? ` (still active: ${d.inputs.activeClients.join(", ")})` : ""}`,
+    `  top callers: ${r.lane.callersRule ? `aws cloudwatch get-insight-rule-report --rule-name ${r.lane.callersRule} --start-time <from> --end-time <to> --period 86400 --max-contributor-count 10` : "declare legacy[].callers { logGroup, clientField } to have them counted"}`,
     d.allowed ? `  retirement: allowed` : `  retirement blocked:\n${d.blockers.map((b) => `    - ${b}`).join("\n")}`,
   ].join("\n");
 }

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type EnvValue, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
 import { type LaneKey, laneKey, slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
-import { type LegacyLaneResources, deprecationEnv, laneConditions, laneRewrite } from "./legacyLane";
+import { type LegacyLaneResources, callersRule, deprecationEnv, laneConditions, laneRewrite } from "./legacyLane";
 
 export type { LegacyLaneResources } from "./legacyLane";
 import { SLOTS, type Slot } from "../../core/slots";
@@ -260,7 +260,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [...(args.deployAfter ?? []), workload.deployment] },
       );
-      return { key, spec: lane, targetGroup, workload, rule };
+      const callers = callersRule(name, this, spec.name, lane, key, laneTags);
+      return { key, spec: lane, targetGroup, workload, rule, ...(callers ? { callersRule: callers } : {}) };
     });
 
     this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });

@@ -2,7 +2,8 @@
  * A legacy lane's rule and what its pods are told (issue 37, 2 and 4); BlueGreenService builds
  * the lane's target group and workload the way it builds a slot's.
  */
-import type * as aws from "@pulumi/aws";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import type { ServiceSpec } from "../../core/config";
 import type { LegacyLaneSpec } from "../../core/config/legacyLane";
 import type { LaneKey } from "../../core/naming";
@@ -15,6 +16,8 @@ export interface LegacyLaneResources {
   readonly targetGroup: aws.lb.TargetGroup;
   readonly workload: SlotWorkload;
   readonly rule: aws.lb.ListenerRule;
+  /** Its top callers from the service's logs (`callers`), when declared. */
+  readonly callersRule?: aws.cloudwatch.ContributorInsightRule;
 }
 
 /**
@@ -50,4 +53,32 @@ export function laneConditions(spec: ServiceSpec, lane: LegacyLaneSpec): aws.typ
 export function laneRewrite(prefix: string): aws.types.input.lb.ListenerRuleTransform {
   const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return { type: "url-rewrite", urlRewriteConfig: { rewrite: { regex: `^${escaped}(/.*)$`, replace: "$1" } } };
+}
+
+/**
+ * Who still calls the lane, without a metric per client (issue 37, 5): a CloudWatch Contributor
+ * Insights rule over the service's JSON logs, counting log lines by the client field, only the
+ * lane version's when the logs say which version answered (docs.aws.amazon.com/AmazonCloudWatch/
+ * latest/monitoring/ContributorInsights-RuleSyntax.html: Schema CloudWatchLogRule v1, Keys,
+ * Filters with Match/In, AggregateOn Count). Undefined when the lane declares no `callers`.
+ */
+export function callersRule(name: string, parent: pulumi.Resource, service: string, lane: LegacyLaneSpec, key: string, tags: Record<string, string>): aws.cloudwatch.ContributorInsightRule | undefined {
+  const c = lane.callers;
+  if (!c) return undefined;
+  return new aws.cloudwatch.ContributorInsightRule(
+    `${name}-${key}-callers`,
+    {
+      ruleName: `${pulumi.getStack()}-${service}-${key}-callers`.slice(0, 128),
+      ruleState: "ENABLED",
+      ruleDefinition: JSON.stringify({
+        Schema: { Name: "CloudWatchLogRule", Version: 1 },
+        LogGroupNames: [c.logGroup],
+        LogFormat: "JSON",
+        Contribution: { Keys: [c.clientField], Filters: c.versionField ? [{ Match: c.versionField, In: [lane.version] }] : [] },
+        AggregateOn: "Count",
+      }),
+      tags,
+    },
+    { parent },
+  );
 }

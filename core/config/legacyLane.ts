@@ -50,6 +50,16 @@ export const legacyLaneSchema = z.strictObject(
     clients: z
       .array(z.string().regex(/^[A-Za-z0-9._-]+ [A-Za-z0-9._-]+$/, { error: 'must be "<client> <version>", as the operations directory names them (e.g. "ios 2.0")' }))
       .optional(),
+    callers: z
+      .strictObject(
+        {
+          logGroup: z.string().regex(/^[A-Za-z0-9_./#-]{1,512}$/, { error: "must be a CloudWatch Logs group name" }),
+          clientField: z.string().regex(/^\$\.[A-Za-z0-9_.]{1,100}$/, { error: 'must be a JSON path into the service\'s log lines, e.g. "$.clientId"' }),
+          versionField: z.string().regex(/^\$\.[A-Za-z0-9_.]{1,100}$/, { error: 'must be a JSON path into the service\'s log lines, e.g. "$.version"' }).optional(),
+        },
+        { error: required("callers { logGroup, clientField, versionField? }: where the service logs who calls it") },
+      )
+      .optional(),
     hotfix: z
       .strictObject(
         { reason: z.string().min(10, { error: "must say why in at least 10 characters (the incident, what the fix does)" }) },
@@ -88,6 +98,8 @@ export interface LegacyLaneSpec {
   readonly extension?: { readonly until: string; readonly reason: string };
   /** Client versions it serves (`<client> <version>`): retirement waits until each is retired. */
   readonly clients: readonly string[];
+  /** Where the service logs who calls it: a Contributor Insights rule lists the lane's top callers. */
+  readonly callers?: { readonly logGroup: string; readonly clientField: string; readonly versionField?: string };
   /** Why its image changes in this update (the governed hotfix path; a lane is frozen otherwise). */
   readonly hotfix?: { readonly reason: string };
 }
@@ -192,6 +204,7 @@ export function normaliseLegacyLanes(lanes: readonly RawLegacyLane[] | undefined
     replicas: l.replicas ?? Math.min(replicas, 2),
     ...(l.extension ? { extension: l.extension } : {}),
     clients: l.clients ?? [],
+    ...(l.callers ? { callers: l.callers } : {}),
     ...(l.hotfix ? { hotfix: l.hotfix } : {}),
   }));
 }

@@ -118,4 +118,23 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     }
     assert.equal(ofType(T.alarm).length, 2 * 4 + 4);
   });
+
+  it("lists the lane's top callers from the service's logs with a Contributor Insights rule, when it says where they are logged", async () => {
+    recorded.resources.length = 0;
+    new BlueGreenService("payments", { service: serviceInput({ legacy: [lane({ callers: { logGroup: "/eks/prod/payments", clientField: "$.clientId", versionField: "$.version" } })] }), ingress: INGRESS });
+    await settle();
+    const rules = ofType("aws:cloudwatch/contributorInsightRule:ContributorInsightRule");
+    assert.equal(rules.length, 1);
+    const i = rules[0].inputs as Obj;
+    assert.equal(i.ruleName, "prod-payments-legacy-callers");
+    assert.equal(i.ruleState, "ENABLED");
+    assert.deepEqual(JSON.parse(i.ruleDefinition), {
+      Schema: { Name: "CloudWatchLogRule", Version: 1 },
+      LogGroupNames: ["/eks/prod/payments"],
+      LogFormat: "JSON",
+      Contribution: { Keys: ["$.clientId"], Filters: [{ Match: "$.version", In: ["v1.9.4"] }] },
+      AggregateOn: "Count",
+    });
+    assert.ok(i.ruleName.length <= 128, "CloudWatch: rule names of at most 128 characters");
+  });
 });

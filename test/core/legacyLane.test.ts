@@ -39,6 +39,7 @@ describe("core/config: a service's legacy lane (issue 37, 2)", () => {
       [{ route: { header: { name: "X-Api-Version", values: ["1"] }, stripPrefix: true } }, /^service\.legacy\[0\]\.route\.stripPrefix: strips the pathPrefix, so set one$/],
       [{ route: { pathPrefix: "/v1/", stripPrefix: true } }, /^service\.legacy\[0\]\.route\.pathPrefix: must be a path prefix such as "\/v1"/],
       [{ link: "http://docs.example.com/x" }, /^service\.legacy\[0\]\.link: must be an https URL/],
+      [{ callers: { logGroup: "/eks/prod/payments", clientField: "clientId" } }, /^service\.legacy\[0\]\.callers\.clientField: must be a JSON path into the service's log lines, e\.g\. "\$\.clientId"/],
       [{ reason: "legacy" }, /^service\.legacy\[0\]\.reason: must say why in at least 10 characters, got "legacy"$/],
       [{ extension: { until: day(70), reason: "acme-pos needs longer, per their CTO" } }, /^service\.legacy\[0\]\.extension\.until: is .*, not after the sunset .* it extends$/],
       [{ route: { pathPrefix: "/v1", header: { name: "X-Api-Version", values: ["1", "1.0", "1.1", "1.2"] } } }, /^service\.legacy\[0\]\.route: makes a rule of 7 condition values \(1 hosts, 2 paths, 4 header values\); an ALB rule takes at most 5$/],

@@ -128,7 +128,8 @@ export async function validateStackFile(file: string): Promise<FileResult> {
     const { quotaProblems } = await import("../../stacks/quotas");
     const quota = quotaProblems(config, { alarmNamePrefix: `${namespace}-${stack}` });
     if (quota.length > 0) return result(quota.map((q) => ({ path: `quota ${q.quota}`, message: `${q.count} > ${q.limit} in ${q.where}; ${q.fix}` })));
-    return result([], `${config.services.length} service(s), ${Object.keys(config.ingressGroups).length} ALB group(s)`);
+    const lanes = config.services.flatMap((s) => s.legacy.map((l) => `${s.name} ${l.version} until ${l.sunsetAt}`));
+    return result([], `${config.services.length} service(s), ${Object.keys(config.ingressGroups).length} ALB group(s)${lanes.length ? `, ${lanes.length} legacy lane(s): ${lanes.join(", ")}` : ""}`);
   } catch (err) {
     if (err instanceof ConfigError) return result(err.issues);
     throw err;

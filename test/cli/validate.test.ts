@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { ConfigError } from "../../core/config";
 import { runRemedy } from "../helpers/cli";
-import { stackYaml } from "../helpers/fixtures";
+import { day, lane, stackYaml } from "../helpers/fixtures";
 import { recorded, settle } from "../helpers/pulumiMocks";
 import { runStackEntry } from "../helpers/stackProgram";
 
@@ -62,6 +62,20 @@ describe("cli: remedy validate checks stack config offline, as preview does", ()
         ["Pulumi.prod.yaml", "prod", true],
       ],
     );
+  });
+
+  it("names a service's legacy lanes when valid, and refuses a lane past its sunset as preview does, with the same message (issue 37, 2)", async () => {
+    const config = structuredClone(stackYaml("prod")) as Obj;
+    config["remedy:services"][0].legacy = [lane()];
+    const ok = await runRemedy(["validate", stackFile("lanes", config)]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, new RegExp(`Pulumi\\.lanes\\.yaml: valid prod stack config \\(3 service\\(s\\), 1 ALB group\\(s\\), 1 legacy lane\\(s\\): payments v1\\.9\\.4 until ${day(80)}\\)`));
+    config["remedy:services"][0].legacy = [lane({ deprecatedAt: day(-100), sunsetAt: day(-1) })];
+    const late = await runRemedy(["validate", stackFile("late", config)]);
+    assert.equal(late.code, 1);
+    const message = `services[0].legacy[0].sunsetAt: ${day(-1)} has passed: retire the lane (remedy retire, once its retirement gate allows) or record an extension { until, reason }`;
+    assert.ok(late.out.includes(message), late.out);
+    assert.ok((await previewIssues(config)).includes(message), "preview says the same");
   });
 
   it("refuses a misspelled top-level key with did-you-mean, and so does preview, with the same message", async () => {

@@ -23,16 +23,21 @@ export interface SimulatedClock {
 /** Shifts `Date` `startMinutes` into the past; `advance` moves it forward again. */
 export function simulatedClock(startMinutes: number): SimulatedClock {
   let offset = -startMinutes * 60_000;
-  class ShiftedDate extends RealDate {
-    constructor(...args: unknown[]) {
-      if (args.length === 0) super(RealDate.now() + offset);
-      else super(...(args as [string | number | Date]));
-    }
-    static now(): number {
-      return RealDate.now() + offset;
-    }
-  }
-  globalThis.Date = ShiftedDate as DateConstructor;
+  const now = () => RealDate.now() + offset;
+  // A Proxy, not a subclass: `Date()` called without `new` (a string of now) keeps working, and
+  // everything else (`Date.parse`, `Date.UTC`, instanceof) is the real Date's.
+  const shifted = new Proxy(RealDate, {
+    construct(target, args: unknown[]) {
+      return args.length === 0 ? new target(now()) : new target(...(args as [string | number | Date]));
+    },
+    apply() {
+      return new RealDate(now()).toString();
+    },
+    get(target, key, receiver) {
+      return key === "now" ? now : Reflect.get(target, key, receiver);
+    },
+  });
+  globalThis.Date = shifted;
   return {
     advance(minutes: number) {
       offset += minutes * 60_000;
@@ -41,7 +46,7 @@ export function simulatedClock(startMinutes: number): SimulatedClock {
       offset = Math.max(offset, 0);
     },
     restore() {
-      if (globalThis.Date === (ShiftedDate as DateConstructor)) globalThis.Date = RealDate;
+      if (globalThis.Date === shifted) globalThis.Date = RealDate;
     },
   };
 }

@@ -132,30 +132,42 @@ async function rollbackWindow(config: StackConfig, releases: ReleaseBackend, iss
   return window;
 }
 
+/** One output of this stack as its last update left it (undefined before the first update). */
+export type OwnOutput = (key: string) => Promise<unknown>;
+
+/**
+ * This stack's own outputs, read through one stack reference to itself per program run, created
+ * when first asked: the engine refuses a second resource with the same URN, and image mode, the
+ * frozen-lane check and the notices all read it in the same run.
+ */
+export function ownOutputs(): OwnOutput {
+  let self: pulumi.StackReference | undefined;
+  return async (key) => {
+    self ??= new pulumi.StackReference("self", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const details = await self.getOutputDetails(key);
+    return details.value ?? details.secretValue;
+  };
+}
+
 /**
  * The images this stack's last deployment ran, per service: its own previous `services.<name>.images`
- * outputs, read through a stack reference to itself. Null when it has none (a first deployment).
- * Image mode deploys the live slot's image from release state; an image there that the stack never
- * ran was written by someone else.
+ * outputs. Null when it has none (a first deployment). Image mode deploys the live slot's image
+ * from release state; an image there that the stack never ran was written by someone else.
  */
-export async function previouslyDeployedImages(): Promise<ReadonlyMap<string, ReadonlySet<string>> | null> {
-  const self = new pulumi.StackReference("self", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-  const details = await self.getOutputDetails("services");
-  const services = (details.value ?? details.secretValue) as Record<string, { images?: Record<string, string> }> | undefined;
+export async function previouslyDeployedImages(own: OwnOutput = ownOutputs()): Promise<ReadonlyMap<string, ReadonlySet<string>> | null> {
+  const services = (await own("services")) as Record<string, { images?: Record<string, string> }> | undefined;
   if (!services) return null;
   return new Map(Object.entries(services).map(([name, s]) => [name, new Set(Object.values(s.images ?? {}))]));
 }
 
 /**
  * Legacy lanes are frozen (issue 37, 3): against the lanes the stack's last update deployed (its
- * own outputs, through a stack reference to itself), a lane's version never changes in place and
- * its image only with a hotfix reason, said in the update. Refused before anything is deployed.
+ * own outputs), a lane's version never changes in place and its image only with a hotfix reason,
+ * said in the update. Refused before anything is deployed.
  */
-async function checkFrozenLanes(config: StackConfig): Promise<void> {
+async function checkFrozenLanes(config: StackConfig, own: OwnOutput): Promise<void> {
   if (!config.services.some((s) => s.legacy.length > 0)) return;
-  const self = new pulumi.StackReference("self-lanes", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-  const details = await self.getOutputDetails("services");
-  const services = (details.value ?? details.secretValue) as Record<string, { legacy?: DeployedLane[] }> | undefined;
+  const services = (await own("services")) as Record<string, { legacy?: DeployedLane[] }> | undefined;
   const previous = new Map(Object.entries(services ?? {}).map(([name, s]) => [name, s.legacy ?? []]));
   const { problems, hotfixes } = frozenLaneProblems(config.services, previous);
   for (const h of hotfixes) void pulumi.log.warn(h);
@@ -181,14 +193,12 @@ export async function resolveImageMode(
 }
 
 /**
- * This stack's own notification topic, as its last update exported it (a stack reference to
- * itself: Pulumi's state, not the release table, so a forged record cannot redirect a notice;
- * issue 35, 15). Undefined before the first update.
+ * This stack's own notification topic, as its last update exported it (Pulumi's state, not the
+ * release table, so a forged record cannot redirect a notice; issue 35, 15). Undefined before the
+ * first update.
  */
-async function ownTopicArn(): Promise<string | undefined> {
-  const self = new pulumi.StackReference("self", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-  const details = await self.getOutputDetails("notificationTopicArn");
-  const value = details.value ?? details.secretValue;
+async function ownTopicArn(own: OwnOutput): Promise<string | undefined> {
+  const value = await own("notificationTopicArn");
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
@@ -251,15 +261,17 @@ export async function main(): Promise<ProgramOutputs> {
   const releases = backend();
   const parsed = parseStackConfig(raw);
   requireSecretTestRoutes(parsed);
-  const config = await resolveImageMode(parsed, releases, undefined, previouslyDeployedImages);
-  await checkFrozenLanes(config);
-  if (!pulumi.runtime.isDryRun() && config.services.some((s) => s.legacy.length > 0)) await announceLegacySunsets(config, releases, Date.now(), ownTopicArn);
+  const own = ownOutputs();
+  const config = await resolveImageMode(parsed, releases, undefined, () => previouslyDeployedImages(own));
+  await checkFrozenLanes(config, own);
+  const topicArn = () => ownTopicArn(own);
+  if (!pulumi.runtime.isDryRun() && config.services.some((s) => s.legacy.length > 0)) await announceLegacySunsets(config, releases, Date.now(), topicArn);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {
     const hotfix = new pulumi.StackReference("hotfix", { name: config.hotfixStack });
     const tested = await requireOutput<Record<string, string>>(hotfix, config.hotfixStack, "testedImages", `deploy the hotfix there first (\`pulumi stack select hotfix && pulumi up\`)`);
     const now = new Date().toISOString();
     // An expired hotfix mode stops this up (below); the people on the topic hear it once.
-    if (!pulumi.runtime.isDryRun()) await announceExpiredHotfixes(config, releases, now, ownTopicArn);
+    if (!pulumi.runtime.isDryRun()) await announceExpiredHotfixes(config, releases, now, topicArn);
     checkHotfixReleases(config, tested, now);
   }
   // API compatibility gate: a breaking candidate stops preview and up here, before anything.

@@ -28,6 +28,7 @@ describe("stacks: a legacy lane's sunset notices (issue 37, 7)", () => {
     const config = (sunsetInDays: number) => {
       const c = structuredClone(stackYaml("prod")) as Obj;
       c["remedy:services"][0].legacy = [lane({ deprecatedAt: day(-60), sunsetAt: day(sunsetInDays) })];
+      c["remedy:services"][1].legacy = [lane({ version: "v5.0.0", priority: 150, route: { header: { name: "X-Api-Version", values: ["5"] } }, deprecatedAt: day(-60), sunsetAt: day(sunsetInDays) })];
       return c;
     };
     const up = async (c: Obj) => {
@@ -35,21 +36,25 @@ describe("stacks: a legacy lane's sunset notices (issue 37, 7)", () => {
       recorded.resources.length = 0;
       await runStackEntry(c);
       await settle();
+      // The frozen-lane check and both notices read the stack's own outputs through one reference:
+      // the engine refuses a second resource with the same URN (the mocks would not).
+      assert.equal(recorded.resources.filter((r) => r.type === "pulumi:pulumi:StackReference" && r.name === "self").length, 1);
     };
     try {
-      stackReferenceOutputs.set(SELF_REF, { notificationTopicArn: OWN_TOPIC, services: { payments: { legacy: [{ version: "v1.9.4", image: lane().image }] } } });
+      stackReferenceOutputs.set(SELF_REF, { notificationTopicArn: OWN_TOPIC, services: { payments: { legacy: [{ version: "v1.9.4", image: lane().image }] }, orders: { legacy: [{ version: "v5.0.0", image: lane().image }] } } });
       // The first up records payments' state; the later ones see the lane 5 days from its sunset.
       await up(config(5));
       await up(config(5));
       await up(config(5));
-      const told = [...backend.announced.values()];
+      const told = [...backend.announced.values()].filter((m) => m.attributes.service === "payments");
       assert.deepEqual(told.map((m) => [m.attributes.event, m.subject]), [["legacy-sunset", `remedy prod: payments legacy lane v1.9.4 sunsets within 7 days (${day(5)})`]], "once");
+      assert.deepEqual([...backend.announced.values()].map((m) => m.attributes.service).sort(), ["orders", "payments"], "each lane told");
       assert.equal(told[0].topicArn, OWN_TOPIC);
       assert.match(told[0].lines[0], /owner team-payments\) stops on .*; callers were told at https:\/\/docs\.example\.com\/payments\/v1-sunset/);
       assert.match(told[0].lines[1], /remedy versions payments .* remedy retire payments once it is quiet, or record an extension/);
       // Closer: the 1-day notice, once more.
       await up(config(1));
-      assert.deepEqual([...backend.announced.values()].map((m) => m.subject).slice(1), [`remedy prod: payments legacy lane v1.9.4 sunsets within 1 day (${day(1)})`]);
+      assert.deepEqual([...backend.announced.values()].filter((m) => m.attributes.service === "payments").map((m) => m.subject).slice(1), [`remedy prod: payments legacy lane v1.9.4 sunsets within 1 day (${day(1)})`]);
     } finally {
       stackReferenceOutputs.delete(SELF_REF);
       restore();

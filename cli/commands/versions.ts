@@ -10,6 +10,7 @@
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import { loadBalancerDimension, targetGroupDimension } from "../../core/alarms";
 import { loadOperations } from "../../core/apiFiles";
 import { DEFAULT_QUIET_DAYS, type DayEvidence, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
 import { UsageError, parseCommandArgs, usage } from "../args";
@@ -42,12 +43,15 @@ export interface LaneReport {
   readonly decision: RetirementDecision;
 }
 
+/** CloudWatch's ALB dimensions of a target group behind a rule. @throws UsageError when the outputs hold no such ARNs */
 const dims = (targetGroupArn: string, ruleArn: string) => {
-  // CloudWatch's ALB dimensions: TargetGroup `targetgroup/<name>/<id>`, LoadBalancer `app/<name>/<id>`.
-  const tg = /:(targetgroup\/[^/]+\/[^/]+)$/.exec(targetGroupArn)?.[1];
-  const lb = /:listener-rule\/(app\/[^/]+\/[^/]+)\//.exec(ruleArn)?.[1];
-  if (!tg || !lb) throw new UsageError(`cannot read the target group or load balancer of ${targetGroupArn} / ${ruleArn}; are the outputs this stack's?`);
-  return [{ Name: "TargetGroup", Value: tg }, { Name: "LoadBalancer", Value: lb }];
+  try {
+    // A rule's ARN is its listener's with `-rule` and the rule id: the listener's gives the load balancer.
+    const listenerArn = ruleArn.replace(":listener-rule/", ":listener/").replace(/\/[^/]+$/, "");
+    return [{ Name: "TargetGroup", Value: targetGroupDimension(targetGroupArn) }, { Name: "LoadBalancer", Value: loadBalancerDimension(listenerArn) }];
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; are the outputs this stack's?`);
+  }
 };
 
 /** Daily RequestCount sums per query id, by UTC day, over [from, to). */
@@ -123,14 +127,15 @@ function format(r: LaneReport, shownDays: number): string {
   ].join("\n");
 }
 
-const OPTIONS = { outputs: { type: "string" }, operations: { type: "string" }, days: { type: "string" }, threshold: { type: "string" }, "quiet-days": { type: "string" }, stack: { type: "string" }, project: { type: "string" } } as const;
-
 const count = (command: string, name: string, raw: unknown, fallback: number, min: number) => {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) usage(command, `--${name} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`);
   return n;
 };
+
+const OPTIONS = { outputs: { type: "string" }, operations: { type: "string" }, days: { type: "string" }, threshold: { type: "string" }, "quiet-days": { type: "string" }, stack: { type: "string" }, project: { type: "string" } } as const;
+
 
 /** `remedy versions` / `remedy retire`; the exit code. */
 export async function versionsCommand(command: "versions" | "retire", argv: readonly string[], json: boolean, io: { out: (s: string) => void; err: (s: string) => void }, hooks: { nowMs?: number } = {}): Promise<number> {

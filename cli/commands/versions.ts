@@ -7,7 +7,7 @@
  * `retire` records the decision with every input in the release table and exits 0 when the lane
  * may go (then remove it from config and run pulumi up), 1 when it may not.
  */
-import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, type MetricDataQuery, paginateGetMetricData } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { loadBalancerDimension, targetGroupDimension } from "../../core/alarms";
@@ -61,18 +61,15 @@ async function dailyRequests(cw: CloudWatchClient, queries: Record<string, { tg:
     MetricStat: { Metric: { Namespace: "AWS/ApplicationELB", MetricName: "RequestCount", Dimensions: dims(tg, rule) }, Period: 86_400, Stat: "Sum" },
   }));
   const out = new Map<string, Map<string, number>>(Object.keys(queries).map((id) => [id, new Map()]));
-  let token: string | undefined;
-  do {
-    const r = await cw.send(new GetMetricDataCommand({ MetricDataQueries: q, StartTime: new Date(fromMs), EndTime: new Date(toMs), NextToken: token }));
-    for (const res of r.MetricDataResults ?? []) {
+  for await (const page of paginateGetMetricData({ client: cw }, { MetricDataQueries: q, StartTime: new Date(fromMs), EndTime: new Date(toMs) })) {
+    for (const res of page.MetricDataResults ?? []) {
       const m = out.get(res.Id ?? "");
       (res.Timestamps ?? []).forEach((t, i) => {
         const day = new Date(t).toISOString().slice(0, 10);
         m?.set(day, (m.get(day) ?? 0) + (res.Values?.[i] ?? 0));
       });
     }
-    token = r.NextToken;
-  } while (token);
+  }
   return out;
 }
 

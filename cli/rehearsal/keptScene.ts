@@ -13,7 +13,7 @@
  * alarm entering ALARM whose actions name the rollback function invokes it with the alarm's
  * event), so `remedy wait`, `promote`, `drill` and `rollback` behave as on a real stack.
  */
-import { type CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from "@aws-sdk/client-cloudwatch";
+import { type CloudWatchClient, type MetricAlarm, paginateDescribeAlarms } from "@aws-sdk/client-cloudwatch";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ReleaseState } from "../../core/releaseState";
@@ -110,12 +110,7 @@ export async function liveStandIns(o: {
   const transitions = new Map<string, number>();
   const inAlarm = async (): Promise<MetricAlarm[]> => {
     const out: MetricAlarm[] = [];
-    let token: string | undefined;
-    do {
-      const r = await o.cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${o.prefix}/`, StateValue: "ALARM", NextToken: token }));
-      out.push(...(r.MetricAlarms ?? []));
-      token = r.NextToken;
-    } while (token);
+    for await (const page of paginateDescribeAlarms({ client: o.cw }, { AlarmNamePrefix: `${o.prefix}/`, StateValue: "ALARM" })) out.push(...(page.MetricAlarms ?? []));
     return out;
   };
   for (const a of await inAlarm()) transitions.set(a.AlarmName ?? "", a.StateUpdatedTimestamp?.getTime() ?? 0);

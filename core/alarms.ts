@@ -4,6 +4,7 @@
  * Pure data; the AutoRollback component turns definitions into CloudWatch alarms.
  */
 import type { AlarmsSpec, CustomAlarmSpec, CustomMetricSpec } from "./config";
+import type { LaneKey } from "./naming";
 import { SLOTS, otherSlot, type Slot } from "./slots";
 
 /** The three alarms each slot gets. Const object plus union type. */
@@ -71,7 +72,7 @@ export function recordedAlarmKinds(spec: Pick<AlarmsSpec, "relative" | "custom" 
 }
 
 /** `<prefix>/<service>/<slot>/<kind>`, e.g. `remedy-prod/payments/green/error-rate`. */
-export function alarmName(prefix: string, service: string, slot: Slot, kind: AnyAlarmKind): string {
+export function alarmName(prefix: string, service: string, slot: Slot | LaneKey, kind: AnyAlarmKind): string {
   return `${prefix}/${service}/${slot}/${kind}`;
 }
 
@@ -237,28 +238,53 @@ const num = (n: number) => String(Number(n.toFixed(6)));
 
 const ALB = "AWS/ApplicationELB";
 
-/** The three rollback alarms of one slot. */
+/** Every alarm of one slot: the built-in ones, the relative ones and the service's own. */
 export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
+  return [...builtInAlarms({ ...a, on: a.slot }), ...relativeAlarms(a), ...(a.spec.custom ?? []).map((x) => customAlarm(a, x))];
+}
+
+/**
+ * A legacy lane's alarms (issue 37, 2): the built-in ones on its own target group, each paging
+ * only. A lane is frozen, so there is no candidate to roll back to: its image changes only through
+ * a lane hotfix, and the rollback function never acts on it (its names have no blue/green slot,
+ * so parseAlarmName refuses them).
+ */
+export function laneAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "loadBalancer" | "targetGroup" | "spec"> & { readonly lane: LaneKey }): AlarmDefinition<D>[] {
+  return builtInAlarms({ ...a, on: a.lane, pageOnly: "a legacy lane is frozen: fix it with a lane hotfix" });
+}
+
+/**
+ * The four built-in alarms on one target group (a slot's or a lane's, `on`). Each rolls the
+ * release back unless the service's relative alarms decide instead, or `pageOnly` says why it only
+ * pages.
+ */
+function builtInAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "loadBalancer" | "targetGroup" | "spec"> & { readonly on: Slot | LaneKey; readonly pageOnly?: string }): AlarmDefinition<D>[] {
   const dimensions = { LoadBalancer: a.loadBalancer, TargetGroup: a.targetGroup };
-  const who = `${a.service} ${a.slot}`;
+  const who = `${a.service} ${a.on}`;
   const { errorRate: e, latencyP99: l, unhealthyHosts: u, connectionErrors: c } = a.spec;
+  /** What the alarm does, and says it does: it pages instead when `decidedBy` (a relative alarm) rolls back. */
+  const consequence = (decidedBy?: string): { readonly action: AlarmDefinition<D>["action"]; readonly text: string } =>
+    a.pageOnly !== undefined ? { action: "page", text: `pages (${a.pageOnly})` } : decidedBy !== undefined ? { action: "page", text: `pages (${decidedBy} decides rollbacks)` } : { action: "rollback", text: "rolls the release back" };
   const metric = (id: string, metricName: string) => ({
     id,
     returnData: false,
     metric: { namespace: ALB, metricName, stat: "Sum", period: e.periodSeconds, dimensions },
   });
   const r = a.spec.relative;
-  const builtIn: AlarmDefinition<D>[] = [
+  const onErrors = consequence(r?.errorRatePoints !== undefined ? "relative.errorRatePoints" : undefined);
+  const onLatency = consequence(r?.latencyRatio !== undefined ? "relative.latencyRatio" : undefined);
+  const always = consequence();
+  return [
     {
       kind: AlarmKind.ErrorRate,
-      name: alarmName(a.prefix, a.service, a.slot, AlarmKind.ErrorRate),
-      description: `remedy: ${who} target 5xx rate >= ${e.thresholdPercent}% of requests (periods with fewer than ${e.minRequests} requests count as 0) in ${e.datapointsToAlarm} of ${e.evaluationPeriods} x ${e.periodSeconds}s; ${r?.errorRatePoints !== undefined ? "pages (relative.errorRatePoints decides rollbacks)" : "rolls the release back"}`,
+      name: alarmName(a.prefix, a.service, a.on, AlarmKind.ErrorRate),
+      description: `remedy: ${who} target 5xx rate >= ${e.thresholdPercent}% of requests (periods with fewer than ${e.minRequests} requests count as 0) in ${e.datapointsToAlarm} of ${e.evaluationPeriods} x ${e.periodSeconds}s; ${onErrors.text}`,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: e.thresholdPercent,
       evaluationPeriods: e.evaluationPeriods,
       datapointsToAlarm: e.datapointsToAlarm,
       treatMissingData: "notBreaching",
-      action: r?.errorRatePoints !== undefined ? "page" : "rollback",
+      action: onErrors.action,
       metricQueries: [
         metric("errors", "HTTPCode_Target_5XX_Count"),
         metric("requests", "RequestCount"),
@@ -272,42 +298,41 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
     },
     {
       kind: AlarmKind.LatencyP99,
-      name: alarmName(a.prefix, a.service, a.slot, AlarmKind.LatencyP99),
-      description: `remedy: ${who} p99 target response time >= ${l.thresholdSeconds}s in ${l.datapointsToAlarm} of ${l.evaluationPeriods} x ${l.periodSeconds}s; ${r?.latencyRatio !== undefined ? "pages (relative.latencyRatio decides rollbacks)" : "rolls the release back"}`,
+      name: alarmName(a.prefix, a.service, a.on, AlarmKind.LatencyP99),
+      description: `remedy: ${who} p99 target response time >= ${l.thresholdSeconds}s in ${l.datapointsToAlarm} of ${l.evaluationPeriods} x ${l.periodSeconds}s; ${onLatency.text}`,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: l.thresholdSeconds,
       evaluationPeriods: l.evaluationPeriods,
       datapointsToAlarm: l.datapointsToAlarm,
       treatMissingData: "notBreaching",
-      action: r?.latencyRatio !== undefined ? "page" : "rollback",
+      action: onLatency.action,
       metric: { namespace: ALB, metricName: "TargetResponseTime", dimensions, period: l.periodSeconds, extendedStatistic: "p99" },
     },
     {
       kind: AlarmKind.UnhealthyHosts,
-      name: alarmName(a.prefix, a.service, a.slot, AlarmKind.UnhealthyHosts),
-      description: `remedy: ${who} unhealthy targets >= ${u.threshold} in ${u.datapointsToAlarm} of ${u.evaluationPeriods} x ${u.periodSeconds}s; rolls the release back`,
+      name: alarmName(a.prefix, a.service, a.on, AlarmKind.UnhealthyHosts),
+      description: `remedy: ${who} unhealthy targets >= ${u.threshold} in ${u.datapointsToAlarm} of ${u.evaluationPeriods} x ${u.periodSeconds}s; ${always.text}`,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: u.threshold,
       evaluationPeriods: u.evaluationPeriods,
       datapointsToAlarm: u.datapointsToAlarm,
       treatMissingData: "notBreaching",
-      action: "rollback",
+      action: always.action,
       metric: { namespace: ALB, metricName: "UnHealthyHostCount", dimensions, period: u.periodSeconds, statistic: "Maximum" },
     },
     {
       kind: AlarmKind.ConnectionErrors,
-      name: alarmName(a.prefix, a.service, a.slot, AlarmKind.ConnectionErrors),
-      description: `remedy: ${who} ALB-to-pod connection errors >= ${c.threshold} per ${c.periodSeconds}s in ${c.datapointsToAlarm} of ${c.evaluationPeriods} periods (pods not listening, or gone); rolls the release back`,
+      name: alarmName(a.prefix, a.service, a.on, AlarmKind.ConnectionErrors),
+      description: `remedy: ${who} ALB-to-pod connection errors >= ${c.threshold} per ${c.periodSeconds}s in ${c.datapointsToAlarm} of ${c.evaluationPeriods} periods (pods not listening, or gone); ${always.text}`,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: c.threshold,
       evaluationPeriods: c.evaluationPeriods,
       datapointsToAlarm: c.datapointsToAlarm,
       treatMissingData: "notBreaching",
-      action: "rollback",
+      action: always.action,
       metric: { namespace: ALB, metricName: "TargetConnectionErrorCount", dimensions, period: c.periodSeconds, statistic: "Sum" },
     },
   ];
-  return [...builtIn, ...relativeAlarms(a), ...(a.spec.custom ?? []).map((x) => customAlarm(a, x))];
 }
 
 /**
@@ -468,19 +493,3 @@ export function parseRollbackHint(description: string | undefined | null): { rea
 
 /** CloudWatch's limit on an alarm description. */
 export const MAX_ALARM_DESCRIPTION_LENGTH = 1024;
-
-/**
- * A legacy lane's alarms (issue 37, 2): the built-in ones on its own target group, each paging
- * only. A lane is frozen, so there is no candidate to roll back to: its image changes only through
- * a lane hotfix, and the rollback function never acts on it (its names have no blue/green slot,
- * so parseAlarmName refuses them).
- */
-export function laneAlarms<D>(a: Omit<SlotAlarmArgs<D>, "slot" | "otherTargetGroup" | "fill"> & { readonly lane: string }): AlarmDefinition<D>[] {
-  const builtIn = slotAlarms<D>({ ...a, slot: "blue" as Slot, otherTargetGroup: a.targetGroup, spec: { ...a.spec, relative: undefined, custom: undefined }, fill: () => { throw new Error("internal: a lane has no custom alarms"); } });
-  return builtIn.map((d) => ({
-    ...d,
-    name: `${a.prefix}/${a.service}/${a.lane}/${d.kind}`,
-    description: d.description.replace(`remedy: ${a.service} blue `, `remedy: ${a.service} ${a.lane} `).replace(/; (rolls the release back|pages \(.*\))$/, "; pages (a legacy lane is frozen: fix it with a lane hotfix)"),
-    action: "page" as const,
-  }));
-}

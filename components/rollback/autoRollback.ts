@@ -1,3 +1,4 @@
+import type { LaneKey } from "../../core/naming";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type AlarmDefinition, type AnyAlarmKind, MAX_ALARM_DESCRIPTION_LENGTH, laneAlarms, checkAlarmPrefix, fillPlaceholders, loadBalancerDimension, rollbackHint, slotAlarms, slotPlaceholders, targetGroupDimension } from "../../core/alarms";
@@ -38,7 +39,7 @@ export interface AutoRollbackArgs {
   readonly topicArn: pulumi.Input<string>;
   readonly tags?: Readonly<Record<string, string>>;
   /** The service's legacy lanes: each gets the built-in alarms on its own target group, paging only. */
-  readonly lanes?: readonly { readonly key: string; readonly targetGroupArn: pulumi.Input<string> }[];
+  readonly lanes?: readonly { readonly key: LaneKey; readonly targetGroupArn: pulumi.Input<string> }[];
 }
 
 /**

@@ -10,6 +10,8 @@
  * load-balancer-cloudwatch-metrics.html: "reported if there are requests").
  */
 
+const DAY_MS = 86_400_000;
+
 /** One UTC day of evidence: the lane's requests, or null when that day cannot say. */
 export interface DayEvidence {
   /** YYYY-MM-DD (UTC). */
@@ -29,8 +31,9 @@ export function dailyEvidence(days: readonly string[], lane: ReadonlyMap<string,
 
 /** The last `n` UTC days before `todayMs`'s day, oldest first. */
 export function lastDays(todayMs: number, n: number): string[] {
-  const start = Date.UTC(new Date(todayMs).getUTCFullYear(), new Date(todayMs).getUTCMonth(), new Date(todayMs).getUTCDate());
-  return Array.from({ length: n }, (_, i) => new Date(start - (n - i) * 86_400_000).toISOString().slice(0, 10));
+  // UTC days are whole multiples of a day since the epoch (no leap seconds in JavaScript time).
+  const start = Math.floor(todayMs / DAY_MS) * DAY_MS;
+  return Array.from({ length: n }, (_, i) => new Date(start - (n - i) * DAY_MS).toISOString().slice(0, 10));
 }
 
 export interface RetirementInputs {

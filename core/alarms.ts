@@ -108,6 +108,16 @@ export function parseAlarmName(prefix: string, name: string): ParsedAlarmName | 
   return { service, slot: slot as Slot, kind };
 }
 
+/** The service and legacy lane a lane alarm belongs to (`<prefix>/<service>/legacy[N]/<kind>`), or undefined. */
+export function parseLaneAlarmName(prefix: string, name: string): { service: string; lane: LaneKey; kind: AnyAlarmKind } | undefined {
+  if (!name.startsWith(`${prefix}/`)) return undefined;
+  const parts = name.slice(prefix.length + 1).split("/");
+  if (parts.length !== 3) return undefined;
+  const [service, lane, kind] = parts;
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(service) || !/^legacy([2-9]|[1-9][0-9]+)?$/.test(lane) || !isKind(kind)) return undefined;
+  return { service, lane: lane as LaneKey, kind };
+}
+
 /**
  * How people see an alarm, the same in `history`, `status` and the history page (issue 36, 10):
  * `<slot>/<kind>`, a custom alarm by the name its config gives it (`custom-` only marks it in the
@@ -244,13 +254,17 @@ export function slotAlarms<D>(a: SlotAlarmArgs<D>): AlarmDefinition<D>[] {
 }
 
 /**
- * A legacy lane's alarms (issue 37, 2): the built-in ones on its own target group, each paging
- * only. A lane is frozen, so there is no candidate to roll back to: its image changes only through
- * a lane hotfix, and the rollback function never acts on it (its names have no blue/green slot,
- * so parseAlarmName refuses them).
+ * A legacy lane's alarms (issue 37, 2): the built-in ones on its own target group. A lane is
+ * frozen, so outside a lane hotfix there is nothing to go back to and they page only. During one
+ * (`rollsBack`) they invoke the rollback function, which sends the lane's callers back to the
+ * image it ran before (parseLaneAlarmName; never to a blue/green slot).
  */
-export function laneAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "loadBalancer" | "targetGroup" | "spec"> & { readonly lane: LaneKey }): AlarmDefinition<D>[] {
-  return builtInAlarms({ ...a, on: a.lane, pageOnly: "a legacy lane is frozen: fix it with a lane hotfix" });
+export function laneAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "loadBalancer" | "targetGroup" | "spec"> & { readonly lane: LaneKey; readonly rollsBack?: boolean }): AlarmDefinition<D>[] {
+  // The service's relative alarms compare its slots, not a lane: the lane's own alarms decide.
+  const spec = { ...a.spec, relative: undefined };
+  return a.rollsBack
+    ? builtInAlarms({ ...a, spec, on: a.lane, rollbackText: "sends the lane's callers back to the image it ran before its hotfix" })
+    : builtInAlarms({ ...a, spec, on: a.lane, pageOnly: "a legacy lane is frozen: fix it with a lane hotfix" });
 }
 
 /**
@@ -258,13 +272,13 @@ export function laneAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "
  * release back unless the service's relative alarms decide instead, or `pageOnly` says why it only
  * pages.
  */
-function builtInAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "loadBalancer" | "targetGroup" | "spec"> & { readonly on: Slot | LaneKey; readonly pageOnly?: string }): AlarmDefinition<D>[] {
+function builtInAlarms<D>(a: Pick<SlotAlarmArgs<D>, "prefix" | "service" | "loadBalancer" | "targetGroup" | "spec"> & { readonly on: Slot | LaneKey; readonly pageOnly?: string; readonly rollbackText?: string }): AlarmDefinition<D>[] {
   const dimensions = { LoadBalancer: a.loadBalancer, TargetGroup: a.targetGroup };
   const who = `${a.service} ${a.on}`;
   const { errorRate: e, latencyP99: l, unhealthyHosts: u, connectionErrors: c } = a.spec;
   /** What the alarm does, and says it does: it pages instead when `decidedBy` (a relative alarm) rolls back. */
   const consequence = (decidedBy?: string): { readonly action: AlarmDefinition<D>["action"]; readonly text: string } =>
-    a.pageOnly !== undefined ? { action: "page", text: `pages (${a.pageOnly})` } : decidedBy !== undefined ? { action: "page", text: `pages (${decidedBy} decides rollbacks)` } : { action: "rollback", text: "rolls the release back" };
+    a.pageOnly !== undefined ? { action: "page", text: `pages (${a.pageOnly})` } : decidedBy !== undefined ? { action: "page", text: `pages (${decidedBy} decides rollbacks)` } : { action: "rollback", text: a.rollbackText ?? "rolls the release back" };
   const metric = (id: string, metricName: string) => ({
     id,
     returnData: false,

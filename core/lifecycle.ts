@@ -24,6 +24,8 @@ export const NoticeEvent = {
   HotfixShipped: "hotfix-shipped",
   HotfixExpired: "hotfix-expired",
   LegacySunset: "legacy-sunset",
+  LegacyRolledBack: "legacy-rolled-back",
+  LegacyBrownout: "legacy-brownout",
   RolledBack: "rolled-back",
   Escalated: "escalated",
   PromoteRequested: "promote-requested",
@@ -123,6 +125,26 @@ export function lifecycleNotice(before: ReleaseState, after: ReleaseState, entry
         `${svc}: the rollback window of ${version(after.stable)} ended; ${version(prev)} was scaled to 0 and is no longer a rollback target.`,
         `A rollback now needs a new release of a known-good version.`,
       ]);
+    }
+    case "lane-roll-back": {
+      const lane = Object.entries(after.lanes ?? {}).find(([k, l]) => l.rolledBack && !before.lanes?.[k]?.rolledBack);
+      if (!lane) return undefined;
+      const [key, l] = lane;
+      const rb = l.rolledBack as NonNullable<typeof l.rolledBack>;
+      return notice(NoticeEvent.LegacyRolledBack, "action", after, o, `${svc} legacy lane ${l.version} ROLLED BACK to its previous image`, [
+        `${svc}: the legacy lane ${l.version} (${key}) went back from ${rb.image} to ${rb.toImage}, which it ran before its hotfix; by ${rb.by}: ${rb.reason}.`,
+        `pulumi up keeps it there while config names ${rb.image}. Act: set legacy[].image to ${rb.toImage} to accept, or ship a fixed image with legacy[].hotfix { reason }.`,
+      ]);
+    }
+    case "lane-brownout": {
+      const lane = Object.entries(after.lanes ?? {}).find(([k, l]) => JSON.stringify(l.brownout) !== JSON.stringify(before.lanes?.[k]?.brownout));
+      if (!lane) return undefined;
+      const [key, l] = lane;
+      return l.brownout
+        ? notice(NoticeEvent.LegacyBrownout, "info", after, o, `${svc} legacy lane ${l.version} brownout until ${l.brownout.until}`, [
+            `${svc}: the legacy lane ${l.version} (${key}) answers its callers with 410 until ${l.brownout.until}, a scheduled brownout before its sunset; its alarms do not roll it back meanwhile.`,
+          ])
+        : notice(NoticeEvent.LegacyBrownout, "info", after, o, `${svc} legacy lane ${l.version} brownout over`, [`${svc}: the legacy lane ${l.version} (${key}) serves its callers again.`]);
     }
     default:
       return undefined;

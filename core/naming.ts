@@ -11,11 +11,20 @@ export const AWS_LB_NAME_MAX = 32;
  */
 export type LaneKey = `legacy${"" | number}`;
 
+/**
+ * A lane's side: the lane itself, or (during a lane hotfix) the image it ran before, kept warm
+ * behind its own target group as the lane's rollback target (`legacy-prev`).
+ */
+export type LaneSide = LaneKey | `${LaneKey}-prev`;
+
+/** The side that keeps a lane's previous image during its hotfix. */
+export const previousSide = (key: LaneKey): LaneSide => `${key}-prev`;
+
 /** The key of a service's `index`-th legacy lane. */
 export const laneKey = (index: number): LaneKey => (index === 0 ? "legacy" : `legacy${index + 1}`);
 
 /** Kubernetes object name of a slot's Deployment, Service and PodDisruptionBudget. */
-export function slotObjectName(service: string, slot: Slot | LaneKey): string {
+export function slotObjectName(service: string, slot: Slot | LaneSide): string {
   return `${service}-${slot}`;
 }
 
@@ -23,7 +32,7 @@ export function slotObjectName(service: string, slot: Slot | LaneKey): string {
 export interface TargetGroupIdentity {
   readonly stack: string;
   readonly service: string;
-  readonly slot: Slot | LaneKey;
+  readonly slot: Slot | LaneSide;
   readonly port: number;
   readonly protocol: string;
   readonly targetType: string;
@@ -67,7 +76,7 @@ export const BINDING_NAME_MAX = 63;
  * cut so the whole fits {@link BINDING_NAME_MAX} (a 50-character service: `<service>-gre-<hash>`);
  * the hash, of a target group name that includes the slot, keeps blue's and green's apart.
  */
-export function targetGroupBindingName(service: string, slot: Slot | LaneKey, targetGroup: string): string {
+export function targetGroupBindingName(service: string, slot: Slot | LaneSide, targetGroup: string): string {
   const hash = /-([0-9a-f]{8})$/.exec(targetGroup)?.[1] ?? createHash("sha256").update(targetGroup).digest("hex").slice(0, 8);
   const readable = slotObjectName(service, slot).slice(0, BINDING_NAME_MAX - hash.length - 1).replace(/[-.]+$/, "");
   return `${readable}-${hash}`;
@@ -100,7 +109,7 @@ export function bindingNameFor(service: string, slot: Slot, targetGroup: string,
  * Whether `name` is a target group name {@link targetGroupName} makes for this service and slot
  * (its readable prefix and an 8-hex hash), whatever the port, VPC or stack.
  */
-export function isTargetGroupNameOf(service: string, slot: Slot | LaneKey, name: string): boolean {
+export function isTargetGroupNameOf(service: string, slot: Slot | LaneSide, name: string): boolean {
   const prefix = `${service}-${slot}`.slice(0, AWS_LB_NAME_MAX - 9).replace(/-+$/, "");
   return name.length === prefix.length + 9 && name.startsWith(`${prefix}-`) && /^[0-9a-f]{8}$/.test(name.slice(-8));
 }

@@ -15,6 +15,7 @@ import type { NormalizedStrategy, PreTrafficCheck, PreTrafficState } from "./pro
 import { SLOTS, Slot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
 import { RETIRE_GRACE_MINUTES } from "./defaults";
+import { type LaneChange, type LaneRouting, type LaneState, brownOutLane, recordLanes, rollBackLane } from "./laneState";
 
 /** Lifecycle of a service's current release. Const object plus union type. */
 export const Phase = {
@@ -137,6 +138,8 @@ export interface ReleaseState {
    * being over. Absent while it still runs (or where `pulumi up` scales it instead).
    */
   readonly previousRetiredAt?: string | null;
+  /** The service's legacy lanes by lane key (issue 37): routing, a lane rollback, a brownout. */
+  readonly lanes?: Readonly<Record<string, LaneState>>;
 }
 
 export interface ReleaseProgress {
@@ -207,7 +210,13 @@ export type ReleaseEvent =
   /** The release driver scaled the previous version's slot to 0 after its rollback window. */
   | (EventBase & { readonly type: "retire-previous" })
   /** The program declares which version is stable outside a release (first record, manual change). */
-  | (EventBase & { readonly type: "adopt"; readonly stable: SlotVersion });
+  | (EventBase & { readonly type: "adopt"; readonly stable: SlotVersion })
+  /** The program records the legacy lanes it deployed (core/laneState.ts recordLanes). */
+  | (EventBase & { readonly type: "record-lanes"; readonly lanes: Readonly<Record<string, LaneRouting>> })
+  /** A lane's alarm (or an operator) sends its callers back to the image it ran before its hotfix. */
+  | (EventBase & { readonly type: "lane-roll-back"; readonly lane: string; readonly reason: string })
+  /** The release driver starts (`until`) or ends (null) a lane's scheduled brownout. */
+  | (EventBase & { readonly type: "lane-brownout"; readonly lane: string; readonly until: string | null });
 
 export type ReleaseEventType = ReleaseEvent["type"];
 
@@ -610,9 +619,22 @@ function adopt(s: ReleaseState, e: Extract<ReleaseEvent, { type: "adopt" }>): Tr
   );
 }
 
+/** A lane transition (core/laneState.ts) as a release transition: lanes change, nothing else. */
+function laneTransition(s: ReleaseState, e: ReleaseEvent, c: LaneChange): Transition {
+  if (c.kind === "unchanged") return unchanged(s, c.reason);
+  if (c.kind === "refused") return refused(s, c.reason);
+  return applied(s, e, { lanes: c.lanes }, c.summary);
+}
+
 /** Applies one event. Never throws for a well-typed event; refusals come back as `refused`. */
 export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition {
   switch (event.type) {
+    case "record-lanes":
+      return laneTransition(state, event, recordLanes(state.service, state.lanes, event.lanes));
+    case "lane-roll-back":
+      return laneTransition(state, event, rollBackLane(state.service, state.lanes, event));
+    case "lane-brownout":
+      return laneTransition(state, event, brownOutLane(state.service, state.lanes, event));
     case "start-release":
       return startRelease(state, event);
     case "shift-weight":
@@ -689,6 +711,20 @@ export const releaseStateSchema = z
     updatedAt: isoTime,
     writeId: z.optional(nonEmpty()),
     previousRetiredAt: z.optional(z.nullable(isoTime)),
+    lanes: z.optional(
+      z.record(
+        z.string().check(z.regex(/^legacy[0-9]*$/)),
+        z.object({
+          version: nonEmpty(),
+          image: nonEmpty(),
+          ruleArn: arnString(),
+          targetGroupArn: arnString(),
+          rollback: z.optional(z.object({ image: nonEmpty(), targetGroupArn: arnString() })),
+          rolledBack: z.optional(z.object({ at: isoTime, by: z.string(), reason: z.string(), image: nonEmpty(), toImage: nonEmpty() })),
+          brownout: z.optional(z.object({ since: isoTime, until: isoTime })),
+        }),
+      ),
+    ),
     progress: z.optional(
       z.nullable(
         z.object({

@@ -6,7 +6,7 @@
  * - hotfix stacks (`remedy:hotfix`): seeded from prod's `hotfixSeed` through a StackReference,
  *   isolated (own ALB, namespace, alarms, Lambda, role, table), exporting `testedImages`.
  */
-import { type DeployedLane, frozenLaneProblems } from "../core/config/legacyLane";
+import { type DeployedLane, frozenLaneProblems, laneRollbackTargets } from "../core/config/legacyLane";
 import * as pulumi from "@pulumi/pulumi";
 import { releaseTableName } from "../components/rollback/rollbackFunction";
 import {
@@ -163,15 +163,22 @@ export async function previouslyDeployedImages(own: OwnOutput = ownOutputs()): P
 /**
  * Legacy lanes are frozen (issue 37, 3): against the lanes the stack's last update deployed (its
  * own outputs), a lane's version never changes in place and its image only with a hotfix reason,
- * said in the update. Refused before anything is deployed.
+ * said in the update. Refused before anything is deployed. During a lane hotfix the image it ran
+ * before stays warm as its rollback target, and an image the rollback function sent callers away
+ * from is held there (issue 37, 2; see laneRollbackTargets).
  */
-async function checkFrozenLanes(config: StackConfig, own: OwnOutput): Promise<void> {
-  if (!config.services.some((s) => s.legacy.length > 0)) return;
+export async function governLanes(config: StackConfig, own: OwnOutput, releases: ReleaseBackend): Promise<StackConfig> {
+  const withLanes = config.services.filter((s) => s.legacy.length > 0);
+  if (withLanes.length === 0) return config;
   const services = (await own("services")) as Record<string, { legacy?: DeployedLane[] }> | undefined;
   const previous = new Map(Object.entries(services ?? {}).map(([name, s]) => [name, s.legacy ?? []]));
   const { problems, hotfixes } = frozenLaneProblems(config.services, previous);
   for (const h of hotfixes) void pulumi.log.warn(h);
   if (problems.length > 0) throw new ConfigError(problems, "remedy stack configuration");
+  const recorded = new Map(await Promise.all(withLanes.map(async (s) => [s.name, (await releases.get(s.name))?.lanes] as const)));
+  const targets = laneRollbackTargets(config.services, previous, recorded);
+  for (const w of targets.warnings) void pulumi.log.warn(w);
+  return { ...config, services: targets.services };
 }
 
 /**
@@ -262,8 +269,7 @@ export async function main(): Promise<ProgramOutputs> {
   const parsed = parseStackConfig(raw);
   requireSecretTestRoutes(parsed);
   const own = ownOutputs();
-  const config = await resolveImageMode(parsed, releases, undefined, () => previouslyDeployedImages(own));
-  await checkFrozenLanes(config, own);
+  const config = await governLanes(await resolveImageMode(parsed, releases, undefined, () => previouslyDeployedImages(own)), own, releases);
   const topicArn = () => ownTopicArn(own);
   if (!pulumi.runtime.isDryRun() && config.services.some((s) => s.legacy.length > 0)) await announceLegacySunsets(config, releases, Date.now(), topicArn);
   if (config.services.some((s) => s.hotfix) && config.hotfixStack) {

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService, RETIRED_AT_ANNOTATION, slotTargetGroupName } from "../components/delivery/blueGreenService";
-import { bindingNameFor } from "../core/naming";
+import { bindingNameFor, laneKey } from "../core/naming";
 import { ruleTagsFor, ruleTagsInPlace, tablePolicyInPlace } from "./liveGuards";
 import { type IngressAttachment, SharedIngress } from "../components/delivery/sharedIngress";
 import { isolateNamespace } from "../components/kubernetes/namespaceIsolation";
@@ -19,7 +19,7 @@ import { StackDashboard } from "../components/observability/stackDashboard";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { VersionUsage } from "../database/plan";
 import { type ReleasePlan, planRelease } from "../core/converge";
-import { type ReleaseSummary, desiredRelease, releaseSummary, slotReplicas } from "./releasePlans";
+import { type ReleaseSummary, desiredRelease, laneRoutings, laneRuleState, releaseSummary, slotReplicas } from "./releasePlans";
 export type { ReleaseSummary } from "./releasePlans";
 import { FUNCTION_URL, type ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
@@ -50,7 +50,7 @@ export interface ServiceOutputs {
   /** Release state after this update: phase, stable/candidate versions, revision. */
   readonly release: pulumi.Output<ReleaseSummary>;
   /** Legacy lanes (issue 37): what `remedy versions` and `remedy retire` read. */
-  readonly legacy: readonly { version: string; image: string; targetGroupArn: pulumi.Output<string>; ruleArn: pulumi.Output<string>; deprecatedAt: string; sunsetAt: string; link: string; owner: string; clients: readonly string[]; callersRule?: pulumi.Output<string> }[];
+  readonly legacy: readonly { version: string; image: string; rollbackTo?: string; targetGroupArn: pulumi.Output<string>; ruleArn: pulumi.Output<string>; deprecatedAt: string; sunsetAt: string; link: string; owner: string; clients: readonly string[]; callersRule?: pulumi.Output<string> }[];
 }
 
 export interface StackResources {
@@ -264,6 +264,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         replicas: Object.fromEntries(SLOTS.filter((slot) => spec.slots[slot]).map((slot) => [slot, plan.apply((p) => slotReplicas(p, slot, spec.slots))])),
         deploymentAnnotations: Object.fromEntries(SLOTS.map((slot) => [slot, plan.apply((p) => retiredAnnotations(p, slot))])),
         bindingNames: bindings,
+        laneStates: Object.fromEntries(spec.legacy.map((lane, i) => [laneKey(i), state.apply((s) => laneRuleState(s, laneKey(i), lane, now))])),
         // What lets this stack's rollback Lambda (and its driver, stepping or watching) modify the rule.
         ruleTags: ruleTagsFor(spec, options.alarmNamePrefix),
         ...(options.secretServices ? { secretEnv: true } : {}),
@@ -356,7 +357,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       ruleArn: svc.ruleArn,
       functionArn: rollback.functionArn,
       topicArn: rollback.topicArn,
-      lanes: svc.legacyLanes.map((l) => ({ key: l.key, targetGroupArn: l.targetGroup.arn })),
+      lanes: svc.legacyLanes.map((l) => ({ key: l.key, targetGroupArn: l.targetGroup.arn, rollsBack: l.previous !== undefined })),
     }));
   }
 
@@ -383,8 +384,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       spec.name,
       pulumi
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
-        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, rollback.overridesUrl])
-        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , overridesUrl]): Promise<ReleaseSummary> => {
+        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, pulumi.all([rollback.overridesUrl, laneRoutings(spec.name, svc.legacyLanes)])])
+        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , [overridesUrl, lanes]]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined) => releaseSummary(spec, s, p.held);
           if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));
           const r = await options.releases.record(
@@ -392,7 +393,8 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
             // The bindings' names (a slot without a workload: the name its binding will get), so
             // the next up keeps them while the target groups stay; relative and custom alarm kinds.
             { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms), ingressGroup: spec.ingressGroup, ...(FUNCTION_URL.test(overridesUrl) ? { overridesUrl } : {}) },
-            p.events,
+            // The lanes as deployed (a first record adopts before anything else).
+            [...p.events, { type: "record-lanes" as const, lanes, at: now, by: options.by }],
             p.weights,
             SLOTS.flatMap((slot) => {
               const s = spec.slots[slot];
@@ -488,7 +490,7 @@ export function stackOutputs(resources: StackResources): StackOutputs {
       dnsName: (resources.ingresses.get(svc.spec.ingressGroup) as SharedIngress).dnsName,
       alarmNames: (resources.alarms.get(name) as AutoRollback).alarmNames,
       release: resources.releases.get(name) as pulumi.Output<ReleaseSummary>,
-      legacy: svc.legacyLanes.map((l) => ({ version: l.spec.version, image: l.spec.image, targetGroupArn: l.targetGroup.arn, ruleArn: l.rule.arn, deprecatedAt: l.spec.deprecatedAt, sunsetAt: l.spec.sunsetAt, link: l.spec.link, owner: l.spec.owner, clients: l.spec.clients, ...(l.callersRule ? { callersRule: l.callersRule.ruleName } : {}) })),
+      legacy: svc.legacyLanes.map((l) => ({ version: l.spec.version, image: l.spec.image, ...(l.spec.rollbackTo ? { rollbackTo: l.spec.rollbackTo } : {}), targetGroupArn: l.targetGroup.arn, ruleArn: l.rule.arn, deprecatedAt: l.spec.deprecatedAt, sunsetAt: l.spec.sunsetAt, link: l.spec.link, owner: l.spec.owner, clients: l.spec.clients, ...(l.callersRule ? { callersRule: l.callersRule.ruleName } : {}) })),
     };
   }
   const ingressOutputs = (ing: SharedIngress): IngressOutputs => ({ listenerArn: ing.listenerArn, securityGroupId: ing.securityGroupId, dnsName: ing.dnsName });

@@ -40,6 +40,9 @@ export interface QuotaContext {
 export const ALB_TARGET_GROUPS_MAX = 100; // per ALB, not adjustable
 /** Legacy lanes among `services`: each takes one target group and one listener rule more (issue 37, 2). */
 const lanes = (services: readonly { readonly legacy: readonly unknown[] }[]) => services.reduce((n, s) => n + s.legacy.length, 0);
+/** A lane under a hotfix runs its previous image too, behind a second target group, at the same size. */
+const laneSides = (l: { readonly hotfix?: unknown; readonly rollbackTo?: string }) => (l.hotfix !== undefined || l.rollbackTo !== undefined ? 2 : 1);
+const laneTargetGroups = (services: readonly StackConfig["services"][number][]) => services.reduce((n, s) => n + s.legacy.reduce((m, l) => m + laneSides(l), 0), 0);
 
 export const ALB_RULES_DEFAULT = 100; // per ALB, excluding default rules; adjustable
 export const ALB_TARGETS_DEFAULT = 1000; // per ALB, each target counted per target group; adjustable
@@ -72,9 +75,9 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
     out.push({
       quota: "Target groups per Application Load Balancer (not adjustable)",
       limit: ALB_TARGET_GROUPS_MAX,
-      count: services.length * SLOTS.length + lanes(services),
+      count: services.length * SLOTS.length + laneTargetGroups(services),
       where,
-      fix: `each service takes ${SLOTS.length} target groups (and one per legacy lane), so an ALB holds at most ${ALB_TARGET_GROUPS_MAX / SLOTS.length} services: ${moveFix}`,
+      fix: `each service takes ${SLOTS.length} target groups (and one per legacy lane, two during a lane hotfix), so an ALB holds at most ${ALB_TARGET_GROUPS_MAX / SLOTS.length} services: ${moveFix}`,
     });
     out.push({
       quota: "Rules per Application Load Balancer (excluding default rules)",
@@ -88,7 +91,7 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
     // larger slot's size.
     const targets = services.reduce((n, s) => {
       const sizes = SLOTS.flatMap((slot) => (s.slots[slot] ? [s.slots[slot].replicas] : []));
-      return n + sizes.length * Math.max(0, ...sizes) + s.legacy.reduce((m, l) => m + l.replicas, 0);
+      return n + sizes.length * Math.max(0, ...sizes) + s.legacy.reduce((m, l) => m + laneSides(l) * l.replicas, 0);
     }, 0);
     out.push({
       quota: "Targets per Application Load Balancer",
@@ -130,7 +133,7 @@ export function quotaUsage(config: StackConfig, ctx: QuotaContext): QuotaUse[] {
   out.push({
     quota: "Target groups per Region",
     limit: q.targetGroupsPerRegion ?? TARGET_GROUPS_PER_REGION_DEFAULT,
-    count: config.services.length * SLOTS.length + lanes(config.services),
+    count: config.services.length * SLOTS.length + laneTargetGroups(config.services),
     where: "this stack (other stacks' target groups in the account count too)",
     fix: "split the services over stacks in other regions or accounts, or have the quota raised and set remedy:quotas.targetGroupsPerRegion",
   });

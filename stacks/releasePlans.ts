@@ -8,6 +8,11 @@ import type { StackConfig } from "../core/config";
 import { SLOTS, type Slot, otherSlot } from "../core/slots";
 import { Phase, type ReleaseState } from "../core/releaseState";
 import type { ReleaseBackend } from "./releases";
+import * as pulumi from "@pulumi/pulumi";
+import type { LaneRuleState, LegacyLaneResources } from "../components/delivery/legacyLane";
+import type { LegacyLaneSpec } from "../core/config/legacyLane";
+import { type LaneRouting, brownoutMessage } from "../core/laneState";
+import type { LaneKey } from "../core/naming";
 
 /** What config asks of one service's release, as `core/converge.ts` planRelease reads it. */
 export function desiredRelease(spec: StackConfig["services"][number], apiOverride?: string): DesiredRelease {
@@ -166,4 +171,43 @@ export function releaseSummary(spec: StackConfig["services"][number], s: Release
     held,
     releaseId: s?.releaseId ?? null,
   };
+}
+
+/**
+ * What release state says of a lane's rule (issue 37): its callers went back to the previous image
+ * (an alarm during a lane hotfix, still naming the image this update deploys), or a brownout
+ * answers them with 410 now. The rule follows it, so `pulumi up` never undoes either.
+ */
+export function laneRuleState(s: ReleaseState | undefined, key: LaneKey, lane: LegacyLaneSpec, now: string): LaneRuleState {
+  const l = s?.lanes?.[key];
+  const same = l?.version === lane.version;
+  return {
+    rolledBack: !!(same && l.rolledBack && l.rolledBack.image === lane.image && lane.rollbackTo === l.rolledBack.toImage),
+    brownout: !!(same && l.brownout && Date.parse(l.brownout.until) > Date.parse(now)),
+  };
+}
+
+/** Each lane of a service as deployed, for release state (core/laneState.ts recordLanes). */
+export function laneRoutings(service: string, lanes: readonly LegacyLaneResources[]): pulumi.Output<Record<string, LaneRouting>> {
+  return pulumi
+    .all(lanes.map((l) => pulumi.all([l.rule.arn, l.targetGroup.arn, l.previous?.targetGroup.arn])))
+    .apply((arns) =>
+      Object.fromEntries(
+        lanes.map((l, i) => {
+          const [ruleArn, targetGroupArn, back] = arns[i];
+          return [
+            l.key,
+            {
+              version: l.spec.version,
+              image: l.spec.image,
+              ruleArn,
+              targetGroupArn,
+              ...(back && l.spec.rollbackTo ? { rollback: { image: l.spec.rollbackTo, targetGroupArn: back } } : {}),
+              // The schedule the release driver runs, with what the 410 says.
+              ...(l.spec.brownouts.length > 0 ? { brownouts: { windows: l.spec.brownouts, message: brownoutMessage(service, l.spec) } } : {}),
+            },
+          ];
+        }),
+      ),
+    );
 }

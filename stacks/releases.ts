@@ -3,6 +3,8 @@
  * `pulumi up` converges on what the rollback Lambda did), and record the release after the
  * deployment. Behind an interface so unit tests use memory and the moto harness uses moto.
  */
+import type { LaneKey } from "../core/naming";
+import { laneForward } from "../core/laneState";
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
 import { DynamoDBClient, GetResourcePolicyCommand, PolicyNotFoundException, PutResourcePolicyCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
@@ -39,7 +41,7 @@ export interface ReleaseStoreLike {
 }
 
 /** What recording needs of the ALB: the rule read and checked, then moved (lambdas/commons/traffic.ts). */
-export type TrafficLike = Pick<Traffic, "checkRouting" | "setWeights">;
+export type TrafficLike = Pick<Traffic, "checkRouting" | "setWeights"> & Partial<Pick<Traffic, "setLaneForward">>;
 
 export interface RecordResult {
   readonly state: ReleaseState;
@@ -164,6 +166,13 @@ export async function recordRelease(
       const check = await traffic.checkRouting(service, routing);
       if (!check.ok) throw new Error(`service ${service}: ${check.problem}`);
       if (!isDeepStrictEqual(s.weights, check.live.weights)) await traffic.setWeights(check.checked, s.weights);
+      // Each legacy lane's rule, likewise: after a lane rollback Pulumi's inputs may equal its
+      // state while the live rule forwards elsewhere (the next hotfix would get no traffic).
+      for (const [key, lane] of Object.entries(s.lanes ?? {})) {
+        const r = await traffic.setLaneForward?.(service, key as LaneKey, lane, Date.now());
+        if (r && typeof r === "object") throw new Error(`service ${service}: ${r.problem}`);
+        if (r === "moved") warnings.push(`service ${service}: legacy lane ${lane.version}'s rule now forwards as release state says (${lane.rolledBack ? `back to ${lane.rolledBack.toImage}` : lane.image})`);
+      }
       if (!isDeepStrictEqual(s.weights, deployedWeights)) {
         warnings.push(
           `service ${service}: release state changed while this update ran (phase ${s.phase}); the rule now follows it: blue ${s.weights.blue}% / green ${s.weights.green}%`,
@@ -384,10 +393,22 @@ export class MemoryReleaseBackend implements ReleaseBackend {
     return this.store.get(service);
   }
 
-  record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
-    // The rule as this update deployed it, on an in-memory ELB that records each move.
+  /** Legacy lanes' rules as deployed and moved since, by ARN: what each forwards to. */
+  readonly laneRules = new Map<string, { targetGroupArn: string; weight: number }[]>();
+
+  async record(service: string, routing: Routing, events: readonly ReleaseEvent[], deployedWeights: SlotWeights, deployed?: readonly SlotVersion[]): Promise<RecordResult> {
+    // The rules as this update deployed them (a lane's as the program did, from the state it
+    // read), on an in-memory ELB that records each move.
     this.rules.set(routing.ruleArn, { routing, weights: deployedWeights });
-    const traffic = new Traffic(memoryElb(this.rules, (r, w) => this.weightsSet.push({ routing: r, weights: w })));
+    const before = (await this.store.get(service))?.lanes ?? {};
+    for (const e of events) {
+      if (e.type !== "record-lanes") continue;
+      for (const [key, lane] of Object.entries(e.lanes)) {
+        const rb = before[key]?.rolledBack;
+        this.laneRules.set(lane.ruleArn, laneForward({ ...lane, ...(rb && rb.image === lane.image && lane.rollback ? { rolledBack: rb } : {}) }));
+      }
+    }
+    const traffic = new Traffic(memoryElb(this.rules, (r, w) => this.weightsSet.push({ routing: r, weights: w }), this.laneRules));
     return recordRelease(this.store, traffic, service, routing, events, deployedWeights, deployed, { stack: pulumi.getStack(), steps: false });
   }
 }
@@ -439,10 +460,12 @@ export function setReleaseBackendFactory(f: Factory): () => void {
  * ModifyRule, over `rules` (the rule forwards to its routing's two target groups), for
  * {@link MemoryReleaseBackend}: the real {@link Traffic} checks and moves against it.
  */
-function memoryElb(rules: Map<string, { routing: Routing; weights: SlotWeights }>, moved: (routing: Routing, weights: SlotWeights) => void): ElasticLoadBalancingV2Client {
+function memoryElb(rules: Map<string, { routing: Routing; weights: SlotWeights }>, moved: (routing: Routing, weights: SlotWeights) => void, laneRules = new Map<string, { targetGroupArn: string; weight: number }[]>()): ElasticLoadBalancingV2Client {
   const send = (command: DescribeRulesCommand | ModifyRuleCommand) => {
     if (command instanceof DescribeRulesCommand) {
       const found = (command.input.RuleArns ?? []).flatMap((arn) => {
+        const lane = laneRules.get(arn);
+        if (lane) return [{ RuleArn: arn, Actions: [{ Type: "forward" as const, ForwardConfig: { TargetGroups: lane.map((f) => ({ TargetGroupArn: f.targetGroupArn, Weight: f.weight })) } }] }];
         const r = rules.get(arn);
         if (!r) return [];
         const targetGroups = SLOTS.map((slot) => ({ TargetGroupArn: r.routing.targetGroupArns[slot], Weight: r.weights[slot] }));
@@ -451,6 +474,10 @@ function memoryElb(rules: Map<string, { routing: Routing; weights: SlotWeights }
       return Promise.resolve({ Rules: found });
     }
     const arn = command.input.RuleArn as string;
+    if (laneRules.has(arn)) {
+      laneRules.set(arn, (command.input.Actions?.[0]?.ForwardConfig?.TargetGroups ?? []).map((g) => ({ targetGroupArn: g.TargetGroupArn ?? "", weight: g.Weight ?? 0 })));
+      return Promise.resolve({});
+    }
     const r = rules.get(arn);
     if (!r) return Promise.reject(new Error(`RuleNotFound: ${arn}`));
     const weights = liveRuleOf(r.routing, { Actions: command.input.Actions }).weights;

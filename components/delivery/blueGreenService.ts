@@ -3,8 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type EnvValue, type ServiceInput, type ServiceSpec, type SlotSpec, parseServiceSpec } from "../../core/config";
 import * as defaults from "../../core/defaults";
-import { type LaneKey, laneKey, slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
-import { type LegacyLaneResources, callersRule, deprecationEnv, laneConditions, laneRewrite } from "./legacyLane";
+import { type LaneKey, type LaneSide, ROLLBACK_RULE_TAG, laneKey, slotObjectName, targetGroupBindingName, targetGroupName } from "../../core/naming";
+import { type LaneRuleState, type LegacyLaneResources, createLegacyLane } from "./legacyLane";
 
 export type { LegacyLaneResources } from "./legacyLane";
 import { SLOTS, type Slot } from "../../core/slots";
@@ -47,6 +47,8 @@ export interface BlueGreenServiceArgs {
    * candidate is held at 0). Default: from `service`.
    */
   readonly weights?: pulumi.Input<SlotWeights>;
+  /** Release state's word on each legacy lane's rule (a lane rollback, a brownout). Default: forward to the lane. */
+  readonly laneStates?: Partial<Record<LaneKey, pulumi.Input<LaneRuleState>>>;
   /** Replica count per slot, overriding `service` (e.g. 0 once a rollback window is over). */
   readonly replicas?: Partial<Record<Slot, pulumi.Input<number>>>;
   /**
@@ -243,26 +245,20 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
     // Legacy lanes: the old version for its remaining callers, reached by its own rule, evaluated
     // before the main one (its priority is lower), on its own target group and workload.
-    this.legacyLanes = spec.legacy.map((lane, i) => {
-      const key = laneKey(i);
-      const laneTags = { ...tags, "remedy:legacy-version": lane.version };
-      const targetGroup = createTargetGroup(name, this, spec, key, args.ingress.vpcId, laneTags);
-      const workload = createSlotWorkload(name, this, spec, key, { image: lane.image, version: lane.version, replicas: lane.replicas }, lane.replicas, namespace, targetGroup, args.ingress, args.deployAfter ?? [], args.schemaGate, undefined, undefined, args.secretEnv ?? false, deprecationEnv(lane));
-      const rule = new aws.lb.ListenerRule(
-        `${name}-${key}`,
-        {
-          listenerArn: args.ingress.listenerArn,
-          priority: lane.priority,
-          conditions: laneConditions(spec, lane),
-          actions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
-          ...(lane.route.stripPrefix && lane.route.pathPrefix ? { transforms: [laneRewrite(lane.route.pathPrefix)] } : {}),
-          tags: { ...laneTags, "remedy:rule": "legacy" },
-        },
-        { parent: this, dependsOn: [...(args.deployAfter ?? []), workload.deployment] },
-      );
-      const callers = callersRule(name, this, spec.name, lane, key, laneTags);
-      return { key, spec: lane, targetGroup, workload, rule, ...(callers ? { callersRule: callers } : {}) };
-    });
+    this.legacyLanes = spec.legacy.map((lane, i) =>
+      createLegacyLane(name, this, spec, i, lane, {
+        ingress: args.ingress,
+        namespace,
+        deployAfter: args.deployAfter ?? [],
+        ...(args.schemaGate ? { schemaGate: args.schemaGate } : {}),
+        secretEnv: args.secretEnv ?? false,
+        tags,
+        ...(args.ruleTags ? { ruleTags: args.ruleTags } : {}),
+        // Both tags carry the stack's alarm prefix: the driver's, for a lane's brownouts, is the same value.
+        ...(args.ruleTags?.[ROLLBACK_RULE_TAG] ? { laneDriverTag: args.ruleTags[ROLLBACK_RULE_TAG] } : {}),
+        ...(args.laneStates?.[laneKey(i)] ? { state: args.laneStates[laneKey(i)] } : {}),
+      }),
+    );
 
     this.targetGroupArns = pulumi.output({ blue: targetGroups.blue.arn, green: targetGroups.green.arn });
     this.targetGroupNames = pulumi.output({ blue: targetGroups.blue.name, green: targetGroups.green.name });
@@ -297,7 +293,7 @@ export function envVar(name: string, value: EnvValue, secret = false): k8s.types
 }
 
 /** Labels selecting one slot's pods. Only `app` and `slot`: a selector is immutable, versions change. */
-export function slotSelector(service: string, slot: Slot | LaneKey): Record<string, string> {
+export function slotSelector(service: string, slot: Slot | LaneSide): Record<string, string> {
   return { app: service, slot };
 }
 
@@ -305,7 +301,7 @@ const TARGET_GROUP_PROTOCOL = "HTTP";
 const TARGET_GROUP_TYPE = "ip";
 
 /** The physical name of a slot's target group in this stack (see `core/naming.ts` targetGroupName). */
-export function slotTargetGroupName(spec: Pick<ServiceSpec, "name" | "port">, slot: Slot | LaneKey, vpcId: string): string {
+export function slotTargetGroupName(spec: Pick<ServiceSpec, "name" | "port">, slot: Slot | LaneSide, vpcId: string): string {
   return targetGroupName({ stack: pulumi.getStack(), service: spec.name, slot, port: spec.port, protocol: TARGET_GROUP_PROTOCOL, targetType: TARGET_GROUP_TYPE, vpcId });
 }
 
@@ -314,7 +310,7 @@ export function createTargetGroup(
   name: string,
   self: pulumi.ComponentResource,
   spec: ServiceSpec,
-  slot: Slot | LaneKey,
+  slot: Slot | LaneSide,
   vpcId: pulumi.Input<string>,
   tags: Record<string, string>,
 ): aws.lb.TargetGroup {
@@ -350,7 +346,7 @@ export function createSlotWorkload(
   name: string,
   self: pulumi.ComponentResource,
   spec: ServiceSpec,
-  slot: Slot | LaneKey,
+  slot: Slot | LaneSide,
   slotSpec: SlotSpec,
   replicas: pulumi.Input<number>,
   namespace: pulumi.Input<string>,

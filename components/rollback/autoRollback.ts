@@ -38,8 +38,11 @@ export interface AutoRollbackArgs {
   /** Topic for humans, notified on ALARM and OK. */
   readonly topicArn: pulumi.Input<string>;
   readonly tags?: Readonly<Record<string, string>>;
-  /** The service's legacy lanes: each gets the built-in alarms on its own target group, paging only. */
-  readonly lanes?: readonly { readonly key: LaneKey; readonly targetGroupArn: pulumi.Input<string> }[];
+  /**
+   * The service's legacy lanes: each gets the built-in alarms on its own target group, paging
+   * only, or during a lane hotfix (`rollsBack`) invoking the rollback function too.
+   */
+  readonly lanes?: readonly { readonly key: LaneKey; readonly targetGroupArn: pulumi.Input<string>; readonly rollsBack?: boolean }[];
 }
 
 /**
@@ -114,11 +117,12 @@ export class AutoRollback extends pulumi.ComponentResource {
       }
       this.alarms[slot] = bySlot;
     }
-    // Legacy lanes (issue 37, 2): the built-in alarms on each lane's target group, paging only.
+    // Legacy lanes (issue 37, 2): the built-in alarms on each lane's target group, paging, and
+    // during a lane hotfix sending its callers back to the previous image.
     for (const lane of args.lanes ?? []) {
       const targetGroup = pulumi.output(lane.targetGroupArn).apply(targetGroupDimension);
-      for (const d of laneAlarms<pulumi.Output<string>>({ prefix: args.alarmNamePrefix, service: args.service, lane: lane.key, loadBalancer, targetGroup, spec: args.alarms })) {
-        all.push(metricAlarm(`${name}-${lane.key}-${d.kind}`, d, d.description, [args.topicArn], args.topicArn, { ...tags, "remedy:lane": lane.key }, this));
+      for (const d of laneAlarms<pulumi.Output<string>>({ prefix: args.alarmNamePrefix, service: args.service, lane: lane.key, loadBalancer, targetGroup, spec: args.alarms, rollsBack: lane.rollsBack ?? false })) {
+        all.push(metricAlarm(`${name}-${lane.key}-${d.kind}`, d, d.description, d.action === "rollback" ? [args.functionArn, args.topicArn] : [args.topicArn], args.topicArn, { ...tags, "remedy:lane": lane.key }, this));
       }
     }
     this.alarmNames = pulumi.all(all.map((a) => a.name));

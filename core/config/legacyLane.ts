@@ -8,6 +8,8 @@
  * has a deprecation date, a sunset date within a maximum lifetime, a link for callers, an owner
  * and a reason. Checked offline (`remedy validate`) and at preview.
  */
+import type { LaneState } from "../laneState";
+import { laneKey } from "../naming";
 import { z } from "zod";
 import * as defaults from "../defaults";
 import { parseImageRef } from "../image";
@@ -60,6 +62,18 @@ export const legacyLaneSchema = z.strictObject(
         { error: required("callers { logGroup, clientField, versionField? }: where the service logs who calls it") },
       )
       .optional(),
+    brownouts: z
+      .array(
+        z.strictObject(
+          {
+            start: z.iso.datetime({ error: "must be a UTC time, YYYY-MM-DDTHH:MM:SSZ: when the lane starts answering 410" }),
+            minutes: int("how long the brownout lasts, in minutes", 1, 1440),
+          },
+          { error: required("a brownout { start, minutes }") },
+        ),
+      )
+      .max(20, { error: "at most 20 brownouts; a few, growing, before the sunset say enough" })
+      .optional(),
     hotfix: z
       .strictObject(
         { reason: z.string().min(10, { error: "must say why in at least 10 characters (the incident, what the fix does)" }) },
@@ -102,12 +116,57 @@ export interface LegacyLaneSpec {
   readonly callers?: { readonly logGroup: string; readonly clientField: string; readonly versionField?: string };
   /** Why its image changes in this update (the governed hotfix path; a lane is frozen otherwise). */
   readonly hotfix?: { readonly reason: string };
+  /** Scheduled brownouts (issue 37, 7): the release driver answers the lane's callers 410 in each window. */
+  readonly brownouts: readonly { readonly start: string; readonly end: string }[];
+  /**
+   * During a lane hotfix: the image the lane ran before, kept warm as its rollback target while
+   * `hotfix` stays in config (set by the program from its last outputs and release state, see
+   * {@link laneRollbackTargets}; never written in config).
+   */
+  readonly rollbackTo?: string;
 }
 
 /** A lane as the stack's last update deployed it (its outputs). */
 export interface DeployedLane {
   readonly version: string;
   readonly image: string;
+  /** The previous image it kept warm during a lane hotfix. */
+  readonly rollbackTo?: string;
+}
+
+/**
+ * Each lane's rollback target in this update (issue 37, 2): the image it ran before, kept warm
+ * behind its own target group while a lane hotfix is in config (`legacy[i].hotfix`), so an alarm
+ * on the lane sends its callers back in seconds. `previous`: the lanes each service's last update
+ * deployed (its outputs); `recorded`: release state's lanes (a rollback the Lambda recorded). A
+ * rolled-back image still in config is held: its callers stay on the image they went back to.
+ */
+export function laneRollbackTargets<S extends { readonly name: string; readonly legacy: readonly LegacyLaneSpec[] }>(
+  services: readonly S[],
+  previous: ReadonlyMap<string, readonly DeployedLane[]>,
+  recorded: ReadonlyMap<string, Readonly<Record<string, LaneState>> | undefined>,
+): { services: S[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const out = services.map((s) => {
+    if (s.legacy.length === 0) return s;
+    const legacy = s.legacy.map((lane, i) => {
+      const rec = recorded.get(s.name)?.[laneKey(i)];
+      const back = rec?.version === lane.version ? rec.rolledBack : undefined;
+      const was = (previous.get(s.name) ?? []).find((b) => b.version === lane.version);
+      let rollbackTo: string | undefined;
+      if (back && lane.image === back.image) {
+        rollbackTo = back.toImage;
+        warnings.push(`service ${s.name}: legacy lane ${lane.version} is held on ${back.toImage}: ${back.image} was rolled back at ${back.at} (${back.reason}); set legacy[${i}].image to ${back.toImage} to accept, or to a fixed image with a hotfix { reason }`);
+      } else if (lane.hotfix) {
+        rollbackTo = back ? back.toImage : was && was.image !== lane.image ? was.image : was?.rollbackTo;
+      }
+      const rest = { ...lane };
+      delete (rest as { rollbackTo?: string }).rollbackTo;
+      return rollbackTo && rollbackTo !== lane.image ? { ...rest, rollbackTo } : rest;
+    });
+    return { ...s, legacy };
+  });
+  return { services: out, warnings };
 }
 
 /**
@@ -130,7 +189,9 @@ export function frozenLaneProblems(services: readonly { readonly name: string; r
         return;
       }
       if (was.image === lane.image) return;
-      if (lane.hotfix) hotfixes.push(`service ${s.name}: legacy lane ${lane.version} HOTFIX ${was.image} -> ${lane.image}: ${lane.hotfix.reason}`);
+      // Back to the image it ran before its hotfix (accepting a lane rollback, or undoing the fix).
+      if (was.rollbackTo === lane.image) hotfixes.push(`service ${s.name}: legacy lane ${lane.version} back to ${lane.image}, the image it ran before its hotfix`);
+      else if (lane.hotfix) hotfixes.push(`service ${s.name}: legacy lane ${lane.version} HOTFIX ${was.image} -> ${lane.image}: ${lane.hotfix.reason}`);
       else problems.push({ path: `${at}.image`, message: `changes ${was.image} -> ${lane.image}, but a lane is frozen: its image changes only as a hotfix; set ${at}.hotfix { reason } (said in this update), or put the image back` });
     });
   });
@@ -179,6 +240,16 @@ export function checkLegacyLanes(
     const sunset = Date.parse(l.sunsetAt);
     if (sunset <= dep) out.push({ path: [...p, "sunsetAt"], message: `is ${l.sunsetAt}, not after deprecatedAt ${l.deprecatedAt}` });
     else if ((sunset - dep) / DAY_MS > maxDays) out.push({ path: [...p, "sunsetAt"], message: `is ${Math.round((sunset - dep) / DAY_MS)} days after deprecatedAt: a lane lives at most ${maxDays} days; set an earlier sunset` });
+    // Brownouts warn the callers who still call: between the deprecation and the sunset in force, one at a time.
+    const sunsetInForce = Date.parse(l.extension?.until ?? l.sunsetAt);
+    const windows = (l.brownouts ?? []).map((b) => ({ start: Date.parse(b.start), end: Date.parse(b.start) + b.minutes * 60_000 }));
+    windows.forEach((w, j) => {
+      const bp = [...p, "brownouts", j];
+      if (w.start < dep) out.push({ path: [...bp, "start"], message: `is before deprecatedAt ${l.deprecatedAt}: callers are told before they are browned out` });
+      if (w.end > sunsetInForce) out.push({ path: [...bp, "minutes"], message: `ends after the sunset ${l.extension?.until ?? l.sunsetAt}; end it before` });
+      const clash = windows.findIndex((o, k) => k < j && o.start < w.end && w.start < o.end);
+      if (clash >= 0) out.push({ path: [...bp, "start"], message: `overlaps brownouts[${clash}]; one window at a time` });
+    });
     if (l.extension) {
       if (l.extension.until <= l.sunsetAt) out.push({ path: [...p, "extension", "until"], message: `is ${l.extension.until}, not after the sunset ${l.sunsetAt} it extends` });
       else if (l.extension.until <= today) out.push({ path: [...p, "extension", "until"], message: `${l.extension.until} has passed: retire the lane (remedy retire), or record a new extension with a reason` });
@@ -206,5 +277,6 @@ export function normaliseLegacyLanes(lanes: readonly RawLegacyLane[] | undefined
     clients: l.clients ?? [],
     ...(l.callers ? { callers: l.callers } : {}),
     ...(l.hotfix ? { hotfix: l.hotfix } : {}),
+    brownouts: (l.brownouts ?? []).map((b) => ({ start: new Date(b.start).toISOString(), end: new Date(Date.parse(b.start) + b.minutes * 60_000).toISOString() })),
   }));
 }

@@ -20,7 +20,10 @@ import type { Context } from "aws-lambda";
 import { createHash, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { ALARM_KINDS, parseAlarmName } from "../../core/alarms";
+import { ALARM_KINDS, parseAlarmName, parseLaneAlarmName } from "../../core/alarms";
+import type { LaneState } from "../../core/laneState";
+import { lifecycleNotice } from "../../core/lifecycle";
+import type { LaneKey } from "../../core/naming";
 import * as defaults from "../../core/defaults";
 import { publishWeight } from "./powertools";
 import { Phase, ReleaseStateError, applyEvent, rollbackWindowOpen, type ReleaseEvent, type ReleaseState } from "../../core/releaseState";
@@ -186,7 +189,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
     });
   }
 
-  async function escalate(signal: AlarmSignal, target: Target, why: string): Promise<SignalResult> {
+  async function escalate(signal: AlarmSignal, target: Pick<Target, "service">, why: string): Promise<SignalResult> {
     logger.error("not rolling back: escalating to humans", { reason: why });
     count("Escalations", target.service);
     // One page per service, alarm and cause per window, however many events repeat it.
@@ -477,6 +480,54 @@ export function createRollbackHandler(deps: RollbackDeps) {
     return { ...base, outcome: Outcome.RolledBack, reason: after.lastRollback?.reason ?? event.reason, flipMs, weights: after.weights };
   }
 
+  /**
+   * A legacy lane's alarm (issue 37, 2): during a lane hotfix, its callers go back to the image
+   * the lane ran before (warm behind its own target group), confirmed like a slot's alarm (in
+   * ALARM in CloudWatch, naming this function), decided by release state (once; never during a
+   * brownout), checked against the live rule and the previous image's health, then recorded.
+   */
+  async function rollBackLane(signal: AlarmSignal, t: { service: string; lane: LaneKey }): Promise<SignalResult> {
+    const base = { alarm: signal.alarmName, service: t.service };
+    const [first, confirmed] = await Promise.all([deps.store.get(t.service), confirmAlarm(signal.alarmName)]);
+    if (confirmed && "throttledMs" in confirmed) throw new ConfirmationThrottledError(signal.alarmName, confirmed.throttledMs);
+    if (!confirmed || confirmed.state !== AlarmState.Alarm) {
+      count("UnconfirmedEvents", t.service);
+      return { ...base, outcome: Outcome.Ignored, reason: `CloudWatch has ${signal.alarmName} ${confirmed ? `in ${confirmed.state}` : "nowhere"}, not in ALARM; not acting on it` };
+    }
+    if (self !== undefined && !confirmed.actions.map(unqualifiedFunctionArn).includes(self)) {
+      count("IgnoredEvents", t.service);
+      return { ...base, outcome: Outcome.Ignored, reason: `${signal.alarmName} does not name this function among its alarm actions (a lane without a hotfix to go back from pages only); not rolling back` };
+    }
+    signal = { ...signal, reason: confirmed.reason, at: confirmed.since };
+    let state = first;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!state) return escalate(signal, t, `no release state for ${t.service} in ${deps.store.tableName}; run \`pulumi up\` to record it`);
+      const event: ReleaseEvent = { type: "lane-roll-back", lane: t.lane, reason: truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS), at: new Date(now()).toISOString(), by: signal.alarmName };
+      const tr = applyEvent(state, event);
+      if (tr.kind !== "applied") {
+        count("IgnoredEvents", t.service);
+        return { ...base, outcome: tr.reason.includes("already went back") ? Outcome.Duplicate : Outcome.Ignored, reason: tr.reason };
+      }
+      const lane = tr.state.lanes?.[t.lane] as LaneState;
+      const back = lane.rollback as NonNullable<LaneState["rollback"]>;
+      if ((await deps.traffic.healthyTargets(back.targetGroupArn)) === 0) return escalate(signal, t, `the lane's previous image ${back.image} has no healthy targets; going back would send the lane's callers nowhere`);
+      const moved = await deps.traffic.setLaneForward(t.service, t.lane, lane, now());
+      if (typeof moved === "object") return escalate(signal, t, moved.problem);
+      const notice = deps.topicArn ? lifecycleNotice(state, tr.state, tr.entry, { stack: deps.stack ?? deps.alarmPrefix, steps: false }) : undefined;
+      try {
+        await deps.store.commit(state.revision, tr.state, tr.entry, notice);
+        count("Rollbacks", t.service);
+        logger.info("legacy lane rolled back", { lane: t.lane, from: lane.image, to: back.image });
+        return { ...base, outcome: Outcome.RolledBack, reason: tr.entry.summary };
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        await backoff(attempt);
+        state = await deps.store.get(t.service);
+      }
+    }
+    throw new Error(`release state of ${t.service} kept changing; gave up after ${MAX_ATTEMPTS} attempts`);
+  }
+
   async function handleSignal(signal: AlarmSignal, started: number): Promise<SignalResult> {
     if (signal.state !== AlarmState.Alarm) {
       count("IgnoredEvents");
@@ -489,6 +540,12 @@ export function createRollbackHandler(deps: RollbackDeps) {
       return { outcome: Outcome.Ignored, alarm: signal.alarmName, reason: foreign };
     }
     const target = parseAlarmName(deps.alarmPrefix, signal.alarmName);
+    const laneTarget = target ? undefined : parseLaneAlarmName(deps.alarmPrefix, signal.alarmName);
+    if (laneTarget) {
+      const result = await rollBackLane(signal, laneTarget);
+      if (result.outcome === Outcome.RolledBack) await deliverPending(laneTarget.service);
+      return result;
+    }
     if (!target) {
       logger.warn("alarm is not one of this stack's rollback alarms", { expected: `${deps.alarmPrefix}/<service>/<slot>/<kind>` });
       count("IgnoredEvents");

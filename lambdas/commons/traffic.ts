@@ -13,7 +13,8 @@ import {
 import type { Routing } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
-import { isTargetGroupNameOf, targetGroupNameOfArn } from "../../core/naming";
+import { type LaneKey, isTargetGroupNameOf, previousSide, targetGroupNameOfArn } from "../../core/naming";
+import { type LaneState, laneForward } from "../../core/laneState";
 import type { TokenBucket } from "./tokenBucket";
 
 declare const checkedBrand: unique symbol;
@@ -136,6 +137,31 @@ export class Traffic {
         ],
       }),
     );
+  }
+
+  /**
+   * Puts a legacy lane's rule where its record says (issue 37): forward to the lane, or all to
+   * the previous image after a lane rollback. Checked like a slot's routing: the live rule may
+   * forward only to target groups `pulumi up` named for this service's lane and its previous
+   * side, and the record's must be those. A brownout in progress is the release driver's (the
+   * rule answers 410), so it is left as it is. `in-place` when nothing moved.
+   */
+  async setLaneForward(service: string, key: LaneKey, lane: LaneState, nowMs: number): Promise<"in-place" | "moved" | { readonly problem: string }> {
+    if (lane.brownout && Date.parse(lane.brownout.until) > nowMs) return "in-place";
+    const rule = (await this.rulesByArn([lane.ruleArn])).get(lane.ruleArn);
+    if (!rule) return { problem: `${service}'s legacy lane rule ${lane.ruleArn} not found` };
+    const want = laneForward(lane);
+    const ours = (arn: string) => [key, previousSide(key)].some((side) => isTargetGroupNameOf(service, side, targetGroupNameOfArn(arn) ?? ""));
+    const foreign = want.find((f) => !ours(f.targetGroupArn));
+    if (foreign) return { problem: `the record of ${service}'s legacy lane ${key} names ${foreign.targetGroupArn}, not a target group pulumi up made for that lane; not acting on it` };
+    const forward = rule.Actions?.find((a) => a.Type === "forward");
+    const live = forward?.ForwardConfig?.TargetGroups?.map((g) => ({ targetGroupArn: g.TargetGroupArn ?? "", weight: g.Weight ?? 0 })) ?? (forward?.TargetGroupArn ? [{ targetGroupArn: forward.TargetGroupArn, weight: 100 }] : []);
+    const stray = live.find((f) => !want.some((w) => w.targetGroupArn === f.targetGroupArn));
+    if (stray) return { problem: `${service}'s legacy lane rule forwards to ${stray.targetGroupArn}, which its record does not name; not moving a rule that differs from what pulumi up deployed` };
+    const weightOf = (arn: string, of: readonly { targetGroupArn: string; weight: number }[]) => of.find((f) => f.targetGroupArn === arn)?.weight ?? 0;
+    if (live.length > 0 && want.every((w) => weightOf(w.targetGroupArn, live) === w.weight)) return "in-place";
+    await this.elb.send(new ModifyRuleCommand({ RuleArn: lane.ruleArn, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: want.map((w) => ({ TargetGroupArn: w.targetGroupArn, Weight: w.weight })) } }] }));
+    return "moved";
   }
 
   /** The weights the rule forwards with now, read back from the load balancer. */

@@ -87,6 +87,12 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     assert.equal((count(withLane, /^Rules per Application Load Balancer/) ?? 0) - (count(without, /^Rules per Application Load Balancer/) ?? 0), 1);
     assert.equal((count(withLane, /^Target groups per Region/) ?? 0) - (count(without, /^Target groups per Region/) ?? 0), 1);
     assert.deepEqual(quotaProblems(withLane, { alarmNamePrefix: "remedy-prod" }), []);
+    // A lane hotfix runs the previous image too: one target group more, and its pods again.
+    const hotfix = parseStackConfig(stackInput([serviceInput({ legacy: [lane({ hotfix: { reason: "CVE-2026-1234 in the TLS library" } })] })]));
+    assert.equal((count(hotfix, /^Target groups per Application Load Balancer/) ?? 0) - (count(without, /^Target groups per Application Load Balancer/) ?? 0), 2);
+    assert.equal((count(hotfix, /^Target groups per Region/) ?? 0) - (count(without, /^Target groups per Region/) ?? 0), 2);
+    assert.equal((count(hotfix, /^Targets per Application Load Balancer/) ?? 0) - (count(withLane, /^Targets per Application Load Balancer/) ?? 0), 2, "the lane's 2 replicas, twice");
+    assert.equal(count(hotfix, /^Rules per Application Load Balancer/), count(withLane, /^Rules per Application Load Balancer/), "no rule more: the lane's forwards to both");
   });
 
   it("pages on the lane's own alarms, and never invokes the rollback function for them (a lane is frozen)", async () => {
@@ -136,5 +142,88 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
       AggregateOn: "Count",
     });
     assert.ok(i.ruleName.length <= 128, "CloudWatch: rule names of at most 128 characters");
+  });
+});
+
+describe("components/BlueGreenService: a lane hotfix keeps the previous image to go back to (issue 37, 2)", () => {
+  const OLD = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"a".repeat(64)}`;
+  const build = async (state?: { rolledBack: boolean; brownout: boolean }) => {
+    recorded.resources.length = 0;
+    const spec = parseServiceSpec(serviceInput({ legacy: [lane({ hotfix: { reason: "CVE-2026-1234 in the TLS library" } })] }));
+    const withTarget = { ...spec, legacy: [{ ...spec.legacy[0], rollbackTo: OLD }] };
+    const svc = new BlueGreenService("payments", { spec: withTarget, ingress: INGRESS, ruleTags: { "remedy:rollback": "remedy-prod", "remedy:release-driver": "remedy-prod" }, ...(state ? { laneStates: { legacy: state } } : {}) });
+    await settle();
+    return { svc, resources: [...recorded.resources] };
+  };
+  const byName = (resources: RecordedResource[], type: string, name: string) => {
+    const r = resources.filter((x) => x.type === type && x.name === name);
+    assert.equal(r.length, 1, `one ${type} ${name}`);
+    return r[0];
+  };
+
+  it("runs the previous image as payments-legacy-prev behind its own target group, valid for Kubernetes and AWS", async () => {
+    const { svc, resources } = await build();
+    const prev = resources.filter((r) => r.name === "payments-legacy-prev").map((r) => r.type).sort();
+    assert.deepEqual(prev, [T.tg, T.deployment, T.service, T.tgb, T.pdb].sort(), "no rule of its own: the lane's rule forwards to it");
+    const d = byName(resources, T.deployment, "payments-legacy-prev").inputs as Obj;
+    assert.equal(d.spec.template.spec.containers[0].image, OLD);
+    assert.deepEqual(d.spec.selector.matchLabels, { app: "payments", slot: "legacy-prev" }, "selected apart from the lane's own pods");
+    const tg = byName(resources, T.tg, "payments-legacy-prev").inputs as Obj;
+    assert.match(tg.name, /^payments-legacy-prev-[0-9a-f]{8}$/);
+    assert.ok(tg.name.length <= 32);
+    for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) {
+      validateK8sObject(r);
+      assert.deepEqual(k8sNameProblems(r), [], `${r.type} ${r.name}`);
+    }
+    assert.ok(svc.legacyLanes[0].previous, "exposed for the program (alarms, release state)");
+  });
+
+  it("forwards all to the fixed lane, lets only the rollback function modify the rule, and waits for both rollouts", async () => {
+    const { resources } = await build();
+    const rule = byName(resources, T.rule, "payments-legacy");
+    const i = rule.inputs as Obj;
+    assert.equal(i.actions.length, 1);
+    const groups = i.actions[0].forward.targetGroups as { arn: string; weight: number }[];
+    assert.deepEqual(groups.map((g) => [/targetgroup\/(payments-legacy(?:-prev)?)-/.exec(g.arn)?.[1], g.weight]), [["payments-legacy", 100], ["payments-legacy-prev", 0]]);
+    assert.equal(i.tags["remedy:rollback"], "remedy-prod", "ABAC: the rollback function's ModifyRule");
+    assert.equal(i.tags["remedy:release-driver"], undefined, "not the driver's");
+    assert.ok(dependsOn(rule, byName(resources, T.deployment, "payments-legacy-prev")));
+    assert.ok(dependsOn(rule, byName(resources, T.deployment, "payments-legacy")));
+  });
+
+  it("follows release state: all back to the previous image after a lane rollback, a 410 naming the link during a brownout", async () => {
+    const back = byName((await build({ rolledBack: true, brownout: false })).resources, T.rule, "payments-legacy").inputs as Obj;
+    assert.deepEqual((back.actions[0].forward.targetGroups as { weight: number }[]).map((g) => g.weight), [0, 100]);
+    const brown = byName((await build({ rolledBack: false, brownout: true })).resources, T.rule, "payments-legacy").inputs as Obj;
+    assert.equal(brown.actions[0].type, "fixed-response");
+    assert.equal(brown.actions[0].fixedResponse.statusCode, "410");
+    assert.match(brown.actions[0].fixedResponse.messageBody, /^410 Gone \(brownout\): payments v1\.9\.4 is deprecated and stops on \d{4}-\d{2}-\d{2}; move to the current version: https:\/\/docs\.example\.com\/payments\/v1-sunset$/);
+    assert.ok(brown.actions[0].fixedResponse.messageBody.length <= 1024, "ALB: a fixed response body of at most 1024 characters");
+  });
+
+  it("arms the lane's alarms to invoke the rollback function during the hotfix", async () => {
+    recorded.resources.length = 0;
+    const FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";
+    const TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-rollback";
+    const laneTg = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-legacy-0a1b2c3d/6d0ecf831eec9f09";
+    new AutoRollback("payments-rollback", {
+      service: "payments",
+      slots: ["blue"],
+      alarms: parseServiceSpec(serviceInput({ alarms: { relative: { errorRatePoints: 2 } } })).alarms,
+      alarmNamePrefix: "remedy-prod",
+      listenerArn: INGRESS.listenerArn,
+      targetGroupArns: { blue: laneTg.replace("legacy-0a1b2c3d", "blue-1a2b3c4d"), green: laneTg.replace("legacy-0a1b2c3d", "green-5e6f7a8b") },
+      functionArn: FN,
+      topicArn: TOPIC,
+      lanes: [{ key: "legacy", targetGroupArn: laneTg, rollsBack: true }],
+    });
+    await settle();
+    const lanes = ofType(T.alarm).filter((a) => a.name.startsWith("payments-rollback-legacy-"));
+    assert.equal(lanes.length, 4);
+    for (const a of lanes) {
+      const i = a.inputs as Obj;
+      assert.deepEqual(i.alarmActions, [FN, TOPIC], `${i.name}: rolls the lane back and pages`);
+      assert.match(i.alarmDescription, /; sends the lane's callers back to the image it ran before its hotfix$/, "the slots' relative alarms do not decide for a lane");
+    }
   });
 });

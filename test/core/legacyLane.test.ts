@@ -23,7 +23,7 @@ describe("core/config: a service's legacy lane (issue 37, 2)", () => {
     const spec = parseServiceSpec(serviceInput({ legacy: [lane({ extension: { until: day(100), reason: "acme-pos 3.x ships in March, confirmed by their CTO" } })] }));
     assert.equal(spec.legacy.length, 1);
     // As declared, with the sunset in force (the extension's), the declared one kept, and defaults.
-    assert.deepEqual({ ...spec.legacy[0], extension: undefined }, { ...lane(), sunsetAt: day(100), declaredSunsetAt: day(80), replicas: 2, clients: [], extension: undefined });
+    assert.deepEqual({ ...spec.legacy[0], extension: undefined }, { ...lane(), sunsetAt: day(100), declaredSunsetAt: day(80), replicas: 2, clients: [], brownouts: [], extension: undefined });
     assert.equal(spec.legacy[0].image, `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@${DIGEST}`);
     assert.deepEqual(parseServiceSpec(serviceInput()).legacy, [], "no lane by default");
   });
@@ -67,5 +67,12 @@ describe("core/config: a service's legacy lane (issue 37, 2)", () => {
     assert.deepEqual(fixed.problems, []);
     assert.match(fixed.hotfixes[0], /^service payments: legacy lane v1\.9\.4 HOTFIX .* -> .*7{64}: INC-5120: TLS to the card vault$/);
     assert.deepEqual(frozenLaneProblems([spec({ version: "v1.9.5" })], deployed).problems.map((p) => p.path), ["services[0].legacy[0].version"]);
+    // Back to the image it ran before its hotfix (accepting a lane rollback) needs no new reason.
+    const during = new Map([["payments", [{ version: "v1.9.4", image: other, rollbackTo: spec().legacy[0].image }]]]);
+    const back = frozenLaneProblems([spec()], during);
+    assert.deepEqual(back.problems, []);
+    assert.match(back.hotfixes[0], /^service payments: legacy lane v1\.9\.4 back to .*@sha256:9f2c.*, the image it ran before its hotfix$/);
+    const third = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"8".repeat(64)}`;
+    assert.deepEqual(frozenLaneProblems([spec({ image: third })], during).problems.map((p) => p.path), ["services[0].legacy[0].image"], "any other image is a hotfix");
   });
 });

@@ -19,6 +19,8 @@ export interface DriverFileConfig {
    * watched (target health every few seconds while a candidate takes traffic). Default none.
    */
   readonly watch?: readonly string[];
+  /** Services whose legacy lanes it keeps (brownouts, daily evidence; issue 37). Default none. */
+  readonly lanes?: readonly string[];
   /** Service -> namespace, when the driver may scale promoted-away slots to 0. */
   readonly namespaces?: Readonly<Record<string, string>>;
 }

@@ -18,15 +18,29 @@ export interface DayEvidence {
   readonly day: string;
   readonly laneRequests: number | null;
   readonly mainRequests: number;
+  /** A brownout answered the lane's callers 410 that day: its quiet is the brownout's, not theirs. */
+  readonly brownout?: boolean;
 }
 
-/** Per-day sums (YYYY-MM-DD -> count) of the lane's and the main target groups' RequestCount over `days`. */
-export function dailyEvidence(days: readonly string[], lane: ReadonlyMap<string, number>, main: ReadonlyMap<string, number>): DayEvidence[] {
+/**
+ * Per-day sums (YYYY-MM-DD -> count) of the lane's and the main target groups' RequestCount over
+ * `days`; `brownouts`: the days a scheduled brownout answered the lane's callers 410.
+ */
+export function dailyEvidence(days: readonly string[], lane: ReadonlyMap<string, number>, main: ReadonlyMap<string, number>, brownouts: ReadonlySet<string> = new Set()): DayEvidence[] {
   return days.map((day) => {
     const mainRequests = main.get(day) ?? 0;
     const seen = lane.get(day);
-    return { day, laneRequests: seen !== undefined ? seen : mainRequests > 0 ? 0 : null, mainRequests };
+    return { day, laneRequests: seen !== undefined ? seen : mainRequests > 0 ? 0 : null, mainRequests, ...(brownouts.has(day) ? { brownout: true } : {}) };
   });
+}
+
+/** The UTC days (YYYY-MM-DD) any of `windows` touches. */
+export function brownoutDays(windows: readonly { readonly start: string; readonly end: string }[]): Set<string> {
+  const out = new Set<string>();
+  for (const w of windows) {
+    for (let t = Math.floor(Date.parse(w.start) / DAY_MS) * DAY_MS; t < Date.parse(w.end); t += DAY_MS) out.add(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
 }
 
 /** The last `n` UTC days before `todayMs`'s day, oldest first. */
@@ -55,8 +69,10 @@ export interface RetirementDecision {
   readonly allowed: boolean;
   /** What blocks it, each with what to do; empty when allowed. */
   readonly blockers: readonly string[];
-  /** Consecutive quiet days up to yesterday. */
+  /** Consecutive quiet days up to yesterday (a quiet brownout day neither counts nor breaks it). */
   readonly quietStreak: number;
+  /** Quiet brownout days inside the streak, not counted. */
+  readonly brownoutDaysSkipped: number;
   /** Days since the lane last served a request, when any day of the evidence did. */
   readonly daysSinceLastRequest: number | null;
   readonly inputs: RetirementInputs;
@@ -67,17 +83,21 @@ export const DEFAULT_QUIET_DAYS = 14;
 /** Whether the lane may be retired now, and why not. */
 export function retirementDecision(inputs: RetirementInputs): RetirementDecision {
   let quietStreak = 0;
-  for (let i = inputs.evidence.length - 1; i >= 0; i--) {
+  let brownoutDaysSkipped = 0;
+  let i = inputs.evidence.length - 1;
+  for (; i >= 0; i--) {
     const r = inputs.evidence[i].laneRequests;
     if (r === null || r > inputs.threshold) break;
-    quietStreak++;
+    // Callers answered 410 that day went quiet because of it, not because they moved.
+    if (inputs.evidence[i].brownout) brownoutDaysSkipped++;
+    else quietStreak++;
   }
   const lastBusy = [...inputs.evidence].reverse().findIndex((d) => (d.laneRequests ?? 0) > 0);
   const blockers: string[] = [];
   if (quietStreak < inputs.quietDays) {
-    const breaking = inputs.evidence[inputs.evidence.length - 1 - quietStreak];
+    const breaking = inputs.evidence[i];
     const why = !breaking
-      ? `only ${inputs.evidence.length} day(s) of evidence`
+      ? `only ${inputs.evidence.length} day(s) of evidence${brownoutDaysSkipped ? `, ${brownoutDaysSkipped} of them brownout days (not counted)` : ""}`
       : breaking.laneRequests === null
         ? `${breaking.day} has no datapoints for the lane or the main target groups (a dead ALB is not a quiet lane)`
         : `${breaking.day} had ${breaking.laneRequests} request(s) (more than ${inputs.threshold})`;
@@ -85,5 +105,5 @@ export function retirementDecision(inputs: RetirementInputs): RetirementDecision
   }
   if (inputs.activeClients.length > 0) blockers.push(`active client versions still served by ${inputs.version}: ${inputs.activeClients.join(", ")}; move them, or mark them retired (retired.json) once they no longer call`);
   if (inputs.schemaNeeds.length > 0) blockers.push(`the schema ${inputs.version} reads is still needed: ${inputs.schemaNeeds.join("; ")}`);
-  return { allowed: blockers.length === 0, blockers, quietStreak, daysSinceLastRequest: lastBusy < 0 ? null : lastBusy + 1, inputs };
+  return { allowed: blockers.length === 0, blockers, quietStreak, brownoutDaysSkipped, daysSinceLastRequest: lastBusy < 0 ? null : lastBusy + 1, inputs };
 }

@@ -720,6 +720,7 @@ export const releaseStateSchema = z
           ruleArn: arnString(),
           targetGroupArn: arnString(),
           rollback: z.optional(z.object({ image: nonEmpty(), targetGroupArn: arnString() })),
+          brownouts: z.optional(z.object({ windows: z.array(z.object({ start: isoTime, end: isoTime })).check(z.maxLength(20)), message: z.string().check(z.minLength(1), z.maxLength(1024)) })),
           rolledBack: z.optional(z.object({ at: isoTime, by: z.string(), reason: z.string(), image: nonEmpty(), toImage: nonEmpty() })),
           brownout: z.optional(z.object({ since: isoTime, until: isoTime })),
         }),

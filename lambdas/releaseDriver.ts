@@ -35,8 +35,9 @@ function driverConfig(): DriverFileConfig {
   if (!Array.isArray(parsed.services) || !parsed.services.every((s) => typeof s === "string")) {
     throw new Error(`${file}: "services" must be a list of service names (the ReleaseDriver component writes it)`);
   }
-  if (parsed.watch !== undefined && (!Array.isArray(parsed.watch) || !parsed.watch.every((s) => typeof s === "string"))) {
-    throw new Error(`${file}: "watch" must be a list of service names (the ReleaseDriver component writes it)`);
+  for (const key of ["watch", "lanes"] as const) {
+    const v = parsed[key];
+    if (v !== undefined && (!Array.isArray(v) || !v.every((s) => typeof s === "string"))) throw new Error(`${file}: "${key}" must be a list of service names (the ReleaseDriver component writes it)`);
   }
   return parsed as DriverFileConfig;
 }
@@ -86,6 +87,7 @@ const rollback = createRollbackHandler({
 const testRouteSecret = process.env.TEST_ROUTE_SECRET_ARN;
 const driver = createReleaseDriver({
   services: config.services,
+  ...(config.lanes?.length ? { lanes: config.lanes } : {}),
   ...(testRouteSecret ? { testRouteValue: testRouteSecretReader(new SecretsManagerClient(sdk), testRouteSecret) } : {}),
   ...(retirement ? { retire: retirement } : {}),
   store,

@@ -298,14 +298,16 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
   const progressive = config.services.filter((s) => driverRole(s) === "drive");
   const watchOnly = config.services.filter((s) => driverRole(s) === "watch");
   const routeValues = testRouteValues(progressive);
+  const withLanes = config.services.filter((s) => s.legacy.length > 0);
   const driver =
-    progressive.length + watchOnly.length > 0
+    progressive.length + watchOnly.length + withLanes.length > 0
       ? new ReleaseDriver("release-driver", {
           alarmNamePrefix: options.alarmNamePrefix,
           tableName: rollback.tableName,
           tableArn: rollback.table.arn,
           services: progressive.map((s) => s.name),
           watchServices: watchOnly.map((s) => s.name),
+          ...(withLanes.length > 0 ? { laneServices: withLanes.map((s) => s.name) } : {}),
           rules: [...progressive, ...watchOnly].map((s) => (services.get(s.name) as BlueGreenService).rule),
           hookFunctionArns: [...new Set(progressive.flatMap((s) => (s.preTraffic?.check.kind === "lambda" ? [s.preTraffic.check.functionArn] : [])))],
           ...(routeValues ? { testRouteValues: pulumi.secret(routeValues) } : {}),

@@ -7,10 +7,10 @@
  * `retire` records the decision with every input in the release table and exits 0 when the lane
  * may go (then remove it from config and run pulumi up), 1 when it may not.
  */
-import { CloudWatchClient, type MetricDataQuery, paginateGetMetricData } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { loadBalancerDimension, targetGroupDimension } from "../../core/alarms";
+import { type GroupOnRule, MetricDimensionError, dailyRequests } from "../../lambdas/commons/targetGroupRequests";
 import { loadOperations } from "../../core/apiFiles";
 import { DEFAULT_QUIET_DAYS, type DayEvidence, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
 import { UsageError, parseCommandArgs, usage } from "../args";
@@ -43,36 +43,6 @@ export interface LaneReport {
   readonly decision: RetirementDecision;
 }
 
-/** CloudWatch's ALB dimensions of a target group behind a rule. @throws UsageError when the outputs hold no such ARNs */
-const dims = (targetGroupArn: string, ruleArn: string) => {
-  try {
-    // A rule's ARN is its listener's with `-rule` and the rule id: the listener's gives the load balancer.
-    const listenerArn = ruleArn.replace(":listener-rule/", ":listener/").replace(/\/[^/]+$/, "");
-    return [{ Name: "TargetGroup", Value: targetGroupDimension(targetGroupArn) }, { Name: "LoadBalancer", Value: loadBalancerDimension(listenerArn) }];
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}; are the outputs this stack's?`);
-  }
-};
-
-/** Daily RequestCount sums per query id, by UTC day, over [from, to). */
-async function dailyRequests(cw: CloudWatchClient, queries: Record<string, { tg: string; rule: string }>, fromMs: number, toMs: number): Promise<Map<string, Map<string, number>>> {
-  const q: MetricDataQuery[] = Object.entries(queries).map(([id, { tg, rule }]) => ({
-    Id: id,
-    MetricStat: { Metric: { Namespace: "AWS/ApplicationELB", MetricName: "RequestCount", Dimensions: dims(tg, rule) }, Period: 86_400, Stat: "Sum" },
-  }));
-  const out = new Map<string, Map<string, number>>(Object.keys(queries).map((id) => [id, new Map()]));
-  for await (const page of paginateGetMetricData({ client: cw }, { MetricDataQueries: q, StartTime: new Date(fromMs), EndTime: new Date(toMs) })) {
-    for (const res of page.MetricDataResults ?? []) {
-      const m = out.get(res.Id ?? "");
-      (res.Timestamps ?? []).forEach((t, i) => {
-        const day = new Date(t).toISOString().slice(0, 10);
-        m?.set(day, (m.get(day) ?? 0) + (res.Values?.[i] ?? 0));
-      });
-    }
-  }
-  return out;
-}
-
 /** The client versions a lane serves that are still active (no retired.json under `operations`). */
 function activeClients(lane: LaneOutput, operations: string | undefined): string[] {
   const clients = lane.clients ?? [];
@@ -97,10 +67,16 @@ export async function laneReports(service: string, outputsFile: string, o: { day
   const from = Date.parse(`${days[0]}T00:00:00Z`);
   const to = Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000;
   const rule = svc.ruleArn ?? lanes[0].ruleArn;
-  const queries: Record<string, { tg: string; rule: string }> = {};
-  Object.entries(svc.targetGroupArns ?? {}).forEach(([slot, tg]) => (queries[`main_${slot}`] = { tg, rule }));
-  lanes.forEach((l, i) => (queries[`lane_${i}`] = { tg: l.targetGroupArn, rule: l.ruleArn }));
-  const series = await dailyRequests(o.cw, queries, from, to);
+  const queries: Record<string, GroupOnRule> = {};
+  Object.entries(svc.targetGroupArns ?? {}).forEach(([slot, tg]) => (queries[`main_${slot}`] = { targetGroupArn: tg, ruleArn: rule }));
+  lanes.forEach((l, i) => (queries[`lane_${i}`] = { targetGroupArn: l.targetGroupArn, ruleArn: l.ruleArn }));
+  let series: Map<string, Map<string, number>>;
+  try {
+    series = await dailyRequests(o.cw, queries, from, to);
+  } catch (err) {
+    if (!(err instanceof MetricDimensionError)) throw err;
+    throw new UsageError(`${(err as Error).message}; are the outputs this stack's?`);
+  }
   const main = new Map<string, number>();
   for (const [id, m] of series) if (id.startsWith("main_")) for (const [d, v] of m) main.set(d, (main.get(d) ?? 0) + v);
   return lanes.map((lane, i) => {

@@ -24,6 +24,11 @@ export interface ReleaseDriverArgs {
    */
   readonly watchServices?: readonly string[];
   /**
+   * Services with legacy lanes (issue 37): it runs their brownouts (the lane rule carries the
+   * driver's tag only while it has some) and records each lane's requests once a day.
+   */
+  readonly laneServices?: readonly string[];
+  /**
    * Listener rules of the progressive services. It may modify exactly the rules tagged
    * `remedy:release-driver: <alarmNamePrefix>` ({@link DRIVER_RULE_TAG}), so its policy does not
    * grow with the service count; these only order its policy after them. Default none.
@@ -103,8 +108,8 @@ export class ReleaseDriver extends pulumi.ComponentResource {
     super("remedy:rollback:ReleaseDriver", name, {}, opts);
     const prefixError = checkAlarmPrefix(args.alarmNamePrefix);
     if (prefixError) throw new pulumi.ResourceError(`\`alarmNamePrefix\`: ${prefixError}`, this);
-    if (args.services.length === 0 && (args.watchServices ?? []).length === 0) {
-      throw new pulumi.ResourceError("`services`: name at least one progressive service to drive (or one in `watchServices` to watch)", this);
+    if (args.services.length === 0 && (args.watchServices ?? []).length === 0 && (args.laneServices ?? []).length === 0) {
+      throw new pulumi.ResourceError("`services`: name at least one progressive service to drive (or one in `watchServices` to watch, or in `laneServices` whose legacy lanes to keep)", this);
     }
     const overlap = (args.watchServices ?? []).filter((s) => args.services.includes(s));
     if (overlap.length > 0) throw new pulumi.ResourceError(`\`watchServices\`: ${overlap.join(", ")} ${overlap.length === 1 ? "is" : "are"} already driven (\`services\`); name each service once`, this);
@@ -168,7 +173,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
           ...(secret ? { testRouteSecretArn: secret.arn } : {}),
         }),
         // The service list grows with the stack: in the code package, not the 4 KB environment.
-        files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(args.watchServices?.length ? { watch: args.watchServices } : {}), ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
+        files: { [DRIVER_CONFIG_FILE]: JSON.stringify({ services: args.services, ...(args.watchServices?.length ? { watch: args.watchServices } : {}), ...(args.laneServices?.length ? { lanes: args.laneServices } : {}), ...(kube ? { namespaces: kube.namespaces } : {}) } satisfies DriverFileConfig) },
         description: `remedy release driver for ${args.alarmNamePrefix}: one progressive step per tick`,
         tags,
         // One tick at a time by the table's tick lease, not by a concurrency of 1 (which let a

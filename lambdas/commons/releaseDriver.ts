@@ -30,6 +30,7 @@ import { Coalescer } from "./coalesce";
 import { KubeError, type KubeScaler } from "./kube";
 import { type Outbox, deliverPending } from "./outbox";
 import { runPreTrafficCheck } from "./preTraffic";
+import { keepLanes } from "./laneKeeper";
 import { ConflictError, type ReleaseStore } from "./releaseStore";
 import { type LiveRule, type Traffic, listenerOfRule, liveRuleOf, routingProblem, slotWeight } from "./traffic";
 import type { TokenBucket } from "./tokenBucket";
@@ -58,6 +59,8 @@ export interface DriverDeps {
   readonly testRouteValue?: (service: string) => Promise<string | undefined>;
   /** Invokes Lambda pre-traffic hooks; default a client with the SDK's environment. */
   readonly lambda?: LambdaClient;
+  /** Services whose legacy lanes it keeps: brownouts on schedule, a day's evidence once a day (lambdas/commons/laneKeeper.ts). */
+  readonly lanes?: readonly string[];
   /** Wall clock (epoch ms); tests inject it. */
   readonly now?: () => number;
   /** Services ticked at once. Default {@link defaults.DRIVER_CONCURRENCY}. */
@@ -112,7 +115,7 @@ export interface TickOptions {
 
 export interface TickResult {
   readonly service: string;
-  readonly decision: Decision["action"] | "skipped" | "conflict" | "retire" | "rolled-back";
+  readonly decision: Decision["action"] | "skipped" | "conflict" | "retire" | "rolled-back" | "lane";
   readonly reason: string;
   readonly weights?: ReleaseState["weights"];
   /** Set when the service's tick failed (an AWS or cluster error): the invocation reports an error. */
@@ -559,9 +562,24 @@ export function createReleaseDriver(deps: DriverDeps) {
         return { service, decision: "skipped", reason: `failed: ${(err as Error).message}`, failed: true };
       }
     });
+    if (deps.lanes && deps.lanes.length > 0 && remainingMs() > defaults.DRIVER_MIN_SERVICE_MS) results.push(...(await laneTicks(deps.lanes, tickAt)));
     await deliverOwed(remainingMs);
     if (deps.watch) results.push(...(await watchHealth(deps.watch, remainingMs, new Set(invalid.keys()), tickAt)));
     return results;
+  }
+
+  /** The legacy lanes' brownouts and evidence; only what happened (or failed) is reported. */
+  async function laneTicks(services: readonly string[], tickAt: number): Promise<TickResult[]> {
+    let kept: Awaited<ReturnType<typeof keepLanes>>;
+    try {
+      kept = await keepLanes({ store: deps.store, traffic: deps.traffic, cloudwatch: deps.cloudwatch, logger: deps.logger, ...(deps.notify ? { notify: { stack: deps.notify.stack } } : {}) }, services, tickAt, owed);
+    } catch (err) {
+      deps.logger.error("could not read the legacy lanes' records", { error: (err as Error).message });
+      return [{ service: services.join(","), decision: "lane", reason: `legacy lanes: failed: ${(err as Error).message}`, failed: true }];
+    }
+    return kept
+      .filter((k) => k.did.length > 0 || k.failed !== undefined)
+      .map((k) => ({ service: k.service, decision: "lane" as const, reason: `legacy lane ${k.lane}: ${k.failed !== undefined ? `failed: ${k.failed}` : k.did.join("; ")}`, ...(k.failed !== undefined ? { failed: true } : {}) }));
   }
 
   /**

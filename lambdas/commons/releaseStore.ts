@@ -4,6 +4,8 @@
  * - `sk = "history#<revision>"`: one append-only entry per applied transition.
  * - `sk = "notification#…"`, `"escalation#…"`, `"drill"`: the outbox, page claims, a running drill;
  *   pk `#release-driver` / sk `lease#tick`: the release driver's tick lease.
+ * - `sk = "evidence#<lane version>#<YYYY-MM-DD>"`: a legacy lane's requests that day, written once
+ *   by the release driver (issue 37, 5).
  * State and history entry are written in one transaction, so history never misses a change and
  * a lost race never half-applies.
  *
@@ -28,6 +30,7 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
 import { ReleaseStateError, parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
+import type { DayEvidence } from "../../core/legacyRetirement";
 
 export const STATE_SORT_KEY = "state";
 
@@ -76,6 +79,14 @@ const pendingNotificationSchema = z.object({
 });
 
 const weight = z.number().int().min(0).max(100);
+
+const EVIDENCE_PREFIX = "evidence#";
+const dayEvidenceSchema = z.object({
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  laneRequests: z.number().min(0).nullable(),
+  mainRequests: z.number().min(0),
+  brownout: z.boolean().optional(),
+});
 const historyEntrySchema = z.object({
   service: z.string().min(1).max(63),
   revision: z.number().int().min(0),
@@ -448,6 +459,51 @@ export class ReleaseStore {
     const r = drillSchema.safeParse(parsed);
     if (!r.success) throw new Error(`the drill item of ${service} in ${this.tableName} is not one remedy writes; remove it (sk "${DRILL_SORT_KEY}") and start the drill again`);
     return typeof item?.observedAtMs === "number" ? { ...r.data, observedAtMs: item.observedAtMs } : r.data;
+  }
+
+  /**
+   * Records a legacy lane's day of evidence once (issue 37, 5): false when that day was already
+   * recorded (by another tick). What the retirement gate reads even after the lane's target group
+   * was replaced or CloudWatch no longer keeps the day.
+   */
+  async recordLaneEvidence(service: string, version: string, e: DayEvidence, recordedAt: string): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({ pk: service, sk: `${EVIDENCE_PREFIX}${version}#${e.day}`, ...e, recordedAt }, { removeUndefinedValues: true }),
+          ConditionExpression: "attribute_not_exists(sk)",
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Whether the lane's evidence of `day` is recorded. */
+  async hasLaneEvidence(service: string, version: string, day: string): Promise<boolean> {
+    const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: service, sk: `${EVIDENCE_PREFIX}${version}#${day}` }), ProjectionExpression: "sk" }));
+    return out.Item !== undefined;
+  }
+
+  /** The lane's recorded days, oldest first; an item of another shape is left out. */
+  async laneEvidence(service: string, version: string): Promise<DayEvidence[]> {
+    const items = await allItems((start) =>
+      this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :e)",
+          ExpressionAttributeValues: marshall({ ":pk": service, ":e": `${EVIDENCE_PREFIX}${version}#` }),
+          ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
+        }),
+      ),
+    );
+    return items.flatMap((raw) => {
+      const r = dayEvidenceSchema.safeParse(raw);
+      return r.success ? [r.data] : [];
+    });
   }
 
   /** Marks the running drill of `alarm` as seen by the rollback function; false when none runs. */

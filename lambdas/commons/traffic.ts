@@ -148,20 +148,40 @@ export class Traffic {
    */
   async setLaneForward(service: string, key: LaneKey, lane: LaneState, nowMs: number): Promise<"in-place" | "moved" | { readonly problem: string }> {
     if (lane.brownout && Date.parse(lane.brownout.until) > nowMs) return "in-place";
+    const checked = await this.laneRule(service, key, lane);
+    if ("problem" in checked) return checked;
+    const want = laneForward(lane);
+    const weightOf = (arn: string, of: readonly { targetGroupArn: string; weight: number }[]) => of.find((f) => f.targetGroupArn === arn)?.weight ?? 0;
+    if (checked.live.length > 0 && want.every((w) => weightOf(w.targetGroupArn, checked.live) === w.weight)) return "in-place";
+    await this.elb.send(new ModifyRuleCommand({ RuleArn: lane.ruleArn, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: want.map((w) => ({ TargetGroupArn: w.targetGroupArn, Weight: w.weight })) } }] }));
+    return "moved";
+  }
+
+  /**
+   * A lane's brownout (issue 37, 7): its rule answers 410 Gone with `message` (ALB
+   * fixed-response) instead of forwarding, checked first like {@link setLaneForward}.
+   */
+  async setLaneBrownout(service: string, key: LaneKey, lane: LaneState, message: string): Promise<"in-place" | "moved" | { readonly problem: string }> {
+    const checked = await this.laneRule(service, key, lane);
+    if ("problem" in checked) return checked;
+    const fixed = checked.rule.Actions?.find((a) => a.Type === "fixed-response")?.FixedResponseConfig;
+    if (fixed?.StatusCode === "410" && fixed.MessageBody === message) return "in-place";
+    await this.elb.send(new ModifyRuleCommand({ RuleArn: lane.ruleArn, Actions: [{ Type: "fixed-response", FixedResponseConfig: { StatusCode: "410", ContentType: "text/plain", MessageBody: message } }] }));
+    return "moved";
+  }
+
+  /** A lane's rule as ELB has it, if it and its record name only the lane's own target groups. */
+  private async laneRule(service: string, key: LaneKey, lane: LaneState): Promise<{ rule: Rule; live: { targetGroupArn: string; weight: number }[] } | { problem: string }> {
     const rule = (await this.rulesByArn([lane.ruleArn])).get(lane.ruleArn);
     if (!rule) return { problem: `${service}'s legacy lane rule ${lane.ruleArn} not found` };
-    const want = laneForward(lane);
     const ours = (arn: string) => [key, previousSide(key)].some((side) => isTargetGroupNameOf(service, side, targetGroupNameOfArn(arn) ?? ""));
-    const foreign = want.find((f) => !ours(f.targetGroupArn));
+    const foreign = laneForward(lane).find((f) => !ours(f.targetGroupArn));
     if (foreign) return { problem: `the record of ${service}'s legacy lane ${key} names ${foreign.targetGroupArn}, not a target group pulumi up made for that lane; not acting on it` };
     const forward = rule.Actions?.find((a) => a.Type === "forward");
     const live = forward?.ForwardConfig?.TargetGroups?.map((g) => ({ targetGroupArn: g.TargetGroupArn ?? "", weight: g.Weight ?? 0 })) ?? (forward?.TargetGroupArn ? [{ targetGroupArn: forward.TargetGroupArn, weight: 100 }] : []);
-    const stray = live.find((f) => !want.some((w) => w.targetGroupArn === f.targetGroupArn));
+    const stray = live.find((f) => !laneForward(lane).some((w) => w.targetGroupArn === f.targetGroupArn));
     if (stray) return { problem: `${service}'s legacy lane rule forwards to ${stray.targetGroupArn}, which its record does not name; not moving a rule that differs from what pulumi up deployed` };
-    const weightOf = (arn: string, of: readonly { targetGroupArn: string; weight: number }[]) => of.find((f) => f.targetGroupArn === arn)?.weight ?? 0;
-    if (live.length > 0 && want.every((w) => weightOf(w.targetGroupArn, live) === w.weight)) return "in-place";
-    await this.elb.send(new ModifyRuleCommand({ RuleArn: lane.ruleArn, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: want.map((w) => ({ TargetGroupArn: w.targetGroupArn, Weight: w.weight })) } }] }));
-    return "moved";
+    return { rule, live };
   }
 
   /** The weights the rule forwards with now, read back from the load balancer. */

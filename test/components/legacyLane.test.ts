@@ -201,6 +201,16 @@ describe("components/BlueGreenService: a lane hotfix keeps the previous image to
     assert.ok(brown.actions[0].fixedResponse.messageBody.length <= 1024, "ALB: a fixed response body of at most 1024 characters");
   });
 
+  it("lets the release driver modify the lane's rule only when it has brownouts to run (issue 37, 7)", async () => {
+    recorded.resources.length = 0;
+    const spec = parseServiceSpec(serviceInput({ legacy: [lane({ brownouts: [{ start: `${new Date(Date.now() + 20 * 86_400_000).toISOString().slice(0, 10)}T10:00:00Z`, minutes: 30 }] })] }));
+    new BlueGreenService("payments", { spec, ingress: INGRESS, ruleTags: { "remedy:rollback": "remedy-prod" } });
+    await settle();
+    const tags = (byName([...recorded.resources], T.rule, "payments-legacy").inputs as Obj).tags;
+    assert.equal(tags["remedy:release-driver"], "remedy-prod");
+    assert.equal(tags["remedy:rollback"], undefined, "no hotfix: nothing for the rollback function to go back to");
+  });
+
   it("arms the lane's alarms to invoke the rollback function during the hotfix", async () => {
     recorded.resources.length = 0;
     const FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";

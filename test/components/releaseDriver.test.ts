@@ -21,14 +21,16 @@ describe("components/rollback: ReleaseDriver services it steps and services it o
   it("may exist for watched services alone, and leaves `watch` out when there are none", async () => {
     new ReleaseDriver("watch-only", { ...base, services: [], watchServices: ["orders"] });
     new ReleaseDriver("steps-only", { ...base, services: ["payments"] });
+    new ReleaseDriver("lanes-only", { ...base, services: [], laneServices: ["payments"] });
     await settle();
     const file = async (name: string) => JSON.parse(await archiveFile((one("aws:lambda/function:Function", name).inputs as Obj).code as Obj, "driver.json")) as Obj;
     assert.deepEqual(await file("watch-only"), { services: [], watch: ["orders"] });
     assert.deepEqual(await file("steps-only"), { services: ["payments"] });
+    assert.deepEqual(await file("lanes-only"), { services: [], lanes: ["payments"] }, "a stack whose only work is keeping legacy lanes (issue 37)");
   });
 
   it("refuses nothing to do, and a service named in both lists, naming the arg", () => {
-    assert.throws(() => new ReleaseDriver("none", { ...base, services: [] }), /`services`: name at least one progressive service to drive \(or one in `watchServices` to watch\)/);
+    assert.throws(() => new ReleaseDriver("none", { ...base, services: [] }), /`services`: name at least one progressive service to drive \(or one in `watchServices` to watch, or in `laneServices` whose legacy lanes to keep\)/);
     assert.throws(() => new ReleaseDriver("both", { ...base, services: ["payments"], watchServices: ["payments"] }), /`watchServices`: payments is already driven \(`services`\); name each service once/);
   });
 });

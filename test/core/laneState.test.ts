@@ -128,6 +128,9 @@ describe("core/laneState: a legacy lane in release state (issue 37, 2 and 7)", (
     assert.equal(applyEvent(back.state, { type: "record-lanes", lanes: { legacy: { ...plain, image: FIX } }, ...ev }).kind, "refused");
     assert.equal(applyEvent(back.state, { type: "lane-brownout", lane: "legacy", until: null, ...ev }).kind, "unchanged");
     assert.throws(() => parseReleaseState({ ...JSON.parse(JSON.stringify(back.state)), lanes: { blue: plain } }, "payments"), /lanes/);
+    // The brownout schedule and a brownout in progress survive the stored record (the driver reads them).
+    const scheduled: LaneState = { ...plain, brownouts: { windows: [{ start: AT, end: "2026-12-07T10:30:00.000Z" }], message: "410 Gone (brownout)" }, brownout: { since: AT, until: "2026-12-07T10:30:00.000Z" } };
+    assert.deepEqual(parseReleaseState(JSON.parse(JSON.stringify(state({ legacy: scheduled }))), "payments").lanes, { legacy: scheduled });
   });
 });
 

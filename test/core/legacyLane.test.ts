@@ -19,6 +19,22 @@ function problems(legacy: unknown[], extra: Record<string, unknown> = {}): strin
 }
 
 describe("core/config: a service's legacy lane (issue 37, 2)", () => {
+  it("takes brownouts between the deprecation and the sunset, one at a time, and refuses the rest naming each (issue 37, 7)", () => {
+    const at = (d: number, hh = "10:00") => `${day(d)}T${hh}:00Z`;
+    const spec = parseServiceSpec(serviceInput({ legacy: [lane({ brownouts: [{ start: at(20), minutes: 30 }, { start: at(40), minutes: 120 }] })] }));
+    assert.deepEqual(spec.legacy[0].brownouts, [
+      { start: `${day(20)}T10:00:00.000Z`, end: `${day(20)}T10:30:00.000Z` },
+      { start: `${day(40)}T10:00:00.000Z`, end: `${day(40)}T12:00:00.000Z` },
+    ]);
+    assert.deepEqual(problems([lane({ brownouts: [{ start: at(-20), minutes: 30 }, { start: at(79, "23:00"), minutes: 120 }, { start: at(40), minutes: 60 }, { start: at(40, "10:30"), minutes: 10 }] })]), [
+      `service.legacy[0].brownouts[0].start: is before deprecatedAt ${day(-10)}: callers are told before they are browned out`,
+      `service.legacy[0].brownouts[1].minutes: ends after the sunset ${day(80)}; end it before`,
+      "service.legacy[0].brownouts[3].start: overlaps brownouts[2]; one window at a time",
+    ]);
+    assert.match(problems([lane({ brownouts: [{ start: day(20), minutes: 30 }] })])[0], /^service\.legacy\[0\]\.brownouts\[0\]\.start: must be a UTC time, YYYY-MM-DDTHH:MM:SSZ/);
+    assert.match(problems([lane({ brownouts: [{ start: at(20), minutes: 0 }] })])[0], /^service\.legacy\[0\]\.brownouts\[0\]\.minutes: /);
+  });
+
   it("accepts a declared lane and normalises it (sunset in force, replicas)", () => {
     const spec = parseServiceSpec(serviceInput({ legacy: [lane({ extension: { until: day(100), reason: "acme-pos 3.x ships in March, confirmed by their CTO" } })] }));
     assert.equal(spec.legacy.length, 1);

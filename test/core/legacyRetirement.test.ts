@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { DEFAULT_QUIET_DAYS, dailyEvidence, lastDays, retirementDecision, type DayEvidence, type RetirementInputs } from "../../core/legacyRetirement";
+import { DEFAULT_QUIET_DAYS, brownoutDays, dailyEvidence, lastDays, retirementDecision, type DayEvidence, type RetirementInputs } from "../../core/legacyRetirement";
 
 const TODAY = Date.parse("2026-12-07T15:00:00Z");
 const DAYS = lastDays(TODAY, 20);
@@ -48,6 +48,24 @@ describe("core/legacyRetirement: evidence and the retirement gate (issue 37, 5 a
     ]);
     assert.deepEqual(held.inputs.activeClients, ["ios 2.0"], "the decision keeps its inputs");
     assert.match(retirementDecision(base(quiet(5).slice(-5))).blockers[0], /only 5 day\(s\) of evidence/);
+  });
+
+  it("does not count a brownout day as quiet (its callers got 410), nor lets it hide a busy day (issue 37, 7)", () => {
+    assert.deepEqual([...brownoutDays([{ start: "2026-12-05T23:30:00.000Z", end: "2026-12-06T00:30:00.000Z" }, { start: "2026-12-01T10:00:00.000Z", end: "2026-12-01T10:05:00.000Z" }])].sort(), ["2026-12-01", "2026-12-05", "2026-12-06"]);
+    assert.deepEqual(dailyEvidence(["2026-12-05", "2026-12-06"], new Map(), new Map([["2026-12-05", 10], ["2026-12-06", 10]]), new Set(["2026-12-06"])), [
+      { day: "2026-12-05", laneRequests: 0, mainRequests: 10 },
+      { day: "2026-12-06", laneRequests: 0, mainRequests: 10, brownout: true },
+    ]);
+    const quiet = DAYS.map((day) => ({ day, laneRequests: 0, mainRequests: 500 }));
+    // Three brownout days among the last 15: the streak is 12, not 15.
+    const browned = quiet.slice(-15).map((d, i) => (i % 5 === 0 ? { ...d, brownout: true } : d));
+    const held = retirementDecision(base(browned));
+    assert.deepEqual([held.allowed, held.quietStreak, held.brownoutDaysSkipped], [false, 12, 3]);
+    assert.match(held.blockers[0], /^quiet for 12 of the 14 consecutive days needed: only 15 day\(s\) of evidence, 3 of them brownout days \(not counted\)/);
+    assert.equal(retirementDecision(base(quiet.map((d, i) => (i >= 3 && i % 5 === 0 ? { ...d, brownout: true } : d)))).allowed, true, "enough quiet days around them");
+    // A brownout day with callers past the threshold still breaks the streak.
+    const busy = quiet.map((d, i) => (i === DAYS.length - 2 ? { ...d, laneRequests: 4, brownout: true } : d));
+    assert.equal(retirementDecision(base(busy)).quietStreak, 1);
   });
 
   it("allows exactly when the last N days are known and within the threshold, and nothing else holds it (property)", () => {

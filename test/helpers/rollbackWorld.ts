@@ -12,6 +12,7 @@ import {
   CreateRuleCommand,
   CreateTargetGroupCommand,
   DeregisterTargetsCommand,
+  DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
   ModifyRuleCommand,
   RegisterTargetsCommand,
@@ -33,7 +34,8 @@ import { DRIVER_RULE_TAG, ROLLBACK_RULE_TAG, targetGroupName } from "../../core/
 import { redirectOutput } from "../../lambdas/commons/powertools";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { createRollbackHandler, type RollbackDeps } from "../../lambdas/commons/rollbackHandler";
-import { Traffic } from "../../lambdas/commons/traffic";
+import { Traffic, listenerOfRule } from "../../lambdas/commons/traffic";
+import type { LaneRouting } from "../../core/laneState";
 import { LAMBDA_SDK_CONFIG } from "../../lambdas/commons/sdk";
 import type { SlotWeights } from "../../core/weights";
 import { ROLLBACK_METRICS } from "../../core/defaults";
@@ -426,6 +428,49 @@ export async function startProgressive(world: World, service: string, at: string
   }
   await moveRuleByHand(world.clients.elb, state.routing, state.weights);
   return state;
+}
+
+/**
+ * A legacy lane of `payments` as pulumi up deploys and records it (record-lanes): its target
+ * group (and during a hotfix, `rollbackImage`'s beside it), one registered target each, and a
+ * rule before the main one forwarding to the lane.
+ */
+export async function addLane(world: World, o: { image: string; rollbackImage?: string; brownouts?: LaneRouting["brownouts"] }): Promise<{ lane: LaneRouting; laneTg: string; prevTg: string | undefined }> {
+  const { elb } = world.clients;
+  const listenerArn = listenerOfRule(world.services.payments.routing.ruleArn) as string;
+  const vpcId = (await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [world.services.payments.routing.targetGroupArns.blue] }))).TargetGroups?.[0]?.VpcId as string;
+  const group = async (side: "legacy" | "legacy-prev", ip: string) => {
+    // Named as the program names them (core/naming.ts): the Lambdas check records against it.
+    const name = targetGroupName({ stack: "test", service: "payments", slot: side, port: 8080, protocol: "HTTP", targetType: "ip", vpcId });
+    const arn = (await elb.send(new CreateTargetGroupCommand({ Name: name, Protocol: "HTTP", Port: 8080, TargetType: "ip", VpcId: vpcId }))).TargetGroups?.[0]?.TargetGroupArn as string;
+    await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: ip, Port: 8080 }] }));
+    return arn;
+  };
+  const laneTg = await group("legacy", "10.0.9.1");
+  const prevTg = o.rollbackImage ? await group("legacy-prev", "10.0.9.2") : undefined;
+  const rule = await elb.send(
+    new CreateRuleCommand({
+      ListenerArn: listenerArn,
+      Priority: 50,
+      Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/v1/payments/*"] } }],
+      Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: laneTg, Weight: 100 }, ...(prevTg ? [{ TargetGroupArn: prevTg, Weight: 0 }] : [])] } }],
+      Tags: [ROLLBACK_RULE_TAG, DRIVER_RULE_TAG].map((Key) => ({ Key, Value: PREFIX })),
+    }),
+  );
+  const lane: LaneRouting = {
+    version: "v1.9.4",
+    image: o.image,
+    ruleArn: rule.Rules?.[0]?.RuleArn as string,
+    targetGroupArn: laneTg,
+    ...(prevTg && o.rollbackImage ? { rollback: { image: o.rollbackImage, targetGroupArn: prevTg } } : {}),
+    ...(o.brownouts ? { brownouts: o.brownouts } : {}),
+  };
+  const s = await world.store.get("payments");
+  if (!s) throw new Error("payments has no release state");
+  const t = applyEvent(s, { type: "record-lanes", lanes: { legacy: lane }, at: new Date().toISOString(), by: "pulumi:test" });
+  if (t.kind !== "applied") throw new Error(t.reason);
+  await world.store.commit(s.revision, t.state, t.entry);
+  return { lane, laneTg, prevTg };
 }
 
 /** A release driver over the world's `payments` (quiet logger), with `extra` deps. */

@@ -7,18 +7,15 @@
  * did not change (stacks/releases.ts recordRelease).
  */
 import { strict as assert } from "node:assert";
-import { CreateRuleCommand, CreateTargetGroupCommand, DescribeRulesCommand, DescribeTargetGroupsCommand, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { DescribeRulesCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { type LaneRouting, shortImage } from "../../core/laneState";
-import { applyEvent } from "../../core/releaseState";
-import { targetGroupName } from "../../core/naming";
+import { shortImage } from "../../core/laneState";
 import { Outcome } from "../../lambdas/commons/rollbackHandler";
-import { listenerOfRule } from "../../lambdas/commons/traffic";
 import { recordRelease } from "../../stacks/releases";
 import { alarmActionEvent } from "../helpers/alarmEvents";
 import { useMoto } from "../helpers/moto";
-import { FUNCTION_ARN, PREFIX, TABLE, createWorld, handlerDeps, putBareAlarm, type World } from "../helpers/rollbackWorld";
+import { FUNCTION_ARN, PREFIX, TABLE, addLane, createWorld, handlerDeps, putBareAlarm, type World } from "../helpers/rollbackWorld";
 
 const OLD = `registry.example.com/payments@sha256:${"a".repeat(64)}`;
 const FIX = `registry.example.com/payments@sha256:${"b".repeat(64)}`;
@@ -29,37 +26,10 @@ describe("lambdas/rollback: a legacy lane goes back to its previous image (issue
   this.timeout(60_000);
   const suite = useMoto();
 
-  /** The lane as pulumi up deploys it during a hotfix: two target groups (one target each) and a weighted rule. */
+  /** The lane as pulumi up deploys it during a hotfix, with its error-rate alarm. */
   async function laneWorld(opts: { rollback?: boolean; alarmActions?: string[] } = {}) {
     const world = await createWorld(suite.moto.endpoint, ["payments"]);
-    const { elb } = world.clients;
-    const listenerArn = listenerOfRule(world.services.payments.routing.ruleArn) as string;
-    const vpcId = (await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [world.services.payments.routing.targetGroupArns.blue] }))).TargetGroups?.[0]?.VpcId as string;
-    const group = async (side: "legacy" | "legacy-prev", ip: string) => {
-      // Named as the program names them (core/naming.ts): the function checks records against it.
-      const name = targetGroupName({ stack: "test", service: "payments", slot: side, port: 8080, protocol: "HTTP", targetType: "ip", vpcId });
-      const tg = await elb.send(new CreateTargetGroupCommand({ Name: name, Protocol: "HTTP", Port: 8080, TargetType: "ip", VpcId: vpcId }));
-      const arn = tg.TargetGroups?.[0]?.TargetGroupArn as string;
-      await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: ip, Port: 8080 }] }));
-      return arn;
-    };
-    const laneTg = await group("legacy", "10.0.9.1");
-    const prevTg = await group("legacy-prev", "10.0.9.2");
-    const rule = await elb.send(
-      new CreateRuleCommand({
-        ListenerArn: listenerArn,
-        Priority: 50,
-        Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/v1/payments/*"] } }],
-        Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: laneTg, Weight: 100 }, ...(opts.rollback === false ? [] : [{ TargetGroupArn: prevTg, Weight: 0 }])] } }],
-      }),
-    );
-    const lane: LaneRouting = { version: "v1.9.4", image: FIX, ruleArn: rule.Rules?.[0]?.RuleArn as string, targetGroupArn: laneTg, ...(opts.rollback === false ? {} : { rollback: { image: OLD, targetGroupArn: prevTg } }) };
-    // Recorded as pulumi up records it (the record-lanes event).
-    const s = await world.store.get("payments");
-    assert.ok(s);
-    const t = applyEvent(s, { type: "record-lanes", lanes: { legacy: lane }, at: new Date().toISOString(), by: "pulumi:test" });
-    assert.equal(t.kind, "applied");
-    if (t.kind === "applied") await world.store.commit(s.revision, t.state, t.entry);
+    const { lane, laneTg, prevTg } = await addLane(world, { image: FIX, ...(opts.rollback === false ? {} : { rollbackImage: OLD }) });
     await putBareAlarm(world.clients.cw, ALARM, opts.alarmActions ?? [FUNCTION_ARN, world.topicArn]);
     return { world, lane, laneTg, prevTg };
   }

@@ -175,9 +175,10 @@ export function sunsetNoticeDue(sunsetAt: string, nowMs: number): (typeof SUNSET
 }
 
 /** A legacy lane's sunset is near: who owns it, when, where callers read, and what to do. */
-export function legacySunsetNotice(s: ReleaseState, lane: { readonly version: string; readonly sunsetAt: string; readonly link: string; readonly owner: string }, within: number, o: NoticeOptions): Notice {
+export function legacySunsetNotice(s: ReleaseState, lane: { readonly version: string; readonly sunsetAt: string; readonly link: string; readonly owner: string }, within: number, o: NoticeOptions, topCallers?: string): Notice {
   return notice(NoticeEvent.LegacySunset, "action", s, o, `${s.service} legacy lane ${lane.version} sunsets within ${within} day${within === 1 ? "" : "s"} (${lane.sunsetAt})`, [
     `${s.service}: the legacy lane ${lane.version} (owner ${lane.owner}) stops on ${lane.sunsetAt}; callers were told at ${lane.link}.`,
+    ...(topCallers !== undefined ? [`Top callers, last 14 days: ${topCallers}.`] : []),
     `Act: remedy versions ${s.service} --outputs <pulumi stack output --json> shows who still calls it; remedy retire ${s.service} once it is quiet, or record an extension { until, reason } on the lane.`,
   ]);
 }

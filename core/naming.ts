@@ -144,3 +144,8 @@ export function wrongRemedyTags(live: Readonly<Record<string, string>>, want: Re
 export function listenerRulePattern(region: string, account: string): string {
   return `arn:aws:elasticloadbalancing:${region}:${account}:listener-rule/app/*`;
 }
+
+/** The Contributor Insights rule counting a lane's callers (CloudWatch: a rule name of at most 128 characters). */
+export function callersRuleName(stack: string, service: string, lane: LaneKey): string {
+  return `${stack}-${service}-${lane}-callers`.slice(0, 128);
+}

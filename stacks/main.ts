@@ -6,6 +6,7 @@
  * - hotfix stacks (`remedy:hotfix`): seeded from prod's `hotfixSeed` through a StackReference,
  *   isolated (own ALB, namespace, alarms, Lambda, role, table), exporting `testedImages`.
  */
+import { callersRuleName, laneKey } from "../core/naming";
 import { type DeployedLane, frozenLaneProblems, laneRollbackTargets } from "../core/config/legacyLane";
 import * as pulumi from "@pulumi/pulumi";
 import { releaseTableName } from "../components/rollback/rollbackFunction";
@@ -216,12 +217,14 @@ async function ownTopicArn(own: OwnOutput): Promise<string | undefined> {
 export async function announceLegacySunsets(config: StackConfig, releases: ReleaseBackend, nowMs: number, topicArn: () => Promise<string | undefined>): Promise<void> {
   if (!releases.announceOnce) return;
   for (const s of config.services) {
-    for (const lane of s.legacy) {
+    for (const [i, lane] of s.legacy.entries()) {
       const within = sunsetNoticeDue(lane.sunsetAt, nowMs);
       if (within === undefined) continue;
       const [state, topic] = [await releases.get(s.name), await topicArn()];
       if (!state || !topic) continue;
-      await releases.announceOnce(s.name, `legacy-sunset#${lane.version}#${lane.sunsetAt}#${within}`, legacySunsetNotice(state, lane, within, { stack: pulumi.getStack(), steps: false }), topic);
+      // Who to chase: the last 14 days' top callers, when the lane counts them.
+      const callers = lane.callers && releases.topCallers ? await releases.topCallers(callersRuleName(pulumi.getStack(), s.name, laneKey(i)), nowMs - 14 * 86_400_000, nowMs) : undefined;
+      await releases.announceOnce(s.name, `legacy-sunset#${lane.version}#${lane.sunsetAt}#${within}`, legacySunsetNotice(state, lane, within, { stack: pulumi.getStack(), steps: false }, callers), topic);
     }
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { LaneKey } from "../core/naming";
 import { laneForward } from "../core/laneState";
+import { describeTopCallers } from "../lambdas/commons/topCallers";
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
 import { DynamoDBClient, GetResourcePolicyCommand, PolicyNotFoundException, PutResourcePolicyCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
@@ -63,6 +64,8 @@ export interface ReleaseBackend {
   announceOnce?(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already">;
   /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
   forget?(service: string): void;
+  /** A legacy lane's top callers over a window (its Contributor Insights rule), as people read them. */
+  topCallers?(ruleName: string, fromMs: number, toMs: number): Promise<string>;
   /** The account's Lambda concurrency limit (GetAccountSettings), where the backend reaches AWS. */
   lambdaConcurrencyLimit?(): Promise<number | undefined>;
   /**
@@ -282,6 +285,10 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     }
   }
 
+  topCallers(ruleName: string, fromMs: number, toMs: number): Promise<string> {
+    return describeTopCallers(this.cloudwatch, ruleName, fromMs, toMs);
+  }
+
   async announceOnce(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already"> {
     if (!(await this.store.claimEscalation(service, key, Date.now(), ANNOUNCE_ONCE_MS))) return "already";
     await publishNotice(this.sns, topicArn, message);
@@ -435,6 +442,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     ...(backend.ensureTablePolicy ? { ensureTablePolicy: backend.ensureTablePolicy.bind(backend) } : {}),
     ...(backend.ensureRuleTags ? { ensureRuleTags: backend.ensureRuleTags.bind(backend) } : {}),
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
+    ...(backend.topCallers ? { topCallers: backend.topCallers.bind(backend) } : {}),
   };
 }
 

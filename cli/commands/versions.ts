@@ -12,7 +12,9 @@ import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { type GroupOnRule, MetricDimensionError, dailyRequests } from "../../lambdas/commons/targetGroupRequests";
 import { loadOperations } from "../../core/apiFiles";
-import { DEFAULT_QUIET_DAYS, type DayEvidence, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
+import { DEFAULT_QUIET_DAYS, type DayEvidence, brownoutDays, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { describeTopCallers } from "../../lambdas/commons/topCallers";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
 import { readStackOutputs } from "../stackOutputs";
@@ -41,6 +43,8 @@ export interface LaneReport {
   readonly lane: LaneOutput;
   readonly evidence: readonly DayEvidence[];
   readonly decision: RetirementDecision;
+  /** The lane's top callers over the evidence window, or why they are unknown. */
+  readonly callers: string;
 }
 
 /** The client versions a lane serves that are still active (no retired.json under `operations`). */
@@ -52,7 +56,11 @@ function activeClients(lane: LaneOutput, operations: string | undefined): string
 }
 
 /** Every lane of `service` with its evidence and the gate's decision, as of `nowMs`. */
-export async function laneReports(service: string, outputsFile: string, o: { days: number; threshold: number; quietDays: number; operations?: string; nowMs: number; cw: CloudWatchClient }): Promise<LaneReport[]> {
+export async function laneReports(
+  service: string,
+  outputsFile: string,
+  o: { days: number; threshold: number; quietDays: number; operations?: string; nowMs: number; cw: CloudWatchClient; store?: ReleaseStore },
+): Promise<LaneReport[]> {
   let outputs: { services?: Record<string, ServiceOut> };
   try {
     outputs = readStackOutputs(outputsFile) as typeof outputs;
@@ -79,23 +87,34 @@ export async function laneReports(service: string, outputsFile: string, o: { day
   }
   const main = new Map<string, number>();
   for (const [id, m] of series) if (id.startsWith("main_")) for (const [d, v] of m) main.set(d, (main.get(d) ?? 0) + v);
-  return lanes.map((lane, i) => {
-    const evidence = dailyEvidence(days, series.get(`lane_${i}`) ?? new Map(), main);
-    const decision = retirementDecision({ service, version: lane.version, evidence, threshold: o.threshold, quietDays: o.quietDays, activeClients: activeClients(lane, o.operations), schemaNeeds: [] });
-    return { service, lane, evidence, decision };
-  });
+  // What the release driver recorded (days CloudWatch no longer has, or a replaced target group's)
+  // and the lane's brownout schedule, from the service's release table.
+  const state = o.store ? await o.store.get(service) : undefined;
+  return Promise.all(
+    lanes.map(async (lane, i) => {
+      const recorded = o.store ? new Map((await o.store.laneEvidence(service, lane.version)).map((e) => [e.day, e])) : new Map<string, DayEvidence>();
+      const schedule = Object.values(state?.lanes ?? {}).find((l) => l.version === lane.version)?.brownouts?.windows ?? [];
+      const browned = new Set([...brownoutDays(schedule), ...[...recorded.values()].filter((e) => e.brownout).map((e) => e.day)]);
+      const evidence = dailyEvidence(days, series.get(`lane_${i}`) ?? new Map(), main, browned).map((e) => {
+        const r = recorded.get(e.day);
+        return e.laneRequests === null && r && r.laneRequests !== null ? { ...r, ...(browned.has(e.day) ? { brownout: true } : {}) } : e;
+      });
+      const decision = retirementDecision({ service, version: lane.version, evidence, threshold: o.threshold, quietDays: o.quietDays, activeClients: activeClients(lane, o.operations), schemaNeeds: [] });
+      return { service, lane, evidence, decision, callers: await describeTopCallers(o.cw, lane.callersRule, from, to) };
+    }),
+  );
 }
 
 function format(r: LaneReport, shownDays: number): string {
   const d = r.decision;
-  const rows = r.evidence.slice(-shownDays).map((e) => `    ${e.day}  ${e.laneRequests === null ? "no data (nor for the main target groups)" : `${e.laneRequests} request(s)`}`);
+  const rows = r.evidence.slice(-shownDays).map((e) => `    ${e.day}  ${e.laneRequests === null ? "no data (nor for the main target groups)" : `${e.laneRequests} request(s)`}${e.brownout ? "  (brownout day: not counted as quiet)" : ""}`);
   return [
     `${r.service}: legacy lane ${r.lane.version} (owner ${r.lane.owner}), deprecated ${r.lane.deprecatedAt}, sunset ${r.lane.sunsetAt}; callers read ${r.lane.link}`,
     `  requests per day (its target group's RequestCount):`,
     ...rows,
     `  last request: ${d.daysSinceLastRequest === null ? `none in ${r.evidence.length} days` : `${d.daysSinceLastRequest} day(s) ago`}; quiet for ${d.quietStreak} day(s)`,
     `  client versions it serves: ${(r.lane.clients ?? []).join(", ") || "none declared"}${d.inputs.activeClients.length ? ` (still active: ${d.inputs.activeClients.join(", ")})` : ""}`,
-    `  top callers: ${r.lane.callersRule ? `aws cloudwatch get-insight-rule-report --rule-name ${r.lane.callersRule} --start-time <from> --end-time <to> --period 86400 --max-contributor-count 10` : "declare legacy[].callers { logGroup, clientField } to have them counted"}`,
+    `  top callers: ${r.callers}`,
     d.allowed ? `  retirement: allowed` : `  retirement blocked:\n${d.blockers.map((b) => `    - ${b}`).join("\n")}`,
   ].join("\n");
 }
@@ -132,19 +151,19 @@ export async function versionsCommand(command: "versions" | "retire", argv: read
   const nowMs = hooks.nowMs ?? Date.now();
   const table = `${String(values.project ?? "remedy")}-${String(values.stack ?? "prod")}-releases`;
   try {
-    const reports = await laneReports(service, values.outputs as string, { ...opts, ...(typeof values.operations === "string" ? { operations: values.operations } : {}), nowMs, cw: new CloudWatchClient({}) });
+    const ddb = new DynamoDBClient({});
+    const reports = await laneReports(service, values.outputs as string, { ...opts, ...(typeof values.operations === "string" ? { operations: values.operations } : {}), nowMs, cw: new CloudWatchClient({}), store: new ReleaseStore(ddb, table) });
     if (reports.length === 0) {
       io.out(json ? JSON.stringify({ service, lanes: [] }) : `${service}: one version, no legacy lane`);
       return command === "retire" ? 2 : 0;
     }
     if (command === "retire") {
       // Every input of the decision, recorded beside the service's release history.
-      const ddb = new DynamoDBClient({});
       for (const r of reports) {
-        await ddb.send(new PutItemCommand({ TableName: table, Item: marshall({ pk: service, sk: `legacy-retirement#${r.lane.version}#${new Date(nowMs).toISOString()}`, decision: JSON.stringify({ allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, inputs: r.decision.inputs }) }) }));
+        await ddb.send(new PutItemCommand({ TableName: table, Item: marshall({ pk: service, sk: `legacy-retirement#${r.lane.version}#${new Date(nowMs).toISOString()}`, decision: JSON.stringify({ allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, brownoutDaysSkipped: r.decision.brownoutDaysSkipped, inputs: r.decision.inputs, callers: r.callers }) }) }));
       }
     }
-    if (json) io.out(JSON.stringify({ service, lanes: reports.map((r) => ({ ...r.lane, evidence: r.evidence, decision: { allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, daysSinceLastRequest: r.decision.daysSinceLastRequest } })) }, null, 2));
+    if (json) io.out(JSON.stringify({ service, lanes: reports.map((r) => ({ ...r.lane, evidence: r.evidence, decision: { allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, daysSinceLastRequest: r.decision.daysSinceLastRequest }, callers: r.callers })) }, null, 2));
     else io.out(reports.map((r) => format(r, opts.days)).join("\n\n"));
     if (command === "retire" && !json) {
       for (const r of reports.filter((x) => x.decision.allowed)) io.out(`\nretire ${service} ${r.lane.version}: allowed and recorded; remove it from services[].legacy and run pulumi up (its rule, target group and Deployment go)`);

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ServiceSpec } from "../../core/config";
 import type { LegacyLaneSpec } from "../../core/config/legacyLane";
 import { brownoutMessage } from "../../core/laneState";
-import { DRIVER_RULE_TAG, type LaneKey, ROLLBACK_RULE_TAG, laneKey, previousSide } from "../../core/naming";
+import { DRIVER_RULE_TAG, type LaneKey, ROLLBACK_RULE_TAG, callersRuleName, laneKey, previousSide } from "../../core/naming";
 import { type SchemaGateArgs, type SlotWorkload, createSlotWorkload, createTargetGroup } from "./blueGreenService";
 import type { IngressAttachment } from "./sharedIngress";
 
@@ -139,13 +139,13 @@ export function laneRewrite(prefix: string): aws.types.input.lb.ListenerRuleTran
  * latest/monitoring/ContributorInsights-RuleSyntax.html: Schema CloudWatchLogRule v1, Keys,
  * Filters with Match/In, AggregateOn Count). Undefined when the lane declares no `callers`.
  */
-export function callersRule(name: string, parent: pulumi.Resource, service: string, lane: LegacyLaneSpec, key: string, tags: Record<string, string>): aws.cloudwatch.ContributorInsightRule | undefined {
+export function callersRule(name: string, parent: pulumi.Resource, service: string, lane: LegacyLaneSpec, key: LaneKey, tags: Record<string, string>): aws.cloudwatch.ContributorInsightRule | undefined {
   const c = lane.callers;
   if (!c) return undefined;
   return new aws.cloudwatch.ContributorInsightRule(
     `${name}-${key}-callers`,
     {
-      ruleName: `${pulumi.getStack()}-${service}-${key}-callers`.slice(0, 128),
+      ruleName: callersRuleName(pulumi.getStack(), service, key),
       ruleState: "ENABLED",
       ruleDefinition: JSON.stringify({
         Schema: { Name: "CloudWatchLogRule", Version: 1 },

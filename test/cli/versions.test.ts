@@ -13,6 +13,7 @@ import { CreateTableCommand, DynamoDBClient, QueryCommand } from "@aws-sdk/clien
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { motoEnv } from "../../cli/rehearsal/moto";
 import { lastDays } from "../../core/legacyRetirement";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { runRemedy } from "../helpers/cli";
 import { useMoto } from "../helpers/moto";
 
@@ -100,6 +101,28 @@ describe("cli: remedy versions and remedy retire against moto (issue 37, 5 and 6
     const r = await runRemedy(["retire", "payments", "--outputs", outputs, "--operations", path.join(dir, "ops"), "--quiet-days", "4"]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /retire payments v1\.9\.4: allowed and recorded; remove it from services\[\]\.legacy and run pulumi up/);
+  });
+
+  it("reads the days the release driver recorded where CloudWatch has none, marks brownout days, and says where the top callers come from", async () => {
+    // The driver recorded orders' dark day (CloudWatch no longer has it) and a brownout day.
+    const store = new ReleaseStore(new DynamoDBClient({}), "remedy-prod-releases");
+    await store.recordLaneEvidence("orders", "v5.0.0", { day: days[17], laneRequests: 0, mainRequests: 650 }, new Date().toISOString());
+    await store.recordLaneEvidence("orders", "v5.0.0", { day: days[18], laneRequests: 0, mainRequests: 700, brownout: true }, new Date().toISOString());
+    const out = JSON.parse(fs.readFileSync(outputs, "utf8")) as { services: Record<string, { legacy: Record<string, unknown>[] }> };
+    out.services.orders.legacy[0].callersRule = "prod-orders-legacy-callers";
+    fs.writeFileSync(outputs, JSON.stringify(out));
+    const r = await runRemedy(["retire", "orders", "--outputs", outputs, "--json"]);
+    const lane = (JSON.parse(r.out) as { lanes: { evidence: { day: string; laneRequests: number | null; brownout?: boolean }[]; decision: { allowed: boolean; quietStreak: number }; callers: string }[] }).lanes[0];
+    assert.deepEqual(lane.evidence.find((e) => e.day === days[17]), { day: days[17], laneRequests: 0, mainRequests: 650 }, "the recorded day fills CloudWatch's gap");
+    assert.equal(lane.evidence.find((e) => e.day === days[18])?.brownout, true);
+    assert.equal(lane.decision.quietStreak, 19, "the 20 days with data, the brownout day not counted");
+    assert.equal(lane.decision.allowed, true);
+    assert.equal(r.code, 0);
+    // The emulator has no Contributor Insights: the report says so, naming the rule (a real account shows the callers).
+    assert.match(lane.callers, /^unavailable \(.*; rule prod-orders-legacy-callers\)$/);
+    const text = await runRemedy(["versions", "orders", "--outputs", outputs, "--days", "3"]);
+    assert.match(text.out, new RegExp(`^ {4}${days[18]} {2}0 request\\(s\\) {2}\\(brownout day: not counted as quiet\\)$`, "m"));
+    assert.match(text.out, /^ {2}top callers: unavailable \(/m);
   });
 
   it("names usage problems with exit 2", async () => {

@@ -24,10 +24,13 @@ describe("stacks: a legacy lane's sunset notices (issue 37, 7)", () => {
 
   it("tells the stack's own topic once per lane and threshold, with who owns it and what to do", async () => {
     const backend = new MemoryReleaseBackend();
+    // Contributor Insights answers only in a real account (lambdas/commons/topCallers.ts is tested apart): which rule is asked, over which window.
+    const asked: [string, number][] = [];
+    Object.assign(backend, { topCallers: (rule: string, fromMs: number, toMs: number) => (asked.push([rule, Math.round((toMs - fromMs) / 86_400_000)]), Promise.resolve("acme-pos 1234, web 17")) });
     const restore = setReleaseBackendFactory(() => backend);
     const config = (sunsetInDays: number) => {
       const c = structuredClone(stackYaml("prod")) as Obj;
-      c["remedy:services"][0].legacy = [lane({ deprecatedAt: day(-60), sunsetAt: day(sunsetInDays) })];
+      c["remedy:services"][0].legacy = [lane({ deprecatedAt: day(-60), sunsetAt: day(sunsetInDays), callers: { logGroup: "/eks/prod/payments", clientField: "$.clientId" } })];
       c["remedy:services"][1].legacy = [lane({ version: "v5.0.0", priority: 150, route: { header: { name: "X-Api-Version", values: ["5"] } }, deprecatedAt: day(-60), sunsetAt: day(sunsetInDays) })];
       return c;
     };
@@ -51,7 +54,10 @@ describe("stacks: a legacy lane's sunset notices (issue 37, 7)", () => {
       assert.deepEqual([...backend.announced.values()].map((m) => m.attributes.service).sort(), ["orders", "payments"], "each lane told");
       assert.equal(told[0].topicArn, OWN_TOPIC);
       assert.match(told[0].lines[0], /owner team-payments\) stops on .*; callers were told at https:\/\/docs\.example\.com\/payments\/v1-sunset/);
-      assert.match(told[0].lines[1], /remedy versions payments .* remedy retire payments once it is quiet, or record an extension/);
+      assert.equal(told[0].lines[1], "Top callers, last 14 days: acme-pos 1234, web 17.", "naming who to chase");
+      assert.deepEqual(asked[0], ["prod-payments-legacy-callers", 14]);
+      assert.ok(asked.every(([rule]) => rule === "prod-payments-legacy-callers"), "only the lane that counts its callers");
+      assert.match(told[0].lines[2], /remedy versions payments .* remedy retire payments once it is quiet, or record an extension/);
       // Closer: the 1-day notice, once more.
       await up(config(1));
       assert.deepEqual([...backend.announced.values()].filter((m) => m.attributes.service === "payments").map((m) => m.subject).slice(1), [`remedy prod: payments legacy lane v1.9.4 sunsets within 1 day (${day(1)})`]);

@@ -3,6 +3,10 @@
  * Pure: the CLI reads CloudWatch and the release table, this decides, and every input of the
  * decision is kept with it.
  *
+ * The database is held the other way round: while the lane runs, its version is a reader for the
+ * expand/contract gate (database/gates.ts, role `legacy`), so no contract step drops what it
+ * reads; retiring a reader never breaks the schema, it is what lets that contract run.
+ *
  * A day with no RequestCount datapoint for the lane's target group counts as zero requests only
  * when the main target groups have datapoints that day: CloudWatch publishes ALB target group
  * metrics only when there are requests, so silence on both sides may be a dead ALB or a missing
@@ -61,8 +65,6 @@ export interface RetirementInputs {
   readonly quietDays: number;
   /** Active (not retired) client versions whose operations are served by the lane's version. */
   readonly activeClients: readonly string[];
-  /** Migration phases or rollback targets that still need the schema the lane's version reads. */
-  readonly schemaNeeds: readonly string[];
 }
 
 export interface RetirementDecision {
@@ -104,6 +106,5 @@ export function retirementDecision(inputs: RetirementInputs): RetirementDecision
     blockers.push(`quiet for ${quietStreak} of the ${inputs.quietDays} consecutive days needed: ${why}; move its callers (remedy versions ${inputs.service} lists them) and wait`);
   }
   if (inputs.activeClients.length > 0) blockers.push(`active client versions still served by ${inputs.version}: ${inputs.activeClients.join(", ")}; move them, or mark them retired (retired.json) once they no longer call`);
-  if (inputs.schemaNeeds.length > 0) blockers.push(`the schema ${inputs.version} reads is still needed: ${inputs.schemaNeeds.join("; ")}`);
   return { allowed: blockers.length === 0, blockers, quietStreak, brownoutDaysSkipped, daysSinceLastRequest: lastBusy < 0 ? null : lastBusy + 1, inputs };
 }

@@ -7,6 +7,7 @@
  *   isolated (own ALB, namespace, alarms, Lambda, role, table), exporting `testedImages`.
  */
 import { callersRuleName, laneKey } from "../core/naming";
+import type { LaneState } from "../core/laneState";
 import { type DeployedLane, frozenLaneProblems, laneRollbackTargets } from "../core/config/legacyLane";
 import * as pulumi from "@pulumi/pulumi";
 import { releaseTableName } from "../components/rollback/rollbackFunction";
@@ -169,17 +170,47 @@ export async function previouslyDeployedImages(own: OwnOutput = ownOutputs()): P
  * from is held there (issue 37, 2; see laneRollbackTargets).
  */
 export async function governLanes(config: StackConfig, own: OwnOutput, releases: ReleaseBackend): Promise<StackConfig> {
+  // The lanes release state recorded (each service's state is read once per run, snapshot): a
+  // lane gone from config is a retirement, which remedy retire must have allowed.
+  const recorded = new Map(await Promise.all(config.services.map(async (s) => [s.name, (await releases.get(s.name))?.lanes] as const)));
+  const problems = await ungovernedRetirements(config, recorded, releases);
   const withLanes = config.services.filter((s) => s.legacy.length > 0);
-  if (withLanes.length === 0) return config;
+  if (withLanes.length === 0) {
+    if (problems.length > 0) throw new ConfigError(problems, "remedy stack configuration");
+    return config;
+  }
   const services = (await own("services")) as Record<string, { legacy?: DeployedLane[] }> | undefined;
   const previous = new Map(Object.entries(services ?? {}).map(([name, s]) => [name, s.legacy ?? []]));
-  const { problems, hotfixes } = frozenLaneProblems(config.services, previous);
-  for (const h of hotfixes) void pulumi.log.warn(h);
+  const frozen = frozenLaneProblems(config.services, previous);
+  for (const h of frozen.hotfixes) void pulumi.log.warn(h);
+  problems.push(...frozen.problems);
   if (problems.length > 0) throw new ConfigError(problems, "remedy stack configuration");
-  const recorded = new Map(await Promise.all(withLanes.map(async (s) => [s.name, (await releases.get(s.name))?.lanes] as const)));
   const targets = laneRollbackTargets(config.services, previous, recorded);
   for (const w of targets.warnings) void pulumi.log.warn(w);
   return { ...config, services: targets.services };
+}
+
+/**
+ * A lane leaves config (its rule, target group and Deployment go) only once `remedy retire` allowed
+ * it (issue 37, 6): the latest decision recorded for that version must allow it. A service removed
+ * from config altogether is not a lane retirement.
+ */
+async function ungovernedRetirements(config: StackConfig, recorded: ReadonlyMap<string, Readonly<Record<string, LaneState>> | undefined>, releases: ReleaseBackend): Promise<{ path: string; message: string }[]> {
+  const out: { path: string; message: string }[] = [];
+  for (const [i, s] of config.services.entries()) {
+    for (const gone of Object.values(recorded.get(s.name) ?? {}).filter((d) => !s.legacy.some((l) => l.version === d.version))) {
+      const decision = await releases.retirementDecision?.(s.name, gone.version);
+      if (decision?.allowed) {
+        void pulumi.log.warn(`service ${s.name}: legacy lane ${gone.version} retires in this update (remedy retire allowed it at ${decision.at}); its rule, target group and Deployment go`);
+        continue;
+      }
+      out.push({
+        path: `services[${i}].legacy`,
+        message: `no longer has lane ${gone.version}, but ${decision ? `the latest remedy retire (${decision.at}) refused it` : "remedy retire has not allowed its retirement"}: run remedy retire ${s.name} --outputs <pulumi stack output --json> until it does (its callers, clients and evidence decide), or put the lane back`,
+      });
+    }
+  }
+  return out;
 }
 
 /**

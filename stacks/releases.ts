@@ -64,6 +64,8 @@ export interface ReleaseBackend {
   announceOnce?(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already">;
   /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
   forget?(service: string): void;
+  /** The latest `remedy retire` decision about a legacy lane (issue 37, 6). */
+  retirementDecision?(service: string, version: string): Promise<{ readonly at: string; readonly allowed: boolean } | undefined>;
   /** A legacy lane's top callers over a window (its Contributor Insights rule), as people read them. */
   topCallers?(ruleName: string, fromMs: number, toMs: number): Promise<string>;
   /** The account's Lambda concurrency limit (GetAccountSettings), where the backend reaches AWS. */
@@ -289,6 +291,10 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     return describeTopCallers(this.cloudwatch, ruleName, fromMs, toMs);
   }
 
+  retirementDecision(service: string, version: string): Promise<{ readonly at: string; readonly allowed: boolean } | undefined> {
+    return this.store.latestRetirementDecision(service, version);
+  }
+
   async announceOnce(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already"> {
     if (!(await this.store.claimEscalation(service, key, Date.now(), ANNOUNCE_ONCE_MS))) return "already";
     await publishNotice(this.sns, topicArn, message);
@@ -400,6 +406,13 @@ export class MemoryReleaseBackend implements ReleaseBackend {
     return this.store.get(service);
   }
 
+  /** `remedy retire` decisions, by `<service> <version>` (the latest). */
+  readonly retirements = new Map<string, { readonly at: string; readonly allowed: boolean }>();
+
+  retirementDecision(service: string, version: string): Promise<{ readonly at: string; readonly allowed: boolean } | undefined> {
+    return Promise.resolve(this.retirements.get(`${service} ${version}`));
+  }
+
   /** Legacy lanes' rules as deployed and moved since, by ARN: what each forwards to. */
   readonly laneRules = new Map<string, { targetGroupArn: string; weight: number }[]>();
 
@@ -443,6 +456,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     ...(backend.ensureRuleTags ? { ensureRuleTags: backend.ensureRuleTags.bind(backend) } : {}),
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
     ...(backend.topCallers ? { topCallers: backend.topCallers.bind(backend) } : {}),
+    ...(backend.retirementDecision ? { retirementDecision: backend.retirementDecision.bind(backend) } : {}),
   };
 }
 

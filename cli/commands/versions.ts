@@ -8,8 +8,7 @@
  * may go (then remove it from config and run pulumi up), 1 when it may not.
  */
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshall } from "@aws-sdk/util-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type GroupOnRule, MetricDimensionError, dailyRequests } from "../../lambdas/commons/targetGroupRequests";
 import { loadOperations } from "../../core/apiFiles";
 import { DEFAULT_QUIET_DAYS, type DayEvidence, brownoutDays, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
@@ -99,7 +98,7 @@ export async function laneReports(
         const r = recorded.get(e.day);
         return e.laneRequests === null && r && r.laneRequests !== null ? { ...r, ...(browned.has(e.day) ? { brownout: true } : {}) } : e;
       });
-      const decision = retirementDecision({ service, version: lane.version, evidence, threshold: o.threshold, quietDays: o.quietDays, activeClients: activeClients(lane, o.operations), schemaNeeds: [] });
+      const decision = retirementDecision({ service, version: lane.version, evidence, threshold: o.threshold, quietDays: o.quietDays, activeClients: activeClients(lane, o.operations) });
       return { service, lane, evidence, decision, callers: await describeTopCallers(o.cw, lane.callersRule, from, to) };
     }),
   );
@@ -151,16 +150,17 @@ export async function versionsCommand(command: "versions" | "retire", argv: read
   const nowMs = hooks.nowMs ?? Date.now();
   const table = `${String(values.project ?? "remedy")}-${String(values.stack ?? "prod")}-releases`;
   try {
-    const ddb = new DynamoDBClient({});
-    const reports = await laneReports(service, values.outputs as string, { ...opts, ...(typeof values.operations === "string" ? { operations: values.operations } : {}), nowMs, cw: new CloudWatchClient({}), store: new ReleaseStore(ddb, table) });
+    const store = new ReleaseStore(new DynamoDBClient({}), table);
+    const reports = await laneReports(service, values.outputs as string, { ...opts, ...(typeof values.operations === "string" ? { operations: values.operations } : {}), nowMs, cw: new CloudWatchClient({}), store });
     if (reports.length === 0) {
       io.out(json ? JSON.stringify({ service, lanes: [] }) : `${service}: one version, no legacy lane`);
       return command === "retire" ? 2 : 0;
     }
     if (command === "retire") {
-      // Every input of the decision, recorded beside the service's release history.
+      // Every input of the decision, recorded beside the service's release history; pulumi up
+      // removes a lane only after an allowed one (stacks/main.ts governLanes).
       for (const r of reports) {
-        await ddb.send(new PutItemCommand({ TableName: table, Item: marshall({ pk: service, sk: `legacy-retirement#${r.lane.version}#${new Date(nowMs).toISOString()}`, decision: JSON.stringify({ allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, brownoutDaysSkipped: r.decision.brownoutDaysSkipped, inputs: r.decision.inputs, callers: r.callers }) }) }));
+        await store.recordRetirementDecision(service, r.lane.version, new Date(nowMs).toISOString(), { allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, brownoutDaysSkipped: r.decision.brownoutDaysSkipped, inputs: r.decision.inputs, callers: r.callers });
       }
     }
     if (json) io.out(JSON.stringify({ service, lanes: reports.map((r) => ({ ...r.lane, evidence: r.evidence, decision: { allowed: r.decision.allowed, blockers: r.decision.blockers, quietStreak: r.decision.quietStreak, daysSinceLastRequest: r.decision.daysSinceLastRequest }, callers: r.callers })) }, null, 2));

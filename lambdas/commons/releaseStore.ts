@@ -6,6 +6,7 @@
  *   pk `#release-driver` / sk `lease#tick`: the release driver's tick lease.
  * - `sk = "evidence#<lane version>#<YYYY-MM-DD>"`: a legacy lane's requests that day, written once
  *   by the release driver (issue 37, 5).
+ * - `sk = "legacy-retirement#<lane version>#<time>"`: a `remedy retire` decision with its inputs.
  * State and history entry are written in one transaction, so history never misses a change and
  * a lost race never half-applies.
  *
@@ -81,6 +82,7 @@ const pendingNotificationSchema = z.object({
 const weight = z.number().int().min(0).max(100);
 
 const EVIDENCE_PREFIX = "evidence#";
+const RETIREMENT_PREFIX = "legacy-retirement#";
 const dayEvidenceSchema = z.object({
   day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
   laneRequests: z.number().min(0).nullable(),
@@ -504,6 +506,35 @@ export class ReleaseStore {
       const r = dayEvidenceSchema.safeParse(raw);
       return r.success ? [r.data] : [];
     });
+  }
+
+  /** Records a `remedy retire` decision about a lane, with every input it was made on (issue 37, 6). */
+  async recordRetirementDecision(service: string, version: string, at: string, decision: { readonly allowed: boolean } & Record<string, unknown>): Promise<void> {
+    await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `${RETIREMENT_PREFIX}${version}#${at}`, allowed: decision.allowed, decision: JSON.stringify(decision) }) }));
+  }
+
+  /** The latest `remedy retire` decision about the lane: when, and whether it allowed the retirement. */
+  async latestRetirementDecision(service: string, version: string): Promise<{ readonly at: string; readonly allowed: boolean } | undefined> {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :r)",
+        ExpressionAttributeValues: marshall({ ":pk": service, ":r": `${RETIREMENT_PREFIX}${version}#` }),
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Items?.[0] ? unmarshall(out.Items[0]) : undefined;
+    if (!item) return undefined;
+    const at = String(item.sk).slice(`${RETIREMENT_PREFIX}${version}#`.length);
+    let allowed = false;
+    try {
+      allowed = (JSON.parse(String(item.decision)) as { allowed?: unknown }).allowed === true;
+    } catch {
+      allowed = false;
+    }
+    return { at, allowed };
   }
 
   /** Marks the running drill of `alarm` as seen by the rollback function; false when none runs. */

@@ -9,7 +9,7 @@ import { DEFAULT_QUIET_DAYS, brownoutDays, dailyEvidence, lastDays, retirementDe
 
 const TODAY = Date.parse("2026-12-07T15:00:00Z");
 const DAYS = lastDays(TODAY, 20);
-const base = (evidence: DayEvidence[], extra: Partial<RetirementInputs> = {}): RetirementInputs => ({ service: "payments", version: "v1.9.4", evidence, threshold: 0, quietDays: DEFAULT_QUIET_DAYS, activeClients: [], schemaNeeds: [], ...extra });
+const base = (evidence: DayEvidence[], extra: Partial<RetirementInputs> = {}): RetirementInputs => ({ service: "payments", version: "v1.9.4", evidence, threshold: 0, quietDays: DEFAULT_QUIET_DAYS, activeClients: [], ...extra });
 
 describe("core/legacyRetirement: evidence and the retirement gate (issue 37, 5 and 6)", () => {
   it("lists the days before today, oldest first", () => {
@@ -40,12 +40,9 @@ describe("core/legacyRetirement: evidence and the retirement gate (issue 37, 5 a
     assert.match(retirementDecision(base(dark)).blockers[0], /^quiet for 4 of the 14 .*2026-12-02 has no datapoints for the lane or the main target groups \(a dead ALB is not a quiet lane\)/);
     // A threshold lets a trickle count as quiet.
     assert.equal(retirementDecision(base(quiet(2), { threshold: 3 })).allowed, true);
-    // Clients and the schema hold it too, each said.
-    const held = retirementDecision(base(quiet(20), { activeClients: ["ios 2.0"], schemaNeeds: ["contract of 0001-rename-payments-amount drops payments.amount, which v1.9.4 reads"] }));
-    assert.deepEqual(held.blockers, [
-      "active client versions still served by v1.9.4: ios 2.0; move them, or mark them retired (retired.json) once they no longer call",
-      "the schema v1.9.4 reads is still needed: contract of 0001-rename-payments-amount drops payments.amount, which v1.9.4 reads",
-    ]);
+    // Active clients hold it too, said with what to do.
+    const held = retirementDecision(base(quiet(20), { activeClients: ["ios 2.0"] }));
+    assert.deepEqual(held.blockers, ["active client versions still served by v1.9.4: ios 2.0; move them, or mark them retired (retired.json) once they no longer call"]);
     assert.deepEqual(held.inputs.activeClients, ["ios 2.0"], "the decision keeps its inputs");
     assert.match(retirementDecision(base(quiet(5).slice(-5))).blockers[0], /only 5 day\(s\) of evidence/);
   });

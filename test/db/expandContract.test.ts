@@ -111,6 +111,30 @@ describe("migrations on real PostgreSQL: expand/contract", function () {
     assert.deepEqual(await runner.status(), { applied: ["0001-rename-payments-amount:expand", "0001-rename-payments-amount:backfill", "0001-rename-payments-amount:contract"], pending: [], interrupted: [] });
   });
 
+  it("keeps a legacy lane's reads: the contract waits while the lane runs v1, and runs once the lane is retired (issue 37, 6)", async () => {
+    // Prepare: v2 is stable; v1 stays as a declared legacy lane for old clients; expand and backfill done.
+    const t = "lane_payments";
+    await createTable(t, 500);
+    const plan = renamePlan("0002-rename-lane-payments-amount", t);
+    const runner = new MigrationRunner(db, [plan]);
+    const { v1: u1, v2: u2 } = usage(t);
+    await runner.apply(plan.id, "expand");
+    await runner.apply(plan.id, "backfill");
+    const lane = v1(db, t);
+    const byLane = await lane.insert(42);
+    // Act: contract while the lane still runs v1 -> refused, naming the lane's version; nothing dropped.
+    await assert.rejects(runner.apply(plan.id, "contract", [{ ...u2, role: "stable" }, { ...u1, role: "legacy" }]), (err: Error) => {
+      assert.ok(err instanceof ContractRefusedError);
+      assert.match(err.message, /contract of 0002-rename-lane-payments-amount drops lane_payments\.amount, still used by payments v1 \(legacy\)/);
+      return true;
+    });
+    assert.equal(await lane.read(byLane), 42, "the lane keeps working");
+    // Act: the lane retired (no longer in the window), the contract runs and v2 reads what the lane wrote.
+    await runner.apply(plan.id, "contract", [{ ...u2, role: "stable" }]);
+    assert.equal(await v2(db, t).read(byLane), 42);
+    assert.ok(!(await runner.liveColumns()).has(`${t}.amount`));
+  });
+
   it("adds a column, sets NOT NULL safely, builds an index concurrently and drops a column, phase by phase", async () => {
     await db.query("CREATE TABLE accounts (id bigserial PRIMARY KEY, region text, legacy text)");
     await db.query("INSERT INTO accounts (region, legacy) SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE 'us' END, 'x' FROM generate_series(1, 9000) g");

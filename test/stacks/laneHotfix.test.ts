@@ -91,4 +91,25 @@ describe("stacks: a lane hotfix keeps the previous image to go back to (issue 37
     assert.equal(settled?.lanes?.legacy.image, OLD);
     assert.match(backend.store.history.at(-1)?.summary ?? "", /rollback to payments@sha256:9f2c4e6a8b0d accepted$/);
   });
+
+  it("retires a lane only once remedy retire allowed it: refused before anything is deployed, then removed and recorded (issue 37, 6 and 7)", async () => {
+    stackReferenceOutputs.set(SELF_REF, { services: { payments: { legacy: [{ version: "v1.9.4", image: OLD }] } } });
+    await up(config({}));
+    const without = structuredClone(stackYaml("prod")) as Obj;
+    // Act 1: the lane left config, nobody ran remedy retire.
+    await assert.rejects(up(without), /services\[0\]\.legacy: no longer has lane v1\.9\.4, but remedy retire has not allowed its retirement: run remedy retire payments --outputs <pulumi stack output --json> until it does/);
+    assert.deepEqual(recorded.resources.filter((r) => !r.type.startsWith("remedy:") && r.type !== "pulumi:pulumi:StackReference"), [], "refused before anything is deployed");
+    // A refusal recorded is still a refusal.
+    backend.retirements.set("payments v1.9.4", { at: "2026-12-07T09:00:00.000Z", allowed: false });
+    await assert.rejects(up(without), /the latest remedy retire \(2026-12-07T09:00:00\.000Z\) refused it/);
+    // Act 2: allowed.
+    backend.retirements.set("payments v1.9.4", { at: "2026-12-07T10:00:00.000Z", allowed: true });
+    await up(without);
+    assert.equal(named(T.rule, "payments-legacy").length, 0, "its rule goes");
+    assert.equal(named(T.tg, "payments-legacy").length, 0, "its target group goes");
+    assert.equal(named(T.deployment, "payments-legacy").length, 0, "its Deployment goes");
+    assert.ok(warnings.some((w) => w === "service payments: legacy lane v1.9.4 retires in this update (remedy retire allowed it at 2026-12-07T10:00:00.000Z); its rule, target group and Deployment go"), warnings.join("\n"));
+    assert.equal(backend.store.history.at(-1)?.summary, "legacy lane legacy v1.9.4 retired");
+    assert.deepEqual((await backend.get("payments"))?.lanes, {});
+  });
 });

@@ -92,3 +92,13 @@ export function loadFieldRetirements(file: string): Record<string, FieldRetireme
   }
   return out;
 }
+
+/**
+ * The client versions (`<client> <version>`) among `clients` not marked retired (retired.json)
+ * under the operation directories `operations`; all of them without any.
+ */
+export function activeClientVersions(clients: readonly string[], operations: readonly string[]): string[] {
+  if (operations.length === 0 || clients.length === 0) return [...clients];
+  const retired = new Set(loadOperations(operations).filter((op) => op.client?.retired).map((op) => `${op.client?.name} ${op.client?.version}`));
+  return clients.filter((c) => !retired.has(c));
+}

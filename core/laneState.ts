@@ -20,6 +20,11 @@ export interface LaneRouting {
   readonly rollback?: { readonly image: string; readonly targetGroupArn: string };
   /** Scheduled brownouts: the release driver answers 410 with `message` in each window (issue 37, 7). */
   readonly brownouts?: { readonly windows: readonly { readonly start: string; readonly end: string }[]; readonly message: string };
+  /**
+   * The sunset in force (YYYY-MM-DD) and the client versions still active on the lane, for the
+   * release driver's retirement step at the sunset (issue 37, 6 and 7).
+   */
+  readonly sunset?: { readonly at: string; readonly activeClients: readonly string[]; readonly message: string };
 }
 
 /** A lane's record: its routing plus what happened to it since. */
@@ -28,6 +33,11 @@ export interface LaneState extends LaneRouting {
   readonly rolledBack?: { readonly at: string; readonly by: string; readonly reason: string; readonly image: string; readonly toImage: string };
   /** The lane answers its callers with 410 until `until` (a scheduled brownout, issue 37, 7). */
   readonly brownout?: { readonly since: string; readonly until: string };
+  /**
+   * The retirement gate at the sunset (the release driver's step): allowed, the lane answers 410
+   * until pulumi up removes it; refused, it keeps serving and its blockers were told.
+   */
+  readonly sunsetDecision?: { readonly at: string; readonly allowed: boolean; readonly blockers: readonly string[] };
 }
 
 /** A lane transition's outcome, applied by `core/releaseState.ts`. */
@@ -63,12 +73,14 @@ export function recordLanes(service: string, before: Readonly<Record<string, Lan
         reason: `${service}'s legacy lane ${lane.version} went back from ${held.image} to ${held.toImage} at ${held.at} (${held.reason}), and this update would not keep ${held.toImage} running; set legacy[].image to ${held.toImage} to accept the rollback, or to a fixed image with legacy[].hotfix { reason }`,
       };
     }
-    const state: LaneState = { ...lane, ...(held ? { rolledBack: held } : {}), ...(kept?.brownout ? { brownout: kept.brownout } : {}) };
+    // The driver's sunset decision stands for that sunset only: an extension asks again.
+    const decided = kept?.sunsetDecision && kept.sunset?.at === lane.sunset?.at ? kept.sunsetDecision : undefined;
+    const state: LaneState = { ...lane, ...(held ? { rolledBack: held } : {}), ...(kept?.brownout ? { brownout: kept.brownout } : {}), ...(decided ? { sunsetDecision: decided } : {}) };
     next[key] = state;
     if (!kept) said.push(`lane ${key} ${lane.version} = ${shortImage(lane.image)}`);
     else if (kept.rolledBack && !state.rolledBack) said.push(lane.image === kept.rolledBack.toImage ? `lane ${key} ${lane.version}: rollback to ${shortImage(lane.image)} accepted` : `lane ${key} ${lane.version}: after its rollback, HOTFIX ${shortImage(lane.image)}`);
     else if (kept.image !== lane.image) said.push(`lane ${key} ${lane.version}: HOTFIX ${shortImage(kept.image)} -> ${shortImage(lane.image)}${lane.rollback ? ` (${shortImage(lane.rollback.image)} kept warm to go back to)` : ""}`);
-    else if (!same({ ...kept, rolledBack: undefined, brownout: undefined }, { ...lane, rolledBack: undefined, brownout: undefined })) said.push(lane.rollback ? `lane ${key} ${lane.version}: routing` : `lane ${key} ${lane.version}: hotfix settled, ${kept.rollback ? shortImage(kept.rollback.image) : "the previous image"} no longer kept`);
+    else if (!same({ ...kept, rolledBack: undefined, brownout: undefined, sunsetDecision: undefined }, { ...lane, rolledBack: undefined, brownout: undefined, sunsetDecision: undefined })) said.push(lane.rollback ? `lane ${key} ${lane.version}: routing` : `lane ${key} ${lane.version}: hotfix settled, ${kept.rollback ? shortImage(kept.rollback.image) : "the previous image"} no longer kept`);
   }
   for (const [key, was] of Object.entries(old)) if (!(key in lanes)) said.push(`lane ${key} ${was.version} retired`);
   if (same(old, next)) return { kind: "unchanged", reason: "lanes as recorded" };
@@ -82,6 +94,7 @@ export function rollBackLane(service: string, before: Readonly<Record<string, La
   if (lane.rolledBack) return { kind: "unchanged", reason: `${service}'s legacy lane ${lane.version} already went back to ${lane.rolledBack.toImage} at ${lane.rolledBack.at}` };
   if (!lane.rollback) return { kind: "unchanged", reason: `${service}'s legacy lane ${lane.version} has no previous image to go back to (no lane hotfix in its rollback window); its alarms page` };
   if (lane.brownout && Date.parse(lane.brownout.until) > Date.parse(e.at)) return { kind: "unchanged", reason: `${service}'s legacy lane ${lane.version} is browned out until ${lane.brownout.until}: its callers get 410 by design, not a failure of ${lane.image}` };
+  if (lane.sunsetDecision?.allowed) return { kind: "unchanged", reason: `${service}'s legacy lane ${lane.version} is past its sunset and retired (its callers get 410 until pulumi up removes it)` };
   const rolledBack = { at: e.at, by: e.by, reason: e.reason, image: lane.image, toImage: lane.rollback.image };
   return { kind: "applied", lanes: { ...before, [e.lane]: { ...lane, rolledBack } }, summary: `legacy lane ${e.lane} ${lane.version} rolled back: ${shortImage(lane.image)} -> ${shortImage(lane.rollback.image)}: ${e.reason}` };
 }
@@ -101,12 +114,38 @@ export function brownOutLane(service: string, before: Readonly<Record<string, La
   return { kind: "applied", lanes: { ...before, [e.lane]: { ...lane, brownout: { since: e.at, until: e.until } } }, summary: `legacy lane ${e.lane} ${lane.version}: BROWNOUT until ${e.until}, callers get 410` };
 }
 
+/** The release driver's retirement step at the lane's sunset, once per sunset in force. */
+export function sunsetLane(service: string, before: Readonly<Record<string, LaneState>> | undefined, e: { readonly lane: string; readonly at: string; readonly allowed: boolean; readonly blockers: readonly string[] }): LaneChange {
+  const lane = before?.[e.lane];
+  if (!lane?.sunset) return { kind: "unchanged", reason: `${service} has no legacy lane ${e.lane} with a recorded sunset` };
+  if (lane.sunsetDecision) return { kind: "unchanged", reason: `${service}'s legacy lane ${lane.version} had its sunset step at ${lane.sunsetDecision.at}` };
+  if (e.at.slice(0, 10) < lane.sunset.at) return { kind: "refused", reason: `${service}'s legacy lane ${lane.version} sunsets on ${lane.sunset.at}, not before` };
+  const sunsetDecision = { at: e.at, allowed: e.allowed, blockers: e.blockers };
+  return {
+    kind: "applied",
+    lanes: { ...before, [e.lane]: { ...lane, sunsetDecision } },
+    summary: e.allowed
+      ? `legacy lane ${e.lane} ${lane.version}: SUNSET ${lane.sunset.at}, retirement allowed: callers get 410 until pulumi up removes it`
+      : `legacy lane ${e.lane} ${lane.version}: SUNSET ${lane.sunset.at}, retirement refused, still serving: ${e.blockers.join("; ")}`,
+  };
+}
+
+/** Whether the lane's rule answers 410 at `nowMs`: a brownout in progress, or the sunset's allowed retirement. */
+export function laneAnswersGone(lane: Pick<LaneState, "brownout" | "sunsetDecision">, nowMs: number): boolean {
+  return (lane.brownout !== undefined && Date.parse(lane.brownout.until) > nowMs) || lane.sunsetDecision?.allowed === true;
+}
+
 /**
  * What a brownout answers (ALB fixed-response 410 Gone, text/plain, a body of at most 1024
  * characters: docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-action-types.html).
  */
 export function brownoutMessage(service: string, lane: { readonly version: string; readonly sunsetAt: string; readonly link: string }): string {
   return `410 Gone (brownout): ${service} ${lane.version} is deprecated and stops on ${lane.sunsetAt}; move to the current version: ${lane.link}`.slice(0, 1024);
+}
+
+/** What a lane answers once retired at its sunset, until pulumi up removes it. */
+export function goneMessage(service: string, lane: { readonly version: string; readonly sunsetAt: string; readonly link: string }): string {
+  return `410 Gone: ${service} ${lane.version} was retired on ${lane.sunsetAt}; use the current version: ${lane.link}`.slice(0, 1024);
 }
 
 /** The brownout window `nowMs` falls in, if any. */

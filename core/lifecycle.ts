@@ -146,6 +146,21 @@ export function lifecycleNotice(before: ReleaseState, after: ReleaseState, entry
           ])
         : notice(NoticeEvent.LegacyBrownout, "info", after, o, `${svc} legacy lane ${l.version} brownout over`, [`${svc}: the legacy lane ${l.version} (${key}) serves its callers again.`]);
     }
+    case "lane-sunset": {
+      const lane = Object.entries(after.lanes ?? {}).find(([k, l]) => l.sunsetDecision && !before.lanes?.[k]?.sunsetDecision);
+      if (!lane) return undefined;
+      const [key, l] = lane;
+      const d = l.sunsetDecision as NonNullable<typeof l.sunsetDecision>;
+      return d.allowed
+        ? notice(NoticeEvent.LegacySunset, "action", after, o, `${svc} legacy lane ${l.version} retired at its sunset: callers get 410`, [
+            `${svc}: the legacy lane ${l.version} (${key}) reached its sunset ${l.sunset?.at ?? "?"}; its retirement gate allowed it, so its rule now answers 410 Gone with the link.`,
+            `Act: remove it from services[].legacy and run pulumi up (its rule, target group and Deployment go).`,
+          ])
+        : notice(NoticeEvent.LegacySunset, "action", after, o, `${svc} legacy lane ${l.version} reached its sunset, NOT retired`, [
+            `${svc}: the legacy lane ${l.version} (${key}) reached its sunset ${l.sunset?.at ?? "?"}, but its retirement gate refused: ${d.blockers.join("; ")}.`,
+            `It keeps serving; pulumi preview fails until it is retired (remedy retire ${svc}) or extended (legacy[].extension { until, reason }).`,
+          ]);
+    }
     default:
       return undefined;
   }

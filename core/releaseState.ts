@@ -15,7 +15,7 @@ import type { NormalizedStrategy, PreTrafficCheck, PreTrafficState } from "./pro
 import { SLOTS, Slot } from "./slots";
 import { type SlotWeights, splitTraffic } from "./weights";
 import { RETIRE_GRACE_MINUTES } from "./defaults";
-import { type LaneChange, type LaneRouting, type LaneState, brownOutLane, recordLanes, rollBackLane } from "./laneState";
+import { type LaneChange, type LaneRouting, type LaneState, brownOutLane, recordLanes, rollBackLane, sunsetLane } from "./laneState";
 
 /** Lifecycle of a service's current release. Const object plus union type. */
 export const Phase = {
@@ -216,7 +216,9 @@ export type ReleaseEvent =
   /** A lane's alarm (or an operator) sends its callers back to the image it ran before its hotfix. */
   | (EventBase & { readonly type: "lane-roll-back"; readonly lane: string; readonly reason: string })
   /** The release driver starts (`until`) or ends (null) a lane's scheduled brownout. */
-  | (EventBase & { readonly type: "lane-brownout"; readonly lane: string; readonly until: string | null });
+  | (EventBase & { readonly type: "lane-brownout"; readonly lane: string; readonly until: string | null })
+  /** The release driver's retirement step at a lane's sunset: the gate's decision (core/laneState.ts sunsetLane). */
+  | (EventBase & { readonly type: "lane-sunset"; readonly lane: string; readonly allowed: boolean; readonly blockers: readonly string[] });
 
 export type ReleaseEventType = ReleaseEvent["type"];
 
@@ -635,6 +637,8 @@ export function applyEvent(state: ReleaseState, event: ReleaseEvent): Transition
       return laneTransition(state, event, rollBackLane(state.service, state.lanes, event));
     case "lane-brownout":
       return laneTransition(state, event, brownOutLane(state.service, state.lanes, event));
+    case "lane-sunset":
+      return laneTransition(state, event, sunsetLane(state.service, state.lanes, event));
     case "start-release":
       return startRelease(state, event);
     case "shift-weight":
@@ -721,6 +725,8 @@ export const releaseStateSchema = z
           targetGroupArn: arnString(),
           rollback: z.optional(z.object({ image: nonEmpty(), targetGroupArn: arnString() })),
           brownouts: z.optional(z.object({ windows: z.array(z.object({ start: isoTime, end: isoTime })).check(z.maxLength(20)), message: z.string().check(z.minLength(1), z.maxLength(1024)) })),
+          sunset: z.optional(z.object({ at: z.iso.date(), activeClients: z.array(nonEmpty()).check(z.maxLength(100)), message: z.string().check(z.minLength(1), z.maxLength(1024)) })),
+          sunsetDecision: z.optional(z.object({ at: isoTime, allowed: z.boolean(), blockers: z.array(z.string()).check(z.maxLength(20)) })),
           rolledBack: z.optional(z.object({ at: isoTime, by: z.string(), reason: z.string(), image: nonEmpty(), toImage: nonEmpty() })),
           brownout: z.optional(z.object({ since: isoTime, until: isoTime })),
         }),

@@ -386,7 +386,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       spec.name,
       pulumi
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
-        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, pulumi.all([rollback.overridesUrl, laneRoutings(spec.name, svc.legacyLanes)])])
+        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, pulumi.all([rollback.overridesUrl, laneRoutings(spec, svc.legacyLanes)])])
         .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , [overridesUrl, lanes]]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined) => releaseSummary(spec, s, p.held);
           if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));

@@ -11,7 +11,9 @@ import type { ReleaseBackend } from "./releases";
 import * as pulumi from "@pulumi/pulumi";
 import type { LaneRuleState, LegacyLaneResources } from "../components/delivery/legacyLane";
 import type { LegacyLaneSpec } from "../core/config/legacyLane";
-import { type LaneRouting, brownoutMessage } from "../core/laneState";
+import { type LaneRouting, brownoutMessage, goneMessage, laneAnswersGone } from "../core/laneState";
+import { activeClientVersions } from "../core/apiFiles";
+import * as path from "node:path";
 import type { LaneKey } from "../core/naming";
 
 /** What config asks of one service's release, as `core/converge.ts` planRelease reads it. */
@@ -175,20 +177,24 @@ export function releaseSummary(spec: StackConfig["services"][number], s: Release
 
 /**
  * What release state says of a lane's rule (issue 37): its callers went back to the previous image
- * (an alarm during a lane hotfix, still naming the image this update deploys), or a brownout
- * answers them with 410 now. The rule follows it, so `pulumi up` never undoes either.
+ * (an alarm during a lane hotfix, still naming the image this update deploys), or it answers 410
+ * now (a brownout, or the retirement the release driver allowed at the sunset), with the text it
+ * records. The rule follows it, so `pulumi up` never undoes either.
  */
 export function laneRuleState(s: ReleaseState | undefined, key: LaneKey, lane: LegacyLaneSpec, now: string): LaneRuleState {
   const l = s?.lanes?.[key];
   const same = l?.version === lane.version;
+  const gone = !!(same && laneAnswersGone(l, Date.parse(now)));
   return {
     rolledBack: !!(same && l.rolledBack && l.rolledBack.image === lane.image && lane.rollbackTo === l.rolledBack.toImage),
-    brownout: !!(same && l.brownout && Date.parse(l.brownout.until) > Date.parse(now)),
+    brownout: gone,
+    ...(gone && l?.sunsetDecision?.allowed && l.sunset ? { message: l.sunset.message } : {}),
   };
 }
 
 /** Each lane of a service as deployed, for release state (core/laneState.ts recordLanes). */
-export function laneRoutings(service: string, lanes: readonly LegacyLaneResources[]): pulumi.Output<Record<string, LaneRouting>> {
+export function laneRoutings(spec: StackConfig["services"][number], lanes: readonly LegacyLaneResources[], baseDir: string = process.cwd()): pulumi.Output<Record<string, LaneRouting>> {
+  const operations = (spec.api?.operations ?? []).map((p) => path.resolve(baseDir, p));
   return pulumi
     .all(lanes.map((l) => pulumi.all([l.rule.arn, l.targetGroup.arn, l.previous?.targetGroup.arn])))
     .apply((arns) =>
@@ -204,7 +210,9 @@ export function laneRoutings(service: string, lanes: readonly LegacyLaneResource
               targetGroupArn,
               ...(back && l.spec.rollbackTo ? { rollback: { image: l.spec.rollbackTo, targetGroupArn: back } } : {}),
               // The schedule the release driver runs, with what the 410 says.
-              ...(l.spec.brownouts.length > 0 ? { brownouts: { windows: l.spec.brownouts, message: brownoutMessage(service, l.spec) } } : {}),
+              ...(l.spec.brownouts.length > 0 ? { brownouts: { windows: l.spec.brownouts, message: brownoutMessage(spec.name, l.spec) } } : {}),
+              // What the driver's retirement step at the sunset decides on, and what the lane answers after.
+              sunset: { at: l.spec.sunsetAt, activeClients: activeClientVersions(l.spec.clients, operations), message: goneMessage(spec.name, l.spec) },
             },
           ];
         }),

@@ -10,7 +10,7 @@
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type GroupOnRule, MetricDimensionError, dailyRequests } from "../../lambdas/commons/targetGroupRequests";
-import { loadOperations } from "../../core/apiFiles";
+import { activeClientVersions } from "../../core/apiFiles";
 import { DEFAULT_QUIET_DAYS, type DayEvidence, brownoutDays, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { describeTopCallers } from "../../lambdas/commons/topCallers";
@@ -48,10 +48,7 @@ export interface LaneReport {
 
 /** The client versions a lane serves that are still active (no retired.json under `operations`). */
 function activeClients(lane: LaneOutput, operations: string | undefined): string[] {
-  const clients = lane.clients ?? [];
-  if (!operations || clients.length === 0) return [...clients];
-  const retired = new Set(loadOperations([operations]).filter((op) => op.client?.retired).map((op) => `${op.client?.name} ${op.client?.version}`));
-  return clients.filter((c) => !retired.has(c));
+  return activeClientVersions(lane.clients ?? [], operations ? [operations] : []);
 }
 
 /** Every lane of `service` with its evidence and the gate's decision, as of `nowMs`. */

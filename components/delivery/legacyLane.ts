@@ -25,10 +25,13 @@ export interface LegacyLaneResources {
   readonly callersRule?: aws.cloudwatch.ContributorInsightRule;
 }
 
-/** What release state says of a lane's rule: its callers went back to the previous image, or a brownout answers them. */
+/** What release state says of a lane's rule: its callers went back to the previous image, or a 410 answers them. */
 export interface LaneRuleState {
   readonly rolledBack: boolean;
+  /** The rule answers 410 (a brownout, or the lane retired at its sunset). */
   readonly brownout: boolean;
+  /** What the 410 says, as recorded; default the brownout's text. */
+  readonly message?: string;
 }
 
 export interface LegacyLaneArgs {
@@ -64,7 +67,7 @@ export function createLegacyLane(name: string, self: pulumi.ComponentResource, s
   const previous = lane.rollbackTo ? side(previousSide(key), lane.rollbackTo) : undefined;
   const state = pulumi.output(o.state ?? { rolledBack: false, brownout: false });
   const actions = pulumi.all([state, targetGroup.arn, previous?.targetGroup.arn]).apply(([s, arn, back]): aws.types.input.lb.ListenerRuleAction[] => {
-    if (s.brownout) return [brownoutAction(spec.name, lane)];
+    if (s.brownout) return [brownoutAction(spec.name, lane, s.message)];
     if (!back) return [{ type: "forward", targetGroupArn: arn }];
     return [{ type: "forward", forward: { targetGroups: [{ arn, weight: s.rolledBack ? 0 : 100 }, { arn: back, weight: s.rolledBack ? 100 : 0 }] } }];
   });
@@ -93,8 +96,8 @@ export function createLegacyLane(name: string, self: pulumi.ComponentResource, s
 }
 
 /** A brownout (issue 37, 7): the lane's rule answers 410 Gone, naming the sunset and the link, instead of forwarding. */
-export function brownoutAction(service: string, lane: LegacyLaneSpec): aws.types.input.lb.ListenerRuleAction {
-  return { type: "fixed-response", fixedResponse: { statusCode: "410", contentType: "text/plain", messageBody: brownoutMessage(service, lane) } };
+export function brownoutAction(service: string, lane: LegacyLaneSpec, message?: string): aws.types.input.lb.ListenerRuleAction {
+  return { type: "fixed-response", fixedResponse: { statusCode: "410", contentType: "text/plain", messageBody: message ?? brownoutMessage(service, lane) } };
 }
 
 /**

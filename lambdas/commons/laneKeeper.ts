@@ -6,6 +6,8 @@
  *   fixed-response); after it, forwards again. Recorded first (`lane-brownout`, conditional, with
  *   its notice), then the rule moves, as every driver move is; the rollback function ignores the
  *   lane's alarms meanwhile, and `pulumi up` keeps the rule as the record says.
+ * - The sunset: once the sunset in force arrives, the retirement gate decides on the recorded
+ *   evidence; allowed, the lane answers 410 until pulumi up removes it; refused, it is told.
  * - Evidence: once per UTC day, yesterday's RequestCount of the lane's target group and of the
  *   service's main ones (a missing lane datapoint is zero only when the main groups had requests),
  *   marked when a brownout touched the day, written once into the service's history
@@ -14,7 +16,7 @@
  */
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { brownoutDays, dailyEvidence, lastDays } from "../../core/legacyRetirement";
+import { DEFAULT_QUIET_DAYS, brownoutDays, dailyEvidence, lastDays, retirementDecision } from "../../core/legacyRetirement";
 import { type LaneState, brownoutNow } from "../../core/laneState";
 import { lifecycleNotice } from "../../core/lifecycle";
 import type { LaneKey } from "../../core/naming";
@@ -50,10 +52,10 @@ export async function keepLanes(deps: LaneKeeperDeps, services: readonly string[
     for (const key of Object.keys(state.lanes ?? {})) {
       const did: string[] = [];
       try {
+        const lane = state.lanes?.[key];
+        if (lane) await evidence(deps, state, lane, nowMs, did);
+        await sunset(deps, state.service, key as LaneKey, nowMs, did, owed);
         await brownout(deps, state.service, key as LaneKey, nowMs, did, owed);
-        const fresh = (await deps.store.get(state.service)) ?? state;
-        const lane = fresh.lanes?.[key];
-        if (lane) await evidence(deps, fresh, lane, nowMs, did);
         out.push({ service: state.service, lane: key, did });
       } catch (err) {
         deps.logger.error("could not keep the legacy lane", { targetService: state.service, lane: key, error: (err as Error).message });
@@ -70,6 +72,13 @@ async function brownout(deps: LaneKeeperDeps, service: string, key: LaneKey, now
     const s = await deps.store.get(service);
     const lane = s?.lanes?.[key];
     if (!s || !lane) return;
+    if (lane.sunsetDecision?.allowed) {
+      // Retired at its sunset: the lane answers 410 until pulumi up removes it.
+      const moved = await deps.traffic.setLaneBrownout(service, key, lane, lane.sunset?.message ?? "410 Gone");
+      if (typeof moved === "object") throw new Error(moved.problem);
+      if (moved === "moved") did.push("rule answers 410 (retired at its sunset)");
+      return;
+    }
     const window = brownoutNow(lane, nowMs);
     const at = new Date(nowMs).toISOString();
     const recorded = lane.brownout && Date.parse(lane.brownout.until) > nowMs ? lane.brownout : undefined;
@@ -102,6 +111,33 @@ async function brownout(deps: LaneKeeperDeps, service: string, key: LaneKey, now
     return;
   }
   throw new Error(`release state of ${service} kept changing; the brownout waits for the next tick`);
+}
+
+/**
+ * The retirement step at the lane's sunset (issue 37, 6 and 7), once per sunset in force: the
+ * retirement gate on the recorded evidence of the last 14 days (threshold 0) and the client
+ * versions still active when pulumi up last recorded the lane. Allowed: recorded (with every
+ * input, as remedy retire records it), then the lane answers 410 until pulumi up removes it.
+ * Refused: recorded and told, the lane keeps serving (and preview fails past the sunset until it
+ * is retired or extended).
+ */
+async function sunset(deps: LaneKeeperDeps, service: string, key: LaneKey, nowMs: number, did: string[], owed: Set<string>): Promise<void> {
+  const at = new Date(nowMs).toISOString();
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const s = await deps.store.get(service);
+    const lane = s?.lanes?.[key];
+    if (!s || !lane?.sunset || lane.sunsetDecision || at.slice(0, 10) < lane.sunset.at) return;
+    const recorded = new Map((await deps.store.laneEvidence(service, lane.version)).map((e) => [e.day, e]));
+    const evidence = lastDays(nowMs, DEFAULT_QUIET_DAYS).map((day) => recorded.get(day) ?? { day, laneRequests: null, mainRequests: 0 });
+    const decision = retirementDecision({ service, version: lane.version, evidence, threshold: 0, quietDays: DEFAULT_QUIET_DAYS, activeClients: lane.sunset.activeClients });
+    const t = applyEvent(s, { type: "lane-sunset", lane: key, allowed: decision.allowed, blockers: decision.blockers, at, by: "release-driver" });
+    if (t.kind !== "applied") return;
+    if (!(await commit(deps, s, t, owed))) continue;
+    await deps.store.recordRetirementDecision(service, lane.version, at, { allowed: decision.allowed, blockers: decision.blockers, quietStreak: decision.quietStreak, brownoutDaysSkipped: decision.brownoutDaysSkipped, inputs: decision.inputs, by: "release-driver at the sunset" });
+    did.push(decision.allowed ? `sunset ${lane.sunset.at}: retirement allowed` : `sunset ${lane.sunset.at}: retirement refused (${decision.blockers.length} blocker(s))`);
+    return;
+  }
+  throw new Error(`release state of ${service} kept changing; the sunset step waits for the next tick`);
 }
 
 async function commit(deps: LaneKeeperDeps, before: ReleaseState, t: Extract<ReturnType<typeof applyEvent>, { kind: "applied" }>, owed: Set<string>): Promise<boolean> {

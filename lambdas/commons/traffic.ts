@@ -14,7 +14,7 @@ import type { Routing } from "../../core/releaseState";
 import { SLOTS, type Slot } from "../../core/slots";
 import type { SlotWeights } from "../../core/weights";
 import { type LaneKey, isTargetGroupNameOf, previousSide, targetGroupNameOfArn } from "../../core/naming";
-import { type LaneState, laneForward } from "../../core/laneState";
+import { type LaneState, laneAnswersGone, laneForward } from "../../core/laneState";
 import type { TokenBucket } from "./tokenBucket";
 
 declare const checkedBrand: unique symbol;
@@ -147,7 +147,7 @@ export class Traffic {
    * rule answers 410), so it is left as it is. `in-place` when nothing moved.
    */
   async setLaneForward(service: string, key: LaneKey, lane: LaneState, nowMs: number): Promise<"in-place" | "moved" | { readonly problem: string }> {
-    if (lane.brownout && Date.parse(lane.brownout.until) > nowMs) return "in-place";
+    if (laneAnswersGone(lane, nowMs)) return "in-place";
     const checked = await this.laneRule(service, key, lane);
     if ("problem" in checked) return checked;
     const want = laneForward(lane);

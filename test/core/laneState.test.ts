@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { laneRollbackTargets, normaliseLegacyLanes } from "../../core/config/legacyLane";
-import { type LaneRouting, type LaneState, brownOutLane, laneForward, recordLanes, rollBackLane, shortImage } from "../../core/laneState";
+import { type LaneRouting, type LaneState, brownOutLane, laneAnswersGone, laneForward, recordLanes, rollBackLane, shortImage, sunsetLane } from "../../core/laneState";
 import { type ReleaseState, applyEvent, initialState, parseReleaseState } from "../../core/releaseState";
 import { lane as laneInput, LANE_DIGEST } from "../helpers/fixtures";
 
@@ -100,6 +100,32 @@ describe("core/laneState: a legacy lane in release state (issue 37, 2 and 7)", (
       assert.equal(brownOutLane("payments", { legacy: plain }, { lane: "legacy", at: AT, until: null }).kind, "unchanged");
       assert.deepEqual(brownOutLane("payments", { legacy: plain }, { lane: "legacy", at: AT, until: AT }), { kind: "refused", reason: `a brownout must end after it starts (${AT} is not after ${AT})` });
       assert.equal(brownOutLane("payments", {}, { lane: "legacy", at: AT, until }).kind, "unchanged");
+    });
+  });
+
+  describe("sunsetLane (the release driver's retirement step at the sunset)", () => {
+    const withSunset: LaneState = { ...plain, sunset: { at: "2026-12-07", activeClients: [], message: "410 Gone: retired" } };
+    const e = { lane: "legacy", at: AT, allowed: true, blockers: [] };
+    it("records the gate's decision once per sunset, never before it", () => {
+      const t = sunsetLane("payments", { legacy: withSunset }, e);
+      assert.deepEqual(t, { kind: "applied", lanes: { legacy: { ...withSunset, sunsetDecision: { at: AT, allowed: true, blockers: [] } } }, summary: "legacy lane legacy v1.9.4: SUNSET 2026-12-07, retirement allowed: callers get 410 until pulumi up removes it" });
+      const decided = (t as { lanes: Record<string, LaneState> }).lanes;
+      assert.equal(sunsetLane("payments", decided, e).kind, "unchanged", "once");
+      assert.deepEqual(sunsetLane("payments", { legacy: withSunset }, { ...e, at: "2026-12-06T23:59:00.000Z" }), { kind: "refused", reason: "payments's legacy lane v1.9.4 sunsets on 2026-12-07, not before" });
+      assert.equal(sunsetLane("payments", { legacy: plain }, e).kind, "unchanged", "no sunset recorded");
+      const refused = sunsetLane("payments", { legacy: withSunset }, { ...e, allowed: false, blockers: ["active client versions still served by v1.9.4: ios 2.0"] });
+      assert.equal((refused as { summary: string }).summary, "legacy lane legacy v1.9.4: SUNSET 2026-12-07, retirement refused, still serving: active client versions still served by v1.9.4: ios 2.0");
+    });
+    it("answers 410 after an allowed step, stops the lane's rollbacks, and asks again after an extension", () => {
+      const retired: LaneState = { ...withSunset, rollback: hotfix.rollback, image: FIX, sunsetDecision: { at: AT, allowed: true, blockers: [] } };
+      assert.equal(laneAnswersGone(retired, Date.parse(AT)), true);
+      assert.equal(laneAnswersGone({ ...retired, sunsetDecision: { at: AT, allowed: false, blockers: ["x"] } }, Date.parse(AT)), false, "a refused step keeps it serving");
+      assert.match((rollBackLane("payments", { legacy: retired }, { lane: "legacy", at: AT, by: "alarm", reason: "5xx" }) as { reason: string }).reason, /is past its sunset and retired/);
+      const { sunsetDecision: _drop, ...routing } = retired;
+      void _drop;
+      assert.equal((recordLanes("payments", { legacy: retired }, { legacy: routing }) as { kind: string }).kind, "unchanged", "the same sunset: the decision stands");
+      const extended = recordLanes("payments", { legacy: retired }, { legacy: { ...routing, sunset: { ...withSunset.sunset!, at: "2027-01-31" } } });
+      assert.equal((extended as { lanes: Record<string, LaneState> }).lanes.legacy.sunsetDecision, undefined, "an extension asks the gate again at the new sunset");
     });
   });
 

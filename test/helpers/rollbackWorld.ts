@@ -435,7 +435,7 @@ export async function startProgressive(world: World, service: string, at: string
  * group (and during a hotfix, `rollbackImage`'s beside it), one registered target each, and a
  * rule before the main one forwarding to the lane.
  */
-export async function addLane(world: World, o: { image: string; rollbackImage?: string; brownouts?: LaneRouting["brownouts"] }): Promise<{ lane: LaneRouting; laneTg: string; prevTg: string | undefined }> {
+export async function addLane(world: World, o: { image: string; rollbackImage?: string; brownouts?: LaneRouting["brownouts"]; sunset?: LaneRouting["sunset"] }): Promise<{ lane: LaneRouting; laneTg: string; prevTg: string | undefined }> {
   const { elb } = world.clients;
   const listenerArn = listenerOfRule(world.services.payments.routing.ruleArn) as string;
   const vpcId = (await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [world.services.payments.routing.targetGroupArns.blue] }))).TargetGroups?.[0]?.VpcId as string;
@@ -464,6 +464,7 @@ export async function addLane(world: World, o: { image: string; rollbackImage?: 
     targetGroupArn: laneTg,
     ...(prevTg && o.rollbackImage ? { rollback: { image: o.rollbackImage, targetGroupArn: prevTg } } : {}),
     ...(o.brownouts ? { brownouts: o.brownouts } : {}),
+    ...(o.sunset ? { sunset: o.sunset } : {}),
   };
   const s = await world.store.get("payments");
   if (!s) throw new Error("payments has no release state");

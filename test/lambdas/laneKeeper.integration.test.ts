@@ -98,4 +98,35 @@ describe("lambdas/releaseDriver: keeps legacy lanes, brownouts and daily evidenc
     assert.deepEqual(kept.map((r) => r.reason), [`legacy lane legacy: evidence ${yesterday}: no data (brownout day)`]);
     assert.deepEqual(await world.store.laneEvidence("payments", "v1.9.4"), [{ day: yesterday, laneRequests: null, mainRequests: 0, brownout: true }]);
   });
+
+  it("at the sunset, retires a quiet lane (410 with the link, the decision recorded as remedy retire's) or tells why not and keeps it serving (issue 37, 6 and 7)", async () => {
+    const nowMs = Date.parse("2026-12-07T00:05:00.000Z");
+    const GONE = "410 Gone: payments v1.9.4 was retired on 2026-12-07; use the current version: https://docs.example.com/payments/v1-sunset";
+    for (const activeClients of [[], ["ios 2.0"]]) {
+      await suite.moto.reset();
+      const world = await createWorld(suite.moto.endpoint, ["payments"]);
+      const { lane } = await addLane(world, { image: OLD, sunset: { at: "2026-12-07", activeClients, message: GONE } });
+      // Fourteen quiet days recorded by the driver's earlier ticks.
+      for (const day of lastDays(nowMs, 14)) await world.store.recordLaneEvidence("payments", "v1.9.4", { day, laneRequests: 0, mainRequests: 800 }, "2026-12-07T00:00:00.000Z");
+      const driver = worldDriver(world, suite.moto.endpoint, { lanes: ["payments"], now: () => nowMs, notify: { sns: world.clients.sns, topicArn: world.topicArn, stack: "test", steps: false } });
+      const kept = (await driver.tick({ scheduledAt: new Date(nowMs).toISOString() })).filter((r) => r.decision === "lane");
+      const decision = await world.store.latestRetirementDecision("payments", "v1.9.4");
+      const told = (await world.notifications()).map((m) => m.subject);
+      if (activeClients.length === 0) {
+        assert.deepEqual(kept.map((r) => r.reason), ["legacy lane legacy: sunset 2026-12-07: retirement allowed; rule answers 410 (retired at its sunset)"]);
+        const a = (await actions(world, lane.ruleArn))[0];
+        assert.deepEqual([a?.Type, a?.FixedResponseConfig?.StatusCode, a?.FixedResponseConfig?.MessageBody], ["fixed-response", "410", GONE]);
+        assert.deepEqual(decision, { at: "2026-12-07T00:05:00.000Z", allowed: true }, "what lets pulumi up remove it");
+        assert.deepEqual(told, ["remedy test: payments legacy lane v1.9.4 retired at its sunset: callers get 410"]);
+      } else {
+        assert.deepEqual(kept.map((r) => r.reason), ["legacy lane legacy: sunset 2026-12-07: retirement refused (1 blocker(s))"]);
+        assert.equal((await actions(world, lane.ruleArn))[0]?.Type, "forward", "keeps serving");
+        assert.equal(decision?.allowed, false);
+        assert.deepEqual(told, ["remedy test: payments legacy lane v1.9.4 reached its sunset, NOT retired"]);
+        assert.match((await world.store.get("payments"))?.lanes?.legacy.sunsetDecision?.blockers[0] ?? "", /^active client versions still served by v1\.9\.4: ios 2\.0/);
+      }
+      // Once per sunset.
+      assert.deepEqual((await driver.tick({ scheduledAt: new Date(nowMs + 60_000).toISOString() })).filter((r) => r.decision === "lane"), []);
+    }
+  });
 });

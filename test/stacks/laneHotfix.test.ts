@@ -8,6 +8,8 @@
 import { strict as assert } from "node:assert";
 import { applyEvent } from "../../core/releaseState";
 import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { laneRuleState } from "../../stacks/releasePlans";
+import { type RawLegacyLane, normaliseLegacyLanes } from "../../core/config/legacyLane";
 import { lane, stackYaml } from "../helpers/fixtures";
 import { captureWarnings, type CapturedWarnings } from "../../cli/rehearsal/pulumiRuntime";
 import { T, installMocks, ofType, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
@@ -111,5 +113,18 @@ describe("stacks: a lane hotfix keeps the previous image to go back to (issue 37
     assert.ok(warnings.some((w) => w === "service payments: legacy lane v1.9.4 retires in this update (remedy retire allowed it at 2026-12-07T10:00:00.000Z); its rule, target group and Deployment go"), warnings.join("\n"));
     assert.equal(backend.store.history.at(-1)?.summary, "legacy lane legacy v1.9.4 retired");
     assert.deepEqual((await backend.get("payments"))?.lanes, {});
+  });
+
+  it("keeps the rule answering 410 with the recorded text after the driver retired the lane at its sunset (laneRuleState)", async () => {
+    stackReferenceOutputs.set(SELF_REF, { services: { payments: { legacy: [{ version: "v1.9.4", image: OLD }] } } });
+    await up(config({}));
+    const s = await backend.get("payments");
+    assert.ok(s?.lanes?.legacy.sunset, "pulumi up records the sunset in force and the active clients");
+    assert.deepEqual(s.lanes.legacy.sunset.activeClients, [], "none declared");
+    assert.match(s.lanes.legacy.sunset.message, /^410 Gone: payments v1\.9\.4 was retired on \d{4}-\d{2}-\d{2}; use the current version: https:\/\/docs\.example\.com\/payments\/v1-sunset$/);
+    const [spec] = normaliseLegacyLanes([lane() as RawLegacyLane], 2);
+    const retired = { ...s, lanes: { legacy: { ...s.lanes.legacy, sunsetDecision: { at: new Date().toISOString(), allowed: true, blockers: [] } } } };
+    assert.deepEqual(laneRuleState(retired, "legacy", spec, new Date().toISOString()), { rolledBack: false, brownout: true, message: s.lanes.legacy.sunset.message });
+    assert.deepEqual(laneRuleState(s, "legacy", spec, new Date().toISOString()), { rolledBack: false, brownout: false });
   });
 });

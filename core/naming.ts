@@ -145,7 +145,10 @@ export function listenerRulePattern(region: string, account: string): string {
   return `arn:aws:elasticloadbalancing:${region}:${account}:listener-rule/app/*`;
 }
 
-/** The Contributor Insights rule counting a lane's callers (CloudWatch: a rule name of at most 128 characters). */
-export function callersRuleName(stack: string, service: string, lane: LaneKey): string {
-  return `${stack}-${service}-${lane}-callers`.slice(0, 128);
+/**
+ * The Contributor Insights rule counting a lane's callers, under the stack's `<project>-<stack>`
+ * prefix (rule names are per account and region; at most 128 characters).
+ */
+export function callersRuleName(prefix: string, service: string, lane: LaneKey): string {
+  return `${prefix}-${service}-${lane}-callers`.slice(0, 128);
 }

@@ -254,7 +254,7 @@ export async function announceLegacySunsets(config: StackConfig, releases: Relea
       const [state, topic] = [await releases.get(s.name), await topicArn()];
       if (!state || !topic) continue;
       // Who to chase: the last 14 days' top callers, when the lane counts them.
-      const callers = lane.callers && releases.topCallers ? await releases.topCallers(callersRuleName(pulumi.getStack(), s.name, laneKey(i)), nowMs - 14 * 86_400_000, nowMs) : undefined;
+      const callers = lane.callers && releases.topCallers ? await releases.topCallers(callersRuleName(`${pulumi.getProject()}-${pulumi.getStack()}`, s.name, laneKey(i)), nowMs - 14 * 86_400_000, nowMs) : undefined;
       await releases.announceOnce(s.name, `legacy-sunset#${lane.version}#${lane.sunsetAt}#${within}`, legacySunsetNotice(state, lane, within, { stack: pulumi.getStack(), steps: false }, callers), topic);
     }
   }

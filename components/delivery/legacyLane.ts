@@ -148,7 +148,7 @@ export function callersRule(name: string, parent: pulumi.Resource, service: stri
   return new aws.cloudwatch.ContributorInsightRule(
     `${name}-${key}-callers`,
     {
-      ruleName: callersRuleName(pulumi.getStack(), service, key),
+      ruleName: callersRuleName(`${pulumi.getProject()}-${pulumi.getStack()}`, service, key),
       ruleState: "ENABLED",
       ruleDefinition: JSON.stringify({
         Schema: { Name: "CloudWatchLogRule", Version: 1 },

@@ -1,7 +1,7 @@
 /**
  * The operator role's IAM policy (docs/security.md): what `remedy status` (with `--outputs`), `history`, `rollback`,
- * `abort` and `promote` need, and nothing that moves traffic, writes release state or silences an
- * alarm. The overrides go through the stack's override URL (lambdas/commons/overrides.ts), which
+ * `abort`, `promote` and `versions` need, and nothing that moves traffic, writes release state or
+ * silences an alarm (so not `remedy retire`, which records its decision: a deployer's). The overrides go through the stack's override URL (lambdas/commons/overrides.ts), which
  * acts with the rollback function's own role and records the caller AWS verified.
  */
 
@@ -14,6 +14,8 @@ export interface OperatorPolicyArgs {
   readonly alarms: string;
   /** The stack's functions (rollback, release driver), whose code `status --outputs` compares. */
   readonly functions: readonly string[];
+  /** The stack's Contributor Insights rules, `arn:aws:cloudwatch:<region>:<account>:insight-rule/<prefix>-*` (read only). */
+  readonly insightRules: string;
 }
 
 export function operatorPolicy(a: OperatorPolicyArgs) {
@@ -59,6 +61,15 @@ export function operatorPolicy(a: OperatorPolicyArgs) {
         Action: ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetHealth"],
         Resource: "*",
       },
+      {
+        // `remedy versions`: a lane's requests per day (GetMetricData supports no resource-level scoping).
+        Sid: "ReadLaneRequests",
+        Effect: "Allow",
+        Action: ["cloudwatch:GetMetricData"],
+        Resource: "*",
+      },
+      // `remedy versions`: a lane's top callers, from this stack's Contributor Insights rules only.
+      { Sid: "ReadLaneCallers", Effect: "Allow", Action: ["cloudwatch:GetInsightRuleReport"], Resource: [a.insightRules] },
     ],
   };
 }

@@ -149,6 +149,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
                 vpc: args.vpc !== undefined,
                 ...(args.notify ? { notify: { topic, topicKey } } : {}),
                 ...(secretArn ? { testRouteSecret: secretArn } : {}),
+                lanes: (args.laneServices ?? []).length > 0,
               }),
             ),
           ),
@@ -253,7 +254,7 @@ export class ReleaseDriver extends pulumi.ComponentResource {
 }
 
 /** @internal The driver role's policy: every mutating action on named resources only. */
-export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean; notify?: { topic: string; topicKey: string }; testRouteSecret?: string }) {
+export function releaseDriverPolicy(r: { rules: string; scope: string; table: string; logs: string; alarms: string; hooks?: string[]; vpc?: boolean; notify?: { topic: string; topicKey: string }; testRouteSecret?: string; lanes?: boolean }) {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -280,6 +281,8 @@ export function releaseDriverPolicy(r: { rules: string; scope: string; table: st
       { Sid: "ReleaseState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"], Resource: [r.table] },
       // Lifecycle notifications: the outbox (pending messages read, leased and settled) and the
       // encrypted topic (SNS encrypts with the topic's key on the publisher's behalf).
+      // Legacy lanes' recorded evidence, read for the retirement step at a sunset (issue 37).
+      ...(r.lanes && !r.notify ? [{ Sid: "LaneEvidence", Effect: "Allow", Action: ["dynamodb:Query"], Resource: [r.table] }] : []),
       ...(r.notify
         ? [
             { Sid: "NotificationOutbox", Effect: "Allow", Action: ["dynamodb:Query"], Resource: [r.table] },

@@ -109,7 +109,7 @@ describe("cli: remedy versions and remedy retire against moto (issue 37, 5 and 6
     await store.recordLaneEvidence("orders", "v5.0.0", { day: days[17], laneRequests: 0, mainRequests: 650 }, new Date().toISOString());
     await store.recordLaneEvidence("orders", "v5.0.0", { day: days[18], laneRequests: 0, mainRequests: 700, brownout: true }, new Date().toISOString());
     const out = JSON.parse(fs.readFileSync(outputs, "utf8")) as { services: Record<string, { legacy: Record<string, unknown>[] }> };
-    out.services.orders.legacy[0].callersRule = "prod-orders-legacy-callers";
+    out.services.orders.legacy[0].callersRule = "remedy-prod-orders-legacy-callers";
     fs.writeFileSync(outputs, JSON.stringify(out));
     const r = await runRemedy(["retire", "orders", "--outputs", outputs, "--json"]);
     const lane = (JSON.parse(r.out) as { lanes: { evidence: { day: string; laneRequests: number | null; brownout?: boolean }[]; decision: { allowed: boolean; quietStreak: number }; callers: string }[] }).lanes[0];
@@ -119,7 +119,7 @@ describe("cli: remedy versions and remedy retire against moto (issue 37, 5 and 6
     assert.equal(lane.decision.allowed, true);
     assert.equal(r.code, 0);
     // The emulator has no Contributor Insights: the report says so, naming the rule (a real account shows the callers).
-    assert.match(lane.callers, /^unavailable \(.*; rule prod-orders-legacy-callers\)$/);
+    assert.match(lane.callers, /^unavailable \(.*; rule remedy-prod-orders-legacy-callers\)$/);
     const text = await runRemedy(["versions", "orders", "--outputs", outputs, "--days", "3"]);
     assert.match(text.out, new RegExp(`^ {4}${days[18]} {2}0 request\\(s\\) {2}\\(brownout day: not counted as quiet\\)$`, "m"));
     assert.match(text.out, /^ {2}top callers: unavailable \(/m);

@@ -132,7 +132,7 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     const rules = ofType("aws:cloudwatch/contributorInsightRule:ContributorInsightRule");
     assert.equal(rules.length, 1);
     const i = rules[0].inputs as Obj;
-    assert.equal(i.ruleName, "prod-payments-legacy-callers");
+    assert.equal(i.ruleName, "remedy-prod-payments-legacy-callers");
     assert.equal(i.ruleState, "ENABLED");
     assert.deepEqual(JSON.parse(i.ruleDefinition), {
       Schema: { Name: "CloudWatchLogRule", Version: 1 },

@@ -39,6 +39,12 @@ const COMMAND_REQUESTS: Record<string, Req[]> = {
     { action: "cloudwatch:DescribeAlarms", resource: ALARM },
   ],
   history: [{ action: "dynamodb:Query", resource: TABLE }],
+  versions: [
+    { action: "cloudwatch:GetMetricData", resource: "*" },
+    { action: "cloudwatch:GetInsightRuleReport", resource: `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:insight-rule/remedy-prod-payments-legacy-callers` },
+    { action: "dynamodb:GetItem", resource: TABLE },
+    { action: "dynamodb:Query", resource: TABLE },
+  ],
   ...Object.fromEntries(
     ["rollback", "abort", "promote"].map((c) => [
       c,
@@ -68,10 +74,12 @@ const NEVER: (Req & { why: string })[] = [
   { action: "lambda:GetFunctionConfiguration", resource: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:another-stacks-function`, why: "read another function's configuration" },
   { action: "elasticloadbalancing:DeregisterTargets", resource: TG, why: "empty a target group" },
   { action: "dynamodb:GetItem", resource: `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/another-stack`, why: "read another stack" },
+  { action: "cloudwatch:GetInsightRuleReport", resource: `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:insight-rule/another-stacks-rule`, why: "read another stack's callers" },
+  { action: "cloudwatch:DeleteInsightRules", resource: `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:insight-rule/remedy-prod-payments-legacy-callers`, why: "stop counting a lane's callers" },
 ];
 
 describe("components/operatorPolicy: what an operator may do (issue 35, 4)", () => {
-  const policy = operatorPolicy({ functionArn: FN, table: TABLE, alarms: ALARMS, functions: [FN, DRIVER] });
+  const policy = operatorPolicy({ functionArn: FN, table: TABLE, alarms: ALARMS, functions: [FN, DRIVER], insightRules: `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:insight-rule/remedy-prod-*` });
 
   it("allows every request each CLI command makes", async () => {
     for (const [command, requests] of Object.entries(COMMAND_REQUESTS)) {
@@ -91,7 +99,7 @@ describe("components/operatorPolicy: what an operator may do (issue 35, 4)", () 
     const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "security.md"), "utf8");
     const shown = /```json operator-policy\n([\s\S]*?)\n```/.exec(doc)?.[1];
     assert.ok(shown, "docs/security.md has the operator policy in a ```json operator-policy block");
-    const example = operatorPolicy({ functionArn: "arn:aws:lambda:<region>:<account>:function:<rollback function>", table: "arn:aws:dynamodb:<region>:<account>:table/<project>-<stack>-releases", alarms: "arn:aws:cloudwatch:<region>:<account>:alarm:<project>-<stack>/*", functions: ["arn:aws:lambda:<region>:<account>:function:<rollback function>", "arn:aws:lambda:<region>:<account>:function:<release driver function>"] });
+    const example = operatorPolicy({ functionArn: "arn:aws:lambda:<region>:<account>:function:<rollback function>", table: "arn:aws:dynamodb:<region>:<account>:table/<project>-<stack>-releases", alarms: "arn:aws:cloudwatch:<region>:<account>:alarm:<project>-<stack>/*", functions: ["arn:aws:lambda:<region>:<account>:function:<rollback function>", "arn:aws:lambda:<region>:<account>:function:<release driver function>"], insightRules: "arn:aws:cloudwatch:<region>:<account>:insight-rule/<project>-<stack>-*" });
     assert.deepEqual(JSON.parse(shown), example);
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ReleaseDriver } from "../../components/rollback/releaseDriver";
+import { ReleaseDriver, releaseDriverPolicy } from "../../components/rollback/releaseDriver";
 import { MOCK_ACCOUNT, MOCK_REGION, archiveFile, one, settle } from "../helpers/pulumiMocks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -27,6 +27,13 @@ describe("components/rollback: ReleaseDriver services it steps and services it o
     assert.deepEqual(await file("watch-only"), { services: [], watch: ["orders"] });
     assert.deepEqual(await file("steps-only"), { services: ["payments"] });
     assert.deepEqual(await file("lanes-only"), { services: [], lanes: ["payments"] }, "a stack whose only work is keeping legacy lanes (issue 37)");
+  });
+
+  it("may read the table's items (Query) for legacy lanes' evidence even without notifications (issue 37)", () => {
+    const base = { rules: "arn:aws:elasticloadbalancing:*:123456789012:listener-rule/app/*", scope: "remedy-prod", table: "arn:aws:dynamodb:eu-west-1:123456789012:table/remedy-prod-releases", logs: "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/d", alarms: "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:remedy-prod/*" };
+    const queries = (p: ReturnType<typeof releaseDriverPolicy>) => p.Statement.filter((st) => (st.Action as string[]).includes("dynamodb:Query")).map((st) => st.Sid);
+    assert.deepEqual(queries(releaseDriverPolicy({ ...base, lanes: true })), ["LaneEvidence"]);
+    assert.deepEqual(queries(releaseDriverPolicy(base)), [], "no lanes, no notifications: no Query");
   });
 
   it("refuses nothing to do, and a service named in both lists, naming the arg", () => {

@@ -20,9 +20,9 @@ describe("lambdas/commons/topCallers: who still calls a legacy lane (issue 37, 5
   it("asks for the window's contributors by Sum and lists them most first", async () => {
     const sent: unknown[] = [];
     const cw = client(() => ({ Contributors: [{ Keys: ["web"], ApproximateAggregateValue: 17 }, { Keys: ["acme-pos"], ApproximateAggregateValue: 1234.4 }] }), sent);
-    assert.deepEqual(await topCallers(cw, "prod-payments-legacy-callers", from, to, 500), [{ caller: "acme-pos", requests: 1234 }, { caller: "web", requests: 17 }]);
-    assert.deepEqual(sent, [{ RuleName: "prod-payments-legacy-callers", StartTime: new Date(from), EndTime: new Date(to), Period: 86_400, MaxContributorCount: 100, OrderBy: "Sum" }], "at most 100 contributors (the API's range)");
-    assert.equal(await describeTopCallers(cw, "prod-payments-legacy-callers", from, to), "acme-pos 1234, web 17");
+    assert.deepEqual(await topCallers(cw, "remedy-prod-payments-legacy-callers", from, to, 500), [{ caller: "acme-pos", requests: 1234 }, { caller: "web", requests: 17 }]);
+    assert.deepEqual(sent, [{ RuleName: "remedy-prod-payments-legacy-callers", StartTime: new Date(from), EndTime: new Date(to), Period: 86_400, MaxContributorCount: 100, OrderBy: "Sum" }], "at most 100 contributors (the API's range)");
+    assert.equal(await describeTopCallers(cw, "remedy-prod-payments-legacy-callers", from, to), "acme-pos 1234, web 17");
   });
 
   it("says when nothing was logged, when the lane does not count them, and why CloudWatch could not say", async () => {

@@ -12,7 +12,8 @@ import { laneRuleState } from "../../stacks/releasePlans";
 import { type RawLegacyLane, normaliseLegacyLanes } from "../../core/config/legacyLane";
 import { lane, stackYaml } from "../helpers/fixtures";
 import { captureWarnings, type CapturedWarnings } from "../../cli/rehearsal/pulumiRuntime";
-import { T, installMocks, ofType, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
+import { T, archiveFile, installMocks, ofType, one, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
+import { allows } from "../helpers/iamPolicy";
 import { runStackEntry } from "../helpers/stackProgram";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -126,5 +127,23 @@ describe("stacks: a lane hotfix keeps the previous image to go back to (issue 37
     const retired = { ...s, lanes: { legacy: { ...s.lanes.legacy, sunsetDecision: { at: new Date().toISOString(), allowed: true, blockers: [] } } } };
     assert.deepEqual(laneRuleState(retired, "legacy", spec, new Date().toISOString()), { rolledBack: false, brownout: true, message: s.lanes.legacy.sunset.message });
     assert.deepEqual(laneRuleState(s, "legacy", spec, new Date().toISOString()), { rolledBack: false, brownout: false });
+  });
+
+  it("gives the release driver the lanes to keep, and only a lane with brownouts to its ModifyRule (issue 37, 5 and 7)", async () => {
+    const at = `${new Date(Date.now() + 20 * 86_400_000).toISOString().slice(0, 10)}T10:00:00Z`;
+    stackReferenceOutputs.set(SELF_REF, {});
+    await up(config({ brownouts: [{ start: at, minutes: 30 }] }));
+    const driver = one("aws:lambda/function:Function", "release-driver").inputs as Obj;
+    const file = JSON.parse(await archiveFile(driver.code as Obj, "driver.json")) as Obj;
+    assert.deepEqual(file.lanes, ["payments"]);
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "release-driver").inputs.policy as string) as Obj;
+    const rule = named(T.rule, "payments-legacy")[0];
+    const tags = (rule.inputs as Obj).tags as Obj;
+    assert.equal(tags["remedy:release-driver"], "remedy-prod");
+    assert.ok(await allows(policy as never, { action: "elasticloadbalancing:ModifyRule", resource: rule.state.arn as string, context: { "aws:ResourceTag/remedy:release-driver": tags["remedy:release-driver"] } }), "the brownout's move");
+    assert.ok(await allows(policy as never, { action: "dynamodb:Query", resource: one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string }), "the evidence read at a sunset");
+    assert.ok(await allows(policy as never, { action: "cloudwatch:GetMetricData", resource: "*" }), "the daily evidence");
+    const s = await backend.get("payments");
+    assert.deepEqual(s?.lanes?.legacy.brownouts?.windows, [{ start: new Date(at).toISOString(), end: new Date(Date.parse(at) + 30 * 60_000).toISOString() }], "the schedule the driver runs, recorded by pulumi up");
   });
 });

@@ -55,8 +55,8 @@ describe("stacks: a legacy lane's sunset notices (issue 37, 7)", () => {
       assert.equal(told[0].topicArn, OWN_TOPIC);
       assert.match(told[0].lines[0], /owner team-payments\) stops on .*; callers were told at https:\/\/docs\.example\.com\/payments\/v1-sunset/);
       assert.equal(told[0].lines[1], "Top callers, last 14 days: acme-pos 1234, web 17.", "naming who to chase");
-      assert.deepEqual(asked[0], ["prod-payments-legacy-callers", 14]);
-      assert.ok(asked.every(([rule]) => rule === "prod-payments-legacy-callers"), "only the lane that counts its callers");
+      assert.deepEqual(asked[0], ["remedy-prod-payments-legacy-callers", 14]);
+      assert.ok(asked.every(([rule]) => rule === "remedy-prod-payments-legacy-callers"), "only the lane that counts its callers");
       assert.match(told[0].lines[2], /remedy versions payments .* remedy retire payments once it is quiet, or record an extension/);
       // Closer: the 1-day notice, once more.
       await up(config(1));

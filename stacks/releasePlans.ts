@@ -195,6 +195,16 @@ export function laneRuleState(s: ReleaseState | undefined, key: LaneKey, lane: L
 /** Each lane of a service as deployed, for release state (core/laneState.ts recordLanes). */
 export function laneRoutings(spec: StackConfig["services"][number], lanes: readonly LegacyLaneResources[], baseDir: string = process.cwd()): pulumi.Output<Record<string, LaneRouting>> {
   const operations = (spec.api?.operations ?? []).map((p) => path.resolve(baseDir, p));
+  // Unreadable operations count every declared client as active: the sunset step then refuses
+  // rather than retiring a lane a client may still need.
+  const active = (clients: readonly string[]) => {
+    try {
+      return activeClientVersions(clients, operations);
+    } catch (err) {
+      void pulumi.log.warn(`service ${spec.name}: ${(err as Error).message}; every client version its legacy lanes declare counts as active`);
+      return [...clients];
+    }
+  };
   return pulumi
     .all(lanes.map((l) => pulumi.all([l.rule.arn, l.targetGroup.arn, l.previous?.targetGroup.arn])))
     .apply((arns) =>
@@ -212,7 +222,7 @@ export function laneRoutings(spec: StackConfig["services"][number], lanes: reado
               // The schedule the release driver runs, with what the 410 says.
               ...(l.spec.brownouts.length > 0 ? { brownouts: { windows: l.spec.brownouts, message: brownoutMessage(spec.name, l.spec) } } : {}),
               // What the driver's retirement step at the sunset decides on, and what the lane answers after.
-              sunset: { at: l.spec.sunsetAt, activeClients: activeClientVersions(l.spec.clients, operations), message: goneMessage(spec.name, l.spec) },
+              sunset: { at: l.spec.sunsetAt, activeClients: active(l.spec.clients), message: goneMessage(spec.name, l.spec) },
             },
           ];
         }),

@@ -94,6 +94,14 @@ export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[]
   const services = raw["remedy:services"] as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   if (candidateImage) services[0].slots.green.image = candidateImage;
   edit?.(services[0]);
+  // The API files are relative to the project, where `pulumi up` runs; the rehearsal runs anywhere.
+  for (const s of services) {
+    const api = s.api as { schemas?: Record<string, string>; operations?: string[]; fieldRetirements?: string } | undefined;
+    if (!api) continue;
+    if (api.schemas) api.schemas = Object.fromEntries(Object.entries(api.schemas).map(([v, f]) => [v, path.resolve(root, f)]));
+    if (api.operations) api.operations = api.operations.map((f) => path.resolve(root, f));
+    if (api.fieldRetirements) api.fieldRetirements = path.resolve(root, api.fieldRetirements);
+  }
   return {
     kubernetes: raw["remedy:kubernetes"],
     ingress: { vpcId, subnetIds, allowPlainHttp: true },

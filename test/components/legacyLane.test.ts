@@ -22,6 +22,27 @@ const INGRESS = {
   vpcId: "vpc-0a1b2c3d4e5f67890",
 };
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const ALARM_TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-rollback";
+const ROLLBACK_FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";
+const LANE_TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-legacy-0a1b2c3d/6d0ecf831eec9f09";
+
+/** The lane's alarms as AutoRollback registers them for payments (its slots' aside). */
+async function laneAlarmsOf(o: { rollsBack: boolean; alarms: ReturnType<typeof parseServiceSpec>["alarms"] }): Promise<RecordedResource[]> {
+  recorded.resources.length = 0;
+  new AutoRollback("payments-rollback", {
+    service: "payments",
+    slots: ["blue", "green"],
+    alarms: o.alarms,
+    alarmNamePrefix: "remedy-prod",
+    listenerArn: INGRESS.listenerArn,
+    targetGroupArns: { blue: LANE_TG.replace("legacy-0a1b2c3d", "blue-1a2b3c4d"), green: LANE_TG.replace("legacy-0a1b2c3d", "green-5e6f7a8b") },
+    functionArn: ROLLBACK_FN,
+    topicArn: ALARM_TOPIC,
+    lanes: [{ key: "legacy", targetGroupArn: LANE_TG, rollsBack: o.rollsBack }],
+  });
+  await settle();
+  return ofType(T.alarm).filter((a) => a.name.startsWith("payments-rollback-legacy-"));
+}
 
 describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
   let resources: RecordedResource[];
@@ -95,28 +116,12 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     assert.equal(count(hotfix, /^Rules per Application Load Balancer/), count(withLane, /^Rules per Application Load Balancer/), "no rule more: the lane's forwards to both");
   });
 
-  it("pages on the lane's own alarms, and never invokes the rollback function for them (a lane is frozen)", async () => {
-    recorded.resources.length = 0;
-    const TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-rollback";
-    const FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";
-    const laneTg = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-legacy-0a1b2c3d/6d0ecf831eec9f09";
-    new AutoRollback("payments-rollback", {
-      service: "payments",
-      slots: ["blue", "green"],
-      alarms: parseServiceSpec(serviceInput()).alarms,
-      alarmNamePrefix: "remedy-prod",
-      listenerArn: INGRESS.listenerArn,
-      targetGroupArns: { blue: laneTg.replace("legacy-0a1b2c3d", "blue-1a2b3c4d"), green: laneTg.replace("legacy-0a1b2c3d", "green-5e6f7a8b") },
-      functionArn: FN,
-      topicArn: TOPIC,
-      lanes: [{ key: "legacy", targetGroupArn: laneTg }],
-    });
-    await settle();
-    const lanes = ofType(T.alarm).filter((a) => a.name.startsWith("payments-rollback-legacy-"));
+  it("pages on the lane's own alarms outside a lane hotfix, never invoking the rollback function (a lane is frozen)", async () => {
+    const lanes = await laneAlarmsOf({ rollsBack: false, alarms: parseServiceSpec(serviceInput()).alarms });
     assert.deepEqual(lanes.map((a) => (a.inputs as Obj).name).sort(), ["remedy-prod/payments/legacy/connection-errors", "remedy-prod/payments/legacy/error-rate", "remedy-prod/payments/legacy/latency-p99", "remedy-prod/payments/legacy/unhealthy-hosts"]);
     for (const a of lanes) {
       const i = a.inputs as Obj;
-      assert.deepEqual(i.alarmActions, [TOPIC], `${i.name}: pages only`);
+      assert.deepEqual(i.alarmActions, [ALARM_TOPIC], `${i.name}: pages only`);
       assert.match(i.alarmDescription, /^remedy: payments legacy .*; pages \(a legacy lane is frozen: fix it with a lane hotfix\)$/);
       assert.equal(parseAlarmName("remedy-prod", i.name), undefined, "the rollback function never takes it for a slot's");
       const dims = JSON.stringify(i.dimensions ?? i.metricQueries);
@@ -212,27 +217,11 @@ describe("components/BlueGreenService: a lane hotfix keeps the previous image to
   });
 
   it("arms the lane's alarms to invoke the rollback function during the hotfix", async () => {
-    recorded.resources.length = 0;
-    const FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";
-    const TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-rollback";
-    const laneTg = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-legacy-0a1b2c3d/6d0ecf831eec9f09";
-    new AutoRollback("payments-rollback", {
-      service: "payments",
-      slots: ["blue"],
-      alarms: parseServiceSpec(serviceInput({ alarms: { relative: { errorRatePoints: 2 } } })).alarms,
-      alarmNamePrefix: "remedy-prod",
-      listenerArn: INGRESS.listenerArn,
-      targetGroupArns: { blue: laneTg.replace("legacy-0a1b2c3d", "blue-1a2b3c4d"), green: laneTg.replace("legacy-0a1b2c3d", "green-5e6f7a8b") },
-      functionArn: FN,
-      topicArn: TOPIC,
-      lanes: [{ key: "legacy", targetGroupArn: laneTg, rollsBack: true }],
-    });
-    await settle();
-    const lanes = ofType(T.alarm).filter((a) => a.name.startsWith("payments-rollback-legacy-"));
+    const lanes = await laneAlarmsOf({ rollsBack: true, alarms: parseServiceSpec(serviceInput({ alarms: { relative: { errorRatePoints: 2 } } })).alarms });
     assert.equal(lanes.length, 4);
     for (const a of lanes) {
       const i = a.inputs as Obj;
-      assert.deepEqual(i.alarmActions, [FN, TOPIC], `${i.name}: rolls the lane back and pages`);
+      assert.deepEqual(i.alarmActions, [ROLLBACK_FN, ALARM_TOPIC], `${i.name}: rolls the lane back and pages`);
       assert.match(i.alarmDescription, /; sends the lane's callers back to the image it ran before its hotfix$/, "the slots' relative alarms do not decide for a lane");
     }
   });

@@ -505,8 +505,10 @@ export function createRollbackHandler(deps: RollbackDeps) {
       const event: ReleaseEvent = { type: "lane-roll-back", lane: t.lane, reason: truncate(signal.reason, defaults.MAX_RECORDED_REASON_CHARS), at: new Date(now()).toISOString(), by: signal.alarmName };
       const tr = applyEvent(state, event);
       if (tr.kind !== "applied") {
-        count("IgnoredEvents", t.service);
-        return { ...base, outcome: tr.reason.includes("already went back") ? Outcome.Duplicate : Outcome.Ignored, reason: tr.reason };
+        // Another delivery (or copy) of the alarm already sent the callers back: a duplicate.
+        const done = state.lanes?.[t.lane]?.rolledBack !== undefined;
+        count(done ? "DuplicateEvents" : "IgnoredEvents", t.service);
+        return { ...base, outcome: done ? Outcome.Duplicate : Outcome.Ignored, reason: tr.reason };
       }
       const lane = tr.state.lanes?.[t.lane] as LaneState;
       const back = lane.rollback as NonNullable<LaneState["rollback"]>;

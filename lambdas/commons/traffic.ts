@@ -143,8 +143,9 @@ export class Traffic {
    * Puts a legacy lane's rule where its record says (issue 37): forward to the lane, or all to
    * the previous image after a lane rollback. Checked like a slot's routing: the live rule may
    * forward only to target groups `pulumi up` named for this service's lane and its previous
-   * side, and the record's must be those. A brownout in progress is the release driver's (the
-   * rule answers 410), so it is left as it is. `in-place` when nothing moved.
+   * side, and the record's must be those. While the lane answers 410 (a brownout, or its
+   * retirement at the sunset) the rule is the release driver's and left as it is. `in-place` when
+   * nothing moved.
    */
   async setLaneForward(service: string, key: LaneKey, lane: LaneState, nowMs: number): Promise<"in-place" | "moved" | { readonly problem: string }> {
     if (laneAnswersGone(lane, nowMs)) return "in-place";
@@ -174,9 +175,11 @@ export class Traffic {
   private async laneRule(service: string, key: LaneKey, lane: LaneState): Promise<{ rule: Rule; live: { targetGroupArn: string; weight: number }[] } | { problem: string }> {
     const rule = (await this.rulesByArn([lane.ruleArn])).get(lane.ruleArn);
     if (!rule) return { problem: `${service}'s legacy lane rule ${lane.ruleArn} not found` };
-    const ours = (arn: string) => [key, previousSide(key)].some((side) => isTargetGroupNameOf(service, side, targetGroupNameOfArn(arn) ?? ""));
-    const foreign = laneForward(lane).find((f) => !ours(f.targetGroupArn));
-    if (foreign) return { problem: `the record of ${service}'s legacy lane ${key} names ${foreign.targetGroupArn}, not a target group pulumi up made for that lane; not acting on it` };
+    // The lane's own group is named for the lane, its rollback target's for the previous side: a
+    // record cannot swap them, nor name another service's or a slot's group.
+    const named = (arn: string, side: ReturnType<typeof previousSide>) => isTargetGroupNameOf(service, side, targetGroupNameOfArn(arn) ?? "");
+    const foreign = [{ arn: lane.targetGroupArn, side: key }, ...(lane.rollback ? [{ arn: lane.rollback.targetGroupArn, side: previousSide(key) }] : [])].find((g) => !named(g.arn, g.side));
+    if (foreign) return { problem: `the record of ${service}'s legacy lane ${key} names ${foreign.arn}, not the target group pulumi up made for ${service}-${foreign.side}; not acting on it` };
     const forward = rule.Actions?.find((a) => a.Type === "forward");
     const live = forward?.ForwardConfig?.TargetGroups?.map((g) => ({ targetGroupArn: g.TargetGroupArn ?? "", weight: g.Weight ?? 0 })) ?? (forward?.TargetGroupArn ? [{ targetGroupArn: forward.TargetGroupArn, weight: 100 }] : []);
     const stray = live.find((f) => !laneForward(lane).some((w) => w.targetGroupArn === f.targetGroupArn));

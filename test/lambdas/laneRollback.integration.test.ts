@@ -115,7 +115,21 @@ describe("lambdas/rollback: a legacy lane goes back to its previous image (issue
       const alarm = await world.setAlarm(ALARM, "ALARM");
       const r = await handlerDeps(suite.moto.endpoint, world.topicArn).handler(alarmActionEvent(alarm));
       assert.equal(r.results[0].outcome, Outcome.Escalated);
-      assert.match(r.results[0].reason, /names .*targetgroup\/payments-blue-.*, not a target group pulumi up made for that lane; not acting on it/);
+      assert.match(r.results[0].reason, /names .*targetgroup\/payments-blue-.*, not the target group pulumi up made for payments-legacy-prev; not acting on it/);
+      assert.deepEqual(await forwards(world, lane.ruleArn), [[laneTg, 100], [prevTg, 0]]);
+    }
+    // A record that swaps the lane's and the previous image's groups: escalated, not moved.
+    await suite.moto.reset();
+    {
+      const { world, lane, laneTg, prevTg } = await laneWorld();
+      const s = await world.store.get("payments");
+      assert.ok(s?.lanes && prevTg);
+      const swapped = { ...s, revision: s.revision + 1, lanes: { legacy: { ...s.lanes.legacy, targetGroupArn: prevTg, rollback: { image: OLD, targetGroupArn: laneTg } } } };
+      await world.store.commit(s.revision, swapped, { service: "payments", revision: swapped.revision, at: new Date().toISOString(), by: "someone", action: "record-lanes", releaseId: null, summary: "forged", weights: s.weights });
+      const alarm = await world.setAlarm(ALARM, "ALARM");
+      const r = await handlerDeps(suite.moto.endpoint, world.topicArn).handler(alarmActionEvent(alarm));
+      assert.equal(r.results[0].outcome, Outcome.Escalated);
+      assert.match(r.results[0].reason, /not the target group pulumi up made for payments-legacy; not acting on it/);
       assert.deepEqual(await forwards(world, lane.ruleArn), [[laneTg, 100], [prevTg, 0]]);
     }
   });

@@ -82,21 +82,16 @@ async function brownout(deps: LaneKeeperDeps, service: string, key: LaneKey, now
     const window = brownoutNow(lane, nowMs);
     const at = new Date(nowMs).toISOString();
     const recorded = lane.brownout && Date.parse(lane.brownout.until) > nowMs ? lane.brownout : undefined;
+    // What the record should say: a brownout until the window's end, none (null), or as it is.
+    const until = window ? (recorded?.until === window.end ? undefined : window.end) : lane.brownout ? null : undefined;
     let next: ReleaseState = s;
-    if (window && recorded?.until !== window.end) {
-      const t = applyEvent(s, { type: "lane-brownout", lane: key, until: window.end, at, by: "release-driver" });
+    if (until !== undefined) {
+      const t = applyEvent(s, { type: "lane-brownout", lane: key, until, at, by: "release-driver" });
       if (t.kind === "refused") throw new Error(t.reason);
       if (t.kind === "applied") {
         if (!(await commit(deps, s, t, owed))) continue;
         next = t.state;
-        did.push(`brownout until ${window.end}`);
-      }
-    } else if (!window && lane.brownout) {
-      const t = applyEvent(s, { type: "lane-brownout", lane: key, until: null, at, by: "release-driver" });
-      if (t.kind === "applied") {
-        if (!(await commit(deps, s, t, owed))) continue;
-        next = t.state;
-        did.push("brownout over");
+        did.push(until === null ? "brownout over" : `brownout until ${until}`);
       }
     }
     // Inside a window, the rule answers 410 (also after a tick that recorded and then failed to

@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue, editDistance } from "./errors";
 import type { StackConfig } from "./stack";
 
 /** Config keys read from the `remedy` namespace of `Pulumi.<stack>.yaml`. */
-export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "quotas", "rollback", "hotfixStack", "hotfix", "database", "notifications"] as const;
+export const CONFIG_KEYS = ["kubernetes", "ingress", "services", "createNamespaces", "quotas", "rollback", "hotfixStack", "hotfix", "database", "notifications", "promotion"] as const;
 
 /** The config namespace remedy reads (the Pulumi project name in Pulumi.yaml). */
 export const CONFIG_NAMESPACE = "remedy";

@@ -12,6 +12,7 @@ import { normaliseService } from "./service";
 import { checkService } from "./serviceRules";
 import { ServiceSpec, serviceSchema } from "./serviceSchema";
 import { parseCidr, uncovered } from "../cidr";
+import { type PromotionPolicy, checkPromotion, normalisePromotion, promotionSchema } from "../promotion/policy";
 
 export const kubernetesSchema = z.strictObject(
   {
@@ -70,6 +71,7 @@ export const stackSchema = z.strictObject({
   database: databaseSchema.optional(),
   notifications: notificationsSchema.optional(),
   hotfixStack: stackRef("the hotfix stack whose tested images prod may ship, e.g. \"acme/remedy/hotfix\"").optional(),
+  promotion: promotionSchema.optional(),
   ingress: z.strictObject(ingressSchema.shape, {
     error: required("the ingress block (vpcId plus subnetIds, or an existing listenerArn + securityGroupId)"),
   }),
@@ -159,6 +161,8 @@ export interface StackConfig {
   readonly database?: DatabaseSpec;
   /** Stack reference of the hotfix stack (prod only; required when a service is in hotfix mode). */
   readonly hotfixStack?: string;
+  /** What this stack takes from others, and on what evidence (issue 38). */
+  readonly promotion?: PromotionPolicy;
   /** The default group's ALB (the top-level `ingress` settings). */
   readonly ingress: IngressSpec;
   /**
@@ -270,6 +274,7 @@ export function checkStack(raw: RawStack, out: Issue[]): void {
       message: `is the migration's own credential (${job.databaseUrlSecret.name}/${job.databaseUrlSecret.key}); give the schema check a separate read-only one (CONNECT, USAGE ON SCHEMA public, SELECT ON remedy_migrations)`,
     });
   }
+  if (raw.promotion) checkPromotion(raw.promotion, ["promotion"], out);
   if (raw.database?.run && !raw.database.job) {
     out.push({ path: ["database", "job"], message: "required with database.run: the image, namespace and DATABASE_URL secret of the migration Job" });
   }
@@ -345,6 +350,7 @@ export function normaliseStack(raw: RawStack): StackConfig {
           },
         }),
     ...(raw.hotfixStack === undefined ? {} : { hotfixStack: raw.hotfixStack }),
+    ...(raw.promotion === undefined ? {} : { promotion: normalisePromotion(raw.promotion) }),
     ingress,
     ingressGroups,
     createNamespaces: raw.createNamespaces ?? true,

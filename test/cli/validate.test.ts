@@ -60,6 +60,8 @@ describe("cli: remedy validate checks stack config offline, as preview does", ()
       [
         ["Pulumi.hotfix.yaml", "hotfix", true],
         ["Pulumi.prod.yaml", "prod", true],
+        // The staging stack is the same program (issue 38, 1).
+        ["Pulumi.staging.yaml", "prod", true],
       ],
     );
   });

@@ -1,0 +1,92 @@
+/**
+ * A release bundle (issue 38, 2): what a release is, fixed when it starts in its first
+ * environment, so promotion moves exactly that and nothing re-resolved on the way. Its id is the
+ * hash of its content: the same image digest, API schema and verdict, migration needs and service
+ * config give the same bundle in every environment; any difference is another bundle.
+ */
+import { createHash } from "node:crypto";
+import { parseImageRef } from "../image";
+
+/** The API side of a bundle: the candidate schema's hash and what `check-api` said of it. */
+export interface BundleApi {
+  readonly schemaSha256: string;
+  readonly verdict: "compatible" | "breaking-override" | "not-checked";
+  /** Why a breaking schema ships anyway (`api.override`), when it does. */
+  readonly override?: string;
+}
+
+/** A migration plan the release needs, and which of its phases the source had applied. */
+export interface BundleMigration {
+  readonly plan: string;
+  /** Phases the version needs applied before it runs (expand, and backfill when it reads the new shape). */
+  readonly needs: readonly string[];
+  readonly applied: readonly string[];
+}
+
+/** What the bundle is made of (the hashed part). */
+export interface BundleContent {
+  readonly service: string;
+  readonly version: string;
+  /** Pinned by digest: `registry/app@sha256:<64 hex>`. */
+  readonly image: string;
+  readonly api: BundleApi;
+  readonly migrations: readonly BundleMigration[];
+  /** SHA-256 of the service's config that decides behaviour (not its slots, weights or stable slot). */
+  readonly configSha256: string;
+}
+
+/** A bundle as recorded in its source environment's history. */
+export interface ReleaseBundle extends BundleContent {
+  /** `b-<16 hex>`: the content's hash. */
+  readonly id: string;
+  /** The stack it was made in (`acme/remedy/staging`), when, and who started the release (the identity AWS verified). */
+  readonly source: string;
+  readonly createdAt: string;
+  readonly releaser: string;
+}
+
+/** JSON with keys sorted at every depth: one text per value, whatever the key order it was built in. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The keys of a service's config that say where and how much it runs, not what it is. */
+const PLACEMENT_KEYS = new Set(["slots", "stable", "candidate", "desired", "hotfix", "acknowledgeRollback", "legacy", "legacyOverride"]);
+
+/**
+ * SHA-256 of a service's config without what differs per release or per environment's moment
+ * (slots and images, stable slot, weights, hotfix mode, lanes): two environments running the same
+ * config hash the same, and a changed alarm, strategy, env or route is a different bundle.
+ */
+export function serviceConfigSha256(service: Readonly<Record<string, unknown>>): string {
+  return sha256(canonicalJson(Object.fromEntries(Object.entries(service).filter(([k]) => !PLACEMENT_KEYS.has(k)))));
+}
+
+/** Why `content` cannot be a bundle, or undefined: the image must be pinned by digest. */
+export function bundleProblem(content: Pick<BundleContent, "service" | "version" | "image">): string | undefined {
+  const ref = parseImageRef(content.image);
+  if (typeof ref === "string" || ref.digest === undefined) {
+    return `${content.service} ${content.version}: image ${content.image} is not pinned by digest; a bundle names exactly what ran (registry/app@sha256:<64 hex>), so promotion cannot move a tag that may point elsewhere tomorrow`;
+  }
+  return undefined;
+}
+
+/** The bundle id of `content`: the same content, the same id, in every environment. */
+export function bundleId(content: BundleContent): string {
+  const { service, version, image, api, migrations, configSha256 } = content;
+  return `b-${sha256(canonicalJson({ service, version, image, api, migrations, configSha256 })).slice(0, 16)}`;
+}
+
+/** Makes the bundle. @throws Error naming why when the image is not pinned by digest */
+export function makeBundle(content: BundleContent, made: { readonly source: string; readonly createdAt: string; readonly releaser: string }): ReleaseBundle {
+  const problem = bundleProblem(content);
+  if (problem) throw new Error(problem);
+  return { ...content, id: bundleId(content), ...made };
+}

@@ -38,6 +38,8 @@ export interface SlotVersion {
    * image mode). Image mode reads it to keep the live slot's image when it releases a new one.
    */
   readonly image?: string;
+  /** The release bundle this version is, when its release recorded one (issue 38): what promotion moves. */
+  readonly bundle?: string;
 }
 
 /** The AWS objects a flip touches. Static per service; written by the stack program. */
@@ -377,7 +379,8 @@ function startRelease(s: ReleaseState, e: Extract<ReleaseEvent, { type: "start-r
     },
     `${e.hotfix ? "HOTFIX " : ""}release ${describe(e.candidate)} at ${e.weight}%; stable ${describe(s.stable)}` +
       (e.hotfix ? `; reason: ${e.hotfix.reason}; hotfix mode expires ${e.hotfix.expires}` : "") +
-      (e.apiOverride ? `; API compatibility overridden: ${e.apiOverride}` : ""),
+      (e.apiOverride ? `; API compatibility overridden: ${e.apiOverride}` : "") +
+      (e.candidate.bundle ? `; bundle ${e.candidate.bundle}` : ""),
   );
 }
 
@@ -671,7 +674,7 @@ const slotSchema = z.enum(SLOTS as [Slot, Slot]);
 const nonEmpty = () => z.string().check(z.minLength(1));
 const arnString = () => z.string().check(z.startsWith("arn:"));
 const intAtLeast = (min: number, max?: number) => z.int().check(...(max === undefined ? [z.gte(min)] : [z.gte(min), z.lte(max)]));
-const slotVersionSchema = z.object({ slot: slotSchema, version: nonEmpty(), image: z.optional(nonEmpty()) });
+const slotVersionSchema = z.object({ slot: slotSchema, version: nonEmpty(), image: z.optional(nonEmpty()), bundle: z.optional(z.string().check(z.regex(/^b-[0-9a-f]{16}$/))) });
 const isoTime = z.iso.datetime({ offset: true });
 const weightSchema = intAtLeast(0, 100);
 

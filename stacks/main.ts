@@ -27,7 +27,7 @@ import { hotfixExpiredNotice, legacySunsetNotice, sunsetNoticeDue } from "../cor
 import { checkApiGates } from "./apiGate";
 import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
-import { type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
+import { type BuildOptions, type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { prepareReleases } from "./releasePlans";
 import * as defaults from "../core/defaults";
 import { driverRole } from "../core/driverConfig";
@@ -74,7 +74,7 @@ export async function checkLambdaConcurrency(config: StackConfig, releases: Rele
   if (problem) throw new Error(problem);
 }
 
-async function build(config: StackConfig, releases: ReleaseBackend, extra: { apiOverrides?: ReadonlyMap<string, string>; rollbackWindow?: readonly VersionUsage[] } = {}): Promise<StackOutputs> {
+async function build(config: StackConfig, releases: ReleaseBackend, extra: Partial<Pick<BuildOptions, "apiOverrides" | "rollbackWindow" | "plans">> = {}): Promise<StackOutputs> {
   await checkLambdaConcurrency(config, releases);
   // Config lagging behind a driver promotion must not put a new version onto the live slot:
   // refused here, before anything is registered (planRelease refuses it again per service); a
@@ -320,12 +320,13 @@ export async function main(): Promise<ProgramOutputs> {
   // Migration gate: the phase this deployment runs, and every version in the rollback window
   // against the schema it will leave behind.
   let window: VersionUsage[] | undefined;
+  let plans: ReturnType<typeof loadPlans> | undefined;
   if (config.database) {
     const issues: string[] = [];
     window = await rollbackWindow(config, releases, issues);
-    const plans = loadPlans(path.resolve(process.cwd(), config.database.plans));
+    plans = loadPlans(path.resolve(process.cwd(), config.database.plans));
     issues.push(...checkMigrationDeployment(plans, config.database.applied, config.database.run, window));
     if (issues.length > 0) throw new MigrationGateError(issues);
   }
-  return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window })), hotfixSeed: hotfixSeed(config, Array.isArray(raw.services) ? raw.services : []) };
+  return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window, ...(plans ? { plans } : {}) })), hotfixSeed: hotfixSeed(config, Array.isArray(raw.services) ? raw.services : []) };
 }

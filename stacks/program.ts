@@ -17,7 +17,8 @@ import { RollbackFunction } from "../components/rollback/rollbackFunction";
 import { StackNotifications } from "../components/notifications/stackNotifications";
 import { StackDashboard } from "../components/observability/stackDashboard";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
-import type { VersionUsage } from "../database/plan";
+import type { MigrationPlan, VersionUsage } from "../database/plan";
+import { withBundle } from "./bundles";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import { type ReleaseSummary, desiredRelease, laneRoutings, laneRuleState, releaseSummary, slotReplicas } from "./releasePlans";
 export type { ReleaseSummary } from "./releasePlans";
@@ -121,6 +122,8 @@ export interface BuildOptions {
   readonly apiOverrides?: ReadonlyMap<string, string>;
   /** The rollback window the migration gate checked; passed to a contract Job to re-check. */
   readonly rollbackWindow?: readonly VersionUsage[];
+  /** The migration plans (database.plans), for the bundles of the releases this update starts. */
+  readonly plans?: readonly MigrationPlan[];
   /** The AWS provider's settings; the EKS token is fetched with the same region, profile and role. */
   readonly aws?: AwsSettings;
   /** `remedy:services` holds a Pulumi secret: env values are kept secret in state. Default false. */
@@ -386,17 +389,21 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
       spec.name,
       pulumi
         // After the table's policy is in place: a new deployer's first writes would be denied by the old one.
-        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, pulumi.all([rollback.overridesUrl, laneRoutings(spec, svc.legacyLanes)])])
-        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , [overridesUrl, lanes]]): Promise<ReleaseSummary> => {
+        .all([tagsInPlace.get(spec.name) as pulumi.Output<string>, svc.targetGroupArns, plan, rollback.tableName, bindingNames.get(spec.name) as Record<Slot, pulumi.Output<string>>, rollback.topicArn, policyInPlace, pulumi.all([rollback.overridesUrl, laneRoutings(spec, svc.legacyLanes), deployer])])
+        .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , [overridesUrl, lanes, releaser]]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined) => releaseSummary(spec, s, p.held);
           if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));
+          // The release this update starts, as a bundle another environment can promote (issue 38, 2).
+          const b = withBundle(spec, p.events, { source: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, releaser, now, ...(options.apiOverrides?.get(spec.name) ? { apiOverride: options.apiOverrides.get(spec.name) as string } : {}), plans: options.plans ?? [], applied: config.database?.applied ?? [], baseDir: process.cwd() });
+          if (b.problem) void pulumi.log.warn(`service ${spec.name}: no release bundle: ${b.problem}`);
+          if (b.bundle) await options.releases.recordBundle?.(spec.name, b.bundle);
           const r = await options.releases.record(
             spec.name,
             // The bindings' names (a slot without a workload: the name its binding will get), so
             // the next up keeps them while the target groups stay; relative and custom alarm kinds.
             { ruleArn, targetGroupArns, stickinessSeconds: spec.stickinessSeconds, bindings, notifyTopicArn, ...recordedAlarmKinds(spec.alarms), ingressGroup: spec.ingressGroup, ...(FUNCTION_URL.test(overridesUrl) ? { overridesUrl } : {}) },
             // The lanes as deployed (a first record adopts before anything else).
-            [...p.events, { type: "record-lanes" as const, lanes, at: now, by: options.by }],
+            [...b.events, { type: "record-lanes" as const, lanes, at: now, by: options.by }],
             p.weights,
             SLOTS.flatMap((slot) => {
               const s = spec.slots[slot];

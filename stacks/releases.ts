@@ -5,6 +5,7 @@
  */
 import type { LaneKey } from "../core/naming";
 import { laneForward } from "../core/laneState";
+import type { ReleaseBundle } from "../core/promotion/bundle";
 import { describeTopCallers } from "../lambdas/commons/topCallers";
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { WEIGHT_METRIC, WEIGHT_NAMESPACE, weightDimensions } from "../core/dashboard";
@@ -64,6 +65,8 @@ export interface ReleaseBackend {
   announceOnce?(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already">;
   /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
   forget?(service: string): void;
+  /** Records a release bundle in this stack's history, once (issue 38, 2). */
+  recordBundle?(service: string, bundle: ReleaseBundle): Promise<void>;
   /** The latest `remedy retire` decision about a legacy lane (issue 37, 6). */
   retirementDecision?(service: string, version: string): Promise<{ readonly at: string; readonly allowed: boolean } | undefined>;
   /** A legacy lane's top callers over a window (its Contributor Insights rule), as people read them. */
@@ -295,6 +298,10 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     return this.store.latestRetirementDecision(service, version);
   }
 
+  async recordBundle(service: string, bundle: ReleaseBundle): Promise<void> {
+    await this.store.recordBundle(service, { ...bundle });
+  }
+
   async announceOnce(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already"> {
     if (!(await this.store.claimEscalation(service, key, Date.now(), ANNOUNCE_ONCE_MS))) return "already";
     await publishNotice(this.sns, topicArn, message);
@@ -406,6 +413,14 @@ export class MemoryReleaseBackend implements ReleaseBackend {
     return this.store.get(service);
   }
 
+  /** Release bundles recorded, by id. */
+  readonly bundles = new Map<string, ReleaseBundle>();
+
+  recordBundle(_service: string, bundle: ReleaseBundle): Promise<void> {
+    if (!this.bundles.has(bundle.id)) this.bundles.set(bundle.id, bundle);
+    return Promise.resolve();
+  }
+
   /** `remedy retire` decisions, by `<service> <version>` (the latest). */
   readonly retirements = new Map<string, { readonly at: string; readonly allowed: boolean }>();
 
@@ -457,6 +472,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     ...(backend.announceOnce ? { announceOnce: backend.announceOnce.bind(backend) } : {}),
     ...(backend.topCallers ? { topCallers: backend.topCallers.bind(backend) } : {}),
     ...(backend.retirementDecision ? { retirementDecision: backend.retirementDecision.bind(backend) } : {}),
+    ...(backend.recordBundle ? { recordBundle: backend.recordBundle.bind(backend) } : {}),
   };
 }
 

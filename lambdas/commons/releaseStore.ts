@@ -7,6 +7,7 @@
  * - `sk = "evidence#<lane version>#<YYYY-MM-DD>"`: a legacy lane's requests that day, written once
  *   by the release driver (issue 37, 5).
  * - `sk = "legacy-retirement#<lane version>#<time>"`: a `remedy retire` decision with its inputs.
+ * - `sk = "bundle#<id>"`: a release bundle as its release started here, written once (issue 38).
  * State and history entry are written in one transaction, so history never misses a change and
  * a lost race never half-applies.
  *
@@ -83,6 +84,7 @@ const weight = z.number().int().min(0).max(100);
 
 const EVIDENCE_PREFIX = "evidence#";
 const RETIREMENT_PREFIX = "legacy-retirement#";
+const BUNDLE_PREFIX = "bundle#";
 const dayEvidenceSchema = z.object({
   day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
   laneRequests: z.number().min(0).nullable(),
@@ -506,6 +508,27 @@ export class ReleaseStore {
       const r = dayEvidenceSchema.safeParse(raw);
       return r.success ? [r.data] : [];
     });
+  }
+
+  /**
+   * Records a release bundle once (issue 38, 2): a bundle is its content, so a second record of
+   * the same id changes nothing; false when it was already recorded.
+   */
+  async recordBundle(service: string, bundle: { readonly id: string } & Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `${BUNDLE_PREFIX}${bundle.id}`, bundle: JSON.stringify(bundle) }), ConditionExpression: "attribute_not_exists(sk)" }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** A recorded bundle's JSON, as written. */
+  async bundle(service: string, id: string): Promise<unknown> {
+    const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: service, sk: `${BUNDLE_PREFIX}${id}` }), ConsistentRead: true }));
+    const raw = out.Item ? unmarshall(out.Item).bundle : undefined;
+    return typeof raw === "string" ? (JSON.parse(raw) as unknown) : undefined;
   }
 
   /** Records a `remedy retire` decision about a lane, with every input it was made on (issue 37, 6). */

@@ -6,9 +6,13 @@
 import { strict as assert } from "node:assert";
 import { parseStackConfig } from "../../core/config";
 import { bundleProblem } from "../../core/promotion/bundle";
+import { bundleMigrations } from "../../stacks/bundles";
+import { parsePlan } from "../../database/plan";
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
 import { T, installMocks, recorded, settle } from "../helpers/pulumiMocks";
 import { runStackEntry, useMemoryReleases } from "../helpers/stackProgram";
+import { captureWarnings } from "../../cli/rehearsal/pulumiRuntime";
+import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -44,5 +48,62 @@ describe("stacks: the staging stack is the same program as prod (issue 38, 1)", 
     for (const s of config.services) {
       for (const slot of Object.values(s.slots)) assert.equal(bundleProblem({ service: s.name, version: slot.version, image: slot.image }), undefined, `${s.name} ${slot.version}`);
     }
+  });
+
+  it("records the bundle of each release it starts, once, and names it on the release (issue 38, 2)", async () => {
+    const backend = new MemoryReleaseBackend();
+    const restore = setReleaseBackendFactory(() => backend);
+    const warnings: string[] = [];
+    const captured = captureWarnings(warnings);
+    try {
+      const config = structuredClone(stackYaml("staging")) as Obj;
+      const catalog = (config["remedy:services"] as Obj[])[2];
+      await installMocks("staging");
+      await runStackEntry(config);
+      await settle();
+      // A release of catalog 2026.12.1 (pinned by digest) at 10%.
+      catalog.slots.green = { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/catalog@sha256:${"9".repeat(64)}`, version: "2026.12.1" };
+      catalog.candidate = { weight: 10 };
+      await installMocks("staging");
+      await runStackEntry(config);
+      await settle();
+      const bundles = [...backend.bundles.values()];
+      assert.equal(bundles.length, 1);
+      const b = bundles[0];
+      assert.deepEqual(
+        { ...b, id: undefined, configSha256: undefined, createdAt: undefined, releaser: undefined },
+        { service: "catalog", version: "2026.12.1", image: catalog.slots.green.image, api: { schemaSha256: "none", verdict: "not-checked" }, migrations: [], source: "acme/remedy/staging", id: undefined, configSha256: undefined, createdAt: undefined, releaser: undefined },
+      );
+      assert.match(b.id, /^b-[0-9a-f]{16}$/);
+      assert.match(b.configSha256, /^[0-9a-f]{64}$/);
+      assert.match(b.releaser, /^arn:aws:/, "who ran the update, as AWS verified it");
+      const s = await backend.get("catalog");
+      assert.equal(s?.candidate?.bundle, b.id, "the release knows its bundle");
+      assert.ok(backend.store.history.some((h) => h.service === "catalog" && h.action === "start-release" && h.summary.endsWith(`; bundle ${b.id}`)));
+      // The same release again: nothing new.
+      await installMocks("staging");
+      await runStackEntry(config);
+      await settle();
+      assert.equal(backend.bundles.size, 1);
+      // A tag is no bundle: said, and the release goes on.
+      catalog.slots.green = { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/catalog:2026.12.2", version: "2026.12.2" };
+      await installMocks("staging");
+      await runStackEntry(config);
+      await settle();
+      assert.ok(warnings.some((w) => /^service catalog: no release bundle: catalog 2026\.12\.2: image .*catalog:2026\.12\.2 is not pinned by digest/.test(w)), warnings.join("\n"));
+      assert.equal(backend.bundles.size, 1);
+    } finally {
+      captured.restore();
+      restore();
+    }
+  });
+
+  it("names in a bundle the migration plans its version needs, with the phases this stack applied", () => {
+    const plan = parsePlan({ id: "0001-rename-payments-amount", description: "rename", operations: [{ op: "renameColumn", table: "payments", from: "amount", to: "amount_minor", type: "bigint" }] });
+    const other = parsePlan({ id: "0002-add-notes", description: "notes", operations: [{ op: "addColumn", table: "orders", column: "notes", type: "text" }] });
+    assert.deepEqual(bundleMigrations(["payments.id", "payments.amount_minor"], [plan, other], ["0001-rename-payments-amount:expand", "0002-add-notes:expand"]), [
+      { plan: "0001-rename-payments-amount", needs: ["expand", "backfill"], applied: ["expand"] },
+    ]);
+    assert.deepEqual(bundleMigrations(["payments.amount"], [plan, other], []), [], "the old shape needs no plan");
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * The release bundle of a release this update starts (issue 38, 2), made from what the update
+ * deploys and knows: the candidate's image (pinned by digest), its API schema's hash and the
+ * gate's verdict, the migration plans its version needs with the phases this stack has applied,
+ * and the hash of the service's behaviour config. Recorded once in this stack's release history
+ * (its id on the release's start), so another environment can promote exactly it.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { StackConfig } from "../core/config";
+import { type BundleMigration, type ReleaseBundle, bundleProblem, makeBundle, serviceConfigSha256 } from "../core/promotion/bundle";
+import type { ReleaseEvent } from "../core/releaseState";
+import { backfilledColumns, columnChanges, columnMatches } from "../database/gates";
+import type { MigrationPlan } from "../database/plan";
+
+export interface BundleContext {
+  /** This stack, `org/project/stack`. */
+  readonly source: string;
+  /** Who runs this update, as AWS verified it. */
+  readonly releaser: string;
+  readonly now: string;
+  /** `api.override` reason the gate accepted for this service, if any. */
+  readonly apiOverride?: string;
+  readonly plans: readonly MigrationPlan[];
+  readonly applied: readonly string[];
+  /** Where the config's relative paths (API schemas) are. */
+  readonly baseDir: string;
+}
+
+/** The plans a version needs: those whose expand adds (or backfill fills) a column it uses, with this stack's applied phases. */
+export function bundleMigrations(uses: readonly string[], plans: readonly MigrationPlan[], applied: readonly string[]): BundleMigration[] {
+  return plans.flatMap((plan) => {
+    const added = columnChanges(plan, "expand").added.filter((c) => uses.some((u) => columnMatches(u, c)));
+    if (added.length === 0) return [];
+    const filled = backfilledColumns(plan).some((c) => uses.some((u) => columnMatches(u, c)));
+    const done = applied.filter((a) => a.startsWith(`${plan.id}:`)).map((a) => a.slice(plan.id.length + 1));
+    return [{ plan: plan.id, needs: filled ? ["expand", "backfill"] : ["expand"], applied: done }];
+  });
+}
+
+/**
+ * The bundle of the release `start` begins for `spec`, or why there is none (an image not pinned
+ * by digest: said as a warning; such a release cannot be promoted elsewhere).
+ */
+export function releaseBundle(spec: StackConfig["services"][number], start: Extract<ReleaseEvent, { type: "start-release" }>, ctx: BundleContext): ReleaseBundle | string {
+  const image = start.candidate.image ?? spec.slots[start.candidate.slot]?.image ?? "";
+  const content = { service: spec.name, version: start.candidate.version, image };
+  const problem = bundleProblem(content);
+  if (problem) return problem;
+  const schemaFile = spec.api?.schemas[start.candidate.version];
+  const api = schemaFile
+    ? { schemaSha256: createHash("sha256").update(fs.readFileSync(path.resolve(ctx.baseDir, schemaFile))).digest("hex"), verdict: ctx.apiOverride ? ("breaking-override" as const) : ("compatible" as const), ...(ctx.apiOverride ? { override: ctx.apiOverride } : {}) }
+    : { schemaSha256: "none", verdict: "not-checked" as const };
+  const uses = spec.database?.uses[start.candidate.version] ?? [];
+  return makeBundle(
+    { ...content, api, migrations: bundleMigrations(uses, ctx.plans, ctx.applied), configSha256: serviceConfigSha256(spec as unknown as Record<string, unknown>) },
+    { source: ctx.source, createdAt: ctx.now, releaser: ctx.releaser },
+  );
+}
+
+/**
+ * `events` with the bundle's id on the release they start, and the bundle to record; unchanged
+ * (with the reason) when they start no release or the release cannot be a bundle.
+ */
+export function withBundle(spec: StackConfig["services"][number], events: readonly ReleaseEvent[], ctx: BundleContext): { events: readonly ReleaseEvent[]; bundle?: ReleaseBundle; problem?: string } {
+  const start = events.find((e): e is Extract<ReleaseEvent, { type: "start-release" }> => e.type === "start-release");
+  if (!start) return { events };
+  const b = releaseBundle(spec, start, ctx);
+  if (typeof b === "string") return { events, problem: b };
+  return { events: events.map((e) => (e === start ? { ...start, candidate: { ...start.candidate, bundle: b.id } } : e)), bundle: b };
+}

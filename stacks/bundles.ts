@@ -13,10 +13,12 @@ import { type BundleMigration, type ReleaseBundle, bundleProblem, makeBundle, se
 import type { ReleaseEvent } from "../core/releaseState";
 import { backfilledColumns, columnChanges, columnMatches } from "../database/gates";
 import type { MigrationPlan } from "../database/plan";
+import * as pulumi from "@pulumi/pulumi";
+import type { ReleaseBackend } from "./releases";
 
 export interface BundleContext {
-  /** This stack, `org/project/stack`. */
-  readonly source: string;
+  /** This stack, `org/project/stack` (default: the running one's). */
+  readonly source?: string;
   /** Who runs this update, as AWS verified it. */
   readonly releaser: string;
   readonly now: string;
@@ -55,7 +57,7 @@ export function releaseBundle(spec: StackConfig["services"][number], start: Extr
   const uses = spec.database?.uses[start.candidate.version] ?? [];
   return makeBundle(
     { ...content, api, migrations: bundleMigrations(uses, ctx.plans, ctx.applied), configSha256: serviceConfigSha256(spec as unknown as Record<string, unknown>) },
-    { source: ctx.source, createdAt: ctx.now, releaser: ctx.releaser },
+    { source: ctx.source ?? thisStack(), createdAt: ctx.now, releaser: ctx.releaser },
   );
 }
 
@@ -69,4 +71,21 @@ export function withBundle(spec: StackConfig["services"][number], events: readon
   const b = releaseBundle(spec, start, ctx);
   if (typeof b === "string") return { events, problem: b };
   return { events: events.map((e) => (e === start ? { ...start, candidate: { ...start.candidate, bundle: b.id } } : e)), bundle: b };
+}
+
+/** The running stack, `org/project/stack`. */
+function thisStack(): string {
+  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/**
+ * The events of `spec`'s release with its bundle's id, the bundle recorded in this stack's
+ * history; a release that cannot be a bundle (a tag) is said in the update's log, not warned: a
+ * stack that promotes nowhere may well release tags.
+ */
+export async function recordBundle(spec: StackConfig["services"][number], events: readonly ReleaseEvent[], ctx: BundleContext, releases: Pick<ReleaseBackend, "recordBundle">): Promise<{ events: readonly ReleaseEvent[] }> {
+  const b = withBundle(spec, events, ctx);
+  if (b.problem) void pulumi.log.info(`service ${spec.name}: no release bundle: ${b.problem}`);
+  if (b.bundle) await releases.recordBundle?.(spec.name, b.bundle);
+  return { events: b.events };
 }

@@ -18,7 +18,7 @@ import { StackNotifications } from "../components/notifications/stackNotificatio
 import { StackDashboard } from "../components/observability/stackDashboard";
 import { deployerArn, restrictTableWrites } from "../components/rollback/tablePolicy";
 import type { MigrationPlan, VersionUsage } from "../database/plan";
-import { withBundle } from "./bundles";
+import { recordBundle } from "./bundles";
 import { type ReleasePlan, planRelease } from "../core/converge";
 import { type ReleaseSummary, desiredRelease, laneRoutings, laneRuleState, releaseSummary, slotReplicas } from "./releasePlans";
 export type { ReleaseSummary } from "./releasePlans";
@@ -393,10 +393,7 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
         .apply(async ([ruleArn, targetGroupArns, p, , bindings, notifyTopicArn, , [overridesUrl, lanes, releaser]]): Promise<ReleaseSummary> => {
           const summary = (s: ReleaseState | undefined) => releaseSummary(spec, s, p.held);
           if (pulumi.runtime.isDryRun()) return summary(await options.releases.get(spec.name));
-          // The release this update starts, as a bundle another environment can promote (issue 38, 2).
-          const b = withBundle(spec, p.events, { source: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, releaser, now, ...(options.apiOverrides?.get(spec.name) ? { apiOverride: options.apiOverrides.get(spec.name) as string } : {}), plans: options.plans ?? [], applied: config.database?.applied ?? [], baseDir: process.cwd() });
-          if (b.problem) void pulumi.log.warn(`service ${spec.name}: no release bundle: ${b.problem}`);
-          if (b.bundle) await options.releases.recordBundle?.(spec.name, b.bundle);
+          const b = await recordBundle(spec, p.events, { releaser, now, ...(options.apiOverrides?.get(spec.name) ? { apiOverride: options.apiOverrides.get(spec.name) as string } : {}), plans: options.plans ?? [], applied: config.database?.applied ?? [], baseDir: process.cwd() }, options.releases);
           const r = await options.releases.record(
             spec.name,
             // The bindings' names (a slot without a workload: the name its binding will get), so

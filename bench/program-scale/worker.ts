@@ -8,7 +8,7 @@ import * as v8 from "node:v8";
 import { parseStackConfig } from "../../core/config";
 import { quotaUsage } from "../../stacks/quotas";
 import { buildStack, stackOutputs } from "../../stacks/program";
-import { MemoryReleaseBackend } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { settle } from "../../test/helpers/pulumiMocks";
 import { installFastStackTraces } from "../../stacks/stackTraces";
 

@@ -117,7 +117,7 @@ export interface Harness {
 
 export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<{ release: unknown; outputs: Record<string, unknown> }> {
   h.aws.beginRun();
-  await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false);
+  await pulumi.runtime.setMocks(h.aws.mocks, PROJECT, STACK, false, "organization");
   const captured = captureWarnings(h.warnings);
   try {
     // As stacks/main.ts: image-mode services get their slot from release state first.

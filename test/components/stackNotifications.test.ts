@@ -3,7 +3,7 @@ import { StackNotifications } from "../../components/notifications/stackNotifica
 import { ConfigError, parseStackConfig } from "../../core/config";
 import { remedyConfig } from "../helpers/fixtures";
 import { buildStack } from "../../stacks/program";
-import { MemoryReleaseBackend } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { one, ofType, recorded, settle } from "../helpers/pulumiMocks";
 import { denies } from "../helpers/iamPolicy";
 

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { driverAccessProblems, lambdaConcurrencyProblem } from "../../core/driverAccess";
 import { parseStackConfig } from "../../core/config";
 import { checkLambdaConcurrency } from "../../stacks/main";
-import { MemoryReleaseBackend } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { remedyConfig } from "../helpers/fixtures";
 
 describe("core/driverAccess: can the release driver reach and authenticate to the cluster", () => {

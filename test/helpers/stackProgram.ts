@@ -4,7 +4,8 @@
  * fresh each time.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { setReleaseBackendFactory } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

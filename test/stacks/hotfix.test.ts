@@ -9,7 +9,8 @@ import { ConfigError, hotfixSeed, hotfixStackConfig, parseHotfixStackConfig, par
 import { resolveDesiredReleases } from "../../core/desired";
 import { type ReleaseState, initialState } from "../../core/releaseState";
 import { Slot } from "../../core/slots";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { setReleaseBackendFactory } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { T, installMocks, ofType, one, recorded, settle, stackReferenceOutputs, type RecordedResource } from "../helpers/pulumiMocks";

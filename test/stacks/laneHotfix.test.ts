@@ -7,7 +7,8 @@
  */
 import { strict as assert } from "node:assert";
 import { applyEvent } from "../../core/releaseState";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { setReleaseBackendFactory } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { laneRuleState } from "../../stacks/releasePlans";
 import { type RawLegacyLane, normaliseLegacyLanes } from "../../core/config/legacyLane";
 import { lane, stackYaml } from "../helpers/fixtures";

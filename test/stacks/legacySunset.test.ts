@@ -4,7 +4,8 @@
  */
 import { strict as assert } from "node:assert";
 import { sunsetNoticeDue } from "../../core/lifecycle";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { setReleaseBackendFactory } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { day, lane, stackYaml } from "../helpers/fixtures";
 import { installMocks, recorded, settle, stackReferenceOutputs } from "../helpers/pulumiMocks";
 import { runStackEntry } from "../helpers/stackProgram";

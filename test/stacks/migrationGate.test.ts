@@ -5,7 +5,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { MigrationGateError } from "../../stacks/main";
-import { MemoryReleaseBackend, setReleaseBackendFactory } from "../../stacks/releases";
+import { setReleaseBackendFactory } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { lane, stackYaml } from "../helpers/fixtures";
 import { runStackEntry } from "../helpers/stackProgram";
 import { validateK8sObject } from "../helpers/k8sSchema";

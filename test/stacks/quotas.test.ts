@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readRawConfig } from "../../stacks/config";
 import { buildStack, stackOutputs } from "../../stacks/program";
 import { QuotaError, type QuotaUse, quotaProblems, quotaUsage } from "../../stacks/quotas";
-import { MemoryReleaseBackend } from "../../stacks/releases";
+import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
 import { CERTIFICATE_ARN, SUBNETS, configProblems, serviceInput, stackInput } from "../helpers/fixtures";
 import { T, ofType, one, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
 

@@ -235,6 +235,8 @@ export interface HistoryEntry {
   readonly releaseId: string | null;
   readonly summary: string;
   readonly weights: SlotWeights;
+  /** On a release's start: the bundle it is (issue 38), what promotion's evidence follows. */
+  readonly bundle?: string;
 }
 
 export type Transition =
@@ -328,6 +330,7 @@ function applied(
       releaseId: state.releaseId,
       summary,
       weights: state.weights,
+      ...(event.type === "start-release" && event.candidate.bundle ? { bundle: event.candidate.bundle } : {}),
     },
   };
 }

@@ -125,7 +125,8 @@ export function soakSegments(ev: SourceEvidence, nowMs: number): SoakSegment[] {
     let start: number | undefined = Date.parse(r.completedAt);
     for (const inc of incidents) {
       const t = Date.parse(inc.at);
-      if (t < Date.parse(r.completedAt) || t >= releaseEnd) continue;
+      // A rollback is what ends the release, at its own time: inclusive.
+      if (t < Date.parse(r.completedAt) || t > releaseEnd || (t === releaseEnd && inc.kind !== "rollback")) continue;
       if (inc.kind === "recheck-passed") {
         start ??= t;
         continue;

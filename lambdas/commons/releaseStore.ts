@@ -100,6 +100,7 @@ const historyEntrySchema = z.object({
   releaseId: z.string().max(512).nullable(),
   summary: z.string().max(20_000),
   weights: z.object({ blue: weight, green: weight }),
+  bundle: z.string().regex(/^b-[0-9a-f]{16}$/).optional(),
 });
 
 /**

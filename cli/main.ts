@@ -22,6 +22,9 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   confirm-subscription  '<link>'                         confirm a topic subscription, unsubscribe signed only
   versions   <service> --outputs <file>                  a service's legacy lanes: dates, requests per day, what blocks retiring
   retire     <service> --outputs <file>                  the retirement gate of its legacy lane, recorded
+  approve    <service> <bundle> [--stack prod]           approve a bundle's promotion, as your AWS identity
+  block      <service> <bundle> --reason <text>          stop a bundle's promotion everywhere, recorded
+  unblock    <service> <bundle> --reason <text>          lift a bundle's block, recorded
 
 check before shipping (offline):
   validate   [--stack <name> | <Pulumi.<stack>.yaml>...] stack config, as pulumi preview checks it
@@ -36,6 +39,24 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
+  approve: `usage: remedy approve <service> <bundle> [--stack prod] [--project remedy] [--json]
+
+Records your approval of a release bundle's promotion into <stack>, bound to that bundle, with the
+identity AWS verifies for your credentials (sts:GetCallerIdentity). remedy:promotion.approvals
+decides whether it counts: an approver, not the releaser, within its expiry.
+
+exit codes: 0 recorded, 2 usage, credentials or AWS`,
+  block: `usage: remedy block <service> <bundle> --reason <text> [--stack staging] [--project remedy] [--json]
+
+Stops a release bundle's promotion everywhere: recorded in the bundle's source stack, which every
+environment promoting it reads. remedy unblock lifts it, recorded too.
+
+exit codes: 0 recorded, 2 usage, credentials or AWS`,
+  unblock: `usage: remedy unblock <service> <bundle> --reason <text> [--stack staging] [--project remedy] [--json]
+
+Lifts every active block of a release bundle, recording who, when and why.
+
+exit codes: 0 recorded, 1 no active block, 2 usage, credentials or AWS`,
   versions: `usage: remedy versions <service> --outputs <file> [--operations <dir>] [--days 30] [--stack prod] [--json]
 
 A service's legacy lanes (services[].legacy): dates, requests per day (its target group's
@@ -242,6 +263,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   if (command === "versions" || command === "retire") {
     const { versionsCommand } = await import("./commands/versions");
     return versionsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
+  }
+  if (command === "approve" || command === "block" || command === "unblock") {
+    const { promotionCommand } = await import("./commands/promotion");
+    return promotionCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
   }
   if (command === "wait") {
     const { waitCommand } = await import("./commands/wait");

@@ -74,7 +74,7 @@ export async function operatorIdentity(client?: STSClient): Promise<string> {
 }
 const operatorLabel = (arn: string): string => `operator:${os.userInfo().username} as ${arn}`;
 
-async function callerArn(client?: STSClient): Promise<string> {
+export async function callerArn(client?: STSClient): Promise<string> {
   // Loaded on use: only the override commands need STS, and `remedy --help` should not pay for it.
   const { GetCallerIdentityCommand, STSClient: Client } = await import("@aws-sdk/client-sts");
   const sts = client ?? new Client({});

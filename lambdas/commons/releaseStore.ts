@@ -7,7 +7,9 @@
  * - `sk = "evidence#<lane version>#<YYYY-MM-DD>"`: a legacy lane's requests that day, written once
  *   by the release driver (issue 37, 5).
  * - `sk = "legacy-retirement#<lane version>#<time>"`: a `remedy retire` decision with its inputs.
- * - `sk = "bundle#<id>"`: a release bundle as its release started here, written once (issue 38).
+ * - `sk = "bundle#<id>"`: a release bundle as its release started here, written once (issue 38);
+ *   `"approval#<bundle>#<time>"`: an approval of it here; `"block#<bundle>#<time>"`: a block of it
+ *   (its source's table), and its unblocking.
  * State and history entry are written in one transaction, so history never misses a change and
  * a lost race never half-applies.
  *
@@ -85,6 +87,8 @@ const weight = z.number().int().min(0).max(100);
 const EVIDENCE_PREFIX = "evidence#";
 const RETIREMENT_PREFIX = "legacy-retirement#";
 const BUNDLE_PREFIX = "bundle#";
+const APPROVAL_PREFIX = "approval#";
+const BLOCK_PREFIX = "block#";
 const dayEvidenceSchema = z.object({
   day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
   laneRequests: z.number().min(0).nullable(),
@@ -530,6 +534,59 @@ export class ReleaseStore {
     const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: service, sk: `${BUNDLE_PREFIX}${id}` }), ConsistentRead: true }));
     const raw = out.Item ? unmarshall(out.Item).bundle : undefined;
     return typeof raw === "string" ? (JSON.parse(raw) as unknown) : undefined;
+  }
+
+  /** Records an approval of `bundle` by `by` (the identity AWS verified), at `at`. */
+  async recordApproval(service: string, bundle: string, by: string, at: string): Promise<void> {
+    await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `${APPROVAL_PREFIX}${bundle}#${at}`, bundle, by, at }) }));
+  }
+
+  /** The approvals of `bundle` recorded here, oldest first. */
+  async approvals(service: string, bundle: string): Promise<{ bundle: string; by: string; at: string }[]> {
+    return (await this.queryPrefix(service, `${APPROVAL_PREFIX}${bundle}#`)).flatMap((i) => (typeof i.by === "string" && typeof i.at === "string" ? [{ bundle, by: i.by, at: i.at }] : []));
+  }
+
+  /** Blocks `bundle`'s promotion everywhere (recorded in its source's table) until unblocked. */
+  async recordBlock(service: string, bundle: string, by: string, at: string, reason: string): Promise<void> {
+    await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `${BLOCK_PREFIX}${bundle}#${at}`, bundle, by, at, reason }) }));
+  }
+
+  /** Records the unblocking of every active block of `bundle`; how many there were. */
+  async recordUnblock(service: string, bundle: string, by: string, at: string, reason: string): Promise<number> {
+    const active = (await this.queryPrefix(service, `${BLOCK_PREFIX}${bundle}#`)).filter((i) => i.unblockedAt === undefined);
+    for (const b of active) {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: service, sk: String(b.sk) }),
+          UpdateExpression: "SET unblockedAt = :at, unblockedBy = :by, unblockReason = :why",
+          ConditionExpression: "attribute_not_exists(unblockedAt)",
+          ExpressionAttributeValues: marshall({ ":at": at, ":by": by, ":why": reason }),
+        }),
+      );
+    }
+    return active.length;
+  }
+
+  /** The blocks of `bundle` recorded here, with their unblocking, oldest first. */
+  async blocks(service: string, bundle: string): Promise<{ bundle: string; by: string; at: string; reason: string; unblockedAt?: string }[]> {
+    return (await this.queryPrefix(service, `${BLOCK_PREFIX}${bundle}#`)).flatMap((i) =>
+      typeof i.by === "string" && typeof i.at === "string" && typeof i.reason === "string" ? [{ bundle, by: i.by, at: i.at, reason: i.reason, ...(typeof i.unblockedAt === "string" ? { unblockedAt: i.unblockedAt } : {}) }] : [],
+    );
+  }
+
+  private async queryPrefix(service: string, prefix: string): Promise<Record<string, unknown>[]> {
+    return allItems((start) =>
+      this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+          ExpressionAttributeValues: marshall({ ":pk": service, ":p": prefix }),
+          ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
+          ConsistentRead: true,
+        }),
+      ),
+    );
   }
 
   /** Records a `remedy retire` decision about a lane, with every input it was made on (issue 37, 6). */

@@ -38,6 +38,19 @@ function schemaFile(spec: ServiceSpec, index: number, version: string, role: str
   return path.resolve(baseDir, rel);
 }
 
+/**
+ * check-api of a candidate schema (`text`, read from `file`) against the live one, with the
+ * service's client operations, field retirements and deprecation rule (paths relative to `baseDir`).
+ */
+export async function compareSchemas(api: NonNullable<ServiceSpec["api"]>, baseDir: string, liveFile: string, candidate: { readonly file: string; readonly text: string }): Promise<CompatReport> {
+  const liveText = fs.readFileSync(path.resolve(baseDir, liveFile), "utf8");
+  return checkCompatibility(loadSchema(liveText, liveFile), loadSchema(candidate.text, candidate.file), {
+    deprecatedRemoval: api.deprecatedRemoval,
+    operations: api.operations.length > 0 ? loadOperations(api.operations.map((p) => path.resolve(baseDir, p))) : undefined,
+    ...(api.fieldRetirements ? { fieldRetirements: loadFieldRetirements(path.resolve(baseDir, api.fieldRetirements)) } : {}),
+  });
+}
+
 export async function checkApiGates(config: StackConfig, baseDir: string): Promise<GateResult> {
   const warnings: string[] = [];
   const reports = new Map<string, CompatReport>();
@@ -51,11 +64,7 @@ export async function checkApiGates(config: StackConfig, baseDir: string): Promi
     try {
       const liveFile = schemaFile(spec, i, live.version, "live", baseDir);
       const candFile = schemaFile(spec, i, candidate.version, "candidate", baseDir);
-      report = await checkCompatibility(loadSchema(fs.readFileSync(liveFile, "utf8"), liveFile), loadSchema(fs.readFileSync(candFile, "utf8"), candFile), {
-        deprecatedRemoval: spec.api.deprecatedRemoval,
-        operations: spec.api.operations.length > 0 ? loadOperations(spec.api.operations.map((p) => path.resolve(baseDir, p))) : undefined,
-        ...(spec.api.fieldRetirements ? { fieldRetirements: loadFieldRetirements(path.resolve(baseDir, spec.api.fieldRetirements)) } : {}),
-      });
+      report = await compareSchemas(spec.api, baseDir, liveFile, { file: candFile, text: fs.readFileSync(candFile, "utf8") });
     } catch (err) {
       if (err instanceof ApiInputError || (err as NodeJS.ErrnoException).code === "ENOENT") {
         throw new ApiCompatibilityError(`services[${i}].api (${spec.name}): ${(err as Error).message}`);

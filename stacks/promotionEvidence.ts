@@ -7,7 +7,11 @@
  */
 import type { ReleaseBundle } from "../core/promotion/bundle";
 import type { Incident, SourceEvidence, SourceRelease } from "../core/promotion/gates";
-import type { HistoryEntry } from "../core/releaseState";
+import { type CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from "@aws-sdk/client-cloudwatch";
+import { loadBalancerDimension, targetGroupDimension } from "../core/alarms";
+import type { HistoryEntry, Routing } from "../core/releaseState";
+import type { Slot } from "../core/slots";
+import { listenerOfRule } from "../lambdas/commons/traffic";
 import type { ReleaseStore } from "../lambdas/commons/releaseStore";
 
 /** The bundle as the source recorded it, if it is a bundle of that id. */
@@ -47,4 +51,42 @@ export async function readSourceEvidence(store: ReleaseStore, source: string, se
   const recorded = recordedBundle(raw, bundle);
   const { releases, incidents } = recorded ? bundleReleases(history, bundle) : { releases: [], incidents: [] };
   return { source, readAt: new Date(nowMs).toISOString(), ...(recorded ? { bundle: recorded } : {}), releases, incidents };
+}
+
+/** The slot a release ran in, from its id (`<slot>:<version>:<revision>`). */
+const slotOf = (releaseId: string): Slot | undefined => (releaseId.startsWith("blue:") ? "blue" : releaseId.startsWith("green:") ? "green" : undefined);
+
+/**
+ * The bundle's candidate against the version it replaced, from CloudWatch (issue 38, 4): its 5xx
+ * rate (HTTPCode_Target_5XX_Count over RequestCount) and p99 TargetResponseTime over its soak
+ * (at least its last hour), against the replaced version's over as long a stretch before its
+ * release began, each target group on the source's load balancer. Undefined when the release has not
+ * completed or no baseline can be read. One GetMetricData call: a period as long as each window
+ * (a multiple of 60 s), so each query is one datapoint.
+ */
+export async function sourceMetrics(cloudwatch: CloudWatchClient, routing: Routing, release: SourceRelease, nowMs: number): Promise<SourceEvidence["metrics"]> {
+  const slot = slotOf(release.releaseId);
+  const listener = listenerOfRule(routing.ruleArn);
+  if (!release.completedAt || !slot || !listener) return undefined;
+  const from = Date.parse(release.completedAt);
+  const to = release.endedAt ? Date.parse(release.endedAt) : nowMs;
+  const length = Math.max(3_600_000, Math.ceil((to - from) / 60_000) * 60_000);
+  const baseTo = Date.parse(release.startedAt);
+  const windows = { cand: { tg: routing.targetGroupArns[slot], start: to - length }, base: { tg: routing.targetGroupArns[slot === "blue" ? "green" : "blue"], start: baseTo - length } };
+  const lb = loadBalancerDimension(listener);
+  const query = (id: string, metric: string, stat: string, tg: string): MetricDataQuery => ({
+    Id: id,
+    MetricStat: { Metric: { Namespace: "AWS/ApplicationELB", MetricName: metric, Dimensions: [{ Name: "TargetGroup", Value: targetGroupDimension(tg) }, { Name: "LoadBalancer", Value: lb }] }, Period: length / 1000, Stat: stat },
+  });
+  const read = async (w: { tg: string; start: number }) => {
+    const out = await cloudwatch.send(
+      new GetMetricDataCommand({ StartTime: new Date(w.start), EndTime: new Date(w.start + length), MetricDataQueries: [query("errors", "HTTPCode_Target_5XX_Count", "Sum", w.tg), query("requests", "RequestCount", "Sum", w.tg), query("p99", "TargetResponseTime", "p99", w.tg)] }),
+    );
+    const value = (id: string) => (out.MetricDataResults ?? []).find((r) => r.Id === id)?.Values?.reduce((a, b) => a + b, 0);
+    return { errors: value("errors") ?? 0, requests: value("requests") ?? 0, p99: value("p99") };
+  };
+  const [cand, base] = [await read(windows.cand), await read(windows.base)];
+  if (cand.requests === 0 || base.requests === 0 || cand.p99 === undefined || base.p99 === undefined || base.p99 === 0) return undefined;
+  const rate = (m: { errors: number; requests: number }) => (100 * m.errors) / m.requests;
+  return { errorRatePoints: Math.round((rate(cand) - rate(base)) * 100) / 100, p99Ratio: Math.round((cand.p99 / base.p99) * 100) / 100, from: new Date(windows.cand.start).toISOString(), to: new Date(windows.cand.start + length).toISOString() };
 }

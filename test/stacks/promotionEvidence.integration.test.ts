@@ -13,7 +13,8 @@ import { decidePromotion } from "../../core/promotion/gates";
 import { normalisePromotion } from "../../core/promotion/policy";
 import { type ReleaseEvent, type ReleaseState, applyEvent, initialState } from "../../core/releaseState";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
-import { readSourceEvidence } from "../../stacks/promotionEvidence";
+import { readSourceEvidence, sourceMetrics } from "../../stacks/promotionEvidence";
+import type { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { useMoto } from "../helpers/moto";
 import { clientConfig } from "../helpers/rollbackWorld";
 
@@ -102,5 +103,31 @@ describe("stacks/promotionEvidence: a bundle's evidence from source release tabl
     assert.deepEqual([ev.bundle, ev.releases], [undefined, []]);
     const d = decide([ev]);
     assert.equal(d.gates.find((g) => g.gate === "verified")?.message, `${bundle.id} completed in 0 of the 1 source(s) needed; release it in acme/remedy/staging first`);
+  });
+
+  it("measures the candidate against the version it replaced: 5xx rate over requests and p99, each over as long a window (CloudWatch stand-in)", async () => {
+    // moto answers 500 to percentile statistics (and to PutMetricData with Values/Counts), so a
+    // stand-in answers GetMetricData as the API reference documents it: one datapoint per query
+    // when the period is the window's length.
+    const sent: { start: string; end: string; queries: { id: string; metric: string; stat: string; tg: string; period: number }[] }[] = [];
+    const answers: Record<string, Record<string, number>> = { green: { errors: 30, requests: 10_000, p99: 0.42 }, blue: { errors: 10, requests: 10_000, p99: 0.4 } };
+    const cw = {
+      send: (c: GetMetricDataCommand) => {
+        const queries = (c.input.MetricDataQueries ?? []).map((q) => ({ id: q.Id as string, metric: q.MetricStat?.Metric?.MetricName as string, stat: q.MetricStat?.Stat as string, tg: q.MetricStat?.Metric?.Dimensions?.find((d) => d.Name === "TargetGroup")?.Value as string, period: q.MetricStat?.Period as number }));
+        sent.push({ start: (c.input.StartTime as Date).toISOString(), end: (c.input.EndTime as Date).toISOString(), queries });
+        const slot = /payments-(blue|green)-/.exec(queries[0].tg)?.[1] as string;
+        return Promise.resolve({ MetricDataResults: queries.map((q) => ({ Id: q.id, Values: [answers[slot][q.id]] })) });
+      },
+    } as unknown as CloudWatchClient;
+    const release = { releaseId: "green:v2.4.0:7", startedAt: at(-150), completedAt: at(-120) };
+    const m = await sourceMetrics(cw, ROUTING, release, T0);
+    assert.deepEqual(m, { errorRatePoints: 0.2, p99Ratio: 1.05, from: at(-120), to: at(0) });
+    assert.deepEqual(sent.map((s) => [s.start, s.end]), [[at(-120), at(0)], [at(-270), at(-150)]], "the soak, and as long before the release began");
+    assert.deepEqual(sent[0].queries.map((q) => [q.id, q.metric, q.stat, q.period]), [["errors", "HTTPCode_Target_5XX_Count", "Sum", 7200], ["requests", "RequestCount", "Sum", 7200], ["p99", "TargetResponseTime", "p99", 7200]]);
+    assert.ok(sent[0].queries.every((q) => q.tg === "targetgroup/payments-green-5e6f7a8b/2") && sent[1].queries.every((q) => q.tg === "targetgroup/payments-blue-1a2b3c4d/1"));
+    // Nothing to compare with: no evidence (the gate then refuses, saying so).
+    answers.blue.requests = 0;
+    assert.equal(await sourceMetrics(cw, ROUTING, release, T0), undefined);
+    assert.equal(await sourceMetrics(cw, ROUTING, { releaseId: "green:v2.4.0:7", startedAt: at(-5) }, T0), undefined, "not completed");
   });
 });

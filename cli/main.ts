@@ -22,6 +22,7 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   confirm-subscription  '<link>'                         confirm a topic subscription, unsubscribe signed only
   versions   <service> --outputs <file>                  a service's legacy lanes: dates, requests per day, what blocks retiring
   retire     <service> --outputs <file>                  the retirement gate of its legacy lane, recorded
+  promote-env  <service> --from staging --to prod        may the source's bundle go to the target now: every gate, recorded
   approve    <service> <bundle> [--stack prod]           approve a bundle's promotion, as your AWS identity
   block      <service> <bundle> --reason <text>          stop a bundle's promotion everywhere, recorded
   unblock    <service> <bundle> --reason <text>          lift a bundle's block, recorded
@@ -39,6 +40,16 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
+  "promote-env": `usage: remedy promote-env <service> --from <stack> --to <stack> [--bundle <id>] [--config Pulumi.<to>.yaml]
+                          [--project remedy] [--explain] [--json]
+
+Whether the bundle the source runs (or --bundle) may be promoted into the target now, by the
+target's remedy:promotion: blocked, verified by its sources, soak, evidence (5xx and p99 against
+the version it replaced), the target's re-checks (migrations applied, check-api against its live
+version), approvals and windows; each gate's decision and message (--explain: its inputs). The
+decision is recorded in the target's release table; on allow, it says what to set and ship.
+
+exit codes: 0 allowed, 1 refused, 4 wait (until when, where known), 2 usage, configuration or AWS`,
   approve: `usage: remedy approve <service> <bundle> [--stack prod] [--project remedy] [--json]
 
 Records your approval of a release bundle's promotion into <stack>, bound to that bundle, with the
@@ -263,6 +274,10 @@ export async function main(argv: readonly string[], hooks: OpsHooks = {}): Promi
   if (command === "versions" || command === "retire") {
     const { versionsCommand } = await import("./commands/versions");
     return versionsCommand(command, rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
+  }
+  if (command === "promote-env") {
+    const { promoteEnvCommand } = await import("./commands/promoteEnv");
+    return promoteEnvCommand(rest, json, { out: (s) => console.log(s), err: (s) => console.error(s) });
   }
   if (command === "approve" || command === "block" || command === "unblock") {
     const { promotionCommand } = await import("./commands/promotion");

@@ -9,7 +9,7 @@
  * - `sk = "legacy-retirement#<lane version>#<time>"`: a `remedy retire` decision with its inputs.
  * - `sk = "bundle#<id>"`: a release bundle as its release started here, written once (issue 38);
  *   `"approval#<bundle>#<time>"`: an approval of it here; `"block#<bundle>#<time>"`: a block of it
- *   (its source's table), and its unblocking.
+ *   (its source's table), and its unblocking; `"promotion#<bundle>#<time>"`: a promote-env decision.
  * State and history entry are written in one transaction, so history never misses a change and
  * a lost race never half-applies.
  *
@@ -32,6 +32,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { ReleaseStateError, parseReleaseState, type HistoryEntry, type ReleaseState } from "../../core/releaseState";
 import type { DayEvidence } from "../../core/legacyRetirement";
@@ -534,6 +535,12 @@ export class ReleaseStore {
     const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: service, sk: `${BUNDLE_PREFIX}${id}` }), ConsistentRead: true }));
     const raw = out.Item ? unmarshall(out.Item).bundle : undefined;
     return typeof raw === "string" ? (JSON.parse(raw) as unknown) : undefined;
+  }
+
+  /** Records a promotion decision about `bundle` with every gate and its inputs (remedy promote-env). */
+  async recordPromotionDecision(service: string, bundle: string, at: string, decision: Record<string, unknown>): Promise<void> {
+    // Two decisions in the same millisecond are two records, not one overwritten.
+    await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `promotion#${bundle}#${at}#${randomUUID().slice(0, 8)}`, bundle, at, decision: JSON.stringify(decision) }), ConditionExpression: "attribute_not_exists(sk)" }));
   }
 
   /** Records an approval of `bundle` by `by` (the identity AWS verified), at `at`. */

@@ -9,12 +9,12 @@ describe("cli: every remedy command and subcommand answers --help with exit 0", 
   const subcommands = [...HELP.migrate.matchAll(/^ {2}(plan|status|apply|check|abort)\b/gm)].map((m) => `migrate ${m[1]}`);
 
   it("documents each command USAGE lists, and each migrate subcommand", () => {
-    assert.deepEqual(commands, ["status", "history", "rollback", "promote", "abort", "drill", "wait", "confirm-subscription", "versions", "retire", "approve", "block", "unblock", "validate", "check-api", "rehearse", "migrate"]);
+    assert.deepEqual(commands, ["status", "history", "rollback", "promote", "abort", "drill", "wait", "confirm-subscription", "versions", "retire", "promote-env", "approve", "block", "unblock", "validate", "check-api", "rehearse", "migrate"]);
     assert.deepEqual(subcommands, ["migrate plan", "migrate status", "migrate apply", "migrate check", "migrate abort"]);
     for (const c of [...commands, ...subcommands]) assert.ok(HELP[c], `help for ${c}`);
   });
 
-  for (const c of ["status", "history", "rollback", "drill", "wait", "confirm-subscription", "versions", "retire", "approve", "block", "unblock", "promote", "abort", "rehearse", "validate", "check-api", "migrate", "migrate plan", "migrate status", "migrate apply", "migrate check", "migrate abort"]) {
+  for (const c of ["status", "history", "rollback", "drill", "wait", "confirm-subscription", "versions", "retire", "promote-env", "approve", "block", "unblock", "promote", "abort", "rehearse", "validate", "check-api", "migrate", "migrate plan", "migrate status", "migrate apply", "migrate check", "migrate abort"]) {
     it(`remedy ${c} --help`, async () => {
       // Prepare: no AWS, no database: help must need neither.
       const saved = process.env.DATABASE_URL;

@@ -1,0 +1,144 @@
+/**
+ * remedy promote-env (issue 38, 8) against moto: two release tables stand for staging and prod.
+ * Staging ran payments v2.3.1's bundle to completion; prod's stack file says what it takes. The
+ * command reads the source's history, blocks and metrics (a CloudWatch stand-in: the emulator has
+ * no percentiles), prod's approvals, re-checks the bundle on prod (migrations, check-api against
+ * its live v2.3.0 with the real schemas), prints every gate and records the decision in prod's table.
+ */
+import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+import type { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { CreateTableCommand, DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { promoteEnvCommand } from "../../cli/commands/promoteEnv";
+import { motoEnv } from "../../cli/rehearsal/moto";
+import { makeBundle } from "../../core/promotion/bundle";
+import { applyEvent, initialState } from "../../core/releaseState";
+import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { runRemedy } from "../helpers/cli";
+import { stackYaml } from "../helpers/fixtures";
+import { useMoto } from "../helpers/moto";
+
+const ROOT = path.join(__dirname, "..", "..");
+const ROUTING = {
+  ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee",
+  targetGroupArns: { blue: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-blue-1a2b3c4d/1", green: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/payments-green-5e6f7a8b/2" },
+  stickinessSeconds: 0,
+};
+const T0 = Date.parse("2026-12-07T12:00:00.000Z"); // a Monday
+const at = (m: number) => new Date(T0 + m * 60_000).toISOString();
+/** Staging's numbers: the candidate 0.1 points over the version it replaced, p99 1.02x. */
+const cloudwatch = (() =>
+  ({
+    send: (c: GetMetricDataCommand) => {
+      const green = (c.input.MetricDataQueries ?? []).some((q) => q.MetricStat?.Metric?.Dimensions?.some((d) => d.Value?.includes("payments-green")));
+      const v: Record<string, number> = green ? { errors: 20, requests: 10_000, p99: 0.51 } : { errors: 10, requests: 10_000, p99: 0.5 };
+      return Promise.resolve({ MetricDataResults: (c.input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Values: [v[q.Id as string]] })) });
+    },
+  }) as unknown as CloudWatchClient) as () => CloudWatchClient;
+
+describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", function () {
+  this.timeout(60_000);
+  const suite = useMoto();
+  let saved: NodeJS.ProcessEnv;
+  let dir: string;
+  let config: string;
+  let me: string;
+  let bundleId: string;
+
+  beforeEach(async () => {
+    saved = { ...process.env };
+    Object.assign(process.env, motoEnv(suite.moto.endpoint));
+    const ddb = new DynamoDBClient({});
+    for (const t of ["remedy-prod-releases", "remedy-staging-releases"]) {
+      await ddb.send(new CreateTableCommand({ TableName: t, BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }, { AttributeName: "sk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, { AttributeName: "sk", KeyType: "RANGE" }] }));
+    }
+    // A release manager's session, as AWS names one (an assumed role).
+    const role = (await new IAMClient({}).send(new CreateRoleCommand({ RoleName: "release-managers", AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "sts:AssumeRole" }] }) }))).Role?.Arn as string;
+    const creds = (await new STSClient({}).send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: "alice" }))).Credentials;
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: creds?.AccessKeyId, AWS_SECRET_ACCESS_KEY: creds?.SecretAccessKey, AWS_SESSION_TOKEN: creds?.SessionToken });
+    me = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Arn as string;
+    assert.match(me, /^arn:aws:sts::123456789012:assumed-role\/release-managers\/alice$/);
+    // Staging: v2.3.1 released as a bundle 5 h ago, promoted 4 h ago.
+    const staging = new ReleaseStore(ddb, "remedy-staging-releases");
+    const bundle = makeBundle(
+      { service: "payments", version: "v2.3.1", image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"2".repeat(64)}`, api: { schemaSha256: createHash("sha256").update(fs.readFileSync(path.join(ROOT, "api/payments/v2.3.1.graphql"))).digest("hex"), verdict: "compatible" }, migrations: [], configSha256: "c".repeat(64) },
+      { source: "acme/remedy/staging", createdAt: at(-300), releaser: "arn:aws:sts::123456789012:assumed-role/ci-deployer/run-9" },
+    );
+    bundleId = bundle.id;
+    await staging.recordBundle("payments", { ...bundle });
+    let s = initialState("payments", { slot: "blue", version: "v2.3.0" }, ROUTING, at(-2000));
+    await staging.create(s);
+    for (const e of [
+      { type: "start-release" as const, candidate: { slot: "green" as const, version: "v2.3.1", bundle: bundle.id }, weight: 10, at: at(-300), by: "pulumi:staging" },
+      { type: "promote" as const, rollbackWindowMinutes: 60, at: at(-240), by: "release-driver" },
+    ]) {
+      const t = applyEvent(s, e);
+      if (t.kind !== "applied") throw new Error(t.reason);
+      await staging.commit(s.revision, t.state, t.entry);
+      s = t.state;
+    }
+    // Prod's stack file, with its policy: staging, 60 min of soak, one approval by this identity.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-promote-"));
+    fs.symlinkSync(path.join(ROOT, "api"), path.join(dir, "api"));
+    const prod = { ...stackYaml("prod"), "remedy:promotion": { sources: [{ stack: "acme/remedy/staging" }], soakMinutes: 60, approvals: { count: 1, approvers: ["arn:aws:sts::123456789012:assumed-role/release-managers/*"] } } };
+    config = path.join(dir, "Pulumi.prod.yaml");
+    fs.writeFileSync(config, yaml.dump({ config: prod }));
+  });
+  afterEach(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const promote = async (...extra: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await promoteEnvCommand(["payments", "--from", "staging", "--to", "prod", "--config", config, ...extra], false, { out: (s) => out.push(s), err: (s) => err.push(s) }, { nowMs: T0, cloudwatch });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  };
+
+  it("waits for an approval, then allows and says what to ship; each decision recorded in prod's table", async () => {
+    const waiting = await promote();
+    assert.equal(waiting.code, 4, waiting.err);
+    assert.equal(waiting.out.split("\n")[0], `payments v2.3.1 (${bundleId}) from acme/remedy/staging to prod: WAIT`);
+    assert.match(waiting.out, new RegExp(`^  wait   approvals  0 of 1 approval\\(s\\): remedy approve ${bundleId} by `, "m"));
+    assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
+    const allowed = await promote("--explain");
+    assert.equal(allowed.code, 0, allowed.out + allowed.err);
+    assert.match(allowed.out, new RegExp(`^payments v2\\.3\\.1 \\(${bundleId}\\) from acme/remedy/staging to prod: ALLOW$`, "m"));
+    for (const line of [
+      /^ {2}allow {2}soak {7}soaked 240 min in acme\/remedy\/staging \(.*, still running\); 60 needed$/m,
+      /^ {2}allow {2}evidence {3}acme\/remedy\/staging: 5xx 0\.10 points over stable, p99 1\.02x$/m,
+      /^ {2}allow {2}rechecks {3}on prod: database v2\.3\.1 needs no migration; api compatible with prod's live v2\.3\.0 and its client operations$/m,
+      /^ship it: set payments's candidate in prod's config to .*payments@sha256:2{64} \(version v2\.3\.1\) and run pulumi up there/m,
+    ]) assert.match(allowed.out, line);
+    assert.match(allowed.out, /inputs: \{/, "--explain shows each gate's inputs");
+    const recorded = ((await new DynamoDBClient({}).send(new QueryCommand({ TableName: "remedy-prod-releases", KeyConditionExpression: "pk = :p AND begins_with(sk, :s)", ExpressionAttributeValues: { ":p": { S: "payments" }, ":s": { S: `promotion#${bundleId}#` } } }))).Items ?? []).map((i) => JSON.parse(unmarshall(i).decision as string) as { decision: string; gates: unknown[] });
+    assert.deepEqual(recorded.map((r) => [r.decision, r.gates.length]).sort(), [["allow", 7], ["wait", 7]], "both, each with every gate (same clock here: two records)");
+  });
+
+  it("refuses a blocked bundle, and one the target cannot re-check, saying why", async () => {
+    assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
+    assert.equal((await runRemedy(["block", "payments", bundleId, "--stack", "staging", "--reason", "INC-6001: refunds double-posted"])).code, 0);
+    const blocked = await promote();
+    assert.equal(blocked.code, 1);
+    assert.match(blocked.out, new RegExp(`^ {2}deny {3}blocked {4}blocked by .* at .*: INC-6001: refunds double-posted; remedy unblock ${bundleId} --reason <text> once it is safe$`, "m"));
+    // Without CloudWatch's percentiles (the emulator has none), there is no evidence: refused.
+    const unmeasured = await runRemedy(["promote-env", "payments", "--from", "staging", "--to", "prod", "--config", config]);
+    assert.equal(unmeasured.code, 1, unmeasured.err);
+    assert.match(unmeasured.out, /deny {3}evidence {3}no error-rate and p99 evidence over the soak from any source/);
+  });
+
+  it("names usage and configuration problems with exit 2", async () => {
+    assert.match((await runRemedy(["promote-env", "payments", "--to", "prod"])).err, /--from <stack> and --to <stack> are required/);
+    assert.match((await runRemedy(["promote-env", "payments", "--from", "qa", "--to", "prod", "--config", config])).err, /qa is not a source of prod \(remedy:promotion\.sources: acme\/remedy\/staging\)/);
+    assert.match((await runRemedy(["promote-env", "payments", "--from", "staging", "--to", "prod", "--config", path.join(ROOT, "Pulumi.prod.yaml")])).err, /has no remedy:promotion: prod takes nothing from other environments/);
+  });
+});

@@ -16,7 +16,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { ConfigError, parseStackConfig } from "../../core/config";
 import type { ReleaseBundle } from "../../core/promotion/bundle";
-import { type PromotionDecision, type SourceEvidence, decidePromotion } from "../../core/promotion/gates";
+import { type Block, type PromotionDecision, type SourceEvidence, decidePromotion } from "../../core/promotion/gates";
 import type { PromotionPolicy } from "../../core/promotion/policy";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { readSourceEvidence, sourceMetrics } from "../../stacks/promotionEvidence";
@@ -88,7 +88,7 @@ export async function promoteEnvCommand(argv: readonly string[], json: boolean, 
       return 2;
     }
     const evidence: SourceEvidence[] = [];
-    const blocks = [];
+    const blocks: Block[] = [];
     for (const source of policy.sources) {
       const c = source === from ? fromClients : clientsOf(source);
       const ev = await readSourceEvidence(c.store, source.stack, service, id, nowMs);

@@ -12,18 +12,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import type { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import { CreateTableCommand, DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { promoteEnvCommand } from "../../cli/commands/promoteEnv";
-import { motoEnv } from "../../cli/rehearsal/moto";
 import { makeBundle } from "../../core/promotion/bundle";
 import { applyEvent, initialState } from "../../core/releaseState";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { runRemedy } from "../helpers/cli";
 import { stackYaml } from "../helpers/fixtures";
-import { useMoto } from "../helpers/moto";
+import { createReleaseTables, useMoto } from "../helpers/moto";
 
 const ROOT = path.join(__dirname, "..", "..");
 const ROUTING = {
@@ -45,7 +44,7 @@ const cloudwatch = (() =>
 
 describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", function () {
   this.timeout(60_000);
-  const suite = useMoto();
+  useMoto();
   let saved: NodeJS.ProcessEnv;
   let dir: string;
   let config: string;
@@ -54,11 +53,8 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
 
   beforeEach(async () => {
     saved = { ...process.env };
-    Object.assign(process.env, motoEnv(suite.moto.endpoint));
+    await createReleaseTables("remedy-prod-releases", "remedy-staging-releases");
     const ddb = new DynamoDBClient({});
-    for (const t of ["remedy-prod-releases", "remedy-staging-releases"]) {
-      await ddb.send(new CreateTableCommand({ TableName: t, BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }, { AttributeName: "sk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, { AttributeName: "sk", KeyType: "RANGE" }] }));
-    }
     // A release manager's session, as AWS names one (an assumed role).
     const role = (await new IAMClient({}).send(new CreateRoleCommand({ RoleName: "release-managers", AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "sts:AssumeRole" }] }) }))).Role?.Arn as string;
     const creds = (await new STSClient({}).send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: "alice" }))).Credentials;

@@ -4,15 +4,14 @@
  * source table, its unblocking beside it; and the promotion gates read them as recorded.
  */
 import { strict as assert } from "node:assert";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { motoEnv } from "../../cli/rehearsal/moto";
 import { decidePromotion } from "../../core/promotion/gates";
 import { normalisePromotion } from "../../core/promotion/policy";
 import { makeBundle } from "../../core/promotion/bundle";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { runRemedy } from "../helpers/cli";
-import { useMoto } from "../helpers/moto";
+import { createReleaseTables, useMoto } from "../helpers/moto";
 
 const bundle = makeBundle(
   { service: "payments", version: "v2.4.0", image: `r.example.com/payments@sha256:${"4".repeat(64)}`, api: { schemaSha256: "none", verdict: "not-checked" }, migrations: [], configSha256: "c".repeat(64) },
@@ -21,20 +20,8 @@ const bundle = makeBundle(
 
 describe("cli: remedy approve, block and unblock against moto (issue 38, 7)", function () {
   this.timeout(60_000);
-  const suite = useMoto();
-  let saved: NodeJS.ProcessEnv;
-  beforeEach(async () => {
-    saved = { ...process.env };
-    Object.assign(process.env, motoEnv(suite.moto.endpoint));
-    const ddb = new DynamoDBClient({});
-    for (const t of ["remedy-prod-releases", "remedy-staging-releases"]) {
-      await ddb.send(new CreateTableCommand({ TableName: t, BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }, { AttributeName: "sk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, { AttributeName: "sk", KeyType: "RANGE" }] }));
-    }
-  });
-  afterEach(() => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  });
+  useMoto();
+  beforeEach(() => createReleaseTables("remedy-prod-releases", "remedy-staging-releases"));
 
   it("records an approval in the target with the verified identity, and a block in the source until it is lifted; the gates read both", async () => {
     const me = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Arn as string;

@@ -1,4 +1,5 @@
 /** moto_server start/stop for tests; shared with `remedy rehearse`. */
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { motoEnv, startMoto, type MotoServer } from "../../cli/rehearsal/moto";
 
 export { freePort, motoEnv, startMoto, type MotoServer } from "../../cli/rehearsal/moto";
@@ -24,4 +25,12 @@ export function useMoto(): { readonly moto: MotoServer } {
   });
   beforeEach(() => suite.moto.reset());
   return suite;
+}
+
+/** Release tables as a stack creates them (`pk`, `sk`), on the emulator the environment points at. */
+export async function createReleaseTables(...names: string[]): Promise<void> {
+  const ddb = new DynamoDBClient({});
+  for (const TableName of names) {
+    await ddb.send(new CreateTableCommand({ TableName, BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }, { AttributeName: "sk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, { AttributeName: "sk", KeyType: "RANGE" }] }));
+  }
 }

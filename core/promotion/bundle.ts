@@ -31,7 +31,7 @@ export interface BundleContent {
   readonly image: string;
   readonly api: BundleApi;
   readonly migrations: readonly BundleMigration[];
-  /** SHA-256 of the service's config that decides behaviour (not its slots, weights or stable slot). */
+  /** SHA-256 of the service's config that belongs to its code (see serviceConfigSha256). */
   readonly configSha256: string;
 }
 
@@ -57,16 +57,28 @@ export function canonicalJson(value: unknown): string {
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-/** The keys of a service's config that say where and how much it runs, not what it is. */
-const PLACEMENT_KEYS = new Set(["slots", "stable", "candidate", "desired", "hotfix", "acknowledgeRollback", "legacy", "legacyOverride"]);
+/**
+ * The keys of a service's config that belong to its code, the same in every environment it is
+ * promoted through: its port and health paths, what it reads and writes in the database, its API
+ * files, whether it runs as root. Where and how much it runs (namespace, routes, replicas,
+ * resources, env), and each environment's policy (alarms, strategy, rollback window, overrides),
+ * differ between staging and prod and are not the bundle.
+ */
+const CODE_KEYS = ["name", "port", "healthPath", "livenessPath", "database", "api", "allowRunAsRoot"] as const;
 
 /**
- * SHA-256 of a service's config without what differs per release or per environment's moment
- * (slots and images, stable slot, weights, hotfix mode, lanes): two environments running the same
- * config hash the same, and a changed alarm, strategy, env or route is a different bundle.
+ * SHA-256 of the part of a service's config that belongs to its code ({@link CODE_KEYS}; the API
+ * block without an environment's `override`): the same release in staging and prod hashes the
+ * same, and a changed port, health path, database use or API file is another bundle.
  */
 export function serviceConfigSha256(service: Readonly<Record<string, unknown>>): string {
-  return sha256(canonicalJson(Object.fromEntries(Object.entries(service).filter(([k]) => !PLACEMENT_KEYS.has(k)))));
+  const picked: Record<string, unknown> = {};
+  for (const k of CODE_KEYS) {
+    const v = service[k];
+    if (v === undefined) continue;
+    picked[k] = k === "api" && v !== null && typeof v === "object" ? { ...(v as Record<string, unknown>), override: undefined } : v;
+  }
+  return sha256(canonicalJson(picked));
 }
 
 /** Why `content` cannot be a bundle, or undefined: the image must be pinned by digest. */

@@ -70,10 +70,14 @@ describe("core/promotion: the release bundle (issue 38, 2)", () => {
     assert.throws(() => makeBundle(tagged, { source: "s", createdAt: at(0), releaser: RELEASER }), /not pinned by digest/);
   });
 
-  it("hashes the service's behaviour, not where it stands (slots, stable, hotfix, lanes)", () => {
-    const a = serviceConfigSha256({ name: "payments", port: 8080, alarms: { errorRate: { thresholdPercent: 5 } }, slots: { blue: { image: "x" } }, stable: "blue" });
-    assert.equal(a, serviceConfigSha256({ stable: "green", slots: { green: { image: "y" } }, port: 8080, name: "payments", alarms: { errorRate: { thresholdPercent: 5 } } }));
-    assert.notEqual(a, serviceConfigSha256({ name: "payments", port: 8080, alarms: { errorRate: { thresholdPercent: 2 } } }), "a changed alarm is another bundle");
+  it("hashes the config that belongs to the code, not what differs between environments", () => {
+    const base = { name: "payments", port: 8080, healthPath: "/healthz", database: { uses: { "v2.4.0": ["payments.amount_minor"] } }, api: { schemas: { "v2.4.0": "api/payments/v2.4.0.graphql" } } };
+    const a = serviceConfigSha256({ ...base, namespace: "payments-staging", routing: { hosts: ["api.staging.example.com"] }, replicas: 2, alarms: { errorRate: { thresholdPercent: 5 } }, slots: { green: { image: "x" } }, stable: "green" });
+    assert.equal(a, serviceConfigSha256({ ...base, namespace: "payments", routing: { hosts: ["api.example.com"] }, replicas: 6, alarms: { errorRate: { thresholdPercent: 2 } }, slots: { blue: { image: "y" } }, stable: "blue" }), "staging and prod: the same bundle");
+    assert.equal(a, serviceConfigSha256({ ...base, api: { ...base.api, override: { version: "v2.4.0", reason: "prod's own call" } } }), "an environment's API override is not the bundle");
+    for (const changed of [{ port: 9090 }, { healthPath: "/ready" }, { database: { uses: { "v2.4.0": ["payments.amount"] } } }, { api: { schemas: { "v2.4.0": "api/payments/other.graphql" } } }]) {
+      assert.notEqual(serviceConfigSha256({ ...base, ...changed }), a, JSON.stringify(changed));
+    }
   });
 });
 

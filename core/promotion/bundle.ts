@@ -90,10 +90,14 @@ export function bundleProblem(content: Pick<BundleContent, "service" | "version"
   return undefined;
 }
 
-/** The bundle id of `content`: the same content, the same id, in every environment. */
+/**
+ * The bundle id of `content`: the same content, the same id, in every environment. The phases a
+ * stack had applied are its state, not the release: they are kept with the bundle, not hashed.
+ */
 export function bundleId(content: BundleContent): string {
   const { service, version, image, api, migrations, configSha256 } = content;
-  return `b-${sha256(canonicalJson({ service, version, image, api, migrations, configSha256 })).slice(0, 16)}`;
+  const needs = migrations.map((m) => ({ plan: m.plan, needs: m.needs }));
+  return `b-${sha256(canonicalJson({ service, version, image, api, migrations: needs, configSha256 })).slice(0, 16)}`;
 }
 
 /** Makes the bundle. @throws Error naming why when the image is not pinned by digest */

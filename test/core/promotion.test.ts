@@ -60,6 +60,7 @@ describe("core/promotion: the release bundle (issue 38, 2)", () => {
     for (const changed of [{ image: content.image.replace("4444", "5555") }, { configSha256: "d".repeat(64) }, { api: { ...content.api, verdict: "breaking-override" as const, override: "ADR-17" } }, { migrations: [] }]) {
       assert.notEqual(bundleId({ ...content, ...changed }), bundle.id, JSON.stringify(changed));
     }
+    assert.equal(bundleId({ ...content, migrations: [{ ...content.migrations[0], applied: [] }] }), bundle.id, "what a stack had applied is its state, not the release");
     assert.equal(bundle.releaser, RELEASER, "who started it, kept beside the content");
     assert.equal(bundleId({ ...bundle }), bundle.id, "where and when it was made is not content");
   });

@@ -7,8 +7,8 @@
  */
 import type { ReleaseBundle } from "../core/promotion/bundle";
 import type { Incident, SourceEvidence, SourceRelease } from "../core/promotion/gates";
-import { type CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from "@aws-sdk/client-cloudwatch";
-import { loadBalancerDimension, targetGroupDimension } from "../core/alarms";
+import { type CloudWatchClient, GetMetricDataCommand, type MetricDataQuery, paginateDescribeAlarmHistory } from "@aws-sdk/client-cloudwatch";
+import { alarmDisplayName, loadBalancerDimension, targetGroupDimension } from "../core/alarms";
 import type { HistoryEntry, Routing } from "../core/releaseState";
 import type { Slot } from "../core/slots";
 import { listenerOfRule } from "../lambdas/commons/traffic";
@@ -89,4 +89,32 @@ export async function sourceMetrics(cloudwatch: CloudWatchClient, routing: Routi
   if (cand.requests === 0 || base.requests === 0 || cand.p99 === undefined || base.p99 === undefined || base.p99 === 0) return undefined;
   const rate = (m: { errors: number; requests: number }) => (100 * m.errors) / m.requests;
   return { errorRatePoints: Math.round((rate(cand) - rate(base)) * 100) / 100, p99Ratio: Math.round((cand.p99 / base.p99) * 100) / 100, from: new Date(windows.cand.start).toISOString(), to: new Date(windows.cand.start + length).toISOString() };
+}
+
+/**
+ * The bundle's alarms in a source during its soak (issue 38, 5): every change of one of its
+ * slot's alarms (`<prefix>/<service>/<slot>/<kind>`) to ALARM, from CloudWatch's alarm history
+ * (DescribeAlarmHistory, StateUpdate items, oldest first; HistoryData's `newState.stateValue`),
+ * whether or not it rolled anything back: each restarts the soak.
+ */
+export async function sourceAlarms(cloudwatch: CloudWatchClient, alarmPrefix: string, service: string, release: SourceRelease, nowMs: number): Promise<Incident[]> {
+  const slot = slotOf(release.releaseId);
+  if (!release.completedAt || !slot) return [];
+  const name = `${alarmPrefix}/${service}/${slot}/`;
+  const out: Incident[] = [];
+  const pages = paginateDescribeAlarmHistory({ client: cloudwatch }, { HistoryItemType: "StateUpdate", StartDate: new Date(release.completedAt), EndDate: new Date(release.endedAt ? Date.parse(release.endedAt) : nowMs), ScanBy: "TimestampAscending" });
+  for await (const page of pages) {
+    for (const item of page.AlarmHistoryItems ?? []) {
+      if (!item.AlarmName?.startsWith(name) || !item.Timestamp) continue;
+      let data: { newState?: { stateValue?: string; stateReason?: string } } = {};
+      try {
+        data = JSON.parse(item.HistoryData ?? "{}") as typeof data;
+      } catch {
+        continue;
+      }
+      if (data.newState?.stateValue !== "ALARM") continue;
+      out.push({ at: new Date(item.Timestamp).toISOString(), kind: "alarm", what: `${alarmDisplayName(item.AlarmName)}: ${data.newState.stateReason ?? "?"}` });
+    }
+  }
+  return out;
 }

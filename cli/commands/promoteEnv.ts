@@ -16,10 +16,10 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { ConfigError, parseStackConfig } from "../../core/config";
 import type { ReleaseBundle } from "../../core/promotion/bundle";
-import { type Block, type PromotionDecision, type SourceEvidence, decidePromotion } from "../../core/promotion/gates";
+import { type Block, type Incident, type PromotionDecision, type SourceEvidence, decidePromotion } from "../../core/promotion/gates";
 import type { PromotionPolicy } from "../../core/promotion/policy";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
-import { readSourceEvidence, sourceMetrics } from "../../stacks/promotionEvidence";
+import { readSourceEvidence, sourceAlarms, sourceMetrics } from "../../stacks/promotionEvidence";
 import { apiRecheck, databaseRecheck } from "../../stacks/promotionRechecks";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
@@ -94,8 +94,18 @@ export async function promoteEnvCommand(argv: readonly string[], json: boolean, 
       const ev = await readSourceEvidence(c.store, source.stack, service, id, nowMs);
       const routing = (await c.store.get(service))?.routing;
       const latest = [...ev.releases].reverse().find((r) => r.completedAt);
-      const metrics = routing && latest ? await sourceMetrics(hooks.cloudwatch?.(source) ?? c.cloudwatch, routing, latest, nowMs) : undefined;
-      evidence.push({ ...ev, ...(metrics ? { metrics } : {}) });
+      const cw = hooks.cloudwatch?.(source) ?? c.cloudwatch;
+      const metrics = routing && latest ? await sourceMetrics(cw, routing, latest, nowMs) : undefined;
+      // Every alarm of the bundle's slot during each of its soaks, rollback or not.
+      const [, project, stack] = source.stack.split("/");
+      let alarms: Incident[] = [];
+      const unreadable: string[] = [];
+      try {
+        alarms = (await Promise.all(ev.releases.map((r) => sourceAlarms(cw, `${project}-${stack}`, service, r, nowMs)))).flat();
+      } catch (err) {
+        unreadable.push(`its alarm history could not be read (${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}), so alarms during the soak are unknown`);
+      }
+      evidence.push({ ...ev, incidents: [...ev.incidents, ...alarms], ...(metrics ? { metrics } : {}), ...(unreadable.length ? { unreadable } : {}) });
       blocks.push(...(await c.store.blocks(service, id)));
     }
     const bundle = evidence.find((e) => e.bundle)?.bundle as ReleaseBundle | undefined;

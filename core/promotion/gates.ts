@@ -42,6 +42,8 @@ export interface SourceEvidence {
   /** The candidate against the stable over the soak: 5xx rate difference (points) and p99 ratio. */
   readonly metrics?: { readonly errorRatePoints: number; readonly p99Ratio: number; readonly from: string; readonly to: string };
   readonly drill?: { readonly at: string; readonly passed: boolean };
+  /** What could not be read (an API refused, a throttle): evidence missing is no evidence. */
+  readonly unreadable?: readonly string[];
 }
 
 /** An approval of a bundle, recorded with the identity AWS verified. */
@@ -190,6 +192,7 @@ function evidenceGate(req: PromotionRequest): GateDecision {
   const problems: string[] = [];
   const sources = ours(req);
   for (const ev of sources) {
+    for (const u of ev.unreadable ?? []) problems.push(`${ev.source}: ${u}`);
     const age = req.nowMs - Date.parse(ev.readAt);
     if (age > e.maxAgeMinutes * MIN) problems.push(`${ev.source}'s evidence was read ${minutes(age)} min ago (at most ${e.maxAgeMinutes}): read it again (remedy promote-env renews it)`);
   }

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import type { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, DescribeAlarmHistoryCommand, type GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
@@ -32,15 +32,24 @@ const ROUTING = {
 };
 const T0 = Date.parse("2026-12-07T12:00:00.000Z"); // a Monday
 const at = (m: number) => new Date(T0 + m * 60_000).toISOString();
-/** Staging's numbers: the candidate 0.1 points over the version it replaced, p99 1.02x. */
-const cloudwatch = (() =>
-  ({
-    send: (c: GetMetricDataCommand) => {
-      const green = (c.input.MetricDataQueries ?? []).some((q) => q.MetricStat?.Metric?.Dimensions?.some((d) => d.Value?.includes("payments-green")));
-      const v: Record<string, number> = green ? { errors: 20, requests: 10_000, p99: 0.51 } : { errors: 10, requests: 10_000, p99: 0.5 };
-      return Promise.resolve({ MetricDataResults: (c.input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Values: [v[q.Id as string]] })) });
-    },
-  }) as unknown as CloudWatchClient) as () => CloudWatchClient;
+/** Staging's alarm history (DescribeAlarmHistory's items), set by a test. */
+let alarmHistory: { AlarmName: string; Timestamp: Date; HistoryItemType: string; HistoryData: string }[] = [];
+/**
+ * Staging's CloudWatch: the candidate 0.1 points over the version it replaced, p99 1.02x; and its
+ * alarm history. A stand-in answering as the API reference documents: moto has neither
+ * percentiles nor DescribeAlarmHistory.
+ */
+const cloudwatch = (): CloudWatchClient => {
+  // A real client whose calls are answered here (the SDK's paginators take only a CloudWatchClient).
+  const client = new CloudWatchClient({ region: "eu-west-1" });
+  client.send = ((c: GetMetricDataCommand | DescribeAlarmHistoryCommand) => {
+    if (c instanceof DescribeAlarmHistoryCommand) return Promise.resolve({ AlarmHistoryItems: alarmHistory.filter((i) => i.Timestamp >= (c.input.StartDate as Date) && i.Timestamp <= (c.input.EndDate as Date)) });
+    const green = (c.input.MetricDataQueries ?? []).some((q) => q.MetricStat?.Metric?.Dimensions?.some((d) => d.Value?.includes("payments-green")));
+    const v: Record<string, number> = green ? { errors: 20, requests: 10_000, p99: 0.51 } : { errors: 10, requests: 10_000, p99: 0.5 };
+    return Promise.resolve({ MetricDataResults: (c.input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Values: [v[q.Id as string]] })) });
+  }) as unknown as CloudWatchClient["send"];
+  return client;
+};
 
 describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", function () {
   this.timeout(60_000);
@@ -52,6 +61,7 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
   let bundleId: string;
 
   beforeEach(async () => {
+    alarmHistory = [];
     saved = { ...process.env };
     await createReleaseTables("remedy-prod-releases", "remedy-staging-releases");
     const ddb = new DynamoDBClient({});
@@ -126,15 +136,31 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
     const blocked = await promote();
     assert.equal(blocked.code, 1);
     assert.match(blocked.out, new RegExp(`^ {2}deny {3}blocked {4}blocked by .* at .*: INC-6001: refunds double-posted; remedy unblock ${bundleId} --reason <text> once it is safe$`, "m"));
-    // Without CloudWatch's percentiles (the emulator has none), there is no evidence: refused.
+    // Without CloudWatch's percentiles and alarm history (the emulator has neither), there is no evidence: refused, saying so.
     const unmeasured = await runRemedy(["promote-env", "payments", "--from", "staging", "--to", "prod", "--config", config]);
     assert.equal(unmeasured.code, 1, unmeasured.err);
-    assert.match(unmeasured.out, /deny {3}evidence {3}no error-rate and p99 evidence over the soak from any source/);
+    assert.match(unmeasured.out, /deny {3}evidence {3}acme\/remedy\/staging: its alarm history could not be read \(.*\), so alarms during the soak are unknown; no error-rate and p99 evidence over the soak from any source/);
   });
 
   it("names usage and configuration problems with exit 2", async () => {
     assert.match((await runRemedy(["promote-env", "payments", "--to", "prod"])).err, /--from <stack> and --to <stack> are required/);
     assert.match((await runRemedy(["promote-env", "payments", "--from", "qa", "--to", "prod", "--config", config])).err, /qa is not a source of prod \(remedy:promotion\.sources: acme\/remedy\/staging\)/);
     assert.match((await runRemedy(["promote-env", "payments", "--from", "staging", "--to", "prod", "--config", path.join(ROOT, "Pulumi.prod.yaml")])).err, /has no remedy:promotion: prod takes nothing from other environments/);
+  });
+
+  it("an alarm of the bundle's slot in staging restarts its soak, whether or not it rolled anything back", async () => {
+    assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
+    // Page-only, 10 minutes ago: no rollback in the history, but the soak starts again.
+    alarmHistory = [
+      { AlarmName: "remedy-staging/payments/green/latency-p99", Timestamp: new Date(T0 - 10 * 60_000), HistoryItemType: "StateUpdate", HistoryData: JSON.stringify({ version: "1.0", oldState: { stateValue: "OK" }, newState: { stateValue: "ALARM", stateReason: "Threshold Crossed: p99 0.9 >= 0.8" } }) },
+      { AlarmName: "remedy-staging/orders/green/latency-p99", Timestamp: new Date(T0 - 5 * 60_000), HistoryItemType: "StateUpdate", HistoryData: JSON.stringify({ newState: { stateValue: "ALARM" } }) },
+    ];
+    const r = await promote();
+    assert.equal(r.code, 0, "the 230 min before it still soaked longer than 60");
+    const long = fs.readFileSync(config, "utf8").replace("soakMinutes: 60", "soakMinutes: 300");
+    fs.writeFileSync(config, long);
+    const w = await promote();
+    assert.equal(w.code, 4, w.out);
+    assert.match(w.out, new RegExp(`^ {2}wait {3}soak {7}soaking in acme/remedy/staging since ${at(-10).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: 10 of 300 min; promotable at ${at(290).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} if nothing fires$`, "m"));
   });
 });

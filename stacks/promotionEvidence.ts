@@ -6,13 +6,16 @@
  * The table may be another account's, read through the role the policy names.
  */
 import type { ReleaseBundle } from "../core/promotion/bundle";
-import type { Incident, SourceEvidence, SourceRelease } from "../core/promotion/gates";
-import { type CloudWatchClient, GetMetricDataCommand, type MetricDataQuery, paginateDescribeAlarmHistory } from "@aws-sdk/client-cloudwatch";
+import type { Block, Incident, SourceEvidence, SourceRelease } from "../core/promotion/gates";
+import type { PromotionPolicy } from "../core/promotion/policy";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
+import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery, paginateDescribeAlarmHistory } from "@aws-sdk/client-cloudwatch";
 import { alarmDisplayName, loadBalancerDimension, targetGroupDimension } from "../core/alarms";
 import type { HistoryEntry, Routing } from "../core/releaseState";
 import type { Slot } from "../core/slots";
 import { listenerOfRule } from "../lambdas/commons/traffic";
-import type { ReleaseStore } from "../lambdas/commons/releaseStore";
+import { ReleaseStore } from "../lambdas/commons/releaseStore";
 
 /** The bundle as the source recorded it, if it is a bundle of that id. */
 function recordedBundle(raw: unknown, id: string): ReleaseBundle | undefined {
@@ -117,4 +120,39 @@ export async function sourceAlarms(cloudwatch: CloudWatchClient, alarmPrefix: st
     }
   }
   return out;
+}
+
+/** A source's clients: its region, and its role when it is another account's. */
+export function sourceClients(source: PromotionPolicy["sources"][number]): { store: ReleaseStore; cloudwatch: CloudWatchClient } {
+  const config = { ...(source.region ? { region: source.region } : {}), ...(source.roleArn ? { credentials: fromTemporaryCredentials({ params: { RoleArn: source.roleArn, RoleSessionName: "remedy-promotion" } }) } : {}) };
+  return { store: new ReleaseStore(new DynamoDBClient(config), source.table), cloudwatch: new CloudWatchClient(config) };
+}
+
+/**
+ * Every source's evidence of `bundle` (its history, alarm history, CloudWatch numbers) and its
+ * blocks, as the gates take them; `cloudwatch` overrides a source's client (tests).
+ */
+export async function sourcesEvidence(policy: PromotionPolicy, service: string, bundle: string, nowMs: number, cloudwatch?: (source: PromotionPolicy["sources"][number]) => CloudWatchClient): Promise<{ evidence: SourceEvidence[]; blocks: Block[] }> {
+  const evidence: SourceEvidence[] = [];
+  const blocks: Block[] = [];
+  for (const source of policy.sources) {
+    const c = sourceClients(source);
+    const ev = await readSourceEvidence(c.store, source.stack, service, bundle, nowMs);
+    const routing = (await c.store.get(service))?.routing;
+    const latest = [...ev.releases].reverse().find((r) => r.completedAt);
+    const cw = cloudwatch?.(source) ?? c.cloudwatch;
+    const metrics = routing && latest ? await sourceMetrics(cw, routing, latest, nowMs) : undefined;
+    // Every alarm of the bundle's slot during each of its soaks, rollback or not.
+    const [, project, stack] = source.stack.split("/");
+    let alarms: Incident[] = [];
+    const unreadable: string[] = [];
+    try {
+      alarms = (await Promise.all(ev.releases.map((r) => sourceAlarms(cw, `${project}-${stack}`, service, r, nowMs)))).flat();
+    } catch (err) {
+      unreadable.push(`its alarm history could not be read (${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}), so alarms during the soak are unknown`);
+    }
+    evidence.push({ ...ev, incidents: [...ev.incidents, ...alarms], ...(metrics ? { metrics } : {}), ...(unreadable.length ? { unreadable } : {}) });
+    blocks.push(...(await c.store.blocks(service, bundle)));
+  }
+  return { evidence, blocks };
 }

@@ -11,15 +11,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { ConfigError, parseStackConfig } from "../../core/config";
 import type { ReleaseBundle } from "../../core/promotion/bundle";
-import { type Block, type Incident, type PromotionDecision, type SourceEvidence, decidePromotion } from "../../core/promotion/gates";
+import { type PromotionDecision, decidePromotion } from "../../core/promotion/gates";
 import type { PromotionPolicy } from "../../core/promotion/policy";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
-import { readSourceEvidence, sourceAlarms, sourceMetrics } from "../../stacks/promotionEvidence";
+import { sourceClients, sourcesEvidence } from "../../stacks/promotionEvidence";
 import { apiRecheck, databaseRecheck } from "../../stacks/promotionRechecks";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
@@ -34,12 +33,6 @@ export interface PromoteEnvHooks {
 }
 
 type Source = PromotionPolicy["sources"][number];
-
-/** A source's AWS clients: its region, and its role when it is another account's. */
-function clientsOf(source: Source) {
-  const config = { ...(source.region ? { region: source.region } : {}), ...(source.roleArn ? { credentials: fromTemporaryCredentials({ params: { RoleArn: source.roleArn, RoleSessionName: "remedy-promote-env" } }) } : {}) };
-  return { store: new ReleaseStore(new DynamoDBClient(config), source.table), cloudwatch: new CloudWatchClient(config) };
-}
 
 /** The exit code: 0 allowed (recorded), 1 refused, 4 wait, 2 usage, configuration or AWS. */
 export async function promoteEnvCommand(argv: readonly string[], json: boolean, io: { out: (s: string) => void; err: (s: string) => void }, hooks: PromoteEnvHooks = {}): Promise<number> {
@@ -79,7 +72,7 @@ export async function promoteEnvCommand(argv: readonly string[], json: boolean, 
   const spec = target.services.find((s) => s.name === service) as (typeof target.services)[number];
   const from = policy.sources.find((s) => s.stack === values.from || s.stack.endsWith(`/${String(values.from)}`)) as Source;
   try {
-    const fromClients = clientsOf(from);
+    const fromClients = sourceClients(from);
     // The bundle: named, or the one the source runs as its stable version.
     const state = await fromClients.store.get(service);
     const id = typeof values.bundle === "string" ? values.bundle : state?.stable.bundle;
@@ -87,27 +80,7 @@ export async function promoteEnvCommand(argv: readonly string[], json: boolean, 
       io.err(`remedy promote-env: ${from.stack}'s ${service} runs ${state ? `${state.stable.version}, which no bundle was recorded for (released from a tag, or before bundles)` : "nothing yet"}; name one with --bundle <id>`);
       return 2;
     }
-    const evidence: SourceEvidence[] = [];
-    const blocks: Block[] = [];
-    for (const source of policy.sources) {
-      const c = source === from ? fromClients : clientsOf(source);
-      const ev = await readSourceEvidence(c.store, source.stack, service, id, nowMs);
-      const routing = (await c.store.get(service))?.routing;
-      const latest = [...ev.releases].reverse().find((r) => r.completedAt);
-      const cw = hooks.cloudwatch?.(source) ?? c.cloudwatch;
-      const metrics = routing && latest ? await sourceMetrics(cw, routing, latest, nowMs) : undefined;
-      // Every alarm of the bundle's slot during each of its soaks, rollback or not.
-      const [, project, stack] = source.stack.split("/");
-      let alarms: Incident[] = [];
-      const unreadable: string[] = [];
-      try {
-        alarms = (await Promise.all(ev.releases.map((r) => sourceAlarms(cw, `${project}-${stack}`, service, r, nowMs)))).flat();
-      } catch (err) {
-        unreadable.push(`its alarm history could not be read (${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}), so alarms during the soak are unknown`);
-      }
-      evidence.push({ ...ev, incidents: [...ev.incidents, ...alarms], ...(metrics ? { metrics } : {}), ...(unreadable.length ? { unreadable } : {}) });
-      blocks.push(...(await c.store.blocks(service, id)));
-    }
+    const { evidence, blocks } = await sourcesEvidence(policy, service, id, nowMs, hooks.cloudwatch);
     const bundle = evidence.find((e) => e.bundle)?.bundle as ReleaseBundle | undefined;
     if (!bundle) {
       io.err(`remedy promote-env: no source of ${to} recorded bundle ${id} for ${service}; remedy history ${service} --stack ${String(values.from)} shows each release's bundle`);

@@ -25,6 +25,7 @@ import {
 import { resolveDesiredReleases } from "../core/desired";
 import { hotfixExpiredNotice, legacySunsetNotice, sunsetNoticeDue } from "../core/lifecycle";
 import { checkApiGates } from "./apiGate";
+import { checkPromotions } from "./promotionGate";
 import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
 import * as aws from "@pulumi/aws";
 import { type BuildOptions, type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
@@ -328,5 +329,7 @@ export async function main(): Promise<ProgramOutputs> {
     issues.push(...checkMigrationDeployment(plans, config.database.applied, config.database.run, window));
     if (issues.length > 0) throw new MigrationGateError(issues);
   }
+  // Promotion gate: a stack that takes releases from others takes only bundles they proved.
+  await checkPromotions(config, releases, { stack: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, nowMs: Date.now(), baseDir: process.cwd(), plans: plans ?? [] });
   return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window, ...(plans ? { plans } : {}) })), hotfixSeed: hotfixSeed(config, Array.isArray(raw.services) ? raw.services : []) };
 }

@@ -88,6 +88,13 @@ export class MemoryReleaseBackend implements ReleaseBackend {
     return this.store.get(service);
   }
 
+  /** Approvals recorded (a test's, as remedy approve records them). */
+  readonly approvalsRecorded: { bundle: string; by: string; at: string; service: string }[] = [];
+
+  approvals(service: string, bundle: string): Promise<{ bundle: string; by: string; at: string }[]> {
+    return Promise.resolve(this.approvalsRecorded.filter((a) => a.service === service && a.bundle === bundle).map(({ bundle: b, by, at }) => ({ bundle: b, by, at })));
+  }
+
   /** Release bundles recorded, by id. */
   readonly bundles = new Map<string, ReleaseBundle>();
 

@@ -63,6 +63,8 @@ export interface ReleaseBackend {
   announceOnce?(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already">;
   /** Drops what a snapshot read of the service holds, after this run changed it (see {@link snapshotReads}). */
   forget?(service: string): void;
+  /** The approvals of a bundle recorded in this stack's table (issue 38, 7). */
+  approvals?(service: string, bundle: string): Promise<{ bundle: string; by: string; at: string }[]>;
   /** Records a release bundle in this stack's history, once (issue 38, 2). */
   recordBundle?(service: string, bundle: ReleaseBundle): Promise<void>;
   /** The latest `remedy retire` decision about a legacy lane (issue 37, 6). */
@@ -300,6 +302,10 @@ export class DynamoReleaseBackend implements ReleaseBackend {
     await this.store.recordBundle(service, { ...bundle });
   }
 
+  approvals(service: string, bundle: string): Promise<{ bundle: string; by: string; at: string }[]> {
+    return this.store.approvals(service, bundle);
+  }
+
   async announceOnce(service: string, key: string, message: OutboxMessage, topicArn: string): Promise<"sent" | "already"> {
     if (!(await this.store.claimEscalation(service, key, Date.now(), ANNOUNCE_ONCE_MS))) return "already";
     await publishNotice(this.sns, topicArn, message);
@@ -364,6 +370,7 @@ export function snapshotReads(backend: ReleaseBackend): ReleaseBackend {
     ...(backend.topCallers ? { topCallers: backend.topCallers.bind(backend) } : {}),
     ...(backend.retirementDecision ? { retirementDecision: backend.retirementDecision.bind(backend) } : {}),
     ...(backend.recordBundle ? { recordBundle: backend.recordBundle.bind(backend) } : {}),
+    ...(backend.approvals ? { approvals: backend.approvals.bind(backend) } : {}),
   };
 }
 

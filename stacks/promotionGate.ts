@@ -1,0 +1,57 @@
+/**
+ * A stack with `remedy:promotion` takes a new version only as a bundle its sources proved (issue
+ * 38, 3): at `pulumi preview` and `up`, before anything is deployed, each release this update
+ * would start is made into the bundle it would be, and the promotion gates decide on it with the
+ * sources' evidence, the target's approvals and its own re-checks; anything but allow fails,
+ * naming each gate that holds it. The hotfix path is not held (it is governed on its own), nor a
+ * version release state already knows (a release in progress, a rollback target), nor a service's
+ * first record (it adopts what runs).
+ */
+import type { StackConfig } from "../core/config";
+import { decidePromotion } from "../core/promotion/gates";
+import type { ReleaseEvent } from "../core/releaseState";
+import { otherSlot } from "../core/slots";
+import type { MigrationPlan } from "../database/plan";
+import { releaseBundle } from "./bundles";
+import { sourcesEvidence } from "./promotionEvidence";
+import { apiRecheck, databaseRecheck } from "./promotionRechecks";
+import type { ReleaseBackend } from "./releases";
+
+export class PromotionGateError extends Error {
+  constructor(problems: readonly string[]) {
+    super(`promotion gate refused ${problems.length} release(s):\n${problems.map((p) => `  - ${p}`).join("\n")}\nremedy promote-env <service> --from <source> --to <this stack> --explain shows every gate's inputs.`);
+    this.name = "PromotionGateError";
+  }
+}
+
+/** @throws PromotionGateError naming each release the gates do not allow now */
+export async function checkPromotions(config: StackConfig, releases: ReleaseBackend, o: { readonly stack: string; readonly nowMs: number; readonly baseDir: string; readonly plans: readonly MigrationPlan[] }): Promise<void> {
+  const policy = config.promotion;
+  if (!policy) return;
+  const problems: string[] = [];
+  const from = policy.sources.map((s) => s.stack).join(", ");
+  for (const [i, spec] of config.services.entries()) {
+    const slot = otherSlot(spec.stable);
+    const cand = spec.slots[slot];
+    if (!cand || spec.hotfix) continue;
+    // A service's first record adopts what already runs; the gate holds each release after it,
+    // but not one release state already knows (in progress, or the previous version kept warm).
+    const state = await releases.get(spec.name);
+    if (!state || [state.stable, state.candidate, state.previous].some((v) => v?.version === cand.version)) continue;
+    const start: Extract<ReleaseEvent, { type: "start-release" }> = { type: "start-release", candidate: { slot, version: cand.version, image: cand.image }, weight: 0, at: new Date(o.nowMs).toISOString(), by: `pulumi:${o.stack}` };
+    const bundle = releaseBundle(spec, start, { source: o.stack, releaser: "", now: start.at, plans: o.plans, applied: config.database?.applied ?? [], baseDir: o.baseDir, ...(spec.api?.override?.version === cand.version ? { apiOverride: spec.api.override.reason } : {}) });
+    const what = `services[${i}] (${spec.name} ${cand.version})`;
+    if (typeof bundle === "string") {
+      problems.push(`${what}: this stack takes only bundles proved in ${from}, and ${bundle}`);
+      continue;
+    }
+    const { evidence, blocks } = await sourcesEvidence(policy, spec.name, bundle.id, o.nowMs);
+    const approvals = (await releases.approvals?.(spec.name, bundle.id)) ?? [];
+    const rechecks = { database: databaseRecheck(bundle, config.database?.applied ?? [], o.stack), api: await apiRecheck(bundle, spec, o.baseDir, o.stack) };
+    const d = decidePromotion({ target: o.stack, bundle, policy, evidence, approvals, blocks, rechecks, kind: "promotion", nowMs: o.nowMs });
+    if (d.decision === "allow") continue;
+    const held = d.gates.filter((g) => g.decision !== "allow").map((g) => `${g.gate} (${g.decision}${g.until ? ` until ${g.until}` : ""}): ${g.message}`);
+    problems.push(`${what}, bundle ${bundle.id}: ${d.decision === "deny" ? "refused" : `not yet${d.until ? `, until ${d.until}` : ""}`}; ${held.join("; ")}`);
+  }
+  if (problems.length > 0) throw new PromotionGateError(problems);
+}

@@ -126,8 +126,13 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
       io.out(json ? JSON.stringify({ stack, service, html, entries: entries.length }) : `wrote ${html}: the last ${entries.length} changes of ${service}, weights over time with releases, rollbacks and promotions marked`);
       return 0;
     }
-    if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries }, null, 2));
-    else io.out(formatHistory(service, entries, state.revision, io.columns ?? HISTORY_WIDTH));
+    // Promotion between environments (issue 38, 8): decisions, approvals and blocks of bundles.
+    const promotions = await store.promotionRecords(service);
+    if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries, ...(promotions.length ? { promotions } : {}) }, null, 2));
+    else {
+      io.out(formatHistory(service, entries, state.revision, io.columns ?? HISTORY_WIDTH));
+      if (promotions.length) io.out(["", "promotions (bundles into or out of this stack):", ...promotions.map((p) => `  ${p.at.replace("T", " ").slice(0, 19)}  ${p.bundle}  ${p.text}`)].join("\n"));
+    }
     return 0;
   } catch (err) {
     return fail(describeAwsError(err, `${prefix}-releases`, stack), 2);

@@ -543,6 +543,28 @@ export class ReleaseStore {
     await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `promotion#${bundle}#${at}#${randomUUID().slice(0, 8)}`, bundle, at, decision: JSON.stringify(decision) }), ConditionExpression: "attribute_not_exists(sk)" }));
   }
 
+  /**
+   * The promotion side of a service's history (issue 38, 8), oldest first: each promote-env
+   * decision recorded in this table, each approval, and each block with its unblocking.
+   */
+  async promotionRecords(service: string): Promise<{ at: string; kind: "decision" | "approval" | "block"; bundle: string; text: string }[]> {
+    const decisions = (await this.queryPrefix(service, "promotion#")).flatMap((i) => {
+      try {
+        const d = JSON.parse(String(i.decision)) as { decision?: string; until?: string; from?: string; gates?: { gate: string; decision: string }[] };
+        const held = (d.gates ?? []).filter((g) => g.decision !== "allow").map((g) => g.gate);
+        return [{ at: String(i.at), kind: "decision" as const, bundle: String(i.bundle), text: `promote-env from ${d.from ?? "?"}: ${String(d.decision).toUpperCase()}${d.until ? ` until ${d.until}` : ""}${held.length ? ` (held by ${held.join(", ")})` : ""}` }];
+      } catch {
+        return [];
+      }
+    });
+    const approvals = (await this.queryPrefix(service, APPROVAL_PREFIX)).map((i) => ({ at: String(i.at), kind: "approval" as const, bundle: String(i.bundle), text: `approved by ${String(i.by)}` }));
+    const blocks = (await this.queryPrefix(service, BLOCK_PREFIX)).flatMap((i) => [
+      { at: String(i.at), kind: "block" as const, bundle: String(i.bundle), text: `blocked by ${String(i.by)}: ${String(i.reason)}` },
+      ...(typeof i.unblockedAt === "string" ? [{ at: i.unblockedAt, kind: "block" as const, bundle: String(i.bundle), text: `unblocked by ${String(i.unblockedBy)}: ${String(i.unblockReason)}` }] : []),
+    ]);
+    return [...decisions, ...approvals, ...blocks].sort((a, b) => a.at.localeCompare(b.at));
+  }
+
   /** Records an approval of `bundle` by `by` (the identity AWS verified), at `at`. */
   async recordApproval(service: string, bundle: string, by: string, at: string): Promise<void> {
     await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `${APPROVAL_PREFIX}${bundle}#${at}`, bundle, by, at }) }));

@@ -128,6 +128,16 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
     assert.match(allowed.out, /inputs: \{/, "--explain shows each gate's inputs");
     const recorded = ((await new DynamoDBClient({}).send(new QueryCommand({ TableName: "remedy-prod-releases", KeyConditionExpression: "pk = :p AND begins_with(sk, :s)", ExpressionAttributeValues: { ":p": { S: "payments" }, ":s": { S: `promotion#${bundleId}#` } } }))).Items ?? []).map((i) => JSON.parse(unmarshall(i).decision as string) as { decision: string; gates: unknown[] });
     assert.deepEqual(recorded.map((r) => [r.decision, r.gates.length]).sort(), [["allow", 7], ["wait", 7]], "both, each with every gate (same clock here: two records)");
+    // remedy history on prod shows them, with the approval.
+    await new ReleaseStore(new DynamoDBClient({}), "remedy-prod-releases").create(initialState("payments", { slot: "blue", version: "v2.3.0" }, ROUTING, at(-600)));
+    const history = await runRemedy(["history", "payments", "--stack", "prod"]);
+    assert.equal(history.code, 0, history.err);
+    const lines = history.out.split("\n").slice(history.out.split("\n").indexOf("promotions (bundles into or out of this stack):") + 1);
+    assert.deepEqual(lines.map((l) => l.replace(/^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}/, "")).sort(), [
+      `${bundleId}  approved by ${me}`,
+      `${bundleId}  promote-env from acme/remedy/staging: ALLOW`,
+      `${bundleId}  promote-env from acme/remedy/staging: WAIT (held by approvals)`,
+    ]);
   });
 
   it("refuses a blocked bundle, and one the target cannot re-check, saying why", async () => {

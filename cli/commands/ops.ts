@@ -52,11 +52,6 @@ function clients() {
 }
 
 /**
- * Who acts, for the audit trail: the local user name (anyone can set it) and the AWS identity the
- * credentials resolve to (STS GetCallerIdentity: what CloudTrail also records).
- * @throws OpsError when the identity cannot be established (no override without it).
- */
-/**
  * The topic the direct path (no override URL) may page: --topic-arn / REMEDY_TOPIC_ARN as given,
  * or the record's only when it is in the caller's own account and region (issue 35, 15: a record
  * is data, and a forged one must not carry a page to someone else's topic).
@@ -68,7 +63,12 @@ export function recordedTopicProblem(topicArn: string, callerArn: string, region
   return `the release record names topic ${topicArn}, outside your account ${callerAccount ?? "?"}${region ? ` and region ${region}` : ""}; not paged there: pass --topic-arn (stack output notificationTopicArn) or REMEDY_TOPIC_ARN`;
 }
 
-/** How an override made with the caller's own credentials records who made it. */
+/**
+ * Who acts, for the audit trail, when an override is made with the caller's own credentials: the
+ * local user name (anyone can set it) and the AWS identity the credentials resolve to (STS
+ * GetCallerIdentity: what CloudTrail also records).
+ * @throws OpsError when the identity cannot be established (no override without it).
+ */
 export async function operatorIdentity(client?: STSClient): Promise<string> {
   return operatorLabel(await callerArn(client));
 }

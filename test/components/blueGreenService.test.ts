@@ -35,11 +35,7 @@ describe("components/BlueGreenService", () => {
       svc = await build("payments");
       resources = [...recorded.resources];
     });
-    const find = (type: string, name: string) => {
-      const r = resources.filter((x) => x.type === type && x.name === name);
-      assert.equal(r.length, 1, `one ${type} ${name}`);
-      return r[0];
-    };
+    const find = (type: string, name: string) => one(type, name, resources);
 
     it("registers exactly the expected children, named after the component", () => {
       const names = resources.map((r) => `${r.type} ${r.name}`).sort();

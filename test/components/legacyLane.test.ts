@@ -14,7 +14,7 @@ import { quotaProblems, quotaUsage } from "../../stacks/quotas";
 import { lane, serviceInput, stackInput } from "../helpers/fixtures";
 import { k8sNameProblems } from "../helpers/k8sNames";
 import { validateK8sObject } from "../helpers/k8sSchema";
-import { type RecordedResource, T, dependsOn, ofType, recorded, settle } from "../helpers/pulumiMocks";
+import { type RecordedResource, T, dependsOn, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
 
 const INGRESS = {
   listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
@@ -53,16 +53,12 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     await settle();
     resources = [...recorded.resources];
   });
-  const one = (type: string, name: string) => {
-    const r = resources.filter((x) => x.type === type && x.name === name);
-    assert.equal(r.length, 1, `one ${type} ${name}`);
-    return r[0];
-  };
+  const inSuite = (type: string, name: string) => one(type, name, resources);
 
   it("adds one target group, Deployment, Service, PDB, binding and rule, named apart from the slots", () => {
     const lanes = resources.filter((r) => r.name === "payments-legacy").map((r) => r.type).sort();
     assert.deepEqual(lanes, [T.rule, T.tg, T.deployment, T.service, T.tgb, T.pdb].sort());
-    const tg = one(T.tg, "payments-legacy").inputs as Obj;
+    const tg = inSuite(T.tg, "payments-legacy").inputs as Obj;
     assert.match(tg.name, /^payments-legacy-[0-9a-f]{8}$/);
     assert.ok(tg.name.length <= 32, "AWS target group names: at most 32 characters");
     assert.equal(tg.tags["remedy:legacy-version"], "v1.9.4");
@@ -70,8 +66,8 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
   });
 
   it("routes /v1 callers to it before the main rule, and strips the prefix", () => {
-    const rule = one(T.rule, "payments-legacy").inputs as Obj;
-    const main = one(T.rule, "payments").inputs as Obj;
+    const rule = inSuite(T.rule, "payments-legacy").inputs as Obj;
+    const main = inSuite(T.rule, "payments").inputs as Obj;
     assert.ok(rule.priority < main.priority, "evaluated first");
     assert.deepEqual(rule.conditions, [{ hostHeader: { values: ["api.example.com"] } }, { pathPattern: { values: ["/v1/payments/*"] } }]);
     assert.deepEqual(rule.transforms, [{ type: "url-rewrite", urlRewriteConfig: { rewrite: { regex: "^/v1(/.*)$", replace: "$1" } } }]);
@@ -80,11 +76,11 @@ describe("components/BlueGreenService: a legacy lane (issue 37, 2)", () => {
     assert.match(rule.actions[0].targetGroupArn, /:targetgroup\/payments-legacy-[0-9a-f]{8}\//);
     assert.equal(rule.tags["remedy:rule"], "legacy");
     assert.equal(rule.tags["remedy:rollback"], undefined, "the rollback function's ABAC tag is the weighted rule's only");
-    assert.ok(dependsOn(one(T.rule, "payments-legacy"), one(T.deployment, "payments-legacy")), "the rule waits for the lane's rollout");
+    assert.ok(dependsOn(inSuite(T.rule, "payments-legacy"), inSuite(T.deployment, "payments-legacy")), "the rule waits for the lane's rollout");
   });
 
   it("runs the pinned old image, selected apart from blue and green, telling callers the deprecation and sunset", () => {
-    const d = one(T.deployment, "payments-legacy").inputs as Obj;
+    const d = inSuite(T.deployment, "payments-legacy").inputs as Obj;
     assert.deepEqual(d.spec.selector.matchLabels, { app: "payments", slot: "legacy" });
     const c = d.spec.template.spec.containers[0];
     assert.match(c.image, /@sha256:[0-9a-f]{64}$/);
@@ -160,20 +156,15 @@ describe("components/BlueGreenService: a lane hotfix keeps the previous image to
     await settle();
     return { svc, resources: [...recorded.resources] };
   };
-  const byName = (resources: RecordedResource[], type: string, name: string) => {
-    const r = resources.filter((x) => x.type === type && x.name === name);
-    assert.equal(r.length, 1, `one ${type} ${name}`);
-    return r[0];
-  };
 
   it("runs the previous image as payments-legacy-prev behind its own target group, valid for Kubernetes and AWS", async () => {
     const { svc, resources } = await build();
     const prev = resources.filter((r) => r.name === "payments-legacy-prev").map((r) => r.type).sort();
     assert.deepEqual(prev, [T.tg, T.deployment, T.service, T.tgb, T.pdb].sort(), "no rule of its own: the lane's rule forwards to it");
-    const d = byName(resources, T.deployment, "payments-legacy-prev").inputs as Obj;
+    const d = one(T.deployment, "payments-legacy-prev", resources).inputs as Obj;
     assert.equal(d.spec.template.spec.containers[0].image, OLD);
     assert.deepEqual(d.spec.selector.matchLabels, { app: "payments", slot: "legacy-prev" }, "selected apart from the lane's own pods");
-    const tg = byName(resources, T.tg, "payments-legacy-prev").inputs as Obj;
+    const tg = one(T.tg, "payments-legacy-prev", resources).inputs as Obj;
     assert.match(tg.name, /^payments-legacy-prev-[0-9a-f]{8}$/);
     assert.ok(tg.name.length <= 32);
     for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) {
@@ -185,21 +176,21 @@ describe("components/BlueGreenService: a lane hotfix keeps the previous image to
 
   it("forwards all to the fixed lane, lets only the rollback function modify the rule, and waits for both rollouts", async () => {
     const { resources } = await build();
-    const rule = byName(resources, T.rule, "payments-legacy");
+    const rule = one(T.rule, "payments-legacy", resources);
     const i = rule.inputs as Obj;
     assert.equal(i.actions.length, 1);
     const groups = i.actions[0].forward.targetGroups as { arn: string; weight: number }[];
     assert.deepEqual(groups.map((g) => [/targetgroup\/(payments-legacy(?:-prev)?)-/.exec(g.arn)?.[1], g.weight]), [["payments-legacy", 100], ["payments-legacy-prev", 0]]);
     assert.equal(i.tags["remedy:rollback"], "remedy-prod", "ABAC: the rollback function's ModifyRule");
     assert.equal(i.tags["remedy:release-driver"], undefined, "not the driver's");
-    assert.ok(dependsOn(rule, byName(resources, T.deployment, "payments-legacy-prev")));
-    assert.ok(dependsOn(rule, byName(resources, T.deployment, "payments-legacy")));
+    assert.ok(dependsOn(rule, one(T.deployment, "payments-legacy-prev", resources)));
+    assert.ok(dependsOn(rule, one(T.deployment, "payments-legacy", resources)));
   });
 
   it("follows release state: all back to the previous image after a lane rollback, a 410 naming the link during a brownout", async () => {
-    const back = byName((await build({ rolledBack: true, brownout: false })).resources, T.rule, "payments-legacy").inputs as Obj;
+    const back = one(T.rule, "payments-legacy", (await build({ rolledBack: true, brownout: false })).resources).inputs as Obj;
     assert.deepEqual((back.actions[0].forward.targetGroups as { weight: number }[]).map((g) => g.weight), [0, 100]);
-    const brown = byName((await build({ rolledBack: false, brownout: true })).resources, T.rule, "payments-legacy").inputs as Obj;
+    const brown = one(T.rule, "payments-legacy", (await build({ rolledBack: false, brownout: true })).resources).inputs as Obj;
     assert.equal(brown.actions[0].type, "fixed-response");
     assert.equal(brown.actions[0].fixedResponse.statusCode, "410");
     assert.match(brown.actions[0].fixedResponse.messageBody, /^410 Gone \(brownout\): payments v1\.9\.4 is deprecated and stops on \d{4}-\d{2}-\d{2}; move to the current version: https:\/\/docs\.example\.com\/payments\/v1-sunset$/);
@@ -211,7 +202,7 @@ describe("components/BlueGreenService: a lane hotfix keeps the previous image to
     const spec = parseServiceSpec(serviceInput({ legacy: [lane({ brownouts: [{ start: `${new Date(Date.now() + 20 * 86_400_000).toISOString().slice(0, 10)}T10:00:00Z`, minutes: 30 }] })] }));
     new BlueGreenService("payments", { spec, ingress: INGRESS, ruleTags: { "remedy:rollback": "remedy-prod" } });
     await settle();
-    const tags = (byName([...recorded.resources], T.rule, "payments-legacy").inputs as Obj).tags;
+    const tags = (one(T.rule, "payments-legacy").inputs as Obj).tags;
     assert.equal(tags["remedy:release-driver"], "remedy-prod");
     assert.equal(tags["remedy:rollback"], undefined, "no hotfix: nothing for the rollback function to go back to");
   });

@@ -266,11 +266,14 @@ export function ruleWeights(service: string): { blue: number; green: number } {
   return { blue, green };
 }
 
-/** The single recorded resource of a type and name; fails clearly if absent or duplicated. */
-export function one(type: string, name: string): RecordedResource {
-  const found = ofType(type, name);
+/**
+ * The single recorded resource of a type and name (among `from`, e.g. a suite's snapshot; default
+ * everything recorded); fails clearly if absent or duplicated.
+ */
+export function one(type: string, name: string, from: readonly RecordedResource[] = recorded.resources): RecordedResource {
+  const found = from.filter((r) => r.type === type && r.name === name);
   if (found.length !== 1) {
-    const names = ofType(type).map((r) => r.name);
+    const names = from.filter((r) => r.type === type).map((r) => r.name);
     throw new Error(`expected one ${type} named ${name}, found ${found.length} (have: ${names.join(", ") || "none"})`);
   }
   return found[0];

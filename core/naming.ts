@@ -152,3 +152,8 @@ export function listenerRulePattern(region: string, account: string): string {
 export function callersRuleName(prefix: string, service: string, lane: LaneKey): string {
   return `${prefix}-${service}-${lane}-callers`.slice(0, 128);
 }
+
+/** A stack's release table, named after its `<project>-<stack>` alarm prefix (one per stack, account and region). */
+export function releaseTableName(alarmNamePrefix: string): string {
+  return `${alarmNamePrefix}-releases`;
+}

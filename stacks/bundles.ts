@@ -15,6 +15,7 @@ import { backfilledColumns, columnChanges, columnMatches } from "../database/gat
 import type { MigrationPlan } from "../database/plan";
 import * as pulumi from "@pulumi/pulumi";
 import type { ReleaseBackend } from "./releases";
+import { thisStackName } from "./config";
 
 export interface BundleContext {
   /** This stack, `org/project/stack` (default: the running one's). */
@@ -57,7 +58,7 @@ export function releaseBundle(spec: StackConfig["services"][number], start: Extr
   const uses = spec.database?.uses[start.candidate.version] ?? [];
   return makeBundle(
     { ...content, api, migrations: bundleMigrations(uses, ctx.plans, ctx.applied), configSha256: serviceConfigSha256(spec as unknown as Record<string, unknown>) },
-    { source: ctx.source ?? thisStack(), createdAt: ctx.now, releaser: ctx.releaser },
+    { source: ctx.source ?? thisStackName(), createdAt: ctx.now, releaser: ctx.releaser },
   );
 }
 
@@ -71,11 +72,6 @@ export function withBundle(spec: StackConfig["services"][number], events: readon
   const b = releaseBundle(spec, start, ctx);
   if (typeof b === "string") return { events, problem: b };
   return { events: events.map((e) => (e === start ? { ...start, candidate: { ...start.candidate, bundle: b.id } } : e)), bundle: b };
-}
-
-/** The running stack, `org/project/stack`. */
-function thisStack(): string {
-  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
 }
 
 /**

@@ -37,6 +37,9 @@ export function readAwsSettings(): AwsSettings {
  * (key path, value, fix) rather than one at a time by `requireObject`. A stack with
  * `remedy:hotfix` is a hotfix stack; any other is a prod-like stack.
  */
+/** The running stack's full name, `org/project/stack`: what a stack reference to it names. */
+export const thisStackName = (): string => `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+
 export function readRawConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): Record<string, unknown> {
   const unknown = unknownConfigKeys(Object.keys(pulumi.runtime.allConfig()), config.name);
   if (unknown.length > 0) throw new ConfigError(unknown, "remedy stack configuration");

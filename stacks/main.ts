@@ -26,7 +26,7 @@ import { resolveDesiredReleases } from "../core/desired";
 import { hotfixExpiredNotice, legacySunsetNotice, sunsetNoticeDue } from "../core/lifecycle";
 import { checkApiGates } from "./apiGate";
 import { checkPromotions } from "./promotionGate";
-import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes } from "./config";
+import { isSecretConfig, readAwsSettings, readRawConfig, requireSecretTestRoutes, thisStackName } from "./config";
 import * as aws from "@pulumi/aws";
 import { type BuildOptions, type StackOutputs, buildStack, needsClusterLookup, stackOutputs } from "./program";
 import { prepareReleases } from "./releasePlans";
@@ -146,7 +146,7 @@ export type OwnOutput = (key: string) => Promise<unknown>;
 export function ownOutputs(): OwnOutput {
   let self: pulumi.StackReference | undefined;
   return async (key) => {
-    self ??= new pulumi.StackReference("self", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    self ??= new pulumi.StackReference("self", { name: thisStackName() });
     const details = await self.getOutputDetails(key);
     return details.value ?? details.secretValue;
   };
@@ -255,7 +255,7 @@ export async function announceLegacySunsets(config: StackConfig, releases: Relea
       const [state, topic] = [await releases.get(s.name), await topicArn()];
       if (!state || !topic) continue;
       // Who to chase: the last 14 days' top callers, when the lane counts them.
-      const callers = lane.callers && releases.topCallers ? await releases.topCallers(callersRuleName(`${pulumi.getProject()}-${pulumi.getStack()}`, s.name, laneKey(i)), nowMs - 14 * 86_400_000, nowMs) : undefined;
+      const callers = lane.callers && releases.topCallers ? await releases.topCallers(callersRuleName(alarmNamePrefix(), s.name, laneKey(i)), nowMs - 14 * 86_400_000, nowMs) : undefined;
       await releases.announceOnce(s.name, `legacy-sunset#${lane.version}#${lane.sunsetAt}#${within}`, legacySunsetNotice(state, lane, within, { stack: pulumi.getStack(), steps: false }, callers), topic);
     }
   }
@@ -330,6 +330,6 @@ export async function main(): Promise<ProgramOutputs> {
     if (issues.length > 0) throw new MigrationGateError(issues);
   }
   // Promotion gate: a stack that takes releases from others takes only bundles they proved.
-  await checkPromotions(config, releases, { stack: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, nowMs: Date.now(), baseDir: process.cwd(), plans: plans ?? [] });
+  await checkPromotions(config, releases, { stack: thisStackName(), nowMs: Date.now(), baseDir: process.cwd(), plans: plans ?? [] });
   return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window, ...(plans ? { plans } : {}) })), hotfixSeed: hotfixSeed(config, Array.isArray(raw.services) ? raw.services : []) };
 }

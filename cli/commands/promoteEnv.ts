@@ -18,6 +18,7 @@ import type { ReleaseBundle } from "../../core/promotion/bundle";
 import { type PromotionDecision, decidePromotion } from "../../core/promotion/gates";
 import type { PromotionPolicy } from "../../core/promotion/policy";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { releaseTableName } from "../../core/naming";
 import { sourceClients, sourcesEvidence } from "../../stacks/promotionEvidence";
 import { apiRecheck, databaseRecheck } from "../../stacks/promotionRechecks";
 import { UsageError, parseCommandArgs, usage } from "../args";
@@ -68,7 +69,7 @@ export async function promoteEnvCommand(argv: readonly string[], json: boolean, 
     throw err;
   }
   const to = String(values.to);
-  const targetTable = `${String(values.project ?? "remedy")}-${to}-releases`;
+  const targetTable = releaseTableName(`${String(values.project ?? "remedy")}-${to}`);
   const spec = target.services.find((s) => s.name === service) as (typeof target.services)[number];
   const from = policy.sources.find((s) => s.stack === values.from || s.stack.endsWith(`/${String(values.from)}`)) as Source;
   try {

@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { releaseTableName } from "../../core/naming";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
 import { OpsError } from "./opsTypes";
@@ -38,7 +39,7 @@ export async function promotionCommand(command: PromotionCommand, argv: readonly
     throw err;
   }
   const stack = String(values.stack ?? (command === "approve" ? "prod" : "staging"));
-  const table = `${String(values.project ?? "remedy")}-${stack}-releases`;
+  const table = releaseTableName(`${String(values.project ?? "remedy")}-${stack}`);
   const at = new Date(hooks.nowMs ?? Date.now()).toISOString();
   try {
     const by = await callerArn();

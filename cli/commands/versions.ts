@@ -13,6 +13,7 @@ import { type GroupOnRule, MetricDimensionError, dailyRequests } from "../../lam
 import { activeClientVersions } from "../../core/apiFiles";
 import { DEFAULT_QUIET_DAYS, type DayEvidence, brownoutDays, dailyEvidence, lastDays, retirementDecision, type RetirementDecision } from "../../core/legacyRetirement";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
+import { releaseTableName } from "../../core/naming";
 import { describeTopCallers } from "../../lambdas/commons/topCallers";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
@@ -145,7 +146,7 @@ export async function versionsCommand(command: "versions" | "retire", argv: read
     throw err;
   }
   const nowMs = hooks.nowMs ?? Date.now();
-  const table = `${String(values.project ?? "remedy")}-${String(values.stack ?? "prod")}-releases`;
+  const table = releaseTableName(`${String(values.project ?? "remedy")}-${String(values.stack ?? "prod")}`);
   try {
     const store = new ReleaseStore(new DynamoDBClient({}), table);
     const reports = await laneReports(service, values.outputs as string, { ...opts, ...(typeof values.operations === "string" ? { operations: values.operations } : {}), nowMs, cw: new CloudWatchClient({}), store });

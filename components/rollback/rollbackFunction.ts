@@ -2,7 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { checkAlarmPrefix, loadBalancerAlarm, loadBalancerDimension } from "../../core/alarms";
 import * as defaults from "../../core/defaults";
-import { ROLLBACK_RULE_TAG, listenerRulePattern } from "../../core/naming";
+import { ROLLBACK_RULE_TAG, listenerRulePattern, releaseTableName } from "../../core/naming";
+
+/** Where the stack's release table name comes from; kept here for the stack program and the rehearsal. */
+export { releaseTableName };
 import { type DeployedCode, bundledFunction, checkedPolicy, logGroupAndRole, stackAlarms } from "./lambdaParts";
 import { topicKeyPolicy, topicPolicy } from "./topicPolicies";
 import { watchPaging } from "./pagingWatch";
@@ -366,10 +369,6 @@ export class RollbackFunction extends pulumi.ComponentResource {
   }
 }
 
-/** The default release state table name of a stack. */
-export function releaseTableName(alarmNamePrefix: string): string {
-  return `${alarmNamePrefix}-releases`;
-}
 
 /** @internal The rollback role's policy: every mutating action on named (or this stack's tagged) resources only. */
 export function rollbackPolicy(r: {

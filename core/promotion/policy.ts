@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { Issue } from "../config/errors";
 import { int, required } from "../config/fields";
+import { releaseTableName } from "../naming";
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 /** An approver: an IAM role ARN, or an assumed-role session pattern (`arn:aws:sts::<account>:assumed-role/<role>/*`). */
@@ -108,7 +109,7 @@ export const PROMOTION_DEFAULTS = { verifiedBy: 1, soakMinutes: 1440, maxAgeMinu
 /** A stack's release table: `<project>-<stack>-releases`. */
 export const releaseTableOf = (stack: string): string => {
   const [, project, name] = stack.split("/");
-  return `${project}-${name}-releases`;
+  return releaseTableName(`${project}-${name}`);
 };
 
 /** The cross-field rules: enough sources for `verifiedBy`, each named once, windows that make sense. */

@@ -500,17 +500,7 @@ export class ReleaseStore {
 
   /** The lane's recorded days, oldest first; an item of another shape is left out. */
   async laneEvidence(service: string, version: string): Promise<DayEvidence[]> {
-    const items = await allItems((start) =>
-      this.ddb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :e)",
-          ExpressionAttributeValues: marshall({ ":pk": service, ":e": `${EVIDENCE_PREFIX}${version}#` }),
-          ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
-        }),
-      ),
-    );
-    return items.flatMap((raw) => {
+    return (await this.queryPrefix(service, `${EVIDENCE_PREFIX}${version}#`)).flatMap((raw) => {
       const r = dayEvidenceSchema.safeParse(raw);
       return r.success ? [r.data] : [];
     });
@@ -604,6 +594,7 @@ export class ReleaseStore {
     );
   }
 
+  /** Every item of `service` whose sort key starts with `prefix`, unmarshalled, in key order (consistent reads). */
   private async queryPrefix(service: string, prefix: string): Promise<Record<string, unknown>[]> {
     return allItems((start) =>
       this.ddb.send(
@@ -710,17 +701,6 @@ export class ReleaseStore {
 
   /** History entries, oldest first. */
   async history(service: string): Promise<HistoryEntry[]> {
-    const items = await allItems((start) =>
-      this.ddb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :h)",
-          ExpressionAttributeValues: marshall({ ":pk": service, ":h": "history#" }),
-          ExclusiveStartKey: start as QueryCommandInput["ExclusiveStartKey"],
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return items.map((raw) => checkedHistoryEntry(service, withoutKeys(raw)));
+    return (await this.queryPrefix(service, "history#")).map((raw) => checkedHistoryEntry(service, withoutKeys(raw)));
   }
 }

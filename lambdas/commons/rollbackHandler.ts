@@ -143,6 +143,11 @@ export function createRollbackHandler(deps: RollbackDeps) {
   const remember = (s: ReleaseState | undefined): void => {
     if (s) alarmKinds.set(s.service, s.routing.alarmKinds);
   };
+  /**
+   * Whether CloudWatch's alarm has this function among its actions (when this function's ARN is
+   * known): only alarms this stack made to roll back do; a page-only one never acts.
+   */
+  const namesThisFunction = (alarm: AlarmNow): boolean => self === undefined || alarm.actions.map(unqualifiedFunctionArn).includes(self);
   /** Milliseconds left before Lambda stops this invocation; unlimited outside Lambda. */
   let remaining: () => number = () => Number.POSITIVE_INFINITY;
   /** This function's ARN (the invocation's, else the configured one). */
@@ -338,7 +343,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
         count("IgnoredEvents", target.service);
         return { ...base, outcome: Outcome.Ignored, reason: `${signal.alarmName} is not one of the alarms pulumi up made for ${target.service} (kinds ${kinds.join(", ")}); not acting on it` };
       }
-      if (self !== undefined && !now$.actions.map(unqualifiedFunctionArn).includes(self)) {
+      if (!namesThisFunction(now$)) {
         count("IgnoredEvents", target.service);
         return { ...base, outcome: Outcome.Ignored, reason: `${signal.alarmName} does not name this function among its alarm actions (a page-only alarm, or not this stack's); not rolling back` };
       }
@@ -494,7 +499,7 @@ export function createRollbackHandler(deps: RollbackDeps) {
       count("UnconfirmedEvents", t.service);
       return { ...base, outcome: Outcome.Ignored, reason: `CloudWatch has ${signal.alarmName} ${confirmed ? `in ${confirmed.state}` : "nowhere"}, not in ALARM; not acting on it` };
     }
-    if (self !== undefined && !confirmed.actions.map(unqualifiedFunctionArn).includes(self)) {
+    if (!namesThisFunction(confirmed)) {
       count("IgnoredEvents", t.service);
       return { ...base, outcome: Outcome.Ignored, reason: `${signal.alarmName} does not name this function among its alarm actions (a lane without a hotfix to go back from pages only); not rolling back` };
     }

@@ -12,6 +12,7 @@ import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { printable } from "../../lambdas/commons/text";
 import { UsageError, intOption, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
+import { releaseTableName } from "../../core/naming";
 
 export interface HistoryIo {
   readonly out: (s: string) => void;
@@ -108,7 +109,7 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
     if (e instanceof UsageError) return fail(e.message, 2);
     throw e;
   }
-  const store = new ReleaseStore(ddb, `${prefix}-releases`);
+  const store = new ReleaseStore(ddb, releaseTableName(prefix));
   try {
     const state = await store.get(service);
     if (!state) {
@@ -135,6 +136,6 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
     }
     return 0;
   } catch (err) {
-    return fail(describeAwsError(err, `${prefix}-releases`, stack), 2);
+    return fail(describeAwsError(err, releaseTableName(prefix), stack), 2);
   }
 }

@@ -39,6 +39,7 @@ import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { type Io, OpsError, type OpsHooks } from "./opsTypes";
 import { drill } from "./drill";
 import { wrap } from "./history";
+import { releaseTableName } from "../../core/naming";
 
 export { OpsError, type OpsHooks } from "./opsTypes";
 
@@ -344,7 +345,7 @@ export async function opsCommand(command: "status" | "rollback" | "drill" | "pro
   const { values, service } = args;
   const stack = String(values.stack ?? "prod");
   const prefix = `${String(values.project ?? "remedy")}-${stack}`;
-  const tableName = `${prefix}-releases`;
+  const tableName = releaseTableName(prefix);
   const c = clients();
   const store = new ReleaseStore(c.ddb, tableName);
   const traffic = new Traffic(c.elb);

@@ -17,6 +17,7 @@ import type { ReleaseState } from "../../core/releaseState";
 import { printable } from "../../lambdas/commons/text";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
+import { releaseTableName } from "../../core/naming";
 
 const OPTIONS = {
   stack: { type: "string" },
@@ -111,7 +112,7 @@ export async function waitCommand(argv: readonly string[], json: boolean, io: Wa
     intervalS = positiveSeconds("wait", "interval", values.interval, 10);
     given = releaseIds(services, values);
     stack = String(values.stack ?? "prod");
-    tableName = `${String(values.project ?? "remedy")}-${stack}-releases`;
+    tableName = releaseTableName(`${String(values.project ?? "remedy")}-${stack}`);
   } catch (err) {
     if (err instanceof UsageError) return fail(err.message, WAIT_EXIT.usage);
     throw err;

@@ -3,15 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenService } from "../../components/delivery/blueGreenService";
 import { parseServiceSpec } from "../../core/config";
 import { targetGroupName } from "../../core/naming";
-import { serviceInput } from "../helpers/fixtures";
+import { INGRESS, serviceInput } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { type RecordedResource, T, dependsOn, one, ofType, promiseOf, recorded, settle } from "../helpers/pulumiMocks";
 
-const INGRESS = {
-  listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
-  securityGroupId: "sg-0123456789abcdef0",
-  vpcId: "vpc-0a1b2c3d4e5f67890",
-};
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

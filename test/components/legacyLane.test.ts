@@ -11,16 +11,11 @@ import { parseAlarmName } from "../../core/alarms";
 import { parseServiceSpec } from "../../core/config";
 import { parseStackConfig } from "../../core/config";
 import { quotaProblems, quotaUsage } from "../../stacks/quotas";
-import { lane, serviceInput, stackInput } from "../helpers/fixtures";
+import { INGRESS, lane, serviceInput, stackInput } from "../helpers/fixtures";
 import { k8sNameProblems } from "../helpers/k8sNames";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { type RecordedResource, T, dependsOn, ofType, one, recorded, settle } from "../helpers/pulumiMocks";
 
-const INGRESS = {
-  listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
-  securityGroupId: "sg-0123456789abcdef0",
-  vpcId: "vpc-0a1b2c3d4e5f67890",
-};
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const ALARM_TOPIC = "arn:aws:sns:eu-west-1:123456789012:remedy-prod-rollback";
 const ROLLBACK_FN = "arn:aws:lambda:eu-west-1:123456789012:function:remedy-prod-rollback";

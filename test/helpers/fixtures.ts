@@ -96,3 +96,10 @@ export function lane(overrides: Record<string, unknown> = {}): Record<string, un
     ...overrides,
   };
 }
+
+/** A shared ingress to attach a BlueGreenService to in component tests: listener, ALB security group, VPC. */
+export const INGRESS = {
+  listenerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/remedy/50dc6c495c0c9188/f2f7dc8efc522ab2",
+  securityGroupId: "sg-0123456789abcdef0",
+  vpcId: "vpc-0a1b2c3d4e5f67890",
+};

@@ -2,11 +2,12 @@
  * What a source environment's release history says of a bundle (issue 38, 4 and 5), read from its
  * release table: the bundle as it recorded it, each release of it (started, completed by the
  * release driver or by hand, ended when another release was promoted over it or it was rolled
- * back) and the rollbacks of it, as the promotion gates take them (core/promotion/gates.ts).
+ * back), the rollbacks of it and the targets' re-checks of it, as the promotion gates take them
+ * (core/promotion/gates.ts).
  * The table may be another account's, read through the role the policy names.
  */
 import type { ReleaseBundle } from "../core/promotion/bundle";
-import type { Block, Incident, SourceEvidence, SourceRelease } from "../core/promotion/gates";
+import type { Block, Incident, SourceEvidence, SourceRelease, TargetRechecks } from "../core/promotion/gates";
 import type { PromotionPolicy } from "../core/promotion/policy";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
@@ -50,10 +51,12 @@ export function bundleReleases(history: readonly HistoryEntry[], bundle: string)
 
 /** The source's evidence of `bundle` for `service`, read now. */
 export async function readSourceEvidence(store: ReleaseStore, source: string, service: string, bundle: string, nowMs: number): Promise<SourceEvidence> {
-  const [raw, history] = await Promise.all([store.bundle(service, bundle), store.history(service)]);
+  const [raw, history, rechecks] = await Promise.all([store.bundle(service, bundle), store.history(service), store.rechecks(service, bundle)]);
   const recorded = recordedBundle(raw, bundle);
   const { releases, incidents } = recorded ? bundleReleases(history, bundle) : { releases: [], incidents: [] };
-  return { source, readAt: new Date(nowMs).toISOString(), ...(recorded ? { bundle: recorded } : {}), releases, incidents };
+  // The targets' re-checks of it: a failed one revokes it here until a later one passes.
+  const checked = rechecks.map((r): Incident => ({ at: r.at, kind: r.passed ? "recheck-passed" : "recheck-failed", what: `re-check on ${r.target}: ${r.detail}` }));
+  return { source, readAt: new Date(nowMs).toISOString(), ...(recorded ? { bundle: recorded } : {}), releases, incidents: [...incidents, ...checked] };
 }
 
 /** The slot a release ran in, from its id (`<slot>:<version>:<revision>`). */
@@ -155,4 +158,39 @@ export async function sourcesEvidence(policy: PromotionPolicy, service: string, 
     blocks.push(...(await c.store.blocks(service, bundle)));
   }
   return { evidence, blocks };
+}
+
+/**
+ * Records the target's re-check of `bundle` in each source that ran it (issue 38, 5), when it
+ * changes what the source says: a failure (it revokes the bundle there, for every target) unless
+ * the same failure is the latest record, a pass only after a failure (it lifts the revocation,
+ * and the soak starts again from it). Returns the evidence with those records, as
+ * the sources now read, and each source it could not write to (kept as it was read: a failure
+ * still denies here through the re-checks gate, and an unrecorded pass leaves it revoked).
+ */
+export async function recordRechecks(policy: PromotionPolicy, evidence: readonly SourceEvidence[], o: { readonly service: string; readonly bundle: string; readonly target: string; readonly rechecks: TargetRechecks; readonly nowMs: number }): Promise<{ evidence: SourceEvidence[]; unrecorded: string[] }> {
+  const failed = (["database", "api"] as const).filter((k) => !o.rechecks[k].passed).map((k) => `${k}: ${o.rechecks[k].detail}`);
+  const at = new Date(o.nowMs).toISOString();
+  const out: SourceEvidence[] = [];
+  const unrecorded: string[] = [];
+  for (const ev of evidence) {
+    const source = policy.sources.find((s) => s.stack === ev.source);
+    const last = ev.incidents.filter((i) => i.kind === "recheck-failed" || i.kind === "recheck-passed").sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).pop();
+    const detail = failed.length > 0 ? failed.join("; ") : `database ${o.rechecks.database.detail}; api ${o.rechecks.api.detail}`;
+    const what = `re-check on ${o.target}: ${detail}`;
+    // A change only: the same failure again (a pipeline polling) is not a new record.
+    const unchanged = failed.length > 0 ? last?.kind === "recheck-failed" && last.what === what : last?.kind !== "recheck-failed";
+    if (!source || ev.bundle?.id !== o.bundle || unchanged) {
+      out.push(ev);
+      continue;
+    }
+    try {
+      await sourceClients(source).store.recordRecheck(o.service, o.bundle, at, { passed: failed.length === 0, target: o.target, detail });
+      out.push({ ...ev, incidents: [...ev.incidents, { at, kind: failed.length > 0 ? "recheck-failed" : "recheck-passed", what }] });
+    } catch (err) {
+      unrecorded.push(`${ev.source}: ${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}`);
+      out.push(ev);
+    }
+  }
+  return { evidence: out, unrecorded };
 }

@@ -6,9 +6,10 @@
  * ask this.
  *
  * The soak is honest: it starts when the bundle's release completed in a source, restarts at any
- * alarm of its version there, ends at a rollback or when the source moved on, and a failed
- * re-check revokes the bundle until a later one passes. The longest soak of that exact bundle
- * counts, even if the source has moved on since.
+ * alarm of its version there (the time before it no longer counts), ends at a rollback or when
+ * the source moved on, and a failed re-check revokes the bundle until a later one passes (the
+ * soak restarts from it). The longest soak of that exact bundle still running, or ended only by
+ * the source moving on, counts.
  */
 import type { ReleaseBundle } from "./bundle";
 import { type PromotionPolicy, WEEKDAYS } from "./policy";
@@ -103,6 +104,9 @@ const MIN = 60_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 const minutes = (ms: number) => Math.floor(ms / MIN);
 
+/** What ends a soak without discrediting it: a newer release promoted over the bundle. */
+const MOVED_ON = "the source moved on";
+
 /** A stretch of time the bundle ran in a source without an alarm, rollback or failed re-check. */
 export interface SoakSegment {
   readonly source: string;
@@ -127,8 +131,8 @@ export function soakSegments(ev: SourceEvidence, nowMs: number): SoakSegment[] {
     let start: number | undefined = Date.parse(r.completedAt);
     for (const inc of incidents) {
       const t = Date.parse(inc.at);
-      // A rollback is what ends the release, at its own time: inclusive.
-      if (t < Date.parse(r.completedAt) || t > releaseEnd || (t === releaseEnd && inc.kind !== "rollback")) continue;
+      // A rollback is what ends the release, at its own time: inclusive; a pass recorded just now starts a soak now.
+      if (t < Date.parse(r.completedAt) || t > releaseEnd || (t === releaseEnd && inc.kind !== "rollback" && inc.kind !== "recheck-passed")) continue;
       if (inc.kind === "recheck-passed") {
         start ??= t;
         continue;
@@ -139,7 +143,7 @@ export function soakSegments(ev: SourceEvidence, nowMs: number): SoakSegment[] {
       if (inc.kind === "rollback") break;
     }
     if (start !== undefined) {
-      out.push({ source: ev.source, start: iso(start), end: iso(releaseEnd), ongoing: !r.endedAt, ...(r.endedAt ? { endedBy: "the source moved on" } : {}) });
+      out.push({ source: ev.source, start: iso(start), end: iso(releaseEnd), ongoing: !r.endedAt, ...(r.endedAt ? { endedBy: MOVED_ON } : {}) });
     }
   }
   return out;
@@ -172,11 +176,16 @@ function verifiedGate(req: PromotionRequest): GateDecision {
   return { gate: "verified", decision: "deny", message: `${why}; release it in ${req.policy.sources.map((s) => s.stack).join(" or ")} first`, inputs };
 }
 
+const longestOf = (segments: readonly SoakSegment[]) => segments.reduce<SoakSegment | undefined>((best, s) => (!best || Date.parse(s.end) - Date.parse(s.start) > Date.parse(best.end) - Date.parse(best.start) ? s : best), undefined);
+const lengthOf = (s: SoakSegment | undefined) => (s ? Date.parse(s.end) - Date.parse(s.start) : 0);
+
 function soakGate(req: PromotionRequest): GateDecision {
   const need = req.policy.soakMinutes * MIN;
   const segments = ours(req).filter((e) => !revoked(e)).flatMap((e) => soakSegments(e, req.nowMs));
-  const longest = segments.reduce<SoakSegment | undefined>((best, s) => (!best || Date.parse(s.end) - Date.parse(s.start) > Date.parse(best.end) - Date.parse(best.start) ? s : best), undefined);
-  const length = longest ? Date.parse(longest.end) - Date.parse(longest.start) : 0;
+  // A soak an alarm, rollback or failed re-check ended is reset: only one still running, or one
+  // ended by the source moving on, counts.
+  const longest = longestOf(segments.filter((s) => s.ongoing || s.endedBy === MOVED_ON));
+  const length = lengthOf(longest);
   const inputs = { soakMinutes: req.policy.soakMinutes, longest, segments };
   if (longest && length >= need) return { gate: "soak", decision: "allow", message: `soaked ${minutes(length)} min in ${longest.source} (${longest.start} to ${longest.end}${longest.ongoing ? ", still running" : ""}); ${req.policy.soakMinutes} needed`, inputs };
   const ongoing = segments.filter((s) => s.ongoing).sort((a, b) => Date.parse(a.start) - Date.parse(b.start))[0];
@@ -184,7 +193,8 @@ function soakGate(req: PromotionRequest): GateDecision {
     const until = iso(Date.parse(ongoing.start) + need);
     return { gate: "soak", decision: "wait", until, message: `soaking in ${ongoing.source} since ${ongoing.start}: ${minutes(req.nowMs - Date.parse(ongoing.start))} of ${req.policy.soakMinutes} min; promotable at ${until} if nothing fires`, inputs };
   }
-  return { gate: "soak", decision: "deny", message: `no soak of ${req.bundle.id} is running${longest ? `; the longest was ${minutes(length)} min in ${longest.source}, ended by ${longest.endedBy ?? "?"}` : ""}; ${req.policy.soakMinutes} min needed: release it again where it can soak`, inputs };
+  const last = longestOf(segments);
+  return { gate: "soak", decision: "deny", message: `no soak of ${req.bundle.id} is running${last ? `; the longest was ${minutes(lengthOf(last))} min in ${last.source}, ended by ${last.endedBy ?? "?"}` : ""}; ${req.policy.soakMinutes} min needed: release it again where it can soak`, inputs };
 }
 
 function evidenceGate(req: PromotionRequest): GateDecision {

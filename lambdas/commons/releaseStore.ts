@@ -90,6 +90,7 @@ const RETIREMENT_PREFIX = "legacy-retirement#";
 const BUNDLE_PREFIX = "bundle#";
 const APPROVAL_PREFIX = "approval#";
 const BLOCK_PREFIX = "block#";
+const RECHECK_PREFIX = "recheck#";
 const dayEvidenceSchema = z.object({
   day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
   laneRequests: z.number().min(0).nullable(),
@@ -535,9 +536,10 @@ export class ReleaseStore {
 
   /**
    * The promotion side of a service's history (issue 38, 8), oldest first: each promote-env
-   * decision recorded in this table, each approval, and each block with its unblocking.
+   * decision recorded in this table, each approval, each block with its unblocking, and each
+   * re-check a target recorded of a bundle made here.
    */
-  async promotionRecords(service: string): Promise<{ at: string; kind: "decision" | "approval" | "block"; bundle: string; text: string }[]> {
+  async promotionRecords(service: string): Promise<{ at: string; kind: "decision" | "approval" | "block" | "recheck"; bundle: string; text: string }[]> {
     const decisions = (await this.queryPrefix(service, "promotion#")).flatMap((i) => {
       try {
         const d = JSON.parse(String(i.decision)) as { decision?: string; until?: string; from?: string; gates?: { gate: string; decision: string }[] };
@@ -552,7 +554,23 @@ export class ReleaseStore {
       { at: String(i.at), kind: "block" as const, bundle: String(i.bundle), text: `blocked by ${String(i.by)}: ${String(i.reason)}` },
       ...(typeof i.unblockedAt === "string" ? [{ at: i.unblockedAt, kind: "block" as const, bundle: String(i.bundle), text: `unblocked by ${String(i.unblockedBy)}: ${String(i.unblockReason)}` }] : []),
     ]);
-    return [...decisions, ...approvals, ...blocks].sort((a, b) => a.at.localeCompare(b.at));
+    const rechecks = (await this.queryPrefix(service, RECHECK_PREFIX)).map((i) => ({ at: String(i.at), kind: "recheck" as const, bundle: String(i.bundle), text: `re-checked on ${String(i.target)}: ${i.passed === true ? "passed" : "FAILED"}: ${String(i.detail)}` }));
+    return [...decisions, ...approvals, ...blocks, ...rechecks].sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /**
+   * Records a target's re-check of `bundle` in this (its source's) table (issue 38, 5): a failed
+   * one revokes the bundle's availability downstream, until a later one passes.
+   */
+  async recordRecheck(service: string, bundle: string, at: string, r: { readonly passed: boolean; readonly target: string; readonly detail: string }): Promise<void> {
+    await this.ddb.send(new PutItemCommand({ TableName: this.tableName, Item: marshall({ pk: service, sk: `${RECHECK_PREFIX}${bundle}#${at}#${randomUUID().slice(0, 8)}`, bundle, at, passed: r.passed, target: r.target, detail: r.detail }), ConditionExpression: "attribute_not_exists(sk)" }));
+  }
+
+  /** The re-checks of `bundle` recorded here, oldest first. */
+  async rechecks(service: string, bundle: string): Promise<{ at: string; passed: boolean; target: string; detail: string }[]> {
+    return (await this.queryPrefix(service, `${RECHECK_PREFIX}${bundle}#`)).flatMap((i) =>
+      typeof i.at === "string" && typeof i.passed === "boolean" ? [{ at: i.at, passed: i.passed, target: String(i.target), detail: String(i.detail) }] : [],
+    );
   }
 
   /** Records an approval of `bundle` by `by` (the identity AWS verified), at `at`. */

@@ -103,10 +103,11 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const promote = async (...extra: string[]) => {
+  const promote = (...extra: string[]) => promoteAt(T0, ...extra);
+  const promoteAt = async (nowMs: number, ...extra: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await promoteEnvCommand(["payments", "--from", "staging", "--to", "prod", "--config", config, ...extra], false, { out: (s) => out.push(s), err: (s) => err.push(s) }, { nowMs: T0, cloudwatch });
+    const code = await promoteEnvCommand(["payments", "--from", "staging", "--to", "prod", "--config", config, ...extra], false, { out: (s) => out.push(s), err: (s) => err.push(s) }, { nowMs, cloudwatch });
     return { code, out: out.join("\n"), err: err.join("\n") };
   };
 
@@ -123,8 +124,15 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
       /^ {2}allow {2}soak {7}soaked 240 min in acme\/remedy\/staging \(.*, still running\); 60 needed$/m,
       /^ {2}allow {2}evidence {3}acme\/remedy\/staging: 5xx 0\.10 points over stable, p99 1\.02x$/m,
       /^ {2}allow {2}rechecks {3}on prod: database v2\.3\.1 needs no migration; api compatible with prod's live v2\.3\.0 and its client operations$/m,
-      /^ship it: set payments's candidate in prod's config to .*payments@sha256:2{64} \(version v2\.3\.1\) and run pulumi up there/m,
+      /^ship it: set payments's release in prod's config to .*payments@sha256:2{64} \(version v2\.3\.1\) and run pulumi up there \(or run this with --write\)/m,
     ]) assert.match(allowed.out, line);
+    // What to set: prod's config is stable blue with green at 10% (manual), and prod has no release
+    // state: the bundle goes into green, at weight 0 until someone raises it; versions as strings.
+    assert.deepEqual(allowed.out.split("\n").filter((l) => l.startsWith("  pulumi config set")), [
+      `  pulumi config set --stack prod --path --type string 'remedy:services[0].slots.green.image' '123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"2".repeat(64)}'`,
+      "  pulumi config set --stack prod --path --type string 'remedy:services[0].slots.green.version' 'v2.3.1'",
+      "  pulumi config set --stack prod --path --type int 'remedy:services[0].candidate.weight' '0'",
+    ]);
     assert.match(allowed.out, /inputs: \{/, "--explain shows each gate's inputs");
     const recorded = ((await new DynamoDBClient({}).send(new QueryCommand({ TableName: "remedy-prod-releases", KeyConditionExpression: "pk = :p AND begins_with(sk, :s)", ExpressionAttributeValues: { ":p": { S: "payments" }, ":s": { S: `promotion#${bundleId}#` } } }))).Items ?? []).map((i) => JSON.parse(unmarshall(i).decision as string) as { decision: string; gates: unknown[] });
     assert.deepEqual(recorded.map((r) => [r.decision, r.gates.length]).sort(), [["allow", 7], ["wait", 7]], "both, each with every gate (same clock here: two records)");
@@ -138,6 +146,67 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
       `${bundleId}  promote-env from acme/remedy/staging: ALLOW`,
       `${bundleId}  promote-env from acme/remedy/staging: WAIT (held by approvals)`,
     ]);
+  });
+
+  it("--write puts the bundle into the slot release state calls idle, catching a lagging stable up, comments kept, only on allow", async () => {
+    fs.writeFileSync(config, `# prod: what it runs\n${fs.readFileSync(config, "utf8")}`);
+    const before = fs.readFileSync(config, "utf8");
+    const held = await promote("--write");
+    assert.equal(held.code, 4);
+    assert.equal(fs.readFileSync(config, "utf8"), before, "a decision that does not allow writes nothing");
+    assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
+    // The release driver promoted green (v2.3.1... here: a v2.3.2 hotfix) in prod; config still says stable blue.
+    const prod = new ReleaseStore(new DynamoDBClient({}), "remedy-prod-releases");
+    let s = initialState("payments", { slot: "blue", version: "v2.3.0" }, ROUTING, at(-600));
+    await prod.create(s);
+    for (const e of [
+      { type: "start-release" as const, candidate: { slot: "green" as const, version: "v2.3.0-1" }, weight: 10, at: at(-500), by: "pulumi:prod" },
+      { type: "promote" as const, rollbackWindowMinutes: 60, at: at(-400), by: "release-driver" },
+    ]) {
+      const t = applyEvent(s, e);
+      if (t.kind !== "applied") throw new Error(t.reason);
+      await prod.commit(s.revision, t.state, t.entry);
+      s = t.state;
+    }
+    const w = await promote("--write");
+    assert.equal(w.code, 0, w.out + w.err);
+    assert.match(w.out, new RegExp(`^ship it: wrote .*payments@sha256:2{64} \\(version v2\\.3\\.1\\) into ${config.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; commit it and run pulumi up --stack prod`, "m"));
+    const text = fs.readFileSync(config, "utf8");
+    assert.ok(text.startsWith("# prod: what it runs\n"), "comments kept");
+    const payments = ((yaml.load(text) as { config: Record<string, { name: string; stable: string; slots: Record<string, { image: string; version: string }>; candidate?: { weight: number } }[]> }).config["remedy:services"]).find((x) => x.name === "payments");
+    assert.equal(payments?.stable, "green", "stable caught up with release state");
+    assert.deepEqual(payments?.slots.blue, { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments@sha256:${"2".repeat(64)}`, version: "v2.3.1" }, "into the slot release state calls idle, not config's");
+    assert.equal(payments?.slots.green.image, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:v2.3.1", "the live slot untouched");
+    assert.equal(payments?.candidate?.weight, 0);
+    assert.equal((await runRemedy(["validate", config])).code, 0, "still valid config");
+  });
+
+  it("records a failed re-check in staging, which revokes the bundle there until a re-check passes (the soak restarts from it)", async () => {
+    assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
+    // Prod's config names another file for v2.3.1 than the schema the bundle was made with.
+    const other = path.join(dir, "v2.3.1-other.graphql");
+    fs.writeFileSync(other, `${fs.readFileSync(path.join(ROOT, "api/payments/v2.3.1.graphql"), "utf8")}\n# edited\n`);
+    const good = fs.readFileSync(config, "utf8");
+    fs.writeFileSync(config, good.replace("api/payments/v2.3.1.graphql", other));
+    const failed = await promoteAt(T0 - 30 * 60_000);
+    assert.equal(failed.code, 1, failed.out);
+    assert.match(failed.out, /^ {2}deny {3}rechecks {3}on prod, api: .* is not the schema the bundle was made with/m);
+    const staging = new ReleaseStore(new DynamoDBClient({}), "remedy-staging-releases");
+    assert.deepEqual((await staging.rechecks("payments", bundleId)).map((r) => [r.passed, r.target]), [[false, "prod"]], "recorded in the source");
+    const again = await promoteAt(T0 - 20 * 60_000);
+    assert.match(again.out, /^ {2}deny {3}verified {3}.* completed in 0 of the 1 source\(s\) needed; revoked by a failed re-check in acme\/remedy\/staging \(re-check on prod: api: /m);
+    assert.equal((await staging.rechecks("payments", bundleId)).length, 1, "the same failure again is not a new record");
+    // Fixed: the re-check passes and is recorded; the soak starts again from it, so 60 min are needed again.
+    fs.writeFileSync(config, good);
+    const fixed = await promoteAt(T0 - 10 * 60_000);
+    assert.equal(fixed.code, 4, fixed.out);
+    assert.match(fixed.out, /^ {2}wait {3}soak {7}soaking in acme\/remedy\/staging since 2026-12-07T11:50:00\.000Z: 0 of 60 min/m);
+    const later = await promote();
+    assert.match(later.out, /^ {2}wait {3}soak {7}soaking in acme\/remedy\/staging since 2026-12-07T11:50:00\.000Z: 10 of 60 min; promotable at 2026-12-07T12:50:00\.000Z/m);
+    assert.deepEqual((await staging.rechecks("payments", bundleId)).map((r) => r.passed), [false, true]);
+    const history = await runRemedy(["history", "payments", "--stack", "staging"]);
+    assert.match(history.out, new RegExp(`${bundleId} {2}re-checked on prod: FAILED: api: `));
+    assert.match(history.out, new RegExp(`${bundleId} {2}re-checked on prod: passed: database `));
   });
 
   it("refuses a blocked bundle, and one the target cannot re-check, saying why", async () => {
@@ -165,12 +234,8 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
       { AlarmName: "remedy-staging/payments/green/latency-p99", Timestamp: new Date(T0 - 10 * 60_000), HistoryItemType: "StateUpdate", HistoryData: JSON.stringify({ version: "1.0", oldState: { stateValue: "OK" }, newState: { stateValue: "ALARM", stateReason: "Threshold Crossed: p99 0.9 >= 0.8" } }) },
       { AlarmName: "remedy-staging/orders/green/latency-p99", Timestamp: new Date(T0 - 5 * 60_000), HistoryItemType: "StateUpdate", HistoryData: JSON.stringify({ newState: { stateValue: "ALARM" } }) },
     ];
-    const r = await promote();
-    assert.equal(r.code, 0, "the 230 min before it still soaked longer than 60");
-    const long = fs.readFileSync(config, "utf8").replace("soakMinutes: 60", "soakMinutes: 300");
-    fs.writeFileSync(config, long);
     const w = await promote();
-    assert.equal(w.code, 4, w.out);
-    assert.match(w.out, new RegExp(`^ {2}wait {3}soak {7}soaking in acme/remedy/staging since ${at(-10).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: 10 of 300 min; promotable at ${at(290).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} if nothing fires$`, "m"));
+    assert.equal(w.code, 4, "the 230 min before it no longer count");
+    assert.match(w.out, new RegExp(`^ {2}wait {3}soak {7}soaking in acme/remedy/staging since ${at(-10).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: 10 of 60 min; promotable at ${at(50).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} if nothing fires$`, "m"));
   });
 });

@@ -149,9 +149,13 @@ describe("core/promotion: the gates (issue 38, 4 to 7)", () => {
     const young = request({ evidence: [staging({ releases: [{ releaseId: "r", startedAt: at(-40), completedAt: at(-20) }] })] });
     assert.deepEqual([decidePromotion(young).decision, decidePromotion(young).until], ["wait", at(40)]);
     assert.equal(gate(young, "soak")?.message, `soaking in acme/remedy/staging since ${at(-20)}: 20 of 60 min; promotable at ${at(40)} if nothing fires`);
-    // An alarm 10 minutes ago restarts it: 2 h of running counts as the 10 min since.
+    // An alarm 10 minutes ago restarts it: the 110 min before it no longer count, only the 10 since.
     const alarmed = request({ evidence: [staging({ incidents: [{ at: at(-10), kind: "alarm", what: "green/error-rate" }] })] });
-    assert.equal(gate(alarmed, "soak")?.decision, "allow", "the 110 min before the alarm still soaked");
+    assert.deepEqual([gate(alarmed, "soak")?.decision, gate(alarmed, "soak")?.until], ["wait", at(50)], "reset: the 110 min before the alarm do not count");
+    // Nor after the source moved on: a soak an alarm ended is reset, whatever its length.
+    const alarmedThenMoved = request({ evidence: [staging({ releases: [{ releaseId: "r", startedAt: at(-300), completedAt: at(-290), endedAt: at(-100) }], incidents: [{ at: at(-110), kind: "alarm", what: "green/error-rate" }] })] });
+    assert.equal(gate(alarmedThenMoved, "soak")?.decision, "deny");
+    assert.match(gate(alarmedThenMoved, "soak")?.message ?? "", /the longest was 180 min in acme\/remedy\/staging, ended by alarm: green\/error-rate/);
     const alarmedEarly = request({ evidence: [staging({ incidents: [{ at: at(-100), kind: "alarm", what: "green/error-rate" }, { at: at(-50), kind: "alarm", what: "green/latency-p99" }] })] });
     assert.deepEqual([gate(alarmedEarly, "soak")?.decision, gate(alarmedEarly, "soak")?.until], ["wait", at(10)], "the longest stretch was 50 min; the running one since the last alarm");
     // A rollback ends the release: nothing runs, so it is refused, saying how long it had soaked.

@@ -18,7 +18,7 @@ operate a deployed stack (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL):
   promote    <service> [--full]                          move a progressive release past its pause
   abort      <service> --reason <text>                   stop a release: all traffic back to stable
   drill      <service> [--timeout 120] [--allow-stable]  force the candidate's alarm, time the flip
-  wait       <service>... --outputs <file> [--until promoted|window-closed]   a pipeline's gate: how releases end
+  wait       <service>... --outputs <file> [--until promoted|window-closed|promotable]   a pipeline's gate: how releases end, or when a bundle may go on
   confirm-subscription  '<link>'                         confirm a topic subscription, unsubscribe signed only
   versions   <service> --outputs <file>                  a service's legacy lanes: dates, requests per day, what blocks retiring
   retire     <service> --outputs <file>                  the retirement gate of its legacy lane, recorded
@@ -41,13 +41,16 @@ exit codes: 0 success, 1 check failed or refused, 2 usage or input error`;
 /** `remedy <command> --help` (and `remedy migrate <subcommand> --help`): what it does, its options, its exit codes. */
 export const HELP: Readonly<Record<string, string>> = {
   "promote-env": `usage: remedy promote-env <service> --from <stack> --to <stack> [--bundle <id>] [--config Pulumi.<to>.yaml]
-                          [--project remedy] [--explain] [--json]
+                          [--project remedy] [--explain] [--write] [--json]
 
 Whether the bundle the source runs (or --bundle) may be promoted into the target now, by the
 target's remedy:promotion: blocked, verified by its sources, soak, evidence (5xx and p99 against
 the version it replaced), the target's re-checks (migrations applied, check-api against its live
 version), approvals and windows; each gate's decision and message (--explain: its inputs). The
-decision is recorded in the target's release table; on allow, it says what to set and ship.
+decision is recorded in the target's release table, and a re-check's change in each source (a
+failed one revokes the bundle there). On allow it prints the pulumi config set lines that release
+the bundle on the target, or with --write writes them into the target's stack file (comments
+kept, into the slot release state calls idle, validated first).
 
 exit codes: 0 allowed, 1 refused, 4 wait (until when, where known), 2 usage, configuration or AWS`,
   approve: `usage: remedy approve <service> <bundle> [--stack prod] [--project remedy] [--json]
@@ -86,6 +89,8 @@ is allowed, remove the lane from services[].legacy and run pulumi up.
 exit codes: 0 allowed (recorded), 1 blocked (recorded, with why), 2 usage, credentials or no lane`,
   wait: `usage: remedy wait <service>... [--outputs <file> | --release <service>=<id>...] [--until promoted|window-closed]
                    [--timeout 3600] [--interval 10] [--stack prod] [--project remedy] [--json]
+       remedy wait <service>... --until promotable --from <stack> --to <stack> [--config Pulumi.<to>.yaml]
+                   [--bundle <id>] [--timeout 3600] [--interval 60] [--project remedy] [--json]
 
 Follows the releases a pulumi up started until each is promoted (or, with --until window-closed,
 its rollback window has closed), rolled back, or held for a person; prints each change as it
@@ -93,9 +98,15 @@ happens and a summary. --outputs is \`pulumi stack output --json\` written right
 ties the wait to that up's releases (services.<name>.release.releaseId), so an older release's
 rollback is never taken for this one. --json prints one JSON object per change and a summary.
 
-exit codes: 0 every release promoted (or its window closed), 3 one rolled back or aborted,
-4 one held for a person (a pause step, a failed pre-traffic check, manual weights, replaced),
-5 timed out, 2 usage, credential or stack error`,
+--until promotable asks the target's promotion gates (as remedy promote-env) until each service's
+bundle may be promoted or is refused, sleeping until the time a waiting gate names (a soak's end,
+the next allowed window) and at most --interval between reads (an approval may come at any time);
+each change of decision is recorded in the target's release table.
+
+exit codes: 0 every release promoted (or its window closed; or every bundle promotable),
+1 a bundle's promotion refused, 3 one rolled back or aborted, 4 one held for a person (a pause
+step, a failed pre-traffic check, manual weights, replaced), 5 timed out, 2 usage, credential or
+stack error`,
   "confirm-subscription": `usage: remedy confirm-subscription '<confirmation link>' [--json]
 
 Confirms a subscription to a stack topic with AuthenticateOnUnsubscribe: the "unsubscribe" link in

@@ -19,7 +19,7 @@ export type ReleaseOutcome =
   | { readonly kind: "held"; readonly detail: string };
 
 /** Exit codes of `remedy wait` and `remedy status --exit-status` (docs/cli.md). */
-export const WAIT_EXIT = { done: 0, usage: 2, rolledBack: 3, held: 4, timedOut: 5 } as const;
+export const WAIT_EXIT = { done: 0, refused: 1, usage: 2, rolledBack: 3, held: 4, timedOut: 5 } as const;
 
 /**
  * The outcome of release `releaseId` of `state`'s service at `nowMs`. `history` (the service's,

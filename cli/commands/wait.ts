@@ -1,6 +1,7 @@
 /**
  * `remedy wait <service>... [--outputs <file> | --release <service>=<id>...] [--until promoted|window-closed]
- *   [--timeout 3600] [--interval 10] [--stack prod] [--project remedy] [--json]` (issue 36, 1):
+ *   [--timeout 3600] [--interval 10] [--stack prod] [--project remedy] [--json]` (issue 36, 1);
+ * `--until promotable --from <stack> --to <stack>` waits for a bundle's promotion instead (cli/commands/waitPromotion.ts):
  * follows the releases a `pulumi up` started until each is promoted (or its rollback window
  * closed), rolled back, or held for a person, printing each change as it happens and a summary a
  * CI log shows. Tied to the release: its id from the stack's outputs (`pulumi stack output --json`,
@@ -18,6 +19,7 @@ import { printable } from "../../lambdas/commons/text";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
 import { releaseTableName } from "../../core/naming";
+import { type PromotionWaitHooks, waitForPromotions } from "./waitPromotion";
 
 const OPTIONS = {
   stack: { type: "string" },
@@ -27,6 +29,10 @@ const OPTIONS = {
   until: { type: "string" },
   timeout: { type: "string" },
   interval: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  config: { type: "string" },
+  bundle: { type: "string" },
 } as const;
 
 export interface WaitIo {
@@ -35,7 +41,7 @@ export interface WaitIo {
 }
 
 /** Tests: the store, the clock and the sleep. */
-export interface WaitHooks {
+export interface WaitHooks extends PromotionWaitHooks {
   readonly store?: ReleaseStore;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -106,9 +112,15 @@ export async function waitCommand(argv: readonly string[], json: boolean, io: Wa
     services = [...new Set(positionals)];
     if (services.length === 0) usage("wait", "name at least one service, e.g. `remedy wait payments orders --outputs outputs.json`");
     const u = (values.until as string | undefined) ?? "promoted";
-    if (u !== "promoted" && u !== "window-closed") usage("wait", `--until is promoted or window-closed, got ${JSON.stringify(u)}`);
-    until = u;
+    if (u !== "promoted" && u !== "window-closed" && u !== "promotable") usage("wait", `--until is promoted, window-closed or promotable, got ${JSON.stringify(u)}`);
     timeoutS = positiveSeconds("wait", "timeout", values.timeout, 3600);
+    if (u === "promotable") {
+      if (values.stack !== undefined) usage("wait", "--until promotable names the target with --to, not --stack");
+      // Each poll reads the sources' histories and CloudWatch: once a minute unless asked.
+      return await waitForPromotions(services, values, { timeoutS, intervalS: positiveSeconds("wait", "interval", values.interval, 60), json }, io, hooks);
+    }
+    for (const k of ["from", "to", "config", "bundle"] as const) if (values[k] !== undefined) usage("wait", `--${k} is for --until promotable (a bundle's promotion between stacks)`);
+    until = u;
     intervalS = positiveSeconds("wait", "interval", values.interval, 10);
     given = releaseIds(services, values);
     stack = String(values.stack ?? "prod");

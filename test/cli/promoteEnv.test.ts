@@ -17,6 +17,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { promoteEnvCommand } from "../../cli/commands/promoteEnv";
+import { waitCommand } from "../../cli/commands/wait";
 import { makeBundle } from "../../core/promotion/bundle";
 import { applyEvent, initialState } from "../../core/releaseState";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
@@ -207,6 +208,55 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
     const history = await runRemedy(["history", "payments", "--stack", "staging"]);
     assert.match(history.out, new RegExp(`${bundleId} {2}re-checked on prod: FAILED: api: `));
     assert.match(history.out, new RegExp(`${bundleId} {2}re-checked on prod: passed: database `));
+  });
+
+  it("remedy wait --until promotable: sleeps until a gate's time or the interval, records each change once, exits when the bundle may go on", async () => {
+    // Staging's soak restarted 10 min ago (an alarm): promotable at +50 min, and it needs an approval.
+    alarmHistory = [{ AlarmName: "remedy-staging/payments/green/error-rate", Timestamp: new Date(T0 - 10 * 60_000), HistoryItemType: "StateUpdate", HistoryData: JSON.stringify({ newState: { stateValue: "ALARM", stateReason: "5xx" } }) }];
+    let clock = T0;
+    const sleeps: number[] = [];
+    const out: string[] = [];
+    const err: string[] = [];
+    const sleep = async (ms: number) => {
+      sleeps.push(ms);
+      clock += ms;
+      // Someone approves during the second sleep.
+      if (sleeps.length === 2) assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
+    };
+    const code = await waitCommand(["payments", "--until", "promotable", "--from", "staging", "--to", "prod", "--config", config, "--interval", "1200", "--timeout", "7200"], false, { out: (x) => out.push(x), err: (x) => err.push(x) }, { now: () => clock, sleep, cloudwatch });
+    assert.equal(code, 0, out.join("\n") + err.join("\n"));
+    // 20 min (the interval, before the soak's end), 20 min, then 10 min to the soak's end at +50;
+    // without an approval the decision names no time (one may come at any time).
+    assert.deepEqual(sleeps, [1_200_000, 1_200_000, 600_000]);
+    assert.deepEqual(out.slice(0, 3).map((l) => l.replace(/: soak: .*$/, ": soak: …")), [
+      `12:00:00 payments v2.3.1 (${bundleId}) to prod: WAIT: soak: …`,
+      `12:40:00 payments v2.3.1 (${bundleId}) to prod: WAIT until ${at(50)}: soak: …`,
+      `12:50:00 payments v2.3.1 (${bundleId}) to prod: ALLOW`,
+    ]);
+    assert.match(out[0], /approvals: 0 of 1 approval/);
+    assert.doesNotMatch(out[1], /approvals/, "the approval came");
+    assert.match(out.join("\n"), new RegExp(`^ {2}payments {2}promotable {2}${bundleId} {2}remedy promote-env payments --from staging --to prod --write$`, "m"));
+    const decisions = await new ReleaseStore(new DynamoDBClient({}), "remedy-prod-releases").promotionRecords("payments");
+    assert.deepEqual(decisions.filter((d) => d.kind === "decision").map((d) => d.text.replace(/ \(held by .*\)$/, "")), ["promote-env from acme/remedy/staging: WAIT", "promote-env from acme/remedy/staging: WAIT until " + at(50), "promote-env from acme/remedy/staging: ALLOW"], "one record per change (not at 12:20, when only the soak's minutes grew)");
+  });
+
+  it("remedy wait --until promotable: a refusal ends it with 1; a wait past --timeout with 5", async () => {
+    assert.equal((await runRemedy(["block", "payments", bundleId, "--stack", "staging", "--reason", "INC-6002"])).code, 0);
+    const run = async (...extra: string[]) => {
+      let clock = T0;
+      const out: string[] = [];
+      const code = await waitCommand(["payments", "--until", "promotable", "--from", "staging", "--to", "prod", "--config", config, ...extra], false, { out: (x) => out.push(x), err: (x) => out.push(x) }, { now: () => clock, sleep: async (ms) => void (clock += ms), cloudwatch });
+      return { code, out: out.join("\n") };
+    };
+    const refused = await run();
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.out, /^ {2}payments {2}refused {5}b-[0-9a-f]{16} {2}remedy promote-env payments --from staging --to prod --explain$/m);
+    assert.equal((await runRemedy(["unblock", "payments", bundleId, "--stack", "staging", "--reason", "fixed"])).code, 0);
+    const timedOut = await run("--timeout", "120");
+    assert.equal(timedOut.code, 5, timedOut.out);
+    assert.match(timedOut.out, /TIMED OUT/);
+    assert.match((await runRemedy(["wait", "payments", "--until", "promotable", "--to", "prod", "--config", config])).err, /--from <stack> and --to <stack> are required/);
+    assert.match((await runRemedy(["wait", "payments", "--from", "staging", "--outputs", "x.json"])).err, /--from is for --until promotable/);
   });
 
   it("refuses a blocked bundle, and one the target cannot re-check, saying why", async () => {

@@ -194,7 +194,7 @@ describe("cli: remedy wait, a pipeline's gate", function () {
     // Usage: each names the fix; nothing is read.
     for (const [argv, pattern] of [
       [[], /name at least one service/],
-      [["payments", "--until", "done"], /--until is promoted or window-closed, got "done"/],
+      [["payments", "--until", "done"], /--until is promoted, window-closed or promotable, got "done"/],
       [["payments", "--release", "payments"], /--release takes <service>=<release id>/],
       [["payments", "--timeout", "0"], /--timeout must be a positive number of seconds, got "0"/],
     ] as const) {

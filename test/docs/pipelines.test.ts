@@ -46,6 +46,53 @@ describe("docs/pipelines.md: the workflow and the shell steps", function () {
     for (const s of steps) assert.ok((s.uses === undefined) !== (s.run === undefined), `${s.name ?? s.uses}: exactly one of uses and run`);
   });
 
+  it("staging to prod: a scheduled workflow whose one step runs the promotion script, the script's steps in order", () => {
+    const wf = yaml.load(block("yaml pipeline-promotion-workflow")) as { on: { schedule?: unknown[] }; permissions: Record<string, string>; concurrency: string; jobs: Record<string, { "timeout-minutes": number; steps: { name?: string; run?: string }[] }> };
+    assert.ok(Array.isArray(wf.on.schedule) && wf.on.schedule.length === 1, "on a schedule");
+    assert.equal(wf.permissions.contents, "write", "it commits the promoted versions");
+    assert.equal(wf.concurrency, "release-prod", "never beside the prod release");
+    assert.ok(wf.jobs.promote["timeout-minutes"] <= 360, "within a GitHub-hosted job's 6 hours");
+    assert.deepEqual(wf.jobs.promote.steps.filter((s) => s.name).map((s) => [s.name, s.run]), [["Install", "npm ci"], ["Promote what soaked in staging", "bash scripts/promote-to-prod.sh"]]);
+    const script = block("sh pipeline-promotion").split("\n");
+    const order = [/remedy\.js wait \$SERVICES --until promotable --from staging --to prod --timeout 3000/, /"\$code" -eq 5 .*exit 0/, /promote-env "\$s" --from staging --to prod --explain/, /promote-env "\$s" --from staging --to prod --write/, /git .*commit -am/, /^pulumi up --yes --stack prod$/, /remedy\.js wait \$SERVICES --outputs outputs\.json --stack prod/];
+    let at = -1;
+    for (const re of order) {
+      const i = script.findIndex((l, n) => n > at && re.test(l));
+      assert.ok(i > at, `${re} after line ${at + 1}`);
+      at = i;
+    }
+  });
+
+  it("passes each promotion command line the CLI's own parser accepts, where prod's stack file has a policy", async () => {
+    const lines = remedyCommands(block("sh pipeline-promotion"), "payments orders");
+    assert.deepEqual([...new Set(lines.map((l) => l[0]))].sort(), ["promote-env", "wait"]);
+    // Prod's stack file with the release guide's policy, in a directory of its own.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "remedy-pipeline-promotion-"));
+    const guide = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "release-guide.md"), "utf8");
+    const policy = yaml.load(/```yaml remedy-config\n(remedy:promotion:[\s\S]*?)\n```/.exec(guide)?.[1] ?? "") as Record<string, unknown>;
+    const prod = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> };
+    fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), yaml.dump({ config: { ...prod.config, ...policy } }));
+    fs.symlinkSync(path.join(__dirname, "..", "..", "api"), path.join(dir, "api"));
+    fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify({ services: { payments: { release: { releaseId: "green:v2.4.0:17" } }, orders: { release: { releaseId: "blue:v1.9.0:4" } } } }));
+    const saved = { ...process.env };
+    const cwd = process.cwd();
+    Object.assign(process.env, { AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}`, AWS_REGION: "eu-west-1", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "y", AWS_MAX_ATTEMPTS: "1" });
+    process.chdir(dir);
+    try {
+      for (const argv of lines) {
+        const r = await runRemedy(argv);
+        assert.doesNotMatch(`${r.out}\n${r.err}`, /see `remedy [a-z -]+--help`/, `remedy ${argv.join(" ")}: ${r.err}`);
+        assert.equal(r.code, 2, `remedy ${argv.join(" ")}: past the parser, AWS is unreachable: ${r.out}${r.err}`);
+        assert.match(r.err, /nothing answers at AWS_ENDPOINT_URL/, r.err);
+      }
+    } finally {
+      process.chdir(cwd);
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("passes each remedy command line the CLI's own parser accepts", async () => {
     const services = "payments orders";
     const lines = [...remedyCommands(block("yaml pipeline-workflow"), services), ...remedyCommands(block("sh pipeline-shell"), services)];

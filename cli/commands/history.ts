@@ -117,18 +117,18 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
       return fail(`unknown service ${service} in stack ${stack} (known: ${known.join(", ") || "none"})`, 2);
     }
     const entries = await store.recentHistory(service, limit);
+    // Promotion between environments (issue 38, 8): decisions, approvals, blocks and re-checks of bundles.
+    const promotions = await store.promotionRecords(service);
     if (html) {
       const { historyHtml } = await import("./historyHtml");
       try {
-        fs.writeFileSync(html, historyHtml(service, stack, entries));
+        fs.writeFileSync(html, historyHtml(service, stack, entries, promotions));
       } catch (e) {
         return fail(`cannot write ${html}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2);
       }
-      io.out(json ? JSON.stringify({ stack, service, html, entries: entries.length }) : `wrote ${html}: the last ${entries.length} changes of ${service}, weights over time with releases, rollbacks and promotions marked`);
+      io.out(json ? JSON.stringify({ stack, service, html, entries: entries.length }) : `wrote ${html}: the last ${entries.length} changes of ${service}, weights over time with releases, rollbacks and promotions marked${promotions.length ? `, and ${promotions.length} promotion record(s) of its bundles` : ""}`);
       return 0;
     }
-    // Promotion between environments (issue 38, 8): decisions, approvals and blocks of bundles.
-    const promotions = await store.promotionRecords(service);
     if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries, ...(promotions.length ? { promotions } : {}) }, null, 2));
     else {
       io.out(formatHistory(service, entries, state.revision, io.columns ?? HISTORY_WIDTH));

@@ -13,6 +13,7 @@
  */
 import { actorDisplayName } from "../../core/alarms";
 import { ABORT_REASON_PREFIX, type HistoryEntry } from "../../core/releaseState";
+import type { PromotionRecord } from "../../lambdas/commons/releaseStore";
 
 /** The least horizontal room of one change (and between two markers: their circles never touch). */
 export const MIN_GAP = 18;
@@ -126,7 +127,28 @@ export function slotVersions(entries: readonly HistoryEntry[]): { blue?: string;
 
 const hhmm = (ms: number, withDate: boolean) => new Date(ms).toISOString().slice(withDate ? 5 : 11, 16).replace("T", " ");
 
-export function historyHtml(service: string, stack: string, entries: readonly HistoryEntry[]): string {
+/**
+ * The promotion side (issue 38, 8): each promote-env decision with every gate's decision and
+ * message, each approval, block, unblock and re-check of a bundle, oldest first.
+ */
+function promotionSection(promotions: readonly PromotionRecord[]): string {
+  if (promotions.length === 0) return "";
+  const rows = promotions.map((p) => {
+    const decision = p.kind === "decision" ? (/: (ALLOW|DENY|WAIT)\b/.exec(p.text)?.[1] ?? "").toLowerCase() : "";
+    const gates = (p.gates ?? []).map((g) => `<li class="gate ${esc(g.decision)}" data-gate="${esc(g.gate)}" data-decision="${esc(g.decision)}"><strong>${esc(g.decision)}</strong> ${esc(g.gate)}: ${esc(g.message)}</li>`).join("");
+    const what = gates ? `<details><summary>${esc(p.text)}</summary><ul>${gates}</ul></details>` : esc(p.text);
+    return `<tr class="promotion ${esc(p.kind)}" data-kind="${esc(p.kind)}" data-bundle="${esc(p.bundle)}"${decision ? ` data-decision="${decision}"` : ""}><td>${esc(p.at.slice(0, 19).replace("T", " "))}</td><td>${esc(p.kind)}</td><td><code>${esc(p.bundle)}</code></td><td>${what}</td></tr>`;
+  });
+  return `<h2>Promotions</h2>
+<p>Bundles promoted into this stack (each decision with every gate), approved, blocked or re-checked; open a decision for its gates.</p>
+<table id="promotions"><thead><tr><th>when (UTC)</th><th>kind</th><th>bundle</th><th>what</th></tr></thead>
+<tbody>
+${rows.join("\n")}
+</tbody></table>
+`;
+}
+
+export function historyHtml(service: string, stack: string, entries: readonly HistoryEntry[], promotions: readonly PromotionRecord[] = []): string {
   // Oldest first, in revision order (recorded times never go back: core/releaseState.ts).
   const sorted = [...entries].sort((a, b) => a.revision - b.revision);
   const times = sorted.map((e) => Date.parse(e.at));
@@ -197,7 +219,7 @@ export function historyHtml(service: string, stack: string, entries: readonly Hi
     .join(" ");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>remedy ${esc(stack)}: ${esc(service)} release history</title>
-<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin-top:16px}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}td:nth-child(2){white-space:nowrap}.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}.chart{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}#events{margin:0;padding:0;list-style:none;max-width:460px;font-size:13px}#events li{margin:0 0 8px}#events .num{display:inline-block;min-width:16px;border-radius:8px;color:#fff;text-align:center;font-size:11px}</style></head>
+<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin-top:16px}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}td:nth-child(2){white-space:nowrap}.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}.chart{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}#events{margin:0;padding:0;list-style:none;max-width:460px;font-size:13px}#events li{margin:0 0 8px}#events .num{display:inline-block;min-width:16px;border-radius:8px;color:#fff;text-align:center;font-size:11px}tr.promotion[data-decision=deny] td:nth-child(4)>details>summary{color:#b3261e}tr.promotion[data-decision=allow] td:nth-child(4)>details>summary{color:#1b7f3b}.gate.deny{color:#b3261e}.gate.wait{color:#8a6d00}</style></head>
 <body>
 <h1>${esc(service)} <small>(stack ${esc(stack)})</small></h1>
 <p>Blue and green weights after each recorded change, ${esc(first)} to ${esc(last)} (UTC), each line labelled with the version its slot runs. ${legend}<br>
@@ -221,6 +243,6 @@ ${events}
 <tbody>
 ${rows}
 </tbody></table>
-</body></html>
+${promotionSection(promotions)}</body></html>
 `;
 }

@@ -183,6 +183,15 @@ const drillSchema = z.strictObject({
  */
 export type DrillRecord = z.infer<typeof drillSchema> & { readonly observedAtMs?: number };
 
+/** A promotion record of a service's history (remedy history, issue 38, 8); a decision carries each gate's. */
+export interface PromotionRecord {
+  readonly at: string;
+  readonly kind: "decision" | "approval" | "block" | "recheck";
+  readonly bundle: string;
+  readonly text: string;
+  readonly gates?: readonly { readonly gate: string; readonly decision: string; readonly message: string }[];
+}
+
 /** The release driver's tick lease: not a service (service names are DNS labels). */
 const TICK_LEASE_KEY = { pk: "#release-driver", sk: "lease#tick" } as const;
 
@@ -539,12 +548,13 @@ export class ReleaseStore {
    * decision recorded in this table, each approval, each block with its unblocking, and each
    * re-check a target recorded of a bundle made here.
    */
-  async promotionRecords(service: string): Promise<{ at: string; kind: "decision" | "approval" | "block" | "recheck"; bundle: string; text: string }[]> {
+  async promotionRecords(service: string): Promise<PromotionRecord[]> {
     const decisions = (await this.queryPrefix(service, "promotion#")).flatMap((i) => {
       try {
-        const d = JSON.parse(String(i.decision)) as { decision?: string; until?: string; from?: string; gates?: { gate: string; decision: string }[] };
+        const d = JSON.parse(String(i.decision)) as { decision?: string; until?: string; from?: string; gates?: { gate: string; decision: string; message?: string }[] };
         const held = (d.gates ?? []).filter((g) => g.decision !== "allow").map((g) => g.gate);
-        return [{ at: String(i.at), kind: "decision" as const, bundle: String(i.bundle), text: `promote-env from ${d.from ?? "?"}: ${String(d.decision).toUpperCase()}${d.until ? ` until ${d.until}` : ""}${held.length ? ` (held by ${held.join(", ")})` : ""}` }];
+        const gates = (d.gates ?? []).map((g) => ({ gate: String(g.gate), decision: String(g.decision), message: String(g.message ?? "") }));
+        return [{ at: String(i.at), kind: "decision" as const, bundle: String(i.bundle), text: `promote-env from ${d.from ?? "?"}: ${String(d.decision).toUpperCase()}${d.until ? ` until ${d.until}` : ""}${held.length ? ` (held by ${held.join(", ")})` : ""}`, gates }];
       } catch {
         return [];
       }

@@ -147,6 +147,15 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
       `${bundleId}  promote-env from acme/remedy/staging: ALLOW`,
       `${bundleId}  promote-env from acme/remedy/staging: WAIT (held by approvals)`,
     ]);
+    // The history page shows them too, each decision with every gate's decision and message.
+    const file = path.join(dir, "history.html");
+    assert.equal((await runRemedy(["history", "payments", "--stack", "prod", "--html", file])).code, 0);
+    const page = fs.readFileSync(file, "utf8");
+    const rows = [...page.matchAll(/<tr class="promotion (\w+)" data-kind="\w+" data-bundle="([^"]+)"(?: data-decision="(\w+)")?>([\s\S]*?)<\/tr>/g)];
+    assert.deepEqual(rows.map((r) => [r[1], r[2], r[3]]).sort(), [["approval", bundleId, undefined], ["decision", bundleId, "allow"], ["decision", bundleId, "wait"]]);
+    const waitRow = rows.find((r) => r[3] === "wait")?.[4] ?? "";
+    assert.deepEqual([...waitRow.matchAll(/data-gate="(\w+)" data-decision="(\w+)"/g)].map((m) => `${m[1]}:${m[2]}`), ["blocked:allow", "verified:allow", "soak:allow", "evidence:allow", "rechecks:allow", "approvals:wait", "windows:allow"]);
+    assert.match(waitRow, /<strong>wait<\/strong> approvals: 0 of 1 approval\(s\): remedy approve /);
   });
 
   it("--write puts the bundle into the slot release state calls idle, catching a lagging stable up, comments kept, only on allow", async () => {

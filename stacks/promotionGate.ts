@@ -25,7 +25,11 @@ export class PromotionGateError extends Error {
 }
 
 /** @throws PromotionGateError naming each release the gates do not allow now */
-export async function checkPromotions(config: StackConfig, releases: ReleaseBackend, o: { readonly stack: string; readonly nowMs: number; readonly baseDir: string; readonly plans: readonly MigrationPlan[] }): Promise<void> {
+export async function checkPromotions(
+  config: StackConfig,
+  releases: ReleaseBackend,
+  o: { readonly stack: string; readonly nowMs: number; readonly baseDir: string; readonly plans: readonly MigrationPlan[]; readonly cloudwatch?: Parameters<typeof sourcesEvidence>[4] },
+): Promise<void> {
   const policy = config.promotion;
   if (!policy) return;
   const problems: string[] = [];
@@ -45,7 +49,7 @@ export async function checkPromotions(config: StackConfig, releases: ReleaseBack
       problems.push(`${what}: this stack takes only bundles proved in ${from}, and ${bundle}`);
       continue;
     }
-    const { evidence, blocks } = await sourcesEvidence(policy, spec.name, bundle.id, o.nowMs);
+    const { evidence, blocks } = await sourcesEvidence(policy, spec.name, bundle.id, o.nowMs, o.cloudwatch);
     const approvals = (await releases.approvals?.(spec.name, bundle.id)) ?? [];
     const rechecks = { database: databaseRecheck(bundle, config.database?.applied ?? [], o.stack), api: await apiRecheck(bundle, spec, o.baseDir, o.stack) };
     const d = decidePromotion({ target: o.stack, bundle, policy, evidence, approvals, blocks, rechecks, kind: "promotion", nowMs: o.nowMs });

@@ -28,9 +28,13 @@ export function databaseRecheck(bundle: Pick<ReleaseBundle, "version" | "migrati
   return { passed: true, detail: needed.length > 0 ? `${needed.join(", ")} applied` : `${bundle.version} needs no migration` };
 }
 
-/** The bundle's API against the target's live version, with the target's files (relative to `baseDir`). */
-export async function apiRecheck(bundle: Pick<ReleaseBundle, "service" | "version" | "api">, spec: StackConfig["services"][number], baseDir: string, target: string): Promise<Check> {
-  const live = spec.slots[spec.stable];
+/**
+ * The bundle's API against the target's live version, with the target's files (relative to
+ * `baseDir`). The live version is release state's when given (`liveVersion`): an image-mode
+ * config names the version it wants, not the one running; else config's stable slot's.
+ */
+export async function apiRecheck(bundle: Pick<ReleaseBundle, "service" | "version" | "api">, spec: StackConfig["services"][number], baseDir: string, target: string, liveVersion?: string): Promise<Check> {
+  const live = liveVersion !== undefined ? { version: liveVersion } : spec.slots[spec.stable];
   if (!spec.api) {
     return bundle.api.verdict === "not-checked" ? { passed: true, detail: "no API gate on either side" } : { passed: false, detail: `${target}'s ${bundle.service} has no api block, but the bundle's API was checked: add services[].api to ${target} so it is checked there too` };
   }

@@ -98,7 +98,7 @@ export async function evaluatePromotion(call: PromotionCall, nowMs: number, hook
   const targetStore = new ReleaseStore(new DynamoDBClient({}), call.targetTable);
   const [approvals, live] = await Promise.all([targetStore.approvals(service, id), targetStore.get(service)]);
   const spec = target.services.find((s) => s.name === service) as (typeof target.services)[number];
-  const rechecks = { database: databaseRecheck(bundle, target.database?.applied ?? [], to), api: await apiRecheck(bundle, spec, path.dirname(path.resolve(call.file)), to) };
+  const rechecks = { database: databaseRecheck(bundle, target.database?.applied ?? [], to), api: await apiRecheck(bundle, spec, path.dirname(path.resolve(call.file)), to, live?.stable.version) };
   const { evidence, unrecorded } = await recordRechecks(policy, read.evidence, { service, bundle: id, target: to, rechecks, nowMs });
   const decision = decidePromotion({ target: to, bundle, policy, evidence, approvals, blocks: read.blocks, rechecks, kind: "promotion", nowMs });
   return { bundle, decision, unrecorded, ...(live ? { liveSlot: live.stable.slot } : {}) };

@@ -13,10 +13,15 @@
  *   alarm's TreatMissingData says (notBreaching and ignore: not breaching here). moto stores
  *   alarms but never evaluates them; this sets the state with SetAlarmState, as tests do.
  *
- * Neither claims CloudWatch's timing: real evaluation runs about once per period after the data
+ * - `MetricArchive`: another environment's CloudWatch (staging's, for a promotion): the datapoints
+ *   and alarm changes it holds, answering GetMetricData (Sum, SampleCount, Average, Minimum,
+ *   Maximum and percentiles `pNN`, per period from StartTime) and DescribeAlarmHistory as the API
+ *   reference documents them. moto computes no percentiles and keeps no alarm history.
+ *
+ * None claims CloudWatch's timing: real evaluation runs about once per period after the data
  * arrives (see docs/benchmarks.md, bench/detection).
  */
-import { type CloudWatchClient, type ComparisonOperator, DescribeAlarmsCommand, GetMetricDataCommand, type MetricDatum, PutMetricDataCommand, SetAlarmStateCommand, type StandardUnit } from "@aws-sdk/client-cloudwatch";
+import { type AlarmHistoryItem, CloudWatchClient, type ComparisonOperator, DescribeAlarmHistoryCommand, DescribeAlarmsCommand, GetMetricDataCommand, type MetricDatum, PutMetricDataCommand, SetAlarmStateCommand, type StandardUnit } from "@aws-sdk/client-cloudwatch";
 
 interface EmfDirective {
   readonly Namespace: string;
@@ -116,4 +121,67 @@ export async function evaluateAlarm(cw: CloudWatchClient, alarmName: string, now
       : `Threshold Crossed: ${breaches} out of the last ${EvaluationPeriods} datapoints [${shown}] were ${WORDS[op]} the threshold (${Threshold.toFixed(1)}) (minimum ${needed} datapoints for ALARM).`;
   await cw.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: state, StateReason: reason }));
   return { state, reason, values };
+}
+
+/** One statistic over `values` (nearest-rank percentiles, as CloudWatch's pNN on raw datapoints). */
+function statistic(stat: string, values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const p = /^p(\d+(?:\.\d+)?)$/.exec(stat);
+  if (p) return sorted[Math.max(0, Math.ceil((Number(p[1]) / 100) * sorted.length) - 1)];
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  const by: Record<string, number> = { Sum: sum, SampleCount: sorted.length, Average: sum / sorted.length, Minimum: sorted[0], Maximum: sorted[sorted.length - 1] };
+  if (!(stat in by)) throw new Error(`the archive computes Sum, SampleCount, Average, Minimum, Maximum and pNN, not ${stat}`);
+  return by[stat];
+}
+
+/** Another environment's CloudWatch, as the datapoints and alarm changes it holds (see the header). */
+export class MetricArchive {
+  private readonly points: { key: string; at: number; value: number }[] = [];
+  private readonly alarms: AlarmHistoryItem[] = [];
+
+  private static key(namespace: string, name: string, dimensions: readonly { Name?: string; Value?: string }[]): string {
+    return JSON.stringify([namespace, name, [...dimensions].map((d) => [d.Name, d.Value]).sort()]);
+  }
+
+  put(namespace: string, name: string, dimensions: readonly { Name: string; Value: string }[], at: Date, value: number): void {
+    this.points.push({ key: MetricArchive.key(namespace, name, dimensions), at: at.getTime(), value });
+  }
+
+  /** An alarm's change of state, as DescribeAlarmHistory reports it (HistoryData's newState). */
+  alarmChanged(alarmName: string, at: Date, from: string, to: string, reason: string): void {
+    this.alarms.push({ AlarmName: alarmName, AlarmType: "MetricAlarm", Timestamp: at, HistoryItemType: "StateUpdate", HistorySummary: `Alarm updated from ${from} to ${to}`, HistoryData: JSON.stringify({ version: "1.0", oldState: { stateValue: from }, newState: { stateValue: to, stateReason: reason } }) });
+  }
+
+  /** A CloudWatch client answering from the archive (a real client: the SDK's paginators take only one). */
+  client(region: string): CloudWatchClient {
+    const client = new CloudWatchClient({ region });
+    client.send = ((c: unknown) => {
+      if (c instanceof DescribeAlarmHistoryCommand) {
+        const { StartDate, EndDate, HistoryItemType, AlarmName } = c.input;
+        const items = this.alarms.filter((i) => (!AlarmName || i.AlarmName === AlarmName) && (!HistoryItemType || i.HistoryItemType === HistoryItemType) && (!StartDate || (i.Timestamp as Date) >= StartDate) && (!EndDate || (i.Timestamp as Date) <= EndDate));
+        return Promise.resolve({ AlarmHistoryItems: [...items].sort((a, b) => (a.Timestamp as Date).getTime() - (b.Timestamp as Date).getTime()) });
+      }
+      if (c instanceof GetMetricDataCommand) {
+        const start = (c.input.StartTime as Date).getTime();
+        const end = (c.input.EndTime as Date).getTime();
+        const results = (c.input.MetricDataQueries ?? []).map((q) => {
+          const ms = q.MetricStat;
+          if (!ms?.Metric?.Namespace || !ms.Metric.MetricName || !ms.Period || !ms.Stat) throw new Error(`query ${q.Id}: the archive answers MetricStat queries only`);
+          const key = MetricArchive.key(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions ?? []);
+          const period = ms.Period * 1000;
+          const buckets = new Map<number, number[]>();
+          for (const p of this.points) {
+            if (p.key !== key || p.at < start || p.at >= end) continue;
+            const b = start + Math.floor((p.at - start) / period) * period;
+            buckets.set(b, [...(buckets.get(b) ?? []), p.value]);
+          }
+          const times = [...buckets.keys()].sort((a, b) => b - a); // newest first, as TimestampDescending
+          return { Id: q.Id, StatusCode: "Complete", Timestamps: times.map((t) => new Date(t)), Values: times.map((t) => statistic(ms.Stat as string, buckets.get(t) as number[])) };
+        });
+        return Promise.resolve({ MetricDataResults: results });
+      }
+      return Promise.reject(new Error(`the archive answers GetMetricData and DescribeAlarmHistory, not ${(c as { constructor: { name: string } }).constructor.name}`));
+    }) as CloudWatchClient["send"];
+    return client;
+  }
 }

@@ -165,12 +165,12 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
     assert.equal(held.code, 4);
     assert.equal(fs.readFileSync(config, "utf8"), before, "a decision that does not allow writes nothing");
     assert.equal((await runRemedy(["approve", "payments", bundleId, "--stack", "prod"])).code, 0);
-    // The release driver promoted green (v2.3.1... here: a v2.3.2 hotfix) in prod; config still says stable blue.
+    // The release driver promoted green (v2.3.0, over v2.2.9) in prod; config still says stable blue.
     const prod = new ReleaseStore(new DynamoDBClient({}), "remedy-prod-releases");
-    let s = initialState("payments", { slot: "blue", version: "v2.3.0" }, ROUTING, at(-600));
+    let s = initialState("payments", { slot: "blue", version: "v2.2.9" }, ROUTING, at(-600));
     await prod.create(s);
     for (const e of [
-      { type: "start-release" as const, candidate: { slot: "green" as const, version: "v2.3.0-1" }, weight: 10, at: at(-500), by: "pulumi:prod" },
+      { type: "start-release" as const, candidate: { slot: "green" as const, version: "v2.3.0" }, weight: 10, at: at(-500), by: "pulumi:prod" },
       { type: "promote" as const, rollbackWindowMinutes: 60, at: at(-400), by: "release-driver" },
     ]) {
       const t = applyEvent(s, e);

@@ -72,6 +72,9 @@ describe("stacks/promotionRechecks: the target's own checks at promotion (issue 
       assert.equal(breaking.passed, false);
       assert.match(breaking.detail, /^breaks acme\/remedy\/prod's live v2\.3\.1: /);
       assert.match(breaking.detail, /Payment\.reference/);
+      // The same from release state: config (image mode) may name v2.3.0 while v2.3.1 runs.
+      const fromState = await apiRecheck(bundleOf("v2.3.0", "api/payments/v2.3.0.graphql"), payments, ROOT, "acme/remedy/prod", "v2.3.1");
+      assert.match(fromState.detail, /^breaks acme\/remedy\/prod's live v2\.3\.1: /, "release state's live version, not config's stable slot (v2.3.0 here)");
     });
 
     it("needs an API gate on the target when the bundle's API was checked", async () => {

@@ -10,9 +10,10 @@
 import type { StackConfig } from "../core/config";
 import { decidePromotion } from "../core/promotion/gates";
 import type { ReleaseEvent } from "../core/releaseState";
-import { otherSlot } from "../core/slots";
+import { LiveSlotConflictError, planRelease } from "../core/converge";
 import type { MigrationPlan } from "../database/plan";
 import { releaseBundle } from "./bundles";
+import { desiredRelease } from "./releasePlans";
 import { sourcesEvidence } from "./promotionEvidence";
 import { apiRecheck, databaseRecheck } from "./promotionRechecks";
 import type { ReleaseBackend } from "./releases";
@@ -34,15 +35,24 @@ export async function checkPromotions(
   if (!policy) return;
   const problems: string[] = [];
   const from = policy.sources.map((s) => s.stack).join(", ");
+  const now = new Date(o.nowMs).toISOString();
   for (const [i, spec] of config.services.entries()) {
-    const slot = otherSlot(spec.stable);
-    const cand = spec.slots[slot];
-    if (!cand || spec.hotfix) continue;
+    if (spec.hotfix) continue;
     // A service's first record adopts what already runs; the gate holds each release after it,
     // but not one release state already knows (in progress, or the previous version kept warm).
     const state = await releases.get(spec.name);
-    if (!state || [state.stable, state.candidate, state.previous].some((v) => v?.version === cand.version)) continue;
-    const start: Extract<ReleaseEvent, { type: "start-release" }> = { type: "start-release", candidate: { slot, version: cand.version, image: cand.image }, weight: 0, at: new Date(o.nowMs).toISOString(), by: `pulumi:${o.stack}` };
+    if (!state) continue;
+    // The release this update would start, as the program plans it (an idle slot keeping its
+    // version starts nothing); a plan refused for another reason is that gate's to say.
+    let start: Extract<ReleaseEvent, { type: "start-release" }> | undefined;
+    try {
+      start = planRelease(desiredRelease(spec), state, now, `pulumi:${o.stack}`).events.find((e): e is Extract<ReleaseEvent, { type: "start-release" }> => e.type === "start-release");
+    } catch (err) {
+      if (err instanceof LiveSlotConflictError) continue;
+      throw err;
+    }
+    const cand = start?.candidate;
+    if (!start || !cand || [state.stable, state.candidate, state.previous].some((v) => v?.version === cand.version)) continue;
     const bundle = releaseBundle(spec, start, { source: o.stack, releaser: "", now: start.at, plans: o.plans, applied: config.database?.applied ?? [], baseDir: o.baseDir, ...(spec.api?.override?.version === cand.version ? { apiOverride: spec.api.override.reason } : {}) });
     const what = `services[${i}] (${spec.name} ${cand.version})`;
     if (typeof bundle === "string") {

@@ -1,27 +1,36 @@
 /**
  * Running a Pulumi program under the mock runtime (tests, the rehearsal): collect what it logs
- * with `pulumi.log.warn` (there is no engine to show it), and wait for it to finish registering.
+ * with `pulumi.log.warn` and `info` (there is no engine to show it), and wait for it to finish
+ * registering.
  */
 import * as pulumi from "@pulumi/pulumi";
 
 export interface CapturedWarnings {
   readonly warnings: string[];
-  /** Puts the real `pulumi.log.warn` back. */
+  /** What `pulumi.log.info` said (the engine shows it only with --verbose-like settings; here it would be noise on stdout). */
+  readonly infos: string[];
+  /** Puts the real `pulumi.log.warn` and `pulumi.log.info` back. */
   restore(): void;
 }
 
-/** Routes `pulumi.log.warn` into `into` until `restore()`. */
-export function captureWarnings(into: string[] = []): CapturedWarnings {
-  const log = pulumi.log as { warn: typeof pulumi.log.warn };
-  const real = log.warn;
+/** Routes `pulumi.log.warn` into `into`, and `pulumi.log.info` into `infos`, until `restore()`. */
+export function captureWarnings(into: string[] = [], infos: string[] = []): CapturedWarnings {
+  const log = pulumi.log as { warn: typeof pulumi.log.warn; info: typeof pulumi.log.info };
+  const real = { warn: log.warn, info: log.info };
   log.warn = (msg: string) => {
     into.push(msg);
     return Promise.resolve();
   };
+  log.info = (msg: string) => {
+    infos.push(msg);
+    return Promise.resolve();
+  };
   return {
     warnings: into,
+    infos,
     restore() {
-      log.warn = real;
+      log.warn = real.warn;
+      log.info = real.info;
     },
   };
 }

@@ -29,6 +29,8 @@ import { formatHistory } from "../commands/history";
 import { Traffic } from "../../lambdas/commons/traffic";
 import { buildStack, stackOutputs } from "../../stacks/program";
 import { resolveImageMode } from "../../stacks/main";
+import { checkPromotions } from "../../stacks/promotionGate";
+import { rehearsePromotion } from "./promotionScene";
 import { DynamoReleaseBackend, snapshotReads } from "../../stacks/releases";
 import { createAwsMocks, type AwsMocks } from "./awsMocks";
 import { createNetwork, startMoto, type MotoServer } from "./moto";
@@ -113,6 +115,8 @@ export function rehearsalConfig(root: string, vpcId: string, subnetIds: string[]
 export interface Harness {
   readonly aws: AwsMocks;
   readonly warnings: string[];
+  /** The promotion sources' CloudWatch, for a config with `promotion` (the emulator has no percentiles). */
+  sourceCloudWatch?: () => CloudWatchClient;
 }
 
 export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMocks) => void | Promise<void>): Promise<{ release: unknown; outputs: Record<string, unknown> }> {
@@ -122,7 +126,10 @@ export async function pulumiUp(h: Harness, config: unknown, after?: (aws: AwsMoc
   try {
     // As stacks/main.ts: image-mode services get their slot from release state first.
     const releases = snapshotReads(new DynamoReleaseBackend(releaseTableName(PREFIX), { region: REHEARSAL_REGION, assumeRoles: [] }, PREFIX));
-    const resources = buildStack(await resolveImageMode(parseStackConfig(config), releases), {
+    const resolved = await resolveImageMode(parseStackConfig(config), releases);
+    // As stacks/main.ts: a stack that takes releases from others takes only what they proved.
+    await checkPromotions(resolved, releases, { stack: `organization/${PROJECT}/${STACK}`, nowMs: Date.now(), baseDir: process.cwd(), plans: [], ...(h.sourceCloudWatch ? { cloudwatch: h.sourceCloudWatch } : {}) });
+    const resources = buildStack(resolved, {
       alarmNamePrefix: PREFIX,
       releases,
       by: `pulumi:${STACK}`,
@@ -369,12 +376,27 @@ export async function rehearse(options: RehearseOptions = {}): Promise<Rehearsal
     const onCustom = await invoke(customAlarm);
     await record("rollback Lambda (custom)", `${onCustom.outcome}: ${onCustom.results[0]?.reason ?? ""}`, { blue: 0, green: 100 }, () => (onCustom.outcome === "rolled-back" ? undefined : `outcome ${onCustom.outcome}`));
 
+    // 9. Staging to prod (issue 38): one bundle approved, promoted and released; one refused by
+    //    promote-env, and by pulumi up when set by hand (cli/rehearsal/promotionScene.ts).
+    await rehearsePromotion({
+      endpoint,
+      region: REHEARSAL_REGION,
+      root,
+      config: imageModeConfig("v2.3.5") as Record<string, unknown>,
+      up: async (config, sourceCloudWatch) => {
+        h.sourceCloudWatch = sourceCloudWatch;
+        await pulumiUp(h, config, (aws) => options.afterUp?.(++runs, aws));
+      },
+      record,
+      candidate: () => state?.candidate ?? undefined,
+    });
+
     // What people heard, and the recorded history.
     const notifications = await inbox.drain();
     // From the subscription on (after the first up): the rollback, v2.3.2 and the v2.3.3 canary
     // started, its steps (told: steps on here) and promotion, v2.3.4 started, a step, its rollback;
-    // v2.3.5 started, a step, its rollback on the custom alarm.
-    const expected = ["rolled-back", "release-started", "release-started", "step-advanced", "step-advanced", "promoted", "release-started", "step-advanced", "rolled-back", "release-started", "step-advanced", "rolled-back"];
+    // v2.3.5 started, a step, its rollback on the custom alarm; v2.4.0, promoted from staging, started.
+    const expected = ["rolled-back", "release-started", "release-started", "step-advanced", "step-advanced", "promoted", "release-started", "step-advanced", "rolled-back", "release-started", "step-advanced", "rolled-back", "release-started"];
     const heard = notifications.map((n) => n.event);
     if (JSON.stringify(heard) !== JSON.stringify(expected)) failures.push(`notifications: heard ${heard.join(", ")}; expected ${expected.join(", ")}`);
     const history = await store.history(SERVICE);

@@ -171,7 +171,9 @@ function verifiedGate(req: PromotionRequest): GateDecision {
   if (verified.length >= req.policy.verifiedBy) return { gate: "verified", decision: "allow", message: `completed in ${verified.join(", ")} (${req.policy.verifiedBy} needed)`, inputs };
   const inProgress = ours(req).filter((e) => e.releases.some((r) => !r.completedAt && !r.endedAt)).map((e) => e.source);
   const revokedIn = ours(req).flatMap((e) => (revoked(e) ? [`${e.source} (${revoked(e)?.what})`] : []));
-  const why = `${req.bundle.id} completed in ${verified.length} of the ${req.policy.verifiedBy} source(s) needed${revokedIn.length ? `; revoked by a failed re-check in ${revokedIn.join(", ")}` : ""}`;
+  // A release of it that never completed because it was rolled back: say so, with why.
+  const rolledBackIn = ours(req).flatMap((e) => (e.releases.some((r) => r.completedAt) ? [] : e.incidents.filter((i) => i.kind === "rollback").map((i) => `${e.source} at ${i.at} (${i.what})`)));
+  const why = `${req.bundle.id} completed in ${verified.length} of the ${req.policy.verifiedBy} source(s) needed${rolledBackIn.length ? `; rolled back in ${rolledBackIn.join(", ")}` : ""}${revokedIn.length ? `; revoked by a failed re-check in ${revokedIn.join(", ")}` : ""}`;
   if (inProgress.length > 0) return { gate: "verified", decision: "wait", message: `${why}; its release is in progress in ${inProgress.join(", ")}`, inputs };
   return { gate: "verified", decision: "deny", message: `${why}; release it in ${req.policy.sources.map((s) => s.stack).join(" or ")} first`, inputs };
 }

@@ -185,6 +185,9 @@ describe("core/promotion: the gates (issue 38, 4 to 7)", () => {
     const other: SourceEvidence = { ...staging(), source: "acme/remedy/staging-eu", bundle: { ...bundle, id: "b-0000000000000000" } };
     const d = gate(request({ policy: two, evidence: [staging(), other] }), "verified");
     assert.deepEqual([d?.decision, d?.message], ["deny", `${bundle.id} completed in 1 of the 2 source(s) needed; release it in acme/remedy/staging or acme/remedy/staging-eu first`]);
+    // Rolled back before it completed: the refusal says where, when and why.
+    const rolled = request({ evidence: [staging({ releases: [{ releaseId: "r", startedAt: at(-45), endedAt: at(-38) }], incidents: [{ at: at(-38), kind: "rollback", what: "roll back v2.4.0 (green): 5xx" }] })] });
+    assert.equal(gate(rolled, "verified")?.message, `${bundle.id} completed in 0 of the 1 source(s) needed; rolled back in acme/remedy/staging at ${at(-38)} (roll back v2.4.0 (green): 5xx); release it in acme/remedy/staging first`);
   });
 
   it("evidence: values, not booleans, each limit named; stale evidence renewed; a drill when required", () => {

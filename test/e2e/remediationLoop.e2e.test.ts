@@ -51,10 +51,11 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["release-started", "remedy prod: payments v2.3.5 release started"],
         ["step-advanced", "remedy prod: payments v2.3.5 at 10%"],
         ["rolled-back", "remedy prod: payments rolled back to v2.3.3"],
+        ["release-started", "remedy prod: payments v2.4.0 release started"],
       ],
     );
     const actions = result.history.map((h) => `${h.action} by ${h.by.startsWith("remedy-prod/") ? "alarm" : h.by}`);
-    assert.deepEqual(actions.slice(-10), [
+    assert.deepEqual(actions.slice(-11), [
       "start-release by pulumi:prod",
       "advance-step by release-driver",
       "advance-step by release-driver",
@@ -65,8 +66,10 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
       "start-release by pulumi:prod",
       "advance-step by release-driver",
       "roll-back by alarm",
+      "start-release by pulumi:prod",
     ]);
-    assert.equal(result.history[result.history.length - 1].by, "remedy-prod/payments/blue/custom-checkout-errors", "the last rollback came from the service's own 10-second metric");
+    assert.equal(result.history[result.history.length - 2].by, "remedy-prod/payments/blue/custom-checkout-errors", "the last rollback came from the service's own 10-second metric");
+    assert.match(result.history[result.history.length - 1].summary, /^release v2\.4\.0 \(blue\) at 0%; stable v2\.3\.3 \(green\); bundle b-[0-9a-f]{16}$/, "the promoted bundle, named on its release");
     assert.match(formatTimeline(result), /notifications on remedy-prod's topic \(what a subscriber received\):\n {2}rolled-back {6}remedy prod: payments rolled back to v2\.3\.0\n/);
     assert.match(formatTimeline(result), /\npayments: 8 changes \(the newest of \d+; --limit for more\), oldest first\n/);
     // docs/cli.md shows this part of the rehearsal's output as it is.
@@ -111,8 +114,21 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
         ["service metrics (EMF)", { blue: 10, green: 90 }],
         ["custom alarm (10 s)", { blue: 10, green: 90 }],
         ["rollback Lambda (custom)", { blue: 0, green: 100 }],
+        // Staging to prod (issue 38): one bundle approved, promoted and released; one refused twice.
+        ["staging", { blue: 0, green: 100 }],
+        ["remedy approve", { blue: 0, green: 100 }],
+        ["promote-env (v2.4.0)", { blue: 0, green: 100 }],
+        ["pulumi up #7 (promoted)", { blue: 0, green: 100 }],
+        ["promote-env (v2.4.1)", { blue: 0, green: 100 }],
+        ["pulumi up #8 (by hand)", { blue: 0, green: 100 }],
       ],
     );
+    const [, approved, allowed, released, refused, byHand] = result.timeline.slice(18).map((e) => e.change);
+    assert.match(approved, /^approved payments b-[0-9a-f]{16} for prod as arn:aws:sts::123456789012:assumed-role\/release-managers\/alice at /);
+    assert.match(allowed, /^payments v2\.4\.0 \(b-[0-9a-f]{16}\) from organization\/remedy\/staging to prod: ALLOW; wrote payments@sha256:/);
+    assert.match(released, /^the promotion gate at preview allows bundle b-[0-9a-f]{16}: v2\.4\.0 released into the idle slot \(blue\) at 0%$/);
+    assert.match(refused, /: DENY: deny verified b-[0-9a-f]{16} completed in 0 of the 1 source\(s\) needed; rolled back in organization\/remedy\/staging at .*error-rate/);
+    assert.match(byHand, /^refused before anything was deployed: promotion gate refused 1 release\(s\): - services\[0\] \(payments v2\.4\.1\), bundle b-[0-9a-f]{16}: refused; verified \(deny\): .* rolled back in organization\/remedy\/staging/);
     assert.match(result.timeline[15].change, /^6 EMF records from the pods -> 12 high-resolution datapoints/);
     assert.match(result.timeline[16].change, /blue\/custom-checkout-errors -> ALARM \(Threshold Crossed: 3 out of the last 3 datapoints \[9\.0, 7\.0, 8\.0\] were greater than or equal to the threshold \(5\.0\)/);
     assert.match(result.timeline[16].change, /green's: OK$/);
@@ -151,7 +167,7 @@ describe("e2e: the remediation loop on moto (remedy rehearse)", function () {
   });
 
   it("creates AWS resources in moto with moto's ids, and applies later runs as updates", () => {
-    assert.equal(runs.length, 6, "three ups of the loop, three of the canaries");
+    assert.equal(runs.length, 7, "three ups of the loop, three of the canaries, one of the promoted bundle (the refused one deploys nothing)");
     const rule = (s: Snapshot) => s.live.get("aws:lb/listenerRule:ListenerRule::payments");
     assert.match(rule(runs[0])?.id ?? "", /^arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule\/app\//);
     assert.equal(rule(runs[1])?.id, rule(runs[0])?.id, "the rule is updated in place, not replaced");

@@ -136,7 +136,7 @@ function statistic(stat: string, values: readonly number[]): number {
 
 /** Another environment's CloudWatch, as the datapoints and alarm changes it holds (see the header). */
 export class MetricArchive {
-  private readonly points: { key: string; at: number; value: number }[] = [];
+  private readonly points = new Map<string, { at: number; value: number }[]>();
   private readonly alarms: AlarmHistoryItem[] = [];
 
   private static key(namespace: string, name: string, dimensions: readonly { Name?: string; Value?: string }[]): string {
@@ -144,7 +144,10 @@ export class MetricArchive {
   }
 
   put(namespace: string, name: string, dimensions: readonly { Name: string; Value: string }[], at: Date, value: number): void {
-    this.points.push({ key: MetricArchive.key(namespace, name, dimensions), at: at.getTime(), value });
+    const key = MetricArchive.key(namespace, name, dimensions);
+    const list = this.points.get(key) ?? [];
+    list.push({ at: at.getTime(), value });
+    this.points.set(key, list);
   }
 
   /** An alarm's change of state, as DescribeAlarmHistory reports it (HistoryData's newState). */
@@ -170,10 +173,12 @@ export class MetricArchive {
           const key = MetricArchive.key(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions ?? []);
           const period = ms.Period * 1000;
           const buckets = new Map<number, number[]>();
-          for (const p of this.points) {
-            if (p.key !== key || p.at < start || p.at >= end) continue;
+          for (const p of this.points.get(key) ?? []) {
+            if (p.at < start || p.at >= end) continue;
             const b = start + Math.floor((p.at - start) / period) * period;
-            buckets.set(b, [...(buckets.get(b) ?? []), p.value]);
+            const bucket = buckets.get(b) ?? [];
+            bucket.push(p.value);
+            buckets.set(b, bucket);
           }
           const times = [...buckets.keys()].sort((a, b) => b - a); // newest first, as TimestampDescending
           return { Id: q.Id, StatusCode: "Complete", Timestamps: times.map((t) => new Date(t)), Values: times.map((t) => statistic(ms.Stat as string, buckets.get(t) as number[])) };

@@ -1,7 +1,7 @@
 /**
  * The rehearsal's promotion from staging to prod (issue 38): staging released payments v2.4.0 as
- * a bundle three hours ago and it soaked since; v2.4.1 was rolled back there by its error-rate
- * alarm. Prod's config takes releases only from staging (`remedy:promotion`). `remedy approve`
+ * a bundle a day ago and it soaked since; v2.4.1 was rolled back there by its error-rate alarm.
+ * Prod's config takes releases only from staging (Pulumi.prod.yaml's own `remedy:promotion`). `remedy approve`
  * and `remedy promote-env --write` run as a pipeline would (the CLI's own code); v2.4.0 is
  * allowed and written into prod's stack file, and the next `pulumi up` (the real program, whose
  * preview asks the same gates) starts it; v2.4.1 is refused by promote-env, and by `pulumi up`
@@ -44,14 +44,9 @@ export const STAGED = {
 /** Who released in staging (its pipeline's role), not who approves in prod. */
 const RELEASER = "arn:aws:sts::123456789012:assumed-role/ci-deployer/staging-pipeline";
 
-/** Prod's policy: one source, an hour of soak, bounded evidence, one approval by a person. */
-export const PROMOTION_POLICY = {
-  sources: [{ stack: STAGING_STACK }],
-  verifiedBy: 1,
-  soakMinutes: 60,
-  evidence: { maxAgeMinutes: 60, maxErrorRatePoints: 1, maxP99Ratio: 1.5 },
-  approvals: { count: 1, approvers: ["arn:aws:sts::123456789012:assumed-role/release-managers/*"], expiresHours: 24 },
-};
+/** When staging released v2.4.0 and when it completed (minutes before now): longer ago than prod's soak. */
+const RELEASED = -1600;
+const COMPLETED = -1570;
 
 const STAGING_ROUTING: Routing = {
   ruleArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/remedy-staging/0a1b2c3d4e5f6a7b/1a2b3c4d5e6f7a8b/9c8d7e6f5a4b3c2d",
@@ -59,14 +54,19 @@ const STAGING_ROUTING: Routing = {
   stickinessSeconds: 0,
 };
 
-/** `config` (the rehearsal's, un-namespaced) with prod's promotion policy and payments' schemas for the versions in play. */
+/**
+ * `config` (the rehearsal's, un-namespaced) with Pulumi.prod.yaml's own promotion policy, and
+ * payments' schemas for the versions in play.
+ */
 export function withPromotion(config: Record<string, unknown>, root: string): Record<string, unknown> {
+  const policy = (yaml.load(fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> }).config["remedy:promotion"] as { sources: { stack: string }[] } | undefined;
+  if (!policy?.sources.some((s) => s.stack === STAGING_STACK)) throw new Error(`Pulumi.prod.yaml's remedy:promotion does not take releases from ${STAGING_STACK}: the rehearsal promotes from there`);
   const services = JSON.parse(JSON.stringify(config.services)) as { name: string; api?: { schemas: Record<string, string> } }[];
   const payments = services.find((s) => s.name === SERVICE);
   // payments' API has not changed since v2.3.1: each version names that schema.
   const same = path.resolve(root, "api/payments/v2.3.1.graphql");
   if (payments?.api) for (const v of ["v2.3.3", "v2.3.5", STAGED.promoted.version, STAGED.refused.version]) payments.api.schemas[v] = same;
-  return { ...config, services, promotion: PROMOTION_POLICY };
+  return { ...config, services, promotion: policy };
 }
 
 /** Writes `config` as a stack file (`remedy:` keys) in a new directory; its path. */
@@ -88,7 +88,7 @@ export interface Staging {
 
 /**
  * Staging's release table and CloudWatch, as its own `pulumi up`, release driver and ALB would
- * have left them by `nowMs`: v2.4.0 released 200 min ago, promoted 170 min ago, soaking since; v2.4.1
+ * have left them by `nowMs`: v2.4.0 released 26 h 40 min ago, completed 26 h 10 min ago, soaking since; v2.4.1
  * started 45 min ago and rolled back 38 min ago on its error-rate alarm.
  */
 export async function stageStaging(o: { readonly endpoint: string; readonly region: string; readonly config: Record<string, unknown>; readonly baseDir: string; readonly nowMs: number }): Promise<Staging> {
@@ -105,13 +105,13 @@ export async function stageStaging(o: { readonly endpoint: string; readonly regi
     return b;
   };
   const startOf = (slot: "blue" | "green", v: { version: string; image: string }, min: number): Extract<ReleaseEvent, { type: "start-release" }> => ({ type: "start-release", candidate: { slot, version: v.version, image: v.image }, weight: 10, at: at(min), by: "pulumi:staging" });
-  const promoted = bundleOf(startOf("green", STAGED.promoted, -200));
+  const promoted = bundleOf(startOf("green", STAGED.promoted, RELEASED));
   const refused = bundleOf(startOf("blue", STAGED.refused, -45));
-  let s = initialState(SERVICE, { slot: "blue", version: "v2.3.3", image: `${REPO}@sha256:${"3".repeat(64)}` }, STAGING_ROUTING, at(-600));
+  let s = initialState(SERVICE, { slot: "blue", version: "v2.3.3", image: `${REPO}@sha256:${"3".repeat(64)}` }, STAGING_ROUTING, at(2 * RELEASED));
   await store.create(s);
   const events: ReleaseEvent[] = [
-    { ...startOf("green", STAGED.promoted, -200), candidate: { ...startOf("green", STAGED.promoted, -200).candidate, bundle: promoted.id } },
-    { type: "promote", rollbackWindowMinutes: 60, at: at(-170), by: "release-driver" },
+    { ...startOf("green", STAGED.promoted, RELEASED), candidate: { ...startOf("green", STAGED.promoted, RELEASED).candidate, bundle: promoted.id } },
+    { type: "promote", rollbackWindowMinutes: 60, at: at(COMPLETED), by: "release-driver" },
     { ...startOf("blue", STAGED.refused, -45), candidate: { ...startOf("blue", STAGED.refused, -45).candidate, bundle: refused.id } },
     { type: "roll-back", failedSlot: "blue", observedAt: at(-39), reason: "remedy-staging/payments/blue/error-rate: Threshold Crossed: 1 datapoint [9.4] was greater than or equal to the threshold (2.0).", at: at(-38), by: "remedy-staging/payments/blue/error-rate" },
   ];
@@ -134,9 +134,9 @@ export async function stageStaging(o: { readonly endpoint: string; readonly regi
       for (const l of latencies) archive.put("AWS/ApplicationELB", "TargetResponseTime", dims, when, l);
     }
   };
-  const spread = (base: number) => Array.from({ length: 100 }, (_, i) => Math.round((base + (i * i) / 40_000) * 1000) / 1000);
-  put("blue", -380, -200, 6, spread(0.12));
-  put("green", -170, 0, 5, spread(0.125));
+  const spread = (base: number) => Array.from({ length: 50 }, (_, i) => Math.round((base + (i * i) / 10_000) * 1000) / 1000);
+  put("blue", 2 * RELEASED, RELEASED, 6, spread(0.12));
+  put("green", COMPLETED, 0, 5, spread(0.125));
   archive.alarmChanged("remedy-staging/payments/blue/error-rate", new Date(o.nowMs - 39 * 60_000), "OK", "ALARM", "Threshold Crossed: 1 datapoint [9.4] was greater than or equal to the threshold (2.0).");
   return { promoted, refused, cloudwatch: () => archive.client(o.region) };
 }
@@ -205,7 +205,7 @@ export async function rehearsePromotion(r: PromotionRehearsal): Promise<void> {
   const staging = await stageStaging({ endpoint: r.endpoint, region: r.region, config: prod, baseDir: r.root, nowMs: Date.now() });
   const [a, b] = [staging.promoted, staging.refused];
   const same = { blue: 0, green: 100 };
-  await r.record("staging", `${a.version} ran there as bundle ${a.id} (promoted 170 min ago, soaking since); ${b.version} as ${b.id}, rolled back 38 min ago by its error-rate alarm`, same);
+  await r.record("staging", `${a.version} ran there as bundle ${a.id} (completed ${Math.round(-COMPLETED / 60)} h ago, soaking since); ${b.version} as ${b.id}, rolled back 38 min ago by its error-rate alarm`, same);
   const file = writeStackFile(prod);
   const approved = await approve(a.id, r);
   await r.record("remedy approve", approved.out || approved.err, same, () => (approved.code === 0 ? undefined : `exit ${approved.code}`));

@@ -283,7 +283,7 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
   it("names usage and configuration problems with exit 2", async () => {
     assert.match((await runRemedy(["promote-env", "payments", "--to", "prod"])).err, /--from <stack> and --to <stack> are required/);
     assert.match((await runRemedy(["promote-env", "payments", "--from", "qa", "--to", "prod", "--config", config])).err, /qa is not a source of prod \(remedy:promotion\.sources: acme\/remedy\/staging\)/);
-    assert.match((await runRemedy(["promote-env", "payments", "--from", "staging", "--to", "prod", "--config", path.join(ROOT, "Pulumi.prod.yaml")])).err, /has no remedy:promotion: prod takes nothing from other environments/);
+    assert.match((await runRemedy(["promote-env", "payments", "--from", "qa", "--to", "staging", "--config", path.join(ROOT, "Pulumi.staging.yaml")])).err, /has no remedy:promotion: staging takes nothing from other environments/);
   });
 
   it("an alarm of the bundle's slot in staging restarts its soak, whether or not it rolled anything back", async () => {

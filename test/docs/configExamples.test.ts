@@ -8,7 +8,7 @@
  *   names its versions (stable, slots, image, version) replaces the service's version fields;
  * - `yaml remedy-service <name>`: fields of one service (a mapping, or a `- name:` list item),
  *   merged into that service of Pulumi.prod.yaml;
- * - `yaml pipeline-workflow`: a GitHub Actions workflow (test/docs/pipelines.test.ts).
+ * - `yaml pipeline-workflow`, `yaml pipeline-promotion-workflow`: GitHub Actions workflows (test/docs/pipelines.test.ts).
  *
  * ```json remedy-plan-op``` blocks are operations of a migration plan, parsed as the runner does.
  * A yaml block without one of these tags fails the test: an example nobody checks is how a
@@ -93,7 +93,7 @@ describe("docs: every config and plan example is accepted as written (issue 36, 
   const yamlBlocks = all.filter((b) => b.lang === "yaml");
 
   it("tags every yaml block with what it is, so each is checked", () => {
-    const untagged = yamlBlocks.filter((b) => !["remedy-config", "remedy-service", "pipeline-workflow"].includes(b.tag)).map((b) => `${b.file}:${b.line}`);
+    const untagged = yamlBlocks.filter((b) => !["remedy-config", "remedy-service", "pipeline-workflow", "pipeline-promotion-workflow"].includes(b.tag)).map((b) => `${b.file}:${b.line}`);
     assert.deepEqual(untagged, []);
     assert.ok(yamlBlocks.filter((b) => b.tag.startsWith("remedy-")).length >= 9, "the examples are found");
   });

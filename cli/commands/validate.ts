@@ -129,7 +129,9 @@ export async function validateStackFile(file: string): Promise<FileResult> {
     const quota = quotaProblems(config, { alarmNamePrefix: `${namespace}-${stack}` });
     if (quota.length > 0) return result(quota.map((q) => ({ path: `quota ${q.quota}`, message: `${q.count} > ${q.limit} in ${q.where}; ${q.fix}` })));
     const lanes = config.services.flatMap((s) => s.legacy.map((l) => `${s.name} ${l.version} until ${l.sunsetAt}`));
-    return result([], `${config.services.length} service(s), ${Object.keys(config.ingressGroups).length} ALB group(s)${lanes.length ? `, ${lanes.length} legacy lane(s): ${lanes.join(", ")}` : ""}`);
+    const p = config.promotion;
+    const promotion = p ? `; takes releases only from ${p.sources.map((x) => x.stack).join(", ")} (soak ${p.soakMinutes} min${p.approvals ? `, ${p.approvals.count} approval(s)` : ""})` : "";
+    return result([], `${config.services.length} service(s), ${Object.keys(config.ingressGroups).length} ALB group(s)${lanes.length ? `, ${lanes.length} legacy lane(s): ${lanes.join(", ")}` : ""}${promotion}`);
   } catch (err) {
     if (err instanceof ConfigError) return result(err.issues);
     throw err;
@@ -139,7 +141,8 @@ export async function validateStackFile(file: string): Promise<FileResult> {
 function format(r: FileResult): string {
   if (r.valid) {
     const secrets = r.secrets.length > 0 ? `; ${r.secrets.length} encrypted value(s) checked by shape only` : "";
-    return `${r.file}: valid ${r.kind} stack config (${r.summary ?? ""}${secrets})`;
+    // "prod" in --json is any stack of services (staging, prod); only a hotfix stack is said as such.
+    return `${r.file}: valid ${r.kind === "hotfix" ? "hotfix " : ""}stack config (${r.summary ?? ""}${secrets})`;
   }
   return [`${r.file}: invalid (${r.issues.length} problem${r.issues.length === 1 ? "" : "s"}):`, ...r.issues.map((i) => `  - ${i.path}: ${i.message}`)].join("\n");
 }

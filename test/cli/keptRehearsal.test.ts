@@ -132,7 +132,7 @@ describe("remedy rehearse --keep: every command its banner and docs/cli.md name,
     it("passes for a promoted release (orders, promoted during the session): exit 0", () => {
       const r = runScript("orders");
       assert.equal(r.code, 0, r.out);
-      assert.match(r.out, /Pulumi\.prod\.yaml: valid prod stack config/);
+      assert.match(r.out, /Pulumi\.prod\.yaml: valid stack config \(3 service\(s\), 1 ALB group\(s\); takes releases only from organization\/remedy\/staging/);
       assert.match(r.out, /applied: 0001-rename-payments-amount:expand/);
       assert.match(r.out, /orders {2}promoted {7}blue:v5\.9\.0:1/);
       assert.doesNotMatch(r.out, /REV {2}WHEN/, "no report when it passed");

@@ -71,7 +71,7 @@ describe("cli: remedy validate checks stack config offline, as preview does", ()
     config["remedy:services"][0].legacy = [lane()];
     const ok = await runRemedy(["validate", stackFile("lanes", config)]);
     assert.equal(ok.code, 0, ok.err);
-    assert.match(ok.out, new RegExp(`Pulumi\\.lanes\\.yaml: valid prod stack config \\(3 service\\(s\\), 1 ALB group\\(s\\), 1 legacy lane\\(s\\): payments v1\\.9\\.4 until ${day(80)}\\)`));
+    assert.match(ok.out, new RegExp(`Pulumi\\.lanes\\.yaml: valid stack config \\(3 service\\(s\\), 1 ALB group\\(s\\), 1 legacy lane\\(s\\): payments v1\\.9\\.4 until ${day(80)}; takes releases only from organization/remedy/staging \\(soak 1440 min, 1 approval\\(s\\)\\)\\)`));
     config["remedy:services"][0].legacy = [lane({ deprecatedAt: day(-100), sunsetAt: day(-1) })];
     const late = await runRemedy(["validate", stackFile("late", config)]);
     assert.equal(late.code, 1);
@@ -142,7 +142,7 @@ describe("cli: remedy validate checks stack config offline, as preview does", ()
     assert.equal(refused.code, 1);
     assert.match(refused.out, /services\[0\]\.testRoute\.value: is in plain text in the stack's config; set it as a secret: pulumi config set --secret --path 'remedy:services\[0\]\.testRoute\.value'/);
     assert.equal(accepted.code, 0, accepted.out);
-    assert.match(accepted.out, /valid prod stack config \(3 service\(s\), 1 ALB group\(s\); 1 encrypted value\(s\) checked by shape only\)/);
+    assert.match(accepted.out, /valid stack config \(3 service\(s\), 1 ALB group\(s\); takes releases only from organization\/remedy\/staging \(soak 1440 min, 1 approval\(s\)\); 1 encrypted value\(s\) checked by shape only\)/);
   });
 
   it("reports YAML errors with file, line and column, and a wholly encrypted section it cannot check (exit 2)", async () => {

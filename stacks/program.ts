@@ -336,13 +336,13 @@ export function buildStack(config: StackConfig, options: BuildOptions): StackRes
           ...(config.rollback.permissionsBoundaryArn ? { permissionsBoundaryArn: config.rollback.permissionsBoundaryArn } : {}),
           logRetentionDays: config.rollback.logRetentionDays,
         }) : undefined;
-  // Release state steers production: only the roles that must write it may.
-  // Every identity that runs `pulumi up` for this stack (rollback.deployerRoleArns: CI, break-glass)
-  // stays a writer whoever ran the last update, so deployers that alternate never lock each other out.
+  // Release state steers production: only the roles that must write it may. Every deployer (rollback.deployerRoleArns: CI,
+  // break-glass) stays a writer whoever ran the last update (alternating ones never lock each other out); approvers approve.
   const tablePolicy = restrictTableWrites("release-table", {
     tableArn: rollback.table.arn,
     writers: [rollback.role.arn, ...(driver ? [driver.role.arn] : []), deployer, ...config.rollback.deployerRoleArns, ...config.rollback.operatorRoleArns],
     deployers: [deployer, ...config.rollback.deployerRoleArns],
+    approvers: config.promotion?.approvals?.approvers ?? [],
   });
   // Pulumi diffs its state, not the live policy and tags: each run compares and puts them back
   // (issue 35, 2 and 14; stacks/liveGuards.ts), and the records wait for that.

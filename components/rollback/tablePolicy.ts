@@ -2,12 +2,14 @@
  * The release table's resource policy: release state steers production (the driver points rules
  * at what a record names, image mode deploys what it holds), so only the identities that must
  * write it may: the rollback Lambda's and release driver's roles, the identity running
- * `pulumi up`, and the operators' roles (`remedy promote/abort/rollback`). Every other principal
+ * `pulumi up`, the operators' roles (`remedy promote/abort/rollback`) and the promotion policy's
+ * approvers (`remedy approve`). Every other principal
  * of the account is denied writes, whatever its IAM policies allow; and only the deployers may
  * change the policy or the table.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { approverPrincipalPatterns } from "../../core/promotion/policy";
 
 /**
  * Every DynamoDB action that writes this table's items (TransactWriteItems is authorised per item
@@ -37,8 +39,13 @@ export const TABLE_WRITE_ACTIONS = [
  */
 export const TABLE_ADMIN_ACTIONS = ["dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:UpdateTimeToLive"] as const;
 
-/** @internal The policy document. */
-export function releaseTablePolicy(table: string, writers: readonly string[], deployers: readonly string[] = writers) {
+/**
+ * @internal The policy document. `approvers`: `aws:PrincipalArn` patterns (ArnLike) of the
+ * promotion policy's approvers, who write their approvals here (`remedy approve`); the two
+ * condition operators of one statement are ANDed, so a write is denied unless its principal is a
+ * writer or matches an approver pattern.
+ */
+export function releaseTablePolicy(table: string, writers: readonly string[], deployers: readonly string[] = writers, approvers: readonly string[] = []) {
   const unique = [...new Set(writers)].sort();
   return {
     Version: "2012-10-17",
@@ -50,7 +57,7 @@ export function releaseTablePolicy(table: string, writers: readonly string[], de
         Action: [...TABLE_WRITE_ACTIONS],
         // The table itself: none of these actions has another resource type (no index or stream).
         Resource: table,
-        Condition: { ArnNotEquals: { "aws:PrincipalArn": unique } },
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": unique }, ...(approvers.length > 0 ? { ArnNotLike: { "aws:PrincipalArn": [...new Set(approvers)].sort() } } : {}) },
       },
       {
         // The policy protects itself (issue 35, 2): without this, any principal allowed
@@ -77,7 +84,13 @@ export function deployerArn(parent: pulumi.Resource): pulumi.Output<string> {
 
 export function restrictTableWrites(
   name: string,
-  args: { readonly tableArn: pulumi.Input<string>; readonly writers: pulumi.Input<pulumi.Input<string>[]>; readonly deployers: pulumi.Input<pulumi.Input<string>[]> },
+  args: {
+    readonly tableArn: pulumi.Input<string>;
+    readonly writers: pulumi.Input<pulumi.Input<string>[]>;
+    readonly deployers: pulumi.Input<pulumi.Input<string>[]>;
+    /** The promotion policy's approvers (`remedy:promotion.approvals.approvers`), as configured. */
+    readonly approvers?: readonly string[];
+  },
   opts: pulumi.CustomResourceOptions = {},
 ): aws.dynamodb.ResourcePolicy {
   return new aws.dynamodb.ResourcePolicy(
@@ -86,7 +99,7 @@ export function restrictTableWrites(
       resourceArn: args.tableArn,
       policy: pulumi
         .all([pulumi.output(args.tableArn), pulumi.output(args.writers), pulumi.output(args.deployers)])
-        .apply(([table, writers, deployers]) => JSON.stringify(releaseTablePolicy(table, writers, deployers))),
+        .apply(([table, writers, deployers]) => JSON.stringify(releaseTablePolicy(table, writers, deployers, approverPrincipalPatterns(args.approvers ?? [])))),
     },
     opts,
   );

@@ -230,9 +230,21 @@ function rechecksGate(req: PromotionRequest): GateDecision {
   return { gate: "rechecks", decision: "allow", message: `on ${req.target}: database ${r.database.detail}; api ${r.api.detail}`, inputs };
 }
 
-/** Whether `by` (an ARN AWS verified) is one of `patterns` (an ARN, or one ending in `/*`). */
+const IAM_ROLE = /^arn:([\w-]+):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]+)$/;
+
+/**
+ * Whether `by` (an ARN STS verified: GetCallerIdentity's `Arn`) is one of `patterns`: a session
+ * pattern ending in `/*`; an IAM role's ARN, which any session of that role is (STS names a
+ * session `arn:<partition>:sts::<account>:assumed-role/<role name>/<session>`, without the role's
+ * path); or an exact ARN (an IAM user's).
+ */
 export function approverMatches(by: string, patterns: readonly string[]): boolean {
-  return patterns.some((p) => (p.endsWith("/*") ? by.startsWith(p.slice(0, -1)) : by === p));
+  return patterns.some((p) => {
+    if (p.endsWith("/*")) return by.startsWith(p.slice(0, -1));
+    const role = IAM_ROLE.exec(p);
+    if (role) return by.startsWith(`arn:${role[1]}:sts::${role[2]}:assumed-role/${role[3]}/`) && !by.slice(`arn:${role[1]}:sts::${role[2]}:assumed-role/${role[3]}/`.length).includes("/");
+    return by === p;
+  });
 }
 
 function approvalsGate(req: PromotionRequest): GateDecision {

@@ -144,3 +144,19 @@ export function normalisePromotion(p: RawPromotionPolicy): PromotionPolicy {
     windows: { allow: p.windows?.allow ?? [], deny: p.windows?.deny ?? [] },
   };
 }
+
+/**
+ * What IAM evaluates as `aws:PrincipalArn` for an approver's sessions, as `ArnLike` patterns: a
+ * role's or user's ARN as given; for an assumed-role session pattern, its role's ARN with or
+ * without a path (the session ARN names the role without its path; `aws:PrincipalArn` is the
+ * role's ARN with it: "the assumed-role ARN ... arn:aws:sts::{accountId}:assumed-role/{roleName}/
+ * {sessionName}" for a role with a path, hashicorp/terraform-provider-aws#19957). The release
+ * table's policy lets these write (their approvals).
+ */
+export function approverPrincipalPatterns(approvers: readonly string[]): string[] {
+  const out = approvers.flatMap((a) => {
+    const s = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\//.exec(a);
+    return s ? [`arn:${s[1]}:iam::${s[2]}:role/${s[3]}`, `arn:${s[1]}:iam::${s[2]}:role/*/${s[3]}`] : [a];
+  });
+  return [...new Set(out)].sort();
+}

@@ -10,7 +10,7 @@ import * as fc from "fast-check";
 import { ConfigError, parseStackConfig } from "../../core/config";
 import { type BundleContent, bundleId, bundleProblem, canonicalJson, makeBundle, serviceConfigSha256 } from "../../core/promotion/bundle";
 import { type PromotionRequest, type SourceEvidence, approverMatches, decidePromotion, soakSegments } from "../../core/promotion/gates";
-import { normalisePromotion, releaseTableOf } from "../../core/promotion/policy";
+import { approverPrincipalPatterns, normalisePromotion, releaseTableOf } from "../../core/promotion/policy";
 import { serviceInput, stackInput } from "../helpers/fixtures";
 
 const DIGEST = `sha256:${"4".repeat(64)}`;
@@ -230,6 +230,18 @@ describe("core/promotion: the gates (issue 38, 4 to 7)", () => {
     );
     assert.equal(approverMatches("arn:aws:sts::123456789012:assumed-role/release-managers/alice", ["arn:aws:sts::123456789012:assumed-role/release-managers/*"]), true);
     assert.equal(approverMatches("arn:aws:sts::123456789012:assumed-role/release-managers-x/alice", ["arn:aws:sts::123456789012:assumed-role/release-managers/*"]), false, "a prefix of the role name is not the role");
+    // A role's ARN: any session of it, as STS names it (without the role's path); not another role's.
+    assert.equal(approverMatches("arn:aws:sts::123456789012:assumed-role/cab/bob", ["arn:aws:iam::123456789012:role/governance/cab"]), true);
+    assert.equal(approverMatches("arn:aws:sts::123456789012:assumed-role/cab-x/bob", ["arn:aws:iam::123456789012:role/governance/cab"]), false);
+    assert.equal(approverMatches("arn:aws:sts::210987654321:assumed-role/cab/bob", ["arn:aws:iam::123456789012:role/cab"]), false, "another account's role of that name");
+    assert.equal(approverMatches("arn:aws:iam::123456789012:user/carol", ["arn:aws:iam::123456789012:user/carol"]), true, "an IAM user, as GetCallerIdentity names one");
+    // What IAM evaluates as aws:PrincipalArn for them (the release table's policy lets these write).
+    assert.deepEqual(approverPrincipalPatterns(["arn:aws:sts::123456789012:assumed-role/release-managers/*", "arn:aws:iam::123456789012:role/governance/cab", "arn:aws:iam::123456789012:user/carol"]), [
+      "arn:aws:iam::123456789012:role/*/release-managers",
+      "arn:aws:iam::123456789012:role/governance/cab",
+      "arn:aws:iam::123456789012:role/release-managers",
+      "arn:aws:iam::123456789012:user/carol",
+    ]);
   });
 
   it("blocks: a blocked bundle is refused everywhere until unblocked", () => {

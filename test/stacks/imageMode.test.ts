@@ -17,6 +17,7 @@ import { remedyConfig } from "../helpers/fixtures";
 import { validateK8sObject } from "../helpers/k8sSchema";
 import { T, archiveFile, dependsOn, mockCluster, ofType, one, promiseOf, recorded, resetMockCluster, ruleWeights, settle } from "../helpers/pulumiMocks";
 import { allows, denies } from "../helpers/iamPolicy";
+import { iamProblems } from "../helpers/iamReference";
 import { createHash } from "node:crypto";
 import { DriverAccessError } from "../../stacks/program";
 import * as aws from "@pulumi/aws";
@@ -467,6 +468,27 @@ describe("stacks: image mode (set the version, remedy picks the idle slot)", () 
       [one("aws:iam/role:Role", "rollback").state.arn, one("aws:iam/role:Role", "release-driver").state.arn, "arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:role/oncall"].sort(),
       "the two Lambdas' roles, the identity running pulumi up, the operators",
     );
+  });
+
+  it("lets the promotion policy's approvers write (their approvals), sessions of their roles with or without a path, and nobody else more (issue 38, 7)", async () => {
+    // Prepare: prod takes releases from staging, approved by release managers (a session pattern) or the CAB role (with a path).
+    const raw = imageConfig("v2.3.0");
+    raw.promotion = { sources: [{ stack: "organization/remedy/staging" }], soakMinutes: 60, approvals: { count: 1, approvers: ["arn:aws:sts::123456789012:assumed-role/release-managers/*", "arn:aws:iam::123456789012:role/governance/cab"] } };
+    // Act
+    await up(0, raw);
+    // Assess
+    const rp = one("aws:dynamodb/resourcePolicy:ResourcePolicy", "release-table").inputs as Obj;
+    const policy = JSON.parse(rp.policy as string) as { Statement: Obj[] };
+    const table = one("aws:dynamodb/table:Table", "rollback-releases").state.arn as string;
+    assert.deepEqual(policy.Statement[0].Condition.ArnNotLike["aws:PrincipalArn"], ["arn:aws:iam::123456789012:role/*/release-managers", "arn:aws:iam::123456789012:role/governance/cab", "arn:aws:iam::123456789012:role/release-managers"]);
+    const put = (who: string) => denies(policy, { action: "dynamodb:PutItem", resource: table, context: { "aws:PrincipalArn": who } });
+    assert.deepEqual(
+      [await put("arn:aws:iam::123456789012:role/release-managers"), await put("arn:aws:iam::123456789012:role/people/release-managers"), await put("arn:aws:iam::123456789012:role/governance/cab"), await put("arn:aws:iam::123456789012:role/release-managers-x"), await put("arn:aws:iam::123456789012:role/cab")],
+      [false, false, false, true, true],
+      "release managers' sessions (the role with or without a path) and the CAB role write; a longer name, or the CAB name on another path, does not",
+    );
+    // The policy stays one AWS accepts: ArnNotLike on aws:PrincipalArn is valid in a table's resource policy.
+    assert.deepEqual(await iamProblems(policy, "dynamodb-table"), []);
   });
 
   it("keeps every configured deployer a writer whoever ran the last up, and records only after the table's policy is in place (issue 34, 9)", async () => {

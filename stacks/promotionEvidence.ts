@@ -24,13 +24,22 @@ function recordedBundle(raw: unknown, id: string): ReleaseBundle | undefined {
   return b && b.id === id && typeof b.image === "string" && typeof b.version === "string" ? (b as ReleaseBundle) : undefined;
 }
 
-/** The releases of `bundle` in `history` (oldest first), and what happened to them. */
-export function bundleReleases(history: readonly HistoryEntry[], bundle: string): { releases: SourceRelease[]; incidents: Incident[] } {
+/**
+ * The releases of `bundle` in `history` (oldest first), what happened to them, and its passed
+ * drills: a `remedy drill` flips traffic back (a roll-back) and its restore resumes the same
+ * release (`resume-after-drill`), so that roll-back is the drill passing, not an incident.
+ */
+export function bundleReleases(history: readonly HistoryEntry[], bundle: string): { releases: SourceRelease[]; incidents: Incident[]; drills: { at: string; passed: boolean }[] } {
   const releases: SourceRelease[] = [];
   const incidents: Incident[] = [];
+  const drills: { at: string; passed: boolean }[] = [];
   for (const start of history.filter((h) => h.action === "start-release" && h.bundle === bundle && h.releaseId)) {
     const later = history.filter((h) => h.revision > start.revision);
-    const own = later.filter((h) => h.releaseId === start.releaseId);
+    const ownAll = later.filter((h) => h.releaseId === start.releaseId);
+    // A roll-back the next change of this release resumes after a drill: the drill, not an incident.
+    const drilled = new Set(ownAll.filter((h, i) => h.action === "roll-back" && ownAll[i + 1]?.action === "resume-after-drill").map((h) => h.revision));
+    for (const h of ownAll) if (drilled.has(h.revision)) drills.push({ at: h.at, passed: true });
+    const own = ownAll.filter((h) => !drilled.has(h.revision));
     const completed = own.find((h) => h.action === "promote");
     const rolledBack = own.find((h) => h.action === "roll-back" && (!completed || h.revision > completed.revision));
     // Moved on: another release promoted over it (or started over it before it completed).
@@ -46,17 +55,18 @@ export function bundleReleases(history: readonly HistoryEntry[], bundle: string)
     });
     if (rolledBack) incidents.push({ at: rolledBack.at, kind: "rollback", what: rolledBack.summary });
   }
-  return { releases, incidents };
+  return { releases, incidents, drills };
 }
 
 /** The source's evidence of `bundle` for `service`, read now. */
 export async function readSourceEvidence(store: ReleaseStore, source: string, service: string, bundle: string, nowMs: number): Promise<SourceEvidence> {
   const [raw, history, rechecks] = await Promise.all([store.bundle(service, bundle), store.history(service), store.rechecks(service, bundle)]);
   const recorded = recordedBundle(raw, bundle);
-  const { releases, incidents } = recorded ? bundleReleases(history, bundle) : { releases: [], incidents: [] };
+  const { releases, incidents, drills } = recorded ? bundleReleases(history, bundle) : { releases: [], incidents: [], drills: [] };
+  const drill = drills[drills.length - 1];
   // The targets' re-checks of it: a failed one revokes it here until a later one passes.
   const checked = rechecks.map((r): Incident => ({ at: r.at, kind: r.passed ? "recheck-passed" : "recheck-failed", what: `re-check on ${r.target}: ${r.detail}` }));
-  return { source, readAt: new Date(nowMs).toISOString(), ...(recorded ? { bundle: recorded } : {}), releases, incidents: [...incidents, ...checked] };
+  return { source, readAt: new Date(nowMs).toISOString(), ...(recorded ? { bundle: recorded } : {}), releases, incidents: [...incidents, ...checked], ...(drill ? { drill } : {}) };
 }
 
 /** The slot a release ran in, from its id (`<slot>:<version>:<revision>`). */

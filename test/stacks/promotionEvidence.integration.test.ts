@@ -96,6 +96,27 @@ describe("stacks/promotionEvidence: a bundle's evidence from source release tabl
     assert.deepEqual([soak?.decision, soak?.message], ["allow", `soaked 540 min in acme/remedy/staging-eu (${at(-990)} to ${at(-450)}); 60 needed`]);
   });
 
+  it("a drill's rollback and its restore are the passed drill the policy may require, not a rollback that ends the release", async () => {
+    const staging = await table("remedy-staging-releases");
+    await staging.recordBundle("payments", { ...bundle });
+    // remedy drill at 10%: the alarm flips traffic back (roll-back), the restore resumes the same release; then promoted.
+    const s = await record(staging, [start("v2.4.0", -150, bundle.id), { type: "roll-back", failedSlot: "green", observedAt: at(-140), reason: "remedy drill by ops: forced ALARM", at: at(-140), by: "remedy-staging/payments/green/error-rate" }]);
+    await record(staging, [{ type: "resume-after-drill", releaseId: s.releaseId as string, weight: 10, at: at(-139), by: "ops (drill restore)" }, promote(-120)]);
+    const ev = await readSourceEvidence(staging, "acme/remedy/staging", "payments", bundle.id, T0);
+    assert.deepEqual(ev.drill, { at: at(-140), passed: true });
+    assert.deepEqual(ev.incidents, [], "the drill's flip is no incident");
+    assert.equal(ev.releases[0].completedAt, at(-120));
+    assert.equal(ev.releases[0].endedAt, undefined, "the release goes on after the drill");
+    const drilled = normalisePromotion({ sources: [{ stack: "acme/remedy/staging" }], soakMinutes: 60, evidence: { drill: true } });
+    assert.equal(decide([ev], drilled).decision, "allow");
+    // Without the drill, the same policy refuses, saying so.
+    const other = await table("remedy-staging-eu-releases");
+    await other.recordBundle("payments", { ...bundle });
+    await record(other, [start("v2.4.0", -150, bundle.id), promote(-120)]);
+    const undrilled = await readSourceEvidence(other, "acme/remedy/staging", "payments", bundle.id, T0);
+    assert.match(decide([undrilled], drilled).gates.find((g) => g.gate === "evidence")?.message ?? "", new RegExp(`no passed drill of ${bundle.id} in any source \\(remedy drill there\\)`));
+  });
+
   it("a source that never recorded the bundle, or ran another, gives no evidence of it", async () => {
     const staging = await table("remedy-staging-releases");
     await record(staging, [start("v2.4.0", -150), promote(-120)]);

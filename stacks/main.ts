@@ -330,6 +330,6 @@ export async function main(): Promise<ProgramOutputs> {
     if (issues.length > 0) throw new MigrationGateError(issues);
   }
   // Promotion gate: a stack that takes releases from others takes only bundles they proved.
-  await checkPromotions(config, releases, { stack: thisStackName(), nowMs: Date.now(), baseDir: process.cwd(), plans: plans ?? [] });
+  await checkPromotions(config, releases, { stack: thisStackName(), nowMs: Date.now(), baseDir: process.cwd(), plans: plans ?? [], aws: readAwsSettings() });
   return { ...(await build(config, releases, { apiOverrides: gate.overrides, rollbackWindow: window, ...(plans ? { plans } : {}) })), hotfixSeed: hotfixSeed(config, Array.isArray(raw.services) ? raw.services : []) };
 }

@@ -17,6 +17,7 @@ import type { HistoryEntry, Routing } from "../core/releaseState";
 import type { Slot } from "../core/slots";
 import { listenerOfRule } from "../lambdas/commons/traffic";
 import { ReleaseStore } from "../lambdas/commons/releaseStore";
+import { type AwsSettings, sdkClientConfig } from "./awsClients";
 
 /** The bundle as the source recorded it, if it is a bundle of that id. */
 function recordedBundle(raw: unknown, id: string): ReleaseBundle | undefined {
@@ -135,21 +136,31 @@ export async function sourceAlarms(cloudwatch: CloudWatchClient, alarmPrefix: st
   return out;
 }
 
-/** A source's clients: its region, and its role when it is another account's. */
-export function sourceClients(source: PromotionPolicy["sources"][number]): { store: ReleaseStore; cloudwatch: CloudWatchClient } {
-  const config = { ...(source.region ? { region: source.region } : {}), ...(source.roleArn ? { credentials: fromTemporaryCredentials({ params: { RoleArn: source.roleArn, RoleSessionName: "remedy-promotion" } }) } : {}) };
+/**
+ * A source's clients: its region, and its role when it is another account's, assumed with `base`
+ * (the stack's own AWS settings, `aws:profile`/`aws:assumeRoles`, in the program: never whatever
+ * the shell has) or the default credential chain (the CLI, as the operator runs it).
+ */
+export function sourceClients(source: PromotionPolicy["sources"][number], base?: AwsSettings): { store: ReleaseStore; cloudwatch: CloudWatchClient } {
+  const own = base ? sdkClientConfig(base) : undefined;
+  const region = source.region ?? own?.region;
+  const credentials = source.roleArn
+    ? fromTemporaryCredentials({ ...(own ? { masterCredentials: own.credentials } : {}), params: { RoleArn: source.roleArn, RoleSessionName: "remedy-promotion" }, ...(region ? { clientConfig: { region } } : {}) })
+    : own?.credentials;
+  const config = { ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) };
   return { store: new ReleaseStore(new DynamoDBClient(config), source.table), cloudwatch: new CloudWatchClient(config) };
 }
 
 /**
  * Every source's evidence of `bundle` (its history, alarm history, CloudWatch numbers) and its
- * blocks, as the gates take them; `cloudwatch` overrides a source's client (tests).
+ * blocks, as the gates take them; `cloudwatch` overrides a source's client (tests, the
+ * rehearsal), `base` is the stack's AWS settings (see {@link sourceClients}).
  */
-export async function sourcesEvidence(policy: PromotionPolicy, service: string, bundle: string, nowMs: number, cloudwatch?: (source: PromotionPolicy["sources"][number]) => CloudWatchClient): Promise<{ evidence: SourceEvidence[]; blocks: Block[] }> {
+export async function sourcesEvidence(policy: PromotionPolicy, service: string, bundle: string, nowMs: number, cloudwatch?: (source: PromotionPolicy["sources"][number]) => CloudWatchClient, base?: AwsSettings): Promise<{ evidence: SourceEvidence[]; blocks: Block[] }> {
   const evidence: SourceEvidence[] = [];
   const blocks: Block[] = [];
   for (const source of policy.sources) {
-    const c = sourceClients(source);
+    const c = sourceClients(source, base);
     const ev = await readSourceEvidence(c.store, source.stack, service, bundle, nowMs);
     const routing = (await c.store.get(service))?.routing;
     const latest = [...ev.releases].reverse().find((r) => r.completedAt);

@@ -17,6 +17,7 @@ import { desiredRelease } from "./releasePlans";
 import { sourcesEvidence } from "./promotionEvidence";
 import { apiRecheck, databaseRecheck } from "./promotionRechecks";
 import type { ReleaseBackend } from "./releases";
+import type { AwsSettings } from "./awsClients";
 
 export class PromotionGateError extends Error {
   constructor(problems: readonly string[]) {
@@ -29,7 +30,7 @@ export class PromotionGateError extends Error {
 export async function checkPromotions(
   config: StackConfig,
   releases: ReleaseBackend,
-  o: { readonly stack: string; readonly nowMs: number; readonly baseDir: string; readonly plans: readonly MigrationPlan[]; readonly cloudwatch?: Parameters<typeof sourcesEvidence>[4] },
+  o: { readonly stack: string; readonly nowMs: number; readonly baseDir: string; readonly plans: readonly MigrationPlan[]; readonly cloudwatch?: Parameters<typeof sourcesEvidence>[4]; readonly aws?: AwsSettings },
 ): Promise<void> {
   const policy = config.promotion;
   if (!policy) return;
@@ -59,7 +60,7 @@ export async function checkPromotions(
       problems.push(`${what}: this stack takes only bundles proved in ${from}, and ${bundle}`);
       continue;
     }
-    const { evidence, blocks } = await sourcesEvidence(policy, spec.name, bundle.id, o.nowMs, o.cloudwatch);
+    const { evidence, blocks } = await sourcesEvidence(policy, spec.name, bundle.id, o.nowMs, o.cloudwatch, o.aws);
     const approvals = (await releases.approvals?.(spec.name, bundle.id)) ?? [];
     const rechecks = { database: databaseRecheck(bundle, config.database?.applied ?? [], o.stack), api: await apiRecheck(bundle, spec, o.baseDir, o.stack) };
     const d = decidePromotion({ target: o.stack, bundle, policy, evidence, approvals, blocks, rechecks, kind: "promotion", nowMs: o.nowMs });

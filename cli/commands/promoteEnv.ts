@@ -74,6 +74,9 @@ export function promotionCall(command: string, service: string | undefined, valu
   return { service, from, to, file, target, policy, targetTable: releaseTableName(`${String(values.project ?? "remedy")}-${to}`), ...(typeof values.bundle === "string" ? { bundle: values.bundle } : {}) };
 }
 
+/** The target's release table, as the CLI's credentials reach it. */
+const targetStore = (call: PromotionCall) => new ReleaseStore(new DynamoDBClient({}), call.targetTable);
+
 /** A promotion decided now, with the bundle, the slot the target runs live, and sources a re-check could not be recorded in. */
 export interface Evaluation {
   readonly bundle: ReleaseBundle;
@@ -95,8 +98,8 @@ export async function evaluatePromotion(call: PromotionCall, nowMs: number, hook
   const read = await sourcesEvidence(policy, service, id, nowMs, hooks.cloudwatch);
   const bundle = read.evidence.find((e) => e.bundle)?.bundle;
   if (!bundle) return `no source of ${to} recorded bundle ${id} for ${service}; remedy history ${service} --stack ${from.stack.split("/").pop()} shows each release's bundle`;
-  const targetStore = new ReleaseStore(new DynamoDBClient({}), call.targetTable);
-  const [approvals, live] = await Promise.all([targetStore.approvals(service, id), targetStore.get(service)]);
+  const store = targetStore(call);
+  const [approvals, live] = await Promise.all([store.approvals(service, id), store.get(service)]);
   const spec = target.services.find((s) => s.name === service) as (typeof target.services)[number];
   const rechecks = { database: databaseRecheck(bundle, target.database?.applied ?? [], to), api: await apiRecheck(bundle, spec, path.dirname(path.resolve(call.file)), to, live?.stable.version) };
   const { evidence, unrecorded } = await recordRechecks(policy, read.evidence, { service, bundle: id, target: to, rechecks, nowMs });
@@ -107,7 +110,7 @@ export async function evaluatePromotion(call: PromotionCall, nowMs: number, hook
 /** Records `decision` in the target's release table. */
 export async function recordDecision(call: PromotionCall, e: Evaluation, nowMs: number): Promise<void> {
   const d = e.decision;
-  await new ReleaseStore(new DynamoDBClient({}), call.targetTable).recordPromotionDecision(call.service, e.bundle.id, new Date(nowMs).toISOString(), { from: call.from.stack, to: call.to, decision: d.decision, ...(d.until ? { until: d.until } : {}), gates: d.gates });
+  await targetStore(call).recordPromotionDecision(call.service, e.bundle.id, new Date(nowMs).toISOString(), { from: call.from.stack, to: call.to, decision: d.decision, ...(d.until ? { until: d.until } : {}), gates: d.gates });
 }
 
 /** The exit code of a decision: 0 allow, 1 deny, 4 wait. */

@@ -105,18 +105,19 @@ export async function stageStaging(o: { readonly endpoint: string; readonly regi
     return b;
   };
   const startOf = (slot: "blue" | "green", v: { version: string; image: string }, min: number): Extract<ReleaseEvent, { type: "start-release" }> => ({ type: "start-release", candidate: { slot, version: v.version, image: v.image }, weight: 10, at: at(min), by: "pulumi:staging" });
-  const promoted = bundleOf(startOf("green", STAGED.promoted, RELEASED));
-  const refused = bundleOf(startOf("blue", STAGED.refused, -45));
+  const [startA, startB] = [startOf("green", STAGED.promoted, RELEASED), startOf("blue", STAGED.refused, -45)];
+  const [promoted, refused] = [bundleOf(startA), bundleOf(startB)];
   let s = initialState(SERVICE, { slot: "blue", version: "v2.3.3", image: `${REPO}@sha256:${"3".repeat(64)}` }, STAGING_ROUTING, at(2 * RELEASED));
   await store.create(s);
   const events: ReleaseEvent[] = [
-    { ...startOf("green", STAGED.promoted, RELEASED), candidate: { ...startOf("green", STAGED.promoted, RELEASED).candidate, bundle: promoted.id } },
+    { ...startA, candidate: { ...startA.candidate, bundle: promoted.id } },
     { type: "promote", rollbackWindowMinutes: 60, at: at(COMPLETED), by: "release-driver" },
-    { ...startOf("blue", STAGED.refused, -45), candidate: { ...startOf("blue", STAGED.refused, -45).candidate, bundle: refused.id } },
+    { ...startB, candidate: { ...startB.candidate, bundle: refused.id } },
     { type: "roll-back", failedSlot: "blue", observedAt: at(-39), reason: "remedy-staging/payments/blue/error-rate: Threshold Crossed: 1 datapoint [9.4] was greater than or equal to the threshold (2.0).", at: at(-38), by: "remedy-staging/payments/blue/error-rate" },
   ];
   for (const e of events) {
-    if (e.type === "start-release") await store.recordBundle(SERVICE, { ...(e.candidate.version === STAGED.promoted.version ? promoted : refused) });
+    // As the program: the bundle first, then the release that names it.
+    if (e.type === "start-release") await store.recordBundle(SERVICE, { ...(e.candidate.bundle === promoted.id ? promoted : refused) });
     const t = applyEvent(s, e);
     if (t.kind !== "applied") throw new Error(`staging's history: ${e.type}: ${t.reason}`);
     await store.commit(s.revision, t.state, t.entry);

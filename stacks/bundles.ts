@@ -9,7 +9,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { StackConfig } from "../core/config";
-import { type BundleMigration, type ReleaseBundle, bundleProblem, makeBundle, serviceConfigSha256 } from "../core/promotion/bundle";
+import { print } from "graphql";
+import { loadFieldRetirements, loadOperations } from "../core/apiFiles";
+import { type BundleMigration, type ReleaseBundle, bundleProblem, canonicalJson, makeBundle, serviceConfigSha256 } from "../core/promotion/bundle";
 import type { ReleaseEvent } from "../core/releaseState";
 import { backfilledColumns, columnChanges, columnMatches } from "../database/gates";
 import type { MigrationPlan } from "../database/plan";
@@ -42,6 +44,24 @@ export function bundleMigrations(uses: readonly string[], plans: readonly Migrat
   });
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * A service's API block by what its files hold, not where they are: each schema's SHA-256, the
+ * client operations (name, client version, printed document) and field retirements hashed. So
+ * the same release hashes the same from any checkout (staging's pipeline, prod's, the rehearsal
+ * run from anywhere), and an edited operation or schema file is another bundle.
+ */
+function apiByContent(api: NonNullable<StackConfig["services"][number]["api"]>, baseDir: string): Record<string, unknown> {
+  const at = (f: string) => path.resolve(baseDir, f);
+  return {
+    ...api,
+    schemas: Object.fromEntries(Object.entries(api.schemas).map(([v, f]) => [v, sha256(fs.readFileSync(at(f), "utf8"))])),
+    operations: sha256(canonicalJson(loadOperations(api.operations.map(at)).map((o) => ({ name: o.name, client: o.client, document: print(o.document) })))),
+    ...(api.fieldRetirements ? { fieldRetirements: sha256(canonicalJson(loadFieldRetirements(at(api.fieldRetirements)))) } : {}),
+  };
+}
+
 /**
  * The bundle of the release `start` begins for `spec`, or why there is none (an image not pinned
  * by digest: said as a warning; such a release cannot be promoted elsewhere).
@@ -53,11 +73,11 @@ export function releaseBundle(spec: StackConfig["services"][number], start: Extr
   if (problem) return problem;
   const schemaFile = spec.api?.schemas[start.candidate.version];
   const api = schemaFile
-    ? { schemaSha256: createHash("sha256").update(fs.readFileSync(path.resolve(ctx.baseDir, schemaFile))).digest("hex"), verdict: ctx.apiOverride ? ("breaking-override" as const) : ("compatible" as const), ...(ctx.apiOverride ? { override: ctx.apiOverride } : {}) }
+    ? { schemaSha256: sha256(fs.readFileSync(path.resolve(ctx.baseDir, schemaFile), "utf8")), verdict: ctx.apiOverride ? ("breaking-override" as const) : ("compatible" as const), ...(ctx.apiOverride ? { override: ctx.apiOverride } : {}) }
     : { schemaSha256: "none", verdict: "not-checked" as const };
   const uses = spec.database?.uses[start.candidate.version] ?? [];
   return makeBundle(
-    { ...content, api, migrations: bundleMigrations(uses, ctx.plans, ctx.applied), configSha256: serviceConfigSha256(spec as unknown as Record<string, unknown>) },
+    { ...content, api, migrations: bundleMigrations(uses, ctx.plans, ctx.applied), configSha256: serviceConfigSha256({ ...(spec as unknown as Record<string, unknown>), ...(spec.api ? { api: apiByContent(spec.api, ctx.baseDir) } : {}) }) },
     { source: ctx.source ?? thisStackName(), createdAt: ctx.now, releaser: ctx.releaser },
   );
 }

@@ -9,11 +9,11 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { makeBundle, serviceConfigSha256 } from "../../core/promotion/bundle";
 import { parseStackConfig } from "../../core/config";
 import { applyEvent, initialState } from "../../core/releaseState";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { MemoryReleaseBackend } from "../../stacks/memoryReleases";
+import { releaseBundle } from "../../stacks/bundles";
 import { setReleaseBackendFactory } from "../../stacks/releases";
 import { remedyConfig, stackYaml } from "../helpers/fixtures";
 import { createReleaseTables, useMoto } from "../helpers/moto";
@@ -69,10 +69,10 @@ describe("stacks: pulumi preview of a stack that takes releases from others (iss
   it("names what a bundle its source ran still lacks; never holds a release in progress or the hotfix path", async () => {
     // Staging ran exactly this bundle: the same image, schema and code config as prod computes.
     const spec = parseStackConfig(remedyConfig("prod")).services[0];
-    const bundle = makeBundle(
-      { service: "payments", version: "v2.3.1", image: DIGEST_IMAGE, api: { schemaSha256: createHash("sha256").update(fs.readFileSync(path.join(ROOT, "api/payments/v2.3.1.graphql"))).digest("hex"), verdict: "compatible" }, migrations: [], configSha256: serviceConfigSha256(spec as unknown as Record<string, unknown>) },
-      { source: "acme/remedy/staging", createdAt: new Date().toISOString(), releaser: "arn:aws:sts::123456789012:assumed-role/ci-deployer/run-1" },
-    );
+    const made = releaseBundle(spec, { type: "start-release", candidate: { slot: "green", version: "v2.3.1", image: DIGEST_IMAGE }, weight: 10, at: new Date().toISOString(), by: "pulumi:staging" }, { source: "acme/remedy/staging", releaser: "arn:aws:sts::123456789012:assumed-role/ci-deployer/run-1", now: new Date().toISOString(), plans: [], applied: [], baseDir: ROOT });
+    if (typeof made === "string") throw new Error(made);
+    const bundle = made;
+    assert.equal(bundle.api.schemaSha256, createHash("sha256").update(fs.readFileSync(path.join(ROOT, "api/payments/v2.3.1.graphql"))).digest("hex"));
     const staging = new ReleaseStore(new DynamoDBClient({}), "remedy-staging-releases");
     await staging.recordBundle("payments", { ...bundle });
     let s = initialState("payments", { slot: "blue", version: "v2.3.0" }, ROUTING, new Date(Date.now() - 600 * 60_000).toISOString());

@@ -9,7 +9,10 @@
  * and a reason. Checked offline (`remedy validate`) and at preview.
  */
 import type { LaneState } from "../laneState";
-import { laneKey } from "../naming";
+import { laneKey, previousSide, slotObjectName } from "../naming";
+
+/** RFC 1035 label length: a Kubernetes Service's name (and so each lane object's) is at most this. */
+const DNS_LABEL_MAX = 63;
 import { z } from "zod";
 import * as defaults from "../defaults";
 import { parseImageRef } from "../image";
@@ -209,7 +212,7 @@ export const legacyOverrideSchema = z.strictObject(
  * sunset after the deprecation within `maxDays`, and not past (`nowMs`) unless extended.
  */
 export function checkLegacyLanes(
-  s: { readonly legacy?: readonly RawLegacyLane[]; readonly legacyOverride?: { readonly reason: string }; readonly routing: { readonly priority: number; readonly hosts?: readonly string[]; readonly paths?: readonly string[] }; readonly testRoute?: { readonly priority: number } },
+  s: { readonly name: string; readonly legacy?: readonly RawLegacyLane[]; readonly legacyOverride?: { readonly reason: string }; readonly routing: { readonly priority: number; readonly hosts?: readonly string[]; readonly paths?: readonly string[] }; readonly testRoute?: { readonly priority: number } },
   at: PropertyKey[],
   out: Issue[],
   nowMs: number = Date.now(),
@@ -226,6 +229,10 @@ export function checkLegacyLanes(
     if (typeof ref === "string" || ref.digest === undefined) out.push({ path: [...p, "image"], message: `must be pinned by digest (registry/app@sha256:<64 hex>): a lane is frozen, its image changes only through the hotfix path${typeof ref === "string" ? `; it ${ref}` : ""}` });
     if (!l.route.header && !l.route.pathPrefix) out.push({ path: [...p, "route"], message: "name how callers reach the lane: a header { name, values } or a pathPrefix (or both)" });
     if (l.route.stripPrefix && !l.route.pathPrefix) out.push({ path: [...p, "route", "stripPrefix"], message: "strips the pathPrefix, so set one" });
+    // Its objects are `<service>-<lane>`, and during a lane hotfix `<service>-<lane>-prev`: a
+    // Service's name is an RFC 1035 label (at most 63 characters), like the Deployment's pods'.
+    const longest = slotObjectName(s.name, previousSide(laneKey(i)));
+    if (longest.length > DNS_LABEL_MAX) out.push({ path: p, message: `would name its objects ${longest} during a lane hotfix (${longest.length} characters); a Kubernetes Service name is at most ${DNS_LABEL_MAX}: shorten the service name, or retire a lane first` });
     // ALB counts every value of every condition of a rule (hosts, paths, header values) against its limit.
     const hosts = s.routing.hosts?.length ?? 0;
     const paths = l.route.pathPrefix ? Math.max(s.routing.paths?.length ?? 0, 2) : (s.routing.paths?.length ?? 0);

@@ -70,6 +70,12 @@ describe("core/config: a service's legacy lane (issue 37, 2)", () => {
     assert.deepEqual(problems(two), ["service.legacy: 2 legacy lanes: one version beside the live one is the most a service runs; set legacyOverride { reason } to run more, or retire one"]);
     assert.deepEqual(problems(two, { legacyOverride: { reason: "two partner integrations on different old versions, both sunset in Q1" } }), []);
     assert.ok(problems([lane(), lane({ version: "v1.8.0" })], { legacyOverride: { reason: "two partner integrations on different old versions" } }).some((g) => /legacy\[1\]\.priority: is legacy\[0\]'s priority too/.test(g)));
+    // Kubernetes' name rules: a 50-character service's 10th lane would name its hotfix's previous side with 64 characters.
+    const name = `p${"a".repeat(49)}`;
+    const ten = Array.from({ length: 10 }, (_, i) => lane({ version: `v1.${i}.0`, priority: 80 + i }));
+    const over = problems(ten, { name, legacyOverride: { reason: "ten partner integrations, each on its own old version" } });
+    assert.deepEqual(over.filter((g) => /Service name/.test(g)), [`service.legacy[9]: would name its objects ${name}-legacy10-prev during a lane hotfix (64 characters); a Kubernetes Service name is at most 63: shorten the service name, or retire a lane first`]);
+    assert.deepEqual(problems(ten.slice(0, 9), { name, legacyOverride: { reason: "nine partner integrations, each on its own old version" } }).filter((g) => /Service name/.test(g)), [], "legacy9-prev fits: 63 characters");
   });
 
   it("keeps a lane frozen against what the last update deployed (issue 37, 3)", () => {

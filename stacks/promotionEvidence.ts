@@ -7,7 +7,7 @@
  * The table may be another account's, read through the role the policy names.
  */
 import type { ReleaseBundle } from "../core/promotion/bundle";
-import type { Block, Incident, SourceEvidence, SourceRelease, TargetRechecks } from "../core/promotion/gates";
+import { type Block, type Incident, type SourceEvidence, type SourceRelease, type TargetRechecks, latestRecheck } from "../core/promotion/gates";
 import type { PromotionPolicy } from "../core/promotion/policy";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
@@ -18,6 +18,9 @@ import type { Slot } from "../core/slots";
 import { listenerOfRule } from "../lambdas/commons/traffic";
 import { ReleaseStore } from "../lambdas/commons/releaseStore";
 import { type AwsSettings, sdkClientConfig } from "./awsClients";
+
+/** An AWS error as one short line (its name and message), for a reason shown beside a decision. */
+const errorLine = (err: unknown) => `${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}`;
 
 /** The bundle as the source recorded it, if it is a bundle of that id. */
 function recordedBundle(raw: unknown, id: string): ReleaseBundle | undefined {
@@ -173,7 +176,7 @@ export async function sourcesEvidence(policy: PromotionPolicy, service: string, 
     try {
       alarms = (await Promise.all(ev.releases.map((r) => sourceAlarms(cw, `${project}-${stack}`, service, r, nowMs)))).flat();
     } catch (err) {
-      unreadable.push(`its alarm history could not be read (${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}), so alarms during the soak are unknown`);
+      unreadable.push(`its alarm history could not be read (${errorLine(err)}), so alarms during the soak are unknown`);
     }
     evidence.push({ ...ev, incidents: [...ev.incidents, ...alarms], ...(metrics ? { metrics } : {}), ...(unreadable.length ? { unreadable } : {}) });
     blocks.push(...(await c.store.blocks(service, bundle)));
@@ -192,13 +195,13 @@ export async function sourcesEvidence(policy: PromotionPolicy, service: string, 
 export async function recordRechecks(policy: PromotionPolicy, evidence: readonly SourceEvidence[], o: { readonly service: string; readonly bundle: string; readonly target: string; readonly rechecks: TargetRechecks; readonly nowMs: number }): Promise<{ evidence: SourceEvidence[]; unrecorded: string[] }> {
   const failed = (["database", "api"] as const).filter((k) => !o.rechecks[k].passed).map((k) => `${k}: ${o.rechecks[k].detail}`);
   const at = new Date(o.nowMs).toISOString();
+  const detail = failed.length > 0 ? failed.join("; ") : `database ${o.rechecks.database.detail}; api ${o.rechecks.api.detail}`;
+  const what = `re-check on ${o.target}: ${detail}`;
   const out: SourceEvidence[] = [];
   const unrecorded: string[] = [];
   for (const ev of evidence) {
     const source = policy.sources.find((s) => s.stack === ev.source);
-    const last = ev.incidents.filter((i) => i.kind === "recheck-failed" || i.kind === "recheck-passed").sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).pop();
-    const detail = failed.length > 0 ? failed.join("; ") : `database ${o.rechecks.database.detail}; api ${o.rechecks.api.detail}`;
-    const what = `re-check on ${o.target}: ${detail}`;
+    const last = latestRecheck(ev);
     // A change only: the same failure again (a pipeline polling) is not a new record.
     const unchanged = failed.length > 0 ? last?.kind === "recheck-failed" && last.what === what : last?.kind !== "recheck-failed";
     if (!source || ev.bundle?.id !== o.bundle || unchanged) {
@@ -209,7 +212,7 @@ export async function recordRechecks(policy: PromotionPolicy, evidence: readonly
       await sourceClients(source).store.recordRecheck(o.service, o.bundle, at, { passed: failed.length === 0, target: o.target, detail });
       out.push({ ...ev, incidents: [...ev.incidents, { at, kind: failed.length > 0 ? "recheck-failed" : "recheck-passed", what }] });
     } catch (err) {
-      unrecorded.push(`${ev.source}: ${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 160)}`);
+      unrecorded.push(`${ev.source}: ${errorLine(err)}`);
       out.push(ev);
     }
   }

@@ -15,7 +15,7 @@ import type { MigrationPlan } from "../database/plan";
 import { releaseBundle } from "./bundles";
 import { desiredRelease } from "./releasePlans";
 import { sourcesEvidence } from "./promotionEvidence";
-import { apiRecheck, databaseRecheck } from "./promotionRechecks";
+import { targetRechecks } from "./promotionRechecks";
 import type { ReleaseBackend } from "./releases";
 import type { AwsSettings } from "./awsClients";
 
@@ -62,7 +62,7 @@ export async function checkPromotions(
     }
     const { evidence, blocks } = await sourcesEvidence(policy, spec.name, bundle.id, o.nowMs, o.cloudwatch, o.aws);
     const approvals = (await releases.approvals?.(spec.name, bundle.id)) ?? [];
-    const rechecks = { database: databaseRecheck(bundle, config.database?.applied ?? [], o.stack), api: await apiRecheck(bundle, spec, o.baseDir, o.stack) };
+    const rechecks = await targetRechecks(bundle, spec, { applied: config.database?.applied ?? [], baseDir: o.baseDir, target: o.stack });
     const d = decidePromotion({ target: o.stack, bundle, policy, evidence, approvals, blocks, rechecks, kind: "promotion", nowMs: o.nowMs });
     if (d.decision === "allow") continue;
     const held = d.gates.filter((g) => g.decision !== "allow").map((g) => `${g.gate} (${g.decision}${g.until ? ` until ${g.until}` : ""}): ${g.message}`);

@@ -51,3 +51,8 @@ export async function apiRecheck(bundle: Pick<ReleaseBundle, "service" | "versio
   if (spec.api.override?.version === bundle.version) return { passed: true, detail: `NOT compatible with ${target}'s live ${live.version}; shipped by ${target}'s override: ${spec.api.override.reason}` };
   return { passed: false, detail: `breaks ${target}'s live ${live.version}: ${formatReport(report).split("\n").slice(0, 3).join(" ")}` };
 }
+
+/** Both re-checks of `bundle` on `target` (its applied migration phases; its API files and live version), as the gates take them. */
+export async function targetRechecks(bundle: Pick<ReleaseBundle, "service" | "version" | "api" | "migrations">, spec: StackConfig["services"][number], o: { readonly applied: readonly string[]; readonly baseDir: string; readonly target: string; readonly liveVersion?: string }): Promise<TargetRechecks> {
+  return { database: databaseRecheck(bundle, o.applied, o.target), api: await apiRecheck(bundle, spec, o.baseDir, o.target, o.liveVersion) };
+}

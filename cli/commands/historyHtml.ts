@@ -134,10 +134,10 @@ const hhmm = (ms: number, withDate: boolean) => new Date(ms).toISOString().slice
 function promotionSection(promotions: readonly PromotionRecord[]): string {
   if (promotions.length === 0) return "";
   const rows = promotions.map((p) => {
-    const decision = p.kind === "decision" ? (/: (ALLOW|DENY|WAIT)\b/.exec(p.text)?.[1] ?? "").toLowerCase() : "";
+    const decision = p.decision ?? "";
     const gates = (p.gates ?? []).map((g) => `<li class="gate ${esc(g.decision)}" data-gate="${esc(g.gate)}" data-decision="${esc(g.decision)}"><strong>${esc(g.decision)}</strong> ${esc(g.gate)}: ${esc(g.message)}</li>`).join("");
     const what = gates ? `<details><summary>${esc(p.text)}</summary><ul>${gates}</ul></details>` : esc(p.text);
-    return `<tr class="promotion ${esc(p.kind)}" data-kind="${esc(p.kind)}" data-bundle="${esc(p.bundle)}"${decision ? ` data-decision="${decision}"` : ""}><td>${esc(p.at.slice(0, 19).replace("T", " "))}</td><td>${esc(p.kind)}</td><td><code>${esc(p.bundle)}</code></td><td>${what}</td></tr>`;
+    return `<tr class="promotion ${esc(p.kind)}" data-kind="${esc(p.kind)}" data-bundle="${esc(p.bundle)}"${decision ? ` data-decision="${esc(decision)}"` : ""}><td>${esc(p.at.slice(0, 19).replace("T", " "))}</td><td>${esc(p.kind)}</td><td><code>${esc(p.bundle)}</code></td><td>${what}</td></tr>`;
   });
   return `<h2>Promotions</h2>
 <p>Bundles promoted into this stack (each decision with every gate), approved, blocked or re-checked; open a decision for its gates.</p>

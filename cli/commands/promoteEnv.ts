@@ -23,7 +23,7 @@ import type { PromotionPolicy } from "../../core/promotion/policy";
 import { ReleaseStore } from "../../lambdas/commons/releaseStore";
 import { releaseTableName } from "../../core/naming";
 import { recordRechecks, sourceClients, sourcesEvidence } from "../../stacks/promotionEvidence";
-import { apiRecheck, databaseRecheck } from "../../stacks/promotionRechecks";
+import { targetRechecks } from "../../stacks/promotionRechecks";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
 import { stackFileConfig } from "./validate";
@@ -101,7 +101,7 @@ export async function evaluatePromotion(call: PromotionCall, nowMs: number, hook
   const store = targetStore(call);
   const [approvals, live] = await Promise.all([store.approvals(service, id), store.get(service)]);
   const spec = target.services.find((s) => s.name === service) as (typeof target.services)[number];
-  const rechecks = { database: databaseRecheck(bundle, target.database?.applied ?? [], to), api: await apiRecheck(bundle, spec, path.dirname(path.resolve(call.file)), to, live?.stable.version) };
+  const rechecks = await targetRechecks(bundle, spec, { applied: target.database?.applied ?? [], baseDir: path.dirname(path.resolve(call.file)), target: to, ...(live ? { liveVersion: live.stable.version } : {}) });
   const { evidence, unrecorded } = await recordRechecks(policy, read.evidence, { service, bundle: id, target: to, rechecks, nowMs });
   const decision = decidePromotion({ target: to, bundle, policy, evidence, approvals, blocks: read.blocks, rechecks, kind: "promotion", nowMs });
   return { bundle, decision, unrecorded, ...(live ? { liveSlot: live.stable.slot } : {}) };

@@ -149,10 +149,14 @@ export function soakSegments(ev: SourceEvidence, nowMs: number): SoakSegment[] {
   return out;
 }
 
+/** The bundle's latest re-check recorded in a source (failed or passed), if any. */
+export function latestRecheck(ev: Pick<SourceEvidence, "incidents">): Incident | undefined {
+  return ev.incidents.filter((i) => i.kind === "recheck-failed" || i.kind === "recheck-passed").sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).pop();
+}
+
 /** Whether the bundle's latest re-check in a source failed with no passing one since: availability revoked. */
 function revoked(ev: SourceEvidence): Incident | undefined {
-  const rechecks = ev.incidents.filter((i) => i.kind === "recheck-failed" || i.kind === "recheck-passed").sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  const last = rechecks[rechecks.length - 1];
+  const last = latestRecheck(ev);
   return last?.kind === "recheck-failed" ? last : undefined;
 }
 

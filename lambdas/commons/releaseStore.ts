@@ -189,6 +189,8 @@ export interface PromotionRecord {
   readonly kind: "decision" | "approval" | "block" | "recheck";
   readonly bundle: string;
   readonly text: string;
+  /** A decision's verdict (`allow`, `deny`, `wait`) and each gate's. */
+  readonly decision?: string;
   readonly gates?: readonly { readonly gate: string; readonly decision: string; readonly message: string }[];
 }
 
@@ -554,7 +556,7 @@ export class ReleaseStore {
         const d = JSON.parse(String(i.decision)) as { decision?: string; until?: string; from?: string; gates?: { gate: string; decision: string; message?: string }[] };
         const held = (d.gates ?? []).filter((g) => g.decision !== "allow").map((g) => g.gate);
         const gates = (d.gates ?? []).map((g) => ({ gate: String(g.gate), decision: String(g.decision), message: String(g.message ?? "") }));
-        return [{ at: String(i.at), kind: "decision" as const, bundle: String(i.bundle), text: `promote-env from ${d.from ?? "?"}: ${String(d.decision).toUpperCase()}${d.until ? ` until ${d.until}` : ""}${held.length ? ` (held by ${held.join(", ")})` : ""}`, gates }];
+        return [{ at: String(i.at), kind: "decision" as const, bundle: String(i.bundle), text: `promote-env from ${d.from ?? "?"}: ${String(d.decision).toUpperCase()}${d.until ? ` until ${d.until}` : ""}${held.length ? ` (held by ${held.join(", ")})` : ""}`, decision: String(d.decision), gates }];
       } catch {
         return [];
       }

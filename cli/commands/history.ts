@@ -132,7 +132,7 @@ export async function historyCommand(argv: readonly string[], json: boolean, io:
     if (json) io.out(JSON.stringify({ stack, service, revision: state.revision, entries, ...(promotions.length ? { promotions } : {}) }, null, 2));
     else {
       io.out(formatHistory(service, entries, state.revision, io.columns ?? HISTORY_WIDTH));
-      if (promotions.length) io.out(["", "promotions (bundles into or out of this stack):", ...promotions.map((p) => `  ${p.at.replace("T", " ").slice(0, 19)}  ${p.bundle}  ${p.text}`)].join("\n"));
+      if (promotions.length) io.out(["", "promotions (bundles into or out of this stack):", ...promotions.map((p) => printable(`  ${p.at.replace("T", " ").slice(0, 19)}  ${p.bundle}  ${p.text}`))].join("\n"));
     }
     return 0;
   } catch (err) {

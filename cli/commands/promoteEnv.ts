@@ -26,6 +26,7 @@ import { recordRechecks, sourceClients, sourcesEvidence } from "../../stacks/pro
 import { targetRechecks } from "../../stacks/promotionRechecks";
 import { UsageError, parseCommandArgs, usage } from "../args";
 import { describeAwsError } from "../awsErrors";
+import { printable } from "../../lambdas/commons/text";
 import { stackFileConfig } from "./validate";
 import { configSetCommands, promotionSettings, writeSettings } from "./promotionConfig";
 
@@ -176,5 +177,6 @@ export function formatDecision(call: Pick<PromotionCall, "service" | "from" | "t
       : o.wrote
         ? [`ship it: wrote ${bundle.image} (version ${bundle.version}) into ${o.wrote}; commit it and run pulumi up --stack ${to}. The decision is recorded in ${to}'s release table`]
         : [`ship it: set ${service}'s release in ${to}'s config to ${bundle.image} (version ${bundle.version}) and run pulumi up there (or run this with --write); the decision is recorded in ${to}'s release table`, ...o.set.map((l) => `  ${l}`)];
-  return [head, ...gates, ...next].join("\n");
+  // Gate messages carry recorded text (a block's reason, a source's alarm reason): shown, never obeyed by the terminal.
+  return [head, ...gates, ...next].flatMap((l) => l.split("\n")).map(printable).join("\n");
 }

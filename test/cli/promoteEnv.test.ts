@@ -275,9 +275,13 @@ describe("cli: remedy promote-env from staging to prod (issue 38, 8; moto)", fun
     assert.equal(blocked.code, 1);
     assert.match(blocked.out, new RegExp(`^ {2}deny {3}blocked {4}blocked by .* at .*: INC-6001: refunds double-posted; remedy unblock ${bundleId} --reason <text> once it is safe$`, "m"));
     // A block's reason is shown as text: terminal control sequences in it do not reach the terminal (issue 35, 11).
+    assert.equal((await runRemedy(["unblock", "payments", bundleId, "--stack", "staging", "--reason", "INC-6001 fixed"])).code, 0);
     assert.equal((await runRemedy(["block", "payments", bundleId, "--stack", "staging", "--reason", "INC-6003 \u001b[2J\u001b]8;;https://evil.example\u0007click"])).code, 0);
+    const shown = (await promote()).out;
+    assert.ok(!shown.includes("\u001b") && !shown.includes("\u0007"), "nor through promote-env's gate messages");
+    assert.match(shown, /^ {2}deny {3}blocked {4}blocked by .*: INC-6003 \?\?click; remedy unblock /m);
     const listed = await runRemedy(["history", "payments", "--stack", "staging"]);
-    assert.doesNotMatch(listed.out, /[\u001b\u0007]/);
+    assert.ok(!listed.out.includes("\u001b") && !listed.out.includes("\u0007"), listed.out);
     assert.match(listed.out, new RegExp(`${bundleId} {2}blocked by .*: INC-6003 \\?\\?click`));
     // Without CloudWatch's percentiles and alarm history (the emulator has neither), there is no evidence: refused, saying so.
     const unmeasured = await runRemedy(["promote-env", "payments", "--from", "staging", "--to", "prod", "--config", config]);
